@@ -1,0 +1,22 @@
+import type { Migration } from 'kysely';
+import * as accounts from './0001-accounts.ts';
+import * as vectorExtension from './vector/v0001-vector-extension.ts';
+
+/*
+ * Every migration, listed explicitly so they load the same way under any runner or bundler.
+ * Names sort in the order they apply. Each has up and down.
+ *
+ * Write them expand-then-contract: a release only adds tables, columns and indexes, and stops
+ * using what it replaces; a later release drops what no running version uses any more. An older
+ * instance keeps working while a newer one migrates.
+ *
+ * Two tracks: `core` runs everywhere; `vector` needs the pgvector extension and runs after core,
+ * only where the extension is available, so a server without pgvector still gets everything else.
+ */
+export const coreMigrations: Record<string, Migration> = {
+  '0001-accounts': accounts,
+};
+
+export const vectorMigrations: Record<string, Migration> = {
+  'v0001-vector-extension': vectorExtension,
+};

@@ -1,0 +1,202 @@
+import type { Executor, PostgresDatabase } from '../database/index.ts';
+import { AppError } from '../errors.ts';
+import { hashesEqual, hashToken, isWellFormedToken, issueToken } from './api-token.ts';
+import { recordAudit } from './audit-log.ts';
+import type { Actor, PublicUser } from './user-service.ts';
+import { toPublicUser } from './user-service.ts';
+
+export interface Principal {
+  user: PublicUser;
+  tokenId: string;
+}
+
+export interface TokenInfo {
+  id: string;
+  name: string;
+  prefix: string;
+  createdAt: string;
+  expiresAt: string | null;
+  lastUsedAt: string | null;
+}
+
+interface CacheEntry {
+  principal: Principal;
+  cachedUntil: number;
+  tokenExpiresAt: number | null;
+  lastUsedWrittenAt: number;
+}
+
+/** Channel on which every instance hears which cached tokens to drop. */
+const evictionChannel = 'agentry_auth_evict';
+const lastUsedInterval = 60_000;
+const maxCacheEntries = 10_000;
+const maxTokensPerUser = 100;
+
+/**
+ * API tokens: issued once, stored as SHA-256 hashes, verified with a short cache.
+ *
+ * Revoking a token or disabling a user evicts the cache entries at once on this instance and, by
+ * a NOTIFY sent in the same transaction, on every other instance when the change commits.
+ * `last_used_at` is written at most once a minute per token.
+ */
+export class TokenService {
+  private readonly cache = new Map<string, CacheEntry>();
+  private unlisten: (() => Promise<void>) | undefined;
+
+  constructor(
+    private readonly database: PostgresDatabase,
+    private readonly options: { cacheTtlMs: number; onBackgroundError: (error: Error) => void; now?: () => number },
+  ) {}
+
+  private now(): number {
+    return this.options.now?.() ?? Date.now();
+  }
+
+  /** Starts hearing other instances' evictions. */
+  async start(): Promise<void> {
+    this.unlisten = await this.database.listen(evictionChannel, (payload) => this.evictLocal(payload));
+  }
+
+  async stop(): Promise<void> {
+    await this.unlisten?.();
+  }
+
+  /** The principal a bearer token stands for, or undefined for any token that must not work. */
+  async authenticate(token: string): Promise<Principal | undefined> {
+    if (!isWellFormedToken(token)) return undefined;
+    const hash = hashToken(token);
+    const now = this.now();
+    const cached = this.cache.get(hash);
+    if (cached && cached.cachedUntil > now && (cached.tokenExpiresAt === null || cached.tokenExpiresAt > now)) {
+      this.touch(hash, cached, now);
+      return cached.principal;
+    }
+    this.cache.delete(hash);
+    const row = await this.database.db
+      .selectFrom('api_tokens as t')
+      .innerJoin('users as u', 'u.id', 't.user_id')
+      .selectAll('u')
+      .select(['t.id as token_id', 't.token_hash', 't.expires_at', 't.revoked_at', 't.last_used_at'])
+      .where('t.token_hash', '=', hash)
+      .executeTakeFirst();
+    if (!row || !hashesEqual(row.token_hash, hash)) return undefined;
+    if (row.revoked_at || row.disabled_at || (row.expires_at && row.expires_at.getTime() <= now)) return undefined;
+    const entry: CacheEntry = {
+      principal: { user: toPublicUser(row), tokenId: row.token_id },
+      cachedUntil: now + this.options.cacheTtlMs,
+      tokenExpiresAt: row.expires_at?.getTime() ?? null,
+      lastUsedWrittenAt: row.last_used_at?.getTime() ?? 0,
+    };
+    if (this.options.cacheTtlMs > 0) {
+      if (this.cache.size >= maxCacheEntries) this.cache.delete(this.cache.keys().next().value as string);
+      this.cache.set(hash, entry);
+    }
+    this.touch(hash, entry, now);
+    return entry.principal;
+  }
+
+  async create(userId: string, input: { name: string; expiresInDays?: number }, actor: Actor): Promise<{ id: string; token: string; info: TokenInfo }> {
+    return this.database.transaction(async (tx) => {
+      const { count } = await tx
+        .selectFrom('api_tokens')
+        .select((eb) => eb.fn.countAll<number>().as('count'))
+        .where('user_id', '=', userId)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirstOrThrow();
+      if (Number(count) >= maxTokensPerUser) {
+        throw new AppError('CONFLICT', `You have ${maxTokensPerUser} active tokens; revoke one before creating another.`);
+      }
+      return this.createIn(tx, userId, input, actor);
+    });
+  }
+
+  /** Creates a token inside the caller's transaction (user creation issues the first one). */
+  async createIn(executor: Executor, userId: string, input: { name: string; expiresInDays?: number }, actor: Actor) {
+    const issued = issueToken();
+    const row = await executor
+      .insertInto('api_tokens')
+      .values({
+        user_id: userId,
+        name: input.name,
+        token_hash: issued.hash,
+        token_prefix: issued.prefix,
+        expires_at: input.expiresInDays ? new Date(this.now() + input.expiresInDays * 86_400_000) : null,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await recordAudit(executor, {
+      action: 'token.created',
+      actorUserId: actor.userId,
+      targetType: 'token',
+      targetId: row.id,
+      ip: actor.ip,
+      details: { userId, name: row.name, expiresAt: row.expires_at?.toISOString() ?? null },
+    });
+    return { id: row.id, token: issued.token, info: toTokenInfo(row) };
+  }
+
+  /** The user's tokens that still work or could: never the secret, never revoked ones. */
+  async list(userId: string): Promise<TokenInfo[]> {
+    const rows = await this.database.db
+      .selectFrom('api_tokens')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .orderBy('created_at', 'desc')
+      .execute();
+    return rows.map(toTokenInfo);
+  }
+
+  /** Revokes one of the user's own tokens; another user's token answers NOT_FOUND. */
+  async revoke(userId: string, tokenId: string, actor: Actor): Promise<void> {
+    await this.database.transaction(async (tx) => {
+      const row = await tx
+        .updateTable('api_tokens')
+        .set({ revoked_at: new Date() })
+        .where('id', '=', tokenId)
+        .where('user_id', '=', userId)
+        .where('revoked_at', 'is', null)
+        .returning(['id', 'name'])
+        .executeTakeFirst();
+      if (!row) throw new AppError('NOT_FOUND', 'No such token.');
+      await recordAudit(tx, { action: 'token.revoked', actorUserId: actor.userId, targetType: 'token', targetId: row.id, ip: actor.ip, details: { name: row.name } });
+      this.evictLocal(`token:${tokenId}`);
+      await this.database.notify(evictionChannel, `token:${tokenId}`, tx);
+    });
+  }
+
+  /** Evicts a user's cached tokens here now, and everywhere when `executor`'s transaction commits. */
+  async evictUserIn(executor: Executor, userId: string): Promise<void> {
+    this.evictLocal(`user:${userId}`);
+    await this.database.notify(evictionChannel, `user:${userId}`, executor);
+  }
+
+  private evictLocal(payload: string): void {
+    const [kind, id] = payload.split(':', 2);
+    for (const [hash, entry] of this.cache) {
+      if ((kind === 'user' && entry.principal.user.id === id) || (kind === 'token' && entry.principal.tokenId === id)) this.cache.delete(hash);
+    }
+  }
+
+  private touch(hash: string, entry: CacheEntry, now: number): void {
+    if (now - entry.lastUsedWrittenAt < lastUsedInterval) return;
+    entry.lastUsedWrittenAt = now;
+    this.database.db
+      .updateTable('api_tokens')
+      .set({ last_used_at: new Date(now) })
+      .where('token_hash', '=', hash)
+      .execute()
+      .catch((error: Error) => this.options.onBackgroundError(error));
+  }
+}
+
+function toTokenInfo(row: { id: string; name: string; token_prefix: string; created_at: Date; expires_at: Date | null; last_used_at: Date | null }): TokenInfo {
+  return {
+    id: row.id,
+    name: row.name,
+    prefix: row.token_prefix,
+    createdAt: row.created_at.toISOString(),
+    expiresAt: row.expires_at?.toISOString() ?? null,
+    lastUsedAt: row.last_used_at?.toISOString() ?? null,
+  };
+}

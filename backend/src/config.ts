@@ -1,0 +1,160 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { AppError } from './errors.ts';
+
+/*
+ * Every setting Agentry reads, in one place. A setting comes from the environment or from one
+ * optional YAML file (AGENTRY_CONFIG, default ./agentry.config.yaml) that uses the same names;
+ * the environment wins. Everything is validated once at start: a bad value stops the start with a
+ * message that names the setting. The README's configuration table mirrors `settings` (a test
+ * checks that every name appears there).
+ */
+
+const bool = z
+  .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])])
+  .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes' || v === 'on');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const perMinute = int(1, 1_000_000);
+
+export const settings = {
+  PORT: int(0, 65535).default(3000).describe('HTTP port.'),
+  HOST: z.string().min(1).default('127.0.0.1').describe('Interface to listen on. Use 0.0.0.0 to accept remote connections.'),
+  PUBLIC_URL: z.url().optional().describe('The URL users reach Agentry at; used for redirects and allowed origins. Default http://HOST:PORT.'),
+  TRUST_PROXY: z
+    .string()
+    .default('false')
+    .describe('Trust X-Forwarded-* headers: false, true, a hop count, or a comma-separated list of proxy addresses/CIDRs.'),
+  AGENTRY_DATA_DIR: z.string().min(1).default('./data').describe('Directory for the embedded database, its backups and the generated secret key.'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
+    .optional()
+    .describe('PostgreSQL ≥ 15 connection string. Unset: the embedded database (PGlite) in AGENTRY_DATA_DIR.'),
+  DATABASE_POOL_MAX: int(1, 1000).default(10).describe('Maximum connections in the pool.'),
+  DATABASE_POOL_TIMEOUT_MS: int(100, 600_000)
+    .default(3000)
+    .describe('How long a request waits for a free connection before answering 503 DATABASE_BUSY.'),
+  DATABASE_STATEMENT_TIMEOUT_MS: int(0, 3_600_000).default(30_000).describe('PostgreSQL statement_timeout for server deployments (0 = none).'),
+  AGENTRY_AUTO_MIGRATE: bool.default(true).describe('Apply pending migrations at start (under a lock; embedded databases are backed up first).'),
+  AGENTRY_SECRET_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9+/=_-]{43,}$/, 'must be at least 32 random bytes, base64 or base64url encoded')
+    .optional()
+    .describe('Key that encrypts stored credentials. Embedded: generated into AGENTRY_DATA_DIR/secret.key on first start. Server deployments must set it.'),
+  AGENTRY_ADMIN_EMAIL: z.email().default('admin@localhost').describe('Email of the admin user created on the very first start.'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level.'),
+  BODY_LIMIT_BYTES: int(1024, 100 * 1024 * 1024).default(1024 * 1024).describe('Largest accepted request body; larger ones answer 413.'),
+  METRICS_ENABLED: bool.default(true).describe('Serve Prometheus metrics at /metrics (a public route when enabled).'),
+  FEATURE_KNOWLEDGE_BASE: bool.default(true).describe('Knowledge base routes and search.'),
+  FEATURE_INTEGRATIONS: bool.default(true).describe('Integrations (MCP servers behind OAuth).'),
+  FEATURE_CHAT_AUTO_EXECUTE: bool.default(true).describe('Run a matching template straight from a chat message.'),
+  RATE_LIMIT_DEFAULT: perMinute.default(600).describe('Requests per minute per user on routes without a group of their own (per instance).'),
+  RATE_LIMIT_PROMPT_GENERATION: perMinute.default(100).describe('Prompt generation requests per minute per user (per instance).'),
+  RATE_LIMIT_KNOWLEDGE_SEARCH: perMinute.default(60).describe('Knowledge search requests per minute per user (per instance).'),
+  RATE_LIMIT_INTEGRATION_DISCOVERY: perMinute.default(10).describe('Integration discovery requests per minute per user (per instance).'),
+  AUTH_FAILURE_LIMIT: perMinute.default(20).describe('Failed authentications per minute per client address before 429 (per instance).'),
+  TOKEN_CACHE_TTL_MS: int(0, 60_000).default(5000).describe('How long a verified token is cached (revocation and disabling evict it at once).'),
+  SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000).describe('How long shutdown waits for in-flight requests before closing them.'),
+} as const;
+
+export type SettingName = keyof typeof settings;
+
+const settingsSchema = z.object(settings).strict();
+
+export type Config = ReturnType<typeof toConfig>;
+
+function toConfig(raw: z.output<typeof settingsSchema>, cwd: string) {
+  const dataDir = path.resolve(cwd, raw.AGENTRY_DATA_DIR);
+  return {
+    port: raw.PORT,
+    host: raw.HOST,
+    publicUrl: (raw.PUBLIC_URL ?? `http://${raw.HOST.includes(':') ? `[${raw.HOST}]` : raw.HOST}:${raw.PORT}`).replace(/\/$/, ''),
+    trustProxy: parseTrustProxy(raw.TRUST_PROXY),
+    dataDir,
+    database: raw.DATABASE_URL
+      ? ({ driver: 'postgres', url: raw.DATABASE_URL } as const)
+      : ({ driver: 'pglite', dataDir: path.join(dataDir, 'pglite') } as const),
+    pool: {
+      max: raw.DATABASE_POOL_MAX,
+      timeoutMs: raw.DATABASE_POOL_TIMEOUT_MS,
+      statementTimeoutMs: raw.DATABASE_STATEMENT_TIMEOUT_MS,
+    },
+    autoMigrate: raw.AGENTRY_AUTO_MIGRATE,
+    secretKey: raw.AGENTRY_SECRET_KEY,
+    adminEmail: raw.AGENTRY_ADMIN_EMAIL,
+    logLevel: raw.LOG_LEVEL,
+    bodyLimit: raw.BODY_LIMIT_BYTES,
+    metricsEnabled: raw.METRICS_ENABLED,
+    features: {
+      knowledgeBase: raw.FEATURE_KNOWLEDGE_BASE,
+      integrations: raw.FEATURE_INTEGRATIONS,
+      chatAutoExecute: raw.FEATURE_CHAT_AUTO_EXECUTE,
+    },
+    rateLimits: {
+      default: raw.RATE_LIMIT_DEFAULT,
+      promptGeneration: raw.RATE_LIMIT_PROMPT_GENERATION,
+      knowledgeSearch: raw.RATE_LIMIT_KNOWLEDGE_SEARCH,
+      integrationDiscovery: raw.RATE_LIMIT_INTEGRATION_DISCOVERY,
+      authFailures: raw.AUTH_FAILURE_LIMIT,
+    },
+    tokenCacheTtlMs: raw.TOKEN_CACHE_TTL_MS,
+    shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
+  };
+}
+
+export type RateLimitGroup = Exclude<keyof Config['rateLimits'], 'authFailures'>;
+
+function parseTrustProxy(value: string): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (value === 'true') return true;
+  if (value === 'false' || value === '') return false;
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    return (_address, hop) => hop < hops;
+  }
+  return value.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function readConfigFile(file: string, explicit: boolean): Record<string, unknown> {
+  if (!fs.existsSync(file)) {
+    if (explicit) throw new AppError('CONFIG_INVALID', `AGENTRY_CONFIG points to ${file}, which does not exist.`);
+    return {};
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(fs.readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new AppError('CONFIG_INVALID', `The config file ${file} is not valid YAML: ${(error as Error).message}`);
+  }
+  if (parsed == null) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new AppError('CONFIG_INVALID', `The config file ${file} must be a mapping of SETTING: value.`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/**
+ * Reads and validates the configuration. Throws `CONFIG_INVALID` naming every bad setting, so a
+ * typo in a deployment fails at start instead of at the first request that needs it.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): Config {
+  const explicitFile = env.AGENTRY_CONFIG;
+  const file = path.resolve(cwd, explicitFile ?? 'agentry.config.yaml');
+  const fromFile = readConfigFile(file, explicitFile !== undefined);
+  const merged: Record<string, unknown> = { ...fromFile };
+  for (const name of Object.keys(settings)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') merged[name] = value;
+  }
+  const result = settingsSchema.safeParse(merged);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `unknown setting${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')} in ${file}`
+        : `${issue.path.join('.')}: ${issue.message}`,
+    );
+    throw new AppError('CONFIG_INVALID', `Invalid configuration: ${problems.join('; ')}`, { problems });
+  }
+  return toConfig(result.data, cwd);
+}

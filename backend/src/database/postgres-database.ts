@@ -1,0 +1,176 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
+import pg from 'pg';
+import { AppError } from '../errors.ts';
+import { NotificationListener, type NotificationHandler } from './notification-listener.ts';
+import { startPgliteHost, type PgliteHost } from './pglite-launcher.ts';
+import type { DatabaseSchema } from './schema.ts';
+
+export type DatabaseTarget = { driver: 'postgres'; url: string } | { driver: 'pglite'; dataDir: string };
+export type DatabaseDriver = DatabaseTarget['driver'];
+
+export interface DatabaseOptions {
+  pool: { max: number; timeoutMs: number; statementTimeoutMs: number };
+  /** Where the pool's background errors go (an idle connection dropped, a listener reconnect). */
+  onBackgroundError?: (error: Error) => void;
+  /** Recorded in the embedded data directory's lock file. */
+  purpose?: string;
+}
+
+export type Executor = Kysely<DatabaseSchema> | Transaction<DatabaseSchema>;
+
+/**
+ * THE database service: one small interface over a PostgreSQL server (`pg` Pool) or the embedded
+ * PGlite database (in its own process, reached over the wire protocol by the same `pg` Pool).
+ * Typed queries through Kysely, transactions, LISTEN/NOTIFY, health and pool statistics.
+ *
+ * Pool exhaustion never hangs a request: waiting for a connection longer than the pool timeout
+ * fails with 503 DATABASE_BUSY; an unreachable database fails with 503 DATABASE_UNAVAILABLE.
+ */
+export class PostgresDatabase {
+  readonly db: Kysely<DatabaseSchema>;
+  private readonly listener: NotificationListener;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    readonly driver: DatabaseDriver,
+    private readonly pool: pg.Pool,
+    private readonly connectionConfig: pg.ClientConfig,
+    private readonly host: PgliteHost | undefined,
+    onBackgroundError: (error: Error) => void,
+  ) {
+    pool.on('error', onBackgroundError);
+    this.listener = new NotificationListener(async () => {
+      const client = new pg.Client(connectionConfig);
+      await client.connect();
+      return client;
+    }, onBackgroundError);
+    pool.on('connect', (client) => this.listener.attach(client));
+    this.db = new Kysely<DatabaseSchema>({
+      dialect: new PostgresDialect({
+        pool: {
+          connect: () => pool.connect().catch((error: Error) => Promise.reject(toDatabaseError(error))),
+          end: () => pool.end(),
+        },
+      }),
+    });
+  }
+
+  /** Opens the database; for the embedded driver, locks the directory and starts its process first. */
+  static async open(target: DatabaseTarget, options: DatabaseOptions): Promise<PostgresDatabase> {
+    const onBackgroundError = options.onBackgroundError ?? (() => undefined);
+    if (target.driver === 'postgres') {
+      const config: pg.ClientConfig = {
+        connectionString: target.url,
+        connectionTimeoutMillis: options.pool.timeoutMs,
+        application_name: 'agentry',
+        ...(options.pool.statementTimeoutMs > 0 ? { statement_timeout: options.pool.statementTimeoutMs } : {}),
+        idle_in_transaction_session_timeout: 60_000,
+      };
+      const pool = new pg.Pool({ ...config, max: options.pool.max, idleTimeoutMillis: 30_000 });
+      return new PostgresDatabase('postgres', pool, config, undefined, onBackgroundError);
+    }
+    // The embedded database executes one statement at a time whatever the pool size; a few
+    // connections let requests queue in its process instead of in the pool.
+    const max = Math.min(options.pool.max, 8);
+    const host = await startPgliteHost(target.dataDir, { maxConnections: max + 2, purpose: options.purpose ?? 'server' });
+    const config: pg.ClientConfig = {
+      host: host.socketDir,
+      user: 'postgres',
+      database: 'postgres',
+      connectionTimeoutMillis: options.pool.timeoutMs,
+      application_name: 'agentry',
+    };
+    const pool = new pg.Pool({ ...config, max, idleTimeoutMillis: 0 });
+    return new PostgresDatabase('pglite', pool, config, host, onBackgroundError);
+  }
+
+  /** Runs `fn` in one transaction: all of its writes commit together or none do. */
+  transaction<T>(fn: (tx: Transaction<DatabaseSchema>) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute(fn);
+  }
+
+  /** NOTIFY `channel`; inside a transaction it is delivered only if and when that transaction commits. */
+  async notify(channel: string, payload: string, executor: Executor = this.db): Promise<void> {
+    await sql`select pg_notify(${channel}, ${payload})`.execute(executor);
+  }
+
+  /** Calls `handler` for every notification on `channel`; resolves to an unsubscribe function. */
+  listen(channel: string, handler: NotificationHandler): Promise<() => Promise<void>> {
+    return this.listener.listen(channel, handler);
+  }
+
+  /** True when a trivial query answers. */
+  async ping(): Promise<boolean> {
+    try {
+      await sql`select 1`.execute(this.db);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async serverVersion(): Promise<string> {
+    const { rows } = await sql<{ v: string }>`show server_version`.execute(this.db);
+    return rows[0]?.v ?? 'unknown';
+  }
+
+  poolStats(): { total: number; idle: number; waiting: number; max: number } {
+    return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount, max: this.pool.options.max };
+  }
+
+  /**
+   * Writes a portable plain-SQL dump to `file`. Embedded: pg_dump compiled to WebAssembly, run by
+   * the database process (call it only while nothing else is using the database). Server: the
+   * `pg_dump` on PATH, which must match the server's major version.
+   */
+  async dump(file: string): Promise<void> {
+    if (this.host) return this.host.dump(file);
+    const url = this.connectionConfig.connectionString ?? '';
+    await new Promise<void>((resolve, reject) => {
+      const out = fs.createWriteStream(`${file}.partial`, { mode: 0o600 });
+      const child = spawn('pg_dump', ['--inserts', '--no-owner', '--no-privileges', '--quote-all-identifiers', '--dbname', url], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.stdout.pipe(out);
+      child.on('error', (error) => reject(new Error(`pg_dump could not run (${error.message}); install the PostgreSQL client tools.`)));
+      child.on('close', (code) => {
+        if (code === 0) out.close(() => resolve());
+        else reject(new Error(`pg_dump failed: ${stderr.trim()}`));
+      });
+    });
+    fs.renameSync(`${file}.partial`, file);
+  }
+
+  /** Closes the pool, the listener and, for the embedded driver, its process and lock. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.listener.close();
+      await this.db.destroy().catch(() => undefined);
+      await this.host?.stop();
+    })();
+    return this.closing;
+  }
+}
+
+const busyCodes = new Set(['53300', '53400', '57014']); // too many connections, config limit, statement timeout
+const unavailableCodes = new Set(['57P01', '57P02', '57P03', 'ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH']);
+
+/**
+ * Maps the driver's connection and capacity failures to AppErrors a client can act on (retry
+ * later); returns every other error unchanged.
+ */
+export function toDatabaseError(error: unknown): unknown {
+  if (!(error instanceof Error) || error instanceof AppError) return error;
+  const code = (error as { code?: string }).code;
+  if (/timeout exceeded when trying to connect/i.test(error.message) || (code && busyCodes.has(code))) {
+    return new AppError('DATABASE_BUSY', undefined, undefined, { cause: error });
+  }
+  if ((code && unavailableCodes.has(code)) || /Connection terminated/i.test(error.message)) {
+    return new AppError('DATABASE_UNAVAILABLE', undefined, undefined, { cause: error });
+  }
+  return error;
+}

@@ -1,0 +1,53 @@
+/**
+ * The one registry of error codes. Every error a client can see has a code here, an HTTP status
+ * and a default message a person understands. Routes throw `AppError`; the HTTP layer maps it to
+ * `{"error":{"code","message","details"}}` in one place (server/error-handler.ts).
+ */
+export const errorCodes = {
+  VALIDATION_FAILED: { status: 400, message: 'The request is not valid.' },
+  INVALID_JSON: { status: 400, message: 'The request body is not valid JSON.' },
+  FORBIDDEN_KEY: { status: 400, message: 'The request body contains a forbidden key ("__proto__" or "constructor").' },
+  BODY_NOT_ALLOWED: { status: 400, message: 'This route takes no request body.' },
+  UNAUTHORIZED: { status: 401, message: 'Authentication is required: send "Authorization: Bearer <token>".' },
+  FORBIDDEN: { status: 403, message: 'You are not allowed to do this.' },
+  NOT_FOUND: { status: 404, message: 'Not found.' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed on this route.' },
+  CONFLICT: { status: 409, message: 'The request conflicts with the current state.' },
+  EMAIL_TAKEN: { status: 409, message: 'A user with this email already exists.' },
+  SELF_LOCKOUT: { status: 409, message: 'You cannot disable yourself or remove your own admin rights.' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'This content type is not supported; send application/json.' },
+  RATE_LIMITED: { status: 429, message: 'Too many requests; retry later.' },
+  INTERNAL: { status: 500, message: 'Something went wrong on our side. The request id identifies it in the server log.' },
+  DATABASE_BUSY: { status: 503, message: 'The database is busy; retry in a moment.' },
+  DATABASE_UNAVAILABLE: { status: 503, message: 'The database cannot be reached.' },
+  FEATURE_UNAVAILABLE: { status: 503, message: 'This feature is not available on this installation.' },
+  SHUTTING_DOWN: { status: 503, message: 'The server is shutting down; retry on another instance.' },
+  // Start-up and CLI errors: never an HTTP response, but they share the registry so messages stay in one place.
+  CONFIG_INVALID: { status: 500, message: 'The configuration is not valid.' },
+  DATABASE_LOCKED: { status: 500, message: 'The data directory is in use by another Agentry process.' },
+  DATABASE_VERSION_MISMATCH: { status: 500, message: 'The data directory was written by another PostgreSQL major version.' },
+  MIGRATION_FAILED: { status: 500, message: 'A database migration failed.' },
+  RESTORE_REFUSED: { status: 500, message: 'The restore was refused.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+/** A standard Error that carries a stable `code`, its HTTP status and optional structured details. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message?: string, details?: unknown, options?: { cause?: unknown }) {
+    super(message ?? errorCodes[code].message, options);
+    this.name = 'AppError';
+    this.code = code;
+    this.status = errorCodes[code].status;
+    this.details = details;
+  }
+}
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
+}

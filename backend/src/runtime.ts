@@ -1,0 +1,77 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { TokenService, UserService } from './accounts/index.ts';
+import type { Config } from './config.ts';
+import { backupDatabase, MigrationRunner, PostgresDatabase } from './database/index.ts';
+import { Features } from './features.ts';
+import type { AppServices } from './server/index.ts';
+
+export const version: string = (
+  JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+export interface Runtime extends AppServices {
+  close(): Promise<void>;
+}
+
+/** Opens the configured database (embedded or server) with the configured pool. */
+export function openDatabase(config: Config, logger: Pick<Logger, 'warn'>, purpose: string): Promise<PostgresDatabase> {
+  return PostgresDatabase.open(config.database, {
+    pool: config.pool,
+    purpose,
+    onBackgroundError: (error) => logger.warn({ err: error }, 'database connection error'),
+  });
+}
+
+/**
+ * Applies pending migrations. On an embedded database that already holds data, a backup is
+ * written first to AGENTRY_DATA_DIR/backups (the newest three are kept).
+ */
+export async function migrateAtStart(config: Config, database: PostgresDatabase, logger: Pick<Logger, 'info'>): Promise<void> {
+  const migrations = new MigrationRunner(database.db);
+  const status = await migrations.status();
+  if (status.pending === 0) return;
+  if (database.driver === 'pglite' && !(await migrations.isFresh())) {
+    const dir = path.join(config.dataDir, 'backups');
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const file = path.join(dir, `pre-migrate-${new Date().toISOString().replace(/[:.]/g, '-')}.sql`);
+    await backupDatabase(database, file);
+    logger.info({ file }, 'backed up the database before migrating');
+    pruneBackups(dir, 3);
+  }
+  const { applied } = await migrations.up();
+  logger.info({ applied: applied.map((m) => m.name) }, 'applied migrations');
+}
+
+function pruneBackups(dir: string, keep: number): void {
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => f.startsWith('pre-migrate-') && f.endsWith('.sql'))
+    .sort();
+  for (const file of files.slice(0, Math.max(0, files.length - keep))) fs.rmSync(path.join(dir, file));
+}
+
+/** Wires the services over an open database. Closing the runtime closes the database too. */
+export async function createRuntime(config: Config, database: PostgresDatabase, logger: Pick<Logger, 'warn'>): Promise<Runtime> {
+  const migrations = new MigrationRunner(database.db);
+  const tokens = new TokenService(database, {
+    cacheTtlMs: config.tokenCacheTtlMs,
+    onBackgroundError: (error) => logger.warn({ err: error }, 'could not record token use'),
+  });
+  await tokens.start();
+  const users = new UserService(database, tokens);
+  return {
+    config,
+    database,
+    migrations,
+    features: new Features(config.features, migrations),
+    users,
+    tokens,
+    version,
+    async close() {
+      await tokens.stop();
+      await database.close();
+    },
+  };
+}

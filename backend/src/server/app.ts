@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { TokenService, UserService } from '../accounts/index.ts';
+import type { Config } from '../config.ts';
+import type { MigrationRunner, PostgresDatabase } from '../database/index.ts';
+import { AppError } from '../errors.ts';
+import type { Features } from '../features.ts';
+import { AuthFailureLimiter, installAuth } from './auth.ts';
+import { installErrorHandling } from './error-handler.ts';
+import { installMetrics } from './metrics.ts';
+import { installRateLimits } from './rate-limits.ts';
+import { auditRoutes } from './routes/audit-routes.ts';
+import { healthRoutes } from './routes/health-routes.ts';
+import { meRoutes } from './routes/me-routes.ts';
+import { tokenRoutes } from './routes/token-routes.ts';
+import { userRoutes } from './routes/user-routes.ts';
+
+export interface AppServices {
+  config: Config;
+  database: PostgresDatabase;
+  migrations: MigrationRunner;
+  features: Features;
+  users: UserService;
+  tokens: TokenService;
+  version: string;
+}
+
+export interface AppOptions {
+  /** Logger settings, or an existing pino logger to share (the server's own). */
+  logger?: FastifyServerOptions['logger'];
+  loggerInstance?: FastifyBaseLogger;
+  /** The auth-failure limiter's clock, for tests of its window. */
+  now?: () => number;
+}
+
+/** Paths whose values never reach a log line. */
+const redact = ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', 'token', '*.token'];
+
+/**
+ * Builds the HTTP server: one error handler, the auth hook over everything but the public list,
+ * per-user rate limits, metrics, the OpenAPI document, and the routes. Thin: routes parse, call a
+ * service and return; services own the rules.
+ */
+export async function buildApp(services: AppServices, options: AppOptions = {}): Promise<FastifyInstance> {
+  const { config } = services;
+  let shuttingDown = false;
+  const app = Fastify({
+    ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger: options.logger ?? { level: config.logLevel, redact } }),
+    bodyLimit: config.bodyLimit,
+    trustProxy: config.trustProxy,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: false,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installErrorHandling(app);
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    if (shuttingDown) throw new AppError('SHUTTING_DOWN');
+  });
+  // From the moment shutdown begins, new requests (on kept-alive connections) answer 503 in our
+  // error format, /ready included, while requests already in flight finish.
+  app.addHook('preClose', async () => {
+    shuttingDown = true;
+  });
+  // A route that declares no body takes none: a body sent anyway is a client mistake to report.
+  app.addHook('preValidation', async (request) => {
+    if (request.routeOptions.schema?.body) return;
+    const length = Number(request.headers['content-length'] ?? 0);
+    if (length > 0 || request.headers['transfer-encoding']) throw new AppError('BODY_NOT_ALLOWED');
+  });
+
+  installAuth(app, { tokens: services.tokens, database: services.database, limiter: new AuthFailureLimiter(config.rateLimits.authFailures, options.now) });
+  await installRateLimits(app, config.rateLimits);
+  const registry = installMetrics(app, services.database);
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Agentry API', version: services.version, description: 'Durable AI agent sessions from workflow templates.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API token: agt_…' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  if (config.metricsEnabled) {
+    app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  }
+
+  await app.register(healthRoutes, {
+    database: services.database,
+    migrations: services.migrations,
+    features: services.features,
+    version: services.version,
+  });
+  await app.register(meRoutes, { users: services.users });
+  await app.register(tokenRoutes, { tokens: services.tokens });
+  await app.register(userRoutes, { users: services.users });
+  await app.register(auditRoutes, { database: services.database });
+  return app;
+}

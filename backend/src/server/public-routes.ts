@@ -1,0 +1,14 @@
+/**
+ * The routes anyone may call without a token. This is the one list: every other route requires
+ * `Authorization: Bearer <token>` (a test enumerates the registered routes against it).
+ */
+export const publicRoutes: readonly string[] = ['GET /health', 'GET /ready', 'GET /metrics', 'GET /openapi.json'];
+
+/** Subtrees served without a token: the API docs UI and its assets. */
+export const publicPrefixes: readonly string[] = ['GET /docs'];
+
+export function isPublicRoute(method: string, url: string): boolean {
+  const verb = method === 'HEAD' ? 'GET' : method;
+  const key = `${verb} ${url}`;
+  return publicRoutes.includes(key) || publicPrefixes.some((prefix) => key === prefix || key.startsWith(`${prefix}/`));
+}
