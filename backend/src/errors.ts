@@ -28,6 +28,7 @@ export const errorCodes = {
   DATABASE_LOCKED: { status: 500, message: 'The data directory is in use by another Agentry process.' },
   DATABASE_VERSION_MISMATCH: { status: 500, message: 'The data directory was written by another PostgreSQL major version.' },
   MIGRATION_FAILED: { status: 500, message: 'A database migration failed.' },
+  MIGRATIONS_PENDING: { status: 500, message: 'The database has pending migrations: run "agentry migrate up", or start the server, first.' },
   RESTORE_REFUSED: { status: 500, message: 'The restore was refused.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -10,6 +10,7 @@ import { AppError } from '../errors.ts';
 import type { Features } from '../features.ts';
 import { AuthFailureLimiter, installAuth } from './auth.ts';
 import { installErrorHandling } from './error-handler.ts';
+import { installJsonBodyParser } from './json-body.ts';
 import { installMetrics } from './metrics.ts';
 import { installRateLimits } from './rate-limits.ts';
 import { auditRoutes } from './routes/audit-routes.ts';
@@ -53,14 +54,13 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
     trustProxy: config.trustProxy,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
-    onProtoPoisoning: 'error',
-    onConstructorPoisoning: 'error',
     return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: true },
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandling(app);
+  installJsonBodyParser(app);
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);

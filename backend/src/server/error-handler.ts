@@ -29,12 +29,8 @@ export function toAppError(error: unknown): AppError {
   const mapped = toDatabaseError(error);
   if (mapped instanceof AppError) return mapped;
   const fastifyError = error as Partial<FastifyError>;
-  if (error instanceof SyntaxError && /forbidden prototype property/i.test(error.message)) {
-    return new AppError('FORBIDDEN_KEY');
-  }
   const code = fastifyError.code && fastifyCodes[fastifyError.code];
   if (code) return new AppError(code, code === 'VALIDATION_FAILED' ? fastifyError.message : undefined);
-  if (error instanceof SyntaxError && fastifyError.statusCode === 400) return new AppError('INVALID_JSON');
   return new AppError('INTERNAL', undefined, undefined, { cause: error });
 }
 

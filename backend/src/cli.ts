@@ -1,0 +1,135 @@
+/**
+ * `agentry`: administration from the shell, for server deployments and lost tokens. Wiring only:
+ * each command opens the configured database, calls a service and prints the outcome.
+ *
+ * On an embedded installation the data directory is locked by the running server: stop it first.
+ */
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { loadConfig, type Config } from './config.ts';
+import { backupDatabase, MigrationRunner, readBackupHeader, restoreDatabase, type PostgresDatabase } from './database/index.ts';
+import { AppError } from './errors.ts';
+import { createRuntime, openDatabase } from './runtime.ts';
+import { resolveSecretKey, secretKeyFile } from './secret-key.ts';
+
+const usage = `Usage: agentry <command>
+
+  migrate up                       apply every pending migration
+  migrate down [--to NAME|0]       revert the newest migration, or every one after NAME (0: all)
+  migrate status                   list migrations and whether they ran
+  users create --email E [--name N] [--admin]
+                                   create a user and print their first token
+  users token --email E [--name N] issue a new token for a user (a lost token)
+  backup FILE [--include-secret-key]
+                                   write a portable SQL backup of the whole database
+  restore FILE                     load a backup into an empty database (embedded or DATABASE_URL)
+
+Settings come from the environment and agentry.config.yaml, as for the server.`;
+
+type Print = (line: string) => void;
+
+async function withDatabase<T>(config: Config, fn: (database: PostgresDatabase) => Promise<T>): Promise<T> {
+  const database = await openDatabase(config, pino({ level: 'warn' }), 'cli');
+  try {
+    return await fn(database);
+  } finally {
+    await database.close();
+  }
+}
+
+async function migrate(config: Config, args: string[], print: Print): Promise<void> {
+  const { values, positionals } = parseArgs({ args, options: { to: { type: 'string' } }, allowPositionals: true });
+  const action = positionals[0];
+  await withDatabase(config, async (database) => {
+    const runner = new MigrationRunner(database.db);
+    if (action === 'status') {
+      const status = await runner.status();
+      for (const m of status.migrations) print(`${m.executedAt ? 'applied ' : 'pending '} ${m.track.padEnd(6)} ${m.name}${m.executedAt ? `  (${m.executedAt.toISOString()})` : ''}`);
+      print(`${status.pending} pending${status.blocked ? `, ${status.blocked} waiting for the pgvector extension` : ''}`);
+      return;
+    }
+    if (action !== 'up' && action !== 'down') throw new AppError('VALIDATION_FAILED', `Unknown migrate action "${action ?? ''}".\n\n${usage}`);
+    const { applied } = action === 'up' ? await runner.up() : await runner.down(values.to);
+    for (const m of applied) print(`${m.direction === 'Up' ? 'applied ' : 'reverted'} ${m.name}`);
+    if (applied.length === 0) print('nothing to do');
+  });
+}
+
+async function users(config: Config, args: string[], print: Print): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { email: { type: 'string' }, name: { type: 'string' }, admin: { type: 'boolean' } },
+    allowPositionals: true,
+  });
+  const action = positionals[0];
+  if (!values.email) throw new AppError('VALIDATION_FAILED', '--email is required.');
+  const email = values.email;
+  await withDatabase(config, async (database) => {
+    if ((await new MigrationRunner(database.db).status()).pending > 0) throw new AppError('MIGRATIONS_PENDING');
+    const runtime = await createRuntime(config, database, pino({ level: 'warn' }));
+    try {
+      const actor = { userId: null, ip: null };
+      if (action === 'create') {
+        const { user, token } = await runtime.users.create({ email, ...(values.name ? { name: values.name } : {}), admin: values.admin ?? false }, actor);
+        print(`Created ${user.admin ? 'admin ' : ''}user ${user.email} (${user.id}).`);
+        print(`Token: ${token}`);
+      } else if (action === 'token') {
+        const user = await runtime.users.findByEmail(email);
+        if (!user) throw new AppError('NOT_FOUND', `No user has the email ${email}.`);
+        const { token } = await runtime.tokens.create(user.id, { name: values.name ?? 'issued by the CLI' }, actor);
+        print(`Token: ${token}`);
+      } else {
+        throw new AppError('VALIDATION_FAILED', `Unknown users action "${action ?? ''}".\n\n${usage}`);
+      }
+    } finally {
+      await runtime.tokens.stop();
+    }
+  });
+}
+
+async function backup(config: Config, args: string[], print: Print): Promise<void> {
+  const { values, positionals } = parseArgs({ args, options: { 'include-secret-key': { type: 'boolean' } }, allowPositionals: true });
+  const file = positionals[0];
+  if (!file) throw new AppError('VALIDATION_FAILED', 'Name the backup file: agentry backup FILE');
+  const secretKey = values['include-secret-key'] ? resolveSecretKey(config) : undefined;
+  await withDatabase(config, (database) => backupDatabase(database, file, secretKey ? { secretKey } : {}));
+  print(`Wrote ${file}${secretKey ? ' (with the secret key: keep it as safe as the key itself)' : ' (without the secret key)'}.`);
+}
+
+async function restore(config: Config, args: string[], print: Print): Promise<void> {
+  const file = parseArgs({ args, allowPositionals: true }).positionals[0];
+  if (!file) throw new AppError('VALIDATION_FAILED', 'Name the backup file: agentry restore FILE');
+  if (!fs.existsSync(file)) throw new AppError('RESTORE_REFUSED', `The backup file ${file} does not exist.`);
+  const { secretKey } = readBackupHeader(file);
+  await withDatabase(config, (database) => restoreDatabase(database, file));
+  print(`Restored ${file}.`);
+  if (secretKey && config.database.driver === 'pglite' && !config.secretKey && !fs.existsSync(secretKeyFile(config))) {
+    fs.writeFileSync(secretKeyFile(config), `${secretKey}\n`, { mode: 0o600 });
+    print(`Restored the secret key into ${secretKeyFile(config)}.`);
+  } else if (secretKey && !config.secretKey) {
+    print('The backup carries a secret key: set AGENTRY_SECRET_KEY to it on every instance.');
+  }
+}
+
+const commands: Record<string, (config: Config, args: string[], print: Print) => Promise<void>> = { migrate, users, backup, restore };
+
+/** Runs one CLI command; resolves to the process exit code. */
+async function runCli(argv: string[], print: Print): Promise<number> {
+  const [name, ...args] = argv;
+  const command = name && commands[name];
+  if (!command) {
+    print(usage);
+    return name && name !== 'help' && name !== '--help' ? 2 : 0;
+  }
+  try {
+    await command(loadConfig(), args, print);
+    return 0;
+  } catch (error) {
+    const message = error instanceof AppError ? `${error.code}: ${error.message}` : ((error as Error).stack ?? String(error));
+    process.stderr.write(`agentry: ${message}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await runCli(process.argv.slice(2), (line) => process.stdout.write(`${line}\n`));

@@ -1,0 +1,62 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, settings } from './config.ts';
+import { AppError } from './errors.ts';
+
+const emptyDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'agentry-config-'));
+
+describe('loadConfig', () => {
+  it('defaults to the embedded database under ./data on 127.0.0.1:3000', () => {
+    const cwd = emptyDir();
+    const config = loadConfig({}, cwd);
+    expect(config.port).toBe(3000);
+    expect(config.host).toBe('127.0.0.1');
+    expect(config.database).toEqual({ driver: 'pglite', dataDir: path.join(cwd, 'data', 'pglite') });
+    expect(config.publicUrl).toBe('http://127.0.0.1:3000');
+    expect(config.rateLimits).toMatchObject({ promptGeneration: 100, knowledgeSearch: 60, integrationDiscovery: 10 });
+  });
+
+  it('uses DATABASE_URL for a server deployment', () => {
+    const config = loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/agentry' }, emptyDir());
+    expect(config.database).toEqual({ driver: 'postgres', url: 'postgres://u:p@db:5432/agentry' });
+  });
+
+  it('stops on a bad value and names the setting', () => {
+    const attempt = () => loadConfig({ PORT: 'eighty', LOG_LEVEL: 'loud' }, emptyDir());
+    expect(attempt).toThrow(AppError);
+    expect(attempt).toThrow(/PORT/);
+    expect(attempt).toThrow(/LOG_LEVEL/);
+  });
+
+  it('reads the config file, lets the environment win, and rejects unknown settings in it', () => {
+    const cwd = emptyDir();
+    fs.writeFileSync(path.join(cwd, 'agentry.config.yaml'), 'PORT: 4000\nHOST: 0.0.0.0\nFEATURE_INTEGRATIONS: false\n');
+    const config = loadConfig({ PORT: '5000' }, cwd);
+    expect(config.port).toBe(5000);
+    expect(config.host).toBe('0.0.0.0');
+    expect(config.features.integrations).toBe(false);
+
+    fs.writeFileSync(path.join(cwd, 'agentry.config.yaml'), 'PROT: 4000\n');
+    expect(() => loadConfig({}, cwd)).toThrow(/unknown setting PROT/);
+  });
+
+  it('fails when AGENTRY_CONFIG names a missing file', () => {
+    expect(() => loadConfig({ AGENTRY_CONFIG: 'nope.yaml' }, emptyDir())).toThrow(/does not exist/);
+  });
+
+  it('understands TRUST_PROXY as a flag, a hop count or a list', () => {
+    const cwd = emptyDir();
+    expect(loadConfig({ TRUST_PROXY: 'true' }, cwd).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }, cwd).trustProxy).toEqual(['10.0.0.0/8', '127.0.0.1']);
+    const hops = loadConfig({ TRUST_PROXY: '1' }, cwd).trustProxy as (address: string, hop: number) => boolean;
+    expect([hops('x', 0), hops('x', 1)]).toEqual([true, false]);
+  });
+
+  it('is documented: every setting appears in the README configuration table', () => {
+    const readme = fs.readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const missing = Object.keys(settings).filter((name) => !readme.includes(`| \`${name}\``));
+    expect(missing).toEqual([]);
+  });
+});

@@ -1,0 +1,44 @@
+import type { FastifyInstance } from 'fastify';
+import { loadConfig, type Config } from '../src/config.ts';
+import type { DatabaseDriver } from '../src/database/index.ts';
+import { createRuntime, type Runtime } from '../src/runtime.ts';
+import { buildApp } from '../src/server/index.ts';
+import { createTestDatabase } from './test-database.ts';
+
+export interface TestApp {
+  app: FastifyInstance;
+  runtime: Runtime;
+  config: Config;
+  /** An admin's token, and a second, ordinary user's. */
+  adminToken: string;
+  userToken: string;
+  userId: string;
+  close(): Promise<void>;
+}
+
+/** The real app on a fresh database of the given driver, with an admin and an ordinary user. */
+export async function createTestApp(driver: DatabaseDriver, env: Record<string, string> = {}, options: { now?: () => number } = {}): Promise<TestApp> {
+  const test = await createTestDatabase(driver);
+  const where = test.target.driver === 'postgres' ? { DATABASE_URL: test.target.url } : { AGENTRY_DATA_DIR: test.dataDir ?? '' };
+  const config = loadConfig({ ...where, LOG_LEVEL: 'silent', ...env }, process.cwd());
+  const runtime = await createRuntime(config, test.database, { warn: () => undefined });
+  const app = await buildApp(runtime, { logger: false, ...(options.now ? { now: options.now } : {}) });
+  await app.ready();
+  const admin = await runtime.users.create({ email: 'admin@example.test', admin: true }, { userId: null, ip: null });
+  const user = await runtime.users.create({ email: 'user@example.test', name: 'User' }, { userId: null, ip: null });
+  return {
+    app,
+    runtime,
+    config,
+    adminToken: admin.token,
+    userToken: user.token,
+    userId: user.user.id,
+    async close() {
+      await app.close();
+      await runtime.tokens.stop();
+      await test.drop();
+    },
+  };
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
