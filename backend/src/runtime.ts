@@ -53,9 +53,15 @@ function pruneBackups(dir: string, keep: number): void {
 }
 
 /** Wires the services over an open database. Closing the runtime closes the database too. */
-export async function createRuntime(config: Config, database: PostgresDatabase, logger: Pick<Logger, 'warn'>): Promise<Runtime> {
+export async function createRuntime(
+  config: Config,
+  database: PostgresDatabase,
+  logger: Pick<Logger, 'warn'>,
+  options: { now?: () => number } = {},
+): Promise<Runtime> {
   const migrations = new MigrationRunner(database.db);
   const tokens = new TokenService(database, {
+    ...options,
     cacheTtlMs: config.tokenCacheTtlMs,
     onBackgroundError: (error) => logger.warn({ err: error }, 'could not record token use'),
   });

@@ -13,6 +13,8 @@ export interface TestApp {
   adminToken: string;
   userToken: string;
   userId: string;
+  /** Every route the app registered. */
+  routes: { method: string; url: string }[];
   close(): Promise<void>;
 }
 
@@ -21,8 +23,9 @@ export async function createTestApp(driver: DatabaseDriver, env: Record<string, 
   const test = await createTestDatabase(driver);
   const where = test.target.driver === 'postgres' ? { DATABASE_URL: test.target.url } : { AGENTRY_DATA_DIR: test.dataDir ?? '' };
   const config = loadConfig({ ...where, LOG_LEVEL: 'silent', ...env }, process.cwd());
-  const runtime = await createRuntime(config, test.database, { warn: () => undefined });
-  const app = await buildApp(runtime, { logger: false, ...(options.now ? { now: options.now } : {}) });
+  const runtime = await createRuntime(config, test.database, { warn: () => undefined }, options);
+  const routes: { method: string; url: string }[] = [];
+  const app = await buildApp(runtime, { logger: false, onRoute: (route) => routes.push(route), ...(options.now ? { now: options.now } : {}) });
   await app.ready();
   const admin = await runtime.users.create({ email: 'admin@example.test', admin: true }, { userId: null, ip: null });
   const user = await runtime.users.create({ email: 'user@example.test', name: 'User' }, { userId: null, ip: null });
@@ -33,6 +36,7 @@ export async function createTestApp(driver: DatabaseDriver, env: Record<string, 
     adminToken: admin.token,
     userToken: user.token,
     userId: user.user.id,
+    routes,
     async close() {
       await app.close();
       await runtime.tokens.stop();

@@ -21,7 +21,7 @@ export class DataDirLock {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
       const owner = readOwner(file);
-      if (owner && owner.pid !== process.pid && isAlive(owner.pid)) {
+      if (owner && isAlive(owner.pid)) {
         throw new AppError(
           'DATABASE_LOCKED',
           `The data directory is in use by another Agentry process (pid ${owner.pid}, ${owner.purpose} since ${owner.since}). ` +

@@ -35,6 +35,8 @@ export interface AppOptions {
   loggerInstance?: FastifyBaseLogger;
   /** The auth-failure limiter's clock, for tests of its window. */
   now?: () => number;
+  /** Called for every route as it is registered (the route-table test uses it). */
+  onRoute?: (route: { method: string; url: string }) => void;
 }
 
 /** Paths whose values never reach a log line. */
@@ -57,6 +59,12 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
     return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: true },
   });
+  const { onRoute } = options;
+  if (onRoute) {
+    app.addHook('onRoute', (route) => {
+      for (const method of [route.method].flat()) onRoute({ method, url: route.url });
+    });
+  }
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandling(app);
