@@ -1,0 +1,78 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runEntry, startServer, type ServerProcess } from '../test/server-process.ts';
+
+/** The server as a user runs it: `npm start` on an embedded data directory. */
+describe('the server process on the embedded default', () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentry-main-'));
+  const env = { AGENTRY_DATA_DIR: dataDir };
+  let server: ServerProcess | undefined;
+  let adminToken = '';
+
+  afterAll(async () => {
+    server?.child.kill('SIGKILL');
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const get = (url: string, token?: string) => fetch(url, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+
+  it('on first start creates the admin, prints the token once on a line of its own, and serves', async () => {
+    server = await startServer(env);
+    const match = /^Admin token: (agt_[A-Za-z0-9_-]{43})$/m.exec(server.output());
+    expect(match).not.toBeNull();
+    adminToken = match![1]!;
+    const me = await get(`${server.url}/v1/me`, adminToken);
+    expect(me.status).toBe(200);
+    expect((await me.json()).user).toMatchObject({ email: 'admin@localhost', admin: true });
+    const health = await (await get(`${server.url}/health`)).json();
+    expect(health).toMatchObject({ status: 'ok', database: { driver: 'pglite', ok: true }, migrations: { pending: 0 } });
+    expect(fs.statSync(path.join(dataDir, 'secret.key')).mode & 0o777).toBe(0o600);
+    // The token never reaches a log line.
+    expect(server.output().split(adminToken).length - 1).toBe(1);
+  });
+
+  it('refuses a second process on the same data directory and leaves the first untouched', async () => {
+    const second = runEntry('main', [], { ...env, PORT: '0' });
+    const { code } = await second.exited;
+    expect(code).toBe(1);
+    expect(second.output()).toMatch(/DATABASE_LOCKED: The data directory is in use by another Agentry process/);
+    expect((await get(`${server!.url}/v1/me`, adminToken)).status).toBe(200);
+
+    const cli = runEntry('cli', ['users', 'token', '--email', 'admin@localhost'], env);
+    expect((await cli.exited).code).toBe(1);
+    expect(cli.output()).toMatch(/DATABASE_LOCKED/);
+  });
+
+  it('stops cleanly on SIGTERM: exit 0, the lock released', async () => {
+    server!.child.kill('SIGTERM');
+    const { code } = await server!.exited;
+    expect(code).toBe(0);
+    expect(server!.output()).toMatch(/stopped/);
+    expect(fs.existsSync(path.join(dataDir, 'pglite.lock'))).toBe(false);
+  });
+
+  it('keeps everything across a restart, backs up before migrating, and prints no second admin token', async () => {
+    // Leave one migration unapplied, as an upgrade to a release with a new migration would.
+    const down = runEntry('cli', ['migrate', 'down'], env);
+    expect((await down.exited).code).toBe(0);
+    expect(down.output()).toMatch(/reverted v0001-vector-extension/);
+
+    server = await startServer(env);
+    expect(server.output()).not.toMatch(/Admin token/);
+    expect((await get(`${server.url}/v1/me`, adminToken)).status).toBe(200);
+    const backups = fs.readdirSync(path.join(dataDir, 'backups'));
+    expect(backups).toHaveLength(1);
+    expect(fs.readFileSync(path.join(dataDir, 'backups', backups[0]!), 'utf8')).toMatch(/admin@localhost/);
+    expect((await (await get(`${server.url}/health`)).json()).migrations.pending).toBe(0);
+    server.child.kill('SIGTERM');
+    expect((await server.exited).code).toBe(0);
+  });
+
+  it('stops with a message naming the setting when the configuration is bad', async () => {
+    const bad = runEntry('main', [], { ...env, PORT: 'eighty' });
+    expect((await bad.exited).code).toBe(1);
+    expect(bad.output()).toMatch(/CONFIG_INVALID: .*PORT/);
+  });
+});
