@@ -25,7 +25,7 @@ describe('the server process on the embedded default', () => {
     adminToken = match![1]!;
     const me = await get(`${server.url}/v1/me`, adminToken);
     expect(me.status).toBe(200);
-    expect((await me.json()).user).toMatchObject({ email: 'admin@localhost', admin: true });
+    expect(((await me.json()) as { user: unknown }).user).toMatchObject({ email: 'admin@localhost', admin: true });
     const health = await (await get(`${server.url}/health`)).json();
     expect(health).toMatchObject({ status: 'ok', database: { driver: 'pglite', ok: true }, migrations: { pending: 0 } });
     expect(fs.statSync(path.join(dataDir, 'secret.key')).mode & 0o777).toBe(0o600);
@@ -65,7 +65,7 @@ describe('the server process on the embedded default', () => {
     const backups = fs.readdirSync(path.join(dataDir, 'backups'));
     expect(backups).toHaveLength(1);
     expect(fs.readFileSync(path.join(dataDir, 'backups', backups[0]!), 'utf8')).toMatch(/admin@localhost/);
-    expect((await (await get(`${server.url}/health`)).json()).migrations.pending).toBe(0);
+    expect(((await (await get(`${server.url}/health`)).json()) as { migrations: { pending: number } }).migrations.pending).toBe(0);
     server.child.kill('SIGTERM');
     expect((await server.exited).code).toBe(0);
   });
