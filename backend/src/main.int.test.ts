@@ -1,7 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { runEntry, startServer, type ServerProcess } from '../test/server-process.ts';
 
 /** The server as a user runs it: `npm start` on an embedded data directory. */
@@ -74,5 +75,22 @@ describe('the server process on the embedded default', () => {
     const bad = runEntry('main', [], { ...env, PORT: 'eighty' });
     expect((await bad.exited).code).toBe(1);
     expect(bad.output()).toMatch(/CONFIG_INVALID: .*PORT/);
+  });
+});
+
+describe('when the embedded database process dies', () => {
+  it('the server exits with an error instead of serving 503s forever', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentry-main-'));
+    fs.cpSync(inject('pgliteTemplate'), path.join(dataDir, 'pglite'), { recursive: true }); // skip initdb: tested above
+    try {
+      const server = await startServer({ AGENTRY_DATA_DIR: dataDir });
+      const children = execFileSync('pgrep', ['-P', String(server.child.pid)]).toString().trim().split('\n');
+      for (const pid of children) process.kill(Number(pid), 'SIGKILL');
+      const { code } = await server.exited;
+      expect(code).toBe(1);
+      expect(server.output()).toMatch(/embedded database stopped/);
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -13,7 +13,10 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = pino({ level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie', 'token', '*.token'] });
   resolveSecretKey(config);
-  const database = await openDatabase(config, logger, 'server');
+  const database = await openDatabase(config, logger, 'server', (error) => {
+    logger.fatal({ err: error }, 'the embedded database stopped; exiting so a supervisor can restart Agentry');
+    process.exit(1);
+  });
   let runtime: Runtime | undefined;
   try {
     if (config.autoMigrate) await migrateAtStart(config, database, logger);

@@ -16,11 +16,17 @@ export interface Runtime extends AppServices {
 }
 
 /** Opens the configured database (embedded or server) with the configured pool. */
-export function openDatabase(config: Config, logger: Pick<Logger, 'warn'>, purpose: string): Promise<PostgresDatabase> {
+export function openDatabase(
+  config: Config,
+  logger: Pick<Logger, 'warn'>,
+  purpose: string,
+  onEmbeddedExit?: (error: Error) => void,
+): Promise<PostgresDatabase> {
   return PostgresDatabase.open(config.database, {
     pool: config.pool,
     purpose,
     onBackgroundError: (error) => logger.warn({ err: error }, 'database connection error'),
+    ...(onEmbeddedExit ? { onEmbeddedExit } : {}),
   });
 }
 

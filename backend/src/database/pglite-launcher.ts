@@ -26,7 +26,10 @@ export interface PgliteHost {
  * process holds the directory, and with DATABASE_VERSION_MISMATCH when the directory was written
  * by another PostgreSQL major; either way nothing in the directory is touched.
  */
-export async function startPgliteHost(dataDir: string, options: { maxConnections: number; purpose: string }): Promise<PgliteHost> {
+export async function startPgliteHost(
+  dataDir: string,
+  options: { maxConnections: number; purpose: string; onUnexpectedExit?: (error: Error) => void },
+): Promise<PgliteHost> {
   fs.mkdirSync(path.dirname(dataDir), { recursive: true, mode: 0o700 });
   const lock = DataDirLock.acquire(`${dataDir}.lock`, options.purpose);
   // A private directory for the socket: mode 0700, so only this user can connect. A temporary
@@ -45,7 +48,12 @@ export async function startPgliteHost(dataDir: string, options: { maxConnections
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const serverVersion = await waitForReady(child);
-    return new RunningHost(child, lock, socketDir, serverVersion);
+    const host = new RunningHost(child, lock, socketDir, serverVersion);
+    child.once('exit', (code, signal) => {
+      if (host.isStopping()) return;
+      options.onUnexpectedExit?.(new AppError('DATABASE_UNAVAILABLE', `The embedded database process exited unexpectedly (code ${code}, signal ${signal}).`));
+    });
+    return host;
   } catch (error) {
     child?.kill('SIGKILL');
     fs.rmSync(socketDir, { recursive: true, force: true });
@@ -88,6 +96,10 @@ class RunningHost implements PgliteHost {
     readonly socketDir: string,
     readonly serverVersion: string,
   ) {}
+
+  isStopping(): boolean {
+    return this.stopping !== undefined;
+  }
 
   dump(file: string): Promise<void> {
     const id = this.nextDumpId++;

@@ -16,6 +16,11 @@ export interface DatabaseOptions {
   onBackgroundError?: (error: Error) => void;
   /** Recorded in the embedded data directory's lock file. */
   purpose?: string;
+  /**
+   * The embedded database's process died under us. Nothing can be served without it; the server
+   * exits so its supervisor restarts it (the data directory is consistent: PGlite is crash-safe).
+   */
+  onEmbeddedExit?: (error: Error) => void;
 }
 
 export type Executor = Kysely<DatabaseSchema> | Transaction<DatabaseSchema>;
@@ -74,7 +79,11 @@ export class PostgresDatabase {
     // The embedded database executes one statement at a time whatever the pool size; a few
     // connections let requests queue in its process instead of in the pool.
     const max = Math.min(options.pool.max, 8);
-    const host = await startPgliteHost(target.dataDir, { maxConnections: max + 2, purpose: options.purpose ?? 'server' });
+    const host = await startPgliteHost(target.dataDir, {
+      maxConnections: max + 2,
+      purpose: options.purpose ?? 'server',
+      ...(options.onEmbeddedExit ? { onUnexpectedExit: options.onEmbeddedExit } : {}),
+    });
     const config: pg.ClientConfig = {
       host: host.socketDir,
       user: 'postgres',
