@@ -1,0 +1,67 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { runEntry } from '../test/server-process.ts';
+
+/** The `agentry` CLI as an operator runs it, on an embedded data directory. */
+describe('the agentry CLI', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'agentry-cli-'));
+  const dataDir = path.join(root, 'data');
+  fs.mkdirSync(dataDir);
+  fs.cpSync(inject('pgliteTemplate'), path.join(dataDir, 'pglite'), { recursive: true });
+  const env = { AGENTRY_DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
+
+  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  const cli = async (args: string[], extraEnv: Record<string, string> = {}) => {
+    const run = runEntry('cli', args, { ...env, ...extraEnv });
+    const { code } = await run.exited;
+    return { code, output: run.output() };
+  };
+
+  it('prints usage, and exits 2 on an unknown command', async () => {
+    expect(await cli(['help'])).toMatchObject({ code: 0, output: expect.stringMatching(/Usage: agentry/) });
+    expect((await cli(['frobnicate'])).code).toBe(2);
+  });
+
+  it('refuses to create users before the database is migrated, then migrates and creates them', async () => {
+    const early = await cli(['users', 'create', '--email', 'ops@example.test']);
+    expect(early.code).toBe(1);
+    expect(early.output).toMatch(/MIGRATIONS_PENDING/);
+
+    const status = await cli(['migrate', 'status']);
+    expect(status.output).toMatch(/pending +core +0001-accounts/);
+    expect((await cli(['migrate', 'up'])).output).toMatch(/applied +0001-accounts/);
+
+    const created = await cli(['users', 'create', '--email', 'ops@example.test', '--name', 'Ops', '--admin']);
+    expect(created.code).toBe(0);
+    expect(created.output).toMatch(/Created admin user ops@example.test/);
+    expect(created.output).toMatch(/^Token: agt_[A-Za-z0-9_-]{43}$/m);
+
+    const duplicate = await cli(['users', 'create', '--email', 'OPS@example.test']);
+    expect(duplicate).toMatchObject({ code: 1, output: expect.stringMatching(/EMAIL_TAKEN/) });
+  });
+
+  it('issues a new token for a lost one, and says so when the email is unknown', async () => {
+    expect((await cli(['users', 'token', '--email', 'Ops@Example.test'])).output).toMatch(/^Token: agt_/m);
+    expect(await cli(['users', 'token', '--email', 'nobody@example.test'])).toMatchObject({ code: 1, output: expect.stringMatching(/NOT_FOUND/) });
+  });
+
+  it('backs up with the secret key and restores into an empty data directory, key included', async () => {
+    const file = path.join(root, 'backup.sql');
+    const backup = await cli(['backup', file, '--include-secret-key']);
+    expect(backup.code).toBe(0);
+    const key = fs.readFileSync(path.join(dataDir, 'secret.key'), 'utf8').trim();
+    expect(fs.readFileSync(file, 'utf8')).toContain(key);
+
+    const restoredDir = path.join(root, 'restored');
+    const restored = await cli(['restore', file], { AGENTRY_DATA_DIR: restoredDir });
+    expect(restored.code).toBe(0);
+    expect(fs.readFileSync(path.join(restoredDir, 'secret.key'), 'utf8').trim()).toBe(key);
+    expect((await cli(['users', 'token', '--email', 'ops@example.test'], { AGENTRY_DATA_DIR: restoredDir })).code).toBe(0);
+
+    const again = await cli(['restore', file], { AGENTRY_DATA_DIR: restoredDir });
+    expect(again).toMatchObject({ code: 1, output: expect.stringMatching(/RESTORE_REFUSED: The target database already holds/) });
+  });
+});
