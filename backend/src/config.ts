@@ -57,6 +57,17 @@ export const settings = {
   AUTH_FAILURE_LIMIT: perMinute.default(20).describe('Failed authentications per minute per client address before 429 (per instance).'),
   TOKEN_CACHE_TTL_MS: int(0, 60_000).default(5000).describe('How long a verified token is cached (revocation and disabling evict it at once).'),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000).describe('How long shutdown waits for in-flight requests before closing them.'),
+  EVENTS_RETENTION_DAYS: int(1, 3650).default(7).describe('How long events are kept for replay and history.'),
+  WS_ALLOWED_ORIGINS: z
+    .string()
+    .optional()
+    .describe('Comma-separated origins a browser may open the WebSocket from. Default: the origin of PUBLIC_URL.'),
+  WS_MAX_CONNECTIONS_PER_USER: int(1, 10_000).default(5).describe('WebSocket connections per user (per instance).'),
+  WS_MAX_PAYLOAD_BYTES: int(256, 16 * 1024 * 1024).default(64 * 1024).describe('Largest incoming WebSocket frame; larger ones close the socket with 1009.'),
+  WS_MAX_MESSAGES_PER_SECOND: int(1, 10_000).default(20).describe('Incoming WebSocket frames per second per connection; more close it with 1008.'),
+  WS_MAX_BUFFERED_BYTES: int(1024, 1024 * 1024 * 1024)
+    .default(1024 * 1024)
+    .describe('Outgoing bytes a slow client may have waiting; more close its socket with 1013 (it resumes with since).'),
 } as const;
 
 export type SettingName = keyof typeof settings;
@@ -67,10 +78,11 @@ export type Config = ReturnType<typeof toConfig>;
 
 function toConfig(raw: z.output<typeof settingsSchema>, cwd: string) {
   const dataDir = path.resolve(cwd, raw.AGENTRY_DATA_DIR);
+  const publicUrl = (raw.PUBLIC_URL ?? `http://${raw.HOST.includes(':') ? `[${raw.HOST}]` : raw.HOST}:${raw.PORT}`).replace(/\/$/, '');
   return {
     port: raw.PORT,
     host: raw.HOST,
-    publicUrl: (raw.PUBLIC_URL ?? `http://${raw.HOST.includes(':') ? `[${raw.HOST}]` : raw.HOST}:${raw.PORT}`).replace(/\/$/, ''),
+    publicUrl,
     trustProxy: parseTrustProxy(raw.TRUST_PROXY),
     dataDir,
     database: raw.DATABASE_URL
@@ -101,6 +113,16 @@ function toConfig(raw: z.output<typeof settingsSchema>, cwd: string) {
     },
     tokenCacheTtlMs: raw.TOKEN_CACHE_TTL_MS,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
+    events: { retentionDays: raw.EVENTS_RETENTION_DAYS },
+    websocket: {
+      allowedOrigins: raw.WS_ALLOWED_ORIGINS
+        ? raw.WS_ALLOWED_ORIGINS.split(',').map((o) => o.trim().replace(/\/$/, '')).filter(Boolean)
+        : [new URL(publicUrl).origin],
+      maxConnectionsPerUser: raw.WS_MAX_CONNECTIONS_PER_USER,
+      maxPayloadBytes: raw.WS_MAX_PAYLOAD_BYTES,
+      maxMessagesPerSecond: raw.WS_MAX_MESSAGES_PER_SECOND,
+      maxBufferedBytes: raw.WS_MAX_BUFFERED_BYTES,
+    },
   };
 }
 

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { TokenService, UserService } from './accounts/index.ts';
 import type { Config } from './config.ts';
 import { backupDatabase, MigrationRunner, PostgresDatabase } from './database/index.ts';
+import { createEventSystem } from './events/index.ts';
 import { Features } from './features.ts';
 import type { AppServices } from './server/index.ts';
 
@@ -73,6 +74,11 @@ export async function createRuntime(
   });
   await tokens.start();
   const users = new UserService(database, tokens);
+  const events = createEventSystem(database, {
+    retentionDays: config.events.retentionDays,
+    onError: (error) => logger.warn({ err: error }, 'event delivery error'),
+  });
+  await events.start();
   return {
     config,
     database,
@@ -80,8 +86,10 @@ export async function createRuntime(
     features: new Features(config.features, migrations),
     users,
     tokens,
+    events,
     version,
     async close() {
+      await events.stop();
       await tokens.stop();
       await database.close();
     },

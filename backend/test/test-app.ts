@@ -39,6 +39,7 @@ export async function createTestApp(driver: DatabaseDriver, env: Record<string, 
     routes,
     async close() {
       await app.close();
+      await runtime.events.stop();
       await runtime.tokens.stop();
       await test.drop();
     },

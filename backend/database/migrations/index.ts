@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely';
 import * as accounts from './0001-accounts.ts';
+import * as events from './0002-events.ts';
 import * as vectorExtension from './vector/v0001-vector-extension.ts';
 
 /*
@@ -15,6 +16,7 @@ import * as vectorExtension from './vector/v0001-vector-extension.ts';
  */
 export const coreMigrations: Record<string, Migration> = {
   '0001-accounts': accounts,
+  '0002-events': events,
 };
 
 export const vectorMigrations: Record<string, Migration> = {

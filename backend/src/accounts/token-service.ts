@@ -19,6 +19,11 @@ export interface TokenInfo {
   lastUsedAt: string | null;
 }
 
+export interface Eviction {
+  kind: 'user' | 'token';
+  id: string;
+}
+
 interface CacheEntry {
   principal: Principal;
   cachedUntil: number;
@@ -41,6 +46,7 @@ const maxTokensPerUser = 100;
  */
 export class TokenService {
   private readonly cache = new Map<string, CacheEntry>();
+  private readonly evictionListeners = new Set<(eviction: Eviction) => void>();
   private unlisten: (() => Promise<void>) | undefined;
 
   constructor(
@@ -54,7 +60,17 @@ export class TokenService {
 
   /** Starts hearing other instances' evictions. */
   async start(): Promise<void> {
-    this.unlisten = await this.database.listen(evictionChannel, (payload) => this.evictLocal(payload));
+    // Evictions sent while the listening connection was down are lost: then drop the whole cache.
+    this.unlisten = await this.database.listen(evictionChannel, (payload) => this.evictLocal(payload), () => this.cache.clear());
+  }
+
+  /**
+   * Hears every eviction (a revoked token, a disabled user), from this instance or another, so
+   * long-lived connections authenticated with them can be closed.
+   */
+  onEvict(listener: (eviction: Eviction) => void): () => void {
+    this.evictionListeners.add(listener);
+    return () => this.evictionListeners.delete(listener);
   }
 
   async stop(): Promise<void> {
@@ -173,8 +189,16 @@ export class TokenService {
 
   private evictLocal(payload: string): void {
     const [kind, id] = payload.split(':', 2);
+    if ((kind !== 'user' && kind !== 'token') || !id) return;
     for (const [hash, entry] of this.cache) {
       if ((kind === 'user' && entry.principal.user.id === id) || (kind === 'token' && entry.principal.tokenId === id)) this.cache.delete(hash);
+    }
+    for (const listener of this.evictionListeners) {
+      try {
+        listener({ kind, id });
+      } catch (error) {
+        this.options.onBackgroundError(error as Error);
+      }
     }
   }
 

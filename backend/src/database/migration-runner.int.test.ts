@@ -25,7 +25,7 @@ describe.each(drivers)('migrations on %s', (driver) => {
     expect(await runner.isFresh()).toBe(true);
     const first = await runner.up();
     expect(first.applied.map((m) => m.name)).toContain('0001-accounts');
-    expect(await tables(test)).toEqual(['api_tokens', 'audit_log', 'users']);
+    expect(await tables(test)).toEqual(['api_tokens', 'audit_log', 'events', 'users']);
     expect((await runner.status()).pending).toBe(0);
 
     await runner.down('0');
@@ -33,7 +33,7 @@ describe.each(drivers)('migrations on %s', (driver) => {
     expect((await runner.status()).migrations.every((m) => m.executedAt === null)).toBe(true);
 
     await runner.up();
-    expect(await tables(test)).toEqual(['api_tokens', 'audit_log', 'users']);
+    expect(await tables(test)).toEqual(['api_tokens', 'audit_log', 'events', 'users']);
     expect(await runner.isFresh()).toBe(false);
   });
 

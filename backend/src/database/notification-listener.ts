@@ -16,6 +16,7 @@ const channelPattern = /^[a-z_][a-z0-9_]{0,62}$/;
  */
 export class NotificationListener {
   private readonly handlers = new Map<string, Set<NotificationHandler>>();
+  private readonly reconnectHandlers = new Map<NotificationHandler, () => void>();
   private client: pg.Client | undefined;
   private connecting: Promise<pg.Client> | undefined;
   private closed = false;
@@ -31,7 +32,7 @@ export class NotificationListener {
     client.on('notification', (message) => this.dispatch(message.channel, message.payload ?? ''));
   }
 
-  async listen(channel: string, handler: NotificationHandler): Promise<() => Promise<void>> {
+  async listen(channel: string, handler: NotificationHandler, onReconnect?: () => void): Promise<() => Promise<void>> {
     if (!channelPattern.test(channel)) throw new Error(`Invalid notification channel name: ${channel}`);
     let set = this.handlers.get(channel);
     if (!set) {
@@ -41,8 +42,10 @@ export class NotificationListener {
       await client.query(`LISTEN "${channel}"`);
     }
     set.add(handler);
+    if (onReconnect) this.reconnectHandlers.set(handler, onReconnect);
     return async () => {
       set.delete(handler);
+      this.reconnectHandlers.delete(handler);
       if (set.size === 0 && this.handlers.get(channel) === set) {
         this.handlers.delete(channel);
         await this.client?.query(`UNLISTEN "${channel}"`).catch(() => undefined);
@@ -96,6 +99,13 @@ export class NotificationListener {
         this.ensureClient()
           .then(async (fresh) => {
             for (const channel of this.handlers.keys()) await fresh.query(`LISTEN "${channel}"`);
+            for (const onReconnect of this.reconnectHandlers.values()) {
+              try {
+                onReconnect();
+              } catch (error) {
+                this.onError(error as Error);
+              }
+            }
           })
           .catch((reconnectError: Error) => {
             this.onError(reconnectError);

@@ -36,6 +36,7 @@ export type Executor = Kysely<DatabaseSchema> | Transaction<DatabaseSchema>;
 export class PostgresDatabase {
   readonly db: Kysely<DatabaseSchema>;
   private readonly listener: NotificationListener;
+  private readonly commitCallbacks = new WeakMap<Transaction<DatabaseSchema>, (() => void)[]>();
   private closing: Promise<void> | undefined;
 
   private constructor(
@@ -47,7 +48,7 @@ export class PostgresDatabase {
   ) {
     pool.on('error', onBackgroundError);
     this.listener = new NotificationListener(async () => {
-      const client = new pg.Client(connectionConfig);
+      const client = new pg.Client({ ...connectionConfig, application_name: 'agentry:listener' });
       await client.connect();
       return client;
     }, onBackgroundError);
@@ -95,9 +96,28 @@ export class PostgresDatabase {
     return new PostgresDatabase('pglite', pool, config, host, onBackgroundError);
   }
 
-  /** Runs `fn` in one transaction: all of its writes commit together or none do. */
-  transaction<T>(fn: (tx: Transaction<DatabaseSchema>) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute(fn);
+  /**
+   * Runs `fn` in one transaction: all of its writes commit together or none do. Callbacks
+   * registered with `afterCommit` run once it has committed, and never if it rolls back.
+   */
+  async transaction<T>(fn: (tx: Transaction<DatabaseSchema>) => Promise<T>): Promise<T> {
+    let transaction: Transaction<DatabaseSchema> | undefined;
+    const result = await this.db.transaction().execute((tx) => {
+      transaction = tx;
+      return fn(tx);
+    });
+    const callbacks = transaction ? this.commitCallbacks.get(transaction) : undefined;
+    for (const callback of callbacks ?? []) callback();
+    return result;
+  }
+
+  /** Runs `callback` when `executor`'s transaction commits; at once when `executor` is not a transaction. */
+  afterCommit(executor: Executor, callback: () => void): void {
+    if (!executor.isTransaction) return callback();
+    const tx = executor as Transaction<DatabaseSchema>;
+    const callbacks = this.commitCallbacks.get(tx) ?? [];
+    callbacks.push(callback);
+    this.commitCallbacks.set(tx, callbacks);
   }
 
   /** NOTIFY `channel`; inside a transaction it is delivered only if and when that transaction commits. */
@@ -105,9 +125,13 @@ export class PostgresDatabase {
     await sql`select pg_notify(${channel}, ${payload})`.execute(executor);
   }
 
-  /** Calls `handler` for every notification on `channel`; resolves to an unsubscribe function. */
-  listen(channel: string, handler: NotificationHandler): Promise<() => Promise<void>> {
-    return this.listener.listen(channel, handler);
+  /**
+   * Calls `handler` for every notification on `channel`; resolves to an unsubscribe function.
+   * `onReconnect` runs after the listening connection was lost and LISTEN is in force again:
+   * notifications sent in between are lost, so catch up from the source of truth there.
+   */
+  listen(channel: string, handler: NotificationHandler, onReconnect?: () => void): Promise<() => Promise<void>> {
+    return this.listener.listen(channel, handler, onReconnect);
   }
 
   /** True when a trivial query answers. */

@@ -47,10 +47,21 @@ export interface AuditLogTable {
   details: Json;
 }
 
+export interface EventsTable {
+  /** bigserial: arrives as a string; ids stay below 2^53 and are handled as numbers. */
+  id: Generated<string>;
+  user_id: string;
+  topic: string;
+  type: string;
+  data: Json;
+  at: CreatedAt;
+}
+
 export interface DatabaseSchema {
   users: UsersTable;
   api_tokens: ApiTokensTable;
   audit_log: AuditLogTable;
+  events: EventsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -58,4 +69,5 @@ export type NewUser = Insertable<UsersTable>;
 export type UserUpdate = Updateable<UsersTable>;
 export type ApiTokenRow = Selectable<ApiTokensTable>;
 export type AuditLogRow = Selectable<AuditLogTable>;
+export type EventRow = Selectable<EventsTable>;
 export type { JsonValue };

@@ -7,6 +7,7 @@ import type { TokenService, UserService } from '../accounts/index.ts';
 import type { Config } from '../config.ts';
 import type { MigrationRunner, PostgresDatabase } from '../database/index.ts';
 import { AppError } from '../errors.ts';
+import type { EventSystem } from '../events/index.ts';
 import type { Features } from '../features.ts';
 import { AuthFailureLimiter, installAuth } from './auth.ts';
 import { installErrorHandling } from './error-handler.ts';
@@ -14,10 +15,12 @@ import { installJsonBodyParser } from './json-body.ts';
 import { installMetrics } from './metrics.ts';
 import { installRateLimits } from './rate-limits.ts';
 import { auditRoutes } from './routes/audit-routes.ts';
+import { eventRoutes } from './routes/event-routes.ts';
 import { healthRoutes } from './routes/health-routes.ts';
 import { meRoutes } from './routes/me-routes.ts';
 import { tokenRoutes } from './routes/token-routes.ts';
 import { userRoutes } from './routes/user-routes.ts';
+import { installWebSocketGateway } from './websocket-gateway.ts';
 
 export interface AppServices {
   config: Config;
@@ -26,6 +29,7 @@ export interface AppServices {
   features: Features;
   users: UserService;
   tokens: TokenService;
+  events: EventSystem;
   version: string;
 }
 
@@ -86,7 +90,8 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
     if (length > 0 || request.headers['transfer-encoding']) throw new AppError('BODY_NOT_ALLOWED');
   });
 
-  installAuth(app, { tokens: services.tokens, database: services.database, limiter: new AuthFailureLimiter(config.rateLimits.authFailures, options.now) });
+  const limiter = new AuthFailureLimiter(config.rateLimits.authFailures, options.now);
+  installAuth(app, { tokens: services.tokens, database: services.database, limiter });
   await installRateLimits(app, config.rateLimits);
   const registry = installMetrics(app, services.database);
 
@@ -114,5 +119,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   await app.register(tokenRoutes, { tokens: services.tokens });
   await app.register(userRoutes, { users: services.users });
   await app.register(auditRoutes, { database: services.database });
+  await app.register(eventRoutes, { events: services.events, config });
+  await installWebSocketGateway(app, { config, tokens: services.tokens, events: services.events, limiter });
   return app;
 }

@@ -2,7 +2,15 @@
  * The routes anyone may call without a token. This is the one list: every other route requires
  * `Authorization: Bearer <token>` (a test enumerates the registered routes against it).
  */
-export const publicRoutes: readonly string[] = ['GET /health', 'GET /ready', 'GET /metrics', 'GET /openapi.json'];
+export const publicRoutes: readonly string[] = [
+  'GET /health',
+  'GET /ready',
+  'GET /metrics',
+  'GET /openapi.json',
+  // The WebSocket authenticates inside its protocol (Authorization header or a first auth frame):
+  // an unauthenticated socket is closed with 4401 and never receives an event.
+  'GET /v1/ws',
+];
 
 /** Subtrees served without a token: the API docs UI and its assets. */
 export const publicPrefixes: readonly string[] = ['GET /docs'];

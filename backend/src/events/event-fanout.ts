@@ -1,0 +1,121 @@
+import type { EventBus } from './event-bus.ts';
+import type { EventStore } from './event-store.ts';
+import type { StoredEvent } from './event-types.ts';
+
+/** Where a client's events go (a WebSocket, a server-sent-events response). False: the client is gone. */
+export type EventSink = (event: StoredEvent) => boolean;
+
+const replayPage = 500;
+
+/**
+ * Fans the bus out to connected clients: one bus subscription per process, and per client the
+ * topics it follows. A client only ever receives its own user's events.
+ */
+export class EventFanout {
+  private readonly streams = new Map<string, Set<ClientStream>>();
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly bus: EventBus,
+    private readonly store: EventStore,
+  ) {}
+
+  start(): void {
+    this.unsubscribe = this.bus.subscribe((event) => {
+      for (const stream of this.streams.get(event.userId) ?? []) stream.offer(event);
+    });
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+  }
+
+  open(userId: string, sink: EventSink): ClientStream {
+    const stream = new ClientStream(userId, this.store, sink, () => {
+      const set = this.streams.get(userId);
+      set?.delete(stream);
+      if (set?.size === 0) this.streams.delete(userId);
+    });
+    const set = this.streams.get(userId) ?? new Set();
+    set.add(stream);
+    this.streams.set(userId, set);
+    return stream;
+  }
+}
+
+/**
+ * One client's view of the event stream. Subscribing with `since` replays the stored events after
+ * that id and then continues live, with no gap and no duplicate at the seam: live events that
+ * arrive during the replay wait in a buffer and are sent after it, except those the replay already
+ * sent. Events reach the client in id order per topic.
+ */
+export class ClientStream {
+  private readonly topics = new Set<string>();
+  private replays = 0;
+  private buffer: StoredEvent[] = [];
+  private readonly replayed = new Set<number>();
+  private open = true;
+
+  constructor(
+    readonly userId: string,
+    private readonly store: EventStore,
+    private readonly sink: EventSink,
+    private readonly onClose: () => void,
+  ) {}
+
+  get topicCount(): number {
+    return this.topics.size;
+  }
+
+  offer(event: StoredEvent): void {
+    if (!this.open || !this.topics.has(event.topic)) return;
+    if (this.replays > 0) this.buffer.push(event);
+    else this.deliver(event);
+  }
+
+  /** Follows `topics` from now on, or from just after `since` when given. */
+  async subscribe(topics: string[], since?: number): Promise<void> {
+    const added = topics.filter((t) => !this.topics.has(t));
+    for (const topic of added) this.topics.add(topic);
+    if (since === undefined) return;
+    this.replays++;
+    try {
+      let after = since;
+      for (;;) {
+        const page = await this.store.replay(this.userId, topics, after, replayPage);
+        for (const event of page) {
+          if (!this.open) return;
+          if (!this.replayed.has(event.id)) {
+            this.replayed.add(event.id);
+            this.deliver(event);
+          }
+          after = event.id;
+        }
+        if (page.length < replayPage) break;
+      }
+    } finally {
+      this.replays--;
+      if (this.replays === 0) {
+        const pending = this.buffer;
+        this.buffer = [];
+        for (const event of pending) if (!this.replayed.has(event.id) && this.topics.has(event.topic)) this.deliver(event);
+        this.replayed.clear();
+      }
+    }
+  }
+
+  unsubscribe(topics: string[]): void {
+    for (const topic of topics) this.topics.delete(topic);
+  }
+
+  close(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.buffer = [];
+    this.onClose();
+  }
+
+  private deliver(event: StoredEvent): void {
+    if (this.open && !this.sink(event)) this.close();
+  }
+}

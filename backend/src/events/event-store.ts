@@ -1,0 +1,122 @@
+import { sql } from 'kysely';
+import type { EventRow, Executor, JsonValue, PostgresDatabase } from '../database/index.ts';
+import { eventDataSchemas, type AgentryEvent, type EventType, type StoredEvent } from './event-types.ts';
+
+/**
+ * Ids in commit order: why readers never skip an event.
+ *
+ * A sequence hands out ids when rows are inserted, not when they commit, so with plain inserts a
+ * reader could see id 11 commit, move its cursor past it, and then id 10 commit behind it. Here
+ * every transaction that appends an event first takes this transaction-scoped advisory lock; it is
+ * released only when the transaction ends, after its rows are visible. So an id is taken only
+ * once every earlier event transaction has committed or rolled back, ids become visible in
+ * increasing order, and "everything after the last id I saw" is always complete. The cost is that
+ * event-producing transactions serialise from their first append to their commit: append events
+ * last in a transaction.
+ */
+const commitOrderLock = 0x61677274; // "agrt"
+
+export interface NewEvent {
+  userId: string;
+  topic: string;
+  event: AgentryEvent;
+}
+
+export interface HistoryQuery {
+  userId: string;
+  topic?: string;
+  types?: EventType[];
+  after?: number;
+  since?: Date;
+  until?: Date;
+  limit: number;
+}
+
+export class EventStore {
+  constructor(private readonly database: PostgresDatabase) {}
+
+  /**
+   * Records an event in the caller's transaction: it exists if and only if that transaction
+   * commits. Throws when the data does not match its type's schema.
+   */
+  async append(executor: Executor, { userId, topic, event }: NewEvent): Promise<number> {
+    const data = eventDataSchemas[event.type].parse(event.data) as JsonValue;
+    await sql`select pg_advisory_xact_lock(${commitOrderLock})`.execute(executor);
+    const row = await executor
+      .insertInto('events')
+      .values({ user_id: userId, topic, type: event.type, data })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return Number(row.id);
+  }
+
+  /** The newest id, or 0. */
+  async latestId(): Promise<number> {
+    const row = await this.database.db.selectFrom('events').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst();
+    return row?.id ? Number(row.id) : 0;
+  }
+
+  /** Every user's events after `afterId`, in id order: what the bus fans out. */
+  async readAfter(afterId: number, limit: number): Promise<StoredEvent[]> {
+    const rows = await this.database.db.selectFrom('events').selectAll().where('id', '>', String(afterId)).orderBy('id').limit(limit).execute();
+    return rows.map(toStoredEvent);
+  }
+
+  /** One user's events on `topics` after `afterId`, in id order: a client's replay. */
+  async replay(userId: string, topics: string[], afterId: number, limit: number): Promise<StoredEvent[]> {
+    if (topics.length === 0) return [];
+    const rows = await this.database.db
+      .selectFrom('events')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .where('topic', 'in', topics)
+      .where('id', '>', String(afterId))
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows.map(toStoredEvent);
+  }
+
+  /** One user's history, filtered by topic, type and time, paginated by id. */
+  async history(query: HistoryQuery): Promise<StoredEvent[]> {
+    let q = this.database.db.selectFrom('events').selectAll().where('user_id', '=', query.userId).orderBy('id').limit(query.limit);
+    if (query.topic) q = q.where('topic', '=', query.topic);
+    if (query.types?.length) q = q.where('type', 'in', query.types);
+    if (query.after !== undefined) q = q.where('id', '>', String(query.after));
+    if (query.since) q = q.where('at', '>=', query.since);
+    if (query.until) q = q.where('at', '<', query.until);
+    return (await q.execute()).map(toStoredEvent);
+  }
+
+  /** The smallest id still stored, or undefined when the log is empty. */
+  async oldestId(): Promise<number | undefined> {
+    const row = await this.database.db.selectFrom('events').select((eb) => eb.fn.min('id').as('id')).executeTakeFirst();
+    return row?.id ? Number(row.id) : undefined;
+  }
+
+  /**
+   * Deletes events older than `before`, and the deltas of messages that have completed (their
+   * `message.completed` carries the whole text), in batches so no long lock is held.
+   */
+  async prune(before: Date, batchSize = 5000): Promise<number> {
+    let deleted = 0;
+    for (;;) {
+      const result = await sql`
+        delete from events where id in (
+          select id from events where at < ${before}
+          union all
+          select d.id from events d
+          where d.type = 'message.delta'
+            and exists (select 1 from events c where c.type = 'message.completed' and c.user_id = d.user_id
+                        and c.topic = d.topic and c.data->>'messageId' = d.data->>'messageId')
+          limit ${batchSize})`.execute(this.database.db);
+      const n = Number(result.numAffectedRows ?? 0);
+      deleted += n;
+      if (n < batchSize) return deleted;
+    }
+  }
+}
+
+function toStoredEvent(row: EventRow): StoredEvent {
+  return { id: Number(row.id), userId: row.user_id, topic: row.topic, type: row.type, data: row.data, at: row.at } as StoredEvent;
+}

@@ -1,0 +1,62 @@
+import { z } from 'zod';
+
+/*
+ * Every event Agentry records, as a discriminated union on `type`, each with the schema of its
+ * data. Producers are checked against these schemas when they append, so a malformed event fails
+ * in the transaction that makes it, not in a client.
+ *
+ * `message.delta` is durable but coalesced: the producer sends a delta at most every 100 ms or
+ * few hundred characters, each carrying its offset in the message. A client that resumes replays
+ * the deltas of a turn still in progress (the text so far) and the `message.completed` of every
+ * turn that finished, which carries the whole text; retention drops the deltas of completed
+ * messages first. Keeping them in the log is what makes resume exact without a second channel.
+ */
+
+const id = z.string().min(1).max(200);
+const integration = { integrationId: id, provider: id };
+const sessionTool = { sessionId: id, callId: id, tool: id };
+
+export const eventDataSchemas = {
+  'integration.connected': z.object({ ...integration }),
+  'integration.disconnected': z.object({ ...integration, reason: z.string().max(500).optional() }),
+  'integration.tool_used': z.object({ ...integration, tool: id, outcome: z.enum(['ok', 'error']), durationMs: z.number().nonnegative() }),
+  'integration.error': z.object({ ...integration, code: z.string().max(100), message: z.string().max(2000) }),
+  'integration.refreshed': z.object({ ...integration, toolCount: z.number().int().nonnegative() }),
+  'tools.changed': z.object({
+    integrationId: id.optional(),
+    added: z.array(z.string()),
+    removed: z.array(z.string()),
+    changed: z.array(z.string()),
+  }),
+  'session.status_changed': z.object({ sessionId: id, from: z.string().max(50).nullable(), to: z.string().max(50), reason: z.string().max(2000).optional() }),
+  'session.checkpoint': z.object({ sessionId: id, checkpointId: id, step: z.number().int().nonnegative() }),
+  'message.delta': z.object({ sessionId: id, messageId: id, offset: z.number().int().nonnegative(), text: z.string() }),
+  'message.completed': z.object({ sessionId: id, messageId: id, role: z.enum(['assistant', 'user', 'system', 'tool']), text: z.string() }),
+  'tool.started': z.object({ ...sessionTool, arguments: z.unknown().optional() }),
+  'tool.completed': z.object({ ...sessionTool, durationMs: z.number().nonnegative(), result: z.unknown().optional() }),
+  'tool.failed': z.object({ ...sessionTool, durationMs: z.number().nonnegative(), error: z.object({ code: z.string(), message: z.string() }) }),
+  'kb.document.status': z.object({
+    documentId: id,
+    status: z.enum(['pending', 'processing', 'completed', 'failed']),
+    error: z.object({ code: z.string(), message: z.string() }).optional(),
+  }),
+} as const;
+
+export type EventType = keyof typeof eventDataSchemas;
+export const eventTypes = Object.keys(eventDataSchemas) as EventType[];
+
+/** An event as a producer makes it: a type and its data. */
+export type AgentryEvent = { [K in EventType]: { type: K; data: z.infer<(typeof eventDataSchemas)[K]> } }[EventType];
+
+/** An event as it was recorded: the producer's event plus its id, owner, topic and time. */
+export type StoredEvent = AgentryEvent & {
+  /** Monotonic, in commit order. */
+  id: number;
+  userId: string;
+  topic: string;
+  at: Date;
+};
+
+export function isEventType(value: string): value is EventType {
+  return Object.hasOwn(eventDataSchemas, value);
+}

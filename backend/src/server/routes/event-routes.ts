@@ -1,0 +1,98 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Config } from '../../config.ts';
+import { AppError } from '../../errors.ts';
+import { eventTypes, type EventSystem, type StoredEvent } from '../../events/index.ts';
+import { principalOf } from '../auth.ts';
+
+const storedEvent = z.object({ id: z.number(), topic: z.string(), event: z.string(), data: z.unknown(), at: z.string() });
+const toFrame = (e: StoredEvent) => ({ id: e.id, topic: e.topic, event: e.type, data: e.data, at: e.at.toISOString() });
+const idParam = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const topicsParam = z
+  .string()
+  .max(5000)
+  .transform((s) => [...new Set(s.split(',').map((t) => t.trim()).filter(Boolean))]);
+
+/** The caller's event history, and the live stream as server-sent events. */
+export const eventRoutes: FastifyPluginAsyncZod<{ events: EventSystem; config: Config }> = async (app, { events, config }) => {
+  app.get(
+    '/v1/events',
+    {
+      schema: {
+        tags: ['events'],
+        summary: 'Your event history, oldest first, paginated by id',
+        querystring: z.strictObject({
+          topic: z.string().max(200).optional(),
+          types: z
+            .string()
+            .max(2000)
+            .transform((s) => s.split(',').filter(Boolean))
+            .pipe(z.array(z.enum(eventTypes as [string, ...string[]])))
+            .optional()
+            .describe('Comma-separated event types'),
+          after: idParam.optional().describe('Return events after this id (the `next` of the previous page)'),
+          since: z.iso.datetime({ offset: true }).optional().describe('Events at or after this time'),
+          until: z.iso.datetime({ offset: true }).optional().describe('Events before this time'),
+          limit: z.coerce.number().int().min(1).max(1000).default(100),
+        }),
+        response: { 200: z.object({ events: z.array(storedEvent), next: z.number().nullable() }) },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const list = await events.store.history({
+        userId: principalOf(request).user.id,
+        limit: q.limit,
+        ...(q.topic ? { topic: q.topic } : {}),
+        ...(q.types ? { types: q.types as StoredEvent['type'][] } : {}),
+        ...(q.after !== undefined ? { after: q.after } : {}),
+        ...(q.since ? { since: new Date(q.since) } : {}),
+        ...(q.until ? { until: new Date(q.until) } : {}),
+      });
+      return { events: list.map(toFrame), next: list.length === q.limit ? (list.at(-1)?.id ?? null) : null };
+    },
+  );
+
+  app.get(
+    '/v1/events/stream',
+    {
+      schema: {
+        tags: ['events'],
+        summary: 'The live event stream as server-sent events; resume with Last-Event-ID',
+        querystring: z.strictObject({ topics: topicsParam, since: idParam.optional() }),
+        headers: z.object({ 'last-event-id': idParam.optional() }).passthrough(),
+      },
+    },
+    async (request, reply) => {
+      const userId = principalOf(request).user.id;
+      const { allowed, refused } = await events.topics.authorize(userId, request.query.topics);
+      if (refused.length || allowed.length === 0) {
+        throw new AppError('FORBIDDEN', refused.length ? `You cannot subscribe to: ${refused.join(', ')}.` : 'Name at least one topic.');
+      }
+      const since = request.headers['last-event-id'] ?? request.query.since;
+      const raw = reply.hijack().raw;
+      raw.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+        'x-request-id': request.id,
+      });
+      const stream = events.fanout.open(userId, (event) => {
+        if (raw.destroyed) return false;
+        if (raw.writableLength > config.websocket.maxBufferedBytes) {
+          raw.end();
+          return false;
+        }
+        raw.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(toFrame(event))}\n\n`);
+        return true;
+      });
+      const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
+      raw.on('close', () => {
+        clearInterval(keepAlive);
+        stream.close();
+      });
+      await stream.subscribe(allowed, since);
+    },
+  );
+};

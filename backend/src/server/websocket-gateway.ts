@@ -1,0 +1,221 @@
+import websocket from '@fastify/websocket';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
+import { z } from 'zod';
+import type { Principal, TokenService } from '../accounts/index.ts';
+import type { Config } from '../config.ts';
+import { AppError } from '../errors.ts';
+import type { ClientStream, EventSystem, StoredEvent } from '../events/index.ts';
+import type { AuthFailureLimiter } from './auth.ts';
+
+/** Close codes a client can act on. 1008/1009/1013 are the protocol's own. */
+export const closeCodes = {
+  unauthorized: 4401,
+  tooManyConnections: 4429,
+  policy: 1008,
+  tooBig: 1009,
+  slowConsumer: 1013,
+  goingAway: 1001,
+} as const;
+
+const authTimeoutMs = 5000;
+const heartbeatMs = 30_000;
+const maxTopicsPerConnection = 100;
+
+const topicList = z.array(z.string().max(200)).min(1).max(maxTopicsPerConnection);
+const incomingFrame = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('auth'), token: z.string().max(500) }),
+  z.strictObject({ type: z.literal('subscribe'), topics: topicList, since: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional() }),
+  z.strictObject({ type: z.literal('unsubscribe'), topics: topicList }),
+  z.strictObject({ type: z.literal('ping') }),
+]);
+type IncomingFrame = z.infer<typeof incomingFrame>;
+
+export function eventFrame(event: StoredEvent): string {
+  return JSON.stringify({ type: 'event', id: event.id, topic: event.topic, event: event.type, data: event.data, at: event.at.toISOString() });
+}
+
+interface Connection {
+  socket: WebSocket;
+  principal?: Principal;
+  stream?: ClientStream;
+  alive: boolean;
+  window: { start: number; count: number };
+}
+
+export interface GatewayDeps {
+  config: Config;
+  tokens: TokenService;
+  events: EventSystem;
+  limiter: AuthFailureLimiter;
+}
+
+/**
+ * `GET /v1/ws`: the authenticated event stream.
+ *
+ * A client authenticates with the upgrade's Authorization header or a first `auth` frame within
+ * five seconds, then subscribes to topics, optionally from an event id (replay, then live).
+ * Browser upgrades must come from an allowed Origin. Per connection: a frame size limit (1009), a
+ * frame rate limit (1008), and a cap on bytes waiting for a slow reader (1013: resume with
+ * `since`). Per user: a connection limit (4429). Revoking the token or disabling the user closes
+ * the socket (4401). All limits are per instance.
+ */
+export async function installWebSocketGateway(app: FastifyInstance, deps: GatewayDeps): Promise<void> {
+  const { config } = deps;
+  const limits = config.websocket;
+  const connections = new Set<Connection>();
+  const perUser = new Map<string, number>();
+
+  await app.register(websocket, { options: { maxPayload: limits.maxPayloadBytes } });
+
+  const heartbeat = setInterval(() => {
+    for (const connection of connections) {
+      if (!connection.alive) connection.socket.terminate();
+      else {
+        connection.alive = false;
+        connection.socket.ping();
+      }
+    }
+  }, heartbeatMs);
+  heartbeat.unref();
+
+  const stopEvictions = deps.tokens.onEvict((eviction) => {
+    for (const connection of connections) {
+      const principal = connection.principal;
+      if (principal && (eviction.kind === 'user' ? principal.user.id === eviction.id : principal.tokenId === eviction.id)) {
+        connection.socket.close(closeCodes.unauthorized, eviction.kind === 'user' ? 'user disabled' : 'token revoked');
+      }
+    }
+  });
+  app.addHook('onClose', async () => {
+    clearInterval(heartbeat);
+    stopEvictions();
+  });
+
+  const send = (connection: Connection, frame: object) => {
+    if (connection.socket.readyState === connection.socket.OPEN) connection.socket.send(JSON.stringify(frame));
+  };
+  const sendError = (connection: Connection, code: string, message: string) => send(connection, { type: 'error', code, message });
+
+  const authenticate = async (connection: Connection, request: FastifyRequest, token: string): Promise<boolean> => {
+    if (deps.limiter.retryAfter(request.ip) > 0) {
+      connection.socket.close(closeCodes.tooManyConnections, 'too many failed sign-in attempts from this address; retry later');
+      return false;
+    }
+    const principal = await deps.tokens.authenticate(token);
+    if (!principal) {
+      deps.limiter.fail(request.ip);
+      connection.socket.close(closeCodes.unauthorized, 'invalid, expired or revoked token');
+      return false;
+    }
+    const count = perUser.get(principal.user.id) ?? 0;
+    if (count >= limits.maxConnectionsPerUser) {
+      connection.socket.close(closeCodes.tooManyConnections, `at most ${limits.maxConnectionsPerUser} connections per user`);
+      return false;
+    }
+    perUser.set(principal.user.id, count + 1);
+    connection.principal = principal;
+    connection.stream = deps.events.fanout.open(principal.user.id, (event) => {
+      if (connection.socket.readyState !== connection.socket.OPEN) return false;
+      if (connection.socket.bufferedAmount > limits.maxBufferedBytes) {
+        connection.socket.close(closeCodes.slowConsumer, 'too slow: reconnect and resume with since');
+        return false;
+      }
+      connection.socket.send(eventFrame(event));
+      return true;
+    });
+    send(connection, { type: 'ready', userId: principal.user.id });
+    return true;
+  };
+
+  const handleFrame = async (connection: Connection, request: FastifyRequest, frame: IncomingFrame) => {
+    if (frame.type === 'auth') {
+      if (connection.principal) return sendError(connection, 'ALREADY_AUTHENTICATED', 'This connection is already authenticated.');
+      await authenticate(connection, request, frame.token);
+      return;
+    }
+    const stream = connection.stream;
+    if (!connection.principal || !stream) {
+      connection.socket.close(closeCodes.unauthorized, 'authenticate first');
+      return;
+    }
+    if (frame.type === 'ping') return send(connection, { type: 'pong' });
+    if (frame.type === 'unsubscribe') {
+      stream.unsubscribe(frame.topics);
+      return send(connection, { type: 'unsubscribed', topics: frame.topics });
+    }
+    const { allowed, refused } = await deps.events.topics.authorize(connection.principal.user.id, [...new Set(frame.topics)]);
+    if (refused.length) sendError(connection, 'TOPIC_FORBIDDEN', `You cannot subscribe to: ${refused.join(', ')}.`);
+    if (stream.topicCount + allowed.length > maxTopicsPerConnection) {
+      return sendError(connection, 'TOO_MANY_TOPICS', `A connection follows at most ${maxTopicsPerConnection} topics.`);
+    }
+    if (frame.since !== undefined && frame.since > (await deps.events.store.latestId())) {
+      return sendError(connection, 'INVALID_SINCE', 'since is ahead of the newest event id; send the last id you received.');
+    }
+    if (allowed.length === 0) return;
+    send(connection, { type: 'subscribed', topics: allowed });
+    await stream.subscribe(allowed, frame.since);
+  };
+
+  // Browsers send an Origin; only allowed ones may upgrade. Other clients send none.
+  const checkOrigin = async (request: FastifyRequest) => {
+    const origin = request.headers.origin;
+    if (origin !== undefined && !limits.allowedOrigins.includes(origin)) {
+      throw new AppError('FORBIDDEN', `WebSocket connections from the origin ${origin} are not allowed (WS_ALLOWED_ORIGINS).`);
+    }
+  };
+
+  app.get('/v1/ws', { websocket: true, onRequest: checkOrigin, schema: { hide: true } }, (socket, request) => {
+    const connection: Connection = { socket, alive: true, window: { start: Date.now(), count: 0 } };
+    connections.add(connection);
+    socket.on('pong', () => (connection.alive = true));
+    const authTimer = setTimeout(() => {
+      if (!connection.principal) socket.close(closeCodes.unauthorized, 'authenticate within 5 seconds');
+    }, authTimeoutMs);
+    socket.on('close', () => {
+      clearTimeout(authTimer);
+      connections.delete(connection);
+      connection.stream?.close();
+      const userId = connection.principal?.user.id;
+      if (userId) {
+        const left = (perUser.get(userId) ?? 1) - 1;
+        if (left > 0) perUser.set(userId, left);
+        else perUser.delete(userId);
+      }
+    });
+    // Frames are handled one at a time, in order.
+    let queue = Promise.resolve();
+    socket.on('message', (data, isBinary) => {
+      const now = Date.now();
+      if (now - connection.window.start >= 1000) connection.window = { start: now, count: 0 };
+      if (++connection.window.count > limits.maxMessagesPerSecond) {
+        socket.close(closeCodes.policy, `more than ${limits.maxMessagesPerSecond} frames a second`);
+        return;
+      }
+      queue = queue.then(async () => {
+        if (socket.readyState !== socket.OPEN) return;
+        let parsed: unknown;
+        try {
+          parsed = isBinary ? undefined : JSON.parse(data.toString());
+        } catch {
+          parsed = undefined;
+        }
+        const result = incomingFrame.safeParse(parsed);
+        if (!result.success) {
+          if (!connection.principal) socket.close(closeCodes.unauthorized, 'authenticate first with {"type":"auth","token":"…"}');
+          else sendError(connection, 'INVALID_FRAME', `Frames are JSON objects of type auth, subscribe, unsubscribe or ping: ${result.error.issues[0]?.message ?? 'not JSON'}.`);
+          return;
+        }
+        await handleFrame(connection, request, result.data).catch((error: Error) => {
+          request.log.error({ err: error }, 'websocket frame failed');
+          sendError(connection, 'INTERNAL', 'Something went wrong on our side.');
+        });
+      });
+    });
+    const header = request.headers.authorization;
+    if (header) {
+      const bearer = /^Bearer +(\S+)\s*$/i.exec(header)?.[1] ?? '';
+      queue = queue.then(async () => void (await authenticate(connection, request, bearer)));
+    }
+  });
+}
