@@ -4,14 +4,15 @@
  */
 import { pino } from 'pino';
 import { loadConfig } from './config.ts';
+import { MigrationRunner } from './database/index.ts';
 import { AppError } from './errors.ts';
 import { createRuntime, migrateAtStart, openDatabase, type Runtime } from './runtime.ts';
 import { resolveSecretKey } from './secret-key.ts';
-import { buildApp } from './server/index.ts';
+import { buildApp, logRedactions } from './server/index.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = pino({ level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie', 'token', '*.token'] });
+  const logger = pino({ level: config.logLevel, redact: logRedactions });
   resolveSecretKey(config);
   const database = await openDatabase(config, logger, 'server', (error) => {
     logger.fatal({ err: error }, 'the embedded database stopped; exiting so a supervisor can restart Agentry');
@@ -20,6 +21,7 @@ async function main(): Promise<void> {
   let runtime: Runtime | undefined;
   try {
     if (config.autoMigrate) await migrateAtStart(config, database, logger);
+    else if ((await new MigrationRunner(database.db).status()).pending > 0) throw new AppError('MIGRATIONS_PENDING');
     runtime = await createRuntime(config, database, logger);
     const admin = await runtime.users.ensureFirstAdmin(config.adminEmail);
     if (admin) {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type Config } from '../src/config.ts';
-import type { DatabaseDriver } from '../src/database/index.ts';
+import type { DatabaseDriver, DatabaseTarget } from '../src/database/index.ts';
 import { createRuntime, type Runtime } from '../src/runtime.ts';
 import { buildApp } from '../src/server/index.ts';
 import { createTestDatabase } from './test-database.ts';
@@ -13,6 +13,8 @@ export interface TestApp {
   adminToken: string;
   userToken: string;
   userId: string;
+  /** Where its database is, to open a second instance on it. */
+  target: DatabaseTarget;
   /** Every route the app registered. */
   routes: { method: string; url: string }[];
   close(): Promise<void>;
@@ -37,6 +39,7 @@ export async function createTestApp(driver: DatabaseDriver, env: Record<string, 
     userToken: user.token,
     userId: user.user.id,
     routes,
+    target: test.target,
     async close() {
       await app.close();
       await runtime.events.stop();

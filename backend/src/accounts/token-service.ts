@@ -176,8 +176,8 @@ export class TokenService {
         .executeTakeFirst();
       if (!row) throw new AppError('NOT_FOUND', 'No such token.');
       await recordAudit(tx, { action: 'token.revoked', actorUserId: actor.userId, targetType: 'token', targetId: row.id, ip: actor.ip, details: { name: row.name } });
-      this.evictLocal(`token:${tokenId}`);
-      await this.database.notify(evictionChannel, `token:${tokenId}`, tx);
+      this.evictLocal(`token:${row.id}`);
+      await this.database.notify(evictionChannel, `token:${row.id}`, tx);
     });
   }
 

@@ -140,10 +140,10 @@ export class UserService {
    * takes effect at once on every instance: the user's cached tokens are evicted when it commits.
    */
   async adminUpdate(actor: Actor & { userId: string }, id: string, patch: { disabled?: boolean; admin?: boolean; name?: string }): Promise<PublicUser> {
-    if (id === actor.userId && (patch.disabled === true || patch.admin === false)) throw new AppError('SELF_LOCKOUT');
     const user = await this.database.transaction(async (tx) => {
       const before = await tx.selectFrom('users').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
       if (!before) throw new AppError('NOT_FOUND', 'No such user.');
+      if (before.id === actor.userId && (patch.disabled === true || patch.admin === false)) throw new AppError('SELF_LOCKOUT');
       const row = await tx
         .updateTable('users')
         .set({
@@ -164,7 +164,7 @@ export class UserService {
         ip: actor.ip,
         details: { admin: row.is_admin, disabled: row.disabled_at !== null },
       });
-      if (disabledChanged || before.is_admin !== row.is_admin) await this.tokens.evictUserIn(tx, id);
+      if (disabledChanged || before.is_admin !== row.is_admin) await this.tokens.evictUserIn(tx, row.id);
       return row;
     });
     return toPublicUser(user);

@@ -68,3 +68,24 @@ describe('backup and restore of the embedded database', () => {
     }
   });
 });
+
+describe('backup and restore of a PostgreSQL server database', () => {
+  it('round-trips through pg_dump into another server database', async () => {
+    const source = await createTestDatabase('postgres');
+    const target = await createTestDatabase('postgres', { migrate: false });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentry-backup-'));
+    try {
+      await source.database.db.insertInto('users').values({ email: 'server@example.test', name: 'S' }).execute();
+      const file = path.join(dir, 'server.sql');
+      await backupDatabase(source.database, file);
+      expect(fs.existsSync(`${file}.partial`)).toBe(false);
+      await restoreDatabase(target.database, file);
+      expect((await target.database.db.selectFrom('users').select('email').execute()).map((u) => u.email)).toEqual(['server@example.test']);
+      expect((await new MigrationRunner(target.database.db).status()).pending).toBe(0);
+    } finally {
+      await source.drop();
+      await target.drop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

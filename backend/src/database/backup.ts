@@ -50,6 +50,8 @@ export async function restoreDatabase(database: PostgresDatabase, file: string):
     .split('\n')
     // pg_dump ≥ 17 emits this setting; older servers do not know it, and it changes nothing here.
     .filter((line) => !/^SET transaction_timeout = /.test(line))
+    // Recent pg_dump releases fence the dump with psql meta-commands, which are not SQL.
+    .filter((line) => !/^\\(un)?restrict\b/.test(line))
     .join('\n');
   await database.db.connection().execute(async (connection) => {
     try {

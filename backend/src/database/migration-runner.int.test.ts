@@ -43,7 +43,8 @@ describe.each(drivers)('migrations on %s', (driver) => {
     const { applied } = await runner.down();
     expect(applied).toHaveLength(1);
     expect(applied[0]?.direction).toBe('Down');
-    expect(applied[0]?.name).toBe(before.includes('v0001-vector-extension') ? 'v0001-vector-extension' : '0001-accounts');
+    const newestCore = before.filter((name) => !name.startsWith('v')).at(-1);
+    expect(applied[0]?.name).toBe(before.includes('v0001-vector-extension') ? 'v0001-vector-extension' : newestCore);
     await runner.up();
     expect(await executed()).toEqual(before);
   });
@@ -61,7 +62,7 @@ describe.each(drivers)('migrations on %s', (driver) => {
   });
 });
 
-describe('a PostgreSQL server without pgvector', () => {
+describe('the knowledge base on a PostgreSQL server follows pgvector', () => {
   let test: TestDatabase;
 
   beforeAll(async () => {
@@ -69,10 +70,15 @@ describe('a PostgreSQL server without pgvector', () => {
   });
   afterAll(() => test.drop());
 
-  it('migrates everything else and reports the knowledge base unavailable, with the fix', async () => {
+  it('without pgvector: migrates everything else and reports the knowledge base unavailable, with the fix', async () => {
     const runner = new MigrationRunner(test.database.db);
-    // This machine's PostgreSQL has no pgvector; the suite checks the behaviour that follows from it.
-    expect(await runner.vectorAvailable()).toBe(false);
+    // This machine's PostgreSQL has no pgvector. A TEST_DATABASE_URL server with it checks the other side.
+    if (await runner.vectorAvailable()) {
+      await runner.up();
+      const states = await new Features({ knowledgeBase: true, integrations: true, chatAutoExecute: true }, runner).states();
+      expect(states.knowledgeBase.available).toBe(true);
+      return;
+    }
     await runner.up();
     const status = await runner.status();
     expect(status.pending).toBe(0);

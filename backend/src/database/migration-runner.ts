@@ -41,7 +41,7 @@ export class MigrationRunner {
     const { migrations, table } = tracks[track];
     return new Migrator({
       db: this.db,
-      provider: { getMigrations: async () => migrations },
+      provider: { getMigrations: async () => withoutStatementTimeout(migrations) },
       migrationTableName: table,
       migrationLockTableName: `${table}_lock`,
     });
@@ -107,6 +107,20 @@ export class MigrationRunner {
     if (executed('core').length > 0) applied.push(...check(await this.migrator('core').migrateTo(target?.name ?? NO_MIGRATIONS)));
     return { applied };
   }
+}
+
+/**
+ * Migrations run in the migrator's transaction; an index build may take longer than the pool's
+ * statement timeout, which is meant for requests. SET LOCAL lifts it for that transaction only.
+ */
+function withoutStatementTimeout(migrations: Record<string, Migration>): Record<string, Migration> {
+  const lift = (step: Migration['up']): Migration['up'] => async (db) => {
+    await sql`set local statement_timeout = 0`.execute(db);
+    await step(db);
+  };
+  return Object.fromEntries(
+    Object.entries(migrations).map(([name, m]) => [name, { up: lift(m.up), ...(m.down ? { down: lift(m.down) } : {}) }]),
+  );
 }
 
 function check(result: MigrationResultSet): MigrationRun['applied'] {

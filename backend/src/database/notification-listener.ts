@@ -15,7 +15,8 @@ const channelPattern = /^[a-z_][a-z0-9_]{0,62}$/;
  * A throwing handler is isolated from the others.
  */
 export class NotificationListener {
-  private readonly handlers = new Map<string, Set<NotificationHandler>>();
+  /** Per channel: its handlers, and whether LISTEN is in force (a failed LISTEN removes the entry). */
+  private readonly channels = new Map<string, { handlers: Set<NotificationHandler>; ready: Promise<void> }>();
   private readonly reconnectHandlers = new Map<NotificationHandler, () => void>();
   private client: pg.Client | undefined;
   private connecting: Promise<pg.Client> | undefined;
@@ -34,20 +35,27 @@ export class NotificationListener {
 
   async listen(channel: string, handler: NotificationHandler, onReconnect?: () => void): Promise<() => Promise<void>> {
     if (!channelPattern.test(channel)) throw new Error(`Invalid notification channel name: ${channel}`);
-    let set = this.handlers.get(channel);
-    if (!set) {
-      set = new Set();
-      this.handlers.set(channel, set);
-      const client = await this.ensureClient();
-      await client.query(`LISTEN "${channel}"`);
+    let entry = this.channels.get(channel);
+    if (!entry) {
+      const created = {
+        handlers: new Set<NotificationHandler>(),
+        ready: this.ensureClient().then(async (client) => void (await client.query(`LISTEN "${channel}"`))),
+      };
+      created.ready.catch(() => {
+        if (this.channels.get(channel) === created) this.channels.delete(channel);
+      });
+      this.channels.set(channel, created);
+      entry = created;
     }
-    set.add(handler);
+    await entry.ready;
+    const { handlers } = entry;
+    handlers.add(handler);
     if (onReconnect) this.reconnectHandlers.set(handler, onReconnect);
     return async () => {
-      set.delete(handler);
+      handlers.delete(handler);
       this.reconnectHandlers.delete(handler);
-      if (set.size === 0 && this.handlers.get(channel) === set) {
-        this.handlers.delete(channel);
+      if (handlers.size === 0 && this.channels.get(channel) === entry) {
+        this.channels.delete(channel);
         await this.client?.query(`UNLISTEN "${channel}"`).catch(() => undefined);
       }
     };
@@ -62,7 +70,7 @@ export class NotificationListener {
   }
 
   private dispatch(channel: string, payload: string): void {
-    for (const handler of this.handlers.get(channel) ?? []) {
+    for (const handler of this.channels.get(channel)?.handlers ?? []) {
       try {
         handler(payload);
       } catch (error) {
@@ -74,7 +82,11 @@ export class NotificationListener {
   private ensureClient(): Promise<pg.Client> {
     if (this.client) return Promise.resolve(this.client);
     this.connecting ??= this.connect()
-      .then((client) => {
+      .then(async (client) => {
+        if (this.closed) {
+          await client.end().catch(() => undefined);
+          throw new Error('The notification listener is closed.');
+        }
         this.attach(client);
         const lost = (error?: Error) => this.onLost(client, error);
         client.on('error', lost);
@@ -95,10 +107,10 @@ export class NotificationListener {
     if (error) this.onError(error);
     const retry = (delay: number) => {
       this.retryTimer = setTimeout(() => {
-        if (this.closed || this.handlers.size === 0) return;
+        if (this.closed || this.channels.size === 0) return;
         this.ensureClient()
           .then(async (fresh) => {
-            for (const channel of this.handlers.keys()) await fresh.query(`LISTEN "${channel}"`);
+            for (const channel of this.channels.keys()) await fresh.query(`LISTEN "${channel}"`);
             for (const onReconnect of this.reconnectHandlers.values()) {
               try {
                 onReconnect();

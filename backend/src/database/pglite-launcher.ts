@@ -47,6 +47,7 @@ export async function startPgliteHost(
       },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
+    if (child.pid !== undefined) lock.recordHelper(child.pid);
     const serverVersion = await waitForReady(child);
     const host = new RunningHost(child, lock, socketDir, serverVersion);
     child.once('exit', (code, signal) => {
@@ -62,8 +63,15 @@ export async function startPgliteHost(
   }
 }
 
+/** Opening a large directory takes seconds; a minute means something is wrong. */
+const startDeadlineMs = 60_000;
+
 function waitForReady(child: ChildProcess): Promise<string> {
   return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new AppError('DATABASE_UNAVAILABLE', `The embedded database did not start within ${startDeadlineMs / 1000} seconds.`));
+    }, startDeadlineMs);
     const onMessage = (message: HostMessage) => {
       if (message.type === 'ready') {
         cleanup();
@@ -78,6 +86,7 @@ function waitForReady(child: ChildProcess): Promise<string> {
       reject(new AppError('DATABASE_UNAVAILABLE', `The embedded database process exited during start (code ${code}, signal ${signal}).`));
     };
     const cleanup = () => {
+      clearTimeout(timer);
       child.off('message', onMessage);
       child.off('exit', onExit);
     };
@@ -106,11 +115,20 @@ class RunningHost implements PgliteHost {
     return new Promise((resolve, reject) => {
       const onMessage = (message: HostMessage) => {
         if (message.type !== 'dumped' || message.id !== id) return;
-        this.child.off('message', onMessage);
+        cleanup();
         if (message.error) reject(new Error(`Backup failed: ${message.error}`));
         else resolve();
       };
+      const onExit = () => {
+        cleanup();
+        reject(new AppError('DATABASE_UNAVAILABLE', 'The embedded database process exited during the backup.'));
+      };
+      const cleanup = () => {
+        this.child.off('message', onMessage);
+        this.child.off('exit', onExit);
+      };
       this.child.on('message', onMessage);
+      this.child.on('exit', onExit);
       this.send({ type: 'dump', id, file: path.resolve(file) });
     });
   }

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import { AppError } from '../errors.ts';
@@ -160,22 +161,29 @@ export class PostgresDatabase {
    */
   async dump(file: string): Promise<void> {
     if (this.host) return this.host.dump(file);
-    const url = this.connectionConfig.connectionString ?? '';
-    await new Promise<void>((resolve, reject) => {
-      const out = fs.createWriteStream(`${file}.partial`, { mode: 0o600 });
-      const child = spawn('pg_dump', ['--inserts', '--no-owner', '--no-privileges', '--quote-all-identifiers', '--dbname', url], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.stdout.pipe(out);
-      child.on('error', (error) => reject(new Error(`pg_dump could not run (${error.message}); install the PostgreSQL client tools.`)));
-      child.on('close', (code) => {
-        if (code === 0) out.close(() => resolve());
-        else reject(new Error(`pg_dump failed: ${stderr.trim()}`));
-      });
+    // The password travels in the environment, not in arguments other local users can read.
+    const url = new URL(this.connectionConfig.connectionString ?? '');
+    const password = decodeURIComponent(url.password);
+    url.password = '';
+    const partial = `${file}.partial`;
+    const child = spawn('pg_dump', ['--inserts', '--no-owner', '--no-privileges', '--quote-all-identifiers', '--dbname', url.toString()], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...(password ? { PGPASSWORD: password } : {}) },
     });
-    fs.renameSync(`${file}.partial`, file);
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve, reject) => {
+      child.on('error', (error) => reject(new Error(`pg_dump could not run (${error.message}); install the PostgreSQL client tools.`)));
+      child.on('close', resolve);
+    });
+    try {
+      const [, code] = await Promise.all([pipeline(child.stdout, fs.createWriteStream(partial, { mode: 0o600 })), exited]);
+      if (code !== 0) throw new Error(`pg_dump failed: ${stderr.trim()}`);
+      fs.renameSync(partial, file);
+    } catch (error) {
+      fs.rmSync(partial, { force: true });
+      throw error;
+    }
   }
 
   /** Closes the pool, the listener and, for the embedded driver, its process and lock. Idempotent. */

@@ -10,7 +10,7 @@ import { AppError } from '../errors.ts';
 import type { EventSystem } from '../events/index.ts';
 import type { Features } from '../features.ts';
 import { AuthFailureLimiter, installAuth } from './auth.ts';
-import { installErrorHandling } from './error-handler.ts';
+import { installErrorHandling, sendError, toAppError } from './error-handler.ts';
 import { installJsonBodyParser } from './json-body.ts';
 import { installMetrics } from './metrics.ts';
 import { installRateLimits } from './rate-limits.ts';
@@ -44,7 +44,10 @@ export interface AppOptions {
 }
 
 /** Paths whose values never reach a log line. */
-const redact = ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', 'token', '*.token'];
+export const logRedactions = ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', 'token', '*.token'];
+
+/** A request id a client or proxy sent is kept for correlation only when it looks like one. */
+const safeRequestId = /^[A-Za-z0-9._:-]{8,64}$/;
 
 /**
  * Builds the HTTP server: one error handler, the auth hook over everything but the public list,
@@ -55,11 +58,16 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   const { config } = services;
   let shuttingDown = false;
   const app = Fastify({
-    ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger: options.logger ?? { level: config.logLevel, redact } }),
+    ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger: options.logger ?? { level: config.logLevel, redact: logRedactions } }),
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustProxy,
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    genReqId: (request) => {
+      const sent = request.headers['x-request-id'];
+      return typeof sent === 'string' && safeRequestId.test(sent) ? sent : randomUUID();
+    },
+    // Requests Fastify rejects before routing (a malformed URL) answer in our error format too.
+    frameworkErrors: (error, _request, reply) => sendError(reply, toAppError(error)),
     return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: true },
   });

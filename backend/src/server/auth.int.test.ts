@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, createTestApp, type TestApp } from '../../test/test-app.ts';
 import { drivers } from '../../test/test-database.ts';
+import { TokenService } from '../accounts/index.ts';
+import { PostgresDatabase } from '../database/index.ts';
 import { isPublicRoute } from './public-routes.ts';
 
 describe.each(drivers)('authentication on %s', (driver) => {
@@ -20,6 +22,11 @@ describe.each(drivers)('authentication on %s', (driver) => {
     expect(response.statusCode).toBe(201);
     return response.json() as { id: string; token: string };
   };
+
+  it('has exactly the public routes it means to have', () => {
+    const open = [...new Set(t.routes.filter((r) => r.method !== 'HEAD' && isPublicRoute(r.method, r.url)).map((r) => `${r.method} ${r.url}`))];
+    expect(open.filter((r) => !r.startsWith('GET /docs')).sort()).toEqual(['GET /health', 'GET /metrics', 'GET /openapi.json', 'GET /ready', 'GET /v1/ws']);
+  });
 
   it('requires a token on every registered route outside the public list', async () => {
     const protectedRoutes = t.routes.filter((r) => !isPublicRoute(r.method, r.url));
@@ -63,7 +70,8 @@ describe.each(drivers)('authentication on %s', (driver) => {
     expect(list.body).not.toContain(created.token);
     expect(list.json().tokens.map((x: { name: string }) => x.name)).toContain('laptop');
 
-    const revoke = await t.app.inject({ method: 'DELETE', url: `/v1/tokens/${created.id}`, headers: bearer(t.userToken) });
+    // The id in whatever case a client sends it.
+    const revoke = await t.app.inject({ method: 'DELETE', url: `/v1/tokens/${created.id.toUpperCase()}`, headers: bearer(t.userToken) });
     expect(revoke.statusCode).toBe(204);
     expect((await me(bearer(created.token))).statusCode).toBe(401);
     const audit = await t.app.inject({ method: 'GET', url: '/v1/audit?action=token.revoked', headers: bearer(t.adminToken) });
@@ -97,9 +105,14 @@ describe.each(drivers)('authentication on %s', (driver) => {
     expect((await me(bearer(victim.token))).statusCode).toBe(401);
 
     const adminId = (await me(bearer(t.adminToken))).json().user.id as string;
-    const self = await t.app.inject({ method: 'PATCH', url: `/v1/users/${adminId}`, headers: bearer(t.adminToken), payload: { disabled: true } });
-    expect(self.statusCode).toBe(409);
-    expect(self.json().error.code).toBe('SELF_LOCKOUT');
+    for (const id of [adminId, adminId.toUpperCase()]) {
+      for (const payload of [{ disabled: true }, { admin: false }]) {
+        const self = await t.app.inject({ method: 'PATCH', url: `/v1/users/${id}`, headers: bearer(t.adminToken), payload });
+        expect(self.statusCode).toBe(409);
+        expect(self.json().error.code).toBe('SELF_LOCKOUT');
+      }
+    }
+    expect((await me(bearer(t.adminToken))).json().user.admin).toBe(true);
   });
 
   it('keeps admin routes from ordinary users', async () => {
@@ -141,5 +154,24 @@ describe.each(drivers)('authentication on %s', (driver) => {
     await me(bearer(fresh.token));
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect((await lastUsed())?.getTime()).toBe(first);
+  });
+});
+
+describe('token revocation across instances', () => {
+  it('a token revoked on one instance stops working on another at once, though both had it cached', async () => {
+    const a = await createTestApp('postgres', { TOKEN_CACHE_TTL_MS: '60000' });
+    const secondDatabase = await PostgresDatabase.open(a.target, { pool: { max: 2, timeoutMs: 3000, statementTimeoutMs: 0 } });
+    const b = new TokenService(secondDatabase, { cacheTtlMs: 60_000, onBackgroundError: () => undefined });
+    await b.start();
+    try {
+      const created = (await a.app.inject({ method: 'POST', url: '/v1/tokens', headers: bearer(a.userToken), payload: { name: 'shared' } })).json() as { id: string; token: string };
+      expect(await b.authenticate(created.token)).toBeDefined(); // now cached on b
+      expect((await a.app.inject({ method: 'DELETE', url: `/v1/tokens/${created.id}`, headers: bearer(a.userToken) })).statusCode).toBe(204);
+      await expect.poll(() => b.authenticate(created.token)).toBeUndefined();
+    } finally {
+      await b.stop();
+      await secondDatabase.close();
+      await a.close();
+    }
   });
 });

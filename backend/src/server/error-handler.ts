@@ -11,6 +11,8 @@ const fastifyCodes: Record<string, ErrorCode> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
   FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
   FST_ERR_VALIDATION: 'VALIDATION_FAILED',
+  FST_ERR_BAD_URL: 'VALIDATION_FAILED',
+  FST_ERR_ASYNC_CONSTRAINT: 'VALIDATION_FAILED',
 };
 
 /**
@@ -35,6 +37,7 @@ export function toAppError(error: unknown): AppError {
 }
 
 export function sendError(reply: FastifyReply, error: AppError): FastifyReply {
+  reply.header('x-request-id', reply.request.id);
   const body: { error: { code: string; message: string; details?: unknown } } = { error: { code: error.code, message: error.message } };
   if (error.details !== undefined) body.error.details = error.details;
   return reply.code(error.status).type('application/json; charset=utf-8').send(body);

@@ -27,8 +27,9 @@ describe.each(drivers)('the HTTP API on %s', (driver) => {
       features: { integrations: { enabled: true, available: true } },
       version: expect.stringMatching(/^\d+\.\d+\.\d+/),
     });
-    // This machine's PostgreSQL has no pgvector; the embedded database always does.
-    expect(response.json().features.knowledgeBase.available).toBe(driver === 'pglite');
+    // The embedded database always has pgvector; this machine's PostgreSQL has not.
+    expect(response.json().features.knowledgeBase.available).toBe(await t.runtime.migrations.vectorAvailable());
+    if (driver === 'pglite') expect(response.json().features.knowledgeBase.available).toBe(true);
     expect((await t.app.inject({ method: 'GET', url: '/ready' })).json()).toEqual({ ready: true });
   });
 
@@ -66,6 +67,17 @@ describe.each(drivers)('the HTTP API on %s', (driver) => {
     it('an unknown route answers 404 NOT_FOUND, with or without a token', async () => {
       expectError(await t.app.inject({ method: 'GET', url: '/v1/nope' }), 404, 'NOT_FOUND');
       expectError(await t.app.inject({ method: 'GET', url: '/v1/nope', headers: bearer(t.userToken) }), 404, 'NOT_FOUND');
+    });
+
+    it('a malformed URL answers in the same error format', async () => {
+      const response = await t.app.inject({ method: 'GET', url: '/v1/me%zz', headers: bearer(t.userToken) });
+      expect(response.statusCode).toBe(400);
+      expect(response.json().error.code).toBe('VALIDATION_FAILED');
+      expect(response.headers['x-request-id']).toBeDefined();
+    });
+
+    it('an out-of-range page cursor answers 400, not 500', async () => {
+      expectError(await t.app.inject({ method: 'GET', url: '/v1/audit?before=9999999999999999999', headers: bearer(t.adminToken) }), 400, 'VALIDATION_FAILED');
     });
 
     it('a malformed id in a path answers 400 with the field named', async () => {

@@ -24,5 +24,6 @@ export const tokenInfoSchema = z.object({
 export const displayName = z.string().trim().max(200);
 export const timeZone = z.string().max(100).refine(isValidTimeZone, 'must be an IANA time zone such as "Europe/Berlin" or "UTC"');
 export const email = z.email().max(320);
-export const idParams = z.object({ id: z.uuid() });
+/** Ids are UUIDs; compared as stored (lower case), whatever case the client sent. */
+export const idParams = z.object({ id: z.uuid().transform((id) => id.toLowerCase()) });
 export const errorSchema = z.object({ error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }) });
