@@ -46,14 +46,16 @@ export class EventFanout {
 /**
  * One client's view of the event stream. Subscribing with `since` replays the stored events after
  * that id and then continues live, with no gap and no duplicate at the seam: live events that
- * arrive during the replay wait in a buffer and are sent after it, except those the replay already
- * sent. Events reach the client in id order per topic.
+ * arrive during the replay wait in a buffer and are sent after it. Per topic the stream remembers
+ * the highest id it sent and never sends an id at or below it again, which also drops the live
+ * copy of an event the replay already read straight from the log. Events reach the client in id
+ * order per topic.
  */
 export class ClientStream {
   private readonly topics = new Set<string>();
   private replays = 0;
   private buffer: StoredEvent[] = [];
-  private readonly replayed = new Set<number>();
+  private readonly sentUpTo = new Map<string, number>();
   private open = true;
 
   constructor(
@@ -85,10 +87,7 @@ export class ClientStream {
         const page = await this.store.replay(this.userId, topics, after, replayPage);
         for (const event of page) {
           if (!this.open) return;
-          if (!this.replayed.has(event.id)) {
-            this.replayed.add(event.id);
-            this.deliver(event);
-          }
+          this.deliver(event);
           after = event.id;
         }
         if (page.length < replayPage) break;
@@ -98,14 +97,16 @@ export class ClientStream {
       if (this.replays === 0) {
         const pending = this.buffer;
         this.buffer = [];
-        for (const event of pending) if (!this.replayed.has(event.id) && this.topics.has(event.topic)) this.deliver(event);
-        this.replayed.clear();
+        for (const event of pending) if (this.topics.has(event.topic)) this.deliver(event);
       }
     }
   }
 
   unsubscribe(topics: string[]): void {
-    for (const topic of topics) this.topics.delete(topic);
+    for (const topic of topics) {
+      this.topics.delete(topic);
+      this.sentUpTo.delete(topic);
+    }
   }
 
   close(): void {
@@ -116,6 +117,8 @@ export class ClientStream {
   }
 
   private deliver(event: StoredEvent): void {
-    if (this.open && !this.sink(event)) this.close();
+    if (!this.open || event.id <= (this.sentUpTo.get(event.topic) ?? 0)) return;
+    this.sentUpTo.set(event.topic, event.id);
+    if (!this.sink(event)) this.close();
   }
 }

@@ -15,6 +15,7 @@ import { z } from 'zod';
 const id = z.string().min(1).max(200);
 const integration = { integrationId: id, provider: id };
 const sessionTool = { sessionId: id, callId: id, tool: id };
+const toolNames = z.array(z.string().max(200)).max(1000);
 
 export const eventDataSchemas = {
   'integration.connected': z.object({ ...integration }),
@@ -24,9 +25,9 @@ export const eventDataSchemas = {
   'integration.refreshed': z.object({ ...integration, toolCount: z.number().int().nonnegative() }),
   'tools.changed': z.object({
     integrationId: id.optional(),
-    added: z.array(z.string()),
-    removed: z.array(z.string()),
-    changed: z.array(z.string()),
+    added: toolNames,
+    removed: toolNames,
+    changed: toolNames,
   }),
   'session.status_changed': z.object({ sessionId: id, from: z.string().max(50).nullable(), to: z.string().max(50), reason: z.string().max(2000).optional() }),
   'session.checkpoint': z.object({ sessionId: id, checkpointId: id, step: z.number().int().nonnegative() }),
