@@ -32,7 +32,7 @@ export const settings = {
     .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
     .optional()
     .describe('PostgreSQL ≥ 15 connection string. Unset: the embedded database (PGlite) in AGENTRY_DATA_DIR.'),
-  DATABASE_POOL_MAX: int(1, 1000).default(10).describe('Maximum connections in the pool.'),
+  DATABASE_POOL_MAX: int(1, 1000).default(10).describe('Maximum connections in the pool for a server database (the embedded one uses one).'),
   DATABASE_POOL_TIMEOUT_MS: int(100, 600_000)
     .default(3000)
     .describe('How long a request waits for a free connection before answering 503 DATABASE_BUSY.'),

@@ -61,7 +61,7 @@ describe.each(drivers)('PostgresDatabase on %s', (driver) => {
 
   it('answers DATABASE_BUSY quickly when the pool is exhausted, instead of hanging', async () => {
     const { database } = test;
-    const holders = [database.db.connection(), database.db.connection()].map(
+    const holders = Array.from({ length: database.poolStats().max }, () => database.db.connection()).map(
       (c) => new Promise<void>((release) => void c.execute(() => new Promise<void>((done) => setTimeout(() => (done(), release()), 1500)))),
     );
     await new Promise((resolve) => setTimeout(resolve, 100));

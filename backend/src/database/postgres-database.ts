@@ -78,11 +78,13 @@ export class PostgresDatabase {
       const pool = new pg.Pool({ ...config, max: options.pool.max, idleTimeoutMillis: 30_000 });
       return new PostgresDatabase('postgres', pool, config, undefined, onBackgroundError);
     }
-    // The embedded database executes one statement at a time whatever the pool size; a few
-    // connections let requests queue in its process instead of in the pool.
-    const max = Math.min(options.pool.max, 8);
+    // PGlite has one backend session, which its socket server shares between connections. Under
+    // concurrent transactions from several connections that sharing stalls (seen with 8 writers),
+    // and it gains nothing: statements run one at a time either way. So one pooled connection,
+    // with requests queueing in the pool (bounded by its timeout), plus the listener's.
+    const max = 1;
     const host = await startPgliteHost(target.dataDir, {
-      maxConnections: max + 2,
+      maxConnections: 4,
       purpose: options.purpose ?? 'server',
       ...(options.onEmbeddedExit ? { onUnexpectedExit: options.onEmbeddedExit } : {}),
     });
