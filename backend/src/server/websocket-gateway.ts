@@ -31,8 +31,18 @@ const incomingFrame = z.discriminatedUnion('type', [
 ]);
 type IncomingFrame = z.infer<typeof incomingFrame>;
 
-export function eventFrame(event: StoredEvent): string {
-  return JSON.stringify({ type: 'event', id: event.id, topic: event.topic, event: event.type, data: event.data, at: event.at.toISOString() });
+/**
+ * The frame for an event, encoded once however many sockets receive it: the fan-out hands the
+ * same event object to every stream, so a thousand subscribers cost one serialisation.
+ */
+const encodedFrames = new WeakMap<StoredEvent, Buffer>();
+export function eventFrame(event: StoredEvent): Buffer {
+  let frame = encodedFrames.get(event);
+  if (!frame) {
+    frame = Buffer.from(JSON.stringify({ type: 'event', id: event.id, topic: event.topic, event: event.type, data: event.data, at: event.at.toISOString() }));
+    encodedFrames.set(event, frame);
+  }
+  return frame;
 }
 
 interface Connection {
@@ -121,7 +131,7 @@ export async function installWebSocketGateway(app: FastifyInstance, deps: Gatewa
         connection.socket.close(closeCodes.slowConsumer, 'too slow: reconnect and resume with since');
         return false;
       }
-      connection.socket.send(eventFrame(event));
+      connection.socket.send(eventFrame(event), { binary: false });
       return true;
     });
     send(connection, { type: 'ready', userId: principal.user.id });
