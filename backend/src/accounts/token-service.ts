@@ -176,14 +176,17 @@ export class TokenService {
         .executeTakeFirst();
       if (!row) throw new AppError('NOT_FOUND', 'No such token.');
       await recordAudit(tx, { action: 'token.revoked', actorUserId: actor.userId, targetType: 'token', targetId: row.id, ip: actor.ip, details: { name: row.name } });
-      this.evictLocal(`token:${row.id}`);
+      this.database.afterCommit(tx, () => this.evictLocal(`token:${row.id}`));
       await this.database.notify(evictionChannel, `token:${row.id}`, tx);
     });
   }
 
-  /** Evicts a user's cached tokens here now, and everywhere when `executor`'s transaction commits. */
+  /**
+   * Evicts a user's cached tokens when `executor`'s transaction commits: here at once, and on every
+   * other instance through the notification.
+   */
   async evictUserIn(executor: Executor, userId: string): Promise<void> {
-    this.evictLocal(`user:${userId}`);
+    this.database.afterCommit(executor, () => this.evictLocal(`user:${userId}`));
     await this.database.notify(evictionChannel, `user:${userId}`, executor);
   }
 

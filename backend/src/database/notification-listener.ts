@@ -17,7 +17,7 @@ const channelPattern = /^[a-z_][a-z0-9_]{0,62}$/;
 export class NotificationListener {
   /** Per channel: its handlers, and whether LISTEN is in force (a failed LISTEN removes the entry). */
   private readonly channels = new Map<string, { handlers: Set<NotificationHandler>; ready: Promise<void> }>();
-  private readonly reconnectHandlers = new Map<NotificationHandler, () => void>();
+  private readonly reconnectHandlers = new Map<object, () => void>();
   private client: pg.Client | undefined;
   private connecting: Promise<pg.Client> | undefined;
   private closed = false;
@@ -50,10 +50,11 @@ export class NotificationListener {
     await entry.ready;
     const { handlers } = entry;
     handlers.add(handler);
-    if (onReconnect) this.reconnectHandlers.set(handler, onReconnect);
+    const subscription = {};
+    if (onReconnect) this.reconnectHandlers.set(subscription, onReconnect);
     return async () => {
       handlers.delete(handler);
-      this.reconnectHandlers.delete(handler);
+      this.reconnectHandlers.delete(subscription);
       if (handlers.size === 0 && this.channels.get(channel) === entry) {
         this.channels.delete(channel);
         await this.client?.query(`UNLISTEN "${channel}"`).catch(() => undefined);

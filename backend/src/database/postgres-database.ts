@@ -45,7 +45,7 @@ export class PostgresDatabase {
     private readonly pool: pg.Pool,
     private readonly connectionConfig: pg.ClientConfig,
     private readonly host: PgliteHost | undefined,
-    onBackgroundError: (error: Error) => void,
+    private readonly onBackgroundError: (error: Error) => void,
   ) {
     pool.on('error', onBackgroundError);
     this.listener = new NotificationListener(async () => {
@@ -110,7 +110,13 @@ export class PostgresDatabase {
       return fn(tx);
     });
     const callbacks = transaction ? this.commitCallbacks.get(transaction) : undefined;
-    for (const callback of callbacks ?? []) callback();
+    for (const callback of callbacks ?? []) {
+      try {
+        callback();
+      } catch (error) {
+        this.onBackgroundError(error as Error); // it committed: a failing callback must not say otherwise
+      }
+    }
     return result;
   }
 

@@ -51,7 +51,11 @@ class EventPump {
       return;
     }
     this.reading = this.drain()
-      .catch((error: Error) => this.onError(error))
+      .catch((error: Error) => {
+        // Committed events must not wait for the next doorbell: try again shortly.
+        this.onError(error);
+        setTimeout(() => this.wake(), 1000).unref();
+      })
       .finally(() => {
         this.reading = undefined;
         if (this.again) {

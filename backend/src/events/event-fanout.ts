@@ -5,6 +5,12 @@ import type { StoredEvent } from './event-types.ts';
 /** Where a client's events go (a WebSocket, a server-sent-events response). False: the client is gone. */
 export type EventSink = (event: StoredEvent) => boolean;
 
+/** How a replay keeps pace with a client: it pauses while the client's buffer is congested. */
+export interface FlowControl {
+  congested(): boolean;
+  drained(): Promise<void>;
+}
+
 const replayPage = 500;
 
 /**
@@ -30,8 +36,8 @@ export class EventFanout {
     this.unsubscribe?.();
   }
 
-  open(userId: string, sink: EventSink): ClientStream {
-    const stream = new ClientStream(userId, this.store, sink, () => {
+  open(userId: string, flow: FlowControl, sink: EventSink): ClientStream {
+    const stream = new ClientStream(userId, this.store, flow, sink, () => {
       const set = this.streams.get(userId);
       set?.delete(stream);
       if (set?.size === 0) this.streams.delete(userId);
@@ -61,6 +67,7 @@ export class ClientStream {
   constructor(
     readonly userId: string,
     private readonly store: EventStore,
+    private readonly flow: FlowControl,
     private readonly sink: EventSink,
     private readonly onClose: () => void,
   ) {}
@@ -89,6 +96,7 @@ export class ClientStream {
           if (!this.open) return;
           this.deliver(event);
           after = event.id;
+          if (this.flow.congested()) await this.flow.drained();
         }
         if (page.length < replayPage) break;
       }

@@ -40,6 +40,8 @@ export class EventStore {
    * commits. Throws when the data does not match its type's schema.
    */
   async append(executor: Executor, { userId, topic, event }: NewEvent): Promise<number> {
+    // Outside a transaction the lock would be released before the insert: no ordering at all.
+    if (!executor.isTransaction) throw new Error('Events are appended inside the transaction of the change they report.');
     const data = eventDataSchemas[event.type].parse(event.data) as JsonValue;
     await sql`select pg_advisory_xact_lock(${commitOrderLock})`.execute(executor);
     const row = await executor
@@ -88,10 +90,10 @@ export class EventStore {
     return (await q.execute()).map(toStoredEvent);
   }
 
-  /** The smallest id still stored, or undefined when the log is empty. */
-  async oldestId(): Promise<number | undefined> {
-    const row = await this.database.db.selectFrom('events').select((eb) => eb.fn.min('id').as('id')).executeTakeFirst();
-    return row?.id ? Number(row.id) : undefined;
+  /** The highest id ever handed out, even if retention has since deleted it, or 0. */
+  async lastIssuedId(): Promise<number> {
+    const { rows } = await sql<{ id: string }>`select case when is_called then last_value else 0 end as id from events_id_seq`.execute(this.database.db);
+    return Number(rows[0]?.id ?? 0);
   }
 
   /**

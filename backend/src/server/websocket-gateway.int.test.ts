@@ -68,7 +68,7 @@ describe.each(drivers)('the WebSocket gateway on %s', (driver) => {
     socket.ws.close();
   });
 
-  it("never sends another user's events, whatever the topic", async () => {
+  it("never sends another user's events, whatever the topic, live or replayed", async () => {
     const mine = await follow(t.userToken, ['integrations', 'knowledge']);
     await publish(adminId, 100);
     await publish(adminId, 101, 'knowledge');
@@ -77,6 +77,43 @@ describe.each(drivers)('the WebSocket gateway on %s', (driver) => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(counts(mine)).toEqual([2]);
     mine.ws.close();
+    const replayed = await follow(t.userToken, ['integrations', 'knowledge'], 0);
+    await replayed.next((f) => f.type === 'event' && (f.data as { toolCount: number }).toolCount === 2);
+    expect(counts(replayed).filter((n) => n >= 100)).toEqual([]);
+    replayed.ws.close();
+    await replayed.closed;
+  });
+
+  it('loses nothing and repeats nothing when a client drops and resumes from the last id it saw', async () => {
+    const first = await follow(t.userToken, ['integrations']);
+    const published = [await publish(userId, 20), await publish(userId, 21)];
+    await first.next(() => first.events().length === 2);
+    const lastSeen = first.events().at(-1)!.id as number;
+    first.ws.terminate();
+    await first.closed;
+    published.push(await publish(userId, 22), await publish(userId, 23)); // while away
+    const again = await follow(t.userToken, ['integrations'], lastSeen);
+    published.push(await publish(userId, 24));
+    await again.next(() => again.events().length === 3);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect([...first.events(), ...again.events()].map((f) => f.id)).toEqual(published);
+    again.ws.close();
+    await again.closed;
+  });
+
+  it('frees the connection slot of a client that leaves while its token is being checked', async () => {
+    for (let i = 0; i < 6; i++) {
+      const fresh = await t.runtime.tokens.create(adminId, { name: `race-${i}` }, { userId: null, ip: null }); // not cached: a database check
+      const socket = open();
+      await socket.opened;
+      socket.send({ type: 'auth', token: fresh.token });
+      socket.ws.terminate();
+      await socket.closed;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const held = await Promise.all([0, 1, 2].map(() => follow(t.adminToken, ['integrations']))); // the limit is 3
+    for (const s of held) s.ws.close();
+    await Promise.all(held.map((s) => s.closed));
   });
 
   it('replays from `since`, then continues live, with no gap and no duplicate at the seam', async () => {
@@ -141,7 +178,6 @@ describe.each(drivers)('the WebSocket gateway on %s', (driver) => {
     expect(fine.ws.readyState).toBe(fine.ws.OPEN);
     fine.ws.close();
     await fine.closed;
-    fine.ws.close();
   });
 
   describe('bad input gets an error frame or a close code, and the server stays healthy', () => {

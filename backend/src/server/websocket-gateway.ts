@@ -5,8 +5,9 @@ import { z } from 'zod';
 import type { Principal, TokenService } from '../accounts/index.ts';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
-import type { ClientStream, EventSystem, StoredEvent } from '../events/index.ts';
+import type { ClientStream, EventSystem } from '../events/index.ts';
 import type { AuthFailureLimiter } from './auth.ts';
+import { encodedEventFrame } from './event-frame.ts';
 
 /** Close codes a client can act on. 1008/1009/1013 are the protocol's own. */
 export const closeCodes = {
@@ -15,7 +16,6 @@ export const closeCodes = {
   policy: 1008,
   tooBig: 1009,
   slowConsumer: 1013,
-  goingAway: 1001,
 } as const;
 
 const authTimeoutMs = 5000;
@@ -31,19 +31,6 @@ const incomingFrame = z.discriminatedUnion('type', [
 ]);
 type IncomingFrame = z.infer<typeof incomingFrame>;
 
-/**
- * The frame for an event, encoded once however many sockets receive it: the fan-out hands the
- * same event object to every stream, so a thousand subscribers cost one serialisation.
- */
-const encodedFrames = new WeakMap<StoredEvent, Buffer>();
-export function eventFrame(event: StoredEvent): Buffer {
-  let frame = encodedFrames.get(event);
-  if (!frame) {
-    frame = Buffer.from(JSON.stringify({ type: 'event', id: event.id, topic: event.topic, event: event.type, data: event.data, at: event.at.toISOString() }));
-    encodedFrames.set(event, frame);
-  }
-  return frame;
-}
 
 interface Connection {
   socket: WebSocket;
@@ -113,6 +100,8 @@ export async function installWebSocketGateway(app: FastifyInstance, deps: Gatewa
       return false;
     }
     const principal = await deps.tokens.authenticate(token);
+    // The client may have gone while the token was checked: count and register nothing then.
+    if (connection.socket.readyState !== connection.socket.OPEN) return false;
     if (!principal) {
       deps.limiter.fail(request.ip);
       connection.socket.close(closeCodes.unauthorized, 'invalid, expired or revoked token');
@@ -125,13 +114,23 @@ export async function installWebSocketGateway(app: FastifyInstance, deps: Gatewa
     }
     perUser.set(principal.user.id, count + 1);
     connection.principal = principal;
-    connection.stream = deps.events.fanout.open(principal.user.id, (event) => {
+    const socket = connection.socket;
+    const flow = {
+      // A replay pauses at half the cap until the client has read most of what is waiting.
+      congested: () => socket.bufferedAmount > limits.maxBufferedBytes / 2,
+      drained: () =>
+        new Promise<void>((resolve) => {
+          const check = () => (socket.readyState !== socket.OPEN || socket.bufferedAmount <= limits.maxBufferedBytes / 4 ? resolve() : setTimeout(check, 10));
+          check();
+        }),
+    };
+    connection.stream = deps.events.fanout.open(principal.user.id, flow, (event) => {
       if (connection.socket.readyState !== connection.socket.OPEN) return false;
       if (connection.socket.bufferedAmount > limits.maxBufferedBytes) {
         connection.socket.close(closeCodes.slowConsumer, 'too slow: reconnect and resume with since');
         return false;
       }
-      connection.socket.send(eventFrame(event), { binary: false });
+      connection.socket.send(encodedEventFrame(event), { binary: false });
       return true;
     });
     send(connection, { type: 'ready', userId: principal.user.id });
@@ -159,7 +158,7 @@ export async function installWebSocketGateway(app: FastifyInstance, deps: Gatewa
     if (stream.topicCount + allowed.length > maxTopicsPerConnection) {
       return sendError(connection, 'TOO_MANY_TOPICS', `A connection follows at most ${maxTopicsPerConnection} topics.`);
     }
-    if (frame.since !== undefined && frame.since > (await deps.events.store.latestId())) {
+    if (frame.since !== undefined && frame.since > (await deps.events.store.lastIssuedId())) {
       return sendError(connection, 'INVALID_SINCE', 'since is ahead of the newest event id; send the last id you received.');
     }
     if (allowed.length === 0) return;

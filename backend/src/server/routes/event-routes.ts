@@ -4,9 +4,9 @@ import type { Config } from '../../config.ts';
 import { AppError } from '../../errors.ts';
 import { eventTypes, type EventSystem, type StoredEvent } from '../../events/index.ts';
 import { principalOf } from '../auth.ts';
+import { encodedEventFrame, toEventFrame } from '../event-frame.ts';
 
-const storedEvent = z.object({ id: z.number(), topic: z.string(), event: z.string(), data: z.unknown(), at: z.string() });
-const toFrame = (e: StoredEvent) => ({ id: e.id, topic: e.topic, event: e.type, data: e.data, at: e.at.toISOString() });
+const storedEvent = z.object({ type: z.literal('event'), id: z.number(), topic: z.string(), event: z.string(), data: z.unknown(), at: z.string() });
 const idParam = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const topicsParam = z
   .string()
@@ -49,7 +49,7 @@ export const eventRoutes: FastifyPluginAsyncZod<{ events: EventSystem; config: C
         ...(q.since ? { since: new Date(q.since) } : {}),
         ...(q.until ? { until: new Date(q.until) } : {}),
       });
-      return { events: list.map(toFrame), next: list.length === q.limit ? (list.at(-1)?.id ?? null) : null };
+      return { events: list.map(toEventFrame), next: list.length === q.limit ? (list.at(-1)?.id ?? null) : null };
     },
   );
 
@@ -78,13 +78,20 @@ export const eventRoutes: FastifyPluginAsyncZod<{ events: EventSystem; config: C
         'x-accel-buffering': 'no',
         'x-request-id': request.id,
       });
-      const stream = events.fanout.open(userId, (event) => {
+      const cap = config.websocket.maxBufferedBytes;
+      const flow = {
+        congested: () => raw.writableLength > cap / 2,
+        drained: () => new Promise<void>((resolve) => (raw.writableLength <= cap / 4 || raw.destroyed ? resolve() : raw.once('drain', () => resolve()))),
+      };
+      const stream = events.fanout.open(userId, flow, (event) => {
         if (raw.destroyed) return false;
-        if (raw.writableLength > config.websocket.maxBufferedBytes) {
-          raw.end();
+        if (raw.writableLength > cap) {
+          raw.destroy(); // a reader this far behind resumes with Last-Event-ID
           return false;
         }
-        raw.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(toFrame(event))}\n\n`);
+        raw.write(`id: ${event.id}\nevent: ${event.type}\ndata: `);
+        raw.write(encodedEventFrame(event));
+        raw.write('\n\n');
         return true;
       });
       const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
@@ -92,7 +99,10 @@ export const eventRoutes: FastifyPluginAsyncZod<{ events: EventSystem; config: C
         clearInterval(keepAlive);
         stream.close();
       });
-      await stream.subscribe(allowed, since);
+      await stream.subscribe(allowed, since).catch((error: Error) => {
+        request.log.error({ err: error }, 'event stream replay failed');
+        raw.destroy();
+      });
     },
   );
 };
