@@ -35,6 +35,8 @@ type IncomingFrame = z.infer<typeof incomingFrame>;
 interface Connection {
   socket: WebSocket;
   principal?: Principal;
+  /** Kept to re-check on every heartbeat: an expiry, or a revocation this instance missed, closes the socket. */
+  token?: string;
   stream?: ClientStream;
   alive: boolean;
   window: { start: number; count: number };
@@ -71,6 +73,12 @@ export async function installWebSocketGateway(app: FastifyInstance, deps: Gatewa
       else {
         connection.alive = false;
         connection.socket.ping();
+      }
+      if (connection.token) {
+        void deps.tokens.authenticate(connection.token).then(
+          (principal) => principal || connection.socket.close(closeCodes.unauthorized, 'the token expired or was revoked'),
+          () => undefined, // the database is briefly unreachable: check again next time
+        );
       }
     }
   }, heartbeatMs);
@@ -114,6 +122,7 @@ export async function installWebSocketGateway(app: FastifyInstance, deps: Gatewa
     }
     perUser.set(principal.user.id, count + 1);
     connection.principal = principal;
+    connection.token = token;
     const socket = connection.socket;
     const flow = {
       // A replay pauses at half the cap until the client has read most of what is waiting.
