@@ -2,14 +2,13 @@ import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { startServer, type ServerProcess } from '../backend/test/server-process.ts';
 import { startPostgresCluster } from '../backend/test/postgres-cluster.ts';
 import { loadConfig } from '../backend/src/config.ts';
 import { MigrationRunner, PostgresDatabase, type DatabaseTarget } from '../backend/src/database/index.ts';
 import { createRuntime, type Runtime } from '../backend/src/runtime.ts';
 import { buildApp } from '../backend/src/server/index.ts';
-import { percentile, type Bench, type BenchResult } from './harness.ts';
+import { createDatabase, percentile, type Bench, type BenchResult } from './harness.ts';
 
 const now = () => performance.timeOrigin + performance.now();
 const wsEnv = { WS_MAX_CONNECTIONS_PER_USER: '10000', LOG_LEVEL: 'silent', RATE_LIMIT_DEFAULT: '1000000' };
@@ -171,13 +170,7 @@ const bench: Bench = async ({ record }) => {
       let target: DatabaseTarget;
       if (driver === 'pglite') target = { driver, dataDir: path.join(root, 'pglite') };
       else {
-        const admin = new pg.Client({ connectionString: cluster.url });
-        await admin.connect();
-        await admin.query('create database agentry_bench_events');
-        await admin.end();
-        const url = new URL(cluster.url);
-        url.pathname = '/agentry_bench_events';
-        target = { driver, url: url.toString() };
+        target = { driver, url: await createDatabase(cluster.url, 'agentry_bench_events') };
       }
       const instance = await startInstance(target, root, secretKey);
       instances.push(instance);

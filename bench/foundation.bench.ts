@@ -4,13 +4,12 @@ import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { startPostgresCluster } from '../backend/test/postgres-cluster.ts';
 import { loadConfig } from '../backend/src/config.ts';
 import { MigrationRunner, PostgresDatabase, type DatabaseTarget } from '../backend/src/database/index.ts';
 import { createRuntime } from '../backend/src/runtime.ts';
 import { buildApp } from '../backend/src/server/index.ts';
-import { measure, type Bench, type BenchResult } from './harness.ts';
+import { createDatabase, measure, type Bench, type BenchResult } from './harness.ts';
 
 /** A query that keeps PostgreSQL busy for about two seconds on this machine's class of CPU. */
 const heavyQuery = 'select count(*) from generate_series(1, 7000000)';
@@ -80,13 +79,7 @@ const bench: Bench = async ({ record }) => {
   try {
     await benchDriver({ driver: 'pglite', dataDir: path.join(dataDir, 'pglite') }, dataDir, record);
 
-    const admin = new pg.Client({ connectionString: cluster.url });
-    await admin.connect();
-    await admin.query('create database agentry_bench');
-    await admin.end();
-    const url = new URL(cluster.url);
-    url.pathname = '/agentry_bench';
-    await benchDriver({ driver: 'postgres', url: url.toString() }, dataDir, record);
+    await benchDriver({ driver: 'postgres', url: await createDatabase(cluster.url, 'agentry_bench') }, dataDir, record);
 
     // For contrast: the same query on PGlite in the server's own thread, which our design avoids.
     const inThread = await PGlite.create();

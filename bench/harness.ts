@@ -1,4 +1,5 @@
 import os from 'node:os';
+import pg from 'pg';
 
 export interface BenchResult {
   name: string;
@@ -75,4 +76,18 @@ export function printTable(results: BenchResult[]): void {
     console.log(row.map((cell, j) => cell.padEnd(widths[j]!)).join('  ').trimEnd());
     if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   }
+}
+
+/** Creates database `name` on the server at `adminUrl`; resolves to its connection string. */
+export async function createDatabase(adminUrl: string, name: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`create database "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
 }

@@ -6,9 +6,9 @@ export type EventListener = (event: StoredEvent) => void;
 
 /**
  * Publish an event in a transaction; every subscriber hears it, in id order, once that
- * transaction commits. Two implementations: in-process for the embedded shape (one process owns
- * the database), and PostgreSQL LISTEN/NOTIFY for several instances on one database. Both read the
- * rows themselves; a notification is only a doorbell.
+ * transaction commits. Two doorbells below: in-process for the embedded shape (one process owns
+ * the database), and PostgreSQL LISTEN/NOTIFY for several instances on one database. Either way
+ * the bus reads the rows itself; a notification is only a doorbell.
  */
 export interface EventBus {
   publish(executor: Executor, event: NewEvent): Promise<number>;
@@ -88,52 +88,54 @@ class EventPump {
   }
 }
 
-/** The embedded shape: this process owns the database, so a commit wakes the pump directly. */
-export class InProcessEventBus implements EventBus {
-  private readonly pump: EventPump;
-
-  constructor(
-    private readonly database: PostgresDatabase,
-    private readonly store: EventStore,
-    onError: (error: Error) => void,
-  ) {
-    this.pump = new EventPump(store, onError);
-  }
-
-  async publish(executor: Executor, event: NewEvent): Promise<number> {
-    const id = await this.store.append(executor, event);
-    this.database.afterCommit(executor, () => this.pump.wake());
-    return id;
-  }
-
-  subscribe(listener: EventListener): () => void {
-    return this.pump.subscribe(listener);
-  }
-
-  start(): Promise<void> {
-    return this.pump.start();
-  }
-
-  stop(): Promise<void> {
-    return this.pump.idle();
-  }
+/**
+ * How a bus learns that events committed. Two implementations, one per deployment shape; the pump
+ * that reads and delivers the rows is the same for both.
+ */
+interface Doorbell {
+  /** Called in the publishing transaction. */
+  ring(executor: Executor, wake: () => void): Promise<void>;
+  start(wake: () => void): Promise<void>;
+  stop(): Promise<void>;
 }
 
-const doorbell = 'agentry_events';
+/** The embedded shape: this process owns the database, so a commit wakes the pump directly. */
+export function inProcessDoorbell(database: PostgresDatabase): Doorbell {
+  return {
+    ring: async (executor, wake) => database.afterCommit(executor, wake),
+    start: async () => undefined,
+    stop: async () => undefined,
+  };
+}
+
+const doorbellChannel = 'agentry_events';
 
 /**
- * Several instances on one PostgreSQL: a publishing transaction rings the doorbell (NOTIFY without
- * a payload; PostgreSQL folds repeats, so one per transaction), and every instance's pump reads
- * the new rows. After the listening connection is lost and restored, the pump catches up from the
- * last id it delivered, so nothing is skipped.
+ * Several instances on one PostgreSQL: a publishing transaction sends NOTIFY without a payload
+ * (PostgreSQL folds repeats, so one per transaction) and every instance's pump reads the new rows.
+ * After the listening connection is lost and restored, the pump catches up from the last id it
+ * delivered, so nothing is skipped.
  */
-export class PostgresEventBus implements EventBus {
+export function notifyDoorbell(database: PostgresDatabase): Doorbell {
+  let unlisten: (() => Promise<void>) | undefined;
+  return {
+    ring: (executor) => database.notify(doorbellChannel, '', executor),
+    async start(wake) {
+      unlisten = await database.listen(doorbellChannel, wake, wake);
+      wake(); // anything committed between reading the latest id and LISTEN
+    },
+    stop: async () => unlisten?.(),
+  };
+}
+
+/** The bus: events go into the log in the publishing transaction; the doorbell wakes the pump. */
+export class PumpedEventBus implements EventBus {
   private readonly pump: EventPump;
-  private unlisten: (() => Promise<void>) | undefined;
+  private readonly wake = () => this.pump.wake();
 
   constructor(
-    private readonly database: PostgresDatabase,
     private readonly store: EventStore,
+    private readonly doorbell: Doorbell,
     onError: (error: Error) => void,
   ) {
     this.pump = new EventPump(store, onError);
@@ -141,7 +143,7 @@ export class PostgresEventBus implements EventBus {
 
   async publish(executor: Executor, event: NewEvent): Promise<number> {
     const id = await this.store.append(executor, event);
-    await this.database.notify(doorbell, '', executor);
+    await this.doorbell.ring(executor, this.wake);
     return id;
   }
 
@@ -151,13 +153,11 @@ export class PostgresEventBus implements EventBus {
 
   async start(): Promise<void> {
     await this.pump.start();
-    const wake = () => this.pump.wake();
-    this.unlisten = await this.database.listen(doorbell, wake, wake);
-    this.pump.wake(); // anything committed between reading the latest id and LISTEN
+    await this.doorbell.start(this.wake);
   }
 
   async stop(): Promise<void> {
-    await this.unlisten?.();
+    await this.doorbell.stop();
     await this.pump.idle();
   }
 }

@@ -1,5 +1,5 @@
 import type { PostgresDatabase } from '../database/index.ts';
-import { InProcessEventBus, PostgresEventBus, type EventBus } from './event-bus.ts';
+import { inProcessDoorbell, notifyDoorbell, PumpedEventBus, type EventBus } from './event-bus.ts';
 import { EventFanout } from './event-fanout.ts';
 import { EventStore } from './event-store.ts';
 import { registerUserTopics, TopicRegistry } from './topics.ts';
@@ -22,7 +22,8 @@ const pruneEveryMs = 60 * 60 * 1000;
  */
 export function createEventSystem(database: PostgresDatabase, options: { retentionDays: number; onError: (error: Error) => void }): EventSystem {
   const store = new EventStore(database);
-  const bus = database.driver === 'pglite' ? new InProcessEventBus(database, store, options.onError) : new PostgresEventBus(database, store, options.onError);
+  const doorbell = database.driver === 'pglite' ? inProcessDoorbell(database) : notifyDoorbell(database);
+  const bus = new PumpedEventBus(store, doorbell, options.onError);
   const fanout = new EventFanout(bus, store);
   const topics = new TopicRegistry();
   registerUserTopics(topics);
