@@ -1,5 +1,5 @@
 import type { Config } from './config.ts';
-import type { MigrationRunner } from './database/index.ts';
+import type { MigrationRunner, MigrationStatus } from './database/index.ts';
 import { AppError } from './errors.ts';
 
 export interface FeatureState {
@@ -32,9 +32,14 @@ export class Features {
     private readonly migrations: MigrationRunner,
   ) {}
 
-  async states(options: { fresh?: boolean } = {}): Promise<FeatureStates> {
-    if (!options.fresh && this.cached && Date.now() - this.cached.at < cacheMs) return this.cached.states;
-    const status = await this.migrations.status();
+  /** The states, at most ten seconds old. */
+  async states(): Promise<FeatureStates> {
+    if (this.cached && Date.now() - this.cached.at < cacheMs) return this.cached.states;
+    return this.fromStatus(await this.migrations.status());
+  }
+
+  /** The states for a migration status the caller already read (and a refreshed cache). */
+  fromStatus(status: MigrationStatus): FeatureStates {
     const vectorReady = status.vectorAvailable && status.migrations.every((m) => m.track !== 'vector' || m.executedAt);
     const off = (name: string): FeatureState => ({ enabled: false, available: false, reason: `Switched off by ${name}.` });
     const states: FeatureStates = {

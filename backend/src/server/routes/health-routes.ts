@@ -29,14 +29,12 @@ export const healthRoutes: FastifyPluginAsyncZod<HealthDeps> = async (app, deps)
     { schema: { tags: ['system'], summary: 'Health of the server, its database, migrations and features', response: { 200: healthBody, 503: healthBody } } },
     async (_request, reply) => {
       const ok = await deps.database.ping();
-      const migrations = ok ? await deps.migrations.status() : { pending: 0, blocked: 0 };
-      const features = ok
-        ? await deps.features.states({ fresh: true })
-        : await deps.features.states().catch(() => ({
-            knowledgeBase: { enabled: false, available: false },
-            integrations: { enabled: false, available: false },
-            chatAutoExecute: { enabled: false, available: false },
-          }));
+      const status = ok ? await deps.migrations.status() : undefined;
+      const migrations = status ?? { pending: 0, blocked: 0 };
+      const unknown = { enabled: false, available: false, reason: 'The database is unavailable.' };
+      const features = status
+        ? deps.features.fromStatus(status)
+        : { knowledgeBase: unknown, integrations: unknown, chatAutoExecute: unknown };
       return reply.code(ok ? 200 : 503).send({
         status: ok ? 'ok' : 'unavailable',
         database: { driver: deps.database.driver, ok },
