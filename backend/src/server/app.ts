@@ -127,7 +127,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   await app.register(tokenRoutes, { tokens: services.tokens });
   await app.register(userRoutes, { users: services.users });
   await app.register(auditRoutes, { database: services.database });
-  await app.register(eventRoutes, { events: services.events, config });
+  await app.register(eventRoutes, { events: services.events, tokens: services.tokens, config });
   await installWebSocketGateway(app, { config, tokens: services.tokens, events: services.events, limiter });
   return app;
 }

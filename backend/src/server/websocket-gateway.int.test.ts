@@ -271,6 +271,21 @@ describe.each(drivers)('the WebSocket gateway on %s', (driver) => {
     expect(text).not.toContain('"toolCount":60');
   });
 
+  it('ends a server-sent event stream when its token is revoked', async () => {
+    const created = (await t.app.inject({ method: 'POST', url: '/v1/tokens', headers: bearer(t.userToken), payload: { name: 'sse' } })).json() as { id: string; token: string };
+    const port = (t.app.server.address() as { port: number }).port;
+    const response = await fetch(`http://127.0.0.1:${port}/v1/events/stream?topics=integrations`, { headers: bearer(created.token) });
+    const reader = response.body!.getReader();
+    await t.app.inject({ method: 'DELETE', url: `/v1/tokens/${created.id}`, headers: bearer(t.userToken) });
+    const ended = await (async () => {
+      for (;;) {
+        const chunk = await reader.read().catch(() => ({ done: true }));
+        if (chunk.done) return true;
+      }
+    })();
+    expect(ended).toBe(true);
+  });
+
   it('answers the event history, filtered and paginated', async () => {
     const page = await t.app.inject({ method: 'GET', url: '/v1/events?topic=integrations&types=integration.refreshed&limit=2', headers: bearer(t.userToken) });
     expect(page.statusCode).toBe(200);

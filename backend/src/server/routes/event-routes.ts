@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Config } from '../../config.ts';
 import { AppError } from '../../errors.ts';
 import { eventTypes, type EventSystem, type StoredEvent } from '../../events/index.ts';
+import type { TokenService } from '../../accounts/index.ts';
 import { principalOf } from '../auth.ts';
 import { encodedEventFrame, toEventFrame } from '../event-frame.ts';
 
@@ -14,7 +15,7 @@ const topicsParam = z
   .transform((s) => [...new Set(s.split(',').map((t) => t.trim()).filter(Boolean))]);
 
 /** The caller's event history, and the live stream as server-sent events. */
-export const eventRoutes: FastifyPluginAsyncZod<{ events: EventSystem; config: Config }> = async (app, { events, config }) => {
+export const eventRoutes: FastifyPluginAsyncZod<{ events: EventSystem; tokens: TokenService; config: Config }> = async (app, { events, tokens, config }) => {
   app.get(
     '/v1/events',
     {
@@ -64,7 +65,8 @@ export const eventRoutes: FastifyPluginAsyncZod<{ events: EventSystem; config: C
       },
     },
     async (request, reply) => {
-      const userId = principalOf(request).user.id;
+      const principal = principalOf(request);
+      const userId = principal.user.id;
       const { allowed, refused } = await events.topics.authorize(userId, request.query.topics);
       if (refused.length || allowed.length === 0) {
         throw new AppError('FORBIDDEN', refused.length ? `You cannot subscribe to: ${refused.join(', ')}.` : 'Name at least one topic.');
@@ -95,8 +97,13 @@ export const eventRoutes: FastifyPluginAsyncZod<{ events: EventSystem; config: C
         return true;
       });
       const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
+      // Like a WebSocket: revoking the token or disabling the user ends the stream.
+      const stopEvictions = tokens.onEvict((eviction) => {
+        if (eviction.kind === 'user' ? eviction.id === userId : eviction.id === principal.tokenId) raw.destroy();
+      });
       raw.on('close', () => {
         clearInterval(keepAlive);
+        stopEvictions();
         stream.close();
       });
       await stream.subscribe(allowed, since).catch((error: Error) => {
