@@ -11,7 +11,6 @@ export const errorCodes = {
   UNAUTHORIZED: { status: 401, message: 'Authentication is required: send "Authorization: Bearer <token>".' },
   FORBIDDEN: { status: 403, message: 'You are not allowed to do this.' },
   NOT_FOUND: { status: 404, message: 'Not found.' },
-  METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed on this route.' },
   CONFLICT: { status: 409, message: 'The request conflicts with the current state.' },
   EMAIL_TAKEN: { status: 409, message: 'A user with this email already exists.' },
   SELF_LOCKOUT: { status: 409, message: 'You cannot disable yourself or remove your own admin rights.' },

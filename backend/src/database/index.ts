@@ -1,5 +1,4 @@
 export { PostgresDatabase, toDatabaseError, type DatabaseTarget, type DatabaseDriver, type DatabaseOptions, type Executor } from './postgres-database.ts';
 export { MigrationRunner, type MigrationStatus, type MigrationRun } from './migration-runner.ts';
 export { backupDatabase, restoreDatabase, readBackupHeader } from './backup.ts';
-export { DataDirLock } from './data-dir-lock.ts';
 export type { DatabaseSchema, UserRow, ApiTokenRow, AuditLogRow, EventRow, JsonValue } from './schema.ts';

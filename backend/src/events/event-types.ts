@@ -57,7 +57,3 @@ export type StoredEvent = AgentryEvent & {
   topic: string;
   at: Date;
 };
-
-export function isEventType(value: string): value is EventType {
-  return Object.hasOwn(eventDataSchemas, value);
-}

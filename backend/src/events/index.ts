@@ -3,4 +3,4 @@ export type { EventBus, EventListener } from './event-bus.ts';
 export { EventStore, type NewEvent, type HistoryQuery } from './event-store.ts';
 export { EventFanout, ClientStream, type EventSink, type FlowControl } from './event-fanout.ts';
 export { TopicRegistry, type TopicAuthorizer } from './topics.ts';
-export { eventDataSchemas, eventTypes, isEventType, type AgentryEvent, type EventType, type StoredEvent } from './event-types.ts';
+export { eventDataSchemas, eventTypes, type AgentryEvent, type EventType, type StoredEvent } from './event-types.ts';
