@@ -67,7 +67,7 @@ async function users(config: Config, args: string[], print: Print): Promise<void
   const email = values.email;
   await withDatabase(config, async (database) => {
     if ((await new MigrationRunner(database.db).status()).pending > 0) throw new AppError('MIGRATIONS_PENDING');
-    const runtime = await createRuntime(config, database, pino({ level: 'warn' }));
+    const runtime = await createRuntime(config, database, pino({ level: 'warn' }), { startKnowledge: false });
     try {
       const actor = { userId: null, ip: null };
       if (action === 'create') {

@@ -50,6 +50,19 @@ export const settings = {
   FEATURE_KNOWLEDGE_BASE: bool.default(true).describe('Knowledge base routes and search.'),
   FEATURE_INTEGRATIONS: bool.default(true).describe('Integrations (MCP servers behind OAuth).'),
   FEATURE_CHAT_AUTO_EXECUTE: bool.default(true).describe('Run a matching template straight from a chat message.'),
+  EMBEDDING_MODEL: z
+    .string()
+    .regex(/^(local|openai):[A-Za-z0-9._/-]{1,100}$/, 'must be provider:model, e.g. local:hashing or openai:text-embedding-3-small')
+    .default('local:hashing')
+    .describe('Embedding model for the knowledge base. Changing it takes effect after "agentry kb reindex".'),
+  EMBEDDING_DIMENSIONS: int(1, 2000).optional().describe("Vector length of a compatible server's embedding model (asked of the server when unset)."),
+  EMBEDDING_MAX_ATTEMPTS: int(1, 20).default(5).describe('Attempts per embedding request; 429 and 5xx answers are retried with backoff.'),
+  OPENAI_API_KEY: z.string().min(1).optional().describe('API key for openai: models.'),
+  OPENAI_BASE_URL: z.url().optional().describe('Base URL of an OpenAI-compatible server (default the OpenAI API).'),
+  KB_STORAGE_DIR: z.string().min(1).optional().describe('Directory for uploaded originals. Default AGENTRY_DATA_DIR/documents.'),
+  KB_MAX_UPLOAD_BYTES: int(1024, 1024 * 1024 * 1024).default(20 * 1024 * 1024).describe('Largest accepted document; larger ones answer 413.'),
+  KB_CHUNK_SIZE: int(50, 2000).default(500).describe('Default chunk size in tokens (cl100k_base).'),
+  KB_CHUNK_OVERLAP: int(0, 1000).default(50).describe('Default overlap between consecutive chunks, in tokens.'),
   RATE_LIMIT_DEFAULT: perMinute.default(600).describe('Requests per minute per user on routes without a group of their own (per instance).'),
   RATE_LIMIT_PROMPT_GENERATION: perMinute.default(100).describe('Prompt generation requests per minute per user (per instance).'),
   RATE_LIMIT_KNOWLEDGE_SEARCH: perMinute.default(60).describe('Knowledge search requests per minute per user (per instance).'),
@@ -103,6 +116,18 @@ function toConfig(raw: z.output<typeof settingsSchema>, cwd: string) {
       knowledgeBase: raw.FEATURE_KNOWLEDGE_BASE,
       integrations: raw.FEATURE_INTEGRATIONS,
       chatAutoExecute: raw.FEATURE_CHAT_AUTO_EXECUTE,
+    },
+    knowledge: {
+      embeddingModel: raw.EMBEDDING_MODEL,
+      embedders: {
+        openai: { apiKey: raw.OPENAI_API_KEY, baseUrl: raw.OPENAI_BASE_URL },
+        dimensions: raw.EMBEDDING_DIMENSIONS,
+        retry: { attempts: raw.EMBEDDING_MAX_ATTEMPTS, baseDelayMs: 500, maxDelayMs: 30_000 },
+      },
+      storageDir: path.resolve(cwd, raw.KB_STORAGE_DIR ?? path.join(dataDir, 'documents')),
+      maxUploadBytes: raw.KB_MAX_UPLOAD_BYTES,
+      chunkSize: raw.KB_CHUNK_SIZE,
+      chunkOverlap: Math.min(raw.KB_CHUNK_OVERLAP, Math.floor(raw.KB_CHUNK_SIZE / 2)),
     },
     rateLimits: {
       default: raw.RATE_LIMIT_DEFAULT,

@@ -6,6 +6,7 @@ import type { Config } from './config.ts';
 import { backupDatabase, MigrationRunner, PostgresDatabase } from './database/index.ts';
 import { createEventSystem } from './events/index.ts';
 import { Features } from './features.ts';
+import { KnowledgeBase, KnowledgeSearch } from './knowledge/index.ts';
 import type { AppServices } from './server/index.ts';
 
 export const version: string = (
@@ -64,7 +65,7 @@ export async function createRuntime(
   config: Config,
   database: PostgresDatabase,
   logger: Pick<Logger, 'warn'>,
-  options: { now?: () => number } = {},
+  options: { now?: () => number; startKnowledge?: boolean } = {},
 ): Promise<Runtime> {
   const migrations = new MigrationRunner(database.db);
   const tokens = new TokenService(database, {
@@ -79,16 +80,23 @@ export async function createRuntime(
     onError: (error) => logger.warn({ err: error }, 'event delivery error'),
   });
   await events.start();
+  const features = new Features(config.features, migrations);
+  const knowledge = new KnowledgeBase(database, events.bus, config.knowledge, (error, context) => logger.warn({ err: error }, context));
+  const knowledgeAvailable = (await features.states()).knowledgeBase.available;
+  if (knowledgeAvailable && options.startKnowledge !== false) await knowledge.start();
   return {
     config,
     database,
     migrations,
-    features: new Features(config.features, migrations),
+    features,
+    knowledge,
+    knowledgeSearch: new KnowledgeSearch(database, knowledge),
     users,
     tokens,
     events,
     version,
     async close() {
+      await knowledge.stop();
       await events.stop();
       await tokens.stop();
       await database.close();

@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type Config } from '../src/config.ts';
 import type { DatabaseDriver, DatabaseTarget } from '../src/database/index.ts';
@@ -24,7 +27,8 @@ export interface TestApp {
 export async function createTestApp(driver: DatabaseDriver, env: Record<string, string> = {}, options: { now?: () => number } = {}): Promise<TestApp> {
   const test = await createTestDatabase(driver);
   const where = test.target.driver === 'postgres' ? { DATABASE_URL: test.target.url } : { AGENTRY_DATA_DIR: test.dataDir ?? '' };
-  const config = loadConfig({ ...where, LOG_LEVEL: 'silent', ...env }, process.cwd());
+  const storageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentry-documents-'));
+  const config = loadConfig({ ...where, KB_STORAGE_DIR: storageDir, LOG_LEVEL: 'silent', ...env }, process.cwd());
   const runtime = await createRuntime(config, test.database, { warn: () => undefined }, options);
   const routes: { method: string; url: string }[] = [];
   const app = await buildApp(runtime, { logger: false, onRoute: (route) => routes.push(route), ...(options.now ? { now: options.now } : {}) });
@@ -42,9 +46,11 @@ export async function createTestApp(driver: DatabaseDriver, env: Record<string, 
     target: test.target,
     async close() {
       await app.close();
+      await runtime.knowledge.stop();
       await runtime.events.stop();
       await runtime.tokens.stop();
       await test.drop();
+      fs.rmSync(storageDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,7 +1,9 @@
 import type { Migration } from 'kysely';
 import * as accounts from './0001-accounts.ts';
 import * as events from './0002-events.ts';
+import * as knowledge from './0003-knowledge.ts';
 import * as vectorExtension from './vector/v0001-vector-extension.ts';
+import * as knowledgeEmbeddings from './vector/v0002-knowledge-embeddings.ts';
 
 /*
  * Every migration, listed explicitly so they load the same way under any runner or bundler.
@@ -17,8 +19,10 @@ import * as vectorExtension from './vector/v0001-vector-extension.ts';
 export const coreMigrations: Record<string, Migration> = {
   '0001-accounts': accounts,
   '0002-events': events,
+  '0003-knowledge': knowledge,
 };
 
 export const vectorMigrations: Record<string, Migration> = {
   'v0001-vector-extension': vectorExtension,
+  'v0002-knowledge-embeddings': knowledgeEmbeddings,
 };

@@ -57,7 +57,72 @@ export interface EventsTable {
   at: CreatedAt;
 }
 
+export type DocumentStatus = 'pending' | 'processing' | 'completed' | 'failed';
+
+export interface KbDocumentsTable {
+  id: Generated<string>;
+  user_id: string;
+  title: string;
+  source: string | null;
+  tags: ColumnType<string[], string[] | undefined, string[]>;
+  metadata: Json;
+  file_name: string | null;
+  content_type: string;
+  /** bigint: arrives as a string. */
+  size_bytes: ColumnType<string, number, number>;
+  checksum: string;
+  storage_key: string;
+  text: string;
+  redactions: Generated<number>;
+  chunk_size: number;
+  chunk_overlap: number;
+  status: DocumentStatus;
+  error_code: string | null;
+  error_message: string | null;
+  version: Generated<number>;
+  active_version: number | null;
+  chunk_count: Generated<number>;
+  embedding_model: string | null;
+  lease_owner: string | null;
+  lease_expires_at: Timestamp | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+  processed_at: Timestamp | null;
+}
+
+export interface KbChunksTable {
+  id: Generated<string>;
+  document_id: string;
+  user_id: string;
+  version: number;
+  chunk_index: number;
+  content: string;
+  token_count: number;
+  char_start: number;
+  char_end: number;
+}
+
+export interface KbEmbeddingModelsTable {
+  model: string;
+  dimensions: number;
+  state: 'building' | 'active' | 'retired';
+  created_at: CreatedAt;
+  activated_at: Timestamp | null;
+}
+
+export interface KbEmbeddingsTable {
+  chunk_id: string;
+  model: string;
+  user_id: string;
+  /** pgvector text form, e.g. "[0.1,0.2]". */
+  embedding: string;
+}
+
 export interface DatabaseSchema {
+  kb_documents: KbDocumentsTable;
+  kb_chunks: KbChunksTable;
+  kb_embedding_models: KbEmbeddingModelsTable;
+  kb_embeddings: KbEmbeddingsTable;
   users: UsersTable;
   api_tokens: ApiTokensTable;
   audit_log: AuditLogTable;
@@ -70,4 +135,5 @@ export type UserUpdate = Updateable<UsersTable>;
 export type ApiTokenRow = Selectable<ApiTokensTable>;
 export type AuditLogRow = Selectable<AuditLogTable>;
 export type EventRow = Selectable<EventsTable>;
+export type KbDocumentRow = Selectable<KbDocumentsTable>;
 export type { JsonValue };

@@ -9,6 +9,7 @@ import type { MigrationRunner, PostgresDatabase } from '../database/index.ts';
 import { AppError } from '../errors.ts';
 import type { EventSystem } from '../events/index.ts';
 import type { Features } from '../features.ts';
+import type { KnowledgeBase, KnowledgeSearch } from '../knowledge/index.ts';
 import { AuthFailureLimiter, installAuth } from './auth.ts';
 import { installErrorHandling, sendError, toAppError } from './error-handler.ts';
 import { installJsonBodyParser } from './json-body.ts';
@@ -17,6 +18,7 @@ import { installRateLimits } from './rate-limits.ts';
 import { auditRoutes } from './routes/audit-routes.ts';
 import { eventRoutes } from './routes/event-routes.ts';
 import { healthRoutes } from './routes/health-routes.ts';
+import { knowledgeRoutes } from './routes/knowledge-routes.ts';
 import { meRoutes } from './routes/me-routes.ts';
 import { tokenRoutes } from './routes/token-routes.ts';
 import { userRoutes } from './routes/user-routes.ts';
@@ -30,6 +32,8 @@ export interface AppServices {
   users: UserService;
   tokens: TokenService;
   events: EventSystem;
+  knowledge: KnowledgeBase;
+  knowledgeSearch: KnowledgeSearch;
   version: string;
 }
 
@@ -93,7 +97,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   });
   // A route that declares no body takes none: a body sent anyway is a client mistake to report.
   app.addHook('preValidation', async (request) => {
-    if (request.routeOptions.schema?.body) return;
+    if (request.routeOptions.schema?.body || request.routeOptions.config.ownBody) return;
     const length = Number(request.headers['content-length'] ?? 0);
     if (length > 0 || request.headers['transfer-encoding']) throw new AppError('BODY_NOT_ALLOWED');
   });
@@ -128,6 +132,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   await app.register(userRoutes, { users: services.users });
   await app.register(auditRoutes, { database: services.database });
   await app.register(eventRoutes, { events: services.events, tokens: services.tokens, config });
+  await app.register(knowledgeRoutes, { knowledge: services.knowledge, search: services.knowledgeSearch, features: services.features });
   await installWebSocketGateway(app, { config, tokens: services.tokens, events: services.events, limiter });
   return app;
 }

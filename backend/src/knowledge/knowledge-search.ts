@@ -1,0 +1,172 @@
+import { sql, type RawBuilder } from 'kysely';
+import type { PostgresDatabase } from '../database/index.ts';
+import type { JsonValue } from '../database/schema.ts';
+import { AppError } from '../errors.ts';
+import { vectorLiteral } from './embedding-models.ts';
+import type { KnowledgeBase } from './knowledge-base.ts';
+
+export type SearchMode = 'hybrid' | 'vector' | 'keyword';
+
+export interface SearchQuery {
+  query: string;
+  limit: number;
+  threshold: number;
+  mode: SearchMode;
+  filters?: {
+    tags?: string[] | undefined;
+    dateRange?: { start?: string | undefined; end?: string | undefined } | undefined;
+    documentIds?: string[] | undefined;
+    source?: string | undefined;
+  } | undefined;
+}
+
+export interface SearchResult {
+  chunkId: string;
+  documentId: string;
+  title: string;
+  content: string;
+  /** Cosine similarity of the query's and the chunk's vectors (the active model's). */
+  similarity: number;
+  /** What the results are ranked by: fused rank (hybrid), similarity (vector), text rank (keyword). */
+  score: number;
+  metadata: { chunkIndex: number; charStart: number; charEnd: number; tags: string[]; source: string | null; document: JsonValue };
+}
+
+interface Row {
+  id: string;
+  document_id: string;
+  title: string;
+  content: string;
+  chunk_index: number;
+  char_start: number;
+  char_end: number;
+  tags: string[];
+  source: string | null;
+  metadata: JsonValue;
+  similarity: number | string | null;
+  rank?: number | string;
+}
+
+/** Reciprocal rank fusion's constant: ranks deep in either list still count, but little. */
+const rrfK = 60;
+
+/**
+ * Search over one user's chunks: nearest neighbours by cosine (pgvector HNSW), PostgreSQL
+ * full-text, or both fused by reciprocal rank. The owner filter is part of every SQL statement,
+ * inside the nearest-neighbour scan; on pgvector ≥ 0.8 the scan is iterative, so filtered queries
+ * still fill `limit`, and below that it over-fetches.
+ */
+export class KnowledgeSearch {
+  private iterative: Promise<boolean> | undefined;
+
+  constructor(
+    private readonly database: PostgresDatabase,
+    private readonly knowledge: KnowledgeBase,
+  ) {}
+
+  async search(userId: string, query: SearchQuery): Promise<{ results: SearchResult[]; totalCount: number }> {
+    const model = await this.knowledge.models.active();
+    if (!model) throw new AppError('FEATURE_UNAVAILABLE', 'The knowledge base has no embedding model yet.');
+    const [vector] = await (await this.knowledge.embedder(model.model)).embed([query.query]);
+    const queryVector = sql`${vectorLiteral(vector!)}::vector(${sql.lit(model.dimensions)})`;
+    const embedding = sql`e.embedding::vector(${sql.lit(model.dimensions)})`;
+    const filters = this.filters(userId, query.filters);
+    const pool = query.mode === 'hybrid' ? Math.max(query.limit * 4, 40) : query.limit;
+    const iterative = await (this.iterative ??= this.supportsIterativeScan());
+
+    const rows = await this.database.transaction(async (tx) => {
+      if (query.mode !== 'keyword') {
+        await sql`select set_config('hnsw.ef_search', ${String(Math.min(1000, Math.max(40, pool * (iterative ? 2 : 10))))}, true)`.execute(tx);
+        if (iterative) await sql`select set_config('hnsw.iterative_scan', 'relaxed_order', true)`.execute(tx);
+      }
+      const vectorRows =
+        query.mode === 'keyword'
+          ? []
+          : (
+              await sql<Row>`
+                select c.id, c.document_id, d.title, c.content, c.chunk_index, c.char_start, c.char_end, d.tags, d.source, d.metadata,
+                       1 - (${embedding} <=> ${queryVector}) as similarity
+                  from kb_embeddings e
+                  join kb_chunks c on c.id = e.chunk_id
+                  join kb_documents d on d.id = c.document_id and d.active_version = c.version
+                 where e.model = ${model.model} and e.user_id = ${userId} and ${filters}
+                 order by ${embedding} <=> ${queryVector}
+                 limit ${pool}`.execute(tx)
+            ).rows;
+      const words = keywordQuery(query.query);
+      const keywordRows =
+        query.mode === 'vector' || !words
+          ? []
+          : (
+              await sql<Row>`
+                select c.id, c.document_id, d.title, c.content, c.chunk_index, c.char_start, c.char_end, d.tags, d.source, d.metadata,
+                       1 - (${embedding} <=> ${queryVector}) as similarity, ts_rank_cd(c.tsv, q.query, 1) as rank
+                  from to_tsquery('english', ${words}) as q(query), kb_chunks c
+                  join kb_documents d on d.id = c.document_id and d.active_version = c.version
+                  left join kb_embeddings e on e.chunk_id = c.id and e.model = ${model.model}
+                 where c.user_id = ${userId} and c.tsv @@ q.query and ${filters}
+                 order by rank desc, c.id
+                 limit ${pool}`.execute(tx)
+            ).rows;
+      return { vectorRows, keywordRows };
+    });
+
+    const results = fuse(query.mode, rows.vectorRows, rows.keywordRows)
+      .filter((r) => r.similarity >= query.threshold)
+      .slice(0, query.limit);
+    return { results, totalCount: results.length };
+  }
+
+  private filters(userId: string, filters: SearchQuery['filters']): RawBuilder<boolean> {
+    const parts: RawBuilder<unknown>[] = [sql`d.user_id = ${userId}`];
+    if (filters?.tags?.length) parts.push(sql`d.tags @> ${filters.tags}::text[]`);
+    if (filters?.documentIds?.length) parts.push(sql`d.id = any(${filters.documentIds}::uuid[])`);
+    if (filters?.source !== undefined) parts.push(sql`d.source = ${filters.source}`);
+    if (filters?.dateRange?.start) parts.push(sql`d.created_at >= ${filters.dateRange.start}::timestamptz`);
+    if (filters?.dateRange?.end) parts.push(sql`d.created_at <= ${filters.dateRange.end}::timestamptz`);
+    return sql<boolean>`(${sql.join(parts, sql` and `)})`;
+  }
+
+  private async supportsIterativeScan(): Promise<boolean> {
+    const row = await sql<{ extversion: string }>`select extversion from pg_extension where extname = 'vector'`.execute(this.database.db);
+    const [major = 0, minor = 0] = (row.rows[0]?.extversion ?? '0.0').split('.').map(Number);
+    return major > 0 || minor >= 8;
+  }
+}
+
+/**
+ * The query's words joined by OR, for `to_tsquery`: a chunk that has some of the words matches,
+ * ranked higher the more it has. Only letters and digits pass, so the syntax cannot be injected.
+ */
+export function keywordQuery(text: string): string | undefined {
+  const words = (text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).slice(0, 64);
+  return words.length > 0 ? words.join(' | ') : undefined;
+}
+
+function toResult(row: Row, score: number): SearchResult {
+  return {
+    chunkId: row.id,
+    documentId: row.document_id,
+    title: row.title,
+    content: row.content,
+    similarity: Number(row.similarity ?? 0),
+    score,
+    metadata: { chunkIndex: row.chunk_index, charStart: row.char_start, charEnd: row.char_end, tags: row.tags, source: row.source, document: row.metadata },
+  };
+}
+
+function fuse(mode: SearchMode, vectorRows: Row[], keywordRows: Row[]): SearchResult[] {
+  if (mode === 'vector') return vectorRows.map((r) => toResult(r, Number(r.similarity))).sort((a, b) => b.score - a.score);
+  if (mode === 'keyword') return keywordRows.map((r) => toResult(r, Number(r.rank)));
+  const fused = new Map<string, { row: Row; score: number }>();
+  // relaxed_order may return neighbours slightly out of order: rank by similarity ourselves.
+  const byDistance = [...vectorRows].sort((a, b) => Number(b.similarity) - Number(a.similarity));
+  for (const list of [byDistance, keywordRows]) {
+    list.forEach((row, rank) => {
+      const entry = fused.get(row.id) ?? { row, score: 0 };
+      entry.score += 1 / (rrfK + rank + 1);
+      fused.set(row.id, entry);
+    });
+  }
+  return [...fused.values()].sort((a, b) => b.score - a.score).map(({ row, score }) => toResult(row, score));
+}
