@@ -63,5 +63,5 @@ describe('the agentry CLI', () => {
 
     const again = await cli(['restore', file], { AGENTRY_DATA_DIR: restoredDir });
     expect(again).toMatchObject({ code: 1, output: expect.stringMatching(/RESTORE_REFUSED: The target database already holds/) });
-  });
+  }, 120_000);
 });

@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { loadConfig, type Config } from './config.ts';
 import { backupDatabase, MigrationRunner, readBackupHeader, restoreDatabase, type PostgresDatabase } from './database/index.ts';
 import { AppError } from './errors.ts';
+import { kb, kbUsage } from './knowledge-cli.ts';
 import { createRuntime, openDatabase } from './runtime.ts';
 import { resolveSecretKey, secretKeyFile } from './secret-key.ts';
 
@@ -24,6 +25,7 @@ const usage = `Usage: agentry <command>
   backup FILE [--include-secret-key]
                                    write a portable SQL backup of the whole database
   restore FILE                     load a backup into an empty database (embedded or DATABASE_URL)
+${kbUsage}
 
 Settings come from the environment and agentry.config.yaml, as for the server.`;
 
@@ -112,7 +114,7 @@ async function restore(config: Config, args: string[], print: Print): Promise<vo
   }
 }
 
-const commands: Record<string, (config: Config, args: string[], print: Print) => Promise<void>> = { migrate, users, backup, restore };
+const commands: Record<string, (config: Config, args: string[], print: Print) => Promise<void>> = { migrate, users, backup, restore, kb };
 
 /** Runs one CLI command; resolves to the process exit code. */
 async function runCli(argv: string[], print: Print): Promise<number> {

@@ -34,6 +34,29 @@ describe('the server process on the embedded default', () => {
     expect(server.output().split(adminToken).length - 1).toBe(1);
   });
 
+  it('ingests a folder from the CLI with progress, and searches it', async () => {
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'agentry-ingest-'));
+    try {
+      fs.writeFileSync(path.join(folder, 'kayaks.md'), '# Sea kayaks\n\nA sea kayak tracks straight thanks to its long waterline and skeg.');
+      fs.mkdirSync(path.join(folder, 'more'));
+      fs.writeFileSync(path.join(folder, 'more', 'bees.txt'), 'Beekeepers smoke the hive entrance before opening the brood box.');
+      fs.writeFileSync(path.join(folder, 'more', 'ignored.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47]));
+      const cli = { ...env, AGENTRY_TOKEN: adminToken };
+      const ingest = runEntry('cli', ['kb', 'ingest', folder, '--url', server!.url, '--tags', 'outdoors'], cli);
+      expect((await ingest.exited).code).toBe(0);
+      expect(ingest.output()).toMatch(/Ingested 2 of 2 documents/);
+      expect(ingest.output()).toMatch(/2\/2 documents/);
+      const search = runEntry('cli', ['kb', 'search', 'beekeeping hive smoke', '--url', server!.url], cli);
+      expect((await search.exited).code).toBe(0);
+      expect(search.output()).toMatch(/^1\. bees\.txt/m);
+      const reindex = runEntry('cli', ['kb', 'reindex', '--url', server!.url], cli);
+      expect((await reindex.exited).code).toBe(0);
+      expect(reindex.output()).toMatch(/Nothing to do.*local:hashing/);
+    } finally {
+      fs.rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a second process on the same data directory and leaves the first untouched', async () => {
     const second = runEntry('main', [], { ...env, PORT: '0' });
     const { code } = await second.exited;
@@ -58,7 +81,7 @@ describe('the server process on the embedded default', () => {
     // Leave one migration unapplied, as an upgrade to a release with a new migration would.
     const down = runEntry('cli', ['migrate', 'down'], env);
     expect((await down.exited).code).toBe(0);
-    expect(down.output()).toMatch(/reverted v0001-vector-extension/);
+    expect(down.output()).toMatch(/reverted v0002-knowledge-embeddings/);
 
     server = await startServer(env);
     expect(server.output()).not.toMatch(/Admin token/);

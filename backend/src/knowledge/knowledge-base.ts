@@ -476,8 +476,8 @@ export class KnowledgeBase {
     const target = (await this.models.current()).find((m) => m.state === 'building');
     if (!target) return;
     const embedder = await this.embedder(target.model);
-    const missing = () =>
-      this.database.db
+    const missing = (executor: Executor = this.database.db) =>
+      executor
         .selectFrom('kb_chunks as c')
         .where(({ not, exists, selectFrom }) => not(exists(selectFrom('kb_embeddings as e').select(sql`1`.as('one')).whereRef('e.chunk_id', '=', 'c.id').where('e.model', '=', target.model))));
     const { count } = await missing().select((eb) => eb.fn.countAll<string>().as('count')).executeTakeFirstOrThrow();
@@ -487,7 +487,7 @@ export class KnowledgeBase {
       if (batch.length === 0) {
         const previous = await this.models.active();
         await this.database.transaction(async (tx) => {
-          const { count: left } = await missing().select((eb) => eb.fn.countAll<string>().as('count')).executeTakeFirstOrThrow();
+          const { count: left } = await missing(tx).select((eb) => eb.fn.countAll<string>().as('count')).executeTakeFirstOrThrow();
           if (Number(left) > 0) return;
           await this.models.activate(tx, target.model);
           await tx.updateTable('kb_documents').set({ embedding_model: target.model }).where('status', '=', 'completed').execute();

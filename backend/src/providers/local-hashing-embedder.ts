@@ -88,7 +88,10 @@ export function hashingEmbedding(text: string, dimensions: number = localHashing
   let norm = 0;
   for (const v of vector) norm += v * v;
   // A text of nothing but stopwords still gets a unit vector: a zero vector has no cosine.
-  if (norm === 0) add('<empty>', 1), (norm = 1);
+  if (norm === 0) {
+    add('<empty>', 1);
+    norm = 1;
+  }
   norm = Math.sqrt(norm);
   return Array.from(vector, (v) => v / norm);
 }

@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeOpenAi, type FakeOpenAi } from '../../test/fake-openai.ts';
+import { createTestApp, type TestApp } from '../../test/test-app.ts';
+import { KnowledgeBase } from './knowledge-base.ts';
+import { KnowledgeSearch } from './knowledge-search.ts';
+
+const text = (topic: string) =>
+  Array.from({ length: 40 }, (_, i) => `Paragraph ${i} on ${topic}: the details differ in every paragraph, number ${i * 7}.`).join('\n\n');
+
+describe('knowledge base processing (embedded database)', () => {
+  let t: TestApp;
+  let fake: FakeOpenAi;
+  const errors: Error[] = [];
+  const another = (model: string) =>
+    new KnowledgeBase(t.runtime.database, t.runtime.events.bus, { ...t.config.knowledge, embeddingModel: model, embedders: { ...t.config.knowledge.embedders, openai: { apiKey: 'test-key', baseUrl: fake.url }, retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 20 } } }, (e) => errors.push(e));
+
+  beforeAll(async () => {
+    fake = await startFakeOpenAi();
+    t = await createTestApp('pglite');
+  });
+  afterAll(async () => {
+    await t.close();
+    await fake.close();
+  });
+
+  it('reports every status change as a kb.document.status event', async () => {
+    const { document } = await t.runtime.knowledge.create(t.userId, { bytes: Buffer.from(text('tidal energy')), title: 'Tides', chunkSize: 100, overlap: 10 });
+    await t.runtime.knowledge.idle();
+    const events = await t.runtime.events.store.history({ userId: t.userId, topic: 'knowledge', types: ['kb.document.status'], limit: 100 });
+    const statuses = events.filter((e) => e.type === 'kb.document.status' && e.data.documentId === document.id).map((e) => (e.data as { status: string }).status);
+    expect(statuses).toEqual(['pending', 'processing', 'completed']);
+    const stored = await t.runtime.knowledge.get(t.userId, document.id);
+    expect(stored.chunkCount).toBeGreaterThan(5);
+  });
+
+  it('picks up a document left processing by a crashed instance when it starts', async () => {
+    const { document } = await t.runtime.knowledge.create(t.userId, { bytes: Buffer.from(text('glacier retreat')), title: 'Glaciers' });
+    await t.runtime.knowledge.idle();
+    // As a crash would leave it: processing, half its chunks written, its lease expired.
+    await t.runtime.database.db.updateTable('kb_documents').set({ status: 'processing', version: 2, lease_owner: 'gone', lease_expires_at: new Date(Date.now() - 1000) }).where('id', '=', document.id).execute();
+    await t.runtime.database.db.insertInto('kb_chunks').values({ document_id: document.id, user_id: t.userId, version: 2, chunk_index: 0, content: 'half-written leftover', token_count: 3, char_start: 0, char_end: 3 }).execute();
+    const restarted = another('local:hashing');
+    await restarted.start();
+    await restarted.idle();
+    expect(await restarted.get(t.userId, document.id)).toMatchObject({ status: 'completed', version: 2, error: null });
+    const chunks = await t.runtime.database.db.selectFrom('kb_chunks').select(['version', 'content']).where('document_id', '=', document.id).execute();
+    expect(new Set(chunks.map((c) => c.version))).toEqual(new Set([2]));
+    expect(chunks.map((c) => c.content)).not.toContain('half-written leftover');
+    await restarted.stop();
+  });
+
+  it('reindexes toward the configured model in the background and switches searches at once when complete', async () => {
+    const oldSearch = new KnowledgeSearch(t.runtime.database, t.runtime.knowledge);
+    const before = await oldSearch.search(t.userId, { query: 'glacier retreat', limit: 3, threshold: 0, mode: 'vector' });
+    expect(before.results[0]?.title).toBe('Glaciers');
+
+    const target = another('openai:text-embedding-3-small');
+    const status = await target.reindex();
+    expect(status).toMatchObject({ state: 'running', activeModel: 'local:hashing', targetModel: 'openai:text-embedding-3-small' });
+    // While it runs, searches answer from the active model.
+    expect((await oldSearch.search(t.userId, { query: 'glacier retreat', limit: 3, threshold: 0, mode: 'vector' })).results[0]?.title).toBe('Glaciers');
+    await target.idle();
+    expect(await target.reindexStatus()).toMatchObject({ state: 'idle', activeModel: 'openai:text-embedding-3-small', targetModel: null });
+    expect(fake.requests.some((r) => r.input.some((i) => i.includes('glacier retreat')))).toBe(true);
+
+    const models = await t.runtime.database.db.selectFrom('kb_embeddings').select('model').distinct().execute();
+    expect(models.map((m) => m.model)).toEqual(['openai:text-embedding-3-small']);
+    const after = await new KnowledgeSearch(t.runtime.database, target).search(t.userId, { query: 'glacier retreat', limit: 3, threshold: 0, mode: 'vector' });
+    expect(after.results[0]?.title).toBe('Glaciers');
+    expect((await target.get(t.userId, after.results[0]!.documentId)).embeddingModel).toBe('openai:text-embedding-3-small');
+    await target.stop();
+    expect(errors).toEqual([]);
+  });
+
+  it('fails a document with EMBEDDING_API_ERROR when the embedding service keeps failing, and keeps no chunks of it', async () => {
+    // After the reindex above, the OpenAI-compatible model is the active one.
+    const knowledge = another('openai:text-embedding-3-small');
+    fake.alwaysFail = 503;
+    try {
+      const { document } = await knowledge.create(t.userId, { bytes: Buffer.from('Coral reefs bleach when the water warms.'), title: 'Reefs' });
+      await knowledge.idle();
+      const failed = await knowledge.get(t.userId, document.id);
+      expect(failed.status).toBe('failed');
+      expect(failed.error?.code).toBe('EMBEDDING_API_ERROR');
+      const chunks = await t.runtime.database.db.selectFrom('kb_chunks').select('id').where('document_id', '=', document.id).execute();
+      expect(chunks).toHaveLength(0);
+    } finally {
+      fake.alwaysFail = undefined;
+      await knowledge.stop();
+    }
+  });
+
+});
