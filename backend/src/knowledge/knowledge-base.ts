@@ -165,7 +165,7 @@ export class KnowledgeBase {
    * left pending or processing, and sweep stored files no document points to.
    */
   async start(): Promise<void> {
-    if (!(await this.models.active())) await this.models.register(await this.embedder(this.settings.embeddingModel), 'active');
+    await this.ensureActiveModel();
     if ((await this.models.current()).some((m) => m.state === 'building')) this.startReindex();
     const unfinished = await this.database.db.selectFrom('kb_documents').select('id').where('status', 'in', ['pending', 'processing']).orderBy('created_at').execute();
     for (const { id } of unfinished) this.enqueue(id);
@@ -249,11 +249,13 @@ export class KnowledgeBase {
     let select = this.database.db.selectFrom('kb_documents').select(documentColumns).where('user_id', '=', userId);
     if (query.status) select = select.where('status', '=', query.status);
     if (query.tag) select = select.where(sql<boolean>`tags @> array[${query.tag}]::text[]`);
+    // Pages by (creation time to the millisecond, id): the cursor carries what a JS Date can hold.
+    const createdMs = sql<Date>`date_trunc('milliseconds', created_at)`;
     if (query.cursor) {
       const [at, id] = decodeCursor(query.cursor);
-      select = select.where((eb) => eb.or([eb('created_at', '<', at), eb.and([eb('created_at', '=', at), eb('id', '<', id)])]));
+      select = select.where((eb) => eb.or([eb(createdMs, '<', at), eb.and([eb(createdMs, '=', at), eb('id', '<', id)])]));
     }
-    const rows = await select.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(query.limit + 1).execute();
+    const rows = await select.orderBy(createdMs, 'desc').orderBy('id', 'desc').limit(query.limit + 1).execute();
     const page = rows.slice(0, query.limit);
     const last = page[page.length - 1];
     return { documents: page.map(toView), nextCursor: rows.length > query.limit && last ? encodeCursor(last.created_at, last.id) : null };
@@ -362,6 +364,7 @@ export class KnowledgeBase {
     const { version, user_id: userId } = claimed;
     try {
       const chunks = await this.worker.chunk(claimed.text, { chunkSize: claimed.chunk_size, overlap: claimed.chunk_overlap });
+      await this.ensureActiveModel();
       const models = await this.models.current();
       // A crashed earlier run may have left part of this version behind.
       await this.database.db.deleteFrom('kb_chunks').where('document_id', '=', id).where('version', '=', version).execute();
@@ -511,6 +514,11 @@ export class KnowledgeBase {
   }
 
   // ---- helpers -----------------------------------------------------------------------------
+
+  /** On a fresh knowledge base, the configured model becomes the one searches use. */
+  private async ensureActiveModel(): Promise<void> {
+    if (!(await this.models.active())) await this.models.register(await this.embedder(this.settings.embeddingModel), 'active');
+  }
 
   private chunkOptions(chunkSize = this.settings.chunkSize, overlap = this.settings.chunkOverlap): { chunkSize: number; overlap: number } {
     if (!Number.isInteger(chunkSize) || chunkSize < chunkLimits.minSize || chunkSize > chunkLimits.maxSize) {
