@@ -56,19 +56,29 @@ function atomsOf(text: string, chunkSize: number, overlap: number): Atom[] {
   };
   // A sentence longer than a chunk: pack its words; a word longer than a chunk: cut by characters.
   const splitLong = (start: number, end: number, endsParagraph: boolean) => {
-    const pieces: Array<[number, number]> = [];
+    const pieces: Array<[number, number, number]> = [];
     for (const { index, segment } of words.segment(text.slice(start, end))) {
       const from = start + index;
       const to = from + segment.length;
-      if (countTokens(segment) <= partSize) pieces.push([from, to]);
-      else for (let at = from, step = Math.max(1, Math.floor(partSize / 2)); at < to; at += step) pieces.push([at, Math.min(to, at + step)]);
+      const tokens = countTokens(segment);
+      if (tokens <= partSize) pieces.push([from, to, tokens]);
+      // A character is at most four tokens, so a quarter of the size in characters always fits.
+      else for (let at = from, step = Math.max(1, Math.floor(partSize / 4)); at < to; at += step) pieces.push([at, Math.min(to, at + step), step * 4]);
     }
     let first = 0;
     while (first < pieces.length) {
+      // Pack by the pieces' own counts, then count the real text and give back pieces if needed.
       let last = first;
-      while (last + 1 < pieces.length && countTokens(text.slice(pieces[first]![0], pieces[last + 1]![1])) <= partSize) last++;
-      const range = trimmed(text, pieces[first]![0], pieces[last]![1]);
-      if (range) atoms.push({ start: range[0], end: range[1], tokens: countTokens(text.slice(range[0], range[1])), endsParagraph: false });
+      let sum = pieces[first]![2];
+      while (last + 1 < pieces.length && sum + pieces[last + 1]![2] <= partSize) sum += pieces[++last]![2];
+      let range = trimmed(text, pieces[first]![0], pieces[last]![1]);
+      let tokens = range ? countTokens(text.slice(range[0], range[1])) : 0;
+      while (tokens > partSize && last > first) {
+        last--;
+        range = trimmed(text, pieces[first]![0], pieces[last]![1]);
+        tokens = range ? countTokens(text.slice(range[0], range[1])) : 0;
+      }
+      if (range) atoms.push({ start: range[0], end: range[1], tokens, endsParagraph: false });
       first = last + 1;
     }
     if (atoms.length > 0) atoms[atoms.length - 1]!.endsParagraph = endsParagraph;

@@ -1,8 +1,11 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOpenAi, type FakeOpenAi } from '../../test/fake-openai.ts';
 import { createTestApp, type TestApp } from '../../test/test-app.ts';
 import { KnowledgeBase } from './knowledge-base.ts';
 import { KnowledgeSearch } from './knowledge-search.ts';
+import { knowledgeSearchTool } from './knowledge-search-tool.ts';
 
 const text = (topic: string) =>
   Array.from({ length: 40 }, (_, i) => `Paragraph ${i} on ${topic}: the details differ in every paragraph, number ${i * 7}.`).join('\n\n');
@@ -31,6 +34,39 @@ describe('knowledge base processing (embedded database)', () => {
     expect(statuses).toEqual(['pending', 'processing', 'completed']);
     const stored = await t.runtime.knowledge.get(t.userId, document.id);
     expect(stored.chunkCount).toBeGreaterThan(5);
+  });
+
+  it('offers knowledge_search to the agent runtime, bound to one user', async () => {
+    const other = await t.runtime.users.create({ email: 'tool-other@example.test' }, { userId: null, ip: null });
+    await t.runtime.knowledge.create(other.user.id, { bytes: Buffer.from('Falconry: hooding a peregrine before the hunt.'), title: 'Falconry' });
+    await t.runtime.knowledge.create(t.userId, { bytes: Buffer.from('Origami cranes start from a square base fold.'), title: 'Origami' });
+    await t.runtime.knowledge.idle();
+    const tool = knowledgeSearchTool(t.runtime.knowledgeSearch, t.userId);
+    expect(tool.name).toBe('knowledge_search');
+    expect(tool.inputSchema).toMatchObject({ type: 'object', required: ['query'] });
+    const mine = await tool.execute({ query: 'origami crane fold', limit: 3 });
+    expect(mine.results[0]).toMatchObject({ title: 'Origami' });
+    const theirs = await tool.execute({ query: 'falconry peregrine hood', limit: 20 });
+    expect(theirs.results.map((r) => r.title)).not.toContain('Falconry');
+    await expect(tool.execute({ query: '', limit: 1000 })).rejects.toThrow();
+  });
+
+  it('sweeps stored files that no document points to at start, and keeps the rest', async () => {
+    const dir = t.config.knowledge.storageDir;
+    const kept = fs.readdirSync(dir);
+    const orphan = path.join(dir, 'orphan.v1');
+    fs.writeFileSync(orphan, 'left by a crash');
+    const old = new Date(Date.now() - 3600_000);
+    fs.utimesSync(orphan, old, old);
+    const fresh = path.join(dir, '.tmp-in-flight');
+    fs.writeFileSync(fresh, 'an upload on another instance');
+    const restarted = another('local:hashing');
+    await restarted.start();
+    await restarted.stop();
+    expect(fs.existsSync(orphan)).toBe(false);
+    expect(fs.existsSync(fresh)).toBe(true);
+    expect(fs.readdirSync(dir).filter((f) => f !== '.tmp-in-flight').sort()).toEqual(kept.sort());
+    fs.rmSync(fresh);
   });
 
   it('picks up a document left processing by a crashed instance when it starts', async () => {
