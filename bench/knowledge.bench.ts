@@ -10,7 +10,7 @@ import type { SearchMode } from '../backend/src/knowledge/index.ts';
 import { hashingEmbedding, localHashingDimensions } from '../backend/src/providers/local-hashing-embedder.ts';
 import { createRuntime, type Runtime } from '../backend/src/runtime.ts';
 import { buildApp } from '../backend/src/server/index.ts';
-import { measure, percentile, type Bench, type BenchResult } from './harness.ts';
+import { measure, percentile, type Bench } from './harness.ts';
 
 /*
  * The knowledge base on the embedded database with local:hashing: search latency and the HNSW
