@@ -164,7 +164,7 @@ const bench: Bench = async ({ record }) => {
 
     // Other requests while a 2,000-chunk document is ingested.
     {
-      const big = Array.from({ length: 2000 }, () => Array.from({ length: 16 }, sentence).join(' ')).join('\n\n');
+      const big = Array.from({ length: 2000 }, () => Array.from({ length: 8 }, sentence).join(' ')).join('\n\n');
       const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
       const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
       const histogram = monitorEventLoopDelay({ resolution: 1 });

@@ -51,6 +51,19 @@ describe('knowledge base processing (embedded database)', () => {
     await expect(tool.execute({ query: '', limit: 1000 })).rejects.toThrow();
   });
 
+  it('hands back the document it was processing when it stops, and the next start finishes it', async () => {
+    const first = another('local:hashing');
+    const { document } = await first.create(t.userId, { bytes: Buffer.from(text('river deltas').repeat(20)), title: 'Deltas', chunkSize: 50, overlap: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await first.stop();
+    expect(['pending', 'completed']).toContain((await first.get(t.userId, document.id)).status);
+    const next = another('local:hashing');
+    await next.start();
+    await next.idle();
+    expect((await next.get(t.userId, document.id)).status).toBe('completed');
+    await next.stop();
+  });
+
   it('sweeps stored files that no document points to at start, and keeps the rest', async () => {
     const dir = t.config.knowledge.storageDir;
     const kept = fs.readdirSync(dir);

@@ -87,8 +87,9 @@ const documentColumns = [
   'active_version', 'chunk_count', 'embedding_model', 'lease_owner', 'lease_expires_at', 'created_at', 'updated_at', 'processed_at',
 ] as const;
 
-/** Chunks embedded and stored per transaction: small, so readers and other writers get their turn. */
-const batchSize = 32;
+/** Chunks embedded per call, and stored per transaction: small, so readers get the connection often. */
+const embedBatchSize = 32;
+const storeBatchSize = 8;
 const leaseMs = 120_000;
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -140,6 +141,7 @@ export class KnowledgeBase {
   /** Chunks written since the planner's statistics were last refreshed, and how many there were then. */
   private unanalysed = { chunks: 0, total: 0 };
   private stopped = false;
+  private recovery: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly database: PostgresDatabase,
@@ -170,8 +172,10 @@ export class KnowledgeBase {
     await this.ensureActiveModel();
     await this.analyze();
     if ((await this.models.current()).some((m) => m.state === 'building')) this.startReindex();
-    const unfinished = await this.database.db.selectFrom('kb_documents').select('id').where('status', 'in', ['pending', 'processing']).orderBy('created_at').execute();
-    for (const { id } of unfinished) this.enqueue(id);
+    await this.recover();
+    // A document whose instance died mid-way is taken over once its lease expires.
+    this.recovery = setInterval(() => void this.recover().catch((error: Error) => this.onError(error, 'recovering documents')), leaseMs / 2);
+    this.recovery.unref();
     await this.files.sweep(async (keys) => {
       if (keys.length === 0) return new Set();
       const rows = await this.database.db.selectFrom('kb_documents').select('storage_key').where('storage_key', 'in', keys).execute();
@@ -181,8 +185,31 @@ export class KnowledgeBase {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.recovery);
     await Promise.allSettled([this.draining, this.reindexing]);
     await this.worker.close();
+    // Hand back what this instance was processing, so the next start (or another instance) resumes it at once.
+    await this.database.transaction(async (tx) => {
+      const released = await tx
+        .updateTable('kb_documents')
+        .set({ status: 'pending', lease_owner: null, lease_expires_at: null })
+        .where('lease_owner', '=', this.instance)
+        .where('status', '=', 'processing')
+        .returning(documentColumns)
+        .execute();
+      for (const row of released) await this.publishStatus(tx, row);
+    });
+  }
+
+  /** Queues documents left pending, and those processing under an expired lease. */
+  private async recover(): Promise<void> {
+    const unfinished = await this.database.db
+      .selectFrom('kb_documents')
+      .select('id')
+      .where((eb) => eb.or([eb('status', '=', 'pending'), eb.and([eb('status', '=', 'processing'), eb('lease_expires_at', '<', sql<Date>`now()`)])]))
+      .orderBy('created_at')
+      .execute();
+    for (const { id } of unfinished) this.enqueue(id);
   }
 
   /** Resolves when every queued document has been processed (for the CLI, tests and benchmarks). */
@@ -371,12 +398,15 @@ export class KnowledgeBase {
       const models = await this.models.current();
       // A crashed earlier run may have left part of this version behind.
       await this.database.db.deleteFrom('kb_chunks').where('document_id', '=', id).where('version', '=', version).execute();
-      for (let at = 0; at < chunks.length; at += batchSize) {
-        if (this.stopped) throw new Superseded();
-        const batch = chunks.slice(at, at + batchSize);
+      for (let at = 0; at < chunks.length; at += embedBatchSize) {
+        const batch = chunks.slice(at, at + embedBatchSize);
         const vectors = await Promise.all(models.map(async (m) => (await this.embedder(m.model)).embed(batch.map((c) => c.content))));
-        await this.storeBatch(id, userId, version, batch, models, vectors);
-        await yieldToEventLoop();
+        for (let from = 0; from < batch.length; from += storeBatchSize) {
+          if (this.stopped) throw new Superseded();
+          const to = from + storeBatchSize;
+          await this.storeBatch(id, userId, version, batch.slice(from, to), models, vectors.map((v) => v.slice(from, to)));
+          await yieldToEventLoop();
+        }
       }
       const active = models.find((m) => m.state === 'active');
       await this.database.transaction(async (tx) => {
@@ -490,7 +520,7 @@ export class KnowledgeBase {
     const { count } = await missing().select((eb) => eb.fn.countAll<string>().as('count')).executeTakeFirstOrThrow();
     this.reindexProgress = { embedded: 0, total: Number(count) };
     while (!this.stopped) {
-      const batch = await missing().select(['c.id', 'c.user_id', 'c.content']).limit(batchSize).execute();
+      const batch = await missing().select(['c.id', 'c.user_id', 'c.content']).limit(embedBatchSize).execute();
       if (batch.length === 0) {
         const previous = await this.models.active();
         await this.database.transaction(async (tx) => {

@@ -76,7 +76,7 @@ export class KnowledgeSearch {
 
     const rows = await this.database.transaction(async (tx) => {
       if (query.mode !== 'keyword') {
-        await sql`select set_config('hnsw.ef_search', ${String(Math.min(1000, Math.max(40, pool * (iterative ? 2 : 10))))}, true)`.execute(tx);
+        await sql`select set_config('hnsw.ef_search', ${String(Math.min(1000, Math.max(100, pool * (iterative ? 4 : 10))))}, true)`.execute(tx);
         if (iterative) await sql`select set_config('hnsw.iterative_scan', 'relaxed_order', true)`.execute(tx);
       }
       const vectorRows =
