@@ -41,7 +41,7 @@ describe('the agentry CLI', () => {
 
     const duplicate = await cli(['users', 'create', '--email', 'OPS@example.test']);
     expect(duplicate).toMatchObject({ code: 1, output: expect.stringMatching(/EMAIL_TAKEN/) });
-  });
+  }, 120_000);
 
   it('issues a new token for a lost one, and says so when the email is unknown', async () => {
     expect((await cli(['users', 'token', '--email', 'Ops@Example.test'])).output).toMatch(/^Token: agt_/m);

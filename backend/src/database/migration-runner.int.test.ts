@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, drivers, type TestDatabase } from '../../test/test-database.ts';
 import { Features } from '../features.ts';
+import { vectorMigrations } from '../../database/migrations/index.ts';
 import { MigrationRunner } from './migration-runner.ts';
 
 async function tables(test: TestDatabase): Promise<string[]> {
@@ -25,7 +26,9 @@ describe.each(drivers)('migrations on %s', (driver) => {
     expect(await runner.isFresh()).toBe(true);
     const first = await runner.up();
     expect(first.applied.map((m) => m.name)).toContain('0001-accounts');
-    expect(await tables(test)).toEqual(['api_tokens', 'audit_log', 'events', 'users']);
+    const vectorTables = (await runner.vectorAvailable()) ? ['kb_embedding_models', 'kb_embeddings'] : [];
+    const allTables = ['api_tokens', 'audit_log', 'events', 'kb_chunks', 'kb_documents', ...vectorTables, 'users'];
+    expect(await tables(test)).toEqual(allTables);
     expect((await runner.status()).pending).toBe(0);
 
     await runner.down('0');
@@ -33,7 +36,7 @@ describe.each(drivers)('migrations on %s', (driver) => {
     expect((await runner.status()).migrations.every((m) => m.executedAt === null)).toBe(true);
 
     await runner.up();
-    expect(await tables(test)).toEqual(['api_tokens', 'audit_log', 'events', 'users']);
+    expect(await tables(test)).toEqual(allTables);
     expect(await runner.isFresh()).toBe(false);
   });
 
@@ -44,7 +47,8 @@ describe.each(drivers)('migrations on %s', (driver) => {
     expect(applied).toHaveLength(1);
     expect(applied[0]?.direction).toBe('Down');
     const newestCore = before.filter((name) => !name.startsWith('v')).at(-1);
-    expect(applied[0]?.name).toBe(before.includes('v0001-vector-extension') ? 'v0001-vector-extension' : newestCore);
+    const newestVector = before.filter((name) => name.startsWith('v')).at(-1);
+    expect(applied[0]?.name).toBe(newestVector ?? newestCore);
     await runner.up();
     expect(await executed()).toEqual(before);
   });
@@ -82,7 +86,7 @@ describe('the knowledge base on a PostgreSQL server follows pgvector', () => {
     await runner.up();
     const status = await runner.status();
     expect(status.pending).toBe(0);
-    expect(status.blocked).toBe(1);
+    expect(status.blocked).toBe(Object.keys(vectorMigrations).length);
     expect(await tables(test)).toContain('users');
 
     const features = await new Features({ knowledgeBase: true, integrations: true, chatAutoExecute: true }, runner).states();
