@@ -188,17 +188,20 @@ export class KnowledgeBase {
     clearInterval(this.recovery);
     await Promise.allSettled([this.draining, this.reindexing]);
     await this.worker.close();
-    // Hand back what this instance was processing, so the next start (or another instance) resumes it at once.
-    await this.database.transaction(async (tx) => {
-      const released = await tx
-        .updateTable('kb_documents')
-        .set({ status: 'pending', lease_owner: null, lease_expires_at: null })
-        .where('lease_owner', '=', this.instance)
-        .where('status', '=', 'processing')
-        .returning(documentColumns)
-        .execute();
-      for (const row of released) await this.publishStatus(tx, row);
-    });
+    // Hand back what this instance was processing, so the next start (or another instance) resumes
+    // it at once. If the database is gone, the lease runs out instead.
+    await this.database
+      .transaction(async (tx) => {
+        const released = await tx
+          .updateTable('kb_documents')
+          .set({ status: 'pending', lease_owner: null, lease_expires_at: null })
+          .where('lease_owner', '=', this.instance)
+          .where('status', '=', 'processing')
+          .returning(documentColumns)
+          .execute();
+        for (const row of released) await this.publishStatus(tx, row);
+      })
+      .catch((error: Error) => this.onError(error, 'handing back documents in flight'));
   }
 
   /** Queues documents left pending, and those processing under an expired lease. */
@@ -212,7 +215,7 @@ export class KnowledgeBase {
     for (const { id } of unfinished) this.enqueue(id);
   }
 
-  /** Resolves when every queued document has been processed (for the CLI, tests and benchmarks). */
+  /** Resolves when every queued document and any reindex are done (for tests and benchmarks). */
   async idle(): Promise<void> {
     while (this.draining || this.reindexing) await Promise.allSettled([this.draining, this.reindexing]);
   }
