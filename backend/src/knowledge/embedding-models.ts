@@ -66,8 +66,4 @@ export class EmbeddingModels {
     await tx.updateTable('kb_embedding_models').set({ state: 'active', activated_at: new Date() }).where('model', '=', model).execute();
     this.cached = undefined;
   }
-
-  forget(): void {
-    this.cached = undefined;
-  }
 }

@@ -22,10 +22,6 @@ export class FileStore {
     }
   }
 
-  read(key: string): Promise<Buffer> {
-    return fs.readFile(this.path(key));
-  }
-
   async remove(key: string): Promise<void> {
     await fs.rm(this.path(key), { force: true });
   }

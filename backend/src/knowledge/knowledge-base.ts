@@ -130,7 +130,7 @@ class Superseded extends Error {}
  */
 export class KnowledgeBase {
   readonly models: EmbeddingModels;
-  readonly files: FileStore;
+  private readonly files: FileStore;
   private readonly worker = new DocumentWorker();
   private readonly embedders = new Map<string, Promise<Embedder>>();
   private readonly instance = randomUUID();
