@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { sql, type Selectable } from 'kysely';
+import { sql, type ExpressionBuilder, type Selectable } from 'kysely';
 import type { Executor, PostgresDatabase } from '../database/index.ts';
-import type { DocumentStatus, KbDocumentsTable, JsonValue } from '../database/schema.ts';
+import type { DatabaseSchema, DocumentStatus, KbDocumentsTable, JsonValue } from '../database/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
 import type { EventBus } from '../events/index.ts';
 import { createEmbedder, type Embedder, type EmbedderSettings } from '../providers/embedders.ts';
@@ -91,6 +91,11 @@ const documentColumns = [
 const embedBatchSize = 32;
 const storeBatchSize = 8;
 const leaseMs = 120_000;
+/** When a lease taken or renewed now runs out. */
+const leaseExpiry = () => sql<Date>`now() + ${`${leaseMs} milliseconds`}::interval`;
+/** Documents waiting for an instance: pending, or processing under a lease that ran out. */
+const unclaimed = (eb: ExpressionBuilder<DatabaseSchema, 'kb_documents'>) =>
+  eb.or([eb('status', '=', 'pending'), eb.and([eb('status', '=', 'processing'), eb('lease_expires_at', '<', sql<Date>`now()`)])]);
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function toView(row: DocumentRow): DocumentView {
@@ -209,7 +214,7 @@ export class KnowledgeBase {
     const unfinished = await this.database.db
       .selectFrom('kb_documents')
       .select('id')
-      .where((eb) => eb.or([eb('status', '=', 'pending'), eb.and([eb('status', '=', 'processing'), eb('lease_expires_at', '<', sql<Date>`now()`)])]))
+      .where(unclaimed)
       .orderBy('created_at')
       .execute();
     for (const { id } of unfinished) this.enqueue(id);
@@ -381,9 +386,9 @@ export class KnowledgeBase {
     return this.database.transaction(async (tx) => {
       const row = await tx
         .updateTable('kb_documents')
-        .set({ status: 'processing', lease_owner: this.instance, lease_expires_at: sql`now() + ${`${leaseMs} milliseconds`}::interval`, updated_at: new Date() })
+        .set({ status: 'processing', lease_owner: this.instance, lease_expires_at: leaseExpiry(), updated_at: new Date() })
         .where('id', '=', id)
-        .where((eb) => eb.or([eb('status', '=', 'pending'), eb.and([eb('status', '=', 'processing'), eb('lease_expires_at', '<', sql<Date>`now()`)])]))
+        .where(unclaimed)
         .returning([...documentColumns, 'text'])
         .executeTakeFirst();
       if (row) await this.publishStatus(tx, row);
@@ -437,7 +442,7 @@ export class KnowledgeBase {
     await this.database.transaction(async (tx) => {
       const renewed = await tx
         .updateTable('kb_documents')
-        .set({ lease_expires_at: sql`now() + ${`${leaseMs} milliseconds`}::interval` })
+        .set({ lease_expires_at: leaseExpiry() })
         .where('id', '=', id)
         .where('version', '=', version)
         .where('lease_owner', '=', this.instance)

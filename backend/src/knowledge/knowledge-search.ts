@@ -47,6 +47,9 @@ interface Row {
   rank?: number | string;
 }
 
+/** What every result carries, from a chunk `c` and its document `d`. */
+const resultColumns = sql.raw('c.id, c.document_id, d.title, c.content, c.chunk_index, c.char_start, c.char_end, d.tags, d.source, d.metadata');
+
 /** Reciprocal rank fusion's constant: ranks deep in either list still count, but little. */
 const rrfK = 60;
 
@@ -84,7 +87,7 @@ export class KnowledgeSearch {
           ? []
           : (
               await sql<Row>`
-                select c.id, c.document_id, d.title, c.content, c.chunk_index, c.char_start, c.char_end, d.tags, d.source, d.metadata,
+                select ${resultColumns},
                        1 - (${embedding} <=> ${queryVector}) as similarity
                   from kb_embeddings e
                   join kb_chunks c on c.id = e.chunk_id
@@ -99,7 +102,7 @@ export class KnowledgeSearch {
           ? []
           : (
               await sql<Row>`
-                select c.id, c.document_id, d.title, c.content, c.chunk_index, c.char_start, c.char_end, d.tags, d.source, d.metadata,
+                select ${resultColumns},
                        1 - (${embedding} <=> ${queryVector}) as similarity, ts_rank_cd(c.tsv, q.query, 1) as rank
                   from to_tsquery('english', ${words}) as q(query), kb_chunks c
                   join kb_documents d on d.id = c.document_id and d.active_version = c.version
