@@ -118,7 +118,30 @@ export interface KbEmbeddingsTable {
   embedding: string;
 }
 
+export interface TemplatesTable {
+  id: Generated<string>;
+  /** Null for a built-in. */
+  user_id: string | null;
+  slug: string;
+  latest_version: Generated<number>;
+  created_at: CreatedAt;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  /** A deleted user template, or a built-in no longer in the library. */
+  deleted_at: Timestamp | null;
+}
+
+export interface TemplateVersionsTable {
+  template_id: string;
+  version: number;
+  definition: Json;
+  /** SHA-256 of the canonical definition: the library sync adds a version only when it changed. */
+  checksum: string;
+  created_at: CreatedAt;
+}
+
 export interface DatabaseSchema {
+  templates: TemplatesTable;
+  template_versions: TemplateVersionsTable;
   kb_documents: KbDocumentsTable;
   kb_chunks: KbChunksTable;
   kb_embedding_models: KbEmbeddingModelsTable;

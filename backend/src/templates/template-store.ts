@@ -1,0 +1,204 @@
+import { createHash } from 'node:crypto';
+import { sql, type Transaction } from 'kysely';
+import type { DatabaseSchema, PostgresDatabase } from '../database/index.ts';
+import { AppError } from '../errors.ts';
+import type { TemplateDefinition } from './template-definition.ts';
+
+/** A template version as the API shows it: the definition plus its identity. */
+export type TemplateView = TemplateDefinition & { id: string; version: number; builtIn: boolean; createdAt: string };
+
+export interface TemplateFilters {
+  category?: string | undefined;
+  tag?: string | undefined;
+}
+
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const uniqueViolation = '23505';
+const libraryLock = sql`select pg_advisory_xact_lock(hashtext('agentry.templates.library'))`;
+
+function checksum(definition: TemplateDefinition): string {
+  return createHash('sha256').update(JSON.stringify(definition)).digest('hex');
+}
+
+function slugTaken(error: unknown): boolean {
+  return (error as { code?: string }).code === uniqueViolation;
+}
+
+/**
+ * Templates in the database: built-ins (no owner, synced from the library) and each user's own.
+ * Every change adds an immutable version; a user sees the built-ins and their own templates, and
+ * anyone else's id answers 404.
+ */
+export class TemplateStore {
+  constructor(private readonly database: PostgresDatabase) {}
+
+  /**
+   * Brings the built-ins in line with the library: a new template gets version 1, a changed one a
+   * new version, one no longer shipped is retired (its versions stay for the sessions using them).
+   * Serialised by an advisory lock, so instances starting together add each version once.
+   */
+  async syncLibrary(library: readonly TemplateDefinition[]): Promise<{ added: string[]; updated: string[]; retired: string[] }> {
+    return this.database.transaction(async (tx) => {
+      await libraryLock.execute(tx);
+      const existing = await tx
+        .selectFrom('templates as t')
+        .innerJoin('template_versions as v', (join) => join.onRef('v.template_id', '=', 't.id').onRef('v.version', '=', 't.latest_version'))
+        .where('t.user_id', 'is', null)
+        .select(['t.id', 't.slug', 't.deleted_at', 'v.checksum'])
+        .execute();
+      const bySlug = new Map(existing.map((row) => [row.slug, row]));
+      const result = { added: [] as string[], updated: [] as string[], retired: [] as string[] };
+      for (const definition of library) {
+        const current = bySlug.get(definition.slug);
+        const sum = checksum(definition);
+        if (!current) {
+          const { id } = await tx.insertInto('templates').values({ slug: definition.slug, user_id: null }).returning('id').executeTakeFirstOrThrow();
+          await tx.insertInto('template_versions').values({ template_id: id, version: 1, definition, checksum: sum }).execute();
+          result.added.push(definition.slug);
+        } else if (current.checksum !== sum || current.deleted_at) {
+          if (current.checksum !== sum) {
+            await this.addVersion(tx, current.id, definition, sum);
+            result.updated.push(definition.slug);
+          }
+          await tx.updateTable('templates').set({ deleted_at: null }).where('id', '=', current.id).execute();
+        }
+      }
+      const shipped = new Set(library.map((d) => d.slug));
+      for (const row of existing) {
+        if (shipped.has(row.slug) || row.deleted_at) continue;
+        await tx.updateTable('templates').set({ deleted_at: sql`now()` }).where('id', '=', row.id).execute();
+        result.retired.push(row.slug);
+      }
+      return result;
+    });
+  }
+
+  /** The caller's templates and the built-ins, latest versions, by name. */
+  async list(userId: string, filters: TemplateFilters = {}): Promise<TemplateView[]> {
+    let query = this.visible(userId).innerJoin('template_versions as v', (join) =>
+      join.onRef('v.template_id', '=', 't.id').onRef('v.version', '=', 't.latest_version'),
+    );
+    if (filters.category) query = query.where(sql<boolean>`lower(v.definition->>'category') = lower(${filters.category})`);
+    if (filters.tag) query = query.where(sql<boolean>`v.definition->'tags' @> ${JSON.stringify([filters.tag])}::jsonb`);
+    const rows = await query.select(['t.id', 't.user_id', 'v.version', 'v.definition', 'v.created_at']).execute();
+    return rows.map(toView).sort((a, b) => a.name.localeCompare(b.name, 'en') || a.id.localeCompare(b.id));
+  }
+
+  /**
+   * One template by id (or, for people typing, by slug: the caller's own first, then a built-in),
+   * at its latest version or the one asked for. Another user's template answers 404.
+   */
+  async get(userId: string, idOrSlug: string, version?: number): Promise<TemplateView> {
+    const row = await this.visible(userId)
+      .innerJoin('template_versions as v', (join) =>
+        version === undefined
+          ? join.onRef('v.template_id', '=', 't.id').onRef('v.version', '=', 't.latest_version')
+          : join.onRef('v.template_id', '=', 't.id').on('v.version', '=', version),
+      )
+      .where(uuid.test(idOrSlug) ? sql<boolean>`t.id = ${idOrSlug.toLowerCase()}::uuid` : sql<boolean>`t.slug = ${idOrSlug}`)
+      .select(['t.id', 't.user_id', 'v.version', 'v.definition', 'v.created_at'])
+      .orderBy(sql`t.user_id is null`)
+      .limit(1)
+      .executeTakeFirst();
+    if (row) return toView(row);
+    if (version !== undefined) await this.get(userId, idOrSlug);
+    throw new AppError('TEMPLATE_NOT_FOUND', version === undefined ? undefined : `This template has no version ${version}.`);
+  }
+
+  /** Every version of a template, newest first. */
+  async versions(userId: string, id: string): Promise<Array<{ version: number; createdAt: string }>> {
+    const template = await this.get(userId, id);
+    const rows = await this.database.db
+      .selectFrom('template_versions')
+      .where('template_id', '=', template.id)
+      .select(['version', 'created_at'])
+      .orderBy('version', 'desc')
+      .execute();
+    return rows.map((row) => ({ version: row.version, createdAt: row.created_at.toISOString() }));
+  }
+
+  async create(userId: string, definition: TemplateDefinition): Promise<TemplateView> {
+    try {
+      return await this.database.transaction(async (tx) => {
+        const { id } = await tx.insertInto('templates').values({ user_id: userId, slug: definition.slug }).returning('id').executeTakeFirstOrThrow();
+        const row = await tx
+          .insertInto('template_versions')
+          .values({ template_id: id, version: 1, definition, checksum: checksum(definition) })
+          .returning(['version', 'created_at'])
+          .executeTakeFirstOrThrow();
+        return toView({ id, user_id: userId, definition, ...row });
+      });
+    } catch (error) {
+      if (slugTaken(error)) throw new AppError('TEMPLATE_SLUG_TAKEN', `You already have a template with the slug "${definition.slug}".`);
+      throw error;
+    }
+  }
+
+  /** Adds a version to one of the caller's templates. Concurrent updates each get their own number. */
+  async update(userId: string, id: string, definition: TemplateDefinition): Promise<TemplateView> {
+    try {
+      const view = await this.database.transaction(async (tx) => {
+        const owned = await tx
+          .selectFrom('templates')
+          .where('id', '=', id)
+          .where('user_id', '=', userId)
+          .where('deleted_at', 'is', null)
+          .select('id')
+          .forUpdate()
+          .executeTakeFirst();
+        if (!owned) return undefined;
+        await tx.updateTable('templates').set({ slug: definition.slug }).where('id', '=', id).execute();
+        const row = await this.addVersion(tx, id, definition, checksum(definition));
+        return toView({ id, user_id: userId, definition, ...row });
+      });
+      if (view) return view;
+    } catch (error) {
+      if (slugTaken(error)) throw new AppError('TEMPLATE_SLUG_TAKEN', `You already have a template with the slug "${definition.slug}".`);
+      throw error;
+    }
+    throw await this.notOwned(userId, id);
+  }
+
+  /** Deletes one of the caller's templates. Its versions stay for the sessions that use them. */
+  async delete(userId: string, id: string): Promise<void> {
+    const result = await this.database.db
+      .updateTable('templates')
+      .set({ deleted_at: sql`now()` })
+      .where('id', '=', id)
+      .where('user_id', '=', userId)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+    if (result.numUpdatedRows === 0n) throw await this.notOwned(userId, id);
+  }
+
+  private visible(userId: string) {
+    return this.database.db
+      .selectFrom('templates as t')
+      .where((eb) => eb.or([eb('t.user_id', '=', userId), eb('t.user_id', 'is', null)]))
+      .where('t.deleted_at', 'is', null);
+  }
+
+  /** Why a change to a template was refused: a built-in is read-only; anything else is not found. */
+  private async notOwned(userId: string, id: string): Promise<AppError> {
+    const template = await this.get(userId, id).catch(() => undefined);
+    return template?.builtIn ? new AppError('TEMPLATE_READ_ONLY') : new AppError('TEMPLATE_NOT_FOUND');
+  }
+
+  private async addVersion(tx: Transaction<DatabaseSchema>, id: string, definition: TemplateDefinition, sum: string) {
+    const { latest_version: version } = await tx
+      .updateTable('templates')
+      .set({ latest_version: sql`latest_version + 1`, updated_at: sql`now()` })
+      .where('id', '=', id)
+      .returning('latest_version')
+      .executeTakeFirstOrThrow();
+    return tx
+      .insertInto('template_versions')
+      .values({ template_id: id, version, definition, checksum: sum })
+      .returning(['version', 'created_at'])
+      .executeTakeFirstOrThrow();
+  }
+}
+
+function toView(row: { id: string; user_id: string | null; version: number; definition: unknown; created_at: Date }): TemplateView {
+  return { ...(row.definition as TemplateDefinition), id: row.id, version: row.version, builtIn: row.user_id === null, createdAt: row.created_at.toISOString() };
+}
