@@ -28,7 +28,7 @@ async function startInstance(target: DatabaseTarget, dataDir: string, secretKey:
     AGENTRY_SECRET_KEY: secretKey,
     ...(target.driver === 'postgres' ? { DATABASE_URL: target.url } : {}),
   });
-  const runtime = await createRuntime(config, database, { warn: () => undefined });
+  const runtime = await createRuntime(config, database, { warn: () => undefined, info: () => undefined });
   const app = await buildApp(runtime, { logger: false });
   await app.listen({ port: 0, host: '127.0.0.1' });
   return {

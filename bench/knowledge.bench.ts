@@ -110,7 +110,7 @@ const bench: Bench = async ({ record }) => {
   const database = await PostgresDatabase.open({ driver, dataDir: path.join(dataDir, 'pglite') }, { pool: { max: 1, timeoutMs: 30_000, statementTimeoutMs: 0 }, purpose: 'bench' });
   await new MigrationRunner(database.db).up();
   const config = loadConfig({ AGENTRY_DATA_DIR: dataDir, LOG_LEVEL: 'silent', RATE_LIMIT_DEFAULT: '1000000', RATE_LIMIT_KNOWLEDGE_SEARCH: '1000000' });
-  const runtime = await createRuntime(config, database, { warn: () => undefined });
+  const runtime = await createRuntime(config, database, { warn: () => undefined, info: () => undefined });
   const app = await buildApp(runtime, { logger: false });
   await app.listen({ port: 0, host: '127.0.0.1' });
   try {

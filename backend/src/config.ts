@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { AppError } from './errors.ts';
+import { embedderNamePattern } from './providers/embedders.ts';
 
 /*
  * Every setting Agentry reads, in one place. A setting comes from the environment or from one
@@ -52,7 +53,7 @@ export const settings = {
   FEATURE_CHAT_AUTO_EXECUTE: bool.default(true).describe('Run a matching template straight from a chat message.'),
   EMBEDDING_MODEL: z
     .string()
-    .regex(/^(local|openai):[A-Za-z0-9._/-]{1,100}$/, 'must be provider:model, e.g. local:hashing or openai:text-embedding-3-small')
+    .regex(embedderNamePattern, 'must be provider:model, e.g. local:hashing or openai:text-embedding-3-small')
     .default('local:hashing')
     .describe('Embedding model for the knowledge base. Changing it takes effect after "agentry kb reindex".'),
   EMBEDDING_DIMENSIONS: int(1, 2000).optional().describe("Vector length of a compatible server's embedding model (asked of the server when unset)."),
@@ -63,6 +64,13 @@ export const settings = {
   KB_MAX_UPLOAD_BYTES: int(1024, 1024 * 1024 * 1024).default(20 * 1024 * 1024).describe('Largest accepted document; larger ones answer 413.'),
   KB_CHUNK_SIZE: int(50, 2000).default(500).describe('Default chunk size in tokens (cl100k_base).'),
   KB_CHUNK_OVERLAP: int(0, 1000).default(50).describe('Default overlap between consecutive chunks, in tokens.'),
+  PROMPT_CACHE_MAX_ENTRIES: int(1, 1_000_000).default(1000).describe('Rendered prompts kept in memory per instance; the least recently used go first.'),
+  TEMPLATE_MATCH_THRESHOLD: z.coerce.number().min(0).max(1).default(0.8).describe('Confidence at which a chat message starts its matching template directly.'),
+  TEMPLATE_MATCH_EMBEDDING_MODEL: z
+    .string()
+    .regex(embedderNamePattern, 'must be provider:model, e.g. local:hashing or openai:text-embedding-3-small')
+    .default('local:hashing')
+    .describe('Embedding model for matching chat messages to templates. The confidence curve is fitted for local:hashing.'),
   RATE_LIMIT_DEFAULT: perMinute.default(600).describe('Requests per minute per user on routes without a group of their own (per instance).'),
   RATE_LIMIT_PROMPT_GENERATION: perMinute.default(100).describe('Prompt generation requests per minute per user (per instance).'),
   RATE_LIMIT_KNOWLEDGE_SEARCH: perMinute.default(60).describe('Knowledge search requests per minute per user (per instance).'),
@@ -128,6 +136,11 @@ function toConfig(raw: z.output<typeof settingsSchema>, cwd: string) {
       maxUploadBytes: raw.KB_MAX_UPLOAD_BYTES,
       chunkSize: raw.KB_CHUNK_SIZE,
       chunkOverlap: Math.min(raw.KB_CHUNK_OVERLAP, Math.floor(raw.KB_CHUNK_SIZE / 2)),
+    },
+    templates: {
+      promptCacheMaxEntries: raw.PROMPT_CACHE_MAX_ENTRIES,
+      matchThreshold: raw.TEMPLATE_MATCH_THRESHOLD,
+      matchEmbeddingModel: raw.TEMPLATE_MATCH_EMBEDDING_MODEL,
     },
     rateLimits: {
       default: raw.RATE_LIMIT_DEFAULT,

@@ -7,6 +7,8 @@ import { backupDatabase, MigrationRunner, PostgresDatabase } from './database/in
 import { createEventSystem } from './events/index.ts';
 import { Features } from './features.ts';
 import { KnowledgeBase, KnowledgeSearch } from './knowledge/index.ts';
+import { createEmbedder, type Embedder } from './providers/embedders.ts';
+import { loadLibrary, PromptEngine, TemplateMatcher, TemplateService, TemplateStore } from './templates/index.ts';
 import type { AppServices } from './server/index.ts';
 
 export const version: string = (
@@ -64,7 +66,7 @@ function pruneBackups(dir: string, keep: number): void {
 export async function createRuntime(
   config: Config,
   database: PostgresDatabase,
-  logger: Pick<Logger, 'warn'>,
+  logger: Pick<Logger, 'warn' | 'info'>,
   options: { now?: () => number; startKnowledge?: boolean } = {},
 ): Promise<Runtime> {
   const migrations = new MigrationRunner(database.db);
@@ -84,6 +86,7 @@ export async function createRuntime(
   const knowledge = new KnowledgeBase(database, events.bus, config.knowledge, (error, context) => logger.warn({ err: error }, context));
   const knowledgeAvailable = (await features.states()).knowledgeBase.available;
   if (knowledgeAvailable && options.startKnowledge !== false) await knowledge.start();
+  const templates = await createTemplates(config, database, features, logger, options.now);
   return {
     config,
     database,
@@ -91,6 +94,7 @@ export async function createRuntime(
     features,
     knowledge,
     knowledgeSearch: new KnowledgeSearch(database, knowledge),
+    templates,
     users,
     tokens,
     events,
@@ -102,4 +106,33 @@ export async function createRuntime(
       await database.close();
     },
   };
+}
+
+/** Syncs the built-in library into the database and wires the template service. */
+async function createTemplates(
+  config: Config,
+  database: PostgresDatabase,
+  features: Features,
+  logger: Pick<Logger, 'info'>,
+  now?: () => number,
+): Promise<TemplateService> {
+  const store = new TemplateStore(database);
+  const synced = await store.syncLibrary(loadLibrary());
+  if (synced.added.length + synced.updated.length + synced.retired.length > 0) logger.info(synced, 'synced the built-in templates');
+  let matchEmbedder: Promise<Embedder> | undefined;
+  return new TemplateService({
+    store,
+    engine: new PromptEngine({ maxEntries: config.templates.promptCacheMaxEntries, ...(now ? { now } : {}) }),
+    matcher: new TemplateMatcher(() => {
+      matchEmbedder ??= createEmbedder(config.templates.matchEmbeddingModel, config.knowledge.embedders).catch((error: unknown) => {
+        matchEmbedder = undefined;
+        throw error;
+      });
+      return matchEmbedder;
+    }),
+    // No user has connections until the integrations area exists; it replaces this.
+    connectedIntegrations: async () => [],
+    knowledgeBaseAvailable: async () => (await features.states()).knowledgeBase.available,
+    matchThreshold: config.templates.matchThreshold,
+  });
 }

@@ -29,7 +29,7 @@ export async function createTestApp(driver: DatabaseDriver, env: Record<string, 
   const where = test.target.driver === 'postgres' ? { DATABASE_URL: test.target.url } : { AGENTRY_DATA_DIR: test.dataDir ?? '' };
   const storageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentry-documents-'));
   const config = loadConfig({ ...where, KB_STORAGE_DIR: storageDir, LOG_LEVEL: 'silent', ...env }, process.cwd());
-  const runtime = await createRuntime(config, test.database, { warn: () => undefined }, options);
+  const runtime = await createRuntime(config, test.database, { warn: () => undefined, info: () => undefined }, options);
   const routes: { method: string; url: string }[] = [];
   const app = await buildApp(runtime, { logger: false, onRoute: (route) => routes.push(route), ...(options.now ? { now: options.now } : {}) });
   await app.ready();

@@ -133,7 +133,8 @@ export interface TemplatesTable {
 export interface TemplateVersionsTable {
   template_id: string;
   version: number;
-  definition: Json;
+  /** The template's JSON definition, validated before it is written (templates/template-definition.ts). */
+  definition: ColumnType<unknown, object, object>;
   /** SHA-256 of the canonical definition: the library sync adds a version only when it changed. */
   checksum: string;
   created_at: CreatedAt;

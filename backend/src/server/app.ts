@@ -10,6 +10,7 @@ import { AppError } from '../errors.ts';
 import type { EventSystem } from '../events/index.ts';
 import type { Features } from '../features.ts';
 import type { KnowledgeBase, KnowledgeSearch } from '../knowledge/index.ts';
+import type { TemplateService } from '../templates/index.ts';
 import { AuthFailureLimiter, installAuth } from './auth.ts';
 import { installErrorHandling, sendError, toAppError } from './error-handler.ts';
 import { installJsonBodyParser } from './json-body.ts';
@@ -19,6 +20,7 @@ import { auditRoutes } from './routes/audit-routes.ts';
 import { eventRoutes } from './routes/event-routes.ts';
 import { healthRoutes } from './routes/health-routes.ts';
 import { knowledgeRoutes } from './routes/knowledge-routes.ts';
+import { templateRoutes } from './routes/template-routes.ts';
 import { meRoutes } from './routes/me-routes.ts';
 import { tokenRoutes } from './routes/token-routes.ts';
 import { userRoutes } from './routes/user-routes.ts';
@@ -34,6 +36,7 @@ export interface AppServices {
   events: EventSystem;
   knowledge: KnowledgeBase;
   knowledgeSearch: KnowledgeSearch;
+  templates: TemplateService;
   version: string;
 }
 
@@ -105,7 +108,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   const limiter = new AuthFailureLimiter(config.rateLimits.authFailures, options.now);
   installAuth(app, { tokens: services.tokens, database: services.database, limiter });
   await installRateLimits(app, config.rateLimits);
-  const registry = installMetrics(app, services.database);
+  const registry = installMetrics(app, services.database, services.templates);
 
   await app.register(swagger, {
     openapi: {
@@ -133,6 +136,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   await app.register(auditRoutes, { database: services.database });
   await app.register(eventRoutes, { events: services.events, tokens: services.tokens, config });
   await app.register(knowledgeRoutes, { knowledge: services.knowledge, search: services.knowledgeSearch, features: services.features });
+  await app.register(templateRoutes, { templates: services.templates });
   await installWebSocketGateway(app, { config, tokens: services.tokens, events: services.events, limiter });
   return app;
 }

@@ -1,12 +1,14 @@
 import type { FastifyInstance } from 'fastify';
-import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { PostgresDatabase } from '../database/index.ts';
+import type { PromptCacheStats } from '../templates/index.ts';
 
 /**
- * Prometheus metrics: request latency by route, the database pool, and the process's defaults
- * (event-loop delay percentiles among them). One registry per app, so tests can run several.
+ * Prometheus metrics: request latency by route, the database pool, the prompt cache, and the
+ * process's defaults (event-loop delay percentiles among them). One registry per app, so tests
+ * can run several.
  */
-export function installMetrics(app: FastifyInstance, database: PostgresDatabase): Registry {
+export function installMetrics(app: FastifyInstance, database: PostgresDatabase, promptCache: { cacheStats(): PromptCacheStats }): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
   const latency = new Histogram({
@@ -27,6 +29,27 @@ export function installMetrics(app: FastifyInstance, database: PostgresDatabase)
       this.set({ state: 'idle' }, stats.idle);
       this.set({ state: 'waiting' }, stats.waiting);
       this.set({ state: 'max' }, stats.max);
+    },
+  });
+  // The cache counts for itself; these report its running totals when scraped.
+  const cacheTotal = (name: string, help: string, read: (stats: PromptCacheStats) => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read(promptCache.cacheStats()));
+      },
+    });
+  cacheTotal('agentry_prompt_cache_hits_total', 'Prompts served from the prompt cache (per instance)', (s) => s.hits);
+  cacheTotal('agentry_prompt_cache_misses_total', 'Prompts rendered because the cache did not hold them (per instance)', (s) => s.misses);
+  new Gauge({
+    name: 'agentry_prompt_cache_entries',
+    help: 'Rendered prompts held in the prompt cache (per instance)',
+    registers: [registry],
+    collect() {
+      this.set(promptCache.cacheStats().entries);
     },
   });
   app.addHook('onResponse', async (request, reply) => {

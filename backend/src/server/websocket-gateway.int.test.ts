@@ -305,7 +305,7 @@ describe('two server instances on one PostgreSQL', () => {
   it('an event committed on one instance reaches a socket on the other', async () => {
     const one = await createTestApp('postgres');
     const database = await PostgresDatabase.open(one.target, { pool: { max: 4, timeoutMs: 3000, statementTimeoutMs: 0 } });
-    const runtime = await createRuntime(one.config, database, { warn: () => undefined });
+    const runtime = await createRuntime(one.config, database, { warn: () => undefined, info: () => undefined });
     const two = await buildApp(runtime, { logger: false });
     await two.listen({ port: 0, host: '127.0.0.1' });
     try {

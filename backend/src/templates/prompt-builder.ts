@@ -2,14 +2,13 @@ import type { TemplateSpans } from 'mustache';
 import { Mustache, type CompiledTemplate } from './template-definition.ts';
 import type { ResolvedVariables } from './template-variables.ts';
 
-export type KnowledgeBaseState = 'available' | 'empty' | 'unavailable';
-
 /** Everything a prompt depends on. The same inputs give the same prompt, byte for byte. */
 export interface PromptInputs {
   variables: ResolvedVariables;
   /** Provider ids of the integrations the user has connected (only those the template names matter). */
   connected: ReadonlySet<string>;
-  knowledgeBase: KnowledgeBaseState;
+  /** Whether this installation has a knowledge base (pgvector, and the feature switched on). */
+  knowledgeBase: boolean;
   user: { name: string; timezone: string };
   /** Today in the user's time zone, YYYY-MM-DD. */
   date: string;
@@ -71,12 +70,6 @@ export function dateIn(timezone: string, at: number): string {
   return new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
 }
 
-const knowledgeLines: Record<KnowledgeBaseState, string> = {
-  available: 'available: search the user\'s documents with knowledge_search and cite the titles you use.',
-  empty: 'available but empty: the user has not uploaded documents yet.',
-  unavailable: 'not available on this installation.',
-};
-
 /**
  * Builds the agent's prompt from a template's structure: the rendered instructions, the goal, the
  * steps that can run with what is connected, the tools, who the user is and what day it is. Steps
@@ -95,7 +88,7 @@ export function buildPrompt(compiled: CompiledTemplate, inputs: PromptInputs): B
   compiled.steps.forEach((step, i) => {
     const instruction = render(step.instruction, view).trim();
     const absent = step.providers.filter((p) => !inputs.connected.has(p));
-    if (inputs.knowledgeBase === 'unavailable' && step.tools.includes('knowledge_search')) absent.push('the knowledge base');
+    if (!inputs.knowledgeBase && step.tools.includes('knowledge_search')) absent.push('the knowledge base');
     if (absent.length > 0) {
       leftOut.push(`- Step ${i + 1} needs ${absent.join(' and ')}: "${instruction}"`);
       return;
@@ -123,7 +116,7 @@ export function buildPrompt(compiled: CompiledTemplate, inputs: PromptInputs): B
       `- User: ${delimit('userName', inputs.user.name || 'unknown')}`,
       `- Time zone: ${inputs.user.timezone}`,
       `- Today: ${weekday}, ${inputs.date}`,
-      `- Knowledge base: ${knowledgeLines[inputs.knowledgeBase]}`,
+      `- Knowledge base: ${inputs.knowledgeBase ? "available: search the user's documents with knowledge_search and cite the titles you use." : 'not available on this installation.'}`,
     ].join('\n'),
   );
   sections.push(

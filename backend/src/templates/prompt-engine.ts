@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { buildPrompt, dateIn, type BuiltPrompt, type KnowledgeBaseState } from './prompt-builder.ts';
+import { buildPrompt, dateIn, type BuiltPrompt } from './prompt-builder.ts';
 import { compileTemplate, type CompiledTemplate } from './template-definition.ts';
 import { resolveVariables, type ResolvedVariables } from './template-variables.ts';
 
@@ -14,7 +14,7 @@ export interface TemplateVersionRef {
 export interface PromptRequest {
   variables?: Record<string, unknown> | undefined;
   connected: readonly string[];
-  knowledgeBase: KnowledgeBaseState;
+  knowledgeBase: boolean;
   user: { name: string; timezone: string };
 }
 
@@ -34,7 +34,7 @@ export interface PromptCacheStats {
  * Turns a template version and a caller's inputs into a prompt, with two bounded LRU caches:
  * parsed versions (immutable, keyed by id and version) and rendered prompts, keyed by everything
  * the output depends on: template id and version, the resolved variables, the connected
- * integrations the template uses, the knowledge base's state, the user's name and time zone and
+ * integrations the template uses, whether there is a knowledge base, the user's name and time zone and
  * today's date there. A new version or a change of integrations changes the key, so old entries
  * are never reached again and age out. Per instance.
  */

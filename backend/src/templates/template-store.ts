@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { sql, type Transaction } from 'kysely';
+import { LRUCache } from 'lru-cache';
 import type { DatabaseSchema, PostgresDatabase } from '../database/index.ts';
 import { AppError } from '../errors.ts';
 import type { TemplateDefinition } from './template-definition.ts';
@@ -20,8 +21,10 @@ function checksum(definition: TemplateDefinition): string {
   return createHash('sha256').update(JSON.stringify(definition)).digest('hex');
 }
 
-function slugTaken(error: unknown): boolean {
-  return (error as { code?: string }).code === uniqueViolation;
+/** A unique-index violation on insert or update means the caller already has a template with that slug. */
+function slugConflict(error: unknown, slug: string): unknown {
+  if ((error as { code?: string }).code !== uniqueViolation) return error;
+  return new AppError('TEMPLATE_SLUG_TAKEN', `You already have a template with the slug "${slug}".`);
 }
 
 /**
@@ -30,6 +33,9 @@ function slugTaken(error: unknown): boolean {
  * anyone else's id answers 404.
  */
 export class TemplateStore {
+  /** Versions this instance has read: immutable, so never stale. */
+  private readonly stored = new LRUCache<string, { definition: TemplateDefinition; createdAt: string }>({ max: 5_000 });
+
   constructor(private readonly database: PostgresDatabase) {}
 
   /**
@@ -75,13 +81,15 @@ export class TemplateStore {
 
   /** The caller's templates and the built-ins, latest versions, by name. */
   async list(userId: string, filters: TemplateFilters = {}): Promise<TemplateView[]> {
-    let query = this.visible(userId).innerJoin('template_versions as v', (join) =>
-      join.onRef('v.template_id', '=', 't.id').onRef('v.version', '=', 't.latest_version'),
-    );
-    if (filters.category) query = query.where(sql<boolean>`lower(v.definition->>'category') = lower(${filters.category})`);
-    if (filters.tag) query = query.where(sql<boolean>`v.definition->'tags' @> ${JSON.stringify([filters.tag])}::jsonb`);
-    const rows = await query.select(['t.id', 't.user_id', 'v.version', 'v.definition', 'v.created_at']).execute();
-    return rows.map(toView).sort((a, b) => a.name.localeCompare(b.name, 'en') || a.id.localeCompare(b.id));
+    let query = this.visible(userId, true);
+    if (filters.category || filters.tag) {
+      query = query.innerJoin('template_versions as v', (join) => join.onRef('v.template_id', '=', 't.id').onRef('v.version', '=', 't.latest_version'));
+      if (filters.category) query = query.where(sql<boolean>`lower(v.definition->>'category') = lower(${filters.category})`);
+      if (filters.tag) query = query.where(sql<boolean>`v.definition->'tags' @> ${JSON.stringify([filters.tag])}::jsonb`);
+    }
+    const rows = await query.select(['t.id', 't.user_id', 't.latest_version as version']).execute();
+    const views = await this.withDefinitions(rows);
+    return views.sort((a, b) => a.name.localeCompare(b.name, 'en') || a.id.localeCompare(b.id));
   }
 
   /**
@@ -90,19 +98,41 @@ export class TemplateStore {
    */
   async get(userId: string, idOrSlug: string, version?: number): Promise<TemplateView> {
     const row = await this.visible(userId)
-      .innerJoin('template_versions as v', (join) =>
-        version === undefined
-          ? join.onRef('v.template_id', '=', 't.id').onRef('v.version', '=', 't.latest_version')
-          : join.onRef('v.template_id', '=', 't.id').on('v.version', '=', version),
-      )
       .where(uuid.test(idOrSlug) ? sql<boolean>`t.id = ${idOrSlug.toLowerCase()}::uuid` : sql<boolean>`t.slug = ${idOrSlug}`)
-      .select(['t.id', 't.user_id', 'v.version', 'v.definition', 'v.created_at'])
+      .select(['t.id', 't.user_id', 't.latest_version as version'])
       .orderBy(sql`t.user_id is null`)
       .limit(1)
       .executeTakeFirst();
-    if (row) return toView(row);
-    if (version !== undefined) await this.get(userId, idOrSlug);
-    throw new AppError('TEMPLATE_NOT_FOUND', version === undefined ? undefined : `This template has no version ${version}.`);
+    if (!row) throw new AppError('TEMPLATE_NOT_FOUND');
+    const [view] = await this.withDefinitions([{ ...row, version: version ?? row.version }]);
+    if (!view) throw new AppError('TEMPLATE_NOT_FOUND', `This template has no version ${version}.`);
+    return view;
+  }
+
+  /**
+   * Adds each version's definition, from memory when this instance has read it before: versions
+   * never change, so the one query on the hot path only checks who may see what.
+   */
+  private async withDefinitions(rows: ReadonlyArray<{ id: string; user_id: string | null; version: number }>): Promise<TemplateView[]> {
+    const missing = rows.filter((row) => !this.stored.has(`${row.id}:${row.version}`));
+    if (missing.length > 0) {
+      const loaded = await this.database.db
+        .selectFrom('template_versions')
+        .where(sql<boolean>`(template_id, version) in (${sql.join(missing.map((row) => sql`(${row.id}::uuid, ${row.version}::integer)`))})`)
+        .select(['template_id', 'version', 'definition', 'created_at'])
+        .execute();
+      for (const row of loaded) this.remember(row.template_id, row.version, row.definition, row.created_at);
+    }
+    return rows.flatMap((row) => {
+      const stored = this.stored.get(`${row.id}:${row.version}`);
+      return stored ? [{ ...stored.definition, id: row.id, version: row.version, builtIn: row.user_id === null, createdAt: stored.createdAt }] : [];
+    });
+  }
+
+  private remember(id: string, version: number, definition: unknown, createdAt: Date): TemplateView {
+    const stored = { definition: definition as TemplateDefinition, createdAt: createdAt.toISOString() };
+    this.stored.set(`${id}:${version}`, stored);
+    return { ...stored.definition, id, version, builtIn: false, createdAt: stored.createdAt };
   }
 
   /** Every version of a template, newest first. */
@@ -118,26 +148,27 @@ export class TemplateStore {
   }
 
   async create(userId: string, definition: TemplateDefinition): Promise<TemplateView> {
-    try {
-      return await this.database.transaction(async (tx) => {
+    const row = await this.database
+      .transaction(async (tx) => {
         const { id } = await tx.insertInto('templates').values({ user_id: userId, slug: definition.slug }).returning('id').executeTakeFirstOrThrow();
-        const row = await tx
+        const added = await tx
           .insertInto('template_versions')
           .values({ template_id: id, version: 1, definition, checksum: checksum(definition) })
           .returning(['version', 'created_at'])
           .executeTakeFirstOrThrow();
-        return toView({ id, user_id: userId, definition, ...row });
+        return { id, ...added };
+      })
+      .catch((error: unknown) => {
+        throw slugConflict(error, definition.slug);
       });
-    } catch (error) {
-      if (slugTaken(error)) throw new AppError('TEMPLATE_SLUG_TAKEN', `You already have a template with the slug "${definition.slug}".`);
-      throw error;
-    }
+    // Remembered only once committed: a version number of a rolled-back change may be used again.
+    return this.remember(row.id, row.version, definition, row.created_at);
   }
 
   /** Adds a version to one of the caller's templates. Concurrent updates each get their own number. */
   async update(userId: string, id: string, definition: TemplateDefinition): Promise<TemplateView> {
-    try {
-      const view = await this.database.transaction(async (tx) => {
+    const row = await this.database
+      .transaction(async (tx) => {
         const owned = await tx
           .selectFrom('templates')
           .where('id', '=', id)
@@ -148,15 +179,13 @@ export class TemplateStore {
           .executeTakeFirst();
         if (!owned) return undefined;
         await tx.updateTable('templates').set({ slug: definition.slug }).where('id', '=', id).execute();
-        const row = await this.addVersion(tx, id, definition, checksum(definition));
-        return toView({ id, user_id: userId, definition, ...row });
+        return this.addVersion(tx, id, definition, checksum(definition));
+      })
+      .catch((error: unknown) => {
+        throw slugConflict(error, definition.slug);
       });
-      if (view) return view;
-    } catch (error) {
-      if (slugTaken(error)) throw new AppError('TEMPLATE_SLUG_TAKEN', `You already have a template with the slug "${definition.slug}".`);
-      throw error;
-    }
-    throw await this.notOwned(userId, id);
+    if (!row) throw await this.notOwned(userId, id);
+    return this.remember(id, row.version, definition, row.created_at);
   }
 
   /** Deletes one of the caller's templates. Its versions stay for the sessions that use them. */
@@ -171,11 +200,19 @@ export class TemplateStore {
     if (result.numUpdatedRows === 0n) throw await this.notOwned(userId, id);
   }
 
-  private visible(userId: string) {
+  /**
+   * The caller's live templates and the built-ins. A retired built-in stays readable by id (sessions
+   * started on it keep working) but is not listed: pass `listing`.
+   */
+  private visible(userId: string, listing = false) {
     return this.database.db
       .selectFrom('templates as t')
-      .where((eb) => eb.or([eb('t.user_id', '=', userId), eb('t.user_id', 'is', null)]))
-      .where('t.deleted_at', 'is', null);
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('t.user_id', '=', userId), eb('t.deleted_at', 'is', null)]),
+          listing ? eb.and([eb('t.user_id', 'is', null), eb('t.deleted_at', 'is', null)]) : eb('t.user_id', 'is', null),
+        ]),
+      );
   }
 
   /** Why a change to a template was refused: a built-in is read-only; anything else is not found. */
@@ -197,8 +234,4 @@ export class TemplateStore {
       .returning(['version', 'created_at'])
       .executeTakeFirstOrThrow();
   }
-}
-
-function toView(row: { id: string; user_id: string | null; version: number; definition: unknown; created_at: Date }): TemplateView {
-  return { ...(row.definition as TemplateDefinition), id: row.id, version: row.version, builtIn: row.user_id === null, createdAt: row.created_at.toISOString() };
 }

@@ -7,7 +7,7 @@ export interface VariableDefinition {
   name: string;
   type: VariableType;
   required?: boolean | undefined;
-  default?: unknown;
+  default?: VariableValue | undefined;
   description?: string | undefined;
   /** The allowed values of an enum. */
   values?: string[] | undefined;

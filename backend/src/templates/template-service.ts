@@ -1,0 +1,111 @@
+import type { GeneratedPrompt, PromptCacheStats, PromptEngine } from './prompt-engine.ts';
+import { compileTemplate } from './template-definition.ts';
+import type { TemplateMatch, TemplateMatcher } from './template-matcher.ts';
+import type { TemplateFilters, TemplateStore, TemplateView } from './template-store.ts';
+
+export interface TemplateServiceDeps {
+  store: TemplateStore;
+  engine: PromptEngine;
+  matcher: TemplateMatcher;
+  /** Provider ids of the integrations a user has connected. */
+  connectedIntegrations: (userId: string) => Promise<readonly string[]>;
+  /** Whether this installation has a knowledge base. */
+  knowledgeBaseAvailable: () => Promise<boolean>;
+  /** A match at or above this confidence may start its template straight from chat. */
+  matchThreshold: number;
+}
+
+/** A template as the gallery lists it: with whether the caller can run it, and what is missing. */
+export type TemplateListing = TemplateView & { available: boolean; missingIntegrations: string[] };
+
+export interface PromptOptions {
+  variables?: Record<string, unknown> | undefined;
+  /** Narrows the integrations the prompt may use (see `prompt`). */
+  integrations?: string[] | undefined;
+  version?: number | undefined;
+}
+
+/** The user a prompt is written for. */
+export interface PromptUser {
+  id: string;
+  name: string;
+  timezone: string;
+}
+
+/**
+ * The template side of the template-chat bridge: the gallery, a user's own templates, prompt
+ * generation and matching chat messages to templates. Scoped to the calling user throughout.
+ */
+export class TemplateService {
+  constructor(private readonly deps: TemplateServiceDeps) {}
+
+  get matchThreshold(): number {
+    return this.deps.matchThreshold;
+  }
+
+  /** The prompt cache's counters, for /metrics. */
+  cacheStats(): PromptCacheStats {
+    return this.deps.engine.stats();
+  }
+
+  async list(userId: string, filters: TemplateFilters & { available?: boolean | undefined } = {}): Promise<TemplateListing[]> {
+    const [templates, connected] = await Promise.all([this.deps.store.list(userId, filters), this.deps.connectedIntegrations(userId)]);
+    const listings = templates.map((template) => {
+      const missingIntegrations = template.integrations.required.filter((p) => !connected.includes(p));
+      return { ...template, available: missingIntegrations.length === 0, missingIntegrations };
+    });
+    return filters.available === undefined ? listings : listings.filter((t) => t.available === filters.available);
+  }
+
+  get(userId: string, idOrSlug: string, version?: number): Promise<TemplateView> {
+    return this.deps.store.get(userId, idOrSlug, version);
+  }
+
+  versions(userId: string, id: string): Promise<Array<{ version: number; createdAt: string }>> {
+    return this.deps.store.versions(userId, id);
+  }
+
+  /** Validates the definition (400 TEMPLATE_INVALID, naming the problem) and stores version 1. */
+  create(userId: string, body: unknown): Promise<TemplateView> {
+    return this.deps.store.create(userId, compileTemplate(body).definition);
+  }
+
+  /** Validates the definition and stores it as the template's next version. */
+  async update(userId: string, idOrSlug: string, body: unknown): Promise<TemplateView> {
+    const { definition } = compileTemplate(body);
+    const { id } = await this.deps.store.get(userId, idOrSlug);
+    return this.deps.store.update(userId, id, definition);
+  }
+
+  async delete(userId: string, idOrSlug: string): Promise<void> {
+    const { id } = await this.deps.store.get(userId, idOrSlug);
+    await this.deps.store.delete(userId, id);
+  }
+
+  /**
+   * The prompt for a template version and the caller's inputs. The integrations it may use are
+   * the user's connected ones; until the integrations area tracks connections, the request's
+   * `integrations` list stands in for them, and from then on it can only narrow them.
+   */
+  async prompt(user: PromptUser, idOrSlug: string, options: PromptOptions = {}): Promise<GeneratedPrompt> {
+    const [template, knowledgeBase, connected] = await Promise.all([
+      this.deps.store.get(user.id, idOrSlug, options.version),
+      this.deps.knowledgeBaseAvailable(),
+      options.integrations ? Promise.resolve(options.integrations) : this.deps.connectedIntegrations(user.id),
+    ]);
+    const { id, version, builtIn: _builtIn, createdAt: _createdAt, ...definition } = template;
+    return this.deps.engine.generate(
+      { id, version, definition },
+      { variables: options.variables, connected, knowledgeBase, user: { name: user.name, timezone: user.timezone } },
+    );
+  }
+
+  /** Ranks the caller's templates (their own and the built-ins) for a chat message. */
+  async match(userId: string, message: string): Promise<TemplateMatch[]> {
+    const templates = await this.list(userId);
+    return this.deps.matcher.match(
+      message,
+      templates.map((t) => ({ id: t.id, version: t.version, definition: t, available: t.available })),
+    );
+  }
+}
