@@ -6,7 +6,7 @@ import { loadConfig } from '../backend/src/config.ts';
 import { MigrationRunner, PostgresDatabase, type DatabaseTarget } from '../backend/src/database/index.ts';
 import { createRuntime } from '../backend/src/runtime.ts';
 import { buildApp } from '../backend/src/server/index.ts';
-import { PromptEngine, type TemplateDefinition } from '../backend/src/templates/index.ts';
+import { compileTemplate, PromptEngine, type TemplateDefinition } from '../backend/src/templates/index.ts';
 import { createDatabase, keepAliveClient, measure, type Bench, type BenchResult } from './harness.ts';
 
 /** A template of the size the issue names: 20 variables of every type and 10 steps. */
@@ -126,7 +126,7 @@ const bench: Bench = async ({ record }) => {
     knowledgeBase: true,
     user: { name: 'Bench', timezone: 'Europe/Berlin' },
   });
-  const ref = { id: 'bench', version: 1, definition };
+  const ref = { id: 'bench', version: 1, compiled: compileTemplate(definition) };
   const cachedRequest = request(0);
   record(
     await measure({ name: 'prompt engine, 20 variables, 10 steps, cached', driver: 'in-process', target: 'p95 ≤ 1 ms' }, async () => engine.generate(ref, cachedRequest), {

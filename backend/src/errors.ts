@@ -9,6 +9,7 @@ export const errorCodes = {
   INVALID_JSON: { status: 400, message: 'The request body is not valid JSON.' },
   FORBIDDEN_KEY: { status: 400, message: 'The request body contains a forbidden key ("__proto__" or "constructor").' },
   BODY_NOT_ALLOWED: { status: 400, message: 'This route takes no request body.' },
+  INVALID_TEXT: { status: 400, message: 'The request contains a NUL character or malformed Unicode (a lone surrogate), which cannot be stored.' },
   UNAUTHORIZED: { status: 401, message: 'Authentication is required: send "Authorization: Bearer <token>".' },
   FORBIDDEN: { status: 403, message: 'You are not allowed to do this.' },
   TEMPLATE_READ_ONLY: { status: 403, message: 'Built-in templates are read-only: create your own template to change one.' },

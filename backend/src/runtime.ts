@@ -130,8 +130,6 @@ async function createTemplates(
       });
       return matchEmbedder;
     }),
-    // No user has connections until the integrations area exists; it replaces this.
-    connectedIntegrations: async () => [],
     knowledgeBaseAvailable: async () => (await features.states()).knowledgeBase.available,
     matchThreshold: config.templates.matchThreshold,
   });

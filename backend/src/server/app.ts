@@ -13,7 +13,7 @@ import type { KnowledgeBase, KnowledgeSearch } from '../knowledge/index.ts';
 import type { TemplateService } from '../templates/index.ts';
 import { AuthFailureLimiter, installAuth } from './auth.ts';
 import { installErrorHandling, sendError, toAppError } from './error-handler.ts';
-import { installJsonBodyParser } from './json-body.ts';
+import { installJsonBodyParser, isStorableText } from './json-body.ts';
 import { installMetrics } from './metrics.ts';
 import { installRateLimits } from './rate-limits.ts';
 import { auditRoutes } from './routes/audit-routes.ts';
@@ -99,7 +99,13 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
     shuttingDown = true;
   });
   // A route that declares no body takes none: a body sent anyway is a client mistake to report.
+  // Path and query values must be storable text, like every string in a JSON body.
   app.addHook('preValidation', async (request) => {
+    for (const values of [request.params, request.query] as unknown[]) {
+      for (const value of Object.values((values ?? {}) as Record<string, unknown>).flat()) {
+        if (typeof value === 'string' && !isStorableText(value)) throw new AppError('INVALID_TEXT');
+      }
+    }
     if (request.routeOptions.schema?.body || request.routeOptions.config.ownBody) return;
     const length = Number(request.headers['content-length'] ?? 0);
     if (length > 0 || request.headers['transfer-encoding']) throw new AppError('BODY_NOT_ALLOWED');

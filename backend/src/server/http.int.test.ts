@@ -112,6 +112,9 @@ describe.each(drivers)('the HTTP API on %s', (driver) => {
     expect(doc.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/me', '/v1/users', '/v1/users/{id}', '/v1/tokens', '/health']));
     expect(doc.paths['/v1/tokens'].post.requestBody.content['application/json'].schema.required).toContain('name');
+    const template = doc.paths['/v1/templates'].post.requestBody.content['application/json'].schema;
+    expect(template.required).toEqual(['slug', 'name', 'description', 'category', 'systemPrompt']);
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/templates/{id}/prompt', '/v1/templates/match']));
     const docs = await t.app.inject({ method: 'GET', url: '/docs/' });
     expect(docs.statusCode).toBe(200);
     expect(docs.headers['content-type']).toMatch(/html/);

@@ -1,5 +1,5 @@
 import type { TemplateSpans } from 'mustache';
-import { Mustache, type CompiledTemplate } from './template-definition.ts';
+import { Mustache, writer, type CompiledTemplate } from './template-definition.ts';
 import type { ResolvedVariables } from './template-variables.ts';
 
 /** Everything a prompt depends on. The same inputs give the same prompt, byte for byte. */
@@ -33,8 +33,6 @@ export function delimit(name: string, value: string): string {
   return `<value name="${name}">${value.replace(/[&<>]/g, (c) => xmlEscapes[c]!)}</value>`;
 }
 
-// The writer renders already-parsed tokens; its own parse cache is never used, so it stays empty.
-const writer = Object.assign(new Mustache.Writer(), { templateCache: undefined });
 const renderOptions = { escape: (value: unknown) => (Array.isArray(value) ? value.join(', ') : String(value)) };
 
 /**

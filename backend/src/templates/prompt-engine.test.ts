@@ -38,7 +38,7 @@ const request = (overrides: Partial<PromptRequest> = {}): PromptRequest => ({
   ...overrides,
 });
 const engine = () => new PromptEngine({ maxEntries: 100, now });
-const ref = (definition: unknown, version = 1) => ({ id: 't1', version, definition });
+const ref = (definition: unknown, version = 1) => ({ id: 't1', version, compiled: compileTemplate(definition) });
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -124,6 +124,12 @@ describe('variables', () => {
     const prompt = engine().generate(ref(base), request({ variables: { topic: 'sales', weeks: '4', urgent: 'true', people: 'ann, bob', due: '2026-12-01' } }));
     expect(prompt.variables).toEqual({ topic: 'sales', weeks: 4, urgent: true, people: ['ann', 'bob'], format: 'short', due: '2026-12-01' });
     expect(prompt.systemPrompt).toContain('for 4 weeks. It is urgent.\n- ask <value name="people">ann</value>\n- ask <value name="people">bob</value>');
+  });
+
+  it('treats null, empty text and an empty list as no value: the default applies', () => {
+    const prompt = engine().generate(ref(base), request({ variables: { topic: 'sales', weeks: '', format: null, people: [] } }));
+    expect(prompt.variables).toEqual({ topic: 'sales', weeks: 1, urgent: false, format: 'short' });
+    expect(codeOf(() => engine().generate(ref(base), request({ variables: { topic: '' } })))).toBe('MISSING_VARIABLES');
   });
 
   it('names every missing required variable', () => {

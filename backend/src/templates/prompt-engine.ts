@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { buildPrompt, dateIn, type BuiltPrompt } from './prompt-builder.ts';
-import { compileTemplate, type CompiledTemplate } from './template-definition.ts';
+import type { CompiledTemplate } from './template-definition.ts';
 import { resolveVariables, type ResolvedVariables } from './template-variables.ts';
 
-/** One stored version of a template: immutable, so what is derived from it can be kept. */
+/** One version of a template: immutable, so what is rendered from it can be kept. */
 export interface TemplateVersionRef {
   id: string;
   version: number;
-  definition: unknown;
+  compiled: CompiledTemplate;
 }
 
 export interface PromptRequest {
@@ -31,40 +31,26 @@ export interface PromptCacheStats {
 }
 
 /**
- * Turns a template version and a caller's inputs into a prompt, with two bounded LRU caches:
- * parsed versions (immutable, keyed by id and version) and rendered prompts, keyed by everything
- * the output depends on: template id and version, the resolved variables, the connected
- * integrations the template uses, whether there is a knowledge base, the user's name and time zone and
- * today's date there. A new version or a change of integrations changes the key, so old entries
- * are never reached again and age out. Per instance.
+ * Turns a template version and a caller's inputs into a prompt, keeping rendered prompts in a
+ * bounded LRU keyed by everything the output depends on: template id and version, the resolved
+ * variables, the connected integrations the template uses, whether there is a knowledge base, the
+ * user's name and time zone and today's date there. A new version or a change of integrations
+ * changes the key, so old entries are never reached again and age out. Per instance.
  */
 export class PromptEngine {
-  private readonly compiledVersions: LRUCache<string, CompiledTemplate>;
   private readonly prompts: LRUCache<string, BuiltPrompt>;
+  private readonly now: () => number;
   private hits = 0;
   private misses = 0;
-  private readonly now: () => number;
 
   constructor(options: { maxEntries: number; now?: () => number }) {
-    this.compiledVersions = new LRUCache({ max: Math.max(16, Math.ceil(options.maxEntries / 4)) });
     this.prompts = new LRUCache({ max: options.maxEntries });
     this.now = options.now ?? Date.now;
   }
 
-  /** The parsed version, parsed once per instance. */
-  compiled(template: TemplateVersionRef): CompiledTemplate {
-    const key = `${template.id}:${template.version}`;
-    let compiled = this.compiledVersions.get(key);
-    if (!compiled) {
-      compiled = compileTemplate(template.definition);
-      this.compiledVersions.set(key, compiled);
-    }
-    return compiled;
-  }
-
   /** Resolves the variables (422 MISSING_VARIABLES / INVALID_VARIABLE) and renders, from the cache when it can. */
   generate(template: TemplateVersionRef, request: PromptRequest): GeneratedPrompt {
-    const compiled = this.compiled(template);
+    const { compiled } = template;
     const { definition } = compiled;
     const variables = resolveVariables(definition.variables, request.variables);
     const named = new Set([...definition.integrations.required, ...definition.integrations.optional]);

@@ -8,6 +8,15 @@ import { coerceVariable, isIsoDate, variableTypes, type VariableDefinition } fro
 // The package's ESM entry has only a default export; its CommonJS entry matches its types.
 export const Mustache = createRequire(import.meta.url)('mustache') as typeof MustacheModule;
 
+/**
+ * The one writer that parses and renders. Mustache's default writer keeps every source it has
+ * parsed in a cache that never evicts; ours keeps none (compiled templates live in a bounded LRU).
+ */
+export const writer = Object.assign(new Mustache.Writer(), { templateCache: undefined });
+
+/** Sections nest at most this deep: rendering recurses once per level. */
+const maxSectionDepth = 10;
+
 /** Tools every installation has, besides those of connected integrations. */
 export const builtInTools = ['knowledge_search'] as const;
 
@@ -167,11 +176,12 @@ const refusedTokens: Record<string, string> = {
 function parseSource(template: string, where: string, variables: Map<string, VariableDefinition>): TemplateSpans {
   let tokens: TemplateSpans;
   try {
-    tokens = Mustache.parse(template);
+    tokens = writer.parse(template) as TemplateSpans;
   } catch (error) {
     throw invalid((error as Error).message, where);
   }
-  const check = (spans: TemplateSpans, inList: boolean) => {
+  const check = (spans: TemplateSpans, inList: boolean, depth: number) => {
+    if (depth > maxSectionDepth) throw invalid(`sections nest more than ${maxSectionDepth} deep`, where);
     for (const span of spans) {
       const [type, name] = span;
       if (!allowedTokens.has(type)) throw invalid(refusedTokens[type] ?? `{{${type}…}} is not allowed`, where);
@@ -189,9 +199,9 @@ function parseSource(template: string, where: string, variables: Map<string, Var
           where,
         );
       }
-      if (type === '#' || type === '^') check(span[4] as TemplateSpans, inList || (type === '#' && variable.type === 'list'));
+      if (type === '#' || type === '^') check(span[4] as TemplateSpans, inList || (type === '#' && variable.type === 'list'), depth + 1);
     }
   };
-  check(tokens, false);
+  check(tokens, false, 0);
   return tokens;
 }

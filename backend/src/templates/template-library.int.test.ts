@@ -27,8 +27,9 @@ describe.each(['pglite', 'postgres'] as const)('syncing the built-in library int
     const [a, b] = await Promise.all([store.syncLibrary(changed), store.syncLibrary(changed)]);
     expect([...a.updated, ...b.updated]).toEqual(['email-triage']);
     const latest = await store.get(userId, 'email-triage');
-    expect(latest).toMatchObject({ version: 2, description: 'Triages unread mail, now with labels.', builtIn: true });
-    expect((await store.get(userId, latest.id, 1)).description).toBe(library.find((t) => t.slug === 'email-triage')!.description);
+    expect(latest).toMatchObject({ version: 2, builtIn: true });
+    expect(latest.compiled.definition.description).toBe('Triages unread mail, now with labels.');
+    expect((await store.get(userId, latest.id, 1)).compiled.definition.description).toBe(library.find((t) => t.slug === 'email-triage')!.description);
   });
 
   it('retires a template a release no longer ships: gone from the gallery, still readable by id, back when shipped again', async () => {
@@ -36,7 +37,7 @@ describe.each(['pglite', 'postgres'] as const)('syncing the built-in library int
     const without = library.filter((t) => t.slug !== 'issue-triage');
     expect((await store.syncLibrary(without)).retired).toEqual(['issue-triage']);
     expect((await store.list(userId)).some((t) => t.id === id)).toBe(false);
-    expect((await store.get(userId, id)).slug).toBe('issue-triage');
+    expect((await store.get(userId, id)).compiled.definition.slug).toBe('issue-triage');
     await store.syncLibrary(library);
     expect((await store.list(userId)).some((t) => t.id === id)).toBe(true);
   });

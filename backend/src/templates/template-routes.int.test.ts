@@ -42,7 +42,7 @@ describe.each(['pglite', 'postgres'] as const)('templates over HTTP (%s)', (driv
     expect((await list('?tag=slack')).map((template) => template.slug)).toEqual(['channel-digest']);
   });
 
-  it('creates, versions and deletes a template of your own; sessions can still read the old version', async () => {
+  it('creates, versions and deletes a template of your own, and frees its slug', async () => {
     const created = await call('POST', '/v1/templates', definition);
     expect(created.statusCode).toBe(201);
     const { id } = created.json().template;
@@ -86,8 +86,24 @@ describe.each(['pglite', 'postgres'] as const)('templates over HTTP (%s)', (driv
     expect((await call('GET', `/v1/templates/${triage.id}`)).json().template.version).toBe(1);
   });
 
+  it('gives every concurrent change its own version', async () => {
+    const { id } = (await call('POST', '/v1/templates', { ...definition, slug: 'busy-one' })).json().template;
+    const updates = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => call('PUT', `/v1/templates/${id}`, { ...definition, slug: 'busy-one', description: `Edit ${i}.` })),
+    );
+    expect(updates.map((u) => u.json().template.version).sort()).toEqual([2, 3, 4, 5, 6]);
+    const versions = (await call('GET', `/v1/templates/${id}/versions`)).json().versions;
+    expect(versions.map((v: { version: number }) => v.version)).toEqual([6, 5, 4, 3, 2, 1]);
+  });
+
   it('refuses a template that does not validate, naming the problem, and stores nothing', async () => {
-    const before = (await list()).length;
+    const rows = async () => {
+      const { db } = t.runtime.database;
+      const templates = await db.selectFrom('templates').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+      const versions = await db.selectFrom('template_versions').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+      return [Number(templates.n), Number(versions.n)];
+    };
+    const before = await rows();
     const cases: Array<[unknown, RegExp]> = [
       [{ ...definition, slug: 'bad-1', systemPrompt: 'Hello {{name}}' }, /systemPrompt: uses \{\{name\}\}, which is not declared in variables/],
       [{ ...definition, slug: 'bad-2', systemPrompt: "{{constructor.constructor('return process')()}}" }, /not a variable name/],
@@ -95,6 +111,7 @@ describe.each(['pglite', 'postgres'] as const)('templates over HTTP (%s)', (driv
       [{ ...definition, slug: 'bad-4', variables: [{ name: 'team', type: 'colour' }] }, /variables\[0\]\.type: unknown type "colour"/],
       [{ ...definition, slug: 'Bad Slug' }, /slug: must be lower-case/],
       [{ name: 'No slug' }, /slug/],
+      [{ ...definition, slug: 'bad-5', systemPrompt: `${'{{#team}}'.repeat(11)}x${'{{/team}}'.repeat(11)}` }, /sections nest more than 10 deep/],
     ];
     for (const [body, message] of cases) {
       const response = await call('POST', '/v1/templates', body);
@@ -102,7 +119,18 @@ describe.each(['pglite', 'postgres'] as const)('templates over HTTP (%s)', (driv
       expect(response.json().error.code).toBe('TEMPLATE_INVALID');
       expect(response.json().error.message).toMatch(message);
     }
-    expect((await list()).length).toBe(before);
+    // Text no database column can hold is refused before anything is written, wherever it sits.
+    for (const text of ['\\u0000', '\\ud800']) {
+      const response = await t.app.inject({
+        method: 'POST',
+        url: '/v1/templates',
+        headers: { ...bearer(t.userToken), 'content-type': 'application/json' },
+        payload: JSON.stringify({ ...definition, slug: 'bad-text' }).replace('Writes the standup', `Writes the ${text} standup`),
+      });
+      expect(response.statusCode).toBe(400);
+      expect(response.json().error.code).toBe('INVALID_TEXT');
+    }
+    expect(await rows()).toEqual(before);
   });
 
   it('generates the prompt: resolved variables, tools, missing integrations, and a cache that a new version bypasses', async () => {
@@ -162,6 +190,15 @@ describe.each(['pglite', 'postgres'] as const)('templates over HTTP (%s)', (driv
     expect(long.statusCode).toBe(422);
     expect(long.json().error.code).toBe('INVALID_VARIABLE');
     expect((await call('POST', url, { variables: { repository: 'a/b', pullRequest: 1 }, integrations: ['Not A Provider'] })).statusCode).toBe(400);
+    expect((await call('POST', url, { variables: { repository: 'a/b', pullRequest: 1 }, version: 3_000_000_000 })).json().error.code).toBe('VALIDATION_FAILED');
+    for (const hostile of ['/v1/templates?category=a%00b', '/v1/templates/a%00b', '/v1/templates/%ED%A0%80']) {
+      const response = await call('GET', hostile);
+      expect(response.statusCode, hostile).toBe(400);
+      expect(response.json().error.code, hostile).toMatch(/INVALID_TEXT|VALIDATION_FAILED/);
+    }
+    const longId = await call('GET', `/v1/templates/${'x'.repeat(500)}`);
+    expect(longId.statusCode).toBeGreaterThanOrEqual(400);
+    expect(longId.statusCode).toBeLessThan(500);
     expect((await t.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
   });
 

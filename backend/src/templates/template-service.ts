@@ -1,14 +1,18 @@
+import { AppError } from '../errors.ts';
 import type { GeneratedPrompt, PromptCacheStats, PromptEngine } from './prompt-engine.ts';
 import { compileTemplate } from './template-definition.ts';
 import type { TemplateMatch, TemplateMatcher } from './template-matcher.ts';
-import type { TemplateFilters, TemplateStore, TemplateView } from './template-store.ts';
+import { toView, type StoredTemplate, type TemplateFilters, type TemplateStore, type TemplateView } from './template-store.ts';
 
 export interface TemplateServiceDeps {
   store: TemplateStore;
   engine: PromptEngine;
   matcher: TemplateMatcher;
-  /** Provider ids of the integrations a user has connected. */
-  connectedIntegrations: (userId: string) => Promise<readonly string[]>;
+  /**
+   * Provider ids of the integrations a user has connected. Absent until the integrations area
+   * tracks connections: then no user has any, and prompt generation takes the request's list.
+   */
+  connectedIntegrations?: ((userId: string) => Promise<readonly string[]>) | undefined;
   /** Whether this installation has a knowledge base. */
   knowledgeBaseAvailable: () => Promise<boolean>;
   /** A match at or above this confidence may start its template straight from chat. */
@@ -49,16 +53,16 @@ export class TemplateService {
   }
 
   async list(userId: string, filters: TemplateFilters & { available?: boolean | undefined } = {}): Promise<TemplateListing[]> {
-    const [templates, connected] = await Promise.all([this.deps.store.list(userId, filters), this.deps.connectedIntegrations(userId)]);
+    const [templates, connected] = await Promise.all([this.deps.store.list(userId, filters), this.connected(userId)]);
     const listings = templates.map((template) => {
-      const missingIntegrations = template.integrations.required.filter((p) => !connected.includes(p));
-      return { ...template, available: missingIntegrations.length === 0, missingIntegrations };
+      const missingIntegrations = template.compiled.definition.integrations.required.filter((p) => !connected.includes(p));
+      return { ...toView(template), available: missingIntegrations.length === 0, missingIntegrations };
     });
     return filters.available === undefined ? listings : listings.filter((t) => t.available === filters.available);
   }
 
-  get(userId: string, idOrSlug: string, version?: number): Promise<TemplateView> {
-    return this.deps.store.get(userId, idOrSlug, version);
+  async get(userId: string, idOrSlug: string, version?: number): Promise<TemplateView> {
+    return toView(await this.deps.store.get(userId, idOrSlug, version));
   }
 
   versions(userId: string, id: string): Promise<Array<{ version: number; createdAt: string }>> {
@@ -66,46 +70,62 @@ export class TemplateService {
   }
 
   /** Validates the definition (400 TEMPLATE_INVALID, naming the problem) and stores version 1. */
-  create(userId: string, body: unknown): Promise<TemplateView> {
-    return this.deps.store.create(userId, compileTemplate(body).definition);
+  async create(userId: string, body: unknown): Promise<TemplateView> {
+    return toView(await this.deps.store.create(userId, compileTemplate(body)));
   }
 
   /** Validates the definition and stores it as the template's next version. */
   async update(userId: string, idOrSlug: string, body: unknown): Promise<TemplateView> {
-    const { definition } = compileTemplate(body);
-    const { id } = await this.deps.store.get(userId, idOrSlug);
-    return this.deps.store.update(userId, id, definition);
+    const compiled = compileTemplate(body);
+    const { id } = await this.owned(userId, idOrSlug);
+    const updated = await this.deps.store.update(userId, id, compiled);
+    if (!updated) throw new AppError('TEMPLATE_NOT_FOUND');
+    return toView(updated);
   }
 
   async delete(userId: string, idOrSlug: string): Promise<void> {
-    const { id } = await this.deps.store.get(userId, idOrSlug);
-    await this.deps.store.delete(userId, id);
+    const { id } = await this.owned(userId, idOrSlug);
+    if (!(await this.deps.store.delete(userId, id))) throw new AppError('TEMPLATE_NOT_FOUND');
   }
 
   /**
    * The prompt for a template version and the caller's inputs. The integrations it may use are
-   * the user's connected ones; until the integrations area tracks connections, the request's
-   * `integrations` list stands in for them, and from then on it can only narrow them.
+   * the user's connected ones, narrowed by the request's `integrations` list when one is given
+   * (until connections are tracked, that list stands in for them).
    */
   async prompt(user: PromptUser, idOrSlug: string, options: PromptOptions = {}): Promise<GeneratedPrompt> {
     const [template, knowledgeBase, connected] = await Promise.all([
       this.deps.store.get(user.id, idOrSlug, options.version),
       this.deps.knowledgeBaseAvailable(),
-      options.integrations ? Promise.resolve(options.integrations) : this.deps.connectedIntegrations(user.id),
+      this.connected(user.id, options.integrations),
     ]);
-    const { id, version, builtIn: _builtIn, createdAt: _createdAt, ...definition } = template;
-    return this.deps.engine.generate(
-      { id, version, definition },
-      { variables: options.variables, connected, knowledgeBase, user: { name: user.name, timezone: user.timezone } },
-    );
+    return this.deps.engine.generate(template, { variables: options.variables, connected, knowledgeBase, user: { name: user.name, timezone: user.timezone } });
   }
 
   /** Ranks the caller's templates (their own and the built-ins) for a chat message. */
   async match(userId: string, message: string): Promise<TemplateMatch[]> {
-    const templates = await this.list(userId);
+    const [templates, connected] = await Promise.all([this.deps.store.list(userId), this.connected(userId)]);
     return this.deps.matcher.match(
       message,
-      templates.map((t) => ({ id: t.id, version: t.version, definition: t, available: t.available })),
+      templates.map((t) => ({
+        id: t.id,
+        version: t.version,
+        definition: t.compiled.definition,
+        available: t.compiled.definition.integrations.required.every((p) => connected.includes(p)),
+      })),
     );
+  }
+
+  private async connected(userId: string, requested?: readonly string[]): Promise<readonly string[]> {
+    if (!this.deps.connectedIntegrations) return requested ?? [];
+    const connected = await this.deps.connectedIntegrations(userId);
+    return requested ? connected.filter((p) => requested.includes(p)) : connected;
+  }
+
+  /** One of the caller's own templates, to change: a built-in is read-only. */
+  private async owned(userId: string, idOrSlug: string): Promise<StoredTemplate> {
+    const template = await this.deps.store.get(userId, idOrSlug);
+    if (template.builtIn) throw new AppError('TEMPLATE_READ_ONLY');
+    return template;
   }
 }

@@ -3,10 +3,24 @@ import { sql, type Transaction } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import type { DatabaseSchema, PostgresDatabase } from '../database/index.ts';
 import { AppError } from '../errors.ts';
-import type { TemplateDefinition } from './template-definition.ts';
+import { compileTemplate, type CompiledTemplate, type TemplateDefinition } from './template-definition.ts';
+
+/** One version of a template, compiled, with its identity. */
+export interface StoredTemplate {
+  id: string;
+  version: number;
+  builtIn: boolean;
+  /** When this version was made. */
+  createdAt: string;
+  compiled: CompiledTemplate;
+}
 
 /** A template version as the API shows it: the definition plus its identity. */
 export type TemplateView = TemplateDefinition & { id: string; version: number; builtIn: boolean; createdAt: string };
+
+export function toView(template: StoredTemplate): TemplateView {
+  return { ...template.compiled.definition, id: template.id, version: template.version, builtIn: template.builtIn, createdAt: template.createdAt };
+}
 
 export interface TemplateFilters {
   category?: string | undefined;
@@ -33,8 +47,8 @@ function slugConflict(error: unknown, slug: string): unknown {
  * anyone else's id answers 404.
  */
 export class TemplateStore {
-  /** Versions this instance has read: immutable, so never stale. */
-  private readonly stored = new LRUCache<string, { definition: TemplateDefinition; createdAt: string }>({ max: 5_000 });
+  /** Versions this instance has read, compiled: immutable, so never stale. */
+  private readonly stored = new LRUCache<string, { compiled: CompiledTemplate; createdAt: string }>({ max: 5_000 });
 
   constructor(private readonly database: PostgresDatabase) {}
 
@@ -80,7 +94,7 @@ export class TemplateStore {
   }
 
   /** The caller's templates and the built-ins, latest versions, by name. */
-  async list(userId: string, filters: TemplateFilters = {}): Promise<TemplateView[]> {
+  async list(userId: string, filters: TemplateFilters = {}): Promise<StoredTemplate[]> {
     let query = this.visible(userId, true);
     if (filters.category || filters.tag) {
       query = query.innerJoin('template_versions as v', (join) => join.onRef('v.template_id', '=', 't.id').onRef('v.version', '=', 't.latest_version'));
@@ -88,15 +102,15 @@ export class TemplateStore {
       if (filters.tag) query = query.where(sql<boolean>`v.definition->'tags' @> ${JSON.stringify([filters.tag])}::jsonb`);
     }
     const rows = await query.select(['t.id', 't.user_id', 't.latest_version as version']).execute();
-    const views = await this.withDefinitions(rows);
-    return views.sort((a, b) => a.name.localeCompare(b.name, 'en') || a.id.localeCompare(b.id));
+    const templates = await this.withDefinitions(rows);
+    return templates.sort((a, b) => a.compiled.definition.name.localeCompare(b.compiled.definition.name, 'en') || a.id.localeCompare(b.id));
   }
 
   /**
    * One template by id (or, for people typing, by slug: the caller's own first, then a built-in),
    * at its latest version or the one asked for. Another user's template answers 404.
    */
-  async get(userId: string, idOrSlug: string, version?: number): Promise<TemplateView> {
+  async get(userId: string, idOrSlug: string, version?: number): Promise<StoredTemplate> {
     const row = await this.visible(userId)
       .where(uuid.test(idOrSlug) ? sql<boolean>`t.id = ${idOrSlug.toLowerCase()}::uuid` : sql<boolean>`t.slug = ${idOrSlug}`)
       .select(['t.id', 't.user_id', 't.latest_version as version'])
@@ -104,16 +118,16 @@ export class TemplateStore {
       .limit(1)
       .executeTakeFirst();
     if (!row) throw new AppError('TEMPLATE_NOT_FOUND');
-    const [view] = await this.withDefinitions([{ ...row, version: version ?? row.version }]);
-    if (!view) throw new AppError('TEMPLATE_NOT_FOUND', `This template has no version ${version}.`);
-    return view;
+    const [template] = await this.withDefinitions([{ ...row, version: version ?? row.version }]);
+    if (!template) throw new AppError('TEMPLATE_NOT_FOUND', `This template has no version ${version}.`);
+    return template;
   }
 
   /**
    * Adds each version's definition, from memory when this instance has read it before: versions
    * never change, so the one query on the hot path only checks who may see what.
    */
-  private async withDefinitions(rows: ReadonlyArray<{ id: string; user_id: string | null; version: number }>): Promise<TemplateView[]> {
+  private async withDefinitions(rows: ReadonlyArray<{ id: string; user_id: string | null; version: number }>): Promise<StoredTemplate[]> {
     const missing = rows.filter((row) => !this.stored.has(`${row.id}:${row.version}`));
     if (missing.length > 0) {
       const loaded = await this.database.db
@@ -121,18 +135,27 @@ export class TemplateStore {
         .where(sql<boolean>`(template_id, version) in (${sql.join(missing.map((row) => sql`(${row.id}::uuid, ${row.version}::integer)`))})`)
         .select(['template_id', 'version', 'definition', 'created_at'])
         .execute();
-      for (const row of loaded) this.remember(row.template_id, row.version, row.definition, row.created_at);
+      for (const row of loaded) {
+        let compiled: CompiledTemplate;
+        try {
+          compiled = compileTemplate(row.definition);
+        } catch (error) {
+          // Stored definitions were valid when written: one that no longer compiles is our fault, not the caller's.
+          throw new AppError('INTERNAL', undefined, { template: row.template_id, version: row.version }, { cause: error });
+        }
+        this.remember(row.template_id, row.version, compiled, row.created_at);
+      }
     }
     return rows.flatMap((row) => {
       const stored = this.stored.get(`${row.id}:${row.version}`);
-      return stored ? [{ ...stored.definition, id: row.id, version: row.version, builtIn: row.user_id === null, createdAt: stored.createdAt }] : [];
+      return stored ? [{ id: row.id, version: row.version, builtIn: row.user_id === null, ...stored }] : [];
     });
   }
 
-  private remember(id: string, version: number, definition: unknown, createdAt: Date): TemplateView {
-    const stored = { definition: definition as TemplateDefinition, createdAt: createdAt.toISOString() };
+  private remember(id: string, version: number, compiled: CompiledTemplate, createdAt: Date): StoredTemplate {
+    const stored = { compiled, createdAt: createdAt.toISOString() };
     this.stored.set(`${id}:${version}`, stored);
-    return { ...stored.definition, id, version, builtIn: false, createdAt: stored.createdAt };
+    return { id, version, builtIn: false, ...stored };
   }
 
   /** Every version of a template, newest first. */
@@ -147,7 +170,8 @@ export class TemplateStore {
     return rows.map((row) => ({ version: row.version, createdAt: row.created_at.toISOString() }));
   }
 
-  async create(userId: string, definition: TemplateDefinition): Promise<TemplateView> {
+  async create(userId: string, compiled: CompiledTemplate): Promise<StoredTemplate> {
+    const { definition } = compiled;
     const row = await this.database
       .transaction(async (tx) => {
         const { id } = await tx.insertInto('templates').values({ user_id: userId, slug: definition.slug }).returning('id').executeTakeFirstOrThrow();
@@ -162,34 +186,35 @@ export class TemplateStore {
         throw slugConflict(error, definition.slug);
       });
     // Remembered only once committed: a version number of a rolled-back change may be used again.
-    return this.remember(row.id, row.version, definition, row.created_at);
+    return this.remember(row.id, row.version, compiled, row.created_at);
   }
 
-  /** Adds a version to one of the caller's templates. Concurrent updates each get their own number. */
-  async update(userId: string, id: string, definition: TemplateDefinition): Promise<TemplateView> {
+  /**
+   * Adds a version to one of the caller's templates; concurrent updates each get their own
+   * number. Undefined when the caller has no such template (any more).
+   */
+  async update(userId: string, id: string, compiled: CompiledTemplate): Promise<StoredTemplate | undefined> {
+    const { definition } = compiled;
     const row = await this.database
       .transaction(async (tx) => {
         const owned = await tx
-          .selectFrom('templates')
+          .updateTable('templates')
+          .set({ slug: definition.slug })
           .where('id', '=', id)
           .where('user_id', '=', userId)
           .where('deleted_at', 'is', null)
-          .select('id')
-          .forUpdate()
+          .returning('id')
           .executeTakeFirst();
-        if (!owned) return undefined;
-        await tx.updateTable('templates').set({ slug: definition.slug }).where('id', '=', id).execute();
-        return this.addVersion(tx, id, definition, checksum(definition));
+        return owned && this.addVersion(tx, id, definition, checksum(definition));
       })
       .catch((error: unknown) => {
         throw slugConflict(error, definition.slug);
       });
-    if (!row) throw await this.notOwned(userId, id);
-    return this.remember(id, row.version, definition, row.created_at);
+    return row && this.remember(id, row.version, compiled, row.created_at);
   }
 
-  /** Deletes one of the caller's templates. Its versions stay for the sessions that use them. */
-  async delete(userId: string, id: string): Promise<void> {
+  /** Deletes one of the caller's templates; false when there is none. Its versions stay for the sessions that use them. */
+  async delete(userId: string, id: string): Promise<boolean> {
     const result = await this.database.db
       .updateTable('templates')
       .set({ deleted_at: sql`now()` })
@@ -197,7 +222,7 @@ export class TemplateStore {
       .where('user_id', '=', userId)
       .where('deleted_at', 'is', null)
       .executeTakeFirst();
-    if (result.numUpdatedRows === 0n) throw await this.notOwned(userId, id);
+    return result.numUpdatedRows > 0n;
   }
 
   /**
@@ -213,12 +238,6 @@ export class TemplateStore {
           listing ? eb.and([eb('t.user_id', 'is', null), eb('t.deleted_at', 'is', null)]) : eb('t.user_id', 'is', null),
         ]),
       );
-  }
-
-  /** Why a change to a template was refused: a built-in is read-only; anything else is not found. */
-  private async notOwned(userId: string, id: string): Promise<AppError> {
-    const template = await this.get(userId, id).catch(() => undefined);
-    return template?.builtIn ? new AppError('TEMPLATE_READ_ONLY') : new AppError('TEMPLATE_NOT_FOUND');
   }
 
   private async addVersion(tx: Transaction<DatabaseSchema>, id: string, definition: TemplateDefinition, sum: string) {

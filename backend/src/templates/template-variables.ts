@@ -104,9 +104,12 @@ export function resolveVariables(declared: readonly VariableDefinition[], given:
   }
   const resolved: ResolvedVariables = {};
   const missing: string[] = [];
+  // Null, empty text and an empty list all mean "no value": the default applies, or the variable is missing.
+  const empty = (value: unknown) => value === undefined || value === null || value === '' || (Array.isArray(value) && value.length === 0);
   for (const variable of declared) {
-    const raw = Object.hasOwn(given, variable.name) && given[variable.name] !== null ? given[variable.name] : variable.default;
-    if (raw === undefined || raw === '' || (Array.isArray(raw) && raw.length === 0)) {
+    const value = Object.hasOwn(given, variable.name) ? given[variable.name] : undefined;
+    const raw = empty(value) ? variable.default : value;
+    if (empty(raw)) {
       if (variable.required) missing.push(variable.name);
       continue;
     }

@@ -14,7 +14,7 @@ const listingSchema = templateSchema.extend({
   missingIntegrations: z.array(z.string()),
 });
 const idOrSlug = z.object({ id: z.string().min(1).max(100).describe('A template id, or a slug (your own first, then a built-in)') });
-const versionNumber = z.coerce.number().int().min(1).max(1_000_000);
+const versionNumber = z.number().int().min(1).max(1_000_000);
 const queryFlag = z.enum(['true', 'false']).transform((v) => v === 'true');
 
 const promptBody = z.strictObject({
@@ -24,7 +24,7 @@ const promptBody = z.strictObject({
     .max(50)
     .optional()
     .describe('Provider ids of connected integrations to use'),
-  version: z.number().int().min(1).optional().describe('A version to render; the latest by default'),
+  version: versionNumber.optional().describe('A version to render; the latest by default'),
 });
 const promptResponse = z.object({
   systemPrompt: z.string(),
@@ -41,10 +41,12 @@ const matchResponse = z.object({
 });
 
 /**
- * Templates: the gallery (built-ins and the caller's own), versions, prompt generation and chat
- * matching. A definition that does not validate answers 400 TEMPLATE_INVALID naming the problem;
- * the service validates it, so the body schemas here only document the shape.
+ * The service validates a template definition once, answering 400 TEMPLATE_INVALID naming the
+ * problem; on the routes that take one, the body schema only documents the shape.
  */
+const documentedOnly = { validatorCompiler: () => (value: unknown) => ({ value }) };
+
+/** Templates: the gallery (built-ins and the caller's own), versions, prompt generation and chat matching. */
 export const templateRoutes: FastifyPluginAsyncZod<{ templates: TemplateService }> = async (app, { templates }) => {
   const tags = ['templates'];
 
@@ -81,7 +83,7 @@ export const templateRoutes: FastifyPluginAsyncZod<{ templates: TemplateService 
         tags,
         summary: 'A template, at its latest version or ?version=',
         params: idOrSlug,
-        querystring: z.strictObject({ version: versionNumber.optional() }),
+        querystring: z.strictObject({ version: z.coerce.number().pipe(versionNumber).optional() }),
         response: { 200: z.object({ template: templateSchema }) },
       },
     },
@@ -104,7 +106,7 @@ export const templateRoutes: FastifyPluginAsyncZod<{ templates: TemplateService 
   app.post(
     '/v1/templates',
     {
-      attachValidation: true,
+      ...documentedOnly,
       schema: { tags, summary: 'Create a template of your own', body: templateDefinitionSchema, response: { 201: z.object({ template: templateSchema }) } },
     },
     async (request, reply) => reply.code(201).send({ template: await templates.create(principalOf(request).user.id, request.body) }),
@@ -113,7 +115,7 @@ export const templateRoutes: FastifyPluginAsyncZod<{ templates: TemplateService 
   app.put(
     '/v1/templates/:id',
     {
-      attachValidation: true,
+      ...documentedOnly,
       schema: {
         tags,
         summary: 'Change one of your templates: the change becomes its next version',
