@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { AppError } from './errors.ts';
 import { embedderNamePattern } from './providers/embedders.ts';
+import { endpointNamePattern, modelIdPattern, modelIdProblem, reservedProviderNames, type LanguageModelSettings } from './providers/index.ts';
 
 /*
  * Every setting Agentry reads, in one place. A setting comes from the environment or from one
@@ -18,6 +19,31 @@ const bool = z
   .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes' || v === 'on');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const perMinute = int(1, 1_000_000);
+
+/**
+ * A comma-separated list of `name=value` entries naming OpenAI-compatible endpoints. `secret`
+ * lists never echo an entry in a message (it may be a key pasted without its name).
+ */
+const endpointList = (what: 'base URL' | 'key', secret: boolean) =>
+  z
+    .string()
+    .default('')
+    .transform((text, ctx) => {
+      const entries: Array<{ name: string; value: string }> = [];
+      text.split(',').map((entry) => entry.trim()).filter(Boolean).forEach((entry, index) => {
+        const separator = entry.indexOf('=');
+        const name = entry.slice(0, Math.max(separator, 0)).trim();
+        const value = entry.slice(separator + 1).trim();
+        const shown = secret ? `entry ${index + 1}` : `"${entry}"`;
+        if (separator <= 0 || value === '') return ctx.addIssue({ code: 'custom', message: `${shown} is not ${what === 'key' ? 'name=key' : 'name=baseUrl'}` });
+        if (!endpointNamePattern.test(name)) return ctx.addIssue({ code: 'custom', message: `"${name}" is not an endpoint name: use lower-case letters, digits and -, starting with a letter` });
+        if (reservedProviderNames.includes(name)) return ctx.addIssue({ code: 'custom', message: `"${name}" is a built-in provider; give the endpoint another name` });
+        if (entries.some((e) => e.name === name)) return ctx.addIssue({ code: 'custom', message: `"${name}" appears twice` });
+        if (what === 'base URL' && !/^https?:\/\/[^\s/]+/.test(value)) return ctx.addIssue({ code: 'custom', message: `the base URL of "${name}" must be an http:// or https:// URL` });
+        entries.push({ name, value: what === 'base URL' ? value.replace(/\/+$/, '') : value });
+      });
+      return entries;
+    });
 
 export const settings = {
   PORT: int(0, 65535).default(3000).describe('HTTP port.'),
@@ -60,6 +86,19 @@ export const settings = {
   EMBEDDING_MAX_ATTEMPTS: int(1, 20).default(5).describe('Attempts per embedding request; 429 and 5xx answers are retried with backoff.'),
   OPENAI_API_KEY: z.string().min(1).optional().describe('API key for openai: models.'),
   OPENAI_BASE_URL: z.url().optional().describe('Base URL of an OpenAI-compatible server (default the OpenAI API).'),
+  DEFAULT_MODEL: z
+    .string()
+    .regex(modelIdPattern, 'must be provider:model, e.g. local:offline, openai:gpt-4o-mini or ollama:llama3.1:8b')
+    .default('local:offline')
+    .describe('Language model for sessions that name none: local:offline, openai:<model>, or <endpoint>:<model> for an endpoint in MODEL_ENDPOINTS. Checked at start.'),
+  MODEL_ENDPOINTS: endpointList('base URL', false).describe(
+    'OpenAI-compatible servers (Ollama, vLLM, LM Studio, …) as comma-separated name=baseUrl, e.g. ollama=http://localhost:11434/v1; their models are <name>:<model>.',
+  ),
+  MODEL_ENDPOINT_KEYS: endpointList('key', true).describe('API keys of MODEL_ENDPOINTS that need one, as comma-separated name=key.'),
+  MODEL_TIMEOUT_MS: int(100, 3_600_000)
+    .default(60_000)
+    .describe('How long a model call may receive nothing (before its answer starts, or between streamed chunks) before it is stopped with MODEL_TIMEOUT.'),
+  MODEL_MAX_RETRIES: int(0, 10).default(2).describe('Retries of a model call that failed before any output with 429, 5xx or a lost connection (honouring Retry-After).'),
   KB_STORAGE_DIR: z.string().min(1).optional().describe('Directory for uploaded originals. Default AGENTRY_DATA_DIR/documents.'),
   KB_MAX_UPLOAD_BYTES: int(1024, 1024 * 1024 * 1024).default(20 * 1024 * 1024).describe('Largest accepted document; larger ones answer 413.'),
   KB_CHUNK_SIZE: int(50, 2000).default(500).describe('Default chunk size in tokens (cl100k_base).'),
@@ -71,6 +110,7 @@ export const settings = {
     .regex(embedderNamePattern, 'must be provider:model, e.g. local:hashing or openai:text-embedding-3-small')
     .default('local:hashing')
     .describe('Embedding model for matching chat messages to templates. The confidence curve is fitted for local:hashing.'),
+  SESSION_CHECKPOINT_RETENTION: int(1, 100_000).default(50).describe('Unnamed checkpoints kept per session (the newest); named ones are always kept.'),
   RATE_LIMIT_DEFAULT: perMinute.default(600).describe('Requests per minute per user on routes without a group of their own (per instance).'),
   RATE_LIMIT_PROMPT_GENERATION: perMinute.default(100).describe('Prompt generation requests per minute per user (per instance).'),
   RATE_LIMIT_KNOWLEDGE_SEARCH: perMinute.default(60).describe('Knowledge search requests per minute per user (per instance).'),
@@ -93,7 +133,17 @@ export const settings = {
 
 export type SettingName = keyof typeof settings;
 
-const settingsSchema = z.object(settings).strict();
+const settingsSchema = z
+  .object(settings)
+  .strict()
+  .superRefine((raw, ctx) => {
+    const endpoints = raw.MODEL_ENDPOINTS.map((e) => e.name);
+    for (const { name } of raw.MODEL_ENDPOINT_KEYS) {
+      if (!endpoints.includes(name)) ctx.addIssue({ code: 'custom', path: ['MODEL_ENDPOINT_KEYS'], message: `"${name}" is not an endpoint in MODEL_ENDPOINTS` });
+    }
+    const problem = modelIdProblem(raw.DEFAULT_MODEL, { openai: Boolean(raw.OPENAI_API_KEY || raw.OPENAI_BASE_URL), endpoints });
+    if (problem) ctx.addIssue({ code: 'custom', path: ['DEFAULT_MODEL'], message: problem });
+  });
 
 export type Config = ReturnType<typeof toConfig>;
 
@@ -137,11 +187,19 @@ function toConfig(raw: z.output<typeof settingsSchema>, cwd: string) {
       chunkSize: raw.KB_CHUNK_SIZE,
       chunkOverlap: Math.min(raw.KB_CHUNK_OVERLAP, Math.floor(raw.KB_CHUNK_SIZE / 2)),
     },
+    models: {
+      defaultModel: raw.DEFAULT_MODEL,
+      openai: { apiKey: raw.OPENAI_API_KEY, baseUrl: raw.OPENAI_BASE_URL },
+      endpoints: raw.MODEL_ENDPOINTS.map(({ name, value }) => ({ name, baseUrl: value, apiKey: raw.MODEL_ENDPOINT_KEYS.find((k) => k.name === name)?.value })),
+      timeoutMs: raw.MODEL_TIMEOUT_MS,
+      retry: { attempts: raw.MODEL_MAX_RETRIES + 1, baseDelayMs: 500, maxDelayMs: 30_000 },
+    } satisfies LanguageModelSettings,
     templates: {
       promptCacheMaxEntries: raw.PROMPT_CACHE_MAX_ENTRIES,
       matchThreshold: raw.TEMPLATE_MATCH_THRESHOLD,
       matchEmbeddingModel: raw.TEMPLATE_MATCH_EMBEDDING_MODEL,
     },
+    sessions: { checkpointRetention: raw.SESSION_CHECKPOINT_RETENTION },
     rateLimits: {
       default: raw.RATE_LIMIT_DEFAULT,
       promptGeneration: raw.RATE_LIMIT_PROMPT_GENERATION,
