@@ -7,7 +7,8 @@ import { backupDatabase, MigrationRunner, PostgresDatabase } from './database/in
 import { createEventSystem } from './events/index.ts';
 import { Features } from './features.ts';
 import { KnowledgeBase, KnowledgeSearch } from './knowledge/index.ts';
-import { createEmbedder, type Embedder } from './providers/embedders.ts';
+import { createEmbedder, createLanguageModels, type Embedder } from './providers/index.ts';
+import { AgentService, SessionService } from './sessions/index.ts';
 import { loadLibrary, PromptEngine, TemplateMatcher, TemplateService, TemplateStore } from './templates/index.ts';
 import type { AppServices } from './server/index.ts';
 
@@ -86,7 +87,22 @@ export async function createRuntime(
   const knowledge = new KnowledgeBase(database, events.bus, config.knowledge, (error, context) => logger.warn({ err: error }, context));
   const knowledgeAvailable = (await features.states()).knowledgeBase.available;
   if (knowledgeAvailable && options.startKnowledge !== false) await knowledge.start();
-  const templates = await createTemplates(config, database, features, logger, options.now);
+  const knowledgeBaseAvailable = async () => (await features.states()).knowledgeBase.available;
+  const templates = await createTemplates(config, database, knowledgeBaseAvailable, logger, options.now);
+  const languageModels = createLanguageModels(config.models);
+  const checkModel = (id: string) => void languageModels.resolve(id);
+  const agents = new AgentService({ database, checkModel, checkTemplate: async (userId, id) => void (await templates.get(userId, id)) });
+  const sessions = new SessionService({
+    database,
+    bus: events.bus,
+    agents,
+    templates,
+    knowledgeBaseAvailable,
+    defaultModel: () => languageModels.defaultModel,
+    checkModel,
+    checkpointRetention: config.sessions.checkpointRetention,
+  });
+  events.topics.register('session', (userId, topic) => sessions.owns(userId, topic.slice('session:'.length)));
   return {
     config,
     database,
@@ -95,6 +111,8 @@ export async function createRuntime(
     knowledge,
     knowledgeSearch: new KnowledgeSearch(database, knowledge),
     templates,
+    agents,
+    sessions,
     users,
     tokens,
     events,
@@ -112,7 +130,7 @@ export async function createRuntime(
 async function createTemplates(
   config: Config,
   database: PostgresDatabase,
-  features: Features,
+  knowledgeBaseAvailable: () => Promise<boolean>,
   logger: Pick<Logger, 'info'>,
   now?: () => number,
 ): Promise<TemplateService> {
@@ -130,7 +148,7 @@ async function createTemplates(
       });
       return matchEmbedder;
     }),
-    knowledgeBaseAvailable: async () => (await features.states()).knowledgeBase.available,
+    knowledgeBaseAvailable,
     matchThreshold: config.templates.matchThreshold,
   });
 }

@@ -140,7 +140,79 @@ export interface TemplateVersionsTable {
   created_at: CreatedAt;
 }
 
+export interface AgentsTable {
+  id: Generated<string>;
+  user_id: string;
+  name: string;
+  instructions: Generated<string>;
+  /** Null: the configured default model. */
+  model: string | null;
+  template_id: string | null;
+  /** Null: every tool the session is offered. */
+  tools: string[] | null;
+  is_default: Generated<boolean>;
+  created_at: CreatedAt;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export type SessionStatus = 'running' | 'paused' | 'completed' | 'failed';
+
+export interface AgentSessionsTable {
+  id: Generated<string>;
+  user_id: string;
+  agent_id: string | null;
+  template_id: string | null;
+  template_version: number | null;
+  status: SessionStatus;
+  context: Json;
+  variables: Json;
+  model: string;
+  system_prompt: string;
+  user_prompt: string | null;
+  tools: ColumnType<string[], string[] | undefined, string[]>;
+  /** The optimistic lock: every write checks and bumps it. */
+  version: Generated<number>;
+  message_count: Generated<number>;
+  tool_call_count: Generated<number>;
+  error_count: Generated<number>;
+  /** bigint: arrives as a string. */
+  input_tokens: ColumnType<string, number | undefined, number | string>;
+  output_tokens: ColumnType<string, number | undefined, number | string>;
+  /** numeric: arrives as a string. */
+  cost_usd: ColumnType<string, number | undefined, number | string>;
+  last_error: Json | null;
+  started_at: CreatedAt;
+  last_active_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  completed_at: Timestamp | null;
+}
+
+export interface ConversationsTable {
+  id: Generated<string>;
+  user_id: string;
+  session_id: string | null;
+  title: Generated<string>;
+  created_at: CreatedAt;
+}
+
+export type CheckpointReason = 'created' | 'step' | 'status' | 'manual' | 'restore';
+
+export interface SessionCheckpointsTable {
+  id: Generated<string>;
+  session_id: string;
+  user_id: string;
+  seq: number;
+  reason: CheckpointReason;
+  name: string | null;
+  step: Generated<number>;
+  state: Json;
+  created_at: CreatedAt;
+}
+
 export interface DatabaseSchema {
+  agents: AgentsTable;
+  agent_sessions: AgentSessionsTable;
+  conversations: ConversationsTable;
+  session_checkpoints: SessionCheckpointsTable;
   templates: TemplatesTable;
   template_versions: TemplateVersionsTable;
   kb_documents: KbDocumentsTable;

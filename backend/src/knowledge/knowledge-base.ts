@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { sql, type ExpressionBuilder, type Selectable } from 'kysely';
-import type { Executor, PostgresDatabase } from '../database/index.ts';
+import { decodeCursor, encodeCursor, type Executor, type PostgresDatabase } from '../database/index.ts';
 import type { DatabaseSchema, DocumentStatus, KbDocumentsTable, JsonValue } from '../database/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
 import type { EventBus } from '../events/index.ts';
@@ -617,15 +617,4 @@ const notFound = () => new AppError('NOT_FOUND', 'No such document.');
 function firstLine(text: string): string {
   const line = text.trim().split('\n', 1)[0]!.trim();
   return line.length > 120 ? `${line.slice(0, 117)}…` : line;
-}
-
-function encodeCursor(at: Date, id: string): string {
-  return Buffer.from(`${at.toISOString()}|${id}`).toString('base64url');
-}
-
-function decodeCursor(cursor: string): [Date, string] {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
-  const date = new Date(at ?? '');
-  if (Number.isNaN(date.getTime()) || !id || !/^[0-9a-f-]{36}$/i.test(id)) throw new AppError('VALIDATION_FAILED', 'The cursor is not valid.');
-  return [date, id];
 }

@@ -10,6 +10,7 @@ import { AppError } from '../errors.ts';
 import type { EventSystem } from '../events/index.ts';
 import type { Features } from '../features.ts';
 import type { KnowledgeBase, KnowledgeSearch } from '../knowledge/index.ts';
+import type { AgentService, SessionService } from '../sessions/index.ts';
 import type { TemplateService } from '../templates/index.ts';
 import { AuthFailureLimiter, installAuth } from './auth.ts';
 import { installErrorHandling, sendError, toAppError } from './error-handler.ts';
@@ -20,6 +21,7 @@ import { auditRoutes } from './routes/audit-routes.ts';
 import { eventRoutes } from './routes/event-routes.ts';
 import { healthRoutes } from './routes/health-routes.ts';
 import { knowledgeRoutes } from './routes/knowledge-routes.ts';
+import { sessionRoutes } from './routes/session-routes.ts';
 import { templateRoutes } from './routes/template-routes.ts';
 import { meRoutes } from './routes/me-routes.ts';
 import { tokenRoutes } from './routes/token-routes.ts';
@@ -37,6 +39,8 @@ export interface AppServices {
   knowledge: KnowledgeBase;
   knowledgeSearch: KnowledgeSearch;
   templates: TemplateService;
+  agents: AgentService;
+  sessions: SessionService;
   version: string;
 }
 
@@ -143,6 +147,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   await app.register(eventRoutes, { events: services.events, tokens: services.tokens, config });
   await app.register(knowledgeRoutes, { knowledge: services.knowledge, search: services.knowledgeSearch, features: services.features });
   await app.register(templateRoutes, { templates: services.templates });
+  await app.register(sessionRoutes, { agents: services.agents, sessions: services.sessions });
   await installWebSocketGateway(app, { config, tokens: services.tokens, events: services.events, limiter });
   return app;
 }

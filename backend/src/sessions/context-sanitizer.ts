@@ -1,0 +1,57 @@
+import { redactSecrets } from '../knowledge/redaction.ts';
+
+/** Why a part of a session's context was not stored. */
+export interface DroppedContext {
+  path: string;
+  reason: 'secret-key' | 'secret-value' | 'too-long' | 'too-deep' | 'too-many' | 'too-large';
+}
+
+/** Limits on what a session keeps as context: it rides along with every checkpoint. */
+export const contextLimits = { maxBytes: 64 * 1024, maxDepth: 6, maxKeys: 200, maxStringLength: 8_000 } as const;
+
+const dropMark = Symbol('dropped');
+
+/** Key names that say their value is a credential, whatever the value looks like. */
+const secretKey = /pass(word|phrase)?|secret|token|api[-_]?key|apikey|auth(orization)?|cookie|session[-_]?id|private[-_]?key|credential|signature/i;
+
+/**
+ * Makes client-supplied context safe to keep: drops keys that name credentials and values that look
+ * like one (the knowledge base's redaction patterns), and caps depth, breadth and string length.
+ * Returns what was dropped, by path, so the caller can tell the client.
+ */
+export function sanitizeContext(input: Record<string, unknown>): { context: Record<string, unknown>; dropped: DroppedContext[] } {
+  const dropped: DroppedContext[] = [];
+  let keys = 0;
+  const clean = (value: unknown, path: string, depth: number): unknown => {
+    if (typeof value === 'string') {
+      if (redactSecrets(value).redactions > 0) return drop(path, 'secret-value');
+      if (value.length > contextLimits.maxStringLength) return drop(path, 'too-long');
+      return value;
+    }
+    if (value === null || typeof value !== 'object') return value;
+    if (depth >= contextLimits.maxDepth) return drop(path, 'too-deep');
+    if (Array.isArray(value)) return value.map((item, i) => clean(item, `${path}[${i}]`, depth + 1)).filter((item) => item !== dropMark);
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) {
+      const at = path ? `${path}.${key}` : key;
+      if (++keys > contextLimits.maxKeys) {
+        drop(at, 'too-many');
+        continue;
+      }
+      if (secretKey.test(key)) {
+        drop(at, 'secret-key');
+        continue;
+      }
+      const cleaned = clean(item, at, depth + 1);
+      if (cleaned !== dropMark) out[key] = cleaned;
+    }
+    return out;
+  };
+  const drop = (path: string, reason: DroppedContext['reason']) => {
+    dropped.push({ path, reason });
+    return dropMark;
+  };
+  const context = clean(input, '', 0) as Record<string, unknown>;
+  if (Buffer.byteLength(JSON.stringify(context)) > contextLimits.maxBytes) return { context: {}, dropped: [...dropped, { path: '', reason: 'too-large' }] };
+  return { context, dropped };
+}

@@ -1,0 +1,356 @@
+import { sql, type Selectable } from 'kysely';
+import { decodeCursor, encodeCursor, type AgentSessionsTable, type CheckpointReason, type Executor, type PostgresDatabase, type SessionStatus } from '../database/index.ts';
+import { AppError } from '../errors.ts';
+import type { EventBus } from '../events/index.ts';
+import type { PromptUser, TemplateService } from '../templates/index.ts';
+import type { AgentService, AgentView } from './agent-service.ts';
+import { sanitizeContext, type DroppedContext } from './context-sanitizer.ts';
+import { assertTransition } from './session-status.ts';
+
+type SessionRow = Selectable<AgentSessionsTable>;
+
+export interface SessionView {
+  id: string;
+  status: SessionStatus;
+  agentId: string | null;
+  templateId: string | null;
+  templateVersion: number | null;
+  model: string;
+  tools: string[];
+  context: unknown;
+  variables: unknown;
+  /** The session's first conversation. */
+  conversationId: string | null;
+  counters: { messages: number; toolCalls: number; errors: number; inputTokens: number; outputTokens: number; costUsd: number };
+  lastError: unknown;
+  version: number;
+  startedAt: string;
+  lastActiveAt: string;
+  completedAt: string | null;
+}
+
+export interface CheckpointView {
+  id: string;
+  seq: number;
+  reason: CheckpointReason;
+  name: string | null;
+  step: number;
+  createdAt: string;
+}
+
+export interface NewSession {
+  agentId?: string | undefined;
+  templateId?: string | undefined;
+  templateVersion?: number | undefined;
+  variables?: Record<string, unknown> | undefined;
+  context?: Record<string, unknown> | undefined;
+  conversationId?: string | undefined;
+}
+
+export interface SessionListQuery {
+  status?: SessionStatus | undefined;
+  agentId?: string | undefined;
+  templateId?: string | undefined;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+export interface SessionServiceDeps {
+  database: PostgresDatabase;
+  bus: EventBus;
+  agents: AgentService;
+  templates: TemplateService;
+  knowledgeBaseAvailable: () => Promise<boolean>;
+  defaultModel: () => string;
+  /** Throws 400 UNKNOWN_MODEL for a model id no provider serves. */
+  checkModel: (id: string) => void;
+  /** Unnamed checkpoints kept per session; named ones are always kept. */
+  checkpointRetention: number;
+}
+
+const defaultInstructions = 'You are a helpful assistant. Be accurate and brief, and say so when you do not know.';
+const topicOf = (sessionId: string) => `session:${sessionId}`;
+
+/**
+ * Sessions: created from an agent and/or a template, with the template's prompt rendered once and
+ * kept, so the session runs the version it started with. Every change is one transaction with its
+ * checkpoint and its events; writers race through an optimistic lock (`version`), and the loser
+ * is told (409 SESSION_LOCKED) rather than overwriting.
+ */
+export class SessionService {
+  constructor(private readonly deps: SessionServiceDeps) {}
+
+  async create(user: PromptUser, input: NewSession): Promise<{ session: SessionView; dropped: DroppedContext[] }> {
+    const agent = input.agentId ? await this.deps.agents.get(user.id, input.agentId) : await this.deps.agents.defaultAgent(user.id);
+    const setup = await this.setup(user, agent, input);
+    const { context, dropped } = sanitizeContext(input.context ?? {});
+    const session = await this.deps.database.transaction(async (tx) => {
+      const row = await tx
+        .insertInto('agent_sessions')
+        .values({ user_id: user.id, agent_id: agent.id, status: 'running', context: context as never, ...setup })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      const conversationId = await this.attachConversation(tx, user.id, row.id, input.conversationId);
+      await this.deps.bus.publish(tx, { userId: user.id, topic: topicOf(row.id), event: { type: 'session.status_changed', data: { sessionId: row.id, from: null, to: 'running' } } });
+      await this.checkpoint(tx, row, 'created');
+      return toView(row, conversationId);
+    });
+    return { session, dropped };
+  }
+
+  async get(userId: string, id: string): Promise<SessionView & { checkpoints: { count: number; latest: CheckpointView | null } }> {
+    const row = await this.row(this.deps.database.db, userId, id);
+    const { db } = this.deps.database;
+    const [conversationId, count, latest] = await Promise.all([
+      firstConversation(db, id),
+      db.selectFrom('session_checkpoints').select((eb) => eb.fn.countAll<string>().as('n')).where('session_id', '=', id).executeTakeFirstOrThrow(),
+      db.selectFrom('session_checkpoints').selectAll().where('session_id', '=', id).orderBy('seq', 'desc').limit(1).executeTakeFirst(),
+    ]);
+    return { ...toView(row, conversationId), checkpoints: { count: Number(count.n), latest: latest ? toCheckpointView(latest) : null } };
+  }
+
+  /** The user's sessions, most recently active first, a page at a time. */
+  async list(userId: string, query: SessionListQuery): Promise<{ sessions: SessionView[]; nextCursor: string | null }> {
+    let select = this.deps.database.db
+      .selectFrom('agent_sessions as s')
+      .selectAll('s')
+      .select((eb) =>
+        eb
+          .selectFrom('conversations as c')
+          .select('c.id')
+          .whereRef('c.session_id', '=', 's.id')
+          .orderBy('c.created_at')
+          .orderBy('c.id')
+          .limit(1)
+          .as('conversation_id'),
+      )
+      .where('s.user_id', '=', userId);
+    if (query.status) select = select.where('s.status', '=', query.status);
+    if (query.agentId) select = select.where('s.agent_id', '=', query.agentId);
+    if (query.templateId) select = select.where('s.template_id', '=', query.templateId);
+    const activeMs = sql<Date>`date_trunc('milliseconds', s.last_active_at)`;
+    if (query.cursor) {
+      const [at, id] = decodeCursor(query.cursor);
+      select = select.where((eb) => eb.or([eb(activeMs, '<', at), eb.and([eb(activeMs, '=', at), eb('s.id', '<', id)])]));
+    }
+    const rows = await select.orderBy(activeMs, 'desc').orderBy('s.id', 'desc').limit(query.limit + 1).execute();
+    const page = rows.slice(0, query.limit);
+    const last = page.at(-1);
+    return {
+      sessions: page.map((row) => toView(row, row.conversation_id)),
+      nextCursor: rows.length > query.limit && last ? encodeCursor(last.last_active_at, last.id) : null,
+    };
+  }
+
+  /**
+   * Pauses, resumes, completes or fails a session, with a checkpoint (named when asked). Of two
+   * requests racing on one session, the second answers 409 SESSION_LOCKED.
+   */
+  async changeStatus(userId: string, id: string, to: SessionStatus, checkpoint: { name?: string | undefined } = {}): Promise<SessionView> {
+    const current = await this.row(this.deps.database.db, userId, id);
+    assertTransition(current.status, to);
+    return this.deps.database.transaction(async (tx) => {
+      const row = await tx
+        .updateTable('agent_sessions')
+        .set({
+          status: to,
+          version: sql`version + 1`,
+          last_active_at: sql`now()`,
+          completed_at: to === 'completed' ? sql`now()` : null,
+        })
+        .where('id', '=', id)
+        .where('version', '=', current.version)
+        .returningAll()
+        .executeTakeFirst();
+      if (!row) throw new AppError('SESSION_LOCKED');
+      await this.deps.bus.publish(tx, { userId, topic: topicOf(id), event: { type: 'session.status_changed', data: { sessionId: id, from: current.status, to } } });
+      await this.checkpoint(tx, row, 'status', checkpoint.name);
+      return toView(row, await firstConversation(tx, id));
+    });
+  }
+
+  /** Takes a checkpoint on request, optionally named (named ones outlive retention). */
+  async takeCheckpoint(userId: string, id: string, name?: string): Promise<CheckpointView> {
+    return this.deps.database.transaction(async (tx) => {
+      const row = await tx.selectFrom('agent_sessions').selectAll().where('id', '=', id).where('user_id', '=', userId).forUpdate().executeTakeFirst();
+      if (!row) throw new AppError('SESSION_NOT_FOUND');
+      return this.checkpoint(tx, row, 'manual', name);
+    });
+  }
+
+  async checkpoints(userId: string, id: string): Promise<CheckpointView[]> {
+    await this.row(this.deps.database.db, userId, id);
+    const rows = await this.deps.database.db.selectFrom('session_checkpoints').selectAll().where('session_id', '=', id).orderBy('seq', 'desc').execute();
+    return rows.map(toCheckpointView);
+  }
+
+  async delete(userId: string, id: string): Promise<void> {
+    const result = await this.deps.database.db.deleteFrom('agent_sessions').where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+    if (result.numDeletedRows === 0n) throw new AppError('SESSION_NOT_FOUND');
+  }
+
+  /** Adds a conversation to one of the user's sessions. */
+  async addConversation(userId: string, sessionId: string, title = ''): Promise<{ id: string; title: string; createdAt: string }> {
+    await this.row(this.deps.database.db, userId, sessionId);
+    const row = await this.deps.database.db
+      .insertInto('conversations')
+      .values({ user_id: userId, session_id: sessionId, title })
+      .returning(['id', 'title', 'created_at'])
+      .executeTakeFirstOrThrow();
+    return { id: row.id, title: row.title, createdAt: row.created_at.toISOString() };
+  }
+
+  async conversations(userId: string, sessionId: string): Promise<Array<{ id: string; title: string; createdAt: string }>> {
+    await this.row(this.deps.database.db, userId, sessionId);
+    const rows = await this.deps.database.db
+      .selectFrom('conversations')
+      .select(['id', 'title', 'created_at'])
+      .where('session_id', '=', sessionId)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+    return rows.map((row) => ({ id: row.id, title: row.title, createdAt: row.created_at.toISOString() }));
+  }
+
+  /** Whether the session is the user's: the `session:<id>` topic's authorizer. */
+  async owns(userId: string, id: string): Promise<boolean> {
+    if (!/^[0-9a-f-]{36}$/i.test(id)) return false;
+    const row = await this.deps.database.db.selectFrom('agent_sessions').select('id').where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** What the session will run with: the rendered template (if any), the model and the tools. */
+  private async setup(user: PromptUser, agent: AgentView, input: NewSession) {
+    const templateId = input.templateId ?? agent.templateId ?? undefined;
+    let prompt: { systemPrompt: string; userPrompt?: string; tools: string[]; variables: Record<string, unknown>; templateVersion: number } | undefined;
+    let templateModel: string | undefined;
+    let resolvedTemplateId: string | null = null;
+    if (templateId) {
+      const template = await this.deps.templates.get(user.id, templateId, input.templateVersion);
+      const generated = await this.deps.templates.prompt(user, template.id, { variables: input.variables, version: template.version });
+      if (generated.missingIntegrations.length > 0) {
+        throw new AppError(
+          'INTEGRATIONS_MISSING',
+          `The template "${template.name}" requires ${generated.missingIntegrations.join(', ')}: connect ${generated.missingIntegrations.length === 1 ? 'it' : 'them'} first.`,
+          { missingIntegrations: generated.missingIntegrations },
+        );
+      }
+      prompt = generated;
+      templateModel = template.model;
+      resolvedTemplateId = template.id;
+    } else if (input.variables && Object.keys(input.variables).length > 0) {
+      throw new AppError('VALIDATION_FAILED', 'Variables need a template: give templateId, or use an agent that has one.');
+    }
+    const model = agent.model ?? templateModel ?? this.deps.defaultModel();
+    this.deps.checkModel(model);
+    const offered = prompt ? prompt.tools : (await this.deps.knowledgeBaseAvailable()) ? ['knowledge_search'] : [];
+    const tools = agent.tools ? offered.filter((tool) => agent.tools!.includes(tool)) : offered;
+    const instructions = agent.instructions.trim();
+    const systemPrompt = prompt ? (instructions ? `${prompt.systemPrompt}\n\n## Agent instructions\n${instructions}` : prompt.systemPrompt) : instructions || defaultInstructions;
+    return {
+      template_id: resolvedTemplateId,
+      template_version: prompt?.templateVersion ?? null,
+      variables: (prompt?.variables ?? {}) as never,
+      model,
+      system_prompt: systemPrompt,
+      user_prompt: prompt?.userPrompt ?? null,
+      tools,
+    };
+  }
+
+  /** Links the session's first conversation: the one the caller named (if free) or a new one. */
+  private async attachConversation(tx: Executor, userId: string, sessionId: string, conversationId?: string): Promise<string> {
+    if (!conversationId) {
+      const row = await tx.insertInto('conversations').values({ user_id: userId, session_id: sessionId }).returning('id').executeTakeFirstOrThrow();
+      return row.id;
+    }
+    const claimed = await tx
+      .updateTable('conversations')
+      .set({ session_id: sessionId })
+      .where('id', '=', conversationId)
+      .where('user_id', '=', userId)
+      .where('session_id', 'is', null)
+      .returning('id')
+      .executeTakeFirst();
+    if (claimed) return claimed.id;
+    const exists = await tx.selectFrom('conversations').select('id').where('id', '=', conversationId).where('user_id', '=', userId).executeTakeFirst();
+    throw new AppError(exists ? 'CONVERSATION_IN_USE' : 'CONVERSATION_NOT_FOUND');
+  }
+
+  /** Records the session's state as a checkpoint and announces it; prunes unnamed ones past retention. */
+  private async checkpoint(tx: Executor, session: SessionRow, reason: CheckpointReason, name?: string): Promise<CheckpointView> {
+    const state = {
+      status: session.status,
+      context: session.context,
+      version: session.version,
+      counters: { messages: session.message_count, toolCalls: session.tool_call_count, errors: session.error_count },
+    };
+    const row = await tx
+      .insertInto('session_checkpoints')
+      .values({
+        session_id: session.id,
+        user_id: session.user_id,
+        seq: sql<number>`(select coalesce(max(seq), 0) + 1 from session_checkpoints where session_id = ${session.id})`,
+        reason,
+        name: name ?? null,
+        state: state as never,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await tx
+      .deleteFrom('session_checkpoints')
+      .where('session_id', '=', session.id)
+      .where('name', 'is', null)
+      .where('seq', '<=', row.seq - this.deps.checkpointRetention)
+      .execute();
+    await this.deps.bus.publish(tx, {
+      userId: session.user_id,
+      topic: topicOf(session.id),
+      event: { type: 'session.checkpoint', data: { sessionId: session.id, checkpointId: row.id, step: row.step } },
+    });
+    return toCheckpointView(row);
+  }
+
+  private async row(executor: Executor, userId: string, id: string): Promise<SessionRow> {
+    const row = await executor.selectFrom('agent_sessions').selectAll().where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+    if (!row) throw new AppError('SESSION_NOT_FOUND');
+    return row;
+  }
+}
+
+async function firstConversation(executor: Executor, sessionId: string): Promise<string | null> {
+  const row = await executor.selectFrom('conversations').select('id').where('session_id', '=', sessionId).orderBy('created_at').orderBy('id').limit(1).executeTakeFirst();
+  return row?.id ?? null;
+}
+
+function toView(row: SessionRow, conversationId: string | null): SessionView {
+  return {
+    id: row.id,
+    status: row.status,
+    agentId: row.agent_id,
+    templateId: row.template_id,
+    templateVersion: row.template_version,
+    model: row.model,
+    tools: row.tools,
+    context: row.context,
+    variables: row.variables,
+    conversationId,
+    counters: {
+      messages: row.message_count,
+      toolCalls: row.tool_call_count,
+      errors: row.error_count,
+      inputTokens: Number(row.input_tokens),
+      outputTokens: Number(row.output_tokens),
+      costUsd: Number(row.cost_usd),
+    },
+    lastError: row.last_error,
+    version: row.version,
+    startedAt: row.started_at.toISOString(),
+    lastActiveAt: row.last_active_at.toISOString(),
+    completedAt: row.completed_at?.toISOString() ?? null,
+  };
+}
+
+function toCheckpointView(row: { id: string; seq: number; reason: CheckpointReason; name: string | null; step: number; created_at: Date }): CheckpointView {
+  return { id: row.id, seq: row.seq, reason: row.reason, name: row.name, step: row.step, createdAt: row.created_at.toISOString() };
+}
