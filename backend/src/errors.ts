@@ -26,6 +26,8 @@ export const errorCodes = {
   SESSION_LOCKED: { status: 409, message: 'The session was changed by another request at the same time; read it again and retry.' },
   INTEGRATIONS_MISSING: { status: 409, message: 'The template requires integrations you have not connected.' },
   CONVERSATION_IN_USE: { status: 409, message: 'The conversation already belongs to another session.' },
+  SESSION_BUSY: { status: 409, message: 'A turn is running in this session: send the message again when it ends, or cancel the turn.' },
+  SESSION_NOT_RUNNING: { status: 409, message: 'The session is not running: resume it first.' },
   SELF_LOCKOUT: { status: 409, message: 'You cannot disable yourself or remove your own admin rights.' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'This content type is not supported; send application/json.' },

@@ -6,7 +6,8 @@ import type { Config } from './config.ts';
 import { backupDatabase, MigrationRunner, PostgresDatabase } from './database/index.ts';
 import { createEventSystem } from './events/index.ts';
 import { Features } from './features.ts';
-import { KnowledgeBase, KnowledgeSearch } from './knowledge/index.ts';
+import { AgentRunner } from './agent/index.ts';
+import { KnowledgeBase, KnowledgeSearch, knowledgeSearchTool, type ToolDefinition } from './knowledge/index.ts';
 import { createEmbedder, createLanguageModels, type Embedder } from './providers/index.ts';
 import { AgentService, SessionService } from './sessions/index.ts';
 import { loadLibrary, PromptEngine, TemplateMatcher, TemplateService, TemplateStore } from './templates/index.ts';
@@ -103,21 +104,37 @@ export async function createRuntime(
     checkpointRetention: config.sessions.checkpointRetention,
   });
   events.topics.register('session', (userId, topic) => sessions.owns(userId, topic.slice('session:'.length)));
+  const knowledgeSearch = new KnowledgeSearch(database, knowledge);
+  const runner = new AgentRunner({
+    database,
+    bus: events.bus,
+    sessions,
+    models: languageModels,
+    maxSteps: config.sessions.maxSteps,
+    onError: (error, context) => logger.warn({ err: error }, context),
+    toolsFor: (userId, names) => {
+      const tools = new Map<string, ToolDefinition>();
+      if (names.includes('knowledge_search')) tools.set('knowledge_search', knowledgeSearchTool(knowledgeSearch, userId));
+      return tools;
+    },
+  });
   return {
     config,
     database,
     migrations,
     features,
     knowledge,
-    knowledgeSearch: new KnowledgeSearch(database, knowledge),
+    knowledgeSearch,
     templates,
     agents,
     sessions,
+    runner,
     users,
     tokens,
     events,
     version,
     async close() {
+      await runner.stop();
       await knowledge.stop();
       await events.stop();
       await tokens.stop();

@@ -46,6 +46,7 @@ export async function createTestApp(driver: DatabaseDriver, env: Record<string, 
     target: test.target,
     async close() {
       await app.close();
+      await runtime.runner.stop();
       await runtime.knowledge.stop();
       await runtime.events.stop();
       await runtime.tokens.stop();

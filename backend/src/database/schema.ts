@@ -208,7 +208,48 @@ export interface SessionCheckpointsTable {
   created_at: CreatedAt;
 }
 
+export type TurnStatus = 'running' | 'completed' | 'failed' | 'cancelled' | 'step_limit';
+
+export interface TurnsTable {
+  id: Generated<string>;
+  session_id: string;
+  conversation_id: string;
+  user_id: string;
+  status: TurnStatus;
+  steps: Generated<number>;
+  error: Json | null;
+  started_at: CreatedAt;
+  finished_at: Timestamp | null;
+}
+
+export interface MessagesTable {
+  id: Generated<string>;
+  /** bigserial: arrives as a string. */
+  seq: ColumnType<string, never, never>;
+  conversation_id: string;
+  session_id: string;
+  user_id: string;
+  turn_id: string;
+  step: Generated<number>;
+  role: 'user' | 'assistant' | 'tool';
+  content: Generated<string>;
+  tool_calls: ColumnType<JsonValue, JsonValue | undefined, JsonValue>;
+  tool_call_id: string | null;
+  tool_name: string | null;
+  tool_result: Json | null;
+  is_error: Generated<boolean>;
+  model: string | null;
+  input_tokens: Generated<number>;
+  output_tokens: Generated<number>;
+  /** numeric: arrives as a string. */
+  cost_usd: ColumnType<string | null, number | null | undefined, number | null>;
+  latency_ms: number | null;
+  created_at: CreatedAt;
+}
+
 export interface DatabaseSchema {
+  turns: TurnsTable;
+  messages: MessagesTable;
   agents: AgentsTable;
   agent_sessions: AgentSessionsTable;
   conversations: ConversationsTable;

@@ -6,8 +6,12 @@ export interface ToolDefinition<Input = unknown, Output = unknown> {
   name: string;
   description: string;
   inputSchema: Record<string, unknown>;
-  /** Parses and checks the model's input, then runs. Bound to one user: it sees nothing else. */
-  execute(input: unknown, options?: { signal?: AbortSignal }): Promise<Output>;
+  /**
+   * Parses and checks the model's input, then runs. Bound to one user: it sees nothing else. The
+   * idempotency key (session, turn, step, call index) is stable across retries of the same call,
+   * for tools that talk to an outside service to pass on.
+   */
+  execute(input: unknown, options?: { signal?: AbortSignal | undefined; idempotencyKey?: string | undefined }): Promise<Output>;
   parse(input: unknown): Input;
 }
 

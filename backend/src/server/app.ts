@@ -10,6 +10,7 @@ import { AppError } from '../errors.ts';
 import type { EventSystem } from '../events/index.ts';
 import type { Features } from '../features.ts';
 import type { KnowledgeBase, KnowledgeSearch } from '../knowledge/index.ts';
+import type { AgentRunner } from '../agent/index.ts';
 import type { AgentService, SessionService } from '../sessions/index.ts';
 import type { TemplateService } from '../templates/index.ts';
 import { AuthFailureLimiter, installAuth } from './auth.ts';
@@ -22,6 +23,7 @@ import { eventRoutes } from './routes/event-routes.ts';
 import { healthRoutes } from './routes/health-routes.ts';
 import { knowledgeRoutes } from './routes/knowledge-routes.ts';
 import { sessionRoutes } from './routes/session-routes.ts';
+import { turnRoutes } from './routes/turn-routes.ts';
 import { templateRoutes } from './routes/template-routes.ts';
 import { meRoutes } from './routes/me-routes.ts';
 import { tokenRoutes } from './routes/token-routes.ts';
@@ -41,6 +43,7 @@ export interface AppServices {
   templates: TemplateService;
   agents: AgentService;
   sessions: SessionService;
+  runner: AgentRunner;
   version: string;
 }
 
@@ -148,6 +151,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   await app.register(knowledgeRoutes, { knowledge: services.knowledge, search: services.knowledgeSearch, features: services.features });
   await app.register(templateRoutes, { templates: services.templates });
   await app.register(sessionRoutes, { agents: services.agents, sessions: services.sessions });
+  await app.register(turnRoutes, { sessions: services.sessions, runner: services.runner });
   await installWebSocketGateway(app, { config, tokens: services.tokens, events: services.events, limiter });
   return app;
 }

@@ -47,6 +47,17 @@ export interface NewSession {
   conversationId?: string | undefined;
 }
 
+/** What one step of a turn adds to its session's counters. */
+export interface StepCounts {
+  messages: number;
+  toolCalls: number;
+  errors: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  error?: { code: string; message: string } | undefined;
+}
+
 export interface SessionListQuery {
   status?: SessionStatus | undefined;
   agentId?: string | undefined;
@@ -169,6 +180,30 @@ export class SessionService {
     });
   }
 
+  /**
+   * Adds a finished step's counts to the session and checkpoints it, inside the step's own
+   * transaction (the agent loop's), so messages, counters, checkpoint and events commit together.
+   */
+  async recordStep(tx: Executor, sessionId: string, step: number, counts: StepCounts): Promise<void> {
+    const row = await tx
+      .updateTable('agent_sessions')
+      .set({
+        version: sql`version + 1`,
+        last_active_at: sql`now()`,
+        message_count: sql`message_count + ${counts.messages}`,
+        tool_call_count: sql`tool_call_count + ${counts.toolCalls}`,
+        error_count: sql`error_count + ${counts.errors}`,
+        input_tokens: sql`input_tokens + ${counts.inputTokens}`,
+        output_tokens: sql`output_tokens + ${counts.outputTokens}`,
+        cost_usd: sql`cost_usd + ${counts.costUsd}`,
+        ...(counts.error ? { last_error: counts.error as never } : {}),
+      })
+      .where('id', '=', sessionId)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await this.checkpoint(tx, row, 'step', undefined, step);
+  }
+
   /** Takes a checkpoint on request, optionally named (named ones outlive retention). */
   async takeCheckpoint(userId: string, id: string, name?: string): Promise<CheckpointView> {
     return this.deps.database.transaction(async (tx) => {
@@ -278,7 +313,7 @@ export class SessionService {
   }
 
   /** Records the session's state as a checkpoint and announces it; prunes unnamed ones past retention. */
-  private async checkpoint(tx: Executor, session: SessionRow, reason: CheckpointReason, name?: string): Promise<CheckpointView> {
+  private async checkpoint(tx: Executor, session: SessionRow, reason: CheckpointReason, name?: string, step = 0): Promise<CheckpointView> {
     const state = {
       status: session.status,
       context: session.context,
@@ -293,6 +328,7 @@ export class SessionService {
         seq: sql<number>`(select coalesce(max(seq), 0) + 1 from session_checkpoints where session_id = ${session.id})`,
         reason,
         name: name ?? null,
+        step,
         state: state as never,
       })
       .returningAll()

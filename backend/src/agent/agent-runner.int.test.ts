@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeChatCompletions, type FakeChatCompletions } from '../../test/fake-chat-completions.ts';
+import { bearer, createTestApp, type TestApp } from '../../test/test-app.ts';
+import { openSocket } from '../../test/ws-client.ts';
+
+describe('the agent loop (embedded database, local:offline and a model server on 127.0.0.1)', () => {
+  let t: TestApp;
+  let fake: FakeChatCompletions;
+  beforeAll(async () => {
+    fake = await startFakeChatCompletions();
+    t = await createTestApp('pglite', { MODEL_ENDPOINTS: `fake=${fake.url}`, SESSION_MAX_STEPS: '3', MODEL_TIMEOUT_MS: '30000' });
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    await call('POST', '/v1/knowledge/documents', { title: 'Refund policy', content: 'Refunds are paid within 14 days of a written request. Gift cards are not refundable.' });
+    await t.runtime.knowledge.idle();
+  });
+  afterAll(async () => {
+    await t.close();
+    await fake.close();
+  });
+
+  function call(method: 'GET' | 'POST', url: string, payload?: unknown, token = t.userToken) {
+    return t.app.inject({ method, url, headers: bearer(token), ...(payload === undefined ? {} : { payload: payload as object }) });
+  }
+  const startSession = async (agent?: { model: string }) => {
+    const agentId = agent ? (await call('POST', '/v1/agents', { name: 'Scripted', model: agent.model })).json().agent.id : undefined;
+    const response = await call('POST', '/v1/sessions', agentId ? { agentId } : {});
+    expect(response.statusCode, response.body).toBe(201);
+    return response.json().session as { id: string; conversationId: string };
+  };
+  const send = (conversationId: string, content: string, wait = true) => call('POST', `/v1/conversations/${conversationId}/messages${wait ? '?wait=true' : ''}`, { content });
+
+  it('answers a question from the knowledge base: a knowledge_search step, then a cited answer, all recorded', async () => {
+    const session = await startSession();
+    const socket = openSocket(`ws://127.0.0.1:${(t.app.server.address() as { port: number }).port}/v1/ws`, { headers: bearer(t.userToken) });
+    await socket.opened;
+    await socket.next((f) => f.type === 'ready');
+    socket.send({ type: 'subscribe', topics: [`session:${session.id}`] });
+    await socket.next((f) => f.type === 'subscribed');
+
+    const response = await send(session.conversationId, 'How long do refunds take?');
+    expect(response.statusCode).toBe(200);
+    const { turn, message } = response.json();
+    expect(turn, JSON.stringify(turn)).toMatchObject({ status: 'completed' });
+    expect(message.content).toContain('Refunds are paid within 14 days');
+    expect(message.content).toContain('Refund policy');
+    expect(message.content).toMatch(/not a language model/i);
+
+    const transcript = (await call('GET', `/v1/conversations/${session.conversationId}/messages`)).json().messages;
+    expect(transcript.map((m: { role: string }) => m.role)).toEqual(['user', 'assistant', 'tool', 'assistant']);
+    expect(transcript[1].toolCalls).toEqual([expect.objectContaining({ tool: 'knowledge_search' })]);
+    expect(transcript[2]).toMatchObject({ toolName: 'knowledge_search', isError: false });
+    expect(transcript[3].usage.inputTokens).toBeGreaterThan(0);
+    expect(transcript[3].usage.outputTokens).toBeGreaterThan(0);
+
+    const read = (await call('GET', `/v1/sessions/${session.id}`)).json().session;
+    expect(read.counters).toMatchObject({ messages: 4, toolCalls: 1, errors: 0 });
+    expect(read.counters.inputTokens).toBeGreaterThan(0);
+    expect(read.checkpoints.latest).toMatchObject({ reason: 'step', step: 2 });
+
+    await socket.next((f) => f.event === 'message.completed' && (f.data as { role: string }).role === 'assistant' && (f.data as { text: string }).text.includes('14 days'));
+    const kinds = socket.events().map((e) => e.event);
+    expect(kinds).toEqual(expect.arrayContaining(['message.completed', 'tool.started', 'tool.completed', 'message.delta', 'session.checkpoint']));
+    expect(kinds.indexOf('tool.started')).toBeLessThan(kinds.indexOf('tool.completed'));
+    // The streamed deltas add up to the stored answer.
+    const deltas = socket
+      .events()
+      .filter((e) => e.event === 'message.delta' && (e.data as { messageId: string }).messageId === message.id)
+      .map((e) => e.data as { offset: number; text: string });
+    expect(deltas.length).toBeGreaterThan(1);
+    expect(deltas.map((d) => d.text).join('')).toBe(message.content);
+    socket.ws.close();
+  });
+
+  it('refuses arguments that do not match a tool, records the failure, and goes on', async () => {
+    const session = await startSession();
+    const { turn } = (await send(session.conversationId, '/tool knowledge_search {"query": 5}')).json();
+    expect(turn.status).toBe('completed');
+    const transcript = (await call('GET', `/v1/conversations/${session.conversationId}/messages`)).json().messages;
+    const result = transcript.find((m: { role: string }) => m.role === 'tool');
+    expect(result).toMatchObject({ isError: true, toolResult: { code: 'TOOL_INPUT_INVALID' } });
+    expect((await call('GET', `/v1/sessions/${session.id}`)).json().session.counters.errors).toBe(1);
+  });
+
+  it('ends a turn whose model keeps calling tools at the step limit, refusing tools the session does not have', async () => {
+    const session = await startSession({ model: 'fake:looper' });
+    for (let i = 0; i < 3; i++) fake.replies.push({ kind: 'tool-call', name: 'delete_everything', arguments: {} });
+    const { turn } = (await send(session.conversationId, 'Go.')).json();
+    expect(turn).toMatchObject({ status: 'step_limit', error: { code: 'STEP_LIMIT' } });
+    const transcript = (await call('GET', `/v1/conversations/${session.conversationId}/messages`)).json().messages;
+    const refusals = transcript.filter((m: { role: string }) => m.role === 'tool');
+    expect(refusals).toHaveLength(3);
+    expect(refusals[0]).toMatchObject({ isError: true, toolResult: { code: 'TOOL_NOT_ALLOWED' } });
+    // The model saw its refused call's result before calling again.
+    expect(fake.requests.at(-1)!.body.messages.some((m) => m.role === 'tool')).toBe(true);
+  });
+
+  it('refuses a second message while a turn runs, cancels the turn on request, and stays usable', async () => {
+    const session = await startSession({ model: 'fake:slow' });
+    fake.replies.push({ kind: 'stall' });
+    const first = await send(session.conversationId, 'Take your time.', false);
+    expect(first.statusCode).toBe(202);
+    const busy = await send(session.conversationId, 'Hello?', false);
+    expect(busy.statusCode).toBe(409);
+    expect(busy.json().error.code).toBe('SESSION_BUSY');
+
+    expect((await call('POST', `/v1/sessions/${session.id}/cancel`)).json()).toEqual({ cancelled: true });
+    const turns = await t.runtime.database.db.selectFrom('turns').select(['id', 'status']).where('session_id', '=', session.id).execute();
+    expect(turns).toEqual([{ id: first.json().turnId, status: 'cancelled' }]);
+    expect((await call('GET', `/v1/sessions/${session.id}`)).json().session.status).toBe('running');
+
+    fake.replies.push({ kind: 'text', text: 'Back again, and here is the answer.' });
+    const again = (await send(session.conversationId, 'Still there?')).json();
+    expect(again.turn.status).toBe('completed');
+    expect(again.message.content).toBe('Back again, and here is the answer.');
+    expect((await call('POST', `/v1/sessions/${session.id}/cancel`)).json()).toEqual({ cancelled: false });
+  });
+
+  it('refuses messages to a paused session, to another user\'s conversation, and oversized ones', async () => {
+    const session = await startSession();
+    await call('POST', `/v1/sessions/${session.id}/status`, { status: 'paused' });
+    const paused = await send(session.conversationId, 'Hello?');
+    expect(paused.statusCode).toBe(409);
+    expect(paused.json().error).toMatchObject({ code: 'SESSION_NOT_RUNNING', message: 'The session is paused: resume it first.' });
+    expect((await send(session.conversationId, 'x', true)).statusCode).toBe(409);
+    const other = await call('POST', `/v1/conversations/${session.conversationId}/messages`, { content: 'hi' }, t.adminToken);
+    expect(other.statusCode).toBe(404);
+    expect((await call('GET', `/v1/conversations/${session.conversationId}/messages`, undefined, t.adminToken)).statusCode).toBe(404);
+    expect((await call('POST', `/v1/sessions/${session.id}/cancel`, undefined, t.adminToken)).statusCode).toBe(404);
+    const huge = await send(session.conversationId, 'x'.repeat(1024 * 1024));
+    expect(huge.statusCode).toBe(413);
+    expect((await t.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
+  });
+});

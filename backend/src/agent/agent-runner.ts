@@ -1,0 +1,316 @@
+import { randomUUID } from 'node:crypto';
+import { jsonSchema, streamText, tool, type ToolSet } from 'ai';
+import type { Selectable } from 'kysely';
+import type { AgentSessionsTable, MessagesTable, PostgresDatabase, TurnStatus } from '../database/index.ts';
+import { AppError, isAppError } from '../errors.ts';
+import type { AgentryEvent, EventBus } from '../events/index.ts';
+import type { ToolDefinition } from '../knowledge/index.ts';
+import { costOf, type LanguageModels } from '../providers/index.ts';
+import type { SessionService } from '../sessions/index.ts';
+import { DeltaCoalescer } from './delta-publisher.ts';
+import { toModelMessages, type RecordedToolCall } from './message-history.ts';
+
+type SessionRow = Selectable<AgentSessionsTable>;
+type MessageRow = Selectable<MessagesTable>;
+
+export interface MessageView {
+  id: string;
+  turnId: string;
+  step: number;
+  role: 'user' | 'assistant' | 'tool';
+  content: string;
+  toolCalls: RecordedToolCall[];
+  toolCallId: string | null;
+  toolName: string | null;
+  toolResult: unknown;
+  isError: boolean;
+  model: string | null;
+  usage: { inputTokens: number; outputTokens: number };
+  costUsd: number | null;
+  latencyMs: number | null;
+  createdAt: string;
+}
+
+export interface TurnOutcome {
+  turnId: string;
+  status: TurnStatus;
+  /** The turn's last assistant message, if it wrote one. */
+  message: MessageView | null;
+  error?: { code: string; message: string } | undefined;
+}
+
+export interface AgentRunnerDeps {
+  database: PostgresDatabase;
+  bus: EventBus;
+  sessions: SessionService;
+  models: LanguageModels;
+  /** The tools a session may call, bound to its user, by name. */
+  toolsFor: (userId: string, names: readonly string[]) => Map<string, ToolDefinition>;
+  /** Model calls per turn before it ends with `step_limit`. */
+  maxSteps: number;
+  /** Where a turn's unexpected failure is logged (once; the turn records its code). */
+  onError: (error: unknown, context: string) => void;
+}
+
+const topicOf = (sessionId: string) => `session:${sessionId}`;
+
+/**
+ * Runs turns: a user message, then steps of one model call plus the tool calls it asks for, until
+ * the model answers without tools or the step limit. Each step ends in one transaction (its
+ * messages, the session's counters, a checkpoint and the events); text streams as coalesced
+ * `message.delta` events while the model writes.
+ *
+ * One turn per session at a time, per instance: a message sent while a turn runs is refused with
+ * 409 SESSION_BUSY (the client sends it again when the turn ends). Leases that make this hold
+ * across instances come with durable execution.
+ */
+export class AgentRunner {
+  private readonly active = new Map<string, { turnId: string; controller: AbortController; done: Promise<TurnOutcome> }>();
+
+  constructor(private readonly deps: AgentRunnerDeps) {}
+
+  /** Stores the user's message and starts the turn; `done` settles when the turn ends. */
+  async send(userId: string, conversationId: string, content: string): Promise<{ turnId: string; messageId: string; done: Promise<TurnOutcome> }> {
+    const { db } = this.deps.database;
+    const conversation = await db.selectFrom('conversations').select(['id', 'session_id']).where('id', '=', conversationId).where('user_id', '=', userId).executeTakeFirst();
+    if (!conversation?.session_id) throw new AppError('CONVERSATION_NOT_FOUND');
+    const session = await db.selectFrom('agent_sessions').selectAll().where('id', '=', conversation.session_id).executeTakeFirstOrThrow();
+    if (session.status !== 'running') throw new AppError('SESSION_NOT_RUNNING', `The session is ${session.status}${session.status === 'paused' ? ': resume it first' : ''}.`);
+    if (this.active.has(session.id)) throw new AppError('SESSION_BUSY');
+    const controller = new AbortController();
+    const slot = { turnId: '', controller, done: Promise.resolve<TurnOutcome>({ turnId: '', status: 'cancelled', message: null }) };
+    this.active.set(session.id, slot);
+    try {
+      const { turnId, messageId } = await this.deps.database.transaction(async (tx) => {
+        const turn = await tx.insertInto('turns').values({ session_id: session.id, conversation_id: conversationId, user_id: userId, status: 'running' }).returning('id').executeTakeFirstOrThrow();
+        const message = await tx
+          .insertInto('messages')
+          .values({ conversation_id: conversationId, session_id: session.id, user_id: userId, turn_id: turn.id, role: 'user', content })
+          .returning('id')
+          .executeTakeFirstOrThrow();
+        await this.deps.bus.publish(tx, { userId, topic: topicOf(session.id), event: { type: 'message.completed', data: { sessionId: session.id, messageId: message.id, role: 'user', text: content } } });
+        await this.deps.sessions.recordStep(tx, session.id, 0, { messages: 1, toolCalls: 0, errors: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 });
+        return { turnId: turn.id, messageId: message.id };
+      });
+      slot.turnId = turnId;
+      slot.done = this.run(session, conversationId, turnId, controller.signal).finally(() => this.active.delete(session.id));
+      return { turnId, messageId, done: slot.done };
+    } catch (error) {
+      this.active.delete(session.id);
+      throw error;
+    }
+  }
+
+  /** Stops the turn in progress, if any; it ends `cancelled` and the session stays usable. */
+  async cancel(sessionId: string): Promise<boolean> {
+    const active = this.active.get(sessionId);
+    if (!active) return false;
+    active.controller.abort();
+    await active.done;
+    return true;
+  }
+
+  /** Stops every turn in progress and waits for each to record how it ended. */
+  async stop(): Promise<void> {
+    const running = [...this.active.values()];
+    for (const turn of running) turn.controller.abort();
+    await Promise.all(running.map((turn) => turn.done));
+  }
+
+  /** A conversation's messages in order, after `afterSeq`, with tool calls and usage. */
+  async messages(userId: string, conversationId: string, page: { limit: number; after?: number | undefined }): Promise<{ messages: MessageView[]; next: number | null }> {
+    const { db } = this.deps.database;
+    const owned = await db.selectFrom('conversations').select('id').where('id', '=', conversationId).where('user_id', '=', userId).executeTakeFirst();
+    if (!owned) throw new AppError('CONVERSATION_NOT_FOUND');
+    const rows = await db
+      .selectFrom('messages')
+      .selectAll()
+      .where('conversation_id', '=', conversationId)
+      .where('seq', '>', String(page.after ?? 0) as never)
+      .orderBy('seq')
+      .limit(page.limit + 1)
+      .execute();
+    const shown = rows.slice(0, page.limit);
+    return { messages: shown.map(toMessageView), next: rows.length > page.limit ? Number(shown.at(-1)!.seq) : null };
+  }
+
+  private async run(session: SessionRow, conversationId: string, turnId: string, signal: AbortSignal): Promise<TurnOutcome> {
+    const tools = this.deps.toolsFor(session.user_id, session.tools);
+    const toolSet: ToolSet = Object.fromEntries([...tools.values()].map((t) => [t.name, tool({ description: t.description, inputSchema: jsonSchema(t.inputSchema) })]));
+    let last: MessageView | null = null;
+    try {
+      const model = this.deps.models.resolve(session.model);
+      for (let step = 1; step <= this.deps.maxSteps; step++) {
+        if (signal.aborted) return await this.finish(session, turnId, step - 1, 'cancelled', last);
+        const status = await this.deps.database.db.selectFrom('agent_sessions').select('status').where('id', '=', session.id).executeTakeFirst();
+        if (status?.status !== 'running') return await this.finish(session, turnId, step - 1, 'cancelled', last, { code: 'SESSION_NOT_RUNNING', message: `The session became ${status?.status ?? 'deleted'}.` });
+        const history = await this.deps.database.db.selectFrom('messages').selectAll().where('conversation_id', '=', conversationId).orderBy('seq').execute();
+        const stepResult = await this.modelStep(session, model, history, toolSet, signal);
+        const toolResults = [];
+        for (const [index, call] of stepResult.calls.entries()) toolResults.push(await this.callTool(session, tools, call, `${session.id}:${turnId}:${step}:${index}`, signal));
+        last = await this.recordStep(session, conversationId, turnId, step, stepResult, toolResults);
+        if (stepResult.calls.length === 0) return await this.finish(session, turnId, step, 'completed', last);
+      }
+      return await this.finish(session, turnId, this.deps.maxSteps, 'step_limit', last, {
+        code: 'STEP_LIMIT',
+        message: `The turn stopped after ${this.deps.maxSteps} steps: the model kept calling tools.`,
+      });
+    } catch (error) {
+      if (signal.aborted) return this.finish(session, turnId, 0, 'cancelled', last);
+      const appError = isAppError(error) ? error : new AppError('INTERNAL', undefined, undefined, { cause: error });
+      if (!isAppError(error)) this.deps.onError(error, `turn ${turnId} failed`);
+      return this.finish(session, turnId, 0, 'failed', last, { code: appError.code, message: appError.message });
+    }
+  }
+
+  /** One model call, streamed: text goes out as deltas, tool calls are collected. */
+  private async modelStep(session: SessionRow, model: ReturnType<LanguageModels['resolve']>, history: MessageRow[], toolSet: ToolSet, signal: AbortSignal) {
+    const messageId = randomUUID();
+    const deltas = new DeltaCoalescer((offset, text) =>
+      this.announce(session, { type: 'message.delta', data: { sessionId: session.id, messageId, offset, text } }),
+    );
+    const started = performance.now();
+    let text = '';
+    const calls: RecordedToolCall[] = [];
+    try {
+      const result = streamText({ model, system: session.system_prompt, messages: toModelMessages(history), tools: toolSet, abortSignal: signal, maxRetries: 0, onError: () => undefined });
+      for await (const part of result.fullStream) {
+        if (part.type === 'text-delta') {
+          text += part.text;
+          deltas.push(part.text);
+        } else if (part.type === 'tool-call') calls.push({ callId: part.toolCallId, tool: part.toolName, input: part.input });
+        else if (part.type === 'error') throw part.error;
+      }
+      const usage = await result.usage;
+      return {
+        messageId,
+        text,
+        calls,
+        usage: { inputTokens: usage.inputTokens ?? 0, outputTokens: usage.outputTokens ?? 0 },
+        cost: costOf(`${model.provider}:${model.modelId}`, usage),
+        latencyMs: Math.round(performance.now() - started),
+      };
+    } finally {
+      await deltas.drain();
+    }
+  }
+
+  /** Runs one tool call; refusals and failures become tool errors the model reads, and the turn goes on. */
+  private async callTool(session: SessionRow, tools: Map<string, ToolDefinition>, call: RecordedToolCall, idempotencyKey: string, signal: AbortSignal) {
+    const publish = (event: AgentryEvent) => this.announce(session, event);
+    const base = { sessionId: session.id, callId: call.callId, tool: call.tool };
+    await publish({ type: 'tool.started', data: { ...base, arguments: call.input } });
+    const started = performance.now();
+    const definition = tools.get(call.tool);
+    let outcome: { isError: boolean; value: unknown };
+    if (!definition) outcome = { isError: true, value: { code: 'TOOL_NOT_ALLOWED', message: `There is no tool "${call.tool}" in this session.` } };
+    else {
+      try {
+        definition.parse(call.input);
+        outcome = { isError: false, value: await definition.execute(call.input, { signal, idempotencyKey }) };
+      } catch (error) {
+        const invalid = (error as { name?: string }).name === 'ZodError';
+        outcome = {
+          isError: true,
+          value: invalid ? { code: 'TOOL_INPUT_INVALID', message: `The arguments do not match the tool's schema: ${(error as Error).message}` } : { code: 'TOOL_FAILED', message: (error as Error).message },
+        };
+      }
+    }
+    const durationMs = Math.round(performance.now() - started);
+    if (outcome.isError) await publish({ type: 'tool.failed', data: { ...base, durationMs, error: outcome.value as { code: string; message: string } } });
+    else await publish({ type: 'tool.completed', data: { ...base, durationMs, result: outcome.value } });
+    return { call, ...outcome };
+  }
+
+  /** Publishes an event that reports progress rather than a change: in a transaction of its own. */
+  private async announce(session: SessionRow, event: AgentryEvent): Promise<void> {
+    await this.deps.database.transaction((tx) => this.deps.bus.publish(tx, { userId: session.user_id, topic: topicOf(session.id), event }));
+  }
+
+  /** The step's one transaction: its messages, the session's counters, a checkpoint, and the events. */
+  private async recordStep(
+    session: SessionRow,
+    conversationId: string,
+    turnId: string,
+    step: number,
+    result: Awaited<ReturnType<AgentRunner['modelStep']>>,
+    toolResults: Array<{ call: RecordedToolCall; isError: boolean; value: unknown }>,
+  ): Promise<MessageView> {
+    return this.deps.database.transaction(async (tx) => {
+      const common = { conversation_id: conversationId, session_id: session.id, user_id: session.user_id, turn_id: turnId, step };
+      const assistant = await tx
+        .insertInto('messages')
+        .values({
+          ...common,
+          id: result.messageId,
+          role: 'assistant',
+          content: result.text,
+          // Serialised here: the driver would send a JS array as a PostgreSQL array, not JSON.
+          tool_calls: JSON.stringify(result.calls),
+          model: session.model,
+          input_tokens: result.usage.inputTokens,
+          output_tokens: result.usage.outputTokens,
+          cost_usd: result.cost,
+          latency_ms: result.latencyMs,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      for (const { call, isError, value } of toolResults) {
+        await tx
+          .insertInto('messages')
+          .values({ ...common, role: 'tool', tool_call_id: call.callId, tool_name: call.tool, tool_result: JSON.stringify(value ?? null), is_error: isError })
+          .execute();
+      }
+      await this.deps.bus.publish(tx, {
+        userId: session.user_id,
+        topic: topicOf(session.id),
+        event: { type: 'message.completed', data: { sessionId: session.id, messageId: assistant.id, role: 'assistant', text: result.text } },
+      });
+      const errors = toolResults.filter((r) => r.isError).length;
+      await this.deps.sessions.recordStep(tx, session.id, step, {
+        messages: 1 + toolResults.length,
+        toolCalls: toolResults.length,
+        errors,
+        inputTokens: result.usage.inputTokens,
+        outputTokens: result.usage.outputTokens,
+        costUsd: result.cost ?? 0,
+      });
+      await tx.updateTable('turns').set({ steps: step }).where('id', '=', turnId).execute();
+      return toMessageView(assistant);
+    });
+  }
+
+  private async finish(session: SessionRow, turnId: string, steps: number, status: TurnStatus, message: MessageView | null, error?: { code: string; message: string }): Promise<TurnOutcome> {
+    await this.deps.database.transaction(async (tx) => {
+      await tx
+        .updateTable('turns')
+        .set({ status, error: (error ?? null) as never, finished_at: new Date(), ...(steps > 0 ? { steps } : {}) })
+        .where('id', '=', turnId)
+        .execute();
+      if (status === 'failed') {
+        await this.deps.sessions.recordStep(tx, session.id, steps, { messages: 0, toolCalls: 0, errors: 1, inputTokens: 0, outputTokens: 0, costUsd: 0, error });
+      }
+    });
+    return { turnId, status, message, error };
+  }
+}
+
+export function toMessageView(row: MessageRow): MessageView {
+  return {
+    id: row.id,
+    turnId: row.turn_id,
+    step: row.step,
+    role: row.role,
+    content: row.content,
+    toolCalls: row.tool_calls as unknown as RecordedToolCall[],
+    toolCallId: row.tool_call_id,
+    toolName: row.tool_name,
+    toolResult: row.tool_result,
+    isError: row.is_error,
+    model: row.model,
+    usage: { inputTokens: row.input_tokens, outputTokens: row.output_tokens },
+    costUsd: row.cost_usd === null ? null : Number(row.cost_usd),
+    latencyMs: row.latency_ms,
+    createdAt: row.created_at.toISOString(),
+  };
+}

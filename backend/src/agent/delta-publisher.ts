@@ -1,0 +1,37 @@
+/**
+ * Coalesces streamed text into `message.delta` events: at most one every `intervalMs`, or sooner
+ * once `maxChars` are waiting, each with its offset in the message, so a client that resumes
+ * rebuilds the text so far exactly.
+ */
+export class DeltaCoalescer {
+  private pending = '';
+  private offset = 0;
+  private lastSent = 0;
+  private sending: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly send: (offset: number, text: string) => Promise<void>,
+    private readonly options: { intervalMs: number; maxChars: number; now?: () => number } = { intervalMs: 100, maxChars: 400 },
+  ) {}
+
+  push(text: string): void {
+    this.pending += text;
+    const now = (this.options.now ?? Date.now)();
+    if (this.pending.length >= this.options.maxChars || now - this.lastSent >= this.options.intervalMs) this.flush(now);
+  }
+
+  /** Sends what is waiting, and resolves once every delta so far is stored. */
+  async drain(): Promise<void> {
+    if (this.pending) this.flush((this.options.now ?? Date.now)());
+    await this.sending;
+  }
+
+  private flush(now: number): void {
+    const text = this.pending;
+    const offset = this.offset;
+    this.pending = '';
+    this.offset += text.length;
+    this.lastSent = now;
+    this.sending = this.sending.then(() => this.send(offset, text));
+  }
+}

@@ -1,0 +1,1 @@
+export { AgentRunner, toMessageView, type AgentRunnerDeps, type MessageView, type TurnOutcome } from './agent-runner.ts';

@@ -1,0 +1,79 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { AgentRunner } from '../../agent/index.ts';
+import { AppError } from '../../errors.ts';
+import type { SessionService } from '../../sessions/index.ts';
+import { principalOf } from '../auth.ts';
+import { idParams } from './schemas.ts';
+
+const messageSchema = z.object({
+  id: z.uuid(),
+  turnId: z.uuid(),
+  step: z.number(),
+  role: z.enum(['user', 'assistant', 'tool']),
+  content: z.string(),
+  toolCalls: z.array(z.object({ callId: z.string(), tool: z.string(), input: z.unknown() })),
+  toolCallId: z.string().nullable(),
+  toolName: z.string().nullable(),
+  toolResult: z.unknown(),
+  isError: z.boolean(),
+  model: z.string().nullable(),
+  usage: z.object({ inputTokens: z.number(), outputTokens: z.number() }),
+  costUsd: z.number().nullable(),
+  latencyMs: z.number().nullable(),
+  createdAt: z.string(),
+});
+const turnSchema = z.object({
+  id: z.uuid(),
+  status: z.enum(['running', 'completed', 'failed', 'cancelled', 'step_limit']),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+});
+
+/** Turns: send a message (the agent answers in the background, streamed as events), read the transcript, cancel. */
+export const turnRoutes: FastifyPluginAsyncZod<{ sessions: SessionService; runner: AgentRunner }> = async (app, { sessions, runner }) => {
+  app.post(
+    '/v1/conversations/:id/messages',
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: 'Send a message: 202 with the turn, whose progress streams as events on session:<id>; ?wait=true answers when the turn ends',
+        params: idParams,
+        querystring: z.strictObject({ wait: z.enum(['true', 'false']).optional() }),
+        body: z.strictObject({ content: z.string().trim().min(1, 'must not be empty').max(100_000, 'must be at most 100,000 characters') }),
+        response: {
+          202: z.object({ turnId: z.uuid(), messageId: z.uuid() }),
+          200: z.object({ turn: turnSchema, message: messageSchema.nullable() }),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { turnId, messageId, done } = await runner.send(principalOf(request).user.id, request.params.id, request.body.content);
+      if (request.query.wait !== 'true') return reply.code(202).send({ turnId, messageId });
+      const outcome = await done;
+      return reply.code(200).send({ turn: { id: turnId, status: outcome.status, ...(outcome.error ? { error: outcome.error } : {}) }, message: outcome.message });
+    },
+  );
+
+  app.get(
+    '/v1/conversations/:id/messages',
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: "A conversation's messages in order, with tool calls and token usage",
+        params: idParams,
+        querystring: z.strictObject({ limit: z.coerce.number().int().min(1).max(200).default(50), after: z.coerce.number().int().min(0).optional() }),
+        response: { 200: z.object({ messages: z.array(messageSchema), next: z.number().nullable().describe('Pass as ?after= for the next page') }) },
+      },
+    },
+    async (request) => runner.messages(principalOf(request).user.id, request.params.id, request.query),
+  );
+
+  app.post(
+    '/v1/sessions/:id/cancel',
+    { schema: { tags: ['sessions'], summary: 'Stop the turn in progress; the session stays usable', params: idParams, response: { 200: z.object({ cancelled: z.boolean() }) } } },
+    async (request) => {
+      if (!(await sessions.owns(principalOf(request).user.id, request.params.id))) throw new AppError('SESSION_NOT_FOUND');
+      return { cancelled: await runner.cancel(request.params.id) };
+    },
+  );
+};
