@@ -6,7 +6,7 @@ import type { Config } from './config.ts';
 import { backupDatabase, MigrationRunner, PostgresDatabase } from './database/index.ts';
 import { createEventSystem } from './events/index.ts';
 import { Features } from './features.ts';
-import { AgentRunner } from './agent/index.ts';
+import { AgentRunner, ChatBridge } from './agent/index.ts';
 import { KnowledgeBase, KnowledgeSearch, knowledgeSearchTool, type ToolDefinition } from './knowledge/index.ts';
 import { createEmbedder, createLanguageModels, type Embedder } from './providers/index.ts';
 import { AgentService, SessionService } from './sessions/index.ts';
@@ -129,6 +129,13 @@ export async function createRuntime(
     agents,
     sessions,
     runner,
+    chat: new ChatBridge({
+      templates,
+      sessions,
+      runner,
+      autoExecute: async () => (await features.states()).chatAutoExecute.available,
+      today: (timezone) => new Intl.DateTimeFormat('en-CA', { timeZone: timezone }).format(Date.now()),
+    }),
     users,
     tokens,
     events,

@@ -130,4 +130,56 @@ describe('the agent loop (embedded database, local:offline and a model server on
     expect(huge.statusCode).toBe(413);
     expect((await t.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
   });
+
+  describe('the template-chat bridge', () => {
+    const chat = async (message: string) => {
+      const response = await call('POST', '/v1/chat', { message });
+      expect(response.statusCode, response.body).toBe(200);
+      return response.json();
+    };
+    const finalAnswer = async (conversationId: string) => {
+      for (let i = 0; i < 100; i++) {
+        const messages = (await call('GET', `/v1/conversations/${conversationId}/messages`)).json().messages;
+        const last = messages.at(-1);
+        if (last?.role === 'assistant' && last.toolCalls.length === 0) return last.content as string;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      throw new Error('the turn did not finish');
+    };
+
+    it('starts the matching template with the variables the message states, and runs it', async () => {
+      const result = await chat('what do my uploaded documents say about the refund policy?');
+      expect(result).toMatchObject({ executed: true, sessionId: expect.any(String), turnId: expect.any(String) });
+      const session = (await call('GET', `/v1/sessions/${result.sessionId}`)).json().session;
+      const qa = (await call('GET', '/v1/templates/document-qa')).json().template;
+      expect(session).toMatchObject({ templateId: qa.id, variables: { question: 'what do my uploaded documents say about the refund policy?' }, tools: ['knowledge_search'] });
+      expect(await finalAnswer(result.conversationId)).toContain('Refunds are paid within 14 days');
+    });
+
+    it('asks for the variables the message does not give, and runs once they are there', async () => {
+      await call('POST', '/v1/templates', {
+        slug: 'expense-report',
+        name: 'Expense report',
+        description: 'Files the monthly expense report.',
+        category: 'Finance',
+        systemPrompt: 'File the expense report for {{month}}.',
+        variables: [{ name: 'month', type: 'enum', values: ['january', 'february', 'march'], required: true, description: 'Which month' }],
+        examples: ['file my expense report', 'submit my expense report for the month'],
+      });
+      const asked = await chat('please file my expense report');
+      expect(asked).toMatchObject({ executed: false, missingVariables: [{ name: 'month', type: 'enum', description: 'Which month' }] });
+      const ran = await chat('please file my expense report for march');
+      expect(ran.executed).toBe(true);
+      expect((await call('GET', `/v1/sessions/${ran.sessionId}`)).json().session.variables).toEqual({ month: 'march' });
+    });
+
+    it('suggests instead of running when nothing matches well, or the match needs integrations', async () => {
+      const joke = await chat('tell me a joke');
+      expect(joke.executed).toBe(false);
+      expect(joke.suggestions.length).toBeGreaterThan(0);
+      expect(joke.suggestions[0].confidence).toBeLessThan(0.8);
+      const triage = await chat('triage my inbox and draft replies');
+      expect(triage).toMatchObject({ executed: false, missingIntegrations: ['gmail'] });
+    });
+  });
 });

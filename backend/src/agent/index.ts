@@ -1,1 +1,3 @@
 export { AgentRunner, toMessageView, type AgentRunnerDeps, type MessageView, type TurnOutcome } from './agent-runner.ts';
+export { ChatBridge, type ChatResult } from './chat-bridge.ts';
+export { extractVariables } from './variable-extraction.ts';

@@ -10,7 +10,7 @@ import { AppError } from '../errors.ts';
 import type { EventSystem } from '../events/index.ts';
 import type { Features } from '../features.ts';
 import type { KnowledgeBase, KnowledgeSearch } from '../knowledge/index.ts';
-import type { AgentRunner } from '../agent/index.ts';
+import type { AgentRunner, ChatBridge } from '../agent/index.ts';
 import type { AgentService, SessionService } from '../sessions/index.ts';
 import type { TemplateService } from '../templates/index.ts';
 import { AuthFailureLimiter, installAuth } from './auth.ts';
@@ -44,6 +44,7 @@ export interface AppServices {
   agents: AgentService;
   sessions: SessionService;
   runner: AgentRunner;
+  chat: ChatBridge;
   version: string;
 }
 
@@ -151,7 +152,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   await app.register(knowledgeRoutes, { knowledge: services.knowledge, search: services.knowledgeSearch, features: services.features });
   await app.register(templateRoutes, { templates: services.templates });
   await app.register(sessionRoutes, { agents: services.agents, sessions: services.sessions });
-  await app.register(turnRoutes, { sessions: services.sessions, runner: services.runner });
+  await app.register(turnRoutes, { sessions: services.sessions, runner: services.runner, chat: services.chat });
   await installWebSocketGateway(app, { config, tokens: services.tokens, events: services.events, limiter });
   return app;
 }

@@ -17,6 +17,8 @@ export interface SessionView {
   templateVersion: number | null;
   model: string;
   tools: string[];
+  /** The template's first user message, rendered; chat sends it to start the run. */
+  userPrompt: string | null;
   context: unknown;
   variables: unknown;
   /** The session's first conversation. */
@@ -368,6 +370,7 @@ function toView(row: SessionRow, conversationId: string | null): SessionView {
     templateVersion: row.template_version,
     model: row.model,
     tools: row.tools,
+    userPrompt: row.user_prompt,
     context: row.context,
     variables: row.variables,
     conversationId,

@@ -42,6 +42,7 @@ const sessionSchema = z.object({
   templateVersion: z.number().nullable(),
   model: z.string(),
   tools: z.array(z.string()),
+  userPrompt: z.string().nullable(),
   context: z.unknown(),
   variables: z.unknown(),
   conversationId: z.string().nullable(),

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { AgentRunner } from '../../agent/index.ts';
+import type { AgentRunner, ChatBridge } from '../../agent/index.ts';
 import { AppError } from '../../errors.ts';
 import type { SessionService } from '../../sessions/index.ts';
 import { principalOf } from '../auth.ts';
@@ -30,7 +30,35 @@ const turnSchema = z.object({
 });
 
 /** Turns: send a message (the agent answers in the background, streamed as events), read the transcript, cancel. */
-export const turnRoutes: FastifyPluginAsyncZod<{ sessions: SessionService; runner: AgentRunner }> = async (app, { sessions, runner }) => {
+export const turnRoutes: FastifyPluginAsyncZod<{ sessions: SessionService; runner: AgentRunner; chat: ChatBridge }> = async (app, { sessions, runner, chat }) => {
+  app.post(
+    '/v1/chat',
+    {
+      config: { rateLimitGroup: 'promptGeneration' },
+      schema: {
+        tags: ['sessions'],
+        summary: 'Chat: a confident template match starts a session and runs it; otherwise suggestions, or what is missing',
+        body: z.strictObject({
+          message: z.string().trim().min(1, 'must not be empty').max(10_000, 'must be at most 10,000 characters'),
+          conversationId: z.uuid().optional(),
+        }),
+        response: {
+          200: z.object({
+            executed: z.boolean(),
+            templateId: z.string().optional(),
+            sessionId: z.string().optional(),
+            conversationId: z.string().optional(),
+            turnId: z.string().optional(),
+            suggestions: z.array(z.object({ templateId: z.string(), name: z.string(), confidence: z.number(), available: z.boolean() })).optional(),
+            missingVariables: z.array(z.object({ name: z.string(), type: z.string(), description: z.string().optional() })).optional(),
+            missingIntegrations: z.array(z.string()).optional(),
+          }),
+        },
+      },
+    },
+    async (request) => chat.chat(principalOf(request).user, request.body.message, request.body.conversationId),
+  );
+
   app.post(
     '/v1/conversations/:id/messages',
     {
