@@ -1,0 +1,132 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startPostgresCluster } from '../backend/test/postgres-cluster.ts';
+import { loadConfig } from '../backend/src/config.ts';
+import { MigrationRunner, PostgresDatabase, type DatabaseTarget } from '../backend/src/database/index.ts';
+import { createRuntime } from '../backend/src/runtime.ts';
+import { buildApp } from '../backend/src/server/index.ts';
+import { createDatabase, keepAliveClient, measure, percentile, type Bench, type BenchResult } from './harness.ts';
+
+const template = {
+  slug: 'bench-report',
+  name: 'Weekly report',
+  description: 'Writes the weekly report for a team.',
+  category: 'Reporting',
+  systemPrompt: 'Write the weekly report of {{team}} for the week of {{week}}.',
+  variables: [
+    { name: 'team', type: 'string', required: true },
+    { name: 'week', type: 'date', required: true },
+  ],
+  steps: [{ instruction: 'Collect what happened.' }, { instruction: 'Write the report.' }],
+};
+
+async function benchDriver(target: DatabaseTarget, dataDir: string, record: (result: BenchResult) => void): Promise<void> {
+  const driver = target.driver;
+  const database = await PostgresDatabase.open(target, { pool: { max: 10, timeoutMs: 10_000, statementTimeoutMs: 0 }, purpose: 'bench' });
+  await new MigrationRunner(database.db).up();
+  const config = loadConfig({
+    AGENTRY_DATA_DIR: dataDir,
+    LOG_LEVEL: 'silent',
+    RATE_LIMIT_DEFAULT: '1000000',
+    RATE_LIMIT_PROMPT_GENERATION: '1000000',
+    ...(driver === 'postgres' ? { DATABASE_URL: (target as { url: string }).url } : {}),
+  });
+  const runtime = await createRuntime(config, database, { warn: () => undefined, info: () => undefined });
+  const app = await buildApp(runtime, { logger: false });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  try {
+    const { token } = await runtime.users.create({ email: 'bench@example.test', name: 'Bench' }, { userId: null, ip: null });
+    const client = keepAliveClient(`http://127.0.0.1:${(app.server.address() as { port: number }).port}`, { authorization: `Bearer ${token}` });
+    const post = async <T = unknown>(url: string, body: unknown): Promise<T> => {
+      const response = await client('POST', url, body);
+      if (response.status >= 300) throw new Error(`POST ${url} answered ${response.status}: ${JSON.stringify(response.json())}`);
+      return response.json() as T;
+    };
+    const { template: created } = await post<{ template: { id: string } }>('/v1/templates', template);
+    const start = () => post<{ session: { conversationId: string } }>('/v1/sessions', { templateId: created.id, variables: { team: 'Platform', week: '2026-11-23' }, context: { project: 'apollo' } });
+    const target = driver === 'postgres' ? 'p95 ≤ 10 ms (spec: 500 ms)' : 'p95 ≤ 25 ms (spec: 500 ms)';
+    record(await measure({ name: 'session init (template, prompt, first checkpoint; HTTP)', driver, target }, start, { n: 500, warmup: 20 }));
+
+    // A one-step turn of local:offline, end to end, minus the model call the message records.
+    const { session } = await start();
+    const overheads: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      const t0 = performance.now();
+      const { message } = await post<{ message: { latencyMs: number } }>(`/v1/conversations/${session.conversationId}/messages?wait=true`, {
+        content: `Note number ${i}, nothing to look up.`,
+      });
+      overheads.push(performance.now() - t0 - message.latencyMs);
+    }
+    overheads.sort((a, b) => a - b);
+    record({
+      name: 'turn persistence overhead (all but the model call; HTTP)',
+      driver,
+      n: overheads.length,
+      p50: percentile(overheads, 50),
+      p95: percentile(overheads, 95),
+      p99: percentile(overheads, 99),
+      throughput: 0,
+      target: driver === 'postgres' ? 'per step p95 ≤ 5 ms' : '',
+      note: 'a turn: user message tx, one step tx, turn end tx',
+    });
+
+    // 100 sessions, 10 turns each, all started together.
+    const sessions = await Promise.all(Array.from({ length: 100 }, () => start()));
+    let inFlight = 0;
+    let peak = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      sessions.map(async ({ session: s }) => {
+        for (let turn = 0; turn < 10; turn++) {
+          inFlight++;
+          peak = Math.max(peak, inFlight);
+          await post(`/v1/conversations/${s.conversationId}/messages?wait=true`, { content: `Status update ${turn}.` });
+          inFlight--;
+        }
+      }),
+    );
+    const seconds = (performance.now() - t0) / 1000;
+    const conversations = sessions.map((s) => s.session.conversationId);
+    const counts = await database.db
+      .selectFrom('messages')
+      .select(['conversation_id', (eb) => eb.fn.countAll<string>().as('n'), (eb) => eb.fn.count<string>('step').distinct().as('steps')])
+      .where('conversation_id', 'in', conversations)
+      .groupBy('conversation_id')
+      .execute();
+    const turns = await database.db
+      .selectFrom('turns')
+      .select(['status', (eb) => eb.fn.countAll<string>().as('n')])
+      .where('conversation_id', 'in', conversations)
+      .groupBy('status')
+      .execute();
+    const intact = counts.length === 100 && counts.every((c) => Number(c.n) === 20);
+    record({
+      name: '100 sessions × 10 turns together (local:offline)',
+      driver,
+      n: 1000,
+      p50: Number.NaN,
+      p95: Number.NaN,
+      p99: Number.NaN,
+      throughput: 1000 / seconds,
+      note: `peak ${peak} turns in flight; ${intact ? 'every conversation has its 20 messages' : 'MESSAGES LOST OR DUPLICATED'}; turns ${turns.map((t) => `${t.status} ${t.n}`).join(', ')}`,
+    });
+  } finally {
+    await app.close();
+    await runtime.close();
+  }
+}
+
+const bench: Bench = async ({ record }) => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentry-bench-sessions-'));
+  const cluster = await startPostgresCluster();
+  try {
+    await benchDriver({ driver: 'pglite', dataDir: path.join(dataDir, 'pglite') }, dataDir, record);
+    await benchDriver({ driver: 'postgres', url: await createDatabase(cluster.url, 'agentry_bench_sessions') }, dataDir, record);
+  } finally {
+    await cluster.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+};
+
+export default bench;
