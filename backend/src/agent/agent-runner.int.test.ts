@@ -8,7 +8,7 @@ describe('the agent loop (embedded database, local:offline and a model server on
   let fake: FakeChatCompletions;
   beforeAll(async () => {
     fake = await startFakeChatCompletions();
-    t = await createTestApp('pglite', { MODEL_ENDPOINTS: `fake=${fake.url}`, SESSION_MAX_STEPS: '3', MODEL_TIMEOUT_MS: '30000' });
+    t = await createTestApp('pglite', { MODEL_ENDPOINTS: `fake=${fake.url}`, SESSION_MAX_STEPS: '3', MODEL_TIMEOUT_MS: '30000', MODEL_MAX_RETRIES: '0' });
     await t.app.listen({ port: 0, host: '127.0.0.1' });
     await call('POST', '/v1/knowledge/documents', { title: 'Refund policy', content: 'Refunds are paid within 14 days of a written request. Gift cards are not refundable.' });
     await t.runtime.knowledge.idle();
@@ -18,7 +18,7 @@ describe('the agent loop (embedded database, local:offline and a model server on
     await fake.close();
   });
 
-  function call(method: 'GET' | 'POST', url: string, payload?: unknown, token = t.userToken) {
+  function call(method: 'GET' | 'POST' | 'DELETE', url: string, payload?: unknown, token = t.userToken) {
     return t.app.inject({ method, url, headers: bearer(token), ...(payload === undefined ? {} : { payload: payload as object }) });
   }
   const startSession = async (agent?: { model: string }) => {
@@ -115,13 +115,33 @@ describe('the agent loop (embedded database, local:offline and a model server on
     expect((await call('POST', `/v1/sessions/${session.id}/cancel`)).json()).toEqual({ cancelled: false });
   });
 
+  it('ends a turn whose model fails as failed, counts the error, and the session goes on', async () => {
+    const session = await startSession({ model: 'fake:flaky' });
+    fake.replies.push({ kind: 'fail', status: 500 });
+    const failed = (await send(session.conversationId, 'Hello?')).json();
+    expect(failed.turn).toMatchObject({ status: 'failed', error: { code: 'MODEL_API_ERROR' } });
+    const read = (await call('GET', `/v1/sessions/${session.id}`)).json().session;
+    expect(read).toMatchObject({ status: 'running', counters: { errors: 1 }, lastError: { code: 'MODEL_API_ERROR' } });
+    fake.replies.push({ kind: 'text', text: 'Working again.' });
+    expect((await send(session.conversationId, 'And now?')).json().message.content).toBe('Working again.');
+  });
+
+  it('survives a session deleted while its turn runs', async () => {
+    const session = await startSession({ model: 'fake:slow' });
+    fake.replies.push({ kind: 'stall' });
+    expect((await send(session.conversationId, 'Take your time.', false)).statusCode).toBe(202);
+    expect((await call('DELETE', `/v1/sessions/${session.id}`)).statusCode).toBe(204);
+    expect(await t.runtime.runner.cancel(session.id)).toBe(true);
+    expect((await t.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
+    expect(await t.runtime.database.db.selectFrom('turns').select('id').where('session_id', '=', session.id).execute()).toEqual([]);
+  });
+
   it('refuses messages to a paused session, to another user\'s conversation, and oversized ones', async () => {
     const session = await startSession();
     await call('POST', `/v1/sessions/${session.id}/status`, { status: 'paused' });
     const paused = await send(session.conversationId, 'Hello?');
     expect(paused.statusCode).toBe(409);
     expect(paused.json().error).toMatchObject({ code: 'SESSION_NOT_RUNNING', message: 'The session is paused: resume it first.' });
-    expect((await send(session.conversationId, 'x', true)).statusCode).toBe(409);
     const other = await call('POST', `/v1/conversations/${session.conversationId}/messages`, { content: 'hi' }, t.adminToken);
     expect(other.statusCode).toBe(404);
     expect((await call('GET', `/v1/conversations/${session.conversationId}/messages`, undefined, t.adminToken)).statusCode).toBe(404);
@@ -177,7 +197,7 @@ describe('the agent loop (embedded database, local:offline and a model server on
       const joke = await chat('tell me a joke');
       expect(joke.executed).toBe(false);
       expect(joke.suggestions.length).toBeGreaterThan(0);
-      expect(joke.suggestions[0].confidence).toBeLessThan(0.8);
+      expect(joke.suggestions[0].confidence).toBeLessThan(t.config.templates.matchThreshold);
       const triage = await chat('triage my inbox and draft replies');
       expect(triage).toMatchObject({ executed: false, missingIntegrations: ['gmail'] });
     });

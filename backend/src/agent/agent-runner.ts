@@ -77,28 +77,35 @@ export class AgentRunner {
     const session = await db.selectFrom('agent_sessions').selectAll().where('id', '=', conversation.session_id).executeTakeFirstOrThrow();
     if (session.status !== 'running') throw new AppError('SESSION_NOT_RUNNING', `The session is ${session.status}${session.status === 'paused' ? ': resume it first' : ''}.`);
     if (this.active.has(session.id)) throw new AppError('SESSION_BUSY');
+    // The slot is taken before the first await, and `done` exists from the start, so a cancel or
+    // stop that arrives while the turn is being stored waits for it to end.
     const controller = new AbortController();
-    const slot = { turnId: '', controller, done: Promise.resolve<TurnOutcome>({ turnId: '', status: 'cancelled', message: null }) };
-    this.active.set(session.id, slot);
+    let settle!: (outcome: TurnOutcome) => void;
+    const done = new Promise<TurnOutcome>((resolve) => (settle = resolve));
+    this.active.set(session.id, { turnId: '', controller, done });
+    let stored: { turnId: string; messageId: string };
     try {
-      const { turnId, messageId } = await this.deps.database.transaction(async (tx) => {
+      stored = await this.deps.database.transaction(async (tx) => {
         const turn = await tx.insertInto('turns').values({ session_id: session.id, conversation_id: conversationId, user_id: userId, status: 'running' }).returning('id').executeTakeFirstOrThrow();
         const message = await tx
           .insertInto('messages')
           .values({ conversation_id: conversationId, session_id: session.id, user_id: userId, turn_id: turn.id, role: 'user', content })
           .returning('id')
           .executeTakeFirstOrThrow();
+        // The session row first (refused unless it is still running), events last: the lock order of every session write.
+        await this.deps.sessions.recordStep(tx, session.id, 0, { messages: 1, toolCalls: 0, errors: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 }, { checkpoint: false });
         await this.deps.bus.publish(tx, { userId, topic: topicOf(session.id), event: { type: 'message.completed', data: { sessionId: session.id, messageId: message.id, role: 'user', text: content } } });
-        await this.deps.sessions.recordStep(tx, session.id, 0, { messages: 1, toolCalls: 0, errors: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 });
         return { turnId: turn.id, messageId: message.id };
       });
-      slot.turnId = turnId;
-      slot.done = this.run(session, conversationId, turnId, controller.signal).finally(() => this.active.delete(session.id));
-      return { turnId, messageId, done: slot.done };
     } catch (error) {
       this.active.delete(session.id);
+      settle({ turnId: '', status: 'cancelled', message: null });
       throw error;
     }
+    void this.run(session, conversationId, stored.turnId, controller.signal)
+      .then(settle)
+      .finally(() => this.active.delete(session.id));
+    return { ...stored, done };
   }
 
   /** Stops the turn in progress, if any; it ends `cancelled` and the session stays usable. */
@@ -134,11 +141,12 @@ export class AgentRunner {
     return { messages: shown.map(toMessageView), next: rows.length > page.limit ? Number(shown.at(-1)!.seq) : null };
   }
 
+  /** Runs the turn to its end. Never rejects: whatever happens is recorded on the turn. */
   private async run(session: SessionRow, conversationId: string, turnId: string, signal: AbortSignal): Promise<TurnOutcome> {
-    const tools = this.deps.toolsFor(session.user_id, session.tools);
-    const toolSet: ToolSet = Object.fromEntries([...tools.values()].map((t) => [t.name, tool({ description: t.description, inputSchema: jsonSchema(t.inputSchema) })]));
     let last: MessageView | null = null;
     try {
+      const tools = this.deps.toolsFor(session.user_id, session.tools);
+      const toolSet: ToolSet = Object.fromEntries([...tools.values()].map((t) => [t.name, tool({ description: t.description, inputSchema: jsonSchema(t.inputSchema) })]));
       const model = this.deps.models.resolve(session.model);
       for (let step = 1; step <= this.deps.maxSteps; step++) {
         if (signal.aborted) return await this.finish(session, turnId, step - 1, 'cancelled', last);
@@ -157,6 +165,7 @@ export class AgentRunner {
       });
     } catch (error) {
       if (signal.aborted) return this.finish(session, turnId, 0, 'cancelled', last);
+      if (isAppError(error) && error.code === 'SESSION_NOT_RUNNING') return this.finish(session, turnId, 0, 'cancelled', last, { code: error.code, message: error.message });
       const appError = isAppError(error) ? error : new AppError('INTERNAL', undefined, undefined, { cause: error });
       if (!isAppError(error)) this.deps.onError(error, `turn ${turnId} failed`);
       return this.finish(session, turnId, 0, 'failed', last, { code: appError.code, message: appError.message });
@@ -197,9 +206,7 @@ export class AgentRunner {
 
   /** Runs one tool call; refusals and failures become tool errors the model reads, and the turn goes on. */
   private async callTool(session: SessionRow, tools: Map<string, ToolDefinition>, call: RecordedToolCall, idempotencyKey: string, signal: AbortSignal) {
-    const publish = (event: AgentryEvent) => this.announce(session, event);
-    const base = { sessionId: session.id, callId: call.callId, tool: call.tool };
-    await publish({ type: 'tool.started', data: { ...base, arguments: call.input } });
+    await this.announce(session, { type: 'tool.started', data: { sessionId: session.id, callId: call.callId, tool: call.tool, arguments: call.input } });
     const started = performance.now();
     const definition = tools.get(call.tool);
     let outcome: { isError: boolean; value: unknown };
@@ -216,10 +223,7 @@ export class AgentRunner {
         };
       }
     }
-    const durationMs = Math.round(performance.now() - started);
-    if (outcome.isError) await publish({ type: 'tool.failed', data: { ...base, durationMs, error: outcome.value as { code: string; message: string } } });
-    else await publish({ type: 'tool.completed', data: { ...base, durationMs, result: outcome.value } });
-    return { call, ...outcome };
+    return { call, ...outcome, durationMs: Math.round(performance.now() - started) };
   }
 
   /** Publishes an event that reports progress rather than a change: in a transaction of its own. */
@@ -234,7 +238,7 @@ export class AgentRunner {
     turnId: string,
     step: number,
     result: Awaited<ReturnType<AgentRunner['modelStep']>>,
-    toolResults: Array<{ call: RecordedToolCall; isError: boolean; value: unknown }>,
+    toolResults: Array<{ call: RecordedToolCall; isError: boolean; value: unknown; durationMs: number }>,
   ): Promise<MessageView> {
     return this.deps.database.transaction(async (tx) => {
       const common = { conversation_id: conversationId, session_id: session.id, user_id: session.user_id, turn_id: turnId, step };
@@ -261,12 +265,8 @@ export class AgentRunner {
           .values({ ...common, role: 'tool', tool_call_id: call.callId, tool_name: call.tool, tool_result: JSON.stringify(value ?? null), is_error: isError })
           .execute();
       }
-      await this.deps.bus.publish(tx, {
-        userId: session.user_id,
-        topic: topicOf(session.id),
-        event: { type: 'message.completed', data: { sessionId: session.id, messageId: assistant.id, role: 'assistant', text: result.text } },
-      });
       const errors = toolResults.filter((r) => r.isError).length;
+      // The session row first (refused unless it is still running), events last.
       await this.deps.sessions.recordStep(tx, session.id, step, {
         messages: 1 + toolResults.length,
         toolCalls: toolResults.length,
@@ -276,21 +276,34 @@ export class AgentRunner {
         costUsd: result.cost ?? 0,
       });
       await tx.updateTable('turns').set({ steps: step }).where('id', '=', turnId).execute();
+      const publish = (event: AgentryEvent) => this.deps.bus.publish(tx, { userId: session.user_id, topic: topicOf(session.id), event });
+      for (const { call, isError, value, durationMs } of toolResults) {
+        const base = { sessionId: session.id, callId: call.callId, tool: call.tool };
+        if (isError) await publish({ type: 'tool.failed', data: { ...base, durationMs, error: value as { code: string; message: string } } });
+        else await publish({ type: 'tool.completed', data: { ...base, durationMs, result: value } });
+      }
+      await publish({ type: 'message.completed', data: { sessionId: session.id, messageId: assistant.id, role: 'assistant', text: result.text } });
       return toMessageView(assistant);
     });
   }
 
+  /**
+   * Records how the turn ended. A failure counts as an error on the session, whatever its status
+   * now. If even this cannot be written (the session was deleted meanwhile), it is logged.
+   */
   private async finish(session: SessionRow, turnId: string, steps: number, status: TurnStatus, message: MessageView | null, error?: { code: string; message: string }): Promise<TurnOutcome> {
-    await this.deps.database.transaction(async (tx) => {
-      await tx
-        .updateTable('turns')
-        .set({ status, error: (error ?? null) as never, finished_at: new Date(), ...(steps > 0 ? { steps } : {}) })
-        .where('id', '=', turnId)
-        .execute();
-      if (status === 'failed') {
-        await this.deps.sessions.recordStep(tx, session.id, steps, { messages: 0, toolCalls: 0, errors: 1, inputTokens: 0, outputTokens: 0, costUsd: 0, error });
-      }
-    });
+    try {
+      await this.deps.database.transaction(async (tx) => {
+        if (status === 'failed') await this.deps.sessions.countError(tx, session.id, error);
+        await tx
+          .updateTable('turns')
+          .set({ status, error: (error ?? null) as never, finished_at: new Date(), ...(steps > 0 ? { steps } : {}) })
+          .where('id', '=', turnId)
+          .execute();
+      });
+    } catch (failure) {
+      this.deps.onError(failure, `could not record the end of turn ${turnId}`);
+    }
     return { turnId, status, message, error };
   }
 }

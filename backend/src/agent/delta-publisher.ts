@@ -8,6 +8,7 @@ export class DeltaCoalescer {
   private offset = 0;
   private lastSent = 0;
   private sending: Promise<void> = Promise.resolve();
+  private failure: unknown;
 
   constructor(
     private readonly send: (offset: number, text: string) => Promise<void>,
@@ -20,10 +21,11 @@ export class DeltaCoalescer {
     if (this.pending.length >= this.options.maxChars || now - this.lastSent >= this.options.intervalMs) this.flush(now);
   }
 
-  /** Sends what is waiting, and resolves once every delta so far is stored. */
+  /** Sends what is waiting, and resolves once every delta so far is stored; rejects with the first failure. */
   async drain(): Promise<void> {
     if (this.pending) this.flush((this.options.now ?? Date.now)());
     await this.sending;
+    if (this.failure !== undefined) throw this.failure;
   }
 
   private flush(now: number): void {
@@ -32,6 +34,14 @@ export class DeltaCoalescer {
     this.pending = '';
     this.offset += text.length;
     this.lastSent = now;
-    this.sending = this.sending.then(() => this.send(offset, text));
+    // A failed send is kept for drain() to report; later deltas are not sent after a gap.
+    this.sending = this.sending.then(async () => {
+      if (this.failure !== undefined) return;
+      try {
+        await this.send(offset, text);
+      } catch (error) {
+        this.failure = error;
+      }
+    });
   }
 }

@@ -11,8 +11,18 @@ export const contextLimits = { maxBytes: 64 * 1024, maxDepth: 6, maxKeys: 200, m
 
 const dropMark = Symbol('dropped');
 
-/** Key names that say their value is a credential, whatever the value looks like. */
-const secretKey = /pass(word|phrase)?|secret|token|api[-_]?key|apikey|auth(orization)?|cookie|session[-_]?id|private[-_]?key|credential|signature/i;
+/** Words in a key name that say its value is a credential, whatever the value looks like. */
+const secretWords = new Set(['password', 'passwd', 'passphrase', 'secret', 'token', 'apikey', 'auth', 'authorization', 'cookie', 'credential', 'credentials', 'privatekey', 'signature']);
+
+/** `apiKey`, `api_key`, `X-Auth-Token` → words; two-word names (`api key`) also count joined. */
+function namesCredential(key: string): boolean {
+  const words = key
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter(Boolean);
+  return words.some((word, i) => secretWords.has(word) || secretWords.has(word + (words[i + 1] ?? '')));
+}
 
 /**
  * Makes client-supplied context safe to keep: drops keys that name credentials and values that look
@@ -38,7 +48,7 @@ export function sanitizeContext(input: Record<string, unknown>): { context: Reco
         drop(at, 'too-many');
         continue;
       }
-      if (secretKey.test(key)) {
+      if (namesCredential(key)) {
         drop(at, 'secret-key');
         continue;
       }

@@ -182,6 +182,27 @@ describe.each(['pglite', 'postgres'] as const)('agents and sessions over HTTP (%
     expect((await call('POST', '/v1/sessions', { conversationId: added.json().conversation.id }, otherToken)).json().error.code).toBe('CONVERSATION_NOT_FOUND');
   });
 
+  it('takes a checkpoint on request, and hides a session from everyone but its user', async () => {
+    const { session } = await start();
+    const taken = await call('POST', `/v1/sessions/${session.id}/checkpoints`, { name: 'baseline' });
+    expect(taken.statusCode).toBe(201);
+    expect(taken.json().checkpoint).toMatchObject({ seq: 2, reason: 'manual', name: 'baseline' });
+    const unnamed = await call('POST', `/v1/sessions/${session.id}/checkpoints`);
+    expect(unnamed.json().checkpoint, unnamed.body).toMatchObject({ seq: 3, name: null });
+    for (const [method, url, body] of [
+      ['GET', `/v1/sessions/${session.id}`, undefined],
+      ['POST', `/v1/sessions/${session.id}/status`, { status: 'paused' }],
+      ['GET', `/v1/sessions/${session.id}/checkpoints`, undefined],
+      ['POST', `/v1/sessions/${session.id}/checkpoints`, { name: 'theirs' }],
+      ['GET', `/v1/sessions/${session.id}/conversations`, undefined],
+    ] as const) {
+      const response = await call(method, url, body, otherToken);
+      expect(response.statusCode, `${method} ${url}`).toBe(404);
+      expect(response.json().error.code).toBe('SESSION_NOT_FOUND');
+    }
+    expect((await call('GET', `/v1/sessions/${session.id}`)).json().session).toMatchObject({ status: 'running', checkpoints: { count: 3 } });
+  });
+
   it("refuses a subscription to another user's session topic", async () => {
     const { session } = await start();
     const ws = await subscribe(`session:${session.id}`, otherToken);

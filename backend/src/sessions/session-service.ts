@@ -57,7 +57,6 @@ export interface StepCounts {
   inputTokens: number;
   outputTokens: number;
   costUsd: number;
-  error?: { code: string; message: string } | undefined;
 }
 
 export interface SessionListQuery {
@@ -185,8 +184,10 @@ export class SessionService {
   /**
    * Adds a finished step's counts to the session and checkpoints it, inside the step's own
    * transaction (the agent loop's), so messages, counters, checkpoint and events commit together.
+   * Refused with SESSION_NOT_RUNNING once the session was paused, completed, failed or deleted:
+   * the step rolls back and the turn ends there.
    */
-  async recordStep(tx: Executor, sessionId: string, step: number, counts: StepCounts): Promise<void> {
+  async recordStep(tx: Executor, sessionId: string, step: number, counts: StepCounts, options: { checkpoint: boolean } = { checkpoint: true }): Promise<void> {
     const row = await tx
       .updateTable('agent_sessions')
       .set({
@@ -198,12 +199,22 @@ export class SessionService {
         input_tokens: sql`input_tokens + ${counts.inputTokens}`,
         output_tokens: sql`output_tokens + ${counts.outputTokens}`,
         cost_usd: sql`cost_usd + ${counts.costUsd}`,
-        ...(counts.error ? { last_error: counts.error as never } : {}),
       })
       .where('id', '=', sessionId)
+      .where('status', '=', 'running')
       .returningAll()
-      .executeTakeFirstOrThrow();
-    await this.checkpoint(tx, row, 'step', undefined, step);
+      .executeTakeFirst();
+    if (!row) throw new AppError('SESSION_NOT_RUNNING', 'The session stopped running during the turn.');
+    if (options.checkpoint) await this.checkpoint(tx, row, 'step', undefined, step);
+  }
+
+  /** Counts a failed turn on its session, whatever the session's status now (and nothing if it is gone). */
+  async countError(tx: Executor, sessionId: string, error: { code: string; message: string } | undefined): Promise<void> {
+    await tx
+      .updateTable('agent_sessions')
+      .set({ error_count: sql`error_count + 1`, last_error: (error ?? null) as never, last_active_at: sql`now()`, version: sql`version + 1` })
+      .where('id', '=', sessionId)
+      .execute();
   }
 
   /** Takes a checkpoint on request, optionally named (named ones outlive retention). */
@@ -263,8 +274,8 @@ export class SessionService {
     let templateModel: string | undefined;
     let resolvedTemplateId: string | null = null;
     if (templateId) {
-      const template = await this.deps.templates.get(user.id, templateId, input.templateVersion);
-      const generated = await this.deps.templates.prompt(user, template.id, { variables: input.variables, version: template.version });
+      const generated = await this.deps.templates.prompt(user, templateId, { variables: input.variables, version: input.templateVersion });
+      const { template } = generated;
       if (generated.missingIntegrations.length > 0) {
         throw new AppError(
           'INTEGRATIONS_MISSING',
@@ -335,12 +346,14 @@ export class SessionService {
       })
       .returningAll()
       .executeTakeFirstOrThrow();
-    await tx
-      .deleteFrom('session_checkpoints')
-      .where('session_id', '=', session.id)
-      .where('name', 'is', null)
-      .where('seq', '<=', row.seq - this.deps.checkpointRetention)
-      .execute();
+    if (row.seq > this.deps.checkpointRetention) {
+      await tx
+        .deleteFrom('session_checkpoints')
+        .where('session_id', '=', session.id)
+        .where('name', 'is', null)
+        .where('seq', '<=', row.seq - this.deps.checkpointRetention)
+        .execute();
+    }
     await this.deps.bus.publish(tx, {
       userId: session.user_id,
       topic: topicOf(session.id),

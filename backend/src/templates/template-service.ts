@@ -93,13 +93,14 @@ export class TemplateService {
    * the user's connected ones, narrowed by the request's `integrations` list when one is given
    * (until connections are tracked, that list stands in for them).
    */
-  async prompt(user: PromptUser, idOrSlug: string, options: PromptOptions = {}): Promise<GeneratedPrompt> {
+  async prompt(user: PromptUser, idOrSlug: string, options: PromptOptions = {}): Promise<GeneratedPrompt & { template: TemplateView }> {
     const [template, knowledgeBase, connected] = await Promise.all([
       this.deps.store.get(user.id, idOrSlug, options.version),
       this.deps.knowledgeBaseAvailable(),
       this.connected(user.id, options.integrations),
     ]);
-    return this.deps.engine.generate(template, { variables: options.variables, connected, knowledgeBase, user: { name: user.name, timezone: user.timezone } });
+    const generated = this.deps.engine.generate(template, { variables: options.variables, connected, knowledgeBase, user: { name: user.name, timezone: user.timezone } });
+    return { ...generated, template: toView(template) };
   }
 
   /** Ranks the caller's templates (their own and the built-ins) for a chat message. */

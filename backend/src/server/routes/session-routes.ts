@@ -162,7 +162,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<{ agents: AgentService; sessio
         tags: ['sessions'],
         summary: 'Take a checkpoint now; a named one is kept whatever the retention',
         params: idParams,
-        body: z.strictObject({ name: checkpointName.optional() }).optional(),
+        body: z.strictObject({ name: checkpointName.optional() }).nullish(),
         response: { 201: z.object({ checkpoint: checkpointSchema }) },
       },
     },
