@@ -33,6 +33,9 @@ export interface HistoryQuery {
 }
 
 export class EventStore {
+  /** Transactions that already hold the commit-order lock. */
+  private readonly locked = new WeakSet<Executor>();
+
   constructor(private readonly database: PostgresDatabase) {}
 
   /**
@@ -43,7 +46,11 @@ export class EventStore {
     // Outside a transaction the lock would be released before the insert: no ordering at all.
     if (!executor.isTransaction) throw new Error('Events are appended inside the transaction of the change they report.');
     const data = eventDataSchemas[event.type].parse(event.data) as JsonValue;
-    await sql`select pg_advisory_xact_lock(${commitOrderLock})`.execute(executor);
+    // The lock is held until the transaction ends: take it once per transaction.
+    if (!this.locked.has(executor)) {
+      await sql`select pg_advisory_xact_lock(${commitOrderLock})`.execute(executor);
+      this.locked.add(executor);
+    }
     const row = await executor
       .insertInto('events')
       .values({ user_id: userId, topic, type: event.type, data })
