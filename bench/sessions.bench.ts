@@ -2,11 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startPostgresCluster } from '../backend/test/postgres-cluster.ts';
-import { loadConfig } from '../backend/src/config.ts';
-import { MigrationRunner, PostgresDatabase, type DatabaseTarget } from '../backend/src/database/index.ts';
-import { createRuntime } from '../backend/src/runtime.ts';
-import { buildApp } from '../backend/src/server/index.ts';
-import { createDatabase, keepAliveClient, measure, percentile, type Bench, type BenchResult } from './harness.ts';
+import type { DatabaseTarget } from '../backend/src/database/index.ts';
+import { startBenchApp } from './bench-app.ts';
+import { createDatabase, measure, percentile, type Bench, type BenchResult } from './harness.ts';
 
 const template = {
   slug: 'bench-report',
@@ -23,26 +21,8 @@ const template = {
 
 async function benchDriver(target: DatabaseTarget, dataDir: string, record: (result: BenchResult) => void): Promise<void> {
   const driver = target.driver;
-  const database = await PostgresDatabase.open(target, { pool: { max: 10, timeoutMs: 10_000, statementTimeoutMs: 0 }, purpose: 'bench' });
-  await new MigrationRunner(database.db).up();
-  const config = loadConfig({
-    AGENTRY_DATA_DIR: dataDir,
-    LOG_LEVEL: 'silent',
-    RATE_LIMIT_DEFAULT: '1000000',
-    RATE_LIMIT_PROMPT_GENERATION: '1000000',
-    ...(driver === 'postgres' ? { DATABASE_URL: (target as { url: string }).url } : {}),
-  });
-  const runtime = await createRuntime(config, database, { warn: () => undefined, info: () => undefined });
-  const app = await buildApp(runtime, { logger: false });
-  await app.listen({ port: 0, host: '127.0.0.1' });
+  const { database, post, close } = await startBenchApp(target, dataDir);
   try {
-    const { token } = await runtime.users.create({ email: 'bench@example.test', name: 'Bench' }, { userId: null, ip: null });
-    const client = keepAliveClient(`http://127.0.0.1:${(app.server.address() as { port: number }).port}`, { authorization: `Bearer ${token}` });
-    const post = async <T = unknown>(url: string, body: unknown): Promise<T> => {
-      const response = await client('POST', url, body);
-      if (response.status >= 300) throw new Error(`POST ${url} answered ${response.status}: ${JSON.stringify(response.json())}`);
-      return response.json() as T;
-    };
     const { template: created } = await post<{ template: { id: string } }>('/v1/templates', template);
     const start = () => post<{ session: { conversationId: string } }>('/v1/sessions', { templateId: created.id, variables: { team: 'Platform', week: '2026-11-23' }, context: { project: 'apollo' } });
     const target = driver === 'postgres' ? 'p95 ≤ 10 ms (spec: 500 ms)' : 'p95 ≤ 25 ms (spec: 500 ms)';
@@ -114,8 +94,7 @@ async function benchDriver(target: DatabaseTarget, dataDir: string, record: (res
       note: `peak ${peak} turns in flight; ${intact ? 'every conversation has its 20 messages' : 'MESSAGES LOST OR DUPLICATED'}; turns ${turns.map((t) => `${t.status} ${t.n}`).join(', ')}`,
     });
   } finally {
-    await app.close();
-    await runtime.close();
+    await close();
   }
 }
 

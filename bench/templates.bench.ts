@@ -2,15 +2,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startPostgresCluster } from '../backend/test/postgres-cluster.ts';
-import { loadConfig } from '../backend/src/config.ts';
-import { MigrationRunner, PostgresDatabase, type DatabaseTarget } from '../backend/src/database/index.ts';
-import { createRuntime } from '../backend/src/runtime.ts';
-import { buildApp } from '../backend/src/server/index.ts';
+import type { DatabaseTarget } from '../backend/src/database/index.ts';
 import { compileTemplate, PromptEngine, type TemplateDefinition } from '../backend/src/templates/index.ts';
-import { createDatabase, keepAliveClient, measure, type Bench, type BenchResult } from './harness.ts';
+import { startBenchApp } from './bench-app.ts';
+import { createDatabase, measure, type Bench, type BenchResult } from './harness.ts';
 
 /** A template of the size the issue names: 20 variables of every type and 10 steps. */
-export function largeTemplate(slug = 'large-template'): TemplateDefinition {
+function largeTemplate(slug = 'large-template'): TemplateDefinition {
   const types = ['string', 'number', 'boolean', 'enum', 'date', 'list'] as const;
   const variables = Array.from({ length: 20 }, (_, i) => {
     const type = types[i % types.length]!;
@@ -35,7 +33,7 @@ export function largeTemplate(slug = 'large-template'): TemplateDefinition {
   };
 }
 
-export function values(seed: number): Record<string, unknown> {
+function values(seed: number): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (let i = 0; i < 20; i++) {
     const kind = i % 6;
@@ -65,43 +63,24 @@ function syntheticTemplate(i: number): TemplateDefinition {
   };
 }
 
-async function benchHttp(target: DatabaseTarget, dataDir: string, record: (result: BenchResult) => void, matching: boolean): Promise<void> {
+async function benchHttp(target: DatabaseTarget, dataDir: string, record: (result: BenchResult) => void): Promise<void> {
   const driver = target.driver;
-  const database = await PostgresDatabase.open(target, { pool: { max: 10, timeoutMs: 5000, statementTimeoutMs: 0 }, purpose: 'bench' });
-  await new MigrationRunner(database.db).up();
-  const config = loadConfig({
-    AGENTRY_DATA_DIR: dataDir,
-    LOG_LEVEL: 'silent',
-    RATE_LIMIT_DEFAULT: '1000000',
-    RATE_LIMIT_PROMPT_GENERATION: '1000000',
-    ...(driver === 'postgres' ? { DATABASE_URL: (target as { url: string }).url } : {}),
-  });
-  const runtime = await createRuntime(config, database, { warn: () => undefined, info: () => undefined });
-  const app = await buildApp(runtime, { logger: false });
-  await app.listen({ port: 0, host: '127.0.0.1' });
+  const { runtime, userId, post, close } = await startBenchApp(target, dataDir);
   try {
-    const { user, token } = await runtime.users.create({ email: 'bench@example.test', name: 'Bench' }, { userId: null, ip: null });
-    const client = keepAliveClient(`http://127.0.0.1:${(app.server.address() as { port: number }).port}`, { authorization: `Bearer ${token}` });
-    const post = async (url: string, body: unknown) => {
-      const response = await client('POST', url, body);
-      if (response.status !== 200 && response.status !== 201) throw new Error(`POST ${url} answered ${response.status}: ${JSON.stringify(response.json())}`);
-      return response.json() as Record<string, unknown>;
-    };
-    const { template } = (await post('/v1/templates', largeTemplate())) as { template: { id: string } };
+    const { template } = await post<{ template: { id: string } }>('/v1/templates', largeTemplate());
     const body = { variables: values(1), integrations: ['gmail', 'google-calendar', 'slack'] };
     await post(`/v1/templates/${template.id}/prompt`, body);
     record(
       await measure(
         { name: 'POST /v1/templates/:id/prompt, cached (HTTP)', driver, target: 'p95 ≤ 5 ms (spec: 100 ms)' },
         async () => {
-          if ((await post(`/v1/templates/${template.id}/prompt`, body)).cache !== 'hit') throw new Error('expected a cache hit');
+          if ((await post<{ cache: string }>(`/v1/templates/${template.id}/prompt`, body)).cache !== 'hit') throw new Error('expected a cache hit');
         },
         { n: 2000 },
       ),
     );
-    if (!matching) return;
-    for (let i = 0; i < 190; i++) await runtime.templates.create(user.id, syntheticTemplate(i));
-    const count = (await runtime.templates.list(user.id)).length;
+    for (let i = 0; i < 190; i++) await runtime.templates.create(userId, syntheticTemplate(i));
+    const count = (await runtime.templates.list(userId)).length;
     const messages = ['triage my inbox and draft replies', 'help me review the release roadmap', 'what did I miss in slack yesterday', 'plan the budget forecast'];
     let m = 0;
     record(
@@ -112,8 +91,7 @@ async function benchHttp(target: DatabaseTarget, dataDir: string, record: (resul
       ),
     );
   } finally {
-    await app.close();
-    await runtime.close();
+    await close();
   }
 }
 
@@ -145,8 +123,8 @@ const bench: Bench = async ({ record }) => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentry-bench-templates-'));
   const cluster = await startPostgresCluster();
   try {
-    await benchHttp({ driver: 'pglite', dataDir: path.join(dataDir, 'pglite') }, dataDir, record, true);
-    await benchHttp({ driver: 'postgres', url: await createDatabase(cluster.url, 'agentry_bench_templates') }, dataDir, record, true);
+    await benchHttp({ driver: 'pglite', dataDir: path.join(dataDir, 'pglite') }, dataDir, record);
+    await benchHttp({ driver: 'postgres', url: await createDatabase(cluster.url, 'agentry_bench_templates') }, dataDir, record);
   } finally {
     await cluster.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
