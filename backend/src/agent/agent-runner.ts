@@ -6,7 +6,7 @@ import { AppError, isAppError } from '../errors.ts';
 import type { AgentryEvent, EventBus } from '../events/index.ts';
 import type { ToolDefinition } from '../knowledge/index.ts';
 import { costOf, type LanguageModels } from '../providers/index.ts';
-import type { SessionService } from '../sessions/index.ts';
+import { sessionTopic, type SessionService } from '../sessions/index.ts';
 import { DeltaCoalescer } from './delta-publisher.ts';
 import { toModelMessages, type RecordedToolCall } from './message-history.ts';
 
@@ -52,7 +52,6 @@ export interface AgentRunnerDeps {
   onError: (error: unknown, context: string) => void;
 }
 
-const topicOf = (sessionId: string) => `session:${sessionId}`;
 
 /**
  * Runs turns: a user message, then steps of one model call plus the tool calls it asks for, until
@@ -94,7 +93,7 @@ export class AgentRunner {
           .executeTakeFirstOrThrow();
         // The session row first (refused unless it is still running), events last: the lock order of every session write.
         await this.deps.sessions.recordStep(tx, session.id, 0, { messages: 1, toolCalls: 0, errors: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 }, { checkpoint: false });
-        await this.deps.bus.publish(tx, { userId, topic: topicOf(session.id), event: { type: 'message.completed', data: { sessionId: session.id, messageId: message.id, role: 'user', text: content } } });
+        await this.deps.bus.publish(tx, { userId, topic: sessionTopic(session.id), event: { type: 'message.completed', data: { sessionId: session.id, messageId: message.id, role: 'user', text: content } } });
         return { turnId: turn.id, messageId: message.id };
       });
     } catch (error) {
@@ -196,7 +195,7 @@ export class AgentRunner {
         text,
         calls,
         usage: { inputTokens: usage.inputTokens ?? 0, outputTokens: usage.outputTokens ?? 0 },
-        cost: costOf(`${model.provider}:${model.modelId}`, usage),
+        cost: costOf(session.model, usage),
         latencyMs: Math.round(performance.now() - started),
       };
     } finally {
@@ -228,7 +227,7 @@ export class AgentRunner {
 
   /** Publishes an event that reports progress rather than a change: in a transaction of its own. */
   private async announce(session: SessionRow, event: AgentryEvent): Promise<void> {
-    await this.deps.database.transaction((tx) => this.deps.bus.publish(tx, { userId: session.user_id, topic: topicOf(session.id), event }));
+    await this.deps.database.transaction((tx) => this.deps.bus.publish(tx, { userId: session.user_id, topic: sessionTopic(session.id), event }));
   }
 
   /** The step's one transaction: its messages, the session's counters, a checkpoint, and the events. */
@@ -276,7 +275,7 @@ export class AgentRunner {
         costUsd: result.cost ?? 0,
       });
       await tx.updateTable('turns').set({ steps: step }).where('id', '=', turnId).execute();
-      const publish = (event: AgentryEvent) => this.deps.bus.publish(tx, { userId: session.user_id, topic: topicOf(session.id), event });
+      const publish = (event: AgentryEvent) => this.deps.bus.publish(tx, { userId: session.user_id, topic: sessionTopic(session.id), event });
       for (const { call, isError, value, durationMs } of toolResults) {
         const base = { sessionId: session.id, callId: call.callId, tool: call.tool };
         if (isError) await publish({ type: 'tool.failed', data: { ...base, durationMs, error: value as { code: string; message: string } } });

@@ -81,7 +81,8 @@ export interface SessionServiceDeps {
 }
 
 const defaultInstructions = 'You are a helpful assistant. Be accurate and brief, and say so when you do not know.';
-const topicOf = (sessionId: string) => `session:${sessionId}`;
+/** The topic a session's events go out on; its owner may subscribe. */
+export const sessionTopic = (sessionId: string) => `session:${sessionId}`;
 
 /**
  * Sessions: created from an agent and/or a template, with the template's prompt rendered once and
@@ -103,7 +104,7 @@ export class SessionService {
         .returningAll()
         .executeTakeFirstOrThrow();
       const conversationId = await this.attachConversation(tx, user.id, row.id, input.conversationId);
-      await this.deps.bus.publish(tx, { userId: user.id, topic: topicOf(row.id), event: { type: 'session.status_changed', data: { sessionId: row.id, from: null, to: 'running' } } });
+      await this.deps.bus.publish(tx, { userId: user.id, topic: sessionTopic(row.id), event: { type: 'session.status_changed', data: { sessionId: row.id, from: null, to: 'running' } } });
       await this.checkpoint(tx, row, 'created');
       return toView(row, conversationId);
     });
@@ -175,7 +176,7 @@ export class SessionService {
         .returningAll()
         .executeTakeFirst();
       if (!row) throw new AppError('SESSION_LOCKED');
-      await this.deps.bus.publish(tx, { userId, topic: topicOf(id), event: { type: 'session.status_changed', data: { sessionId: id, from: current.status, to } } });
+      await this.deps.bus.publish(tx, { userId, topic: sessionTopic(id), event: { type: 'session.status_changed', data: { sessionId: id, from: current.status, to } } });
       await this.checkpoint(tx, row, 'status', checkpoint.name);
       return toView(row, await firstConversation(tx, id));
     });
@@ -356,7 +357,7 @@ export class SessionService {
     }
     await this.deps.bus.publish(tx, {
       userId: session.user_id,
-      topic: topicOf(session.id),
+      topic: sessionTopic(session.id),
       event: { type: 'session.checkpoint', data: { sessionId: session.id, checkpointId: row.id, step: row.step } },
     });
     return toCheckpointView(row);
