@@ -19,6 +19,7 @@ export const errorCodes = {
   AGENT_NOT_FOUND: { status: 404, message: 'There is no such agent.' },
   SESSION_NOT_FOUND: { status: 404, message: 'There is no such session.' },
   CONVERSATION_NOT_FOUND: { status: 404, message: 'There is no such conversation.' },
+  CHECKPOINT_NOT_FOUND: { status: 404, message: 'This session has no such checkpoint.' },
   CONFLICT: { status: 409, message: 'The request conflicts with the current state.' },
   EMAIL_TAKEN: { status: 409, message: 'A user with this email already exists.' },
   TEMPLATE_SLUG_TAKEN: { status: 409, message: 'You already have a template with this slug.' },

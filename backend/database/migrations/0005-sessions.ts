@@ -75,6 +75,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     // Named checkpoints are kept whatever the retention.
     .addColumn('name', 'text')
     .addColumn('step', 'integer', (c) => c.notNull().defaultTo(0))
+    // The newest message the checkpoint includes: a restore drops the ones after it.
+    .addColumn('message_seq', 'bigint', (c) => c.notNull().defaultTo(0))
     .addColumn('state', 'jsonb', (c) => c.notNull())
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addUniqueConstraint('session_checkpoints_seq_key', ['session_id', 'seq'])

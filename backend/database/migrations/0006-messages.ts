@@ -47,6 +47,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
   await db.schema.createIndex('messages_conversation_seq_idx').on('messages').columns(['conversation_id', 'seq']).execute();
+  await db.schema.createIndex('messages_session_seq_idx').on('messages').columns(['session_id', 'seq']).execute();
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {

@@ -126,6 +126,25 @@ describe('the agent loop (embedded database, local:offline and a model server on
     expect((await send(session.conversationId, 'And now?')).json().message.content).toBe('Working again.');
   });
 
+  it('restores a session to a checkpoint: later messages go, its context and counts come back, and it goes on', async () => {
+    const session = await startSession();
+    await send(session.conversationId, 'First note, nothing to look up.');
+    const checkpoint = (await call('POST', `/v1/sessions/${session.id}/checkpoints`, { name: 'after the first turn' })).json().checkpoint;
+    await send(session.conversationId, 'Second note, nothing to look up.');
+    await call('POST', `/v1/sessions/${session.id}/status`, { status: 'completed' });
+    expect((await call('GET', `/v1/conversations/${session.conversationId}/messages`)).json().messages).toHaveLength(4);
+
+    const restored = await call('POST', `/v1/sessions/${session.id}/restore`, { checkpointId: checkpoint.id });
+    expect(restored.statusCode, restored.body).toBe(200);
+    const read = (await call('GET', `/v1/sessions/${session.id}`)).json().session;
+    expect(read).toMatchObject({ status: 'running', completedAt: null, counters: { messages: 2 }, checkpoints: { latest: { reason: 'restore' } } });
+    const transcript = (await call('GET', `/v1/conversations/${session.conversationId}/messages`)).json().messages;
+    expect(transcript.map((m: { content: string }) => m.content.slice(0, 11))).toEqual(['First note,', expect.any(String)]);
+    expect((await send(session.conversationId, 'Third note.')).json().turn.status).toBe('completed');
+    expect((await call('POST', `/v1/sessions/${session.id}/restore`, { checkpointId: session.id })).json().error.code).toBe('CHECKPOINT_NOT_FOUND');
+    expect((await call('POST', `/v1/sessions/${session.id}/restore`, { checkpointId: checkpoint.id }, t.adminToken)).statusCode).toBe(404);
+  });
+
   it('survives a session deleted while its turn runs', async () => {
     const session = await startSession({ model: 'fake:slow' });
     fake.replies.push({ kind: 'stall' });

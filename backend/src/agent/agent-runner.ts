@@ -107,6 +107,11 @@ export class AgentRunner {
     return { ...stored, done };
   }
 
+  /** Whether a turn of the session is running on this instance. */
+  isBusy(sessionId: string): boolean {
+    return this.active.has(sessionId);
+  }
+
   /** Stops the turn in progress, if any; it ends `cancelled` and the session stays usable. */
   async cancel(sessionId: string): Promise<boolean> {
     const active = this.active.get(sessionId);

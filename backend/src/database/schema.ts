@@ -204,6 +204,8 @@ export interface SessionCheckpointsTable {
   reason: CheckpointReason;
   name: string | null;
   step: Generated<number>;
+  /** bigint: arrives as a string. */
+  message_seq: ColumnType<string, string | number | undefined, never>;
   state: Json;
   created_at: CreatedAt;
 }

@@ -218,6 +218,48 @@ export class SessionService {
       .execute();
   }
 
+  /**
+   * Continues the session from a checkpoint: messages after it are removed (the turns that wrote
+   * them too), its context and counts come back, and the session is running again. Tokens and
+   * cost stay: they were spent. The caller makes sure no turn is running.
+   */
+  async restore(userId: string, id: string, checkpointId: string): Promise<SessionView> {
+    const current = await this.row(this.deps.database.db, userId, id);
+    return this.deps.database.transaction(async (tx) => {
+      const checkpoint = await tx.selectFrom('session_checkpoints').selectAll().where('id', '=', checkpointId).where('session_id', '=', id).executeTakeFirst();
+      if (!checkpoint) throw new AppError('CHECKPOINT_NOT_FOUND');
+      const state = checkpoint.state as { context: unknown; counters: { messages: number; toolCalls: number; errors: number } };
+      const row = await tx
+        .updateTable('agent_sessions')
+        .set({
+          status: 'running',
+          context: JSON.stringify(state.context ?? {}),
+          message_count: state.counters.messages,
+          tool_call_count: state.counters.toolCalls,
+          error_count: state.counters.errors,
+          completed_at: null,
+          version: sql`version + 1`,
+          last_active_at: sql`now()`,
+        })
+        .where('id', '=', id)
+        .where('version', '=', current.version)
+        .returningAll()
+        .executeTakeFirst();
+      if (!row) throw new AppError('SESSION_LOCKED');
+      await tx.deleteFrom('messages').where('session_id', '=', id).where('seq', '>', checkpoint.message_seq as never).execute();
+      await tx
+        .deleteFrom('turns')
+        .where('session_id', '=', id)
+        .where(({ not, exists, selectFrom }) => not(exists(selectFrom('messages').select('messages.id').whereRef('messages.turn_id', '=', 'turns.id'))))
+        .execute();
+      if (current.status !== 'running') {
+        await this.deps.bus.publish(tx, { userId, topic: sessionTopic(id), event: { type: 'session.status_changed', data: { sessionId: id, from: current.status, to: 'running', reason: `restored to checkpoint ${checkpoint.seq}` } } });
+      }
+      await this.checkpoint(tx, row, 'restore', undefined, checkpoint.step);
+      return toView(row, await firstConversation(tx, id));
+    });
+  }
+
   /** Takes a checkpoint on request, optionally named (named ones outlive retention). */
   async takeCheckpoint(userId: string, id: string, name?: string): Promise<CheckpointView> {
     return this.deps.database.transaction(async (tx) => {
@@ -343,6 +385,7 @@ export class SessionService {
         reason,
         name: name ?? null,
         step,
+        message_seq: sql<string>`(select coalesce(max(seq), 0) from messages where session_id = ${session.id})`,
         state: state as never,
       })
       .returningAll()

@@ -34,7 +34,7 @@ const countersSchema = z.object({
   costUsd: z.number(),
 });
 const checkpointSchema = z.object({ id: z.uuid(), seq: z.number(), reason: z.string(), name: z.string().nullable(), step: z.number(), createdAt: z.string() });
-const sessionSchema = z.object({
+export const sessionSchema = z.object({
   id: z.uuid(),
   status: z.enum(sessionStatuses),
   agentId: z.string().nullable(),

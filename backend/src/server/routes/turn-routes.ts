@@ -5,6 +5,7 @@ import { AppError } from '../../errors.ts';
 import type { SessionService } from '../../sessions/index.ts';
 import { principalOf } from '../auth.ts';
 import { idParams } from './schemas.ts';
+import { sessionSchema } from './session-routes.ts';
 
 const messageSchema = z.object({
   id: z.uuid(),
@@ -94,6 +95,23 @@ export const turnRoutes: FastifyPluginAsyncZod<{ sessions: SessionService; runne
       },
     },
     async (request) => runner.messages(principalOf(request).user.id, request.params.id, request.query),
+  );
+
+  app.post(
+    '/v1/sessions/:id/restore',
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: 'Continue from a checkpoint: later messages are removed, its context and counts come back, and the session runs',
+        params: idParams,
+        body: z.strictObject({ checkpointId: z.uuid() }),
+        response: { 200: z.object({ session: sessionSchema }) },
+      },
+    },
+    async (request) => {
+      if (runner.isBusy(request.params.id)) throw new AppError('SESSION_BUSY', 'A turn is running in this session: cancel it before restoring.');
+      return { session: await sessions.restore(principalOf(request).user.id, request.params.id, request.body.checkpointId) };
+    },
   );
 
   app.post(
