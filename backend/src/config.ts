@@ -110,6 +110,10 @@ export const settings = {
     .regex(embedderNamePattern, 'must be provider:model, e.g. local:hashing or openai:text-embedding-3-small')
     .default('local:hashing')
     .describe('Embedding model for matching chat messages to templates. The confidence curve is fitted for local:hashing.'),
+  CUSTOM_TOOLS: z
+    .string()
+    .default('')
+    .describe('Comma-separated paths of tool modules (in-house tools) offered to sessions; each default-exports {name, description, inputSchema, idempotent?, execute}.'),
   SESSION_MAX_STEPS: int(1, 100).default(8).describe('Model calls per turn; a turn that keeps calling tools ends with step_limit.'),
   SESSION_CHECKPOINT_RETENTION: int(1, 100_000).default(50).describe('Unnamed checkpoints kept per session (the newest); named ones are always kept.'),
   RATE_LIMIT_DEFAULT: perMinute.default(600).describe('Requests per minute per user on routes without a group of their own (per instance).'),
@@ -200,7 +204,11 @@ function toConfig(raw: z.output<typeof settingsSchema>, cwd: string) {
       matchThreshold: raw.TEMPLATE_MATCH_THRESHOLD,
       matchEmbeddingModel: raw.TEMPLATE_MATCH_EMBEDDING_MODEL,
     },
-    sessions: { checkpointRetention: raw.SESSION_CHECKPOINT_RETENTION, maxSteps: raw.SESSION_MAX_STEPS },
+    sessions: {
+      checkpointRetention: raw.SESSION_CHECKPOINT_RETENTION,
+      maxSteps: raw.SESSION_MAX_STEPS,
+      customTools: raw.CUSTOM_TOOLS.split(',').map((file) => file.trim()).filter(Boolean).map((file) => path.resolve(cwd, file)),
+    },
     rateLimits: {
       default: raw.RATE_LIMIT_DEFAULT,
       promptGeneration: raw.RATE_LIMIT_PROMPT_GENERATION,

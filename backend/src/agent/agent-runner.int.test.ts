@@ -2,13 +2,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeChatCompletions, type FakeChatCompletions } from '../../test/fake-chat-completions.ts';
 import { bearer, createTestApp, type TestApp } from '../../test/test-app.ts';
 import { openSocket } from '../../test/ws-client.ts';
+import { effects } from '../../test/fixtures/effect-counter-tool.ts';
+import { loadCustomTools } from './custom-tools.ts';
 
 describe('the agent loop (embedded database, local:offline and a model server on 127.0.0.1)', () => {
   let t: TestApp;
   let fake: FakeChatCompletions;
   beforeAll(async () => {
     fake = await startFakeChatCompletions();
-    t = await createTestApp('pglite', { MODEL_ENDPOINTS: `fake=${fake.url}`, SESSION_MAX_STEPS: '3', MODEL_TIMEOUT_MS: '30000', MODEL_MAX_RETRIES: '0' });
+    t = await createTestApp('pglite', {
+      MODEL_ENDPOINTS: `fake=${fake.url}`,
+      SESSION_MAX_STEPS: '3',
+      MODEL_TIMEOUT_MS: '30000',
+      MODEL_MAX_RETRIES: '0',
+      CUSTOM_TOOLS: 'backend/test/fixtures/effect-counter-tool.ts',
+    });
     await t.app.listen({ port: 0, host: '127.0.0.1' });
     await call('POST', '/v1/knowledge/documents', { title: 'Refund policy', content: 'Refunds are paid within 14 days of a written request. Gift cards are not refundable.' });
     await t.runtime.knowledge.idle();
@@ -124,6 +132,29 @@ describe('the agent loop (embedded database, local:offline and a model server on
     expect(read).toMatchObject({ status: 'running', counters: { errors: 1 }, lastError: { code: 'MODEL_API_ERROR' } });
     fake.replies.push({ kind: 'text', text: 'Working again.' });
     expect((await send(session.conversationId, 'And now?')).json().message.content).toBe('Working again.');
+  });
+
+  it("runs an administrator's custom tool with the call's idempotency key, and checks its arguments against its schema", async () => {
+    const session = await startSession();
+    expect((await call('GET', `/v1/sessions/${session.id}`)).json().session.tools).toEqual(['knowledge_search', 'apply_effect']);
+    const { turn } = (await send(session.conversationId, '/tool apply_effect {"label":"invoice"}')).json();
+    expect(turn.status).toBe('completed');
+    const key = `${session.id}:${turn.id}:1:0`;
+    expect(effects.get(key)).toBe(1);
+    const transcript = (await call('GET', `/v1/conversations/${session.conversationId}/messages`)).json().messages;
+    expect(transcript.find((m: { role: string }) => m.role === 'tool').toolResult).toEqual({ label: 'invoice', userId: t.userId, idempotencyKey: key, count: 1 });
+
+    const before = effects.size;
+    await send(session.conversationId, '/tool apply_effect {"label": 7}');
+    const refused = (await call('GET', `/v1/conversations/${session.conversationId}/messages`)).json().messages.filter((m: { role: string }) => m.role === 'tool').at(-1);
+    expect(refused).toMatchObject({ isError: true, toolResult: { code: 'TOOL_INPUT_INVALID' } });
+    expect(effects.size).toBe(before);
+  });
+
+  it('refuses to start with a custom tool module that is not a tool', async () => {
+    await expect(loadCustomTools(['/nonexistent/tool.mjs'], [])).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('cannot be loaded') });
+    const fixture = new URL('../../test/fixtures/effect-counter-tool.ts', import.meta.url).pathname;
+    await expect(loadCustomTools([fixture, fixture], [])).rejects.toMatchObject({ message: expect.stringContaining('"apply_effect" is taken') });
   });
 
   it('restores a session to a checkpoint: later messages go, its context and counts come back, and it goes on', async () => {

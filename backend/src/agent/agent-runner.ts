@@ -220,7 +220,7 @@ export class AgentRunner {
         definition.parse(call.input);
         outcome = { isError: false, value: await definition.execute(call.input, { signal, idempotencyKey }) };
       } catch (error) {
-        const invalid = (error as { name?: string }).name === 'ZodError';
+        const invalid = ['ZodError', 'ToolInputError'].includes((error as { name?: string }).name ?? '');
         outcome = {
           isError: true,
           value: invalid ? { code: 'TOOL_INPUT_INVALID', message: `The arguments do not match the tool's schema: ${(error as Error).message}` } : { code: 'TOOL_FAILED', message: (error as Error).message },

@@ -1,3 +1,4 @@
 export { AgentRunner, toMessageView, type AgentRunnerDeps, type MessageView, type TurnOutcome } from './agent-runner.ts';
 export { ChatBridge, type ChatResult } from './chat-bridge.ts';
 export { extractVariables } from './variable-extraction.ts';
+export { loadCustomTools, type CustomToolModule, type CustomToolContext } from './custom-tools.ts';

@@ -78,6 +78,8 @@ export interface SessionServiceDeps {
   checkModel: (id: string) => void;
   /** Unnamed checkpoints kept per session; named ones are always kept. */
   checkpointRetention: number;
+  /** The administrator's custom tools, offered to sessions that run no template. */
+  customTools: readonly string[];
 }
 
 const defaultInstructions = 'You are a helpful assistant. Be accurate and brief, and say so when you do not know.';
@@ -334,7 +336,7 @@ export class SessionService {
     }
     const model = agent.model ?? templateModel ?? this.deps.defaultModel();
     this.deps.checkModel(model);
-    const offered = prompt ? prompt.tools : (await this.deps.knowledgeBaseAvailable()) ? ['knowledge_search'] : [];
+    const offered = prompt ? prompt.tools : [...((await this.deps.knowledgeBaseAvailable()) ? ['knowledge_search'] : []), ...this.deps.customTools];
     const tools = agent.tools ? offered.filter((tool) => agent.tools!.includes(tool)) : offered;
     const instructions = agent.instructions.trim();
     const systemPrompt = prompt ? (instructions ? `${prompt.systemPrompt}\n\n## Agent instructions\n${instructions}` : prompt.systemPrompt) : instructions || defaultInstructions;
