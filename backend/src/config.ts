@@ -114,6 +114,11 @@ export const settings = {
     .string()
     .default('')
     .describe('Comma-separated paths of tool modules (in-house tools) offered to sessions; each default-exports {name, description, inputSchema, idempotent?, execute}.'),
+  SPEND_LIMIT_MONTHLY_USD: z.coerce
+    .number()
+    .positive()
+    .optional()
+    .describe('Language-model spend per user per calendar month (UTC), in US dollars; past it, new messages answer 429 QUOTA_EXCEEDED. Unset: no limit.'),
   SESSION_MAX_STEPS: int(1, 100).default(8).describe('Model calls per turn; a turn that keeps calling tools ends with step_limit.'),
   SESSION_CHECKPOINT_RETENTION: int(1, 100_000).default(50).describe('Unnamed checkpoints kept per session (the newest); named ones are always kept.'),
   RATE_LIMIT_DEFAULT: perMinute.default(600).describe('Requests per minute per user on routes without a group of their own (per instance).'),
@@ -207,6 +212,7 @@ function toConfig(raw: z.output<typeof settingsSchema>, cwd: string) {
     sessions: {
       checkpointRetention: raw.SESSION_CHECKPOINT_RETENTION,
       maxSteps: raw.SESSION_MAX_STEPS,
+      spendLimitMonthlyUsd: raw.SPEND_LIMIT_MONTHLY_USD,
       customTools: raw.CUSTOM_TOOLS.split(',').map((file) => file.trim()).filter(Boolean).map((file) => path.resolve(cwd, file)),
     },
     rateLimits: {

@@ -38,6 +38,7 @@ export const errorCodes = {
   DOCUMENT_EMPTY: { status: 422, message: 'The document has no text.' },
   DOCUMENT_UNREADABLE: { status: 422, message: 'The document cannot be read.' },
   RATE_LIMITED: { status: 429, message: 'Too many requests; retry later.' },
+  QUOTA_EXCEEDED: { status: 429, message: 'You have reached your monthly spend limit for language models.' },
   INTERNAL: { status: 500, message: 'Something went wrong on our side. The request id identifies it in the server log.' },
   EMBEDDING_API_ERROR: { status: 502, message: 'The embedding service failed; retry later.' },
   MODEL_API_ERROR: { status: 502, message: 'The language model service failed; retry later.' },

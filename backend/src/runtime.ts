@@ -113,6 +113,7 @@ export async function createRuntime(
     sessions,
     models: languageModels,
     maxSteps: config.sessions.maxSteps,
+    spendLimitMonthlyUsd: config.sessions.spendLimitMonthlyUsd,
     onError: (error, context) => logger.warn({ err: error }, context),
     toolsFor: (userId, names) => {
       const tools = new Map<string, ToolDefinition>();

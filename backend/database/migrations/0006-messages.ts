@@ -48,6 +48,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .execute();
   await db.schema.createIndex('messages_conversation_seq_idx').on('messages').columns(['conversation_id', 'seq']).execute();
   await db.schema.createIndex('messages_session_seq_idx').on('messages').columns(['session_id', 'seq']).execute();
+  // The monthly spend check sums a user's costs since the first of the month.
+  await db.schema.createIndex('messages_user_created_idx').on('messages').columns(['user_id', 'created_at']).execute();
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { jsonSchema, streamText, tool, type ToolSet } from 'ai';
-import type { Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { AgentSessionsTable, MessagesTable, PostgresDatabase, TurnStatus } from '../database/index.ts';
 import { AppError, isAppError } from '../errors.ts';
 import type { AgentryEvent, EventBus } from '../events/index.ts';
@@ -48,6 +48,8 @@ export interface AgentRunnerDeps {
   toolsFor: (userId: string, names: readonly string[]) => Map<string, ToolDefinition>;
   /** Model calls per turn before it ends with `step_limit`. */
   maxSteps: number;
+  /** Spend per user per calendar month (UTC) past which new messages are refused; none when undefined. */
+  spendLimitMonthlyUsd?: number | undefined;
   /** Where a turn's unexpected failure is logged (once; the turn records its code). */
   onError: (error: unknown, context: string) => void;
 }
@@ -76,6 +78,7 @@ export class AgentRunner {
     const session = await db.selectFrom('agent_sessions').selectAll().where('id', '=', conversation.session_id).executeTakeFirstOrThrow();
     if (session.status !== 'running') throw new AppError('SESSION_NOT_RUNNING', `The session is ${session.status}${session.status === 'paused' ? ': resume it first' : ''}.`);
     if (this.active.has(session.id)) throw new AppError('SESSION_BUSY');
+    await this.checkSpend(userId);
     // The slot is taken before the first await, and `done` exists from the start, so a cancel or
     // stop that arrives while the turn is being stored waits for it to end.
     const controller = new AbortController();
@@ -105,6 +108,25 @@ export class AgentRunner {
       .then(settle)
       .finally(() => this.active.delete(session.id));
     return { ...stored, done };
+  }
+
+  /** 429 QUOTA_EXCEEDED once the user's model spend this calendar month (UTC) reached the limit. */
+  private async checkSpend(userId: string): Promise<void> {
+    const limit = this.deps.spendLimitMonthlyUsd;
+    if (limit === undefined) return;
+    const row = await this.deps.database.db
+      .selectFrom('messages')
+      .select((eb) => eb.fn.coalesce(eb.fn.sum<string>('cost_usd'), sql<string>`0`).as('spent'))
+      .where('user_id', '=', userId)
+      .where('created_at', '>=', sql<Date>`date_trunc('month', now() at time zone 'UTC') at time zone 'UTC'`)
+      .executeTakeFirstOrThrow();
+    const spent = Number(row.spent);
+    if (spent >= limit) {
+      throw new AppError('QUOTA_EXCEEDED', `You have spent $${spent.toFixed(4)} on language models this month, which reaches your limit of $${limit}. It resets on the first of the month (UTC).`, {
+        spentUsd: spent,
+        limitUsd: limit,
+      });
+    }
   }
 
   /** Whether a turn of the session is running on this instance. */
