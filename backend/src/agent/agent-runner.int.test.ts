@@ -66,6 +66,8 @@ describe('the agent loop (embedded database, local:offline and a model server on
     expect(read.checkpoints.latest).toMatchObject({ reason: 'step', step: 2 });
 
     await socket.next((f) => f.event === 'message.completed' && (f.data as { role: string }).role === 'assistant' && (f.data as { text: string }).text.includes('14 days'));
+    const ended = await socket.next((f) => f.event === 'turn.ended');
+    expect(ended.data).toEqual({ sessionId: session.id, turnId: turn.id, status: 'completed', steps: 2 });
     const kinds = socket.events().map((e) => e.event);
     expect(kinds).toEqual(expect.arrayContaining(['message.completed', 'tool.started', 'tool.completed', 'message.delta', 'session.checkpoint']));
     expect(kinds.indexOf('tool.started')).toBeLessThan(kinds.indexOf('tool.completed'));

@@ -321,11 +321,20 @@ export class AgentRunner {
     try {
       await this.deps.database.transaction(async (tx) => {
         if (status === 'failed') await this.deps.sessions.countError(tx, session.id, error);
-        await tx
+        const ended = await tx
           .updateTable('turns')
           .set({ status, error: (error ?? null) as never, finished_at: new Date(), ...(steps > 0 ? { steps } : {}) })
           .where('id', '=', turnId)
-          .execute();
+          .returning('steps')
+          .executeTakeFirst();
+        // Clients learn how the turn ended, cancelled ones included (their deltas get no message.completed).
+        if (ended && status !== 'running') {
+          await this.deps.bus.publish(tx, {
+            userId: session.user_id,
+            topic: sessionTopic(session.id),
+            event: { type: 'turn.ended', data: { sessionId: session.id, turnId, status, steps: ended.steps, ...(error ? { error } : {}) } },
+          });
+        }
       });
     } catch (failure) {
       this.deps.onError(failure, `could not record the end of turn ${turnId}`);

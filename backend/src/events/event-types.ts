@@ -33,6 +33,13 @@ export const eventDataSchemas = {
   'session.checkpoint': z.object({ sessionId: id, checkpointId: id, step: z.number().int().nonnegative() }),
   'message.delta': z.object({ sessionId: id, messageId: id, offset: z.number().int().nonnegative(), text: z.string() }),
   'message.completed': z.object({ sessionId: id, messageId: id, role: z.enum(['assistant', 'user', 'system', 'tool']), text: z.string() }),
+  'turn.ended': z.object({
+    sessionId: id,
+    turnId: id,
+    status: z.enum(['completed', 'failed', 'cancelled', 'step_limit']),
+    steps: z.number().int().nonnegative(),
+    error: z.object({ code: z.string(), message: z.string() }).optional(),
+  }),
   'tool.started': z.object({ ...sessionTool, arguments: z.unknown().optional() }),
   'tool.completed': z.object({ ...sessionTool, durationMs: z.number().nonnegative(), result: z.unknown().optional() }),
   'tool.failed': z.object({ ...sessionTool, durationMs: z.number().nonnegative(), error: z.object({ code: z.string(), message: z.string() }) }),
