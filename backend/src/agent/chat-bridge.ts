@@ -41,11 +41,8 @@ export class ChatBridge {
     const matches = await templates.match(user.id, message);
     const best = matches[0];
     if (!best || best.confidence < templates.matchThreshold || !(await this.deps.autoExecute())) return { executed: false, suggestions: matches.slice(0, 3) };
+    if (!best.available) return { executed: false, templateId: best.templateId, missingIntegrations: best.missingIntegrations, suggestions: matches.slice(0, 3) };
     const template = await templates.get(user.id, best.templateId);
-    if (!best.available) {
-      const missing = (await templates.list(user.id)).find((t) => t.id === template.id)?.missingIntegrations ?? [];
-      return { executed: false, templateId: template.id, missingIntegrations: missing, suggestions: matches.slice(0, 3) };
-    }
     const variables = extractVariables(template, message, this.deps.today(user.timezone));
     let started;
     try {

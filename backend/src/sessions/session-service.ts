@@ -17,7 +17,7 @@ export interface SessionView {
   templateVersion: number | null;
   model: string;
   tools: string[];
-  /** The template's first user message, rendered; chat sends it to start the run. */
+  /** The template's first user message, rendered, for a client that starts the run without one of its own. */
   userPrompt: string | null;
   context: unknown;
   variables: unknown;

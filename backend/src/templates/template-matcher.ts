@@ -7,8 +7,8 @@ export interface MatchCandidate {
   id: string;
   version: number;
   definition: TemplateDefinition;
-  /** Whether the user has connected every integration the template requires. */
-  available: boolean;
+  /** Required integrations the user has not connected; none means the template can run. */
+  missingIntegrations: string[];
 }
 
 export interface TemplateMatch {
@@ -17,6 +17,7 @@ export interface TemplateMatch {
   /** 0..1; at or above the configured threshold, chat may start the template directly. */
   confidence: number;
   available: boolean;
+  missingIntegrations: string[];
 }
 
 interface Profile {
@@ -84,7 +85,10 @@ export class TemplateMatcher {
         const keyword = total > 0 ? messageTerms.reduce((sum, term) => sum + (profile.terms.has(term) ? weight(term) : 0), 0) / total : 0;
         const blend = semanticWeight * semantic + keywordWeight * keyword;
         const confidence = 1 / (1 + Math.exp(-logisticSlope * (blend - logisticMidpoint)));
-        return { templateId: candidate.id, name: candidate.definition.name, confidence: Math.round(confidence * 1000) / 1000, available: candidate.available };
+        return { templateId: candidate.id, name: candidate.definition.name, confidence: Math.round(confidence * 1000) / 1000,
+          available: candidate.missingIntegrations.length === 0,
+          missingIntegrations: candidate.missingIntegrations,
+        };
       })
       .sort((a, b) => b.confidence - a.confidence || a.name.localeCompare(b.name, 'en'))
       .slice(0, limit);

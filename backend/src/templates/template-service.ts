@@ -55,7 +55,7 @@ export class TemplateService {
   async list(userId: string, filters: TemplateFilters & { available?: boolean | undefined } = {}): Promise<TemplateListing[]> {
     const [templates, connected] = await Promise.all([this.deps.store.list(userId, filters), this.connected(userId)]);
     const listings = templates.map((template) => {
-      const missingIntegrations = template.compiled.definition.integrations.required.filter((p) => !connected.includes(p));
+      const missingIntegrations = missingFor(template, connected);
       return { ...toView(template), available: missingIntegrations.length === 0, missingIntegrations };
     });
     return filters.available === undefined ? listings : listings.filter((t) => t.available === filters.available);
@@ -112,7 +112,7 @@ export class TemplateService {
         id: t.id,
         version: t.version,
         definition: t.compiled.definition,
-        available: t.compiled.definition.integrations.required.every((p) => connected.includes(p)),
+        missingIntegrations: missingFor(t, connected),
       })),
     );
   }
@@ -129,4 +129,9 @@ export class TemplateService {
     if (template.builtIn) throw new AppError('TEMPLATE_READ_ONLY');
     return template;
   }
+}
+
+/** The integrations a template requires that are not among the connected ones. */
+function missingFor(template: StoredTemplate, connected: readonly string[]): string[] {
+  return template.compiled.definition.integrations.required.filter((p) => !connected.includes(p));
 }
