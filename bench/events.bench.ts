@@ -97,10 +97,10 @@ async function deliveries(
     const wait = due - now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     const t0 = now();
-    const id = await producer.runtime.database.transaction((tx) =>
+    const [id] = await producer.runtime.database.transaction((tx) =>
       producer.runtime.events.bus.publish(tx, { userId, topic: 'integrations', event: { type: 'integration.refreshed', data: { integrationId: 'bench', provider: 'bench', toolCount: i } } }),
     );
-    sentAt.set(id, t0);
+    sentAt.set(id!, t0);
   }
   process.stderr.write(`  published in ${((now() - started) / 1000).toFixed(1)} s; collecting receipts …\n`);
   await new Promise((resolve) => setTimeout(resolve, 1500)); // let the last deliveries land

@@ -6,11 +6,11 @@ import type { Config } from './config.ts';
 import { backupDatabase, MigrationRunner, PostgresDatabase } from './database/index.ts';
 import { createEventSystem } from './events/index.ts';
 import { Features } from './features.ts';
-import { AgentRunner, ChatBridge, loadCustomTools } from './agent/index.ts';
+import { AgentRunner, ChatBridge, completeSessionTool, loadCustomTools } from './agent/index.ts';
 import { KnowledgeBase, KnowledgeSearch, knowledgeSearchTool, type ToolDefinition } from './knowledge/index.ts';
 import { createEmbedder, createLanguageModels, type Embedder } from './providers/index.ts';
 import { AgentService, SessionService } from './sessions/index.ts';
-import { loadLibrary, PromptEngine, TemplateMatcher, TemplateService, TemplateStore } from './templates/index.ts';
+import { completeSessionToolName, loadLibrary, PromptEngine, TemplateMatcher, TemplateService, TemplateStore } from './templates/index.ts';
 import type { AppServices } from './server/index.ts';
 
 export const version: string = (
@@ -91,7 +91,7 @@ export async function createRuntime(
   const knowledgeBaseAvailable = async () => (await features.states()).knowledgeBase.available;
   const templates = await createTemplates(config, database, knowledgeBaseAvailable, logger, options.now);
   const languageModels = createLanguageModels(config.models);
-  const customTools = await loadCustomTools(config.sessions.customTools, ['knowledge_search']);
+  const customTools = await loadCustomTools(config.sessions.customTools, ['knowledge_search', completeSessionToolName]);
   const checkModel = (id: string) => void languageModels.resolve(id);
   const agents = new AgentService({ database, checkModel, checkTemplate: async (userId, id) => void (await templates.get(userId, id)) });
   const sessions = new SessionService({
@@ -118,6 +118,7 @@ export async function createRuntime(
     toolsFor: (userId, names) => {
       const tools = new Map<string, ToolDefinition>();
       if (names.includes('knowledge_search')) tools.set('knowledge_search', knowledgeSearchTool(knowledgeSearch, userId));
+      if (names.includes(completeSessionToolName)) tools.set(completeSessionToolName, completeSessionTool());
       for (const name of names) {
         const custom = customTools.get(name);
         if (custom) tools.set(name, custom(userId));

@@ -13,8 +13,8 @@ export type ChatReply =
   | { kind: 'cut'; text: string; afterChunks: number }
   /** Starts streaming the text, then sends an error event (as OpenAI does when overloaded) and ends. */
   | { kind: 'error-event'; text: string; afterChunks: number }
-  /** Sends the response headers, then nothing, until the client gives up. */
-  | { kind: 'stall' };
+  /** Sends the response headers (and streams `text`, if given), then nothing, until the client gives up. */
+  | { kind: 'stall'; text?: string };
 
 export interface ChatRequest {
   body: {
@@ -79,6 +79,11 @@ export async function startFakeChatCompletions(options: { apiKey?: string } = {}
       if (reply.kind === 'stall') {
         response.writeHead(200, { 'content-type': body.stream ? 'text/event-stream' : 'application/json' });
         response.flushHeaders();
+        if (reply.text && body.stream) {
+          for (const delta of streamChunks({ kind: 'text', text: reply.text }, false).slice(0, -1)) {
+            response.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 1_700_000_000, model: body.model, ...delta })}\n\n`);
+          }
+        }
         stalled.add(response);
         response.on('close', () => stalled.delete(response));
         return;

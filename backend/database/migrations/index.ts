@@ -5,6 +5,7 @@ import * as knowledge from './0003-knowledge.ts';
 import * as templates from './0004-templates.ts';
 import * as sessions from './0005-sessions.ts';
 import * as messages from './0006-messages.ts';
+import * as modelCalls from './0007-model-calls.ts';
 import * as vectorExtension from './vector/v0001-vector-extension.ts';
 import * as knowledgeEmbeddings from './vector/v0002-knowledge-embeddings.ts';
 
@@ -26,6 +27,7 @@ export const coreMigrations: Record<string, Migration> = {
   '0004-templates': templates,
   '0005-sessions': sessions,
   '0006-messages': messages,
+  '0007-model-calls': modelCalls,
 };
 
 export const vectorMigrations: Record<string, Migration> = {

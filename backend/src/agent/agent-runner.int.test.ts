@@ -35,6 +35,7 @@ describe('the agent loop (embedded database, local:offline and a model server on
     expect(response.statusCode, response.body).toBe(201);
     return response.json().session as { id: string; conversationId: string };
   };
+  const modelCalls = (sessionId: string) => t.runtime.database.db.selectFrom('model_calls').selectAll().where('session_id', '=', sessionId).orderBy('seq').execute();
   const send = (conversationId: string, content: string, wait = true) => call('POST', `/v1/conversations/${conversationId}/messages${wait ? '?wait=true' : ''}`, { content });
 
   it('answers a question from the knowledge base: a knowledge_search step, then a cited answer, all recorded', async () => {
@@ -64,6 +65,7 @@ describe('the agent loop (embedded database, local:offline and a model server on
     expect(read.counters).toMatchObject({ messages: 4, toolCalls: 1, errors: 0 });
     expect(read.counters.inputTokens).toBeGreaterThan(0);
     expect(read.checkpoints.latest).toMatchObject({ reason: 'step', step: 2 });
+    expect(read.toolsUsed).toEqual([{ tool: 'knowledge_search', calls: 1, errors: 0 }]);
 
     await socket.next((f) => f.event === 'message.completed' && (f.data as { role: string }).role === 'assistant' && (f.data as { text: string }).text.includes('14 days'));
     const ended = await socket.next((f) => f.event === 'turn.ended');
@@ -106,9 +108,13 @@ describe('the agent loop (embedded database, local:offline and a model server on
 
   it('refuses a second message while a turn runs, cancels the turn on request, and stays usable', async () => {
     const session = await startSession({ model: 'fake:slow' });
-    fake.replies.push({ kind: 'stall' });
+    fake.replies.push({ kind: 'stall', text: 'Let me think this through' });
     const first = await send(session.conversationId, 'Take your time.', false);
     expect(first.statusCode).toBe(202);
+    // The start of the answer has streamed out before the cancel.
+    await expect
+      .poll(async () => (await t.runtime.database.db.selectFrom('events').select('id').where('topic', '=', `session:${session.id}`).where('type', '=', 'message.delta').execute()).length)
+      .toBeGreaterThan(0);
     const busy = await send(session.conversationId, 'Hello?', false);
     expect(busy.statusCode).toBe(409);
     expect(busy.json().error.code).toBe('SESSION_BUSY');
@@ -117,6 +123,13 @@ describe('the agent loop (embedded database, local:offline and a model server on
     const turns = await t.runtime.database.db.selectFrom('turns').select(['id', 'status']).where('session_id', '=', session.id).execute();
     expect(turns).toEqual([{ id: first.json().turnId, status: 'cancelled' }]);
     expect((await call('GET', `/v1/sessions/${session.id}`)).json().session.status).toBe('running');
+    // What clients saw stream out is kept as the turn's answer, and the cut-off call is on record.
+    const transcript = (await call('GET', `/v1/conversations/${session.conversationId}/messages`)).json().messages;
+    expect(transcript.map((m: { role: string; content: string }) => [m.role, m.content])).toEqual([
+      ['user', 'Take your time.'],
+      ['assistant', 'Let me think this through'],
+    ]);
+    expect(await modelCalls(session.id)).toEqual([expect.objectContaining({ step: 1, model: 'fake:slow', error: expect.objectContaining({ code: 'CANCELLED' }) })]);
 
     fake.replies.push({ kind: 'text', text: 'Back again, and here is the answer.' });
     const again = (await send(session.conversationId, 'Still there?')).json();
@@ -134,6 +147,13 @@ describe('the agent loop (embedded database, local:offline and a model server on
     expect(read).toMatchObject({ status: 'running', counters: { errors: 1 }, lastError: { code: 'MODEL_API_ERROR' } });
     fake.replies.push({ kind: 'text', text: 'Working again.' });
     expect((await send(session.conversationId, 'And now?')).json().message.content).toBe('Working again.');
+    // Both model calls are on record: the failure with its error, the answer with its tokens.
+    const calls = await modelCalls(session.id);
+    expect(calls).toEqual([
+      expect.objectContaining({ step: 1, model: 'fake:flaky', input_tokens: 0, error: expect.objectContaining({ code: 'MODEL_API_ERROR' }) }),
+      expect.objectContaining({ step: 1, model: 'fake:flaky', input_tokens: 11, error: null }),
+    ]);
+    expect(calls[1]!.latency_ms).toBeGreaterThanOrEqual(0);
   });
 
   it("runs an administrator's custom tool with the call's idempotency key, and checks its arguments against its schema", async () => {
@@ -151,6 +171,60 @@ describe('the agent loop (embedded database, local:offline and a model server on
     const refused = (await call('GET', `/v1/conversations/${session.conversationId}/messages`)).json().messages.filter((m: { role: string }) => m.role === 'tool').at(-1);
     expect(refused).toMatchObject({ isError: true, toolResult: { code: 'TOOL_INPUT_INVALID' } });
     expect(effects.size).toBe(before);
+  });
+
+  it('completes a template session when the agent says it has worked through the steps', async () => {
+    const template = (
+      await call('POST', '/v1/templates', {
+        slug: 'two-steps',
+        name: 'Two steps',
+        description: 'Does two things.',
+        category: 'Testing',
+        systemPrompt: 'Do the two things.',
+        steps: [{ instruction: 'Do the first thing.' }, { instruction: 'Do the second thing.' }],
+      })
+    ).json().template;
+    const agent = (await call('POST', '/v1/agents', { name: 'Finisher', model: 'fake:finisher', templateId: template.id, tools: [] })).json().agent;
+    const session = (await call('POST', '/v1/sessions', { agentId: agent.id })).json().session;
+    expect(session.tools).toEqual(['complete_session']);
+    const requestsBefore = fake.requests.length;
+    fake.replies.push({ kind: 'tool-call', name: 'complete_session', arguments: { summary: 'Both things are done.' } });
+    const { turn } = (await send(session.conversationId, 'Go.')).json();
+    expect(turn.status).toBe('completed');
+    expect(fake.requests.length - requestsBefore).toBe(1); // nothing asked of the model after it finished
+    expect(fake.requests.at(-1)!.body.messages[0]!.content).toContain('call complete_session');
+
+    const read = (await call('GET', `/v1/sessions/${session.id}`)).json().session;
+    expect(read).toMatchObject({ status: 'completed', completedAt: expect.any(String), checkpoints: { latest: { reason: 'status', step: 1 } } });
+    const changed = await t.runtime.database.db.selectFrom('events').select('data').where('topic', '=', `session:${session.id}`).where('type', '=', 'session.status_changed').orderBy('id').execute();
+    expect(changed.at(-1)!.data).toMatchObject({ from: 'running', to: 'completed', reason: expect.stringContaining('finished') });
+    expect((await send(session.conversationId, 'Again?')).json().error.code).toBe('SESSION_NOT_RUNNING');
+  });
+
+  it('starts a session with the default agent at the first message of a conversation of its own', async () => {
+    const created = await call('POST', '/v1/conversations', { title: 'Questions' });
+    expect(created.statusCode, created.body).toBe(201);
+    const conversation = created.json().conversation;
+    expect(conversation).toMatchObject({ title: 'Questions', sessionId: null });
+    const { turn, message } = (await send(conversation.id, 'How long do refunds take?')).json();
+    expect(turn.status).toBe('completed');
+    expect(message.content).toContain('14 days');
+    const owner = await t.runtime.database.db.selectFrom('conversations').select('session_id').where('id', '=', conversation.id).executeTakeFirstOrThrow();
+    const session = (await call('GET', `/v1/sessions/${owner.session_id}`)).json().session;
+    expect(session).toMatchObject({ conversationId: conversation.id, model: 'local:offline', counters: { messages: 4 } });
+    expect((await call('POST', `/v1/conversations/${conversation.id}/messages`, { content: 'hi' }, t.adminToken)).statusCode).toBe(404);
+  });
+
+  it('refuses a tool call whose name and id are longer than any tool has, and the turn goes on', async () => {
+    const session = await startSession({ model: 'fake:rambler' });
+    fake.replies.push({ kind: 'tool-call', name: `tool_${'x'.repeat(300)}`, id: `call_${'y'.repeat(300)}`, arguments: {} });
+    fake.replies.push({ kind: 'text', text: 'No such tool, then.' });
+    const { turn, message } = (await send(session.conversationId, 'Go.')).json();
+    expect(turn.status).toBe('completed');
+    expect(message.content).toBe('No such tool, then.');
+    const refusal = (await call('GET', `/v1/conversations/${session.conversationId}/messages`)).json().messages.find((m: { role: string }) => m.role === 'tool');
+    expect(refusal).toMatchObject({ isError: true, toolResult: { code: 'TOOL_NOT_ALLOWED' } });
+    expect(refusal.toolCallId).toHaveLength(305);
   });
 
   it('refuses to start with a custom tool module that is not a tool', async () => {
@@ -224,7 +298,7 @@ describe('the agent loop (embedded database, local:offline and a model server on
       expect(result).toMatchObject({ executed: true, sessionId: expect.any(String), turnId: expect.any(String) });
       const session = (await call('GET', `/v1/sessions/${result.sessionId}`)).json().session;
       const qa = (await call('GET', '/v1/templates/document-qa')).json().template;
-      expect(session).toMatchObject({ templateId: qa.id, variables: { question: 'what do my uploaded documents say about the refund policy?' }, tools: ['knowledge_search'] });
+      expect(session).toMatchObject({ templateId: qa.id, variables: { question: 'what do my uploaded documents say about the refund policy?' }, tools: ['knowledge_search', 'complete_session'] });
       expect(await finalAnswer(result.conversationId)).toContain('Refunds are paid within 14 days');
     });
 

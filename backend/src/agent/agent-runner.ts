@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { jsonSchema, streamText, tool, type ToolSet } from 'ai';
 import { sql, type Selectable } from 'kysely';
-import type { AgentSessionsTable, MessagesTable, PostgresDatabase, TurnStatus } from '../database/index.ts';
+import type { AgentSessionsTable, Executor, MessagesTable, PostgresDatabase, TurnStatus } from '../database/index.ts';
 import { AppError, isAppError } from '../errors.ts';
 import type { AgentryEvent, EventBus } from '../events/index.ts';
 import type { ToolDefinition } from '../knowledge/index.ts';
 import { costOf, type LanguageModels } from '../providers/index.ts';
 import { sessionTopic, type SessionService } from '../sessions/index.ts';
+import { completeSessionToolName, type PromptUser } from '../templates/index.ts';
 import { DeltaCoalescer } from './delta-publisher.ts';
 import { toModelMessages, type RecordedToolCall } from './message-history.ts';
 
@@ -70,12 +71,17 @@ export class AgentRunner {
 
   constructor(private readonly deps: AgentRunnerDeps) {}
 
-  /** Stores the user's message and starts the turn; `done` settles when the turn ends. */
-  async send(userId: string, conversationId: string, content: string): Promise<{ turnId: string; messageId: string; done: Promise<TurnOutcome> }> {
+  /**
+   * Stores the user's message and starts the turn; `done` settles when the turn ends. The first
+   * message of a conversation that has no session yet starts one with the user's default agent.
+   */
+  async send(user: PromptUser, conversationId: string, content: string): Promise<{ turnId: string; messageId: string; done: Promise<TurnOutcome> }> {
     const { db } = this.deps.database;
+    const userId = user.id;
     const conversation = await db.selectFrom('conversations').select(['id', 'session_id']).where('id', '=', conversationId).where('user_id', '=', userId).executeTakeFirst();
-    if (!conversation?.session_id) throw new AppError('CONVERSATION_NOT_FOUND');
-    const session = await db.selectFrom('agent_sessions').selectAll().where('id', '=', conversation.session_id).executeTakeFirstOrThrow();
+    if (!conversation) throw new AppError('CONVERSATION_NOT_FOUND');
+    const sessionId = conversation.session_id ?? (await this.deps.sessions.create(user, { conversationId })).session.id;
+    const session = await db.selectFrom('agent_sessions').selectAll().where('id', '=', sessionId).executeTakeFirstOrThrow();
     if (session.status !== 'running') throw new AppError('SESSION_NOT_RUNNING', `The session is ${session.status}${session.status === 'paused' ? ': resume it first' : ''}.`);
     if (this.active.has(session.id)) throw new AppError('SESSION_BUSY');
     await this.checkSpend(userId);
@@ -95,8 +101,10 @@ export class AgentRunner {
           .returning('id')
           .executeTakeFirstOrThrow();
         // The session row first (refused unless it is still running), events last: the lock order of every session write.
-        await this.deps.sessions.recordStep(tx, session.id, 0, { messages: 1, toolCalls: 0, errors: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 }, { checkpoint: false });
-        await this.deps.bus.publish(tx, { userId, topic: sessionTopic(session.id), event: { type: 'message.completed', data: { sessionId: session.id, messageId: message.id, role: 'user', text: content } } });
+        await this.deps.sessions.recordStep(tx, session.id, 0, { ...noCounts, messages: 1 }, {
+          checkpoint: false,
+          events: [{ type: 'message.completed', data: { sessionId: session.id, messageId: message.id, role: 'user', text: content } }],
+        });
         return { turnId: turn.id, messageId: message.id };
       });
     } catch (error) {
@@ -115,7 +123,7 @@ export class AgentRunner {
     const limit = this.deps.spendLimitMonthlyUsd;
     if (limit === undefined) return;
     const row = await this.deps.database.db
-      .selectFrom('messages')
+      .selectFrom('model_calls')
       .select((eb) => eb.fn.coalesce(eb.fn.sum<string>('cost_usd'), sql<string>`0`).as('spent'))
       .where('user_id', '=', userId)
       .where('created_at', '>=', sql<Date>`date_trunc('month', now() at time zone 'UTC') at time zone 'UTC'`)
@@ -175,31 +183,37 @@ export class AgentRunner {
       const toolSet: ToolSet = Object.fromEntries([...tools.values()].map((t) => [t.name, tool({ description: t.description, inputSchema: jsonSchema(t.inputSchema) })]));
       const model = this.deps.models.resolve(session.model);
       for (let step = 1; step <= this.deps.maxSteps; step++) {
-        if (signal.aborted) return await this.finish(session, turnId, step - 1, 'cancelled', last);
+        if (signal.aborted) return await this.finish(session, turnId, 'cancelled', last);
         const status = await this.deps.database.db.selectFrom('agent_sessions').select('status').where('id', '=', session.id).executeTakeFirst();
-        if (status?.status !== 'running') return await this.finish(session, turnId, step - 1, 'cancelled', last, { code: 'SESSION_NOT_RUNNING', message: `The session became ${status?.status ?? 'deleted'}.` });
+        if (status?.status !== 'running') return await this.finish(session, turnId, 'cancelled', last, { code: 'SESSION_NOT_RUNNING', message: `The session became ${status?.status ?? 'deleted'}.` });
         const history = await this.deps.database.db.selectFrom('messages').selectAll().where('conversation_id', '=', conversationId).orderBy('seq').execute();
-        const stepResult = await this.modelStep(session, model, history, toolSet, signal);
+        const stepResult = await this.modelStep(session, model, history, toolSet, { conversationId, step }, signal);
         const toolResults = [];
         for (const [index, call] of stepResult.calls.entries()) toolResults.push(await this.callTool(session, tools, call, `${session.id}:${turnId}:${step}:${index}`, signal));
-        last = await this.recordStep(session, conversationId, turnId, step, stepResult, toolResults);
-        if (stepResult.calls.length === 0) return await this.finish(session, turnId, step, 'completed', last);
+        const completesSession = toolResults.some((r) => r.call.tool === completeSessionToolName && !r.isError);
+        last = await this.recordStep(session, conversationId, turnId, step, stepResult, toolResults, completesSession);
+        if (stepResult.calls.length === 0 || completesSession) return await this.finish(session, turnId, 'completed', last);
       }
-      return await this.finish(session, turnId, this.deps.maxSteps, 'step_limit', last, {
+      return await this.finish(session, turnId, 'step_limit', last, {
         code: 'STEP_LIMIT',
         message: `The turn stopped after ${this.deps.maxSteps} steps: the model kept calling tools.`,
       });
-    } catch (error) {
-      if (signal.aborted) return this.finish(session, turnId, 0, 'cancelled', last);
-      if (isAppError(error) && error.code === 'SESSION_NOT_RUNNING') return this.finish(session, turnId, 0, 'cancelled', last, { code: error.code, message: error.message });
+    } catch (thrown) {
+      const interrupted = thrown instanceof InterruptedModelCall ? thrown : undefined;
+      const error = interrupted ? interrupted.cause : thrown;
+      if (signal.aborted) return this.finish(session, turnId, 'cancelled', last, undefined, interrupted);
+      if (isAppError(error) && error.code === 'SESSION_NOT_RUNNING') return this.finish(session, turnId, 'cancelled', last, { code: error.code, message: error.message });
       const appError = isAppError(error) ? error : new AppError('INTERNAL', undefined, undefined, { cause: error });
       if (!isAppError(error)) this.deps.onError(error, `turn ${turnId} failed`);
-      return this.finish(session, turnId, 0, 'failed', last, { code: appError.code, message: appError.message });
+      return this.finish(session, turnId, 'failed', last, { code: appError.code, message: appError.message }, interrupted);
     }
   }
 
-  /** One model call, streamed: text goes out as deltas, tool calls are collected. */
-  private async modelStep(session: SessionRow, model: ReturnType<LanguageModels['resolve']>, history: MessageRow[], toolSet: ToolSet, signal: AbortSignal) {
+  /**
+   * One model call, streamed: text goes out as deltas, tool calls are collected. A call that fails
+   * or is cancelled throws an InterruptedModelCall carrying what it had written.
+   */
+  private async modelStep(session: SessionRow, model: ReturnType<LanguageModels['resolve']>, history: MessageRow[], toolSet: ToolSet, at: { conversationId: string; step: number }, signal: AbortSignal) {
     const messageId = randomUUID();
     const deltas = new DeltaCoalescer((offset, text) =>
       this.announce(session, { type: 'message.delta', data: { sessionId: session.id, messageId, offset, text } }),
@@ -225,6 +239,8 @@ export class AgentRunner {
         cost: costOf(session.model, usage),
         latencyMs: Math.round(performance.now() - started),
       };
+    } catch (error) {
+      throw new InterruptedModelCall(error, { ...at, messageId, text, latencyMs: Math.round(performance.now() - started) });
     } finally {
       await deltas.drain();
     }
@@ -232,7 +248,7 @@ export class AgentRunner {
 
   /** Runs one tool call; refusals and failures become tool errors the model reads, and the turn goes on. */
   private async callTool(session: SessionRow, tools: Map<string, ToolDefinition>, call: RecordedToolCall, idempotencyKey: string, signal: AbortSignal) {
-    await this.announce(session, { type: 'tool.started', data: { sessionId: session.id, callId: call.callId, tool: call.tool, arguments: call.input } });
+    await this.announce(session, { type: 'tool.started', data: { ...toolLabel(session, call), arguments: call.input } });
     const started = performance.now();
     const definition = tools.get(call.tool);
     let outcome: { isError: boolean; value: unknown };
@@ -265,6 +281,7 @@ export class AgentRunner {
     step: number,
     result: Awaited<ReturnType<AgentRunner['modelStep']>>,
     toolResults: Array<{ call: RecordedToolCall; isError: boolean; value: unknown; durationMs: number }>,
+    completesSession: boolean,
   ): Promise<MessageView> {
     return this.deps.database.transaction(async (tx) => {
       const common = { conversation_id: conversationId, session_id: session.id, user_id: session.user_id, turn_id: turnId, step };
@@ -291,57 +308,128 @@ export class AgentRunner {
           .values({ ...common, role: 'tool', tool_call_id: call.callId, tool_name: call.tool, tool_result: JSON.stringify(value ?? null), is_error: isError })
           .execute();
       }
-      const errors = toolResults.filter((r) => r.isError).length;
-      // The session row first (refused unless it is still running), events last.
-      await this.deps.sessions.recordStep(tx, session.id, step, {
-        messages: 1 + toolResults.length,
-        toolCalls: toolResults.length,
-        errors,
-        inputTokens: result.usage.inputTokens,
-        outputTokens: result.usage.outputTokens,
-        costUsd: result.cost ?? 0,
-      });
-      await tx.updateTable('turns').set({ steps: step }).where('id', '=', turnId).execute();
-      const publish = (event: AgentryEvent) => this.deps.bus.publish(tx, { userId: session.user_id, topic: sessionTopic(session.id), event });
-      for (const { call, isError, value, durationMs } of toolResults) {
-        const base = { sessionId: session.id, callId: call.callId, tool: call.tool };
-        if (isError) await publish({ type: 'tool.failed', data: { ...base, durationMs, error: value as { code: string; message: string } } });
-        else await publish({ type: 'tool.completed', data: { ...base, durationMs, result: value } });
-      }
-      await publish({ type: 'message.completed', data: { sessionId: session.id, messageId: assistant.id, role: 'assistant', text: result.text } });
+      await this.recordModelCall(tx, session, turnId, step, { ...result, error: null });
+      const events: AgentryEvent[] = toolResults.map(({ call, isError, value, durationMs }) =>
+        isError
+          ? { type: 'tool.failed', data: { ...toolLabel(session, call), durationMs, error: value as { code: string; message: string } } }
+          : { type: 'tool.completed', data: { ...toolLabel(session, call), durationMs, result: value } },
+      );
+      events.push({ type: 'message.completed', data: { sessionId: session.id, messageId: assistant.id, role: 'assistant', text: result.text } });
+      // The session row (refused unless it is still running), then the checkpoint and the events.
+      await this.deps.sessions.recordStep(
+        tx,
+        session.id,
+        step,
+        {
+          messages: 1 + toolResults.length,
+          toolCalls: toolResults.length,
+          errors: toolResults.filter((r) => r.isError).length,
+          inputTokens: result.usage.inputTokens,
+          outputTokens: result.usage.outputTokens,
+          costUsd: result.cost ?? 0,
+        },
+        { complete: completesSession, events },
+      );
       return toMessageView(assistant);
     });
   }
 
   /**
-   * Records how the turn ended. A failure counts as an error on the session, whatever its status
-   * now. If even this cannot be written (the session was deleted meanwhile), it is logged.
+   * Records how the turn ended, with the model call it interrupted (if any). A cancelled call's
+   * text, already streamed as deltas, is kept as the step's assistant message, so the transcript
+   * says what clients saw. A failure counts as an error on the session, whatever its status now.
+   * If even this cannot be written (the session was deleted meanwhile), it is logged.
    */
-  private async finish(session: SessionRow, turnId: string, steps: number, status: TurnStatus, message: MessageView | null, error?: { code: string; message: string }): Promise<TurnOutcome> {
+  private async finish(
+    session: SessionRow,
+    turnId: string,
+    status: Exclude<TurnStatus, 'running'>,
+    last: MessageView | null,
+    error?: { code: string; message: string },
+    interrupted?: InterruptedModelCall,
+  ): Promise<TurnOutcome> {
+    let message = last;
     try {
       await this.deps.database.transaction(async (tx) => {
-        if (status === 'failed') await this.deps.sessions.countError(tx, session.id, error);
+        const events: AgentryEvent[] = [];
+        if (interrupted) {
+          const { step, messageId, text, latencyMs } = interrupted;
+          const callError = error ?? { code: 'CANCELLED', message: 'The turn was cancelled during the model call.' };
+          await this.recordModelCall(tx, session, turnId, step, { usage: { inputTokens: 0, outputTokens: 0 }, cost: null, latencyMs, error: callError });
+          if (status === 'cancelled' && text !== '') {
+            const row = await tx
+              .insertInto('messages')
+              .values({ id: messageId, conversation_id: interrupted.conversationId, session_id: session.id, user_id: session.user_id, turn_id: turnId, step, role: 'assistant', content: text, model: session.model, latency_ms: latencyMs })
+              .returningAll()
+              .executeTakeFirstOrThrow();
+            message = toMessageView(row);
+            events.push({ type: 'message.completed', data: { sessionId: session.id, messageId, role: 'assistant', text } });
+          }
+        }
+        await this.deps.sessions.recordTurnEnd(tx, session.id, { messages: events.length, error: status === 'failed' ? error : undefined });
         const ended = await tx
           .updateTable('turns')
-          .set({ status, error: (error ?? null) as never, finished_at: new Date(), ...(steps > 0 ? { steps } : {}) })
+          .set({ status, error: (error ?? null) as never, finished_at: new Date(), steps: last?.step ?? 0 })
           .where('id', '=', turnId)
-          .returning('steps')
+          .returning('id')
           .executeTakeFirst();
-        // Clients learn how the turn ended, cancelled ones included (their deltas get no message.completed).
-        if (ended && status !== 'running') {
-          await this.deps.bus.publish(tx, {
-            userId: session.user_id,
-            topic: sessionTopic(session.id),
-            event: { type: 'turn.ended', data: { sessionId: session.id, turnId, status, steps: ended.steps, ...(error ? { error } : {}) } },
-          });
-        }
+        // Clients learn how every turn ended; for a cancelled one this says its deltas are final.
+        if (ended) events.push({ type: 'turn.ended', data: { sessionId: session.id, turnId, status, steps: last?.step ?? 0, ...(error ? { error } : {}) } });
+        await this.deps.bus.publish(tx, ...events.map((event) => ({ userId: session.user_id, topic: sessionTopic(session.id), event })));
       });
     } catch (failure) {
       this.deps.onError(failure, `could not record the end of turn ${turnId}`);
     }
     return { turnId, status, message, error };
   }
+
+  /** Records one model call: what it cost whether or not it succeeded. */
+  private async recordModelCall(
+    tx: Executor,
+    session: SessionRow,
+    turnId: string,
+    step: number,
+    call: { usage: { inputTokens: number; outputTokens: number }; cost: number | null; latencyMs: number; error: { code: string; message: string } | null },
+  ): Promise<void> {
+    await tx
+      .insertInto('model_calls')
+      .values({
+        user_id: session.user_id,
+        session_id: session.id,
+        turn_id: turnId,
+        step,
+        model: session.model,
+        input_tokens: call.usage.inputTokens,
+        output_tokens: call.usage.outputTokens,
+        cost_usd: call.cost,
+        latency_ms: call.latencyMs,
+        error: call.error as never,
+      })
+      .execute();
+  }
 }
+
+/** A model call that failed or was cancelled, with the text it had streamed by then. */
+class InterruptedModelCall extends Error {
+  override readonly name = 'InterruptedModelCall';
+  readonly step: number;
+  readonly messageId: string;
+  readonly text: string;
+  readonly latencyMs: number;
+  readonly conversationId: string;
+
+  constructor(cause: unknown, details: { step: number; messageId: string; text: string; latencyMs: number; conversationId: string }) {
+    super('The model call did not finish.', { cause });
+    ({ step: this.step, messageId: this.messageId, text: this.text, latencyMs: this.latencyMs, conversationId: this.conversationId } = details);
+  }
+}
+
+/** How a tool call is named in events, whose ids are capped: a model may invent very long names. */
+function toolLabel(session: SessionRow, call: RecordedToolCall) {
+  return { sessionId: session.id, callId: call.callId.slice(0, 200), tool: call.tool.slice(0, 200) };
+}
+
+const noCounts = { messages: 0, toolCalls: 0, errors: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
 
 export function toMessageView(row: MessageRow): MessageView {
   return {

@@ -61,7 +61,7 @@ export class ChatBridge {
     const { session } = started;
     if (!session.conversationId) throw new AppError('INTERNAL', 'A new session has no conversation.');
     // The user's own words open the run; the template's rendered prompt already holds the variables.
-    const { turnId } = await this.deps.runner.send(user.id, session.conversationId, message);
+    const { turnId } = await this.deps.runner.send(user, session.conversationId, message);
     return { executed: true, templateId: template.id, sessionId: session.id, conversationId: session.conversationId, turnId };
   }
 }

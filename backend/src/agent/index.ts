@@ -2,3 +2,4 @@ export { AgentRunner, toMessageView, type AgentRunnerDeps, type MessageView, typ
 export { ChatBridge, type ChatResult } from './chat-bridge.ts';
 export { extractVariables } from './variable-extraction.ts';
 export { loadCustomTools, type CustomToolModule, type CustomToolContext } from './custom-tools.ts';
+export { completeSessionTool } from './complete-session-tool.ts';

@@ -14,10 +14,10 @@ describe('the monthly spend limit', () => {
     await fake.close();
   });
 
-  const call = (method: 'GET' | 'POST', url: string, payload?: unknown, token = t.userToken) =>
+  const call = (method: 'GET' | 'POST' | 'DELETE', url: string, payload?: unknown, token = t.userToken) =>
     t.app.inject({ method, url, headers: bearer(token), ...(payload === undefined ? {} : { payload: payload as object }) });
 
-  it('prices each message by its model, and refuses new messages once the month is spent, per user', async () => {
+  it('prices each message by its model, and refuses new messages once the month is spent, deleted sessions included, per user', async () => {
     const agent = (await call('POST', '/v1/agents', { name: 'Priced', model: 'openai:gpt-4o-mini' })).json().agent.id;
     const { session } = (await call('POST', '/v1/sessions', { agentId: agent })).json();
     fake.replies.push({ kind: 'text', text: 'A priced answer.' });
@@ -31,6 +31,11 @@ describe('the monthly spend limit', () => {
     expect(refused.json().error).toMatchObject({ code: 'QUOTA_EXCEEDED', details: { limitUsd: 0.0000001 } });
     const transcript = (await call('GET', `/v1/conversations/${session.conversationId}/messages`)).json().messages;
     expect(transcript).toHaveLength(2);
+
+    // Deleting what was spent does not give the money back.
+    expect((await call('DELETE', `/v1/sessions/${session.id}`)).statusCode).toBe(204);
+    const next = (await call('POST', '/v1/sessions', { agentId: agent })).json().session;
+    expect((await call('POST', `/v1/conversations/${next.conversationId}/messages`, { content: 'Now?' })).statusCode).toBe(429);
 
     // Another user's spend is their own.
     const other = await call('POST', '/v1/sessions', {}, t.adminToken);

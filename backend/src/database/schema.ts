@@ -249,8 +249,26 @@ export interface MessagesTable {
   created_at: CreatedAt;
 }
 
+export interface ModelCallsTable {
+  /** bigserial: arrives as a string. */
+  seq: ColumnType<string, never, never>;
+  user_id: string;
+  session_id: string | null;
+  turn_id: string | null;
+  step: number;
+  model: string;
+  input_tokens: Generated<number>;
+  output_tokens: Generated<number>;
+  /** numeric: arrives as a string. */
+  cost_usd: ColumnType<string | null, number | null | undefined, number | null>;
+  latency_ms: number;
+  error: Json | null;
+  created_at: CreatedAt;
+}
+
 export interface DatabaseSchema {
   turns: TurnsTable;
+  model_calls: ModelCallsTable;
   messages: MessagesTable;
   agents: AgentsTable;
   agent_sessions: AgentSessionsTable;

@@ -37,10 +37,21 @@ describe.each(drivers)('the event log and bus on %s', (driver) => {
         throw new Error('roll back');
       })
       .catch(() => undefined);
-    const id = await publish(7);
+    const [id] = await publish(7);
     await expect.poll(() => heard.map((e) => e.id)).toEqual([id]);
     expect(heard[0]).toMatchObject({ id, userId, topic: 'integrations', type: 'integration.refreshed', data: { toolCount: 7 } });
     expect(await events.store.replay(userId, ['integrations'], 0, 10)).toHaveLength(1);
+  });
+
+  it('appends several events of one transaction in one insert, in the order given', async () => {
+    heard.length = 0;
+    const ids = await test.database.transaction((tx) =>
+      events.bus.publish(tx, ...[3, 1, 2].map((toolCount) => ({ userId, topic: 'integrations', event: refreshed(toolCount) }))),
+    );
+    expect(ids).toHaveLength(3);
+    expect([...ids].sort((a, b) => a - b)).toEqual(ids);
+    await expect.poll(() => heard.map((e) => (e.data as { toolCount: number }).toolCount)).toEqual([3, 1, 2]);
+    expect(heard.map((e) => e.id)).toEqual(ids);
   });
 
   it('refuses an event whose data does not match its type, writing nothing', async () => {
@@ -63,15 +74,15 @@ describe.each(drivers)('the event log and bus on %s', (driver) => {
       let appended!: () => void;
       const firstAppended = new Promise<void>((resolve) => (appended = resolve));
       const first = test.database.transaction(async (tx) => {
-        firstId = await events.bus.publish(tx, { userId, topic: 'integrations', event: refreshed(1) });
+        firstId = (await events.bus.publish(tx, { userId, topic: 'integrations', event: refreshed(1) }))[0]!;
         appended();
         await firstHolding;
       });
       await firstAppended;
       let secondDone = false;
       const second = other
-        .transaction((tx) => events.store.append(tx, { userId, topic: 'integrations', event: refreshed(2) }))
-        .then((id) => {
+        .transaction((tx) => events.store.append(tx, [{ userId, topic: 'integrations', event: refreshed(2) }]))
+        .then(([id]) => {
           secondDone = true;
           return id;
         });
@@ -150,7 +161,7 @@ describe('several instances on one PostgreSQL', () => {
   it('an event committed on one instance reaches the other', async () => {
     const onB: number[] = [];
     b.bus.subscribe((event) => onB.push(event.id));
-    const id = await test.database.transaction((tx) => a.bus.publish(tx, { userId, topic: 'integrations', event: refreshed(1) }));
+    const [id] = await test.database.transaction((tx) => a.bus.publish(tx, { userId, topic: 'integrations', event: refreshed(1) }));
     await expect.poll(() => onB).toEqual([id]);
   });
 
@@ -160,7 +171,7 @@ describe('several instances on one PostgreSQL', () => {
     const published: number[] = [];
     const producer = (async () => {
       for (let i = 0; i < 40; i++) {
-        published.push(await test.database.transaction((tx) => a.bus.publish(tx, { userId, topic: 'integrations', event: refreshed(i) })));
+        published.push(...(await test.database.transaction((tx) => a.bus.publish(tx, { userId, topic: 'integrations', event: refreshed(i) }))));
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
     })();

@@ -11,7 +11,8 @@ export type EventListener = (event: StoredEvent) => void;
  * the bus reads the rows itself; a notification is only a doorbell.
  */
 export interface EventBus {
-  publish(executor: Executor, event: NewEvent): Promise<number>;
+  /** Appends the events, in order, to the caller's transaction; returns their ids. */
+  publish(executor: Executor, ...events: NewEvent[]): Promise<number[]>;
   subscribe(listener: EventListener): () => void;
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -132,6 +133,8 @@ export function notifyDoorbell(database: PostgresDatabase): Doorbell {
 export class PumpedEventBus implements EventBus {
   private readonly pump: EventPump;
   private readonly wake = () => this.pump.wake();
+  /** Transactions whose commit already rings the doorbell. */
+  private readonly rung = new WeakSet<Executor>();
 
   constructor(
     private readonly store: EventStore,
@@ -141,10 +144,14 @@ export class PumpedEventBus implements EventBus {
     this.pump = new EventPump(store, onError);
   }
 
-  async publish(executor: Executor, event: NewEvent): Promise<number> {
-    const id = await this.store.append(executor, event);
-    await this.doorbell.ring(executor, this.wake);
-    return id;
+  async publish(executor: Executor, ...events: NewEvent[]): Promise<number[]> {
+    const ids = await this.store.append(executor, events);
+    // One ring per transaction: the pump reads every row the transaction added.
+    if (!this.rung.has(executor)) {
+      this.rung.add(executor);
+      await this.doorbell.ring(executor, this.wake);
+    }
+    return ids;
   }
 
   subscribe(listener: EventListener): () => void {

@@ -39,24 +39,23 @@ export class EventStore {
   constructor(private readonly database: PostgresDatabase) {}
 
   /**
-   * Records an event in the caller's transaction: it exists if and only if that transaction
-   * commits. Throws when the data does not match its type's schema.
+   * Records events in the caller's transaction, in the order given, in one insert: they exist if
+   * and only if that transaction commits. Throws when an event's data does not match its type's
+   * schema.
    */
-  async append(executor: Executor, { userId, topic, event }: NewEvent): Promise<number> {
+  async append(executor: Executor, events: readonly NewEvent[]): Promise<number[]> {
     // Outside a transaction the lock would be released before the insert: no ordering at all.
     if (!executor.isTransaction) throw new Error('Events are appended inside the transaction of the change they report.');
-    const data = eventDataSchemas[event.type].parse(event.data) as JsonValue;
+    if (events.length === 0) return [];
+    const rows = events.map(({ userId, topic, event }) => ({ user_id: userId, topic, type: event.type, data: eventDataSchemas[event.type].parse(event.data) as JsonValue }));
     // The lock is held until the transaction ends: take it once per transaction.
     if (!this.locked.has(executor)) {
       await sql`select pg_advisory_xact_lock(${commitOrderLock})`.execute(executor);
       this.locked.add(executor);
     }
-    const row = await executor
-      .insertInto('events')
-      .values({ user_id: userId, topic, type: event.type, data })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    return Number(row.id);
+    const inserted = await executor.insertInto('events').values(rows).returning('id').execute();
+    // A multi-row insert takes its ids in the order of its rows.
+    return inserted.map((row) => Number(row.id)).sort((a, b) => a - b);
   }
 
   /** The newest id, or 0. */

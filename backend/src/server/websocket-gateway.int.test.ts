@@ -49,7 +49,7 @@ describe.each(drivers)('the WebSocket gateway on %s', (driver) => {
   const publish = (owner: string, toolCount: number, topic = 'integrations') =>
     t.runtime.database.transaction((tx) =>
       t.runtime.events.bus.publish(tx, { userId: owner, topic, event: { type: 'integration.refreshed', data: { integrationId: 'i', provider: 'slack', toolCount } } }),
-    );
+    ).then(([id]) => id!);
   const counts = (socket: TestSocket) => socket.events().map((f) => (f.data as { toolCount: number }).toolCount);
 
   it('authenticates with the Authorization header and streams events as frames', async () => {
@@ -313,7 +313,7 @@ describe('two server instances on one PostgreSQL', () => {
       await socket.next((f) => f.type === 'ready');
       socket.send({ type: 'subscribe', topics: ['integrations'] });
       await socket.next((f) => f.type === 'subscribed');
-      const id = await one.runtime.database.transaction((tx) =>
+      const [id] = await one.runtime.database.transaction((tx) =>
         one.runtime.events.bus.publish(tx, { userId: one.userId, topic: 'integrations', event: { type: 'integration.connected', data: { integrationId: 'i', provider: 'github' } } }),
       );
       expect(await socket.next((f) => f.type === 'event')).toMatchObject({ id, event: 'integration.connected' });

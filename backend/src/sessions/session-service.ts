@@ -1,8 +1,8 @@
 import { sql, type Selectable } from 'kysely';
 import { decodeCursor, encodeCursor, type AgentSessionsTable, type CheckpointReason, type Executor, type PostgresDatabase, type SessionStatus } from '../database/index.ts';
 import { AppError } from '../errors.ts';
-import type { EventBus } from '../events/index.ts';
-import type { PromptUser, TemplateService } from '../templates/index.ts';
+import type { AgentryEvent, EventBus } from '../events/index.ts';
+import { completeSessionToolName, type PromptUser, type TemplateService } from '../templates/index.ts';
 import type { AgentService, AgentView } from './agent-service.ts';
 import { sanitizeContext, type DroppedContext } from './context-sanitizer.ts';
 import { assertTransition } from './session-status.ts';
@@ -38,6 +38,21 @@ export interface CheckpointView {
   name: string | null;
   step: number;
   createdAt: string;
+}
+
+export interface ConversationView {
+  id: string;
+  /** Null until the conversation's first message (or a new session) takes it. */
+  sessionId: string | null;
+  title: string;
+  createdAt: string;
+}
+
+/** How often a session called one tool, and how many of those calls failed or were refused. */
+export interface ToolUse {
+  tool: string;
+  calls: number;
+  errors: number;
 }
 
 export interface NewSession {
@@ -106,22 +121,34 @@ export class SessionService {
         .returningAll()
         .executeTakeFirstOrThrow();
       const conversationId = await this.attachConversation(tx, user.id, row.id, input.conversationId);
-      await this.deps.bus.publish(tx, { userId: user.id, topic: sessionTopic(row.id), event: { type: 'session.status_changed', data: { sessionId: row.id, from: null, to: 'running' } } });
-      await this.checkpoint(tx, row, 'created');
+      await this.checkpoint(tx, row, 'created', { events: [{ type: 'session.status_changed', data: { sessionId: row.id, from: null, to: 'running' } }] });
       return toView(row, conversationId);
     });
     return { session, dropped };
   }
 
-  async get(userId: string, id: string): Promise<SessionView & { checkpoints: { count: number; latest: CheckpointView | null } }> {
+  /** A session with its checkpoints summary and the tools it has used (calls and failures each). */
+  async get(userId: string, id: string): Promise<SessionView & { checkpoints: { count: number; latest: CheckpointView | null }; toolsUsed: ToolUse[] }> {
     const row = await this.row(this.deps.database.db, userId, id);
     const { db } = this.deps.database;
-    const [conversationId, count, latest] = await Promise.all([
+    const [conversationId, count, latest, toolsUsed] = await Promise.all([
       firstConversation(db, id),
       db.selectFrom('session_checkpoints').select((eb) => eb.fn.countAll<string>().as('n')).where('session_id', '=', id).executeTakeFirstOrThrow(),
       db.selectFrom('session_checkpoints').selectAll().where('session_id', '=', id).orderBy('seq', 'desc').limit(1).executeTakeFirst(),
+      db
+        .selectFrom('messages')
+        .select(['tool_name', (eb) => eb.fn.countAll<string>().as('calls'), (eb) => eb.fn.countAll<string>().filterWhere('is_error', '=', true).as('errors')])
+        .where('session_id', '=', id)
+        .where('role', '=', 'tool')
+        .groupBy('tool_name')
+        .orderBy('tool_name')
+        .execute(),
     ]);
-    return { ...toView(row, conversationId), checkpoints: { count: Number(count.n), latest: latest ? toCheckpointView(latest) : null } };
+    return {
+      ...toView(row, conversationId),
+      checkpoints: { count: Number(count.n), latest: latest ? toCheckpointView(latest) : null },
+      toolsUsed: toolsUsed.map((t) => ({ tool: t.tool_name ?? '', calls: Number(t.calls), errors: Number(t.errors) })),
+    };
   }
 
   /** The user's sessions, most recently active first, a page at a time. */
@@ -178,19 +205,19 @@ export class SessionService {
         .returningAll()
         .executeTakeFirst();
       if (!row) throw new AppError('SESSION_LOCKED');
-      await this.deps.bus.publish(tx, { userId, topic: sessionTopic(id), event: { type: 'session.status_changed', data: { sessionId: id, from: current.status, to } } });
-      await this.checkpoint(tx, row, 'status', checkpoint.name);
+      await this.checkpoint(tx, row, 'status', { name: checkpoint.name, events: [{ type: 'session.status_changed', data: { sessionId: id, from: current.status, to } }] });
       return toView(row, await firstConversation(tx, id));
     });
   }
 
   /**
-   * Adds a finished step's counts to the session and checkpoints it, inside the step's own
-   * transaction (the agent loop's), so messages, counters, checkpoint and events commit together.
-   * Refused with SESSION_NOT_RUNNING once the session was paused, completed, failed or deleted:
-   * the step rolls back and the turn ends there.
+   * Adds a finished step's counts to the session, checkpoints it and publishes the step's events,
+   * last, inside the step's own transaction (the agent loop's), so messages, counters, checkpoint
+   * and events commit together. Refused with SESSION_NOT_RUNNING once the session was paused,
+   * completed, failed or deleted: the step rolls back and the turn ends there. With `complete`,
+   * the step is the session's last: the agent finished the template's steps.
    */
-  async recordStep(tx: Executor, sessionId: string, step: number, counts: StepCounts, options: { checkpoint: boolean } = { checkpoint: true }): Promise<void> {
+  async recordStep(tx: Executor, sessionId: string, step: number, counts: StepCounts, options: { checkpoint?: boolean; complete?: boolean; events?: AgentryEvent[] } = {}): Promise<void> {
     const row = await tx
       .updateTable('agent_sessions')
       .set({
@@ -202,20 +229,33 @@ export class SessionService {
         input_tokens: sql`input_tokens + ${counts.inputTokens}`,
         output_tokens: sql`output_tokens + ${counts.outputTokens}`,
         cost_usd: sql`cost_usd + ${counts.costUsd}`,
+        ...(options.complete ? { status: 'completed' as const, completed_at: sql`now()` } : {}),
       })
       .where('id', '=', sessionId)
       .where('status', '=', 'running')
       .returningAll()
       .executeTakeFirst();
     if (!row) throw new AppError('SESSION_NOT_RUNNING', 'The session stopped running during the turn.');
-    if (options.checkpoint) await this.checkpoint(tx, row, 'step', undefined, step);
+    const events = [...(options.events ?? [])];
+    if (options.complete) events.push({ type: 'session.status_changed', data: { sessionId, from: 'running', to: 'completed', reason: 'the agent finished the template\'s steps' } });
+    if (options.checkpoint === false) await this.deps.bus.publish(tx, ...events.map((event) => ({ userId: row.user_id, topic: sessionTopic(sessionId), event })));
+    else await this.checkpoint(tx, row, options.complete ? 'status' : 'step', { step, events });
   }
 
-  /** Counts a failed turn on its session, whatever the session's status now (and nothing if it is gone). */
-  async countError(tx: Executor, sessionId: string, error: { code: string; message: string } | undefined): Promise<void> {
+  /**
+   * What a turn's end adds to its session, whatever the session's status now (and nothing if it
+   * is gone): the message a cancelled model call had written, and a failed turn's error.
+   */
+  async recordTurnEnd(tx: Executor, sessionId: string, end: { messages: number; error: { code: string; message: string } | undefined }): Promise<void> {
+    if (end.messages === 0 && !end.error) return;
     await tx
       .updateTable('agent_sessions')
-      .set({ error_count: sql`error_count + 1`, last_error: (error ?? null) as never, last_active_at: sql`now()`, version: sql`version + 1` })
+      .set({
+        message_count: sql`message_count + ${end.messages}`,
+        ...(end.error ? { error_count: sql`error_count + 1`, last_error: end.error as never } : {}),
+        last_active_at: sql`now()`,
+        version: sql`version + 1`,
+      })
       .where('id', '=', sessionId)
       .execute();
   }
@@ -254,10 +294,9 @@ export class SessionService {
         .where('session_id', '=', id)
         .where(({ not, exists, selectFrom }) => not(exists(selectFrom('messages').select('messages.id').whereRef('messages.turn_id', '=', 'turns.id'))))
         .execute();
-      if (current.status !== 'running') {
-        await this.deps.bus.publish(tx, { userId, topic: sessionTopic(id), event: { type: 'session.status_changed', data: { sessionId: id, from: current.status, to: 'running', reason: `restored to checkpoint ${checkpoint.seq}` } } });
-      }
-      await this.checkpoint(tx, row, 'restore', undefined, checkpoint.step);
+      const events: AgentryEvent[] =
+        current.status === 'running' ? [] : [{ type: 'session.status_changed', data: { sessionId: id, from: current.status, to: 'running', reason: `restored to checkpoint ${checkpoint.seq}` } }];
+      await this.checkpoint(tx, row, 'restore', { step: checkpoint.step, events });
       return toView(row, await firstConversation(tx, id));
     });
   }
@@ -267,7 +306,7 @@ export class SessionService {
     return this.deps.database.transaction(async (tx) => {
       const row = await tx.selectFrom('agent_sessions').selectAll().where('id', '=', id).where('user_id', '=', userId).forUpdate().executeTakeFirst();
       if (!row) throw new AppError('SESSION_NOT_FOUND');
-      return this.checkpoint(tx, row, 'manual', name);
+      return this.checkpoint(tx, row, 'manual', { name });
     });
   }
 
@@ -282,27 +321,31 @@ export class SessionService {
     if (result.numDeletedRows === 0n) throw new AppError('SESSION_NOT_FOUND');
   }
 
-  /** Adds a conversation to one of the user's sessions. */
-  async addConversation(userId: string, sessionId: string, title = ''): Promise<{ id: string; title: string; createdAt: string }> {
-    await this.row(this.deps.database.db, userId, sessionId);
+  /**
+   * Adds a conversation to one of the user's sessions, or (with no session) starts one of its
+   * own: its first message starts a session with the default agent, or it is given to a new
+   * session as `conversationId`.
+   */
+  async addConversation(userId: string, sessionId: string | null, title = ''): Promise<ConversationView> {
+    if (sessionId) await this.row(this.deps.database.db, userId, sessionId);
     const row = await this.deps.database.db
       .insertInto('conversations')
       .values({ user_id: userId, session_id: sessionId, title })
-      .returning(['id', 'title', 'created_at'])
+      .returning(['id', 'session_id', 'title', 'created_at'])
       .executeTakeFirstOrThrow();
-    return { id: row.id, title: row.title, createdAt: row.created_at.toISOString() };
+    return toConversationView(row);
   }
 
-  async conversations(userId: string, sessionId: string): Promise<Array<{ id: string; title: string; createdAt: string }>> {
+  async conversations(userId: string, sessionId: string): Promise<ConversationView[]> {
     await this.row(this.deps.database.db, userId, sessionId);
     const rows = await this.deps.database.db
       .selectFrom('conversations')
-      .select(['id', 'title', 'created_at'])
+      .select(['id', 'session_id', 'title', 'created_at'])
       .where('session_id', '=', sessionId)
       .orderBy('created_at')
       .orderBy('id')
       .execute();
-    return rows.map((row) => ({ id: row.id, title: row.title, createdAt: row.created_at.toISOString() }));
+    return rows.map(toConversationView);
   }
 
   /** Whether the session is the user's: the `session:<id>` topic's authorizer. */
@@ -337,7 +380,9 @@ export class SessionService {
     const model = agent.model ?? templateModel ?? this.deps.defaultModel();
     this.deps.checkModel(model);
     const offered = prompt ? prompt.tools : [...((await this.deps.knowledgeBaseAvailable()) ? ['knowledge_search'] : []), ...this.deps.customTools];
-    const tools = agent.tools ? offered.filter((tool) => agent.tools!.includes(tool)) : offered;
+    const allowed = agent.tools ? offered.filter((tool) => agent.tools!.includes(tool)) : offered;
+    // A template run can always say it is done, whatever the allow-list.
+    const tools = prompt ? [...allowed, completeSessionToolName] : allowed;
     const instructions = agent.instructions.trim();
     const systemPrompt = prompt ? (instructions ? `${prompt.systemPrompt}\n\n## Agent instructions\n${instructions}` : prompt.systemPrompt) : instructions || defaultInstructions;
     return {
@@ -370,8 +415,12 @@ export class SessionService {
     throw new AppError(exists ? 'CONVERSATION_IN_USE' : 'CONVERSATION_NOT_FOUND');
   }
 
-  /** Records the session's state as a checkpoint and announces it; prunes unnamed ones past retention. */
-  private async checkpoint(tx: Executor, session: SessionRow, reason: CheckpointReason, name?: string, step = 0): Promise<CheckpointView> {
+  /**
+   * Records the session's state as a checkpoint and announces it after the change's own events,
+   * in one insert; prunes unnamed ones past retention.
+   */
+  private async checkpoint(tx: Executor, session: SessionRow, reason: CheckpointReason, options: { name?: string | undefined; step?: number; events?: AgentryEvent[] } = {}): Promise<CheckpointView> {
+    const { name, step = 0, events = [] } = options;
     const state = {
       status: session.status,
       context: session.context,
@@ -400,11 +449,8 @@ export class SessionService {
         .where('seq', '<=', row.seq - this.deps.checkpointRetention)
         .execute();
     }
-    await this.deps.bus.publish(tx, {
-      userId: session.user_id,
-      topic: sessionTopic(session.id),
-      event: { type: 'session.checkpoint', data: { sessionId: session.id, checkpointId: row.id, step: row.step } },
-    });
+    const announced: AgentryEvent[] = [...events, { type: 'session.checkpoint', data: { sessionId: session.id, checkpointId: row.id, step: row.step } }];
+    await this.deps.bus.publish(tx, ...announced.map((event) => ({ userId: session.user_id, topic: sessionTopic(session.id), event })));
     return toCheckpointView(row);
   }
 
@@ -447,6 +493,10 @@ function toView(row: SessionRow, conversationId: string | null): SessionView {
     lastActiveAt: row.last_active_at.toISOString(),
     completedAt: row.completed_at?.toISOString() ?? null,
   };
+}
+
+function toConversationView(row: { id: string; session_id: string | null; title: string; created_at: Date }): ConversationView {
+  return { id: row.id, sessionId: row.session_id, title: row.title, createdAt: row.created_at.toISOString() };
 }
 
 function toCheckpointView(row: { id: string; seq: number; reason: CheckpointReason; name: string | null; step: number; created_at: Date }): CheckpointView {

@@ -68,6 +68,9 @@ export function dateIn(timezone: string, at: number): string {
   return new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
 }
 
+/** The tool an agent calls when it has worked through a template's steps (see the agent loop). */
+export const completeSessionToolName = 'complete_session';
+
 /**
  * Builds the agent's prompt from a template's structure: the rendered instructions, the goal, the
  * steps that can run with what is connected, the tools, who the user is and what day it is. Steps
@@ -96,7 +99,9 @@ export function buildPrompt(compiled: CompiledTemplate, inputs: PromptInputs): B
   });
 
   const sections = [render(compiled.systemPrompt, view).trim(), `## Goal\n${definition.name}: ${definition.description}`];
-  if (kept.length > 0) sections.push(`## Steps\nWork through these steps in order.\n${kept.join('\n')}`);
+  if (kept.length > 0) {
+    sections.push(`## Steps\nWork through these steps in order. When all of them are done, call ${completeSessionToolName} with a short summary: that ends the run.\n${kept.join('\n')}`);
+  }
   const unavailable = [
     ...missingIntegrations.map((p) => `- ${p} (required) is not connected.`),
     ...missingOptional.map((p) => `- ${p} (optional) is not connected.`),

@@ -172,7 +172,7 @@ describe('integration mapping and context', () => {
     expect(prompt.tools).toEqual(['knowledge_search', 'slack__post_message']);
     expect(prompt.systemPrompt).toContain('- gmail (required) is not connected.');
     expect(prompt.systemPrompt).toContain('- Step 2 needs gmail: "Read the mail."');
-    expect(prompt.systemPrompt).toMatch(/## Steps\nWork through these steps in order.\n1\. Collect the facts.*\n {3}Tools: knowledge_search\n2\. Post it\./);
+    expect(prompt.systemPrompt).toMatch(/## Steps\nWork through these steps in order\. When all of them are done, call complete_session with a short summary: that ends the run\.\n1\. Collect the facts.*\n {3}Tools: knowledge_search\n2\. Post it\./);
   });
 
   it('leaves out knowledge-base steps where the installation has no knowledge base', () => {

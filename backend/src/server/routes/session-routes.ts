@@ -53,7 +53,8 @@ export const sessionSchema = z.object({
   lastActiveAt: z.string(),
   completedAt: z.string().nullable(),
 });
-const conversationSchema = z.object({ id: z.uuid(), title: z.string(), createdAt: z.string() });
+const conversationSchema = z.object({ id: z.uuid(), sessionId: z.uuid().nullable(), title: z.string(), createdAt: z.string() });
+const conversationBody = z.strictObject({ title: z.string().trim().max(200).optional() });
 const checkpointName = z.string().trim().min(1).max(200);
 
 /** Agents and sessions: the control plane of agent runs. */
@@ -126,9 +127,16 @@ export const sessionRoutes: FastifyPluginAsyncZod<{ agents: AgentService; sessio
     {
       schema: {
         tags: ['sessions'],
-        summary: 'A session: state, counters, last activity, checkpoints',
+        summary: 'A session: state, counters, last activity, checkpoints, the tools it used',
         params: idParams,
-        response: { 200: z.object({ session: sessionSchema.extend({ checkpoints: z.object({ count: z.number(), latest: checkpointSchema.nullable() }) }) }) },
+        response: {
+          200: z.object({
+            session: sessionSchema.extend({
+              checkpoints: z.object({ count: z.number(), latest: checkpointSchema.nullable() }),
+              toolsUsed: z.array(z.object({ tool: z.string(), calls: z.number(), errors: z.number() })),
+            }),
+          }),
+        },
       },
     },
     async (request) => ({ session: await sessions.get(userOf(request).id, request.params.id) }),
@@ -180,10 +188,22 @@ export const sessionRoutes: FastifyPluginAsyncZod<{ agents: AgentService; sessio
         tags: ['sessions'],
         summary: 'Add a conversation to a session',
         params: idParams,
-        body: z.strictObject({ title: z.string().trim().max(200).optional() }),
+        body: conversationBody,
         response: { 201: z.object({ conversation: conversationSchema }) },
       },
     },
     async (request, reply) => reply.code(201).send({ conversation: await sessions.addConversation(userOf(request).id, request.params.id, request.body.title) }),
+  );
+  app.post(
+    '/v1/conversations',
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: 'Start a conversation of its own: its first message starts a session with your default agent',
+        body: conversationBody.nullish(),
+        response: { 201: z.object({ conversation: conversationSchema }) },
+      },
+    },
+    async (request, reply) => reply.code(201).send({ conversation: await sessions.addConversation(userOf(request).id, null, request.body?.title) }),
   );
 };

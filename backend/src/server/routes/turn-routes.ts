@@ -76,7 +76,7 @@ export const turnRoutes: FastifyPluginAsyncZod<{ sessions: SessionService; runne
       },
     },
     async (request, reply) => {
-      const { turnId, messageId, done } = await runner.send(principalOf(request).user.id, request.params.id, request.body.content);
+      const { turnId, messageId, done } = await runner.send(principalOf(request).user, request.params.id, request.body.content);
       if (request.query.wait !== 'true') return reply.code(202).send({ turnId, messageId });
       const outcome = await done;
       return reply.code(200).send({ turn: { id: turnId, status: outcome.status, ...(outcome.error ? { error: outcome.error } : {}) }, message: outcome.message });
