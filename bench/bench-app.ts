@@ -13,8 +13,11 @@ export interface BenchApp {
   close(): Promise<void>;
 }
 
-/** The real server on a migrated database, listening on 127.0.0.1, rate limits off, with one user. */
-export async function startBenchApp(target: DatabaseTarget, dataDir: string): Promise<BenchApp> {
+/**
+ * The real server on a migrated database, listening on 127.0.0.1, rate limits off, with one user;
+ * `settings` adds to its configuration.
+ */
+export async function startBenchApp(target: DatabaseTarget, dataDir: string, settings: Record<string, string> = {}): Promise<BenchApp> {
   const database = await PostgresDatabase.open(target, { pool: { max: 10, timeoutMs: 10_000, statementTimeoutMs: 0 }, purpose: 'bench' });
   await new MigrationRunner(database.db).up();
   const config = loadConfig({
@@ -23,6 +26,7 @@ export async function startBenchApp(target: DatabaseTarget, dataDir: string): Pr
     RATE_LIMIT_DEFAULT: '1000000',
     RATE_LIMIT_PROMPT_GENERATION: '1000000',
     ...(target.driver === 'postgres' ? { DATABASE_URL: target.url } : {}),
+    ...settings,
   });
   const runtime = await createRuntime(config, database, { warn: () => undefined, info: () => undefined });
   const app = await buildApp(runtime, { logger: false });
