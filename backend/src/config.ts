@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { AppError } from './errors.ts';
+import { faultPoints, type FaultPoint } from './fault-injection.ts';
 import { embedderNamePattern } from './providers/embedders.ts';
 import { endpointNamePattern, modelIdPattern, modelIdProblem, reservedProviderNames, type LanguageModelSettings } from './providers/index.ts';
 
@@ -121,6 +122,19 @@ export const settings = {
     .describe('Language-model spend per user per calendar month (UTC), in US dollars; past it, new messages answer 429 QUOTA_EXCEEDED. Unset: no limit.'),
   SESSION_MAX_STEPS: int(1, 100).default(8).describe('Model calls per turn; a turn that keeps calling tools ends with step_limit.'),
   SESSION_CHECKPOINT_RETENTION: int(1, 100_000).default(50).describe('Unnamed checkpoints kept per session (the newest); named ones are always kept.'),
+  SESSION_LEASE_TTL_MS: int(1000, 600_000)
+    .default(30_000)
+    .describe('How long an instance holds a running turn without renewing it (renewed every third of this); an expired lease is reclaimed and the turn resumed.'),
+  SESSION_RECOVERY_INTERVAL_MS: int(100, 600_000).default(5000).describe('How often every instance looks for turns whose lease expired, and resumes them (also at start).'),
+  SESSION_MAX_RECOVERIES: int(0, 100).default(3).describe('Resumptions of one turn after which its session fails with RECOVERY_EXHAUSTED.'),
+  SESSION_RETENTION_DAYS: int(0, 36_500)
+    .default(90)
+    .describe('Completed and failed sessions inactive this long are removed, with their conversations, checkpoints, ledger and events; 0 keeps them.'),
+  FAULT_INJECTION_KILL_AT: z
+    .string()
+    .default('')
+    .refine((value) => value.split(',').map((v) => v.trim()).filter(Boolean).every((v) => (faultPoints as readonly string[]).includes(v)), `must list fault points among ${faultPoints.join(', ')}`)
+    .describe(`For crash tests only, off by default: the process kills itself (SIGKILL) on reaching any listed point of a turn (${faultPoints.join(', ')}).`),
   RATE_LIMIT_DEFAULT: perMinute.default(600).describe('Requests per minute per user on routes without a group of their own (per instance).'),
   RATE_LIMIT_PROMPT_GENERATION: perMinute.default(100).describe('Prompt generation requests per minute per user (per instance).'),
   RATE_LIMIT_KNOWLEDGE_SEARCH: perMinute.default(60).describe('Knowledge search requests per minute per user (per instance).'),
@@ -211,6 +225,11 @@ function toConfig(raw: z.output<typeof settingsSchema>, cwd: string) {
     },
     sessions: {
       checkpointRetention: raw.SESSION_CHECKPOINT_RETENTION,
+      leaseTtlMs: raw.SESSION_LEASE_TTL_MS,
+      recoveryIntervalMs: raw.SESSION_RECOVERY_INTERVAL_MS,
+      maxRecoveries: raw.SESSION_MAX_RECOVERIES,
+      retentionDays: raw.SESSION_RETENTION_DAYS,
+      killAt: raw.FAULT_INJECTION_KILL_AT.split(',').map((v) => v.trim()).filter(Boolean) as FaultPoint[],
       maxSteps: raw.SESSION_MAX_STEPS,
       spendLimitMonthlyUsd: raw.SPEND_LIMIT_MONTHLY_USD,
       customTools: raw.CUSTOM_TOOLS.split(',').map((file) => file.trim()).filter(Boolean).map((file) => path.resolve(cwd, file)),

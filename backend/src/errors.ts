@@ -29,6 +29,8 @@ export const errorCodes = {
   CONVERSATION_IN_USE: { status: 409, message: 'The conversation already belongs to another session.' },
   SESSION_BUSY: { status: 409, message: 'A turn is running in this session: send the message again when it ends, or cancel the turn.' },
   SESSION_NOT_RUNNING: { status: 409, message: 'The session is not running: resume it first.' },
+  TOOL_OUTCOME_UNKNOWN: { status: 409, message: 'A tool call may or may not have run before a crash: decide whether to retry it, skip it or fail the session.' },
+  NOTHING_TO_RESOLVE: { status: 409, message: 'No tool call of this session awaits a decision.' },
   SELF_LOCKOUT: { status: 409, message: 'You cannot disable yourself or remove your own admin rights.' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'This content type is not supported; send application/json.' },

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { TokenService, UserService } from './accounts/index.ts';
@@ -6,6 +7,7 @@ import type { Config } from './config.ts';
 import { backupDatabase, MigrationRunner, PostgresDatabase } from './database/index.ts';
 import { createEventSystem } from './events/index.ts';
 import { Features } from './features.ts';
+import { faultInjector } from './fault-injection.ts';
 import { AgentRunner, ChatBridge, completeSessionTool, loadCustomTools } from './agent/index.ts';
 import { KnowledgeBase, KnowledgeSearch, knowledgeSearchTool, type ToolDefinition } from './knowledge/index.ts';
 import { createEmbedder, createLanguageModels, type Embedder } from './providers/index.ts';
@@ -114,6 +116,9 @@ export async function createRuntime(
     models: languageModels,
     maxSteps: config.sessions.maxSteps,
     spendLimitMonthlyUsd: config.sessions.spendLimitMonthlyUsd,
+    instanceId: `${os.hostname()}:${process.pid}`,
+    leases: { ttlMs: config.sessions.leaseTtlMs, recoveryIntervalMs: config.sessions.recoveryIntervalMs, maxRecoveries: config.sessions.maxRecoveries },
+    reach: faultInjector(config.sessions.killAt),
     onError: (error, context) => logger.warn({ err: error }, context),
     toolsFor: (userId, names) => {
       const tools = new Map<string, ToolDefinition>();
@@ -126,6 +131,11 @@ export async function createRuntime(
       return tools;
     },
   });
+  await runner.start();
+  // Finished sessions past their retention go, hourly (and with `agentry sessions cleanup`).
+  const cleanup = () => void sessions.cleanup(config.sessions.retentionDays).catch((error: unknown) => logger.warn({ err: error }, 'session clean-up failed'));
+  const cleanupTimer = setInterval(cleanup, 60 * 60 * 1000);
+  cleanupTimer.unref();
   return {
     config,
     database,
@@ -149,6 +159,7 @@ export async function createRuntime(
     events,
     version,
     async close() {
+      clearInterval(cleanupTimer);
       await runner.stop();
       await knowledge.stop();
       await events.stop();

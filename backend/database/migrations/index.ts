@@ -6,6 +6,7 @@ import * as templates from './0004-templates.ts';
 import * as sessions from './0005-sessions.ts';
 import * as messages from './0006-messages.ts';
 import * as modelCalls from './0007-model-calls.ts';
+import * as durableExecution from './0008-durable-execution.ts';
 import * as vectorExtension from './vector/v0001-vector-extension.ts';
 import * as knowledgeEmbeddings from './vector/v0002-knowledge-embeddings.ts';
 
@@ -28,6 +29,7 @@ export const coreMigrations: Record<string, Migration> = {
   '0005-sessions': sessions,
   '0006-messages': messages,
   '0007-model-calls': modelCalls,
+  '0008-durable-execution': durableExecution,
 };
 
 export const vectorMigrations: Record<string, Migration> = {

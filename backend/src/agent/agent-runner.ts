@@ -1,18 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { jsonSchema, streamText, tool, type ToolSet } from 'ai';
 import { sql, type Selectable } from 'kysely';
-import type { AgentSessionsTable, Executor, MessagesTable, PostgresDatabase, TurnStatus } from '../database/index.ts';
+import { toDatabaseError, type AgentSessionsTable, type Executor, type MessagesTable, type PostgresDatabase, type TurnStatus } from '../database/index.ts';
 import { AppError, isAppError } from '../errors.ts';
 import type { AgentryEvent, EventBus } from '../events/index.ts';
+import type { FaultInjector } from '../fault-injection.ts';
 import type { ToolDefinition } from '../knowledge/index.ts';
 import { costOf, type LanguageModels } from '../providers/index.ts';
 import { sessionTopic, type SessionService } from '../sessions/index.ts';
 import { completeSessionToolName, type PromptUser } from '../templates/index.ts';
 import { DeltaCoalescer } from './delta-publisher.ts';
 import { toModelMessages, type RecordedToolCall } from './message-history.ts';
+import { ToolLedger, type LedgerEntry, type ToolOutcome } from './tool-ledger.ts';
+import { LeaseLost, TurnLeases, type TurnRow } from './turn-leases.ts';
 
 type SessionRow = Selectable<AgentSessionsTable>;
 type MessageRow = Selectable<MessagesTable>;
+type EndStatus = Exclude<TurnStatus, 'running' | 'suspended'>;
 
 export interface MessageView {
   id: string;
@@ -34,6 +38,7 @@ export interface MessageView {
 
 export interface TurnOutcome {
   turnId: string;
+  /** `running` when this instance let the turn go (shutdown, lost lease or database) for another to resume. */
   status: TurnStatus;
   /** The turn's last assistant message, if it wrote one. */
   message: MessageView | null;
@@ -51,25 +56,70 @@ export interface AgentRunnerDeps {
   maxSteps: number;
   /** Spend per user per calendar month (UTC) past which new messages are refused; none when undefined. */
   spendLimitMonthlyUsd?: number | undefined;
+  /** Names this instance in turn leases. */
+  instanceId: string;
+  leases: { ttlMs: number; recoveryIntervalMs: number; maxRecoveries: number };
+  /** Crash tests' named kill points (off unless configured). */
+  reach: FaultInjector;
   /** Where a turn's unexpected failure is logged (once; the turn records its code). */
   onError: (error: unknown, context: string) => void;
 }
 
+/** Why an execution was stopped from outside its loop. */
+const stopReasons = { cancel: 'cancelled by the user', leaseLost: 'the lease went to another execution' } as const;
+
+interface Execution {
+  turnId: string;
+  sessionId: string;
+  /** The lease token this execution writes under. */
+  token: string;
+  /** Aborts everything, tool calls included: a cancel, or a lost lease. */
+  turn: AbortController;
+  /** Aborts the model call only: shutdown lets a running tool finish and be recorded. */
+  shutdown: AbortController;
+  done: Promise<TurnOutcome>;
+}
 
 /**
- * Runs turns: a user message, then steps of one model call plus the tool calls it asks for, until
- * the model answers without tools or the step limit. Each step ends in one transaction (its
- * messages, the session's counters, a checkpoint and the events); text streams as coalesced
- * `message.delta` events while the model writes.
+ * Runs turns durably. A turn is a user message, then steps of one model call plus the tool calls
+ * it asks for, until the model answers without tools, the agent completes the session, or the
+ * step limit. What a step records:
  *
- * One turn per session at a time, per instance: a message sent while a turn runs is refused with
- * 409 SESSION_BUSY (the client sends it again when the turn ends). Leases that make this hold
- * across instances come with durable execution.
+ * 1. The model's answer, its model-call record and its tool calls in the ledger (`pending`), in
+ *    one transaction, with the session's counters (and the checkpoint, when it asks for no tools).
+ * 2. Each call: `started` with its `tool.started` event, the tool runs with its idempotency key,
+ *    then its result in the ledger.
+ * 3. The tool results as messages, the session's counters, the checkpoint and the tool events, in
+ *    one transaction.
+ *
+ * While a turn executes, one execution leases it (see turn-leases.ts); every write above is fenced
+ * by the lease. If an instance dies, its leases expire and any instance resumes the turn from what
+ * was recorded: recorded answers are not asked for again, completed calls are not run again, a
+ * call that may have begun runs again only if its tool is idempotent, and otherwise the session
+ * pauses with TOOL_OUTCOME_UNKNOWN until the user resolves it.
+ *
+ * One unfinished turn per session, across instances (a unique index): a message sent while one
+ * runs is refused with 409 SESSION_BUSY, and the client sends it again when it ends.
  */
 export class AgentRunner {
-  private readonly active = new Map<string, { turnId: string; controller: AbortController; done: Promise<TurnOutcome> }>();
+  private readonly executions = new Map<string, Execution>();
+  private readonly leases: TurnLeases;
+  private readonly ledger: ToolLedger;
+  private recoveryTimer: NodeJS.Timeout | undefined;
+  private recovering: Promise<void> | undefined;
+  private stopped = false;
 
-  constructor(private readonly deps: AgentRunnerDeps) {}
+  constructor(private readonly deps: AgentRunnerDeps) {
+    this.leases = new TurnLeases(deps.database, deps.instanceId, deps.leases.ttlMs);
+    this.ledger = new ToolLedger(deps.database);
+  }
+
+  /** Resumes turns left by instances that died (at once, then periodically). */
+  async start(): Promise<void> {
+    await this.recover();
+    this.recoveryTimer = setInterval(() => void this.recover(), this.deps.leases.recoveryIntervalMs);
+    this.recoveryTimer.unref();
+  }
 
   /**
    * Stores the user's message and starts the turn; `done` settles when the turn ends. The first
@@ -77,45 +127,39 @@ export class AgentRunner {
    */
   async send(user: PromptUser, conversationId: string, content: string): Promise<{ turnId: string; messageId: string; done: Promise<TurnOutcome> }> {
     const { db } = this.deps.database;
-    const userId = user.id;
-    const conversation = await db.selectFrom('conversations').select(['id', 'session_id']).where('id', '=', conversationId).where('user_id', '=', userId).executeTakeFirst();
+    const conversation = await db.selectFrom('conversations').select(['id', 'session_id']).where('id', '=', conversationId).where('user_id', '=', user.id).executeTakeFirst();
     if (!conversation) throw new AppError('CONVERSATION_NOT_FOUND');
     const sessionId = conversation.session_id ?? (await this.deps.sessions.create(user, { conversationId })).session.id;
     const session = await db.selectFrom('agent_sessions').selectAll().where('id', '=', sessionId).executeTakeFirstOrThrow();
     if (session.status !== 'running') throw new AppError('SESSION_NOT_RUNNING', `The session is ${session.status}${session.status === 'paused' ? ': resume it first' : ''}.`);
-    if (this.active.has(session.id)) throw new AppError('SESSION_BUSY');
-    await this.checkSpend(userId);
-    // The slot is taken before the first await, and `done` exists from the start, so a cancel or
-    // stop that arrives while the turn is being stored waits for it to end.
-    const controller = new AbortController();
-    let settle!: (outcome: TurnOutcome) => void;
-    const done = new Promise<TurnOutcome>((resolve) => (settle = resolve));
-    this.active.set(session.id, { turnId: '', controller, done });
-    let stored: { turnId: string; messageId: string };
+    await this.checkSpend(user.id);
+    const token = this.leases.newToken();
+    let stored: { turn: TurnRow; messageId: string };
     try {
       stored = await this.deps.database.transaction(async (tx) => {
-        const turn = await tx.insertInto('turns').values({ session_id: session.id, conversation_id: conversationId, user_id: userId, status: 'running' }).returning('id').executeTakeFirstOrThrow();
+        // The turn first: the unique index on unfinished turns is what refuses a second one.
+        const turn = await tx
+          .insertInto('turns')
+          .values({ session_id: session.id, conversation_id: conversationId, user_id: user.id, status: 'running', lease_owner: token, lease_expires_at: this.leases.expiry() })
+          .returningAll()
+          .executeTakeFirstOrThrow();
         const message = await tx
           .insertInto('messages')
-          .values({ conversation_id: conversationId, session_id: session.id, user_id: userId, turn_id: turn.id, role: 'user', content })
+          .values({ conversation_id: conversationId, session_id: session.id, user_id: user.id, turn_id: turn.id, role: 'user', content })
           .returning('id')
           .executeTakeFirstOrThrow();
-        // The session row first (refused unless it is still running), events last: the lock order of every session write.
         await this.deps.sessions.recordStep(tx, session.id, 0, { ...noCounts, messages: 1 }, {
           checkpoint: false,
           events: [{ type: 'message.completed', data: { sessionId: session.id, messageId: message.id, role: 'user', text: content } }],
         });
-        return { turnId: turn.id, messageId: message.id };
+        return { turn, messageId: message.id };
       });
     } catch (error) {
-      this.active.delete(session.id);
-      settle({ turnId: '', status: 'cancelled', message: null });
+      if ((error as { constraint?: string }).constraint === 'turns_one_unfinished_idx') throw new AppError('SESSION_BUSY');
       throw error;
     }
-    void this.run(session, conversationId, stored.turnId, controller.signal)
-      .then(settle)
-      .finally(() => this.active.delete(session.id));
-    return { ...stored, done };
+    const done = this.execute(session, stored.turn, token);
+    return { turnId: stored.turn.id, messageId: stored.messageId, done };
   }
 
   /** 429 QUOTA_EXCEEDED once the user's model spend this calendar month (UTC) reached the limit. */
@@ -137,25 +181,99 @@ export class AgentRunner {
     }
   }
 
-  /** Whether a turn of the session is running on this instance. */
-  isBusy(sessionId: string): boolean {
-    return this.active.has(sessionId);
-  }
-
-  /** Stops the turn in progress, if any; it ends `cancelled` and the session stays usable. */
+  /**
+   * Stops the session's unfinished turn, wherever it runs: it ends `cancelled` and the session
+   * stays usable. A turn another instance executes is asked to stop (it does at its next
+   * heartbeat or step) and awaited; a turn awaiting a decision on a tool call just ends.
+   */
   async cancel(sessionId: string): Promise<boolean> {
-    const active = this.active.get(sessionId);
-    if (!active) return false;
-    active.controller.abort();
-    await active.done;
-    return true;
+    const local = this.executions.get(sessionId);
+    if (local) {
+      local.turn.abort(stopReasons.cancel);
+      await local.done;
+      return true;
+    }
+    const { db } = this.deps.database;
+    const elsewhere = await db.updateTable('turns').set({ cancel_requested: true }).where('session_id', '=', sessionId).where('status', '=', 'running').returning('id').executeTakeFirst();
+    if (elsewhere) {
+      const deadline = Date.now() + this.deps.leases.ttlMs * 2 + this.deps.leases.recoveryIntervalMs;
+      while (Date.now() < deadline) {
+        const turn = await db.selectFrom('turns').select('status').where('id', '=', elsewhere.id).executeTakeFirst();
+        if (turn?.status !== 'running') break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return true;
+    }
+    return this.deps.database.transaction(async (tx) => {
+      const suspended = await tx
+        .updateTable('turns')
+        .set({ status: 'cancelled', finished_at: sql<Date>`now()` })
+        .where('session_id', '=', sessionId)
+        .where('status', '=', 'suspended')
+        .returning(['id', 'user_id', 'steps'])
+        .executeTakeFirst();
+      if (!suspended) return false;
+      await this.deps.bus.publish(tx, {
+        userId: suspended.user_id,
+        topic: sessionTopic(sessionId),
+        event: { type: 'turn.ended', data: { sessionId, turnId: suspended.id, status: 'cancelled', steps: suspended.steps } },
+      });
+      return true;
+    });
   }
 
-  /** Stops every turn in progress and waits for each to record how it ended. */
+  /**
+   * The user's decision on a tool call whose outcome is unknown after a crash: `retry` runs it
+   * again, `skip` gives the model a note instead of its result, and both resume the turn; `fail`
+   * fails the session.
+   */
+  async resolve(userId: string, sessionId: string, decision: { action: 'retry' | 'skip' | 'fail'; note?: string | undefined }): Promise<void> {
+    const { db } = this.deps.database;
+    const turn = await db.selectFrom('turns').selectAll().where('session_id', '=', sessionId).where('user_id', '=', userId).where('status', '=', 'suspended').executeTakeFirst();
+    if (!turn) throw new AppError('NOTHING_TO_RESOLVE');
+    const reason = `the user chose to ${decision.action} a tool call whose outcome was unknown`;
+    if (decision.action === 'fail') {
+      await this.deps.database.transaction(async (tx) => {
+        const error = { code: 'TOOL_OUTCOME_UNKNOWN', message: 'A tool call may or may not have run; the user failed the session.' };
+        const ended = await tx.updateTable('turns').set({ status: 'failed', error, finished_at: sql<Date>`now()` }).where('id', '=', turn.id).where('status', '=', 'suspended').returning('id').executeTakeFirst();
+        if (!ended) throw new AppError('SESSION_LOCKED');
+        await this.deps.sessions.transition(tx, sessionId, 'failed', { from: ['paused', 'running'], reason });
+        await this.deps.bus.publish(tx, { userId, topic: sessionTopic(sessionId), event: { type: 'turn.ended', data: { sessionId, turnId: turn.id, status: 'failed', steps: turn.steps, error } } });
+      });
+      return;
+    }
+    const token = this.leases.newToken();
+    await this.deps.database.transaction(async (tx) => {
+      const resumed = await tx
+        .updateTable('turns')
+        .set({ status: 'running', error: null, lease_owner: token, lease_expires_at: this.leases.expiry() })
+        .where('id', '=', turn.id)
+        .where('status', '=', 'suspended')
+        .returning('id')
+        .executeTakeFirst();
+      if (!resumed) throw new AppError('SESSION_LOCKED');
+      await this.ledger.resolveUnknown(
+        tx,
+        turn.id,
+        decision.action === 'retry' ? { action: 'retry' } : { action: 'skip', note: decision.note ?? 'The user chose not to run this call again; whether it had its effect is unknown.' },
+      );
+      await this.deps.sessions.transition(tx, sessionId, 'running', { from: ['paused'], reason });
+    });
+    const session = await db.selectFrom('agent_sessions').selectAll().where('id', '=', sessionId).executeTakeFirstOrThrow();
+    void this.execute(session, turn, token);
+  }
+
+  /**
+   * Lets every turn of this instance go: model calls stop, a running tool finishes and is
+   * recorded, and each lease is released so another instance resumes the turn at once.
+   */
   async stop(): Promise<void> {
-    const running = [...this.active.values()];
-    for (const turn of running) turn.controller.abort();
-    await Promise.all(running.map((turn) => turn.done));
+    this.stopped = true;
+    clearInterval(this.recoveryTimer);
+    await this.recovering;
+    const running = [...this.executions.values()];
+    for (const execution of running) execution.shutdown.abort();
+    await Promise.all(running.map((execution) => execution.done));
   }
 
   /** A conversation's messages in order, after `afterSeq`, with tool calls and usage. */
@@ -175,37 +293,127 @@ export class AgentRunner {
     return { messages: shown.map(toMessageView), next: rows.length > page.limit ? Number(shown.at(-1)!.seq) : null };
   }
 
-  /** Runs the turn to its end. Never rejects: whatever happens is recorded on the turn. */
-  private async run(session: SessionRow, conversationId: string, turnId: string, signal: AbortSignal): Promise<TurnOutcome> {
+  /** Claims turns whose lease expired and resumes them; a turn recovered too often fails its session. */
+  private recover(): Promise<void> {
+    if (this.stopped || this.recovering) return this.recovering ?? Promise.resolve();
+    this.recovering = (async () => {
+      try {
+        for (const turn of await this.leases.reclaimExpired(10)) {
+          if (turn.recoveries > this.deps.leases.maxRecoveries) await this.exhausted(turn);
+          else {
+            const session = await this.deps.database.db.selectFrom('agent_sessions').selectAll().where('id', '=', turn.session_id).executeTakeFirst();
+            if (session) void this.execute(session, turn, turn.token);
+          }
+        }
+      } catch (error) {
+        this.deps.onError(error, 'could not look for turns to recover');
+      } finally {
+        this.recovering = undefined;
+      }
+    })();
+    return this.recovering;
+  }
+
+  /** A turn that kept failing to be recovered: it fails, and so does its session. */
+  private async exhausted(turn: TurnRow & { token: string }): Promise<void> {
+    const error = { code: 'RECOVERY_EXHAUSTED', message: `The turn was interrupted and resumed ${turn.recoveries - 1} times without finishing; it was stopped.` };
+    await this.deps.database.transaction(async (tx) => {
+      const ended = await tx.updateTable('turns').set({ status: 'failed', error, finished_at: sql<Date>`now()`, lease_owner: null, lease_expires_at: null }).where('id', '=', turn.id).where('lease_owner', '=', turn.token).returning('id').executeTakeFirst();
+      if (!ended) return;
+      await this.deps.sessions.transition(tx, turn.session_id, 'failed', { from: ['running', 'paused'], reason: error.message, error });
+      await this.deps.bus.publish(tx, { userId: turn.user_id, topic: sessionTopic(turn.session_id), event: { type: 'turn.ended', data: { sessionId: turn.session_id, turnId: turn.id, status: 'failed', steps: turn.steps, error } } });
+    });
+  }
+
+  /** Runs the turn here under `token`, with a heartbeat that renews the lease and hears cancels. */
+  private execute(session: SessionRow, turn: Pick<TurnRow, 'id' | 'conversation_id'>, token: string): Promise<TurnOutcome> {
+    const execution: Execution = { turnId: turn.id, sessionId: session.id, token, turn: new AbortController(), shutdown: new AbortController(), done: Promise.resolve(undefined as never) };
+    const heartbeat = setInterval(() => void this.heartbeat(execution), Math.max(100, Math.floor(this.deps.leases.ttlMs / 3)));
+    heartbeat.unref();
+    this.executions.set(session.id, execution);
+    execution.done = this.run(session, turn.conversation_id, execution).finally(() => {
+      clearInterval(heartbeat);
+      if (this.executions.get(session.id) === execution) this.executions.delete(session.id);
+    });
+    return execution.done;
+  }
+
+  private async heartbeat(execution: Execution): Promise<void> {
+    try {
+      const state = await this.leases.renew(this.deps.database.db, execution.turnId, execution.token);
+      if (state.cancelRequested) execution.turn.abort(stopReasons.cancel);
+    } catch (error) {
+      if (error instanceof LeaseLost) execution.turn.abort(stopReasons.leaseLost);
+      // A database that cannot be reached: the turn's next write says so, and the lease may lapse.
+    }
+  }
+
+  /**
+   * Runs the turn from wherever it is recorded to be, to its end. Never rejects: whatever
+   * happens is recorded on the turn, or left for another execution to resume.
+   */
+  private async run(session: SessionRow, conversationId: string, execution: Execution): Promise<TurnOutcome> {
+    const { turnId, token } = execution;
+    const signal = execution.turn.signal;
+    const modelSignal = AbortSignal.any([signal, execution.shutdown.signal]);
     let last: MessageView | null = null;
     try {
       const tools = this.deps.toolsFor(session.user_id, session.tools);
       const toolSet: ToolSet = Object.fromEntries([...tools.values()].map((t) => [t.name, tool({ description: t.description, inputSchema: jsonSchema(t.inputSchema) })]));
       const model = this.deps.models.resolve(session.model);
-      for (let step = 1; step <= this.deps.maxSteps; step++) {
-        if (signal.aborted) return await this.finish(session, turnId, 'cancelled', last);
-        const status = await this.deps.database.db.selectFrom('agent_sessions').select('status').where('id', '=', session.id).executeTakeFirst();
-        if (status?.status !== 'running') return await this.finish(session, turnId, 'cancelled', last, { code: 'SESSION_NOT_RUNNING', message: `The session became ${status?.status ?? 'deleted'}.` });
-        const history = await this.deps.database.db.selectFrom('messages').selectAll().where('conversation_id', '=', conversationId).orderBy('seq').execute();
-        const stepResult = await this.modelStep(session, model, history, toolSet, { conversationId, step }, signal);
-        const toolResults = [];
-        for (const [index, call] of stepResult.calls.entries()) toolResults.push(await this.callTool(session, tools, call, `${session.id}:${turnId}:${step}:${index}`, signal));
-        const completesSession = toolResults.some((r) => r.call.tool === completeSessionToolName && !r.isError);
-        last = await this.recordStep(session, conversationId, turnId, step, stepResult, toolResults, completesSession);
-        if (stepResult.calls.length === 0 || completesSession) return await this.finish(session, turnId, 'completed', last);
+
+      // Resuming: the last step recorded is not asked of the model again; its calls are finished.
+      const recorded = await this.deps.database.db.selectFrom('messages').selectAll().where('turn_id', '=', turnId).where('role', '=', 'assistant').orderBy('step', 'desc').limit(1).executeTakeFirst();
+      let step = recorded?.step ?? 0;
+      if (recorded) {
+        last = toMessageView(recorded);
+        const answered = await this.deps.database.db.selectFrom('messages').select('id').where('turn_id', '=', turnId).where('step', '=', step).where('role', '=', 'tool').executeTakeFirst();
+        if (last.toolCalls.length === 0) return await this.finish(session, execution, 'completed', last);
+        if (!answered) {
+          const ran = await this.runCalls(session, execution, tools, step);
+          if ('unknown' in ran) return await this.suspend(session, execution, last, ran.unknown);
+          if (await this.recordToolResults(session, execution, conversationId, step, ran.results)) return await this.finish(session, execution, 'completed', last);
+        }
       }
-      return await this.finish(session, turnId, 'step_limit', last, {
-        code: 'STEP_LIMIT',
-        message: `The turn stopped after ${this.deps.maxSteps} steps: the model kept calling tools.`,
-      });
+
+      for (step += 1; step <= this.deps.maxSteps; step++) {
+        const state = await this.leases.renew(this.deps.database.db, turnId, token);
+        if (state.cancelRequested) execution.turn.abort(stopReasons.cancel);
+        if (modelSignal.aborted) throw modelSignal.reason;
+        if (state.sessionStatus === 'completed') return await this.finish(session, execution, 'completed', last);
+        if (state.sessionStatus !== 'running') return await this.finish(session, execution, 'cancelled', last, { code: 'SESSION_NOT_RUNNING', message: `The session became ${state.sessionStatus}.` });
+        const history = await this.deps.database.db.selectFrom('messages').selectAll().where('conversation_id', '=', conversationId).orderBy('seq').execute();
+        const answer = await this.modelStep(session, model, history, toolSet, { conversationId, step }, modelSignal);
+        last = await this.recordAnswer(session, execution, conversationId, step, answer, tools);
+        if (answer.calls.length === 0) {
+          this.deps.reach('after-checkpoint');
+          return await this.finish(session, execution, 'completed', last);
+        }
+        const ran = await this.runCalls(session, execution, tools, step);
+        if ('unknown' in ran) return await this.suspend(session, execution, last, ran.unknown);
+        if (await this.recordToolResults(session, execution, conversationId, step, ran.results)) return await this.finish(session, execution, 'completed', last);
+      }
+      return await this.finish(session, execution, 'step_limit', last, { code: 'STEP_LIMIT', message: `The turn stopped after ${this.deps.maxSteps} steps: the model kept calling tools.` });
     } catch (thrown) {
       const interrupted = thrown instanceof InterruptedModelCall ? thrown : undefined;
-      const error = interrupted ? interrupted.cause : thrown;
-      if (signal.aborted) return this.finish(session, turnId, 'cancelled', last, undefined, interrupted);
-      if (isAppError(error) && error.code === 'SESSION_NOT_RUNNING') return this.finish(session, turnId, 'cancelled', last, { code: error.code, message: error.message });
+      const error = toDatabaseError(interrupted ? interrupted.cause : thrown);
+      if (signal.reason === stopReasons.leaseLost || error instanceof LeaseLost) return { turnId, status: 'running', message: last };
+      if (signal.reason === stopReasons.cancel) return this.finish(session, execution, 'cancelled', last, undefined, interrupted);
+      if (execution.shutdown.signal.aborted) {
+        // Shutdown: what finished is recorded; the lease goes so another instance resumes at once.
+        await this.leases.release(turnId, token).catch((failure: unknown) => this.deps.onError(failure, `could not release turn ${turnId}`));
+        return { turnId, status: 'running', message: last };
+      }
+      if (isAppError(error) && (error.code === 'DATABASE_UNAVAILABLE' || error.code === 'DATABASE_BUSY')) {
+        // The database is out of reach: nothing more can be recorded here. The lease lapses and
+        // an instance (this one too) resumes the turn from what was recorded.
+        this.deps.onError(error, `turn ${turnId} left for recovery`);
+        return { turnId, status: 'running', message: last };
+      }
+      if (isAppError(error) && error.code === 'SESSION_NOT_RUNNING') return this.finish(session, execution, 'cancelled', last, { code: error.code, message: error.message });
       const appError = isAppError(error) ? error : new AppError('INTERNAL', undefined, undefined, { cause: error });
       if (!isAppError(error)) this.deps.onError(error, `turn ${turnId} failed`);
-      return this.finish(session, turnId, 'failed', last, { code: appError.code, message: appError.message }, interrupted);
+      return this.finish(session, execution, 'failed', last, { code: appError.code, message: appError.message }, interrupted);
     }
   }
 
@@ -215,9 +423,7 @@ export class AgentRunner {
    */
   private async modelStep(session: SessionRow, model: ReturnType<LanguageModels['resolve']>, history: MessageRow[], toolSet: ToolSet, at: { conversationId: string; step: number }, signal: AbortSignal) {
     const messageId = randomUUID();
-    const deltas = new DeltaCoalescer((offset, text) =>
-      this.announce(session, { type: 'message.delta', data: { sessionId: session.id, messageId, offset, text } }),
-    );
+    const deltas = new DeltaCoalescer((offset, text) => this.announce(session, { type: 'message.delta', data: { sessionId: session.id, messageId, offset, text } }));
     const started = performance.now();
     let text = '';
     const calls: RecordedToolCall[] = [];
@@ -246,17 +452,107 @@ export class AgentRunner {
     }
   }
 
+  /**
+   * The model's answer in one transaction: the assistant message, its model-call record, its tool
+   * calls in the ledger and the session's counters; when it calls no tools, the step's checkpoint.
+   */
+  private async recordAnswer(
+    session: SessionRow,
+    execution: Execution,
+    conversationId: string,
+    step: number,
+    answer: Awaited<ReturnType<AgentRunner['modelStep']>>,
+    tools: Map<string, ToolDefinition>,
+  ): Promise<MessageView> {
+    return this.deps.database.transaction(async (tx) => {
+      await this.leases.renew(tx, execution.turnId, execution.token);
+      const assistant = await tx
+        .insertInto('messages')
+        .values({
+          conversation_id: conversationId,
+          session_id: session.id,
+          user_id: session.user_id,
+          turn_id: execution.turnId,
+          step,
+          id: answer.messageId,
+          role: 'assistant',
+          content: answer.text,
+          // Serialised here: the driver would send a JS array as a PostgreSQL array, not JSON.
+          tool_calls: JSON.stringify(answer.calls),
+          model: session.model,
+          input_tokens: answer.usage.inputTokens,
+          output_tokens: answer.usage.outputTokens,
+          cost_usd: answer.cost,
+          latency_ms: answer.latencyMs,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await this.recordModelCall(tx, session, execution.turnId, step, { ...answer, error: null });
+      await this.ledger.record(
+        tx,
+        answer.calls.map((call, callIndex) => ({
+          sessionId: session.id,
+          turnId: execution.turnId,
+          userId: session.user_id,
+          step,
+          callIndex,
+          callId: call.callId,
+          tool: call.tool,
+          input: call.input,
+          idempotent: tools.get(call.tool)?.idempotent ?? true, // a refusal has no effect to repeat
+        })),
+      );
+      await this.deps.sessions.recordStep(
+        tx,
+        session.id,
+        step,
+        { ...noCounts, messages: 1, inputTokens: answer.usage.inputTokens, outputTokens: answer.usage.outputTokens, costUsd: answer.cost ?? 0 },
+        { checkpoint: answer.calls.length === 0, events: [{ type: 'message.completed', data: { sessionId: session.id, messageId: assistant.id, role: 'assistant', text: answer.text } }] },
+      );
+      return toMessageView(assistant);
+    });
+  }
+
+  /**
+   * Runs the step's recorded calls in order, each under its ledger entry. A completed call is not
+   * run again; one that may have begun runs again only if its tool is idempotent, and otherwise
+   * stops the turn with its outcome unknown.
+   */
+  private async runCalls(session: SessionRow, execution: Execution, tools: Map<string, ToolDefinition>, step: number): Promise<{ results: Array<{ entry: LedgerEntry } & ToolOutcome> } | { unknown: LedgerEntry }> {
+    const results: Array<{ entry: LedgerEntry } & ToolOutcome> = [];
+    for (const entry of await this.ledger.forStep(execution.turnId, step)) {
+      if (entry.status === 'completed' || entry.status === 'skipped') {
+        results.push({ entry, isError: entry.is_error, value: entry.result, durationMs: entry.duration_ms ?? 0 });
+        continue;
+      }
+      if (entry.status === 'started' && !entry.idempotent) return { unknown: entry };
+      // Shutdown lets a running tool finish, but starts no other.
+      if (execution.shutdown.signal.aborted) throw execution.shutdown.signal.reason;
+      if (execution.turn.signal.aborted) throw execution.turn.signal.reason;
+      this.deps.reach('before-tool');
+      await this.deps.database.transaction(async (tx) => {
+        await this.ledger.begin(tx, entry, execution.token);
+        await this.deps.bus.publish(tx, { userId: session.user_id, topic: sessionTopic(session.id), event: { type: 'tool.started', data: { ...toolLabel(session, entry), arguments: entry.input } } });
+      });
+      const outcome = await this.callTool(tools, entry, execution.turn.signal);
+      this.deps.reach('tool-ran');
+      await this.ledger.complete(entry, outcome, execution.token);
+      this.deps.reach('after-tool');
+      results.push({ entry, ...outcome });
+    }
+    return { results };
+  }
+
   /** Runs one tool call; refusals and failures become tool errors the model reads, and the turn goes on. */
-  private async callTool(session: SessionRow, tools: Map<string, ToolDefinition>, call: RecordedToolCall, idempotencyKey: string, signal: AbortSignal) {
-    await this.announce(session, { type: 'tool.started', data: { ...toolLabel(session, call), arguments: call.input } });
+  private async callTool(tools: Map<string, ToolDefinition>, entry: LedgerEntry, signal: AbortSignal): Promise<ToolOutcome> {
     const started = performance.now();
-    const definition = tools.get(call.tool);
+    const definition = tools.get(entry.tool);
     let outcome: { isError: boolean; value: unknown };
-    if (!definition) outcome = { isError: true, value: { code: 'TOOL_NOT_ALLOWED', message: `There is no tool "${call.tool}" in this session.` } };
+    if (!definition) outcome = { isError: true, value: { code: 'TOOL_NOT_ALLOWED', message: `There is no tool "${entry.tool}" in this session.` } };
     else {
       try {
-        definition.parse(call.input);
-        outcome = { isError: false, value: await definition.execute(call.input, { signal, idempotencyKey }) };
+        definition.parse(entry.input);
+        outcome = { isError: false, value: await definition.execute(entry.input, { signal, idempotencyKey: entry.idempotency_key }) };
       } catch (error) {
         const invalid = ['ZodError', 'ToolInputError'].includes((error as { name?: string }).name ?? '');
         outcome = {
@@ -265,73 +561,79 @@ export class AgentRunner {
         };
       }
     }
-    return { call, ...outcome, durationMs: Math.round(performance.now() - started) };
+    return { ...outcome, durationMs: Math.round(performance.now() - started) };
+  }
+
+  /**
+   * The step's second transaction: its tool results as messages, the session's counters, the
+   * checkpoint and the tool events. Recorded whatever the session's status now: the calls ran.
+   * Returns whether the agent completed the session.
+   */
+  private async recordToolResults(
+    session: SessionRow,
+    execution: Execution,
+    conversationId: string,
+    step: number,
+    results: Array<{ entry: LedgerEntry } & ToolOutcome>,
+  ): Promise<boolean> {
+    const completes = results.some((r) => r.entry.tool === completeSessionToolName && !r.isError);
+    await this.deps.database.transaction(async (tx) => {
+      await this.leases.renew(tx, execution.turnId, execution.token);
+      await tx
+        .insertInto('messages')
+        .values(
+          results.map(({ entry, isError, value }) => ({
+            conversation_id: conversationId,
+            session_id: session.id,
+            user_id: session.user_id,
+            turn_id: execution.turnId,
+            step,
+            role: 'tool' as const,
+            tool_call_id: entry.call_id,
+            tool_name: entry.tool,
+            tool_result: JSON.stringify(value ?? null),
+            is_error: isError,
+          })),
+        )
+        .execute();
+      const events: AgentryEvent[] = results.map(({ entry, isError, value, durationMs }) =>
+        isError
+          ? { type: 'tool.failed', data: { ...toolLabel(session, entry), durationMs, error: value as { code: string; message: string } } }
+          : { type: 'tool.completed', data: { ...toolLabel(session, entry), durationMs, result: value } },
+      );
+      const counts = { ...noCounts, messages: results.length, toolCalls: results.length, errors: results.filter((r) => r.isError).length };
+      await this.deps.sessions.recordStep(tx, session.id, step, counts, { requireRunning: false, complete: completes, events });
+    });
+    this.deps.reach('after-checkpoint');
+    return completes;
+  }
+
+  /**
+   * A call that may have had its effect, of a tool that must not run twice: the turn waits,
+   * holding nothing, and the session pauses with TOOL_OUTCOME_UNKNOWN until the user resolves it.
+   */
+  private async suspend(session: SessionRow, execution: Execution, last: MessageView | null, entry: LedgerEntry): Promise<TurnOutcome> {
+    const error = {
+      code: 'TOOL_OUTCOME_UNKNOWN',
+      message: `The call of ${entry.tool} (${entry.idempotency_key}) was interrupted and may or may not have had its effect; retry it, skip it or fail the session.`,
+    };
+    await this.deps.database.transaction(async (tx) => {
+      const held = await tx
+        .updateTable('turns')
+        .set({ status: 'suspended', error, lease_owner: null, lease_expires_at: null })
+        .where('id', '=', execution.turnId)
+        .where('lease_owner', '=', execution.token)
+        .returning('id')
+        .executeTakeFirst();
+      if (!held) throw new LeaseLost(`The turn ${execution.turnId} is no longer held by ${execution.token}.`);
+      await this.deps.sessions.transition(tx, session.id, 'paused', { from: ['running'], reason: error.message, error });
+    });
+    return { turnId: execution.turnId, status: 'suspended', message: last, error };
   }
 
   /** Publishes an event that reports progress rather than a change: in a transaction of its own. */
   private async announce(session: SessionRow, event: AgentryEvent): Promise<void> {
     await this.deps.database.transaction((tx) => this.deps.bus.publish(tx, { userId: session.user_id, topic: sessionTopic(session.id), event }));
-  }
-
-  /** The step's one transaction: its messages, the session's counters, a checkpoint, and the events. */
-  private async recordStep(
-    session: SessionRow,
-    conversationId: string,
-    turnId: string,
-    step: number,
-    result: Awaited<ReturnType<AgentRunner['modelStep']>>,
-    toolResults: Array<{ call: RecordedToolCall; isError: boolean; value: unknown; durationMs: number }>,
-    completesSession: boolean,
-  ): Promise<MessageView> {
-    return this.deps.database.transaction(async (tx) => {
-      const common = { conversation_id: conversationId, session_id: session.id, user_id: session.user_id, turn_id: turnId, step };
-      const assistant = await tx
-        .insertInto('messages')
-        .values({
-          ...common,
-          id: result.messageId,
-          role: 'assistant',
-          content: result.text,
-          // Serialised here: the driver would send a JS array as a PostgreSQL array, not JSON.
-          tool_calls: JSON.stringify(result.calls),
-          model: session.model,
-          input_tokens: result.usage.inputTokens,
-          output_tokens: result.usage.outputTokens,
-          cost_usd: result.cost,
-          latency_ms: result.latencyMs,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      for (const { call, isError, value } of toolResults) {
-        await tx
-          .insertInto('messages')
-          .values({ ...common, role: 'tool', tool_call_id: call.callId, tool_name: call.tool, tool_result: JSON.stringify(value ?? null), is_error: isError })
-          .execute();
-      }
-      await this.recordModelCall(tx, session, turnId, step, { ...result, error: null });
-      const events: AgentryEvent[] = toolResults.map(({ call, isError, value, durationMs }) =>
-        isError
-          ? { type: 'tool.failed', data: { ...toolLabel(session, call), durationMs, error: value as { code: string; message: string } } }
-          : { type: 'tool.completed', data: { ...toolLabel(session, call), durationMs, result: value } },
-      );
-      events.push({ type: 'message.completed', data: { sessionId: session.id, messageId: assistant.id, role: 'assistant', text: result.text } });
-      // The session row (refused unless it is still running), then the checkpoint and the events.
-      await this.deps.sessions.recordStep(
-        tx,
-        session.id,
-        step,
-        {
-          messages: 1 + toolResults.length,
-          toolCalls: toolResults.length,
-          errors: toolResults.filter((r) => r.isError).length,
-          inputTokens: result.usage.inputTokens,
-          outputTokens: result.usage.outputTokens,
-          costUsd: result.cost ?? 0,
-        },
-        { complete: completesSession, events },
-      );
-      return toMessageView(assistant);
-    });
   }
 
   /**
@@ -340,17 +642,20 @@ export class AgentRunner {
    * says what clients saw. A failure counts as an error on the session, whatever its status now.
    * If even this cannot be written (the session was deleted meanwhile), it is logged.
    */
-  private async finish(
-    session: SessionRow,
-    turnId: string,
-    status: Exclude<TurnStatus, 'running'>,
-    last: MessageView | null,
-    error?: { code: string; message: string },
-    interrupted?: InterruptedModelCall,
-  ): Promise<TurnOutcome> {
+  private async finish(session: SessionRow, execution: Execution, status: EndStatus, last: MessageView | null, error?: { code: string; message: string }, interrupted?: InterruptedModelCall): Promise<TurnOutcome> {
+    const { turnId } = execution;
     let message = last;
     try {
       await this.deps.database.transaction(async (tx) => {
+        // The lease first: an execution that lost it records nothing.
+        const ended = await tx
+          .updateTable('turns')
+          .set({ status, error: (error ?? null) as never, finished_at: sql<Date>`now()`, steps: last?.step ?? 0, lease_owner: null, lease_expires_at: null })
+          .where('id', '=', turnId)
+          .where('lease_owner', '=', execution.token)
+          .returning('id')
+          .executeTakeFirst();
+        if (!ended) return;
         const events: AgentryEvent[] = [];
         if (interrupted) {
           const { step, messageId, text, latencyMs } = interrupted;
@@ -367,14 +672,8 @@ export class AgentRunner {
           }
         }
         await this.deps.sessions.recordTurnEnd(tx, session.id, { messages: events.length, error: status === 'failed' ? error : undefined });
-        const ended = await tx
-          .updateTable('turns')
-          .set({ status, error: (error ?? null) as never, finished_at: new Date(), steps: last?.step ?? 0 })
-          .where('id', '=', turnId)
-          .returning('id')
-          .executeTakeFirst();
         // Clients learn how every turn ended; for a cancelled one this says its deltas are final.
-        if (ended) events.push({ type: 'turn.ended', data: { sessionId: session.id, turnId, status, steps: last?.step ?? 0, ...(error ? { error } : {}) } });
+        events.push({ type: 'turn.ended', data: { sessionId: session.id, turnId, status, steps: message?.step ?? 0, ...(error ? { error } : {}) } });
         await this.deps.bus.publish(tx, ...events.map((event) => ({ userId: session.user_id, topic: sessionTopic(session.id), event })));
       });
     } catch (failure) {
@@ -425,8 +724,8 @@ class InterruptedModelCall extends Error {
 }
 
 /** How a tool call is named in events, whose ids are capped: a model may invent very long names. */
-function toolLabel(session: SessionRow, call: RecordedToolCall) {
-  return { sessionId: session.id, callId: call.callId.slice(0, 200), tool: call.tool.slice(0, 200) };
+function toolLabel(session: SessionRow, entry: LedgerEntry) {
+  return { sessionId: session.id, callId: entry.call_id.slice(0, 200), tool: entry.tool.slice(0, 200) };
 }
 
 const noCounts = { messages: 0, toolCalls: 0, errors: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };

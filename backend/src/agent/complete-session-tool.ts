@@ -18,6 +18,7 @@ export function completeSessionTool(): ToolDefinition<z.output<typeof input>, { 
     name: completeSessionToolName,
     description: "Ends this run once every step of the template is done: the session is marked completed. Give a short summary of what was done.",
     inputSchema: z.toJSONSchema(input, { io: 'input' }) as Record<string, unknown>,
+    idempotent: true, // its effect is the step's own transaction
     parse,
     execute: async (raw) => ({ completed: true, summary: parse(raw).summary }),
   };

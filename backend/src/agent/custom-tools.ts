@@ -65,6 +65,7 @@ export async function loadCustomTools(modules: readonly string[], reserved: read
         name: tool.name,
         description: tool.description,
         inputSchema: tool.inputSchema,
+        idempotent: tool.idempotent === true,
         parse,
         execute: (input, options) => tool.execute(parse(input), { userId, idempotencyKey: options?.idempotencyKey, signal: options?.signal }),
       }));

@@ -14,9 +14,12 @@ export interface RecordedToolCall {
 /**
  * A conversation's stored messages as the model reads them. Tool results travel as tool-result
  * parts, apart from the instructions: they are data the model reads, never text spliced into its
- * prompt.
+ * prompt. A call whose result was never recorded (its turn was cancelled, or failed, between the
+ * call and its result) is answered with an error saying so: a model must see an answer to every
+ * call it made.
  */
 export function toModelMessages(rows: readonly MessageRow[]): ModelMessage[] {
+  const answered = new Set(rows.filter((row) => row.role === 'tool').map((row) => `${row.turn_id}:${row.step}:${row.tool_call_id}`));
   const messages: ModelMessage[] = [];
   for (const row of rows) {
     if (row.role === 'user') messages.push({ role: 'user', content: row.content });
@@ -29,6 +32,18 @@ export function toModelMessages(rows: readonly MessageRow[]): ModelMessage[] {
           ...calls.map((call) => ({ type: 'tool-call' as const, toolCallId: call.callId, toolName: call.tool, input: call.input })),
         ],
       });
+      const unanswered = calls.filter((call) => !answered.has(`${row.turn_id}:${row.step}:${call.callId}`));
+      if (unanswered.length > 0) {
+        messages.push({
+          role: 'tool',
+          content: unanswered.map((call) => ({
+            type: 'tool-result' as const,
+            toolCallId: call.callId,
+            toolName: call.tool,
+            output: { type: 'error-json' as const, value: { code: 'TOOL_NOT_RUN', message: 'This call was not completed: the turn was cancelled or stopped first.' } },
+          })),
+        });
+      }
     } else {
       messages.push({
         role: 'tool',

@@ -1,5 +1,5 @@
 export { PostgresDatabase, toDatabaseError, type DatabaseTarget, type DatabaseDriver, type DatabaseOptions, type Executor } from './postgres-database.ts';
 export { MigrationRunner, type MigrationStatus, type MigrationRun } from './migration-runner.ts';
 export { backupDatabase, restoreDatabase, readBackupHeader } from './backup.ts';
-export type { DatabaseSchema, UserRow, ApiTokenRow, AuditLogRow, EventRow, JsonValue, SessionStatus, CheckpointReason, AgentsTable, AgentSessionsTable, TurnStatus, MessagesTable } from './schema.ts';
+export type { DatabaseSchema, UserRow, ApiTokenRow, AuditLogRow, EventRow, JsonValue, SessionStatus, CheckpointReason, AgentsTable, AgentSessionsTable, TurnStatus, MessagesTable, TurnsTable, ToolCallsTable, ToolCallStatus } from './schema.ts';
 export { encodeCursor, decodeCursor } from './page-cursor.ts';

@@ -210,7 +210,7 @@ export interface SessionCheckpointsTable {
   created_at: CreatedAt;
 }
 
-export type TurnStatus = 'running' | 'completed' | 'failed' | 'cancelled' | 'step_limit';
+export type TurnStatus = 'running' | 'suspended' | 'completed' | 'failed' | 'cancelled' | 'step_limit';
 
 export interface TurnsTable {
   id: Generated<string>;
@@ -221,6 +221,36 @@ export interface TurnsTable {
   steps: Generated<number>;
   error: Json | null;
   started_at: CreatedAt;
+  finished_at: Timestamp | null;
+  /** The instance executing the turn, and until when; both null when no one holds it. */
+  lease_owner: string | null;
+  lease_expires_at: Timestamp | null;
+  /** How often an expired lease was reclaimed and the turn resumed. */
+  recoveries: Generated<number>;
+  /** Set by a cancel on any instance; the lease holder stops the turn at its next heartbeat. */
+  cancel_requested: Generated<boolean>;
+}
+
+export type ToolCallStatus = 'pending' | 'started' | 'completed' | 'skipped';
+
+export interface ToolCallsTable {
+  id: Generated<string>;
+  idempotency_key: string;
+  session_id: string;
+  turn_id: string;
+  user_id: string;
+  step: number;
+  call_index: number;
+  call_id: string;
+  tool: string;
+  input: Json | null;
+  idempotent: boolean;
+  status: Generated<ToolCallStatus>;
+  result: Json | null;
+  is_error: Generated<boolean>;
+  attempts: Generated<number>;
+  duration_ms: number | null;
+  created_at: CreatedAt;
   finished_at: Timestamp | null;
 }
 
@@ -268,6 +298,7 @@ export interface ModelCallsTable {
 
 export interface DatabaseSchema {
   turns: TurnsTable;
+  tool_calls: ToolCallsTable;
   model_calls: ModelCallsTable;
   messages: MessagesTable;
   agents: AgentsTable;

@@ -7,6 +7,11 @@ export interface ToolDefinition<Input = unknown, Output = unknown> {
   description: string;
   inputSchema: Record<string, unknown>;
   /**
+   * Safe to run twice with one idempotency key. After a crash, a call that may have begun is run
+   * again only for such a tool; otherwise the user decides (TOOL_OUTCOME_UNKNOWN).
+   */
+  idempotent: boolean;
+  /**
    * Parses and checks the model's input, then runs. Bound to one user: it sees nothing else. The
    * idempotency key (session, turn, step, call index) is stable across retries of the same call,
    * for tools that talk to an outside service to pass on.
@@ -30,6 +35,7 @@ export function knowledgeSearchTool(search: KnowledgeSearch, userId: string): To
   const parse = (raw: unknown) => input.parse(raw);
   return {
     name: 'knowledge_search',
+    idempotent: true, // it only reads
     description: "Search the user's knowledge base (their uploaded documents) and return the most relevant passages, each with the title and id of its document for citing.",
     inputSchema: z.toJSONSchema(input, { io: 'input' }) as Record<string, unknown>,
     parse,

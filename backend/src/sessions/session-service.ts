@@ -205,41 +205,91 @@ export class SessionService {
         .returningAll()
         .executeTakeFirst();
       if (!row) throw new AppError('SESSION_LOCKED');
-      await this.checkpoint(tx, row, 'status', { name: checkpoint.name, events: [{ type: 'session.status_changed', data: { sessionId: id, from: current.status, to } }] });
+      const events: AgentryEvent[] = [{ type: 'session.status_changed', data: { sessionId: id, from: current.status, to } }];
+      // A turn awaiting a decision on a tool call: resuming needs the decision; finishing the session drops the turn.
+      const suspended = await tx.selectFrom('turns').select(['id', 'steps']).where('session_id', '=', id).where('status', '=', 'suspended').executeTakeFirst();
+      if (suspended && to === 'running') {
+        throw new AppError('TOOL_OUTCOME_UNKNOWN', 'A tool call of this session may or may not have run: decide with POST /v1/sessions/:id/resolve (retry, skip or fail) before resuming.');
+      }
+      if (suspended && (to === 'completed' || to === 'failed')) {
+        await tx.updateTable('turns').set({ status: 'cancelled', finished_at: sql`now()` }).where('id', '=', suspended.id).execute();
+        events.push({ type: 'turn.ended', data: { sessionId: id, turnId: suspended.id, status: 'cancelled', steps: suspended.steps } });
+      }
+      await this.checkpoint(tx, row, 'status', { name: checkpoint.name, events });
       return toView(row, await firstConversation(tx, id));
     });
   }
 
   /**
-   * Adds a finished step's counts to the session, checkpoints it and publishes the step's events,
-   * last, inside the step's own transaction (the agent loop's), so messages, counters, checkpoint
-   * and events commit together. Refused with SESSION_NOT_RUNNING once the session was paused,
-   * completed, failed or deleted: the step rolls back and the turn ends there. With `complete`,
-   * the step is the session's last: the agent finished the template's steps.
+   * Adds a step's counts to the session, checkpoints it and publishes the step's events, last,
+   * inside the step's own transaction (the agent loop's), so messages, counters, checkpoint and
+   * events commit together. Unless told otherwise, refused with SESSION_NOT_RUNNING once the
+   * session was paused, completed, failed or deleted: the step rolls back and the turn ends there.
+   * (Tool results are recorded whatever the status: the calls ran.) With `complete`, the step is
+   * the session's last: the agent finished the template's steps.
    */
-  async recordStep(tx: Executor, sessionId: string, step: number, counts: StepCounts, options: { checkpoint?: boolean; complete?: boolean; events?: AgentryEvent[] } = {}): Promise<void> {
-    const row = await tx
-      .updateTable('agent_sessions')
-      .set({
-        version: sql`version + 1`,
-        last_active_at: sql`now()`,
+  async recordStep(
+    tx: Executor,
+    sessionId: string,
+    step: number,
+    counts: StepCounts,
+    options: { checkpoint?: boolean; complete?: boolean; requireRunning?: boolean; events?: AgentryEvent[] } = {},
+  ): Promise<void> {
+    const completes = options.complete === true;
+    const row = await this.update(
+      tx,
+      sessionId,
+      {
         message_count: sql`message_count + ${counts.messages}`,
         tool_call_count: sql`tool_call_count + ${counts.toolCalls}`,
         error_count: sql`error_count + ${counts.errors}`,
         input_tokens: sql`input_tokens + ${counts.inputTokens}`,
         output_tokens: sql`output_tokens + ${counts.outputTokens}`,
         cost_usd: sql`cost_usd + ${counts.costUsd}`,
-        ...(options.complete ? { status: 'completed' as const, completed_at: sql`now()` } : {}),
-      })
-      .where('id', '=', sessionId)
-      .where('status', '=', 'running')
-      .returningAll()
-      .executeTakeFirst();
+        ...(completes ? { status: sql`case when agent_sessions.status = 'running' then 'completed' else agent_sessions.status end`, completed_at: sql`case when agent_sessions.status = 'running' then now() else completed_at end` } : {}),
+      },
+      options.requireRunning === false ? undefined : ['running'],
+    );
     if (!row) throw new AppError('SESSION_NOT_RUNNING', 'The session stopped running during the turn.');
     const events = [...(options.events ?? [])];
-    if (options.complete) events.push({ type: 'session.status_changed', data: { sessionId, from: 'running', to: 'completed', reason: 'the agent finished the template\'s steps' } });
+    const justCompleted = completes && row.previous_status === 'running';
+    if (justCompleted) events.push({ type: 'session.status_changed', data: { sessionId, from: 'running', to: 'completed', reason: "the agent finished the template's steps" } });
     if (options.checkpoint === false) await this.deps.bus.publish(tx, ...events.map((event) => ({ userId: row.user_id, topic: sessionTopic(sessionId), event })));
-    else await this.checkpoint(tx, row, options.complete ? 'status' : 'step', { step, events });
+    else await this.checkpoint(tx, row, justCompleted ? 'status' : 'step', { step, events });
+  }
+
+  /**
+   * Moves the session to `to` on the agent loop's behalf (a tool outcome to decide, a turn that
+   * could not be recovered, a decision made), from any of `from`, with a checkpoint and the event
+   * giving the reason; `error` becomes its last error. Returns false when the session was in none
+   * of `from`.
+   */
+  async transition(tx: Executor, sessionId: string, to: SessionStatus, change: { from: SessionStatus[]; reason: string; error?: { code: string; message: string } }): Promise<boolean> {
+    const row = await this.update(
+      tx,
+      sessionId,
+      {
+        status: to,
+        completed_at: to === 'completed' ? sql`now()` : null,
+        ...(change.error ? { last_error: change.error as never, error_count: sql`error_count + 1` } : {}),
+      },
+      change.from,
+    );
+    if (!row) return false;
+    await this.checkpoint(tx, row, 'status', { events: [{ type: 'session.status_changed', data: { sessionId, from: row.previous_status, to, reason: change.reason } }] });
+    return true;
+  }
+
+  /** Updates the session row (bumping its version and activity), returning it with the status it had. */
+  private async update(tx: Executor, sessionId: string, set: Record<string, unknown>, onlyFrom?: SessionStatus[]) {
+    let update = tx
+      .with('previous', (db) => db.selectFrom('agent_sessions').select('status as previous_status').where('id', '=', sessionId).forUpdate())
+      .updateTable('agent_sessions')
+      .from('previous')
+      .set({ ...set, version: sql`version + 1`, last_active_at: sql`now()` } as never)
+      .where('agent_sessions.id', '=', sessionId);
+    if (onlyFrom) update = update.where('previous.previous_status', 'in', onlyFrom);
+    return update.returningAll('agent_sessions').returning('previous.previous_status').executeTakeFirst();
   }
 
   /**
@@ -268,6 +318,9 @@ export class SessionService {
   async restore(userId: string, id: string, checkpointId: string): Promise<SessionView> {
     const current = await this.row(this.deps.database.db, userId, id);
     return this.deps.database.transaction(async (tx) => {
+      const unfinished = await tx.selectFrom('turns').select('status').where('session_id', '=', id).where('status', 'in', ['running', 'suspended']).executeTakeFirst();
+      if (unfinished?.status === 'running') throw new AppError('SESSION_BUSY', 'A turn is running in this session: cancel it before restoring.');
+      if (unfinished) throw new AppError('TOOL_OUTCOME_UNKNOWN', 'A tool call of this session may or may not have run: resolve it before restoring.');
       const checkpoint = await tx.selectFrom('session_checkpoints').selectAll().where('id', '=', checkpointId).where('session_id', '=', id).executeTakeFirst();
       if (!checkpoint) throw new AppError('CHECKPOINT_NOT_FOUND');
       const state = checkpoint.state as { context: unknown; counters: { messages: number; toolCalls: number; errors: number } };
@@ -299,6 +352,43 @@ export class SessionService {
       await this.checkpoint(tx, row, 'restore', { step: checkpoint.step, events });
       return toView(row, await firstConversation(tx, id));
     });
+  }
+
+  /**
+   * Removes completed and failed sessions inactive for `retentionDays`, with their conversations,
+   * messages, turns, ledger and checkpoints (by cascade) and their events, a batch at a time.
+   * Model-call records stay: they are what was spent.
+   */
+  async cleanup(retentionDays: number, batchSize = 500): Promise<number> {
+    if (retentionDays <= 0) return 0;
+    let removed = 0;
+    for (;;) {
+      const batch = await this.deps.database.transaction(async (tx) => {
+        const gone = await tx
+          .deleteFrom('agent_sessions')
+          .where('id', 'in', (eb) =>
+            eb
+              .selectFrom('agent_sessions')
+              .select('id')
+              .where('status', 'in', ['completed', 'failed'])
+              .where('last_active_at', '<', sql<Date>`now() - make_interval(days => ${retentionDays}::int)`)
+              .limit(batchSize)
+              .forUpdate()
+              .skipLocked(),
+          )
+          .returning(['id', 'user_id'])
+          .execute();
+        if (gone.length > 0) {
+          await tx
+            .deleteFrom('events')
+            .where((eb) => eb.or(gone.map((g) => eb.and([eb('user_id', '=', g.user_id), eb('topic', '=', sessionTopic(g.id))]))))
+            .execute();
+        }
+        return gone.length;
+      });
+      removed += batch;
+      if (batch < batchSize) return removed;
+    }
   }
 
   /** Takes a checkpoint on request, optionally named (named ones outlive retention). */

@@ -26,7 +26,7 @@ const messageSchema = z.object({
 });
 const turnSchema = z.object({
   id: z.uuid(),
-  status: z.enum(['running', 'completed', 'failed', 'cancelled', 'step_limit']),
+  status: z.enum(['running', 'suspended', 'completed', 'failed', 'cancelled', 'step_limit']),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
 });
 
@@ -108,9 +108,25 @@ export const turnRoutes: FastifyPluginAsyncZod<{ sessions: SessionService; runne
         response: { 200: z.object({ session: sessionSchema }) },
       },
     },
+    async (request) => ({ session: await sessions.restore(principalOf(request).user.id, request.params.id, request.body.checkpointId) }),
+  );
+
+  app.post(
+    '/v1/sessions/:id/resolve',
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: 'Decide on a tool call whose outcome a crash left unknown: retry it, skip it (the model reads your note), or fail the session',
+        params: idParams,
+        body: z.strictObject({ action: z.enum(['retry', 'skip', 'fail']), note: z.string().trim().min(1).max(2000).optional() }),
+        response: { 200: z.object({ session: sessionSchema }) },
+      },
+    },
     async (request) => {
-      if (runner.isBusy(request.params.id)) throw new AppError('SESSION_BUSY', 'A turn is running in this session: cancel it before restoring.');
-      return { session: await sessions.restore(principalOf(request).user.id, request.params.id, request.body.checkpointId) };
+      const userId = principalOf(request).user.id;
+      if (!(await sessions.owns(userId, request.params.id))) throw new AppError('SESSION_NOT_FOUND');
+      await runner.resolve(userId, request.params.id, request.body);
+      return { session: await sessions.get(userId, request.params.id) };
     },
   );
 

@@ -1,0 +1,113 @@
+import { sql, type Selectable } from 'kysely';
+import type { Executor, PostgresDatabase, ToolCallsTable } from '../database/index.ts';
+import { LeaseLost } from './turn-leases.ts';
+
+export type LedgerEntry = Selectable<ToolCallsTable>;
+
+export interface NewLedgerEntry {
+  sessionId: string;
+  turnId: string;
+  userId: string;
+  step: number;
+  callIndex: number;
+  callId: string;
+  tool: string;
+  input: unknown;
+  idempotent: boolean;
+}
+
+export interface ToolOutcome {
+  isError: boolean;
+  value: unknown;
+  durationMs: number;
+}
+
+/** The key that names one tool call for good: the same after any number of crashes. */
+export const idempotencyKey = (entry: { sessionId: string; turnId: string; step: number; callIndex: number }) =>
+  `${entry.sessionId}:${entry.turnId}:${entry.step}:${entry.callIndex}`;
+
+/**
+ * The tool-call ledger. A step's calls are recorded (`pending`) with the model's answer that asks
+ * for them; each is marked `started` just before it runs and `completed` with its result just
+ * after, before the step's checkpoint. So after a crash: `completed` is never run again (its
+ * result is used), `pending` never began and runs, and `started` may or may not have had its
+ * effect: it runs again only if its tool is idempotent, otherwise the user decides.
+ *
+ * The writes that follow a call are fenced by the turn's lease: an execution that lost its lease
+ * records nothing.
+ */
+export class ToolLedger {
+  constructor(private readonly database: PostgresDatabase) {}
+
+  async record(tx: Executor, entries: readonly NewLedgerEntry[]): Promise<LedgerEntry[]> {
+    if (entries.length === 0) return [];
+    return tx
+      .insertInto('tool_calls')
+      .values(
+        entries.map((e) => ({
+          idempotency_key: idempotencyKey(e),
+          session_id: e.sessionId,
+          turn_id: e.turnId,
+          user_id: e.userId,
+          step: e.step,
+          call_index: e.callIndex,
+          call_id: e.callId,
+          tool: e.tool,
+          input: JSON.stringify(e.input ?? null),
+          idempotent: e.idempotent,
+        })),
+      )
+      .returningAll()
+      .execute();
+  }
+
+  async forStep(turnId: string, step: number): Promise<LedgerEntry[]> {
+    return this.database.db.selectFrom('tool_calls').selectAll().where('turn_id', '=', turnId).where('step', '=', step).orderBy('call_index').execute();
+  }
+
+  /** Marks the call as begun, in `tx` (which announces it), if `token` still holds the turn. */
+  async begin(tx: Executor, entry: LedgerEntry, token: string): Promise<void> {
+    const row = await tx
+      .updateTable('tool_calls')
+      .set({ status: 'started', attempts: sql<number>`attempts + 1` })
+      .where('id', '=', entry.id)
+      .where(heldBy(entry.turn_id, token))
+      .returning('id')
+      .executeTakeFirst();
+    if (!row) throw new LeaseLost(`The turn ${entry.turn_id} is no longer held by ${token}.`);
+  }
+
+  /** Records the call's result, if `token` still holds the turn. */
+  async complete(entry: LedgerEntry, outcome: ToolOutcome, token: string): Promise<void> {
+    const row = await this.database.db
+      .updateTable('tool_calls')
+      .set({ status: 'completed', result: JSON.stringify(outcome.value ?? null), is_error: outcome.isError, duration_ms: outcome.durationMs, finished_at: sql<Date>`now()` })
+      .where('id', '=', entry.id)
+      .where(heldBy(entry.turn_id, token))
+      .returning('id')
+      .executeTakeFirst();
+    if (!row) throw new LeaseLost(`The turn ${entry.turn_id} is no longer held by ${token}.`);
+  }
+
+  /**
+   * The user's decision on calls whose outcome is unknown: run them again, or skip them with a
+   * note the model reads as the call's (failed) result.
+   */
+  async resolveUnknown(tx: Executor, turnId: string, decision: { action: 'retry' } | { action: 'skip'; note: string }): Promise<number> {
+    const result = await tx
+      .updateTable('tool_calls')
+      .set(
+        decision.action === 'retry'
+          ? { status: 'pending' }
+          : { status: 'skipped', is_error: true, result: JSON.stringify({ code: 'TOOL_SKIPPED', message: decision.note }), finished_at: sql<Date>`now()` },
+      )
+      .where('turn_id', '=', turnId)
+      .where('status', '=', 'started')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+}
+
+function heldBy(turnId: string, token: string) {
+  return sql<boolean>`exists (select 1 from turns where turns.id = ${turnId} and turns.lease_owner = ${token} and turns.status = 'running')`;
+}

@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import { sql, type Selectable } from 'kysely';
+import type { Executor, PostgresDatabase, SessionStatus, TurnsTable } from '../database/index.ts';
+
+export type TurnRow = Selectable<TurnsTable>;
+
+/** This execution of the turn no longer holds its lease: another one took the turn over. */
+export class LeaseLost extends Error {
+  override readonly name = 'LeaseLost';
+}
+
+/**
+ * Turn leases: while a turn executes, one execution holds it, named by a token of its own
+ * (`<instance>/<random>`), until an expiry its heartbeat pushes forward. Every write a turn makes
+ * renews the lease in the same transaction and is refused once the lease is someone else's, so
+ * two executions can never both record a step (fencing). Idle sessions hold nothing.
+ */
+export class TurnLeases {
+  constructor(
+    private readonly database: PostgresDatabase,
+    /** Names this instance in lease tokens: host, process and a random suffix. */
+    readonly instanceId: string,
+    private readonly ttlMs: number,
+  ) {}
+
+  /** A token for one execution of one turn. */
+  newToken(): string {
+    return `${this.instanceId}/${randomUUID().slice(0, 8)}`;
+  }
+
+  /** The expiry of a lease taken or renewed now. */
+  expiry() {
+    return sql<Date>`now() + make_interval(secs => ${this.ttlMs / 1000}::double precision)`;
+  }
+
+  /**
+   * Renews the lease inside `executor` (a step's transaction, to fence its writes), and reports
+   * what the turn must react to: a cancel asked for on any instance, and its session's status.
+   */
+  async renew(executor: Executor, turnId: string, token: string): Promise<{ cancelRequested: boolean; sessionStatus: SessionStatus }> {
+    const row = await executor
+      .updateTable('turns')
+      .from('agent_sessions')
+      .set({ lease_expires_at: this.expiry() })
+      .whereRef('agent_sessions.id', '=', 'turns.session_id')
+      .where('turns.id', '=', turnId)
+      .where('turns.lease_owner', '=', token)
+      .where('turns.status', '=', 'running')
+      .returning(['turns.cancel_requested', 'agent_sessions.status'])
+      .executeTakeFirst();
+    if (!row) throw new LeaseLost(`The turn ${turnId} is no longer held by ${token}.`);
+    return { cancelRequested: row.cancel_requested, sessionStatus: row.status };
+  }
+
+  /**
+   * Gives the lease up at once, the turn still running, so any instance resumes it at its next
+   * look (a graceful shutdown). A released lease is not counted as a failed recovery.
+   */
+  async release(turnId: string, token: string): Promise<void> {
+    await this.database.db
+      .updateTable('turns')
+      .set({ lease_owner: null, lease_expires_at: sql<Date>`now()` })
+      .where('id', '=', turnId)
+      .where('lease_owner', '=', token)
+      .execute();
+  }
+
+  /**
+   * Claims running turns whose lease expired (their instance died or lost the database) or was
+   * released, for `token(turn)`; each claim of an expired lease counts as a recovery. Instances
+   * looking at once skip each other's rows.
+   */
+  async reclaimExpired(limit: number): Promise<Array<TurnRow & { token: string }>> {
+    const token = this.newToken();
+    const rows = await this.database.db
+      .updateTable('turns')
+      .set({
+        lease_owner: sql<string>`${token} || '/' || turns.id`,
+        lease_expires_at: this.expiry(),
+        recoveries: sql<number>`recoveries + case when lease_owner is null then 0 else 1 end`,
+      })
+      .where('id', 'in', (eb) =>
+        eb
+          .selectFrom('turns')
+          .select('id')
+          .where('status', '=', 'running')
+          .where((w) => w.or([w('lease_expires_at', 'is', null), w('lease_expires_at', '<', sql<Date>`now()`)]))
+          .orderBy('lease_expires_at')
+          .limit(limit)
+          .forUpdate()
+          .skipLocked(),
+      )
+      .returningAll()
+      .execute();
+    return rows.map((row) => ({ ...row, token: row.lease_owner! }));
+  }
+}
