@@ -13,6 +13,8 @@ export interface PostgresCluster {
   /** A connection string to the maintenance database; suites create their own databases. */
   url: string;
   stop(): Promise<void>;
+  /** `pg_ctl restart -m immediate`: every connection dies at once, as in a crash. */
+  restart(): Promise<void>;
 }
 
 function findBinDir(): string {
@@ -40,8 +42,15 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startPostgresCluster(): Promise<PostgresCluster> {
-  if (process.env.TEST_DATABASE_URL) return { url: process.env.TEST_DATABASE_URL, stop: async () => undefined };
+/**
+ * `durableCommits` keeps synchronous commits on, for tests that crash the server: by default a
+ * commit returns before its WAL is written, which is fast and fine for anything that never
+ * restarts PostgreSQL.
+ */
+export async function startPostgresCluster(options: { durableCommits?: boolean } = {}): Promise<PostgresCluster> {
+  if (process.env.TEST_DATABASE_URL) {
+    return { url: process.env.TEST_DATABASE_URL, stop: async () => undefined, restart: () => Promise.reject(new Error('cannot restart the server TEST_DATABASE_URL names')) };
+  }
   const bin = findBinDir();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentry-pg-'));
   const asRoot = process.getuid?.() === 0;
@@ -56,13 +65,16 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
     `-k ${dir}`,
     '-c listen_addresses=127.0.0.1',
     '-c fsync=off',
-    '-c synchronous_commit=off',
+    `-c synchronous_commit=${options.durableCommits ? 'on' : 'off'}`,
     '-c full_page_writes=off',
     '-c max_connections=400',
   ].join(' ');
   run('pg_ctl', ['-D', data, '-o', settings, '-l', path.join(dir, 'server.log'), '-w', 'start']);
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    async restart() {
+      run('pg_ctl', ['-D', data, '-m', 'immediate', '-o', settings, '-l', path.join(dir, 'server.log'), '-w', 'restart']);
+    },
     async stop() {
       try {
         run('pg_ctl', ['-D', data, '-m', 'immediate', 'stop']);

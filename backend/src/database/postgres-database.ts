@@ -47,7 +47,12 @@ export class PostgresDatabase {
     private readonly host: PgliteHost | undefined,
     private readonly onBackgroundError: (error: Error) => void,
   ) {
+    // An idle connection that dies is reported by the pool. One that dies while checked out (an
+    // administrator terminating it between two statements of a transaction) emits on the client:
+    // without a listener that would end the process. Its next query fails, the transaction with
+    // it, and the pool discards the connection.
     pool.on('error', onBackgroundError);
+    pool.on('connect', (client) => client.on('error', onBackgroundError));
     this.listener = new NotificationListener(async () => {
       const client = new pg.Client({ ...connectionConfig, application_name: 'agentry:listener' });
       await client.connect();
@@ -218,7 +223,7 @@ export function toDatabaseError(error: unknown): unknown {
   if (/timeout exceeded when trying to connect/i.test(error.message) || (code && busyCodes.has(code))) {
     return new AppError('DATABASE_BUSY', undefined, undefined, { cause: error });
   }
-  if ((code && unavailableCodes.has(code)) || /Connection terminated/i.test(error.message)) {
+  if ((code && unavailableCodes.has(code)) || /Connection terminated|not queryable/i.test(error.message)) {
     return new AppError('DATABASE_UNAVAILABLE', undefined, undefined, { cause: error });
   }
   return error;
