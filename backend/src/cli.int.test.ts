@@ -48,6 +48,11 @@ describe('the agentry CLI', () => {
     expect(await cli(['users', 'token', '--email', 'nobody@example.test'])).toMatchObject({ code: 1, output: expect.stringMatching(/NOT_FOUND/) });
   });
 
+  it('removes finished sessions past their retention, and refuses a retention that is not a number of days', async () => {
+    expect(await cli(['sessions', 'cleanup', '--days', '30'])).toMatchObject({ code: 0, output: expect.stringMatching(/Removed 0 finished sessions inactive for 30 days/) });
+    expect(await cli(['sessions', 'cleanup', '--days', 'soon'])).toMatchObject({ code: 1, output: expect.stringMatching(/VALIDATION_FAILED: --days/) });
+  });
+
   it('backs up with the secret key and restores into an empty data directory, key included', async () => {
     const file = path.join(root, 'backup.sql');
     const backup = await cli(['backup', file, '--include-secret-key']);

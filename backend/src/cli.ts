@@ -13,6 +13,7 @@ import { AppError } from './errors.ts';
 import { kb, kbUsage } from './knowledge-cli.ts';
 import { createRuntime, openDatabase } from './runtime.ts';
 import { resolveSecretKey, secretKeyFile } from './secret-key.ts';
+import { removeFinishedSessions } from './sessions/index.ts';
 
 const usage = `Usage: agentry <command>
 
@@ -25,6 +26,8 @@ const usage = `Usage: agentry <command>
   backup FILE [--include-secret-key]
                                    write a portable SQL backup of the whole database
   restore FILE                     load a backup into an empty database (embedded or DATABASE_URL)
+  sessions cleanup [--days N]      remove completed and failed sessions inactive N days
+                                   (default SESSION_RETENTION_DAYS), with their events
 ${kbUsage}
 
 Settings come from the environment and agentry.config.yaml, as for the server.`;
@@ -69,7 +72,7 @@ async function users(config: Config, args: string[], print: Print): Promise<void
   const email = values.email;
   await withDatabase(config, async (database) => {
     if ((await new MigrationRunner(database.db).status()).pending > 0) throw new AppError('MIGRATIONS_PENDING');
-    const runtime = await createRuntime(config, database, pino({ level: 'warn' }), { startKnowledge: false });
+    const runtime = await createRuntime(config, database, pino({ level: 'warn' }), { background: false });
     try {
       const actor = { userId: null, ip: null };
       if (action === 'create') {
@@ -114,7 +117,17 @@ async function restore(config: Config, args: string[], print: Print): Promise<vo
   }
 }
 
-const commands: Record<string, (config: Config, args: string[], print: Print) => Promise<void>> = { migrate, users, backup, restore, kb };
+async function sessions(config: Config, args: string[], print: Print): Promise<void> {
+  const { values, positionals } = parseArgs({ args, options: { days: { type: 'string' } }, allowPositionals: true });
+  if (positionals[0] !== 'cleanup') throw new AppError('VALIDATION_FAILED', `Unknown sessions action "${positionals[0] ?? ''}".\n\n${usage}`);
+  if (values.days === undefined && config.sessions.retentionDays === 0) return print('SESSION_RETENTION_DAYS is 0: finished sessions are kept. Give --days to remove them anyway.');
+  const days = values.days === undefined ? config.sessions.retentionDays : Number(values.days);
+  if (!Number.isInteger(days) || days < 1) throw new AppError('VALIDATION_FAILED', '--days must be a whole number of days, at least 1.');
+  const removed = await withDatabase(config, (database) => removeFinishedSessions(database, days));
+  print(`Removed ${removed} finished session${removed === 1 ? '' : 's'} inactive for ${days} days or more.`);
+}
+
+const commands: Record<string, (config: Config, args: string[], print: Print) => Promise<void>> = { migrate, users, backup, restore, kb, sessions };
 
 /** Runs one CLI command; resolves to the process exit code. */
 async function runCli(argv: string[], print: Print): Promise<number> {

@@ -11,7 +11,7 @@ import { faultInjector } from './fault-injection.ts';
 import { AgentRunner, ChatBridge, completeSessionTool, loadCustomTools } from './agent/index.ts';
 import { KnowledgeBase, KnowledgeSearch, knowledgeSearchTool, type ToolDefinition } from './knowledge/index.ts';
 import { createEmbedder, createLanguageModels, type Embedder } from './providers/index.ts';
-import { AgentService, SessionService } from './sessions/index.ts';
+import { AgentService, removeFinishedSessions, SessionService } from './sessions/index.ts';
 import { completeSessionToolName, loadLibrary, PromptEngine, TemplateMatcher, TemplateService, TemplateStore } from './templates/index.ts';
 import type { AppServices } from './server/index.ts';
 
@@ -71,7 +71,8 @@ export async function createRuntime(
   config: Config,
   database: PostgresDatabase,
   logger: Pick<Logger, 'warn' | 'info'>,
-  options: { now?: () => number; startKnowledge?: boolean } = {},
+  /** `background: false` (the CLI) starts no workers: no document processing, no turn recovery, no clean-up. */
+  options: { now?: () => number; background?: boolean } = {},
 ): Promise<Runtime> {
   const migrations = new MigrationRunner(database.db);
   const tokens = new TokenService(database, {
@@ -89,7 +90,7 @@ export async function createRuntime(
   const features = new Features(config.features, migrations);
   const knowledge = new KnowledgeBase(database, events.bus, config.knowledge, (error, context) => logger.warn({ err: error }, context));
   const knowledgeAvailable = (await features.states()).knowledgeBase.available;
-  if (knowledgeAvailable && options.startKnowledge !== false) await knowledge.start();
+  if (knowledgeAvailable && options.background !== false) await knowledge.start();
   const knowledgeBaseAvailable = async () => (await features.states()).knowledgeBase.available;
   const templates = await createTemplates(config, database, knowledgeBaseAvailable, logger, options.now);
   const languageModels = createLanguageModels(config.models);
@@ -131,11 +132,14 @@ export async function createRuntime(
       return tools;
     },
   });
-  await runner.start();
-  // Finished sessions past their retention go, hourly (and with `agentry sessions cleanup`).
-  const cleanup = () => void sessions.cleanup(config.sessions.retentionDays).catch((error: unknown) => logger.warn({ err: error }, 'session clean-up failed'));
-  const cleanupTimer = setInterval(cleanup, 60 * 60 * 1000);
-  cleanupTimer.unref();
+  let cleanupTimer: NodeJS.Timeout | undefined;
+  if (options.background !== false) {
+    await runner.start();
+    // Finished sessions past their retention go, hourly (and with `agentry sessions cleanup`).
+    const cleanup = () => void removeFinishedSessions(database, config.sessions.retentionDays).catch((error: unknown) => logger.warn({ err: error }, 'session clean-up failed'));
+    cleanupTimer = setInterval(cleanup, 60 * 60 * 1000);
+    cleanupTimer.unref();
+  }
   return {
     config,
     database,

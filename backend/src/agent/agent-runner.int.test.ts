@@ -3,6 +3,7 @@ import { startFakeChatCompletions, type FakeChatCompletions } from '../../test/f
 import { bearer, createTestApp, type TestApp } from '../../test/test-app.ts';
 import { openSocket } from '../../test/ws-client.ts';
 import { effects } from '../../test/fixtures/effect-counter-tool.ts';
+import { removeFinishedSessions } from '../sessions/index.ts';
 import { loadCustomTools } from './custom-tools.ts';
 
 describe('the agent loop (embedded database, local:offline and a model server on 127.0.0.1)', () => {
@@ -16,6 +17,7 @@ describe('the agent loop (embedded database, local:offline and a model server on
       MODEL_TIMEOUT_MS: '30000',
       MODEL_MAX_RETRIES: '0',
       CUSTOM_TOOLS: 'backend/test/fixtures/effect-counter-tool.ts',
+      SESSION_RECOVERY_INTERVAL_MS: '100',
     });
     await t.app.listen({ port: 0, host: '127.0.0.1' });
     await call('POST', '/v1/knowledge/documents', { title: 'Refund policy', content: 'Refunds are paid within 14 days of a written request. Gift cards are not refundable.' });
@@ -225,6 +227,98 @@ describe('the agent loop (embedded database, local:offline and a model server on
     const refusal = (await call('GET', `/v1/conversations/${session.conversationId}/messages`)).json().messages.find((m: { role: string }) => m.role === 'tool');
     expect(refusal).toMatchObject({ isError: true, toolResult: { code: 'TOOL_NOT_ALLOWED' } });
     expect(refusal.toolCallId).toHaveLength(305);
+  });
+
+  it('removes finished sessions past their retention with their events, and keeps running ones and what was spent', async () => {
+    const old = await startSession();
+    await send(old.conversationId, 'A note to forget.');
+    await call('POST', `/v1/sessions/${old.id}/status`, { status: 'completed' });
+    const idle = await startSession();
+    const recent = await startSession();
+    await call('POST', `/v1/sessions/${recent.id}/status`, { status: 'completed' });
+    const { db } = t.runtime.database;
+    await db.updateTable('agent_sessions').set({ last_active_at: new Date(Date.now() - 100 * 86_400_000) }).where('id', 'in', [old.id, idle.id]).execute();
+    const spentBefore = await db.selectFrom('model_calls').select('seq').where('session_id', '=', old.id).execute();
+    expect(spentBefore.length).toBeGreaterThan(0);
+
+    expect(await removeFinishedSessions(t.runtime.database, 90)).toBe(1);
+    expect((await call('GET', `/v1/sessions/${old.id}`)).statusCode).toBe(404);
+    expect((await call('GET', `/v1/sessions/${idle.id}`)).statusCode).toBe(200); // still running: kept
+    expect((await call('GET', `/v1/sessions/${recent.id}`)).statusCode).toBe(200); // finished lately: kept
+    expect(await db.selectFrom('events').select('id').where('topic', '=', `session:${old.id}`).execute()).toEqual([]);
+    expect(await db.selectFrom('messages').select('id').where('session_id', '=', old.id).execute()).toEqual([]);
+    expect(await db.selectFrom('model_calls').select('seq').where('seq', 'in', spentBefore.map((r) => r.seq)).execute()).toHaveLength(spentBefore.length);
+  });
+
+  describe('recovery', () => {
+    /** A turn as an instance that died would leave it: running, its lease expired. */
+    const orphanedTurn = async (session: { id: string; conversationId: string }, recoveries: number) => {
+      const { db } = t.runtime.database;
+      const turn = await db
+        .insertInto('turns')
+        .values({ session_id: session.id, conversation_id: session.conversationId, user_id: t.userId, status: 'running', lease_owner: 'gone/0', lease_expires_at: new Date(Date.now() - 1000), recoveries })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      return turn.id;
+    };
+
+    it('resumes a turn whose instance went away: the recorded message gets its answer', async () => {
+      const session = await startSession();
+      const { db } = t.runtime.database;
+      const turnId = await orphanedTurn(session, 0);
+      await db.insertInto('messages').values({ conversation_id: session.conversationId, session_id: session.id, user_id: t.userId, turn_id: turnId, role: 'user', content: 'How long do refunds take?' }).execute();
+      await expect.poll(async () => (await db.selectFrom('turns').select('status').where('id', '=', turnId).executeTakeFirstOrThrow()).status, { timeout: 10_000 }).toBe('completed');
+      const transcript = (await call('GET', `/v1/conversations/${session.conversationId}/messages`)).json().messages;
+      expect(transcript.map((m: { role: string }) => m.role)).toEqual(['user', 'assistant', 'tool', 'assistant']);
+      expect(transcript.at(-1).content).toContain('14 days');
+      expect(await db.selectFrom('turns').select(['recoveries', 'lease_owner']).where('id', '=', turnId).executeTakeFirstOrThrow()).toEqual({ recoveries: 1, lease_owner: null });
+    });
+
+    it('fails the session of a turn interrupted more often than SESSION_MAX_RECOVERIES allows', async () => {
+      const session = await startSession();
+      const turnId = await orphanedTurn(session, 3);
+      await expect.poll(async () => (await call('GET', `/v1/sessions/${session.id}`)).json().session.status, { timeout: 10_000 }).toBe('failed');
+      expect((await call('GET', `/v1/sessions/${session.id}`)).json().session.lastError).toMatchObject({ code: 'RECOVERY_EXHAUSTED' });
+      const turn = await t.runtime.database.db.selectFrom('turns').select(['status', 'error']).where('id', '=', turnId).executeTakeFirstOrThrow();
+      expect(turn).toMatchObject({ status: 'failed', error: { code: 'RECOVERY_EXHAUSTED' } });
+    });
+
+    it('waits for the user on a call that may have run, then retries it or fails the session as they decide', async () => {
+      const { db } = t.runtime.database;
+      const suspended = async () => {
+        const session = await startSession();
+        const turnId = await orphanedTurn(session, 0);
+        await db.updateTable('turns').set({ status: 'suspended', lease_owner: null, lease_expires_at: null }).where('id', '=', turnId).execute();
+        await db.insertInto('messages').values({ conversation_id: session.conversationId, session_id: session.id, user_id: t.userId, turn_id: turnId, role: 'user', content: 'Charge it.' }).execute();
+        await db
+          .insertInto('messages')
+          .values({ conversation_id: session.conversationId, session_id: session.id, user_id: t.userId, turn_id: turnId, step: 1, role: 'assistant', tool_calls: JSON.stringify([{ callId: 'c1', tool: 'apply_effect', input: { label: 'invoice' } }]) })
+          .execute();
+        const key = `${session.id}:${turnId}:1:0`;
+        await db
+          .insertInto('tool_calls')
+          .values({ idempotency_key: key, session_id: session.id, turn_id: turnId, user_id: t.userId, step: 1, call_index: 0, call_id: 'c1', tool: 'apply_effect', input: JSON.stringify({ label: 'invoice' }), idempotent: false, status: 'started', attempts: 1 })
+          .execute();
+        await db.updateTable('agent_sessions').set({ status: 'paused' }).where('id', '=', session.id).execute();
+        return { session, turnId, key };
+      };
+
+      const retried = await suspended();
+      expect((await call('POST', `/v1/sessions/${retried.session.id}/status`, { status: 'running' })).json().error.code).toBe('TOOL_OUTCOME_UNKNOWN');
+      expect((await call('POST', `/v1/sessions/${retried.session.id}/resolve`, { action: 'retry' }, t.adminToken)).statusCode).toBe(404);
+      expect((await call('POST', `/v1/sessions/${retried.session.id}/resolve`, { action: 'later' })).statusCode).toBe(400);
+      const resolved = await call('POST', `/v1/sessions/${retried.session.id}/resolve`, { action: 'retry' });
+      expect(resolved.statusCode, resolved.body).toBe(200);
+      expect(resolved.json().session.status).toBe('running');
+      await expect.poll(async () => (await db.selectFrom('turns').select('status').where('id', '=', retried.turnId).executeTakeFirstOrThrow()).status).toBe('completed');
+      expect(effects.get(retried.key)).toBe(1);
+      expect((await call('POST', `/v1/sessions/${retried.session.id}/resolve`, { action: 'retry' })).json().error.code).toBe('NOTHING_TO_RESOLVE');
+
+      const failed = await suspended();
+      expect((await call('POST', `/v1/sessions/${failed.session.id}/resolve`, { action: 'fail' })).json().session).toMatchObject({ status: 'failed' });
+      expect(await db.selectFrom('turns').select('status').where('id', '=', failed.turnId).executeTakeFirstOrThrow()).toEqual({ status: 'failed' });
+      expect(effects.has(failed.key)).toBe(false);
+    });
   });
 
   it('refuses to start with a custom tool module that is not a tool', async () => {

@@ -2,3 +2,4 @@ export { AgentService, type AgentView, type AgentInput } from './agent-service.t
 export { SessionService, sessionTopic, type SessionView, type CheckpointView, type NewSession, type SessionListQuery, type StepCounts } from './session-service.ts';
 export { sessionStatuses } from './session-status.ts';
 export { sanitizeContext, contextLimits, type DroppedContext } from './context-sanitizer.ts';
+export { removeFinishedSessions } from './session-retention.ts';

@@ -354,43 +354,6 @@ export class SessionService {
     });
   }
 
-  /**
-   * Removes completed and failed sessions inactive for `retentionDays`, with their conversations,
-   * messages, turns, ledger and checkpoints (by cascade) and their events, a batch at a time.
-   * Model-call records stay: they are what was spent.
-   */
-  async cleanup(retentionDays: number, batchSize = 500): Promise<number> {
-    if (retentionDays <= 0) return 0;
-    let removed = 0;
-    for (;;) {
-      const batch = await this.deps.database.transaction(async (tx) => {
-        const gone = await tx
-          .deleteFrom('agent_sessions')
-          .where('id', 'in', (eb) =>
-            eb
-              .selectFrom('agent_sessions')
-              .select('id')
-              .where('status', 'in', ['completed', 'failed'])
-              .where('last_active_at', '<', sql<Date>`now() - make_interval(days => ${retentionDays}::int)`)
-              .limit(batchSize)
-              .forUpdate()
-              .skipLocked(),
-          )
-          .returning(['id', 'user_id'])
-          .execute();
-        if (gone.length > 0) {
-          await tx
-            .deleteFrom('events')
-            .where((eb) => eb.or(gone.map((g) => eb.and([eb('user_id', '=', g.user_id), eb('topic', '=', sessionTopic(g.id))]))))
-            .execute();
-        }
-        return gone.length;
-      });
-      removed += batch;
-      if (batch < batchSize) return removed;
-    }
-  }
-
   /** Takes a checkpoint on request, optionally named (named ones outlive retention). */
   async takeCheckpoint(userId: string, id: string, name?: string): Promise<CheckpointView> {
     return this.deps.database.transaction(async (tx) => {

@@ -1,0 +1,41 @@
+import { sql } from 'kysely';
+import type { PostgresDatabase } from '../database/index.ts';
+import { sessionTopic } from './session-service.ts';
+
+/**
+ * Removes completed and failed sessions inactive for `retentionDays`, with their conversations,
+ * messages, turns, tool-call ledger and checkpoints (by cascade) and their events, a batch at a
+ * time so no long lock is held. Model-call records stay: they are what was spent. Runs hourly in
+ * the server and as `agentry sessions cleanup`.
+ */
+export async function removeFinishedSessions(database: PostgresDatabase, retentionDays: number, batchSize = 500): Promise<number> {
+  if (retentionDays <= 0) return 0;
+  let removed = 0;
+  for (;;) {
+    const batch = await database.transaction(async (tx) => {
+      const gone = await tx
+        .deleteFrom('agent_sessions')
+        .where('id', 'in', (eb) =>
+          eb
+            .selectFrom('agent_sessions')
+            .select('id')
+            .where('status', 'in', ['completed', 'failed'])
+            .where('last_active_at', '<', sql<Date>`now() - make_interval(days => ${retentionDays}::int)`)
+            .limit(batchSize)
+            .forUpdate()
+            .skipLocked(),
+        )
+        .returning(['id', 'user_id'])
+        .execute();
+      if (gone.length > 0) {
+        await tx
+          .deleteFrom('events')
+          .where((eb) => eb.or(gone.map((g) => eb.and([eb('user_id', '=', g.user_id), eb('topic', '=', sessionTopic(g.id))]))))
+          .execute();
+      }
+      return gone.length;
+    });
+    removed += batch;
+    if (batch < batchSize) return removed;
+  }
+}
