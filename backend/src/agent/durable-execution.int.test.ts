@@ -134,6 +134,14 @@ describe('durable execution: servers killed and restarted (PostgreSQL, the serve
     const pids = new Set([...servers.effects().entries()].filter(([key]) => batch.some((s) => key.startsWith(`${s.id}:`))).map(([, [effect]]) => effect!.pid));
     expect(pids).toEqual(new Set([survivor!.child.pid, other.child.pid]));
 
+    // A cancel sent to one instance stops the turn the other runs.
+    const cancelled = await servers.newSession(other);
+    sessions.push(cancelled.id);
+    await servers.call(other, 'POST', `/v1/conversations/${cancelled.conversationId}/messages`, { content: '/tool send_note {"label": "cancel me", "delayMs": 1000}' });
+    await expect.poll(async () => (await query(url, `select 1 from tool_calls where session_id = $1 and status = 'started'`, [cancelled.id])).length, { timeout: 10_000 }).toBe(1);
+    expect((await servers.call(survivor!, 'POST', `/v1/sessions/${cancelled.id}/cancel`)).json).toEqual({ cancelled: true });
+    expect((await settledTurns(url, [cancelled.id]))[0]!.status).toBe('cancelled');
+
     // The instance holding a turn dies while its tool runs; the other takes the turn over.
     const held = await servers.newSession(other);
     sessions.push(held.id);
@@ -147,6 +155,27 @@ describe('durable execution: servers killed and restarted (PostgreSQL, the serve
     expect(effect![1]).toEqual([{ tool: 'send_note', pid: survivor!.child.pid }]);
     await expectNothingLostOrDoubled(servers, sessions);
     console.info(`takeover: the surviving instance finished the turn ${Math.round(performance.now() - killed)} ms after the kill (lease 1500 ms, tool 2000 ms)`);
+  }, 120_000);
+
+  it('on SIGTERM, a running turn records its tool call and lets its lease go: the other instance finishes it at once', async () => {
+    // A long lease: only a released one explains a quick takeover.
+    const leaving = await servers.start({ SESSION_LEASE_TTL_MS: '60000' });
+    const session = await servers.newSession(leaving);
+    sessions.push(session.id);
+    await servers.call(leaving, 'POST', `/v1/conversations/${session.conversationId}/messages`, { content: '/tool charge_card {"label": "handover", "delayMs": 800}' });
+    await expect.poll(async () => (await query(url, `select 1 from tool_calls where session_id = $1 and status = 'started'`, [session.id])).length, { timeout: 10_000 }).toBe(1);
+    leaving.child.kill('SIGTERM');
+    const signalled = performance.now();
+    expect((await leaving.exited).code).toBe(0);
+    const [turn] = await settledTurns(url, [session.id]);
+    const handover = performance.now() - signalled;
+    expect(turn).toMatchObject({ status: 'completed', recoveries: 0 });
+    expect(handover).toBeLessThan(20_000);
+    // The call finished on the instance that was leaving, and was not run again.
+    const [effect] = [...servers.effects().entries()].filter(([key]) => key.startsWith(`${session.id}:`));
+    expect(effect![1]).toEqual([{ tool: 'charge_card', pid: leaving.child.pid }]);
+    await expectNothingLostOrDoubled(servers, sessions);
+    console.info(`SIGTERM handover: finished by the other instance ${Math.round(handover)} ms after the signal (lease 60000 ms)`);
   }, 120_000);
 
   it("connections terminated during runs: the turns finish, once each, and the server stays up", async () => {
