@@ -137,6 +137,7 @@ export async function createRuntime(
     await runner.start();
     // Finished sessions past their retention go, hourly (and with `agentry sessions cleanup`).
     const cleanup = () => void removeFinishedSessions(database, config.sessions.retentionDays).catch((error: unknown) => logger.warn({ err: error }, 'session clean-up failed'));
+    cleanup();
     cleanupTimer = setInterval(cleanup, 60 * 60 * 1000);
     cleanupTimer.unref();
   }

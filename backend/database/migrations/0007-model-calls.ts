@@ -26,6 +26,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema.createIndex('model_calls_session_idx').on('model_calls').columns(['session_id', 'seq']).execute();
   // The monthly spend check sums a user's costs since the first of the month.
   await db.schema.createIndex('model_calls_user_created_idx').on('model_calls').columns(['user_id', 'created_at']).execute();
+  // What was spent before this table existed, from the answers that recorded it.
+  await sql`
+    insert into model_calls (user_id, session_id, turn_id, step, model, input_tokens, output_tokens, cost_usd, latency_ms, created_at)
+    select user_id, session_id, turn_id, step, model, input_tokens, output_tokens, cost_usd, coalesce(latency_ms, 0), created_at
+    from messages where role = 'assistant' and model is not null`.execute(db);
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {

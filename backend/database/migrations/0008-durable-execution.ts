@@ -45,6 +45,12 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('recoveries', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('cancel_requested', 'boolean', (c) => c.notNull().defaultTo(false))
     .execute();
+  // Turns an earlier version left running when its process stopped never end by themselves (that
+  // version had no recovery): they end here, so the index below can hold.
+  await sql`
+    update turns set status = 'failed', finished_at = now(),
+      error = '{"code": "INTERRUPTED", "message": "The server stopped during this turn, before turns could be resumed."}'::jsonb
+    where status = 'running'`.execute(db);
   await sql`alter table turns drop constraint turns_status_check`.execute(db);
   await sql`alter table turns add constraint turns_status_check check (status in ('running', 'suspended', 'completed', 'failed', 'cancelled', 'step_limit'))`.execute(db);
   await sql`create unique index turns_one_unfinished_idx on turns (session_id) where status in ('running', 'suspended')`.execute(db);
@@ -57,6 +63,12 @@ export async function down(db: Kysely<unknown>): Promise<void> {
   await sql`drop index turns_lease_idx`.execute(db);
   await sql`drop index turns_one_unfinished_idx`.execute(db);
   await sql`update turns set status = 'failed' where status = 'suspended'`.execute(db);
+  // Turns an earlier version left running when its process stopped never end by themselves (that
+  // version had no recovery): they end here, so the index below can hold.
+  await sql`
+    update turns set status = 'failed', finished_at = now(),
+      error = '{"code": "INTERRUPTED", "message": "The server stopped during this turn, before turns could be resumed."}'::jsonb
+    where status = 'running'`.execute(db);
   await sql`alter table turns drop constraint turns_status_check`.execute(db);
   await sql`alter table turns add constraint turns_status_check check (status in ('running', 'completed', 'failed', 'cancelled', 'step_limit'))`.execute(db);
   await db.schema.alterTable('turns').dropColumn('lease_owner').dropColumn('lease_expires_at').dropColumn('recoveries').dropColumn('cancel_requested').execute();

@@ -129,10 +129,10 @@ export class AgentRunner {
     const { db } = this.deps.database;
     const conversation = await db.selectFrom('conversations').select(['id', 'session_id']).where('id', '=', conversationId).where('user_id', '=', user.id).executeTakeFirst();
     if (!conversation) throw new AppError('CONVERSATION_NOT_FOUND');
-    const sessionId = conversation.session_id ?? (await this.deps.sessions.create(user, { conversationId })).session.id;
+    await this.checkSpend(user.id);
+    const sessionId = conversation.session_id ?? (await this.startSession(user, conversationId));
     const session = await db.selectFrom('agent_sessions').selectAll().where('id', '=', sessionId).executeTakeFirstOrThrow();
     if (session.status !== 'running') throw new AppError('SESSION_NOT_RUNNING', `The session is ${session.status}${session.status === 'paused' ? ': resume it first' : ''}.`);
-    await this.checkSpend(user.id);
     const token = this.leases.newToken();
     let stored: { turn: TurnRow; messageId: string };
     try {
@@ -162,6 +162,17 @@ export class AgentRunner {
     return { turnId: stored.turn.id, messageId: stored.messageId, done };
   }
 
+  /** Starts a default-agent session for a conversation of its own; of two first messages at once, both use the one that won. */
+  private async startSession(user: PromptUser, conversationId: string): Promise<string> {
+    try {
+      return (await this.deps.sessions.create(user, { conversationId })).session.id;
+    } catch (error) {
+      if (!isAppError(error) || error.code !== 'CONVERSATION_IN_USE') throw error;
+      const taken = await this.deps.database.db.selectFrom('conversations').select('session_id').where('id', '=', conversationId).executeTakeFirstOrThrow();
+      return taken.session_id!;
+    }
+  }
+
   /** 429 QUOTA_EXCEEDED once the user's model spend this calendar month (UTC) reached the limit. */
   private async checkSpend(userId: string): Promise<void> {
     const limit = this.deps.spendLimitMonthlyUsd;
@@ -187,22 +198,24 @@ export class AgentRunner {
    * heartbeat or step) and awaited; a turn awaiting a decision on a tool call just ends.
    */
   async cancel(sessionId: string): Promise<boolean> {
+    const { db } = this.deps.database;
+    // Recorded first, so the cancel holds even if this instance cannot record the turn's end.
+    const running = await db.updateTable('turns').set({ cancel_requested: true }).where('session_id', '=', sessionId).where('status', '=', 'running').returning('id').executeTakeFirst();
     const local = this.executions.get(sessionId);
     if (local) {
       local.turn.abort(stopReasons.cancel);
       await local.done;
       return true;
     }
-    const { db } = this.deps.database;
-    const elsewhere = await db.updateTable('turns').set({ cancel_requested: true }).where('session_id', '=', sessionId).where('status', '=', 'running').returning('id').executeTakeFirst();
-    if (elsewhere) {
-      const deadline = Date.now() + this.deps.leases.ttlMs * 2 + this.deps.leases.recoveryIntervalMs;
+    if (running) {
+      // Another instance runs it: it stops at its next heartbeat or step. Say whether it has.
+      const deadline = Date.now() + 10_000;
       while (Date.now() < deadline) {
-        const turn = await db.selectFrom('turns').select('status').where('id', '=', elsewhere.id).executeTakeFirst();
-        if (turn?.status !== 'running') break;
+        const turn = await db.selectFrom('turns').select('status').where('id', '=', running.id).executeTakeFirst();
+        if (turn?.status !== 'running') return true;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
-      return true;
+      return false;
     }
     return this.deps.database.transaction(async (tx) => {
       const suspended = await tx
@@ -232,33 +245,34 @@ export class AgentRunner {
     const turn = await db.selectFrom('turns').selectAll().where('session_id', '=', sessionId).where('user_id', '=', userId).where('status', '=', 'suspended').executeTakeFirst();
     if (!turn) throw new AppError('NOTHING_TO_RESOLVE');
     const reason = `the user chose to ${decision.action} a tool call whose outcome was unknown`;
-    if (decision.action === 'fail') {
-      await this.deps.database.transaction(async (tx) => {
-        const error = { code: 'TOOL_OUTCOME_UNKNOWN', message: 'A tool call may or may not have run; the user failed the session.' };
-        const ended = await tx.updateTable('turns').set({ status: 'failed', error, finished_at: sql<Date>`now()` }).where('id', '=', turn.id).where('status', '=', 'suspended').returning('id').executeTakeFirst();
-        if (!ended) throw new AppError('SESSION_LOCKED');
-        await this.deps.sessions.transition(tx, sessionId, 'failed', { from: ['paused', 'running'], reason });
-        await this.deps.bus.publish(tx, { userId, topic: sessionTopic(sessionId), event: { type: 'turn.ended', data: { sessionId, turnId: turn.id, status: 'failed', steps: turn.steps, error } } });
-      });
-      return;
-    }
     const token = this.leases.newToken();
     await this.deps.database.transaction(async (tx) => {
-      const resumed = await tx
+      // The session first (the order of every session write), then the turn, checked again.
+      const moved = await this.deps.sessions.transition(tx, sessionId, decision.action === 'fail' ? 'failed' : 'running', { from: ['paused'], reason });
+      if (!moved) throw new AppError('INVALID_TRANSITION', 'The session is no longer paused on this call: read it again.');
+      const decided = await tx
         .updateTable('turns')
-        .set({ status: 'running', error: null, lease_owner: token, lease_expires_at: this.leases.expiry() })
+        .set(
+          decision.action === 'fail'
+            ? { status: 'failed', finished_at: sql<Date>`now()` }
+            : { status: 'running', error: null, lease_owner: token, lease_expires_at: this.leases.expiry() },
+        )
         .where('id', '=', turn.id)
         .where('status', '=', 'suspended')
         .returning('id')
         .executeTakeFirst();
-      if (!resumed) throw new AppError('SESSION_LOCKED');
+      if (!decided) throw new AppError('SESSION_LOCKED');
+      if (decision.action === 'fail') {
+        await this.deps.bus.publish(tx, { userId, topic: sessionTopic(sessionId), event: { type: 'turn.ended', data: { sessionId, turnId: turn.id, status: 'failed', steps: turn.steps, ...(turn.error ? { error: turn.error as { code: string; message: string } } : {}) } } });
+        return;
+      }
       await this.ledger.resolveUnknown(
         tx,
         turn.id,
         decision.action === 'retry' ? { action: 'retry' } : { action: 'skip', note: decision.note ?? 'The user chose not to run this call again; whether it had its effect is unknown.' },
       );
-      await this.deps.sessions.transition(tx, sessionId, 'running', { from: ['paused'], reason });
     });
+    if (decision.action === 'fail') return;
     const session = await db.selectFrom('agent_sessions').selectAll().where('id', '=', sessionId).executeTakeFirstOrThrow();
     void this.execute(session, turn, token);
   }
@@ -299,10 +313,14 @@ export class AgentRunner {
     this.recovering = (async () => {
       try {
         for (const turn of await this.leases.reclaimExpired(10)) {
-          if (turn.recoveries > this.deps.leases.maxRecoveries) await this.exhausted(turn);
-          else {
-            const session = await this.deps.database.db.selectFrom('agent_sessions').selectAll().where('id', '=', turn.session_id).executeTakeFirst();
-            if (session) void this.execute(session, turn, turn.token);
+          try {
+            if (turn.recoveries > this.deps.leases.maxRecoveries) await this.exhausted(turn);
+            else {
+              const session = await this.deps.database.db.selectFrom('agent_sessions').selectAll().where('id', '=', turn.session_id).executeTakeFirst();
+              if (session) void this.execute(session, turn, turn.token);
+            }
+          } catch (error) {
+            this.deps.onError(error, `could not resume turn ${turn.id}`);
           }
         }
       } catch (error) {
@@ -314,15 +332,40 @@ export class AgentRunner {
     return this.recovering;
   }
 
-  /** A turn that kept failing to be recovered: it fails, and so does its session. */
+  /**
+   * A turn that kept failing to be recovered: it fails, and so does its session; unless the user
+   * had cancelled it, in which case it just ends cancelled.
+   */
   private async exhausted(turn: TurnRow & { token: string }): Promise<void> {
-    const error = { code: 'RECOVERY_EXHAUSTED', message: `The turn was interrupted and resumed ${turn.recoveries - 1} times without finishing; it was stopped.` };
+    const status = turn.cancel_requested ? 'cancelled' : 'failed';
+    const error = turn.cancel_requested ? undefined : { code: 'RECOVERY_EXHAUSTED', message: `The turn was interrupted and resumed ${turn.recoveries - 1} times without finishing; it was stopped.` };
     await this.deps.database.transaction(async (tx) => {
-      const ended = await tx.updateTable('turns').set({ status: 'failed', error, finished_at: sql<Date>`now()`, lease_owner: null, lease_expires_at: null }).where('id', '=', turn.id).where('lease_owner', '=', turn.token).returning('id').executeTakeFirst();
-      if (!ended) return;
-      await this.deps.sessions.transition(tx, turn.session_id, 'failed', { from: ['running', 'paused'], reason: error.message, error });
-      await this.deps.bus.publish(tx, { userId: turn.user_id, topic: sessionTopic(turn.session_id), event: { type: 'turn.ended', data: { sessionId: turn.session_id, turnId: turn.id, status: 'failed', steps: turn.steps, error } } });
+      if (error) await this.deps.sessions.transition(tx, turn.session_id, 'failed', { from: ['running', 'paused'], reason: error.message, error });
+      else await lockSession(tx, turn.session_id);
+      const ended = await tx
+        .updateTable('turns')
+        .set({ status, error: (error ?? null) as never, finished_at: sql<Date>`now()`, lease_owner: null, lease_expires_at: null })
+        .where('id', '=', turn.id)
+        .where('lease_owner', '=', turn.token)
+        .returning('id')
+        .executeTakeFirst();
+      if (!ended) throw new LeaseLost(`The turn ${turn.id} is no longer held by ${turn.token}.`);
+      await this.deps.bus.publish(tx, { userId: turn.user_id, topic: sessionTopic(turn.session_id), event: { type: 'turn.ended', data: { sessionId: turn.session_id, turnId: turn.id, status, steps: turn.steps, ...(error ? { error } : {}) } } });
     });
+  }
+
+  /** Gives a lease up once the database answers again, so a recovery need not wait for it to lapse. */
+  private async releaseWhenReachable(turnId: string, token: string): Promise<void> {
+    const deadline = Date.now() + this.deps.leases.ttlMs;
+    while (Date.now() < deadline && !this.stopped) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      try {
+        await this.leases.release(turnId, token);
+        return;
+      } catch {
+        // Still out of reach: the lease lapses by itself.
+      }
+    }
   }
 
   /** Runs the turn here under `token`, with a heartbeat that renews the lease and hears cancels. */
@@ -363,6 +406,8 @@ export class AgentRunner {
       const model = this.deps.models.resolve(session.model);
 
       // Resuming: the last step recorded is not asked of the model again; its calls are finished.
+      const ending = await this.boundary(session, execution, last);
+      if (ending) return ending;
       const recorded = await this.deps.database.db.selectFrom('messages').selectAll().where('turn_id', '=', turnId).where('role', '=', 'assistant').orderBy('step', 'desc').limit(1).executeTakeFirst();
       let step = recorded?.step ?? 0;
       if (recorded) {
@@ -377,14 +422,14 @@ export class AgentRunner {
       }
 
       for (step += 1; step <= this.deps.maxSteps; step++) {
-        const state = await this.leases.renew(this.deps.database.db, turnId, token);
-        if (state.cancelRequested) execution.turn.abort(stopReasons.cancel);
-        if (modelSignal.aborted) throw modelSignal.reason;
-        if (state.sessionStatus === 'completed') return await this.finish(session, execution, 'completed', last);
-        if (state.sessionStatus !== 'running') return await this.finish(session, execution, 'cancelled', last, { code: 'SESSION_NOT_RUNNING', message: `The session became ${state.sessionStatus}.` });
+        const stop = await this.boundary(session, execution, last);
+        if (stop) return stop;
         const history = await this.deps.database.db.selectFrom('messages').selectAll().where('conversation_id', '=', conversationId).orderBy('seq').execute();
         const answer = await this.modelStep(session, model, history, toolSet, { conversationId, step }, modelSignal);
-        last = await this.recordAnswer(session, execution, conversationId, step, answer, tools);
+        last = await this.recordAnswer(session, execution, conversationId, step, answer, tools).catch((error: unknown) => {
+          // Not recorded (the session stopped running meanwhile): what the call cost still is, at the end.
+          throw new InterruptedModelCall(error, { conversationId, step, messageId: answer.messageId, text: '', latencyMs: answer.latencyMs, usage: answer.usage, cost: answer.cost });
+        });
         if (answer.calls.length === 0) {
           this.deps.reach('after-checkpoint');
           return await this.finish(session, execution, 'completed', last);
@@ -401,20 +446,41 @@ export class AgentRunner {
       if (signal.reason === stopReasons.cancel) return this.finish(session, execution, 'cancelled', last, undefined, interrupted);
       if (execution.shutdown.signal.aborted) {
         // Shutdown: what finished is recorded; the lease goes so another instance resumes at once.
-        await this.leases.release(turnId, token).catch((failure: unknown) => this.deps.onError(failure, `could not release turn ${turnId}`));
+        try {
+          if (interrupted) await this.recordModelCall(this.deps.database.db, session, turnId, interrupted.step, { ...interrupted, error: { code: 'SHUTDOWN', message: 'The instance shut down during the model call.' } });
+          await this.leases.release(turnId, token);
+        } catch (failure) {
+          this.deps.onError(failure, `could not release turn ${turnId}`);
+        }
         return { turnId, status: 'running', message: last };
       }
       if (isAppError(error) && (error.code === 'DATABASE_UNAVAILABLE' || error.code === 'DATABASE_BUSY')) {
-        // The database is out of reach: nothing more can be recorded here. The lease lapses and
-        // an instance (this one too) resumes the turn from what was recorded.
+        // The database is out of reach: nothing more can be recorded here. The lease is given up
+        // as soon as the database answers (or lapses), and an instance (this one too) resumes the
+        // turn from what was recorded.
         this.deps.onError(error, `turn ${turnId} left for recovery`);
+        void this.releaseWhenReachable(turnId, token);
         return { turnId, status: 'running', message: last };
       }
-      if (isAppError(error) && error.code === 'SESSION_NOT_RUNNING') return this.finish(session, execution, 'cancelled', last, { code: error.code, message: error.message });
+      if (isAppError(error) && error.code === 'SESSION_NOT_RUNNING') return this.finish(session, execution, 'cancelled', last, { code: error.code, message: error.message }, interrupted);
       const appError = isAppError(error) ? error : new AppError('INTERNAL', undefined, undefined, { cause: error });
       if (!isAppError(error)) this.deps.onError(error, `turn ${turnId} failed`);
       return this.finish(session, execution, 'failed', last, { code: appError.code, message: appError.message }, interrupted);
     }
+  }
+
+  /**
+   * Between steps: renews the lease and hears what happened meanwhile. Returns the turn's end when
+   * it must stop here (a cancel, or a session no longer running); throws on shutdown.
+   */
+  private async boundary(session: SessionRow, execution: Execution, last: MessageView | null): Promise<TurnOutcome | undefined> {
+    const state = await this.leases.renew(this.deps.database.db, execution.turnId, execution.token);
+    if (state.cancelRequested) execution.turn.abort(stopReasons.cancel);
+    if (execution.turn.signal.aborted) throw execution.turn.signal.reason;
+    if (execution.shutdown.signal.aborted) throw execution.shutdown.signal.reason;
+    if (state.sessionStatus === 'completed') return this.finish(session, execution, 'completed', last);
+    if (state.sessionStatus !== 'running') return this.finish(session, execution, 'cancelled', last, { code: 'SESSION_NOT_RUNNING', message: `The session became ${state.sessionStatus}.` });
+    return undefined;
   }
 
   /**
@@ -531,12 +597,13 @@ export class AgentRunner {
       if (execution.turn.signal.aborted) throw execution.turn.signal.reason;
       this.deps.reach('before-tool');
       await this.deps.database.transaction(async (tx) => {
-        await this.ledger.begin(tx, entry, execution.token);
+        await this.leases.renew(tx, execution.turnId, execution.token);
+        await this.ledger.begin(tx, entry);
         await this.deps.bus.publish(tx, { userId: session.user_id, topic: sessionTopic(session.id), event: { type: 'tool.started', data: { ...toolLabel(session, entry), arguments: entry.input } } });
       });
       const outcome = await this.callTool(tools, entry, execution.turn.signal);
       this.deps.reach('tool-ran');
-      await this.ledger.complete(entry, outcome, execution.token);
+      await this.ledger.complete(entry, outcome, execution.token, this.leases);
       this.deps.reach('after-tool');
       results.push({ entry, ...outcome });
     }
@@ -579,6 +646,7 @@ export class AgentRunner {
     const completes = results.some((r) => r.entry.tool === completeSessionToolName && !r.isError);
     await this.deps.database.transaction(async (tx) => {
       await this.leases.renew(tx, execution.turnId, execution.token);
+      if (results.length === 0) return; // calls recorded by an older version, without a ledger
       await tx
         .insertInto('messages')
         .values(
@@ -617,17 +685,15 @@ export class AgentRunner {
       code: 'TOOL_OUTCOME_UNKNOWN',
       message: `The call of ${entry.tool} (${entry.idempotency_key}) was interrupted and may or may not have had its effect; retry it, skip it or fail the session.`,
     };
-    await this.deps.database.transaction(async (tx) => {
-      const held = await tx
-        .updateTable('turns')
-        .set({ status: 'suspended', error, lease_owner: null, lease_expires_at: null })
-        .where('id', '=', execution.turnId)
-        .where('lease_owner', '=', execution.token)
-        .returning('id')
-        .executeTakeFirst();
-      if (!held) throw new LeaseLost(`The turn ${execution.turnId} is no longer held by ${execution.token}.`);
+    const waits = await this.deps.database.transaction(async (tx) => {
+      const state = await this.leases.renew(tx, execution.turnId, execution.token);
+      // A session the user paused, completed or failed meanwhile has no use for the turn: it ends.
+      if (state.sessionStatus !== 'running') return false;
+      await tx.updateTable('turns').set({ status: 'suspended', error, lease_owner: null, lease_expires_at: null }).where('id', '=', execution.turnId).execute();
       await this.deps.sessions.transition(tx, session.id, 'paused', { from: ['running'], reason: error.message, error });
+      return true;
     });
+    if (!waits) return this.finish(session, execution, 'cancelled', last, error);
     return { turnId: execution.turnId, status: 'suspended', message: last, error };
   }
 
@@ -647,7 +713,9 @@ export class AgentRunner {
     let message = last;
     try {
       await this.deps.database.transaction(async (tx) => {
-        // The lease first: an execution that lost it records nothing.
+        // The session row first (the order of every session write), then the lease: an execution
+        // that lost it records nothing.
+        await lockSession(tx, session.id);
         const ended = await tx
           .updateTable('turns')
           .set({ status, error: (error ?? null) as never, finished_at: sql<Date>`now()`, steps: last?.step ?? 0, lease_owner: null, lease_expires_at: null })
@@ -660,7 +728,7 @@ export class AgentRunner {
         if (interrupted) {
           const { step, messageId, text, latencyMs } = interrupted;
           const callError = error ?? { code: 'CANCELLED', message: 'The turn was cancelled during the model call.' };
-          await this.recordModelCall(tx, session, turnId, step, { usage: { inputTokens: 0, outputTokens: 0 }, cost: null, latencyMs, error: callError });
+          await this.recordModelCall(tx, session, turnId, step, { ...interrupted, error: callError });
           if (status === 'cancelled' && text !== '') {
             const row = await tx
               .insertInto('messages')
@@ -708,7 +776,10 @@ export class AgentRunner {
   }
 }
 
-/** A model call that failed or was cancelled, with the text it had streamed by then. */
+/**
+ * A model call that did not end in a recorded step (it failed, was cancelled, or its answer could
+ * not be recorded), with the text it had streamed and, if it answered, what it used.
+ */
 class InterruptedModelCall extends Error {
   override readonly name = 'InterruptedModelCall';
   readonly step: number;
@@ -716,16 +787,28 @@ class InterruptedModelCall extends Error {
   readonly text: string;
   readonly latencyMs: number;
   readonly conversationId: string;
+  readonly usage: { inputTokens: number; outputTokens: number };
+  readonly cost: number | null;
 
-  constructor(cause: unknown, details: { step: number; messageId: string; text: string; latencyMs: number; conversationId: string }) {
+  constructor(
+    cause: unknown,
+    details: { step: number; messageId: string; text: string; latencyMs: number; conversationId: string; usage?: { inputTokens: number; outputTokens: number }; cost?: number | null },
+  ) {
     super('The model call did not finish.', { cause });
     ({ step: this.step, messageId: this.messageId, text: this.text, latencyMs: this.latencyMs, conversationId: this.conversationId } = details);
+    this.usage = details.usage ?? { inputTokens: 0, outputTokens: 0 };
+    this.cost = details.cost ?? null;
   }
 }
 
 /** How a tool call is named in events, whose ids are capped: a model may invent very long names. */
 function toolLabel(session: SessionRow, entry: LedgerEntry) {
   return { sessionId: session.id, callId: entry.call_id.slice(0, 200), tool: entry.tool.slice(0, 200) };
+}
+
+/** Locks the session's row: the first lock of every transaction that writes a session and its turn. */
+async function lockSession(tx: Executor, sessionId: string): Promise<void> {
+  await tx.selectFrom('agent_sessions').select('id').where('id', '=', sessionId).forNoKeyUpdate().execute();
 }
 
 const noCounts = { messages: 0, toolCalls: 0, errors: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };

@@ -191,8 +191,12 @@ describe('durable execution: servers killed and restarted (PostgreSQL, the serve
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     expect(terminated).toBeGreaterThan(0);
-    const turns = await settledTurns(url, batch.map((s) => s.id), 60_000);
-    if (turns.some((t) => t.status !== 'completed')) console.info(survivor!.output().split('\n').filter((l) => /failed/.test(l)).join('\n').slice(-5000));
+    const turns = await settledTurns(url, batch.map((s) => s.id), 20_000).catch(async (e) => {
+      console.info(JSON.stringify(await query(url, `select id, lease_owner, lease_expires_at - now() as left, cancel_requested from turns where status = 'running'`), null, 1));
+      console.info(JSON.stringify(await query(url, `select pid, state, wait_event_type, wait_event, left(query, 120) as q, now() - state_change as age from pg_stat_activity where datname = current_database()`), null, 1));
+      console.info(JSON.stringify(await query(url, `select turn_id, step, call_index, status from tool_calls where turn_id in (select id from turns where status = 'running')`), null, 1));
+      throw e;
+    });
     expect(turns.map((t) => t.status), JSON.stringify(turns.map((t) => t.error))).toEqual(Array(6).fill('completed'));
     expect(survivor!.child.exitCode).toBeNull();
     expect((await fetch(`${survivor!.url}/health`)).status).toBe(200);

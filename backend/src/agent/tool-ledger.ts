@@ -1,6 +1,6 @@
 import { sql, type Selectable } from 'kysely';
 import type { Executor, PostgresDatabase, ToolCallsTable } from '../database/index.ts';
-import { LeaseLost } from './turn-leases.ts';
+import { LeaseLost, type TurnLeases } from './turn-leases.ts';
 
 export type LedgerEntry = Selectable<ToolCallsTable>;
 
@@ -33,8 +33,8 @@ export const idempotencyKey = (entry: { sessionId: string; turnId: string; step:
  * result is used), `pending` never began and runs, and `started` may or may not have had its
  * effect: it runs again only if its tool is idempotent, otherwise the user decides.
  *
- * The writes that follow a call are fenced by the turn's lease: an execution that lost its lease
- * records nothing.
+ * Every write after the first is fenced by the turn's lease: an execution that lost its lease
+ * records nothing, and a call is begun by one execution only.
  */
 export class ToolLedger {
   constructor(private readonly database: PostgresDatabase) {}
@@ -65,26 +65,37 @@ export class ToolLedger {
     return this.database.db.selectFrom('tool_calls').selectAll().where('turn_id', '=', turnId).where('step', '=', step).orderBy('call_index').execute();
   }
 
-  /** Marks the call as begun, in `tx` (which announces it), if `token` still holds the turn. */
-  async begin(tx: Executor, entry: LedgerEntry, token: string): Promise<void> {
+  /**
+   * Marks the call as begun, in `tx`, which renewed the turn's lease first (holding the turn's
+   * row until it commits). Only from the status it was read in: of two executions racing for one
+   * call, the second finds it changed and stops.
+   */
+  async begin(tx: Executor, entry: LedgerEntry): Promise<void> {
     const row = await tx
       .updateTable('tool_calls')
       .set({ status: 'started', attempts: sql<number>`attempts + 1` })
       .where('id', '=', entry.id)
-      .where(heldBy(entry.turn_id, token))
+      .where('status', '=', entry.status)
       .returning('id')
       .executeTakeFirst();
-    if (!row) throw new LeaseLost(`The turn ${entry.turn_id} is no longer held by ${token}.`);
+    if (!row) throw new LeaseLost(`The call ${entry.idempotency_key} was taken up by another execution.`);
   }
 
-  /** Records the call's result, if `token` still holds the turn. */
-  async complete(entry: LedgerEntry, outcome: ToolOutcome, token: string): Promise<void> {
+  /**
+   * Records the call's result, in one statement that renews the turn's lease (so the turn's row
+   * is held while it writes), if `token` still holds the turn.
+   */
+  async complete(entry: LedgerEntry, outcome: ToolOutcome, token: string, leases: TurnLeases): Promise<void> {
     const row = await this.database.db
+      .with('lease', (db) =>
+        db.updateTable('turns').set({ lease_expires_at: leases.expiry() }).where('id', '=', entry.turn_id).where('lease_owner', '=', token).where('status', '=', 'running').returning('id'),
+      )
       .updateTable('tool_calls')
       .set({ status: 'completed', result: JSON.stringify(outcome.value ?? null), is_error: outcome.isError, duration_ms: outcome.durationMs, finished_at: sql<Date>`now()` })
       .where('id', '=', entry.id)
-      .where(heldBy(entry.turn_id, token))
-      .returning('id')
+      .where('status', '=', 'started')
+      .where((eb) => eb.exists(eb.selectFrom('lease').select('lease.id')))
+      .returning('tool_calls.id')
       .executeTakeFirst();
     if (!row) throw new LeaseLost(`The turn ${entry.turn_id} is no longer held by ${token}.`);
   }
@@ -106,8 +117,4 @@ export class ToolLedger {
       .executeTakeFirst();
     return Number(result.numUpdatedRows);
   }
-}
-
-function heldBy(turnId: string, token: string) {
-  return sql<boolean>`exists (select 1 from turns where turns.id = ${turnId} and turns.lease_owner = ${token} and turns.status = 'running')`;
 }

@@ -36,17 +36,26 @@ export class TurnLeases {
   /**
    * Renews the lease inside `executor` (a step's transaction, to fence its writes), and reports
    * what the turn must react to: a cancel asked for on any instance, and its session's status.
+   * The session row is locked first, then the turn's: the order of every session write, so a
+   * step never deadlocks with a status change or a delete.
    */
   async renew(executor: Executor, turnId: string, token: string): Promise<{ cancelRequested: boolean; sessionStatus: SessionStatus }> {
     const row = await executor
+      .with('session', (db) =>
+        db
+          .selectFrom('agent_sessions')
+          .select(['agent_sessions.id', 'agent_sessions.status'])
+          .where('agent_sessions.id', '=', (eb) => eb.selectFrom('turns').select('turns.session_id').where('turns.id', '=', turnId))
+          .forNoKeyUpdate(),
+      )
       .updateTable('turns')
-      .from('agent_sessions')
+      .from('session')
       .set({ lease_expires_at: this.expiry() })
-      .whereRef('agent_sessions.id', '=', 'turns.session_id')
+      .whereRef('session.id', '=', 'turns.session_id')
       .where('turns.id', '=', turnId)
       .where('turns.lease_owner', '=', token)
       .where('turns.status', '=', 'running')
-      .returning(['turns.cancel_requested', 'agent_sessions.status'])
+      .returning(['turns.cancel_requested', 'session.status'])
       .executeTakeFirst();
     if (!row) throw new LeaseLost(`The turn ${turnId} is no longer held by ${token}.`);
     return { cancelRequested: row.cancel_requested, sessionStatus: row.status };
@@ -67,8 +76,9 @@ export class TurnLeases {
 
   /**
    * Claims running turns whose lease expired (their instance died or lost the database) or was
-   * released, for `token(turn)`; each claim of an expired lease counts as a recovery. Instances
-   * looking at once skip each other's rows.
+   * released, each under a token of its own; each claim of an expired (not released) lease counts
+   * as a recovery. Instances looking at once skip each other's rows, and a turn whose execution is
+   * writing (its row locked) is skipped too.
    */
   async reclaimExpired(limit: number): Promise<Array<TurnRow & { token: string }>> {
     const token = this.newToken();
@@ -84,7 +94,8 @@ export class TurnLeases {
           .selectFrom('turns')
           .select('id')
           .where('status', '=', 'running')
-          .where((w) => w.or([w('lease_expires_at', 'is', null), w('lease_expires_at', '<', sql<Date>`now()`)]))
+          // A lease with no expiry is not this version's (an older instance running it): left alone.
+          .where('lease_expires_at', '<', sql<Date>`now()`)
           .orderBy('lease_expires_at')
           .limit(limit)
           .forUpdate()

@@ -210,7 +210,8 @@ export class PostgresDatabase {
   }
 }
 
-const busyCodes = new Set(['53300', '53400', '57014']); // too many connections, config limit, statement timeout
+// too many connections, config limit, statement timeout, a deadlock or serialization failure (try again)
+const busyCodes = new Set(['53300', '53400', '57014', '40P01', '40001']);
 const unavailableCodes = new Set(['57P01', '57P02', '57P03', 'ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH']);
 
 /**
