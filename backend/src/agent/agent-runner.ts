@@ -415,9 +415,8 @@ export class AgentRunner {
         const answered = await this.deps.database.db.selectFrom('messages').select('id').where('turn_id', '=', turnId).where('step', '=', step).where('role', '=', 'tool').executeTakeFirst();
         if (last.toolCalls.length === 0) return await this.finish(session, execution, 'completed', last);
         if (!answered) {
-          const ran = await this.runCalls(session, execution, tools, step);
-          if ('unknown' in ran) return await this.suspend(session, execution, last, ran.unknown);
-          if (await this.recordToolResults(session, execution, conversationId, step, ran.results)) return await this.finish(session, execution, 'completed', last);
+          const end = await this.runRecordedCalls(session, execution, conversationId, step, tools, last);
+          if (end) return end;
         }
       }
 
@@ -427,16 +426,16 @@ export class AgentRunner {
         const history = await this.deps.database.db.selectFrom('messages').selectAll().where('conversation_id', '=', conversationId).orderBy('seq').execute();
         const answer = await this.modelStep(session, model, history, toolSet, { conversationId, step }, modelSignal);
         last = await this.recordAnswer(session, execution, conversationId, step, answer, tools).catch((error: unknown) => {
-          // Not recorded (the session stopped running meanwhile): what the call cost still is, at the end.
+          // The answer was not recorded (the session stopped running, the lease or the database was
+          // lost): what the call cost is still recorded with the turn's end, where that can be.
           throw new InterruptedModelCall(error, { conversationId, step, messageId: answer.messageId, text: '', latencyMs: answer.latencyMs, usage: answer.usage, cost: answer.cost });
         });
         if (answer.calls.length === 0) {
           this.deps.reach('after-checkpoint');
           return await this.finish(session, execution, 'completed', last);
         }
-        const ran = await this.runCalls(session, execution, tools, step);
-        if ('unknown' in ran) return await this.suspend(session, execution, last, ran.unknown);
-        if (await this.recordToolResults(session, execution, conversationId, step, ran.results)) return await this.finish(session, execution, 'completed', last);
+        const end = await this.runRecordedCalls(session, execution, conversationId, step, tools, last);
+        if (end) return end;
       }
       return await this.finish(session, execution, 'step_limit', last, { code: 'STEP_LIMIT', message: `The turn stopped after ${this.deps.maxSteps} steps: the model kept calling tools.` });
     } catch (thrown) {
@@ -577,6 +576,24 @@ export class AgentRunner {
       );
       return toMessageView(assistant);
     });
+  }
+
+  /**
+   * The rest of a step whose answer is recorded: its calls, then their results. Returns the turn's
+   * end when the step ends it (a call whose outcome is unknown, or the agent completing the session).
+   */
+  private async runRecordedCalls(
+    session: SessionRow,
+    execution: Execution,
+    conversationId: string,
+    step: number,
+    tools: Map<string, ToolDefinition>,
+    last: MessageView,
+  ): Promise<TurnOutcome | undefined> {
+    const ran = await this.runCalls(session, execution, tools, step);
+    if ('unknown' in ran) return this.suspend(session, execution, last, ran.unknown);
+    if (await this.recordToolResults(session, execution, conversationId, step, ran.results)) return this.finish(session, execution, 'completed', last);
+    return undefined;
   }
 
   /**

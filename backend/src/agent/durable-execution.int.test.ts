@@ -94,11 +94,16 @@ describe('durable execution: servers killed and restarted (PostgreSQL, the serve
   it('killed at random moments, twenty times: every turn finishes or waits for a decision, nothing applied or recorded twice', async () => {
     const outcomes: Record<string, number> = {};
     const random: string[] = [];
+    const checkpointsSeen: string[] = [];
     for (let run = 0; run < 20; run++) {
       const doomed = await servers.start();
       const batch = await Promise.all(Array.from({ length: 3 }, () => servers.newSession(doomed)));
       random.push(...batch.map((s) => s.id));
       sessions.push(...batch.map((s) => s.id));
+      const socket = openSocket(`${doomed.url.replace('http', 'ws')}/v1/ws`, { headers: { authorization: `Bearer ${servers.token}` } });
+      await socket.next((f) => f.type === 'ready');
+      socket.send({ type: 'subscribe', topics: batch.map((s) => `session:${s.id}`) });
+      await socket.next((f) => f.type === 'subscribed');
       await Promise.all(
         batch.map((s, i) =>
           servers.call(doomed, 'POST', `/v1/conversations/${s.conversationId}/messages`, {
@@ -108,6 +113,8 @@ describe('durable execution: servers killed and restarted (PostgreSQL, the serve
       );
       await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 60)));
       await servers.kill(doomed);
+      await socket.closed;
+      checkpointsSeen.push(...socket.events().filter((e) => e.event === 'session.checkpoint').map((e) => (e.data as { checkpointId: string }).checkpointId));
     }
     const turns = await settledTurns(url, random, 60_000);
     for (const turn of turns) {
@@ -119,7 +126,10 @@ describe('durable execution: servers killed and restarted (PostgreSQL, the serve
     const waiting = await query<{ tool: string }>(url, `select tool from tool_calls where session_id = any($1) and status = 'started'`, [random]);
     expect(waiting.every((entry) => entry.tool === 'charge_card')).toBe(true);
     await expectNothingLostOrDoubled(servers, sessions);
-    console.info(`20 random kills, ${turns.length} turns: ${JSON.stringify(outcomes)}`);
+    // Every checkpoint a client heard of before a kill is in the database.
+    const stored = new Set((await query<{ id: string }>(url, 'select id from session_checkpoints where session_id = any($1)', [random])).map((c) => c.id));
+    expect(checkpointsSeen.filter((id) => !stored.has(id))).toEqual([]);
+    console.info(`20 random kills, ${turns.length} turns: ${JSON.stringify(outcomes)}; ${checkpointsSeen.length} checkpoints seen by a client before a kill, all stored`);
   }, 300_000);
   it('two instances on one database: both execute turns, each turn on one at a time, and one finishes the turn the other was killed holding', async () => {
     const other = await servers.start();
