@@ -111,7 +111,7 @@ describe('durable execution: servers killed and restarted (PostgreSQL, the serve
           }),
         ),
       );
-      await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 60)));
+      await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 300)));
       await servers.kill(doomed);
       await socket.closed;
       checkpointsSeen.push(...socket.events().filter((e) => e.event === 'session.checkpoint').map((e) => (e.data as { checkpointId: string }).checkpointId));
@@ -129,7 +129,7 @@ describe('durable execution: servers killed and restarted (PostgreSQL, the serve
     // Every checkpoint a client heard of before a kill is in the database.
     const stored = new Set((await query<{ id: string }>(url, 'select id from session_checkpoints where session_id = any($1)', [random])).map((c) => c.id));
     expect(checkpointsSeen.filter((id) => !stored.has(id))).toEqual([]);
-    console.info(`20 random kills, ${turns.length} turns: ${JSON.stringify(outcomes)}; ${checkpointsSeen.length} checkpoints seen by a client before a kill, all stored`);
+    console.info(`20 random kills, ${turns.length} turns (${turns.filter((t) => t.recoveries > 0).length} resumed by another instance): ${JSON.stringify(outcomes)}; ${checkpointsSeen.length} checkpoints seen by a client before a kill, all stored`);
   }, 300_000);
   it('two instances on one database: both execute turns, each turn on one at a time, and one finishes the turn the other was killed holding', async () => {
     const other = await servers.start();
