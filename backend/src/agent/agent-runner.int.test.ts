@@ -215,6 +215,8 @@ describe('the agent loop (embedded database, local:offline and a model server on
     const session = (await call('GET', `/v1/sessions/${owner.session_id}`)).json().session;
     expect(session).toMatchObject({ conversationId: conversation.id, model: 'local:offline', counters: { messages: 4 } });
     expect((await call('POST', `/v1/conversations/${conversation.id}/messages`, { content: 'hi' }, t.adminToken)).statusCode).toBe(404);
+    expect((await call('POST', '/v1/conversations', { title: 'x'.repeat(201) })).json().error.code).toBe('VALIDATION_FAILED');
+    expect((await call('POST', '/v1/conversations', { sessionId: conversation.id })).statusCode).toBe(400);
   });
 
   it('refuses a tool call whose name and id are longer than any tool has, and the turn goes on', async () => {

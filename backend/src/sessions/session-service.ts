@@ -283,7 +283,7 @@ export class SessionService {
   /** Updates the session row (bumping its version and activity), returning it with the status it had. */
   private async update(tx: Executor, sessionId: string, set: Record<string, unknown>, onlyFrom?: SessionStatus[]) {
     let update = tx
-      .with('previous', (db) => db.selectFrom('agent_sessions').select('status as previous_status').where('id', '=', sessionId).forUpdate())
+      .with('previous', (db) => db.selectFrom('agent_sessions').select('status as previous_status').where('id', '=', sessionId).forNoKeyUpdate())
       .updateTable('agent_sessions')
       .from('previous')
       .set({ ...set, version: sql`version + 1`, last_active_at: sql`now()` } as never)
