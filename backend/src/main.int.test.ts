@@ -94,6 +94,31 @@ describe('the server process on the embedded default', () => {
     expect((await server.exited).code).toBe(0);
   });
 
+  it('killed mid-turn, resumes the turn as soon as it starts again, running the tool call once', async () => {
+    const effectLog = path.join(dataDir, 'effects.jsonl');
+    fs.writeFileSync(effectLog, '');
+    const tools = { CUSTOM_TOOLS: 'backend/test/fixtures/durable-effect-tools.ts', EFFECT_LOG: effectLog };
+    const doomed = await startServer({ ...env, ...tools, FAULT_INJECTION_KILL_AT: 'after-tool' });
+    const post = (base: string, url: string, body: unknown) =>
+      fetch(`${base}${url}`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const { session } = (await (await post(doomed.url, '/v1/sessions', {})).json()) as { session: { id: string; conversationId: string } };
+    expect((await post(doomed.url, `/v1/conversations/${session.conversationId}/messages`, { content: '/tool charge_card {"label": "once"}' })).status).toBe(202);
+    expect((await doomed.exited).signal).toBe('SIGKILL');
+
+    // The default lease is 30 s; the embedded database's only instance resumes its turns at start.
+    server = await startServer({ ...env, ...tools });
+    const restarted = performance.now();
+    let transcript: Array<{ role: string }> = [];
+    while (transcript.length < 4 && performance.now() - restarted < 15_000) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      transcript = ((await (await get(`${server.url}/v1/conversations/${session.conversationId}/messages`, adminToken)).json()) as { messages: Array<{ role: string }> }).messages;
+    }
+    expect(transcript.map((m) => m.role)).toEqual(['user', 'assistant', 'tool', 'assistant']);
+    expect(fs.readFileSync(effectLog, 'utf8').trim().split('\n')).toHaveLength(1);
+    server.child.kill('SIGTERM');
+    expect((await server.exited).code).toBe(0);
+  });
+
   it('stops with a message naming the setting when the configuration is bad', async () => {
     const bad = runEntry('main', [], { ...env, PORT: 'eighty' });
     expect((await bad.exited).code).toBe(1);

@@ -118,7 +118,13 @@ export async function createRuntime(
     maxSteps: config.sessions.maxSteps,
     spendLimitMonthlyUsd: config.sessions.spendLimitMonthlyUsd,
     instanceId: `${os.hostname()}:${process.pid}`,
-    leases: { ttlMs: config.sessions.leaseTtlMs, recoveryIntervalMs: config.sessions.recoveryIntervalMs, maxRecoveries: config.sessions.maxRecoveries },
+    leases: {
+      ttlMs: config.sessions.leaseTtlMs,
+      recoveryIntervalMs: config.sessions.recoveryIntervalMs,
+      maxRecoveries: config.sessions.maxRecoveries,
+      // The embedded database's directory is locked by this process: no other instance exists.
+      exclusive: database.driver === 'pglite',
+    },
     reach: faultInjector(config.sessions.killAt),
     onError: (error, context) => logger.warn({ err: error }, context),
     toolsFor: (userId, names) => {

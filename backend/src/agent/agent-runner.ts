@@ -58,7 +58,11 @@ export interface AgentRunnerDeps {
   spendLimitMonthlyUsd?: number | undefined;
   /** Names this instance in turn leases. */
   instanceId: string;
-  leases: { ttlMs: number; recoveryIntervalMs: number; maxRecoveries: number };
+  /**
+   * `exclusive`: no other instance can reach this database (the embedded one, whose directory
+   * this process locked), so at start every running turn is a crashed one and resumes at once.
+   */
+  leases: { ttlMs: number; recoveryIntervalMs: number; maxRecoveries: number; exclusive?: boolean };
   /** Crash tests' named kill points (off unless configured). */
   reach: FaultInjector;
   /** Where a turn's unexpected failure is logged (once; the turn records its code). */
@@ -116,7 +120,7 @@ export class AgentRunner {
 
   /** Resumes turns left by instances that died (at once, then periodically). */
   async start(): Promise<void> {
-    await this.recover();
+    await this.recover({ evenUnexpired: this.deps.leases.exclusive === true });
     this.recoveryTimer = setInterval(() => void this.recover(), this.deps.leases.recoveryIntervalMs);
     this.recoveryTimer.unref();
   }
@@ -307,22 +311,16 @@ export class AgentRunner {
     return { messages: shown.map(toMessageView), next: rows.length > page.limit ? Number(shown.at(-1)!.seq) : null };
   }
 
-  /** Claims turns whose lease expired and resumes them; a turn recovered too often fails its session. */
-  private recover(): Promise<void> {
+  /** Claims turns whose lease expired (at start, with `evenUnexpired`, every running turn) and resumes them. */
+  private recover(options: { evenUnexpired?: boolean } = {}): Promise<void> {
     if (this.stopped || this.recovering) return this.recovering ?? Promise.resolve();
     this.recovering = (async () => {
       try {
-        for (const turn of await this.leases.reclaimExpired(10)) {
-          try {
-            if (turn.recoveries > this.deps.leases.maxRecoveries) await this.exhausted(turn);
-            else {
-              const session = await this.deps.database.db.selectFrom('agent_sessions').selectAll().where('id', '=', turn.session_id).executeTakeFirst();
-              if (session) void this.execute(session, turn, turn.token);
-            }
-          } catch (error) {
-            this.deps.onError(error, `could not resume turn ${turn.id}`);
-          }
-        }
+        let claimed: Array<TurnRow & { token: string }>;
+        do {
+          claimed = await this.leases.reclaimExpired(10, options);
+          await this.resume(claimed);
+        } while (claimed.length === 10);
       } catch (error) {
         this.deps.onError(error, 'could not look for turns to recover');
       } finally {
@@ -330,6 +328,21 @@ export class AgentRunner {
       }
     })();
     return this.recovering;
+  }
+
+  /** Resumes claimed turns here; a turn recovered too often fails its session instead. */
+  private async resume(claimed: Array<TurnRow & { token: string }>): Promise<void> {
+    for (const turn of claimed) {
+      try {
+        if (turn.recoveries > this.deps.leases.maxRecoveries) await this.exhausted(turn);
+        else {
+          const session = await this.deps.database.db.selectFrom('agent_sessions').selectAll().where('id', '=', turn.session_id).executeTakeFirst();
+          if (session) void this.execute(session, turn, turn.token);
+        }
+      } catch (error) {
+        this.deps.onError(error, `could not resume turn ${turn.id}`);
+      }
+    }
   }
 
   /**

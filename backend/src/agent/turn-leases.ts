@@ -78,9 +78,10 @@ export class TurnLeases {
    * Claims running turns whose lease expired (their instance died or lost the database) or was
    * released, each under a token of its own; each claim of an expired (not released) lease counts
    * as a recovery. Instances looking at once skip each other's rows, and a turn whose execution is
-   * writing (its row locked) is skipped too.
+   * writing (its row locked) is skipped too. `evenUnexpired` claims every running turn: only for
+   * an instance that knows no other can exist (the embedded database's locked directory).
    */
-  async reclaimExpired(limit: number): Promise<Array<TurnRow & { token: string }>> {
+  async reclaimExpired(limit: number, options: { evenUnexpired?: boolean } = {}): Promise<Array<TurnRow & { token: string }>> {
     const token = this.newToken();
     const rows = await this.database.db
       .updateTable('turns')
@@ -95,7 +96,7 @@ export class TurnLeases {
           .select('id')
           .where('status', '=', 'running')
           // A lease with no expiry is not this version's (an older instance running it): left alone.
-          .where('lease_expires_at', '<', sql<Date>`now()`)
+          .where((w) => (options.evenUnexpired ? w('lease_expires_at', 'is not', null) : w('lease_expires_at', '<', sql<Date>`now()`)))
           .orderBy('lease_expires_at')
           .limit(limit)
           .forUpdate()
