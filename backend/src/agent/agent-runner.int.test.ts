@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeChatCompletions, type FakeChatCompletions } from '../../test/fake-chat-completions.ts';
 import { bearer, createTestApp, type TestApp } from '../../test/test-app.ts';
@@ -231,7 +232,7 @@ describe('the agent loop (embedded database, local:offline and a model server on
     expect(refusal.toolCallId).toHaveLength(305);
   });
 
-  it('removes finished sessions past their retention with their events, and keeps running ones and what was spent', async () => {
+  it('removes finished sessions past their retention with their events, and unused conversations, and keeps running ones and what was spent', async () => {
     const old = await startSession();
     await send(old.conversationId, 'A note to forget.');
     await call('POST', `/v1/sessions/${old.id}/status`, { status: 'completed' });
@@ -240,6 +241,8 @@ describe('the agent loop (embedded database, local:offline and a model server on
     await call('POST', `/v1/sessions/${recent.id}/status`, { status: 'completed' });
     const { db } = t.runtime.database;
     await db.updateTable('agent_sessions').set({ last_active_at: new Date(Date.now() - 100 * 86_400_000) }).where('id', 'in', [old.id, idle.id]).execute();
+    const unused = (await call('POST', '/v1/conversations', {})).json().conversation;
+    await sql`update conversations set created_at = now() - interval '100 days' where id = ${unused.id}`.execute(db);
     const spentBefore = await db.selectFrom('model_calls').select('seq').where('session_id', '=', old.id).execute();
     expect(spentBefore.length).toBeGreaterThan(0);
 
@@ -249,6 +252,7 @@ describe('the agent loop (embedded database, local:offline and a model server on
     expect((await call('GET', `/v1/sessions/${recent.id}`)).statusCode).toBe(200); // finished lately: kept
     expect(await db.selectFrom('events').select('id').where('topic', '=', `session:${old.id}`).execute()).toEqual([]);
     expect(await db.selectFrom('messages').select('id').where('session_id', '=', old.id).execute()).toEqual([]);
+    expect(await db.selectFrom('conversations').select('id').where('id', '=', unused.id).execute()).toEqual([]);
     expect(await db.selectFrom('model_calls').select('seq').where('seq', 'in', spentBefore.map((r) => r.seq)).execute()).toHaveLength(spentBefore.length);
   });
 

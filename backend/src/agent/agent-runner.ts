@@ -7,7 +7,7 @@ import type { AgentryEvent, EventBus } from '../events/index.ts';
 import type { FaultInjector } from '../fault-injection.ts';
 import type { ToolDefinition } from '../knowledge/index.ts';
 import { costOf, type LanguageModels } from '../providers/index.ts';
-import { sessionTopic, type SessionService } from '../sessions/index.ts';
+import { endTurn, sessionTopic, type SessionService } from '../sessions/index.ts';
 import { completeSessionToolName, type PromptUser } from '../templates/index.ts';
 import { DeltaCoalescer } from './delta-publisher.ts';
 import { toModelMessages, type RecordedToolCall } from './message-history.ts';
@@ -221,21 +221,13 @@ export class AgentRunner {
       }
       return false;
     }
+    const suspended = await db.selectFrom('turns').select(['id', 'user_id']).where('session_id', '=', sessionId).where('status', '=', 'suspended').executeTakeFirst();
+    if (!suspended) return false;
     return this.deps.database.transaction(async (tx) => {
-      const suspended = await tx
-        .updateTable('turns')
-        .set({ status: 'cancelled', finished_at: sql<Date>`now()` })
-        .where('session_id', '=', sessionId)
-        .where('status', '=', 'suspended')
-        .returning(['id', 'user_id', 'steps'])
-        .executeTakeFirst();
-      if (!suspended) return false;
-      await this.deps.bus.publish(tx, {
-        userId: suspended.user_id,
-        topic: sessionTopic(sessionId),
-        event: { type: 'turn.ended', data: { sessionId, turnId: suspended.id, status: 'cancelled', steps: suspended.steps } },
-      });
-      return true;
+      await lockSession(tx, sessionId);
+      const ended = await endTurn(tx, suspended.id, { status: 'suspended' }, { status: 'cancelled' });
+      if (ended) await this.deps.bus.publish(tx, { userId: suspended.user_id, topic: sessionTopic(sessionId), event: ended });
+      return ended !== undefined;
     });
   }
 
@@ -254,22 +246,20 @@ export class AgentRunner {
       // The session first (the order of every session write), then the turn, checked again.
       const moved = await this.deps.sessions.transition(tx, sessionId, decision.action === 'fail' ? 'failed' : 'running', { from: ['paused'], reason });
       if (!moved) throw new AppError('INVALID_TRANSITION', 'The session is no longer paused on this call: read it again.');
-      const decided = await tx
+      if (decision.action === 'fail') {
+        const ended = await endTurn(tx, turn.id, { status: 'suspended' }, { status: 'failed' });
+        if (!ended) throw new AppError('SESSION_LOCKED');
+        await this.deps.bus.publish(tx, { userId, topic: sessionTopic(sessionId), event: ended });
+        return;
+      }
+      const resumed = await tx
         .updateTable('turns')
-        .set(
-          decision.action === 'fail'
-            ? { status: 'failed', finished_at: sql<Date>`now()` }
-            : { status: 'running', error: null, lease_owner: token, lease_expires_at: this.leases.expiry() },
-        )
+        .set({ status: 'running', error: null, lease_owner: token, lease_expires_at: this.leases.expiry() })
         .where('id', '=', turn.id)
         .where('status', '=', 'suspended')
         .returning('id')
         .executeTakeFirst();
-      if (!decided) throw new AppError('SESSION_LOCKED');
-      if (decision.action === 'fail') {
-        await this.deps.bus.publish(tx, { userId, topic: sessionTopic(sessionId), event: { type: 'turn.ended', data: { sessionId, turnId: turn.id, status: 'failed', steps: turn.steps, ...(turn.error ? { error: turn.error as { code: string; message: string } } : {}) } } });
-        return;
-      }
+      if (!resumed) throw new AppError('SESSION_LOCKED');
       await this.ledger.resolveUnknown(
         tx,
         turn.id,
@@ -355,15 +345,9 @@ export class AgentRunner {
     await this.deps.database.transaction(async (tx) => {
       if (error) await this.deps.sessions.transition(tx, turn.session_id, 'failed', { from: ['running', 'paused'], reason: error.message, error });
       else await lockSession(tx, turn.session_id);
-      const ended = await tx
-        .updateTable('turns')
-        .set({ status, error: (error ?? null) as never, finished_at: sql<Date>`now()`, lease_owner: null, lease_expires_at: null })
-        .where('id', '=', turn.id)
-        .where('lease_owner', '=', turn.token)
-        .returning('id')
-        .executeTakeFirst();
+      const ended = await endTurn(tx, turn.id, { leaseOwner: turn.token }, { status, error });
       if (!ended) throw new LeaseLost(`The turn ${turn.id} is no longer held by ${turn.token}.`);
-      await this.deps.bus.publish(tx, { userId: turn.user_id, topic: sessionTopic(turn.session_id), event: { type: 'turn.ended', data: { sessionId: turn.session_id, turnId: turn.id, status, steps: turn.steps, ...(error ? { error } : {}) } } });
+      await this.deps.bus.publish(tx, { userId: turn.user_id, topic: sessionTopic(turn.session_id), event: ended });
     });
   }
 

@@ -201,7 +201,9 @@ describe('durable execution: servers killed and restarted (PostgreSQL, the serve
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     expect(terminated).toBeGreaterThan(0);
-    const turns = await settledTurns(url, batch.map((s) => s.id), 20_000).catch(async (e) => {
+    const turns = await settledTurns(url, batch.map((s) => s.id), 60_000).catch(async (e) => {
+      console.info(`the server's exit code: ${survivor!.child.exitCode}, signal ${survivor!.child.signalCode}`);
+      console.info(survivor!.output().split('\n').filter((l) => !l.includes('"level":30')).join('\n').slice(-4000));
       console.info(JSON.stringify(await query(url, `select id, lease_owner, lease_expires_at - now() as left, cancel_requested from turns where status = 'running'`), null, 1));
       console.info(JSON.stringify(await query(url, `select pid, state, wait_event_type, wait_event, left(query, 120) as q, now() - state_change as age from pg_stat_activity where datname = current_database()`), null, 1));
       console.info(JSON.stringify(await query(url, `select turn_id, step, call_index, status from tool_calls where turn_id in (select id from turns where status = 'running')`), null, 1));

@@ -3,3 +3,4 @@ export { SessionService, sessionTopic, type SessionView, type CheckpointView, ty
 export { sessionStatuses } from './session-status.ts';
 export { sanitizeContext, contextLimits, type DroppedContext } from './context-sanitizer.ts';
 export { removeFinishedSessions } from './session-retention.ts';
+export { endTurn } from './turn-end.ts';

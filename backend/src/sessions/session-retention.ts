@@ -5,8 +5,9 @@ import { sessionTopic } from './session-service.ts';
 /**
  * Removes completed and failed sessions inactive for `retentionDays`, with their conversations,
  * messages, turns, tool-call ledger and checkpoints (by cascade) and their events, a batch at a
- * time so no long lock is held. Model-call records stay: they are what was spent. Runs hourly in
- * the server and as `agentry sessions cleanup`.
+ * time so no long lock is held, and conversations that never got a session. Model-call records
+ * stay: they are what was spent. Runs at start and hourly in the server, and as `agentry sessions
+ * cleanup`.
  */
 export async function removeFinishedSessions(database: PostgresDatabase, retentionDays: number, batchSize = 500): Promise<number> {
   if (retentionDays <= 0) return 0;
@@ -36,6 +37,13 @@ export async function removeFinishedSessions(database: PostgresDatabase, retenti
       return gone.length;
     });
     removed += batch;
-    if (batch < batchSize) return removed;
+    if (batch < batchSize) break;
   }
+  // Conversations started on their own and never used (a first message would have given them a session).
+  await database.db
+    .deleteFrom('conversations')
+    .where('session_id', 'is', null)
+    .where('created_at', '<', sql<Date>`now() - make_interval(days => ${retentionDays}::int)`)
+    .execute();
+  return removed;
 }

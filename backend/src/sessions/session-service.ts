@@ -5,6 +5,7 @@ import type { AgentryEvent, EventBus } from '../events/index.ts';
 import { completeSessionToolName, type PromptUser, type TemplateService } from '../templates/index.ts';
 import type { AgentService, AgentView } from './agent-service.ts';
 import { sanitizeContext, type DroppedContext } from './context-sanitizer.ts';
+import { endTurn } from './turn-end.ts';
 import { assertTransition } from './session-status.ts';
 
 type SessionRow = Selectable<AgentSessionsTable>;
@@ -207,13 +208,13 @@ export class SessionService {
       if (!row) throw new AppError('SESSION_LOCKED');
       const events: AgentryEvent[] = [{ type: 'session.status_changed', data: { sessionId: id, from: current.status, to } }];
       // A turn awaiting a decision on a tool call: resuming needs the decision; finishing the session drops the turn.
-      const suspended = await tx.selectFrom('turns').select(['id', 'steps']).where('session_id', '=', id).where('status', '=', 'suspended').executeTakeFirst();
+      const suspended = await tx.selectFrom('turns').select('id').where('session_id', '=', id).where('status', '=', 'suspended').executeTakeFirst();
       if (suspended && to === 'running') {
         throw new AppError('TOOL_OUTCOME_UNKNOWN', 'A tool call of this session may or may not have run: decide with POST /v1/sessions/:id/resolve (retry, skip or fail) before resuming.');
       }
       if (suspended && (to === 'completed' || to === 'failed')) {
-        await tx.updateTable('turns').set({ status: 'cancelled', finished_at: sql`now()` }).where('id', '=', suspended.id).execute();
-        events.push({ type: 'turn.ended', data: { sessionId: id, turnId: suspended.id, status: 'cancelled', steps: suspended.steps } });
+        const ended = await endTurn(tx, suspended.id, { status: 'suspended' }, { status: 'cancelled' });
+        if (ended) events.push(ended);
       }
       await this.checkpoint(tx, row, 'status', { name: checkpoint.name, events });
       return toView(row, await firstConversation(tx, id));
