@@ -105,8 +105,18 @@ describe('the server process on the embedded default', () => {
     expect((await post(doomed.url, `/v1/conversations/${session.conversationId}/messages`, { content: '/tool charge_card {"label": "once"}' })).status).toBe(202);
     expect((await doomed.exited).signal).toBe('SIGKILL');
 
+    // The database process the killed server started may take a moment to flush and go, keeping
+    // the directory locked meanwhile (as a supervisor restarting at once would see): try again.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        server = await startServer({ ...env, ...tools });
+        break;
+      } catch (error) {
+        if (attempt > 40 || !/DATABASE_LOCKED/.test(String(error))) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
     // The default lease is 30 s; the embedded database's only instance resumes its turns at start.
-    server = await startServer({ ...env, ...tools });
     const restarted = performance.now();
     let transcript: Array<{ role: string }> = [];
     while (transcript.length < 4 && performance.now() - restarted < 15_000) {
