@@ -81,6 +81,8 @@ interface Execution {
   turn: AbortController;
   /** Aborts the model call only: shutdown lets a running tool finish and be recorded. */
   shutdown: AbortController;
+  /** Taken over (after a crash, a handover or a decision) rather than just started: it may have recorded steps. */
+  resumed: boolean;
   done: Promise<TurnOutcome>;
 }
 
@@ -162,7 +164,7 @@ export class AgentRunner {
       if ((error as { constraint?: string }).constraint === 'turns_one_unfinished_idx') throw new AppError('SESSION_BUSY');
       throw error;
     }
-    const done = this.execute(session, stored.turn, token);
+    const done = this.execute(session, stored.turn, token, false);
     return { turnId: stored.turn.id, messageId: stored.messageId, done };
   }
 
@@ -268,7 +270,7 @@ export class AgentRunner {
     });
     if (decision.action === 'fail') return;
     const session = await db.selectFrom('agent_sessions').selectAll().where('id', '=', sessionId).executeTakeFirstOrThrow();
-    void this.execute(session, turn, token);
+    void this.execute(session, turn, token, true);
   }
 
   /**
@@ -327,7 +329,7 @@ export class AgentRunner {
         if (turn.recoveries > this.deps.leases.maxRecoveries) await this.exhausted(turn);
         else {
           const session = await this.deps.database.db.selectFrom('agent_sessions').selectAll().where('id', '=', turn.session_id).executeTakeFirst();
-          if (session) void this.execute(session, turn, turn.token);
+          if (session) void this.execute(session, turn, turn.token, true);
         }
       } catch (error) {
         this.deps.onError(error, `could not resume turn ${turn.id}`);
@@ -366,8 +368,16 @@ export class AgentRunner {
   }
 
   /** Runs the turn here under `token`, with a heartbeat that renews the lease and hears cancels. */
-  private execute(session: SessionRow, turn: Pick<TurnRow, 'id' | 'conversation_id'>, token: string): Promise<TurnOutcome> {
-    const execution: Execution = { turnId: turn.id, sessionId: session.id, token, turn: new AbortController(), shutdown: new AbortController(), done: Promise.resolve(undefined as never) };
+  private execute(session: SessionRow, turn: Pick<TurnRow, 'id' | 'conversation_id'>, token: string, resumed: boolean): Promise<TurnOutcome> {
+    const execution: Execution = {
+      turnId: turn.id,
+      sessionId: session.id,
+      token,
+      turn: new AbortController(),
+      shutdown: new AbortController(),
+      resumed,
+      done: Promise.resolve(undefined as never),
+    };
     const heartbeat = setInterval(() => void this.heartbeat(execution), Math.max(100, Math.floor(this.deps.leases.ttlMs / 3)));
     heartbeat.unref();
     this.executions.set(session.id, execution);
@@ -402,18 +412,21 @@ export class AgentRunner {
       const toolSet: ToolSet = Object.fromEntries([...tools.values()].map((t) => [t.name, tool({ description: t.description, inputSchema: jsonSchema(t.inputSchema) })]));
       const model = this.deps.models.resolve(session.model);
 
-      // Resuming: the last step recorded is not asked of the model again; its calls are finished.
-      const ending = await this.boundary(session, execution, last);
-      if (ending) return ending;
-      const recorded = await this.deps.database.db.selectFrom('messages').selectAll().where('turn_id', '=', turnId).where('role', '=', 'assistant').orderBy('step', 'desc').limit(1).executeTakeFirst();
-      let step = recorded?.step ?? 0;
-      if (recorded) {
-        last = toMessageView(recorded);
-        const answered = await this.deps.database.db.selectFrom('messages').select('id').where('turn_id', '=', turnId).where('step', '=', step).where('role', '=', 'tool').executeTakeFirst();
-        if (last.toolCalls.length === 0) return await this.finish(session, execution, 'completed', last);
-        if (!answered) {
-          const end = await this.runRecordedCalls(session, execution, conversationId, step, tools, last);
-          if (end) return end;
+      let step = 0;
+      if (execution.resumed) {
+        // The last step recorded is not asked of the model again; its calls are finished first.
+        const ending = await this.boundary(session, execution, last);
+        if (ending) return ending;
+        const recorded = await this.deps.database.db.selectFrom('messages').selectAll().where('turn_id', '=', turnId).where('role', '=', 'assistant').orderBy('step', 'desc').limit(1).executeTakeFirst();
+        if (recorded) {
+          step = recorded.step;
+          last = toMessageView(recorded);
+          if (last.toolCalls.length === 0) return await this.finish(session, execution, 'completed', last);
+          const answered = await this.deps.database.db.selectFrom('messages').select('id').where('turn_id', '=', turnId).where('step', '=', step).where('role', '=', 'tool').executeTakeFirst();
+          if (!answered) {
+            const end = await this.runRecordedCalls(session, execution, conversationId, step, tools, last);
+            if (end) return end;
+          }
         }
       }
 
