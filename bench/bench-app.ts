@@ -25,7 +25,7 @@ export async function startBenchApp(target: DatabaseTarget, dataDir: string, set
     LOG_LEVEL: 'silent',
     RATE_LIMIT_DEFAULT: '1000000',
     RATE_LIMIT_PROMPT_GENERATION: '1000000',
-    ...(target.driver === 'postgres' ? { DATABASE_URL: target.url } : {}),
+    ...(target.driver === 'postgres' ? { DATABASE_URL: target.url, AGENTRY_SECRET_KEY: Buffer.alloc(32, 5).toString('base64') } : {}),
     ...settings,
   });
   const runtime = await createRuntime(config, database, { warn: () => undefined, info: () => undefined });

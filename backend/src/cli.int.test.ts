@@ -3,6 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { runEntry } from '../test/server-process.ts';
+import { PostgresDatabase } from './database/index.ts';
+import { CredentialVault } from './integrations/index.ts';
+import { parseKeyring } from './secret-key.ts';
 
 /** The `agentry` CLI as an operator runs it, on an embedded data directory. */
 describe('the agentry CLI', () => {
@@ -68,5 +71,32 @@ describe('the agentry CLI', () => {
 
     const again = await cli(['restore', file], { AGENTRY_DATA_DIR: restoredDir });
     expect(again).toMatchObject({ code: 1, output: expect.stringMatching(/RESTORE_REFUSED: The target database already holds/) });
+  }, 120_000);
+
+  it('rotates the key: a new key goes first in the keyring and every credential is re-encrypted under it', async () => {
+    const keyFile = path.join(dataDir, 'secret.key');
+    const before = fs.readFileSync(keyFile, 'utf8').trim();
+    const open = () => PostgresDatabase.open({ driver: 'pglite', dataDir: path.join(dataDir, 'pglite') }, { pool: { max: 1, timeoutMs: 5000, statementTimeoutMs: 0 } });
+    let database = await open();
+    const { id: userId } = await database.db.selectFrom('users').select('id').where('email', '=', 'ops@example.test').executeTakeFirstOrThrow();
+    const connectionId = '00000000-0000-4000-8000-000000000001';
+    const sealed = new CredentialVault(parseKeyring(before)).seal({ userId, connectionId }, { accessToken: 'still-readable' });
+    await database.db.insertInto('integration_connections').values({ id: connectionId, user_id: userId, provider: 'acme', auth_type: 'oauth2', credentials: sealed.sealed, credentials_key_id: sealed.keyId }).execute();
+    await database.close();
+
+    const rotated = await cli(['keys', 'rotate']);
+    expect(rotated).toMatchObject({ code: 0, output: expect.stringMatching(/Re-encrypted 1 credential record under the key "k\d+"/) });
+    const after = fs.readFileSync(keyFile, 'utf8').trim();
+    expect(after.endsWith(`,${before}`)).toBe(true);
+    expect(fs.statSync(keyFile).mode & 0o777).toBe(0o600);
+    const keyring = parseKeyring(after);
+
+    database = await open();
+    const row = await database.db.selectFrom('integration_connections').selectAll().executeTakeFirstOrThrow();
+    await database.close();
+    expect(row.credentials_key_id).toBe(keyring.current.id);
+    expect(new CredentialVault(keyring).open({ userId, connectionId }, { keyId: row.credentials_key_id!, sealed: Buffer.from(row.credentials!) })).toEqual({ accessToken: 'still-readable' });
+    expect(await cli(['keys', 'rotate'], { AGENTRY_SECRET_KEY: after })).toMatchObject({ code: 0, output: expect.stringMatching(/Re-encrypted 0 credential records/) });
+    expect((await cli(['keys', 'generate'])).output).toMatch(/^k\d{14}:[A-Za-z0-9_-]{43}$/m);
   }, 120_000);
 });

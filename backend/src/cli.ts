@@ -12,7 +12,9 @@ import { backupDatabase, MigrationRunner, readBackupHeader, restoreDatabase, typ
 import { AppError } from './errors.ts';
 import { kb, kbUsage } from './knowledge-cli.ts';
 import { createRuntime, openDatabase } from './runtime.ts';
-import { resolveSecretKey, secretKeyFile } from './secret-key.ts';
+import { recordAudit } from './accounts/index.ts';
+import { CredentialVault, rotateCredentials } from './integrations/index.ts';
+import { generateKeyEntry, parseKeyring, resolveSecretKey, secretKeyFile } from './secret-key.ts';
 import { removeFinishedSessions } from './sessions/index.ts';
 
 const usage = `Usage: agentry <command>
@@ -28,6 +30,9 @@ const usage = `Usage: agentry <command>
   restore FILE                     load a backup into an empty database (embedded or DATABASE_URL)
   sessions cleanup [--days N]      remove completed and failed sessions inactive N days
                                    (default SESSION_RETENTION_DAYS), with their events
+  keys rotate                      re-encrypt stored credentials under the keyring's first key
+                                   (embedded, without AGENTRY_SECRET_KEY: adds a new key first)
+  keys generate                    print a new key entry (id:key) to put first in AGENTRY_SECRET_KEY
 ${kbUsage}
 
 Settings come from the environment and agentry.config.yaml, as for the server.`;
@@ -127,7 +132,34 @@ async function sessions(config: Config, args: string[], print: Print): Promise<v
   print(`Removed ${removed} finished session${removed === 1 ? '' : 's'} inactive for ${days} days or more.`);
 }
 
-const commands: Record<string, (config: Config, args: string[], print: Print) => Promise<void>> = { migrate, users, backup, restore, kb, sessions };
+async function keys(config: Config, args: string[], print: Print): Promise<void> {
+  const action = args[0];
+  if (action === 'generate') return print(generateKeyEntry());
+  if (action !== 'rotate') throw new AppError('VALIDATION_FAILED', `Unknown keys action "${action ?? ''}".\n\n${usage}`);
+  let keyring = resolveSecretKey(config);
+  if (!config.secretKey) {
+    // The embedded keyring lives in the data directory: a new key goes first, the old ones stay
+    // (records under them remain readable until rewritten below, and if this is interrupted).
+    const file = secretKeyFile(config);
+    keyring = `${generateKeyEntry()},${keyring}`;
+    fs.writeFileSync(`${file}.new`, `${keyring}\n`, { mode: 0o600 });
+    fs.renameSync(`${file}.new`, file);
+    print(`Added the key "${parseKeyring(keyring).current.id}" to ${file}.`);
+  }
+  const vault = new CredentialVault(parseKeyring(keyring));
+  const { rewritten, byKey } = await withDatabase(config, async (database) => {
+    const result = await rotateCredentials(database, vault);
+    await recordAudit(database.db, { action: 'credentials.rotated', details: { keyId: vault.currentKeyId, rewritten: result.rewritten } });
+    return result;
+  });
+  print(`Re-encrypted ${rewritten} credential record${rewritten === 1 ? '' : 's'} under the key "${vault.currentKeyId}".`);
+  print(`Records per key: ${Object.entries(byKey).map(([id, count]) => `${id} ${count}`).join(', ') || 'none stored'}. Keys no record uses may be removed from the keyring.`);
+  if (config.secretKey && parseKeyring(keyring).ids.length === 1) {
+    print('To move to a new key: put one first in AGENTRY_SECRET_KEY (agentry keys generate prints one), keeping the old one after it, restart every instance, and run this again.');
+  }
+}
+
+const commands: Record<string, (config: Config, args: string[], print: Print) => Promise<void>> = { migrate, users, backup, restore, kb, sessions, keys };
 
 /** Runs one CLI command; resolves to the process exit code. */
 async function runCli(argv: string[], print: Print): Promise<number> {

@@ -1,10 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { AppError } from './errors.ts';
 import { faultPoints, type FaultPoint } from './fault-injection.ts';
+import { loadCatalogue } from './integrations/catalogue.ts';
+import { isAllowListEntry } from './integrations/outbound-guard.ts';
 import { embedderNamePattern } from './providers/embedders.ts';
+import { keyringProblem } from './secret-key.ts';
 import { endpointNamePattern, modelIdPattern, modelIdProblem, reservedProviderNames, type LanguageModelSettings } from './providers/index.ts';
 
 /*
@@ -68,15 +72,27 @@ export const settings = {
   AGENTRY_AUTO_MIGRATE: bool.default(true).describe('Apply pending migrations at start (under a lock; embedded databases are backed up first).'),
   AGENTRY_SECRET_KEY: z
     .string()
-    .regex(/^[A-Za-z0-9+/=_-]{43,}$/, 'must be at least 32 random bytes, base64 or base64url encoded')
+    .superRefine((value, ctx) => {
+      const problem = keyringProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
     .optional()
-    .describe('Key that encrypts stored credentials. Embedded: generated into AGENTRY_DATA_DIR/secret.key on first start. Server deployments must set it.'),
+    .describe(
+      'Keyring that encrypts stored credentials: a key of at least 32 random bytes (base64), or several as comma-separated id:key with the current one first. Embedded: generated into AGENTRY_DATA_DIR/secret.key on first start. Server deployments must set it.',
+    ),
   AGENTRY_ADMIN_EMAIL: z.email().default('admin@localhost').describe('Email of the admin user created on the very first start.'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level.'),
   BODY_LIMIT_BYTES: int(1024, 100 * 1024 * 1024).default(1024 * 1024).describe('Largest accepted request body; larger ones answer 413.'),
   METRICS_ENABLED: bool.default(true).describe('Serve Prometheus metrics at /metrics (a public route when enabled).'),
   FEATURE_KNOWLEDGE_BASE: bool.default(true).describe('Knowledge base routes and search.'),
   FEATURE_INTEGRATIONS: bool.default(true).describe('Integrations (MCP servers behind OAuth).'),
+  INTEGRATIONS_CATALOGUE: z.string().min(1).optional().describe('The integrations catalogue file (YAML). Default: the config/integrations.yaml shipped with Agentry.'),
+  INTEGRATIONS_ALLOW_USER_MCP_URLS: bool.default(false).describe('Let users connect MCP servers by URL (the catalogue\'s `url: user` entries); each URL passes the outbound-request guard.'),
+  OUTBOUND_ALLOWED_HOSTS: z
+    .string()
+    .default('')
+    .refine((text) => text.split(',').map((e) => e.trim()).filter(Boolean).every(isAllowListEntry), 'must list addresses, CIDR ranges or host names')
+    .describe('Comma-separated addresses, CIDR ranges or host names that outbound requests may reach although they are loopback, private or link-local (refused otherwise).'),
   FEATURE_CHAT_AUTO_EXECUTE: bool.default(true).describe('Run a matching template straight from a chat message.'),
   EMBEDDING_MODEL: z
     .string()
@@ -171,7 +187,7 @@ const settingsSchema = z
 
 export type Config = ReturnType<typeof toConfig>;
 
-function toConfig(raw: z.output<typeof settingsSchema>, cwd: string) {
+function toConfig(raw: z.output<typeof settingsSchema>, cwd: string, env: NodeJS.ProcessEnv) {
   const dataDir = path.resolve(cwd, raw.AGENTRY_DATA_DIR);
   const publicUrl = (raw.PUBLIC_URL ?? `http://${raw.HOST.includes(':') ? `[${raw.HOST}]` : raw.HOST}:${raw.PORT}`).replace(/\/$/, '');
   return {
@@ -218,6 +234,13 @@ function toConfig(raw: z.output<typeof settingsSchema>, cwd: string) {
       timeoutMs: raw.MODEL_TIMEOUT_MS,
       retry: { attempts: raw.MODEL_MAX_RETRIES + 1, baseDelayMs: 500, maxDelayMs: 30_000 },
     } satisfies LanguageModelSettings,
+    integrations: {
+      // Its ${NAME} variables come from the environment only (client secrets stay out of files).
+      catalogue: loadCatalogue(raw.INTEGRATIONS_CATALOGUE ? path.resolve(cwd, raw.INTEGRATIONS_CATALOGUE) : fileURLToPath(new URL('../../config/integrations.yaml', import.meta.url)), env, {
+        allowUserUrls: raw.INTEGRATIONS_ALLOW_USER_MCP_URLS,
+      }),
+      outboundAllowList: raw.OUTBOUND_ALLOWED_HOSTS.split(',').map((e) => e.trim()).filter(Boolean),
+    },
     templates: {
       promptCacheMaxEntries: raw.PROMPT_CACHE_MAX_ENTRIES,
       matchThreshold: raw.TEMPLATE_MATCH_THRESHOLD,
@@ -308,5 +331,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     );
     throw new AppError('CONFIG_INVALID', `Invalid configuration: ${problems.join('; ')}`, { problems });
   }
-  return toConfig(result.data, cwd);
+  return toConfig(result.data, cwd, env);
 }

@@ -9,8 +9,10 @@ import { createEventSystem } from './events/index.ts';
 import { Features } from './features.ts';
 import { faultInjector } from './fault-injection.ts';
 import { AgentRunner, ChatBridge, completeSessionTool, loadCustomTools } from './agent/index.ts';
+import { CredentialVault, IntegrationService, OutboundGuard } from './integrations/index.ts';
 import { KnowledgeBase, KnowledgeSearch, knowledgeSearchTool, type ToolDefinition } from './knowledge/index.ts';
 import { createEmbedder, createLanguageModels, type Embedder } from './providers/index.ts';
+import { parseKeyring, resolveSecretKey } from './secret-key.ts';
 import { AgentService, removeFinishedSessions, SessionService } from './sessions/index.ts';
 import { completeSessionToolName, loadLibrary, PromptEngine, TemplateMatcher, TemplateService, TemplateStore } from './templates/index.ts';
 import type { AppServices } from './server/index.ts';
@@ -88,6 +90,14 @@ export async function createRuntime(
   });
   await events.start();
   const features = new Features(config.features, migrations);
+  const integrations = new IntegrationService({
+    database,
+    bus: events.bus,
+    catalogue: config.integrations.catalogue,
+    vault: new CredentialVault(parseKeyring(resolveSecretKey(config))),
+    guard: new OutboundGuard(config.integrations.outboundAllowList),
+    publicUrl: config.publicUrl,
+  });
   const knowledge = new KnowledgeBase(database, events.bus, config.knowledge, (error, context) => logger.warn({ err: error }, context));
   const knowledgeAvailable = (await features.states()).knowledgeBase.available;
   if (knowledgeAvailable && options.background !== false) await knowledge.start();
@@ -168,10 +178,12 @@ export async function createRuntime(
     users,
     tokens,
     events,
+    integrations,
     version,
     async close() {
       clearInterval(cleanupTimer);
       await runner.stop();
+      await integrations.close();
       await knowledge.stop();
       await events.stop();
       await tokens.stop();

@@ -1,13 +1,73 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, hkdfSync, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from './config.ts';
 import { AppError } from './errors.ts';
 
+/*
+ * The secret key is a keyring: one or more keys, comma-separated, each `id:key` or a bare key
+ * (its id is then derived from it). The first key encrypts; every key decrypts, so records
+ * written under an older key stay readable after a new one is put first, until
+ * `agentry keys rotate` rewrites them. Keys are at least 32 random bytes, base64 or base64url.
+ */
+
+export interface SecretKey {
+  id: string;
+  /** The AES-256 key derived from the key material (HKDF-SHA256). */
+  aesKey: Buffer;
+}
+
+export interface Keyring {
+  /** The key new records are written under. */
+  current: SecretKey;
+  get(id: string): SecretKey | undefined;
+  ids: string[];
+}
+
+const keyIdPattern = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+const keyMaterialPattern = /^[A-Za-z0-9+/=_-]{43,}$/;
+
+/** Why `text` is not a keyring, or undefined when it is one. Never echoes key material. */
+export function keyringProblem(text: string): string | undefined {
+  const entries = text.split(',').map((e) => e.trim());
+  const ids = new Set<string>();
+  for (const [index, entry] of entries.entries()) {
+    const separator = entry.indexOf(':');
+    const id = separator >= 0 ? entry.slice(0, separator) : undefined;
+    const material = separator >= 0 ? entry.slice(separator + 1) : entry;
+    if (id !== undefined && !keyIdPattern.test(id)) return `key ${index + 1}: its id must be lower-case letters, digits, - and _ (at most 32)`;
+    if (!keyMaterialPattern.test(material) || decode(material).length < 32) return `key ${index + 1} must be at least 32 random bytes, base64 or base64url encoded`;
+    const resolved = id ?? derivedId(material);
+    if (ids.has(resolved)) return `key ${index + 1}: the id "${resolved}" appears twice`;
+    ids.add(resolved);
+  }
+  return undefined;
+}
+
+export function parseKeyring(text: string): Keyring {
+  const problem = keyringProblem(text);
+  if (problem) throw new AppError('CONFIG_INVALID', `AGENTRY_SECRET_KEY: ${problem}.`);
+  const keys = text.split(',').map((entry) => {
+    const trimmed = entry.trim();
+    const separator = trimmed.indexOf(':');
+    const material = separator >= 0 ? trimmed.slice(separator + 1) : trimmed;
+    const id = separator >= 0 ? trimmed.slice(0, separator) : derivedId(material);
+    return { id, aesKey: Buffer.from(hkdfSync('sha256', decode(material), Buffer.alloc(0), 'agentry credentials v1', 32)) };
+  });
+  const byId = new Map(keys.map((k) => [k.id, k]));
+  return { current: keys[0]!, get: (id) => byId.get(id), ids: keys.map((k) => k.id) };
+}
+
+/** A fresh key entry, `id:key`, for the front of a keyring. */
+export function generateKeyEntry(now = new Date()): string {
+  const id = `k${now.toISOString().slice(0, 19).replace(/\D/g, '')}`;
+  return `${id}:${randomBytes(32).toString('base64url')}`;
+}
+
 /**
- * The key that encrypts stored credentials. Set AGENTRY_SECRET_KEY in server deployments; an
- * embedded installation without it generates one into its data directory on first start
- * (`secret.key`, mode 0600) and reads it from there afterwards.
+ * The keyring text. Set AGENTRY_SECRET_KEY in server deployments; an embedded installation
+ * without it generates one into its data directory on first start (`secret.key`, mode 0600) and
+ * reads it from there afterwards.
  */
 export function resolveSecretKey(config: Config): string {
   if (config.secretKey) return config.secretKey;
@@ -27,4 +87,13 @@ export function resolveSecretKey(config: Config): string {
 
 export function secretKeyFile(config: Config): string {
   return path.join(config.dataDir, 'secret.key');
+}
+
+function decode(material: string): Buffer {
+  return Buffer.from(material.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+}
+
+/** A bare key's id: a short hash of it, stable across restarts and instances. */
+function derivedId(material: string): string {
+  return `k-${createHash('sha256').update(decode(material)).digest('hex').slice(0, 8)}`;
 }

@@ -23,10 +23,13 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** The secret key of test servers on PostgreSQL (a server deployment must set one). */
+export const testSecretKey = Buffer.alloc(32, 9).toString('base64');
+
 /** The real app on a fresh database of the given driver, with an admin and an ordinary user. */
 export async function createTestApp(driver: DatabaseDriver, env: Record<string, string> = {}, options: { now?: () => number } = {}): Promise<TestApp> {
   const test = await createTestDatabase(driver);
-  const where = test.target.driver === 'postgres' ? { DATABASE_URL: test.target.url } : { AGENTRY_DATA_DIR: test.dataDir ?? '' };
+  const where = test.target.driver === 'postgres' ? { DATABASE_URL: test.target.url, AGENTRY_SECRET_KEY: testSecretKey } : { AGENTRY_DATA_DIR: test.dataDir ?? '' };
   const storageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentry-documents-'));
   const config = loadConfig({ ...where, KB_STORAGE_DIR: storageDir, LOG_LEVEL: 'silent', ...env }, process.cwd());
   const runtime = await createRuntime(config, test.database, { warn: () => undefined, info: () => undefined }, options);
@@ -50,6 +53,7 @@ export async function createTestApp(driver: DatabaseDriver, env: Record<string, 
       await runtime.knowledge.stop();
       await runtime.events.stop();
       await runtime.tokens.stop();
+      await runtime.integrations.close();
       await test.drop();
       fs.rmSync(storageDir, { recursive: true, force: true });
     },

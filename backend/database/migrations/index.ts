@@ -7,6 +7,7 @@ import * as sessions from './0005-sessions.ts';
 import * as messages from './0006-messages.ts';
 import * as modelCalls from './0007-model-calls.ts';
 import * as durableExecution from './0008-durable-execution.ts';
+import * as integrations from './0009-integrations.ts';
 import * as vectorExtension from './vector/v0001-vector-extension.ts';
 import * as knowledgeEmbeddings from './vector/v0002-knowledge-embeddings.ts';
 
@@ -30,6 +31,7 @@ export const coreMigrations: Record<string, Migration> = {
   '0006-messages': messages,
   '0007-model-calls': modelCalls,
   '0008-durable-execution': durableExecution,
+  '0009-integrations': integrations,
 };
 
 export const vectorMigrations: Record<string, Migration> = {

@@ -7,7 +7,11 @@ export type AuditAction =
   | 'user.enabled'
   | 'token.created'
   | 'token.revoked'
-  | 'auth.failure_burst';
+  | 'auth.failure_burst'
+  | 'integration.connected'
+  | 'integration.disconnected'
+  | 'integration.refreshed'
+  | 'credentials.rotated';
 
 export interface AuditEntry {
   action: AuditAction;

@@ -296,7 +296,41 @@ export interface ModelCallsTable {
   created_at: CreatedAt;
 }
 
+export interface IntegrationConnectionsTable {
+  id: Generated<string>;
+  user_id: string;
+  provider: string;
+  auth_type: 'oauth2' | 'api_key' | 'none';
+  status: ColumnType<'connected' | 'degraded' | 'error' | 'disconnected', 'connected' | 'degraded' | 'error' | 'disconnected' | undefined>;
+  /** AES-256-GCM sealed (integrations/credential-vault.ts); never anything else. */
+  credentials: Uint8Array | null;
+  credentials_key_id: string | null;
+  credentials_version: Generated<number>;
+  token_expires_at: Timestamp | null;
+  scopes: string | null;
+  mcp_url: string | null;
+  last_error: Json | null;
+  refresh_claimed_by: string | null;
+  refresh_claimed_until: Timestamp | null;
+  connected_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  refreshed_at: Timestamp | null;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export interface OAuthStatesTable {
+  /** SHA-256 of the state, hex: the state itself travels only through the user's browser. */
+  state_hash: string;
+  user_id: string;
+  provider: string;
+  code_verifier: string;
+  redirect_uri: string;
+  expires_at: Timestamp;
+  created_at: CreatedAt;
+}
+
 export interface DatabaseSchema {
+  integration_connections: IntegrationConnectionsTable;
+  oauth_states: OAuthStatesTable;
   turns: TurnsTable;
   tool_calls: ToolCallsTable;
   model_calls: ModelCallsTable;

@@ -22,7 +22,8 @@ export const eventDataSchemas = {
   'integration.disconnected': z.object({ ...integration, reason: z.string().max(500).optional() }),
   'integration.tool_used': z.object({ ...integration, tool: id, outcome: z.enum(['ok', 'error']), durationMs: z.number().nonnegative() }),
   'integration.error': z.object({ ...integration, code: z.string().max(100), message: z.string().max(2000) }),
-  'integration.refreshed': z.object({ ...integration, toolCount: z.number().int().nonnegative() }),
+  // A connection's access token was renewed (`expiresAt`), or its tool list was read again (`toolCount`).
+  'integration.refreshed': z.object({ ...integration, expiresAt: z.string().max(40).nullable().optional(), toolCount: z.number().int().nonnegative().optional() }),
   'tools.changed': z.object({
     integrationId: id.optional(),
     added: toolNames,

@@ -7,6 +7,8 @@ export const publicRoutes: readonly string[] = [
   'GET /ready',
   'GET /metrics',
   'GET /openapi.json',
+  // Providers send the user's browser back here; its single-use state is the authorisation.
+  'GET /v1/oauth/callback',
   // The WebSocket authenticates inside its protocol (Authorization header or a first auth frame):
   // an unauthenticated socket is closed with 4401 and never receives an event.
   'GET /v1/ws',

@@ -1,0 +1,57 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../config.ts';
+import { loadCatalogue } from './catalogue.ts';
+
+function write(text: string): string {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'agentry-catalogue-')), 'integrations.yaml');
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+describe('the integrations catalogue', () => {
+  it('ships Google mail and calendar, Slack, GitHub, Notion and Linear, each with its documentation', () => {
+    const { catalogue } = loadConfig({}, os.tmpdir()).integrations;
+    const ids = catalogue.providers.map((p) => p.id);
+    expect(ids).toEqual(expect.arrayContaining(['gmail', 'google-calendar', 'slack', 'github', 'notion', 'linear']));
+    for (const id of ['gmail', 'google-calendar', 'slack', 'github', 'notion', 'linear']) {
+      const entry = catalogue.get(id);
+      expect(entry.auth.type, id).toBe('oauth2');
+      expect(entry.docs.oauth, id).toMatch(/^https:\/\//);
+      expect(entry.docs.mcp, id).toMatch(/^https:\/\//);
+      // Nothing is set up until an administrator gives the OAuth app's client id and secret.
+      expect(entry.unavailable, id).toMatch(/CLIENT_ID/);
+    }
+    expect(catalogue.get('custom-mcp').unavailable).toMatch(/INTEGRATIONS_ALLOW_USER_MCP_URLS/);
+  });
+
+  it('fills ${NAME} and ${NAME:-default} from the environment', () => {
+    const { catalogue } = loadConfig({ GITHUB_CLIENT_ID: 'id', GITHUB_CLIENT_SECRET: 'secret', GMAIL_MCP_URL: 'https://mail-mcp.example.com/mcp' }, os.tmpdir()).integrations;
+    const github = catalogue.get('github');
+    expect(github.unavailable).toBeUndefined();
+    expect(github.auth).toMatchObject({ clientId: 'id', clientSecret: 'secret' });
+    expect(github.mcp).toEqual({ transport: 'streamable-http', url: 'https://api.githubcopilot.com/mcp/' });
+    // Gmail has its MCP URL but no client yet; Google's two entries share one OAuth client.
+    expect(catalogue.get('gmail').unavailable).toMatch(/GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET/);
+    expect(catalogue.get('gmail').mcp).toMatchObject({ url: 'https://mail-mcp.example.com/mcp' });
+  });
+
+  it('takes a local MCP command from the administrator’s file', () => {
+    const catalogue = loadCatalogue(write('providers:\n  - id: everything\n    name: Everything\n    auth: { type: none }\n    mcp: { transport: stdio, command: npx, args: [-y, server] }\n'), {}, { allowUserUrls: false });
+    expect(catalogue.get('everything').mcp).toEqual({ transport: 'stdio', command: 'npx', args: ['-y', 'server'], env: {} });
+  });
+
+  it('stops the start with a message naming the entry and field', () => {
+    const cases: Array<[string, RegExp]> = [
+      ['providers:\n  - id: x\n    name: X\n    auth: { type: password }\n    mcp: { transport: stdio, command: a }\n', /providers\.0\.auth/],
+      ['providers:\n  - id: Bad Id\n    name: X\n    auth: { type: none }\n    mcp: { transport: stdio, command: a }\n', /providers\.0\.id/],
+      ['providers:\n  - id: x\n    name: X\n    auth: { type: none }\n    mcp: { transport: streamable-http, url: "ftp://x" }\n', /"x" has "ftp:\/\/x"/],
+      ['providers:\n  - id: x\n    name: X\n    auth: { type: none }\n    mcp: { transport: stdio, command: a }\n  - id: x\n    name: Y\n    auth: { type: none }\n    mcp: { transport: stdio, command: a }\n', /lists "x" twice/],
+      ['providers: [\n', /cannot be read/],
+    ];
+    for (const [text, message] of cases) expect(() => loadCatalogue(write(text), {}, { allowUserUrls: false })).toThrow(message);
+    expect(() => loadConfig({ INTEGRATIONS_CATALOGUE: '/nonexistent/integrations.yaml' }, os.tmpdir())).toThrow(/cannot be read/);
+  });
+});

@@ -1,0 +1,153 @@
+import fs from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { AppError } from '../errors.ts';
+
+/*
+ * The integrations catalogue: the one file listing the providers this installation offers, how a
+ * user authorises each, and where its tools come from. Values may name environment variables,
+ * `${NAME}` or `${NAME:-default}`, so client secrets stay out of the file. An entry whose
+ * variables are unset is listed but cannot be connected until an administrator sets them.
+ */
+
+const providerId = z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'must be lower-case letters, digits and -, starting with a letter');
+const text = z.string().trim().min(1).max(2000);
+const scope = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]{1,200}$/, 'must be an OAuth scope token');
+
+const oauth2Schema = z.strictObject({
+  type: z.literal('oauth2'),
+  authorizationUrl: text,
+  tokenUrl: text,
+  revocationUrl: text.optional(),
+  /** The issuer the provider names in its authorization responses; default the authorization URL's origin. */
+  issuer: text.optional(),
+  scopes: z.array(scope).max(100).default([]),
+  clientId: text,
+  clientSecret: text,
+  tokenAuthMethod: z.enum(['client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
+  /** Extra parameters of the authorization request, such as Google's access_type=offline. */
+  authorizationParams: z.record(z.string().regex(/^[a-z_]{1,40}$/), z.string().max(200)).default({}),
+});
+const authSchema = z.discriminatedUnion('type', [oauth2Schema, z.strictObject({ type: z.literal('api_key') }), z.strictObject({ type: z.literal('none') })]);
+
+const mcpSchema = z.discriminatedUnion('transport', [
+  z.strictObject({
+    transport: z.literal('streamable-http'),
+    /** The MCP endpoint, or `user`: each user gives their own (only when INTEGRATIONS_ALLOW_USER_MCP_URLS is on). */
+    url: text,
+  }),
+  z.strictObject({
+    transport: z.literal('stdio'),
+    command: text,
+    args: z.array(z.string().max(2000)).max(100).default([]),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,100}$/), z.string().max(4000)).default({}),
+  }),
+]);
+
+const entrySchema = z.strictObject({
+  id: providerId,
+  name: text,
+  icon: z.string().max(200).default('plug'),
+  description: z.string().max(1000).default(''),
+  docs: z.strictObject({ oauth: text.optional(), mcp: text.optional() }).default({}),
+  auth: authSchema,
+  mcp: mcpSchema,
+});
+
+const catalogueSchema = z.strictObject({ providers: z.array(entrySchema).max(500) });
+
+type RawEntry = z.infer<typeof entrySchema>;
+
+export type OAuth2Settings = z.infer<typeof oauth2Schema>;
+
+/** A catalogue entry with its variables filled in. */
+export interface ProviderEntry {
+  id: string;
+  name: string;
+  icon: string;
+  description: string;
+  docs: { oauth?: string; mcp?: string };
+  auth: RawEntry['auth'];
+  mcp: RawEntry['mcp'];
+  /** Each user supplies the MCP URL when connecting. */
+  userSuppliedUrl: boolean;
+  /** Why the entry cannot be connected on this installation; undefined when it can. */
+  unavailable?: string;
+}
+
+export class Catalogue {
+  private readonly byId: Map<string, ProviderEntry>;
+
+  constructor(readonly providers: readonly ProviderEntry[]) {
+    this.byId = new Map(providers.map((p) => [p.id, p]));
+  }
+
+  get(id: string): ProviderEntry {
+    const entry = this.byId.get(id);
+    if (!entry) throw new AppError('INTEGRATION_NOT_FOUND', `There is no integration "${id}" on this installation.`);
+    return entry;
+  }
+}
+
+/**
+ * Reads and checks the catalogue. A malformed file stops the start with a message naming the
+ * entry and field; an entry missing its variables is kept, marked unavailable.
+ */
+export function loadCatalogue(file: string, env: Record<string, string | undefined>, options: { allowUserUrls: boolean }): Catalogue {
+  let raw: unknown;
+  try {
+    raw = parseYaml(fs.readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new AppError('CONFIG_INVALID', `The integrations catalogue ${file} cannot be read: ${(error as Error).message}`);
+  }
+  const parsed = catalogueSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new AppError('CONFIG_INVALID', `The integrations catalogue ${file} is not valid at ${issue.path.join('.') || '(top)'}: ${issue.message}`);
+  }
+  const seen = new Set<string>();
+  const entries = parsed.data.providers.map((entry) => {
+    if (seen.has(entry.id)) throw new AppError('CONFIG_INVALID', `The integrations catalogue ${file} lists "${entry.id}" twice.`);
+    seen.add(entry.id);
+    return resolveEntry(entry, env, options, file);
+  });
+  return new Catalogue(entries);
+}
+
+function resolveEntry(entry: RawEntry, env: Record<string, string | undefined>, options: { allowUserUrls: boolean }, file: string): ProviderEntry {
+  const missing = new Set<string>();
+  const expand = (value: string) =>
+    value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_whole, name: string, fallback: string | undefined) => {
+      const found = env[name];
+      if (found !== undefined && found !== '') return found;
+      if (fallback !== undefined) return fallback;
+      missing.add(name);
+      return '';
+    });
+  const auth = entry.auth.type === 'oauth2'
+    ? { ...entry.auth, authorizationUrl: expand(entry.auth.authorizationUrl), tokenUrl: expand(entry.auth.tokenUrl), clientId: expand(entry.auth.clientId), clientSecret: expand(entry.auth.clientSecret), ...(entry.auth.revocationUrl ? { revocationUrl: expand(entry.auth.revocationUrl) } : {}), ...(entry.auth.issuer ? { issuer: expand(entry.auth.issuer) } : {}) }
+    : entry.auth;
+  const mcp = entry.mcp.transport === 'stdio'
+    ? { ...entry.mcp, command: expand(entry.mcp.command), args: entry.mcp.args.map(expand), env: Object.fromEntries(Object.entries(entry.mcp.env).map(([k, v]) => [k, expand(v)])) }
+    : { ...entry.mcp, url: expand(entry.mcp.url) };
+  const userSuppliedUrl = mcp.transport === 'streamable-http' && mcp.url === 'user';
+  if (userSuppliedUrl && auth.type === 'oauth2') throw new AppError('CONFIG_INVALID', `The integrations catalogue ${file}: "${entry.id}" has a user-supplied MCP URL, which only api_key and none entries may have.`);
+  const urls = [...(auth.type === 'oauth2' ? [auth.authorizationUrl, auth.tokenUrl, auth.revocationUrl] : []), mcp.transport === 'streamable-http' && !userSuppliedUrl ? mcp.url : undefined];
+  for (const url of urls) {
+    if (url && !missing.size && !/^https?:\/\/[^\s/]+/.test(url)) throw new AppError('CONFIG_INVALID', `The integrations catalogue ${file}: "${entry.id}" has "${url}" where an http(s) URL belongs.`);
+  }
+  let unavailable: string | undefined;
+  if (missing.size > 0) unavailable = `Not set up on this installation: an administrator must set ${[...missing].join(', ')}.`;
+  else if (userSuppliedUrl && !options.allowUserUrls) unavailable = 'Your own MCP servers are not enabled on this installation (INTEGRATIONS_ALLOW_USER_MCP_URLS).';
+  return {
+    id: entry.id,
+    name: entry.name,
+    icon: entry.icon,
+    description: entry.description,
+    docs: entry.docs,
+    auth,
+    mcp,
+    userSuppliedUrl,
+    ...(unavailable ? { unavailable } : {}),
+  };
+}

@@ -1,0 +1,328 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startFakeOAuthServer, type FakeOAuthServer } from '../../test/fake-oauth-server.ts';
+import { bearer, createTestApp, type TestApp } from '../../test/test-app.ts';
+import { backupDatabase, PostgresDatabase } from '../database/index.ts';
+import { CredentialVault } from './credential-vault.ts';
+import { CredentialsRejected, IntegrationService } from './integration-service.ts';
+import { OutboundGuard } from './outbound-guard.ts';
+import { parseKeyring } from '../secret-key.ts';
+
+const publicUrl = 'http://agentry.test';
+
+/** A catalogue with one OAuth provider at the fake server, one not set up, and one that takes the user's own MCP URL. */
+function writeCatalogue(dir: string): string {
+  const file = path.join(dir, 'integrations.yaml');
+  fs.writeFileSync(
+    file,
+    `providers:
+  - id: acme
+    name: Acme <Mail>
+    auth:
+      type: oauth2
+      authorizationUrl: \${ACME_URL}/authorize
+      tokenUrl: \${ACME_URL}/token
+      revocationUrl: \${ACME_URL}/revoke
+      scopes: [read, write]
+      clientId: \${ACME_CLIENT_ID}
+      clientSecret: \${ACME_CLIENT_SECRET}
+    mcp: { transport: streamable-http, url: '\${ACME_URL}/mcp' }
+  - id: unset
+    name: Not set up
+    auth: { type: oauth2, authorizationUrl: 'https://example.invalid/a', tokenUrl: 'https://example.invalid/t', clientId: '\${UNSET_CLIENT_ID}', clientSecret: x }
+    mcp: { transport: streamable-http, url: 'https://example.invalid/mcp' }
+  - id: byo
+    name: Your own
+    auth: { type: api_key }
+    mcp: { transport: streamable-http, url: user }
+`,
+  );
+  return file;
+}
+
+async function startApp(driver: 'pglite' | 'postgres', oauth: FakeOAuthServer, dir: string, env: Record<string, string> = {}): Promise<TestApp> {
+  return createTestApp(driver, {
+    PUBLIC_URL: publicUrl,
+    INTEGRATIONS_CATALOGUE: writeCatalogue(dir),
+    ACME_URL: oauth.url,
+    ACME_CLIENT_ID: oauth.clientId,
+    ACME_CLIENT_SECRET: oauth.clientSecret,
+    OUTBOUND_ALLOWED_HOSTS: '127.0.0.1',
+    INTEGRATIONS_ALLOW_USER_MCP_URLS: 'true',
+    ...env,
+  });
+}
+
+/** Starts connecting as `token`, lets the fake provider consent, and returns the callback's path and query. */
+async function authorize(t: TestApp, token: string): Promise<string> {
+  const started = await t.app.inject({ method: 'POST', url: '/v1/integrations/acme/connect', headers: bearer(token) });
+  expect(started.statusCode).toBe(200);
+  const consent = await fetch(started.json<{ authorizationUrl: string }>().authorizationUrl, { redirect: 'manual' });
+  const back = new URL(consent.headers.get('location')!);
+  expect(`${back.origin}${back.pathname}`).toBe(`${publicUrl}/v1/oauth/callback`);
+  return `${back.pathname}${back.search}`;
+}
+
+async function connect(t: TestApp, token = t.userToken): Promise<string> {
+  const callback = await t.app.inject({ method: 'GET', url: await authorize(t, token) });
+  expect(callback.statusCode).toBe(200);
+  const listed = await t.app.inject({ method: 'GET', url: '/v1/integrations', headers: bearer(token) });
+  return listed.json<{ integrations: Array<{ provider: string; connection: { id: string } | null }> }>().integrations.find((i) => i.provider === 'acme')!.connection!.id;
+}
+
+const eventsOf = (t: TestApp, type: string) => t.runtime.database.db.selectFrom('events').select(['type', 'data', 'user_id']).where('type', '=', type).execute();
+const auditOf = (t: TestApp, action: string) => t.runtime.database.db.selectFrom('audit_log').selectAll().where('action', '=', action).execute();
+const connectionRow = (t: TestApp, id: string) => t.runtime.database.db.selectFrom('integration_connections').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+
+describe('connecting integrations (embedded database, OAuth server on 127.0.0.1)', () => {
+  let oauth: FakeOAuthServer;
+  let t: TestApp;
+  let dir: string;
+  let otherToken: string;
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentry-integrations-'));
+    oauth = await startFakeOAuthServer({ redirectUri: `${publicUrl}/v1/oauth/callback` });
+    t = await startApp('pglite', oauth, dir);
+    otherToken = (await t.runtime.users.create({ email: 'other@example.test' }, { userId: null, ip: null })).token;
+  });
+  afterAll(async () => {
+    await t.close();
+    await oauth.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  beforeEach(async () => {
+    oauth.tokenAnswer = 'ok';
+    oauth.accessTokenTtlS = 3600;
+    await t.runtime.database.db.deleteFrom('integration_connections').execute();
+  });
+
+  it('lists the catalogue with what is set up and what is connected', async () => {
+    const response = await t.app.inject({ method: 'GET', url: '/v1/integrations', headers: bearer(t.userToken) });
+    expect(response.statusCode).toBe(200);
+    const { integrations } = response.json<{ integrations: Array<Record<string, unknown>> }>();
+    expect(integrations.map((i) => [i['provider'], i['available'], i['connection']])).toEqual([
+      ['acme', true, null],
+      ['unset', false, null],
+      ['byo', true, null],
+    ]);
+    expect(integrations[1]!['unavailableReason']).toMatch(/UNSET_CLIENT_ID/);
+    const unset = await t.app.inject({ method: 'POST', url: '/v1/integrations/unset/connect', headers: bearer(t.userToken) });
+    expect(unset.statusCode).toBe(409);
+    expect(unset.json().error.code).toBe('INTEGRATION_NOT_CONFIGURED');
+    const unknown = await t.app.inject({ method: 'POST', url: '/v1/integrations/nope/connect', headers: bearer(t.userToken) });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json().error.code).toBe('INTEGRATION_NOT_FOUND');
+  });
+
+  it('connects through the authorization code flow with PKCE S256, and records it', async () => {
+    const started = await t.app.inject({ method: 'POST', url: '/v1/integrations/acme/connect', headers: bearer(t.userToken) });
+    const authorizationUrl = new URL(started.json<{ authorizationUrl: string }>().authorizationUrl);
+    expect(`${authorizationUrl.origin}${authorizationUrl.pathname}`).toBe(`${oauth.url}/authorize`);
+    expect(Object.fromEntries(authorizationUrl.searchParams)).toMatchObject({
+      response_type: 'code',
+      client_id: oauth.clientId,
+      redirect_uri: `${publicUrl}/v1/oauth/callback`,
+      scope: 'read write',
+      code_challenge_method: 'S256',
+      code_challenge: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      state: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+    });
+
+    const id = await connect(t);
+    const row = await connectionRow(t, id);
+    expect(row).toMatchObject({ user_id: t.userId, provider: 'acme', status: 'connected', scopes: 'read write' });
+    // Sealed: the row holds no token in the clear.
+    expect(Buffer.from(row.credentials!).toString('latin1')).not.toContain(oauth.canary);
+    expect(await t.runtime.integrations.accessToken(t.userId, id)).toMatch(new RegExp(`^${oauth.canary}`));
+    const connected = await eventsOf(t, 'integration.connected');
+    expect(connected).toEqual([{ type: 'integration.connected', user_id: t.userId, data: { integrationId: id, provider: 'acme' } }]);
+    expect((await auditOf(t, 'integration.connected')).map((a) => a.target_id)).toContain(id);
+  });
+
+  it('renders the provider name on the callback page as text', async () => {
+    const response = await t.app.inject({ method: 'GET', url: await authorize(t, t.userToken) });
+    expect(response.headers['content-type']).toMatch(/text\/html/);
+    expect(response.body).toContain('Acme &#60;Mail&#62; is connected');
+    expect(response.headers['content-security-policy']).toBe("default-src 'none'");
+  });
+
+  it('refreshes a token about to expire, storing the rotated refresh token, and again on a 401', async () => {
+    oauth.accessTokenTtlS = 30; // inside the minute before expiry: refreshed at the next use
+    const id = await connect(t);
+    const first = await connectionRow(t, id);
+    const before = oauth.refreshes;
+    oauth.accessTokenTtlS = 3600;
+    const renewed = await t.runtime.integrations.accessToken(t.userId, id);
+    expect(oauth.refreshes).toBe(before + 1);
+    const row = await connectionRow(t, id);
+    expect(row.credentials_version).toBe(first.credentials_version + 1);
+    expect(row.refreshed_at).not.toBeNull();
+    // The rotated refresh token was kept: the provider forgot the first one, and a second refresh still works.
+    oauth.invalidate(renewed);
+    const used: string[] = [];
+    const result = await t.runtime.integrations.withAccessToken(t.userId, id, async (token) => {
+      used.push(token);
+      const answer = await fetch(`${oauth.url}/resource`, { headers: { authorization: `Bearer ${token}` } });
+      if (answer.status === 401) throw new CredentialsRejected();
+      return answer.json();
+    });
+    expect(result).toEqual({ ok: true });
+    expect(used).toHaveLength(2);
+    expect(used[0]).toBe(renewed);
+    expect(oauth.refreshes).toBe(before + 2);
+    const refreshed = await eventsOf(t, 'integration.refreshed');
+    expect(refreshed.filter((e) => (e.data as { integrationId: string }).integrationId === id)).toHaveLength(2);
+    expect((await auditOf(t, 'integration.refreshed')).filter((a) => a.target_id === id)).toHaveLength(2);
+  });
+
+  it('marks the connection in error when the provider refuses the refresh for good', async () => {
+    oauth.accessTokenTtlS = 30;
+    const id = await connect(t);
+    oauth.forgetRefreshTokens();
+    await expect(t.runtime.integrations.accessToken(t.userId, id)).rejects.toMatchObject({ code: 'CONNECTION_BROKEN' });
+    expect(await connectionRow(t, id)).toMatchObject({ status: 'error', last_error: { code: 'CONNECTION_BROKEN' } });
+    const errors = await eventsOf(t, 'integration.error');
+    expect(errors.at(-1)?.data).toMatchObject({ integrationId: id, provider: 'acme', code: 'CONNECTION_BROKEN' });
+    // A refresh that fails for a while (the provider is down) changes nothing.
+    const other = await connect(t, otherToken);
+    oauth.tokenAnswer = 'unavailable';
+    const otherUser = (await connectionRow(t, other)).user_id;
+    await t.runtime.database.db.updateTable('integration_connections').set({ token_expires_at: new Date(Date.now() - 1000) }).where('id', '=', other).execute();
+    await expect(t.runtime.integrations.accessToken(otherUser, other)).rejects.toMatchObject({ code: 'OAUTH_PROVIDER_ERROR' });
+    expect(await connectionRow(t, other)).toMatchObject({ status: 'connected', refresh_claimed_by: null });
+  });
+
+  it('disconnects: revokes at the provider, deletes the credentials, tells the user', async () => {
+    const id = await connect(t);
+    const other = await t.app.inject({ method: 'DELETE', url: `/v1/integrations/${id}`, headers: bearer(otherToken) });
+    expect(other.statusCode).toBe(404);
+    expect(other.json().error.code).toBe('CONNECTION_NOT_FOUND');
+    const response = await t.app.inject({ method: 'DELETE', url: `/v1/integrations/${id}`, headers: bearer(t.userToken) });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ revoked: true });
+    expect(oauth.revoked.at(-1)).toMatch(new RegExp(`^${oauth.canary}`));
+    expect(await t.runtime.database.db.selectFrom('integration_connections').select('id').where('id', '=', id).execute()).toEqual([]);
+    expect((await eventsOf(t, 'integration.disconnected')).at(-1)?.data).toEqual({ integrationId: id, provider: 'acme', reason: 'revoked at the provider' });
+    expect((await auditOf(t, 'integration.disconnected')).at(-1)).toMatchObject({ target_id: id, actor_user_id: t.userId });
+    const again = await t.app.inject({ method: 'DELETE', url: `/v1/integrations/${id}`, headers: bearer(t.userToken) });
+    expect(again.statusCode).toBe(404);
+  });
+
+  it('refuses a missing, replayed, expired or someone else’s state, and stores nothing', async () => {
+    const expectRefused = async (url: string, headers: Record<string, string> = {}) => {
+      const response = await t.app.inject({ method: 'GET', url, headers });
+      expect(response.statusCode).toBe(400);
+      expect(response.json().error.code).toBe('OAUTH_STATE_INVALID');
+    };
+    await expectRefused('/v1/oauth/callback?code=abc');
+    await expectRefused('/v1/oauth/callback?code=abc&state=never-issued');
+
+    const replayed = await authorize(t, t.userToken);
+    expect((await t.app.inject({ method: 'GET', url: replayed })).statusCode).toBe(200);
+    await expectRefused(replayed);
+
+    const expired = await authorize(t, otherToken);
+    await t.runtime.database.db.updateTable('oauth_states').set({ expires_at: new Date(Date.now() - 1000) }).execute();
+    await expectRefused(expired);
+
+    const someoneElses = await authorize(t, otherToken);
+    await expectRefused(someoneElses, bearer(t.userToken));
+
+    const moved = await authorize(t, otherToken);
+    await t.runtime.database.db.updateTable('oauth_states').set({ redirect_uri: 'http://agentry.test/v1/oauth/callback/' }).execute();
+    await expectRefused(moved);
+
+    const rows = await t.runtime.database.db.selectFrom('integration_connections').select('user_id').execute();
+    expect(rows).toEqual([{ user_id: t.userId }]); // only the one that completed
+  });
+
+  it('reports a denial, token endpoint errors and garbage, and stores nothing', async () => {
+    const denied = await t.app.inject({ method: 'GET', url: (await authorize(t, t.userToken)).replace(/code=[^&]+/, 'error=access_denied') });
+    expect(denied.statusCode).toBe(400);
+    expect(denied.json().error.code).toBe('OAUTH_DENIED');
+    for (const answer of ['invalid_grant', 'garbage', 'no-token', 'unavailable'] as const) {
+      oauth.tokenAnswer = answer;
+      const response = await t.app.inject({ method: 'GET', url: await authorize(t, t.userToken) });
+      expect(response.statusCode, answer).toBe(502);
+      expect(response.json().error.code).toBe('OAUTH_PROVIDER_ERROR');
+      expect(response.body).not.toContain('Something went wrong'); // the provider's body is not passed on
+    }
+    expect(await t.runtime.database.db.selectFrom('integration_connections').select('id').execute()).toEqual([]);
+    expect((await t.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
+  });
+
+  it('connects an API-key integration with the user’s own MCP URL, checked by the outbound guard', async () => {
+    const refused = [`http://169.254.169.254/mcp`, 'http://[::ffff:a9fe:a9fe]/mcp', 'http://2852039166/mcp', 'file:///etc/passwd'];
+    for (const mcpUrl of refused) {
+      const response = await t.app.inject({ method: 'POST', url: '/v1/integrations/byo/connect', headers: bearer(t.userToken), payload: { apiKey: 'k', mcpUrl } });
+      expect(response.statusCode, mcpUrl).toBe(400);
+      expect(response.json().error.code).toBe('OUTBOUND_REFUSED');
+    }
+    const missingKey = await t.app.inject({ method: 'POST', url: '/v1/integrations/byo/connect', headers: bearer(t.userToken), payload: { mcpUrl: `${oauth.url}/mcp` } });
+    expect(missingKey.statusCode).toBe(400);
+    const apiKey = `${oauth.canary}-api-key`;
+    const response = await t.app.inject({ method: 'POST', url: '/v1/integrations/byo/connect', headers: bearer(t.userToken), payload: { apiKey, mcpUrl: `${oauth.url}/mcp` } });
+    expect(response.statusCode).toBe(201);
+    expect(response.json().connection).toMatchObject({ provider: 'byo', status: 'connected', authType: 'api_key', mcpUrl: `${oauth.url}/mcp` });
+    expect(response.body).not.toContain(oauth.canary);
+    const keyForAcme = await t.app.inject({ method: 'POST', url: '/v1/integrations/acme/connect', headers: bearer(t.userToken), payload: { apiKey } });
+    expect(keyForAcme.statusCode).toBe(400);
+  });
+
+  it('keeps every credential out of responses, events, the audit log and a backup', async () => {
+    await connect(t);
+    await t.app.inject({ method: 'POST', url: '/v1/integrations/byo/connect', headers: bearer(t.userToken), payload: { apiKey: `${oauth.canary}-key`, mcpUrl: `${oauth.url}/mcp` } });
+    const listing = await t.app.inject({ method: 'GET', url: '/v1/integrations', headers: bearer(t.userToken) });
+    expect(listing.body).not.toContain(oauth.canary);
+    const events = await t.runtime.database.db.selectFrom('events').select('data').execute();
+    const audit = await t.runtime.database.db.selectFrom('audit_log').select('details').execute();
+    expect(JSON.stringify([events, audit])).not.toContain(oauth.canary);
+    const file = path.join(dir, 'backup.sql');
+    await backupDatabase(t.runtime.database, file);
+    const dump = fs.readFileSync(file, 'latin1');
+    expect(dump).toContain('integration_connections');
+    expect(dump).not.toContain(oauth.canary);
+  });
+});
+
+describe('token refresh across instances (PostgreSQL)', () => {
+  it('20 concurrent calls with an expired token on two instances refresh once, and every call succeeds', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentry-integrations-'));
+    const oauth = await startFakeOAuthServer({ redirectUri: `${publicUrl}/v1/oauth/callback` });
+    const t = await startApp('postgres', oauth, dir);
+    const database = await PostgresDatabase.open(t.target, { pool: { max: 10, timeoutMs: 5000, statementTimeoutMs: 0 } });
+    const second = new IntegrationService({
+      database,
+      bus: t.runtime.events.bus,
+      catalogue: t.config.integrations.catalogue,
+      vault: new CredentialVault(parseKeyring(t.config.secretKey!)),
+      guard: new OutboundGuard(['127.0.0.1']),
+      publicUrl,
+    });
+    try {
+      const id = await connect(t);
+      await t.runtime.database.db.updateTable('integration_connections').set({ token_expires_at: new Date(Date.now() - 1000) }).where('id', '=', id).execute();
+      oauth.refreshDelayMs = 200; // the refresh is slow enough that every call arrives while it runs
+      const before = oauth.refreshes;
+      const calls = Array.from({ length: 20 }, (_, i) =>
+        (i % 2 === 0 ? t.runtime.integrations : second).withAccessToken(t.userId, id, async (token) => {
+          const answer = await fetch(`${oauth.url}/resource`, { headers: { authorization: `Bearer ${token}` } });
+          if (answer.status === 401) throw new CredentialsRejected();
+          return answer.status;
+        }),
+      );
+      expect(await Promise.all(calls)).toEqual(Array(20).fill(200));
+      expect(oauth.refreshes).toBe(before + 1);
+      expect(await connectionRow(t, id)).toMatchObject({ refresh_claimed_by: null, status: 'connected' });
+    } finally {
+      await second.close();
+      await database.close();
+      await t.close();
+      await oauth.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,39 @@
+import { sql } from 'kysely';
+import type { PostgresDatabase } from '../database/index.ts';
+import type { CredentialVault } from './credential-vault.ts';
+import { openCredentials } from './token-refresher.ts';
+
+/**
+ * Re-encrypts every stored credential that is not under the keyring's current key, a row at a
+ * time under its lock, so a running server's refreshes interleave safely. Rows already rewritten
+ * are skipped: running it again after an interruption finishes the job.
+ */
+export async function rotateCredentials(database: PostgresDatabase, vault: CredentialVault): Promise<{ rewritten: number; byKey: Record<string, number> }> {
+  let rewritten = 0;
+  for (;;) {
+    const batch = await database.db
+      .selectFrom('integration_connections')
+      .select('id')
+      .where('credentials', 'is not', null)
+      .where('credentials_key_id', '<>', vault.currentKeyId)
+      .limit(100)
+      .execute();
+    if (batch.length === 0) break;
+    for (const { id } of batch) {
+      await database.transaction(async (tx) => {
+        const row = await tx.selectFrom('integration_connections').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+        if (!row?.credentials || row.credentials_key_id === vault.currentKeyId) return;
+        const sealed = vault.seal({ userId: row.user_id, connectionId: row.id }, openCredentials(vault, row));
+        await tx.updateTable('integration_connections').set({ credentials: sealed.sealed, credentials_key_id: sealed.keyId, updated_at: sql<Date>`now()` }).where('id', '=', id).execute();
+        rewritten += 1;
+      });
+    }
+  }
+  const counts = await database.db
+    .selectFrom('integration_connections')
+    .select(['credentials_key_id', (eb) => eb.fn.countAll<string>().as('count')])
+    .where('credentials', 'is not', null)
+    .groupBy('credentials_key_id')
+    .execute();
+  return { rewritten, byKey: Object.fromEntries(counts.map((c) => [c.credentials_key_id ?? '', Number(c.count)])) };
+}

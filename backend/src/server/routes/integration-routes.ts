@@ -1,0 +1,96 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { TokenService } from '../../accounts/index.ts';
+import type { Features } from '../../features.ts';
+import type { IntegrationService } from '../../integrations/index.ts';
+import { actorOf, principalOf } from '../auth.ts';
+import { idParams } from './schemas.ts';
+
+const connectionSchema = z.object({
+  id: z.uuid(),
+  provider: z.string(),
+  status: z.enum(['connected', 'degraded', 'error', 'disconnected']),
+  authType: z.enum(['oauth2', 'api_key', 'none']),
+  scopes: z.string().nullable(),
+  mcpUrl: z.string().nullable(),
+  lastError: z.object({ code: z.string(), message: z.string() }).nullable(),
+  connectedAt: z.string(),
+  refreshedAt: z.string().nullable(),
+  expiresAt: z.string().nullable().describe('When the access token expires; it is renewed before then'),
+});
+const integrationSchema = z.object({
+  provider: z.string(),
+  name: z.string(),
+  icon: z.string(),
+  description: z.string(),
+  docs: z.object({ oauth: z.string().optional(), mcp: z.string().optional() }),
+  authType: z.enum(['oauth2', 'api_key', 'none']),
+  userSuppliedUrl: z.boolean().describe('You give the MCP server URL when connecting'),
+  available: z.boolean(),
+  unavailableReason: z.string().nullable(),
+  connection: connectionSchema.nullable(),
+});
+const connectBody = z.strictObject({
+  apiKey: z.string().min(1).max(4096).optional().describe('For integrations that take an API key; stored encrypted, never shown again'),
+  mcpUrl: z.string().max(2000).optional().describe('Your MCP server, for integrations that take one'),
+});
+const providerParams = z.object({ provider: z.string().max(100) });
+
+/** Integrations: the catalogue, connecting (OAuth or an API key), the OAuth callback, disconnecting. */
+export const integrationRoutes: FastifyPluginAsyncZod<{ integrations: IntegrationService; tokens: TokenService; features: Features }> = async (app, { integrations, tokens, features }) => {
+  app.addHook('preHandler', async () => features.require('integrations'));
+  app.get(
+    '/v1/integrations',
+    { schema: { tags: ['integrations'], summary: 'The integrations this installation offers, with your connection to each', response: { 200: z.object({ integrations: z.array(integrationSchema) }) } } },
+    async (request) => ({ integrations: await integrations.list(principalOf(request).user.id) }),
+  );
+
+  app.post(
+    '/v1/integrations/:provider/connect',
+    {
+      schema: {
+        tags: ['integrations'],
+        summary: 'Connect an integration: OAuth ones answer with the URL to authorise at; API-key and keyless ones connect at once',
+        params: providerParams,
+        body: connectBody.nullish(),
+        response: { 200: z.object({ authorizationUrl: z.string() }), 201: z.object({ connection: connectionSchema }) },
+      },
+    },
+    async (request, reply) => {
+      const started = await integrations.connect(actorOf(request), request.params.provider, request.body ?? {});
+      return 'authorizationUrl' in started ? started : reply.code(201).send(started);
+    },
+  );
+
+  // Public: the provider sends the user's browser here. The single-use state authorises it; a
+  // caller who is signed in as someone else is refused.
+  app.get('/v1/oauth/callback', { schema: { tags: ['integrations'], summary: 'Where providers send the browser back after authorising (public)', security: [] } }, async (request, reply) => {
+    const header = request.headers.authorization;
+    const bearer = header ? /^Bearer +(\S+)\s*$/i.exec(header)?.[1] : undefined;
+    const caller = bearer ? await tokens.authenticate(bearer) : undefined;
+    const parameters = new URL(request.url, 'http://callback.invalid').searchParams;
+    const { providerName } = await integrations.completeAuthorization(parameters, { ...(caller ? { callerUserId: caller.user.id } : {}), ip: request.ip });
+    return reply
+      .type('text/html; charset=utf-8')
+      .header('content-security-policy', "default-src 'none'")
+      .header('cache-control', 'no-store')
+      .send(`<!doctype html><html lang="en"><meta charset="utf-8"><title>Connected</title><p>${escapeHtml(providerName)} is connected. You can close this tab and go back to Agentry.</p></html>`);
+  });
+
+  app.delete(
+    '/v1/integrations/:id',
+    {
+      schema: {
+        tags: ['integrations'],
+        summary: 'Disconnect: revoke the grant at the provider when it can, then delete the credentials',
+        params: idParams,
+        response: { 200: z.object({ revoked: z.boolean().describe('Whether the provider confirmed the revocation') }) },
+      },
+    },
+    async (request) => integrations.disconnect(actorOf(request), request.params.id),
+  );
+};
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
