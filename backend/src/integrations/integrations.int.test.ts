@@ -1,10 +1,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeOAuthServer, type FakeOAuthServer } from '../../test/fake-oauth-server.ts';
 import { bearer, createTestApp, type TestApp } from '../../test/test-app.ts';
 import { backupDatabase, PostgresDatabase } from '../database/index.ts';
+import { buildApp, logRedactions } from '../server/index.ts';
 import { CredentialVault } from './credential-vault.ts';
 import { CredentialsRejected, IntegrationService } from './integration-service.ts';
 import { OutboundGuard } from './outbound-guard.ts';
@@ -71,6 +74,15 @@ async function connect(t: TestApp, token = t.userToken): Promise<string> {
   const listed = await t.app.inject({ method: 'GET', url: '/v1/integrations', headers: bearer(token) });
   return listed.json<{ integrations: Array<{ provider: string; connection: { id: string } | null }> }>().integrations.find((i) => i.provider === 'acme')!.connection!.id;
 }
+
+/** What a second IntegrationService over the test app's database needs, but its guard. */
+const serviceDeps = (t: TestApp) => ({
+  database: t.runtime.database,
+  bus: t.runtime.events.bus,
+  catalogue: t.config.integrations.catalogue,
+  vault: new CredentialVault(parseKeyring(t.config.secretKey ?? fs.readFileSync(path.join(t.config.dataDir, 'secret.key'), 'utf8').trim())),
+  publicUrl,
+});
 
 const eventsOf = (t: TestApp, type: string) => t.runtime.database.db.selectFrom('events').select(['type', 'data', 'user_id']).where('type', '=', type).execute();
 const auditOf = (t: TestApp, action: string) => t.runtime.database.db.selectFrom('audit_log').selectAll().where('action', '=', action).execute();
@@ -252,6 +264,23 @@ describe('connecting integrations (embedded database, OAuth server on 127.0.0.1)
     }
     expect(await t.runtime.database.db.selectFrom('integration_connections').select('id').execute()).toEqual([]);
     expect((await t.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
+
+    // The provider's endpoints pass the outbound guard too: without the allow-list, 127.0.0.1 is refused.
+    oauth.tokenAnswer = 'ok';
+    const strict = new IntegrationService({ ...serviceDeps(t), guard: new OutboundGuard() });
+    const callback = await authorize(t, t.userToken);
+    await expect(strict.completeAuthorization(new URLSearchParams(callback.split('?')[1]), { ip: null })).rejects.toMatchObject({ code: 'OUTBOUND_REFUSED' });
+    await strict.close();
+  });
+
+  it('cannot read credentials moved onto another row', async () => {
+    const mine = await connect(t);
+    const theirs = await connect(t, otherToken);
+    const [a, b] = await Promise.all([connectionRow(t, mine), connectionRow(t, theirs)]);
+    await t.runtime.database.db.updateTable('integration_connections').set({ credentials: b.credentials }).where('id', '=', mine).execute();
+    await t.runtime.database.db.updateTable('integration_connections').set({ credentials: a.credentials }).where('id', '=', theirs).execute();
+    await expect(t.runtime.integrations.accessToken(t.userId, mine)).rejects.toMatchObject({ code: 'CREDENTIALS_UNREADABLE' });
+    await expect(t.runtime.integrations.accessToken(b.user_id, theirs)).rejects.toMatchObject({ code: 'CREDENTIALS_UNREADABLE' });
   });
 
   it('connects an API-key integration with the user’s own MCP URL, checked by the outbound guard', async () => {
@@ -272,7 +301,7 @@ describe('connecting integrations (embedded database, OAuth server on 127.0.0.1)
     expect(keyForAcme.statusCode).toBe(400);
   });
 
-  it('keeps every credential out of responses, events, the audit log and a backup', async () => {
+  it('keeps every credential out of responses, events, the audit log, the server log and a backup', async () => {
     await connect(t);
     await t.app.inject({ method: 'POST', url: '/v1/integrations/byo/connect', headers: bearer(t.userToken), payload: { apiKey: `${oauth.canary}-key`, mcpUrl: `${oauth.url}/mcp` } });
     const listing = await t.app.inject({ method: 'GET', url: '/v1/integrations', headers: bearer(t.userToken) });
@@ -280,6 +309,21 @@ describe('connecting integrations (embedded database, OAuth server on 127.0.0.1)
     const events = await t.runtime.database.db.selectFrom('events').select('data').execute();
     const audit = await t.runtime.database.db.selectFrom('audit_log').select('details').execute();
     expect(JSON.stringify([events, audit])).not.toContain(oauth.canary);
+    // The server's log, at its most talkative, through a whole connect, refresh and disconnect.
+    let log = '';
+    const logger = pino({ level: 'trace', redact: logRedactions }, new Writable({ write: (chunk: Buffer, _encoding, done) => ((log += chunk.toString()), done()) }));
+    const logged = await buildApp(t.runtime, { loggerInstance: logger });
+    const callback = await authorize(t, otherToken);
+    expect((await logged.inject({ method: 'GET', url: callback })).statusCode).toBe(200);
+    const otherConnection = (await logged.inject({ method: 'GET', url: '/v1/integrations', headers: bearer(otherToken) })).json<{ integrations: Array<{ connection: { id: string } | null }> }>().integrations[0]!.connection!.id;
+    await t.runtime.database.db.updateTable('integration_connections').set({ token_expires_at: new Date(0) }).where('id', '=', otherConnection).execute();
+    await t.runtime.integrations.accessToken((await connectionRow(t, otherConnection)).user_id, otherConnection);
+    await logged.inject({ method: 'DELETE', url: `/v1/integrations/${otherConnection}`, headers: bearer(otherToken) });
+    await logged.close();
+    expect(log).toContain('/v1/oauth/callback');
+    expect(log).not.toContain(oauth.canary); // the authorization code included
+    expect(log).not.toContain(new URLSearchParams(callback.split('?')[1]).get('state'));
+
     const file = path.join(dir, 'backup.sql');
     await backupDatabase(t.runtime.database, file);
     const dump = fs.readFileSync(file, 'latin1');
@@ -294,14 +338,7 @@ describe('token refresh across instances (PostgreSQL)', () => {
     const oauth = await startFakeOAuthServer({ redirectUri: `${publicUrl}/v1/oauth/callback` });
     const t = await startApp('postgres', oauth, dir);
     const database = await PostgresDatabase.open(t.target, { pool: { max: 10, timeoutMs: 5000, statementTimeoutMs: 0 } });
-    const second = new IntegrationService({
-      database,
-      bus: t.runtime.events.bus,
-      catalogue: t.config.integrations.catalogue,
-      vault: new CredentialVault(parseKeyring(t.config.secretKey!)),
-      guard: new OutboundGuard(['127.0.0.1']),
-      publicUrl,
-    });
+    const second = new IntegrationService({ ...serviceDeps(t), database, guard: new OutboundGuard(['127.0.0.1']) });
     try {
       const id = await connect(t);
       await t.runtime.database.db.updateTable('integration_connections').set({ token_expires_at: new Date(Date.now() - 1000) }).where('id', '=', id).execute();

@@ -64,7 +64,14 @@ export const integrationRoutes: FastifyPluginAsyncZod<{ integrations: Integratio
 
   // Public: the provider sends the user's browser here. The single-use state authorises it; a
   // caller who is signed in as someone else is refused.
-  app.get('/v1/oauth/callback', { schema: { tags: ['integrations'], summary: 'Where providers send the browser back after authorising (public)', security: [] } }, async (request, reply) => {
+  app.get(
+    '/v1/oauth/callback',
+    {
+      schema: { tags: ['integrations'], summary: 'Where providers send the browser back after authorising (public)', security: [] },
+      // The query carries the authorization code and state: the log keeps the path only.
+      logSerializers: { req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url.split('?')[0] }) },
+    },
+    async (request, reply) => {
     const header = request.headers.authorization;
     const bearer = header ? /^Bearer +(\S+)\s*$/i.exec(header)?.[1] : undefined;
     const caller = bearer ? await tokens.authenticate(bearer) : undefined;
@@ -75,7 +82,8 @@ export const integrationRoutes: FastifyPluginAsyncZod<{ integrations: Integratio
       .header('content-security-policy', "default-src 'none'")
       .header('cache-control', 'no-store')
       .send(`<!doctype html><html lang="en"><meta charset="utf-8"><title>Connected</title><p>${escapeHtml(providerName)} is connected. You can close this tab and go back to Agentry.</p></html>`);
-  });
+    },
+  );
 
   app.delete(
     '/v1/integrations/:id',
