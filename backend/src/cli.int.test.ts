@@ -85,7 +85,7 @@ describe('the agentry CLI', () => {
     await database.close();
 
     const rotated = await cli(['keys', 'rotate']);
-    expect(rotated).toMatchObject({ code: 0, output: expect.stringMatching(/Re-encrypted 1 credential record under the key "k\d+"/) });
+    expect(rotated).toMatchObject({ code: 0, output: expect.stringMatching(/Re-encrypted 1 credential record under the key "k-[0-9a-f]{8}"/) });
     const after = fs.readFileSync(keyFile, 'utf8').trim();
     expect(after.endsWith(`,${before}`)).toBe(true);
     expect(fs.statSync(keyFile).mode & 0o777).toBe(0o600);
@@ -97,6 +97,6 @@ describe('the agentry CLI', () => {
     expect(row.credentials_key_id).toBe(keyring.current.id);
     expect(new CredentialVault(keyring).open({ userId, connectionId }, { keyId: row.credentials_key_id!, sealed: Buffer.from(row.credentials!) })).toEqual({ accessToken: 'still-readable' });
     expect(await cli(['keys', 'rotate'], { AGENTRY_SECRET_KEY: after })).toMatchObject({ code: 0, output: expect.stringMatching(/Re-encrypted 0 credential records/) });
-    expect((await cli(['keys', 'generate'])).output).toMatch(/^k\d{14}:[A-Za-z0-9_-]{43}$/m);
+    expect((await cli(['keys', 'generate'])).output).toMatch(/^k\d{8}:[A-Za-z0-9_-]{43}$/m);
   }, 120_000);
 });

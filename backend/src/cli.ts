@@ -136,26 +136,27 @@ async function keys(config: Config, args: string[], print: Print): Promise<void>
   const action = args[0];
   if (action === 'generate') return print(generateKeyEntry());
   if (action !== 'rotate') throw new AppError('VALIDATION_FAILED', `Unknown keys action "${action ?? ''}".\n\n${usage}`);
-  let keyring = resolveSecretKey(config);
-  if (!config.secretKey) {
-    // The embedded keyring lives in the data directory: a new key goes first, the old ones stay
-    // (records under them remain readable until rewritten below, and if this is interrupted).
-    const file = secretKeyFile(config);
-    keyring = `${generateKeyEntry()},${keyring}`;
-    fs.writeFileSync(`${file}.new`, `${keyring}\n`, { mode: 0o600 });
-    fs.renameSync(`${file}.new`, file);
-    print(`Added the key "${parseKeyring(keyring).current.id}" to ${file}.`);
-  }
+  const current = resolveSecretKey(config);
+  // The embedded keyring lives in the data directory: a new key goes first and the old ones stay,
+  // so records under them remain readable until rewritten below (and if this is interrupted).
+  const keyring = config.secretKey ? current : `${generateKeyEntry()},${current}`;
   const vault = new CredentialVault(parseKeyring(keyring));
-  const { rewritten, byKey } = await withDatabase(config, async (database) => {
+  const { rewritten, unreadable, byKey } = await withDatabase(config, async (database) => {
+    if (!config.secretKey) {
+      const file = secretKeyFile(config);
+      fs.writeFileSync(`${file}.new`, `${keyring}\n`, { mode: 0o600 });
+      fs.renameSync(`${file}.new`, file);
+      print(`Added the key "${vault.currentKeyId}" to ${file}.`);
+    }
     const result = await rotateCredentials(database, vault);
-    await recordAudit(database.db, { action: 'credentials.rotated', details: { keyId: vault.currentKeyId, rewritten: result.rewritten } });
+    await recordAudit(database.db, { action: 'credentials.rotated', details: { keyId: vault.currentKeyId, rewritten: result.rewritten, unreadable: result.unreadable } });
     return result;
   });
   print(`Re-encrypted ${rewritten} credential record${rewritten === 1 ? '' : 's'} under the key "${vault.currentKeyId}".`);
+  if (unreadable > 0) print(`${unreadable} record${unreadable === 1 ? ' is' : 's are'} under a key not in the keyring, or damaged: left as they are; their users must connect again.`);
   print(`Records per key: ${Object.entries(byKey).map(([id, count]) => `${id} ${count}`).join(', ') || 'none stored'}. Keys no record uses may be removed from the keyring.`);
   if (config.secretKey && parseKeyring(keyring).ids.length === 1) {
-    print('To move to a new key: put one first in AGENTRY_SECRET_KEY (agentry keys generate prints one), keeping the old one after it, restart every instance, and run this again.');
+    print('To move to a new key: add one after the current key in AGENTRY_SECRET_KEY on every instance (agentry keys generate prints one) and restart them; then move it first on every instance and restart them; then run this again.');
   }
 }
 

@@ -5,11 +5,11 @@ import type { Logger } from 'pino';
 import { TokenService, UserService } from './accounts/index.ts';
 import type { Config } from './config.ts';
 import { backupDatabase, MigrationRunner, PostgresDatabase } from './database/index.ts';
-import { createEventSystem } from './events/index.ts';
+import { createEventSystem, type EventBus } from './events/index.ts';
 import { Features } from './features.ts';
 import { faultInjector } from './fault-injection.ts';
 import { AgentRunner, ChatBridge, completeSessionTool, loadCustomTools } from './agent/index.ts';
-import { CredentialVault, IntegrationService, OutboundGuard } from './integrations/index.ts';
+import { CredentialVault, HealthMonitor, IntegrationService, IntegrationTools, McpClients, OutboundGuard, ToolRegistry } from './integrations/index.ts';
 import { KnowledgeBase, KnowledgeSearch, knowledgeSearchTool, type ToolDefinition } from './knowledge/index.ts';
 import { createEmbedder, createLanguageModels, type Embedder } from './providers/index.ts';
 import { parseKeyring, resolveSecretKey } from './secret-key.ts';
@@ -90,19 +90,12 @@ export async function createRuntime(
   });
   await events.start();
   const features = new Features(config.features, migrations);
-  const integrations = new IntegrationService({
-    database,
-    bus: events.bus,
-    catalogue: config.integrations.catalogue,
-    vault: new CredentialVault(parseKeyring(resolveSecretKey(config))),
-    guard: new OutboundGuard(config.integrations.outboundAllowList),
-    publicUrl: config.publicUrl,
-  });
+  const { integrations, integrationTools, health } = createIntegrations(config, database, events.bus, logger);
   const knowledge = new KnowledgeBase(database, events.bus, config.knowledge, (error, context) => logger.warn({ err: error }, context));
   const knowledgeAvailable = (await features.states()).knowledgeBase.available;
   if (knowledgeAvailable && options.background !== false) await knowledge.start();
   const knowledgeBaseAvailable = async () => (await features.states()).knowledgeBase.available;
-  const templates = await createTemplates(config, database, knowledgeBaseAvailable, logger, options.now);
+  const templates = await createTemplates(config, database, knowledgeBaseAvailable, (userId) => integrations.connectedProviders(userId), logger, options.now);
   const languageModels = createLanguageModels(config.models);
   const customTools = await loadCustomTools(config.sessions.customTools, ['knowledge_search', completeSessionToolName]);
   const checkModel = (id: string) => void languageModels.resolve(id);
@@ -137,8 +130,9 @@ export async function createRuntime(
     },
     reach: faultInjector(config.sessions.killAt),
     onError: (error, context) => logger.warn({ err: error }, context),
-    toolsFor: (userId, names) => {
+    toolsFor: async (userId, names) => {
       const tools = new Map<string, ToolDefinition>();
+      for (const definition of await integrationTools.forSession(userId, names)) tools.set(definition.name, definition);
       if (names.includes('knowledge_search')) tools.set('knowledge_search', knowledgeSearchTool(knowledgeSearch, userId));
       if (names.includes(completeSessionToolName)) tools.set(completeSessionToolName, completeSessionTool());
       for (const name of names) {
@@ -151,6 +145,7 @@ export async function createRuntime(
   let cleanupTimer: NodeJS.Timeout | undefined;
   if (options.background !== false) {
     await runner.start();
+    if (config.integrations.healthIntervalMs > 0) health.start();
     // Finished sessions past their retention go, hourly (and with `agentry sessions cleanup`).
     const cleanup = () => void removeFinishedSessions(database, config.sessions.retentionDays).catch((error: unknown) => logger.warn({ err: error }, 'session clean-up failed'));
     cleanup();
@@ -179,10 +174,13 @@ export async function createRuntime(
     tokens,
     events,
     integrations,
+    integrationTools,
     version,
     async close() {
       clearInterval(cleanupTimer);
       await runner.stop();
+      await health.stop();
+      await integrationTools.close();
       await integrations.close();
       await knowledge.stop();
       await events.stop();
@@ -192,11 +190,44 @@ export async function createRuntime(
   };
 }
 
+/**
+ * The integrations area: the connection service (OAuth, vault, outbound guard), one MCP client
+ * per connection, the tool registry, the tools the agent loop uses, and the health monitor.
+ */
+function createIntegrations(config: Config, database: PostgresDatabase, bus: EventBus, logger: Pick<Logger, 'warn'>) {
+  const guard = new OutboundGuard(config.integrations.outboundAllowList);
+  const registry = new ToolRegistry(database, bus);
+  const onError = (error: unknown, context: string) => logger.warn({ err: error }, context);
+  let integrationTools: IntegrationTools | undefined = undefined;
+  const integrations = new IntegrationService({
+    database,
+    bus,
+    registry,
+    guard,
+    catalogue: config.integrations.catalogue,
+    vault: new CredentialVault(parseKeyring(resolveSecretKey(config))),
+    publicUrl: config.publicUrl,
+    onConnected: (connection) => integrationTools?.refreshInBackground(connection.id),
+  });
+  const clients = new McpClients({
+    guard,
+    bearer: (target, rejected) => integrations.bearer(target, rejected),
+    onToolsChanged: (target) => integrationTools?.refreshInBackground(target.connectionId),
+    timeoutMs: config.integrations.timeoutMs,
+    maxResponseBytes: config.integrations.maxResponseBytes,
+    version,
+  });
+  integrationTools = new IntegrationTools({ database, integrations, registry, clients, attempts: config.integrations.attempts, retryDelayMs: 200, onError });
+  const health = new HealthMonitor({ database, integrations, clients, intervalMs: config.integrations.healthIntervalMs || 300_000, onError });
+  return { integrations, integrationTools, health };
+}
+
 /** Syncs the built-in library into the database and wires the template service. */
 async function createTemplates(
   config: Config,
   database: PostgresDatabase,
   knowledgeBaseAvailable: () => Promise<boolean>,
+  connectedIntegrations: (userId: string) => Promise<readonly string[]>,
   logger: Pick<Logger, 'info'>,
   now?: () => number,
 ): Promise<TemplateService> {
@@ -215,6 +246,7 @@ async function createTemplates(
       return matchEmbedder;
     }),
     knowledgeBaseAvailable,
+    connectedIntegrations,
     matchThreshold: config.templates.matchThreshold,
   });
 }

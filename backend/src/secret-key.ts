@@ -5,13 +5,16 @@ import type { Config } from './config.ts';
 import { AppError } from './errors.ts';
 
 /*
- * The secret key is a keyring: one or more keys, comma-separated, each `id:key` or a bare key
- * (its id is then derived from it). The first key encrypts; every key decrypts, so records
- * written under an older key stay readable after a new one is put first, until
- * `agentry keys rotate` rewrites them. Keys are at least 32 random bytes, base64 or base64url.
+ * The secret key is a keyring: one or more keys, comma-separated, each a bare key or
+ * `label:key` (the label only helps people tell keys apart). The first key encrypts; every key
+ * decrypts, so records written under an older key stay readable after a new one is put first,
+ * until `agentry keys rotate` rewrites them. A record names its key by the key's fingerprint (a
+ * short hash of it), so relabelling or reordering keys never strands a record. Keys are at least
+ * 32 random bytes, base64 or base64url.
  */
 
 export interface SecretKey {
+  /** The key's fingerprint: what records store. */
   id: string;
   /** The AES-256 key derived from the key material (HKDF-SHA256). */
   aesKey: Buffer;
@@ -35,11 +38,11 @@ export function keyringProblem(text: string): string | undefined {
     const separator = entry.indexOf(':');
     const id = separator >= 0 ? entry.slice(0, separator) : undefined;
     const material = separator >= 0 ? entry.slice(separator + 1) : entry;
-    if (id !== undefined && !keyIdPattern.test(id)) return `key ${index + 1}: its id must be lower-case letters, digits, - and _ (at most 32)`;
+    if (id !== undefined && !keyIdPattern.test(id)) return `key ${index + 1}: its label must be lower-case letters, digits, - and _ (at most 32)`;
     if (!keyMaterialPattern.test(material) || decode(material).length < 32) return `key ${index + 1} must be at least 32 random bytes, base64 or base64url encoded`;
-    const resolved = id ?? derivedId(material);
-    if (ids.has(resolved)) return `key ${index + 1}: the id "${resolved}" appears twice`;
-    ids.add(resolved);
+    const fingerprint = fingerprintOf(material);
+    if (ids.has(fingerprint)) return `key ${index + 1} appears twice (${fingerprint})`;
+    ids.add(fingerprint);
   }
   return undefined;
 }
@@ -51,17 +54,15 @@ export function parseKeyring(text: string): Keyring {
     const trimmed = entry.trim();
     const separator = trimmed.indexOf(':');
     const material = separator >= 0 ? trimmed.slice(separator + 1) : trimmed;
-    const id = separator >= 0 ? trimmed.slice(0, separator) : derivedId(material);
-    return { id, aesKey: Buffer.from(hkdfSync('sha256', decode(material), Buffer.alloc(0), 'agentry credentials v1', 32)) };
+    return { id: fingerprintOf(material), aesKey: Buffer.from(hkdfSync('sha256', decode(material), Buffer.alloc(0), 'agentry credentials v1', 32)) };
   });
   const byId = new Map(keys.map((k) => [k.id, k]));
   return { current: keys[0]!, get: (id) => byId.get(id), ids: keys.map((k) => k.id) };
 }
 
-/** A fresh key entry, `id:key`, for the front of a keyring. */
+/** A fresh key entry, `label:key` (the label is the date it was made), for a keyring. */
 export function generateKeyEntry(now = new Date()): string {
-  const id = `k${now.toISOString().slice(0, 19).replace(/\D/g, '')}`;
-  return `${id}:${randomBytes(32).toString('base64url')}`;
+  return `k${now.toISOString().slice(0, 10).replace(/\D/g, '')}:${randomBytes(32).toString('base64url')}`;
 }
 
 /**
@@ -93,7 +94,7 @@ function decode(material: string): Buffer {
   return Buffer.from(material.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
 }
 
-/** A bare key's id: a short hash of it, stable across restarts and instances. */
-function derivedId(material: string): string {
+/** A key's fingerprint: a short hash of it, stable across restarts, instances and labels. */
+function fingerprintOf(material: string): string {
   return `k-${createHash('sha256').update(decode(material)).digest('hex').slice(0, 8)}`;
 }

@@ -27,6 +27,10 @@ export interface FakeOAuthServer {
   tokenAnswer: 'ok' | 'invalid_grant' | 'garbage' | 'no-token' | 'unavailable';
   /** Milliseconds the token endpoint waits before answering a refresh. */
   refreshDelayMs: number;
+  /** The token_type it answers (Slack answers `bot`). */
+  tokenType: string;
+  /** Whether an access token is one it issued and has not revoked: for resource servers. */
+  accepts(accessToken: string): boolean;
   /** Makes an access token unusable at the resource (as if the provider revoked it). */
   invalidate(accessToken: string): void;
   /** Makes every refresh token unusable (as if the user revoked the app at the provider). */
@@ -51,6 +55,8 @@ export async function startFakeOAuthServer(options: { redirectUri: string; canar
     accessTokenTtlS: 3600,
     tokenAnswer: 'ok',
     refreshDelayMs: 0,
+    tokenType: 'Bearer',
+    accepts: (token) => accessTokens.has(token),
     invalidate: (token) => void accessTokens.delete(token),
     forgetRefreshTokens: () => refreshTokens.clear(),
   };
@@ -64,7 +70,7 @@ export async function startFakeOAuthServer(options: { redirectUri: string; canar
     const refresh = issue();
     accessTokens.add(access);
     refreshTokens.add(refresh);
-    json(res, 200, { access_token: access, token_type: 'Bearer', expires_in: state.accessTokenTtlS, refresh_token: refresh, scope: 'read write' });
+    json(res, 200, { access_token: access, token_type: state.tokenType, expires_in: state.accessTokenTtlS, refresh_token: refresh, scope: 'read write' });
   };
 
   const server = http.createServer((req, res) => {

@@ -53,6 +53,7 @@ export async function createTestApp(driver: DatabaseDriver, env: Record<string, 
       await runtime.knowledge.stop();
       await runtime.events.stop();
       await runtime.tokens.stop();
+      await runtime.integrationTools.close();
       await runtime.integrations.close();
       await test.drop();
       fs.rmSync(storageDir, { recursive: true, force: true });

@@ -161,7 +161,7 @@ describe('the agent loop (embedded database, local:offline and a model server on
 
   it("runs an administrator's custom tool with the call's idempotency key, and checks its arguments against its schema", async () => {
     const session = await startSession();
-    expect((await call('GET', `/v1/sessions/${session.id}`)).json().session.tools).toEqual(['knowledge_search', 'apply_effect']);
+    expect((await call('GET', `/v1/sessions/${session.id}`)).json().session.tools).toEqual(['knowledge_search', 'apply_effect', '*__*']);
     const { turn } = (await send(session.conversationId, '/tool apply_effect {"label":"invoice"}')).json();
     expect(turn.status).toBe('completed');
     const key = `${session.id}:${turn.id}:1:0`;

@@ -51,7 +51,11 @@ export interface AgentRunnerDeps {
   sessions: SessionService;
   models: LanguageModels;
   /** The tools a session may call, bound to its user, by name. */
-  toolsFor: (userId: string, names: readonly string[]) => Map<string, ToolDefinition>;
+  /**
+   * The tools a session may use now, by its tool names and patterns. Asked at every step, so a
+   * running session sees integrations connected, disconnected or changed since the last one.
+   */
+  toolsFor: (userId: string, names: readonly string[]) => Promise<Map<string, ToolDefinition>>;
   /** Model calls per turn before it ends with `step_limit`. */
   maxSteps: number;
   /** Spend per user per calendar month (UTC) past which new messages are refused; none when undefined. */
@@ -408,8 +412,6 @@ export class AgentRunner {
     const modelSignal = AbortSignal.any([signal, execution.shutdown.signal]);
     let last: MessageView | null = null;
     try {
-      const tools = this.deps.toolsFor(session.user_id, session.tools);
-      const toolSet: ToolSet = Object.fromEntries([...tools.values()].map((t) => [t.name, tool({ description: t.description, inputSchema: jsonSchema(t.inputSchema) })]));
       const model = this.deps.models.resolve(session.model);
 
       let step = 0;
@@ -424,6 +426,7 @@ export class AgentRunner {
           if (last.toolCalls.length === 0) return await this.finish(session, execution, 'completed', last);
           const answered = await this.deps.database.db.selectFrom('messages').select('id').where('turn_id', '=', turnId).where('step', '=', step).where('role', '=', 'tool').executeTakeFirst();
           if (!answered) {
+            const tools = await this.deps.toolsFor(session.user_id, session.tools);
             const end = await this.runRecordedCalls(session, execution, conversationId, step, tools, last);
             if (end) return end;
           }
@@ -433,6 +436,8 @@ export class AgentRunner {
       for (step += 1; step <= this.deps.maxSteps; step++) {
         const stop = await this.boundary(session, execution, last);
         if (stop) return stop;
+        const tools = await this.deps.toolsFor(session.user_id, session.tools);
+        const toolSet: ToolSet = Object.fromEntries([...tools.values()].map((t) => [t.name, tool({ description: t.description, inputSchema: jsonSchema(t.inputSchema) })]));
         const history = await this.deps.database.db.selectFrom('messages').selectAll().where('conversation_id', '=', conversationId).orderBy('seq').execute();
         const answer = await this.modelStep(session, model, history, toolSet, { conversationId, step }, modelSignal);
         last = await this.recordAnswer(session, execution, conversationId, step, answer, tools).catch((error: unknown) => {
@@ -642,16 +647,23 @@ export class AgentRunner {
     const started = performance.now();
     const definition = tools.get(entry.tool);
     let outcome: { isError: boolean; value: unknown };
-    if (!definition) outcome = { isError: true, value: { code: 'TOOL_NOT_ALLOWED', message: `There is no tool "${entry.tool}" in this session.` } };
+    if (!definition) {
+      const gone = entry.tool.includes('__') ? ' (its integration is not connected now)' : '';
+      outcome = { isError: true, value: { code: 'TOOL_NOT_ALLOWED', message: `There is no tool "${entry.tool}" in this session${gone}.` } };
+    }
     else {
       try {
         definition.parse(entry.input);
         outcome = { isError: false, value: await definition.execute(entry.input, { signal, idempotencyKey: entry.idempotency_key }) };
       } catch (error) {
         const invalid = ['ZodError', 'ToolInputError'].includes((error as { name?: string }).name ?? '');
+        // A failure's own code when it has one (INTEGRATION_DISCONNECTED, INTEGRATION_UNAVAILABLE, …).
+        const code = (error as { code?: unknown }).code;
         outcome = {
           isError: true,
-          value: invalid ? { code: 'TOOL_INPUT_INVALID', message: `The arguments do not match the tool's schema: ${(error as Error).message}` } : { code: 'TOOL_FAILED', message: (error as Error).message },
+          value: invalid
+            ? { code: 'TOOL_INPUT_INVALID', message: `The arguments do not match the tool's schema: ${(error as Error).message}` }
+            : { code: typeof code === 'string' && /^[A-Z_]{3,50}$/.test(code) ? code : 'TOOL_FAILED', message: (error as Error).message },
         };
       }
     }

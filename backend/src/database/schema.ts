@@ -314,7 +314,39 @@ export interface IntegrationConnectionsTable {
   refresh_claimed_until: Timestamp | null;
   connected_at: ColumnType<Date, Date | string | undefined, Date | string>;
   refreshed_at: Timestamp | null;
+  health_checked_at: Timestamp | null;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export type ToolFlag = 'description-changed' | 'hidden-instructions';
+
+export interface IntegrationToolsTable {
+  connection_id: string;
+  user_id: string;
+  provider: string;
+  name: string;
+  remote_name: string;
+  description: string;
+  input_schema: Json;
+  idempotent: boolean;
+  description_hash: string;
+  flags: ColumnType<ToolFlag[], string | undefined, string>;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export interface IntegrationEventsTable {
+  /** bigserial: arrives as a string. */
+  id: Generated<string>;
+  user_id: string;
+  connection_id: string | null;
+  provider: string;
+  type: 'tool_used' | 'error';
+  tool: string | null;
+  parameters: Json | null;
+  outcome: 'ok' | 'error' | null;
+  error_code: string | null;
+  duration_ms: number | null;
+  at: CreatedAt;
 }
 
 export interface OAuthStatesTable {
@@ -324,12 +356,15 @@ export interface OAuthStatesTable {
   provider: string;
   code_verifier: string;
   redirect_uri: string;
+  browser_binding: string;
   expires_at: Timestamp;
   created_at: CreatedAt;
 }
 
 export interface DatabaseSchema {
   integration_connections: IntegrationConnectionsTable;
+  integration_tools: IntegrationToolsTable;
+  integration_events: IntegrationEventsTable;
   oauth_states: OAuthStatesTable;
   turns: TurnsTable;
   tool_calls: ToolCallsTable;

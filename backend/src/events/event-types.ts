@@ -20,7 +20,16 @@ const toolNames = z.array(z.string().max(200)).max(1000);
 export const eventDataSchemas = {
   'integration.connected': z.object({ ...integration }),
   'integration.disconnected': z.object({ ...integration, reason: z.string().max(500).optional() }),
-  'integration.tool_used': z.object({ ...integration, tool: id, outcome: z.enum(['ok', 'error']), durationMs: z.number().nonnegative() }),
+  'integration.tool_used': z.object({
+    ...integration,
+    tool: id,
+    // Secrets redacted.
+    arguments: z.unknown().optional(),
+    outcome: z.enum(['ok', 'error']),
+    durationMs: z.number().nonnegative(),
+    errorCode: z.string().max(100).optional(),
+  }),
+  'integration.status_changed': z.object({ ...integration, from: z.string().max(20), to: z.string().max(20), reason: z.string().max(500).optional() }),
   'integration.error': z.object({ ...integration, code: z.string().max(100), message: z.string().max(2000) }),
   // A connection's access token was renewed (`expiresAt`), or its tool list was read again (`toolCount`).
   'integration.refreshed': z.object({ ...integration, expiresAt: z.string().max(40).nullable().optional(), toolCount: z.number().int().nonnegative().optional() }),

@@ -25,6 +25,8 @@ const oauth2Schema = z.strictObject({
   clientId: text,
   clientSecret: text,
   tokenAuthMethod: z.enum(['client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
+  /** Token types besides `bearer` the provider issues (Slack: `bot`); they are sent as bearer tokens. */
+  tokenTypes: z.array(z.string().regex(/^[a-z_-]{1,40}$/i)).max(10).default([]),
   /** Extra parameters of the authorization request, such as Google's access_type=offline. */
   authorizationParams: z.record(z.string().regex(/^[a-z_]{1,40}$/), z.string().max(200)).default({}),
 });

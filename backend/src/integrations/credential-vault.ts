@@ -8,6 +8,8 @@ export interface Credentials {
   refreshToken?: string;
   tokenType?: string;
   apiKey?: string;
+  /** A user's own MCP server URL: it may carry a key in its path or query. */
+  mcpUrl?: string;
 }
 
 export interface SealedCredentials {

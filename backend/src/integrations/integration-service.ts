@@ -9,8 +9,10 @@ import type { EventBus } from '../events/index.ts';
 import type { Catalogue, ProviderEntry } from './catalogue.ts';
 import type { CredentialVault, Credentials } from './credential-vault.ts';
 import { OAuthClient, type GrantedTokens } from './oauth-client.ts';
+import type { McpTarget } from './mcp-clients.ts';
 import type { OutboundGuard } from './outbound-guard.ts';
 import { openCredentials, TokenRefresher, type ConnectionRow } from './token-refresher.ts';
+import type { ToolRegistry } from './tool-registry.ts';
 
 export type ConnectionStatus = ConnectionRow['status'];
 
@@ -47,6 +49,13 @@ export interface ConnectInput {
   mcpUrl?: string | undefined;
 }
 
+/** The cookie that ties an authorization to the browser that started it (HttpOnly, for the callback path only). */
+export interface BrowserBinding {
+  cookieName: string;
+  value: string;
+  maxAgeS: number;
+}
+
 /** Thrown by a caller of `withAccessToken` when the server refused the token (HTTP 401). */
 export class CredentialsRejected extends Error {}
 
@@ -56,9 +65,12 @@ export interface IntegrationServiceDeps {
   catalogue: Catalogue;
   vault: CredentialVault;
   guard: OutboundGuard;
+  registry: ToolRegistry;
   /** `PUBLIC_URL`: the redirect URI is `${publicUrl}/v1/oauth/callback`, exactly. */
   publicUrl: string;
   refreshClaimTtlMs?: number;
+  /** A connection was made (or made again): its tools are listed next. */
+  onConnected?: (connection: ConnectionView) => void;
 }
 
 /** How long a started authorization may take. */
@@ -142,15 +154,16 @@ export class IntegrationService {
    * Starts connecting. OAuth providers answer with the URL to send the user's browser to (the
    * connection is made by the callback); API-key and keyless providers are connected at once.
    */
-  async connect(actor: Actor & { userId: string }, provider: string, input: ConnectInput): Promise<{ authorizationUrl: string } | { connection: ConnectionView }> {
+  async connect(actor: Actor & { userId: string }, provider: string, input: ConnectInput): Promise<{ authorizationUrl: string; browserBinding: BrowserBinding } | { connection: ConnectionView }> {
     const entry = this.deps.catalogue.get(provider);
     if (entry.unavailable) throw new AppError('INTEGRATION_NOT_CONFIGURED', entry.unavailable);
     const mcpUrl = await this.mcpUrlFor(entry, input.mcpUrl);
     if (entry.auth.type !== 'api_key' && input.apiKey !== undefined) throw new AppError('VALIDATION_FAILED', `${entry.name} does not take an API key.`);
-    if (entry.auth.type === 'oauth2') return { authorizationUrl: await this.startAuthorization(actor.userId, entry) };
+    if (entry.auth.type === 'oauth2') return this.startAuthorization(actor.userId, entry);
     if (entry.auth.type === 'api_key' && !input.apiKey) throw new AppError('VALIDATION_FAILED', `${entry.name} needs an API key: send it as apiKey.`);
-    const credentials: Credentials = input.apiKey ? { apiKey: input.apiKey } : {};
+    const credentials: Credentials = { ...(input.apiKey ? { apiKey: input.apiKey } : {}), ...(mcpUrl ? { mcpUrl } : {}) };
     const connection = await this.deps.database.transaction((tx) => this.store(tx, actor, entry, credentials, { mcpUrl }));
+    this.deps.onConnected?.(connection);
     return { connection };
   }
 
@@ -159,12 +172,23 @@ export class IntegrationService {
    * the authorization: a caller signed in as someone else is refused. The code is traded for
    * tokens with the PKCE verifier and the exact redirect URI of the start.
    */
-  async completeAuthorization(callback: URLSearchParams, context: { callerUserId?: string; ip: string | null }): Promise<{ connection: ConnectionView; providerName: string }> {
+  async completeAuthorization(
+    callback: URLSearchParams,
+    context: { browserBinding: (cookieName: string) => string | undefined; callerUserId?: string; ip: string | null },
+  ): Promise<{ connection: ConnectionView; providerName: string; cookieName: string }> {
     const state = callback.get('state');
     if (!state) throw new AppError('OAUTH_STATE_INVALID', 'The callback has no state: start connecting again.');
-    const started = await this.deps.database.db.deleteFrom('oauth_states').where('state_hash', '=', hash(state)).returningAll().executeTakeFirst();
+    const stateHash = hash(state);
+    const cookieName = bindingCookieName(stateHash);
+    const started = await this.deps.database.db.deleteFrom('oauth_states').where('state_hash', '=', stateHash).returningAll().executeTakeFirst();
     if (!started || started.expires_at.getTime() < Date.now()) throw new AppError('OAUTH_STATE_INVALID');
     if (context.callerUserId && context.callerUserId !== started.user_id) throw new AppError('OAUTH_STATE_INVALID');
+    // The browser that comes back must be the one that started: a link someone else started
+    // cannot attach the clicking user's account to theirs.
+    const binding = context.browserBinding(cookieName);
+    if (!binding || hash(binding) !== started.browser_binding) {
+      throw new AppError('OAUTH_STATE_INVALID', 'Finish connecting in the browser where you started it (this one did not start it, or has lost its cookie): start connecting again.');
+    }
     if (started.redirect_uri !== this.redirectUri) throw new AppError('OAUTH_STATE_INVALID', 'This authorization was started for another address of this server (PUBLIC_URL changed): start connecting again.');
     const entry = this.deps.catalogue.get(started.provider);
     const client = this.clients.get(entry.id);
@@ -172,7 +196,8 @@ export class IntegrationService {
     const tokens = await client.exchangeCode(callback, state, started.code_verifier, started.redirect_uri);
     const actor = { userId: started.user_id, ip: context.ip };
     const connection = await this.deps.database.transaction((tx) => this.store(tx, actor, entry, toCredentials(tokens), { tokens }));
-    return { connection, providerName: entry.name };
+    this.deps.onConnected?.(connection);
+    return { connection, providerName: entry.name, cookieName };
   }
 
   /**
@@ -184,18 +209,72 @@ export class IntegrationService {
     const client = this.clients.get(row.provider);
     let revoked = false;
     if (client?.canRevoke && row.credentials) {
-      const credentials = openCredentials(this.deps.vault, row);
+      // Credentials that cannot be read are still deleted: revoking them is not possible here.
+      const credentials = (() => {
+        try {
+          return openCredentials(this.deps.vault, row);
+        } catch {
+          return {};
+        }
+      })();
       const token = credentials.refreshToken ?? credentials.accessToken;
       if (token) revoked = await client.revoke(token).then(() => true, () => false);
     }
     await this.deps.database.transaction(async (tx) => {
+      const removedTools = await this.deps.registry.namesOf(tx, row.id);
       const deleted = await tx.deleteFrom('integration_connections').where('id', '=', row.id).where('user_id', '=', actor.userId).returning('id').executeTakeFirst();
       if (!deleted) throw new AppError('CONNECTION_NOT_FOUND');
       const reason = client?.canRevoke ? (revoked ? 'revoked at the provider' : 'the provider could not revoke it') : undefined;
-      await this.deps.bus.publish(tx, { userId: actor.userId, topic: 'integrations', event: { type: 'integration.disconnected', data: { integrationId: row.id, provider: row.provider, ...(reason ? { reason } : {}) } } });
+      await this.deps.registry.announce(tx, actor.userId, { type: 'integration.disconnected', data: { integrationId: row.id, provider: row.provider, ...(reason ? { reason } : {}) } });
+      if (removedTools.length > 0) await this.deps.registry.announce(tx, actor.userId, { type: 'tools.changed', data: { integrationId: row.id, added: [], removed: removedTools, changed: [] } });
       await recordAudit(tx, { action: 'integration.disconnected', actorUserId: actor.userId, ip: actor.ip, targetType: 'integration_connection', targetId: row.id, details: { provider: row.provider, revoked } });
     });
     return { revoked };
+  }
+
+  /** What an MCP client needs to reach a connection's server. Throws INTEGRATION_DISCONNECTED once it is gone. */
+  async target(connectionId: string): Promise<McpTarget & { status: ConnectionStatus }> {
+    const row = await this.deps.database.db.selectFrom('integration_connections').selectAll().where('id', '=', connectionId).executeTakeFirst();
+    if (!row) throw new AppError('INTEGRATION_DISCONNECTED', 'The integration was disconnected: its tools are gone.');
+    const mcpUrl = row.mcp_url ? (openCredentials(this.deps.vault, row).mcpUrl ?? null) : null;
+    return { connectionId: row.id, userId: row.user_id, provider: row.provider, entry: this.deps.catalogue.get(row.provider), mcpUrl, status: row.status };
+  }
+
+  /** The bearer token an MCP server gets: the access token (renewed when `rejected` is it, or it is expiring) or the API key. */
+  async bearer(target: McpTarget, rejected?: string): Promise<string | undefined> {
+    const row = await this.row(target.userId, target.connectionId).catch(() => {
+      throw new AppError('INTEGRATION_DISCONNECTED', `The ${target.entry.name} integration was disconnected.`);
+    });
+    if (row.auth_type === 'oauth2') return this.refresher.accessToken(row, rejected ? { rejected } : {});
+    return openCredentials(this.deps.vault, row).apiKey;
+  }
+
+  /**
+   * Moves a connection to `to` (a health check or a call found it so), with an
+   * `integration.status_changed` event to the user and their running chats. Nothing happens when
+   * it is already there. Returns whether it changed.
+   */
+  async setStatus(connectionId: string, to: 'connected' | 'degraded' | 'error', error?: { code: string; message: string }): Promise<boolean> {
+    return this.deps.database.transaction(async (tx) => {
+      const row = await tx.selectFrom('integration_connections').select(['id', 'user_id', 'provider', 'status']).where('id', '=', connectionId).forUpdate().executeTakeFirst();
+      if (!row || row.status === to) return false;
+      await tx
+        .updateTable('integration_connections')
+        .set({ status: to, last_error: to === 'connected' ? null : (error ?? null), updated_at: sql<Date>`now()` })
+        .where('id', '=', connectionId)
+        .execute();
+      await this.deps.registry.announce(tx, row.user_id, {
+        type: 'integration.status_changed',
+        data: { integrationId: row.id, provider: row.provider, from: row.status, to, ...(error ? { reason: error.message.slice(0, 500) } : {}) },
+      });
+      return true;
+    });
+  }
+
+  /** The user's connections, for discovery. */
+  async connections(userId: string): Promise<ConnectionView[]> {
+    const rows = await this.deps.database.db.selectFrom('integration_connections').selectAll().where('user_id', '=', userId).orderBy('provider').execute();
+    return rows.map(toView);
   }
 
   /** Closes the outbound connections kept alive. */
@@ -218,20 +297,37 @@ export class IntegrationService {
       return await use(token);
     } catch (error) {
       if (!(error instanceof CredentialsRejected)) throw error;
-      return use(await this.accessToken(userId, connectionId, { rejected: token }));
+      try {
+        return await use(await this.accessToken(userId, connectionId, { rejected: token }));
+      } catch (again) {
+        if (again instanceof CredentialsRejected) throw new AppError('CONNECTION_BROKEN', 'The server refuses even a renewed access token: connect the integration again.');
+        throw again;
+      }
     }
   }
 
-  private async startAuthorization(userId: string, entry: ProviderEntry): Promise<string> {
+  private async startAuthorization(userId: string, entry: ProviderEntry): Promise<{ authorizationUrl: string; browserBinding: BrowserBinding }> {
     const state = randomBytes(32).toString('base64url');
+    const binding = randomBytes(32).toString('base64url');
     const codeVerifier = oauth.generateRandomCodeVerifier();
     const { db } = this.deps.database;
     await db.deleteFrom('oauth_states').where('expires_at', '<', sql<Date>`now()`).execute();
     await db
       .insertInto('oauth_states')
-      .values({ state_hash: hash(state), user_id: userId, provider: entry.id, code_verifier: codeVerifier, redirect_uri: this.redirectUri, expires_at: new Date(Date.now() + stateTtlMs) })
+      .values({
+        state_hash: hash(state),
+        user_id: userId,
+        provider: entry.id,
+        code_verifier: codeVerifier,
+        redirect_uri: this.redirectUri,
+        browser_binding: hash(binding),
+        expires_at: new Date(Date.now() + stateTtlMs),
+      })
       .execute();
-    return this.clients.get(entry.id)!.authorizationUrl(state, codeVerifier, this.redirectUri);
+    return {
+      authorizationUrl: await this.clients.get(entry.id)!.authorizationUrl(state, codeVerifier, this.redirectUri),
+      browserBinding: { cookieName: bindingCookieName(hash(state)), value: binding, maxAgeS: stateTtlMs / 1000 },
+    };
   }
 
   private async mcpUrlFor(entry: ProviderEntry, supplied: string | undefined): Promise<string | null> {
@@ -278,8 +374,11 @@ export class IntegrationService {
         credentials_version: credentials_version + 1,
         token_expires_at: extra.tokens?.expiresAt ?? null,
         scopes: extra.tokens?.scope ?? (entry.auth.type === 'oauth2' ? entry.auth.scopes.join(' ') || null : null),
-        mcp_url: extra.mcpUrl ?? null,
+        // The URL itself is sealed with the credentials (it may carry a key); the row shows its origin.
+        mcp_url: extra.mcpUrl ? new URL(extra.mcpUrl).origin : null,
         last_error: null,
+        refresh_claimed_by: null,
+        refresh_claimed_until: null,
         connected_at: sql<Date>`now()`,
         refreshed_at: null,
         updated_at: sql<Date>`now()`,
@@ -287,7 +386,7 @@ export class IntegrationService {
       .where('id', '=', id)
       .returningAll()
       .executeTakeFirstOrThrow();
-    await this.deps.bus.publish(tx, { userId: actor.userId, topic: 'integrations', event: { type: 'integration.connected', data: { integrationId: id, provider: entry.id } } });
+    await this.deps.registry.announce(tx, actor.userId, { type: 'integration.connected', data: { integrationId: id, provider: entry.id } });
     await recordAudit(tx, { action: 'integration.connected', actorUserId: actor.userId, ip: actor.ip, targetType: 'integration_connection', targetId: id, details: { provider: entry.id } });
     return toView(row);
   }
@@ -301,6 +400,10 @@ export class IntegrationService {
 
 function toCredentials(tokens: GrantedTokens): Credentials {
   return { accessToken: tokens.accessToken, tokenType: tokens.tokenType, ...(tokens.refreshToken ? { refreshToken: tokens.refreshToken } : {}) };
+}
+
+function bindingCookieName(stateHash: string): string {
+  return `agentry_oauth_${stateHash.slice(0, 16)}`;
 }
 
 function hash(state: string): string {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startFakeMcpServer, type FakeMcpServer } from '../../test/fake-mcp-server.ts';
 import { startFakeOAuthServer, type FakeOAuthServer } from '../../test/fake-oauth-server.ts';
 import { bearer, createTestApp, type TestApp } from '../../test/test-app.ts';
 import { backupDatabase, PostgresDatabase } from '../database/index.ts';
@@ -11,6 +12,7 @@ import { buildApp, logRedactions } from '../server/index.ts';
 import { CredentialVault } from './credential-vault.ts';
 import { CredentialsRejected, IntegrationService } from './integration-service.ts';
 import { OutboundGuard } from './outbound-guard.ts';
+import { ToolRegistry } from './tool-registry.ts';
 import { parseKeyring } from '../secret-key.ts';
 
 const publicUrl = 'http://agentry.test';
@@ -31,7 +33,8 @@ function writeCatalogue(dir: string): string {
       scopes: [read, write]
       clientId: \${ACME_CLIENT_ID}
       clientSecret: \${ACME_CLIENT_SECRET}
-    mcp: { transport: streamable-http, url: '\${ACME_URL}/mcp' }
+      tokenTypes: [bot]
+    mcp: { transport: streamable-http, url: '\${ACME_MCP_URL}' }
   - id: unset
     name: Not set up
     auth: { type: oauth2, authorizationUrl: 'https://example.invalid/a', tokenUrl: 'https://example.invalid/t', clientId: '\${UNSET_CLIENT_ID}', clientSecret: x }
@@ -45,11 +48,13 @@ function writeCatalogue(dir: string): string {
   return file;
 }
 
-async function startApp(driver: 'pglite' | 'postgres', oauth: FakeOAuthServer, dir: string, env: Record<string, string> = {}): Promise<TestApp> {
+async function startApp(driver: 'pglite' | 'postgres', oauth: FakeOAuthServer, mcp: FakeMcpServer, dir: string, env: Record<string, string> = {}): Promise<TestApp> {
   return createTestApp(driver, {
     PUBLIC_URL: publicUrl,
     INTEGRATIONS_CATALOGUE: writeCatalogue(dir),
     ACME_URL: oauth.url,
+    ACME_MCP_URL: mcp.url,
+    INTEGRATIONS_HEALTH_INTERVAL_MS: '0',
     ACME_CLIENT_ID: oauth.clientId,
     ACME_CLIENT_SECRET: oauth.clientSecret,
     OUTBOUND_ALLOWED_HOSTS: '127.0.0.1',
@@ -58,18 +63,27 @@ async function startApp(driver: 'pglite' | 'postgres', oauth: FakeOAuthServer, d
   });
 }
 
-/** Starts connecting as `token`, lets the fake provider consent, and returns the callback's path and query. */
-async function authorize(t: TestApp, token: string): Promise<string> {
+/**
+ * Starts connecting as `token` (as a browser would: the connect response sets the binding
+ * cookie), lets the fake provider consent, and returns where the provider sends the browser back
+ * and the cookie that browser holds.
+ */
+async function authorize(t: TestApp, token: string): Promise<{ url: string; cookies: Record<string, string> }> {
   const started = await t.app.inject({ method: 'POST', url: '/v1/integrations/acme/connect', headers: bearer(token) });
   expect(started.statusCode).toBe(200);
+  expect(started.cookies[0]).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/v1/oauth/callback' });
   const consent = await fetch(started.json<{ authorizationUrl: string }>().authorizationUrl, { redirect: 'manual' });
   const back = new URL(consent.headers.get('location')!);
   expect(`${back.origin}${back.pathname}`).toBe(`${publicUrl}/v1/oauth/callback`);
-  return `${back.pathname}${back.search}`;
+  return { url: `${back.pathname}${back.search}`, cookies: Object.fromEntries(started.cookies.map((c) => [c.name, c.value])) };
 }
 
+/** The browser comes back to the callback. */
+const callBack = (t: TestApp, { url, cookies }: { url: string; cookies: Record<string, string> }, headers: Record<string, string> = {}) =>
+  t.app.inject({ method: 'GET', url, cookies, headers });
+
 async function connect(t: TestApp, token = t.userToken): Promise<string> {
-  const callback = await t.app.inject({ method: 'GET', url: await authorize(t, token) });
+  const callback = await callBack(t, await authorize(t, token));
   expect(callback.statusCode).toBe(200);
   const listed = await t.app.inject({ method: 'GET', url: '/v1/integrations', headers: bearer(token) });
   return listed.json<{ integrations: Array<{ provider: string; connection: { id: string } | null }> }>().integrations.find((i) => i.provider === 'acme')!.connection!.id;
@@ -81,6 +95,7 @@ const serviceDeps = (t: TestApp) => ({
   bus: t.runtime.events.bus,
   catalogue: t.config.integrations.catalogue,
   vault: new CredentialVault(parseKeyring(t.config.secretKey ?? fs.readFileSync(path.join(t.config.dataDir, 'secret.key'), 'utf8').trim())),
+  registry: new ToolRegistry(t.runtime.database, t.runtime.events.bus),
   publicUrl,
 });
 
@@ -90,6 +105,7 @@ const connectionRow = (t: TestApp, id: string) => t.runtime.database.db.selectFr
 
 describe('connecting integrations (embedded database, OAuth server on 127.0.0.1)', () => {
   let oauth: FakeOAuthServer;
+  let mcp: FakeMcpServer;
   let t: TestApp;
   let dir: string;
   let otherToken: string;
@@ -97,16 +113,19 @@ describe('connecting integrations (embedded database, OAuth server on 127.0.0.1)
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentry-integrations-'));
     oauth = await startFakeOAuthServer({ redirectUri: `${publicUrl}/v1/oauth/callback` });
-    t = await startApp('pglite', oauth, dir);
+    mcp = await startFakeMcpServer('mail', { accepts: (token) => oauth.accepts(token) });
+    t = await startApp('pglite', oauth, mcp, dir);
     otherToken = (await t.runtime.users.create({ email: 'other@example.test' }, { userId: null, ip: null })).token;
   });
   afterAll(async () => {
     await t.close();
+    await mcp.close();
     await oauth.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
   beforeEach(async () => {
     oauth.tokenAnswer = 'ok';
+    oauth.tokenType = 'Bearer';
     oauth.accessTokenTtlS = 3600;
     await t.runtime.database.db.deleteFrom('integration_connections').execute();
   });
@@ -155,7 +174,7 @@ describe('connecting integrations (embedded database, OAuth server on 127.0.0.1)
   });
 
   it('renders the provider name on the callback page as text', async () => {
-    const response = await t.app.inject({ method: 'GET', url: await authorize(t, t.userToken) });
+    const response = await callBack(t, await authorize(t, t.userToken));
     expect(response.headers['content-type']).toMatch(/text\/html/);
     expect(response.body).toContain('Acme &#60;Mail&#62; is connected');
     expect(response.headers['content-security-policy']).toBe("default-src 'none'");
@@ -224,40 +243,46 @@ describe('connecting integrations (embedded database, OAuth server on 127.0.0.1)
   });
 
   it('refuses a missing, replayed, expired or someone else’s state, and stores nothing', async () => {
-    const expectRefused = async (url: string, headers: Record<string, string> = {}) => {
-      const response = await t.app.inject({ method: 'GET', url, headers });
-      expect(response.statusCode).toBe(400);
-      expect(response.json().error.code).toBe('OAUTH_STATE_INVALID');
+    const expectRefused = async (response: Awaited<ReturnType<typeof callBack>>, status = 400) => {
+      expect(response.statusCode).toBe(status);
+      expect(response.json().error.code).toBe(status === 400 ? 'OAUTH_STATE_INVALID' : 'UNAUTHORIZED');
     };
-    await expectRefused('/v1/oauth/callback?code=abc');
-    await expectRefused('/v1/oauth/callback?code=abc&state=never-issued');
+    await expectRefused(await callBack(t, { url: '/v1/oauth/callback?code=abc', cookies: {} }));
+    await expectRefused(await callBack(t, { url: '/v1/oauth/callback?code=abc&state=never-issued', cookies: {} }));
 
     const replayed = await authorize(t, t.userToken);
-    expect((await t.app.inject({ method: 'GET', url: replayed })).statusCode).toBe(200);
-    await expectRefused(replayed);
+    expect((await callBack(t, replayed)).statusCode).toBe(200);
+    await expectRefused(await callBack(t, replayed));
 
     const expired = await authorize(t, otherToken);
     await t.runtime.database.db.updateTable('oauth_states').set({ expires_at: new Date(Date.now() - 1000) }).execute();
-    await expectRefused(expired);
+    await expectRefused(await callBack(t, expired));
 
-    const someoneElses = await authorize(t, otherToken);
-    await expectRefused(someoneElses, bearer(t.userToken));
+    // Someone starts connecting and gets another person to open the link and consent: that
+    // person's browser does not hold the starter's cookie, so their account is not attached.
+    const lured = await authorize(t, otherToken);
+    await expectRefused(await callBack(t, { url: lured.url, cookies: {} }));
+    const signedInElsewhere = await authorize(t, otherToken);
+    await expectRefused(await callBack(t, signedInElsewhere, bearer(t.userToken)));
+    const badToken = await authorize(t, otherToken);
+    await expectRefused(await callBack(t, badToken, { authorization: 'Bearer not-a-token' }), 401);
 
     const moved = await authorize(t, otherToken);
     await t.runtime.database.db.updateTable('oauth_states').set({ redirect_uri: 'http://agentry.test/v1/oauth/callback/' }).execute();
-    await expectRefused(moved);
+    await expectRefused(await callBack(t, moved));
 
     const rows = await t.runtime.database.db.selectFrom('integration_connections').select('user_id').execute();
     expect(rows).toEqual([{ user_id: t.userId }]); // only the one that completed
   });
 
   it('reports a denial, token endpoint errors and garbage, and stores nothing', async () => {
-    const denied = await t.app.inject({ method: 'GET', url: (await authorize(t, t.userToken)).replace(/code=[^&]+/, 'error=access_denied') });
+    const started = await authorize(t, t.userToken);
+    const denied = await callBack(t, { ...started, url: started.url.replace(/code=[^&]+/, 'error=access_denied') });
     expect(denied.statusCode).toBe(400);
     expect(denied.json().error.code).toBe('OAUTH_DENIED');
     for (const answer of ['invalid_grant', 'garbage', 'no-token', 'unavailable'] as const) {
       oauth.tokenAnswer = answer;
-      const response = await t.app.inject({ method: 'GET', url: await authorize(t, t.userToken) });
+      const response = await callBack(t, await authorize(t, t.userToken));
       expect(response.statusCode, answer).toBe(502);
       expect(response.json().error.code).toBe('OAUTH_PROVIDER_ERROR');
       expect(response.body).not.toContain('Something went wrong'); // the provider's body is not passed on
@@ -265,13 +290,24 @@ describe('connecting integrations (embedded database, OAuth server on 127.0.0.1)
     expect(await t.runtime.database.db.selectFrom('integration_connections').select('id').execute()).toEqual([]);
     expect((await t.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
 
-    // The provider's endpoints pass the outbound guard too: without the allow-list, 127.0.0.1 is refused.
+    // The provider's endpoints pass the outbound guard too: without the allow-list, 127.0.0.1 is
+    // refused, and the user is not shown the address.
     oauth.tokenAnswer = 'ok';
     const strict = new IntegrationService({ ...serviceDeps(t), guard: new OutboundGuard() });
     const callback = await authorize(t, t.userToken);
-    await expect(strict.completeAuthorization(new URLSearchParams(callback.split('?')[1]), { ip: null })).rejects.toMatchObject({ code: 'OUTBOUND_REFUSED' });
+    const completing = strict.completeAuthorization(new URLSearchParams(callback.url.split('?')[1]), { browserBinding: (name) => callback.cookies[name], ip: null });
+    const error = await completing.then(() => undefined, (failure: Error & { code: string }) => failure);
+    expect(error).toMatchObject({ code: 'OAUTH_PROVIDER_ERROR', message: expect.stringMatching(/outbound rules/) });
+    expect(error?.message).not.toMatch(/127\.0\.0\.1/);
     await strict.close();
   });
+
+  it('takes a provider’s own token type (Slack answers "bot") when its entry names it', async () => {
+    oauth.tokenType = 'bot';
+    const id = await connect(t);
+    expect(await connectionRow(t, id)).toMatchObject({ status: 'connected' });
+  });
+
 
   it('cannot read credentials moved onto another row', async () => {
     const mine = await connect(t);
@@ -281,7 +317,29 @@ describe('connecting integrations (embedded database, OAuth server on 127.0.0.1)
     await t.runtime.database.db.updateTable('integration_connections').set({ credentials: a.credentials }).where('id', '=', theirs).execute();
     await expect(t.runtime.integrations.accessToken(t.userId, mine)).rejects.toMatchObject({ code: 'CREDENTIALS_UNREADABLE' });
     await expect(t.runtime.integrations.accessToken(b.user_id, theirs)).rejects.toMatchObject({ code: 'CREDENTIALS_UNREADABLE' });
+    // Such a connection can still be removed.
+    const removed = await t.app.inject({ method: 'DELETE', url: `/v1/integrations/${mine}`, headers: bearer(t.userToken) });
+    expect(removed.statusCode).toBe(200);
+    expect(removed.json()).toEqual({ revoked: false });
   });
+
+  it('keeps a reconnect made while a refresh was running', async () => {
+    oauth.accessTokenTtlS = 30;
+    const id = await connect(t);
+    oauth.accessTokenTtlS = 3600;
+    oauth.refreshDelayMs = 300;
+    const refreshing = t.runtime.integrations.accessToken(t.userId, id).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await connect(t); // the user connects again meanwhile
+    const reconnected = await connectionRow(t, id);
+    await refreshing;
+    oauth.refreshDelayMs = 0;
+    const row = await connectionRow(t, id);
+    expect(row.credentials_version).toBe(reconnected.credentials_version);
+    expect(Buffer.from(row.credentials!).equals(Buffer.from(reconnected.credentials!))).toBe(true);
+    expect(row).toMatchObject({ status: 'connected', refresh_claimed_by: null });
+  });
+
 
   it('connects an API-key integration with the user’s own MCP URL, checked by the outbound guard', async () => {
     const refused = [`http://169.254.169.254/mcp`, 'http://[::ffff:a9fe:a9fe]/mcp', 'http://2852039166/mcp', 'file:///etc/passwd'];
@@ -295,7 +353,8 @@ describe('connecting integrations (embedded database, OAuth server on 127.0.0.1)
     const apiKey = `${oauth.canary}-api-key`;
     const response = await t.app.inject({ method: 'POST', url: '/v1/integrations/byo/connect', headers: bearer(t.userToken), payload: { apiKey, mcpUrl: `${oauth.url}/mcp` } });
     expect(response.statusCode).toBe(201);
-    expect(response.json().connection).toMatchObject({ provider: 'byo', status: 'connected', authType: 'api_key', mcpUrl: `${oauth.url}/mcp` });
+    // The URL is sealed with the key; the connection shows only its origin.
+    expect(response.json().connection).toMatchObject({ provider: 'byo', status: 'connected', authType: 'api_key', mcpUrl: oauth.url });
     expect(response.body).not.toContain(oauth.canary);
     const keyForAcme = await t.app.inject({ method: 'POST', url: '/v1/integrations/acme/connect', headers: bearer(t.userToken), payload: { apiKey } });
     expect(keyForAcme.statusCode).toBe(400);
@@ -314,7 +373,7 @@ describe('connecting integrations (embedded database, OAuth server on 127.0.0.1)
     const logger = pino({ level: 'trace', redact: logRedactions }, new Writable({ write: (chunk: Buffer, _encoding, done) => ((log += chunk.toString()), done()) }));
     const logged = await buildApp(t.runtime, { loggerInstance: logger });
     const callback = await authorize(t, otherToken);
-    expect((await logged.inject({ method: 'GET', url: callback })).statusCode).toBe(200);
+    expect((await logged.inject({ method: 'GET', url: callback.url, cookies: callback.cookies })).statusCode).toBe(200);
     const otherConnection = (await logged.inject({ method: 'GET', url: '/v1/integrations', headers: bearer(otherToken) })).json<{ integrations: Array<{ connection: { id: string } | null }> }>().integrations[0]!.connection!.id;
     await t.runtime.database.db.updateTable('integration_connections').set({ token_expires_at: new Date(0) }).where('id', '=', otherConnection).execute();
     await t.runtime.integrations.accessToken((await connectionRow(t, otherConnection)).user_id, otherConnection);
@@ -322,7 +381,8 @@ describe('connecting integrations (embedded database, OAuth server on 127.0.0.1)
     await logged.close();
     expect(log).toContain('/v1/oauth/callback');
     expect(log).not.toContain(oauth.canary); // the authorization code included
-    expect(log).not.toContain(new URLSearchParams(callback.split('?')[1]).get('state'));
+    expect(log).not.toContain(new URLSearchParams(callback.url.split('?')[1]).get('state'));
+    expect(log).not.toContain(Object.values(callback.cookies)[0]);
 
     const file = path.join(dir, 'backup.sql');
     await backupDatabase(t.runtime.database, file);
@@ -336,7 +396,8 @@ describe('token refresh across instances (PostgreSQL)', () => {
   it('20 concurrent calls with an expired token on two instances refresh once, and every call succeeds', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentry-integrations-'));
     const oauth = await startFakeOAuthServer({ redirectUri: `${publicUrl}/v1/oauth/callback` });
-    const t = await startApp('postgres', oauth, dir);
+    const mcp = await startFakeMcpServer('mail', { accepts: (token) => oauth.accepts(token) });
+    const t = await startApp('postgres', oauth, mcp, dir);
     const database = await PostgresDatabase.open(t.target, { pool: { max: 10, timeoutMs: 5000, statementTimeoutMs: 0 } });
     const second = new IntegrationService({ ...serviceDeps(t), database, guard: new OutboundGuard(['127.0.0.1']) });
     try {
@@ -344,8 +405,10 @@ describe('token refresh across instances (PostgreSQL)', () => {
       await t.runtime.database.db.updateTable('integration_connections').set({ token_expires_at: new Date(Date.now() - 1000) }).where('id', '=', id).execute();
       oauth.refreshDelayMs = 200; // the refresh is slow enough that every call arrives while it runs
       const before = oauth.refreshes;
+      const used = new Set<string>();
       const calls = Array.from({ length: 20 }, (_, i) =>
         (i % 2 === 0 ? t.runtime.integrations : second).withAccessToken(t.userId, id, async (token) => {
+          used.add(token);
           const answer = await fetch(`${oauth.url}/resource`, { headers: { authorization: `Bearer ${token}` } });
           if (answer.status === 401) throw new CredentialsRejected();
           return answer.status;
@@ -353,11 +416,13 @@ describe('token refresh across instances (PostgreSQL)', () => {
       );
       expect(await Promise.all(calls)).toEqual(Array(20).fill(200));
       expect(oauth.refreshes).toBe(before + 1);
+      expect(used.size).toBe(1); // every call used the one new token
       expect(await connectionRow(t, id)).toMatchObject({ refresh_claimed_by: null, status: 'connected' });
     } finally {
       await second.close();
       await database.close();
       await t.close();
+      await mcp.close();
       await oauth.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }

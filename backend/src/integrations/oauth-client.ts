@@ -24,6 +24,8 @@ export class OAuthClient {
   private readonly server: oauth.AuthorizationServer;
   private readonly client: oauth.Client;
   private readonly clientAuth: oauth.ClientAuth;
+  /** Token types besides bearer the provider issues (Slack's `bot`): taken as bearer tokens. */
+  private readonly tokenTypes: oauth.RecognizedTokenTypes;
 
   constructor(
     private readonly settings: OAuth2Settings,
@@ -36,6 +38,7 @@ export class OAuthClient {
       ...(settings.revocationUrl ? { revocation_endpoint: settings.revocationUrl } : {}),
     };
     this.client = { client_id: settings.clientId };
+    this.tokenTypes = Object.fromEntries(settings.tokenTypes.map((type) => [type.toLowerCase(), () => undefined]));
     this.clientAuth = settings.tokenAuthMethod === 'client_secret_post' ? oauth.ClientSecretPost(settings.clientSecret) : oauth.ClientSecretBasic(settings.clientSecret);
   }
 
@@ -72,13 +75,16 @@ export class OAuthClient {
         this.server,
         this.client,
         await oauth.authorizationCodeGrantRequest(this.server, this.client, this.clientAuth, parameters, redirectUri, codeVerifier, this.requestOptions()),
+        { recognizedTokenTypes: this.tokenTypes },
       ),
     );
   }
 
   async refresh(refreshToken: string): Promise<GrantedTokens> {
     return this.grant('The access token could not be refreshed', async () =>
-      oauth.processRefreshTokenResponse(this.server, this.client, await oauth.refreshTokenGrantRequest(this.server, this.client, this.clientAuth, refreshToken, this.requestOptions())),
+      oauth.processRefreshTokenResponse(this.server, this.client, await oauth.refreshTokenGrantRequest(this.server, this.client, this.clientAuth, refreshToken, this.requestOptions()), {
+        recognizedTokenTypes: this.tokenTypes,
+      }),
     );
   }
 
@@ -129,11 +135,17 @@ export class OAuthProviderError extends AppError {
 }
 
 function toProviderError(what: string, error: unknown): AppError {
+  // The administrator's endpoint at an address the outbound rules refuse: the user cannot fix
+  // that, and the address is not theirs to see.
+  if (error instanceof AppError && error.code === 'OUTBOUND_REFUSED') {
+    return new OAuthProviderError(`${what}: this installation's outbound rules refuse the provider's endpoint (an administrator can allow it with OUTBOUND_ALLOWED_HOSTS).`, false);
+  }
   if (error instanceof AppError) return error;
   if (error instanceof oauth.ResponseBodyError) {
     const code = safeCode(error.error);
-    // invalid_grant and friends: the grant is gone; 5xx and rate limits may pass.
-    const permanent = error.status >= 400 && error.status < 500 && error.status !== 429;
+    // The grant itself is gone (RFC 6749 invalid_grant). Anything else (a wrong client secret, a
+    // provider failing) is the installation's or the provider's to fix: the connection stays.
+    const permanent = code === 'invalid_grant';
     return new OAuthProviderError(`${what}: the provider answered ${error.status} ${code}.`, permanent, { status: error.status, error: code });
   }
   if ((error as Error).name === 'TimeoutError' || (error as Error).name === 'AbortError') return new OAuthProviderError(`${what}: the provider did not answer in time.`, false);

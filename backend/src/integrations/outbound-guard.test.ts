@@ -31,6 +31,8 @@ describe('the outbound-request guard', () => {
       `http://0x7f000001:${port}/ok`, // and as hex
       `http://0x7f.1:${port}/ok`,
       `http://[::ffff:7f00:1]:${port}/ok`, // IPv4-mapped IPv6
+      'http://[::7f00:1]/', // and IPv4-compatible
+      'http://[::a9fe:a9fe]/',
       `http://[::1]:${port}/ok`,
       `http://localhost:${port}/ok`, // by name, after DNS resolution
       'http://169.254.169.254/latest/meta-data/',

@@ -86,7 +86,12 @@ export class OutboundGuard {
     } catch {
       return new AppError('OUTBOUND_REFUSED', `"${host}" did not resolve to an address.`);
     }
-    if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) parsed = (parsed as ipaddr.IPv6).toIPv4Address();
+    if (parsed.kind() === 'ipv6') {
+      const v6 = parsed as ipaddr.IPv6;
+      // IPv4 addresses dressed as IPv6: mapped (::ffff:a.b.c.d) and the deprecated compatible form (::a.b.c.d).
+      const compatible = v6.parts.slice(0, 6).every((p) => p === 0) && (v6.parts[6] !== 0 || v6.parts[7]! > 1);
+      if (v6.isIPv4MappedAddress() || compatible) parsed = ipaddr.IPv4.parse(`${v6.parts[6]! >> 8}.${v6.parts[6]! & 255}.${v6.parts[7]! >> 8}.${v6.parts[7]! & 255}`);
+    }
     if (this.ranges.some(([base, bits]) => base.kind() === parsed.kind() && parsed.match(base, bits))) return undefined;
     const range = parsed.range();
     if (range === 'unicast') return undefined;

@@ -96,7 +96,7 @@ export class TokenRefresher {
           .set({
             credentials: sealed.sealed,
             credentials_key_id: sealed.keyId,
-            credentials_version: row.credentials_version + 1,
+            credentials_version: sql<number>`credentials_version + 1`,
             token_expires_at: granted.expiresAt ?? null,
             ...(granted.scope ? { scopes: granted.scope } : {}),
             status: 'connected',
@@ -108,9 +108,11 @@ export class TokenRefresher {
           })
           .where('id', '=', row.id)
           .where('refresh_claimed_by', '=', claim)
+          // A reconnect meanwhile wrote newer credentials: they stay.
+          .where('credentials_version', '=', row.credentials_version)
           .returning('id')
           .executeTakeFirst();
-        if (!updated) throw new OAuthProviderError('The access token was refreshed too slowly and another instance took over; retry.', false);
+        if (!updated) throw new OAuthProviderError('The connection changed while its token was refreshed; retry.', false);
         const data = { integrationId: row.id, provider: row.provider, expiresAt: granted.expiresAt?.toISOString() ?? null };
         await this.deps.bus.publish(tx, { userId: row.user_id, topic: 'integrations', event: { type: 'integration.refreshed', data } });
         await recordAudit(tx, { action: 'integration.refreshed', actorUserId: null, targetType: 'integration_connection', targetId: row.id, details: { provider: row.provider } });
@@ -129,9 +131,10 @@ export class TokenRefresher {
     await this.deps.database.transaction(async (tx) => {
       const updated = await tx
         .updateTable('integration_connections')
-        .set({ status: 'error', last_error: lastError, credentials_version: row.credentials_version + 1, updated_at: sql<Date>`now()`, refresh_claimed_by: null, refresh_claimed_until: null })
+        .set({ status: 'error', last_error: lastError, credentials_version: sql<number>`credentials_version + 1`, updated_at: sql<Date>`now()`, refresh_claimed_by: null, refresh_claimed_until: null })
         .where('id', '=', row.id)
         .where('refresh_claimed_by', '=', claim)
+        .where('credentials_version', '=', row.credentials_version)
         .returning('id')
         .executeTakeFirst();
       if (!updated) return;

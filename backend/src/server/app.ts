@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
@@ -9,7 +10,7 @@ import type { MigrationRunner, PostgresDatabase } from '../database/index.ts';
 import { AppError } from '../errors.ts';
 import type { EventSystem } from '../events/index.ts';
 import type { Features } from '../features.ts';
-import type { IntegrationService } from '../integrations/index.ts';
+import type { IntegrationService, IntegrationTools } from '../integrations/index.ts';
 import type { KnowledgeBase, KnowledgeSearch } from '../knowledge/index.ts';
 import type { AgentRunner, ChatBridge } from '../agent/index.ts';
 import type { AgentService, SessionService } from '../sessions/index.ts';
@@ -41,6 +42,7 @@ export interface AppServices {
   tokens: TokenService;
   events: EventSystem;
   integrations: IntegrationService;
+  integrationTools: IntegrationTools;
   knowledge: KnowledgeBase;
   knowledgeSearch: KnowledgeSearch;
   templates: TemplateService;
@@ -99,6 +101,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandling(app);
   installJsonBodyParser(app);
+  await app.register(cookie);
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -154,7 +157,13 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   await app.register(eventRoutes, { events: services.events, tokens: services.tokens, config });
   await app.register(knowledgeRoutes, { knowledge: services.knowledge, search: services.knowledgeSearch, features: services.features });
   await app.register(templateRoutes, { templates: services.templates });
-  await app.register(integrationRoutes, { integrations: services.integrations, tokens: services.tokens, features: services.features });
+  await app.register(integrationRoutes, {
+    integrations: services.integrations,
+    tools: services.integrationTools,
+    tokens: services.tokens,
+    features: services.features,
+    secureCookies: config.publicUrl.startsWith('https:'),
+  });
   await app.register(sessionRoutes, { agents: services.agents, sessions: services.sessions });
   await app.register(turnRoutes, { sessions: services.sessions, runner: services.runner, chat: services.chat });
   await installWebSocketGateway(app, { config, tokens: services.tokens, events: services.events, limiter });

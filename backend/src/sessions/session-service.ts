@@ -2,7 +2,7 @@ import { sql, type Selectable } from 'kysely';
 import { decodeCursor, encodeCursor, type AgentSessionsTable, type CheckpointReason, type Executor, type PostgresDatabase, type SessionStatus } from '../database/index.ts';
 import { AppError } from '../errors.ts';
 import type { AgentryEvent, EventBus } from '../events/index.ts';
-import { completeSessionToolName, type PromptUser, type TemplateService } from '../templates/index.ts';
+import { completeSessionToolName, providerOfTool, toolPatternCovers, type PromptUser, type TemplateService } from '../templates/index.ts';
 import type { AgentService, AgentView } from './agent-service.ts';
 import { sanitizeContext, type DroppedContext } from './context-sanitizer.ts';
 import { endTurn } from './turn-end.ts';
@@ -433,8 +433,12 @@ export class SessionService {
     }
     const model = agent.model ?? templateModel ?? this.deps.defaultModel();
     this.deps.checkModel(model);
-    const offered = prompt ? prompt.tools : [...((await this.deps.knowledgeBaseAvailable()) ? ['knowledge_search'] : []), ...this.deps.customTools];
-    const allowed = agent.tools ? offered.filter((tool) => agent.tools!.includes(tool)) : offered;
+    // Integration tools are named by pattern and found at each step among the user's connected
+    // ones: a template run gets every tool of the providers its steps use, a plain session all.
+    const offered = prompt
+      ? [...new Set([...prompt.tools, ...prompt.tools.flatMap((tool) => (providerOfTool(tool) ? [`${providerOfTool(tool)}__*`] : []))])]
+      : [...((await this.deps.knowledgeBaseAvailable()) ? ['knowledge_search'] : []), ...this.deps.customTools, '*__*'];
+    const allowed = agent.tools ? narrowTools(offered, agent.tools) : offered;
     // A template run can always say it is done, whatever the allow-list.
     const tools = prompt ? [...allowed, completeSessionToolName] : allowed;
     const instructions = agent.instructions.trim();
@@ -555,4 +559,11 @@ function toConversationView(row: { id: string; session_id: string | null; title:
 
 function toCheckpointView(row: { id: string; seq: number; reason: CheckpointReason; name: string | null; step: number; created_at: Date }): CheckpointView {
   return { id: row.id, seq: row.seq, reason: row.reason, name: row.name, step: row.step, createdAt: row.created_at.toISOString() };
+}
+
+/** The offered tools an agent's allow-list keeps: names it lists, and integration tools or patterns it lists within an offered pattern. */
+function narrowTools(offered: readonly string[], allowList: readonly string[]): string[] {
+  const plain = offered.filter((tool) => !tool.includes('*') && allowList.some((allowed) => toolPatternCovers(allowed, tool)));
+  const integration = allowList.filter((allowed) => offered.some((tool) => tool.includes('*') && toolPatternCovers(tool, allowed)));
+  return [...new Set([...plain, ...integration])];
 }

@@ -116,6 +116,17 @@ export interface CompiledTemplate {
   steps: Array<{ instruction: TemplateSpans; tools: string[]; providers: string[] }>;
 }
 
+/**
+ * Whether a tool pattern covers a tool name or a narrower pattern. Patterns name integration
+ * tools: `provider__tool` exactly, `provider__*` for all of a provider's, `*__*` for every one.
+ */
+export function toolPatternCovers(pattern: string, name: string): boolean {
+  if (pattern === name) return true;
+  if (!name.includes('__')) return false;
+  if (pattern === '*__*') return true;
+  return pattern.endsWith('__*') && name.startsWith(pattern.slice(0, -1));
+}
+
 /** The provider a tool name belongs to, or undefined for a built-in tool. */
 export function providerOfTool(tool: string): string | undefined {
   return integrationToolPattern.exec(tool)?.[1];

@@ -155,16 +155,26 @@ describe.each(['pglite', 'postgres'] as const)('templates over HTTP (%s)', (driv
     expect(metrics.body).toMatch(/^agentry_prompt_cache_misses_total 2$/m);
   });
 
-  it('maps integrations: the request lists what is connected, and steps that need the rest are left out', async () => {
+  it('maps integrations: the user’s connections (narrowed by the request), and steps that need the rest are left out', async () => {
     const digest = await builtIn('daily-briefing');
     const url = `/v1/templates/${digest.id}/prompt`;
     const none = (await call('POST', url, {})).json();
     expect(none.missingIntegrations).toEqual(['google-calendar']);
     expect(none.tools).toEqual([]);
-    const some = (await call('POST', url, { integrations: ['google-calendar', 'gmail'] })).json();
+    expect((await call('GET', `/v1/templates?available=true`)).json().templates.map((x: { slug: string }) => x.slug)).not.toContain('daily-briefing');
+    // A request cannot claim integrations the user has not connected.
+    expect((await call('POST', url, { integrations: ['google-calendar', 'gmail'] })).json().missingIntegrations).toEqual(['google-calendar']);
+
+    for (const provider of ['gmail', 'google-calendar']) {
+      await t.runtime.database.db.insertInto('integration_connections').values({ user_id: t.userId, provider, auth_type: 'none' }).execute();
+    }
+    const some = (await call('POST', url, {})).json();
     expect(some.missingIntegrations).toEqual([]);
     expect(some.tools).toEqual(['gmail__list_unread', 'google-calendar__list_events']);
     expect(some.systemPrompt).toContain('- Step 3 needs slack: "Check for direct messages and mentions in chat."');
+    expect((await call('POST', url, { integrations: ['google-calendar'] })).json().tools).toEqual(['google-calendar__list_events']);
+    expect((await call('GET', `/v1/templates?available=true`)).json().templates.map((x: { slug: string }) => x.slug)).toContain('daily-briefing');
+    await t.runtime.database.db.deleteFrom('integration_connections').where('user_id', '=', t.userId).execute();
   });
 
   it('answers bad prompt input with a 4xx and a code, and stays healthy', async () => {

@@ -8,11 +8,8 @@ export interface TemplateServiceDeps {
   store: TemplateStore;
   engine: PromptEngine;
   matcher: TemplateMatcher;
-  /**
-   * Provider ids of the integrations a user has connected. Absent until the integrations area
-   * tracks connections: then no user has any, and prompt generation takes the request's list.
-   */
-  connectedIntegrations?: ((userId: string) => Promise<readonly string[]>) | undefined;
+  /** Provider ids of the integrations a user has connected (and can use now). */
+  connectedIntegrations: (userId: string) => Promise<readonly string[]>;
   /** Whether this installation has a knowledge base. */
   knowledgeBaseAvailable: () => Promise<boolean>;
   /** A match at or above this confidence may start its template straight from chat. */
@@ -118,7 +115,6 @@ export class TemplateService {
   }
 
   private async connected(userId: string, requested?: readonly string[]): Promise<readonly string[]> {
-    if (!this.deps.connectedIntegrations) return requested ?? [];
     const connected = await this.deps.connectedIntegrations(userId);
     return requested ? connected.filter((p) => requested.includes(p)) : connected;
   }

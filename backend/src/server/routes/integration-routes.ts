@@ -2,7 +2,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { TokenService } from '../../accounts/index.ts';
 import type { Features } from '../../features.ts';
-import type { IntegrationService } from '../../integrations/index.ts';
+import type { IntegrationService, IntegrationTools } from '../../integrations/index.ts';
+import { AppError } from '../../errors.ts';
 import { actorOf, principalOf } from '../auth.ts';
 import { idParams } from './schemas.ts';
 
@@ -34,10 +35,28 @@ const connectBody = z.strictObject({
   apiKey: z.string().min(1).max(4096).optional().describe('For integrations that take an API key; stored encrypted, never shown again'),
   mcpUrl: z.string().max(2000).optional().describe('Your MCP server, for integrations that take one'),
 });
+const discoveredSchema = z.object({
+  id: z.uuid(),
+  provider: z.string(),
+  status: connectionSchema.shape.status,
+  tools: z.array(
+    z.object({
+      name: z.string().describe('provider__tool: what sessions and templates call it'),
+      description: z.string(),
+      parameters: z.record(z.string(), z.unknown()).describe('JSON Schema of its input'),
+      idempotent: z.boolean(),
+      flags: z.array(z.string()).describe('description-changed, hidden-instructions'),
+    }),
+  ),
+});
+const statsSchema = z.object({ tool: z.string(), provider: z.string(), calls: z.number(), errors: z.number(), p50Ms: z.number(), p95Ms: z.number(), lastUsedAt: z.string() });
 const providerParams = z.object({ provider: z.string().max(100) });
 
 /** Integrations: the catalogue, connecting (OAuth or an API key), the OAuth callback, disconnecting. */
-export const integrationRoutes: FastifyPluginAsyncZod<{ integrations: IntegrationService; tokens: TokenService; features: Features }> = async (app, { integrations, tokens, features }) => {
+export const integrationRoutes: FastifyPluginAsyncZod<{ integrations: IntegrationService; tools: IntegrationTools; tokens: TokenService; features: Features; secureCookies: boolean }> = async (
+  app,
+  { integrations, tools, tokens, features, secureCookies },
+) => {
   app.addHook('preHandler', async () => features.require('integrations'));
   app.get(
     '/v1/integrations',
@@ -58,7 +77,11 @@ export const integrationRoutes: FastifyPluginAsyncZod<{ integrations: Integratio
     },
     async (request, reply) => {
       const started = await integrations.connect(actorOf(request), request.params.provider, request.body ?? {});
-      return 'authorizationUrl' in started ? started : reply.code(201).send(started);
+      if (!('authorizationUrl' in started)) return reply.code(201).send(started);
+      const { cookieName, value, maxAgeS } = started.browserBinding;
+      // Lax: the provider's redirect back is a top-level navigation, which carries it.
+      reply.setCookie(cookieName, value, { httpOnly: true, sameSite: 'lax', secure: secureCookies, path: '/v1/oauth/callback', maxAge: maxAgeS });
+      return { authorizationUrl: started.authorizationUrl };
     },
   );
 
@@ -73,11 +96,21 @@ export const integrationRoutes: FastifyPluginAsyncZod<{ integrations: Integratio
     },
     async (request, reply) => {
     const header = request.headers.authorization;
-    const bearer = header ? /^Bearer +(\S+)\s*$/i.exec(header)?.[1] : undefined;
-    const caller = bearer ? await tokens.authenticate(bearer) : undefined;
+    let callerUserId: string | undefined;
+    if (header) {
+      const bearer = /^Bearer +(\S+)\s*$/i.exec(header)?.[1];
+      const caller = bearer ? await tokens.authenticate(bearer) : undefined;
+      if (!caller) throw new AppError('UNAUTHORIZED', 'The token is invalid, expired or revoked.');
+      callerUserId = caller.user.id;
+    }
     const parameters = new URL(request.url, 'http://callback.invalid').searchParams;
-    const { providerName } = await integrations.completeAuthorization(parameters, { ...(caller ? { callerUserId: caller.user.id } : {}), ip: request.ip });
+    const { providerName, cookieName } = await integrations.completeAuthorization(parameters, {
+      browserBinding: (name) => request.cookies[name],
+      ...(callerUserId ? { callerUserId } : {}),
+      ip: request.ip,
+    });
     return reply
+      .clearCookie(cookieName, { path: '/v1/oauth/callback' })
       .type('text/html; charset=utf-8')
       .header('content-security-policy', "default-src 'none'")
       .header('cache-control', 'no-store')
@@ -95,7 +128,41 @@ export const integrationRoutes: FastifyPluginAsyncZod<{ integrations: Integratio
         response: { 200: z.object({ revoked: z.boolean().describe('Whether the provider confirmed the revocation') }) },
       },
     },
-    async (request) => integrations.disconnect(actorOf(request), request.params.id),
+    async (request) => {
+      const result = await integrations.disconnect(actorOf(request), request.params.id);
+      await tools.forget(request.params.id);
+      return result;
+    },
+  );
+
+  app.post(
+    '/v1/integrations/discover',
+    {
+      config: { rateLimitGroup: 'integrationDiscovery' },
+      schema: {
+        tags: ['integrations'],
+        summary: 'Your connections and the tools each offers, from the registry; forceRefresh lists them at the servers first',
+        body: z.strictObject({ forceRefresh: z.boolean().optional() }).nullish(),
+        response: { 200: z.object({ integrations: z.array(discoveredSchema) }) },
+      },
+    },
+    async (request) => ({ integrations: await tools.discover(principalOf(request).user.id, request.body?.forceRefresh ?? false) }),
+  );
+
+  app.get(
+    '/v1/integrations/stats',
+    {
+      schema: {
+        tags: ['integrations'],
+        summary: 'Per tool: calls, errors, p50/p95 duration and last use, optionally within a date range',
+        querystring: z.object({ from: z.iso.datetime({ offset: true }).optional(), to: z.iso.datetime({ offset: true }).optional() }),
+        response: { 200: z.object({ tools: z.array(statsSchema) }) },
+      },
+    },
+    async (request) => {
+      const { from, to } = request.query;
+      return { tools: await tools.stats(principalOf(request).user.id, { from: from ? new Date(from) : undefined, to: to ? new Date(to) : undefined }) };
+    },
   );
 };
 

@@ -5,7 +5,9 @@ import { principalOf } from '../auth.ts';
 import { idParams } from './schemas.ts';
 
 const modelId = z.string().regex(/^[a-z][a-z0-9-]{0,39}:[A-Za-z0-9._/:-]{1,100}$/, 'must be provider:model, e.g. local:offline or openai:gpt-4o-mini');
-const toolName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$|^[a-z][a-z0-9-]{0,39}__[A-Za-z0-9_-]{1,64}$/, 'must be a tool name');
+const toolName = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$|^[a-z][a-z0-9-]{0,39}__([A-Za-z0-9_-]{1,64}|\*)$|^\*__\*$/, 'must be a tool name, provider__* (every tool of a provider) or *__* (every integration tool)');
 const agentBody = z.strictObject({
   name: z.string().trim().min(1).max(200),
   instructions: z.string().max(16_000).optional(),

@@ -1,0 +1,177 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { McpError, ToolListChangedNotificationSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { AppError } from '../errors.ts';
+import type { ProviderEntry } from './catalogue.ts';
+import type { OutboundGuard } from './outbound-guard.ts';
+
+/** One user's connection, as the MCP client needs it. */
+export interface McpTarget {
+  connectionId: string;
+  userId: string;
+  provider: string;
+  entry: ProviderEntry;
+  /** The user's own MCP URL, for catalogue entries that take one. */
+  mcpUrl: string | null;
+}
+
+export interface McpClientsOptions {
+  guard: OutboundGuard;
+  /** The bearer token for a connection (an access token or API key), renewed when `rejected` is the one a server refused. */
+  bearer(target: McpTarget, rejected?: string): Promise<string | undefined>;
+  /** The server said its tool list changed. */
+  onToolsChanged(target: McpTarget): void;
+  /** How long connecting and each request may take. */
+  timeoutMs: number;
+  /** The largest answer accepted from a server; a larger one fails the request. */
+  maxResponseBytes: number;
+  version: string;
+}
+
+/** A failure to reach or understand an MCP server; `transient` ones are worth retrying. */
+export class McpUnavailable extends AppError {
+  constructor(
+    message: string,
+    readonly transient: boolean,
+  ) {
+    super('INTEGRATION_UNAVAILABLE', message);
+  }
+}
+
+const maxToolPages = 20;
+
+/**
+ * One MCP client per connection, made on first use and kept: Streamable HTTP through the outbound
+ * guard with the user's credential as a bearer token (renewed once on a 401), or a local command
+ * over stdio from the administrator's catalogue. A client that fails is dropped, so the next use
+ * connects afresh.
+ */
+export class McpClients {
+  private readonly clients = new Map<string, Promise<Client>>();
+
+  constructor(private readonly options: McpClientsOptions) {}
+
+  /** Every tool the server lists (all pages, up to a bound). */
+  async listTools(target: McpTarget): Promise<Tool[]> {
+    return this.use(target, async (client) => {
+      const tools: Tool[] = [];
+      let cursor: string | undefined;
+      for (let page = 0; page < maxToolPages; page++) {
+        const listed = await client.listTools(cursor ? { cursor } : {}, { timeout: this.options.timeoutMs });
+        tools.push(...listed.tools);
+        cursor = listed.nextCursor;
+        if (!cursor) break;
+      }
+      return tools;
+    });
+  }
+
+  /** Calls a tool; the idempotency key travels in `_meta` for servers that deduplicate. */
+  async callTool(target: McpTarget, name: string, args: Record<string, unknown>, options: { signal?: AbortSignal | undefined; idempotencyKey?: string | undefined }): Promise<CallToolResult> {
+    return this.use(target, async (client) => {
+      const params = { name, arguments: args, ...(options.idempotencyKey ? { _meta: { idempotencyKey: options.idempotencyKey } } : {}) };
+      return (await client.callTool(params, undefined, { timeout: this.options.timeoutMs, ...(options.signal ? { signal: options.signal } : {}) })) as CallToolResult;
+    });
+  }
+
+  async ping(target: McpTarget): Promise<void> {
+    await this.use(target, (client) => client.ping({ timeout: this.options.timeoutMs }));
+  }
+
+  /** Closes a connection's client (at disconnect, or after it failed). */
+  async drop(connectionId: string): Promise<void> {
+    const client = this.clients.get(connectionId);
+    this.clients.delete(connectionId);
+    await client?.then((c) => c.close()).catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.clients.keys()].map((id) => this.drop(id)));
+  }
+
+  private async use<T>(target: McpTarget, run: (client: Client) => Promise<T>): Promise<T> {
+    let client = this.clients.get(target.connectionId);
+    if (!client) {
+      client = this.connect(target);
+      this.clients.set(target.connectionId, client);
+    }
+    try {
+      return await run(await client);
+    } catch (error) {
+      if (this.clients.get(target.connectionId) === client) await this.drop(target.connectionId);
+      throw toUnavailable(error, target);
+    }
+  }
+
+  private async connect(target: McpTarget): Promise<Client> {
+    const client = new Client({ name: 'agentry', version: this.options.version }, { capabilities: {} });
+    client.setNotificationHandler(ToolListChangedNotificationSchema, async () => this.options.onToolsChanged(target));
+    // A transport that closes (the server went away) leaves no stale client behind.
+    client.onclose = () => {
+      if (this.clients.get(target.connectionId) === pending) this.clients.delete(target.connectionId);
+    };
+    const pending = client.connect(this.transport(target), { timeout: this.options.timeoutMs }).then(() => client);
+    return pending;
+  }
+
+  private transport(target: McpTarget): Transport {
+    const { mcp } = target.entry;
+    if (mcp.transport === 'stdio') {
+      return new StdioClientTransport({ command: mcp.command, args: mcp.args, env: { ...getDefaultEnvironment(), ...mcp.env }, stderr: 'ignore' });
+    }
+    const url = target.mcpUrl ?? mcp.url;
+    const send = async (input: string | URL, init: RequestInit | undefined, token: string | undefined) => {
+      const headers = new Headers(init?.headers);
+      if (token) headers.set('authorization', `Bearer ${token}`);
+      const response = await this.options.guard.fetch(input, { ...init, headers });
+      // A notification stream (GET) is long-lived; an answer (POST) is capped.
+      return init?.method === 'POST' ? capped(response, this.options.maxResponseBytes) : response;
+    };
+    return new StreamableHTTPClientTransport(new URL(url), {
+      fetch: async (input, init) => {
+        const token = await this.options.bearer(target);
+        const response = await send(input, init, token);
+        if (response.status !== 401 || !token) return response;
+        const renewed = await this.options.bearer(target, token);
+        return renewed && renewed !== token ? send(input, init, renewed) : response;
+      },
+      reconnectionOptions: { initialReconnectionDelay: 1000, maxReconnectionDelay: 30_000, reconnectionDelayGrowFactor: 1.5, maxRetries: 10 },
+    });
+  }
+}
+
+/** The response with its body cut off, as an error, past `maxBytes`. */
+function capped(response: Response, maxBytes: number): Response {
+  if (!response.body) return response;
+  let seen = 0;
+  const counter = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      seen += chunk.byteLength;
+      if (seen > maxBytes) controller.error(new McpUnavailable(`The server's answer is larger than ${Math.round(maxBytes / 1024 / 1024)} MB; it was cut off.`, false));
+      else controller.enqueue(chunk);
+    },
+  });
+  return new Response(response.body.pipeThrough(counter), { status: response.status, statusText: response.statusText, headers: response.headers });
+}
+
+function toUnavailable(error: unknown, target: McpTarget): AppError {
+  if (error instanceof AppError && !(error instanceof McpUnavailable) && error.code !== 'INTEGRATION_UNAVAILABLE') return error;
+  if (error instanceof McpUnavailable) return error;
+  const what = `The ${target.entry.name} MCP server`;
+  const cause = (error as { cause?: unknown }).cause;
+  if (cause instanceof McpUnavailable) return cause;
+  if (error instanceof McpError) {
+    if (error.code === -32001) return new McpUnavailable(`${what} did not answer in time.`, true);
+    if (error.code === -32000) return new McpUnavailable(`${what} closed the connection.`, true);
+    return new McpUnavailable(`${what} answered with an error (${error.code}).`, false);
+  }
+  if (error instanceof StreamableHTTPError) {
+    const status = error.code ?? 0;
+    return new McpUnavailable(`${what} answered HTTP ${status || 'error'}.`, status === 429 || status >= 500 || status === 404);
+  }
+  if ((error as Error).name === 'AbortError') return new McpUnavailable(`${what} call was cancelled.`, false);
+  if ((error as Error).name === 'ZodError' || error instanceof SyntaxError) return new McpUnavailable(`${what} sent an answer that is not valid MCP.`, false);
+  return new McpUnavailable(`${what} cannot be reached.`, true);
+}

@@ -1,0 +1,160 @@
+import { createHash } from 'node:crypto';
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Transaction } from 'kysely';
+import type { Executor, PostgresDatabase } from '../database/index.ts';
+import type { DatabaseSchema, ToolFlag } from '../database/schema.ts';
+import type { AgentryEvent, EventBus } from '../events/index.ts';
+
+/** A tool of a connected integration, as the registry keeps it. */
+export interface RegisteredTool {
+  connectionId: string;
+  provider: string;
+  /** What the model calls it: `provider__tool`, at most 64 characters. */
+  name: string;
+  /** What the MCP server calls it. */
+  remoteName: string;
+  description: string;
+  inputSchema: Record<string, unknown>;
+  idempotent: boolean;
+  flags: ToolFlag[];
+}
+
+export interface ToolsChange {
+  added: string[];
+  removed: string[];
+  changed: string[];
+}
+
+const maxTools = 500;
+const maxDescription = 2000;
+const maxSchemaBytes = 64 * 1024;
+
+/*
+ * Text that hides from a reader (zero-width and direction marks, Unicode tag characters) and
+ * phrases that address the model rather than describe a tool. A description with either is
+ * flagged; the model sees it marked as the integration's text, never as the system's.
+ */
+const invisible = /[\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]|[\u{E0000}-\u{E007F}]/u;
+const allInvisible = new RegExp(invisible.source, 'gu');
+const instructionLike =
+  /\b(ignore|disregard|forget)\b.{0,40}\b(previous|prior|above|earlier|all|other)\b.{0,20}\b(instructions?|prompts?|rules)\b|\b(system prompt|developer message)\b|<\/?\s*(important|system|instructions?|secret)\s*>|\bdo not (tell|inform|mention|show)\b.{0,20}\b(the )?user\b|\b(before|instead of) (using|calling) (this|any other) tool\b/i;
+
+/**
+ * The tool registry: per connection, each tool its MCP server lists, under a name namespaced by
+ * provider (so two integrations offering `search` stay distinct). A listing replaces the
+ * connection's tools in one transaction; what was added, removed or changed (a description that
+ * differs from the one seen before is flagged) is told to the user's integrations topic and to
+ * their running sessions' chats.
+ */
+export class ToolRegistry {
+  constructor(
+    private readonly database: PostgresDatabase,
+    private readonly bus: EventBus,
+  ) {}
+
+  async replace(connection: { connectionId: string; userId: string; provider: string }, listed: readonly Tool[]): Promise<ToolsChange> {
+    return this.database.transaction(async (tx) => {
+      const owner = await tx.selectFrom('integration_connections').select('id').where('id', '=', connection.connectionId).forUpdate().executeTakeFirst();
+      if (!owner) return { added: [], removed: [], changed: [] }; // disconnected meanwhile
+      const before = new Map((await tx.selectFrom('integration_tools').selectAll().where('connection_id', '=', connection.connectionId).execute()).map((row) => [row.remote_name, row]));
+      const taken = new Set<string>();
+      const next = listed.slice(0, maxTools).map((tool) => {
+        const hash = createHash('sha256').update(tool.description ?? '').digest('hex');
+        const previous = before.get(tool.name);
+        const flags = new Set<ToolFlag>(previous?.flags.filter((f) => f === 'description-changed') ?? []);
+        if (previous && previous.description_hash !== hash) flags.add('description-changed');
+        if (instructionLike.test(tool.description ?? '') || invisible.test(tool.description ?? '')) flags.add('hidden-instructions');
+        const name = exposedName(connection.provider, tool.name, taken);
+        taken.add(name);
+        return {
+          connection_id: connection.connectionId,
+          user_id: connection.userId,
+          provider: connection.provider,
+          name,
+          remote_name: tool.name,
+          description: (tool.description ?? '').replace(allInvisible, '').replace(/\s+/g, ' ').trim().slice(0, maxDescription),
+          input_schema: JSON.stringify(inputSchemaOf(tool)),
+          idempotent: tool.annotations?.readOnlyHint === true || tool.annotations?.idempotentHint === true,
+          description_hash: hash,
+          flags: JSON.stringify([...flags]),
+          changed: Boolean(previous && (previous.description_hash !== hash || previous.name !== name)),
+        };
+      });
+      const nextNames = new Set(next.map((t) => t.remote_name));
+      const change: ToolsChange = {
+        added: next.filter((t) => !before.has(t.remote_name)).map((t) => t.name),
+        removed: [...before.values()].filter((row) => !nextNames.has(row.remote_name)).map((row) => row.name),
+        changed: next.filter((t) => t.changed).map((t) => t.name),
+      };
+      await tx.deleteFrom('integration_tools').where('connection_id', '=', connection.connectionId).execute();
+      if (next.length > 0) {
+        await tx
+          .insertInto('integration_tools')
+          .values(next.map(({ changed: _changed, ...row }) => row))
+          .execute();
+      }
+      if (change.added.length + change.removed.length + change.changed.length > 0) {
+        await this.announce(tx, connection.userId, { type: 'tools.changed', data: { integrationId: connection.connectionId, ...change } });
+      }
+      return change;
+    });
+  }
+
+  /** The tools of the user's usable connections (connected or degraded). */
+  async forUser(userId: string): Promise<RegisteredTool[]> {
+    const rows = await this.database.db
+      .selectFrom('integration_tools as t')
+      .innerJoin('integration_connections as c', 'c.id', 't.connection_id')
+      .selectAll('t')
+      .where('t.user_id', '=', userId)
+      .where('c.status', 'in', ['connected', 'degraded'])
+      .orderBy('t.name')
+      .execute();
+    return rows.map((row) => ({
+      connectionId: row.connection_id,
+      provider: row.provider,
+      name: row.name,
+      remoteName: row.remote_name,
+      description: row.description,
+      inputSchema: row.input_schema as Record<string, unknown>,
+      idempotent: row.idempotent,
+      flags: row.flags,
+    }));
+  }
+
+  /** The tools of one connection, by exposed name: what a disconnect removes. */
+  async namesOf(executor: Executor, connectionId: string): Promise<string[]> {
+    return (await executor.selectFrom('integration_tools').select('name').where('connection_id', '=', connectionId).orderBy('name').execute()).map((r) => r.name);
+  }
+
+  /**
+   * Tells the user (their integrations topic) and the chats of their running sessions about a
+   * change of their tools, in the transaction that makes it.
+   */
+  async announce(tx: Transaction<DatabaseSchema>, userId: string, event: AgentryEvent): Promise<void> {
+    const sessions = await tx
+      .selectFrom('agent_sessions')
+      .select('id')
+      .where('user_id', '=', userId)
+      .where('status', '=', 'running')
+      .orderBy('last_active_at', 'desc')
+      .limit(100)
+      .execute();
+    await this.bus.publish(tx, { userId, topic: 'integrations', event }, ...sessions.map((s) => ({ userId, topic: `session:${s.id}`, event })));
+  }
+}
+
+/** `provider__tool`, in the characters and length every model API accepts, distinct within the connection. */
+function exposedName(provider: string, remote: string, taken: ReadonlySet<string>): string {
+  const plain = `${provider}__${remote.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+  if (plain.length <= 64 && !taken.has(plain)) return plain;
+  const suffix = createHash('sha256').update(remote).digest('hex').slice(0, 8);
+  return `${plain.slice(0, 64 - 9)}_${suffix}`;
+}
+
+/** The tool's input schema as an object schema of bounded size (a missing or huge one takes any object). */
+function inputSchemaOf(tool: Tool): Record<string, unknown> {
+  const schema = tool.inputSchema as Record<string, unknown> | undefined;
+  if (!schema || schema['type'] !== 'object' || JSON.stringify(schema).length > maxSchemaBytes) return { type: 'object', properties: {} };
+  return schema;
+}

@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { z } from 'zod';
+
+/**
+ * MCP servers built with the MCP SDK, over Streamable HTTP on 127.0.0.1, for the integration
+ * tests: a mail-like one (`list_unread`; `send_email`, which deduplicates by the idempotency key
+ * in `_meta`), a calendar-like one, and one whose tool list changes while clients are connected.
+ * Every request must carry a bearer token `accepts` takes; `misbehave` makes it answer badly.
+ */
+export type McpKind = 'mail' | 'calendar' | 'changing';
+
+export interface FakeMcpServer {
+  url: string;
+  kind: McpKind;
+  /** Emails sent, once per idempotency key. */
+  sent: Array<{ to: string; subject: string; key: string | undefined }>;
+  /** Calls of each tool, counted as they arrive (duplicates included). */
+  calls: Map<string, number>;
+  /** Bearer tokens the server saw. */
+  tokens: Set<string>;
+  /** The next answers: garbage (not JSON-RPC), huge (a 50 MB result), slow (never answers), down (503). */
+  misbehave: 'none' | 'garbage' | 'huge' | 'slow' | 'down';
+  /** Adds a tool to every live session (and later ones): connected clients are told the list changed. */
+  addTool(name: string, description: string): void;
+  close(): Promise<void>;
+}
+
+export async function startFakeMcpServer(kind: McpKind, options: { accepts: (token: string) => boolean; describe?: Record<string, string> }): Promise<FakeMcpServer> {
+  const servers = new Set<McpServer>();
+  const transports = new Map<string, StreamableHTTPServerTransport>();
+  const extraTools: Array<{ name: string; description: string }> = [];
+  const describe = (name: string, fallback: string) => options.describe?.[name] ?? fallback;
+  const state = { kind, sent: [], calls: new Map(), tokens: new Set(), misbehave: 'none' } as Omit<FakeMcpServer, 'url' | 'addTool' | 'close'>;
+  const count = (name: string) => state.calls.set(name, (state.calls.get(name) ?? 0) + 1);
+  const text = (value: unknown) => ({ content: [{ type: 'text' as const, text: typeof value === 'string' ? value : JSON.stringify(value) }] });
+
+  const build = () => {
+    const server = new McpServer({ name: `fake-${kind}`, version: '1.0.0' }, { capabilities: { tools: { listChanged: true } } });
+    if (kind === 'mail') {
+      server.registerTool('list_unread', { description: describe('list_unread', 'List unread emails in the inbox.'), annotations: { readOnlyHint: true } }, async () => {
+        count('list_unread');
+        if (state.misbehave === 'huge') return text('x'.repeat(50 * 1024 * 1024));
+        if (state.misbehave === 'slow') await new Promise(() => undefined);
+        return text([{ from: 'ada@example.com', subject: 'Quarterly numbers' }]);
+      });
+      server.registerTool(
+        'send_email',
+        { description: describe('send_email', 'Send an email.'), inputSchema: { to: z.string(), subject: z.string(), body: z.string().optional() } },
+        async ({ to, subject }, extra) => {
+          count('send_email');
+          const key = typeof extra._meta?.['idempotencyKey'] === 'string' ? extra._meta['idempotencyKey'] : undefined;
+          if (!key || !state.sent.some((m) => m.key === key)) state.sent.push({ to, subject, key });
+          return text(`Sent "${subject}" to ${to}.`);
+        },
+      );
+    } else if (kind === 'calendar') {
+      server.registerTool('list_events', { description: describe('list_events', 'List calendar events for a day.'), inputSchema: { date: z.string().optional() }, annotations: { readOnlyHint: true } }, async () => {
+        count('list_events');
+        return text([{ title: 'Standup', at: '09:30' }]);
+      });
+      // The same name as the mail server's: namespacing keeps them apart.
+      server.registerTool('search', { description: describe('search', 'Search events.'), inputSchema: { query: z.string() }, annotations: { readOnlyHint: true } }, async ({ query }) => {
+        count('search');
+        return text(`calendar results for ${query}`);
+      });
+    } else {
+      server.registerTool('alpha', { description: 'The first tool.', annotations: { readOnlyHint: true } }, async () => text('alpha'));
+    }
+    if (kind === 'mail') {
+      server.registerTool('search', { description: describe('search', 'Search emails.'), inputSchema: { query: z.string() }, annotations: { readOnlyHint: true } }, async ({ query }) => {
+        count('search');
+        return text(`mail results for ${query}`);
+      });
+    }
+    for (const tool of extraTools) server.registerTool(tool.name, { description: tool.description, annotations: { readOnlyHint: true } }, async () => text(tool.name));
+    servers.add(server);
+    return server;
+  };
+
+  const http_ = http.createServer((req, res) => {
+    const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    if (!token || !options.accepts(token)) {
+      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer error="invalid_token"' });
+      return void res.end('{"error":"invalid_token"}');
+    }
+    state.tokens.add(token);
+    if (req.method === 'POST' && state.misbehave === 'down') {
+      res.writeHead(503);
+      return void res.end();
+    }
+    if (req.method === 'POST' && state.misbehave === 'garbage' && req.headers['mcp-session-id']) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return void res.end('{"jsonrpc": "2.0", "id": 1, "result": {"tools": "not a list"');
+    }
+    void (async () => {
+      const sessionId = req.headers['mcp-session-id'];
+      let transport = typeof sessionId === 'string' ? transports.get(sessionId) : undefined;
+      if (!transport) {
+        const created: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (id) => void transports.set(id, created) });
+        transport = created;
+        await build().connect(created);
+      }
+      await transport.handleRequest(req, res);
+    })().catch(() => {
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => http_.listen(0, '127.0.0.1', resolve));
+  return Object.assign(state, {
+    url: `http://127.0.0.1:${(http_.address() as AddressInfo).port}/mcp`,
+    addTool(name: string, description: string) {
+      extraTools.push({ name, description });
+      for (const server of servers) {
+        if (server.isConnected()) server.registerTool(name, { description, annotations: { readOnlyHint: true } }, async () => text(name));
+      }
+    },
+    async close() {
+      for (const server of servers) await server.close().catch(() => undefined);
+      http_.closeAllConnections();
+      await new Promise<void>((resolve) => http_.close(() => resolve()));
+    },
+  });
+}
