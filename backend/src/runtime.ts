@@ -22,6 +22,8 @@ export const version: string = (
 ).version;
 
 export interface Runtime extends AppServices {
+  /** Checks connections periodically (started with the background workers); `check` runs one now. */
+  integrationHealth: HealthMonitor;
   close(): Promise<void>;
 }
 
@@ -175,6 +177,7 @@ export async function createRuntime(
     events,
     integrations,
     integrationTools,
+    integrationHealth: health,
     version,
     async close() {
       clearInterval(cleanupTimer);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { McpServer, type RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
 
@@ -26,6 +26,8 @@ export interface FakeMcpServer {
   misbehave: 'none' | 'garbage' | 'huge' | 'slow' | 'down';
   /** Adds a tool to every live session (and later ones): connected clients are told the list changed. */
   addTool(name: string, description: string): void;
+  /** Changes a tool's description in every live session (and later ones); clients are told. */
+  redescribe(name: string, description: string): void;
   close(): Promise<void>;
 }
 
@@ -33,21 +35,30 @@ export async function startFakeMcpServer(kind: McpKind, options: { accepts: (tok
   const servers = new Set<McpServer>();
   const transports = new Map<string, StreamableHTTPServerTransport>();
   const extraTools: Array<{ name: string; description: string }> = [];
-  const describe = (name: string, fallback: string) => options.describe?.[name] ?? fallback;
-  const state = { kind, sent: [], calls: new Map(), tokens: new Set(), misbehave: 'none' } as Omit<FakeMcpServer, 'url' | 'addTool' | 'close'>;
+  const descriptions: Record<string, string> = { ...options.describe };
+  const describe = (name: string, fallback: string) => descriptions[name] ?? fallback;
+  const registered = new Map<McpServer, Map<string, RegisteredTool>>();
+  const state = { kind, sent: [], calls: new Map(), tokens: new Set(), misbehave: 'none' } as Omit<FakeMcpServer, 'url' | 'addTool' | 'redescribe' | 'close'>;
   const count = (name: string) => state.calls.set(name, (state.calls.get(name) ?? 0) + 1);
   const text = (value: unknown) => ({ content: [{ type: 'text' as const, text: typeof value === 'string' ? value : JSON.stringify(value) }] });
 
   const build = () => {
     const server = new McpServer({ name: `fake-${kind}`, version: '1.0.0' }, { capabilities: { tools: { listChanged: true } } });
+    const tools = new Map<string, RegisteredTool>();
+    registered.set(server, tools);
+    const add: McpServer['registerTool'] = (name, config, callback) => {
+      const tool = server.registerTool(name, config, callback);
+      tools.set(name, tool);
+      return tool;
+    };
     if (kind === 'mail') {
-      server.registerTool('list_unread', { description: describe('list_unread', 'List unread emails in the inbox.'), annotations: { readOnlyHint: true } }, async () => {
+      add('list_unread', { description: describe('list_unread', 'List unread emails in the inbox.'), annotations: { readOnlyHint: true } }, async () => {
         count('list_unread');
         if (state.misbehave === 'huge') return text('x'.repeat(50 * 1024 * 1024));
         if (state.misbehave === 'slow') await new Promise(() => undefined);
         return text([{ from: 'ada@example.com', subject: 'Quarterly numbers' }]);
       });
-      server.registerTool(
+      add(
         'send_email',
         { description: describe('send_email', 'Send an email.'), inputSchema: { to: z.string(), subject: z.string(), body: z.string().optional() } },
         async ({ to, subject }, extra) => {
@@ -58,25 +69,25 @@ export async function startFakeMcpServer(kind: McpKind, options: { accepts: (tok
         },
       );
     } else if (kind === 'calendar') {
-      server.registerTool('list_events', { description: describe('list_events', 'List calendar events for a day.'), inputSchema: { date: z.string().optional() }, annotations: { readOnlyHint: true } }, async () => {
+      add('list_events', { description: describe('list_events', 'List calendar events for a day.'), inputSchema: { date: z.string().optional() }, annotations: { readOnlyHint: true } }, async () => {
         count('list_events');
         return text([{ title: 'Standup', at: '09:30' }]);
       });
       // The same name as the mail server's: namespacing keeps them apart.
-      server.registerTool('search', { description: describe('search', 'Search events.'), inputSchema: { query: z.string() }, annotations: { readOnlyHint: true } }, async ({ query }) => {
+      add('search', { description: describe('search', 'Search events.'), inputSchema: { query: z.string() }, annotations: { readOnlyHint: true } }, async ({ query }) => {
         count('search');
         return text(`calendar results for ${query}`);
       });
     } else {
-      server.registerTool('alpha', { description: 'The first tool.', annotations: { readOnlyHint: true } }, async () => text('alpha'));
+      add('alpha', { description: describe('alpha', 'The first tool.'), annotations: { readOnlyHint: true } }, async () => text('alpha'));
     }
     if (kind === 'mail') {
-      server.registerTool('search', { description: describe('search', 'Search emails.'), inputSchema: { query: z.string() }, annotations: { readOnlyHint: true } }, async ({ query }) => {
+      add('search', { description: describe('search', 'Search emails.'), inputSchema: { query: z.string() }, annotations: { readOnlyHint: true } }, async ({ query }) => {
         count('search');
         return text(`mail results for ${query}`);
       });
     }
-    for (const tool of extraTools) server.registerTool(tool.name, { description: tool.description, annotations: { readOnlyHint: true } }, async () => text(tool.name));
+    for (const tool of extraTools) add(tool.name, { description: tool.description, annotations: { readOnlyHint: true } }, async () => text(tool.name));
     servers.add(server);
     return server;
   };
@@ -116,8 +127,12 @@ export async function startFakeMcpServer(kind: McpKind, options: { accepts: (tok
     addTool(name: string, description: string) {
       extraTools.push({ name, description });
       for (const server of servers) {
-        if (server.isConnected()) server.registerTool(name, { description, annotations: { readOnlyHint: true } }, async () => text(name));
+        if (server.isConnected()) registered.get(server)?.set(name, server.registerTool(name, { description, annotations: { readOnlyHint: true } }, async () => text(name)));
       }
+    },
+    redescribe(name: string, description: string) {
+      descriptions[name] = description;
+      for (const tools of registered.values()) tools.get(name)?.update({ description });
     },
     async close() {
       for (const server of servers) await server.close().catch(() => undefined);

@@ -126,8 +126,8 @@ export class McpClients {
       const headers = new Headers(init?.headers);
       if (token) headers.set('authorization', `Bearer ${token}`);
       const response = await this.options.guard.fetch(input, { ...init, headers });
-      // A notification stream (GET) is long-lived; an answer (POST) is capped.
-      return init?.method === 'POST' ? capped(response, this.options.maxResponseBytes) : response;
+      // A notification stream (GET) is long-lived; an answer (POST) is read whole, up to the cap.
+      return init?.method === 'POST' ? readCapped(response, this.options.maxResponseBytes, this.options.timeoutMs) : response;
     };
     return new StreamableHTTPClientTransport(new URL(url), {
       fetch: async (input, init) => {
@@ -142,18 +142,31 @@ export class McpClients {
   }
 }
 
-/** The response with its body cut off, as an error, past `maxBytes`. */
-function capped(response: Response, maxBytes: number): Response {
+/**
+ * The response with its body read whole, so an answer past `maxBytes` fails its request at once
+ * (rather than leaving it to time out), and a body that trickles forever is given up on.
+ */
+async function readCapped(response: Response, maxBytes: number, timeoutMs: number): Promise<Response> {
   if (!response.body) return response;
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
   let seen = 0;
-  const counter = new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
-      seen += chunk.byteLength;
-      if (seen > maxBytes) controller.error(new McpUnavailable(`The server's answer is larger than ${Math.round(maxBytes / 1024 / 1024)} MB; it was cut off.`, false));
-      else controller.enqueue(chunk);
-    },
-  });
-  return new Response(response.body.pipeThrough(counter), { status: response.status, statusText: response.statusText, headers: response.headers });
+  const deadline = setTimeout(() => void reader.cancel(new McpUnavailable('The server did not finish its answer in time.', true)), timeoutMs);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      seen += value.byteLength;
+      if (seen > maxBytes) {
+        await reader.cancel();
+        throw new McpUnavailable(`The server's answer is larger than ${Math.round(maxBytes / 1024 / 1024)} MB; it was refused.`, false);
+      }
+      chunks.push(value);
+    }
+  } finally {
+    clearTimeout(deadline);
+  }
+  return new Response(Buffer.concat(chunks), { status: response.status, statusText: response.statusText, headers: response.headers });
 }
 
 function toUnavailable(error: unknown, target: McpTarget): AppError {
