@@ -214,13 +214,13 @@ function createIntegrations(config: Config, database: PostgresDatabase, bus: Eve
   });
   const clients = new McpClients({
     guard,
-    bearer: (target, rejected) => integrations.bearer(target, rejected),
+    bearer: (target, rejected) => integrationTools!.bearer(target, rejected),
     onToolsChanged: (target) => integrationTools?.refreshInBackground(target.connectionId),
     timeoutMs: config.integrations.timeoutMs,
     maxResponseBytes: config.integrations.maxResponseBytes,
     version,
   });
-  integrationTools = new IntegrationTools({ database, integrations, registry, clients, attempts: config.integrations.attempts, retryDelayMs: 200, onError });
+  integrationTools = new IntegrationTools({ database, bus, integrations, registry, clients, attempts: config.integrations.attempts, retryDelayMs: 200, onError });
   const health = new HealthMonitor({ database, integrations, clients, intervalMs: config.integrations.healthIntervalMs || 300_000, onError });
   return { integrations, integrationTools, health };
 }

@@ -3,15 +3,17 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { sql } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import type { PostgresDatabase } from '../database/index.ts';
+import type { EventBus } from '../events/index.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { redactSecrets, type ToolDefinition } from '../knowledge/index.ts';
 import { toolPatternCovers } from '../templates/index.ts';
 import type { ConnectionView, IntegrationService } from './integration-service.ts';
-import { McpUnavailable, type McpClients } from './mcp-clients.ts';
+import { McpUnavailable, type McpClients, type McpTarget } from './mcp-clients.ts';
 import type { RegisteredTool, ToolRegistry, ToolsChange } from './tool-registry.ts';
 
 export interface IntegrationToolsDeps {
   database: PostgresDatabase;
+  bus: EventBus;
   integrations: IntegrationService;
   registry: ToolRegistry;
   clients: McpClients;
@@ -55,8 +57,35 @@ const flaggedNote = 'Flagged: this description, written by the integration, cont
 export class IntegrationTools {
   private readonly validators = new LRUCache<string, ValidateFunction>({ max: 1000 });
   private readonly ajv = new Ajv({ strict: false, allErrors: false, validateSchema: false });
+  /*
+   * Per instance, a user's connections and tools, each connection's target and its bearer token:
+   * read at every agent step and tool call, changed rarely. Every change of a user's connections
+   * or tools drops them (at commit here, and from the change's event on other instances); a token
+   * is kept at most 30 s (it had more than a minute left when read) and dropped when a server
+   * refuses it.
+   */
+  private readonly snapshots = new LRUCache<string, Promise<{ connections: ConnectionView[]; tools: RegisteredTool[] }>>({ max: 10_000 });
+  private readonly targets = new LRUCache<string, Promise<McpTarget & { status: ConnectionView['status'] }>>({ max: 10_000, ttl: 30_000 });
+  private readonly tokens = new LRUCache<string, { token: string | undefined }>({ max: 10_000, ttl: 30_000 });
 
-  constructor(private readonly deps: IntegrationToolsDeps) {}
+  constructor(private readonly deps: IntegrationToolsDeps) {
+    deps.registry.onChange(({ userId, connectionId }) => {
+      this.snapshots.delete(userId);
+      if (connectionId) {
+        this.targets.delete(connectionId);
+        this.tokens.delete(connectionId);
+      }
+    });
+  }
+
+  /** The bearer token an MCP server gets for a connection (see IntegrationService.bearer), kept briefly. */
+  async bearer(target: McpTarget, rejected?: string): Promise<string | undefined> {
+    const cached = this.tokens.get(target.connectionId);
+    if (cached && (rejected === undefined || cached.token !== rejected)) return cached.token;
+    const token = await this.deps.integrations.bearer(target, rejected);
+    this.tokens.set(target.connectionId, { token });
+    return token;
+  }
 
   /** Closes every MCP client (and stops the servers started over stdio). */
   async close(): Promise<void> {
@@ -70,7 +99,7 @@ export class IntegrationTools {
 
   /** Lists the connection's tools at its server, stores them, and tells the user what changed. */
   async refresh(connectionId: string): Promise<ToolsChange> {
-    const target = await this.deps.integrations.target(connectionId);
+    const target = await this.target(connectionId);
     try {
       const tools = await this.deps.clients.listTools(target);
       const change = await this.deps.registry.replace(target, tools);
@@ -91,11 +120,11 @@ export class IntegrationTools {
 
   /** The user's connections and their tools from the registry; `forceRefresh` lists them live first. */
   async discover(userId: string, forceRefresh: boolean): Promise<DiscoveredIntegration[]> {
-    const connections = await this.deps.integrations.connections(userId);
     if (forceRefresh) {
+      const { connections } = await this.snapshot(userId);
       await Promise.all(connections.filter((c) => c.status !== 'error').map((c) => this.refresh(c.id).catch(() => undefined)));
     }
-    const [current, tools] = forceRefresh ? await Promise.all([this.deps.integrations.connections(userId), this.deps.registry.forUser(userId)]) : [connections, await this.deps.registry.forUser(userId)];
+    const { connections: current, tools } = await this.snapshot(userId);
     return current.map((connection) => ({
       id: connection.id,
       provider: connection.provider,
@@ -112,7 +141,7 @@ export class IntegrationTools {
    */
   async forSession(userId: string, patterns: readonly string[]): Promise<ToolDefinition[]> {
     if (!patterns.some((p) => p.includes('__'))) return [];
-    const tools = await this.deps.registry.forUser(userId);
+    const { tools } = await this.snapshot(userId);
     return tools.filter((tool) => patterns.some((pattern) => toolPatternCovers(pattern, tool.name))).map((tool) => this.definition(userId, tool));
   }
 
@@ -146,6 +175,26 @@ export class IntegrationTools {
     }));
   }
 
+  private snapshot(userId: string) {
+    let snapshot = this.snapshots.get(userId);
+    if (!snapshot) {
+      snapshot = Promise.all([this.deps.integrations.connections(userId), this.deps.registry.forUser(userId)]).then(([connections, tools]) => ({ connections, tools }));
+      this.snapshots.set(userId, snapshot);
+      snapshot.catch(() => this.snapshots.delete(userId));
+    }
+    return snapshot;
+  }
+
+  private target(connectionId: string) {
+    let target = this.targets.get(connectionId);
+    if (!target) {
+      target = this.deps.integrations.target(connectionId);
+      this.targets.set(connectionId, target);
+      target.catch(() => this.targets.delete(connectionId));
+    }
+    return target;
+  }
+
   private definition(userId: string, tool: RegisteredTool): ToolDefinition {
     const validate = this.validator(tool);
     return {
@@ -176,7 +225,7 @@ export class IntegrationTools {
   }
 
   private async call(userId: string, tool: RegisteredTool, input: Record<string, unknown>, options: { signal?: AbortSignal | undefined; idempotencyKey?: string | undefined }): Promise<unknown> {
-    const target = await this.deps.integrations.target(tool.connectionId).catch((error: unknown) => {
+    const target = await this.target(tool.connectionId).catch((error: unknown) => {
       throw isAppError(error) && error.code === 'INTEGRATION_DISCONNECTED' ? new AppError('INTEGRATION_DISCONNECTED', `The ${tool.provider} integration was disconnected: ${tool.name} is gone.`) : error;
     });
     if (target.userId !== userId) throw new AppError('INTEGRATION_DISCONNECTED');
@@ -198,7 +247,8 @@ export class IntegrationTools {
       }
     }
     const durationMs = performance.now() - started;
-    await this.record(target, tool, input, durationMs, result.isError ? 'TOOL_FAILED' : undefined);
+    // Off the call's path: the result goes back to the loop while the usage row and its event commit.
+    void this.record(target, tool, input, durationMs, result.isError ? 'TOOL_FAILED' : undefined).catch((error: unknown) => this.deps.onError(error, `could not record a call of ${tool.name}`));
     if (target.status !== 'connected') await this.deps.integrations.setStatus(target.connectionId, 'connected');
     const value = toModelValue(result);
     if (result.isError) throw Object.assign(new Error(value.text || 'The tool reported an error.'), { code: 'TOOL_FAILED' });
@@ -223,9 +273,14 @@ export class IntegrationTools {
           duration_ms: Math.round(durationMs),
         })
         .execute();
-      await this.deps.registry.announce(tx, target.userId, {
+      // To the user's integrations topic only: a call changes nothing the chats need to hear of.
+      await this.deps.bus.publish(tx, {
+        userId: target.userId,
+        topic: 'integrations',
+        event: {
         type: 'integration.tool_used',
         data: { integrationId: target.connectionId, provider: target.provider, tool: tool.name, arguments: args, outcome: code ? 'error' : 'ok', durationMs: Math.round(durationMs), ...(code ? { errorCode: code } : {}) },
+        },
       });
     });
   }

@@ -47,10 +47,25 @@ const instructionLike =
  * their running sessions' chats.
  */
 export class ToolRegistry {
+  private readonly listeners = new Set<(change: { userId: string; connectionId?: string }) => void>();
+
   constructor(
     private readonly database: PostgresDatabase,
     private readonly bus: EventBus,
-  ) {}
+  ) {
+    // Another instance's change arrives as its event; this instance's are heard at commit (below).
+    bus.subscribe((event) => {
+      if (event.type === 'integration.tool_used' || !(event.type.startsWith('integration.') || event.type === 'tools.changed')) return;
+      if (event.topic !== 'integrations') return; // the copies sent to session chats say the same
+      const connectionId = (event.data as { integrationId?: string }).integrationId;
+      this.notify({ userId: event.userId, ...(connectionId ? { connectionId } : {}) });
+    });
+  }
+
+  /** Hears every change of a user's connections or tools, on any instance (for caches). */
+  onChange(listener: (change: { userId: string; connectionId?: string }) => void): void {
+    this.listeners.add(listener);
+  }
 
   async replace(connection: { connectionId: string; userId: string; provider: string }, listed: readonly Tool[]): Promise<ToolsChange> {
     return this.database.transaction(async (tx) => {
@@ -122,6 +137,10 @@ export class ToolRegistry {
     }));
   }
 
+  private notify(change: { userId: string; connectionId?: string }): void {
+    for (const listener of this.listeners) listener(change);
+  }
+
   /** The tools of one connection, by exposed name: what a disconnect removes. */
   async namesOf(executor: Executor, connectionId: string): Promise<string[]> {
     return (await executor.selectFrom('integration_tools').select('name').where('connection_id', '=', connectionId).orderBy('name').execute()).map((r) => r.name);
@@ -132,6 +151,8 @@ export class ToolRegistry {
    * change of their tools, in the transaction that makes it.
    */
   async announce(tx: Transaction<DatabaseSchema>, userId: string, event: AgentryEvent): Promise<void> {
+    const connectionId = (event.data as { integrationId?: string }).integrationId;
+    this.database.afterCommit(tx, () => this.notify({ userId, ...(connectionId ? { connectionId } : {}) }));
     const sessions = await tx
       .selectFrom('agent_sessions')
       .select('id')
