@@ -210,7 +210,7 @@ function createIntegrations(config: Config, database: PostgresDatabase, bus: Eve
     catalogue: config.integrations.catalogue,
     vault: new CredentialVault(parseKeyring(resolveSecretKey(config))),
     publicUrl: config.publicUrl,
-    onConnected: (connection) => integrationTools?.refreshInBackground(connection.id),
+    onConnected: (connection) => integrationTools?.reconnected(connection.id),
   });
   const clients = new McpClients({
     guard,

@@ -63,6 +63,7 @@ export async function startFakeMcpServer(kind: McpKind, options: { accepts: (tok
         { description: describe('send_email', 'Send an email.'), inputSchema: { to: z.string(), subject: z.string(), body: z.string().optional() } },
         async ({ to, subject }, extra) => {
           count('send_email');
+          if (state.misbehave === 'slow') await new Promise(() => undefined);
           const key = typeof extra._meta?.['idempotencyKey'] === 'string' ? extra._meta['idempotencyKey'] : undefined;
           if (!key || !state.sent.some((m) => m.key === key)) state.sent.push({ to, subject, key });
           return text(`Sent "${subject}" to ${to}.`);

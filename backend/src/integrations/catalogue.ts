@@ -133,6 +133,8 @@ function resolveEntry(entry: RawEntry, env: Record<string, string | undefined>, 
     ? { ...entry.mcp, command: expand(entry.mcp.command), args: entry.mcp.args.map(expand), env: Object.fromEntries(Object.entries(entry.mcp.env).map(([k, v]) => [k, expand(v)])) }
     : { ...entry.mcp, url: expand(entry.mcp.url) };
   const userSuppliedUrl = mcp.transport === 'streamable-http' && mcp.url === 'user';
+  // A command is the administrator's: it gets no user's credential, so it may take none.
+  if (mcp.transport === 'stdio' && auth.type !== 'none') throw new AppError('CONFIG_INVALID', `The integrations catalogue ${file}: "${entry.id}" runs a local command, which takes no user credential: give it auth type none.`);
   if (userSuppliedUrl && auth.type === 'oauth2') throw new AppError('CONFIG_INVALID', `The integrations catalogue ${file}: "${entry.id}" has a user-supplied MCP URL, which only api_key and none entries may have.`);
   const urls = [...(auth.type === 'oauth2' ? [auth.authorizationUrl, auth.tokenUrl, auth.revocationUrl] : []), mcp.transport === 'streamable-http' && !userSuppliedUrl ? mcp.url : undefined];
   for (const url of urls) {

@@ -23,6 +23,7 @@ export interface HealthMonitorDeps {
 export class HealthMonitor {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  private stopping = false;
 
   constructor(private readonly deps: HealthMonitorDeps) {}
 
@@ -38,6 +39,7 @@ export class HealthMonitor {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     clearInterval(this.timer);
     await this.running;
   }
@@ -52,7 +54,10 @@ export class HealthMonitor {
         order by health_checked_at nulls first limit ${limit}
         for update skip locked)
       returning id`.execute(this.deps.database.db);
-    for (const { id } of due.rows) await this.check(id);
+    for (const { id } of due.rows) {
+      if (this.stopping) break; // the rest are checked at their next turn
+      await this.check(id);
+    }
     return due.rows.length;
   }
 

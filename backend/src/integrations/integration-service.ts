@@ -93,7 +93,7 @@ export class IntegrationService {
     }
     this.refresher = new TokenRefresher({
       database: deps.database,
-      bus: deps.bus,
+      registry: deps.registry,
       vault: deps.vault,
       oauthClient: (provider) => this.clients.get(provider),
       ...(deps.refreshClaimTtlMs ? { claimTtlMs: deps.refreshClaimTtlMs } : {}),
@@ -251,13 +251,15 @@ export class IntegrationService {
 
   /**
    * Moves a connection to `to` (a health check or a call found it so), with an
-   * `integration.status_changed` event to the user and their running chats. Nothing happens when
-   * it is already there. Returns whether it changed.
+   * `integration.status_changed` event to the user and their running chats. A degraded
+   * connection recovers; one in `error` (its authorization is gone) leaves it only by connecting
+   * again or a successful token refresh. Returns whether it changed.
    */
   async setStatus(connectionId: string, to: 'connected' | 'degraded' | 'error', error?: { code: string; message: string }): Promise<boolean> {
+    const from: Record<typeof to, ConnectionStatus[]> = { connected: ['degraded'], degraded: ['connected'], error: ['connected', 'degraded'] };
     return this.deps.database.transaction(async (tx) => {
       const row = await tx.selectFrom('integration_connections').select(['id', 'user_id', 'provider', 'status']).where('id', '=', connectionId).forUpdate().executeTakeFirst();
-      if (!row || row.status === to) return false;
+      if (!row || !from[to].includes(row.status)) return false;
       await tx
         .updateTable('integration_connections')
         .set({ status: to, last_error: to === 'connected' ? null : (error ?? null), updated_at: sql<Date>`now()` })

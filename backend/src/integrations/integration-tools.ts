@@ -41,6 +41,8 @@ export interface ToolStats {
   lastUsedAt: string;
 }
 
+/** Integration tools offered to the model in one step, at most (model APIs take about 128 tools). */
+const maxToolsPerStep = 100;
 /** Text handed to the model from one tool result, at most. */
 const maxResultChars = 32_000;
 const secretKey = /pass(word|phrase)?|secret|token|api[-_]?key|authorization|cookie|credential|private[-_]?key/i;
@@ -55,8 +57,12 @@ const flaggedNote = 'Flagged: this description, written by the integration, cont
  * server failed). Calls that succeed again bring a degraded connection back to `connected`.
  */
 export class IntegrationTools {
-  private readonly validators = new LRUCache<string, ValidateFunction>({ max: 1000 });
-  private readonly ajv = new Ajv({ strict: false, allErrors: false, validateSchema: false });
+  /** Per registered tool (the snapshot's objects): compiled once while the snapshot lives. */
+  private readonly validators = new WeakMap<RegisteredTool, ValidateFunction>();
+  // A server's schema is untrusted: no formats (unknown ones would only warn), no schemas kept by
+  // $id, and `pattern` keywords dropped before compiling (a regex can be made to backtrack for
+  // ever); the server checks its own input all the same.
+  private readonly ajv = new Ajv({ strict: false, allErrors: false, validateSchema: false, validateFormats: false, addUsedSchema: false });
   /*
    * Per instance, a user's connections and tools, each connection's target and its bearer token:
    * read at every agent step and tool call, changed rarely. Every change of a user's connections
@@ -102,13 +108,18 @@ export class IntegrationTools {
     const target = await this.target(connectionId);
     try {
       const tools = await this.deps.clients.listTools(target);
-      const change = await this.deps.registry.replace(target, tools);
+      const change = await this.deps.registry.replace({ ...target, trustHints: !target.entry.userSuppliedUrl }, tools);
       if (target.status === 'degraded') await this.deps.integrations.setStatus(connectionId, 'connected');
       return change;
     } catch (error) {
       await this.failed(target, error);
       throw error;
     }
+  }
+
+  /** A connection made again (its credentials or URL may have changed): a new client, and its tools listed. */
+  reconnected(connectionId: string): void {
+    void this.forget(connectionId).then(() => this.refreshInBackground(connectionId));
   }
 
   /** `refresh`, with a failure recorded on the connection rather than thrown. */
@@ -142,7 +153,10 @@ export class IntegrationTools {
   async forSession(userId: string, patterns: readonly string[]): Promise<ToolDefinition[]> {
     if (!patterns.some((p) => p.includes('__'))) return [];
     const { tools } = await this.snapshot(userId);
-    return tools.filter((tool) => patterns.some((pattern) => toolPatternCovers(pattern, tool.name))).map((tool) => this.definition(userId, tool));
+    return tools
+      .filter((tool) => patterns.some((pattern) => toolPatternCovers(pattern, tool.name)))
+      .slice(0, maxToolsPerStep)
+      .map((tool) => this.definition(userId, tool));
   }
 
   /** Per tool: calls, errors, p50/p95 duration and last use, within the range. */
@@ -211,15 +225,16 @@ export class IntegrationTools {
   }
 
   private validator(tool: RegisteredTool): ValidateFunction {
-    const key = JSON.stringify(tool.inputSchema);
-    let validate = this.validators.get(key);
+    let validate = this.validators.get(tool);
     if (!validate) {
+      const schema = JSON.parse(JSON.stringify(tool.inputSchema), (key, value: unknown) => (key === 'pattern' || key === 'patternProperties' || key === '$id' ? undefined : value)) as object;
       try {
-        validate = this.ajv.compile(tool.inputSchema);
+        validate = this.ajv.compile(schema);
       } catch {
         validate = this.ajv.compile({ type: 'object' }); // a schema Ajv cannot read: the server checks
       }
-      this.validators.set(key, validate);
+      this.ajv.removeSchema(schema);
+      this.validators.set(tool, validate);
     }
     return validate;
   }
@@ -235,21 +250,33 @@ export class IntegrationTools {
       try {
         result = await this.deps.clients.callTool(target, tool.remoteName, input, options);
         break;
-      } catch (error) {
-        const retry = error instanceof McpUnavailable && error.transient && attempt < this.deps.attempts && !options.signal?.aborted;
-        if (retry) {
-          await new Promise((resolve) => setTimeout(resolve, this.deps.retryDelayMs * 2 ** (attempt - 1)));
-          continue;
+      } catch (thrown) {
+        // A call the turn gave up on (cancelled, or its lease lost) says nothing about the server.
+        if (options.signal?.aborted) throw thrown;
+        let error = thrown;
+        if (error instanceof McpUnavailable && error.failure.transient && attempt < this.deps.attempts) {
+          // Repeated only when that cannot do its effect twice: the request never reached the
+          // server, or the tool is idempotent (and the server has the idempotency key).
+          if (!error.failure.mayHaveRun || tool.idempotent) {
+            await sleep(this.deps.retryDelayMs * 2 ** (attempt - 1), options.signal);
+            continue;
+          }
         }
-        await this.record(target, tool, input, performance.now() - started, isAppError(error) ? error.code : 'TOOL_FAILED');
-        await this.failed(target, error);
+        if (error instanceof McpUnavailable && error.failure.mayHaveRun && !tool.idempotent) {
+          error = Object.assign(new Error(`${error.message} The call may or may not have had its effect: check before calling ${tool.name} again.`), { code: 'TOOL_OUTCOME_UNKNOWN' });
+        }
+        await this.record(target, tool, input, performance.now() - started, isAppError(thrown) ? thrown.code : 'TOOL_FAILED');
+        await this.failed(target, thrown);
         throw error;
       }
     }
     const durationMs = performance.now() - started;
     // Off the call's path: the result goes back to the loop while the usage row and its event commit.
     void this.record(target, tool, input, durationMs, result.isError ? 'TOOL_FAILED' : undefined).catch((error: unknown) => this.deps.onError(error, `could not record a call of ${tool.name}`));
-    if (target.status !== 'connected') await this.deps.integrations.setStatus(target.connectionId, 'connected');
+    if (target.status === 'degraded') {
+      // The call succeeded whatever this says: a failure to record the recovery is only logged.
+      await this.deps.integrations.setStatus(target.connectionId, 'connected').catch((error: unknown) => this.deps.onError(error, `could not mark ${target.connectionId} recovered`));
+    }
     const value = toModelValue(result);
     if (result.isError) throw Object.assign(new Error(value.text || 'The tool reported an error.'), { code: 'TOOL_FAILED' });
     return value;
@@ -285,17 +312,19 @@ export class IntegrationTools {
     });
   }
 
-  /** The server failed (not the tool): `integration.error`, and the connection is degraded, or in error when its authorization is gone. */
+  /**
+   * The connection failed (not the tool): `integration.error`, and the connection is degraded
+   * (its server cannot be reached or answers badly) or in error (its authorization is gone).
+   */
   private async failed(target: { connectionId: string; userId: string; provider: string }, error: unknown): Promise<void> {
-    if (!isAppError(error) || error.code === 'INTEGRATION_DISCONNECTED') return;
+    if (!isAppError(error) || !(error.code === 'CONNECTION_BROKEN' || (error instanceof McpUnavailable && error.failure.transport))) return;
     const failure = { code: error.code, message: error.message };
     try {
       await this.deps.database.transaction(async (tx) => {
         await tx.insertInto('integration_events').values({ user_id: target.userId, connection_id: target.connectionId, provider: target.provider, type: 'error', error_code: failure.code }).execute();
         await this.deps.registry.announce(tx, target.userId, { type: 'integration.error', data: { integrationId: target.connectionId, provider: target.provider, ...failure } });
       });
-      if (error.code === 'INTEGRATION_UNAVAILABLE') await this.deps.integrations.setStatus(target.connectionId, 'degraded', failure);
-      if (error.code === 'CONNECTION_BROKEN') await this.deps.integrations.setStatus(target.connectionId, 'error', failure);
+      await this.deps.integrations.setStatus(target.connectionId, error.code === 'CONNECTION_BROKEN' ? 'error' : 'degraded', failure);
     } catch (recording) {
       this.deps.onError(recording, `could not record the failure of ${target.connectionId}`);
     }
@@ -321,4 +350,12 @@ function redact(value: unknown, depth = 0): unknown {
     return Object.fromEntries(Object.entries(value).slice(0, 50).map(([k, v]) => [k, secretKey.test(k) ? '[redacted]' : redact(v, depth + 1)]));
   }
   return value;
+}
+
+/** Waits `ms`, or less when `signal` aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
 }

@@ -30,17 +30,23 @@ export interface McpClientsOptions {
   version: string;
 }
 
-/** A failure to reach or understand an MCP server; `transient` ones are worth retrying. */
+/**
+ * A failure to reach or understand an MCP server. `transient`: worth trying again later.
+ * `mayHaveRun`: the request may have reached the server and had its effect (a timeout, a
+ * connection lost mid-answer), so only an idempotent call may be repeated. `transport`: the
+ * connection itself failed (its client is replaced, and the connection counts as degraded).
+ */
 export class McpUnavailable extends AppError {
   constructor(
     message: string,
-    readonly transient: boolean,
+    readonly failure: { transient: boolean; mayHaveRun: boolean; transport: boolean },
   ) {
     super('INTEGRATION_UNAVAILABLE', message);
   }
 }
 
 const maxToolPages = 20;
+const idleMs = 5 * 60_000;
 
 /**
  * One MCP client per connection, made on first use and kept: Streamable HTTP through the outbound
@@ -49,9 +55,16 @@ const maxToolPages = 20;
  * connects afresh.
  */
 export class McpClients {
-  private readonly clients = new Map<string, Promise<Client>>();
+  private readonly clients = new Map<string, { client: Promise<Client>; lastUsed: number }>();
+  private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly options: McpClientsOptions) {}
+  constructor(private readonly options: McpClientsOptions) {
+    // A client unused for five minutes is closed (its notification stream, or its stdio process).
+    this.sweeper = setInterval(() => {
+      for (const [id, entry] of this.clients) if (Date.now() - entry.lastUsed > idleMs) void this.drop(id);
+    }, 60_000);
+    this.sweeper.unref();
+  }
 
   /** Every tool the server lists (all pages, up to a bound). */
   async listTools(target: McpTarget): Promise<Tool[]> {
@@ -82,37 +95,42 @@ export class McpClients {
 
   /** Closes a connection's client (at disconnect, or after it failed). */
   async drop(connectionId: string): Promise<void> {
-    const client = this.clients.get(connectionId);
+    const entry = this.clients.get(connectionId);
     this.clients.delete(connectionId);
-    await client?.then((c) => c.close()).catch(() => undefined);
+    await entry?.client.then((c) => c.close()).catch(() => undefined);
   }
 
   async close(): Promise<void> {
+    clearInterval(this.sweeper);
     await Promise.all([...this.clients.keys()].map((id) => this.drop(id)));
   }
 
   private async use<T>(target: McpTarget, run: (client: Client) => Promise<T>): Promise<T> {
-    let client = this.clients.get(target.connectionId);
-    if (!client) {
-      client = this.connect(target);
-      this.clients.set(target.connectionId, client);
+    let entry = this.clients.get(target.connectionId);
+    if (!entry) {
+      entry = { client: this.connect(target), lastUsed: Date.now() };
+      this.clients.set(target.connectionId, entry);
     }
+    entry.lastUsed = Date.now();
     try {
-      return await run(await client);
+      return await run(await entry.client);
     } catch (error) {
-      if (this.clients.get(target.connectionId) === client) await this.drop(target.connectionId);
-      throw toUnavailable(error, target);
+      const failure = toUnavailable(error, target);
+      // Only a broken connection is replaced: other calls may be using this client.
+      const broken = !(failure instanceof McpUnavailable) || failure.failure.transport;
+      if (broken && this.clients.get(target.connectionId) === entry) await this.drop(target.connectionId);
+      throw failure;
     }
   }
 
-  private async connect(target: McpTarget): Promise<Client> {
+  private connect(target: McpTarget): Promise<Client> {
     const client = new Client({ name: 'agentry', version: this.options.version }, { capabilities: {} });
     client.setNotificationHandler(ToolListChangedNotificationSchema, async () => this.options.onToolsChanged(target));
+    const pending = client.connect(this.transport(target), { timeout: this.options.timeoutMs }).then(() => client);
     // A transport that closes (the server went away) leaves no stale client behind.
     client.onclose = () => {
-      if (this.clients.get(target.connectionId) === pending) this.clients.delete(target.connectionId);
+      if (this.clients.get(target.connectionId)?.client === pending) this.clients.delete(target.connectionId);
     };
-    const pending = client.connect(this.transport(target), { timeout: this.options.timeoutMs }).then(() => client);
     return pending;
   }
 
@@ -151,15 +169,20 @@ async function readCapped(response: Response, maxBytes: number, timeoutMs: numbe
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
   let seen = 0;
-  const deadline = setTimeout(() => void reader.cancel(new McpUnavailable('The server did not finish its answer in time.', true)), timeoutMs);
+  let late = false;
+  const deadline = setTimeout(() => {
+    late = true;
+    void reader.cancel();
+  }, timeoutMs);
   try {
     for (;;) {
       const { done, value } = await reader.read();
+      if (late) throw new McpUnavailable('The server did not finish its answer in time.', { transient: true, mayHaveRun: true, transport: false });
       if (done) break;
       seen += value.byteLength;
       if (seen > maxBytes) {
         await reader.cancel();
-        throw new McpUnavailable(`The server's answer is larger than ${Math.round(maxBytes / 1024 / 1024)} MB; it was refused.`, false);
+        throw new McpUnavailable(`The server's answer is larger than ${Math.round(maxBytes / 1024 / 1024)} MB; it was refused.`, { transient: false, mayHaveRun: true, transport: false });
       }
       chunks.push(value);
     }
@@ -170,21 +193,27 @@ async function readCapped(response: Response, maxBytes: number, timeoutMs: numbe
 }
 
 function toUnavailable(error: unknown, target: McpTarget): AppError {
-  if (error instanceof AppError && !(error instanceof McpUnavailable) && error.code !== 'INTEGRATION_UNAVAILABLE') return error;
   if (error instanceof McpUnavailable) return error;
-  const what = `The ${target.entry.name} MCP server`;
   const cause = (error as { cause?: unknown }).cause;
   if (cause instanceof McpUnavailable) return cause;
+  if (error instanceof AppError && error.code !== 'INTEGRATION_UNAVAILABLE') return error; // CONNECTION_BROKEN, INTEGRATION_DISCONNECTED, OUTBOUND_REFUSED
+  const what = `The ${target.entry.name} MCP server`;
   if (error instanceof McpError) {
-    if (error.code === -32001) return new McpUnavailable(`${what} did not answer in time.`, true);
-    if (error.code === -32000) return new McpUnavailable(`${what} closed the connection.`, true);
-    return new McpUnavailable(`${what} answered with an error (${error.code}).`, false);
+    if (error.code === -32001) return new McpUnavailable(`${what} did not answer in time.`, { transient: true, mayHaveRun: true, transport: false });
+    if (error.code === -32000) return new McpUnavailable(`${what} closed the connection.`, { transient: true, mayHaveRun: true, transport: true });
+    return new McpUnavailable(`${what} answered with an error (${error.code}).`, { transient: false, mayHaveRun: false, transport: false });
   }
   if (error instanceof StreamableHTTPError) {
     const status = error.code ?? 0;
-    return new McpUnavailable(`${what} answered HTTP ${status || 'error'}.`, status === 429 || status >= 500 || status === 404);
+    // The server refuses even a renewed credential: the user must connect again.
+    if (status === 401 || status === 403) return new AppError('CONNECTION_BROKEN', `${what} refuses the connection's credentials (HTTP ${status}): connect ${target.entry.name} again.`);
+    // 429 and 503 refuse a request unprocessed; 404 is a session the server no longer knows.
+    const unprocessed = status === 429 || status === 503 || status === 404;
+    return new McpUnavailable(`${what} answered HTTP ${status || 'error'}.`, { transient: unprocessed || status >= 500, mayHaveRun: !unprocessed, transport: true });
   }
-  if ((error as Error).name === 'AbortError') return new McpUnavailable(`${what} call was cancelled.`, false);
-  if ((error as Error).name === 'ZodError' || error instanceof SyntaxError) return new McpUnavailable(`${what} sent an answer that is not valid MCP.`, false);
-  return new McpUnavailable(`${what} cannot be reached.`, true);
+  if ((error as Error).name === 'AbortError') return new McpUnavailable(`${what} call was cancelled.`, { transient: false, mayHaveRun: true, transport: false });
+  if ((error as Error).name === 'ZodError' || error instanceof SyntaxError) return new McpUnavailable(`${what} sent an answer that is not valid MCP.`, { transient: false, mayHaveRun: true, transport: true });
+  const code = (cause as { code?: string } | undefined)?.code ?? (error as { code?: string }).code;
+  const neverSent = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'].includes(code ?? '');
+  return new McpUnavailable(`${what} cannot be reached.`, { transient: true, mayHaveRun: !neverSent, transport: true });
 }

@@ -4,7 +4,7 @@ import { recordAudit } from '../accounts/index.ts';
 import type { PostgresDatabase } from '../database/index.ts';
 import type { IntegrationConnectionsTable } from '../database/schema.ts';
 import { AppError } from '../errors.ts';
-import type { EventBus } from '../events/index.ts';
+import type { ToolRegistry } from './tool-registry.ts';
 import type { CredentialVault, Credentials } from './credential-vault.ts';
 import { OAuthProviderError, type OAuthClient } from './oauth-client.ts';
 
@@ -12,7 +12,7 @@ export type ConnectionRow = Selectable<IntegrationConnectionsTable>;
 
 export interface TokenRefresherDeps {
   database: PostgresDatabase;
-  bus: EventBus;
+  registry: ToolRegistry;
   vault: CredentialVault;
   oauthClient(provider: string): OAuthClient | undefined;
   /** How long a claimed refresh may take before another instance may take over (default 30 s). */
@@ -114,7 +114,7 @@ export class TokenRefresher {
           .executeTakeFirst();
         if (!updated) throw new OAuthProviderError('The connection changed while its token was refreshed; retry.', false);
         const data = { integrationId: row.id, provider: row.provider, expiresAt: granted.expiresAt?.toISOString() ?? null };
-        await this.deps.bus.publish(tx, { userId: row.user_id, topic: 'integrations', event: { type: 'integration.refreshed', data } });
+        await this.deps.registry.announce(tx, row.user_id, { type: 'integration.refreshed', data });
         await recordAudit(tx, { action: 'integration.refreshed', actorUserId: null, targetType: 'integration_connection', targetId: row.id, details: { provider: row.provider } });
       });
       return granted.accessToken;
@@ -138,7 +138,9 @@ export class TokenRefresher {
         .returning('id')
         .executeTakeFirst();
       if (!updated) return;
-      await this.deps.bus.publish(tx, { userId: row.user_id, topic: 'integrations', event: { type: 'integration.error', data: { integrationId: row.id, provider: row.provider, ...lastError } } });
+      const connection = { integrationId: row.id, provider: row.provider };
+      await this.deps.registry.announce(tx, row.user_id, { type: 'integration.error', data: { ...connection, ...lastError } });
+      if (row.status !== 'error') await this.deps.registry.announce(tx, row.user_id, { type: 'integration.status_changed', data: { ...connection, from: row.status, to: 'error', reason: lastError.message.slice(0, 500) } });
     });
   }
 

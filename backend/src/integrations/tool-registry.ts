@@ -67,18 +67,25 @@ export class ToolRegistry {
     this.listeners.add(listener);
   }
 
-  async replace(connection: { connectionId: string; userId: string; provider: string }, listed: readonly Tool[]): Promise<ToolsChange> {
+  /**
+   * `trustHints`: whether the server's annotations may mark a tool idempotent (re-run after a
+   * crash); not for a server a user named, whose annotations are theirs to choose.
+   */
+  async replace(connection: { connectionId: string; userId: string; provider: string; trustHints: boolean }, listed: readonly Tool[]): Promise<ToolsChange> {
     return this.database.transaction(async (tx) => {
       const owner = await tx.selectFrom('integration_connections').select('id').where('id', '=', connection.connectionId).forUpdate().executeTakeFirst();
       if (!owner) return { added: [], removed: [], changed: [] }; // disconnected meanwhile
       const before = new Map((await tx.selectFrom('integration_tools').selectAll().where('connection_id', '=', connection.connectionId).execute()).map((row) => [row.remote_name, row]));
       const taken = new Set<string>();
-      const next = listed.slice(0, maxTools).map((tool) => {
+      const unique = [...new Map(listed.map((tool) => [tool.name, tool])).values()];
+      const next = unique.slice(0, maxTools).map((tool) => {
         const hash = createHash('sha256').update(tool.description ?? '').digest('hex');
         const previous = before.get(tool.name);
         const flags = new Set<ToolFlag>(previous?.flags.filter((f) => f === 'description-changed') ?? []);
         if (previous && previous.description_hash !== hash) flags.add('description-changed');
-        if (instructionLike.test(tool.description ?? '') || invisible.test(tool.description ?? '')) flags.add('hidden-instructions');
+        // The schema's own texts (property descriptions, titles, enums) reach the model too.
+        const texts = `${tool.description ?? ''}\n${JSON.stringify(tool.inputSchema ?? {})}`;
+        if (instructionLike.test(texts) || invisible.test(texts)) flags.add('hidden-instructions');
         const name = exposedName(connection.provider, tool.name, taken);
         taken.add(name);
         return {
@@ -89,7 +96,7 @@ export class ToolRegistry {
           remote_name: tool.name,
           description: (tool.description ?? '').replace(allInvisible, '').replace(/\s+/g, ' ').trim().slice(0, maxDescription),
           input_schema: JSON.stringify(inputSchemaOf(tool)),
-          idempotent: tool.annotations?.readOnlyHint === true || tool.annotations?.idempotentHint === true,
+          idempotent: connection.trustHints && (tool.annotations?.readOnlyHint === true || tool.annotations?.idempotentHint === true),
           description_hash: hash,
           flags: JSON.stringify([...flags]),
           changed: Boolean(previous && (previous.description_hash !== hash || previous.name !== name)),
