@@ -46,7 +46,7 @@ export class McpUnavailable extends AppError {
 }
 
 const maxToolPages = 20;
-const idleMs = 5 * 60_000;
+const idleMs = 2 * 60_000;
 
 /**
  * One MCP client per connection, made on first use and kept: Streamable HTTP through the outbound
@@ -59,7 +59,8 @@ export class McpClients {
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly options: McpClientsOptions) {
-    // A client unused for five minutes is closed (its notification stream, or its stdio process).
+    // A client unused for two minutes is closed (its notification stream, or its stdio process);
+    // so a connection only the health check touches holds nothing between checks.
     this.sweeper = setInterval(() => {
       for (const [id, entry] of this.clients) if (Date.now() - entry.lastUsed > idleMs) void this.drop(id);
     }, 60_000);
