@@ -55,14 +55,14 @@ const idleMs = 2 * 60_000;
  * connects afresh.
  */
 export class McpClients {
-  private readonly clients = new Map<string, { client: Promise<Client>; lastUsed: number }>();
+  private readonly clients = new Map<string, { client: Promise<Client>; lastUsed: number; active: number }>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly options: McpClientsOptions) {
     // A client unused for two minutes is closed (its notification stream, or its stdio process);
     // so a connection only the health check touches holds nothing between checks.
     this.sweeper = setInterval(() => {
-      for (const [id, entry] of this.clients) if (Date.now() - entry.lastUsed > idleMs) void this.drop(id);
+      for (const [id, entry] of this.clients) if (entry.active === 0 && Date.now() - entry.lastUsed > idleMs) void this.drop(id);
     }, 60_000);
     this.sweeper.unref();
   }
@@ -109,10 +109,10 @@ export class McpClients {
   private async use<T>(target: McpTarget, run: (client: Client) => Promise<T>): Promise<T> {
     let entry = this.clients.get(target.connectionId);
     if (!entry) {
-      entry = { client: this.connect(target), lastUsed: Date.now() };
+      entry = { client: this.connect(target), lastUsed: Date.now(), active: 0 };
       this.clients.set(target.connectionId, entry);
     }
-    entry.lastUsed = Date.now();
+    entry.active += 1;
     try {
       return await run(await entry.client);
     } catch (error) {
@@ -121,6 +121,9 @@ export class McpClients {
       const broken = !(failure instanceof McpUnavailable) || failure.failure.transport;
       if (broken && this.clients.get(target.connectionId) === entry) await this.drop(target.connectionId);
       throw failure;
+    } finally {
+      entry.active -= 1;
+      entry.lastUsed = Date.now();
     }
   }
 
