@@ -160,6 +160,7 @@ export const settings = {
   RATE_LIMIT_KNOWLEDGE_SEARCH: perMinute.default(60).describe('Knowledge search requests per minute per user (per instance).'),
   RATE_LIMIT_INTEGRATION_DISCOVERY: perMinute.default(10).describe('Integration discovery requests per minute per user (per instance).'),
   AUTH_FAILURE_LIMIT: perMinute.default(20).describe('Failed authentications per minute per client address before 429 (per instance).'),
+  CONSOLE_SESSION_DAYS: int(1, 365).default(7).describe('How long a console sign-in lasts; each is a token of its own, listed and revocable with the others.'),
   TOKEN_CACHE_TTL_MS: int(0, 60_000).default(5000).describe('How long a verified token is cached (revocation and disabling evict it at once).'),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000).describe('How long shutdown waits for in-flight requests before closing them.'),
   EVENTS_RETENTION_DAYS: int(1, 3650).default(7).describe('How long events are kept for replay and history.'),
@@ -273,6 +274,7 @@ function toConfig(raw: z.output<typeof settingsSchema>, cwd: string, env: NodeJS
       authFailures: raw.AUTH_FAILURE_LIMIT,
     },
     tokenCacheTtlMs: raw.TOKEN_CACHE_TTL_MS,
+    consoleSessionDays: raw.CONSOLE_SESSION_DAYS,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
     events: { retentionDays: raw.EVENTS_RETENTION_DAYS },
     websocket: {

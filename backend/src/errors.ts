@@ -16,6 +16,7 @@ export const errorCodes = {
   INVALID_TEXT: { status: 400, message: 'The request contains a NUL character or malformed Unicode (a lone surrogate), which cannot be stored.' },
   UNAUTHORIZED: { status: 401, message: 'Authentication is required: send "Authorization: Bearer <token>".' },
   FORBIDDEN: { status: 403, message: 'You are not allowed to do this.' },
+  CSRF_FAILED: { status: 403, message: 'This change needs the console session\'s CSRF token in the x-csrf-token header.' },
   TEMPLATE_READ_ONLY: { status: 403, message: 'Built-in templates are read-only: create your own template to change one.' },
   NOT_FOUND: { status: 404, message: 'Not found.' },
   TEMPLATE_NOT_FOUND: { status: 404, message: 'There is no such template.' },

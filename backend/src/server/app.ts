@@ -21,6 +21,7 @@ import { installJsonBodyParser, isStorableText } from './json-body.ts';
 import { installMetrics } from './metrics.ts';
 import { installRateLimits } from './rate-limits.ts';
 import { auditRoutes } from './routes/audit-routes.ts';
+import { consoleRoutes } from './routes/console-routes.ts';
 import { eventRoutes } from './routes/event-routes.ts';
 import { healthRoutes } from './routes/health-routes.ts';
 import { integrationRoutes } from './routes/integration-routes.ts';
@@ -125,6 +126,8 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
     if (length > 0 || request.headers['transfer-encoding']) throw new AppError('BODY_NOT_ALLOWED');
   });
 
+  // Cookies are sent over https only when Agentry is reached over https.
+  const secureCookies = config.publicUrl.startsWith('https:');
   const limiter = new AuthFailureLimiter(config.rateLimits.authFailures, options.now);
   installAuth(app, { tokens: services.tokens, database: services.database, limiter });
   await installRateLimits(app, config.rateLimits);
@@ -151,6 +154,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
     version: services.version,
   });
   await app.register(meRoutes, { users: services.users });
+  await app.register(consoleRoutes, { tokens: services.tokens, database: services.database, limiter, sessionDays: config.consoleSessionDays, secureCookies });
   await app.register(tokenRoutes, { tokens: services.tokens });
   await app.register(userRoutes, { users: services.users });
   await app.register(auditRoutes, { database: services.database });
@@ -162,7 +166,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
     tools: services.integrationTools,
     tokens: services.tokens,
     features: services.features,
-    secureCookies: config.publicUrl.startsWith('https:'),
+    secureCookies,
   });
   await app.register(sessionRoutes, { agents: services.agents, sessions: services.sessions });
   await app.register(turnRoutes, { sessions: services.sessions, runner: services.runner, chat: services.chat });

@@ -2,11 +2,14 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { recordAudit, type Actor, type Principal, type TokenService } from '../accounts/index.ts';
 import type { PostgresDatabase } from '../database/index.ts';
 import { AppError } from '../errors.ts';
+import { passesCsrf, sessionCookie } from './console-session.ts';
 import { isPublicRoute } from './public-routes.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
     principal?: Principal;
+    /** The console session's token, when the request was authenticated by its cookie. */
+    consoleSession?: string;
   }
 }
 
@@ -78,16 +81,22 @@ export function installAuth(app: FastifyInstance, deps: { tokens: TokenService; 
       throw new AppError('RATE_LIMITED', 'Too many failed sign-in attempts from this address; retry later.');
     }
     const header = request.headers.authorization;
-    if (!header) throw new AppError('UNAUTHORIZED');
-    const match = /^Bearer +(\S+)\s*$/i.exec(header);
-    const principal = match?.[1] ? await deps.tokens.authenticate(match[1]) : undefined;
+    // A bearer token, or else the console's session cookie.
+    const cookie = header ? undefined : request.cookies[sessionCookie];
+    if (!header && !cookie) throw new AppError('UNAUTHORIZED');
+    const token = header ? /^Bearer +(\S+)\s*$/i.exec(header)?.[1] : cookie;
+    const principal = token ? await deps.tokens.authenticate(token) : undefined;
     if (!principal) {
       if (deps.limiter.fail(request.ip)) {
         await recordAudit(deps.database.db, { action: 'auth.failure_burst', ip: request.ip, details: { route } }).catch((error: Error) =>
           request.log.error({ err: error }, 'could not write the audit log'),
         );
       }
-      throw new AppError('UNAUTHORIZED', 'The token is invalid, expired or revoked, or its user is disabled.');
+      throw new AppError('UNAUTHORIZED', cookie ? 'The console session has ended: sign in again.' : 'The token is invalid, expired or revoked, or its user is disabled.');
+    }
+    if (cookie) {
+      if (!passesCsrf(request, cookie)) throw new AppError('CSRF_FAILED');
+      request.consoleSession = cookie;
     }
     request.principal = principal;
   });

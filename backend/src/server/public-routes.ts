@@ -9,6 +9,8 @@ export const publicRoutes: readonly string[] = [
   'GET /openapi.json',
   // Providers send the user's browser back here; its single-use state is the authorisation.
   'GET /v1/oauth/callback',
+  // The console trades an API token for a session cookie here.
+  'POST /v1/console/sign-in',
   // The WebSocket authenticates inside its protocol (Authorization header or a first auth frame):
   // an unauthenticated socket is closed with 4401 and never receives an event.
   'GET /v1/ws',

@@ -7,6 +7,7 @@ import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import type { ClientStream, EventSystem } from '../events/index.ts';
 import type { AuthFailureLimiter } from './auth.ts';
+import { sessionCookie } from './console-session.ts';
 import { encodedEventFrame } from './event-frame.ts';
 
 /** Close codes a client can act on. 1008/1009/1013 are the protocol's own. */
@@ -231,9 +232,9 @@ export async function installWebSocketGateway(app: FastifyInstance, deps: Gatewa
       });
     });
     const header = request.headers.authorization;
-    if (header) {
-      const bearer = /^Bearer +(\S+)\s*$/i.exec(header)?.[1] ?? '';
-      queue = queue.then(async () => void (await authenticate(connection, request, bearer)));
-    }
+    // The upgrade's Authorization header, or the console's session cookie (browsers send it only
+    // to their own site, and the Origin was checked above).
+    const upgradeToken = header ? (/^Bearer +(\S+)\s*$/i.exec(header)?.[1] ?? '') : request.cookies[sessionCookie];
+    if (upgradeToken !== undefined) queue = queue.then(async () => void (await authenticate(connection, request, upgradeToken)));
   });
 }

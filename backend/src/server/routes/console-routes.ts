@@ -1,0 +1,55 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { recordAudit, type TokenService } from '../../accounts/index.ts';
+import type { PostgresDatabase } from '../../database/index.ts';
+import { AppError } from '../../errors.ts';
+import { actorOf, principalOf, type AuthFailureLimiter } from '../auth.ts';
+import { csrfTokenFor, sessionCookie } from '../console-session.ts';
+import { publicUserSchema } from './schemas.ts';
+
+const sessionSchema = z.object({ user: publicUserSchema, csrfToken: z.string().nullable().describe('Send it as x-csrf-token with every change; null when not signed in by cookie') });
+
+/** The console's sign-in: an API token traded once for a session cookie; sign-out ends it. */
+export const consoleRoutes: FastifyPluginAsyncZod<{ tokens: TokenService; database: PostgresDatabase; limiter: AuthFailureLimiter; sessionDays: number; secureCookies: boolean }> = async (
+  app,
+  { tokens, database, limiter, sessionDays, secureCookies },
+) => {
+  app.post(
+    '/v1/console/sign-in',
+    {
+      schema: {
+        tags: ['console'],
+        summary: 'Trade an API token for a console session cookie (HttpOnly, SameSite=Strict); public',
+        security: [],
+        body: z.strictObject({ token: z.string().min(1).max(500) }),
+        response: { 200: sessionSchema },
+      },
+    },
+    async (request, reply) => {
+      const retryAfter = limiter.retryAfter(request.ip);
+      if (retryAfter > 0) {
+        reply.header('retry-after', String(retryAfter));
+        throw new AppError('RATE_LIMITED', 'Too many failed sign-in attempts from this address; retry later.');
+      }
+      const principal = await tokens.authenticate(request.body.token);
+      if (!principal) {
+        if (limiter.fail(request.ip)) await recordAudit(database.db, { action: 'auth.failure_burst', ip: request.ip, details: { route: '/v1/console/sign-in' } });
+        throw new AppError('UNAUTHORIZED', 'The token is invalid, expired or revoked, or its user is disabled.');
+      }
+      const session = await tokens.create(principal.user.id, { name: 'Console session', expiresInDays: sessionDays }, { userId: principal.user.id, ip: request.ip });
+      reply.setCookie(sessionCookie, session.token, { httpOnly: true, sameSite: 'strict', secure: secureCookies, path: '/', maxAge: sessionDays * 86_400 });
+      return { user: principal.user, csrfToken: csrfTokenFor(session.token) };
+    },
+  );
+
+  app.get('/v1/console/session', { schema: { tags: ['console'], summary: 'Who is signed in, and the CSRF token for changes', response: { 200: sessionSchema } } }, async (request) => ({
+    user: principalOf(request).user,
+    csrfToken: request.consoleSession ? csrfTokenFor(request.consoleSession) : null,
+  }));
+
+  app.post('/v1/console/sign-out', { schema: { tags: ['console'], summary: 'End the console session: its token is revoked and its sockets close', response: { 204: z.null() } } }, async (request, reply) => {
+    if (!request.consoleSession) throw new AppError('VALIDATION_FAILED', 'Sign-out ends a console session: this request was not made with one (revoke API tokens at /v1/tokens).');
+    await tokens.revoke(principalOf(request).user.id, principalOf(request).tokenId, actorOf(request));
+    return reply.clearCookie(sessionCookie, { path: '/' }).code(204).send(null);
+  });
+};
