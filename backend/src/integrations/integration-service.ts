@@ -221,6 +221,8 @@ export class IntegrationService {
       if (token) revoked = await client.revoke(token).then(() => true, () => false);
     }
     await this.deps.database.transaction(async (tx) => {
+      // Locked first: a listing that lands meanwhile is either all in, or waits and finds it gone.
+      await tx.selectFrom('integration_connections').select('id').where('id', '=', row.id).forUpdate().executeTakeFirst();
       const removedTools = await this.deps.registry.namesOf(tx, row.id);
       const deleted = await tx.deleteFrom('integration_connections').where('id', '=', row.id).where('user_id', '=', actor.userId).returning('id').executeTakeFirst();
       if (!deleted) throw new AppError('CONNECTION_NOT_FOUND');

@@ -73,6 +73,7 @@ export class IntegrationTools {
   private readonly snapshots = new LRUCache<string, Promise<{ connections: ConnectionView[]; tools: RegisteredTool[] }>>({ max: 10_000 });
   private readonly targets = new LRUCache<string, Promise<McpTarget & { status: ConnectionView['status'] }>>({ max: 10_000, ttl: 30_000 });
   private readonly tokens = new LRUCache<string, { token: string | undefined }>({ max: 10_000, ttl: 30_000 });
+  private readonly refreshing = new Map<string, Promise<ToolsChange>>();
 
   constructor(private readonly deps: IntegrationToolsDeps) {
     deps.registry.onChange(({ userId, connectionId }) => {
@@ -103,8 +104,19 @@ export class IntegrationTools {
     await this.deps.clients.drop(connectionId);
   }
 
-  /** Lists the connection's tools at its server, stores them, and tells the user what changed. */
+  /**
+   * Lists the connection's tools at its server, stores them, and tells the user what changed.
+   * One connection's refreshes run one after another, so an older listing never lands last.
+   */
   async refresh(connectionId: string): Promise<ToolsChange> {
+    const previous = this.refreshing.get(connectionId) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.listAndStore(connectionId));
+    this.refreshing.set(connectionId, next);
+    void next.finally(() => this.refreshing.get(connectionId) === next && this.refreshing.delete(connectionId)).catch(() => undefined);
+    return next;
+  }
+
+  private async listAndStore(connectionId: string): Promise<ToolsChange> {
     const target = await this.target(connectionId);
     try {
       const tools = await this.deps.clients.listTools(target);
