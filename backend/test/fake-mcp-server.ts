@@ -31,7 +31,10 @@ export interface FakeMcpServer {
   close(): Promise<void>;
 }
 
-export async function startFakeMcpServer(kind: McpKind, options: { accepts: (token: string) => boolean; describe?: Record<string, string> }): Promise<FakeMcpServer> {
+export async function startFakeMcpServer(
+  kind: McpKind,
+  options: { accepts: (token: string) => boolean; describe?: Record<string, string>; onCall?: (tool: string) => Promise<void> },
+): Promise<FakeMcpServer> {
   const servers = new Set<McpServer>();
   const transports = new Map<string, StreamableHTTPServerTransport>();
   const extraTools: Array<{ name: string; description: string }> = [];
@@ -80,7 +83,10 @@ export async function startFakeMcpServer(kind: McpKind, options: { accepts: (tok
         return text(`calendar results for ${query}`);
       });
     } else {
-      add('alpha', { description: describe('alpha', 'The first tool.'), annotations: { readOnlyHint: true } }, async () => text('alpha'));
+      add('alpha', { description: describe('alpha', 'The first tool.'), annotations: { readOnlyHint: true } }, async () => {
+        await options.onCall?.('alpha');
+        return text('alpha');
+      });
     }
     if (kind === 'mail') {
       add('search', { description: describe('search', 'Search emails.'), inputSchema: { query: z.string() }, annotations: { readOnlyHint: true } }, async ({ query }) => {

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeChatCompletions, type FakeChatCompletions } from '../../test/fake-chat-completions.ts';
 import { startFakeMcpServer, type FakeMcpServer } from '../../test/fake-mcp-server.ts';
 import { startFakeOAuthServer, type FakeOAuthServer } from '../../test/fake-oauth-server.ts';
 import { bearer, createTestApp, type TestApp } from '../../test/test-app.ts';
@@ -27,11 +28,13 @@ describe('integration tools (embedded database, OAuth and MCP servers on 127.0.0
   let mail: FakeMcpServer;
   let calendar: FakeMcpServer;
   let changing: FakeMcpServer;
+  let model: FakeChatCompletions;
   let t: TestApp;
   let app: FastifyInstance; // the same runtime, listening, with its log captured
   let log = '';
   let dir: string;
   const bodies: string[] = [];
+  let addOnAlpha: string | undefined;
   const sockets: TestSocket[] = [];
 
   const call = async (method: 'GET' | 'POST' | 'DELETE', url: string, payload?: unknown, token = t.userToken) => {
@@ -84,7 +87,16 @@ describe('integration tools (embedded database, OAuth and MCP servers on 127.0.0
     const accepts = (token: string) => oauth.accepts(token);
     mail = await startFakeMcpServer('mail', { accepts, describe: { list_unread: hidden } });
     calendar = await startFakeMcpServer('calendar', { accepts });
-    changing = await startFakeMcpServer('changing', { accepts: (token) => token === 'changing-key' });
+    // `alpha` adds a tool while it runs (and takes a moment, so the list is read again before it returns).
+    changing = await startFakeMcpServer('changing', {
+      accepts: (token) => token === 'changing-key',
+      onCall: async (tool) => {
+        if (tool !== 'alpha' || !addOnAlpha) return;
+        changing.addTool(addOnAlpha, 'Added while alpha ran.');
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      },
+    });
+    model = await startFakeChatCompletions();
     const catalogue = path.join(dir, 'integrations.yaml');
     const oauthEntry = (id: string, url: string) => `  - id: ${id}
     name: ${id}
@@ -112,6 +124,7 @@ ${oauthEntry('mail', mail.url)}${oauthEntry('cal', calendar.url)}  - id: changin
       INTEGRATIONS_MAX_RETRIES: '1',
       INTEGRATIONS_MAX_RESPONSE_BYTES: String(1024 * 1024),
       INTEGRATIONS_HEALTH_INTERVAL_MS: '0',
+      MODEL_ENDPOINTS: `fake=${model.url}`,
     });
     const logger = pino({ level: 'debug', redact: logRedactions }, new Writable({ write: (chunk: Buffer, _encoding, done) => ((log += chunk.toString()), done()) }));
     app = await buildApp(t.runtime, { loggerInstance: logger });
@@ -123,6 +136,7 @@ ${oauthEntry('mail', mail.url)}${oauthEntry('cal', calendar.url)}  - id: changin
     await app.close();
     await t.close();
     for (const server of [mail, calendar, changing]) await server.close();
+    await model.close();
     await oauth.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -169,6 +183,24 @@ ${oauthEntry('mail', mail.url)}${oauthEntry('cal', calendar.url)}  - id: changin
     expect(after.message.content).toMatch(/There is no tool "mail__list_unread" in this conversation; the tools offered are .*changing__beta/);
     expect(after.message.content).not.toMatch(/mail__send_email/);
     expect(await toolResults(session.conversationId)).toHaveLength(toolMessages);
+    await call('DELETE', `/v1/integrations/${changingId}`);
+  });
+
+  it('a tool that appears during a turn is offered at the turn’s next step', async () => {
+    const changingId = ((await call('POST', '/v1/integrations/changing/connect', { apiKey: 'changing-key' })).json() as { connection: { id: string } }).connection.id;
+    await discover(true);
+    const { agent } = (await call('POST', '/v1/agents', { name: 'Stepper', model: 'fake:stepper' })).json<{ agent: { id: string } }>();
+    const session = (await call('POST', '/v1/sessions', { agentId: agent.id })).json<{ session: { conversationId: string } }>().session;
+    addOnAlpha = 'gamma';
+    const before = model.requests.length;
+    model.replies.push({ kind: 'tool-call', name: 'changing__alpha', arguments: {} }, { kind: 'text', text: 'Done.' });
+    expect((await send(session.conversationId, 'Run alpha.')).turn.status).toBe('completed');
+    const offered = model.requests.slice(before).map((request) => (request.body.tools ?? []).map((tool) => tool.function.name));
+    expect(offered).toHaveLength(2);
+    expect(offered[0]).toContain('changing__alpha');
+    expect(offered[0]).not.toContain('changing__gamma');
+    expect(offered[1]).toContain('changing__gamma');
+    addOnAlpha = undefined;
     await call('DELETE', `/v1/integrations/${changingId}`);
   });
 
