@@ -118,6 +118,7 @@ export class TokenService {
         .select((eb) => eb.fn.countAll<number>().as('count'))
         .where('user_id', '=', userId)
         .where('revoked_at', 'is', null)
+        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', new Date(this.now()))]))
         .executeTakeFirstOrThrow();
       if (Number(count) >= maxTokensPerUser) {
         throw new AppError('CONFLICT', `You have ${maxTokensPerUser} active tokens; revoke one before creating another.`);

@@ -16,6 +16,7 @@ import type { AgentRunner, ChatBridge } from '../agent/index.ts';
 import type { AgentService, SessionService } from '../sessions/index.ts';
 import type { TemplateService } from '../templates/index.ts';
 import { AuthFailureLimiter, installAuth } from './auth.ts';
+import { sessionCookieName } from './console-session.ts';
 import { installErrorHandling, sendError, toAppError } from './error-handler.ts';
 import { installJsonBodyParser, isStorableText } from './json-body.ts';
 import { installMetrics } from './metrics.ts';
@@ -129,7 +130,8 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   // Cookies are sent over https only when Agentry is reached over https.
   const secureCookies = config.publicUrl.startsWith('https:');
   const limiter = new AuthFailureLimiter(config.rateLimits.authFailures, options.now);
-  installAuth(app, { tokens: services.tokens, database: services.database, limiter });
+  const sessionCookie = sessionCookieName(secureCookies);
+  installAuth(app, { tokens: services.tokens, database: services.database, limiter, sessionCookie });
   await installRateLimits(app, config.rateLimits);
   const registry = installMetrics(app, services.database, services.templates);
 
@@ -154,7 +156,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
     version: services.version,
   });
   await app.register(meRoutes, { users: services.users });
-  await app.register(consoleRoutes, { tokens: services.tokens, database: services.database, limiter, sessionDays: config.consoleSessionDays, secureCookies });
+  await app.register(consoleRoutes, { tokens: services.tokens, database: services.database, limiter, sessionDays: config.consoleSessionDays, secureCookies, sessionCookie });
   await app.register(tokenRoutes, { tokens: services.tokens });
   await app.register(userRoutes, { users: services.users });
   await app.register(auditRoutes, { database: services.database });
@@ -170,6 +172,6 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   });
   await app.register(sessionRoutes, { agents: services.agents, sessions: services.sessions });
   await app.register(turnRoutes, { sessions: services.sessions, runner: services.runner, chat: services.chat });
-  await installWebSocketGateway(app, { config, tokens: services.tokens, events: services.events, limiter });
+  await installWebSocketGateway(app, { config, tokens: services.tokens, events: services.events, limiter, sessionCookie });
   return app;
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { recordAudit, type Actor, type Principal, type TokenService } from '../accounts/index.ts';
 import type { PostgresDatabase } from '../database/index.ts';
 import { AppError } from '../errors.ts';
-import { passesCsrf, sessionCookie } from './console-session.ts';
+import { bearerToken, passesCsrf, sessionFromCookie } from './console-session.ts';
 import { isPublicRoute } from './public-routes.ts';
 
 declare module 'fastify' {
@@ -71,7 +71,7 @@ export class AuthFailureLimiter {
  * onRequest, before the body is read, so an unauthenticated client cannot make the server parse
  * anything.
  */
-export function installAuth(app: FastifyInstance, deps: { tokens: TokenService; database: PostgresDatabase; limiter: AuthFailureLimiter }): void {
+export function installAuth(app: FastifyInstance, deps: { tokens: TokenService; database: PostgresDatabase; limiter: AuthFailureLimiter; sessionCookie: string }): void {
   app.addHook('onRequest', async (request, reply) => {
     const route = request.routeOptions.url;
     if (route === undefined || isPublicRoute(request.method, route)) return; // unknown routes answer 404
@@ -80,19 +80,26 @@ export function installAuth(app: FastifyInstance, deps: { tokens: TokenService; 
       reply.header('retry-after', String(retryAfter));
       throw new AppError('RATE_LIMITED', 'Too many failed sign-in attempts from this address; retry later.');
     }
-    const header = request.headers.authorization;
-    // A bearer token, or else the console's session cookie.
-    const cookie = header ? undefined : request.cookies[sessionCookie];
-    if (!header && !cookie) throw new AppError('UNAUTHORIZED');
-    const token = header ? /^Bearer +(\S+)\s*$/i.exec(header)?.[1] : cookie;
+    // A bearer token; otherwise the console's session cookie (also when the header holds a
+    // proxy's Basic credentials, which browsers add by themselves).
+    const bearer = bearerToken(request.headers.authorization);
+    const cookie = bearer ? undefined : sessionFromCookie(request, deps.sessionCookie);
+    if (!bearer && !cookie) throw new AppError('UNAUTHORIZED');
+    const token = bearer ? bearer.token : cookie;
     const principal = token ? await deps.tokens.authenticate(token) : undefined;
+    if (!principal && cookie) {
+      // An ended session (expired, or revoked elsewhere) is no guess: it is not counted against
+      // the address, and its cookie goes.
+      reply.clearCookie(deps.sessionCookie, { path: '/', secure: deps.sessionCookie.startsWith('__Host-') });
+      throw new AppError('UNAUTHORIZED', 'The console session has ended: sign in again.');
+    }
     if (!principal) {
       if (deps.limiter.fail(request.ip)) {
         await recordAudit(deps.database.db, { action: 'auth.failure_burst', ip: request.ip, details: { route } }).catch((error: Error) =>
           request.log.error({ err: error }, 'could not write the audit log'),
         );
       }
-      throw new AppError('UNAUTHORIZED', cookie ? 'The console session has ended: sign in again.' : 'The token is invalid, expired or revoked, or its user is disabled.');
+      throw new AppError('UNAUTHORIZED', 'The token is invalid, expired or revoked, or its user is disabled.');
     }
     if (cookie) {
       if (!passesCsrf(request, cookie)) throw new AppError('CSRF_FAILED');

@@ -7,7 +7,7 @@ import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import type { ClientStream, EventSystem } from '../events/index.ts';
 import type { AuthFailureLimiter } from './auth.ts';
-import { sessionCookie } from './console-session.ts';
+import { bearerToken, sessionFromCookie } from './console-session.ts';
 import { encodedEventFrame } from './event-frame.ts';
 
 /** Close codes a client can act on. 1008/1009/1013 are the protocol's own. */
@@ -48,6 +48,8 @@ export interface GatewayDeps {
   tokens: TokenService;
   events: EventSystem;
   limiter: AuthFailureLimiter;
+  /** The console session cookie's name. */
+  sessionCookie: string;
 }
 
 /**
@@ -62,6 +64,7 @@ export interface GatewayDeps {
  */
 export async function installWebSocketGateway(app: FastifyInstance, deps: GatewayDeps): Promise<void> {
   const { config } = deps;
+  const publicOrigin = new URL(config.publicUrl).origin;
   const limits = config.websocket;
   const connections = new Set<Connection>();
   const perUser = new Map<string, number>();
@@ -103,7 +106,8 @@ export async function installWebSocketGateway(app: FastifyInstance, deps: Gatewa
   };
   const sendError = (connection: Connection, code: string, message: string) => send(connection, { type: 'error', code, message });
 
-  const authenticate = async (connection: Connection, request: FastifyRequest, token: string): Promise<boolean> => {
+  /** `guess: false` for a console session's cookie: failing it is no guess at a token, and is not counted. */
+  const authenticate = async (connection: Connection, request: FastifyRequest, token: string, options: { guess: boolean } = { guess: true }): Promise<boolean> => {
     if (deps.limiter.retryAfter(request.ip) > 0) {
       connection.socket.close(closeCodes.tooManyConnections, 'too many failed sign-in attempts from this address; retry later');
       return false;
@@ -112,7 +116,7 @@ export async function installWebSocketGateway(app: FastifyInstance, deps: Gatewa
     // The client may have gone while the token was checked: count and register nothing then.
     if (connection.socket.readyState !== connection.socket.OPEN) return false;
     if (!principal) {
-      deps.limiter.fail(request.ip);
+      if (options.guess) deps.limiter.fail(request.ip);
       connection.socket.close(closeCodes.unauthorized, 'invalid, expired or revoked token');
       return false;
     }
@@ -231,10 +235,11 @@ export async function installWebSocketGateway(app: FastifyInstance, deps: Gatewa
         });
       });
     });
-    const header = request.headers.authorization;
-    // The upgrade's Authorization header, or the console's session cookie (browsers send it only
-    // to their own site, and the Origin was checked above).
-    const upgradeToken = header ? (/^Bearer +(\S+)\s*$/i.exec(header)?.[1] ?? '') : request.cookies[sessionCookie];
-    if (upgradeToken !== undefined) queue = queue.then(async () => void (await authenticate(connection, request, upgradeToken)));
+    // The upgrade's Authorization header; or the console's session cookie, from the console's own
+    // page only (another allowed origin may open sockets, but with a token of its own).
+    const bearer = bearerToken(request.headers.authorization);
+    const cookie = !bearer && request.headers.origin === publicOrigin ? sessionFromCookie(request, deps.sessionCookie) : undefined;
+    if (bearer) queue = queue.then(async () => void (await authenticate(connection, request, bearer.token ?? '')));
+    else if (cookie) queue = queue.then(async () => void (await authenticate(connection, request, cookie, { guess: false })));
   });
 }

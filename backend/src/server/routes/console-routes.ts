@@ -4,16 +4,23 @@ import { recordAudit, type TokenService } from '../../accounts/index.ts';
 import type { PostgresDatabase } from '../../database/index.ts';
 import { AppError } from '../../errors.ts';
 import { actorOf, principalOf, type AuthFailureLimiter } from '../auth.ts';
-import { csrfTokenFor, sessionCookie } from '../console-session.ts';
+import { csrfTokenFor, sessionFromCookie } from '../console-session.ts';
 import { publicUserSchema } from './schemas.ts';
 
 const sessionSchema = z.object({ user: publicUserSchema, csrfToken: z.string().nullable().describe('Send it as x-csrf-token with every change; null when not signed in by cookie') });
 
 /** The console's sign-in: an API token traded once for a session cookie; sign-out ends it. */
-export const consoleRoutes: FastifyPluginAsyncZod<{ tokens: TokenService; database: PostgresDatabase; limiter: AuthFailureLimiter; sessionDays: number; secureCookies: boolean }> = async (
-  app,
-  { tokens, database, limiter, sessionDays, secureCookies },
-) => {
+export const consoleRoutes: FastifyPluginAsyncZod<{
+  tokens: TokenService;
+  database: PostgresDatabase;
+  limiter: AuthFailureLimiter;
+  sessionDays: number;
+  secureCookies: boolean;
+  sessionCookie: string;
+}> = async (app, { tokens, database, limiter, sessionDays, secureCookies, sessionCookie }) => {
+  // Who is signed in, and the CSRF token, are for this browser only.
+  app.addHook('onSend', async (_request, reply) => void reply.header('cache-control', 'no-store'));
+
   app.post(
     '/v1/console/sign-in',
     {
@@ -33,9 +40,17 @@ export const consoleRoutes: FastifyPluginAsyncZod<{ tokens: TokenService; databa
       }
       const principal = await tokens.authenticate(request.body.token);
       if (!principal) {
-        if (limiter.fail(request.ip)) await recordAudit(database.db, { action: 'auth.failure_burst', ip: request.ip, details: { route: '/v1/console/sign-in' } });
+        if (limiter.fail(request.ip)) {
+          await recordAudit(database.db, { action: 'auth.failure_burst', ip: request.ip, details: { route: '/v1/console/sign-in' } }).catch((error: Error) =>
+            request.log.error({ err: error }, 'could not write the audit log'),
+          );
+        }
         throw new AppError('UNAUTHORIZED', 'The token is invalid, expired or revoked, or its user is disabled.');
       }
+      // Signing in again ends the session this browser had.
+      const previous = sessionFromCookie(request, sessionCookie);
+      const previousPrincipal = previous ? await tokens.authenticate(previous) : undefined;
+      if (previousPrincipal) await tokens.revoke(previousPrincipal.user.id, previousPrincipal.tokenId, { userId: previousPrincipal.user.id, ip: request.ip });
       const session = await tokens.create(principal.user.id, { name: 'Console session', expiresInDays: sessionDays }, { userId: principal.user.id, ip: request.ip });
       reply.setCookie(sessionCookie, session.token, { httpOnly: true, sameSite: 'strict', secure: secureCookies, path: '/', maxAge: sessionDays * 86_400 });
       return { user: principal.user, csrfToken: csrfTokenFor(session.token) };
@@ -50,6 +65,6 @@ export const consoleRoutes: FastifyPluginAsyncZod<{ tokens: TokenService; databa
   app.post('/v1/console/sign-out', { schema: { tags: ['console'], summary: 'End the console session: its token is revoked and its sockets close', response: { 204: z.null() } } }, async (request, reply) => {
     if (!request.consoleSession) throw new AppError('VALIDATION_FAILED', 'Sign-out ends a console session: this request was not made with one (revoke API tokens at /v1/tokens).');
     await tokens.revoke(principalOf(request).user.id, principalOf(request).tokenId, actorOf(request));
-    return reply.clearCookie(sessionCookie, { path: '/' }).code(204).send(null);
+    return reply.clearCookie(sessionCookie, { path: '/', secure: secureCookies }).code(204).send(null);
   });
 };

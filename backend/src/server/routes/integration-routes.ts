@@ -5,7 +5,6 @@ import type { Features } from '../../features.ts';
 import type { IntegrationService, IntegrationTools } from '../../integrations/index.ts';
 import { AppError } from '../../errors.ts';
 import { actorOf, principalOf } from '../auth.ts';
-import { sessionCookie } from '../console-session.ts';
 import { idParams } from './schemas.ts';
 
 const connectionSchema = z.object({
@@ -96,7 +95,8 @@ export const integrationRoutes: FastifyPluginAsyncZod<{ integrations: Integratio
       logSerializers: { req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url.split('?')[0] }) },
     },
     async (request, reply) => {
-    // Whoever the browser is signed in as (a console session, or a bearer token) must be the user who started.
+    // A caller that sends a token must be the user who started. (A browser coming back from the
+    // provider sends none, nor the console's SameSite=Strict cookie: the binding cookie decides.)
     const header = request.headers.authorization;
     let callerUserId: string | undefined;
     if (header) {
@@ -104,8 +104,6 @@ export const integrationRoutes: FastifyPluginAsyncZod<{ integrations: Integratio
       const caller = bearer ? await tokens.authenticate(bearer) : undefined;
       if (!caller) throw new AppError('UNAUTHORIZED', 'The token is invalid, expired or revoked.');
       callerUserId = caller.user.id;
-    } else if (request.cookies[sessionCookie]) {
-      callerUserId = (await tokens.authenticate(request.cookies[sessionCookie]))?.user.id; // an ended session proves nothing either way
     }
     const parameters = new URL(request.url, 'http://callback.invalid').searchParams;
     const { providerName, cookieName } = await integrations.completeAuthorization(parameters, {
