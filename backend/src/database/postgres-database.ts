@@ -55,6 +55,10 @@ export class PostgresDatabase {
     pool.on('connect', (client) => client.on('error', onBackgroundError));
     this.listener = new NotificationListener(async () => {
       const client = new pg.Client({ ...connectionConfig, application_name: 'agentry:listener' });
+      // The listener attaches its own handlers once connected; an error that arrives in the same
+      // read as the connection's readiness (a terminated backend) comes before then, and with no
+      // listener at all it would end the process. Losing the connection is still heard ('end').
+      client.on('error', () => undefined);
       await client.connect();
       return client;
     }, onBackgroundError);
