@@ -5,6 +5,7 @@ import type { Features } from '../../features.ts';
 import type { IntegrationService, IntegrationTools } from '../../integrations/index.ts';
 import { AppError } from '../../errors.ts';
 import { actorOf, principalOf } from '../auth.ts';
+import { bearerToken } from '../console-session.ts';
 import { idParams } from './schemas.ts';
 
 const connectionSchema = z.object({
@@ -97,11 +98,10 @@ export const integrationRoutes: FastifyPluginAsyncZod<{ integrations: Integratio
     async (request, reply) => {
     // A caller that sends a token must be the user who started. (A browser coming back from the
     // provider sends none, nor the console's SameSite=Strict cookie: the binding cookie decides.)
-    const header = request.headers.authorization;
+    const bearer = bearerToken(request.headers.authorization);
     let callerUserId: string | undefined;
-    if (header) {
-      const bearer = /^Bearer +(\S+)\s*$/i.exec(header)?.[1];
-      const caller = bearer ? await tokens.authenticate(bearer) : undefined;
+    if (bearer) {
+      const caller = bearer.token ? await tokens.authenticate(bearer.token) : undefined;
       if (!caller) throw new AppError('UNAUTHORIZED', 'The token is invalid, expired or revoked.');
       callerUserId = caller.user.id;
     }
