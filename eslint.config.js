@@ -1,9 +1,10 @@
 // @ts-check
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', 'coverage/'] },
+  { ignores: ['node_modules/', 'data/', 'coverage/', 'web/dist/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -18,6 +19,13 @@ export default tseslint.config(
           message: 'Product code must not branch on NODE_ENV.',
         },
       ],
+    },
+  },
+  {
+    // The console runs in browsers.
+    files: ['web/src/**/*.{ts,tsx}'],
+    languageOptions: {
+      globals: globals.browser,
     },
   },
 );

@@ -2,8 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['backend/**/*.test.ts', 'bench/**/*.test.ts'],
-    globalSetup: ['backend/test/global-setup.ts'],
+    include: ['backend/**/*.test.ts', 'bench/**/*.test.ts', 'web/test/**/*.test.ts'],
+    globalSetup: ['backend/test/global-setup.ts', 'web/test/build-console.ts'],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -59,6 +59,7 @@ export const errorCodes = {
   DATABASE_BUSY: { status: 503, message: 'The database is busy; retry in a moment.' },
   DATABASE_UNAVAILABLE: { status: 503, message: 'The database cannot be reached.' },
   FEATURE_UNAVAILABLE: { status: 503, message: 'This feature is not available on this installation.' },
+  CONSOLE_NOT_BUILT: { status: 503, message: 'The console has not been built: run "npm run build" (npm ci does it), then start the server again. The API works without it.' },
   SHUTTING_DOWN: { status: 503, message: 'The server is shutting down; retry on another instance.' },
   MODEL_TIMEOUT: { status: 504, message: 'The language model stopped responding; retry later.' },
   // Start-up and CLI errors: never an HTTP response, but they share the registry so messages stay in one place.

@@ -16,6 +16,7 @@ import type { AgentRunner, ChatBridge } from '../agent/index.ts';
 import type { AgentService, SessionService } from '../sessions/index.ts';
 import type { TemplateService } from '../templates/index.ts';
 import { AuthFailureLimiter, installAuth } from './auth.ts';
+import { installConsoleFiles } from './console-files.ts';
 import { sessionCookieName } from './console-session.ts';
 import { installErrorHandling, sendError, toAppError } from './error-handler.ts';
 import { installJsonBodyParser, isStorableText } from './json-body.ts';
@@ -173,5 +174,6 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   await app.register(sessionRoutes, { agents: services.agents, sessions: services.sessions });
   await app.register(turnRoutes, { sessions: services.sessions, runner: services.runner, chat: services.chat });
   await installWebSocketGateway(app, { config, tokens: services.tokens, events: services.events, limiter, sessionCookie });
+  await installConsoleFiles(app);
   return app;
 }

@@ -1,3 +1,5 @@
+import { consolePages } from './console-files.ts';
+
 /**
  * The routes anyone may call without a token. This is the one list: every other route requires
  * `Authorization: Bearer <token>` (a test enumerates the registered routes against it).
@@ -11,13 +13,15 @@ export const publicRoutes: readonly string[] = [
   'GET /v1/oauth/callback',
   // The console trades an API token for a session cookie here.
   'POST /v1/console/sign-in',
+  // The console's pages: one document, which signs in or calls the API with the session cookie.
+  ...consolePages.map((page) => `GET ${page}`),
   // The WebSocket authenticates inside its protocol (Authorization header or a first auth frame):
   // an unauthenticated socket is closed with 4401 and never receives an event.
   'GET /v1/ws',
 ];
 
-/** Subtrees served without a token: the API docs UI and its assets. */
-export const publicPrefixes: readonly string[] = ['GET /docs'];
+/** Subtrees served without a token: the API docs UI and its assets, and the console's assets. */
+export const publicPrefixes: readonly string[] = ['GET /docs', 'GET /assets'];
 
 export function isPublicRoute(method: string, url: string): boolean {
   const verb = method === 'HEAD' ? 'GET' : method;

@@ -60,6 +60,20 @@ describe.each(drivers)('the WebSocket gateway on %s', (driver) => {
     socket.ws.close();
   });
 
+  it('tells a subscriber its position, from which a reconnect resumes without missing what happened in between', async () => {
+    const first = open({ headers: bearer(t.userToken) });
+    await first.next((f) => f.type === 'ready');
+    const before = await publish(userId, 10);
+    first.send({ type: 'subscribe', topics: ['integrations'] });
+    const { position } = (await first.next((f) => f.type === 'subscribed')) as { position: number };
+    expect(position).toBeGreaterThanOrEqual(before);
+    first.ws.close();
+    const missed = await publish(userId, 11);
+    const second = await follow(t.userToken, ['integrations'], position);
+    expect(await second.next((f) => f.type === 'event')).toMatchObject({ id: missed, data: { toolCount: 11 } });
+    second.ws.close();
+  });
+
   it('authenticates with a first auth frame', async () => {
     const socket = open();
     await socket.opened;

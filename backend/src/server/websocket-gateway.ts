@@ -172,11 +172,13 @@ export async function installWebSocketGateway(app: FastifyInstance, deps: Gatewa
     if (stream.topicCount + allowed.length > maxTopicsPerConnection) {
       return sendError(connection, 'TOO_MANY_TOPICS', `A connection follows at most ${maxTopicsPerConnection} topics.`);
     }
-    if (frame.since !== undefined && frame.since > (await deps.events.store.lastIssuedId())) {
+    // The newest event id now: a client that subscribed without `since` resumes after it.
+    const position = await deps.events.store.lastIssuedId();
+    if (frame.since !== undefined && frame.since > position) {
       return sendError(connection, 'INVALID_SINCE', 'since is ahead of the newest event id; send the last id you received.');
     }
     if (allowed.length === 0) return;
-    send(connection, { type: 'subscribed', topics: allowed });
+    send(connection, { type: 'subscribed', topics: allowed, position });
     await stream.subscribe(allowed, frame.since);
   };
 

@@ -1,0 +1,58 @@
+import type { ComponentChildren } from 'preact';
+import { useLocation } from 'preact-iso/router';
+import { useLiveState } from '../hooks.ts';
+import type { Me } from '../api-types.ts';
+
+const pages = [
+  { href: '/agents', label: 'Agents' },
+  { href: '/chat', label: 'Chat' },
+  { href: '/sessions', label: 'Sessions' },
+  { href: '/integrations', label: 'Integrations' },
+  { href: '/knowledge', label: 'Knowledge' },
+  { href: '/settings', label: 'Settings' },
+];
+
+const liveLabels = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…', refused: 'Offline' } as const;
+
+/** The frame of every page: a skip link, the navigation, the live-connection state, sign-out. */
+export function Layout({ user, onSignOut, children }: { user: Me; onSignOut: () => void; children: ComponentChildren }) {
+  const { path } = useLocation();
+  const liveState = useLiveState();
+  return (
+    <>
+      <a class="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header class="top">
+        <a class="brand" href="/agents">
+          Agentry
+        </a>
+        <nav aria-label="Main">
+          <ul>
+            {pages.map((page) => (
+              <li key={page.href}>
+                <a href={page.href} aria-current={path === page.href || path.startsWith(`${page.href}/`) ? 'page' : undefined}>
+                  {page.label}
+                </a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div class="account">
+          <span class={`live live-${liveState}`} role="status" aria-live="polite" title="Live updates">
+            {liveLabels[liveState]}
+          </span>
+          <span class="who" title={user.email}>
+            {user.name || user.email}
+          </span>
+          <button type="button" class="link-button" onClick={onSignOut}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        {children}
+      </main>
+    </>
+  );
+}

@@ -1,0 +1,56 @@
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { live, type EventFrame, type LiveState } from './live.ts';
+
+export interface Resource<T> {
+  data: T | undefined;
+  error: unknown;
+  loading: boolean;
+  reload: () => void;
+  /** Replaces the data in place (after a change the page made itself). */
+  set: (update: (data: T | undefined) => T | undefined) => void;
+}
+
+/**
+ * Data loaded from the API for as long as the component shows it: loaded again when `deps`
+ * change, and a load the component no longer needs is aborted (its answer is ignored).
+ */
+export function useResource<T>(load: (signal: AbortSignal) => Promise<T>, deps: unknown[]): Resource<T> {
+  const [state, setState] = useState<{ data: T | undefined; error: unknown; loading: boolean }>({ data: undefined, error: undefined, loading: true });
+  const [generation, setGeneration] = useState(0);
+  useEffect(() => {
+    const controller = new AbortController();
+    setState((previous) => ({ ...previous, loading: true }));
+    load(controller.signal).then(
+      (data) => !controller.signal.aborted && setState({ data, error: undefined, loading: false }),
+      (error: unknown) => !controller.signal.aborted && setState((previous) => ({ data: previous.data, error, loading: false })),
+    );
+    return () => controller.abort();
+    // The caller names what the load depends on.
+  }, [...deps, generation]);
+  const reload = useCallback(() => setGeneration((g) => g + 1), []);
+  const set = useCallback((update: (data: T | undefined) => T | undefined) => setState((previous) => ({ ...previous, data: update(previous.data) })), []);
+  return { ...state, reload, set };
+}
+
+/** Follows a topic while the component is shown; the latest `listener` always gets the events. */
+export function useTopic(topic: string | undefined, listener: (frame: EventFrame) => void, since?: number): void {
+  const latest = useRef(listener);
+  latest.current = listener;
+  useEffect(() => {
+    if (!topic) return;
+    return live.subscribe(topic, (frame) => latest.current(frame), since);
+  }, [topic, since]);
+}
+
+export function useLiveState(): LiveState {
+  const [state, setState] = useState(live.state);
+  useEffect(() => live.onState(setState), []);
+  return state;
+}
+
+/** The document title, for screen readers and tabs. */
+export function useTitle(title: string): void {
+  useEffect(() => {
+    document.title = `${title} · Agentry`;
+  }, [title]);
+}

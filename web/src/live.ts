@@ -1,0 +1,173 @@
+import { notifySignedOut } from './api.ts';
+
+/** An event as the server sends it on every channel (see the README's Events section). */
+export interface EventFrame<D = Record<string, unknown>> {
+  type: 'event';
+  id: number;
+  topic: string;
+  event: string;
+  data: D;
+  at: string;
+}
+
+export type LiveState = 'connecting' | 'live' | 'reconnecting' | 'refused';
+type Listener = (frame: EventFrame) => void;
+
+interface Topic {
+  listeners: Set<Listener>;
+  /** The newest event id received on this topic: a reconnect resumes after it. */
+  lastId: number | undefined;
+}
+
+const closeCodes = { unauthorized: 4401, tooManyConnections: 4429 } as const;
+const maxBackoffMs = 15_000;
+
+/**
+ * One WebSocket per tab, shared by every page. It authenticates with the console's session cookie
+ * (the server checks the Origin), follows the topics the pages ask for, and when the connection
+ * drops it reconnects by itself and resumes each topic from the last event id it received, so a
+ * network blip loses nothing on screen. Events at or below a topic's last id are dropped, which
+ * makes a replay that overlaps what was already shown harmless.
+ */
+export class LiveConnection {
+  private socket: WebSocket | undefined;
+  private readonly topics = new Map<string, Topic>();
+  private readonly stateListeners = new Set<(state: LiveState) => void>();
+  private attempts = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private stopped = true;
+  private ready = false;
+  state: LiveState = 'connecting';
+
+  constructor(private readonly url: string) {}
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.connect();
+  }
+
+  /** Closes the socket for good (signing out). */
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.socket?.close(1000, 'signed out');
+    this.socket = undefined;
+    this.topics.clear();
+  }
+
+  onState(listener: (state: LiveState) => void): () => void {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
+  }
+
+  /**
+   * Follows `topic`. With `since`, the server first replays the topic's events after that id (a
+   * page that loaded a snapshot asks for what happened after it); otherwise only new events come.
+   * Returns the unsubscribe function.
+   */
+  subscribe(topic: string, listener: Listener, since?: number): () => void {
+    let entry = this.topics.get(topic);
+    if (!entry) {
+      entry = { listeners: new Set(), lastId: since };
+      this.topics.set(topic, entry);
+      if (this.ready) this.send({ type: 'subscribe', topics: [topic], ...(since !== undefined ? { since } : {}) });
+    }
+    entry.listeners.add(listener);
+    const topicEntry = entry;
+    return () => {
+      topicEntry.listeners.delete(listener);
+      if (topicEntry.listeners.size > 0 || this.topics.get(topic) !== topicEntry) return;
+      this.topics.delete(topic);
+      if (this.ready) this.send({ type: 'unsubscribe', topics: [topic] });
+    };
+  }
+
+  private setState(state: LiveState): void {
+    if (this.state === state) return;
+    this.state = state;
+    for (const listener of this.stateListeners) listener(state);
+  }
+
+  private send(frame: object): void {
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(frame));
+  }
+
+  private connect(): void {
+    const socket = new WebSocket(this.url);
+    this.socket = socket;
+    this.ready = false;
+    socket.onmessage = (message) => {
+      let frame: { type?: string };
+      try {
+        frame = JSON.parse(String(message.data)) as { type?: string };
+      } catch {
+        return;
+      }
+      if (frame.type === 'ready') this.onReady();
+      else if (frame.type === 'event') this.deliver(frame as EventFrame);
+      else if (frame.type === 'subscribed') this.onSubscribed(frame as { topics: string[]; position: number });
+    };
+    socket.onclose = (event) => {
+      if (this.socket !== socket) return;
+      this.socket = undefined;
+      this.ready = false;
+      if (this.stopped) return;
+      if (event.code === closeCodes.unauthorized) {
+        this.stopped = true;
+        this.setState('refused');
+        notifySignedOut();
+        return;
+      }
+      this.setState('reconnecting');
+      this.scheduleRetry(event.code === closeCodes.tooManyConnections);
+    };
+  }
+
+  /** Subscribes every followed topic again, each from its last id, grouped into few frames. */
+  private onReady(): void {
+    this.ready = true;
+    this.attempts = 0;
+    this.setState('live');
+    const bySince = new Map<number | undefined, string[]>();
+    for (const [topic, entry] of this.topics) bySince.set(entry.lastId, [...(bySince.get(entry.lastId) ?? []), topic]);
+    for (const [since, topics] of bySince) {
+      for (let i = 0; i < topics.length; i += 100) this.send({ type: 'subscribe', topics: topics.slice(i, i + 100), ...(since !== undefined ? { since } : {}) });
+    }
+  }
+
+  /** A topic followed from "now" learns where now is, so a reconnect resumes it without a gap. */
+  private onSubscribed(frame: { topics: string[]; position: number }): void {
+    for (const topic of frame.topics) {
+      const entry = this.topics.get(topic);
+      if (entry && entry.lastId === undefined) entry.lastId = frame.position;
+    }
+  }
+
+  private deliver(frame: EventFrame): void {
+    const entry = this.topics.get(frame.topic);
+    if (!entry || (entry.lastId !== undefined && frame.id <= entry.lastId)) return;
+    entry.lastId = frame.id;
+    for (const listener of entry.listeners) {
+      try {
+        listener(frame);
+      } catch (error) {
+        console.error('an event listener failed', error);
+      }
+    }
+  }
+
+  private scheduleRetry(slow: boolean): void {
+    const base = Math.min(maxBackoffMs, 500 * 2 ** this.attempts++) * (slow ? 4 : 1);
+    this.retryTimer = setTimeout(() => this.connect(), base / 2 + Math.random() * (base / 2));
+  }
+}
+
+function socketUrl(): string {
+  const url = new URL('/v1/ws', window.location.href);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  return url.toString();
+}
+
+/** The tab's connection. */
+export const live = new LiveConnection(socketUrl());
