@@ -115,6 +115,7 @@ export interface Session {
   templateVersion: number | null;
   model: string;
   tools: string[];
+  userPrompt: string | null;
   conversationId: string | null;
   variables: unknown;
   counters: { messages: number; toolCalls: number; errors: number; inputTokens: number; outputTokens: number; costUsd: number };

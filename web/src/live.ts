@@ -20,7 +20,7 @@ interface Topic {
 }
 
 const closeCodes = { unauthorized: 4401, tooManyConnections: 4429 } as const;
-const maxBackoffMs = 15_000;
+const maxBackoffMs = 5_000;
 
 /**
  * One WebSocket per tab, shared by every page. It authenticates with the console's session cookie
@@ -33,6 +33,7 @@ export class LiveConnection {
   private socket: WebSocket | undefined;
   private readonly topics = new Map<string, Topic>();
   private readonly stateListeners = new Set<(state: LiveState) => void>();
+  private readonly pending = new Map<string, 'subscribe' | 'unsubscribe'>();
   private attempts = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private stopped = true;
@@ -44,6 +45,7 @@ export class LiveConnection {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    this.setState('connecting');
     this.connect();
   }
 
@@ -53,7 +55,9 @@ export class LiveConnection {
     clearTimeout(this.retryTimer);
     this.socket?.close(1000, 'signed out');
     this.socket = undefined;
+    this.ready = false;
     this.topics.clear();
+    this.pending.clear();
   }
 
   onState(listener: (state: LiveState) => void): () => void {
@@ -71,7 +75,7 @@ export class LiveConnection {
     if (!entry) {
       entry = { listeners: new Set(), lastId: since };
       this.topics.set(topic, entry);
-      if (this.ready) this.send({ type: 'subscribe', topics: [topic], ...(since !== undefined ? { since } : {}) });
+      this.queue(topic, 'subscribe');
     }
     entry.listeners.add(listener);
     const topicEntry = entry;
@@ -79,8 +83,38 @@ export class LiveConnection {
       topicEntry.listeners.delete(listener);
       if (topicEntry.listeners.size > 0 || this.topics.get(topic) !== topicEntry) return;
       this.topics.delete(topic);
-      if (this.ready) this.send({ type: 'unsubscribe', topics: [topic] });
+      this.queue(topic, 'unsubscribe');
     };
+  }
+
+  /**
+   * Changes made in one go (a page that follows twenty sessions) leave in one frame each way: the
+   * server closes a socket that sends more than a few frames a second.
+   */
+  private queue(topic: string, change: 'subscribe' | 'unsubscribe'): void {
+    this.pending.set(topic, change);
+    if (this.pending.size === 1) queueMicrotask(() => this.flush());
+  }
+
+  private flush(): void {
+    const changes = [...this.pending];
+    this.pending.clear();
+    if (!this.ready) return; // onReady subscribes everything followed
+    const gone = changes.filter(([topic, change]) => change === 'unsubscribe' && !this.topics.has(topic)).map(([topic]) => topic);
+    if (gone.length) this.send({ type: 'unsubscribe', topics: gone });
+    this.subscribeAll(changes.filter(([topic, change]) => change === 'subscribe' && this.topics.has(topic)).map(([topic]) => topic));
+  }
+
+  /** Subscribes `topics`, each from its last id, grouped by that id into as few frames as can be. */
+  private subscribeAll(topics: string[]): void {
+    const bySince = new Map<number | undefined, string[]>();
+    for (const topic of topics) {
+      const since = this.topics.get(topic)?.lastId;
+      bySince.set(since, [...(bySince.get(since) ?? []), topic]);
+    }
+    for (const [since, group] of bySince) {
+      for (let i = 0; i < group.length; i += 100) this.send({ type: 'subscribe', topics: group.slice(i, i + 100), ...(since !== undefined ? { since } : {}) });
+    }
   }
 
   private setState(state: LiveState): void {
@@ -124,16 +158,13 @@ export class LiveConnection {
     };
   }
 
-  /** Subscribes every followed topic again, each from its last id, grouped into few frames. */
+  /** A new or renewed connection follows every topic again, each from its last id. */
   private onReady(): void {
     this.ready = true;
     this.attempts = 0;
     this.setState('live');
-    const bySince = new Map<number | undefined, string[]>();
-    for (const [topic, entry] of this.topics) bySince.set(entry.lastId, [...(bySince.get(entry.lastId) ?? []), topic]);
-    for (const [since, topics] of bySince) {
-      for (let i = 0; i < topics.length; i += 100) this.send({ type: 'subscribe', topics: topics.slice(i, i + 100), ...(since !== undefined ? { since } : {}) });
-    }
+    this.pending.clear();
+    this.subscribeAll([...this.topics.keys()]);
   }
 
   /** A topic followed from "now" learns where now is, so a reconnect resumes it without a gap. */

@@ -47,6 +47,11 @@ export interface ConsoleHarness {
   signedInPage(options?: { width?: number; dark?: boolean; path?: string }): Promise<Page>;
   /** A JSON call to the API with the admin's token. */
   call<T = unknown>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }>;
+  /**
+   * Connects Mail for the admin the way a browser would, outside the page: the connect answer's
+   * binding cookie goes with the provider's redirect back to the callback.
+   */
+  connectMail(): Promise<void>;
   /** Stops the server (SIGTERM) and starts it again on the same data directory and port. */
   restart(): Promise<void>;
   close(): Promise<void>;
@@ -112,7 +117,7 @@ export async function startConsole(env: Record<string, string> = {}): Promise<Co
       await page.getByLabel('API token').fill(token);
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.getByRole('navigation', { name: 'Main' }).waitFor();
-      await expect.poll(() => page.locator('.live').textContent()).toBe('Live');
+      await page.waitForFunction(() => document.querySelector('.live')?.textContent === 'Live');
       return page;
     },
     async call<T>(method: string, route: string, body?: unknown) {
@@ -123,6 +128,14 @@ export async function startConsole(env: Record<string, string> = {}): Promise<Co
       });
       const text = await response.text();
       return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
+    },
+    async connectMail() {
+      const started = await fetch(`${url}/v1/integrations/mail/connect`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+      const { authorizationUrl } = (await started.json()) as { authorizationUrl: string };
+      const binding = started.headers.getSetCookie().map((cookie) => cookie.split(';')[0]).join('; ');
+      const consent = await fetch(authorizationUrl, { redirect: 'manual' });
+      const back = await fetch(consent.headers.get('location')!, { redirect: 'manual', headers: { cookie: binding } });
+      expect(back.status, await back.text()).toBeLessThan(400);
     },
     async restart() {
       server.child.kill('SIGTERM');

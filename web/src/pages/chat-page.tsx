@@ -1,10 +1,69 @@
-import { useTitle } from '../hooks.ts';
+import { useState } from 'preact/hooks';
+import { useLocation } from 'preact-iso/router';
+import { api } from '../api.ts';
+import type { Session } from '../api-types.ts';
+import { SessionChat } from '../components/session-chat.tsx';
+import { ActionButton, Empty, ErrorNote, Loading, StatusChip } from '../components/ui.tsx';
+import { formatAgo } from '../format.ts';
+import { useResource, useTitle } from '../hooks.ts';
+import { loadNames, sessionTitle } from '../session-names.ts';
 
-export function ChatPage() {
+/**
+ * Chat: the user's sessions on the side, one session's conversation in the middle. A new chat is
+ * a session with the user's default agent.
+ */
+export function ChatPage({ sessionId }: { sessionId?: string }) {
   useTitle('Chat');
+  const { route } = useLocation();
+  const sessions = useResource((signal) => api<{ sessions: Session[] }>('/v1/sessions?limit=30', { signal }).then((r) => r.sessions), []);
+  const names = useResource(loadNames, []);
+  const [statuses, setStatuses] = useState<Record<string, string>>({});
+
+  const newChat = async () => {
+    const { session } = await api<{ session: Session }>('/v1/sessions', { body: {} });
+    sessions.reload();
+    route(`/chat/${session.id}`);
+  };
+
   return (
-    <section>
-      <h1>Chat</h1>
-    </section>
+    <div class="chat-layout">
+      <aside class="chat-sessions" aria-label="Sessions">
+        <div class="row spread">
+          <h2 class="sidebar-title">Sessions</h2>
+          <ActionButton onAction={newChat}>New chat</ActionButton>
+        </div>
+        <ErrorNote error={sessions.error} />
+        {sessions.loading && !sessions.data && <Loading />}
+        <ul class="list session-links">
+          {sessions.data?.map((session) => (
+            <li key={session.id}>
+              <a href={`/chat/${session.id}`} aria-current={session.id === sessionId ? 'page' : undefined}>
+                <span class="session-link-title">{sessionTitle(session, names.data)}</span>
+                <span class="row">
+                  <StatusChip status={statuses[session.id] ?? session.status} />
+                  <span class="muted">{formatAgo(session.lastActiveAt)}</span>
+                </span>
+              </a>
+            </li>
+          ))}
+        </ul>
+        {sessions.data?.length === 0 && <Empty>No sessions yet.</Empty>}
+      </aside>
+      <section class="chat-main" aria-label="Conversation">
+        {sessionId ? (
+          <SessionChat
+            key={sessionId}
+            sessionId={sessionId}
+            names={names.data}
+            onStatus={(status) => setStatuses((current) => ({ ...current, [sessionId]: status }))}
+          />
+        ) : (
+          <>
+            <h1>Chat</h1>
+            <p>Choose a session, start a new chat, or run an agent from the <a href="/agents">gallery</a>.</p>
+          </>
+        )}
+      </section>
+    </div>
   );
 }

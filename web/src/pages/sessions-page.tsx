@@ -1,10 +1,150 @@
-import { useTitle } from '../hooks.ts';
+import { useState } from 'preact/hooks';
+import { useLocation } from 'preact-iso/router';
+import { api, query } from '../api.ts';
+import type { Checkpoint, Session, SessionStatus } from '../api-types.ts';
+import { ActionButton, Empty, ErrorNote, Loading, StatusChip } from '../components/ui.tsx';
+import { formatAgo, formatCost, formatNumber, formatTime } from '../format.ts';
+import { useResource, useTitle, useTopic } from '../hooks.ts';
+import { loadNames, sessionTitle, type Names } from '../session-names.ts';
 
+const statuses: SessionStatus[] = ['running', 'paused', 'completed', 'failed'];
+
+interface Filters {
+  status: string;
+  agentId: string;
+  templateId: string;
+}
+
+/** Every session, filtered by status, agent or template; each with its checkpoints and a restore. */
 export function SessionsPage() {
   useTitle('Sessions');
+  const names = useResource(loadNames, []);
+  const [filters, setFilters] = useState<Filters>({ status: '', agentId: '', templateId: '' });
+  const [pages, setPages] = useState<Session[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const first = useResource(async (signal) => {
+    const page = await api<{ sessions: Session[]; nextCursor: string | null }>(`/v1/sessions${query({ ...filters, limit: 20 })}`, { signal });
+    setPages([]);
+    setCursor(page.nextCursor);
+    return page.sessions;
+  }, [filters.status, filters.agentId, filters.templateId]);
+  const more = async () => {
+    const page = await api<{ sessions: Session[]; nextCursor: string | null }>(`/v1/sessions${query({ ...filters, limit: 20, cursor })}`);
+    setPages((current) => [...current, ...page.sessions]);
+    setCursor(page.nextCursor);
+  };
+  const sessions = [...(first.data ?? []), ...pages];
+  const set = (key: keyof Filters) => (event: { currentTarget: { value: string } }) => setFilters((current) => ({ ...current, [key]: event.currentTarget.value }));
+
   return (
     <section>
       <h1>Sessions</h1>
+      <form class="row filters" aria-label="Filters" onSubmit={(e) => e.preventDefault()}>
+        <div class="field">
+          <label for="filter-status">Status</label>
+          <select id="filter-status" value={filters.status} onChange={set('status')}>
+            <option value="">Any</option>
+            {statuses.map((status) => (
+              <option key={status} value={status}>
+                {status}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div class="field">
+          <label for="filter-agent">Agent</label>
+          <select id="filter-agent" value={filters.agentId} onChange={set('agentId')}>
+            <option value="">Any</option>
+            {[...(names.data?.agents ?? [])].map(([id, name]) => (
+              <option key={id} value={id}>
+                {name}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div class="field">
+          <label for="filter-template">Template</label>
+          <select id="filter-template" value={filters.templateId} onChange={set('templateId')}>
+            <option value="">Any</option>
+            {[...(names.data?.templates ?? [])].map(([id, name]) => (
+              <option key={id} value={id}>
+                {name}
+              </option>
+            ))}
+          </select>
+        </div>
+      </form>
+      <ErrorNote error={first.error} />
+      {first.loading && !first.data && <Loading />}
+      {first.data && sessions.length === 0 && <Empty>No sessions match.</Empty>}
+      <ul class="list" aria-label="Sessions">
+        {sessions.map((session) => (
+          <SessionRow key={session.id} session={session} names={names.data} />
+        ))}
+      </ul>
+      {cursor && <ActionButton onAction={more}>Load more</ActionButton>}
     </section>
+  );
+}
+
+/** A session with its live status; opening it shows its checkpoint timeline. */
+function SessionRow({ session, names }: { session: Session; names: Names | undefined }) {
+  const [status, setStatus] = useState(session.status);
+  const [open, setOpen] = useState(false);
+  useTopic(`session:${session.id}`, (frame) => frame.event === 'session.status_changed' && setStatus(String(frame.data.to) as SessionStatus));
+  const title = sessionTitle(session, names);
+  return (
+    <li class="card session-row">
+      <div class="row spread">
+        <h2 class="card-title">
+          <a href={`/chat/${session.id}`}>{title}</a>
+        </h2>
+        <StatusChip status={status} />
+      </div>
+      <p class="muted">
+        Started {formatTime(session.startedAt)} · active {formatAgo(session.lastActiveAt)} · {formatNumber(session.counters.messages)} messages ·{' '}
+        {formatNumber(session.counters.toolCalls)} tool calls · {formatCost(session.counters.costUsd)}
+      </p>
+      <details onToggle={(e) => setOpen(e.currentTarget.open)}>
+        <summary>Checkpoints</summary>
+        {open && <CheckpointTimeline sessionId={session.id} title={title} />}
+      </details>
+    </li>
+  );
+}
+
+/** The session's checkpoints, newest first; restoring one continues the session from there. */
+function CheckpointTimeline({ sessionId, title }: { sessionId: string; title: string }) {
+  const { route } = useLocation();
+  const checkpoints = useResource((signal) => api<{ checkpoints: Checkpoint[] }>(`/v1/sessions/${sessionId}/checkpoints`, { signal }).then((r) => r.checkpoints), [sessionId]);
+  const restore = async (checkpoint: Checkpoint) => {
+    await api(`/v1/sessions/${sessionId}/restore`, { body: { checkpointId: checkpoint.id } });
+    route(`/chat/${sessionId}`);
+  };
+  if (checkpoints.error) return <ErrorNote error={checkpoints.error} />;
+  if (!checkpoints.data) return <Loading />;
+  if (checkpoints.data.length === 0) return <Empty>No checkpoints yet.</Empty>;
+  return (
+    <ol class="timeline">
+      {checkpoints.data.map((checkpoint) => (
+        <li key={checkpoint.id}>
+          <div class="row spread">
+            <span>
+              <strong>{checkpoint.name ?? `#${checkpoint.seq}`}</strong> <span class="muted">{checkpoint.reason.replace(/_/g, ' ')} · step {checkpoint.step}</span>
+            </span>
+            <time dateTime={checkpoint.createdAt} class="muted">
+              {formatTime(checkpoint.createdAt)}
+            </time>
+          </div>
+          <ActionButton
+            onAction={() => restore(checkpoint)}
+            confirm={`Restore ${title} to checkpoint ${checkpoint.name ?? `#${checkpoint.seq}`}? Messages after it are removed.`}
+            label={`Restore checkpoint ${checkpoint.name ?? `#${checkpoint.seq}`}`}
+          >
+            Restore
+          </ActionButton>
+        </li>
+      ))}
+    </ol>
   );
 }

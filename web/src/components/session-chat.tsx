@@ -1,0 +1,187 @@
+import { useEffect, useState } from 'preact/hooks';
+import { useLocation } from 'preact-iso/router';
+import { api, query } from '../api.ts';
+import type { Conversation, Integration, Message, SessionDetail } from '../api-types.ts';
+import { applyEvent, idleTurn, type LiveTurn } from '../chat-state.ts';
+import { formatCost, formatNumber } from '../format.ts';
+import { useResource, useTitle, useTopic } from '../hooks.ts';
+import { connectionEvents, loadIntegrations } from '../integration-names.ts';
+import type { EventFrame } from '../live.ts';
+import { sessionTitle, type Names } from '../session-names.ts';
+import { ChatComposer } from './chat-composer.tsx';
+import { ChatTranscript } from './chat-transcript.tsx';
+import { ActionButton, ErrorNote, Loading, StatusChip } from './ui.tsx';
+
+const maxMessages = 2000;
+
+/** A conversation's whole transcript, page by page. */
+async function loadTranscript(conversationId: string, signal: AbortSignal): Promise<Message[]> {
+  const messages: Message[] = [];
+  let after: number | null | undefined;
+  do {
+    const page = await api<{ messages: Message[]; next: number | null }>(`/v1/conversations/${conversationId}/messages${query({ limit: 200, after })}`, { signal });
+    messages.push(...page.messages);
+    after = page.next;
+  } while (after !== null && messages.length < maxMessages);
+  return messages;
+}
+
+/**
+ * Where the session's event stream should start so that a turn in progress is shown whole: just
+ * before the first event since the last message the user sent (earlier turns are in the
+ * transcript). Nothing since then: follow from now.
+ */
+async function syncPoint(sessionId: string, transcript: Message[], signal: AbortSignal): Promise<number | undefined> {
+  const lastSent = transcript.findLast((message) => message.role === 'user');
+  if (!lastSent) return 0;
+  const since = new Date(new Date(lastSent.createdAt).getTime() - 2000).toISOString();
+  const { events } = await api<{ events: Array<{ id: number }> }>(`/v1/events${query({ topic: `session:${sessionId}`, since, limit: 1 })}`, { signal });
+  return events[0] ? events[0].id - 1 : undefined;
+}
+
+/** Whether the session's patterns (`*__*`, `provider__*`, `provider__tool`) reach a provider's tools. */
+function reaches(patterns: string[], provider: string): boolean {
+  return patterns.some((pattern) => pattern === '*__*' || pattern.startsWith(`${provider}__`));
+}
+
+/** One session's chat: its state and controls, the conversation as it streams, and the composer. */
+export function SessionChat({ sessionId, names, onStatus }: { sessionId: string; names: Names | undefined; onStatus: (status: string) => void }) {
+  const { query: params, route } = useLocation();
+  const session = useResource((signal) => api<{ session: SessionDetail }>(`/v1/sessions/${sessionId}`, { signal }).then((r) => r.session), [sessionId]);
+  const conversations = useResource((signal) => api<{ conversations: Conversation[] }>(`/v1/sessions/${sessionId}/conversations`, { signal }).then((r) => r.conversations), [sessionId]);
+  const integrations = useResource(loadIntegrations, []);
+  const conversationId = params.conversation ?? session.data?.conversationId ?? undefined;
+  const transcript = useResource((signal) => (conversationId ? loadTranscript(conversationId, signal) : Promise.resolve([])), [conversationId]);
+  const [turn, setTurn] = useState<LiveTurn>(idleTurn);
+  const [since, setSince] = useState<number | undefined | 'pending'>('pending');
+  const [syncError, setSyncError] = useState<unknown>();
+  const title = session.data ? sessionTitle(session.data, names) : 'Chat';
+  useTitle(title);
+
+  // Once the transcript is first loaded: where the live stream starts, and whether a turn is under way.
+  const loaded = transcript.data !== undefined;
+  useEffect(() => {
+    if (!loaded || since !== 'pending') return;
+    const controller = new AbortController();
+    const messages = transcript.data ?? [];
+    setTurn((current) => ({ ...current, running: messages.at(-1)?.role === 'user' }));
+    syncPoint(sessionId, messages, controller.signal).then(setSince, (error: unknown) => {
+      if (controller.signal.aborted) return;
+      setSyncError(error);
+      setSince(undefined);
+    });
+    return () => controller.abort();
+  }, [loaded]);
+
+  useTopic(
+    since === 'pending' ? undefined : `session:${sessionId}`,
+    (frame: EventFrame) => {
+      if (frame.event === 'session.status_changed') {
+        const status = String(frame.data.to) as SessionDetail['status'];
+        session.set((current) => current && { ...current, status });
+        onStatus(status);
+      } else if (frame.event === 'tools.changed') {
+        integrations.reload();
+      } else if (frame.event === 'turn.ended') {
+        setTurn((current) => applyEvent(current, frame));
+        transcript.reload();
+        session.reload();
+      } else {
+        setTurn((current) => applyEvent(current, frame));
+      }
+    },
+    since === 'pending' ? undefined : since,
+  );
+  useTopic('integrations', (frame) => connectionEvents.has(frame.event) && integrations.reload());
+
+  const send = async (content: string) => {
+    if (!conversationId) return;
+    await api(`/v1/conversations/${conversationId}/messages`, { body: { content } });
+    setTurn((current) => {
+      const { ended: _ended, ...rest } = current;
+      return { ...rest, running: true };
+    });
+    transcript.reload();
+  };
+  const changeStatus = async (status: 'paused' | 'running') => {
+    const { session: changed } = await api<{ session: SessionDetail }>(`/v1/sessions/${sessionId}/status`, { body: { status } });
+    session.set((current) => current && { ...current, ...changed });
+    onStatus(changed.status);
+  };
+  const cancel = () => api(`/v1/sessions/${sessionId}/cancel`, { method: 'POST' });
+
+  if (session.error) return <ErrorNote error={session.error} />;
+  const current = session.data;
+  if (!current) return <Loading />;
+  const reachable = (integrations.data ?? []).filter((integration) => integration.available && reaches(current.tools, integration.provider));
+  const counters = current.counters;
+  const canSend = current.status === 'running' && !turn.running;
+
+  return (
+    <>
+      <header class="chat-header">
+        <div class="row spread">
+          <h1>{title}</h1>
+          <StatusChip status={current.status} />
+        </div>
+        <IntegrationChips integrations={reachable} />
+        <p class="usage muted" aria-label="Session usage">
+          {formatNumber(counters.inputTokens)} tokens in · {formatNumber(counters.outputTokens)} out · {formatCost(counters.costUsd)} · {formatNumber(counters.toolCalls)} tool calls
+        </p>
+        <div class="row" role="group" aria-label="Session controls">
+          {current.status === 'running' && <ActionButton onAction={() => changeStatus('paused')}>Pause</ActionButton>}
+          {current.status === 'paused' && <ActionButton onAction={() => changeStatus('running')}>Resume</ActionButton>}
+          {turn.running && (
+            <ActionButton onAction={cancel} class="danger">
+              Cancel turn
+            </ActionButton>
+          )}
+        </div>
+        {(conversations.data?.length ?? 0) > 1 && (
+          <nav aria-label="Conversations" class="row">
+            {conversations.data!.map((conversation) => (
+              <a key={conversation.id} href={`/chat/${sessionId}?conversation=${conversation.id}`} aria-current={conversation.id === conversationId ? 'page' : undefined}>
+                {conversation.title || 'Conversation'}
+              </a>
+            ))}
+          </nav>
+        )}
+      </header>
+      <ErrorNote error={transcript.error ?? syncError} />
+      {transcript.data && <ChatTranscript messages={transcript.data} turn={turn} />}
+      <p class="turn-state muted" role="status" aria-live="polite">
+        {turn.running ? 'The agent is working…' : turn.ended ? `The last turn ended: ${turn.ended.error?.message ?? turn.ended.status.replace('_', ' ')}.` : ''}
+      </p>
+      {current.status === 'paused' && <p class="muted">The session is paused. Resume it to continue.</p>}
+      {(current.status === 'completed' || current.status === 'failed') && (
+        <p class="muted">
+          This session has {current.status === 'completed' ? 'completed' : 'failed'}. <a href="/sessions">Restore it from a checkpoint</a> or{' '}
+          <button type="button" class="link-button" onClick={() => route('/chat')}>
+            start a new chat
+          </button>
+          .
+        </p>
+      )}
+      <ChatComposer disabled={!canSend || !conversationId} onSend={send} initial={transcript.data?.length === 0 ? (current.userPrompt ?? '') : ''} />
+    </>
+  );
+}
+
+/** The integrations the session can use, each with its connection's live status. */
+function IntegrationChips({ integrations }: { integrations: Integration[] }) {
+  if (integrations.length === 0) return null;
+  return (
+    <ul class="chips" aria-label="Integrations this session can use">
+      {integrations.map((integration) => {
+        const status = integration.connection?.status ?? 'disconnected';
+        return (
+          <li key={integration.provider}>
+            <span class={`chip chip-${status === 'connected' ? 'ok' : status === 'degraded' ? 'warn' : status === 'error' ? 'bad' : 'idle'}`} data-provider={integration.provider} data-status={status}>
+              {integration.name}: {status === 'disconnected' ? 'not connected' : status}
+            </span>
+          </li>
+        );
+      })}
+    </ul>
+  );
+}
