@@ -19,5 +19,5 @@ export function providerName(integrations: Integration[] | undefined, provider: 
   return integrations?.find((integration) => integration.provider === provider)?.name ?? provider;
 }
 
-/** Events on the `integrations` topic after which a connection's status may differ. */
-export const connectionEvents = new Set(['integration.connected', 'integration.disconnected', 'integration.status_changed', 'integration.error']);
+/** Events on the `integrations` topic after which a connection's status, error or times may differ. */
+export const connectionEvents = new Set(['integration.connected', 'integration.disconnected', 'integration.status_changed', 'integration.error', 'integration.refreshed']);

@@ -38,7 +38,7 @@ describe('the console: gallery, chat and sessions, in a real browser', { timeout
     const inbox = card(page, 'Inbox check');
     await expect.poll(() => inbox.getByText('Mail: missing').count()).toBe(1);
     expect(await inbox.getByRole('button', { name: /^Run Agent/ }).isDisabled()).toBe(true);
-    expect(await inbox.getByRole('link', { name: 'Connect Mail' }).getAttribute('href')).toBe('/integrations#mail');
+    expect(await inbox.getByRole('link', { name: 'Connect Mail' }).getAttribute('href')).toBe('/integrations#integration-mail');
     await expectAccessible(page, 'the agents gallery');
 
     await h.connectMail();

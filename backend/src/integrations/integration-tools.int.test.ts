@@ -48,7 +48,7 @@ describe('integration tools (embedded database, OAuth and MCP servers on 127.0.0
     const consent = await fetch(started.json<{ authorizationUrl: string }>().authorizationUrl, { redirect: 'manual' });
     const back = new URL(consent.headers.get('location')!);
     const callback = await app.inject({ method: 'GET', url: `${back.pathname}${back.search}`, cookies: Object.fromEntries(started.cookies.map((c) => [c.name, c.value])) });
-    expect(callback.statusCode).toBe(200);
+    expect(callback.statusCode).toBe(303);
     return connectionOf(provider);
   }
 

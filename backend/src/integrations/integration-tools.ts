@@ -41,6 +41,20 @@ export interface ToolStats {
   lastUsedAt: string;
 }
 
+/** The width of a usage bucket: an hour or a day, starting on the UTC hour or midnight. */
+export type UsageBucketSize = 'hour' | 'day';
+
+export interface UsageBucket {
+  /** ISO time the bucket starts at (UTC). */
+  start: string;
+  calls: number;
+  errors: number;
+  /** The 95th percentile duration of the bucket's calls; null when it has none. */
+  p95Ms: number | null;
+}
+
+const bucketMs: Record<UsageBucketSize, number> = { hour: 3_600_000, day: 86_400_000 };
+
 /** Integration tools offered to the model in one step, at most (model APIs take about 128 tools). */
 const maxToolsPerStep = 100;
 /** Text handed to the model from one tool result, at most. */
@@ -199,6 +213,41 @@ export class IntegrationTools {
       p95Ms: Math.round(Number(row.p95)),
       lastUsedAt: new Date(row.last_used_at).toISOString(),
     }));
+  }
+
+  /**
+   * Calls, errors and p95 duration per hour or day within `[from, to)`, for a chart over time:
+   * every bucket of the range is present, those without calls as zeros, so the caller can draw
+   * the axis as it is. The caller keeps the range bounded (a bucket each hour of a year is large).
+   */
+  async usage(userId: string, range: { from: Date; to: Date; bucket: UsageBucketSize }): Promise<UsageBucket[]> {
+    // Truncated in a subquery, so the bucket parameter appears once and the grouping names a column.
+    const calls = this.deps.database.db
+      .selectFrom('integration_events')
+      .select([sql<Date | string>`date_trunc(${range.bucket}, at, 'UTC')`.as('start'), 'outcome', 'duration_ms'])
+      .where('user_id', '=', userId)
+      .where('type', '=', 'tool_used')
+      .where('at', '>=', range.from)
+      .where('at', '<', range.to)
+      .as('calls');
+    const rows = await this.deps.database.db
+      .selectFrom(calls)
+      .select((eb) => [
+        'start',
+        eb.fn.countAll<string>().as('calls'),
+        sql<string>`count(*) filter (where outcome = 'error')`.as('errors'),
+        sql<number | null>`percentile_cont(0.95) within group (order by duration_ms)`.as('p95'),
+      ])
+      .groupBy('start')
+      .execute();
+    const counted = new Map(rows.map((row) => [new Date(row.start).getTime(), row]));
+    const size = bucketMs[range.bucket];
+    const buckets: UsageBucket[] = [];
+    for (let start = Math.floor(range.from.getTime() / size) * size; start < range.to.getTime(); start += size) {
+      const row = counted.get(start);
+      buckets.push({ start: new Date(start).toISOString(), calls: Number(row?.calls ?? 0), errors: Number(row?.errors ?? 0), p95Ms: row?.p95 == null ? null : Math.round(Number(row.p95)) });
+    }
+    return buckets;
   }
 
   private snapshot(userId: string) {

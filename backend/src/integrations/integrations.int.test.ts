@@ -84,7 +84,7 @@ const callBack = (t: TestApp, { url, cookies }: { url: string; cookies: Record<s
 
 async function connect(t: TestApp, token = t.userToken): Promise<string> {
   const callback = await callBack(t, await authorize(t, token));
-  expect(callback.statusCode).toBe(200);
+  expect(callback.statusCode).toBe(303);
   const listed = await t.app.inject({ method: 'GET', url: '/v1/integrations', headers: bearer(token) });
   return listed.json<{ integrations: Array<{ provider: string; connection: { id: string } | null }> }>().integrations.find((i) => i.provider === 'acme')!.connection!.id;
 }
@@ -173,11 +173,14 @@ describe('connecting integrations (embedded database, OAuth server on 127.0.0.1)
     expect((await auditOf(t, 'integration.connected')).map((a) => a.target_id)).toContain(id);
   });
 
-  it('renders the provider name on the callback page as text', async () => {
-    const response = await callBack(t, await authorize(t, t.userToken));
-    expect(response.headers['content-type']).toMatch(/text\/html/);
-    expect(response.body).toContain('Acme &#60;Mail&#62; is connected');
-    expect(response.headers['content-security-policy']).toBe("default-src 'none'");
+  it('sends the browser back to the console, naming the provider, and clears the binding cookie', async () => {
+    const authorized = await authorize(t, t.userToken);
+    const response = await callBack(t, authorized);
+    expect(response.statusCode).toBe(303);
+    expect(response.headers.location).toBe('/integrations?connected=acme');
+    expect(response.headers['cache-control']).toBe('no-store');
+    const [bindingName] = Object.keys(authorized.cookies);
+    expect(response.cookies).toContainEqual(expect.objectContaining({ name: bindingName, value: '', path: '/v1/oauth/callback', expires: new Date(0) }));
   });
 
   it('refreshes a token about to expire, storing the rotated refresh token, and again on a 401', async () => {
@@ -251,7 +254,7 @@ describe('connecting integrations (embedded database, OAuth server on 127.0.0.1)
     await expectRefused(await callBack(t, { url: '/v1/oauth/callback?code=abc&state=never-issued', cookies: {} }));
 
     const replayed = await authorize(t, t.userToken);
-    expect((await callBack(t, replayed)).statusCode).toBe(200);
+    expect((await callBack(t, replayed)).statusCode).toBe(303);
     await expectRefused(await callBack(t, replayed));
 
     const expired = await authorize(t, otherToken);
@@ -373,7 +376,7 @@ describe('connecting integrations (embedded database, OAuth server on 127.0.0.1)
     const logger = pino({ level: 'trace', redact: logRedactions }, new Writable({ write: (chunk: Buffer, _encoding, done) => ((log += chunk.toString()), done()) }));
     const logged = await buildApp(t.runtime, { loggerInstance: logger });
     const callback = await authorize(t, otherToken);
-    expect((await logged.inject({ method: 'GET', url: callback.url, cookies: callback.cookies })).statusCode).toBe(200);
+    expect((await logged.inject({ method: 'GET', url: callback.url, cookies: callback.cookies })).statusCode).toBe(303);
     const otherConnection = (await logged.inject({ method: 'GET', url: '/v1/integrations', headers: bearer(otherToken) })).json<{ integrations: Array<{ connection: { id: string } | null }> }>().integrations[0]!.connection!.id;
     await t.runtime.database.db.updateTable('integration_connections').set({ token_expires_at: new Date(0) }).where('id', '=', otherConnection).execute();
     await t.runtime.integrations.accessToken((await connectionRow(t, otherConnection)).user_id, otherConnection);

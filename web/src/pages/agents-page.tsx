@@ -74,7 +74,7 @@ function TemplateCard({ template, integrations, onRun }: { template: TemplateLis
           Run Agent<span class="visually-hidden">: {template.name}</span>
         </button>
         {[...missing].map((provider) => (
-          <a key={provider} href={`/integrations#${encodeURIComponent(provider)}`}>
+          <a key={provider} href={`/integrations#integration-${encodeURIComponent(provider)}`}>
             Connect {providerName(integrations, provider)}
           </a>
         ))}

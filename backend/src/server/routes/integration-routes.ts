@@ -52,6 +52,32 @@ const discoveredSchema = z.object({
 });
 const statsSchema = z.object({ tool: z.string(), provider: z.string(), calls: z.number(), errors: z.number(), p50Ms: z.number(), p95Ms: z.number(), lastUsedAt: z.string() });
 const providerParams = z.object({ provider: z.string().max(100) });
+const usageBucketSchema = z.object({
+  start: z.string().describe('When the bucket starts (UTC hour or midnight)'),
+  calls: z.number(),
+  errors: z.number(),
+  p95Ms: z.number().nullable().describe('95th percentile duration; null when the bucket has no calls'),
+});
+
+const dayMs = 86_400_000;
+/** The widest range of each bucket size: a chart's worth of bars, not a scan of the whole history. */
+const usageRangeDays = { hour: 31, day: 366 } as const;
+
+/** The usage query with its defaults (the last 7 days by day) applied, and its range bounded. */
+const usageQuery = z
+  .object({
+    from: z.iso.datetime({ offset: true }).optional(),
+    to: z.iso.datetime({ offset: true }).optional(),
+    bucket: z.enum(['hour', 'day']).default('day'),
+  })
+  .transform((query, context) => {
+    const to = query.to ? new Date(query.to) : new Date();
+    const from = query.from ? new Date(query.from) : new Date(to.getTime() - 7 * dayMs);
+    const limit = usageRangeDays[query.bucket];
+    if (from >= to) context.addIssue({ code: 'custom', path: ['from'], message: 'must be before to' });
+    else if (to.getTime() - from.getTime() > limit * dayMs) context.addIssue({ code: 'custom', path: ['from'], message: `must be at most ${limit} days before to for ${query.bucket} buckets` });
+    return { from, to, bucket: query.bucket };
+  });
 
 /** Integrations: the catalogue, connecting (OAuth or an API key), the OAuth callback, disconnecting. */
 export const integrationRoutes: FastifyPluginAsyncZod<{ integrations: IntegrationService; tools: IntegrationTools; tokens: TokenService; features: Features; secureCookies: boolean }> = async (
@@ -91,7 +117,7 @@ export const integrationRoutes: FastifyPluginAsyncZod<{ integrations: Integratio
   app.get(
     '/v1/oauth/callback',
     {
-      schema: { tags: ['integrations'], summary: 'Where providers send the browser back after authorising (public)', security: [] },
+      schema: { tags: ['integrations'], summary: 'Where providers send the browser back after authorising (public); on success it redirects (303) to the console at /integrations?connected=<provider>', security: [] },
       // The query carries the authorization code and state: the log keeps the path only.
       logSerializers: { req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url.split('?')[0] }) },
     },
@@ -106,17 +132,16 @@ export const integrationRoutes: FastifyPluginAsyncZod<{ integrations: Integratio
       callerUserId = caller.user.id;
     }
     const parameters = new URL(request.url, 'http://callback.invalid').searchParams;
-    const { providerName, cookieName } = await integrations.completeAuthorization(parameters, {
+    const { connection, cookieName } = await integrations.completeAuthorization(parameters, {
       browserBinding: (name) => request.cookies[name],
       ...(callerUserId ? { callerUserId } : {}),
       ip: request.ip,
     });
+    // Back to the console, which says what was connected; See Other makes the browser GET it.
     return reply
       .clearCookie(cookieName, { path: '/v1/oauth/callback' })
-      .type('text/html; charset=utf-8')
-      .header('content-security-policy', "default-src 'none'")
       .header('cache-control', 'no-store')
-      .send(`<!doctype html><html lang="en"><meta charset="utf-8"><title>Connected</title><p>${escapeHtml(providerName)} is connected. You can close this tab and go back to Agentry.</p></html>`);
+      .redirect(`/integrations?connected=${encodeURIComponent(connection.provider)}`, 303);
     },
   );
 
@@ -166,8 +191,17 @@ export const integrationRoutes: FastifyPluginAsyncZod<{ integrations: Integratio
       return { tools: await tools.stats(principalOf(request).user.id, { from: from ? new Date(from) : undefined, to: to ? new Date(to) : undefined }) };
     },
   );
-};
 
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
+  app.get(
+    '/v1/integrations/usage',
+    {
+      schema: {
+        tags: ['integrations'],
+        summary: 'Your tool calls over time: calls, errors and p95 duration per hour or day (by default the last 7 days by day; at most 31 days of hours or 366 of days)',
+        querystring: usageQuery,
+        response: { 200: z.object({ buckets: z.array(usageBucketSchema) }) },
+      },
+    },
+    async (request) => ({ buckets: await tools.usage(principalOf(request).user.id, request.query) }),
+  );
+};
