@@ -210,4 +210,6 @@ export interface ApiToken {
   createdAt: string;
   expiresAt: string | null;
   lastUsedAt: string | null;
+  /** The token this console session runs on. */
+  current: boolean;
 }

@@ -34,7 +34,10 @@ describe('console sessions', () => {
     expect(session.headers['cache-control']).toBe('no-store');
     // Stored hashed, like every token; listed (and revocable) with the user's others.
     const listed = await t.app.inject({ method: 'GET', url: '/v1/tokens', headers: bearer(t.userToken) });
-    expect(listed.json().tokens.map((x: { name: string }) => x.name)).toContain('Console session');
+    expect(listed.json().tokens).toContainEqual(expect.objectContaining({ name: 'Console session', current: false }));
+    // Listed through the session itself, it is the current one: revoking it signs this browser out.
+    const own = await t.app.inject({ method: 'GET', url: '/v1/tokens', cookies: { [cookieName]: cookie.value } });
+    expect(own.json().tokens.filter((x: { current: boolean }) => x.current).map((x: { name: string }) => x.name)).toEqual(['Console session']);
     expect(JSON.stringify(await t.runtime.database.db.selectFrom('api_tokens').selectAll().execute())).not.toContain(cookie.value);
   });
 

@@ -21,8 +21,17 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ tokens: TokenService }> = asyn
 
   app.get(
     '/v1/tokens',
-    { schema: { tags: ['tokens'], summary: 'Your tokens (never their secrets)', response: { 200: z.object({ tokens: z.array(tokenInfoSchema) }) } } },
-    async (request) => ({ tokens: await tokens.list(principalOf(request).user.id) }),
+    {
+      schema: {
+        tags: ['tokens'],
+        summary: 'Your tokens (never their secrets)',
+        response: { 200: z.object({ tokens: z.array(tokenInfoSchema.extend({ current: z.boolean().describe('The token this request was made with: revoking it signs this caller out') })) }) },
+      },
+    },
+    async (request) => {
+      const { user, tokenId } = principalOf(request);
+      return { tokens: (await tokens.list(user.id)).map((token) => ({ ...token, current: token.id === tokenId })) };
+    },
   );
 
   app.delete(
