@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 
 /** One scripted answer; answers are given first in first out, then `text` echoing the user. */
 export type ChatReply =
-  /** Streams the text in pieces of `pieceLength` characters. */
-  | { kind: 'text'; text: string; pieceLength?: number }
+  /** Streams the text in pieces of `pieceLength` characters, `pieceDelayMs` apart (at once by default). */
+  | { kind: 'text'; text: string; pieceLength?: number; pieceDelayMs?: number }
   /** Streams one tool call, its JSON arguments in pieces of `pieceLength` characters. */
   | { kind: 'tool-call'; name: string; arguments: unknown; id?: string; pieceLength?: number }
   /** Answers an error with this status and headers, in OpenAI's error shape. */
@@ -56,7 +56,7 @@ export async function startFakeChatCompletions(options: { apiKey?: string } = {}
   const server = http.createServer((request, response) => {
     let raw = '';
     request.on('data', (chunk: Buffer) => (raw += chunk.toString()));
-    request.on('end', () => {
+    request.on('end', async () => {
       const sendJson = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
         response.writeHead(status, { 'content-type': 'application/json', ...headers });
         response.end(JSON.stringify(payload));
@@ -109,7 +109,11 @@ export async function startFakeChatCompletions(options: { apiKey?: string } = {}
         response.write(`data: ${JSON.stringify({ error: { message: 'The server is overloaded', type: 'server_error', code: null, param: null } })}\n\n`);
         return response.end('data: [DONE]\n\n');
       }
-      for (const chunk of chunks) response.write(`data: ${JSON.stringify(chunk)}\n\n`);
+      const delayMs = reply.kind === 'text' ? (reply.pieceDelayMs ?? 0) : 0;
+      for (const chunk of chunks) {
+        response.write(`data: ${JSON.stringify(chunk)}\n\n`);
+        if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
       response.end('data: [DONE]\n\n');
     });
   });
