@@ -128,6 +128,8 @@ export interface Session {
 export interface SessionDetail extends Session {
   checkpoints: { count: number; latest: Checkpoint | null };
   toolsUsed: Array<{ tool: string; calls: number; errors: number }>;
+  /** The unfinished turn: running, or suspended until the user decides on a tool call. */
+  activeTurn: { id: string; status: 'running' | 'suspended' } | null;
 }
 
 export interface Checkpoint {

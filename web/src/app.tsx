@@ -2,7 +2,7 @@ import { createContext } from 'preact';
 import { useContext, useEffect, useState } from 'preact/hooks';
 import lazy, { ErrorBoundary } from 'preact-iso/lazy';
 import { LocationProvider, Route, Router, useLocation } from 'preact-iso/router';
-import { api, onSignedOut, setCsrfToken } from './api.ts';
+import { api, ApiError, onSignedOut, setCsrfToken } from './api.ts';
 import type { ConsoleSession, Me } from './api-types.ts';
 import { Layout } from './components/layout.tsx';
 import { Loading } from './components/ui.tsx';
@@ -47,8 +47,14 @@ export function App() {
     return stop;
   }, []);
 
+  // Signed out only when the server says so (or says the session was already over): a sign-out
+  // that failed leaves the cookie valid, and the page must not pretend otherwise.
   const signOut = async () => {
-    await api('/v1/console/sign-out', { method: 'POST' }).catch(() => undefined);
+    try {
+      await api('/v1/console/sign-out', { method: 'POST' });
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 401)) throw error;
+    }
     live.stop();
     setCsrfToken(null);
     setState({ kind: 'signed-out' });

@@ -10,7 +10,7 @@ export interface EventFrame<D = Record<string, unknown>> {
   at: string;
 }
 
-export type LiveState = 'connecting' | 'live' | 'reconnecting' | 'refused';
+export type LiveState = 'connecting' | 'live' | 'reconnecting' | 'too-many' | 'refused';
 type Listener = (frame: EventFrame) => void;
 
 interface Topic {
@@ -21,6 +21,10 @@ interface Topic {
 
 const closeCodes = { unauthorized: 4401, tooManyConnections: 4429 } as const;
 const maxBackoffMs = 5_000;
+/** A connection this old counts as working: the backoff starts again from short. */
+const stableMs = 10_000;
+/** The page pings this often; a connection silent for three times as long is dead (a laptop slept). */
+const pingMs = 25_000;
 
 /**
  * One WebSocket per tab, shared by every page. It authenticates with the console's session cookie
@@ -36,6 +40,9 @@ export class LiveConnection {
   private readonly pending = new Map<string, 'subscribe' | 'unsubscribe'>();
   private attempts = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private stableTimer: ReturnType<typeof setTimeout> | undefined;
+  private pingTimer: ReturnType<typeof setInterval> | undefined;
+  private lastHeard = 0;
   private stopped = true;
   private ready = false;
   state: LiveState = 'connecting';
@@ -53,6 +60,7 @@ export class LiveConnection {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    this.stopTimers();
     this.socket?.close(1000, 'signed out');
     this.socket = undefined;
     this.ready = false;
@@ -105,16 +113,17 @@ export class LiveConnection {
     this.subscribeAll(changes.filter(([topic, change]) => change === 'subscribe' && this.topics.has(topic)).map(([topic]) => topic));
   }
 
-  /** Subscribes `topics`, each from its last id, grouped by that id into as few frames as can be. */
+  /**
+   * Subscribes `topics` in as few frames as can be: those with a last id from the oldest of them
+   * (each topic drops what it already had), those without from now.
+   */
   private subscribeAll(topics: string[]): void {
-    const bySince = new Map<number | undefined, string[]>();
-    for (const topic of topics) {
-      const since = this.topics.get(topic)?.lastId;
-      bySince.set(since, [...(bySince.get(since) ?? []), topic]);
-    }
-    for (const [since, group] of bySince) {
-      for (let i = 0; i < group.length; i += 100) this.send({ type: 'subscribe', topics: group.slice(i, i + 100), ...(since !== undefined ? { since } : {}) });
-    }
+    const ids = topics.map((topic) => this.topics.get(topic)?.lastId);
+    const resumed = topics.filter((_, i) => ids[i] !== undefined);
+    const fresh = topics.filter((_, i) => ids[i] === undefined);
+    const since = Math.min(...ids.filter((id): id is number => id !== undefined));
+    for (let i = 0; i < resumed.length; i += 100) this.send({ type: 'subscribe', topics: resumed.slice(i, i + 100), since });
+    for (let i = 0; i < fresh.length; i += 100) this.send({ type: 'subscribe', topics: fresh.slice(i, i + 100) });
   }
 
   private setState(state: LiveState): void {
@@ -132,20 +141,23 @@ export class LiveConnection {
     this.socket = socket;
     this.ready = false;
     socket.onmessage = (message) => {
-      let frame: { type?: string };
+      this.lastHeard = Date.now();
+      let frame: { type?: string; code?: string; message?: string };
       try {
-        frame = JSON.parse(String(message.data)) as { type?: string };
+        frame = JSON.parse(String(message.data)) as typeof frame;
       } catch {
         return;
       }
       if (frame.type === 'ready') this.onReady();
       else if (frame.type === 'event') this.deliver(frame as EventFrame);
       else if (frame.type === 'subscribed') this.onSubscribed(frame as { topics: string[]; position: number });
+      else if (frame.type === 'error') console.warn(`live updates: ${frame.code}: ${frame.message}`);
     };
     socket.onclose = (event) => {
       if (this.socket !== socket) return;
       this.socket = undefined;
       this.ready = false;
+      this.stopTimers();
       if (this.stopped) return;
       if (event.code === closeCodes.unauthorized) {
         this.stopped = true;
@@ -153,16 +165,26 @@ export class LiveConnection {
         notifySignedOut();
         return;
       }
-      this.setState('reconnecting');
-      this.scheduleRetry(event.code === closeCodes.tooManyConnections);
+      const tooMany = event.code === closeCodes.tooManyConnections;
+      this.setState(tooMany ? 'too-many' : 'reconnecting');
+      this.scheduleRetry(tooMany);
     };
+  }
+
+  private stopTimers(): void {
+    clearTimeout(this.stableTimer);
+    clearInterval(this.pingTimer);
   }
 
   /** A new or renewed connection follows every topic again, each from its last id. */
   private onReady(): void {
     this.ready = true;
-    this.attempts = 0;
     this.setState('live');
+    this.stableTimer = setTimeout(() => (this.attempts = 0), stableMs);
+    this.pingTimer = setInterval(() => {
+      if (Date.now() - this.lastHeard > 3 * pingMs) this.socket?.close(4000, 'no answer');
+      else this.send({ type: 'ping' });
+    }, pingMs);
     this.pending.clear();
     this.subscribeAll([...this.topics.keys()]);
   }

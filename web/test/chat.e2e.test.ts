@@ -1,5 +1,6 @@
 import type { Dialog, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeChatCompletions, type FakeChatCompletions } from '../../backend/test/fake-chat-completions.ts';
 import { expectAccessible, startConsole, type ConsoleHarness } from './console-harness.ts';
 
 /** A template that needs Mail, with a required variable and an enum. */
@@ -24,14 +25,17 @@ describe('the console: gallery, chat and sessions, in a real browser', { timeout
   let h: ConsoleHarness;
   let page: Page;
   let sessionId: string;
+  let model: FakeChatCompletions;
 
   beforeAll(async () => {
-    h = await startConsole();
+    model = await startFakeChatCompletions();
+    h = await startConsole({ MODEL_ENDPOINTS: `fake=${model.url}` });
     expect((await h.call('POST', '/v1/templates', inboxCheck)).status).toBe(201);
     page = await h.signedInPage({ path: '/agents' });
   });
   afterAll(async () => {
     await h?.close();
+    await model?.close();
   });
 
   it('marks a missing integration in the gallery with a link to connect it, and updates when it is connected', async () => {
@@ -73,7 +77,7 @@ describe('the console: gallery, chat and sessions, in a real browser', { timeout
     await expect.poll(() => page.locator('.message-assistant .markdown').last().textContent()).toContain('Quarterly numbers');
     await tool.getByText('Result').click();
     expect(await tool.locator('pre').last().textContent()).toContain('ada@example.com');
-    expect(await page.getByLabel('Session usage').textContent()).toMatch(/1 tool calls/);
+    await expect.poll(() => page.getByLabel('Session usage').textContent()).toMatch(/1 tool calls/);
     await expectAccessible(page, 'a chat with a tool call');
   });
 
@@ -123,6 +127,10 @@ describe('the console: gallery, chat and sessions, in a real browser', { timeout
     const source = page.locator('.citations a');
     expect(await source.textContent()).toBe('Rollout <b>plan</b>');
     expect(await source.getAttribute('href')).toBe(`/knowledge?doc=${body.document.id}`);
+    // The answer quotes the document as markdown: the link and the image are there, disarmed.
+    const answer = page.locator('.message-assistant .markdown').last();
+    expect(await answer.getByText('click me').evaluate((element) => [element.tagName, element.getAttribute('href')])).toEqual(['A', null]);
+    expect(await answer.locator('img').evaluateAll((images) => images.map((image) => image.getAttributeNames().sort()))).toEqual([['src']]);
     expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
     expect(await page.locator('img[onerror], script:not([src]), a[href^="javascript:"]').count()).toBe(0);
     expect(dialogs).toEqual([]);
@@ -157,6 +165,45 @@ describe('the console: gallery, chat and sessions, in a real browser', { timeout
     await expect.poll(() => page.locator('.live').textContent(), { timeout: 20_000 }).toBe('Live');
     await expect.poll(() => page.locator('.tool-call[data-tool="mail__list_unread"][data-status="ok"]').count(), { timeout: 20_000 }).toBe(1);
     await expect.poll(() => page.locator('.message-assistant .markdown').last().textContent()).toContain('Quarterly numbers');
+  });
+
+  it('resumes a turn the server was stopped in the middle of, and the page shows it finish', async () => {
+    const agent = await h.call<{ agent: { id: string } }>('POST', '/v1/agents', { name: 'Slow writer', model: 'fake:slow' });
+    const { body } = await h.call<{ session: { id: string } }>('POST', '/v1/sessions', { agentId: agent.body.agent.id });
+    // Ten seconds of streaming: the server stops in the middle of it, and the resumed turn asks again.
+    model.replies.push({ kind: 'text', text: 'Partial answer. '.repeat(60), pieceLength: 8, pieceDelayMs: 40 }, { kind: 'text', text: 'The whole answer, after the restart.' });
+    await page.goto(`/chat/${body.session.id}`);
+    await page.getByLabel('Message', { exact: true }).fill('Write slowly');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.locator('[data-streaming]').waitFor();
+    await h.restart();
+    await expect.poll(() => page.locator('.message-assistant .markdown').last().textContent(), { timeout: 30_000 }).toContain('The whole answer, after the restart.');
+    await expect.poll(() => page.locator('.turn-state').textContent()).toBe('');
+    // What streamed before the stop is not left on screen as if it were still coming.
+    await expect.poll(() => page.locator('[data-streaming]').count()).toBe(0);
+    expect(await page.locator('.message-assistant').count()).toBe(1);
+    expect(await page.getByRole('button', { name: 'Send' }).isDisabled()).toBe(true); // enabled again once something is typed
+    await page.getByLabel('Message', { exact: true }).fill('Thanks');
+    expect(await page.getByRole('button', { name: 'Send' }).isDisabled()).toBe(false);
+  });
+
+  it('starts a matching workflow straight from a first chat message, and offers a plain chat otherwise', async () => {
+    const digest = { ...inboxCheck, slug: 'mail-digest', name: 'Mail digest', variables: [], systemPrompt: 'Summarise the unread mail.', examples: ['summarise my unread mail'] };
+    expect((await h.call('POST', '/v1/templates', digest)).status).toBe(201);
+    await page.goto('/chat');
+    await page.getByLabel('Message', { exact: true }).fill('summarise my unread mail');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.waitForURL(/\/chat\/[0-9a-f-]{36}$/);
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Mail digest');
+    await expect.poll(() => page.locator('.tool-call[data-tool="mail__list_unread"][data-status="ok"]').count()).toBe(1);
+
+    await page.goto('/chat');
+    await page.getByLabel('Message', { exact: true }).fill('hello there');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.getByRole('button', { name: 'Send it to my agent' }).click();
+    await page.waitForURL(/\/chat\/[0-9a-f-]{36}$/);
+    expect(await page.locator('.message-user').first().textContent()).toContain('hello there');
+    await expect.poll(() => page.locator('.message-assistant').count()).toBe(1);
   });
 
   it('works at 375 px in dark mode', async () => {

@@ -69,6 +69,7 @@ describe('the agent loop (embedded database, local:offline and a model server on
     expect(read.counters.inputTokens).toBeGreaterThan(0);
     expect(read.checkpoints.latest).toMatchObject({ reason: 'step', step: 2 });
     expect(read.toolsUsed).toEqual([{ tool: 'knowledge_search', calls: 1, errors: 0 }]);
+    expect(read.activeTurn).toBeNull();
 
     await socket.next((f) => f.event === 'message.completed' && (f.data as { role: string }).role === 'assistant' && (f.data as { text: string }).text.includes('14 days'));
     const ended = await socket.next((f) => f.event === 'turn.ended');
@@ -310,6 +311,8 @@ describe('the agent loop (embedded database, local:offline and a model server on
       };
 
       const retried = await suspended();
+      // Whoever opens the session sees the decision it waits for.
+      expect((await call('GET', `/v1/sessions/${retried.session.id}`)).json().session.activeTurn).toEqual({ id: retried.turnId, status: 'suspended' });
       expect((await call('POST', `/v1/sessions/${retried.session.id}/status`, { status: 'running' })).json().error.code).toBe('TOOL_OUTCOME_UNKNOWN');
       expect((await call('POST', `/v1/sessions/${retried.session.id}/resolve`, { action: 'retry' }, t.adminToken)).statusCode).toBe(404);
       expect((await call('POST', `/v1/sessions/${retried.session.id}/resolve`, { action: 'later' })).statusCode).toBe(400);

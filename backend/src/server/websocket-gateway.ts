@@ -172,14 +172,16 @@ export async function installWebSocketGateway(app: FastifyInstance, deps: Gatewa
     if (stream.topicCount + allowed.length > maxTopicsPerConnection) {
       return sendError(connection, 'TOO_MANY_TOPICS', `A connection follows at most ${maxTopicsPerConnection} topics.`);
     }
-    // The newest event id now: a client that subscribed without `since` resumes after it.
-    const position = await deps.events.store.lastIssuedId();
-    if (frame.since !== undefined && frame.since > position) {
+    if (frame.since !== undefined && frame.since > (await deps.events.store.lastIssuedId())) {
       return sendError(connection, 'INVALID_SINCE', 'since is ahead of the newest event id; send the last id you received.');
     }
     if (allowed.length === 0) return;
+    // The newest committed event (ids commit in order): a client that subscribed without `since`
+    // follows from just after it, replaying whatever commits before its live subscription starts,
+    // and resumes from it after a reconnect.
+    const position = await deps.events.store.latestId();
     send(connection, { type: 'subscribed', topics: allowed, position });
-    await stream.subscribe(allowed, frame.since);
+    await stream.subscribe(allowed, frame.since ?? position);
   };
 
   // Browsers send an Origin; only allowed ones may upgrade. Other clients send none.

@@ -128,11 +128,18 @@ export class SessionService {
     return { session, dropped };
   }
 
-  /** A session with its checkpoints summary and the tools it has used (calls and failures each). */
-  async get(userId: string, id: string): Promise<SessionView & { checkpoints: { count: number; latest: CheckpointView | null }; toolsUsed: ToolUse[] }> {
+  /**
+   * A session with its checkpoints summary, the tools it has used (calls and failures each), and
+   * its unfinished turn: `running`, or `suspended` until the user decides on a tool call whose
+   * outcome a crash left unknown. A client that opens the session learns from it whether to wait.
+   */
+  async get(
+    userId: string,
+    id: string,
+  ): Promise<SessionView & { checkpoints: { count: number; latest: CheckpointView | null }; toolsUsed: ToolUse[]; activeTurn: { id: string; status: 'running' | 'suspended' } | null }> {
     const row = await this.row(this.deps.database.db, userId, id);
     const { db } = this.deps.database;
-    const [conversationId, count, latest, toolsUsed] = await Promise.all([
+    const [conversationId, count, latest, toolsUsed, activeTurn] = await Promise.all([
       firstConversation(db, id),
       db.selectFrom('session_checkpoints').select((eb) => eb.fn.countAll<string>().as('n')).where('session_id', '=', id).executeTakeFirstOrThrow(),
       db.selectFrom('session_checkpoints').selectAll().where('session_id', '=', id).orderBy('seq', 'desc').limit(1).executeTakeFirst(),
@@ -144,11 +151,13 @@ export class SessionService {
         .groupBy('tool_name')
         .orderBy('tool_name')
         .execute(),
+      db.selectFrom('turns').select(['id', 'status']).where('session_id', '=', id).where('status', 'in', ['running', 'suspended']).executeTakeFirst(),
     ]);
     return {
       ...toView(row, conversationId),
       checkpoints: { count: Number(count.n), latest: latest ? toCheckpointView(latest) : null },
       toolsUsed: toolsUsed.map((t) => ({ tool: t.tool_name ?? '', calls: Number(t.calls), errors: Number(t.errors) })),
+      activeTurn: activeTurn ? { id: activeTurn.id, status: activeTurn.status as 'running' | 'suspended' } : null,
     };
   }
 

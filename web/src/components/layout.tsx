@@ -2,6 +2,7 @@ import type { ComponentChildren } from 'preact';
 import { useLocation } from 'preact-iso/router';
 import { useLiveState } from '../hooks.ts';
 import type { Me } from '../api-types.ts';
+import { ActionButton } from './ui.tsx';
 
 const pages = [
   { href: '/agents', label: 'Agents' },
@@ -12,10 +13,10 @@ const pages = [
   { href: '/settings', label: 'Settings' },
 ];
 
-const liveLabels = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…', refused: 'Offline' } as const;
+const liveLabels = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…', 'too-many': 'Too many tabs open', refused: 'Offline' } as const;
 
 /** The frame of every page: a skip link, the navigation, the live-connection state, sign-out. */
-export function Layout({ user, onSignOut, children }: { user: Me; onSignOut: () => void; children: ComponentChildren }) {
+export function Layout({ user, onSignOut, children }: { user: Me; onSignOut: () => Promise<void>; children: ComponentChildren }) {
   const { path } = useLocation();
   const liveState = useLiveState();
   return (
@@ -45,9 +46,9 @@ export function Layout({ user, onSignOut, children }: { user: Me; onSignOut: () 
           <span class="who" title={user.email}>
             {user.name || user.email}
           </span>
-          <button type="button" class="link-button" onClick={onSignOut}>
+          <ActionButton class="link-button" onAction={onSignOut}>
             Sign out
-          </button>
+          </ActionButton>
         </div>
       </header>
       <main id="main" tabIndex={-1}>

@@ -58,13 +58,14 @@ export function SessionChat({ sessionId, names, onStatus }: { sessionId: string;
   const title = session.data ? sessionTitle(session.data, names) : 'Chat';
   useTitle(title);
 
-  // Once the transcript is first loaded: where the live stream starts, and whether a turn is under way.
-  const loaded = transcript.data !== undefined;
+  // Once the session and its transcript are first loaded: whether a turn is under way (the server
+  // says), and where the live stream starts.
+  const loaded = transcript.data !== undefined && session.data !== undefined;
   useEffect(() => {
     if (!loaded || since !== 'pending') return;
     const controller = new AbortController();
     const messages = transcript.data ?? [];
-    setTurn((current) => ({ ...current, running: messages.at(-1)?.role === 'user' }));
+    setTurn((current) => ({ ...current, running: session.data?.activeTurn?.status === 'running' }));
     syncPoint(sessionId, messages, controller.signal).then(setSince, (error: unknown) => {
       if (controller.signal.aborted) return;
       setSyncError(error);
@@ -72,6 +73,12 @@ export function SessionChat({ sessionId, names, onStatus }: { sessionId: string;
     });
     return () => controller.abort();
   }, [loaded]);
+
+  // Once no turn runs, the reloaded transcript holds all of the last one: what streamed goes, even
+  // text that a restart cut off and the resumed turn wrote again.
+  useEffect(() => {
+    setTurn((current) => (current.running ? current : { ...idleTurn, ...(current.ended ? { ended: current.ended } : {}) }));
+  }, [transcript.data]);
 
   useTopic(
     since === 'pending' ? undefined : `session:${sessionId}`,
@@ -94,13 +101,19 @@ export function SessionChat({ sessionId, names, onStatus }: { sessionId: string;
   );
   useTopic('integrations', (frame) => connectionEvents.has(frame.event) && integrations.reload());
 
+  // Running from the moment of sending: the turn's end may arrive before the answer to the send.
   const send = async (content: string) => {
     if (!conversationId) return;
-    await api(`/v1/conversations/${conversationId}/messages`, { body: { content } });
     setTurn((current) => {
       const { ended: _ended, ...rest } = current;
       return { ...rest, running: true };
     });
+    try {
+      await api(`/v1/conversations/${conversationId}/messages`, { body: { content } });
+    } catch (error) {
+      setTurn((current) => ({ ...current, running: false }));
+      throw error;
+    }
     transcript.reload();
   };
   const changeStatus = async (status: 'paused' | 'running') => {
@@ -110,9 +123,8 @@ export function SessionChat({ sessionId, names, onStatus }: { sessionId: string;
   };
   const cancel = () => api(`/v1/sessions/${sessionId}/cancel`, { method: 'POST' });
 
-  if (session.error) return <ErrorNote error={session.error} />;
   const current = session.data;
-  if (!current) return <Loading />;
+  if (!current) return session.error ? <ErrorNote error={session.error} /> : <Loading />;
   const reachable = (integrations.data ?? []).filter((integration) => integration.available && reaches(current.tools, integration.provider));
   const counters = current.counters;
   const canSend = current.status === 'running' && !turn.running;
@@ -130,7 +142,7 @@ export function SessionChat({ sessionId, names, onStatus }: { sessionId: string;
         </p>
         <div class="row" role="group" aria-label="Session controls">
           {current.status === 'running' && <ActionButton onAction={() => changeStatus('paused')}>Pause</ActionButton>}
-          {current.status === 'paused' && <ActionButton onAction={() => changeStatus('running')}>Resume</ActionButton>}
+          {current.status === 'paused' && current.activeTurn?.status !== 'suspended' && <ActionButton onAction={() => changeStatus('running')}>Resume</ActionButton>}
           {turn.running && (
             <ActionButton onAction={cancel} class="danger">
               Cancel turn
@@ -147,7 +159,8 @@ export function SessionChat({ sessionId, names, onStatus }: { sessionId: string;
           </nav>
         )}
       </header>
-      <ErrorNote error={transcript.error ?? syncError} />
+      <ErrorNote error={session.error ?? transcript.error ?? syncError} />
+      {current.activeTurn?.status === 'suspended' && <ResolvePanel sessionId={sessionId} lastError={current.lastError} onResolved={() => session.reload()} />}
       {transcript.data && <ChatTranscript messages={transcript.data} turn={turn} />}
       <p class="turn-state muted" role="status" aria-live="polite">
         {turn.running ? 'The agent is working…' : turn.ended ? `The last turn ended: ${turn.ended.error?.message ?? turn.ended.status.replace('_', ' ')}.` : ''}
@@ -164,6 +177,35 @@ export function SessionChat({ sessionId, names, onStatus }: { sessionId: string;
       )}
       <ChatComposer disabled={!canSend || !conversationId} onSend={send} initial={transcript.data?.length === 0 ? (current.userPrompt ?? '') : ''} />
     </>
+  );
+}
+
+/**
+ * A turn a crash interrupted during a tool call that may or may not have had its effect: the
+ * user decides to run it again, to skip it (the agent reads their note), or to fail the session.
+ */
+function ResolvePanel({ sessionId, lastError, onResolved }: { sessionId: string; lastError: unknown; onResolved: () => void }) {
+  const [note, setNote] = useState('');
+  const resolve = async (action: 'retry' | 'skip' | 'fail') => {
+    await api(`/v1/sessions/${sessionId}/resolve`, { body: { action, ...(note.trim() ? { note: note.trim() } : {}) } });
+    onResolved();
+  };
+  const message = (lastError as { message?: string } | null)?.message;
+  return (
+    <div class="card stack resolve" role="region" aria-label="A decision is needed">
+      <p>
+        <strong>A tool call was interrupted and may or may not have had its effect.</strong> {message}
+      </p>
+      <label for="resolve-note">Note for the agent (when skipping)</label>
+      <textarea id="resolve-note" rows={2} value={note} onInput={(e) => setNote(e.currentTarget.value)} />
+      <div class="row">
+        <ActionButton onAction={() => resolve('retry')}>Run it again</ActionButton>
+        <ActionButton onAction={() => resolve('skip')}>Skip it</ActionButton>
+        <ActionButton class="danger" onAction={() => resolve('fail')} confirm="Fail the session? It stops here.">
+          Fail the session
+        </ActionButton>
+      </div>
+    </div>
   );
 }
 

@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso/router';
 import { api } from '../api.ts';
 import type { Session } from '../api-types.ts';
+import { ChatStart } from '../components/chat-start.tsx';
 import { SessionChat } from '../components/session-chat.tsx';
 import { ActionButton, Empty, ErrorNote, Loading, StatusChip } from '../components/ui.tsx';
 import { formatAgo } from '../format.ts';
@@ -14,7 +15,7 @@ import { loadNames, sessionTitle } from '../session-names.ts';
  */
 export function ChatPage({ sessionId }: { sessionId?: string }) {
   useTitle('Chat');
-  const { route } = useLocation();
+  const { route, query } = useLocation();
   const sessions = useResource((signal) => api<{ sessions: Session[] }>('/v1/sessions?limit=30', { signal }).then((r) => r.sessions), []);
   const names = useResource(loadNames, []);
   const [statuses, setStatuses] = useState<Record<string, string>>({});
@@ -52,16 +53,13 @@ export function ChatPage({ sessionId }: { sessionId?: string }) {
       <section class="chat-main" aria-label="Conversation">
         {sessionId ? (
           <SessionChat
-            key={sessionId}
+            key={`${sessionId}/${query.conversation ?? ''}`}
             sessionId={sessionId}
             names={names.data}
             onStatus={(status) => setStatuses((current) => ({ ...current, [sessionId]: status }))}
           />
         ) : (
-          <>
-            <h1>Chat</h1>
-            <p>Choose a session, start a new chat, or run an agent from the <a href="/agents">gallery</a>.</p>
-          </>
+          <ChatStart onStarted={sessions.reload} />
         )}
       </section>
     </div>

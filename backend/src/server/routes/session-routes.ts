@@ -136,6 +136,10 @@ export const sessionRoutes: FastifyPluginAsyncZod<{ agents: AgentService; sessio
             session: sessionSchema.extend({
               checkpoints: z.object({ count: z.number(), latest: checkpointSchema.nullable() }),
               toolsUsed: z.array(z.object({ tool: z.string(), calls: z.number(), errors: z.number() })),
+              activeTurn: z
+                .object({ id: z.uuid(), status: z.enum(['running', 'suspended']) })
+                .nullable()
+                .describe('The unfinished turn: running, or suspended until POST /v1/sessions/:id/resolve'),
             }),
           }),
         },
