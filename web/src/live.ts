@@ -25,6 +25,7 @@ const maxBackoffMs = 5_000;
 const stableMs = 10_000;
 /** The page pings this often; a connection silent for three times as long is dead (a laptop slept). */
 const pingMs = 25_000;
+const maxResumeFrames = 4;
 
 /**
  * One WebSocket per tab, shared by every page. It authenticates with the console's session cookie
@@ -114,16 +115,27 @@ export class LiveConnection {
   }
 
   /**
-   * Subscribes `topics` in as few frames as can be: those with a last id from the oldest of them
-   * (each topic drops what it already had), those without from now.
+   * Subscribes `topics`, each from its last id, in few frames (the server allows only a few a
+   * second): topics with the same last id share a frame, and past four such groups the oldest
+   * merge, resuming from the older id (each topic drops what it already had). Topics without a
+   * last id follow from now.
    */
   private subscribeAll(topics: string[]): void {
-    const ids = topics.map((topic) => this.topics.get(topic)?.lastId);
-    const resumed = topics.filter((_, i) => ids[i] !== undefined);
-    const fresh = topics.filter((_, i) => ids[i] === undefined);
-    const since = Math.min(...ids.filter((id): id is number => id !== undefined));
-    for (let i = 0; i < resumed.length; i += 100) this.send({ type: 'subscribe', topics: resumed.slice(i, i + 100), since });
-    for (let i = 0; i < fresh.length; i += 100) this.send({ type: 'subscribe', topics: fresh.slice(i, i + 100) });
+    const groups = new Map<number | undefined, string[]>();
+    for (const topic of topics) {
+      const since = this.topics.get(topic)?.lastId;
+      groups.set(since, [...(groups.get(since) ?? []), topic]);
+    }
+    const sinces = [...groups.keys()].filter((since): since is number => since !== undefined).sort((a, b) => a - b);
+    while (sinces.length > maxResumeFrames) {
+      const [oldest, next] = [sinces[0]!, sinces[1]!];
+      groups.set(oldest, [...groups.get(oldest)!, ...groups.get(next)!]);
+      groups.delete(next);
+      sinces.splice(1, 1);
+    }
+    for (const [since, group] of groups) {
+      for (let i = 0; i < group.length; i += 100) this.send({ type: 'subscribe', topics: group.slice(i, i + 100), ...(since !== undefined ? { since } : {}) });
+    }
   }
 
   private setState(state: LiveState): void {

@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso/router';
 import { api, query } from '../api.ts';
 import type { Checkpoint, Session, SessionStatus } from '../api-types.ts';
@@ -22,6 +22,9 @@ export function SessionsPage() {
   const [filters, setFilters] = useState<Filters>({ status: '', agentId: '', templateId: '' });
   const [pages, setPages] = useState<Session[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
+  // A page asked for under other filters is dropped when it arrives.
+  const shown = useRef(filters);
+  shown.current = filters;
   const first = useResource(async (signal) => {
     const page = await api<{ sessions: Session[]; nextCursor: string | null }>(`/v1/sessions${query({ ...filters, limit: 20 })}`, { signal });
     setPages([]);
@@ -29,7 +32,9 @@ export function SessionsPage() {
     return page.sessions;
   }, [filters.status, filters.agentId, filters.templateId]);
   const more = async () => {
-    const page = await api<{ sessions: Session[]; nextCursor: string | null }>(`/v1/sessions${query({ ...filters, limit: 20, cursor })}`);
+    const asked = filters;
+    const page = await api<{ sessions: Session[]; nextCursor: string | null }>(`/v1/sessions${query({ ...asked, limit: 20, cursor })}`);
+    if (shown.current !== asked) return;
     setPages((current) => [...current, ...page.sessions]);
     setCursor(page.nextCursor);
   };
@@ -90,6 +95,7 @@ export function SessionsPage() {
 /** A session with its live status; opening it shows its checkpoint timeline. */
 function SessionRow({ session, names }: { session: Session; names: Names | undefined }) {
   const [status, setStatus] = useState(session.status);
+  useEffect(() => setStatus(session.status), [session.status]);
   const [open, setOpen] = useState(false);
   useTopic(`session:${session.id}`, (frame) => frame.event === 'session.status_changed' && setStatus(String(frame.data.to) as SessionStatus));
   const title = sessionTitle(session, names);
