@@ -8,7 +8,8 @@ describe.each(drivers)('PostgresDatabase on %s', (driver) => {
   let test: TestDatabase;
 
   beforeAll(async () => {
-    test = await createTestDatabase(driver, { poolMax: 2, poolTimeoutMs: 300 });
+    // Short enough for the busy case below, long enough to open a connection on a loaded machine.
+    test = await createTestDatabase(driver, { poolMax: 2, poolTimeoutMs: 800 });
   });
   afterAll(() => test.drop());
 
