@@ -84,13 +84,15 @@ describe.each(drivers)('integration usage over time (%s)', (driver) => {
 
   it('covers the last 7 days by day when asked for nothing', async () => {
     const justNow = new Date(Date.now() - 1000).toISOString();
-    await t.runtime.database.db.insertInto('integration_events').values(used(t.userId, justNow, 70)).execute();
-    const { body } = await usage('');
     const sevenDaysAgo = new Date(Date.now() - 7 * 86_400_000);
+    // Early on the first day: its bucket is a whole day, so it counts.
+    const firstMorning = `${sevenDaysAgo.toISOString().slice(0, 10)}T00:00:01.000Z`;
+    await t.runtime.database.db.insertInto('integration_events').values([used(t.userId, justNow, 70), used(t.userId, firstMorning, 20)]).execute();
+    const { body } = await usage('');
     expect(body.buckets).toHaveLength(8);
-    expect(body.buckets[0]!.start).toBe(`${sevenDaysAgo.toISOString().slice(0, 10)}T00:00:00.000Z`);
+    expect(body.buckets[0]).toMatchObject({ start: `${sevenDaysAgo.toISOString().slice(0, 10)}T00:00:00.000Z`, calls: 1 });
     expect(body.buckets.find((b) => b.start.slice(0, 10) === justNow.slice(0, 10))).toMatchObject({ calls: 1, p95Ms: 70 });
-    expect(body.buckets.reduce((sum, b) => sum + b.calls, 0)).toBe(1);
+    expect(body.buckets.reduce((sum, b) => sum + b.calls, 0)).toBe(2);
   });
 
   it('refuses a range too wide for its bucket, reversed, or an unknown bucket size', async () => {

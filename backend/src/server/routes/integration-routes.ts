@@ -72,7 +72,9 @@ const usageQuery = z
   })
   .transform((query, context) => {
     const to = query.to ? new Date(query.to) : new Date();
-    const from = query.from ? new Date(query.from) : new Date(to.getTime() - 7 * dayMs);
+    // By default the last 7 days, from the start of a bucket, so the first bucket is a whole one.
+    const size = query.bucket === 'hour' ? dayMs / 24 : dayMs;
+    const from = query.from ? new Date(query.from) : new Date(Math.floor((to.getTime() - 7 * dayMs) / size) * size);
     const limit = usageRangeDays[query.bucket];
     if (from >= to) context.addIssue({ code: 'custom', path: ['from'], message: 'must be before to' });
     else if (to.getTime() - from.getTime() > limit * dayMs) context.addIssue({ code: 'custom', path: ['from'], message: `must be at most ${limit} days before to for ${query.bucket} buckets` });
