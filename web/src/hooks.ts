@@ -54,3 +54,27 @@ export function useTitle(title: string): void {
     document.title = `${title} · Agentry`;
   }, [title]);
 }
+
+/**
+ * A request the user asked for (a form sent, a button pressed): `busy` while it runs, so its
+ * control can be disabled, and its failure kept to show beside it. `run` resolves true when the
+ * action succeeded.
+ */
+export function useAction(): { busy: boolean; error: unknown; run: (action: () => Promise<unknown>) => Promise<boolean> } {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>();
+  const run = useCallback(async (action: () => Promise<unknown>) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await action();
+      return true;
+    } catch (failure) {
+      setError(failure);
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  }, []);
+  return { busy, error, run };
+}

@@ -1,11 +1,11 @@
 import { useEffect, useState } from 'preact/hooks';
+import { useAction } from '../hooks.ts';
 import { ErrorNote } from './ui.tsx';
 
 /** The message box: Enter sends, Shift+Enter starts a new line; a failed send keeps the text. */
 export function ChatComposer({ disabled, onSend, initial }: { disabled: boolean; onSend: (content: string) => Promise<void>; initial: string }) {
   const [text, setText] = useState(initial);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
+  const { busy, error, run } = useAction();
   useEffect(() => {
     if (initial) setText((current) => current || initial);
   }, [initial]);
@@ -14,16 +14,10 @@ export function ChatComposer({ disabled, onSend, initial }: { disabled: boolean;
     event?.preventDefault();
     const content = text.trim();
     if (!content || disabled || busy) return;
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       await onSend(content);
       setText('');
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

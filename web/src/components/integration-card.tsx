@@ -49,7 +49,7 @@ function DocLinks({ integration }: { integration: Integration }) {
         <li key={kind}>
           <a href={href} target="_blank" rel="noopener noreferrer">
             {docLabels[kind]}
-            <span class="integration-sr-only"> (opens in a new tab)</span>
+            <span class="visually-hidden"> (opens in a new tab)</span>
           </a>
         </li>
       ))}

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError } from '../api.ts';
 import type { Connection, Integration } from '../api-types.ts';
+import { useAction } from '../hooks.ts';
 import { ActionButton, ErrorNote } from './ui.tsx';
 
 type ConnectAnswer = { authorizationUrl: string } | { connection: Connection };
@@ -53,8 +54,7 @@ export function IntegrationConnect({ integration, onConnected }: { integration: 
 function CredentialsForm({ integration, onCancel, onConnected }: { integration: Integration; onCancel: () => void; onConnected: () => void }) {
   const [apiKey, setApiKey] = useState('');
   const [mcpUrl, setMcpUrl] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
+  const { busy, error, run } = useAction();
   const id = `connect-${integration.provider}`;
   const form = useRef<HTMLFormElement>(null);
   // Opened by the keyboard or a click: the first field takes the focus, so typing can start.
@@ -62,15 +62,7 @@ function CredentialsForm({ integration, onCancel, onConnected }: { integration: 
 
   const submit = async (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
-      await connect(integration, { ...(integration.authType === 'api_key' ? { apiKey: apiKey.trim() } : {}), ...(integration.userSuppliedUrl ? { mcpUrl: mcpUrl.trim() } : {}) }, onConnected);
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
+    await run(() => connect(integration, { ...(integration.authType === 'api_key' ? { apiKey: apiKey.trim() } : {}), ...(integration.userSuppliedUrl ? { mcpUrl: mcpUrl.trim() } : {}) }, onConnected));
   };
 
   return (

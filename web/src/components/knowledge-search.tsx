@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { api } from '../api.ts';
 import type { SearchResult } from '../api-types.ts';
 import { formatNumber } from '../format.ts';
+import { useAction } from '../hooks.ts';
 import { Highlighted } from './knowledge-highlight.tsx';
 import { Empty, ErrorNote } from './ui.tsx';
 
@@ -63,8 +64,7 @@ function summary(query: string, count: number): string {
 export function KnowledgeSearch({ deleted }: { deleted: ReadonlySet<string> }) {
   const [text, setText] = useState('');
   const [mode, setMode] = useState<Mode>('hybrid');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
+  const { busy, error, run } = useAction();
   const [answer, setAnswer] = useState<Answer>();
 
   // Passages of documents deleted since the search are left out rather than linking nowhere.
@@ -74,16 +74,10 @@ export function KnowledgeSearch({ deleted }: { deleted: ReadonlySet<string> }) {
     event.preventDefault();
     const query = text.trim();
     if (!query) return;
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       const found = await api<{ results: SearchResult[]; totalCount: number }>('/v1/knowledge/search', { body: { query, mode } });
       setAnswer({ query, ...found });
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api.ts';
 import type { Agent } from '../api-types.ts';
-import { useResource } from '../hooks.ts';
+import { useAction, useResource } from '../hooks.ts';
 import { ActionButton, Empty, ErrorNote, Loading } from './ui.tsx';
 
 /** Which agent the form is open for: a new one, or an existing one by id. */
@@ -89,13 +89,10 @@ function AgentForm({ agent, onSaved, onCancel }: { agent?: Agent; onSaved: (agen
   const [instructions, setInstructions] = useState(agent?.instructions ?? '');
   const [model, setModel] = useState(agent?.model ?? '');
   const [tools, setTools] = useState(agent?.tools?.join(', ') ?? '');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
+  const { busy, error, run } = useAction();
 
   const save = async (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(undefined);
     const body = {
       name: name.trim(),
       instructions,
@@ -103,14 +100,10 @@ function AgentForm({ agent, onSaved, onCancel }: { agent?: Agent; onSaved: (agen
       templateId: agent?.templateId ?? null,
       tools: tools.trim() ? toolList(tools) : null,
     };
-    try {
+    await run(async () => {
       const answer = agent ? await api<{ agent: Agent }>(`/v1/agents/${agent.id}`, { method: 'PUT', body }) : await api<{ agent: Agent }>('/v1/agents', { body });
       onSaved(answer.agent);
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

@@ -2,6 +2,7 @@ import { useMemo, useState } from 'preact/hooks';
 import { api } from '../api.ts';
 import type { Me } from '../api-types.ts';
 import { useUser } from '../app.tsx';
+import { useAction } from '../hooks.ts';
 import { ErrorNote } from './ui.tsx';
 
 /** The zones this browser knows, plus UTC and the saved one, so the current value is always offered. */
@@ -20,8 +21,7 @@ export function SettingsProfile() {
   const { user, setUser } = useUser();
   const [name, setName] = useState(user.name);
   const [timezone, setTimezone] = useState(user.timezone);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
+  const { busy, error, run } = useAction();
   const [saved, setSaved] = useState(false);
   const zones = useMemo(() => timeZones(user.timezone), [user.timezone]);
 
@@ -32,18 +32,12 @@ export function SettingsProfile() {
 
   const save = async (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(undefined);
     setSaved(false);
-    try {
+    await run(async () => {
       const answer = await api<{ user: Me }>('/v1/me', { method: 'PATCH', body: { name, timezone } });
       setUser(answer.user);
       setSaved(true);
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

@@ -4,6 +4,7 @@ import { api } from '../api.ts';
 import type { Template } from '../api-types.ts';
 import { definitionOf, emptyForm, formDefinition, formOf, fromYaml, toYaml, type TemplateForm } from './settings-template-draft.ts';
 import { TemplateFormFields } from './settings-template-form.tsx';
+import { useAction } from '../hooks.ts';
 import { ErrorNote } from './ui.tsx';
 
 type Mode = 'form' | 'yaml';
@@ -21,8 +22,7 @@ export function TemplateEditor({ template, onSaved, onCancel }: { template?: Tem
   const [mode, setMode] = useState<Mode>('form');
   const [form, setForm] = useState<TemplateForm>(() => (template ? formOf(definitionOf(template)) : emptyForm()));
   const [yaml, setYaml] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
+  const { busy, error, run } = useAction();
   const yamlResult = useMemo(() => (mode === 'yaml' ? fromYaml(yaml) : undefined), [mode, yaml]);
   const yamlError = yamlResult && !yamlResult.ok ? yamlResult.message : undefined;
   const tabs = useRef<Record<Mode, HTMLButtonElement | null>>({ form: null, yaml: null });
@@ -50,18 +50,12 @@ export function TemplateEditor({ template, onSaved, onCancel }: { template?: Tem
     event.preventDefault();
     const definition = mode === 'form' ? formDefinition(form) : yamlResult?.ok ? yamlResult.definition : undefined;
     if (!definition) return;
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       const answer = template
         ? await api<{ template: Template }>(`/v1/templates/${template.id}`, { method: 'PUT', body: definition })
         : await api<{ template: Template }>('/v1/templates', { body: definition });
       onSaved(answer.template);
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

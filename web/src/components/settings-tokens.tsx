@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { api } from '../api.ts';
 import type { ApiToken } from '../api-types.ts';
 import { formatTime } from '../format.ts';
-import { useResource } from '../hooks.ts';
+import { useAction, useResource } from '../hooks.ts';
 import { ActionButton, Empty, ErrorNote, Loading } from './ui.tsx';
 
 function revokeWarning(token: ApiToken): string {
@@ -33,7 +33,7 @@ export function SettingsTokens() {
       {tokens.data && tokens.data.length > 0 ? (
         <div class="table-wrap">
           <table>
-            <caption class="settings-sr-only">Your API tokens</caption>
+            <caption class="visually-hidden">Your API tokens</caption>
             <thead>
               <tr>
                 <th scope="col">Name</th>
@@ -42,7 +42,7 @@ export function SettingsTokens() {
                 <th scope="col">Expires</th>
                 <th scope="col">Last used</th>
                 <th scope="col">
-                  <span class="settings-sr-only">Actions</span>
+                  <span class="visually-hidden">Actions</span>
                 </th>
               </tr>
             </thead>
@@ -82,24 +82,17 @@ export function SettingsTokens() {
 function CreateTokenForm({ onCreated }: { onCreated: (name: string, secret: string) => void }) {
   const [name, setName] = useState('');
   const [days, setDays] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
+  const { busy, error, run } = useAction();
 
   const create = async (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       const body = { name: name.trim(), ...(days.trim() ? { expiresInDays: Number(days) } : {}) };
       const answer = await api<{ token: string; info: ApiToken }>('/v1/tokens', { body });
       setName('');
       setDays('');
       onCreated(answer.info.name, answer.token);
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

@@ -1,7 +1,7 @@
 import type { ComponentChildren } from 'preact';
-import { useState } from 'preact/hooks';
 import { messageOf } from '../api.ts';
 import { formatJson } from '../format.ts';
+import { useAction } from '../hooks.ts';
 
 const tones: Record<string, 'ok' | 'busy' | 'warn' | 'bad' | 'idle'> = {
   connected: 'ok',
@@ -67,23 +67,14 @@ export function JsonDetails({ summary, value }: { summary: string; value: unknow
  * it. `confirm` asks first, for what cannot be undone.
  */
 export function ActionButton(props: { onAction: () => Promise<unknown>; children: ComponentChildren; class?: string; confirm?: string; disabled?: boolean; label?: string }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
-  const run = async () => {
+  const { busy, error, run } = useAction();
+  const press = async () => {
     if (props.confirm && !window.confirm(props.confirm)) return;
-    setBusy(true);
-    setError(undefined);
-    try {
-      await props.onAction();
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
+    await run(() => props.onAction());
   };
   return (
     <span class="action">
-      <button type="button" class={props.class ?? ''} disabled={busy || props.disabled} aria-busy={busy} aria-label={props.label} onClick={run}>
+      <button type="button" class={props.class ?? ''} disabled={busy || props.disabled} aria-busy={busy} aria-label={props.label} onClick={press}>
         {props.children}
       </button>
       <ErrorNote error={error} />

@@ -4,7 +4,7 @@ import { api } from '../api.ts';
 import type { Integration, Session, TemplateListing } from '../api-types.ts';
 import { Empty, ErrorNote, Loading } from '../components/ui.tsx';
 import { initialValues, toVariables, VariableFields, type VariableValues } from '../components/variable-form.tsx';
-import { useResource, useTitle, useTopic } from '../hooks.ts';
+import { useAction, useResource, useTitle, useTopic } from '../hooks.ts';
 import { connectionEvents, loadIntegrations, providerName } from '../integration-names.ts';
 
 /**
@@ -87,8 +87,7 @@ function TemplateCard({ template, integrations, onRun }: { template: TemplateLis
 function RunDialog({ template, onClose }: { template: TemplateListing; onClose: () => void }) {
   const { route } = useLocation();
   const [values, setValues] = useState<VariableValues>(() => initialValues(template.variables));
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
+  const { busy, error, run } = useAction();
   const dialog = useRef<HTMLDialogElement>(null);
   const opened = useRef(false);
   // Shown as a modal from the first render: focus moves into it and stays until it closes.
@@ -102,16 +101,11 @@ function RunDialog({ template, onClose }: { template: TemplateListing; onClose: 
 
   const submit = async (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       const { session } = await api<{ session: Session }>('/v1/sessions', { body: { templateId: template.id, variables: toVariables(template.variables, values) } });
       dialog.current?.close();
       route(`/chat/${session.id}`);
-    } catch (failure) {
-      setError(failure);
-      setBusy(false);
-    }
+    });
   };
 
   return (

@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { api } from '../api.ts';
 import type { ConsoleSession } from '../api-types.ts';
 import { ErrorNote } from '../components/ui.tsx';
-import { useTitle } from '../hooks.ts';
+import { useAction, useTitle } from '../hooks.ts';
 
 /**
  * Sign-in: an API token is pasted once and traded for a session cookie the page's scripts cannot
@@ -11,22 +11,15 @@ import { useTitle } from '../hooks.ts';
 export function SignInPage({ onSignedIn }: { onSignedIn: (session: ConsoleSession) => void }) {
   useTitle('Sign in');
   const [token, setToken] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
+  const { busy, error, run } = useAction();
 
   const submit = async (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       const session = await api<ConsoleSession>('/v1/console/sign-in', { body: { token: token.trim() } });
       setToken('');
       onSignedIn(session);
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
