@@ -1,4 +1,5 @@
 import type { ComponentChildren } from 'preact';
+import { useEffect, useRef } from 'preact/hooks';
 import { useLocation } from 'preact-iso/router';
 import { useLiveState } from '../hooks.ts';
 import type { Me } from '../api-types.ts';
@@ -19,6 +20,12 @@ const liveLabels = { connecting: 'Connecting…', live: 'Live', reconnecting: 'R
 export function Layout({ user, onSignOut, children }: { user: Me; onSignOut: () => Promise<void>; children: ComponentChildren }) {
   const { path } = useLocation();
   const liveState = useLiveState();
+  // After a move to another page, focus starts at its content (and a screen reader reads its title).
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) first.current = false;
+    else document.getElementById('main')?.focus();
+  }, [path]);
   return (
     <>
       <a class="skip-link" href="#main">
