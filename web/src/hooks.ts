@@ -44,7 +44,12 @@ export function useTopic(topic: string | undefined, listener: (frame: EventFrame
 
 export function useLiveState(): LiveState {
   const [state, setState] = useState(live.state);
-  useEffect(() => live.onState(setState), []);
+  useEffect(() => {
+    const stop = live.onState(setState);
+    // The state may have changed between the first render and now.
+    setState(live.state);
+    return stop;
+  }, []);
   return state;
 }
 
