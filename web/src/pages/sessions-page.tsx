@@ -45,39 +45,9 @@ export function SessionsPage() {
     <section>
       <h1>Sessions</h1>
       <form class="row filters" aria-label="Filters" onSubmit={(e) => e.preventDefault()}>
-        <div class="field">
-          <label for="filter-status">Status</label>
-          <select id="filter-status" value={filters.status} onChange={set('status')}>
-            <option value="">Any</option>
-            {statuses.map((status) => (
-              <option key={status} value={status}>
-                {status}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div class="field">
-          <label for="filter-agent">Agent</label>
-          <select id="filter-agent" value={filters.agentId} onChange={set('agentId')}>
-            <option value="">Any</option>
-            {[...(names.data?.agents ?? [])].map(([id, name]) => (
-              <option key={id} value={id}>
-                {name}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div class="field">
-          <label for="filter-template">Template</label>
-          <select id="filter-template" value={filters.templateId} onChange={set('templateId')}>
-            <option value="">Any</option>
-            {[...(names.data?.templates ?? [])].map(([id, name]) => (
-              <option key={id} value={id}>
-                {name}
-              </option>
-            ))}
-          </select>
-        </div>
+        <FilterSelect id="filter-status" label="Status" value={filters.status} onChange={set('status')} options={statuses.map((status) => [status, status])} />
+        <FilterSelect id="filter-agent" label="Agent" value={filters.agentId} onChange={set('agentId')} options={[...(names.data?.agents ?? [])]} />
+        <FilterSelect id="filter-template" label="Template" value={filters.templateId} onChange={set('templateId')} options={[...(names.data?.templates ?? [])]} />
       </form>
       <ErrorNote error={first.error} />
       {first.loading && !first.data && <Loading />}
@@ -89,6 +59,23 @@ export function SessionsPage() {
       </ul>
       {cursor && <ActionButton onAction={more}>Load more</ActionButton>}
     </section>
+  );
+}
+
+/** One filter: "Any", then each option as [value, label]. */
+function FilterSelect(props: { id: string; label: string; value: string; onChange: (event: { currentTarget: { value: string } }) => void; options: Array<[string, string]> }) {
+  return (
+    <div class="field">
+      <label for={props.id}>{props.label}</label>
+      <select id={props.id} value={props.value} onChange={props.onChange}>
+        <option value="">Any</option>
+        {props.options.map(([value, label]) => (
+          <option key={value} value={value}>
+            {label}
+          </option>
+        ))}
+      </select>
+    </div>
   );
 }
 
