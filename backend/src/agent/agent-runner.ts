@@ -5,7 +5,7 @@ import { toDatabaseError, type AgentSessionsTable, type Executor, type MessagesT
 import { AppError, isAppError } from '../errors.ts';
 import type { AgentryEvent, EventBus } from '../events/index.ts';
 import type { FaultInjector } from '../fault-injection.ts';
-import type { ToolDefinition } from '../knowledge/index.ts';
+import { redactArguments, type ToolDefinition } from '../knowledge/index.ts';
 import { costOf, type LanguageModels } from '../providers/index.ts';
 import { endTurn, sessionTopic, type SessionService } from '../sessions/index.ts';
 import { completeSessionToolName, type PromptUser } from '../templates/index.ts';
@@ -631,7 +631,7 @@ export class AgentRunner {
       await this.deps.database.transaction(async (tx) => {
         await this.leases.renew(tx, execution.turnId, execution.token);
         await this.ledger.begin(tx, entry);
-        await this.deps.bus.publish(tx, { userId: session.user_id, topic: sessionTopic(session.id), event: { type: 'tool.started', data: { ...toolLabel(session, entry), arguments: entry.input } } });
+        await this.deps.bus.publish(tx, { userId: session.user_id, topic: sessionTopic(session.id), event: { type: 'tool.started', data: { ...toolLabel(session, entry), arguments: redactArguments(entry.input) } } });
       });
       const outcome = await this.callTool(tools, entry, execution.turn.signal);
       this.deps.reach('tool-ran');
@@ -859,7 +859,8 @@ export function toMessageView(row: MessageRow): MessageView {
     step: row.step,
     role: row.role,
     content: row.content,
-    toolCalls: row.tool_calls as unknown as RecordedToolCall[],
+    // Shown redacted, as every event shows arguments; the model's own history keeps them whole.
+    toolCalls: (row.tool_calls as unknown as RecordedToolCall[]).map((call) => ({ ...call, input: redactArguments(call.input) })),
     toolCallId: row.tool_call_id,
     toolName: row.tool_name,
     toolResult: row.tool_result,

@@ -43,6 +43,15 @@ describe('the integrations catalogue', () => {
     expect(catalogue.get('everything').mcp).toEqual({ transport: 'stdio', command: 'npx', args: ['-y', 'server'], env: {} });
   });
 
+  it('takes a default up to its closing brace, dollar signs included, and reads an unclosed one as text', () => {
+    const catalogue = loadCatalogue(
+      write('providers:\n  - id: local\n    name: Local\n    auth: { type: none }\n    mcp: { transport: stdio, command: "${CMD:-run$1}", args: ["${A:-x-${B}", "${C}${D:-d}"] }\n'),
+      { B: 'b', C: 'c' },
+      { allowUserUrls: false },
+    );
+    expect(catalogue.get('local').mcp).toMatchObject({ command: 'run$1', args: ['${A:-x-b', 'cd'] });
+  });
+
   it('stops the start with a message naming the entry and field', () => {
     const cases: Array<[string, RegExp]> = [
       ['providers:\n  - id: x\n    name: X\n    auth: { type: password }\n    mcp: { transport: stdio, command: a }\n', /providers\.0\.auth/],

@@ -118,8 +118,9 @@ export function loadCatalogue(file: string, env: Record<string, string | undefin
 
 function resolveEntry(entry: RawEntry, env: Record<string, string | undefined>, options: { allowUserUrls: boolean }, file: string): ProviderEntry {
   const missing = new Set<string>();
+  // A default runs to its `}` but never over another `${`: an unclosed one then costs one scan, not one per `${`.
   const expand = (value: string) =>
-    value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_whole, name: string, fallback: string | undefined) => {
+    value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-((?:[^}$]|\$(?!\{))*))?\}/g, (_whole, name: string, fallback: string | undefined) => {
       const found = env[name];
       if (found !== undefined && found !== '') return found;
       if (fallback !== undefined) return fallback;

@@ -35,7 +35,7 @@ const maxSchemaBytes = 64 * 1024;
  * flagged; the model sees it marked as the integration's text, never as the system's.
  */
 const invisible = /[\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]|[\u{E0000}-\u{E007F}]/u;
-const allInvisible = new RegExp(invisible.source, 'gu');
+const allInvisible = /[\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]|[\u{E0000}-\u{E007F}]/gu;
 const instructionLike =
   /\b(ignore|disregard|forget)\b.{0,40}\b(previous|prior|above|earlier|all|other)\b.{0,20}\b(instructions?|prompts?|rules)\b|\b(system prompt|developer message)\b|<\/?\s*(important|system|instructions?|secret)\s*>|\bdo not (tell|inform|mention|show)\b.{0,20}\b(the )?user\b|\b(before|instead of) (using|calling) (this|any other) tool\b/i;
 

@@ -24,6 +24,15 @@ describe('session context sanitising', () => {
     expect(dropped).toEqual([{ path: 'notes[1]', reason: 'secret-value' }]);
   });
 
+  it('refuses a long string before any pattern reads it', () => {
+    // 160 KB that backtracking patterns took seconds over, holding every other request.
+    const started = performance.now();
+    expect(sanitizeContext({ notes: 'a.'.repeat(80_000) }).dropped).toEqual([{ path: 'notes', reason: 'too-long' }]);
+    expect(performance.now() - started).toBeLessThan(500);
+    // A credential in a string that is too long anyway is not looked for.
+    expect(sanitizeContext({ notes: `ghp_abcdefghijklmnopqrstuvwxyz0123456789 ${'x'.repeat(contextLimits.maxStringLength)}` }).dropped).toEqual([{ path: 'notes', reason: 'too-long' }]);
+  });
+
   it('caps depth, breadth, string length and total size', () => {
     let deep: Record<string, unknown> = { leaf: 1 };
     for (let i = 0; i < contextLimits.maxDepth + 2; i++) deep = { next: deep };

@@ -34,8 +34,9 @@ export function sanitizeContext(input: Record<string, unknown>): { context: Reco
   let keys = 0;
   const clean = (value: unknown, path: string, depth: number): unknown => {
     if (typeof value === 'string') {
-      if (redactSecrets(value).redactions > 0) return drop(path, 'secret-value');
+      // Length first: the patterns then never meet more than a capped string.
       if (value.length > contextLimits.maxStringLength) return drop(path, 'too-long');
+      if (redactSecrets(value).redactions > 0) return drop(path, 'secret-value');
       return value;
     }
     if (value === null || typeof value !== 'object') return value;
