@@ -13,6 +13,7 @@ export const errorCodes = {
   OUTBOUND_REFUSED: { status: 400, message: 'Requests to this address are not allowed.' },
   OAUTH_STATE_INVALID: { status: 400, message: 'This authorization link is not valid: it was already used, has expired, or belongs to someone else. Start connecting again.' },
   OAUTH_DENIED: { status: 400, message: 'The provider did not authorise the connection.' },
+  INVALID_INPUT: { status: 400, message: 'A value in the request is out of range or not valid for its type.' },
   INVALID_TEXT: { status: 400, message: 'The request contains a NUL character or malformed Unicode (a lone surrogate), which cannot be stored.' },
   UNAUTHORIZED: { status: 401, message: 'Authentication is required: send "Authorization: Bearer <token>".' },
   FORBIDDEN: { status: 403, message: 'You are not allowed to do this.' },
