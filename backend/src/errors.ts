@@ -8,7 +8,7 @@ export const errorCodes = {
   TEMPLATE_INVALID: { status: 400, message: 'The template is not valid.' },
   UNKNOWN_MODEL: { status: 400, message: 'There is no such language model on this installation.' },
   INVALID_JSON: { status: 400, message: 'The request body is not valid JSON.' },
-  FORBIDDEN_KEY: { status: 400, message: 'The request body contains a forbidden key ("__proto__" or "constructor").' },
+  FORBIDDEN_KEY: { status: 400, message: 'The request contains a forbidden key ("__proto__", "constructor" or "prototype").' },
   BODY_NOT_ALLOWED: { status: 400, message: 'This route takes no request body.' },
   OUTBOUND_REFUSED: { status: 400, message: 'Requests to this address are not allowed.' },
   OAUTH_STATE_INVALID: { status: 400, message: 'This authorization link is not valid: it was already used, has expired, or belongs to someone else. Start connecting again.' },

@@ -19,7 +19,7 @@ import { AuthFailureLimiter, installAuth } from './auth.ts';
 import { installConsoleFiles } from './console-files.ts';
 import { sessionCookieName } from './console-session.ts';
 import { installErrorHandling, sendError, toAppError } from './error-handler.ts';
-import { installJsonBodyParser, isStorableText } from './json-body.ts';
+import { installJsonBodyParser } from './json-body.ts';
 import { installMetrics } from './metrics.ts';
 import { installRateLimits } from './rate-limits.ts';
 import { auditRoutes } from './routes/audit-routes.ts';
@@ -34,6 +34,7 @@ import { templateRoutes } from './routes/template-routes.ts';
 import { meRoutes } from './routes/me-routes.ts';
 import { tokenRoutes } from './routes/token-routes.ts';
 import { userRoutes } from './routes/user-routes.ts';
+import { isStorableText } from './untrusted-input.ts';
 import { installWebSocketGateway } from './websocket-gateway.ts';
 
 export interface AppServices {

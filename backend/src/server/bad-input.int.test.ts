@@ -56,4 +56,24 @@ describe.each(drivers)('values the database cannot take answer 400, never 500, o
     const stream = await get(`/v1/events/stream?topics=session:${dashes}`);
     expectError(stream, 403, 'FORBIDDEN');
   });
+
+  it('refuses "constructor", "prototype" and "__proto__" keys anywhere in a JSON body, and stores nothing', async () => {
+    const before = await sessionCount();
+    for (const key of ['constructor', 'prototype', '__proto__']) {
+      const response = await post('/v1/sessions', `{"context":{"customer":{"${key}":"x"}}}`);
+      expectError(response, 400, 'FORBIDDEN_KEY');
+      expect(response.json().error.details).toEqual({ key });
+    }
+    expect(await sessionCount()).toBe(before);
+  });
+
+  it('refuses JSON nested 30,000 deep with a message that says so, and stays healthy', async () => {
+    const deep = `{"context":{"a":${'['.repeat(30_000)}${']'.repeat(30_000)}}}`;
+    const response = await post('/v1/sessions', deep);
+    expectError(response, 400, 'VALIDATION_FAILED');
+    expect(response.json().error.message).toBe('The request body nests objects or arrays more than 64 levels deep.');
+    // Sixty-four levels are still taken (the context keeps what fits its own, smaller depth).
+    expect((await post('/v1/sessions', `{"context":{"a":${'['.repeat(62)}${']'.repeat(62)}}}`)).statusCode).toBe(201);
+    expect((await get('/health')).statusCode).toBe(200);
+  });
 });
