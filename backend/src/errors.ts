@@ -42,6 +42,7 @@ export const errorCodes = {
   INTEGRATION_DISCONNECTED: { status: 409, message: 'The integration was disconnected: its tools are gone.' },
   CONNECTION_BROKEN: { status: 409, message: "The connection's authorization is no longer valid: connect the integration again." },
   SELF_LOCKOUT: { status: 409, message: 'You cannot disable yourself or remove your own admin rights.' },
+  LAST_ADMIN: { status: 409, message: 'This is the last enabled admin: make another user an admin first.' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'This content type is not supported; send application/json.' },
   UNSUPPORTED_DOCUMENT_TYPE: { status: 415, message: 'This document type is not supported. Upload .txt, .md, .html, .pdf or .docx.' },
