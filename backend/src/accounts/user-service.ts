@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { PostgresDatabase, UserRow } from '../database/index.ts';
 import { AppError } from '../errors.ts';
 import { recordAudit } from './audit-log.ts';
@@ -138,12 +139,24 @@ export class UserService {
   /**
    * What an admin may change on any user: disable or enable, grant or remove admin. Disabling
    * takes effect at once on every instance: the user's cached tokens are evicted when it commits.
+   *
+   * There is always an enabled admin: taking the last one's rights away (demoting or disabling)
+   * answers 409 LAST_ADMIN. Such changes run one at a time under a transaction lock, so two
+   * admins demoting each other at once, on any instances, cannot leave none.
    */
   async adminUpdate(actor: Actor & { userId: string }, id: string, patch: { disabled?: boolean; admin?: boolean; name?: string }): Promise<PublicUser> {
     const user = await this.database.transaction(async (tx) => {
+      const removesAdmin = patch.disabled === true || patch.admin === false;
+      // Taken before any row lock, by every change that may remove an admin: the count below
+      // then sees every such change that committed before it (READ COMMITTED reads afresh).
+      if (removesAdmin) await sql`select pg_advisory_xact_lock(hashtext('agentry.users.admins'))`.execute(tx);
       const before = await tx.selectFrom('users').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
       if (!before) throw new AppError('NOT_FOUND', 'No such user.');
-      if (before.id === actor.userId && (patch.disabled === true || patch.admin === false)) throw new AppError('SELF_LOCKOUT');
+      if (before.id === actor.userId && removesAdmin) throw new AppError('SELF_LOCKOUT');
+      if (removesAdmin && before.is_admin && before.disabled_at === null) {
+        const other = await tx.selectFrom('users').select('id').where('is_admin', '=', true).where('disabled_at', 'is', null).where('id', '!=', id).limit(1).executeTakeFirst();
+        if (!other) throw new AppError('LAST_ADMIN');
+      }
       const row = await tx
         .updateTable('users')
         .set({

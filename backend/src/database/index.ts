@@ -3,3 +3,5 @@ export { MigrationRunner, type MigrationStatus, type MigrationRun } from './migr
 export { backupDatabase, restoreDatabase, readBackupHeader } from './backup.ts';
 export type { DatabaseSchema, UserRow, ApiTokenRow, AuditLogRow, EventRow, JsonValue, SessionStatus, CheckpointReason, AgentsTable, AgentSessionsTable, TurnStatus, MessagesTable, TurnsTable, ToolCallsTable, ToolCallStatus } from './schema.ts';
 export { encodeCursor, decodeCursor } from './page-cursor.ts';
+export { isUuid } from './uuid.ts';
+export { dataExceptionOf } from './data-exception.ts';

@@ -1,4 +1,5 @@
 import { AppError } from '../errors.ts';
+import { isUuid } from './uuid.ts';
 
 /**
  * Keyset pagination cursors: (a time to the millisecond, a row id), opaque to clients. Lists order
@@ -12,6 +13,6 @@ export function encodeCursor(at: Date, id: string): string {
 export function decodeCursor(cursor: string): [Date, string] {
   const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
   const date = new Date(at ?? '');
-  if (Number.isNaN(date.getTime()) || !id || !/^[0-9a-f-]{36}$/i.test(id)) throw new AppError('VALIDATION_FAILED', 'The cursor is not valid.');
+  if (Number.isNaN(date.getTime()) || !id || !isUuid(id)) throw new AppError('VALIDATION_FAILED', 'The cursor is not valid.');
   return [date, id];
 }

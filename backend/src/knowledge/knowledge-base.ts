@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { sql, type ExpressionBuilder, type Selectable } from 'kysely';
-import { decodeCursor, encodeCursor, type Executor, type PostgresDatabase } from '../database/index.ts';
+import { decodeCursor, encodeCursor, isUuid, type Executor, type PostgresDatabase } from '../database/index.ts';
 import type { DatabaseSchema, DocumentStatus, KbDocumentsTable, JsonValue } from '../database/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
 import type { EventBus } from '../events/index.ts';
@@ -594,7 +594,7 @@ export class KnowledgeBase {
   }
 
   private async row(executor: Executor, userId: string, id: string): Promise<DocumentRow> {
-    if (!/^[0-9a-f-]{36}$/i.test(id)) throw notFound();
+    if (!isUuid(id)) throw notFound();
     const row = await executor.selectFrom('kb_documents').select(documentColumns).where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
     if (!row) throw notFound();
     return row;

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { TokenService, UserService } from '../accounts/index.ts';
@@ -15,11 +14,12 @@ import type { KnowledgeBase, KnowledgeSearch } from '../knowledge/index.ts';
 import type { AgentRunner, ChatBridge } from '../agent/index.ts';
 import type { AgentService, SessionService } from '../sessions/index.ts';
 import type { TemplateService } from '../templates/index.ts';
+import { apiDocsPage } from './api-docs-page.ts';
 import { AuthFailureLimiter, installAuth } from './auth.ts';
 import { installConsoleFiles } from './console-files.ts';
 import { sessionCookieName } from './console-session.ts';
 import { installErrorHandling, sendError, toAppError } from './error-handler.ts';
-import { installJsonBodyParser, isStorableText } from './json-body.ts';
+import { installJsonBodyParser } from './json-body.ts';
 import { installMetrics } from './metrics.ts';
 import { installRateLimits } from './rate-limits.ts';
 import { auditRoutes } from './routes/audit-routes.ts';
@@ -34,6 +34,7 @@ import { templateRoutes } from './routes/template-routes.ts';
 import { meRoutes } from './routes/me-routes.ts';
 import { tokenRoutes } from './routes/token-routes.ts';
 import { userRoutes } from './routes/user-routes.ts';
+import { isStorableText } from './untrusted-input.ts';
 import { installWebSocketGateway } from './websocket-gateway.ts';
 
 export interface AppServices {
@@ -144,7 +145,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
     },
     transform: jsonSchemaTransform,
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(apiDocsPage);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   if (config.metricsEnabled) {
     app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));

@@ -1,38 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { AppError } from '../errors.ts';
+import { pageSecurityHeaders } from './page-security-headers.ts';
 
 /** Where `npm run build` writes the console. */
 export const consoleDir = fileURLToPath(new URL('../../../web/dist', import.meta.url));
 
 /** The console's pages: each answers the same document, and the page's script shows the right one. */
 export const consolePages = ['/', '/sign-in', '/agents', '/chat', '/chat/:sessionId', '/sessions', '/integrations', '/knowledge', '/settings'] as const;
-
-/**
- * The console runs only its own scripts and styles, talks only to this origin, and cannot be
- * framed: whatever a message or a document contains, no injected markup can load or run anything.
- */
-const contentSecurityPolicy = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
-
-function securityHeaders(reply: FastifyReply): FastifyReply {
-  return reply
-    .header('content-security-policy', contentSecurityPolicy)
-    .header('x-content-type-options', 'nosniff')
-    .header('referrer-policy', 'no-referrer')
-    .header('x-frame-options', 'DENY');
-}
 
 /**
  * Serves the built console at `/` from the same server as the API (no second server): the pages
@@ -46,7 +23,7 @@ export async function installConsoleFiles(app: FastifyInstance, dir = consoleDir
   for (const page of consolePages) {
     app.get(page, { schema: { hide: true } }, async (_request, reply) => {
       if (!index) throw new AppError('CONSOLE_NOT_BUILT');
-      return securityHeaders(reply).header('cache-control', 'no-cache').type('text/html; charset=utf-8').send(index);
+      return pageSecurityHeaders(reply).header('cache-control', 'no-cache').type('text/html; charset=utf-8').send(index);
     });
   }
   if (!index) return;

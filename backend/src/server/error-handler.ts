@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { toDatabaseError } from '../database/index.ts';
+import { dataExceptionOf, toDatabaseError } from '../database/index.ts';
 import { AppError, type ErrorCode } from '../errors.ts';
 
 /** Fastify's own request errors, by code, in our vocabulary. */
@@ -37,6 +37,8 @@ export function toAppError(error: unknown): AppError {
   }
   const mapped = toDatabaseError(error);
   if (mapped instanceof AppError) return mapped;
+  const problem = dataExceptionOf(error);
+  if (problem) return new AppError('INVALID_INPUT', `A value in the request cannot be used: ${problem}.`, undefined, { cause: error });
   const fastifyError = error as Partial<FastifyError>;
   const code = fastifyError.code && fastifyCodes[fastifyError.code];
   if (code) return new AppError(code, code === 'VALIDATION_FAILED' ? fastifyError.message : undefined);
@@ -55,7 +57,9 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const appError = toAppError(error);
     if (appError.status >= 500) request.log.error({ err: error, code: appError.code }, 'request failed');
-    else request.log.info({ code: appError.code }, 'request rejected');
+    // A rejection the database made keeps its cause in the log: should one ever come from the
+    // server's own value rather than the client's, the log says which.
+    else request.log.info({ code: appError.code, ...(appError.code === 'INVALID_INPUT' ? { err: error } : {}) }, 'request rejected');
     return sendError(reply, appError);
   });
   app.setNotFoundHandler((request, reply) =>

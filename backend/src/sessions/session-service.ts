@@ -1,5 +1,5 @@
 import { sql, type Selectable } from 'kysely';
-import { decodeCursor, encodeCursor, type AgentSessionsTable, type CheckpointReason, type Executor, type PostgresDatabase, type SessionStatus } from '../database/index.ts';
+import { decodeCursor, encodeCursor, isUuid, type AgentSessionsTable, type CheckpointReason, type Executor, type PostgresDatabase, type SessionStatus } from '../database/index.ts';
 import { AppError } from '../errors.ts';
 import type { AgentryEvent, EventBus } from '../events/index.ts';
 import { completeSessionToolName, providerOfTool, toolPatternCovers, type PromptUser, type TemplateService } from '../templates/index.ts';
@@ -413,7 +413,7 @@ export class SessionService {
 
   /** Whether the session is the user's: the `session:<id>` topic's authorizer. */
   async owns(userId: string, id: string): Promise<boolean> {
-    if (!/^[0-9a-f-]{36}$/i.test(id)) return false;
+    if (!isUuid(id)) return false;
     const row = await this.deps.database.db.selectFrom('agent_sessions').select('id').where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
     return row !== undefined;
   }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sql, type Transaction } from 'kysely';
 import { LRUCache } from 'lru-cache';
-import type { DatabaseSchema, PostgresDatabase } from '../database/index.ts';
+import { isUuid, type DatabaseSchema, type PostgresDatabase } from '../database/index.ts';
 import { AppError } from '../errors.ts';
 import { compileTemplate, type CompiledTemplate, type TemplateDefinition } from './template-definition.ts';
 
@@ -27,7 +27,6 @@ export interface TemplateFilters {
   tag?: string | undefined;
 }
 
-const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const uniqueViolation = '23505';
 const libraryLock = sql`select pg_advisory_xact_lock(hashtext('agentry.templates.library'))`;
 
@@ -112,7 +111,7 @@ export class TemplateStore {
    */
   async get(userId: string, idOrSlug: string, version?: number): Promise<StoredTemplate> {
     const row = await this.visible(userId)
-      .where(uuid.test(idOrSlug) ? sql<boolean>`t.id = ${idOrSlug.toLowerCase()}::uuid` : sql<boolean>`t.slug = ${idOrSlug}`)
+      .where(isUuid(idOrSlug) ? sql<boolean>`t.id = ${idOrSlug.toLowerCase()}::uuid` : sql<boolean>`t.slug = ${idOrSlug}`)
       .select(['t.id', 't.user_id', 't.latest_version as version'])
       .orderBy(sql`t.user_id is null`)
       .limit(1)

@@ -7,6 +7,7 @@ import type { Features } from '../../features.ts';
 import type { KnowledgeBase, NewDocument } from '../../knowledge/knowledge-base.ts';
 import type { KnowledgeSearch } from '../../knowledge/knowledge-search.ts';
 import { principalOf, requireAdmin } from '../auth.ts';
+import { checkKey, parseUntrustedJson, storableText } from '../untrusted-input.ts';
 import { idParams } from './schemas.ts';
 
 declare module 'fastify' {
@@ -49,6 +50,7 @@ const fields = {
   overlap: z.coerce.number().int().optional(),
 };
 const jsonDocument = z.strictObject({ ...fields, title: z.string().trim().min(1).max(500), content: z.string() });
+const maxFieldBytes = 64 * 1024;
 const uploadFields = z.strictObject({
   ...fields,
   tags: z
@@ -56,19 +58,6 @@ const uploadFields = z.strictObject({
     .max(5000)
     .transform((v) => v.split(',').map((t) => t.trim()).filter(Boolean))
     .pipe(z.array(tag).max(50))
-    .optional(),
-  metadata: z
-    .string()
-    .max(64 * 1024)
-    .transform((v, ctx) => {
-      try {
-        return JSON.parse(v) as unknown;
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'must be a JSON object' });
-        return z.NEVER;
-      }
-    })
-    .pipe(z.record(z.string().max(200), z.json()))
     .optional(),
 });
 
@@ -92,16 +81,24 @@ function validation(error: z.ZodError, where: string): AppError {
   return new AppError('VALIDATION_FAILED', `The request is not valid: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, { issues });
 }
 
-/** A multipart upload: one file part and optional fields. */
+/**
+ * A multipart upload: one file part and optional fields. Field names, values and the file's name
+ * meet the same rules as a JSON body (untrusted-input.ts); `metadata` is JSON parsed by them.
+ */
 async function readUpload(request: FastifyRequest): Promise<NewDocument> {
   let file: { bytes: Buffer; fileName: string } | undefined;
-  const raw: Record<string, string> = {};
+  const raw: Record<string, unknown> = {};
   for await (const part of request.parts()) {
+    checkKey(part.fieldname);
     if (part.type === 'file') {
       if (file) throw new AppError('VALIDATION_FAILED', 'Send one file per upload.');
-      file = { bytes: await part.toBuffer(), fileName: part.filename };
+      file = { bytes: await part.toBuffer(), fileName: storableText(part.filename) };
     } else {
-      raw[part.fieldname] = String(part.value);
+      // A part sent as application/json arrives already parsed, outside these rules: refused.
+      if (typeof part.value !== 'string') throw new AppError('VALIDATION_FAILED', `Send the "${part.fieldname}" field as plain text, not as a JSON part.`);
+      if (part.valueTruncated) throw new AppError('VALIDATION_FAILED', `The "${part.fieldname}" field is longer than ${maxFieldBytes / 1024} KiB.`);
+      const value = storableText(part.value);
+      raw[part.fieldname] = part.fieldname === 'metadata' ? parseUntrustedJson(value, { what: 'The "metadata" field' }) : value;
     }
   }
   if (!file) throw new AppError('VALIDATION_FAILED', 'The upload has no file part: send the document as multipart field "file".');
@@ -117,7 +114,7 @@ export const knowledgeRoutes: FastifyPluginAsyncZod<{ knowledge: KnowledgeBase; 
   { knowledge, search, features },
 ) => {
   const maxBytes = knowledge.settings.maxUploadBytes;
-  await app.register(multipart, { limits: { fileSize: maxBytes, files: 1, fields: 20, fieldSize: 64 * 1024, parts: 25 } });
+  await app.register(multipart, { limits: { fileSize: maxBytes, files: 1, fields: 20, fieldSize: maxFieldBytes, parts: 25 } });
   app.addHook('preHandler', async () => features.require('knowledgeBase'));
 
   app.post(
