@@ -198,7 +198,10 @@ export async function createRuntime(
  * per connection, the tool registry, the tools the agent loop uses, and the health monitor.
  */
 function createIntegrations(config: Config, database: PostgresDatabase, bus: EventBus, logger: Pick<Logger, 'warn'>) {
-  const guard = new OutboundGuard(config.integrations.outboundAllowList);
+  const guard = new OutboundGuard({
+    allowList: config.integrations.outboundAllowList,
+    onRefused: (refusal) => logger.warn(refusal, 'refused an outbound request to a non-public address'),
+  });
   const registry = new ToolRegistry(database, bus);
   const onError = (error: unknown, context: string) => logger.warn({ err: error }, context);
   let integrationTools: IntegrationTools | undefined = undefined;
