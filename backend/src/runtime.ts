@@ -113,7 +113,10 @@ export async function createRuntime(
     checkpointRetention: config.sessions.checkpointRetention,
     customTools: [...customTools.keys()],
   });
-  events.topics.register('session', (userId, topic) => sessions.owns(userId, topic.slice('session:'.length)));
+  events.topics.register('session', async (userId, topics) => {
+    const owned = await sessions.ownedAmong(userId, topics.map((topic) => topic.slice('session:'.length)));
+    return new Set(topics.filter((topic) => owned.has(topic.slice('session:'.length).toLowerCase())));
+  });
   const knowledgeSearch = new KnowledgeSearch(database, knowledge);
   const runner = new AgentRunner({
     database,
