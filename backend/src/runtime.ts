@@ -222,6 +222,7 @@ function createIntegrations(config: Config, database: PostgresDatabase, bus: Eve
     guard,
     bearer: (target, rejected) => integrationTools!.bearer(target, rejected),
     onToolsChanged: (target) => integrationTools?.refreshInBackground(target.connectionId),
+    onStreamRefused: (target, error) => integrationTools?.streamRefused(target, error),
     timeoutMs: config.integrations.timeoutMs,
     maxResponseBytes: config.integrations.maxResponseBytes,
     version,
