@@ -113,7 +113,10 @@ export async function createRuntime(
     checkpointRetention: config.sessions.checkpointRetention,
     customTools: [...customTools.keys()],
   });
-  events.topics.register('session', (userId, topic) => sessions.owns(userId, topic.slice('session:'.length)));
+  events.topics.register('session', async (userId, topics) => {
+    const owned = await sessions.ownedAmong(userId, topics.map((topic) => topic.slice('session:'.length)));
+    return new Set(topics.filter((topic) => owned.has(topic.slice('session:'.length).toLowerCase())));
+  });
   const knowledgeSearch = new KnowledgeSearch(database, knowledge);
   const runner = new AgentRunner({
     database,
@@ -198,7 +201,10 @@ export async function createRuntime(
  * per connection, the tool registry, the tools the agent loop uses, and the health monitor.
  */
 function createIntegrations(config: Config, database: PostgresDatabase, bus: EventBus, logger: Pick<Logger, 'warn'>) {
-  const guard = new OutboundGuard(config.integrations.outboundAllowList);
+  const guard = new OutboundGuard({
+    allowList: config.integrations.outboundAllowList,
+    onRefused: (refusal) => logger.warn(refusal, 'refused an outbound request to a non-public address'),
+  });
   const registry = new ToolRegistry(database, bus);
   const onError = (error: unknown, context: string) => logger.warn({ err: error }, context);
   let integrationTools: IntegrationTools | undefined = undefined;
@@ -216,6 +222,7 @@ function createIntegrations(config: Config, database: PostgresDatabase, bus: Eve
     guard,
     bearer: (target, rejected) => integrationTools!.bearer(target, rejected),
     onToolsChanged: (target) => integrationTools?.refreshInBackground(target.connectionId),
+    onStreamRefused: (target, error) => integrationTools?.streamRefused(target, error),
     timeoutMs: config.integrations.timeoutMs,
     maxResponseBytes: config.integrations.maxResponseBytes,
     version,

@@ -38,6 +38,11 @@ export const eventDataSchemas = {
     added: toolNames,
     removed: toolNames,
     changed: toolNames,
+    // The added or changed tools that carry a warning (`hidden-instructions`, `description-changed`).
+    flagged: z
+      .array(z.object({ name: z.string().max(200), flags: z.array(z.string().max(50)).max(10) }))
+      .max(1000)
+      .optional(),
   }),
   'session.status_changed': z.object({ sessionId: id, from: z.string().max(50).nullable(), to: z.string().max(50), reason: z.string().max(2000).optional() }),
   'session.checkpoint': z.object({ sessionId: id, checkpointId: id, step: z.number().int().nonnegative() }),

@@ -232,7 +232,11 @@ ${oauthEntry('mail', mail.url)}${oauthEntry('cal', calendar.url)}  - id: changin
   }, 60_000);
 
   it('flags a description carrying instructions, and a description that changes; the model sees them as the integration’s text', async () => {
+    const socket = await follow(['integrations']);
     const mailId = await connectOAuth('mail');
+    // The user is told of the flags with the change, not only when they list the tools.
+    const added = await socket.next((f) => f['event'] === 'tools.changed' && (f['data'] as { added: string[] }).added.includes('mail__list_unread'));
+    expect((added['data'] as { flagged: unknown }).flagged).toEqual([{ name: 'mail__list_unread', flags: ['hidden-instructions'] }]);
     const listed = (await discover(true)).find((i) => i.id === mailId)!;
     expect(listed.tools.find((x) => x.name === 'mail__list_unread')!.flags).toEqual(['hidden-instructions']);
     expect(listed.tools.find((x) => x.name === 'mail__send_email')!.flags).toEqual([]);
@@ -248,6 +252,9 @@ ${oauthEntry('mail', mail.url)}${oauthEntry('cal', calendar.url)}  - id: changin
     expect(again.tools.find((x) => x.name === 'mail__send_email')!.flags).toEqual(['description-changed']);
     const events = await t.runtime.database.db.selectFrom('events').select('data').where('type', '=', 'tools.changed').where('user_id', '=', t.userId).execute();
     expect(events.some((e) => (e.data as { changed: string[] }).changed.includes('mail__send_email'))).toBe(true);
+    const changed = await socket.next((f) => f['event'] === 'tools.changed' && (f['data'] as { changed: string[] }).changed.includes('mail__send_email'));
+    expect((changed['data'] as { flagged: unknown }).flagged).toEqual([{ name: 'mail__send_email', flags: ['description-changed'] }]);
+    socket.ws.close();
     mail.redescribe('send_email', 'Send an email.');
     await call('DELETE', `/v1/integrations/${mailId}`);
   });

@@ -147,6 +147,15 @@ export class IntegrationTools {
     void this.forget(connectionId).then(() => this.refreshInBackground(connectionId));
   }
 
+  /**
+   * The server's notification stream broke a limit (an event too large, a flood) and was closed
+   * with its client: logged, and recorded like any failure of the connection (degraded).
+   */
+  streamRefused(target: McpTarget, error: McpUnavailable): void {
+    this.deps.onError(error, `closed the notification stream of ${target.connectionId}`);
+    void this.failed(target, error);
+  }
+
   /** `refresh`, with a failure recorded on the connection rather than thrown. */
   refreshInBackground(connectionId: string): void {
     void this.refresh(connectionId).catch((error: unknown) => {

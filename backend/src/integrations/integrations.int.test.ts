@@ -402,7 +402,7 @@ describe('token refresh across instances (PostgreSQL)', () => {
     const mcp = await startFakeMcpServer('mail', { accepts: (token) => oauth.accepts(token) });
     const t = await startApp('postgres', oauth, mcp, dir);
     const database = await PostgresDatabase.open(t.target, { pool: { max: 10, timeoutMs: 5000, statementTimeoutMs: 0 } });
-    const second = new IntegrationService({ ...serviceDeps(t), database, guard: new OutboundGuard(['127.0.0.1']) });
+    const second = new IntegrationService({ ...serviceDeps(t), database, guard: new OutboundGuard({ allowList: ['127.0.0.1'] }) });
     try {
       const id = await connect(t);
       await t.runtime.database.db.updateTable('integration_connections').set({ token_expires_at: new Date(Date.now() - 1000) }).where('id', '=', id).execute();

@@ -4,6 +4,7 @@ import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontex
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { McpError, ToolListChangedNotificationSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { AppError } from '../errors.ts';
+import { boundedEventStream, type EventStreamLimits } from './bounded-event-stream.ts';
 import type { ProviderEntry } from './catalogue.ts';
 import type { OutboundGuard } from './outbound-guard.ts';
 
@@ -23,9 +24,11 @@ export interface McpClientsOptions {
   bearer(target: McpTarget, rejected?: string): Promise<string | undefined>;
   /** The server said its tool list changed. */
   onToolsChanged(target: McpTarget): void;
+  /** The server's notification stream broke a limit: it was closed, with its client (the next use connects afresh). */
+  onStreamRefused(target: McpTarget, error: McpUnavailable): void;
   /** How long connecting and each request may take. */
   timeoutMs: number;
-  /** The largest answer accepted from a server; a larger one fails the request. */
+  /** The largest answer accepted from a server (and the largest event on its notification stream); a larger one fails the request. */
   maxResponseBytes: number;
   version: string;
 }
@@ -47,12 +50,21 @@ export class McpUnavailable extends AppError {
 
 const maxToolPages = 20;
 const idleMs = 2 * 60_000;
+/** Events a notification stream may deliver per window: a server has no reason to send more than a few a second. */
+const streamWindowMs = 10_000;
+const maxStreamEventsPerWindow = 100;
 
 /**
  * One MCP client per connection, made on first use and kept: Streamable HTTP through the outbound
  * guard with the user's credential as a bearer token (renewed once on a 401), or a local command
  * over stdio from the administrator's catalogue. A client that fails is dropped, so the next use
  * connects afresh.
+ *
+ * Nothing a server sends is held without a bound: an answer is read whole up to
+ * `maxResponseBytes` (what it says to a message that asks nothing is not read at all), and the
+ * notification stream (the GET event stream) may carry events of at most `maxResponseBytes`, at
+ * most 100 events and four times `maxResponseBytes` every 10 seconds; a stream past that is
+ * closed with its client.
  */
 export class McpClients {
   private readonly clients = new Map<string, { client: Promise<Client>; lastUsed: number; active: number }>();
@@ -130,7 +142,13 @@ export class McpClients {
   private connect(target: McpTarget): Promise<Client> {
     const client = new Client({ name: 'agentry', version: this.options.version }, { capabilities: {} });
     client.setNotificationHandler(ToolListChangedNotificationSchema, async () => this.options.onToolsChanged(target));
-    const pending = client.connect(this.transport(target), { timeout: this.options.timeoutMs }).then(() => client);
+    const refused = (reason: string) => {
+      // The stream is already closed; its client goes too, so the SDK does not reconnect to more of the same.
+      if (this.clients.get(target.connectionId)?.client === pending) void this.drop(target.connectionId);
+      const message = `The ${target.entry.name} MCP server's notification stream was closed: ${reason}.`;
+      this.options.onStreamRefused(target, new McpUnavailable(message, { transient: true, mayHaveRun: false, transport: true }));
+    };
+    const pending = client.connect(this.transport(target, refused), { timeout: this.options.timeoutMs }).then(() => client);
     // A transport that closes (the server went away) leaves no stale client behind.
     client.onclose = () => {
       if (this.clients.get(target.connectionId)?.client === pending) this.clients.delete(target.connectionId);
@@ -138,18 +156,23 @@ export class McpClients {
     return pending;
   }
 
-  private transport(target: McpTarget): Transport {
+  private transport(target: McpTarget, onStreamRefused: (reason: string) => void): Transport {
     const { mcp } = target.entry;
     if (mcp.transport === 'stdio') {
       return new StdioClientTransport({ command: mcp.command, args: mcp.args, env: { ...getDefaultEnvironment(), ...mcp.env }, stderr: 'ignore' });
     }
     const url = target.mcpUrl ?? mcp.url;
+    const { maxResponseBytes, timeoutMs } = this.options;
+    const streamLimits: EventStreamLimits = { maxEventBytes: maxResponseBytes, maxEventsPerWindow: maxStreamEventsPerWindow, maxBytesPerWindow: 4 * maxResponseBytes, windowMs: streamWindowMs };
     const send = async (input: string | URL, init: RequestInit | undefined, token: string | undefined) => {
       const headers = new Headers(init?.headers);
       if (token) headers.set('authorization', `Bearer ${token}`);
       const response = await this.options.guard.fetch(input, { ...init, headers });
-      // A notification stream (GET) is long-lived; an answer (POST) is read whole, up to the cap.
-      return init?.method === 'POST' ? readCapped(response, this.options.maxResponseBytes, this.options.timeoutMs) : response;
+      // An answer (POST) is read whole, up to the cap; a notification stream (GET) is long-lived and bounded as it flows.
+      if (init?.method === 'POST') return asksForAnswer(init.body) ? readCapped(response, maxResponseBytes, timeoutMs) : acknowledgement(response);
+      if (init?.method !== 'GET' || !response.ok || !response.body) return response;
+      const body = boundedEventStream(response.body, streamLimits, onStreamRefused);
+      return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
     };
     return new StreamableHTTPClientTransport(new URL(url), {
       fetch: async (input, init) => {
@@ -194,6 +217,28 @@ async function readCapped(response: Response, maxBytes: number, timeoutMs: numbe
     clearTimeout(deadline);
   }
   return new Response(Buffer.concat(chunks), { status: response.status, statusText: response.statusText, headers: response.headers });
+}
+
+/**
+ * What the server said to a message that asks nothing (a notification, our answer to its request),
+ * without its body: the SDK discards that body, and a flood of its requests would otherwise have
+ * us read an answer to each of our answers.
+ */
+async function acknowledgement(response: Response): Promise<Response> {
+  await response.body?.cancel().catch(() => undefined);
+  return new Response(null, { status: response.status, statusText: response.statusText, headers: response.headers });
+}
+
+/** Whether a message we POST is (or holds) a request, whose answer may be large; anything else is only acknowledged. */
+function asksForAnswer(body: RequestInit['body']): boolean {
+  if (typeof body !== 'string') return true;
+  try {
+    const parsed = JSON.parse(body) as unknown;
+    const isRequest = (m: unknown) => typeof m === 'object' && m !== null && 'method' in m && 'id' in m;
+    return Array.isArray(parsed) ? parsed.some(isRequest) : isRequest(parsed);
+  } catch {
+    return true;
+  }
 }
 
 function toUnavailable(error: unknown, target: McpTarget): AppError {

@@ -49,6 +49,21 @@ describe('the outbound-request guard', () => {
     await guard.close();
   });
 
+  it('never tells the user what a host name resolves to; the server log gets the address', async () => {
+    const logged: Array<{ host: string; address: string; range: string }> = [];
+    const guard = new OutboundGuard({ onRefused: (refusal) => logged.push(refusal) });
+    for (const attempt of [guard.checkUrl(`http://localhost:${port}/ok`), guard.fetch(`http://localhost:${port}/ok`)]) {
+      const error = await attempt.then(() => undefined, (e: unknown) => e as { code: string; message: string; details: unknown });
+      expect(error).toMatchObject({ code: 'OUTBOUND_REFUSED', message: expect.stringContaining('"localhost" are refused: it resolves to a non-public address') });
+      expect(`${error!.message} ${JSON.stringify(error!.details)}`).not.toMatch(/127\.0\.0\.1|::1|loopback/);
+    }
+    expect(logged.length).toBeGreaterThanOrEqual(2);
+    expect(logged[0]).toMatchObject({ host: 'localhost', address: expect.stringMatching(/^(127\.0\.0\.1|::1)$/), range: 'loopback' });
+    // An address the user wrote themselves is named, with its kind.
+    await expect(guard.checkUrl('http://10.0.0.1/')).rejects.toMatchObject({ message: expect.stringContaining('10.0.0.1 are refused: it is a private address') });
+    await guard.close();
+  });
+
   it('refuses other schemes and URLs with credentials', async () => {
     const guard = new OutboundGuard();
     for (const url of ['file:///etc/passwd', 'ftp://example.com/', 'gopher://example.com/', 'http://user:pass@example.com/', 'not a url']) {
@@ -58,7 +73,7 @@ describe('the outbound-request guard', () => {
   });
 
   it('lets allow-listed addresses through, and checks every redirect hop again', async () => {
-    const guard = new OutboundGuard(['127.0.0.1']);
+    const guard = new OutboundGuard({ allowList: ['127.0.0.1'] });
     expect(await (await guard.fetch(`http://127.0.0.1:${port}/ok`)).text()).toBe('reached');
     expect(await (await guard.fetch(`http://2130706433:${port}/ok`)).text()).toBe('reached');
     expect(await (await guard.fetch(`http://127.0.0.1:${port}/to?url=${encodeURIComponent(`http://127.0.0.1:${port}/ok`)}`)).text()).toBe('reached');
@@ -69,7 +84,7 @@ describe('the outbound-request guard', () => {
   });
 
   it('takes CIDR ranges and host names', async () => {
-    const guard = new OutboundGuard(['127.0.0.0/8', 'localhost']);
+    const guard = new OutboundGuard({ allowList: ['127.0.0.0/8', 'localhost'] });
     expect(await (await guard.fetch(`http://127.0.0.1:${port}/ok`)).text()).toBe('reached');
     expect((await guard.checkUrl(`http://localhost:${port}/ok`)).hostname).toBe('localhost');
     await expect(guard.checkUrl('http://169.254.169.254/')).rejects.toEqual(refused);

@@ -4,6 +4,20 @@ import ipaddr from 'ipaddr.js';
 import { Agent, buildConnector, fetch as undiciFetch, type RequestInit as UndiciRequestInit } from 'undici';
 import { AppError } from '../errors.ts';
 
+/** A refused connection, for the server's log: the address a name resolved to stays out of the user's message. */
+export interface OutboundRefusal {
+  host: string;
+  address: string;
+  range: string;
+}
+
+export interface OutboundGuardOptions {
+  /** Addresses, CIDR ranges or host names let through although not public. */
+  allowList?: readonly string[];
+  /** Hears every refused address (to log it). */
+  onRefused?: (refusal: OutboundRefusal) => void;
+}
+
 /**
  * Every request the server makes on a user's behalf (MCP servers, OAuth endpoints, imports) goes
  * through one guard. It refuses any address that is not public unicast: loopback, private,
@@ -15,14 +29,20 @@ import { AppError } from '../errors.ts';
  * redirect hop included, is checked against the address it actually connects to, so a name that
  * resolves differently the second time (DNS rebinding) gains nothing. Literal addresses in any
  * spelling (`2130706433`, `0x7f.1`, `[::ffff:7f00:1]`) are normalised by the URL parser first.
+ *
+ * A refusal never tells the user what a host name resolves to (that would map the internal
+ * network for anyone who can submit a URL): it says "a non-public address", and the address goes
+ * to `onRefused` for the server's log.
  */
 export class OutboundGuard {
   private readonly ranges: Array<[ipaddr.IPv4 | ipaddr.IPv6, number]> = [];
   private readonly hosts = new Set<string>();
   private readonly agent: Agent;
+  private readonly onRefused: ((refusal: OutboundRefusal) => void) | undefined;
 
-  constructor(allowList: readonly string[] = []) {
-    for (const entry of allowList) {
+  constructor(options: OutboundGuardOptions = {}) {
+    this.onRefused = options.onRefused;
+    for (const entry of options.allowList ?? []) {
       const range = parseRange(entry);
       if (range) this.ranges.push(range);
       else this.hosts.add(entry.toLowerCase());
@@ -95,18 +115,20 @@ export class OutboundGuard {
     if (this.ranges.some(([base, bits]) => base.kind() === parsed.kind() && parsed.match(base, bits))) return undefined;
     const range = parsed.range();
     if (range === 'unicast') return undefined;
-    return new AppError(
-      'OUTBOUND_REFUSED',
-      `Requests to ${host === address ? address : `"${host}" (${address})`} are refused: it is a ${describe(range)} address. An administrator can allow it with OUTBOUND_ALLOWED_HOSTS.`,
-      { host, range },
-    );
+    this.onRefused?.({ host, address, range });
+    const hint = 'An administrator can allow it with OUTBOUND_ALLOWED_HOSTS.';
+    // An address the user wrote can be named; what a name resolves to is not theirs to learn.
+    if (host === address) return new AppError('OUTBOUND_REFUSED', `Requests to ${address} are refused: it is a ${describe(range)} address. ${hint}`, { host, range });
+    return new AppError('OUTBOUND_REFUSED', `Requests to "${host}" are refused: it resolves to a non-public address. ${hint}`, { host });
   }
 
   private lookup(hostname: string, options: dns.LookupOptions, callback: (error: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void): void {
     dns.lookup(hostname, { ...options, all: true }, (error, addresses) => {
       if (error) return callback(error, '');
-      const refused = addresses.map((a) => this.refusal(a.address, hostname)).find(Boolean);
-      if (refused) return callback(refused as unknown as NodeJS.ErrnoException, '');
+      for (const { address } of addresses) {
+        const refused = this.refusal(address, hostname);
+        if (refused) return callback(refused as unknown as NodeJS.ErrnoException, '');
+      }
       if (options.all) return callback(null, addresses);
       const first = addresses[0];
       if (!first) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '');

@@ -23,6 +23,8 @@ export interface ToolsChange {
   added: string[];
   removed: string[];
   changed: string[];
+  /** The added or changed tools that carry a warning flag, with their flags. */
+  flagged: Array<{ name: string; flags: ToolFlag[] }>;
 }
 
 const maxTools = 500;
@@ -74,7 +76,7 @@ export class ToolRegistry {
   async replace(connection: { connectionId: string; userId: string; provider: string; trustHints: boolean }, listed: readonly Tool[]): Promise<ToolsChange> {
     return this.database.transaction(async (tx) => {
       const owner = await tx.selectFrom('integration_connections').select('id').where('id', '=', connection.connectionId).forUpdate().executeTakeFirst();
-      if (!owner) return { added: [], removed: [], changed: [] }; // disconnected meanwhile
+      if (!owner) return { added: [], removed: [], changed: [], flagged: [] }; // disconnected meanwhile
       const before = new Map((await tx.selectFrom('integration_tools').selectAll().where('connection_id', '=', connection.connectionId).execute()).map((row) => [row.remote_name, row]));
       const taken = new Set<string>();
       const unique = [...new Map(listed.map((tool) => [tool.name, tool])).values()];
@@ -100,19 +102,22 @@ export class ToolRegistry {
           description_hash: hash,
           flags: JSON.stringify([...flags]),
           changed: Boolean(previous && (previous.description_hash !== hash || previous.name !== name)),
+          warnings: [...flags],
         };
       });
       const nextNames = new Set(next.map((t) => t.remote_name));
+      const news = next.filter((t) => t.changed || !before.has(t.remote_name));
       const change: ToolsChange = {
         added: next.filter((t) => !before.has(t.remote_name)).map((t) => t.name),
         removed: [...before.values()].filter((row) => !nextNames.has(row.remote_name)).map((row) => row.name),
         changed: next.filter((t) => t.changed).map((t) => t.name),
+        flagged: news.filter((t) => t.warnings.length > 0).map((t) => ({ name: t.name, flags: t.warnings })),
       };
       await tx.deleteFrom('integration_tools').where('connection_id', '=', connection.connectionId).execute();
       if (next.length > 0) {
         await tx
           .insertInto('integration_tools')
-          .values(next.map(({ changed: _changed, ...row }) => row))
+          .values(next.map(({ changed: _changed, warnings: _warnings, ...row }) => row))
           .execute();
       }
       if (change.added.length + change.removed.length + change.changed.length > 0) {

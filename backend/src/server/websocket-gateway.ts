@@ -9,6 +9,7 @@ import type { ClientStream, EventSystem } from '../events/index.ts';
 import type { AuthFailureLimiter } from './auth.ts';
 import { bearerToken, sessionFromCookie } from './console-session.ts';
 import { encodedEventFrame } from './event-frame.ts';
+import { FrameQueue } from './frame-queue.ts';
 
 /** Close codes a client can act on. 1008/1009/1013 are the protocol's own. */
 export const closeCodes = {
@@ -22,6 +23,8 @@ export const closeCodes = {
 const authTimeoutMs = 5000;
 const heartbeatMs = 30_000;
 const maxTopicsPerConnection = 100;
+/** Frames a connection may have waiting for their answer; the per-second limit alone lets a backlog grow while the database is slow. */
+const maxWaitingFrames = 32;
 
 const topicList = z.array(z.string().max(200)).min(1).max(maxTopicsPerConnection);
 const incomingFrame = z.discriminatedUnion('type', [
@@ -57,9 +60,10 @@ export interface GatewayDeps {
  *
  * A client authenticates with the upgrade's Authorization header or a first `auth` frame within
  * five seconds, then subscribes to topics, optionally from an event id (replay, then live).
+ * A subscribe frame's topics are authorised in one query per kind of topic, however many it names.
  * Browser upgrades must come from an allowed Origin. Per connection: a frame size limit (1009), a
- * frame rate limit (1008), and a cap on bytes waiting for a slow reader (1013: resume with
- * `since`). Per user: a connection limit (4429). Revoking the token or disabling the user closes
+ * frame rate limit and a bound on frames waiting for their answer (1008), and a cap on bytes
+ * waiting for a slow reader (1013: resume with `since`). Per user: a connection limit (4429). Revoking the token or disabling the user closes
  * the socket (4401). All limits are per instance.
  */
 export async function installWebSocketGateway(app: FastifyInstance, deps: GatewayDeps): Promise<void> {
@@ -210,8 +214,8 @@ export async function installWebSocketGateway(app: FastifyInstance, deps: Gatewa
         else perUser.delete(userId);
       }
     });
-    // Frames are handled one at a time, in order.
-    let queue = Promise.resolve();
+    // Frames are handled one at a time, in order, with at most maxWaitingFrames waiting.
+    const queue = new FrameQueue({ maxWaiting: maxWaitingFrames, onError: (error) => request.log.error({ err: error }, 'websocket frame failed') });
     socket.on('message', (data, isBinary) => {
       const now = Date.now();
       if (now - connection.window.start >= 1000) connection.window = { start: now, count: 0 };
@@ -219,7 +223,7 @@ export async function installWebSocketGateway(app: FastifyInstance, deps: Gatewa
         socket.close(closeCodes.policy, `more than ${limits.maxMessagesPerSecond} frames a second`);
         return;
       }
-      queue = queue.then(async () => {
+      const queued = queue.push(async () => {
         if (socket.readyState !== socket.OPEN) return;
         let parsed: unknown;
         try {
@@ -238,12 +242,13 @@ export async function installWebSocketGateway(app: FastifyInstance, deps: Gatewa
           sendError(connection, 'INTERNAL', 'Something went wrong on our side.');
         });
       });
+      if (!queued) socket.close(closeCodes.policy, `more than ${maxWaitingFrames} frames waiting for an answer`);
     });
     // The upgrade's Authorization header; or the console's session cookie, from the console's own
     // page only (another allowed origin may open sockets, but with a token of its own).
     const bearer = bearerToken(request.headers.authorization);
     const cookie = !bearer && request.headers.origin === publicOrigin ? sessionFromCookie(request, deps.sessionCookie) : undefined;
-    if (bearer) queue = queue.then(async () => void (await authenticate(connection, request, bearer.token ?? '')));
-    else if (cookie) queue = queue.then(async () => void (await authenticate(connection, request, cookie, { guess: false })));
+    if (bearer) queue.push(async () => void (await authenticate(connection, request, bearer.token ?? '')));
+    else if (cookie) queue.push(async () => void (await authenticate(connection, request, cookie, { guess: false })));
   });
 }
