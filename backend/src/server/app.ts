@@ -20,6 +20,7 @@ import { installConsoleFiles } from './console-files.ts';
 import { sessionCookieName } from './console-session.ts';
 import { AuthFailureLimiter, CredentialCheck } from './credential-check.ts';
 import { installErrorHandling, sendError, toAppError } from './error-handler.ts';
+import { httpServerOptions, installConnectionCap } from './http-limits.ts';
 import { installJsonBodyParser, isStorableText } from './json-body.ts';
 import { installMetrics } from './metrics.ts';
 import { installRateLimits } from './rate-limits.ts';
@@ -84,6 +85,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   const app = Fastify({
     ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger: options.logger ?? { level: config.logLevel, redact: logRedactions } }),
     bodyLimit: config.bodyLimit,
+    ...httpServerOptions(config.http),
     trustProxy: config.trustProxy,
     requestIdHeader: false,
     genReqId: (request) => {
@@ -105,6 +107,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandling(app);
   installJsonBodyParser(app);
+  installConnectionCap(app, config.http);
   await app.register(cookie);
 
   app.addHook('onRequest', async (request, reply) => {
