@@ -19,6 +19,7 @@ import { installAuth } from './auth.ts';
 import { installConsoleFiles } from './console-files.ts';
 import { sessionCookieName } from './console-session.ts';
 import { AuthFailureLimiter, CredentialCheck } from './credential-check.ts';
+import { installBodyDrain } from './body-drain.ts';
 import { installErrorHandling, sendError, toAppError } from './error-handler.ts';
 import { httpServerOptions, installConnectionCap } from './http-limits.ts';
 import { installJsonBodyParser, isStorableText } from './json-body.ts';
@@ -108,6 +109,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   installErrorHandling(app);
   installJsonBodyParser(app);
   installConnectionCap(app, config.http);
+  installBodyDrain(app);
   await app.register(cookie);
 
   app.addHook('onRequest', async (request, reply) => {

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,7 +10,8 @@ import { openSocket } from '../../test/ws-client.ts';
 
 /**
  * The server as it runs (its own process, listening on 127.0.0.1): how long a client may take to
- * send a request, and how many connections it may hold. Short limits are set through the configuration.
+ * send a request, how many connections it may hold, and whether a client still sending a refused
+ * body reads the answer. Short limits are set through the configuration.
  */
 describe('connection limits of the server process', () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentry-http-limits-'));
@@ -129,5 +131,80 @@ describe('connection limits of the server process', () => {
     expect(open).toBeLessThanOrEqual(maxConnections);
     expect(open).toBeGreaterThan(maxConnections / 2);
     await expect.poll(async () => (await fetch(`${server.url}/health`).catch(() => undefined))?.status).toBe(200);
+  });
+
+  describe('an oversized body', () => {
+    const body = Buffer.alloc(8 * 1024 * 1024, 'a'); // eight times BODY_LIMIT_BYTES
+
+    /** Node's http client: the whole body is written whatever comes back. */
+    const nodePost = (payload: Buffer) =>
+      new Promise<{ status?: number; code?: string; error?: string }>((resolve) => {
+        const request = http.request(
+          `${server.url}/v1/users`,
+          { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': payload.length } },
+          (response) => {
+            let text = '';
+            response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+            response.on('end', () => resolve({ status: response.statusCode, code: (JSON.parse(text) as { error?: { code: string } }).error?.code }));
+          },
+        );
+        request.on('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
+        request.end(payload);
+      });
+
+    it('answers 413 PAYLOAD_TOO_LARGE to Node’s http client and to fetch, every time, instead of a reset', async () => {
+      for (let i = 0; i < 10; i++) expect(await nodePost(body), `node attempt ${i}`).toMatchObject({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
+      for (let i = 0; i < 10; i++) {
+        const response = await fetch(`${server.url}/v1/users`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body }).catch(
+          (error: Error) => ({ status: 0, json: async () => ({ error: { code: String((error.cause as Error | undefined)?.message ?? error.message) } }) }),
+        );
+        expect({ status: response.status, code: ((await response.json()) as { error: { code: string } }).error.code }, `fetch attempt ${i}`).toEqual({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
+      }
+      // Streamed without a length: refused once the limit is read.
+      const stream = () => new ReadableStream({ start: (controller) => { for (let at = 0; at < body.length; at += 65_536) controller.enqueue(body.subarray(at, at + 65_536)); controller.close(); } });
+      for (let i = 0; i < 10; i++) {
+        const response = await fetch(`${server.url}/v1/users`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: stream(), duplex: 'half' } as RequestInit);
+        expect(response.status, `streamed fetch attempt ${i}`).toBe(413);
+      }
+      // A document upload over KB_MAX_UPLOAD_BYTES, refused while its multipart body is read.
+      for (let i = 0; i < 10; i++) {
+        const form = new FormData();
+        form.append('file', new Blob([body], { type: 'text/plain' }), 'big.txt');
+        const response = await fetch(`${server.url}/v1/knowledge/documents`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
+        expect(response.status, `upload attempt ${i}`).toBe(413);
+        expect(((await response.json()) as { error: { code: string } }).error.code).toBe('PAYLOAD_TOO_LARGE');
+      }
+      expect((await api('GET', '/health')).status).toBe(200);
+    });
+
+    it('reads at most a bounded amount of a refused body: a client that keeps sending is cut off', async () => {
+      const declared = 256 * 1024 * 1024;
+      const result = await new Promise<{ answer: string; written: number }>((resolve) => {
+        const socket = net.connect(port, '127.0.0.1');
+        const chunk = Buffer.alloc(256 * 1024, 'a');
+        let answer = '';
+        let written = 0;
+        socket.on('data', (data) => (answer += data.toString()));
+        socket.on('error', () => undefined);
+        socket.on('close', () => resolve({ answer, written }));
+        socket.on('connect', async () => {
+          socket.write(`POST /v1/users HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${declared}\r\n\r\n`);
+          while (written < declared && !socket.destroyed) {
+            written += chunk.length;
+            if (!socket.write(chunk)) await new Promise((resume) => (socket.once('drain', resume), socket.once('close', resume)));
+          }
+        });
+      });
+      expect(result.answer).toMatch(/^HTTP\/1\.1 413 /);
+      // 16 MiB drained after the answer, plus what the sockets' buffers held: far from all of it.
+      expect(result.written).toBeLessThan(64 * 1024 * 1024);
+    });
+
+    it('closes a refused connection whose body stalls, within the request timeout', async () => {
+      const head = `POST /v1/users HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${10 * 1024 * 1024}\r\n\r\n`;
+      const { answer, closedAfterMs } = await slowClient(head, 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 100);
+      expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+      expect(closedAfterMs).toBeLessThan(requestTimeoutMs + 1500);
+    });
   });
 });
