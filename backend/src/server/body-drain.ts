@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 
 /**
@@ -30,6 +31,14 @@ export function installBodyDrain(app: FastifyInstance, options: { maxBytes: numb
   });
 }
 
+/** Connections whose answer went out while the rest of its body is being discarded. */
+const draining = new WeakSet<Duplex>();
+
+/** Whether the connection is discarding the body of a request already answered: nothing more may be written to it. */
+export function isDraining(socket: Duplex): boolean {
+  return draining.has(socket);
+}
+
 function hasBody(request: IncomingMessage): boolean {
   return Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
 }
@@ -44,10 +53,12 @@ function drain(request: IncomingMessage, maxBytes: number): void {
     }
   };
   const stop = () => {
+    draining.delete(request.socket);
     request.off('data', onData);
     request.off('end', stop);
     request.off('close', stop);
   };
+  draining.add(request.socket);
   request.on('data', onData);
   request.once('end', stop);
   request.once('close', stop);

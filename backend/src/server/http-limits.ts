@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { Config } from '../config.ts';
 import { errorCodes, type ErrorCode } from '../errors.ts';
+import { isDraining } from './body-drain.ts';
 
 type HttpLimits = Config['http'];
 
@@ -49,13 +50,14 @@ const clientErrorCodes: Record<string, ErrorCode> = {
 
 /**
  * Answers a request Node refused before Fastify saw it (too slow, headers too large, not HTTP) in
- * our error format, then closes the connection. Nothing is written once an answer has begun:
- * that would corrupt it.
+ * our error format, then closes the connection. Nothing is written once an answer has begun, or
+ * has been given to a request whose body is still being discarded: it would read as the answer to
+ * another request.
  */
 function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const answering = (socket as Duplex & { _httpMessage?: http.ServerResponse })._httpMessage;
-  if (socket.writable && !answering?.headersSent) {
+  if (socket.writable && !answering?.headersSent && !isDraining(socket)) {
     const code = clientErrorCodes[error.code ?? ''];
     const body = JSON.stringify({ error: code ? { code, message: errorCodes[code].message } : { code: 'VALIDATION_FAILED', message: 'The request is not valid HTTP.' } });
     const status = code ? errorCodes[code].status : 400;
