@@ -83,6 +83,11 @@ export const settings = {
   AGENTRY_ADMIN_EMAIL: z.email().default('admin@localhost').describe('Email of the admin user created on the very first start.'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level.'),
   BODY_LIMIT_BYTES: int(1024, 100 * 1024 * 1024).default(1024 * 1024).describe('Largest accepted request body; larger ones answer 413.'),
+  HTTP_REQUEST_TIMEOUT_MS: int(100, 3_600_000)
+    .default(120_000)
+    .describe('How long a client may take to send a whole request, headers and body; a slower one gets 408 and its connection closes. Producing the answer is not limited by it.'),
+  HTTP_HEADERS_TIMEOUT_MS: int(100, 3_600_000).default(20_000).describe("How long a client may take to send a request's headers (at most HTTP_REQUEST_TIMEOUT_MS)."),
+  HTTP_MAX_CONNECTIONS: int(1, 1_000_000).default(2000).describe('Open connections the server accepts (WebSockets and event streams included); more are closed at once.'),
   METRICS_ENABLED: bool.default(true).describe('Serve Prometheus metrics at /metrics (a public route when enabled).'),
   FEATURE_KNOWLEDGE_BASE: bool.default(true).describe('Knowledge base routes and search.'),
   FEATURE_INTEGRATIONS: bool.default(true).describe('Integrations (MCP servers behind OAuth).'),
@@ -169,6 +174,7 @@ export const settings = {
     .optional()
     .describe('Comma-separated origins a browser may open the WebSocket from. Default: the origin of PUBLIC_URL.'),
   WS_MAX_CONNECTIONS_PER_USER: int(1, 10_000).default(5).describe('WebSocket connections per user (per instance).'),
+  SSE_MAX_STREAMS_PER_USER: int(1, 10_000).default(5).describe('Server-sent event streams per user (per instance), counted apart from WebSockets; more answer 429.'),
   WS_MAX_PAYLOAD_BYTES: int(256, 16 * 1024 * 1024).default(64 * 1024).describe('Largest incoming WebSocket frame; larger ones close the socket with 1009.'),
   WS_MAX_MESSAGES_PER_SECOND: int(1, 10_000).default(20).describe('Incoming WebSocket frames per second per connection; more close it with 1008.'),
   WS_MAX_BUFFERED_BYTES: int(1024, 1024 * 1024 * 1024)
@@ -185,6 +191,9 @@ const settingsSchema = z
     const endpoints = raw.MODEL_ENDPOINTS.map((e) => e.name);
     for (const { name } of raw.MODEL_ENDPOINT_KEYS) {
       if (!endpoints.includes(name)) ctx.addIssue({ code: 'custom', path: ['MODEL_ENDPOINT_KEYS'], message: `"${name}" is not an endpoint in MODEL_ENDPOINTS` });
+    }
+    if (raw.HTTP_HEADERS_TIMEOUT_MS > raw.HTTP_REQUEST_TIMEOUT_MS) {
+      ctx.addIssue({ code: 'custom', path: ['HTTP_HEADERS_TIMEOUT_MS'], message: 'must be at most HTTP_REQUEST_TIMEOUT_MS' });
     }
     const problem = modelIdProblem(raw.DEFAULT_MODEL, { openai: Boolean(raw.OPENAI_API_KEY || raw.OPENAI_BASE_URL), endpoints });
     if (problem) ctx.addIssue({ code: 'custom', path: ['DEFAULT_MODEL'], message: problem });
@@ -214,6 +223,11 @@ function toConfig(raw: z.output<typeof settingsSchema>, cwd: string, env: NodeJS
     adminEmail: raw.AGENTRY_ADMIN_EMAIL,
     logLevel: raw.LOG_LEVEL,
     bodyLimit: raw.BODY_LIMIT_BYTES,
+    http: {
+      requestTimeoutMs: raw.HTTP_REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: raw.HTTP_HEADERS_TIMEOUT_MS,
+      maxConnections: raw.HTTP_MAX_CONNECTIONS,
+    },
     metricsEnabled: raw.METRICS_ENABLED,
     features: {
       knowledgeBase: raw.FEATURE_KNOWLEDGE_BASE,
@@ -286,6 +300,7 @@ function toConfig(raw: z.output<typeof settingsSchema>, cwd: string, env: NodeJS
       maxMessagesPerSecond: raw.WS_MAX_MESSAGES_PER_SECOND,
       maxBufferedBytes: raw.WS_MAX_BUFFERED_BYTES,
     },
+    serverSentEvents: { maxStreamsPerUser: raw.SSE_MAX_STREAMS_PER_USER },
   };
 }
 

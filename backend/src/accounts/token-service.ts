@@ -8,7 +8,15 @@ import { toPublicUser } from './user-service.ts';
 export interface Principal {
   user: PublicUser;
   tokenId: string;
+  /** When the token stops working (ms since the epoch), or null: long-lived connections end then. */
+  expiresAt: number | null;
 }
+
+/**
+ * What a token stands for. A token that does not work is either one that was issued and has ended
+ * (revoked, expired, or its user disabled) or one that was never issued: a guess.
+ */
+export type TokenCheck = { principal: Principal } | { principal?: undefined; issued: boolean };
 
 export interface TokenInfo {
   id: string;
@@ -27,7 +35,6 @@ export interface Eviction {
 interface CacheEntry {
   principal: Principal;
   cachedUntil: number;
-  tokenExpiresAt: number | null;
   lastUsedWrittenAt: number;
 }
 
@@ -79,13 +86,21 @@ export class TokenService {
 
   /** The principal a bearer token stands for, or undefined for any token that must not work. */
   async authenticate(token: string): Promise<Principal | undefined> {
-    if (!isWellFormedToken(token)) return undefined;
+    return (await this.verify(token)).principal;
+  }
+
+  /**
+   * Like `authenticate`, and for a token that does not work, whether it was ever issued: revoked
+   * and expired tokens keep their rows (hashes only), so an ended one is told from a guess.
+   */
+  async verify(token: string): Promise<TokenCheck> {
+    if (!isWellFormedToken(token)) return { issued: false };
     const hash = hashToken(token);
     const now = this.now();
     const cached = this.cache.get(hash);
-    if (cached && cached.cachedUntil > now && (cached.tokenExpiresAt === null || cached.tokenExpiresAt > now)) {
+    if (cached && cached.cachedUntil > now && (cached.principal.expiresAt === null || cached.principal.expiresAt > now)) {
       this.touch(hash, cached, now);
-      return cached.principal;
+      return { principal: cached.principal };
     }
     this.cache.delete(hash);
     const row = await this.database.db
@@ -95,12 +110,11 @@ export class TokenService {
       .select(['t.id as token_id', 't.token_hash', 't.expires_at', 't.revoked_at', 't.last_used_at'])
       .where('t.token_hash', '=', hash)
       .executeTakeFirst();
-    if (!row || !hashesEqual(row.token_hash, hash)) return undefined;
-    if (row.revoked_at || row.disabled_at || (row.expires_at && row.expires_at.getTime() <= now)) return undefined;
+    if (!row || !hashesEqual(row.token_hash, hash)) return { issued: false };
+    if (row.revoked_at || row.disabled_at || (row.expires_at && row.expires_at.getTime() <= now)) return { issued: true };
     const entry: CacheEntry = {
-      principal: { user: toPublicUser(row), tokenId: row.token_id },
+      principal: { user: toPublicUser(row), tokenId: row.token_id, expiresAt: row.expires_at?.getTime() ?? null },
       cachedUntil: now + this.options.cacheTtlMs,
-      tokenExpiresAt: row.expires_at?.getTime() ?? null,
       lastUsedWrittenAt: row.last_used_at?.getTime() ?? 0,
     };
     if (this.options.cacheTtlMs > 0) {
@@ -108,7 +122,7 @@ export class TokenService {
       this.cache.set(hash, entry);
     }
     this.touch(hash, entry, now);
-    return entry.principal;
+    return { principal: entry.principal };
   }
 
   async create(userId: string, input: { name: string; expiresInDays?: number }, actor: Actor): Promise<{ id: string; token: string; info: TokenInfo }> {

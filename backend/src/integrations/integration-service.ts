@@ -169,12 +169,14 @@ export class IntegrationService {
 
   /**
    * The OAuth callback. The state is single-use and expiring, and belongs to the user who started
-   * the authorization: a caller signed in as someone else is refused. The code is traded for
+   * the authorization: a caller signed in as someone else is refused, and so is one whose token
+   * failed (`callerUserId: null`), with the same answer, so it tells no valid token from an invalid
+   * one. The code is traded for
    * tokens with the PKCE verifier and the exact redirect URI of the start.
    */
   async completeAuthorization(
     callback: URLSearchParams,
-    context: { browserBinding: (cookieName: string) => string | undefined; callerUserId?: string; ip: string | null },
+    context: { browserBinding: (cookieName: string) => string | undefined; callerUserId?: string | null; ip: string | null },
   ): Promise<{ connection: ConnectionView; providerName: string; cookieName: string }> {
     const state = callback.get('state');
     if (!state) throw new AppError('OAUTH_STATE_INVALID', 'The callback has no state: start connecting again.');
@@ -182,7 +184,7 @@ export class IntegrationService {
     const cookieName = bindingCookieName(stateHash);
     const started = await this.deps.database.db.deleteFrom('oauth_states').where('state_hash', '=', stateHash).returningAll().executeTakeFirst();
     if (!started || started.expires_at.getTime() < Date.now()) throw new AppError('OAUTH_STATE_INVALID');
-    if (context.callerUserId && context.callerUserId !== started.user_id) throw new AppError('OAUTH_STATE_INVALID');
+    if (context.callerUserId !== undefined && context.callerUserId !== started.user_id) throw new AppError('OAUTH_STATE_INVALID');
     // The browser that comes back must be the one that started: a link someone else started
     // cannot attach the clicking user's account to theirs.
     const binding = context.browserBinding(cookieName);

@@ -15,10 +15,13 @@ import type { AgentRunner, ChatBridge } from '../agent/index.ts';
 import type { AgentService, SessionService } from '../sessions/index.ts';
 import type { TemplateService } from '../templates/index.ts';
 import { apiDocsPage } from './api-docs-page.ts';
-import { AuthFailureLimiter, installAuth } from './auth.ts';
+import { installAuth } from './auth.ts';
 import { installConsoleFiles } from './console-files.ts';
 import { sessionCookieName } from './console-session.ts';
+import { AuthFailureLimiter, CredentialCheck } from './credential-check.ts';
+import { installBodyDrain } from './body-drain.ts';
 import { installErrorHandling, sendError, toAppError } from './error-handler.ts';
+import { httpServerOptions, installConnectionCap } from './http-limits.ts';
 import { installJsonBodyParser } from './json-body.ts';
 import { installMetrics } from './metrics.ts';
 import { installRateLimits } from './rate-limits.ts';
@@ -84,6 +87,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   const app = Fastify({
     ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger: options.logger ?? { level: config.logLevel, redact: logRedactions } }),
     bodyLimit: config.bodyLimit,
+    ...httpServerOptions(config.http),
     trustProxy: config.trustProxy,
     requestIdHeader: false,
     genReqId: (request) => {
@@ -105,6 +109,8 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandling(app);
   installJsonBodyParser(app);
+  installConnectionCap(app, config.http);
+  installBodyDrain(app);
   await app.register(cookie);
 
   app.addHook('onRequest', async (request, reply) => {
@@ -132,8 +138,9 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   // Cookies are sent over https only when Agentry is reached over https.
   const secureCookies = config.publicUrl.startsWith('https:');
   const limiter = new AuthFailureLimiter(config.rateLimits.authFailures, options.now);
+  const credentials = new CredentialCheck({ tokens: services.tokens, limiter, database: services.database });
   const sessionCookie = sessionCookieName(secureCookies);
-  installAuth(app, { tokens: services.tokens, database: services.database, limiter, sessionCookie });
+  installAuth(app, { credentials, sessionCookie });
   await installRateLimits(app, config.rateLimits);
   const registry = installMetrics(app, services.database, services.templates);
 
@@ -158,7 +165,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
     version: services.version,
   });
   await app.register(meRoutes, { users: services.users });
-  await app.register(consoleRoutes, { tokens: services.tokens, database: services.database, limiter, sessionDays: config.consoleSessionDays, secureCookies, sessionCookie });
+  await app.register(consoleRoutes, { tokens: services.tokens, credentials, sessionDays: config.consoleSessionDays, secureCookies, sessionCookie });
   await app.register(tokenRoutes, { tokens: services.tokens });
   await app.register(userRoutes, { users: services.users });
   await app.register(auditRoutes, { database: services.database });
@@ -168,13 +175,13 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   await app.register(integrationRoutes, {
     integrations: services.integrations,
     tools: services.integrationTools,
-    tokens: services.tokens,
+    credentials,
     features: services.features,
     secureCookies,
   });
   await app.register(sessionRoutes, { agents: services.agents, sessions: services.sessions });
   await app.register(turnRoutes, { sessions: services.sessions, runner: services.runner, chat: services.chat });
-  await installWebSocketGateway(app, { config, tokens: services.tokens, events: services.events, limiter, sessionCookie });
+  await installWebSocketGateway(app, { config, tokens: services.tokens, events: services.events, credentials, sessionCookie });
   await installConsoleFiles(app);
   return app;
 }

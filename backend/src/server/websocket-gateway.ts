@@ -6,8 +6,8 @@ import type { Principal, TokenService } from '../accounts/index.ts';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import type { ClientStream, EventSystem } from '../events/index.ts';
-import type { AuthFailureLimiter } from './auth.ts';
 import { bearerToken, sessionFromCookie } from './console-session.ts';
+import type { CredentialCheck, CredentialKind } from './credential-check.ts';
 import { encodedEventFrame } from './event-frame.ts';
 import { FrameQueue } from './frame-queue.ts';
 
@@ -50,7 +50,7 @@ export interface GatewayDeps {
   config: Config;
   tokens: TokenService;
   events: EventSystem;
-  limiter: AuthFailureLimiter;
+  credentials: CredentialCheck;
   /** The console session cookie's name. */
   sessionCookie: string;
 }
@@ -110,20 +110,17 @@ export async function installWebSocketGateway(app: FastifyInstance, deps: Gatewa
   };
   const sendError = (connection: Connection, code: string, message: string) => send(connection, { type: 'error', code, message });
 
-  /** `guess: false` for a console session's cookie: failing it is no guess at a token, and is not counted. */
-  const authenticate = async (connection: Connection, request: FastifyRequest, token: string, options: { guess: boolean } = { guess: true }): Promise<boolean> => {
-    if (deps.limiter.retryAfter(request.ip) > 0) {
-      connection.socket.close(closeCodes.tooManyConnections, 'too many failed sign-in attempts from this address; retry later');
-      return false;
-    }
-    const principal = await deps.tokens.authenticate(token);
-    // The client may have gone while the token was checked: count and register nothing then.
+  /** Authentication first: the token is checked before the address's failures are (see CredentialCheck). */
+  const authenticate = async (connection: Connection, request: FastifyRequest, token: string | undefined, kind: CredentialKind = 'token'): Promise<boolean> => {
+    const result = await deps.credentials.check(token, { kind, ip: request.ip, route: '/v1/ws', log: request.log });
+    // The client may have gone while the token was checked: register nothing then.
     if (connection.socket.readyState !== connection.socket.OPEN) return false;
-    if (!principal) {
-      if (options.guess) deps.limiter.fail(request.ip);
-      connection.socket.close(closeCodes.unauthorized, 'invalid, expired or revoked token');
+    if (!result.ok) {
+      if (result.retryAfter > 0) connection.socket.close(closeCodes.tooManyConnections, 'too many failed sign-in attempts from this address; retry later');
+      else connection.socket.close(closeCodes.unauthorized, 'invalid, expired or revoked token');
       return false;
     }
+    const principal = result.principal;
     const count = perUser.get(principal.user.id) ?? 0;
     if (count >= limits.maxConnectionsPerUser) {
       connection.socket.close(closeCodes.tooManyConnections, `at most ${limits.maxConnectionsPerUser} connections per user`);
@@ -248,7 +245,7 @@ export async function installWebSocketGateway(app: FastifyInstance, deps: Gatewa
     // page only (another allowed origin may open sockets, but with a token of its own).
     const bearer = bearerToken(request.headers.authorization);
     const cookie = !bearer && request.headers.origin === publicOrigin ? sessionFromCookie(request, deps.sessionCookie) : undefined;
-    if (bearer) queue.push(async () => void (await authenticate(connection, request, bearer.token ?? '')));
-    else if (cookie) queue.push(async () => void (await authenticate(connection, request, cookie, { guess: false })));
+    if (bearer) queue.push(async () => void (await authenticate(connection, request, bearer.token)));
+    else if (cookie) queue.push(async () => void (await authenticate(connection, request, cookie, 'cookie')));
   });
 }

@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { recordAudit, type TokenService } from '../../accounts/index.ts';
-import type { PostgresDatabase } from '../../database/index.ts';
+import type { TokenService } from '../../accounts/index.ts';
 import { AppError } from '../../errors.ts';
-import { actorOf, principalOf, type AuthFailureLimiter } from '../auth.ts';
+import { actorOf, principalOf } from '../auth.ts';
 import { csrfTokenFor, sessionFromCookie } from '../console-session.ts';
+import { credentialRefusal, type CredentialCheck } from '../credential-check.ts';
 import { publicUserSchema } from './schemas.ts';
 
 const sessionSchema = z.object({ user: publicUserSchema, csrfToken: z.string().nullable().describe('Send it as x-csrf-token with every change; null when not signed in by cookie') });
@@ -12,12 +12,11 @@ const sessionSchema = z.object({ user: publicUserSchema, csrfToken: z.string().n
 /** The console's sign-in: an API token traded once for a session cookie; sign-out ends it. */
 export const consoleRoutes: FastifyPluginAsyncZod<{
   tokens: TokenService;
-  database: PostgresDatabase;
-  limiter: AuthFailureLimiter;
+  credentials: CredentialCheck;
   sessionDays: number;
   secureCookies: boolean;
   sessionCookie: string;
-}> = async (app, { tokens, database, limiter, sessionDays, secureCookies, sessionCookie }) => {
+}> = async (app, { tokens, credentials, sessionDays, secureCookies, sessionCookie }) => {
   // Who is signed in, and the CSRF token, are for this browser only.
   app.addHook('onSend', async (_request, reply) => void reply.header('cache-control', 'no-store'));
 
@@ -33,20 +32,10 @@ export const consoleRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request, reply) => {
-      const retryAfter = limiter.retryAfter(request.ip);
-      if (retryAfter > 0) {
-        reply.header('retry-after', String(retryAfter));
-        throw new AppError('RATE_LIMITED', 'Too many failed sign-in attempts from this address; retry later.');
-      }
-      const principal = await tokens.authenticate(request.body.token);
-      if (!principal) {
-        if (limiter.fail(request.ip)) {
-          await recordAudit(database.db, { action: 'auth.failure_burst', ip: request.ip, details: { route: '/v1/console/sign-in' } }).catch((error: Error) =>
-            request.log.error({ err: error }, 'could not write the audit log'),
-          );
-        }
-        throw new AppError('UNAUTHORIZED', 'The token is invalid, expired or revoked, or its user is disabled.');
-      }
+      // The token first: a valid one signs in whatever else came from this address.
+      const result = await credentials.check(request.body.token, { kind: 'token', ip: request.ip, route: '/v1/console/sign-in', log: request.log });
+      if (!result.ok) throw credentialRefusal(result, reply, 'The token is invalid, expired or revoked, or its user is disabled.');
+      const principal = result.principal;
       // Signing in again ends the session this browser had.
       const previous = sessionFromCookie(request, sessionCookie);
       const previousPrincipal = previous ? await tokens.authenticate(previous) : undefined;

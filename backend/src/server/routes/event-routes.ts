@@ -5,6 +5,7 @@ import { AppError } from '../../errors.ts';
 import { eventTypes, type EventSystem, type StoredEvent } from '../../events/index.ts';
 import type { TokenService } from '../../accounts/index.ts';
 import { principalOf } from '../auth.ts';
+import { bearerToken } from '../console-session.ts';
 import { encodedEventFrame, toEventFrame } from '../event-frame.ts';
 
 const storedEvent = z.object({ type: z.literal('event'), id: z.number(), topic: z.string(), event: z.string(), data: z.unknown(), at: z.string() });
@@ -14,8 +15,17 @@ const topicsParam = z
   .max(5000)
   .transform((s) => [...new Set(s.split(',').map((t) => t.trim()).filter(Boolean))]);
 
-/** The caller's event history, and the live stream as server-sent events. */
+const keepAliveMs = 15_000;
+
+/**
+ * The caller's event history, and the live stream as server-sent events. Per stream: a cap on
+ * bytes waiting for a slow reader, and its credential's lifetime; per user: a count
+ * (SSE_MAX_STREAMS_PER_USER, apart from WebSockets, so a script's streams cannot keep the console's
+ * socket out). All per instance.
+ */
 export const eventRoutes: FastifyPluginAsyncZod<{ events: EventSystem; tokens: TokenService; config: Config }> = async (app, { events, tokens, config }) => {
+  const maxStreams = config.serverSentEvents.maxStreamsPerUser;
+  const streamsPerUser = new Map<string, number>();
   app.get(
     '/v1/events',
     {
@@ -71,8 +81,17 @@ export const eventRoutes: FastifyPluginAsyncZod<{ events: EventSystem; tokens: T
       if (refused.length || allowed.length === 0) {
         throw new AppError('FORBIDDEN', refused.length ? `You cannot subscribe to: ${refused.join(', ')}.` : 'Name at least one topic.');
       }
+      const open = streamsPerUser.get(userId) ?? 0;
+      if (open >= maxStreams) throw new AppError('TOO_MANY_STREAMS', `You have ${maxStreams} event streams open on this server: close one first (SSE_MAX_STREAMS_PER_USER).`);
       const since = request.headers['last-event-id'] ?? request.query.since;
       const raw = reply.hijack().raw;
+      if (raw.destroyed) return; // the client left while its topics were checked
+      streamsPerUser.set(userId, open + 1);
+      raw.once('close', () => {
+        const left = (streamsPerUser.get(userId) ?? 1) - 1;
+        if (left > 0) streamsPerUser.set(userId, left);
+        else streamsPerUser.delete(userId);
+      });
       raw.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-cache',
@@ -80,6 +99,8 @@ export const eventRoutes: FastifyPluginAsyncZod<{ events: EventSystem; tokens: T
         'x-accel-buffering': 'no',
         'x-request-id': request.id,
       });
+      // At once: the client learns the stream is open now, not with its first event.
+      raw.flushHeaders();
       const cap = config.websocket.maxBufferedBytes;
       const flow = {
         congested: () => raw.writableLength > cap / 2,
@@ -96,13 +117,22 @@ export const eventRoutes: FastifyPluginAsyncZod<{ events: EventSystem; tokens: T
         raw.write('\n\n');
         return true;
       });
-      const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
-      // Like a WebSocket: revoking the token or disabling the user ends the stream.
+      // Like a WebSocket, the stream ends with its credential: when the token expires, when it is
+      // revoked or its user disabled (an eviction), and on a re-check with each keep-alive (an
+      // eviction this instance missed).
+      const token = bearerToken(request.headers.authorization)?.token ?? request.consoleSession;
+      const keepAlive = setInterval(() => {
+        raw.write(': keep-alive\n\n');
+        if (token) void tokens.authenticate(token).then((still) => still || raw.destroy(), () => undefined); // the database is briefly unreachable: check again next time
+      }, keepAliveMs);
+      const untilExpiry = principal.expiresAt === null ? undefined : principal.expiresAt - Date.now();
+      const expiry = untilExpiry !== undefined && untilExpiry < 2 ** 31 ? setTimeout(() => raw.destroy(), Math.max(0, untilExpiry)) : undefined;
       const stopEvictions = tokens.onEvict((eviction) => {
         if (eviction.kind === 'user' ? eviction.id === userId : eviction.id === principal.tokenId) raw.destroy();
       });
       raw.on('close', () => {
         clearInterval(keepAlive);
+        clearTimeout(expiry);
         stopEvictions();
         stream.close();
       });

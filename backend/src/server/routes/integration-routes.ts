@@ -1,11 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { TokenService } from '../../accounts/index.ts';
 import type { Features } from '../../features.ts';
 import type { IntegrationService, IntegrationTools } from '../../integrations/index.ts';
-import { AppError } from '../../errors.ts';
 import { actorOf, principalOf } from '../auth.ts';
 import { bearerToken } from '../console-session.ts';
+import type { CredentialCheck } from '../credential-check.ts';
 import { idParams } from './schemas.ts';
 
 const connectionSchema = z.object({
@@ -82,9 +81,9 @@ const usageQuery = z
   });
 
 /** Integrations: the catalogue, connecting (OAuth or an API key), the OAuth callback, disconnecting. */
-export const integrationRoutes: FastifyPluginAsyncZod<{ integrations: IntegrationService; tools: IntegrationTools; tokens: TokenService; features: Features; secureCookies: boolean }> = async (
+export const integrationRoutes: FastifyPluginAsyncZod<{ integrations: IntegrationService; tools: IntegrationTools; credentials: CredentialCheck; features: Features; secureCookies: boolean }> = async (
   app,
-  { integrations, tools, tokens, features, secureCookies },
+  { integrations, tools, credentials, features, secureCookies },
 ) => {
   app.addHook('preHandler', async () => features.require('integrations'));
   app.get(
@@ -126,17 +125,18 @@ export const integrationRoutes: FastifyPluginAsyncZod<{ integrations: Integratio
     async (request, reply) => {
     // A caller that sends a token must be the user who started. (A browser coming back from the
     // provider sends none, nor the console's SameSite=Strict cookie: the binding cookie decides.)
+    // A token that fails counts against the address like any failed credential, and is answered as
+    // a valid token of another user would be, never with a 401 or 429 a guesser could read.
     const bearer = bearerToken(request.headers.authorization);
-    let callerUserId: string | undefined;
+    let callerUserId: string | null | undefined;
     if (bearer) {
-      const caller = bearer.token ? await tokens.authenticate(bearer.token) : undefined;
-      if (!caller) throw new AppError('UNAUTHORIZED', 'The token is invalid, expired or revoked.');
-      callerUserId = caller.user.id;
+      const caller = await credentials.check(bearer.token, { kind: 'token', ip: request.ip, route: '/v1/oauth/callback', log: request.log });
+      callerUserId = caller.ok ? caller.principal.user.id : null;
     }
     const parameters = new URL(request.url, 'http://callback.invalid').searchParams;
     const { connection, cookieName } = await integrations.completeAuthorization(parameters, {
       browserBinding: (name) => request.cookies[name],
-      ...(callerUserId ? { callerUserId } : {}),
+      ...(callerUserId !== undefined ? { callerUserId } : {}),
       ip: request.ip,
     });
     // Back to the console, which says what was connected; See Other makes the browser GET it.
