@@ -45,12 +45,15 @@ const fields = {
   source: z.string().trim().max(2000).optional(),
   tags: z.array(tag).max(50).optional(),
   metadata: z.record(z.string().max(200), z.json()).optional(),
-  chunkSize: z.coerce.number().int().optional(),
-  overlap: z.coerce.number().int().optional(),
+  chunkSize: z.number().int().optional(),
+  overlap: z.number().int().optional(),
 };
 const jsonDocument = z.strictObject({ ...fields, title: z.string().trim().min(1).max(500), content: z.string() });
+// A multipart form carries text: its numbers are read from it (a JSON body's must be numbers).
 const uploadFields = z.strictObject({
   ...fields,
+  chunkSize: z.coerce.number().int().optional(),
+  overlap: z.coerce.number().int().optional(),
   tags: z
     .string()
     .max(5000)
@@ -96,13 +99,20 @@ function validation(error: z.ZodError, where: string): AppError {
 async function readUpload(request: FastifyRequest): Promise<NewDocument> {
   let file: { bytes: Buffer; fileName: string } | undefined;
   const raw: Record<string, string> = {};
-  for await (const part of request.parts()) {
-    if (part.type === 'file') {
-      if (file) throw new AppError('VALIDATION_FAILED', 'Send one file per upload.');
-      file = { bytes: await part.toBuffer(), fileName: part.filename };
-    } else {
-      raw[part.fieldname] = String(part.value);
+  try {
+    for await (const part of request.parts()) {
+      if (part.type === 'file') {
+        if (file) throw new AppError('VALIDATION_FAILED', 'Send one file per upload.');
+        file = { bytes: await part.toBuffer(), fileName: part.filename };
+      } else {
+        raw[part.fieldname] = String(part.value);
+      }
     }
+  } catch (error) {
+    // The form parser's own complaints (a body cut short, a broken boundary) carry no code: the
+    // client sent them. Coded errors (a file over the limit: 413) keep theirs.
+    if (error instanceof AppError || (error as { code?: unknown }).code !== undefined) throw error;
+    throw new AppError('VALIDATION_FAILED', `The multipart body is malformed: ${(error as Error).message}.`);
   }
   if (!file) throw new AppError('VALIDATION_FAILED', 'The upload has no file part: send the document as multipart field "file".');
   const parsed = uploadFields.safeParse(raw);
