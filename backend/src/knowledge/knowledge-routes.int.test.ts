@@ -150,6 +150,18 @@ describe('knowledge base over HTTP (embedded database)', () => {
       ['threshold above 1', () => search(t.userToken, { query: 'x', threshold: 1.5 }), 400, 'VALIDATION_FAILED'],
       ['an unknown filter key', () => search(t.userToken, { query: 'x', filters: { owner: 'someone' } }), 400, 'VALIDATION_FAILED'],
       ['a chunk size out of bounds', () => addJson(t.userToken, { title: 'Tiny', content: 'Some words here.', chunkSize: 5 }), 400, 'VALIDATION_FAILED'],
+      // JSON numbers are numbers: null is not 0, nor "100" a hundred (a multipart form's text is read as one).
+      ['a chunk size as text in JSON', () => addJson(t.userToken, { title: 'Text', content: 'Some words here.', chunkSize: '100' }), 400, 'VALIDATION_FAILED'],
+      ['an overlap of null in JSON', () => addJson(t.userToken, { title: 'Null', content: 'Some words here.', overlap: null }), 400, 'VALIDATION_FAILED'],
+      [
+        'a multipart body cut short',
+        () => {
+          const { payload, headers } = multipart({ name: 'notes.txt', bytes: Buffer.from('Some words here.') }, { title: 'Cut' });
+          return t.app.inject({ method: 'POST', url: '/v1/knowledge/documents', headers: { ...bearer(t.userToken), ...headers }, payload: payload.subarray(0, payload.length - 20) });
+        },
+        400,
+        'VALIDATION_FAILED',
+      ],
     ];
     it.each(cases)('%s', async (_name, send, status, code) => {
       const before = fs.readdirSync(t.config.knowledge.storageDir).length;

@@ -46,13 +46,16 @@ const fields = {
   source: z.string().trim().max(2000).optional(),
   tags: z.array(tag).max(50).optional(),
   metadata: z.record(z.string().max(200), z.json()).optional(),
-  chunkSize: z.coerce.number().int().optional(),
-  overlap: z.coerce.number().int().optional(),
+  chunkSize: z.number().int().optional(),
+  overlap: z.number().int().optional(),
 };
 const jsonDocument = z.strictObject({ ...fields, title: z.string().trim().min(1).max(500), content: z.string() });
 const maxFieldBytes = 64 * 1024;
+// A multipart form carries text: its numbers are read from it (a JSON body's must be numbers).
 const uploadFields = z.strictObject({
   ...fields,
+  chunkSize: z.coerce.number().int().optional(),
+  overlap: z.coerce.number().int().optional(),
   tags: z
     .string()
     .max(5000)
@@ -88,18 +91,25 @@ function validation(error: z.ZodError, where: string): AppError {
 async function readUpload(request: FastifyRequest): Promise<NewDocument> {
   let file: { bytes: Buffer; fileName: string } | undefined;
   const raw: Record<string, unknown> = {};
-  for await (const part of request.parts()) {
-    checkKey(part.fieldname);
-    if (part.type === 'file') {
-      if (file) throw new AppError('VALIDATION_FAILED', 'Send one file per upload.');
-      file = { bytes: await part.toBuffer(), fileName: storableText(part.filename) };
-    } else {
-      // A part sent as application/json arrives already parsed, outside these rules: refused.
-      if (typeof part.value !== 'string') throw new AppError('VALIDATION_FAILED', `Send the "${part.fieldname}" field as plain text, not as a JSON part.`);
-      if (part.valueTruncated) throw new AppError('VALIDATION_FAILED', `The "${part.fieldname}" field is longer than ${maxFieldBytes / 1024} KiB.`);
-      const value = storableText(part.value);
-      raw[part.fieldname] = part.fieldname === 'metadata' ? parseUntrustedJson(value, { what: 'The "metadata" field' }) : value;
+  try {
+    for await (const part of request.parts()) {
+      checkKey(part.fieldname);
+      if (part.type === 'file') {
+        if (file) throw new AppError('VALIDATION_FAILED', 'Send one file per upload.');
+        file = { bytes: await part.toBuffer(), fileName: storableText(part.filename) };
+      } else {
+        // A part sent as application/json arrives already parsed, outside these rules: refused.
+        if (typeof part.value !== 'string') throw new AppError('VALIDATION_FAILED', `Send the "${part.fieldname}" field as plain text, not as a JSON part.`);
+        if (part.valueTruncated) throw new AppError('VALIDATION_FAILED', `The "${part.fieldname}" field is longer than ${maxFieldBytes / 1024} KiB.`);
+        const value = storableText(part.value);
+        raw[part.fieldname] = part.fieldname === 'metadata' ? parseUntrustedJson(value, { what: 'The "metadata" field' }) : value;
+      }
     }
+  } catch (error) {
+    // The form parser's own complaints (a body cut short, a broken boundary) carry no code: the
+    // client sent them. Coded errors (a file over the limit: 413) keep theirs.
+    if (error instanceof AppError || (error as { code?: unknown }).code !== undefined) throw error;
+    throw new AppError('VALIDATION_FAILED', `The multipart body is malformed: ${(error as Error).message}.`);
   }
   if (!file) throw new AppError('VALIDATION_FAILED', 'The upload has no file part: send the document as multipart field "file".');
   const parsed = uploadFields.safeParse(raw);

@@ -13,7 +13,7 @@ export const userRoutes: FastifyPluginAsyncZod<{ users: UserService }> = async (
     {
       schema: {
         tags: ['users'],
-        summary: 'Create a user and their first token (shown once)',
+        summary: 'Create a user and their first token, shown once (admin)',
         body: z.strictObject({ email, name: displayName.optional(), timezone: timeZone.optional(), admin: z.boolean().optional() }),
         response: { 201: z.object({ user: publicUserSchema, token: z.string() }) },
       },
@@ -26,7 +26,7 @@ export const userRoutes: FastifyPluginAsyncZod<{ users: UserService }> = async (
     {
       schema: {
         tags: ['users'],
-        summary: 'List users, ordered by email',
+        summary: 'List users, ordered by email (admin)',
         querystring: z.strictObject({
           limit: z.coerce.number().int().min(1).max(200).default(50),
           after: z.string().max(320).optional().describe('The last email of the previous page'),
@@ -45,7 +45,7 @@ export const userRoutes: FastifyPluginAsyncZod<{ users: UserService }> = async (
     {
       schema: {
         tags: ['users'],
-        summary: "Disable or enable a user, or change their admin rights (a disabled user's tokens stop working at once)",
+        summary: "Disable or enable a user, or change their admin rights; a disabled user's tokens stop working at once (admin)",
         params: idParams,
         body: z.strictObject({ disabled: z.boolean().optional(), admin: z.boolean().optional(), name: displayName.optional() }),
         response: { 200: z.object({ user: publicUserSchema }) },
