@@ -8,7 +8,7 @@ import { checkPdfStreams } from './pdf-stream-check.ts';
 
 /*
  * What a document is, judged by its bytes (the name only tells Markdown from plain text), and its
- * text. Runs in the document worker (document-worker.ts), never on the request thread.
+ * text. Runs in a document reader process (document-worker.ts), never in the server's.
  */
 
 export type DocumentType = 'text/plain' | 'text/markdown' | 'text/html' | 'application/pdf' | typeof docxType;

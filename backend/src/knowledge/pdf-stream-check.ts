@@ -1,3 +1,4 @@
+import { constants as bufferConstants } from 'node:buffer';
 import zlib from 'node:zlib';
 import type { InflateBudget } from './inflate-budget.ts';
 
@@ -63,7 +64,8 @@ function isZlib(bytes: Buffer, at: number): boolean {
 async function countInflated(data: Buffer, budget: InflateBudget): Promise<void> {
   let size: number;
   try {
-    size = zlib.inflateSync(data, { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: Math.max(1, budget.remaining + 1) }).length;
+    const maxOutputLength = Math.min(Math.max(1, budget.remaining + 1), bufferConstants.MAX_LENGTH);
+    size = zlib.inflateSync(data, { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength }).length;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw budget.exceeded();
     size = await countDamaged(data, budget.remaining + 1);
