@@ -11,7 +11,7 @@ import { DocumentWorkerPool, queueLimits, type DocumentReaderSettings } from './
 const settings: DocumentReaderSettings = { workers: 2, timeoutMs: 60_000, memoryMb: 1024, maxInflatedBytes: 128 * 1024 * 1024 };
 const note = (n: number) => Buffer.from(`A short note, number ${n}.`);
 /** Within the inflate budget, so pdf.js spends seconds on it. */
-const slowPdf = () => pdfBomb(12 * 1024 * 1024);
+const slowPdf = (n: number) => pdfBomb(15 * 1024 * 1024 + n);
 const seconds = (from: number) => (performance.now() - from) / 1000;
 
 /** A pool whose processes are started (the first task of each pays for loading the parsers). */
@@ -31,8 +31,8 @@ describe('document reader pool', () => {
   it("fails a task over its time alone, counting each task's time from its own start", async () => {
     pool = await warmPool({ timeoutMs: 1000 });
     const started = performance.now();
-    const first = pool.extract('hostile', slowPdf(), 'slow-1.pdf').then(() => 'read', (e: Error & { code?: string }) => ({ code: e.code, message: e.message, at: seconds(started) }));
-    const second = pool.extract('hostile', slowPdf(), 'slow-2.pdf').then(() => 'read', (e: Error & { code?: string }) => ({ code: e.code, message: e.message, at: seconds(started) }));
+    const first = pool.extract('hostile', slowPdf(1), 'slow-1.pdf').then(() => 'read', (e: Error & { code?: string }) => ({ code: e.code, message: e.message, at: seconds(started) }));
+    const second = pool.extract('hostile', slowPdf(2), 'slow-2.pdf').then(() => 'read', (e: Error & { code?: string }) => ({ code: e.code, message: e.message, at: seconds(started) }));
     await new Promise((resolve) => setTimeout(resolve, 200));
     const other = performance.now();
     const quick = await pool.extract('bystander', note(3), 'note.txt');

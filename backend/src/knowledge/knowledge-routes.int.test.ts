@@ -221,7 +221,7 @@ describe('hostile documents fail alone, quickly, and outside the server\'s memor
     const { result: response, seconds, growthMb } = await measured(() => upload(t.userToken, file));
     expect(response.statusCode).toBe(422);
     expect(response.json().error.code).toBe(code);
-    expect(seconds).toBeLessThan(1.5);
+    expect(seconds).toBeLessThan(1);
     expect(growthMb).toBeLessThan(100);
     expect(await documentCount()).toBe(before);
     expect((await t.app.inject({ method: 'GET', url: '/ready' })).statusCode).toBe(200);
@@ -231,7 +231,7 @@ describe('hostile documents fail alone, quickly, and outside the server\'s memor
     // Within the inflate budget: pdf.js spends seconds on each, past the 1.5 s limit.
     const sent = performance.now();
     const slow = [1, 2].map((n) =>
-      upload(t.userToken, { name: `slow-${n}.pdf`, bytes: pdfBomb(12 * 1024 * 1024 + n) }).then((r) => ({ status: r.statusCode, error: r.json().error, seconds: (performance.now() - sent) / 1000 })),
+      upload(t.userToken, { name: `slow-${n}.pdf`, bytes: pdfBomb(15 * 1024 * 1024 + n) }).then((r) => ({ status: r.statusCode, error: r.json().error, seconds: (performance.now() - sent) / 1000 })),
     );
     await new Promise((resolve) => setTimeout(resolve, 200));
     const note = Buffer.from('Tide tables for the harbour, printed weekly');
