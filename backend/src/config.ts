@@ -129,6 +129,18 @@ export const settings = {
   KB_MAX_UPLOAD_BYTES: int(1024, 1024 * 1024 * 1024).default(20 * 1024 * 1024).describe('Largest accepted document; larger ones answer 413.'),
   KB_CHUNK_SIZE: int(50, 2000).default(500).describe('Default chunk size in tokens (cl100k_base).'),
   KB_CHUNK_OVERLAP: int(0, 1000).default(50).describe('Default overlap between consecutive chunks, in tokens.'),
+  KB_WORKERS: int(1, 64)
+    .default(2)
+    .describe('Document reader processes (reading and chunking); each reads one document at a time, and a user has at most one being read.'),
+  KB_READ_TIMEOUT_MS: int(100, 3_600_000)
+    .default(60_000)
+    .describe('How long reading or chunking one document may take, from when it starts; a slower one fails alone with DOCUMENT_TOO_COMPLEX.'),
+  KB_READ_MEMORY_MB: int(128, 65_536)
+    .default(1024)
+    .describe('Memory of a document reader process, buffers included; a document needing more fails alone with DOCUMENT_TOO_COMPLEX.'),
+  KB_MAX_INFLATED_BYTES: int(1024 * 1024, 16 * 1024 * 1024 * 1024)
+    .default(128 * 1024 * 1024)
+    .describe("Bytes a .docx or PDF may unpack to, counted while unpacking (never trusting what the file declares); past 16 MiB also at most 64 times the file's size."),
   PROMPT_CACHE_MAX_ENTRIES: int(1, 1_000_000).default(1000).describe('Rendered prompts kept in memory per instance; the least recently used go first.'),
   TEMPLATE_MATCH_THRESHOLD: z.coerce.number().min(0).max(1).default(0.8).describe('Confidence at which a chat message starts its matching template directly.'),
   TEMPLATE_MATCH_EMBEDDING_MODEL: z
@@ -245,6 +257,12 @@ function toConfig(raw: z.output<typeof settingsSchema>, cwd: string, env: NodeJS
       maxUploadBytes: raw.KB_MAX_UPLOAD_BYTES,
       chunkSize: raw.KB_CHUNK_SIZE,
       chunkOverlap: Math.min(raw.KB_CHUNK_OVERLAP, Math.floor(raw.KB_CHUNK_SIZE / 2)),
+      readers: {
+        workers: raw.KB_WORKERS,
+        timeoutMs: raw.KB_READ_TIMEOUT_MS,
+        memoryMb: raw.KB_READ_MEMORY_MB,
+        maxInflatedBytes: raw.KB_MAX_INFLATED_BYTES,
+      },
     },
     models: {
       defaultModel: raw.DEFAULT_MODEL,

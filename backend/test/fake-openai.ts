@@ -10,6 +10,8 @@ export interface FakeOpenAi {
   failures: Array<{ status: number; headers?: Record<string, string> }>;
   /** When set, every request fails with this status. */
   alwaysFail: number | undefined;
+  /** When set, a request with an input containing `text` is answered after `ms`. */
+  slow: { text: string; ms: number } | undefined;
   close(): Promise<void>;
 }
 
@@ -18,7 +20,7 @@ export interface FakeOpenAi {
  * shape. Vectors are deterministic: the hashing embedding at the requested model's dimension.
  */
 export async function startFakeOpenAi(dimensions = 1536): Promise<FakeOpenAi> {
-  const fake: Omit<FakeOpenAi, 'url' | 'close'> = { requests: [], failures: [], alwaysFail: undefined };
+  const fake: Omit<FakeOpenAi, 'url' | 'close'> = { requests: [], failures: [], alwaysFail: undefined, slow: undefined };
   const server = http.createServer((request, response) => {
     let body = '';
     request.on('data', (chunk: Buffer) => (body += chunk.toString()));
@@ -37,12 +39,16 @@ export async function startFakeOpenAi(dimensions = 1536): Promise<FakeOpenAi> {
         const type = failure.status === 429 ? 'rate_limit_exceeded' : 'server_error';
         return send(failure.status, { error: { message: `Simulated ${failure.status}`, type, code: type } }, failure.headers);
       }
-      send(200, {
-        object: 'list',
-        data: input.map((text, index) => ({ object: 'embedding', index, embedding: hashingEmbedding(text, dimensions) })),
-        model: parsed.model,
-        usage: { prompt_tokens: input.length, total_tokens: input.length },
-      });
+      const answer = () =>
+        send(200, {
+          object: 'list',
+          data: input.map((text, index) => ({ object: 'embedding', index, embedding: hashingEmbedding(text, dimensions) })),
+          model: parsed.model,
+          usage: { prompt_tokens: input.length, total_tokens: input.length },
+        });
+      const slow = fake.slow;
+      if (slow && input.some((text) => text.includes(slow.text))) setTimeout(answer, slow.ms);
+      else answer();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -51,6 +51,18 @@ describe('chunkText', () => {
     expect(chunks.every((c, i) => i === chunks.length - 1 || c.tokenCount > 400)).toBe(true);
   });
 
+  it('chunks 160,000 characters without a space (which the tokenizer merges in quadratic time) at once', () => {
+    // Before runs were cut first, this took most of a minute, and a megabyte half an hour.
+    const text = `A normal sentence first. ${'bomb'.repeat(40_000)} and a normal end.`;
+    const started = performance.now();
+    const chunks = chunkText(text, { chunkSize: 500, overlap: 50 });
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(chunks.every((c) => c.tokenCount <= 500 && text.slice(c.start, c.end) === c.content)).toBe(true);
+    expect(chunks.map((c) => c.content).join('').replace(/\s/g, '')).toContain('bomb'.repeat(100));
+    expect(chunks[0]!.content.startsWith('A normal sentence first.')).toBe(true);
+    expect(chunks.at(-1)!.content.endsWith('and a normal end.')).toBe(true);
+  });
+
   it('returns nothing for blank text', () => {
     expect(chunkText(' \n\n\t', { chunkSize: 100, overlap: 10 })).toEqual([]);
   });

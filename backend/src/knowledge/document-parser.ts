@@ -1,21 +1,18 @@
 import { fileTypeFromBuffer } from 'file-type';
-import { convert as htmlToText } from 'html-to-text';
-import mammoth from 'mammoth';
 import { extractText as extractPdfText } from 'unpdf';
-import yauzl from 'yauzl';
 import { AppError } from '../errors.ts';
+import { docxText } from './docx-text.ts';
+import { htmlText } from './html-text.ts';
+import { InflateBudget } from './inflate-budget.ts';
+import { checkPdfStreams } from './pdf-stream-check.ts';
 
 /*
  * What a document is, judged by its bytes (the name only tells Markdown from plain text), and its
- * text. Runs in the document worker (document-worker.ts), never on the request thread.
+ * text. Runs in a document reader process (document-worker.ts), never in the server's.
  */
 
 export type DocumentType = 'text/plain' | 'text/markdown' | 'text/html' | 'application/pdf' | typeof docxType;
 const docxType = 'application/vnd.openxmlformats-officedocument.wordprocessingml.document';
-
-/** A .docx may inflate to at most this much, whatever its entries claim. */
-const docxMaxInflatedBytes = 64 * 1024 * 1024;
-const docxMaxEntries = 2000;
 
 const unsupported = (what: string) =>
   new AppError('UNSUPPORTED_DOCUMENT_TYPE', `${what} Upload .txt, .md, .html, .pdf or .docx.`);
@@ -52,44 +49,26 @@ function decodeUtf8(bytes: Uint8Array): string {
   }
 }
 
-/** Reads a zip's central directory and refuses archives that would inflate beyond reason. */
-function checkDocxSize(bytes: Uint8Array): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const unreadable = (why: string) => new AppError('DOCUMENT_UNREADABLE', `This .docx cannot be read: ${why}`);
-    yauzl.fromBuffer(Buffer.from(bytes), { lazyEntries: true }, (error, zip) => {
-      if (error || !zip) return reject(unreadable('it is not a valid zip archive.'));
-      let total = 0;
-      let entries = 0;
-      zip.on('entry', (entry: yauzl.Entry) => {
-        total += entry.uncompressedSize;
-        if (++entries > docxMaxEntries || total > docxMaxInflatedBytes) {
-          zip.close();
-          return reject(unreadable(`it would inflate to more than ${docxMaxInflatedBytes / 1024 / 1024} MiB.`));
-        }
-        zip.readEntry();
-      });
-      zip.on('end', () => resolve());
-      zip.on('error', () => reject(unreadable('its zip structure is damaged.')));
-      zip.readEntry();
-    });
-  });
+export interface ExtractLimits {
+  /** KB_MAX_INFLATED_BYTES: how many bytes a .docx or PDF may unpack to (see InflateBudget). */
+  maxInflatedBytes: number;
 }
 
-/** The document's text, with paragraphs separated by blank lines. */
-export async function extractDocumentText(bytes: Uint8Array, type: DocumentType): Promise<string> {
+/**
+ * The document's text, with paragraphs separated by blank lines. Compressed formats are unpacked
+ * within an InflateBudget before a parser sees them; HTML is checked for nesting first. Time and
+ * memory are bounded by the process this runs in (document-worker-process.ts).
+ */
+export async function extractDocumentText(bytes: Uint8Array, type: DocumentType, limits: ExtractLimits): Promise<string> {
+  const budget = () => new InflateBudget({ fileBytes: bytes.byteLength, maxBytes: limits.maxInflatedBytes });
   switch (type) {
     case 'text/plain':
     case 'text/markdown':
       return decodeUtf8(bytes);
     case 'text/html':
-      return htmlToText(decodeUtf8(bytes), {
-        wordwrap: false,
-        selectors: [
-          { selector: 'a', options: { ignoreHref: true } },
-          { selector: 'img', format: 'skip' },
-        ],
-      });
+      return htmlText(decodeUtf8(bytes));
     case 'application/pdf': {
+      await checkPdfStreams(bytes, budget());
       try {
         const { text } = await extractPdfText(new Uint8Array(bytes), { mergePages: false });
         return text.join('\n\n');
@@ -97,14 +76,7 @@ export async function extractDocumentText(bytes: Uint8Array, type: DocumentType)
         throw new AppError('DOCUMENT_UNREADABLE', `This PDF cannot be read: ${(error as Error).message}`);
       }
     }
-    default: {
-      await checkDocxSize(bytes);
-      try {
-        const { value } = await mammoth.extractRawText({ buffer: Buffer.from(bytes) });
-        return value;
-      } catch (error) {
-        throw new AppError('DOCUMENT_UNREADABLE', `This .docx cannot be read: ${(error as Error).message}`);
-      }
-    }
+    default:
+      return docxText(bytes, budget());
   }
 }

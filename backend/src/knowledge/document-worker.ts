@@ -1,17 +1,18 @@
-import { parentPort } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import { AppError } from '../errors.ts';
 import { chunkText, type Chunk, type ChunkOptions } from './chunker.ts';
-import { detectDocumentType, extractDocumentText, type DocumentType } from './document-parser.ts';
+import { detectDocumentType, extractDocumentText, type DocumentType, type ExtractLimits } from './document-parser.ts';
 import { redactSecrets } from './redaction.ts';
 
 /*
- * The document worker's side: CPU-heavy work (parsing, tokenising) off the server's event loop.
- * One request in, one answer out; an AppError crosses as its code and message.
+ * A document reader process: CPU- and memory-heavy work (parsing, tokenising) away from the server,
+ * one task at a time, started by DocumentWorkerProcess with the process's memory limit as its
+ * argument. A task that outgrows the limit takes only this process down; the server starts another.
  */
 
 export type WorkerRequest =
-  | { id: number; kind: 'extract'; bytes: Uint8Array; fileName: string | undefined }
-  | { id: number; kind: 'chunk'; text: string; options: ChunkOptions };
+  | { kind: 'extract'; bytes: Uint8Array; fileName: string | undefined; limits: ExtractLimits }
+  | { kind: 'chunk'; text: string; options: ChunkOptions };
 
 export interface ExtractResult {
   type: DocumentType;
@@ -20,13 +21,15 @@ export interface ExtractResult {
   redactions: number;
 }
 
-export type WorkerResponse =
-  | { id: number; ok: true; result: ExtractResult | Chunk[] }
-  | { id: number; ok: false; error: { code: string | undefined; message: string } };
+/** What the process sends: `ready` once, when its modules are loaded, then one answer per request. */
+export type WorkerMessage =
+  | { kind: 'ready' }
+  | { kind: 'done'; result: ExtractResult | Chunk[] }
+  | { kind: 'failed'; error: { code: string | undefined; message: string } };
 
-async function extract(bytes: Uint8Array, fileName: string | undefined): Promise<ExtractResult> {
+async function extract(bytes: Uint8Array, fileName: string | undefined, limits: ExtractLimits): Promise<ExtractResult> {
   const type = await detectDocumentType(bytes, fileName);
-  const raw = await extractDocumentText(bytes, type);
+  const raw = await extractDocumentText(bytes, type, limits);
   if (raw.trim() === '') {
     throw new AppError(
       'DOCUMENT_EMPTY',
@@ -36,12 +39,39 @@ async function extract(bytes: Uint8Array, fileName: string | undefined): Promise
   return { type, ...redactSecrets(raw) };
 }
 
-parentPort!.on('message', async (request: WorkerRequest) => {
-  try {
-    const result = request.kind === 'extract' ? await extract(request.bytes, request.fileName) : chunkText(request.text, request.options);
-    parentPort!.postMessage({ id: request.id, ok: true, result } satisfies WorkerResponse);
-  } catch (error) {
-    const code = error instanceof AppError ? error.code : undefined;
-    parentPort!.postMessage({ id: request.id, ok: false, error: { code, message: (error as Error).message } } satisfies WorkerResponse);
-  }
-});
+/**
+ * Kills this process once its resident memory passes `limitBytes`. Resident memory counts what a
+ * heap limit does not: ArrayBuffers and Buffers (pdf.js's and zlib's output), native allocations.
+ * The check runs on a thread of its own, because the main one may be inside a parse for seconds,
+ * every 10 ms: memory written at a few GB/s overshoots the limit by tens of megabytes at most.
+ * SIGKILL is how the server tells this end from any other (it kills only for time itself).
+ */
+function watchMemory(limitBytes: number): void {
+  const watchdog = new Worker(
+    `const { workerData } = require('node:worker_threads');
+     setInterval(() => {
+       if (process.memoryUsage.rss() > workerData.limitBytes) process.kill(process.pid, 'SIGKILL');
+     }, 10);`,
+    { eval: true, workerData: { limitBytes }, execArgv: [] },
+  );
+  watchdog.unref();
+}
+
+function send(message: WorkerMessage): void {
+  process.send!(message);
+}
+
+if (process.send) {
+  watchMemory(Number(process.argv[2]));
+  process.on('disconnect', () => process.exit(0));
+  process.on('message', async (request: WorkerRequest) => {
+    try {
+      const result = request.kind === 'extract' ? await extract(request.bytes, request.fileName, request.limits) : chunkText(request.text, request.options);
+      send({ kind: 'done', result });
+    } catch (error) {
+      const code = error instanceof AppError ? error.code : undefined;
+      send({ kind: 'failed', error: { code, message: (error as Error).message } });
+    }
+  });
+  send({ kind: 'ready' });
+}

@@ -139,4 +139,27 @@ describe('knowledge base processing (embedded database)', () => {
     }
   });
 
+  it("processes another user's document while one user's waits on a slow embedding service", async () => {
+    const knowledge = another('openai:text-embedding-3-small');
+    // After the reindex above, the OpenAI-compatible model (the fake, which can be slow) is the active one.
+    expect((await knowledge.models.active())?.model).toBe('openai:text-embedding-3-small');
+    const bystander = await t.runtime.users.create({ email: 'bystander@example.test' }, { userId: null, ip: null });
+    fake.slow = { text: 'Glacial', ms: 3000 };
+    try {
+      const slow = await knowledge.create(t.userId, { bytes: Buffer.from('Glacial erosion carves U-shaped valleys over millennia.'), title: 'Slow' });
+      const started = performance.now();
+      const quick = await knowledge.create(bystander.user.id, { bytes: Buffer.from('Tide tables for the harbour, printed weekly'), title: 'Quick' });
+      while ((await knowledge.get(bystander.user.id, quick.document.id)).status !== 'completed') {
+        expect(performance.now() - started).toBeLessThan(2000);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect((await knowledge.get(t.userId, slow.document.id)).status).toBe('processing');
+      await knowledge.idle();
+      expect((await knowledge.get(t.userId, slow.document.id)).status).toBe('completed');
+    } finally {
+      fake.slow = undefined;
+      await knowledge.stop();
+    }
+  });
+
 });

@@ -6,7 +6,7 @@ import { AppError, isAppError } from '../errors.ts';
 import type { EventBus } from '../events/index.ts';
 import { createEmbedder, type Embedder, type EmbedderSettings } from '../providers/embedders.ts';
 import { chunkLimits, type Chunk } from './chunker.ts';
-import { DocumentWorker } from './document-worker-client.ts';
+import { DocumentWorkerPool, type DocumentReaderSettings } from './document-worker-pool.ts';
 import { EmbeddingModels, vectorLiteral, type EmbeddingModel } from './embedding-models.ts';
 import { FileStore } from './file-store.ts';
 
@@ -17,6 +17,7 @@ export interface KnowledgeSettings {
   maxUploadBytes: number;
   chunkSize: number;
   chunkOverlap: number;
+  readers: DocumentReaderSettings;
 }
 
 export interface NewDocument {
@@ -136,11 +137,13 @@ class Superseded extends Error {}
 export class KnowledgeBase {
   readonly models: EmbeddingModels;
   private readonly files: FileStore;
-  private readonly worker = new DocumentWorker();
+  private readonly readers: DocumentWorkerPool;
   private readonly embedders = new Map<string, Promise<Embedder>>();
   private readonly instance = randomUUID();
-  private readonly queue: string[] = [];
-  private draining: Promise<void> | undefined;
+  /** Documents waiting to be chunked and embedded, oldest first. */
+  private readonly queue: Array<{ id: string; userId: string }> = [];
+  /** Documents being processed, by their owner: one per user, as many users as there are readers. */
+  private readonly processing = new Map<string, Promise<void>>();
   private reindexing: Promise<void> | undefined;
   private reindexProgress = { embedded: 0, total: 0 };
   /** Chunks written since the planner's statistics were last refreshed, and how many there were then. */
@@ -156,6 +159,7 @@ export class KnowledgeBase {
   ) {
     this.models = new EmbeddingModels(database);
     this.files = new FileStore(settings.storageDir);
+    this.readers = new DocumentWorkerPool(settings.readers);
   }
 
   /** The embedder for a model name, created once. */
@@ -191,8 +195,8 @@ export class KnowledgeBase {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.recovery);
-    await Promise.allSettled([this.draining, this.reindexing]);
-    await this.worker.close();
+    await Promise.allSettled([...this.processing.values(), this.reindexing]);
+    await this.readers.close();
     // Hand back what this instance was processing, so the next start (or another instance) resumes
     // it at once. If the database is gone, the lease runs out instead.
     await this.database
@@ -213,16 +217,16 @@ export class KnowledgeBase {
   private async recover(): Promise<void> {
     const unfinished = await this.database.db
       .selectFrom('kb_documents')
-      .select('id')
+      .select(['id', 'user_id'])
       .where(unclaimed)
       .orderBy('created_at')
       .execute();
-    for (const { id } of unfinished) this.enqueue(id);
+    for (const { id, user_id: userId } of unfinished) this.enqueue(id, userId);
   }
 
   /** Resolves when every queued document and any reindex are done (for tests and benchmarks). */
   async idle(): Promise<void> {
-    while (this.draining || this.reindexing) await Promise.allSettled([this.draining, this.reindexing]);
+    while (this.processing.size > 0 || this.reindexing) await Promise.allSettled([...this.processing.values(), this.reindexing]);
   }
 
   // ---- documents ---------------------------------------------------------------------------
@@ -233,7 +237,7 @@ export class KnowledgeBase {
     const existing = await this.findByChecksum(userId, checksum);
     if (existing) return { document: toView(existing), created: false };
     const options = this.chunkOptions(input.chunkSize, input.overlap);
-    const extracted = await this.worker.extract(input.bytes, input.fileName);
+    const extracted = await this.readers.extract(userId, input.bytes, input.fileName);
     const id = randomUUID();
     const storageKey = `${id}.v1`;
     await this.files.write(storageKey, input.bytes);
@@ -271,7 +275,7 @@ export class KnowledgeBase {
         await this.files.remove(storageKey);
         return { document: toView((await this.findByChecksum(userId, checksum))!), created: false };
       }
-      this.enqueue(row.id);
+      this.enqueue(row.id, userId);
       return { document: toView(row), created: true };
     } catch (error) {
       await this.files.remove(storageKey);
@@ -308,7 +312,7 @@ export class KnowledgeBase {
     const current = await this.row(this.database.db, userId, id);
     const options = this.chunkOptions(changes.chunkSize ?? current.chunk_size, changes.overlap ?? current.chunk_overlap);
     const bytes = changes.content !== undefined ? Buffer.from(changes.content, 'utf8') : undefined;
-    const extracted = bytes ? await this.worker.extract(bytes, current.file_name ?? undefined) : undefined;
+    const extracted = bytes ? await this.readers.extract(userId, bytes, current.file_name ?? undefined) : undefined;
     const reprocess = extracted !== undefined || options.chunkSize !== current.chunk_size || options.overlap !== current.chunk_overlap;
     const version = current.version + 1;
     const storageKey = bytes ? `${id}.v${version}` : current.storage_key;
@@ -353,7 +357,7 @@ export class KnowledgeBase {
       throw error;
     }
     if (bytes && current.storage_key !== storageKey) await this.files.remove(current.storage_key);
-    if (reprocess) this.enqueue(id);
+    if (reprocess) this.enqueue(id, userId);
     return toView(row);
   }
 
@@ -366,18 +370,27 @@ export class KnowledgeBase {
 
   // ---- processing --------------------------------------------------------------------------
 
-  private enqueue(id: string): void {
-    if (!this.queue.includes(id)) this.queue.push(id);
-    this.draining ??= this.drain().finally(() => (this.draining = undefined));
+  private enqueue(id: string, userId: string): void {
+    if (!this.queue.some((queued) => queued.id === id)) this.queue.push({ id, userId });
+    this.startProcessing();
   }
 
-  private async drain(): Promise<void> {
-    for (let id = this.queue.shift(); id && !this.stopped; id = this.queue.shift()) {
-      try {
-        await this.process(id);
-      } catch (error) {
-        this.onError(error as Error, `processing document ${id}`);
-      }
+  /**
+   * Starts the oldest queued documents whose owners have none in progress, as many at once as
+   * there are readers: one user's long document (or a hundred of them) holds back only that user's.
+   */
+  private startProcessing(): void {
+    while (!this.stopped && this.processing.size < this.settings.readers.workers) {
+      const at = this.queue.findIndex((queued) => !this.processing.has(queued.userId));
+      if (at < 0) return;
+      const [{ id, userId }] = this.queue.splice(at, 1) as [{ id: string; userId: string }];
+      const run = this.process(id)
+        .catch((error: Error) => this.onError(error, `processing document ${id}`))
+        .finally(() => {
+          this.processing.delete(userId);
+          this.startProcessing();
+        });
+      this.processing.set(userId, run);
     }
   }
 
@@ -401,7 +414,7 @@ export class KnowledgeBase {
     if (!claimed) return;
     const { version, user_id: userId } = claimed;
     try {
-      const chunks = await this.worker.chunk(claimed.text, { chunkSize: claimed.chunk_size, overlap: claimed.chunk_overlap });
+      const chunks = await this.readers.chunk(userId, claimed.text, { chunkSize: claimed.chunk_size, overlap: claimed.chunk_overlap });
       await this.ensureActiveModel();
       const models = await this.models.current();
       // A crashed earlier run may have left part of this version behind.

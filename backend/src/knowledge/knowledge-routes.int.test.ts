@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { docx, docxBomb, imageOnlyPdf, textPdf } from '../../test/documents.ts';
+import { docx, docxBomb, imageOnlyPdf, lyingDocxBomb, nestedHtml, pdfBomb, textPdf } from '../../test/documents.ts';
 import { multipart } from '../../test/multipart.ts';
 import { bearer, createTestApp, type TestApp } from '../../test/test-app.ts';
 
@@ -141,7 +141,7 @@ describe('knowledge base over HTTP (embedded database)', () => {
       ['binary bytes named .txt', () => upload(t.userToken, { name: 'notes.txt', bytes: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]) }), 415, 'UNSUPPORTED_DOCUMENT_TYPE'],
       ['invalid UTF-8', () => upload(t.userToken, { name: 'latin1.txt', bytes: Buffer.from('caf\xe9 cr\xe8me', 'latin1') }), 422, 'DOCUMENT_UNREADABLE'],
       ['a malformed .docx', async () => upload(t.userToken, { name: 'broken.docx', bytes: (await docx(['x'])).subarray(0, 200) }), 422, 'DOCUMENT_UNREADABLE'],
-      ['a .docx bomb', async () => upload(t.userToken, { name: 'bomb.docx', bytes: await docxBomb(100 * 1024 * 1024) }), 422, 'DOCUMENT_UNREADABLE'],
+      ['a .docx bomb', async () => upload(t.userToken, { name: 'bomb.docx', bytes: await docxBomb(100 * 1024 * 1024) }), 422, 'DOCUMENT_TOO_COMPLEX'],
       ['a file over the size limit', () => upload(t.userToken, { name: 'big.txt', bytes: Buffer.alloc(300 * 1024, 'a') }), 413, 'PAYLOAD_TOO_LARGE'],
       ['an empty query', () => search(t.userToken, { query: '  ' }), 400, 'VALIDATION_FAILED'],
       ['a 50,000-character query', () => search(t.userToken, { query: 'a'.repeat(50_000) }), 400, 'VALIDATION_FAILED'],
@@ -174,6 +174,87 @@ describe('knowledge base over HTTP (embedded database)', () => {
       expect(after.count).toBe(count);
       expect((await t.app.inject({ method: 'GET', url: '/ready' })).statusCode).toBe(200);
     });
+  });
+});
+
+/** Runs `work`, sampling this process's resident memory every 5 ms: how long it took and how far memory rose. */
+async function measured<T>(work: () => Promise<T>): Promise<{ result: T; seconds: number; growthMb: number }> {
+  const before = process.memoryUsage.rss();
+  let peak = before;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 5);
+  const started = performance.now();
+  try {
+    const result = await work();
+    peak = Math.max(peak, process.memoryUsage.rss());
+    return { result, seconds: (performance.now() - started) / 1000, growthMb: (peak - before) / 1024 / 1024 };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+describe('hostile documents fail alone, quickly, and outside the server\'s memory (embedded database)', () => {
+  let t: TestApp;
+  let otherToken: string;
+  const upload = (token: string, file: Parameters<typeof multipart>[0]) => {
+    const { payload, headers } = multipart(file);
+    return t.app.inject({ method: 'POST', url: '/v1/knowledge/documents', headers: { ...bearer(token), ...headers }, payload });
+  };
+  const documentCount = async () =>
+    Number((await t.runtime.database.db.selectFrom('kb_documents').select((eb) => eb.fn.countAll<string>().as('count')).executeTakeFirstOrThrow()).count);
+
+  beforeAll(async () => {
+    t = await createTestApp('pglite', { KB_READ_TIMEOUT_MS: '1500', KB_WORKERS: '2' });
+    otherToken = (await t.runtime.users.create({ email: 'bystander@example.test' }, { userId: null, ip: null })).token;
+    // Both reader processes up, as on a server that has read documents before.
+    await Promise.all([upload(t.userToken, { name: 'a.txt', bytes: Buffer.from('Warming up one reader.') }), upload(otherToken, { name: 'b.txt', bytes: Buffer.from('Warming up the other.') })]);
+    await t.runtime.knowledge.idle();
+  });
+  afterAll(() => t.close());
+
+  const bombs: Array<[string, () => Promise<{ name: string; bytes: Buffer }>, string]> = [
+    ['a .docx that declares 1,000 bytes and unpacks to 1 GiB', async () => ({ name: 'bomb.docx', bytes: await lyingDocxBomb(1024 * 1024 * 1024) }), 'DOCUMENT_UNREADABLE'],
+    ['a 270 KB PDF whose content stream unpacks to 94 MB', async () => ({ name: 'bomb.pdf', bytes: pdfBomb(94_000_000) }), 'DOCUMENT_TOO_COMPLEX'],
+    ['HTML of 100,000 nested <div>s', async () => ({ name: 'deep.html', bytes: nestedHtml(100_000) }), 'DOCUMENT_TOO_COMPLEX'],
+  ];
+  it.each(bombs)('%s is refused within a second, storing nothing, while the server\'s memory stays flat', async (_name, build, code) => {
+    const file = await build();
+    const before = await documentCount();
+    const { result: response, seconds, growthMb } = await measured(() => upload(t.userToken, file));
+    expect(response.statusCode).toBe(422);
+    expect(response.json().error.code).toBe(code);
+    expect(seconds).toBeLessThan(1);
+    expect(growthMb).toBeLessThan(100);
+    expect(await documentCount()).toBe(before);
+    expect((await t.app.inject({ method: 'GET', url: '/ready' })).statusCode).toBe(200);
+  });
+
+  it("one user's slow documents neither fail nor delay another user's 43-byte one; each has its own time", async () => {
+    // Within the inflate budget: pdf.js spends seconds on each, past the 1.5 s limit.
+    const sent = performance.now();
+    const slow = [1, 2].map((n) =>
+      upload(t.userToken, { name: `slow-${n}.pdf`, bytes: pdfBomb(15 * 1024 * 1024 + n) }).then((r) => ({ status: r.statusCode, error: r.json().error, seconds: (performance.now() - sent) / 1000 })),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const note = Buffer.from('Tide tables for the harbour, printed weekly');
+    expect(note.byteLength).toBe(43);
+    const { result: small, seconds } = await measured(() => upload(otherToken, { name: 'note.txt', bytes: note }));
+    expect(small.statusCode).toBe(202);
+    expect(seconds).toBeLessThan(1);
+    const id = small.json().document.id;
+    for (let tries = 0; ; tries++) {
+      const document = (await t.app.inject({ method: 'GET', url: `/v1/knowledge/documents/${id}`, headers: bearer(otherToken) })).json().document;
+      if (document.status === 'completed') break;
+      expect(document.status).not.toBe('failed');
+      expect(tries).toBeLessThan(100);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const [first, second] = await Promise.all(slow);
+    for (const outcome of [first!, second!]) {
+      expect(outcome.status).toBe(422);
+      expect(outcome.error).toMatchObject({ code: 'DOCUMENT_TOO_COMPLEX', message: expect.stringMatching(/longer than 1\.5 s/) });
+    }
+    // The second waited for the first (one per user), then had its own 1.5 s.
+    expect(Math.max(first!.seconds, second!.seconds)).toBeGreaterThan(3);
   });
 });
 
