@@ -50,6 +50,25 @@ function hasLongRun(text: string, start: number, end: number): boolean {
   return false;
 }
 
+/**
+ * [start, end) of `text` cut into windows of at most `maxRunChars` characters, each ending at a
+ * whitespace when one falls in it, for the word segmenter: ICU's word breaking is quadratic in a
+ * run without spaces (160,000 characters of `a-a-…` took 21 s), so it never sees a longer one. A
+ * word is cut at a window's edge only inside a run longer than a window, which is cut anyway.
+ */
+function* segmenterWindows(text: string, start: number, end: number): Generator<[number, number]> {
+  while (start < end) {
+    let cut = Math.min(end, start + maxRunChars);
+    if (cut < end) {
+      let space = cut;
+      while (space > start && !/\s/.test(text[space - 1]!)) space--;
+      if (space > start) cut = space;
+    }
+    yield [start, cut];
+    start = cut;
+  }
+}
+
 const sentences = new Intl.Segmenter('en', { granularity: 'sentence' });
 const words = new Intl.Segmenter('en', { granularity: 'word' });
 
@@ -75,13 +94,15 @@ function atomsOf(text: string, chunkSize: number, overlap: number): Atom[] {
   // A sentence longer than a chunk: pack its words; a word longer than a chunk: cut by characters.
   const splitLong = (start: number, end: number, endsParagraph: boolean) => {
     const pieces: Array<[number, number, number]> = [];
-    for (const { index, segment } of words.segment(text.slice(start, end))) {
-      const from = start + index;
-      const to = from + segment.length;
-      const tokens = segment.length > maxRunChars ? Infinity : countTokens(segment);
-      if (tokens <= partSize) pieces.push([from, to, tokens]);
-      // A character is at most four tokens, so a quarter of the size in characters always fits.
-      else for (let at = from, step = Math.max(1, Math.floor(partSize / 4)); at < to; at += step) pieces.push([at, Math.min(to, at + step), step * 4]);
+    for (const [windowStart, windowEnd] of segmenterWindows(text, start, end)) {
+      for (const { index, segment } of words.segment(text.slice(windowStart, windowEnd))) {
+        const from = windowStart + index;
+        const to = from + segment.length;
+        const tokens = countTokens(segment);
+        if (tokens <= partSize) pieces.push([from, to, tokens]);
+        // A character is at most four tokens, so a quarter of the size in characters always fits.
+        else for (let at = from, step = Math.max(1, Math.floor(partSize / 4)); at < to; at += step) pieces.push([at, Math.min(to, at + step), step * 4]);
+      }
     }
     let first = 0;
     while (first < pieces.length) {
