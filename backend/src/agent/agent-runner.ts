@@ -250,7 +250,7 @@ export class AgentRunner {
     const token = this.leases.newToken();
     await this.deps.database.transaction(async (tx) => {
       // The session first (the order of every session write), then the turn, checked again.
-      const moved = await this.deps.sessions.transition(tx, sessionId, decision.action === 'fail' ? 'failed' : 'running', { from: ['paused'], reason });
+      const moved = await this.deps.sessions.transition(tx, sessionId, decision.action === 'fail' ? 'resolve-fail' : 'resolve-resume', { reason });
       if (!moved) throw new AppError('INVALID_TRANSITION', 'The session is no longer paused on this call: read it again.');
       if (decision.action === 'fail') {
         const ended = await endTurn(tx, turn.id, { status: 'suspended' }, { status: 'failed' });
@@ -349,7 +349,7 @@ export class AgentRunner {
     const status = turn.cancel_requested ? 'cancelled' : 'failed';
     const error = turn.cancel_requested ? undefined : { code: 'RECOVERY_EXHAUSTED', message: `The turn was interrupted and resumed ${turn.recoveries - 1} times without finishing; it was stopped.` };
     await this.deps.database.transaction(async (tx) => {
-      if (error) await this.deps.sessions.transition(tx, turn.session_id, 'failed', { from: ['running', 'paused'], reason: error.message, error });
+      if (error) await this.deps.sessions.transition(tx, turn.session_id, 'recovery-exhausted', { reason: error.message, error });
       else await lockSession(tx, turn.session_id);
       const ended = await endTurn(tx, turn.id, { leaseOwner: turn.token }, { status, error });
       if (!ended) throw new LeaseLost(`The turn ${turn.id} is no longer held by ${turn.token}.`);
@@ -729,7 +729,7 @@ export class AgentRunner {
       // A session the user paused, completed or failed meanwhile has no use for the turn: it ends.
       if (state.sessionStatus !== 'running') return false;
       await tx.updateTable('turns').set({ status: 'suspended', error, lease_owner: null, lease_expires_at: null }).where('id', '=', execution.turnId).execute();
-      await this.deps.sessions.transition(tx, session.id, 'paused', { from: ['running'], reason: error.message, error });
+      await this.deps.sessions.transition(tx, session.id, 'outcome-unknown', { reason: error.message, error });
       return true;
     });
     if (!waits) return this.finish(session, execution, 'cancelled', last, error);

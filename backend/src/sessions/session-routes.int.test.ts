@@ -115,6 +115,10 @@ describe.each(['pglite', 'postgres'] as const)('agents and sessions over HTTP (%
     const refused = await setStatus(session.id, 'completed');
     expect(refused.statusCode).toBe(409);
     expect(refused.json().error).toMatchObject({ code: 'INVALID_TRANSITION', message: 'A paused session cannot become completed: it can become running.' });
+    // paused → failed is the server's edge (resolve: fail, recovery exhausted), never the user's.
+    const notFailed = await setStatus(session.id, 'failed');
+    expect(notFailed.statusCode).toBe(409);
+    expect(notFailed.json().error).toMatchObject({ code: 'INVALID_TRANSITION', message: 'A paused session cannot become failed: it can become running.' });
     expect((await setStatus(session.id, 'running', { checkpoint: { name: 'before the risky part' } })).statusCode).toBe(200);
     expect((await setStatus(session.id, 'failed')).statusCode).toBe(200);
     expect((await setStatus(session.id, 'running')).statusCode).toBe(200);

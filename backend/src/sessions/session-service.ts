@@ -6,7 +6,7 @@ import { completeSessionToolName, providerOfTool, toolPatternCovers, type Prompt
 import type { AgentService, AgentView } from './agent-service.ts';
 import { sanitizeContext, type DroppedContext } from './context-sanitizer.ts';
 import { endTurn } from './turn-end.ts';
-import { assertTransition } from './session-status.ts';
+import { assertTransition, systemEdge, type SystemCause } from './session-status.ts';
 
 type SessionRow = Selectable<AgentSessionsTable>;
 
@@ -201,7 +201,7 @@ export class SessionService {
    */
   async changeStatus(userId: string, id: string, to: SessionStatus, checkpoint: { name?: string | undefined } = {}): Promise<SessionView> {
     const current = await this.row(this.deps.database.db, userId, id);
-    assertTransition(current.status, to);
+    assertTransition(current.status, to, 'user');
     return this.deps.database.transaction(async (tx) => {
       const row = await tx
         .updateTable('agent_sessions')
@@ -247,6 +247,9 @@ export class SessionService {
     options: { checkpoint?: boolean; complete?: boolean; requireRunning?: boolean; events?: AgentryEvent[] } = {},
   ): Promise<void> {
     const completes = options.complete === true;
+    // Only a session still on the edge completes; one the user paused or ended keeps its status.
+    const finished = systemEdge('steps-finished');
+    const onEdge = sql`agent_sessions.status in (${sql.join(finished.from)})`;
     const row = await this.update(
       tx,
       sessionId,
@@ -257,25 +260,26 @@ export class SessionService {
         input_tokens: sql`input_tokens + ${counts.inputTokens}`,
         output_tokens: sql`output_tokens + ${counts.outputTokens}`,
         cost_usd: sql`cost_usd + ${counts.costUsd}`,
-        ...(completes ? { status: sql`case when agent_sessions.status = 'running' then 'completed' else agent_sessions.status end`, completed_at: sql`case when agent_sessions.status = 'running' then now() else completed_at end` } : {}),
+        ...(completes ? { status: sql`case when ${onEdge} then ${finished.to} else agent_sessions.status end`, completed_at: sql`case when ${onEdge} then now() else completed_at end` } : {}),
       },
       options.requireRunning === false ? undefined : ['running'],
     );
     if (!row) throw new AppError('SESSION_NOT_RUNNING', 'The session stopped running during the turn.');
     const events = [...(options.events ?? [])];
-    const justCompleted = completes && row.previous_status === 'running';
-    if (justCompleted) events.push({ type: 'session.status_changed', data: { sessionId, from: 'running', to: 'completed', reason: "the agent finished the template's steps" } });
+    const justCompleted = completes && finished.from.includes(row.previous_status);
+    if (justCompleted) events.push({ type: 'session.status_changed', data: { sessionId, from: row.previous_status, to: finished.to, reason: "the agent finished the template's steps" } });
     if (options.checkpoint === false) await this.deps.bus.publish(tx, ...events.map((event) => ({ userId: row.user_id, topic: sessionTopic(sessionId), event })));
     else await this.checkpoint(tx, row, justCompleted ? 'status' : 'step', { step, events });
   }
 
   /**
-   * Moves the session to `to` on the agent loop's behalf (a tool outcome to decide, a turn that
-   * could not be recovered, a decision made), from any of `from`, with a checkpoint and the event
-   * giving the reason; `error` becomes its last error. Returns false when the session was in none
-   * of `from`.
+   * Moves the session along the system edges of `cause` (a tool outcome to decide, a turn that
+   * could not be recovered, a decision made), with a checkpoint and the event giving the reason;
+   * `error` becomes its last error. Returns false when the session was in none of the statuses
+   * the cause may leave (the table in session-status.ts says which).
    */
-  async transition(tx: Executor, sessionId: string, to: SessionStatus, change: { from: SessionStatus[]; reason: string; error?: { code: string; message: string } }): Promise<boolean> {
+  async transition(tx: Executor, sessionId: string, cause: SystemCause, change: { reason: string; error?: { code: string; message: string } }): Promise<boolean> {
+    const { from, to } = systemEdge(cause);
     const row = await this.update(
       tx,
       sessionId,
@@ -284,7 +288,7 @@ export class SessionService {
         completed_at: to === 'completed' ? sql`now()` : null,
         ...(change.error ? { last_error: change.error as never, error_count: sql`error_count + 1` } : {}),
       },
-      change.from,
+      from,
     );
     if (!row) return false;
     await this.checkpoint(tx, row, 'status', { events: [{ type: 'session.status_changed', data: { sessionId, from: row.previous_status, to, reason: change.reason } }] });
@@ -328,6 +332,9 @@ export class SessionService {
    */
   async restore(userId: string, id: string, checkpointId: string): Promise<SessionView> {
     const current = await this.row(this.deps.database.db, userId, id);
+    // The update below is guarded by the version, so the status read here is the one it leaves.
+    const restored = systemEdge('restore');
+    if (current.status !== restored.to) assertTransition(current.status, restored.to, 'system');
     return this.deps.database.transaction(async (tx) => {
       const unfinished = await tx.selectFrom('turns').select('status').where('session_id', '=', id).where('status', 'in', ['running', 'suspended']).executeTakeFirst();
       if (unfinished?.status === 'running') throw new AppError('SESSION_BUSY', 'A turn is running in this session: cancel it before restoring.');
