@@ -5,7 +5,8 @@ import { toDatabaseError, type AgentSessionsTable, type Executor, type MessagesT
 import { AppError, isAppError } from '../errors.ts';
 import type { AgentryEvent, EventBus } from '../events/index.ts';
 import type { FaultInjector } from '../fault-injection.ts';
-import { redactArguments, type ToolDefinition } from '../knowledge/index.ts';
+import type { ToolDefinition } from '../knowledge/index.ts';
+import { redactArguments } from '../redaction/index.ts';
 import { costOf, type LanguageModels } from '../providers/index.ts';
 import { endTurn, sessionTopic, type SessionService } from '../sessions/index.ts';
 import { completeSessionToolName, type PromptUser } from '../templates/index.ts';

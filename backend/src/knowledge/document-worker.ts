@@ -2,7 +2,7 @@ import { parentPort } from 'node:worker_threads';
 import { AppError } from '../errors.ts';
 import { chunkText, type Chunk, type ChunkOptions } from './chunker.ts';
 import { detectDocumentType, extractDocumentText, type DocumentType } from './document-parser.ts';
-import { redactSecrets } from './redaction.ts';
+import { redactSecrets } from '../redaction/index.ts';
 
 /*
  * The document worker's side: CPU-heavy work (parsing, tokenising) off the server's event loop.
