@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { jsonSchema, streamText, tool, type ToolSet } from 'ai';
 import { sql, type Selectable } from 'kysely';
 import { toDatabaseError, type AgentSessionsTable, type Executor, type MessagesTable, type PostgresDatabase, type TurnStatus } from '../database/index.ts';
@@ -224,7 +225,7 @@ export class AgentRunner {
       while (Date.now() < deadline) {
         const turn = await db.selectFrom('turns').select('status').where('id', '=', running.id).executeTakeFirst();
         if (turn?.status !== 'running') return true;
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await sleep(50);
       }
       return false;
     }
@@ -362,7 +363,7 @@ export class AgentRunner {
   private async releaseWhenReachable(turnId: string, token: string): Promise<void> {
     const deadline = Date.now() + this.deps.leases.ttlMs;
     while (Date.now() < deadline && !this.stopped) {
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      await sleep(250);
       try {
         await this.leases.release(turnId, token);
         return;
