@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import type { Config } from './config.ts';
@@ -119,7 +120,7 @@ export async function kb(config: Config, args: string[], print: Print): Promise<
       }
     }
     while (waiting.size > 0) {
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      await sleep(250);
       for (const [id, file] of waiting) {
         const { document } = await api.request<DocumentReply>('GET', `/v1/knowledge/documents/${id}`);
         if (document.status === 'completed' || document.status === 'failed') {

@@ -227,7 +227,10 @@ function createIntegrations(config: Config, database: PostgresDatabase, bus: Eve
     maxResponseBytes: config.integrations.maxResponseBytes,
     version,
   });
-  integrationTools = new IntegrationTools({ database, bus, integrations, registry, clients, attempts: config.integrations.attempts, retryDelayMs: 200, onError });
+  // Doubling from 200 ms, never capped within INTEGRATIONS_MAX_RETRIES (10 at most), and no jitter:
+  // a server that blinked gets each delay in full to come back.
+  const retry = { attempts: config.integrations.attempts, baseDelayMs: 200, maxDelayMs: 200 * 2 ** 9, jitter: 'none' } as const;
+  integrationTools = new IntegrationTools({ database, bus, integrations, registry, clients, retry, onError });
   const health = new HealthMonitor({ database, integrations, clients, intervalMs: config.integrations.healthIntervalMs || 300_000, onError });
   return { integrations, integrationTools, health };
 }

@@ -188,7 +188,7 @@ describe('patterns in product code', () => {
   it(`run in linear time: each over ${inputSize / 1024} KB of adversarial input within ${runLimitMs / 1000} s`, { timeout: 120_000 }, async () => {
     const { slow, runs } = await timePatterns(patterns);
     const report = slow.map((s) => `${s.where} ${s.pattern} took over ${s.ms} ms on ${s.input}`);
-    expect(report, 'these patterns backtrack: make them linear (see backend/src/knowledge/redaction.ts for how)').toEqual([]);
+    expect(report, 'these patterns backtrack: make them linear (see backend/src/redaction/redact-secrets.ts for how)').toEqual([]);
     expect(runs).toBeGreaterThanOrEqual(patterns.length * commonInputs.length);
   });
 });

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { Executor, PostgresDatabase } from '../database/index.ts';
 import { AppError } from '../errors.ts';
 import { hashesEqual, hashToken, isWellFormedToken, issueToken } from './api-token.ts';
@@ -34,7 +35,6 @@ export interface Eviction {
 
 interface CacheEntry {
   principal: Principal;
-  cachedUntil: number;
   lastUsedWrittenAt: number;
 }
 
@@ -52,14 +52,20 @@ const maxTokensPerUser = 100;
  * `last_used_at` is written at most once a minute per token.
  */
 export class TokenService {
-  private readonly cache = new Map<string, CacheEntry>();
+  /**
+   * By token hash, for `cacheTtlMs` by the service's clock (checked at every read, hence no TTL
+   * resolution), at most `maxCacheEntries`: the least recently used goes first.
+   */
+  private readonly cache: LRUCache<string, CacheEntry>;
   private readonly evictionListeners = new Set<(eviction: Eviction) => void>();
   private unlisten: (() => Promise<void>) | undefined;
 
   constructor(
     private readonly database: PostgresDatabase,
     private readonly options: { cacheTtlMs: number; onBackgroundError: (error: Error) => void; now?: () => number },
-  ) {}
+  ) {
+    this.cache = new LRUCache({ max: maxCacheEntries, ttl: Math.max(0, options.cacheTtlMs), ttlResolution: 0, perf: { now: () => this.now() } });
+  }
 
   private now(): number {
     return this.options.now?.() ?? Date.now();
@@ -98,7 +104,7 @@ export class TokenService {
     const hash = hashToken(token);
     const now = this.now();
     const cached = this.cache.get(hash);
-    if (cached && cached.cachedUntil > now && (cached.principal.expiresAt === null || cached.principal.expiresAt > now)) {
+    if (cached && (cached.principal.expiresAt === null || cached.principal.expiresAt > now)) {
       this.touch(hash, cached, now);
       return { principal: cached.principal };
     }
@@ -114,13 +120,10 @@ export class TokenService {
     if (row.revoked_at || row.disabled_at || (row.expires_at && row.expires_at.getTime() <= now)) return { issued: true };
     const entry: CacheEntry = {
       principal: { user: toPublicUser(row), tokenId: row.token_id, expiresAt: row.expires_at?.getTime() ?? null },
-      cachedUntil: now + this.options.cacheTtlMs,
       lastUsedWrittenAt: row.last_used_at?.getTime() ?? 0,
     };
-    if (this.options.cacheTtlMs > 0) {
-      if (this.cache.size >= maxCacheEntries) this.cache.delete(this.cache.keys().next().value as string);
-      this.cache.set(hash, entry);
-    }
+    // A TTL of 0 means no cache here (to lru-cache it would mean no expiry).
+    if (this.options.cacheTtlMs > 0) this.cache.set(hash, entry);
     this.touch(hash, entry, now);
     return { principal: entry.principal };
   }
@@ -208,9 +211,9 @@ export class TokenService {
   private evictLocal(payload: string): void {
     const [kind, id] = payload.split(':', 2);
     if ((kind !== 'user' && kind !== 'token') || !id) return;
-    for (const [hash, entry] of this.cache) {
-      if ((kind === 'user' && entry.principal.user.id === id) || (kind === 'token' && entry.principal.tokenId === id)) this.cache.delete(hash);
-    }
+    // Collected first: the cache's order is not to be changed while it is walked.
+    const evicted = [...this.cache.entries()].filter(([, entry]) => (kind === 'user' ? entry.principal.user.id : entry.principal.tokenId) === id);
+    for (const [hash] of evicted) this.cache.delete(hash);
     for (const listener of this.evictionListeners) {
       try {
         listener({ kind, id });

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { jsonSchema, streamText, tool, type ToolSet } from 'ai';
 import { sql, type Selectable } from 'kysely';
 import { toDatabaseError, type AgentSessionsTable, type Executor, type MessagesTable, type PostgresDatabase, type TurnStatus } from '../database/index.ts';
 import { AppError, isAppError } from '../errors.ts';
 import type { AgentryEvent, EventBus } from '../events/index.ts';
 import type { FaultInjector } from '../fault-injection.ts';
-import { redactArguments, type ToolDefinition } from '../knowledge/index.ts';
+import type { ToolDefinition } from '../knowledge/index.ts';
+import { redactArguments } from '../redaction/index.ts';
 import { costOf, type LanguageModels } from '../providers/index.ts';
 import { endTurn, sessionTopic, type SessionService } from '../sessions/index.ts';
 import { completeSessionToolName, type PromptUser } from '../templates/index.ts';
@@ -223,7 +225,7 @@ export class AgentRunner {
       while (Date.now() < deadline) {
         const turn = await db.selectFrom('turns').select('status').where('id', '=', running.id).executeTakeFirst();
         if (turn?.status !== 'running') return true;
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await sleep(50);
       }
       return false;
     }
@@ -361,7 +363,7 @@ export class AgentRunner {
   private async releaseWhenReachable(turnId: string, token: string): Promise<void> {
     const deadline = Date.now() + this.deps.leases.ttlMs;
     while (Date.now() < deadline && !this.stopped) {
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      await sleep(250);
       try {
         await this.leases.release(turnId, token);
         return;

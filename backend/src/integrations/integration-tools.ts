@@ -4,8 +4,10 @@ import { sql } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import type { PostgresDatabase } from '../database/index.ts';
 import type { EventBus } from '../events/index.ts';
+import { withRetries, type RetryPolicy } from '../providers/index.ts';
 import { AppError, isAppError } from '../errors.ts';
-import { redactArguments, type ToolDefinition } from '../knowledge/index.ts';
+import type { ToolDefinition } from '../knowledge/index.ts';
+import { redactArguments } from '../redaction/index.ts';
 import { toolPatternCovers } from '../templates/index.ts';
 import type { ConnectionView, IntegrationService } from './integration-service.ts';
 import { McpUnavailable, type McpClients, type McpTarget } from './mcp-clients.ts';
@@ -17,10 +19,8 @@ export interface IntegrationToolsDeps {
   integrations: IntegrationService;
   registry: ToolRegistry;
   clients: McpClients;
-  /** Attempts per call when the server cannot be reached or times out (1: no retry). */
-  attempts: number;
-  /** The first retry's delay; each next one doubles it. */
-  retryDelayMs: number;
+  /** Retries of a call whose server cannot be reached or timed out (`attempts` 1: no retry). */
+  retry: RetryPolicy;
   onError(error: unknown, context: string): void;
 }
 
@@ -315,29 +315,34 @@ export class IntegrationTools {
     if (target.userId !== userId) throw new AppError('INTEGRATION_DISCONNECTED');
     const started = performance.now();
     let result: CallToolResult;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        result = await this.deps.clients.callTool(target, tool.remoteName, input, options);
-        break;
-      } catch (thrown) {
-        // A call the turn gave up on (cancelled, or its lease lost) says nothing about the server.
-        if (options.signal?.aborted) throw thrown;
-        let error = thrown;
-        if (error instanceof McpUnavailable && error.failure.transient && attempt < this.deps.attempts) {
-          // Repeated only when that cannot do its effect twice: the request never reached the
-          // server, or the tool is idempotent (and the server has the idempotency key).
-          if (!error.failure.mayHaveRun || tool.idempotent) {
-            await sleep(this.deps.retryDelayMs * 2 ** (attempt - 1), options.signal);
-            continue;
+    let lastFailure: unknown;
+    try {
+      result = await withRetries(
+        this.deps.retry,
+        async () => {
+          try {
+            return await this.deps.clients.callTool(target, tool.remoteName, input, options);
+          } catch (error) {
+            lastFailure = error;
+            throw error;
           }
-        }
-        if (error instanceof McpUnavailable && error.failure.mayHaveRun && !tool.idempotent) {
-          error = Object.assign(new Error(`${error.message} The call may or may not have had its effect: check before calling ${tool.name} again.`), { code: 'TOOL_OUTCOME_UNKNOWN' });
-        }
-        await this.record(target, tool, input, performance.now() - started, isAppError(thrown) ? thrown.code : 'TOOL_FAILED');
-        await this.failed(target, thrown);
-        throw error;
+        },
+        // Repeated only when that cannot do its effect twice: the request never reached the
+        // server, or the tool is idempotent (and the server has the idempotency key).
+        (error) => ({ retry: error instanceof McpUnavailable && error.failure.transient && (!error.failure.mayHaveRun || tool.idempotent) }),
+        options.signal ? { signal: options.signal } : {},
+      );
+    } catch (thrown) {
+      // A call the turn gave up on (cancelled, or its lease lost) says nothing about the server.
+      // Cancelled while waiting to retry, it ends with the failure it was waiting to repeat.
+      if (options.signal?.aborted) throw thrown === options.signal.reason && lastFailure !== undefined ? lastFailure : thrown;
+      let error = thrown;
+      if (error instanceof McpUnavailable && error.failure.mayHaveRun && !tool.idempotent) {
+        error = Object.assign(new Error(`${error.message} The call may or may not have had its effect: check before calling ${tool.name} again.`), { code: 'TOOL_OUTCOME_UNKNOWN' });
       }
+      await this.record(target, tool, input, performance.now() - started, isAppError(thrown) ? thrown.code : 'TOOL_FAILED');
+      await this.failed(target, thrown);
+      throw error;
     }
     const durationMs = performance.now() - started;
     // Off the call's path: the result goes back to the loop while the usage row and its event commit.
@@ -408,12 +413,4 @@ function toModelValue(result: CallToolResult): { text: string; structured?: unkn
     .join('\n');
   const structured = result.structuredContent && JSON.stringify(result.structuredContent).length <= maxResultChars ? { structured: result.structuredContent } : {};
   return text.length > maxResultChars ? { text: text.slice(0, maxResultChars), ...structured, truncated: true } : { text, ...structured };
-}
-
-/** Waits `ms`, or less when `signal` aborts. */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-  });
 }

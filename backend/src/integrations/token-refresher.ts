@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { sql, type Selectable } from 'kysely';
 import { recordAudit } from '../accounts/index.ts';
 import type { PostgresDatabase } from '../database/index.ts';
@@ -78,7 +79,7 @@ export class TokenRefresher {
         return this.open(current).accessToken!;
       }
       if (Date.now() > deadline) throw new OAuthProviderError('The access token could not be refreshed: another instance is still refreshing it.', false);
-      await new Promise((resolve) => setTimeout(resolve, this.pollMs));
+      await sleep(this.pollMs);
     }
   }
 

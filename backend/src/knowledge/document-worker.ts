@@ -1,8 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import { AppError } from '../errors.ts';
 import { chunkText, type Chunk, type ChunkOptions } from './chunker.ts';
+import { redactSecrets } from '../redaction/index.ts';
 import { detectDocumentType, extractDocumentText, type DocumentType, type ExtractLimits } from './document-parser.ts';
-import { redactSecrets } from './redaction.ts';
 
 /*
  * A document reader process: CPU- and memory-heavy work (parsing, tokenising) away from the server,

@@ -7,7 +7,7 @@
 export { createEmbedder, embedderNamePattern, type Embedder, type EmbedderSettings } from './embedders.ts';
 export { contentWords, hashingEmbedding, lightStem, localHashingDimensions } from './local-hashing-embedder.ts';
 export type { OpenAiSettings } from './openai-embedder.ts';
-export type { RetryPolicy } from './retry.ts';
+export { retryAfterMs, withRetries, type RetryDecision, type RetryPolicy } from './retry.ts';
 
 // Language models.
 export { createLanguageModels, type ConfiguredModel, type LanguageModelSettings, type LanguageModels, type ModelEndpoint } from './language-models.ts';

@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 /**
  * Retries with exponential backoff and full jitter. A server that says when to come back
  * (`Retry-After` in seconds or as a date, or `retry-after-ms`) is believed, up to `maxDelayMs`.
@@ -7,6 +9,12 @@ export interface RetryPolicy {
   attempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
+  /**
+   * `full` (the default): each delay is drawn between 0 and its backoff, so callers that failed
+   * together do not come back together. `none`: the whole backoff, for a caller of few attempts
+   * whose retry must give the server that long to come back.
+   */
+  jitter?: 'full' | 'none';
 }
 
 export interface RetryDecision {
@@ -15,6 +23,11 @@ export interface RetryDecision {
   afterMs?: number;
 }
 
+/**
+ * Runs `run` until it succeeds, `decide` says the failure is not worth another attempt, the
+ * attempts are spent or `signal` aborts. Throws the last failure, or the signal's reason when it
+ * aborts during a delay.
+ */
 export async function withRetries<T>(
   policy: RetryPolicy,
   run: (attempt: number) => Promise<T>,
@@ -28,8 +41,8 @@ export async function withRetries<T>(
     } catch (error) {
       const decision = decide(error);
       if (!decision.retry || attempt >= policy.attempts || options.signal?.aborted) throw error;
-      const backoff = random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-      await sleep(Math.min(policy.maxDelayMs, decision.afterMs ?? backoff), options.signal);
+      const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1)) * (policy.jitter === 'none' ? 1 : random());
+      await delay(Math.min(policy.maxDelayMs, decision.afterMs ?? backoff), options.signal);
     }
   }
 }
@@ -47,16 +60,12 @@ export function retryAfterMs(headers: Record<string, string | undefined> | undef
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
-  });
+/** Waits `ms`; an abort ends the wait with the signal's own reason, as an aborted call would. */
+async function delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  try {
+    await sleep(ms, undefined, signal ? { signal } : {});
+  } catch (error) {
+    signal?.throwIfAborted();
+    throw error;
+  }
 }

@@ -1,4 +1,4 @@
-import { redactSecrets } from '../knowledge/redaction.ts';
+import { isCredentialName, redactSecrets } from '../redaction/index.ts';
 
 /** Why a part of a session's context was not stored. */
 export interface DroppedContext {
@@ -11,22 +11,9 @@ export const contextLimits = { maxBytes: 64 * 1024, maxDepth: 6, maxKeys: 200, m
 
 const dropMark = Symbol('dropped');
 
-/** Words in a key name that say its value is a credential, whatever the value looks like. */
-const secretWords = new Set(['password', 'passwd', 'passphrase', 'secret', 'token', 'apikey', 'auth', 'authorization', 'cookie', 'credential', 'credentials', 'privatekey', 'signature']);
-
-/** `apiKey`, `api_key`, `X-Auth-Token` → words; two-word names (`api key`) also count joined. */
-function namesCredential(key: string): boolean {
-  const words = key
-    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
-    .toLowerCase()
-    .split(/[^a-z0-9]+/)
-    .filter(Boolean);
-  return words.some((word, i) => secretWords.has(word) || secretWords.has(word + (words[i + 1] ?? '')));
-}
-
 /**
  * Makes client-supplied context safe to keep: drops keys that name credentials and values that look
- * like one (the knowledge base's redaction patterns), and caps depth, breadth and string length.
+ * like one (the redaction area's name rule and value patterns), and caps depth, breadth and string length.
  * Returns what was dropped, by path, so the caller can tell the client.
  */
 export function sanitizeContext(input: Record<string, unknown>): { context: Record<string, unknown>; dropped: DroppedContext[] } {
@@ -49,7 +36,7 @@ export function sanitizeContext(input: Record<string, unknown>): { context: Reco
         drop(at, 'too-many');
         continue;
       }
-      if (namesCredential(key)) {
+      if (isCredentialName(key)) {
         drop(at, 'secret-key');
         continue;
       }

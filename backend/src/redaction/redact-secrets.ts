@@ -1,6 +1,6 @@
 /*
- * Credentials never reach a chunk or an embedding. Before a document is chunked, text that looks
- * like one is replaced by a marker: private key blocks, well-known API key shapes, and
+ * Text that looks like a credential, replaced by a marker wherever the product keeps or shows text
+ * it did not write (documents before chunking, session context, tool arguments): private key blocks, well-known API key shapes, and
  * `password=…`-style pairs (the name is kept, the value goes).
  *
  * These patterns meet whole documents and anything a client sends, so each runs in linear time
@@ -58,37 +58,4 @@ export function redactSecrets(text: string): { text: string; redactions: number 
     return `${name}${redactionMarker}`;
   });
   return { text: out, redactions };
-}
-
-/** Names of arguments whose value is a credential, whatever the value looks like. */
-const secretName = /pass(word|phrase)?|secret|token|api[-_]?key|authorization|cookie|credential|private[-_]?key/i;
-/** What a redacted copy of arguments keeps, at most: enough to recognise a call, bounded before any pattern runs. */
-const argumentLimits = { maxString: 2000, maxName: 200, maxEntries: 50, maxDepth: 5 } as const;
-
-/**
- * Tool arguments as an event, the usage record or a transcript shows them: values of fields
- * whose name says credential replaced by the marker, credential-looking text redacted, strings,
- * names, arrays and objects cut to bounded sizes (a cut string ends with `…`). The one way
- * arguments leave the tool call, so the same things are hidden everywhere they appear.
- */
-export function redactArguments(value: unknown): unknown {
-  return redactValue(value, 0);
-}
-
-function redactValue(value: unknown, depth: number): unknown {
-  if (typeof value === 'string') {
-    const cut = value.length > argumentLimits.maxString;
-    return redactSecrets(value.slice(0, argumentLimits.maxString)).text + (cut ? '…' : '');
-  }
-  if (value === null || typeof value !== 'object') return value;
-  if (depth > argumentLimits.maxDepth) return '[…]';
-  if (Array.isArray(value)) return value.slice(0, argumentLimits.maxEntries).map((item) => redactValue(item, depth + 1));
-  return Object.fromEntries(
-    Object.entries(value)
-      .slice(0, argumentLimits.maxEntries)
-      .map(([key, item]) => {
-        const name = key.slice(0, argumentLimits.maxName);
-        return [name, secretName.test(name) ? redactionMarker : redactValue(item, depth + 1)];
-      }),
-  );
 }
