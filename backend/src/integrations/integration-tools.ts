@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import type { PostgresDatabase } from '../database/index.ts';
 import type { EventBus } from '../events/index.ts';
-import { AppError, isAppError } from '../errors.ts';
+import { AppError, isAppError, type ErrorCode } from '../errors.ts';
 import { redactArguments, type ToolDefinition } from '../knowledge/index.ts';
 import { toolPatternCovers } from '../templates/index.ts';
 import type { ConnectionView, IntegrationService } from './integration-service.ts';
@@ -332,7 +332,7 @@ export class IntegrationTools {
           }
         }
         if (error instanceof McpUnavailable && error.failure.mayHaveRun && !tool.idempotent) {
-          error = Object.assign(new Error(`${error.message} The call may or may not have had its effect: check before calling ${tool.name} again.`), { code: 'TOOL_OUTCOME_UNKNOWN' });
+          error = Object.assign(new Error(`${error.message} The call may or may not have had its effect: check before calling ${tool.name} again.`), { code: 'TOOL_OUTCOME_UNKNOWN' satisfies ErrorCode });
         }
         await this.record(target, tool, input, performance.now() - started, isAppError(thrown) ? thrown.code : 'TOOL_FAILED');
         await this.failed(target, thrown);
@@ -347,12 +347,12 @@ export class IntegrationTools {
       await this.deps.integrations.setStatus(target.connectionId, 'connected').catch((error: unknown) => this.deps.onError(error, `could not mark ${target.connectionId} recovered`));
     }
     const value = toModelValue(result);
-    if (result.isError) throw Object.assign(new Error(value.text || 'The tool reported an error.'), { code: 'TOOL_FAILED' });
+    if (result.isError) throw Object.assign(new Error(value.text || 'The tool reported an error.'), { code: 'TOOL_FAILED' satisfies ErrorCode });
     return value;
   }
 
   /** One call in the usage record and the user's event stream, in one transaction. */
-  private async record(target: { connectionId: string; userId: string; provider: string }, tool: RegisteredTool, input: Record<string, unknown>, durationMs: number, code?: string): Promise<void> {
+  private async record(target: { connectionId: string; userId: string; provider: string }, tool: RegisteredTool, input: Record<string, unknown>, durationMs: number, code?: ErrorCode): Promise<void> {
     const args = redactArguments(input);
     await this.deps.database.transaction(async (tx) => {
       await tx

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { AppError, errorCodes, type ErrorCode } from '../errors.ts';
+import { AppError, isAppErrorCode } from '../errors.ts';
 import type { Chunk, ChunkOptions } from './chunker.ts';
 import type { ExtractResult, WorkerRequest, WorkerResponse } from './document-worker.ts';
 
@@ -60,7 +60,7 @@ export class DocumentWorker {
       clearTimeout(pending.timer);
       if (response.ok) pending.resolve(response.result as never);
       else {
-        const code = response.error.code && response.error.code in errorCodes ? (response.error.code as ErrorCode) : 'DOCUMENT_UNREADABLE';
+        const code = isAppErrorCode(response.error.code) ? response.error.code : 'DOCUMENT_UNREADABLE';
         pending.reject(new AppError(code, response.error.message));
       }
     });
