@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { loadConfig, type Config } from './config.ts';
-import { backupDatabase, MigrationRunner, readBackupHeader, restoreDatabase, type PostgresDatabase } from './database/index.ts';
+import { backupDatabase, isEmbedded, MigrationRunner, readBackupHeader, restoreDatabase, type PostgresDatabase } from './database/index.ts';
 import { AppError } from './errors.ts';
 import { kb, kbUsage } from './knowledge-cli.ts';
 import { createRuntime, openDatabase } from './runtime.ts';
@@ -114,7 +114,7 @@ async function restore(config: Config, args: string[], print: Print): Promise<vo
   const { secretKey } = readBackupHeader(file);
   await withDatabase(config, (database) => restoreDatabase(database, file));
   print(`Restored ${file}.`);
-  if (secretKey && config.database.driver === 'pglite' && !config.secretKey && !fs.existsSync(secretKeyFile(config))) {
+  if (secretKey && isEmbedded(config.database) && !config.secretKey && !fs.existsSync(secretKeyFile(config))) {
     fs.writeFileSync(secretKeyFile(config), `${secretKey}\n`, { mode: 0o600 });
     print(`Restored the secret key into ${secretKeyFile(config)}.`);
   } else if (secretKey && !config.secretKey) {

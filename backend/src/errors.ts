@@ -1,7 +1,10 @@
 /**
- * The one registry of error codes. Every error a client can see has a code here, an HTTP status
- * and a default message a person understands. Routes throw `AppError`; the HTTP layer maps it to
- * `{"error":{"code","message","details"}}` in one place (server/error-handler.ts).
+ * The one registry of error codes. Every error a client can see has a code here and a default
+ * message a person understands: in an HTTP response, an event, a WebSocket frame, a transcript's
+ * tool result or a session's last error. A code with an HTTP `status` is an `AppError` that routes
+ * throw, which the HTTP layer maps to `{"error":{"code","message","details"}}` in one place
+ * (server/error-handler.ts); a code whose `status` is null is never an HTTP answer, only a value
+ * inside one of the others (see `ReportedError`).
  */
 export const errorCodes = {
   VALIDATION_FAILED: { status: 400, message: 'The request is not valid.' },
@@ -77,21 +80,96 @@ export const errorCodes = {
   MIGRATION_FAILED: { status: 500, message: 'A database migration failed.' },
   MIGRATIONS_PENDING: { status: 500, message: 'The database has pending migrations: run "agentry migrate up", or start the server, first.' },
   RESTORE_REFUSED: { status: 500, message: 'The restore was refused.' },
-} as const satisfies Record<string, { status: number; message: string }>;
+  // How a turn ended, in `turn.ended`, the turn and the session's last error; never an HTTP answer.
+  STEP_LIMIT: { status: null, message: 'The turn stopped at the step limit: the model kept calling tools.' },
+  RECOVERY_EXHAUSTED: { status: null, message: 'The turn was interrupted and resumed too many times without finishing; it was stopped.' },
+  CANCELLED: { status: null, message: 'The turn was cancelled during the model call.' },
+  SHUTDOWN: { status: null, message: 'The instance shut down during the model call.' },
+  // A tool call's failed result, in the transcript and `tool.failed`: the model reads it and the turn goes on.
+  TOOL_NOT_ALLOWED: { status: null, message: 'There is no such tool in this session.' },
+  TOOL_INPUT_INVALID: { status: null, message: "The arguments do not match the tool's schema." },
+  TOOL_FAILED: { status: null, message: 'The tool reported an error.' },
+  TOOL_SKIPPED: { status: null, message: 'The call was skipped by the user after it may or may not have run.' },
+  TOOL_NOT_RUN: { status: null, message: 'This call was not completed: the turn was cancelled or stopped first.' },
+  // WebSocket error frames, answering a frame the connection sent; the connection stays open.
+  ALREADY_AUTHENTICATED: { status: null, message: 'This connection is already authenticated.' },
+  TOPIC_FORBIDDEN: { status: null, message: 'You cannot subscribe to that topic.' },
+  TOO_MANY_TOPICS: { status: null, message: 'This connection follows too many topics.' },
+  INVALID_SINCE: { status: null, message: 'since is ahead of the newest event id; send the last id you received.' },
+  INVALID_FRAME: { status: null, message: 'Frames are JSON objects of type auth, subscribe, unsubscribe or ping.' },
+} as const satisfies Record<string, { status: number | null; message: string }>;
 
 export type ErrorCode = keyof typeof errorCodes;
 
-/** A standard Error that carries a stable `code`, its HTTP status and optional structured details. */
-export class AppError extends Error {
-  readonly code: ErrorCode;
-  readonly status: number;
-  readonly details: unknown;
+/** The codes an `AppError` may carry: those with an HTTP status. */
+export type AppErrorCode = { [C in ErrorCode]: (typeof errorCodes)[C]['status'] extends number ? C : never }[ErrorCode];
 
-  constructor(code: ErrorCode, message?: string, details?: unknown, options?: { cause?: unknown }) {
+/** Every code, for schemas that validate a code against the registry (`z.enum(errorCodeList)`). */
+export const errorCodeList = Object.keys(errorCodes) as [ErrorCode, ...ErrorCode[]];
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(errorCodes, value);
+}
+
+export function isAppErrorCode(value: unknown): value is AppErrorCode {
+  return isErrorCode(value) && errorCodes[value].status !== null;
+}
+
+/**
+ * An error as it is reported inside something else (an event, a WebSocket frame, a tool result in
+ * a transcript, a turn's or a session's or a connection's last error): a registry code and a message.
+ */
+export type ReportedError = {
+  code: ErrorCode;
+  message: string;
+};
+
+/**
+ * The structured details a code carries, by code: what a client may read besides the message
+ * (`{"error":{"details"}}`). A code not listed here carries none.
+ */
+export interface ErrorDetails {
+  VALIDATION_FAILED: { issues: Array<{ path: string; message: string }> };
+  FORBIDDEN_KEY: { key: string };
+  OUTBOUND_REFUSED: { host: string; range?: string };
+  UNKNOWN_MODEL: { model: string; availableProviders: string[]; configured: unknown };
+  INVALID_TRANSITION: { from: string; to: string; allowed: readonly string[] };
+  INTEGRATIONS_MISSING: { missingIntegrations: string[] };
+  CONNECTION_BROKEN: { connectionId: string; provider: string };
+  EMAIL_TAKEN: { email: string };
+  MISSING_VARIABLES: { missing: string[] };
+  INVALID_VARIABLE: { variable: string; type: string } | { variables: string[] };
+  RATE_LIMITED: { retryAfter: string };
+  QUOTA_EXCEEDED: { spentUsd: number; limitUsd: number };
+  OAUTH_DENIED: { error: string };
+  MODEL_TIMEOUT: { model: string; timeoutMs: number };
+  INTERNAL: { template: string; version: number };
+  MODEL_API_ERROR: { model: string; status?: number };
+  EMBEDDING_API_ERROR: { model: string; status?: number };
+  OAUTH_PROVIDER_ERROR: { status: number; error: string };
+  FEATURE_UNAVAILABLE: { feature: string };
+  CONFIG_INVALID: { problems: string[] };
+  DATABASE_LOCKED: { pid: number };
+  MIGRATION_FAILED: { migration: string | undefined };
+}
+
+/** The details `code` may carry: its entry in `ErrorDetails`, or none. */
+export type DetailsOf<C extends ErrorCode> = C extends keyof ErrorDetails ? ErrorDetails[C] : never;
+
+/**
+ * A standard Error that carries a stable `code`, its HTTP status and optional structured details,
+ * typed by code (`new AppError('RATE_LIMITED', message, { retryAfter })`).
+ */
+export class AppError<C extends AppErrorCode = AppErrorCode> extends Error {
+  readonly code: C;
+  readonly status: number;
+  readonly details: DetailsOf<C> | undefined;
+
+  constructor(code: C, message?: string, details?: DetailsOf<C>, options?: { cause?: unknown }) {
     super(message ?? errorCodes[code].message, options);
     this.name = 'AppError';
     this.code = code;
-    this.status = errorCodes[code].status;
+    this.status = errorCodes[code].status as number;
     this.details = details;
   }
 }

@@ -50,7 +50,7 @@ export async function migrateAtStart(config: Config, database: PostgresDatabase,
   const migrations = new MigrationRunner(database.db);
   const status = await migrations.status();
   if (status.pending === 0) return;
-  if (database.driver === 'pglite' && !(await migrations.isFresh())) {
+  if (database.capabilities.selfManagedBackups && !(await migrations.isFresh())) {
     const dir = path.join(config.dataDir, 'backups');
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const file = path.join(dir, `pre-migrate-${new Date().toISOString().replace(/[:.]/g, '-')}.sql`);
@@ -130,8 +130,7 @@ export async function createRuntime(
       ttlMs: config.sessions.leaseTtlMs,
       recoveryIntervalMs: config.sessions.recoveryIntervalMs,
       maxRecoveries: config.sessions.maxRecoveries,
-      // The embedded database's directory is locked by this process: no other instance exists.
-      exclusive: database.driver === 'pglite',
+      exclusive: database.capabilities.exclusive,
     },
     reach: faultInjector(config.sessions.killAt),
     onError: (error, context) => logger.warn({ err: error }, context),

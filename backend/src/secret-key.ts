@@ -2,6 +2,7 @@ import { createHash, hkdfSync, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from './config.ts';
+import { isEmbedded } from './database/index.ts';
 import { AppError } from './errors.ts';
 
 /*
@@ -72,7 +73,8 @@ export function generateKeyEntry(now = new Date()): string {
  */
 export function resolveSecretKey(config: Config): string {
   if (config.secretKey) return config.secretKey;
-  if (config.database.driver === 'postgres') {
+  // Instances of a server deployment share its database, so each must be given the same key.
+  if (!isEmbedded(config.database)) {
     throw new AppError(
       'CONFIG_INVALID',
       'AGENTRY_SECRET_KEY must be set when DATABASE_URL is: every instance needs the same key. Generate one with: openssl rand -base64 32',

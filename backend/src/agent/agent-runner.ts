@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { jsonSchema, streamText, tool, type ToolSet } from 'ai';
 import { sql, type Selectable } from 'kysely';
 import { toDatabaseError, type AgentSessionsTable, type Executor, type MessagesTable, type PostgresDatabase, type TurnStatus } from '../database/index.ts';
-import { AppError, isAppError } from '../errors.ts';
+import { AppError, isAppError, isErrorCode, type ReportedError } from '../errors.ts';
 import type { AgentryEvent, EventBus } from '../events/index.ts';
 import type { FaultInjector } from '../fault-injection.ts';
 import type { ToolDefinition } from '../knowledge/index.ts';
@@ -44,7 +44,7 @@ export interface TurnOutcome {
   status: TurnStatus;
   /** The turn's last assistant message, if it wrote one. */
   message: MessageView | null;
-  error?: { code: string; message: string } | undefined;
+  error?: ReportedError | undefined;
 }
 
 export interface AgentRunnerDeps {
@@ -349,7 +349,7 @@ export class AgentRunner {
    */
   private async exhausted(turn: TurnRow & { token: string }): Promise<void> {
     const status = turn.cancel_requested ? 'cancelled' : 'failed';
-    const error = turn.cancel_requested ? undefined : { code: 'RECOVERY_EXHAUSTED', message: `The turn was interrupted and resumed ${turn.recoveries - 1} times without finishing; it was stopped.` };
+    const error: ReportedError | undefined = turn.cancel_requested ? undefined : { code: 'RECOVERY_EXHAUSTED', message: `The turn was interrupted and resumed ${turn.recoveries - 1} times without finishing; it was stopped.` };
     await this.deps.database.transaction(async (tx) => {
       if (error) await this.deps.sessions.transition(tx, turn.session_id, 'recovery-exhausted', { reason: error.message, error });
       else await lockSession(tx, turn.session_id);
@@ -648,7 +648,7 @@ export class AgentRunner {
   private async callTool(tools: Map<string, ToolDefinition>, entry: LedgerEntry, signal: AbortSignal): Promise<ToolOutcome> {
     const started = performance.now();
     const definition = tools.get(entry.tool);
-    let outcome: { isError: boolean; value: unknown };
+    let outcome: { isError: false; value: unknown } | { isError: true; value: ReportedError };
     if (!definition) {
       const gone = entry.tool.includes('__') ? ' (its integration is not connected now)' : '';
       outcome = { isError: true, value: { code: 'TOOL_NOT_ALLOWED', message: `There is no tool "${entry.tool}" in this session${gone}.` } };
@@ -659,13 +659,15 @@ export class AgentRunner {
         outcome = { isError: false, value: await definition.execute(entry.input, { signal, idempotencyKey: entry.idempotency_key }) };
       } catch (error) {
         const invalid = ['ZodError', 'ToolInputError'].includes((error as { name?: string }).name ?? '');
-        // A failure's own code when it has one (INTEGRATION_DISCONNECTED, INTEGRATION_UNAVAILABLE, …).
+        // A failure's own code when it has one in the registry (INTEGRATION_DISCONNECTED,
+        // INTEGRATION_UNAVAILABLE, …); a code of its own (a custom tool's, Node's ECONNREFUSED) is
+        // no code a client knows.
         const code = (error as { code?: unknown }).code;
         outcome = {
           isError: true,
           value: invalid
             ? { code: 'TOOL_INPUT_INVALID', message: `The arguments do not match the tool's schema: ${(error as Error).message}` }
-            : { code: typeof code === 'string' && /^[A-Z_]{3,50}$/.test(code) ? code : 'TOOL_FAILED', message: (error as Error).message },
+            : { code: isErrorCode(code) ? code : 'TOOL_FAILED', message: (error as Error).message },
         };
       }
     }
@@ -707,7 +709,7 @@ export class AgentRunner {
         .execute();
       const events: AgentryEvent[] = results.map(({ entry, isError, value, durationMs }) =>
         isError
-          ? { type: 'tool.failed', data: { ...toolLabel(session, entry), durationMs, error: value as { code: string; message: string } } }
+          ? { type: 'tool.failed', data: { ...toolLabel(session, entry), durationMs, error: value as ReportedError } }
           : { type: 'tool.completed', data: { ...toolLabel(session, entry), durationMs, result: value } },
       );
       const counts = { ...noCounts, messages: results.length, toolCalls: results.length, errors: results.filter((r) => r.isError).length };
@@ -722,7 +724,7 @@ export class AgentRunner {
    * holding nothing, and the session pauses with TOOL_OUTCOME_UNKNOWN until the user resolves it.
    */
   private async suspend(session: SessionRow, execution: Execution, last: MessageView | null, entry: LedgerEntry): Promise<TurnOutcome> {
-    const error = {
+    const error: ReportedError = {
       code: 'TOOL_OUTCOME_UNKNOWN',
       message: `The call of ${entry.tool} (${entry.idempotency_key}) was interrupted and may or may not have had its effect; retry it, skip it or fail the session.`,
     };
@@ -749,7 +751,7 @@ export class AgentRunner {
    * says what clients saw. A failure counts as an error on the session, whatever its status now.
    * If even this cannot be written (the session was deleted meanwhile), it is logged.
    */
-  private async finish(session: SessionRow, execution: Execution, status: EndStatus, last: MessageView | null, error?: { code: string; message: string }, interrupted?: InterruptedModelCall): Promise<TurnOutcome> {
+  private async finish(session: SessionRow, execution: Execution, status: EndStatus, last: MessageView | null, error?: ReportedError, interrupted?: InterruptedModelCall): Promise<TurnOutcome> {
     const { turnId } = execution;
     let message = last;
     try {
@@ -768,7 +770,7 @@ export class AgentRunner {
         const events: AgentryEvent[] = [];
         if (interrupted) {
           const { step, messageId, text, latencyMs } = interrupted;
-          const callError = error ?? { code: 'CANCELLED', message: 'The turn was cancelled during the model call.' };
+          const callError: ReportedError = error ?? { code: 'CANCELLED', message: 'The turn was cancelled during the model call.' };
           await this.recordModelCall(tx, session, turnId, step, { ...interrupted, error: callError });
           if (status === 'cancelled' && text !== '') {
             const row = await tx
@@ -797,7 +799,7 @@ export class AgentRunner {
     session: SessionRow,
     turnId: string,
     step: number,
-    call: { usage: { inputTokens: number; outputTokens: number }; cost: number | null; latencyMs: number; error: { code: string; message: string } | null },
+    call: { usage: { inputTokens: number; outputTokens: number }; cost: number | null; latencyMs: number; error: ReportedError | null },
   ): Promise<void> {
     await tx
       .insertInto('model_calls')

@@ -1,6 +1,7 @@
 import type { ModelMessage } from 'ai';
 import type { Selectable } from 'kysely';
 import type { MessagesTable } from '../database/index.ts';
+import { errorCodes, type ReportedError } from '../errors.ts';
 
 type MessageRow = Selectable<MessagesTable>;
 
@@ -40,7 +41,7 @@ export function toModelMessages(rows: readonly MessageRow[]): ModelMessage[] {
             type: 'tool-result' as const,
             toolCallId: call.callId,
             toolName: call.tool,
-            output: { type: 'error-json' as const, value: { code: 'TOOL_NOT_RUN', message: 'This call was not completed: the turn was cancelled or stopped first.' } },
+            output: { type: 'error-json' as const, value: { code: 'TOOL_NOT_RUN', message: errorCodes.TOOL_NOT_RUN.message } satisfies ReportedError },
           })),
         });
       }

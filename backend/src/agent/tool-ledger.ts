@@ -1,5 +1,6 @@
 import { sql, type Selectable } from 'kysely';
 import type { Executor, PostgresDatabase, ToolCallsTable } from '../database/index.ts';
+import type { ReportedError } from '../errors.ts';
 import { LeaseLost, type TurnLeases } from './turn-leases.ts';
 
 export type LedgerEntry = Selectable<ToolCallsTable>;
@@ -110,7 +111,7 @@ export class ToolLedger {
       .set(
         decision.action === 'retry'
           ? { status: 'pending' }
-          : { status: 'skipped', is_error: true, result: JSON.stringify({ code: 'TOOL_SKIPPED', message: decision.note }), finished_at: sql<Date>`now()` },
+          : { status: 'skipped', is_error: true, result: JSON.stringify({ code: 'TOOL_SKIPPED', message: decision.note } satisfies ReportedError), finished_at: sql<Date>`now()` },
       )
       .where('turn_id', '=', turnId)
       .where('status', '=', 'started')

@@ -4,12 +4,22 @@ import { pipeline } from 'node:stream/promises';
 import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import { AppError } from '../errors.ts';
+import { databaseCapabilities, type DatabaseCapabilities } from './database-capabilities.ts';
 import { NotificationListener, type NotificationHandler } from './notification-listener.ts';
 import { startPgliteHost, type PgliteHost } from './pglite-launcher.ts';
 import type { DatabaseSchema } from './schema.ts';
 
 export type DatabaseTarget = { driver: 'postgres'; url: string } | { driver: 'pglite'; dataDir: string };
 export type DatabaseDriver = DatabaseTarget['driver'];
+
+/**
+ * The embedded shape (no DATABASE_URL): a question about the configuration, for code that decides
+ * before or without opening the database (where the secret key may live). Code holding an open
+ * database asks its `capabilities` instead.
+ */
+export function isEmbedded(target: DatabaseTarget): target is Extract<DatabaseTarget, { driver: 'pglite' }> {
+  return target.driver === 'pglite';
+}
 
 export interface DatabaseOptions {
   pool: { max: number; timeoutMs: number; statementTimeoutMs: number };
@@ -36,6 +46,8 @@ export type Executor = Kysely<DatabaseSchema> | Transaction<DatabaseSchema>;
  */
 export class PostgresDatabase {
   readonly db: Kysely<DatabaseSchema>;
+  /** What callers may assume about this database; see database-capabilities.ts for the reasons. */
+  readonly capabilities: DatabaseCapabilities;
   private readonly listener: NotificationListener;
   private readonly commitCallbacks = new WeakMap<Transaction<DatabaseSchema>, (() => void)[]>();
   private closing: Promise<void> | undefined;
@@ -51,6 +63,7 @@ export class PostgresDatabase {
     // administrator terminating it between two statements of a transaction) emits on the client:
     // without a listener that would end the process. Its next query fails, the transaction with
     // it, and the pool discards the connection.
+    this.capabilities = databaseCapabilities[driver];
     pool.on('error', onBackgroundError);
     pool.on('connect', (client) => client.on('error', onBackgroundError));
     this.listener = new NotificationListener(async () => {

@@ -1,4 +1,5 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { ErrorCode } from '../errors.ts';
 
 /*
  * The typed shape of Agentry's tables, as the migrations in backend/database/migrations/ build
@@ -77,7 +78,7 @@ export interface KbDocumentsTable {
   chunk_size: number;
   chunk_overlap: number;
   status: DocumentStatus;
-  error_code: string | null;
+  error_code: ErrorCode | null;
   error_message: string | null;
   version: Generated<number>;
   active_version: number | null;

@@ -22,7 +22,7 @@ const pruneEveryMs = 60 * 60 * 1000;
  */
 export function createEventSystem(database: PostgresDatabase, options: { retentionDays: number; onError: (error: Error) => void }): EventSystem {
   const store = new EventStore(database);
-  const doorbell = database.driver === 'pglite' ? inProcessDoorbell(database) : notifyDoorbell(database);
+  const doorbell = database.capabilities.inProcessNotify ? inProcessDoorbell(database) : notifyDoorbell(database);
   const bus = new PumpedEventBus(store, doorbell, options.onError);
   const fanout = new EventFanout(bus, store);
   const topics = new TopicRegistry();

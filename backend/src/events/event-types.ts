@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { errorCodeList } from '../errors.ts';
 
 /*
  * Every event Agentry records, as a discriminated union on `type`, each with the schema of its
@@ -16,6 +17,9 @@ const id = z.string().min(1).max(200);
 const integration = { integrationId: id, provider: id };
 const sessionTool = { sessionId: id, callId: id, tool: id };
 const toolNames = z.array(z.string().max(200)).max(1000);
+/** A code a client sees is one of the registry's: a typo fails `tsc` at the producer, and an unknown code fails the append. */
+const errorCode = z.enum(errorCodeList);
+const reportedError = z.object({ code: errorCode, message: z.string() });
 
 export const eventDataSchemas = {
   'integration.connected': z.object({ ...integration }),
@@ -27,10 +31,10 @@ export const eventDataSchemas = {
     arguments: z.unknown().optional(),
     outcome: z.enum(['ok', 'error']),
     durationMs: z.number().nonnegative(),
-    errorCode: z.string().max(100).optional(),
+    errorCode: errorCode.optional(),
   }),
   'integration.status_changed': z.object({ ...integration, from: z.string().max(20), to: z.string().max(20), reason: z.string().max(500).optional() }),
-  'integration.error': z.object({ ...integration, code: z.string().max(100), message: z.string().max(2000) }),
+  'integration.error': z.object({ ...integration, code: errorCode, message: z.string().max(2000) }),
   // A connection's access token was renewed (`expiresAt`), or its tool list was read again (`toolCount`).
   'integration.refreshed': z.object({ ...integration, expiresAt: z.string().max(40).nullable().optional(), toolCount: z.number().int().nonnegative().optional() }),
   'tools.changed': z.object({
@@ -53,15 +57,15 @@ export const eventDataSchemas = {
     turnId: id,
     status: z.enum(['completed', 'failed', 'cancelled', 'step_limit']),
     steps: z.number().int().nonnegative(),
-    error: z.object({ code: z.string(), message: z.string() }).optional(),
+    error: reportedError.optional(),
   }),
   'tool.started': z.object({ ...sessionTool, arguments: z.unknown().optional() }),
   'tool.completed': z.object({ ...sessionTool, durationMs: z.number().nonnegative(), result: z.unknown().optional() }),
-  'tool.failed': z.object({ ...sessionTool, durationMs: z.number().nonnegative(), error: z.object({ code: z.string(), message: z.string() }) }),
+  'tool.failed': z.object({ ...sessionTool, durationMs: z.number().nonnegative(), error: reportedError }),
   'kb.document.status': z.object({
     documentId: id,
     status: z.enum(['pending', 'processing', 'completed', 'failed']),
-    error: z.object({ code: z.string(), message: z.string() }).optional(),
+    error: reportedError.optional(),
   }),
 } as const;
 

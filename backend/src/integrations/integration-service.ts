@@ -4,7 +4,7 @@ import * as oauth from 'oauth4webapi';
 import { recordAudit, type Actor } from '../accounts/index.ts';
 import type { PostgresDatabase } from '../database/index.ts';
 import type { DatabaseSchema } from '../database/schema.ts';
-import { AppError } from '../errors.ts';
+import { AppError, type ReportedError } from '../errors.ts';
 import type { EventBus } from '../events/index.ts';
 import type { Catalogue, ProviderEntry } from './catalogue.ts';
 import type { CredentialVault, Credentials } from './credential-vault.ts';
@@ -24,7 +24,7 @@ export interface ConnectionView {
   authType: ConnectionRow['auth_type'];
   scopes: string | null;
   mcpUrl: string | null;
-  lastError: { code: string; message: string } | null;
+  lastError: ReportedError | null;
   connectedAt: string;
   refreshedAt: string | null;
   expiresAt: string | null;
@@ -259,7 +259,7 @@ export class IntegrationService {
    * connection recovers; one in `error` (its authorization is gone) leaves it only by connecting
    * again or a successful token refresh. Returns whether it changed.
    */
-  async setStatus(connectionId: string, to: 'connected' | 'degraded' | 'error', error?: { code: string; message: string }): Promise<boolean> {
+  async setStatus(connectionId: string, to: 'connected' | 'degraded' | 'error', error?: ReportedError): Promise<boolean> {
     const from: Record<typeof to, ConnectionStatus[]> = { connected: ['degraded'], degraded: ['connected'], error: ['connected', 'degraded'] };
     return this.deps.database.transaction(async (tx) => {
       const row = await tx.selectFrom('integration_connections').select(['id', 'user_id', 'provider', 'status']).where('id', '=', connectionId).forUpdate().executeTakeFirst();

@@ -5,7 +5,7 @@ import { LRUCache } from 'lru-cache';
 import type { PostgresDatabase } from '../database/index.ts';
 import type { EventBus } from '../events/index.ts';
 import { withRetries, type RetryPolicy } from '../providers/index.ts';
-import { AppError, isAppError } from '../errors.ts';
+import { AppError, isAppError, type ErrorCode } from '../errors.ts';
 import type { ToolDefinition } from '../knowledge/index.ts';
 import { redactArguments } from '../redaction/index.ts';
 import { toolPatternCovers } from '../templates/index.ts';
@@ -338,7 +338,7 @@ export class IntegrationTools {
       if (options.signal?.aborted) throw thrown === options.signal.reason && lastFailure !== undefined ? lastFailure : thrown;
       let error = thrown;
       if (error instanceof McpUnavailable && error.failure.mayHaveRun && !tool.idempotent) {
-        error = Object.assign(new Error(`${error.message} The call may or may not have had its effect: check before calling ${tool.name} again.`), { code: 'TOOL_OUTCOME_UNKNOWN' });
+        error = Object.assign(new Error(`${error.message} The call may or may not have had its effect: check before calling ${tool.name} again.`), { code: 'TOOL_OUTCOME_UNKNOWN' satisfies ErrorCode });
       }
       await this.record(target, tool, input, performance.now() - started, isAppError(thrown) ? thrown.code : 'TOOL_FAILED');
       await this.failed(target, thrown);
@@ -352,12 +352,12 @@ export class IntegrationTools {
       await this.deps.integrations.setStatus(target.connectionId, 'connected').catch((error: unknown) => this.deps.onError(error, `could not mark ${target.connectionId} recovered`));
     }
     const value = toModelValue(result);
-    if (result.isError) throw Object.assign(new Error(value.text || 'The tool reported an error.'), { code: 'TOOL_FAILED' });
+    if (result.isError) throw Object.assign(new Error(value.text || 'The tool reported an error.'), { code: 'TOOL_FAILED' satisfies ErrorCode });
     return value;
   }
 
   /** One call in the usage record and the user's event stream, in one transaction. */
-  private async record(target: { connectionId: string; userId: string; provider: string }, tool: RegisteredTool, input: Record<string, unknown>, durationMs: number, code?: string): Promise<void> {
+  private async record(target: { connectionId: string; userId: string; provider: string }, tool: RegisteredTool, input: Record<string, unknown>, durationMs: number, code?: ErrorCode): Promise<void> {
     const args = redactArguments(input);
     await this.deps.database.transaction(async (tx) => {
       await tx

@@ -4,7 +4,7 @@ import { sql, type Selectable } from 'kysely';
 import { recordAudit } from '../accounts/index.ts';
 import type { PostgresDatabase } from '../database/index.ts';
 import type { IntegrationConnectionsTable } from '../database/schema.ts';
-import { AppError } from '../errors.ts';
+import { AppError, type ReportedError } from '../errors.ts';
 import type { ToolRegistry } from './tool-registry.ts';
 import type { CredentialVault, Credentials } from './credential-vault.ts';
 import { OAuthProviderError, type OAuthClient } from './oauth-client.ts';
@@ -128,7 +128,7 @@ export class TokenRefresher {
 
   /** A refresh the provider refused for good: the connection is in error until the user connects again. */
   private async markBroken(row: ConnectionRow, claim: string, error: OAuthProviderError): Promise<void> {
-    const lastError = { code: 'CONNECTION_BROKEN', message: error.message };
+    const lastError: ReportedError = { code: 'CONNECTION_BROKEN', message: error.message };
     await this.deps.database.transaction(async (tx) => {
       const updated = await tx
         .updateTable('integration_connections')

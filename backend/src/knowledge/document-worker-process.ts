@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { AppError, errorCodes, type ErrorCode } from '../errors.ts';
+import { AppError, isAppErrorCode, type AppErrorCode } from '../errors.ts';
 import type { WorkerMessage, WorkerRequest } from './document-worker.ts';
 
 const workerEntry = fileURLToPath(new URL('./document-worker.ts', import.meta.url));
@@ -147,8 +147,8 @@ export class DocumentWorkerProcess {
   }
 }
 
-function knownCode(code: string | undefined): ErrorCode {
-  return code !== undefined && code in errorCodes ? (code as ErrorCode) : 'DOCUMENT_UNREADABLE';
+function knownCode(code: string | undefined): AppErrorCode {
+  return isAppErrorCode(code) ? code : 'DOCUMENT_UNREADABLE';
 }
 
 function formatSeconds(ms: number): string {

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { sql, type ExpressionBuilder, type Selectable } from 'kysely';
 import { decodeCursor, encodeCursor, isUuid, type Executor, type PostgresDatabase } from '../database/index.ts';
 import type { DatabaseSchema, DocumentStatus, KbDocumentsTable, JsonValue } from '../database/schema.ts';
-import { AppError, isAppError } from '../errors.ts';
+import { AppError, isAppError, type ReportedError } from '../errors.ts';
 import type { EventBus } from '../events/index.ts';
 import { createEmbedder, type Embedder, type EmbedderSettings } from '../providers/embedders.ts';
 import { chunkLimits, type Chunk } from './chunker.ts';
@@ -52,7 +52,7 @@ export interface DocumentView {
   sizeBytes: number;
   checksum: string;
   status: DocumentStatus;
-  error: { code: string; message: string } | null;
+  error: ReportedError | null;
   version: number;
   chunkCount: number;
   chunkSize: number;

@@ -1,10 +1,10 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { dataExceptionOf, toDatabaseError } from '../database/index.ts';
-import { AppError, type ErrorCode } from '../errors.ts';
+import { AppError, type AppErrorCode } from '../errors.ts';
 
 /** Fastify's own request errors, by code, in our vocabulary. */
-const fastifyCodes: Record<string, ErrorCode> = {
+const fastifyCodes: Record<string, AppErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'VALIDATION_FAILED',

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { Config } from '../config.ts';
-import { errorCodes, type ErrorCode } from '../errors.ts';
+import { errorCodes, type AppErrorCode } from '../errors.ts';
 import { isDraining } from './body-drain.ts';
 
 type HttpLimits = Config['http'];
@@ -43,7 +43,7 @@ export function installConnectionCap(app: FastifyInstance, limits: HttpLimits): 
   });
 }
 
-const clientErrorCodes: Record<string, ErrorCode> = {
+const clientErrorCodes: Record<string, AppErrorCode> = {
   ERR_HTTP_REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
   HPE_HEADER_OVERFLOW: 'HEADERS_TOO_LARGE',
 };

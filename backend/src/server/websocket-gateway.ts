@@ -4,7 +4,7 @@ import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import type { Principal, TokenService } from '../accounts/index.ts';
 import type { Config } from '../config.ts';
-import { AppError } from '../errors.ts';
+import { AppError, errorCodes, type ErrorCode } from '../errors.ts';
 import type { ClientStream, EventSystem } from '../events/index.ts';
 import { bearerToken, sessionFromCookie } from './console-session.ts';
 import type { CredentialCheck, CredentialKind } from './credential-check.ts';
@@ -108,7 +108,7 @@ export async function installWebSocketGateway(app: FastifyInstance, deps: Gatewa
   const send = (connection: Connection, frame: object) => {
     if (connection.socket.readyState === connection.socket.OPEN) connection.socket.send(JSON.stringify(frame));
   };
-  const sendError = (connection: Connection, code: string, message: string) => send(connection, { type: 'error', code, message });
+  const sendError = (connection: Connection, code: ErrorCode, message: string = errorCodes[code].message) => send(connection, { type: 'error', code, message });
 
   /** Authentication first: the token is checked before the address's failures are (see CredentialCheck). */
   const authenticate = async (connection: Connection, request: FastifyRequest, token: string | undefined, kind: CredentialKind = 'token'): Promise<boolean> => {
@@ -154,7 +154,7 @@ export async function installWebSocketGateway(app: FastifyInstance, deps: Gatewa
 
   const handleFrame = async (connection: Connection, request: FastifyRequest, frame: IncomingFrame) => {
     if (frame.type === 'auth') {
-      if (connection.principal) return sendError(connection, 'ALREADY_AUTHENTICATED', 'This connection is already authenticated.');
+      if (connection.principal) return sendError(connection, 'ALREADY_AUTHENTICATED');
       await authenticate(connection, request, frame.token);
       return;
     }
@@ -174,7 +174,7 @@ export async function installWebSocketGateway(app: FastifyInstance, deps: Gatewa
       return sendError(connection, 'TOO_MANY_TOPICS', `A connection follows at most ${maxTopicsPerConnection} topics.`);
     }
     if (frame.since !== undefined && frame.since > (await deps.events.store.lastIssuedId())) {
-      return sendError(connection, 'INVALID_SINCE', 'since is ahead of the newest event id; send the last id you received.');
+      return sendError(connection, 'INVALID_SINCE');
     }
     if (allowed.length === 0) return;
     // The newest committed event (ids commit in order): a client that subscribed without `since`

@@ -1,6 +1,6 @@
 import { sql, type Selectable } from 'kysely';
 import { decodeCursor, encodeCursor, isUuid, type AgentSessionsTable, type CheckpointReason, type Executor, type PostgresDatabase, type SessionStatus } from '../database/index.ts';
-import { AppError } from '../errors.ts';
+import { AppError, type ReportedError } from '../errors.ts';
 import type { AgentryEvent, EventBus } from '../events/index.ts';
 import { completeSessionToolName, providerOfTool, toolPatternCovers, type PromptUser, type TemplateService } from '../templates/index.ts';
 import type { AgentService, AgentView } from './agent-service.ts';
@@ -278,7 +278,7 @@ export class SessionService {
    * `error` becomes its last error. Returns false when the session was in none of the statuses
    * the cause may leave (the table in session-status.ts says which).
    */
-  async transition(tx: Executor, sessionId: string, cause: SystemCause, change: { reason: string; error?: { code: string; message: string } }): Promise<boolean> {
+  async transition(tx: Executor, sessionId: string, cause: SystemCause, change: { reason: string; error?: ReportedError }): Promise<boolean> {
     const { from, to } = systemEdge(cause);
     const row = await this.update(
       tx,
@@ -311,7 +311,7 @@ export class SessionService {
    * What a turn's end adds to its session, whatever the session's status now (and nothing if it
    * is gone): the message a cancelled model call had written, and a failed turn's error.
    */
-  async recordTurnEnd(tx: Executor, sessionId: string, end: { messages: number; error: { code: string; message: string } | undefined }): Promise<void> {
+  async recordTurnEnd(tx: Executor, sessionId: string, end: { messages: number; error: ReportedError | undefined }): Promise<void> {
     if (end.messages === 0 && !end.error) return;
     await tx
       .updateTable('agent_sessions')

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor, TurnStatus } from '../database/index.ts';
+import type { ReportedError } from '../errors.ts';
 import type { AgentryEvent } from '../events/index.ts';
 
 /**
@@ -12,7 +13,7 @@ export async function endTurn(
   tx: Executor,
   turnId: string,
   expected: { status: 'suspended' } | { leaseOwner: string },
-  end: { status: Exclude<TurnStatus, 'running' | 'suspended'>; error?: { code: string; message: string } | undefined },
+  end: { status: Exclude<TurnStatus, 'running' | 'suspended'>; error?: ReportedError | undefined },
 ): Promise<AgentryEvent | undefined> {
   let update = tx
     .updateTable('turns')
@@ -28,6 +29,6 @@ export async function endTurn(
   update = 'status' in expected ? update.where('status', '=', expected.status) : update.where('lease_owner', '=', expected.leaseOwner);
   const row = await update.returning(['session_id', 'steps', 'error']).executeTakeFirst();
   if (!row) return undefined;
-  const error = row.error as { code: string; message: string } | null;
+  const error = row.error as ReportedError | null;
   return { type: 'turn.ended', data: { sessionId: row.session_id, turnId, status: end.status, steps: row.steps, ...(error ? { error } : {}) } };
 }
