@@ -10,12 +10,13 @@ import { Features } from './features.ts';
 import { faultInjector } from './fault-injection.ts';
 import { AgentRunner, ChatBridge, completeSessionTool, loadCustomTools } from './agent/index.ts';
 import { CredentialVault, HealthMonitor, IntegrationService, IntegrationTools, McpClients, OutboundGuard, ToolRegistry } from './integrations/index.ts';
-import { KnowledgeBase, KnowledgeSearch, knowledgeSearchTool, type ToolDefinition } from './knowledge/index.ts';
+import { KnowledgeBase, KnowledgeSearch, knowledgeSearchTool } from './knowledge/index.ts';
 import { createEmbedder, createLanguageModels, type Embedder } from './providers/index.ts';
 import { parseKeyring, resolveSecretKey } from './secret-key.ts';
 import { AgentService, removeFinishedSessions, SessionService } from './sessions/index.ts';
 import { completeSessionToolName, loadLibrary, PromptEngine, TemplateMatcher, TemplateService, TemplateStore } from './templates/index.ts';
 import type { AppServices } from './server/index.ts';
+import { toolSet } from './tools/index.ts';
 
 export const version: string = (
   JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -134,17 +135,12 @@ export async function createRuntime(
     },
     reach: faultInjector(config.sessions.killAt),
     onError: (error, context) => logger.warn({ err: error }, context),
-    toolsFor: async (userId, names) => {
-      const tools = new Map<string, ToolDefinition>();
-      for (const definition of await integrationTools.forSession(userId, names)) tools.set(definition.name, definition);
-      if (names.includes('knowledge_search')) tools.set('knowledge_search', knowledgeSearchTool(knowledgeSearch, userId));
-      if (names.includes(completeSessionToolName)) tools.set(completeSessionToolName, completeSessionTool());
-      for (const name of names) {
-        const custom = customTools.get(name);
-        if (custom) tools.set(name, custom(userId));
-      }
-      return tools;
-    },
+    toolsFor: toolSet({
+      integrations: integrationTools,
+      knowledgeSearch: { name: 'knowledge_search', create: (userId) => knowledgeSearchTool(knowledgeSearch, userId) },
+      completeSession: { name: completeSessionToolName, create: () => completeSessionTool() },
+      custom: customTools,
+    }),
   });
   let cleanupTimer: NodeJS.Timeout | undefined;
   if (options.background !== false) {

@@ -3,14 +3,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { jsonSchema, streamText, tool, type ToolSet } from 'ai';
 import { sql, type Selectable } from 'kysely';
 import { toDatabaseError, type AgentSessionsTable, type Executor, type MessagesTable, type PostgresDatabase, type TurnStatus } from '../database/index.ts';
-import { AppError, isAppError, isErrorCode, type ReportedError } from '../errors.ts';
+import { AppError, isAppError, type ReportedError } from '../errors.ts';
 import type { AgentryEvent, EventBus } from '../events/index.ts';
 import type { FaultInjector } from '../fault-injection.ts';
-import type { ToolDefinition } from '../knowledge/index.ts';
 import { redactArguments } from '../redaction/index.ts';
 import { costOf, type LanguageModels } from '../providers/index.ts';
 import { endTurn, sessionTopic, type SessionService } from '../sessions/index.ts';
 import { completeSessionToolName, type PromptUser } from '../templates/index.ts';
+import { reportToolFailure, type ToolDefinition, type ToolsFor } from '../tools/index.ts';
 import { DeltaCoalescer } from './delta-publisher.ts';
 import { toModelMessages, type RecordedToolCall } from './message-history.ts';
 import { ToolLedger, type LedgerEntry, type ToolOutcome } from './tool-ledger.ts';
@@ -57,7 +57,7 @@ export interface AgentRunnerDeps {
    * The tools a session may use now, by its tool names and patterns. Asked at every step, so a
    * running session sees integrations connected, disconnected or changed since the last one.
    */
-  toolsFor: (userId: string, names: readonly string[]) => Promise<Map<string, ToolDefinition>>;
+  toolsFor: ToolsFor;
   /** Model calls per turn before it ends with `step_limit`. */
   maxSteps: number;
   /** Spend per user per calendar month (UTC) past which new messages are refused; none when undefined. */
@@ -658,17 +658,7 @@ export class AgentRunner {
         definition.parse(entry.input);
         outcome = { isError: false, value: await definition.execute(entry.input, { signal, idempotencyKey: entry.idempotency_key }) };
       } catch (error) {
-        const invalid = ['ZodError', 'ToolInputError'].includes((error as { name?: string }).name ?? '');
-        // A failure's own code when it has one in the registry (INTEGRATION_DISCONNECTED,
-        // INTEGRATION_UNAVAILABLE, …); a code of its own (a custom tool's, Node's ECONNREFUSED) is
-        // no code a client knows.
-        const code = (error as { code?: unknown }).code;
-        outcome = {
-          isError: true,
-          value: invalid
-            ? { code: 'TOOL_INPUT_INVALID', message: `The arguments do not match the tool's schema: ${(error as Error).message}` }
-            : { code: isErrorCode(code) ? code : 'TOOL_FAILED', message: (error as Error).message },
-        };
+        outcome = { isError: true, value: reportToolFailure(error) };
       }
     }
     return { ...outcome, durationMs: Math.round(performance.now() - started) };

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ToolDefinition } from '../knowledge/index.ts';
+import type { ToolDefinition } from '../tools/index.ts';
 import { completeSessionToolName } from '../templates/index.ts';
 
 const input = z.strictObject({

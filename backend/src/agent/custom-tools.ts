@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import { Ajv } from 'ajv';
 import { AppError } from '../errors.ts';
-import type { ToolDefinition } from '../knowledge/index.ts';
+import { ToolError, type ToolDefinition } from '../tools/index.ts';
 
 /** What a custom tool module default-exports (one tool, or a list of them). */
 export interface CustomToolModule {
@@ -58,7 +58,7 @@ export async function loadCustomTools(modules: readonly string[], reserved: read
         throw new AppError('CONFIG_INVALID', `CUSTOM_TOOLS: ${where}: the input schema of "${tool.name}" is not valid JSON Schema: ${(error as Error).message}`);
       }
       const parse = (input: unknown) => {
-        if (!validate(input)) throw new ToolInputError(ajv.errorsText(validate.errors));
+        if (!validate(input)) throw new ToolError('TOOL_INPUT_INVALID', ajv.errorsText(validate.errors));
         return input;
       };
       tools.set(tool.name, (userId) => ({
@@ -72,9 +72,4 @@ export async function loadCustomTools(modules: readonly string[], reserved: read
     }
   }
   return tools;
-}
-
-/** Arguments that do not match a tool's input schema. */
-export class ToolInputError extends Error {
-  override readonly name = 'ToolInputError';
 }

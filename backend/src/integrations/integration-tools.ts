@@ -6,9 +6,8 @@ import type { PostgresDatabase } from '../database/index.ts';
 import type { EventBus } from '../events/index.ts';
 import { withRetries, type RetryPolicy } from '../providers/index.ts';
 import { AppError, isAppError, type ErrorCode } from '../errors.ts';
-import type { ToolDefinition } from '../knowledge/index.ts';
 import { redactArguments } from '../redaction/index.ts';
-import { toolPatternCovers } from '../templates/index.ts';
+import { ToolError, toolPatternCovers, type ToolDefinition } from '../tools/index.ts';
 import type { ConnectionView, IntegrationService } from './integration-service.ts';
 import { McpUnavailable, type McpClients, type McpTarget } from './mcp-clients.ts';
 import type { RegisteredTool, ToolRegistry, ToolsChange } from './tool-registry.ts';
@@ -286,7 +285,7 @@ export class IntegrationTools {
       inputSchema: tool.inputSchema,
       idempotent: tool.idempotent,
       parse: (input) => {
-        if (!validate(input)) throw Object.assign(new Error(this.ajv.errorsText(validate.errors, { dataVar: 'input' })), { name: 'ToolInputError' });
+        if (!validate(input)) throw new ToolError('TOOL_INPUT_INVALID', this.ajv.errorsText(validate.errors, { dataVar: 'input' }));
         return input;
       },
       execute: (input, options = {}) => this.call(userId, tool, input as Record<string, unknown>, options),
@@ -338,7 +337,7 @@ export class IntegrationTools {
       if (options.signal?.aborted) throw thrown === options.signal.reason && lastFailure !== undefined ? lastFailure : thrown;
       let error = thrown;
       if (error instanceof McpUnavailable && error.failure.mayHaveRun && !tool.idempotent) {
-        error = Object.assign(new Error(`${error.message} The call may or may not have had its effect: check before calling ${tool.name} again.`), { code: 'TOOL_OUTCOME_UNKNOWN' satisfies ErrorCode });
+        error = new ToolError('TOOL_OUTCOME_UNKNOWN', `${error.message} The call may or may not have had its effect: check before calling ${tool.name} again.`, undefined, { cause: error });
       }
       await this.record(target, tool, input, performance.now() - started, isAppError(thrown) ? thrown.code : 'TOOL_FAILED');
       await this.failed(target, thrown);
@@ -352,7 +351,7 @@ export class IntegrationTools {
       await this.deps.integrations.setStatus(target.connectionId, 'connected').catch((error: unknown) => this.deps.onError(error, `could not mark ${target.connectionId} recovered`));
     }
     const value = toModelValue(result);
-    if (result.isError) throw Object.assign(new Error(value.text || 'The tool reported an error.'), { code: 'TOOL_FAILED' satisfies ErrorCode });
+    if (result.isError) throw new ToolError('TOOL_FAILED', value.text || 'The tool reported an error.');
     return value;
   }
 

@@ -1,24 +1,6 @@
 import { z } from 'zod';
+import type { ToolDefinition } from '../tools/index.ts';
 import type { KnowledgeSearch, SearchResult } from './knowledge-search.ts';
-
-/** A tool as the agent runtime hands it to a model: a name, a description, a JSON schema, and code. */
-export interface ToolDefinition<Input = unknown, Output = unknown> {
-  name: string;
-  description: string;
-  inputSchema: Record<string, unknown>;
-  /**
-   * Safe to run twice with one idempotency key. After a crash, a call that may have begun is run
-   * again only for such a tool; otherwise the user decides (TOOL_OUTCOME_UNKNOWN).
-   */
-  idempotent: boolean;
-  /**
-   * Parses and checks the model's input, then runs. Bound to one user: it sees nothing else. The
-   * idempotency key (session, turn, step, call index) is stable across retries of the same call,
-   * for tools that talk to an outside service to pass on.
-   */
-  execute(input: unknown, options?: { signal?: AbortSignal | undefined; idempotencyKey?: string | undefined }): Promise<Output>;
-  parse(input: unknown): Input;
-}
 
 const input = z.strictObject({
   query: z.string().trim().min(1).max(2000).describe('What to look for, in words likely to appear in the documents'),

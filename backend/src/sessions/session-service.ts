@@ -2,7 +2,8 @@ import { sql, type Selectable } from 'kysely';
 import { decodeCursor, encodeCursor, isUuid, type AgentSessionsTable, type CheckpointReason, type Executor, type PostgresDatabase, type SessionStatus } from '../database/index.ts';
 import { AppError, type ReportedError } from '../errors.ts';
 import type { AgentryEvent, EventBus } from '../events/index.ts';
-import { completeSessionToolName, providerOfTool, toolPatternCovers, type PromptUser, type TemplateService } from '../templates/index.ts';
+import { completeSessionToolName, type PromptUser, type TemplateService } from '../templates/index.ts';
+import { everyIntegrationTool, providerOfTool, providerToolsPattern, toolPatternCovers } from '../tools/index.ts';
 import type { AgentService, AgentView } from './agent-service.ts';
 import { sanitizeContext, type DroppedContext } from './context-sanitizer.ts';
 import { endTurn } from './turn-end.ts';
@@ -465,8 +466,11 @@ export class SessionService {
     // Integration tools are named by pattern and found at each step among the user's connected
     // ones: a template run gets every tool of the providers its steps use, a plain session all.
     const offered = prompt
-      ? [...new Set([...prompt.tools, ...prompt.tools.flatMap((tool) => (providerOfTool(tool) ? [`${providerOfTool(tool)}__*`] : []))])]
-      : [...((await this.deps.knowledgeBaseAvailable()) ? ['knowledge_search'] : []), ...this.deps.customTools, '*__*'];
+      ? [...new Set([...prompt.tools, ...prompt.tools.flatMap((tool) => {
+          const provider = providerOfTool(tool);
+          return provider ? [providerToolsPattern(provider)] : [];
+        })])]
+      : [...((await this.deps.knowledgeBaseAvailable()) ? ['knowledge_search'] : []), ...this.deps.customTools, everyIntegrationTool];
     const allowed = agent.tools ? narrowTools(offered, agent.tools) : offered;
     // A template run can always say it is done, whatever the allow-list.
     const tools = prompt ? [...allowed, completeSessionToolName] : allowed;

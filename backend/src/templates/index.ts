@@ -3,5 +3,5 @@ export { TemplateStore, type TemplateView, type TemplateFilters } from './templa
 export { PromptEngine, type GeneratedPrompt, type PromptCacheStats } from './prompt-engine.ts';
 export { TemplateMatcher, type TemplateMatch } from './template-matcher.ts';
 export { loadLibrary } from './template-library.ts';
-export { compileTemplate, templateDefinitionSchema, providerIdPattern, providerOfTool, toolPatternCovers, type TemplateDefinition } from './template-definition.ts';
+export { compileTemplate, templateDefinitionSchema, type TemplateDefinition } from './template-definition.ts';
 export { completeSessionToolName } from './prompt-builder.ts';

@@ -3,6 +3,7 @@ import type MustacheModule from 'mustache';
 import type { TemplateSpans } from 'mustache';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
+import { isIntegrationToolName, providerIdPattern, providerOfTool } from '../tools/index.ts';
 import { coerceVariable, isIsoDate, variableTypes, type VariableDefinition } from './template-variables.ts';
 
 // The package's ESM entry has only a default export; its CommonJS entry matches its types.
@@ -20,10 +21,6 @@ const maxSectionDepth = 10;
 /** Tools every installation has, besides those of connected integrations. */
 export const builtInTools = ['knowledge_search'] as const;
 
-/** `gmail`, `google-calendar`: the provider ids of the integrations catalogue. */
-export const providerIdPattern = /^[a-z][a-z0-9-]{0,39}$/;
-/** An integration's tool, namespaced by its provider: `gmail__send_email`. */
-const integrationToolPattern = /^([a-z][a-z0-9-]{0,39})__[A-Za-z0-9_-]{1,64}$/;
 
 /**
  * Names a variable may not take: anything an object, a string or a list already has (`length`,
@@ -77,7 +74,7 @@ const stepSchema = z.strictObject({
   instruction: source(4_000),
   tools: z
     .array(
-      z.string().refine((tool) => (builtInTools as readonly string[]).includes(tool) || integrationToolPattern.test(tool), {
+      z.string().refine((tool) => (builtInTools as readonly string[]).includes(tool) || isIntegrationToolName(tool), {
         error: (issue) => `${JSON.stringify(issue.input)} is not a tool name: use ${builtInTools.join(', ')} or provider__tool (e.g. gmail__send_email)`,
       }),
     )
@@ -114,22 +111,6 @@ export interface CompiledTemplate {
   systemPrompt: TemplateSpans;
   userPrompt: TemplateSpans | undefined;
   steps: Array<{ instruction: TemplateSpans; tools: string[]; providers: string[] }>;
-}
-
-/**
- * Whether a tool pattern covers a tool name or a narrower pattern. Patterns name integration
- * tools: `provider__tool` exactly, `provider__*` for all of a provider's, `*__*` for every one.
- */
-export function toolPatternCovers(pattern: string, name: string): boolean {
-  if (pattern === name) return true;
-  if (!name.includes('__')) return false;
-  if (pattern === '*__*') return true;
-  return pattern.endsWith('__*') && name.startsWith(pattern.slice(0, -1));
-}
-
-/** The provider a tool name belongs to, or undefined for a built-in tool. */
-export function providerOfTool(tool: string): string | undefined {
-  return integrationToolPattern.exec(tool)?.[1];
 }
 
 function formatIssues(error: z.ZodError): string {

@@ -1,5 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso/router';
+// The tool-pattern grammar is the server's own: a pure module, shared rather than copied.
+import { patternReachesProvider } from '../../../backend/src/tools/tool-pattern.ts';
 import { api, query } from '../api.ts';
 import type { Conversation, Integration, Message, SessionDetail } from '../api-types.ts';
 import { applyEvent, idleTurn, type LiveTurn } from '../chat-state.ts';
@@ -41,7 +43,7 @@ async function syncPoint(sessionId: string, transcript: Message[], signal: Abort
 
 /** Whether the session's patterns (`*__*`, `provider__*`, `provider__tool`) reach a provider's tools. */
 function reaches(patterns: string[], provider: string): boolean {
-  return patterns.some((pattern) => pattern === '*__*' || pattern.startsWith(`${provider}__`));
+  return patterns.some((pattern) => patternReachesProvider(pattern, provider));
 }
 
 /** One session's chat: its state and controls, the conversation as it streams, and the composer. */

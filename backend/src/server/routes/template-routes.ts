@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { providerIdPattern, templateDefinitionSchema, type TemplateService } from '../../templates/index.ts';
+import { templateDefinitionSchema, type TemplateService } from '../../templates/index.ts';
+import { providerIdPattern } from '../../tools/index.ts';
 import { principalOf } from '../auth.ts';
 
 const templateSchema = templateDefinitionSchema.extend({
