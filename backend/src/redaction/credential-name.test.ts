@@ -22,7 +22,7 @@ const credentials = [
   'userPassword',
   'DB_PASSWD',
   'passphrase',
-  'pass',
+  'passcode',
   'private_key',
   'privateKey',
   'cookie',
@@ -32,7 +32,7 @@ const credentials = [
   'credentials',
   'webhook.signature',
 ];
-const ordinary = ['maxTokens', 'tokens', 'tokenizer', 'passenger', 'bypass', 'compass', 'secretary', 'author', 'authors', 'key', 'keyword', 'private', 'monkey', 'apiVersion', 'subject', 'to', ''];
+const ordinary = ['maxTokens', 'tokens', 'tokenizer', 'passenger', 'boarding_pass', 'passRate', 'bypass', 'compass', 'secretary', 'author', 'authors', 'key', 'keyword', 'private', 'monkey', 'apiVersion', 'subject', 'to', ''];
 
 describe('isCredentialName', () => {
   it('says credential for a name with a credential word in it', () => {

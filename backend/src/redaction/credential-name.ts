@@ -1,12 +1,12 @@
 /**
  * Words that, as a whole word of a field's name, say its value is a credential whatever the value
  * looks like. Whole words, not pieces: `maxTokens`, `passenger` and `secretary` name no credential,
- * while `token`, `accessToken` and `X-Auth-Token` do. Plurals are listed where a list of such
+ * while `token`, `accessToken` and `X-Auth-Token` do; `pass` alone is left out (`boarding_pass`,
+ * `passRate`), `password` and `passcode` are in. Plurals are listed where a list of such
  * values is still credentials (`secrets`, `cookies`); `tokens` is not, as it counts model tokens.
  * Two-word names count joined (`api_key` → `apikey`, `privateKey` → `privatekey`).
  */
 const credentialWords: ReadonlySet<string> = new Set([
-  'pass',
   'password',
   'passwords',
   'passwd',

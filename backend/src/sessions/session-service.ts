@@ -99,7 +99,6 @@ export interface SessionServiceDeps {
   customTools: readonly string[];
 }
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const defaultInstructions = 'You are a helpful assistant. Be accurate and brief, and say so when you do not know.';
 /** The topic a session's events go out on; its owner may subscribe. */
 export const sessionTopic = (sessionId: string) => `session:${sessionId}`;
@@ -433,7 +432,7 @@ export class SessionService {
    * Only well-formed UUIDs reach the query (anything else would be a data exception there).
    */
   async ownedAmong(userId: string, ids: readonly string[]): Promise<Set<string>> {
-    const candidates = [...new Set(ids.map((id) => id.toLowerCase()).filter((id) => uuidPattern.test(id)))];
+    const candidates = [...new Set(ids.map((id) => id.toLowerCase()).filter(isUuid))];
     if (candidates.length === 0) return new Set();
     const rows = await this.deps.database.db.selectFrom('agent_sessions').select('id').where('id', 'in', candidates).where('user_id', '=', userId).execute();
     return new Set(rows.map((row) => row.id.toLowerCase()));
