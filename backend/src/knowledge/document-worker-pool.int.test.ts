@@ -8,7 +8,7 @@ import { DocumentWorkerPool, queueLimits, type DocumentReaderSettings } from './
  * tasks run one at a time, and the queue is bounded.
  */
 
-const settings: DocumentReaderSettings = { workers: 2, timeoutMs: 60_000, memoryMb: 1024, maxInflatedBytes: 128 * 1024 * 1024 };
+const settings: DocumentReaderSettings = { workers: 2, timeoutMs: 60_000, memoryMb: 1024, maxInflatedBytes: 128 * 1024 * 1024, maxTextChars: 20 * 1024 * 1024 };
 const note = (n: number) => Buffer.from(`A short note, number ${n}.`);
 /** Within the inflate budget, so pdf.js spends seconds on it. */
 const slowPdf = (n: number) => pdfBomb(15 * 1024 * 1024 + n);

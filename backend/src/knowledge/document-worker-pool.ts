@@ -49,7 +49,7 @@ export class DocumentWorkerPool {
 
   /** Detects the type of `bytes`, extracts and redacts its text, for `userId`. */
   extract(userId: string, bytes: Uint8Array, fileName: string | undefined): Promise<ExtractResult> {
-    const request: WorkerRequest = { kind: 'extract', bytes, fileName, limits: { maxInflatedBytes: this.settings.maxInflatedBytes } };
+    const request: WorkerRequest = { kind: 'extract', bytes, fileName, limits: { maxInflatedBytes: this.settings.maxInflatedBytes, maxTextChars: this.settings.maxTextChars } };
     return this.submit(userId, request, { bounded: true });
   }
 

@@ -33,6 +33,11 @@ export type WorkerMessage =
 async function extract(bytes: Uint8Array, fileName: string | undefined, limits: ExtractLimits): Promise<ExtractResult> {
   const type = await detectDocumentType(bytes, fileName);
   const raw = await extractDocumentText(bytes, type, limits);
+  // Checked before redaction and before the text leaves this process: a .docx or PDF within its
+  // unpacking budget may still hold a hundred megabytes of text, stored and chunked whole.
+  if (raw.length > limits.maxTextChars) {
+    throw new AppError('DOCUMENT_TOO_COMPLEX', `This document's text is longer than ${limits.maxTextChars.toLocaleString('en')} characters (KB_MAX_TEXT_CHARS); split it into smaller documents.`);
+  }
   if (raw.trim() === '') {
     throw new AppError(
       'DOCUMENT_EMPTY',
