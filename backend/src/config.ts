@@ -141,6 +141,9 @@ export const settings = {
   KB_MAX_INFLATED_BYTES: int(1024 * 1024, 16 * 1024 * 1024 * 1024)
     .default(128 * 1024 * 1024)
     .describe("Bytes a .docx or PDF may unpack to, counted while unpacking (never trusting what the file declares); past 16 MiB also at most 64 times the file's size."),
+  KB_MAX_TEXT_CHARS: int(1024, 256 * 1024 * 1024)
+    .default(20 * 1024 * 1024)
+    .describe("Characters a document's extracted text may have (a plain text file's text is its bytes); a longer one is refused with DOCUMENT_TOO_COMPLEX."),
   PROMPT_CACHE_MAX_ENTRIES: int(1, 1_000_000).default(1000).describe('Rendered prompts kept in memory per instance; the least recently used go first.'),
   TEMPLATE_MATCH_THRESHOLD: z.coerce.number().min(0).max(1).default(0.8).describe('Confidence at which a chat message starts its matching template directly.'),
   TEMPLATE_MATCH_EMBEDDING_MODEL: z
@@ -262,6 +265,7 @@ function toConfig(raw: z.output<typeof settingsSchema>, cwd: string, env: NodeJS
         timeoutMs: raw.KB_READ_TIMEOUT_MS,
         memoryMb: raw.KB_READ_MEMORY_MB,
         maxInflatedBytes: raw.KB_MAX_INFLATED_BYTES,
+        maxTextChars: raw.KB_MAX_TEXT_CHARS,
       },
     },
     models: {

@@ -52,6 +52,8 @@ function decodeUtf8(bytes: Uint8Array): string {
 export interface ExtractLimits {
   /** KB_MAX_INFLATED_BYTES: how many bytes a .docx or PDF may unpack to (see InflateBudget). */
   maxInflatedBytes: number;
+  /** KB_MAX_TEXT_CHARS: how long the extracted text may be (it is stored and chunked whole). */
+  maxTextChars: number;
 }
 
 /**

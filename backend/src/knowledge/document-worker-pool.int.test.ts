@@ -8,7 +8,7 @@ import { DocumentWorkerPool, queueLimits, type DocumentReaderSettings } from './
  * tasks run one at a time, and the queue is bounded.
  */
 
-const settings: DocumentReaderSettings = { workers: 2, timeoutMs: 60_000, memoryMb: 1024, maxInflatedBytes: 128 * 1024 * 1024 };
+const settings: DocumentReaderSettings = { workers: 2, timeoutMs: 60_000, memoryMb: 1024, maxInflatedBytes: 128 * 1024 * 1024, maxTextChars: 20 * 1024 * 1024 };
 const note = (n: number) => Buffer.from(`A short note, number ${n}.`);
 /** Within the inflate budget, so pdf.js spends seconds on it. */
 const slowPdf = (n: number) => pdfBomb(15 * 1024 * 1024 + n);
@@ -56,6 +56,28 @@ describe('document reader pool', () => {
     await expect(bomb).rejects.toMatchObject({ code: 'DOCUMENT_TOO_COMPLEX', message: expect.stringMatching(/more than 256 MB of memory/) });
     expect((await quick).text).toContain('number 5');
     expect((await pool.extract('hostile', note(6), 'note.txt')).text).toContain('number 6');
+  });
+
+  it("never gives a task to a reader being killed for time, even when the killed one's answer was already on its way", async () => {
+    pool = new DocumentWorkerPool({ ...settings, workers: 1, timeoutMs: 300 });
+    await pool.extract('warm', note(1), 'a.txt');
+    const first = pool.extract('late', note(2), 'a.txt').then(() => 'read', (e: { code?: string }) => e.code);
+    const bystander = pool.extract('bystander', note(3), 'b.txt');
+    // Let the first be sent, then hold the server's thread past its time: its answer arrives in
+    // the same turn of the event loop as its timer, which runs first and kills the reader.
+    for (let i = 0; i < 20; i++) await null;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 800);
+    expect(await first).toMatch(/^(read|DOCUMENT_TOO_COMPLEX)$/);
+    expect((await bystander).text).toContain('number 3');
+  });
+
+  it("retires a reader a large document left big, so the next user's document is not counted against it", async () => {
+    // 20 MiB of text (the upload limit) needs about 100 MB over the reader's own ~120 MB and
+    // leaves most of it behind; reused, the next such document passed 230 MB.
+    pool = new DocumentWorkerPool({ ...settings, workers: 1, memoryMb: 230 });
+    const large = (n: number) => Buffer.alloc(20 * 1024 * 1024, `Words of a long report, part ${n}. `);
+    const outcomes = await Promise.all(['a', 'b', 'c', 'd'].map((user, n) => pool!.extract(user, large(n), 'report.txt').then(() => 'read', (e: Error) => e.message)));
+    expect(outcomes).toEqual(['read', 'read', 'read', 'read']);
   });
 
   it('bounds the queue: per user (429) and in all (503); background chunking is never refused', async () => {

@@ -28,7 +28,8 @@ interface Task {
  *
  * - A user has at most one task running; their next ones wait without holding a process, so other
  *   users' tasks pass them. Among the tasks that may run, the oldest goes first.
- * - A task that runs out of time or memory ends with its own process; no other task shares it.
+ * - A task that runs out of time or memory ends with its own process; no other task shares it, and
+ *   a process left large by a task is replaced before the next one (document-worker-process.ts).
  * - The queue is bounded (queueLimits). Chunking, which the background processing sends one per
  *   user at a time, is never refused for it.
  */
@@ -36,6 +37,8 @@ export class DocumentWorkerPool {
   private readonly processes: DocumentWorkerProcess[];
   private readonly idle: DocumentWorkerProcess[];
   private readonly waiting: Task[] = [];
+  /** Waiting tasks per user, so a submit need not scan the queue. */
+  private readonly waitingPerUser = new Map<string, number>();
   private readonly running = new Set<string>();
   private closed = false;
 
@@ -46,7 +49,7 @@ export class DocumentWorkerPool {
 
   /** Detects the type of `bytes`, extracts and redacts its text, for `userId`. */
   extract(userId: string, bytes: Uint8Array, fileName: string | undefined): Promise<ExtractResult> {
-    const request: WorkerRequest = { kind: 'extract', bytes, fileName, limits: { maxInflatedBytes: this.settings.maxInflatedBytes } };
+    const request: WorkerRequest = { kind: 'extract', bytes, fileName, limits: { maxInflatedBytes: this.settings.maxInflatedBytes, maxTextChars: this.settings.maxTextChars } };
     return this.submit(userId, request, { bounded: true });
   }
 
@@ -57,6 +60,7 @@ export class DocumentWorkerPool {
   /** Fails waiting tasks and ends every process (a task running in one fails). */
   async close(): Promise<void> {
     this.closed = true;
+    this.waitingPerUser.clear();
     for (const task of this.waiting.splice(0)) task.reject(shuttingDown());
     await Promise.all(this.processes.map((p) => p.close()));
   }
@@ -64,13 +68,14 @@ export class DocumentWorkerPool {
   private submit<T>(userId: string, request: WorkerRequest, options: { bounded: boolean }): Promise<T> {
     if (this.closed) return Promise.reject(shuttingDown());
     if (options.bounded) {
-      if (this.waiting.filter((t) => t.userId === userId).length >= queueLimits.perUser) {
+      if ((this.waitingPerUser.get(userId) ?? 0) >= queueLimits.perUser) {
         return Promise.reject(new AppError('DOCUMENT_QUEUE_FULL', `You have ${queueLimits.perUser} documents waiting to be read; upload more once they are done.`));
       }
       if (this.waiting.length >= queueLimits.total) return Promise.reject(new AppError('DOCUMENT_READERS_BUSY'));
     }
     return new Promise<T>((resolve, reject) => {
       this.waiting.push({ userId, request, resolve: resolve as (value: unknown) => void, reject });
+      this.waitingPerUser.set(userId, (this.waitingPerUser.get(userId) ?? 0) + 1);
       this.dispatch();
     });
   }
@@ -81,6 +86,9 @@ export class DocumentWorkerPool {
       const at = this.waiting.findIndex((t) => !this.running.has(t.userId));
       if (at < 0) return;
       const [task] = this.waiting.splice(at, 1) as [Task];
+      const left = (this.waitingPerUser.get(task.userId) ?? 1) - 1;
+      if (left > 0) this.waitingPerUser.set(task.userId, left);
+      else this.waitingPerUser.delete(task.userId);
       // A process that is up first: one ended by a task's limit starts again only when needed.
       const up = this.idle.findIndex((reader) => reader.started);
       const [reader] = this.idle.splice(up < 0 ? 0 : up, 1) as [DocumentWorkerProcess];

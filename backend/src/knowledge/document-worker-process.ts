@@ -10,6 +10,13 @@ const tsLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).hr
 /** Loading the parsers takes a second or two on a busy machine; a minute means something is wrong. */
 const startDeadlineMs = 60_000;
 
+/**
+ * A process whose resident memory is above this share of its limit after a task is replaced
+ * before the next one: reused, what one document left (the heap V8 grew for it, pages the
+ * allocator keeps) would count against another user's task. Starting again costs a second or two.
+ */
+const retireAtShare = 0.5;
+
 export interface ReaderLimits {
   /** KB_READ_TIMEOUT_MS: how long one task may run, from when it starts. */
   timeoutMs: number;
@@ -30,11 +37,14 @@ export interface ReaderLimits {
  * (an allocation never written) is not counted, which is also memory nobody uses.
  *
  * The time limit starts when the task is handed to a started process, never while it waits.
- * A task over time is killed with its process (SIGKILL: a parse in progress cannot be asked to stop).
+ * A task over time is killed with its process (SIGKILL: a parse in progress cannot be asked to stop);
+ * the process is forgotten first, so its late answer is ignored and no task is ever sent to it. A
+ * process a task left above half its memory limit is retired the same way after answering.
  */
 export class DocumentWorkerProcess {
   private child: ChildProcess | undefined;
   private starting: Promise<ChildProcess> | undefined;
+  private retiring: Promise<void> | undefined;
   private closing = false;
 
   constructor(private readonly limits: ReaderLimits) {}
@@ -50,11 +60,15 @@ export class DocumentWorkerProcess {
       let timedOut = false;
       const timer = setTimeout(() => {
         timedOut = true;
-        child.kill('SIGKILL');
+        // Forgotten before it is killed: an answer already on its way is ignored (below), and the
+        // next task starts a new process instead of being sent to this dying one.
+        this.retire(child);
       }, this.limits.timeoutMs);
       const onMessage = (message: WorkerMessage) => {
-        if (message.kind === 'ready') return;
+        if (message.kind === 'ready' || timedOut) return;
         cleanup();
+        // Memory a large document leaves behind would count against the next user's task.
+        if (message.residentBytes > this.limits.memoryMb * 1024 * 1024 * retireAtShare) this.retire(child);
         if (message.kind === 'done') resolve(message.result as T);
         else reject(new AppError(knownCode(message.error.code), message.error.message));
       };
@@ -88,8 +102,21 @@ export class DocumentWorkerProcess {
 
   private start(): Promise<ChildProcess> {
     if (this.child) return Promise.resolve(this.child);
-    this.starting ??= this.spawn().finally(() => (this.starting = undefined));
+    // A retired process is gone before its replacement starts: one process per slot, at any time.
+    this.starting ??= (this.retiring ?? Promise.resolve()).then(() => this.spawn()).finally(() => (this.starting = undefined));
     return this.starting;
+  }
+
+  /** Kills `child` after making sure no task is ever given to it again. */
+  private retire(child: ChildProcess): void {
+    if (this.child === child) this.child = undefined;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    this.retiring = exited;
+    void exited.then(() => {
+      if (this.retiring === exited) this.retiring = undefined;
+    });
+    child.kill('SIGKILL');
   }
 
   private spawn(): Promise<ChildProcess> {

@@ -21,15 +21,23 @@ export interface ExtractResult {
   redactions: number;
 }
 
-/** What the process sends: `ready` once, when its modules are loaded, then one answer per request. */
+/**
+ * What the process sends: `ready` once, when its modules are loaded, then one answer per request,
+ * with the process's resident memory once the task is done (the server retires a process left large).
+ */
 export type WorkerMessage =
   | { kind: 'ready' }
-  | { kind: 'done'; result: ExtractResult | Chunk[] }
-  | { kind: 'failed'; error: { code: string | undefined; message: string } };
+  | { kind: 'done'; result: ExtractResult | Chunk[]; residentBytes: number }
+  | { kind: 'failed'; error: { code: string | undefined; message: string }; residentBytes: number };
 
 async function extract(bytes: Uint8Array, fileName: string | undefined, limits: ExtractLimits): Promise<ExtractResult> {
   const type = await detectDocumentType(bytes, fileName);
   const raw = await extractDocumentText(bytes, type, limits);
+  // Checked before redaction and before the text leaves this process: a .docx or PDF within its
+  // unpacking budget may still hold a hundred megabytes of text, stored and chunked whole.
+  if (raw.length > limits.maxTextChars) {
+    throw new AppError('DOCUMENT_TOO_COMPLEX', `This document's text is longer than ${limits.maxTextChars.toLocaleString('en')} characters (KB_MAX_TEXT_CHARS); split it into smaller documents.`);
+  }
   if (raw.trim() === '') {
     throw new AppError(
       'DOCUMENT_EMPTY',
@@ -67,10 +75,10 @@ if (process.send) {
   process.on('message', async (request: WorkerRequest) => {
     try {
       const result = request.kind === 'extract' ? await extract(request.bytes, request.fileName, request.limits) : chunkText(request.text, request.options);
-      send({ kind: 'done', result });
+      send({ kind: 'done', result, residentBytes: process.memoryUsage.rss() });
     } catch (error) {
       const code = error instanceof AppError ? error.code : undefined;
-      send({ kind: 'failed', error: { code, message: (error as Error).message } });
+      send({ kind: 'failed', error: { code, message: (error as Error).message }, residentBytes: process.memoryUsage.rss() });
     }
   });
   send({ kind: 'ready' });

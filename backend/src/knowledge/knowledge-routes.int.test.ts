@@ -203,7 +203,7 @@ describe('hostile documents fail alone, quickly, and outside the server\'s memor
     Number((await t.runtime.database.db.selectFrom('kb_documents').select((eb) => eb.fn.countAll<string>().as('count')).executeTakeFirstOrThrow()).count);
 
   beforeAll(async () => {
-    t = await createTestApp('pglite', { KB_READ_TIMEOUT_MS: '1500', KB_WORKERS: '2' });
+    t = await createTestApp('pglite', { KB_READ_TIMEOUT_MS: '1500', KB_WORKERS: '2', KB_MAX_TEXT_CHARS: '65536' });
     otherToken = (await t.runtime.users.create({ email: 'bystander@example.test' }, { userId: null, ip: null })).token;
     // Both reader processes up, as on a server that has read documents before.
     await Promise.all([upload(t.userToken, { name: 'a.txt', bytes: Buffer.from('Warming up one reader.') }), upload(otherToken, { name: 'b.txt', bytes: Buffer.from('Warming up the other.') })]);
@@ -226,6 +226,17 @@ describe('hostile documents fail alone, quickly, and outside the server\'s memor
     expect(growthMb).toBeLessThan(100);
     expect(await documentCount()).toBe(before);
     expect((await t.app.inject({ method: 'GET', url: '/ready' })).statusCode).toBe(200);
+  });
+
+  it('refuses a small .docx whose text is longer than KB_MAX_TEXT_CHARS, storing nothing', async () => {
+    // About 100,000 characters of text in a file of a few kilobytes: within every byte limit.
+    const bytes = await docx(Array.from({ length: 2000 }, (_, n) => `Paragraph ${n} of a report that says the same thing again.`));
+    expect(bytes.byteLength).toBeLessThan(20 * 1024);
+    const before = await documentCount();
+    const response = await upload(t.userToken, { name: 'long.docx', bytes });
+    expect(response.statusCode).toBe(422);
+    expect(response.json().error).toMatchObject({ code: 'DOCUMENT_TOO_COMPLEX', message: expect.stringMatching(/longer than 65,536 characters \(KB_MAX_TEXT_CHARS\)/) });
+    expect(await documentCount()).toBe(before);
   });
 
   it("one user's slow documents neither fail nor delay another user's 43-byte one; each has its own time", async () => {
