@@ -88,6 +88,9 @@ export const settings = {
     .describe('How long a client may take to send a whole request, headers and body; a slower one gets 408 and its connection closes. Producing the answer is not limited by it.'),
   HTTP_HEADERS_TIMEOUT_MS: int(100, 3_600_000).default(20_000).describe("How long a client may take to send a request's headers (at most HTTP_REQUEST_TIMEOUT_MS)."),
   HTTP_MAX_CONNECTIONS: int(1, 1_000_000).default(2000).describe('Open connections the server accepts (WebSockets and event streams included); more are closed at once.'),
+  HTTP_MAX_CONNECTIONS_PER_ADDRESS: int(1, 1_000_000)
+    .default(100)
+    .describe('Open connections one client address may hold; more are closed at once. Not applied to addresses TRUST_PROXY trusts: capping the clients of a proxy is then its job.'),
   METRICS_ENABLED: bool.default(true).describe('Serve Prometheus metrics at /metrics (a public route when enabled).'),
   FEATURE_KNOWLEDGE_BASE: bool.default(true).describe('Knowledge base routes and search.'),
   FEATURE_INTEGRATIONS: bool.default(true).describe('Integrations (MCP servers behind OAuth).'),
@@ -239,6 +242,7 @@ function toConfig(raw: z.output<typeof settingsSchema>, cwd: string, env: NodeJS
       requestTimeoutMs: raw.HTTP_REQUEST_TIMEOUT_MS,
       headersTimeoutMs: raw.HTTP_HEADERS_TIMEOUT_MS,
       maxConnections: raw.HTTP_MAX_CONNECTIONS,
+      maxConnectionsPerAddress: raw.HTTP_MAX_CONNECTIONS_PER_ADDRESS,
     },
     metricsEnabled: raw.METRICS_ENABLED,
     features: {
