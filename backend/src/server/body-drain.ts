@@ -78,7 +78,7 @@ function drain(request: IncomingMessage, options: { maxBytes: number; maxMs: num
   };
   const cut = () => {
     stop();
-    socket.destroy();
+    request.destroy(); // and its connection, the body being unfinished
   };
   const deadline = setTimeout(cut, options.maxMs);
   const stop = () => {
