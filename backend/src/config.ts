@@ -184,6 +184,9 @@ export const settings = {
   TOKEN_CACHE_TTL_MS: int(0, 60_000).default(5000).describe('How long a verified token is cached (revocation and disabling evict it at once).'),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000).describe('How long shutdown waits for in-flight requests before closing them.'),
   EVENTS_RETENTION_DAYS: int(1, 3650).default(7).describe('How long events are kept for replay and history.'),
+  EVENT_STREAM_MAX_LIFETIME_MS: int(1000, 2 ** 31 - 1)
+    .default(86_400_000)
+    .describe('How long one event stream (a WebSocket or server-sent events) may stay open, whatever its token; then it ends and its client reconnects and resumes from its last event id.'),
   WS_ALLOWED_ORIGINS: z
     .string()
     .optional()
@@ -312,7 +315,7 @@ function toConfig(raw: z.output<typeof settingsSchema>, cwd: string, env: NodeJS
     tokenCacheTtlMs: raw.TOKEN_CACHE_TTL_MS,
     consoleSessionDays: raw.CONSOLE_SESSION_DAYS,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
-    events: { retentionDays: raw.EVENTS_RETENTION_DAYS },
+    events: { retentionDays: raw.EVENTS_RETENTION_DAYS, streamMaxLifetimeMs: raw.EVENT_STREAM_MAX_LIFETIME_MS },
     websocket: {
       allowedOrigins: raw.WS_ALLOWED_ORIGINS
         ? raw.WS_ALLOWED_ORIGINS.split(',').map((o) => o.trim().replace(/\/$/, '')).filter(Boolean)
