@@ -88,6 +88,9 @@ export const settings = {
     .describe('How long a client may take to send a whole request, headers and body; a slower one gets 408 and its connection closes. Producing the answer is not limited by it.'),
   HTTP_HEADERS_TIMEOUT_MS: int(100, 3_600_000).default(20_000).describe("How long a client may take to send a request's headers (at most HTTP_REQUEST_TIMEOUT_MS)."),
   HTTP_MAX_CONNECTIONS: int(1, 1_000_000).default(2000).describe('Open connections the server accepts (WebSockets and event streams included); more are closed at once.'),
+  HTTP_MAX_CONNECTIONS_PER_ADDRESS: int(1, 1_000_000)
+    .default(100)
+    .describe('Open connections one client address may hold; more are closed at once. Not applied to addresses TRUST_PROXY trusts: capping the clients of a proxy is then its job.'),
   METRICS_ENABLED: bool.default(true).describe('Serve Prometheus metrics at /metrics (a public route when enabled).'),
   FEATURE_KNOWLEDGE_BASE: bool.default(true).describe('Knowledge base routes and search.'),
   FEATURE_INTEGRATIONS: bool.default(true).describe('Integrations (MCP servers behind OAuth).'),
@@ -184,6 +187,9 @@ export const settings = {
   TOKEN_CACHE_TTL_MS: int(0, 60_000).default(5000).describe('How long a verified token is cached (revocation and disabling evict it at once).'),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000).describe('How long shutdown waits for in-flight requests before closing them.'),
   EVENTS_RETENTION_DAYS: int(1, 3650).default(7).describe('How long events are kept for replay and history.'),
+  EVENT_STREAM_MAX_LIFETIME_MS: int(1000, 2 ** 31 - 1)
+    .default(86_400_000)
+    .describe('How long one event stream (a WebSocket or server-sent events) may stay open, whatever its token; then it ends and its client reconnects and resumes from its last event id.'),
   WS_ALLOWED_ORIGINS: z
     .string()
     .optional()
@@ -242,6 +248,7 @@ function toConfig(raw: z.output<typeof settingsSchema>, cwd: string, env: NodeJS
       requestTimeoutMs: raw.HTTP_REQUEST_TIMEOUT_MS,
       headersTimeoutMs: raw.HTTP_HEADERS_TIMEOUT_MS,
       maxConnections: raw.HTTP_MAX_CONNECTIONS,
+      maxConnectionsPerAddress: raw.HTTP_MAX_CONNECTIONS_PER_ADDRESS,
     },
     metricsEnabled: raw.METRICS_ENABLED,
     features: {
@@ -312,7 +319,7 @@ function toConfig(raw: z.output<typeof settingsSchema>, cwd: string, env: NodeJS
     tokenCacheTtlMs: raw.TOKEN_CACHE_TTL_MS,
     consoleSessionDays: raw.CONSOLE_SESSION_DAYS,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
-    events: { retentionDays: raw.EVENTS_RETENTION_DAYS },
+    events: { retentionDays: raw.EVENTS_RETENTION_DAYS, streamMaxLifetimeMs: raw.EVENT_STREAM_MAX_LIFETIME_MS },
     websocket: {
       allowedOrigins: raw.WS_ALLOWED_ORIGINS
         ? raw.WS_ALLOWED_ORIGINS.split(',').map((o) => o.trim().replace(/\/$/, '')).filter(Boolean)

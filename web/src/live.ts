@@ -177,6 +177,8 @@ export class LiveConnection {
         notifySignedOut();
         return;
       }
+      // Any other close (1013 too slow, 4408 at the stream's maximum lifetime, a network drop)
+      // reconnects and resumes each topic from its last id.
       const tooMany = event.code === closeCodes.tooManyConnections;
       this.setState(tooMany ? 'too-many' : 'reconnecting');
       this.scheduleRetry(tooMany);

@@ -109,7 +109,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandling(app);
   installJsonBodyParser(app);
-  installConnectionCap(app, config.http);
+  installConnectionCap(app, config.http, config.trustProxy);
   installBodyDrain(app);
   await app.register(cookie);
 

@@ -32,7 +32,7 @@ export async function requireAdmin(request: FastifyRequest): Promise<void> {
  * The auth hook: every route outside the public list needs a valid bearer token or the console's
  * session cookie. It runs on onRequest, before the body is read, so an unauthenticated client
  * cannot make the server parse anything. The credential is checked before the failure limiter
- * (see `CredentialCheck`): a valid one always passes.
+ * (see `CredentialCheck`, which also decides what counts as a failure): a valid one always passes.
  */
 export function installAuth(app: FastifyInstance, deps: { credentials: CredentialCheck; sessionCookie: string }): void {
   app.addHook('onRequest', async (request, reply) => {
@@ -42,7 +42,7 @@ export function installAuth(app: FastifyInstance, deps: { credentials: Credentia
     // proxy's Basic credentials, which browsers add by themselves).
     const bearer = bearerToken(request.headers.authorization);
     const cookie = bearer ? undefined : sessionFromCookie(request, deps.sessionCookie);
-    if (!bearer && !cookie) throw new AppError('UNAUTHORIZED');
+    if (!bearer && !cookie) throw new AppError('UNAUTHORIZED'); // not a guess: CredentialCheck would not count it either
     const result = await deps.credentials.check(bearer ? bearer.token : cookie, { kind: bearer ? 'token' : 'cookie', ip: request.ip, route, log: request.log });
     if (!result.ok) {
       // A cookie that does not work goes, ended or never issued alike (the answer does not say which).

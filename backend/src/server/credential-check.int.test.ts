@@ -97,6 +97,18 @@ describe('failed credentials and the failure limiter', () => {
     await expectFailuresLeft(ip, limit);
   });
 
+  it('does not count a request with no credential at all, in HTTP or an empty WebSocket auth frame', async () => {
+    const ip = freshIp();
+    for (let i = 0; i < limit * 2; i++) expect((await me(ip)).statusCode).toBe(401);
+    for (let i = 0; i < limit + 1; i++) {
+      const socket = openSocket(ws, { headers: from(ip) });
+      await socket.opened;
+      socket.send({ type: 'auth', token: '' });
+      expect((await socket.closed).code).toBe(4401);
+    }
+    await expectFailuresLeft(ip, limit);
+  });
+
   it('counts a bad token in the WebSocket’s first frame, and refuses further guesses there past the limit', async () => {
     const ip = freshIp();
     for (let i = 0; i < limit; i++) {

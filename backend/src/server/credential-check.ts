@@ -65,16 +65,19 @@ export interface CredentialContext {
 
 /**
  * Authentication first, for every way a credential reaches the server: the token is checked, and
- * only a failure consults and feeds the address's failure limiter. Every failure counts (a missing
- * or malformed token too) except a session cookie that was issued and has ended (expired, revoked,
- * its user disabled): a console page asking with it is no guess, and the README promises it does
- * not count. A cookie that was never issued is a guess like any other.
+ * only a failure consults and feeds the address's failure limiter. Every credential that fails
+ * counts (a malformed token too), with two exceptions that are not guesses: no credential at all
+ * (absent or empty: a client that has not signed in yet, refused with 401 and never 429), and a
+ * session cookie that was issued and has ended (expired, revoked, its user disabled), which a
+ * console page still sends and the README promises does not count. A cookie that was never issued
+ * is a guess like any other.
  */
 export class CredentialCheck {
   constructor(private readonly deps: { tokens: TokenService; limiter: AuthFailureLimiter; database: PostgresDatabase }) {}
 
   async check(token: string | undefined, context: CredentialContext): Promise<CredentialResult> {
-    const verdict = token ? await this.deps.tokens.verify(token) : { issued: false };
+    if (!token) return { ok: false, retryAfter: 0 };
+    const verdict = await this.deps.tokens.verify(token);
     if (verdict.principal) return { ok: true, principal: verdict.principal };
     if (context.kind === 'cookie' && verdict.issued) return { ok: false, retryAfter: 0 };
     const retryAfter = this.deps.limiter.retryAfter(context.ip);

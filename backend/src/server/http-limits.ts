@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
+import proxyAddr from '@fastify/proxy-addr';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { Config } from '../config.ts';
 import { errorCodes, type AppErrorCode } from '../errors.ts';
@@ -30,17 +31,52 @@ export function httpServerOptions(limits: HttpLimits): Pick<FastifyServerOptions
 }
 
 /**
- * Caps open connections (Node closes any past the cap as it arrives), and says so in the log at
- * most once a minute.
+ * Caps open connections: in all (Node closes any past the cap as it arrives), and per client
+ * address, so that one client holding connections (sending its headers slowly, reconnecting as
+ * each times out) cannot take them all from everyone else. Connections from an address that
+ * `TRUST_PROXY` trusts are not counted per address: behind a proxy every user has its address, and
+ * capping its clients is the proxy's job. With `TRUST_PROXY` true or a hop count, every direct peer
+ * is taken to be a proxy, so no address is capped. Refusals are logged at most once a minute.
  */
-export function installConnectionCap(app: FastifyInstance, limits: HttpLimits): void {
+export function installConnectionCap(app: FastifyInstance, limits: HttpLimits, trustProxy: Config['trustProxy']): void {
   app.server.maxConnections = limits.maxConnections;
-  let warnedAt = 0;
-  app.server.on('drop', () => {
-    if (Date.now() - warnedAt < 60_000) return;
-    warnedAt = Date.now();
-    app.log.warn({ maxConnections: limits.maxConnections }, 'refusing connections: HTTP_MAX_CONNECTIONS are open');
+  const warnAll = onceAMinute();
+  const warnAddress = onceAMinute();
+  app.server.on('drop', () => warnAll(() => app.log.warn({ maxConnections: limits.maxConnections }, 'refusing connections: HTTP_MAX_CONNECTIONS are open')));
+  const trusted = trustedPeer(trustProxy);
+  const perAddress = new Map<string, number>();
+  app.server.on('connection', (socket: Duplex & { remoteAddress?: string }) => {
+    const address = socket.remoteAddress;
+    if (address === undefined || trusted(address)) return;
+    const open = perAddress.get(address) ?? 0;
+    if (open >= limits.maxConnectionsPerAddress) {
+      socket.destroy();
+      warnAddress(() => app.log.warn({ address, maxConnectionsPerAddress: limits.maxConnectionsPerAddress }, 'refusing connections: HTTP_MAX_CONNECTIONS_PER_ADDRESS are open from one address'));
+      return;
+    }
+    perAddress.set(address, open + 1);
+    socket.once('close', () => {
+      const left = (perAddress.get(address) ?? 1) - 1;
+      if (left > 0) perAddress.set(address, left);
+      else perAddress.delete(address);
+    });
   });
+}
+
+/** Whether a directly connected peer is a proxy `TRUST_PROXY` trusts, as Fastify decides it for X-Forwarded-For (hop 0). */
+function trustedPeer(trustProxy: Config['trustProxy']): (address: string) => boolean {
+  if (typeof trustProxy === 'boolean') return () => trustProxy;
+  const trusts = typeof trustProxy === 'function' ? trustProxy : proxyAddr.compile(trustProxy);
+  return (address) => trusts(address, 0);
+}
+
+function onceAMinute(): (log: () => void) => void {
+  let loggedAt = 0;
+  return (log) => {
+    if (Date.now() - loggedAt < 60_000) return;
+    loggedAt = Date.now();
+    log();
+  };
 }
 
 const clientErrorCodes: Record<string, AppErrorCode> = {

@@ -10,10 +10,13 @@ import { bearerToken, sessionFromCookie } from './console-session.ts';
 import type { CredentialCheck, CredentialKind } from './credential-check.ts';
 import { encodedEventFrame } from './event-frame.ts';
 import { FrameQueue } from './frame-queue.ts';
+import { watchStreamCredential, type StreamCredentialWatch } from './stream-credential-watch.ts';
 
 /** Close codes a client can act on. 1008/1009/1013 are the protocol's own. */
 export const closeCodes = {
   unauthorized: 4401,
+  /** The connection reached EVENT_STREAM_MAX_LIFETIME_MS: reconnect and resume with `since`. */
+  lifetime: 4408,
   tooManyConnections: 4429,
   policy: 1008,
   tooBig: 1009,
@@ -39,8 +42,8 @@ type IncomingFrame = z.infer<typeof incomingFrame>;
 interface Connection {
   socket: WebSocket;
   principal?: Principal;
-  /** Kept to re-check on every heartbeat: an expiry, or a revocation this instance missed, closes the socket. */
-  token?: string;
+  /** Ends the connection with its credential and at its maximum lifetime; re-checks on every heartbeat. */
+  watch?: StreamCredentialWatch;
   stream?: ClientStream;
   alive: boolean;
   window: { start: number; count: number };
@@ -63,8 +66,9 @@ export interface GatewayDeps {
  * A subscribe frame's topics are authorised in one query per kind of topic, however many it names.
  * Browser upgrades must come from an allowed Origin. Per connection: a frame size limit (1009), a
  * frame rate limit and a bound on frames waiting for their answer (1008), and a cap on bytes
- * waiting for a slow reader (1013: resume with `since`). Per user: a connection limit (4429). Revoking the token or disabling the user closes
- * the socket (4401). All limits are per instance.
+ * waiting for a slow reader (1013: resume with `since`), and a maximum lifetime (4408: resume with
+ * `since`). Per user: a connection limit (4429). The token's expiry, its revocation or the user's
+ * disabling closes the socket (4401). All limits are per instance.
  */
 export async function installWebSocketGateway(app: FastifyInstance, deps: GatewayDeps): Promise<void> {
   const { config } = deps;
@@ -82,28 +86,12 @@ export async function installWebSocketGateway(app: FastifyInstance, deps: Gatewa
         connection.alive = false;
         connection.socket.ping();
       }
-      if (connection.token) {
-        void deps.tokens.authenticate(connection.token).then(
-          (principal) => principal || connection.socket.close(closeCodes.unauthorized, 'the token expired or was revoked'),
-          () => undefined, // the database is briefly unreachable: check again next time
-        );
-      }
+      connection.watch?.recheck();
     }
   }, heartbeatMs);
   heartbeat.unref();
 
-  const stopEvictions = deps.tokens.onEvict((eviction) => {
-    for (const connection of connections) {
-      const principal = connection.principal;
-      if (principal && (eviction.kind === 'user' ? principal.user.id === eviction.id : principal.tokenId === eviction.id)) {
-        connection.socket.close(closeCodes.unauthorized, eviction.kind === 'user' ? 'user disabled' : 'token revoked');
-      }
-    }
-  });
-  app.addHook('onClose', async () => {
-    clearInterval(heartbeat);
-    stopEvictions();
-  });
+  app.addHook('onClose', async () => clearInterval(heartbeat));
 
   const send = (connection: Connection, frame: object) => {
     if (connection.socket.readyState === connection.socket.OPEN) connection.socket.send(JSON.stringify(frame));
@@ -128,7 +116,13 @@ export async function installWebSocketGateway(app: FastifyInstance, deps: Gatewa
     }
     perUser.set(principal.user.id, count + 1);
     connection.principal = principal;
-    connection.token = token;
+    connection.watch = watchStreamCredential({
+      tokens: deps.tokens,
+      principal,
+      token,
+      maxLifetimeMs: config.events.streamMaxLifetimeMs,
+      end: ({ kind, why }) => connection.socket.close(kind === 'lifetime' ? closeCodes.lifetime : closeCodes.unauthorized, why),
+    });
     const socket = connection.socket;
     const flow = {
       // A replay pauses at half the cap until the client has read most of what is waiting.
@@ -202,6 +196,7 @@ export async function installWebSocketGateway(app: FastifyInstance, deps: Gatewa
     }, authTimeoutMs);
     socket.on('close', () => {
       clearTimeout(authTimer);
+      connection.watch?.stop();
       connections.delete(connection);
       connection.stream?.close();
       const userId = connection.principal?.user.id;

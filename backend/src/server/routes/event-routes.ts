@@ -7,6 +7,7 @@ import type { TokenService } from '../../accounts/index.ts';
 import { principalOf } from '../auth.ts';
 import { bearerToken } from '../console-session.ts';
 import { encodedEventFrame, toEventFrame } from '../event-frame.ts';
+import { watchStreamCredential } from '../stream-credential-watch.ts';
 
 const storedEvent = z.object({ type: z.literal('event'), id: z.number(), topic: z.string(), event: z.string(), data: z.unknown(), at: z.string() });
 const idParam = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -19,7 +20,7 @@ const keepAliveMs = 15_000;
 
 /**
  * The caller's event history, and the live stream as server-sent events. Per stream: a cap on
- * bytes waiting for a slow reader, and its credential's lifetime; per user: a count
+ * bytes waiting for a slow reader, its credential's lifetime and EVENT_STREAM_MAX_LIFETIME_MS; per user: a count
  * (SSE_MAX_STREAMS_PER_USER, apart from WebSockets, so a script's streams cannot keep the console's
  * socket out). All per instance.
  */
@@ -117,23 +118,22 @@ export const eventRoutes: FastifyPluginAsyncZod<{ events: EventSystem; tokens: T
         raw.write('\n\n');
         return true;
       });
-      // Like a WebSocket, the stream ends with its credential: when the token expires, when it is
-      // revoked or its user disabled (an eviction), and on a re-check with each keep-alive (an
-      // eviction this instance missed).
-      const token = bearerToken(request.headers.authorization)?.token ?? request.consoleSession;
+      // Like a WebSocket: it ends with its credential (re-checked with each keep-alive) and at its
+      // maximum lifetime; an EventSource then reconnects with Last-Event-ID.
+      const watch = watchStreamCredential({
+        tokens,
+        principal,
+        token: bearerToken(request.headers.authorization)?.token ?? request.consoleSession,
+        maxLifetimeMs: config.events.streamMaxLifetimeMs,
+        end: () => raw.end(),
+      });
       const keepAlive = setInterval(() => {
         raw.write(': keep-alive\n\n');
-        if (token) void tokens.authenticate(token).then((still) => still || raw.destroy(), () => undefined); // the database is briefly unreachable: check again next time
+        watch.recheck();
       }, keepAliveMs);
-      const untilExpiry = principal.expiresAt === null ? undefined : principal.expiresAt - Date.now();
-      const expiry = untilExpiry !== undefined && untilExpiry < 2 ** 31 ? setTimeout(() => raw.destroy(), Math.max(0, untilExpiry)) : undefined;
-      const stopEvictions = tokens.onEvict((eviction) => {
-        if (eviction.kind === 'user' ? eviction.id === userId : eviction.id === principal.tokenId) raw.destroy();
-      });
       raw.on('close', () => {
         clearInterval(keepAlive);
-        clearTimeout(expiry);
-        stopEvictions();
+        watch.stop();
         stream.close();
       });
       await stream.subscribe(allowed, since).catch((error: Error) => {
