@@ -2,6 +2,74 @@
 import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
+import { readdirSync } from 'node:fs';
+
+/*
+ * Area boundaries. An area is a folder directly under backend/src; the files beside them (config.ts,
+ * errors.ts, runtime.ts, main.ts, cli.ts, ...) are the composition root and shared kernel. Product code
+ * reaches another area only through that area's index.ts, so an area's internal files can move without
+ * touching its callers; and only server/ itself and the composition root import server/, so the domain
+ * never depends on HTTP. Tests may reach into internals (see the block that turns this off for them).
+ *
+ * no-restricted-imports sees only the import string, so the patterns are anchored by the importing
+ * file's depth: from backend/src/<area>/x.ts another area is `../<other>/`, one folder deeper it is
+ * `../../<other>/`, and from the composition root it is `./<other>/`.
+ */
+const areas = readdirSync(new URL('./backend/src/', import.meta.url), { withFileTypes: true })
+  .filter((entry) => entry.isDirectory())
+  .map((entry) => entry.name);
+
+/** Restricted-import patterns for a file `depth` folders below backend/src that belongs to `area`. */
+function areaImportPatterns(depth, area) {
+  const up = depth === 0 ? '\\./' : '(\\.\\./){' + depth + '}';
+  const others = areas.filter((name) => name !== area);
+  const patterns = [
+    {
+      regex: `^${up}(${others.join('|')})/(?!index\\.ts$)`,
+      message: "Import another area only through its index.ts (export what you need there, named exports only).",
+    },
+  ];
+  if (area !== undefined && area !== 'server') {
+    patterns.push({
+      regex: `^${up}server/`,
+      message: 'The domain never imports server/: only server/ itself and the composition root (runtime.ts, main.ts) do.',
+    });
+  }
+  return patterns;
+}
+
+const boundaries = [
+  { files: ['backend/src/*.ts'], rules: { 'no-restricted-imports': ['error', { patterns: areaImportPatterns(0, undefined) }] } },
+  ...areas.flatMap((area) =>
+    [1, 2, 3].map((depth) => ({
+      files: [`backend/src/${area}/${'*/'.repeat(depth - 1)}*.ts`],
+      rules: { 'no-restricted-imports': ['error', { patterns: areaImportPatterns(depth, area) }] },
+    })),
+  ),
+  {
+    // Tests may reach into an area's internals to set up and observe it.
+    files: ['**/*.test.ts', 'backend/test/**'],
+    rules: { 'no-restricted-imports': 'off' },
+  },
+  {
+    // The console imports backend code only deliberately. tool-pattern.ts is a pure file kept out of
+    // tools/index.ts so that the console bundle does not pull in the rest of the tools area.
+    files: ['web/src/**/*.{ts,tsx}'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '/backend/src/(?!tools/tool-pattern\\.ts$)',
+              message: 'The console imports backend code only where it is pure and deliberate (tools/tool-pattern.ts).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+];
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'data/', 'coverage/', 'web/dist/'] },
@@ -28,4 +96,5 @@ export default tseslint.config(
       globals: globals.browser,
     },
   },
+  ...boundaries,
 );

@@ -5,11 +5,9 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { AppError } from './errors.ts';
 import { faultPoints, type FaultPoint } from './fault-injection.ts';
-import { loadCatalogue } from './integrations/catalogue.ts';
-import { isAllowListEntry } from './integrations/outbound-guard.ts';
-import { embedderNamePattern } from './providers/embedders.ts';
+import { isAllowListEntry, loadCatalogue } from './integrations/index.ts';
 import { keyringProblem } from './secret-key.ts';
-import { endpointNamePattern, modelIdPattern, modelIdProblem, reservedProviderNames, type LanguageModelSettings } from './providers/index.ts';
+import { embedderNamePattern, endpointNamePattern, modelIdPattern, modelIdProblem, reservedProviderNames, type LanguageModelSettings } from './providers/index.ts';
 
 /*
  * Every setting Agentry reads, in one place. A setting comes from the environment or from one

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Transaction } from 'kysely';
-import type { Executor, PostgresDatabase } from '../database/index.ts';
-import type { DatabaseSchema, ToolFlag } from '../database/schema.ts';
+import type { DatabaseSchema, Executor, PostgresDatabase, ToolFlag } from '../database/index.ts';
 import type { AgentryEvent, EventBus } from '../events/index.ts';
 
 /** A tool of a connected integration, as the registry keeps it. */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Executor, PostgresDatabase } from '../database/index.ts';
-import { embedderNamePattern, type Embedder } from '../providers/embedders.ts';
+import { embedderNamePattern, type Embedder } from '../providers/index.ts';
 
 export interface EmbeddingModel {
   model: string;

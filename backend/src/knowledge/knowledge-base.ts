@@ -1,10 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { sql, type ExpressionBuilder, type Selectable } from 'kysely';
-import { decodeCursor, encodeCursor, isUuid, type Executor, type PostgresDatabase } from '../database/index.ts';
-import type { DatabaseSchema, DocumentStatus, KbDocumentsTable, JsonValue } from '../database/schema.ts';
+import { decodeCursor, encodeCursor, isUuid, type DatabaseSchema, type DocumentStatus, type Executor, type JsonValue, type KbDocumentsTable, type PostgresDatabase } from '../database/index.ts';
 import { AppError, isAppError, type ReportedError } from '../errors.ts';
 import type { EventBus } from '../events/index.ts';
-import { createEmbedder, type Embedder, type EmbedderSettings } from '../providers/embedders.ts';
+import { createEmbedder, type Embedder, type EmbedderSettings } from '../providers/index.ts';
 import { chunkLimits, type Chunk } from './chunker.ts';
 import { DocumentWorkerPool, type DocumentReaderSettings } from './document-worker-pool.ts';
 import { EmbeddingModels, vectorLiteral, type EmbeddingModel } from './embedding-models.ts';

@@ -1,6 +1,5 @@
 import { sql, type RawBuilder } from 'kysely';
-import type { PostgresDatabase } from '../database/index.ts';
-import type { JsonValue } from '../database/schema.ts';
+import type { JsonValue, PostgresDatabase } from '../database/index.ts';
 import { AppError } from '../errors.ts';
 import { vectorLiteral } from './embedding-models.ts';
 import type { KnowledgeBase } from './knowledge-base.ts';

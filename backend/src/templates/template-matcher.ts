@@ -1,6 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { Embedder } from '../providers/embedders.ts';
-import { contentWords, lightStem } from '../providers/local-hashing-embedder.ts';
+import { contentWords, lightStem, type Embedder } from '../providers/index.ts';
 import type { TemplateDefinition } from './template-definition.ts';
 
 export interface MatchCandidate {

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso/router';
-// The tool-pattern grammar is the server's own: a pure module, shared rather than copied.
+// The tool-pattern grammar is the server's own: a pure module, shared rather than copied. Imported by
+// path rather than through tools/index.ts to keep the bundle small; eslint.config.js allows exactly this.
 import { patternReachesProvider } from '../../../backend/src/tools/tool-pattern.ts';
 import { api, query } from '../api.ts';
 import type { Conversation, Integration, Message, SessionDetail } from '../api-types.ts';
