@@ -94,7 +94,7 @@ export async function createRuntime(
   await events.start();
   const features = new Features(config.features, migrations);
   const { integrations, integrationTools, health } = createIntegrations(config, database, events.bus, logger);
-  const knowledge = new KnowledgeBase(database, events.bus, config.knowledge, (error, context) => logger.warn({ err: error }, context));
+  const knowledge = new KnowledgeBase({ database, bus: events.bus, settings: config.knowledge, onError: (error, context) => logger.warn({ err: error }, context) });
   const knowledgeAvailable = (await features.states()).knowledgeBase.available;
   if (knowledgeAvailable && options.background !== false) await knowledge.start();
   const knowledgeBaseAvailable = async () => (await features.states()).knowledgeBase.available;

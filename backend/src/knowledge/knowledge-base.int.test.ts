@@ -15,7 +15,12 @@ describe('knowledge base processing (embedded database)', () => {
   let fake: FakeOpenAi;
   const errors: Error[] = [];
   const another = (model: string) =>
-    new KnowledgeBase(t.runtime.database, t.runtime.events.bus, { ...t.config.knowledge, embeddingModel: model, embedders: { ...t.config.knowledge.embedders, openai: { apiKey: 'test-key', baseUrl: fake.url }, retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 20 } } }, (e) => errors.push(e));
+    new KnowledgeBase({
+      database: t.runtime.database,
+      bus: t.runtime.events.bus,
+      settings: { ...t.config.knowledge, embeddingModel: model, embedders: { ...t.config.knowledge.embedders, openai: { apiKey: 'test-key', baseUrl: fake.url }, retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 20 } } },
+      onError: (e) => errors.push(e),
+    });
 
   beforeAll(async () => {
     fake = await startFakeOpenAi();
