@@ -1,5 +1,9 @@
 export { AgentService, type AgentView, type AgentInput } from './agent-service.ts';
-export { SessionService, sessionTopic, type SessionView, type CheckpointView, type NewSession, type SessionListQuery, type StepCounts } from './session-service.ts';
+export { SessionService, type NewSession, type SessionListQuery } from './session-service.ts';
+export { sessionTopic } from './session-events.ts';
+export { type SessionView } from './session-view.ts';
+export { type CheckpointView } from './session-checkpoints.ts';
+export { type StepCounts } from './session-progress.ts';
 export { sessionStatuses } from './session-status.ts';
 export { sanitizeContext, contextLimits, type DroppedContext } from './context-sanitizer.ts';
 export { removeFinishedSessions } from './session-retention.ts';

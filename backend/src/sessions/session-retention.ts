@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { PostgresDatabase } from '../database/index.ts';
-import { sessionTopic } from './session-service.ts';
+import { sessionTopic } from './session-events.ts';
 
 /**
  * Removes completed and failed sessions inactive for `retentionDays`, with their conversations,

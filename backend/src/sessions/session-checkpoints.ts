@@ -1,0 +1,154 @@
+import { sql } from 'kysely';
+import type { CheckpointReason, Executor, PostgresDatabase } from '../database/index.ts';
+import { AppError } from '../errors.ts';
+import type { AgentryEvent, EventBus } from '../events/index.ts';
+import { firstConversation } from './session-conversations.ts';
+import { publishSessionEvents } from './session-events.ts';
+import { findSession, type SessionRow } from './session-row.ts';
+import { assertTransition, systemEdge } from './session-status.ts';
+import { toSessionView, type SessionView } from './session-view.ts';
+
+export interface CheckpointView {
+  id: string;
+  seq: number;
+  reason: CheckpointReason;
+  name: string | null;
+  step: number;
+  createdAt: string;
+}
+
+export interface SessionCheckpointsDeps {
+  database: PostgresDatabase;
+  bus: EventBus;
+  /** Unnamed checkpoints kept per session; named ones are always kept. */
+  retention: number;
+}
+
+/**
+ * A session's checkpoints: its state (status, context, version, counters) and how far its messages
+ * went, recorded with every change so it can be continued from there. Unnamed ones are pruned past
+ * the retention; named ones are kept.
+ */
+export class SessionCheckpoints {
+  constructor(private readonly deps: SessionCheckpointsDeps) {}
+
+  /**
+   * Records the session's state as a checkpoint and announces it after the change's own events,
+   * in one insert; prunes unnamed ones past retention. Runs inside the change's transaction.
+   */
+  async record(
+    tx: Executor,
+    options: { session: SessionRow; reason: CheckpointReason; name?: string | undefined; step?: number; events?: AgentryEvent[] },
+  ): Promise<CheckpointView> {
+    const { session, reason, name, step = 0, events = [] } = options;
+    const state = {
+      status: session.status,
+      context: session.context,
+      version: session.version,
+      counters: { messages: session.message_count, toolCalls: session.tool_call_count, errors: session.error_count },
+    };
+    const row = await tx
+      .insertInto('session_checkpoints')
+      .values({
+        session_id: session.id,
+        user_id: session.user_id,
+        seq: sql<number>`(select coalesce(max(seq), 0) + 1 from session_checkpoints where session_id = ${session.id})`,
+        reason,
+        name: name ?? null,
+        step,
+        message_seq: sql<string>`(select coalesce(max(seq), 0) from messages where session_id = ${session.id})`,
+        state: state as never,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    if (row.seq > this.deps.retention) {
+      await tx
+        .deleteFrom('session_checkpoints')
+        .where('session_id', '=', session.id)
+        .where('name', 'is', null)
+        .where('seq', '<=', row.seq - this.deps.retention)
+        .execute();
+    }
+    const announced: AgentryEvent[] = [...events, { type: 'session.checkpoint', data: { sessionId: session.id, checkpointId: row.id, step: row.step } }];
+    await publishSessionEvents(this.deps.bus, tx, { session, events: announced });
+    return toCheckpointView(row);
+  }
+
+  /** Takes a checkpoint on request, optionally named (named ones outlive retention). */
+  async take(options: { userId: string; id: string; name?: string | undefined }): Promise<CheckpointView> {
+    const { userId, id, name } = options;
+    return this.deps.database.transaction(async (tx) => {
+      const row = await tx.selectFrom('agent_sessions').selectAll().where('id', '=', id).where('user_id', '=', userId).forUpdate().executeTakeFirst();
+      if (!row) throw new AppError('SESSION_NOT_FOUND');
+      return this.record(tx, { session: row, reason: 'manual', name });
+    });
+  }
+
+  /** The session's checkpoints, newest first. */
+  async list(options: { userId: string; id: string }): Promise<CheckpointView[]> {
+    await findSession(this.deps.database.db, options);
+    const rows = await this.deps.database.db.selectFrom('session_checkpoints').selectAll().where('session_id', '=', options.id).orderBy('seq', 'desc').execute();
+    return rows.map(toCheckpointView);
+  }
+
+  /** How many checkpoints the session has and its newest, for the session's detail view. */
+  async summary(executor: Executor, sessionId: string): Promise<{ count: number; latest: CheckpointView | null }> {
+    const [count, latest] = await Promise.all([
+      executor.selectFrom('session_checkpoints').select((eb) => eb.fn.countAll<string>().as('n')).where('session_id', '=', sessionId).executeTakeFirstOrThrow(),
+      executor.selectFrom('session_checkpoints').selectAll().where('session_id', '=', sessionId).orderBy('seq', 'desc').limit(1).executeTakeFirst(),
+    ]);
+    return { count: Number(count.n), latest: latest ? toCheckpointView(latest) : null };
+  }
+
+  /**
+   * Continues the session from a checkpoint: messages after it are removed (the turns that wrote
+   * them too), its context and counts come back, and the session is running again. Tokens and
+   * cost stay: they were spent. The caller makes sure no turn is running.
+   */
+  async restore(options: { userId: string; id: string; checkpointId: string }): Promise<SessionView> {
+    const { userId, id, checkpointId } = options;
+    const current = await findSession(this.deps.database.db, { userId, id });
+    // The update below is guarded by the version, so the status read here is the one it leaves.
+    const restored = systemEdge('restore');
+    if (current.status !== restored.to) assertTransition(current.status, restored.to, 'system');
+    return this.deps.database.transaction(async (tx) => {
+      const unfinished = await tx.selectFrom('turns').select('status').where('session_id', '=', id).where('status', 'in', ['running', 'suspended']).executeTakeFirst();
+      if (unfinished?.status === 'running') throw new AppError('SESSION_BUSY', 'A turn is running in this session: cancel it before restoring.');
+      if (unfinished) throw new AppError('TOOL_OUTCOME_UNKNOWN', 'A tool call of this session may or may not have run: resolve it before restoring.');
+      const checkpoint = await tx.selectFrom('session_checkpoints').selectAll().where('id', '=', checkpointId).where('session_id', '=', id).executeTakeFirst();
+      if (!checkpoint) throw new AppError('CHECKPOINT_NOT_FOUND');
+      const state = checkpoint.state as { context: unknown; counters: { messages: number; toolCalls: number; errors: number } };
+      const row = await tx
+        .updateTable('agent_sessions')
+        .set({
+          status: 'running',
+          context: JSON.stringify(state.context ?? {}),
+          message_count: state.counters.messages,
+          tool_call_count: state.counters.toolCalls,
+          error_count: state.counters.errors,
+          completed_at: null,
+          version: sql`version + 1`,
+          last_active_at: sql`now()`,
+        })
+        .where('id', '=', id)
+        .where('version', '=', current.version)
+        .returningAll()
+        .executeTakeFirst();
+      if (!row) throw new AppError('SESSION_LOCKED');
+      await tx.deleteFrom('messages').where('session_id', '=', id).where('seq', '>', checkpoint.message_seq as never).execute();
+      await tx
+        .deleteFrom('turns')
+        .where('session_id', '=', id)
+        .where(({ not, exists, selectFrom }) => not(exists(selectFrom('messages').select('messages.id').whereRef('messages.turn_id', '=', 'turns.id'))))
+        .execute();
+      const events: AgentryEvent[] =
+        current.status === 'running' ? [] : [{ type: 'session.status_changed', data: { sessionId: id, from: current.status, to: 'running', reason: `restored to checkpoint ${checkpoint.seq}` } }];
+      await this.record(tx, { session: row, reason: 'restore', step: checkpoint.step, events });
+      return toSessionView(row, await firstConversation(tx, id));
+    });
+  }
+}
+
+function toCheckpointView(row: { id: string; seq: number; reason: CheckpointReason; name: string | null; step: number; created_at: Date }): CheckpointView {
+  return { id: row.id, seq: row.seq, reason: row.reason, name: row.name, step: row.step, createdAt: row.created_at.toISOString() };
+}

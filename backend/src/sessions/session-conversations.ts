@@ -1,0 +1,82 @@
+import type { Executor, PostgresDatabase } from '../database/index.ts';
+import { AppError } from '../errors.ts';
+import { findSession } from './session-row.ts';
+
+export interface ConversationView {
+  id: string;
+  /** Null until the conversation's first message (or a new session) takes it. */
+  sessionId: string | null;
+  title: string;
+  createdAt: string;
+}
+
+/**
+ * A session's conversations: threads of messages within it. A conversation may exist before its
+ * session (a console chat started without one) and is taken by the first session that names it.
+ */
+export class SessionConversations {
+  constructor(private readonly database: PostgresDatabase) {}
+
+  /**
+   * Adds a conversation to one of the user's sessions, or (with no session) starts one of its
+   * own: its first message starts a session with the default agent, or it is given to a new
+   * session as `conversationId`.
+   */
+  async add(options: { userId: string; sessionId: string | null; title: string }): Promise<ConversationView> {
+    const { userId, sessionId, title } = options;
+    if (sessionId) await findSession(this.database.db, { userId, id: sessionId });
+    const row = await this.database.db
+      .insertInto('conversations')
+      .values({ user_id: userId, session_id: sessionId, title })
+      .returning(['id', 'session_id', 'title', 'created_at'])
+      .executeTakeFirstOrThrow();
+    return toConversationView(row);
+  }
+
+  async list(options: { userId: string; sessionId: string }): Promise<ConversationView[]> {
+    const { userId, sessionId } = options;
+    await findSession(this.database.db, { userId, id: sessionId });
+    const rows = await this.database.db
+      .selectFrom('conversations')
+      .select(['id', 'session_id', 'title', 'created_at'])
+      .where('session_id', '=', sessionId)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+    return rows.map(toConversationView);
+  }
+
+  /**
+   * Links a new session's first conversation, inside its creating transaction: the one the caller
+   * named (if it is the user's and no session has it: 404 CONVERSATION_NOT_FOUND or 409
+   * CONVERSATION_IN_USE otherwise) or a new one.
+   */
+  async attach(tx: Executor, options: { userId: string; sessionId: string; conversationId?: string | undefined }): Promise<string> {
+    const { userId, sessionId, conversationId } = options;
+    if (!conversationId) {
+      const row = await tx.insertInto('conversations').values({ user_id: userId, session_id: sessionId }).returning('id').executeTakeFirstOrThrow();
+      return row.id;
+    }
+    const claimed = await tx
+      .updateTable('conversations')
+      .set({ session_id: sessionId })
+      .where('id', '=', conversationId)
+      .where('user_id', '=', userId)
+      .where('session_id', 'is', null)
+      .returning('id')
+      .executeTakeFirst();
+    if (claimed) return claimed.id;
+    const exists = await tx.selectFrom('conversations').select('id').where('id', '=', conversationId).where('user_id', '=', userId).executeTakeFirst();
+    throw new AppError(exists ? 'CONVERSATION_IN_USE' : 'CONVERSATION_NOT_FOUND');
+  }
+}
+
+/** The session's first conversation (the one its view names), or null when it has none. */
+export async function firstConversation(executor: Executor, sessionId: string): Promise<string | null> {
+  const row = await executor.selectFrom('conversations').select('id').where('session_id', '=', sessionId).orderBy('created_at').orderBy('id').limit(1).executeTakeFirst();
+  return row?.id ?? null;
+}
+
+function toConversationView(row: { id: string; session_id: string | null; title: string; created_at: Date }): ConversationView {
+  return { id: row.id, sessionId: row.session_id, title: row.title, createdAt: row.created_at.toISOString() };
+}
