@@ -26,7 +26,7 @@ function areaImportPatterns(depth, area) {
   const patterns = [
     {
       regex: `^${up}(${others.join('|')})/(?!index\\.ts$)`,
-      message: "Import another area only through its index.ts (export what you need there, named exports only).",
+      message: 'Import another area only through its index.ts (export what you need there, named exports only).',
     },
   ];
   if (area !== undefined && area !== 'server') {

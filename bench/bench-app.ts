@@ -32,7 +32,9 @@ export async function startBenchApp(target: DatabaseTarget, dataDir: string, set
   const app = await buildApp(runtime, { logger: false });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { user, token } = await runtime.users.create({ email: 'bench@example.test', name: 'Bench' }, { userId: null, ip: null });
-  const client = keepAliveClient(`http://127.0.0.1:${(app.server.address() as { port: number }).port}`, { authorization: `Bearer ${token}` });
+  const client = keepAliveClient(`http://127.0.0.1:${(app.server.address() as { port: number }).port}`, {
+    authorization: `Bearer ${token}`,
+  });
   return {
     database,
     runtime,

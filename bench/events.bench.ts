@@ -98,7 +98,11 @@ async function deliveries(
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     const t0 = now();
     const [id] = await producer.runtime.database.transaction((tx) =>
-      producer.runtime.events.bus.publish(tx, { userId, topic: 'integrations', event: { type: 'integration.refreshed', data: { integrationId: 'bench', provider: 'bench', toolCount: i } } }),
+      producer.runtime.events.bus.publish(tx, {
+        userId,
+        topic: 'integrations',
+        event: { type: 'integration.refreshed', data: { integrationId: 'bench', provider: 'bench', toolCount: i } },
+      }),
     );
     sentAt.set(id!, t0);
   }
@@ -149,13 +153,26 @@ async function committedPerSecond(instance: Instance, userId: string, driver: st
     Array.from({ length: concurrency }, async () => {
       while (now() < deadline) {
         await instance.runtime.database.transaction((tx) =>
-          instance.runtime.events.bus.publish(tx, { userId, topic: 'integrations', event: { type: 'integration.refreshed', data: { integrationId: 'b', provider: 'b', toolCount: 0 } } }),
+          instance.runtime.events.bus.publish(tx, {
+            userId,
+            topic: 'integrations',
+            event: { type: 'integration.refreshed', data: { integrationId: 'b', provider: 'b', toolCount: 0 } },
+          }),
         );
         count++;
       }
     }),
   );
-  return { name: `committed events/s, ${concurrency} producers`, driver, n: count, p50: Number.NaN, p95: Number.NaN, p99: Number.NaN, throughput: count / seconds, note: driver === 'postgres' ? 'NOTIFY on' : 'in-process bus' };
+  return {
+    name: `committed events/s, ${concurrency} producers`,
+    driver,
+    n: count,
+    p50: Number.NaN,
+    p95: Number.NaN,
+    p99: Number.NaN,
+    throughput: count / seconds,
+    note: driver === 'postgres' ? 'NOTIFY on' : 'in-process bus',
+  };
 }
 
 const bench: Bench = async ({ record }) => {
@@ -178,17 +195,46 @@ const bench: Bench = async ({ record }) => {
       const target25 = 'p99 ≤ 25 ms at 1,000';
       record(await deliveries({ name: 'event delivery, 1 client', driver }, instance, [instance], user.id, token, 1, 200, 5));
       record(await deliveries({ name: 'event delivery, 100 clients', driver }, instance, [instance], user.id, token, 100, 20, 5));
-      record(await deliveries({ name: 'event delivery, 1,000 clients', driver, target: target25 }, instance, [instance], user.id, token, 1000, 2, 10));
+      record(
+        await deliveries(
+          { name: 'event delivery, 1,000 clients', driver, target: target25 },
+          instance,
+          [instance],
+          user.id,
+          token,
+          1000,
+          2,
+          10,
+        ),
+      );
       record(await committedPerSecond(instance, user.id, driver, 1));
       record(await committedPerSecond(instance, user.id, driver, 8));
       record(await memoryPerIdleConnection(instance, token, driver));
 
       if (driver === 'postgres') {
         // A second instance in its own process on the same database; clients split across both.
-        second = await startServer({ ...wsEnv, DATABASE_URL: target.driver === 'postgres' ? target.url : '', AGENTRY_SECRET_KEY: secretKey, LOG_LEVEL: 'info' });
-        const other: Instance = { runtime: instance.runtime, url: `${second.url.replace('http', 'ws')}/v1/ws`, close: async () => undefined };
+        second = await startServer({
+          ...wsEnv,
+          DATABASE_URL: target.driver === 'postgres' ? target.url : '',
+          AGENTRY_SECRET_KEY: secretKey,
+          LOG_LEVEL: 'info',
+        });
+        const other: Instance = {
+          runtime: instance.runtime,
+          url: `${second.url.replace('http', 'ws')}/v1/ws`,
+          close: async () => undefined,
+        };
         record(
-          await deliveries({ name: 'event delivery, 1,000 clients on 2 instances', driver, target: 'p99 ≤ 40 ms' }, instance, [instance, other], user.id, token, 1000, 2, 10),
+          await deliveries(
+            { name: 'event delivery, 1,000 clients on 2 instances', driver, target: 'p99 ≤ 40 ms' },
+            instance,
+            [instance, other],
+            user.id,
+            token,
+            1000,
+            2,
+            10,
+          ),
         );
       }
     }

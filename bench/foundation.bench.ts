@@ -44,7 +44,14 @@ async function benchDriver(target: DatabaseTarget, dataDir: string, record: (r: 
   const driver = target.driver;
   const database = await PostgresDatabase.open(target, { pool: { max: 10, timeoutMs: 5000, statementTimeoutMs: 0 }, purpose: 'bench' });
   await new MigrationRunner(database.db).up();
-  const config = loadConfig({ AGENTRY_DATA_DIR: dataDir, LOG_LEVEL: 'silent', RATE_LIMIT_DEFAULT: '1000000', ...(driver === 'postgres' ? { DATABASE_URL: (target as { url: string }).url, AGENTRY_SECRET_KEY: Buffer.alloc(32, 5).toString('base64') } : {}) });
+  const config = loadConfig({
+    AGENTRY_DATA_DIR: dataDir,
+    LOG_LEVEL: 'silent',
+    RATE_LIMIT_DEFAULT: '1000000',
+    ...(driver === 'postgres'
+      ? { DATABASE_URL: (target as { url: string }).url, AGENTRY_SECRET_KEY: Buffer.alloc(32, 5).toString('base64') }
+      : {}),
+  });
   const runtime = await createRuntime(config, database, { warn: () => undefined, info: () => undefined });
   const app = await buildApp(runtime, { logger: false });
   await app.listen({ port: 0, host: '127.0.0.1' });

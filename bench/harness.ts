@@ -63,18 +63,36 @@ export async function measure(
 
 export function machine(): string {
   const cpus = os.cpus();
-  return `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`;
+  return `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, load ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`;
 }
 
 export function printTable(results: BenchResult[]): void {
   const ms = (v: number) => (Number.isNaN(v) ? '-' : v < 10 ? v.toFixed(2) : v.toFixed(1));
   const rows = [
     ['name', 'driver', 'N', 'p50 ms', 'p95 ms', 'p99 ms', 'ops/s', 'target', 'note'],
-    ...results.map((r) => [r.name, r.driver, String(r.n), ms(r.p50), ms(r.p95), ms(r.p99), r.throughput ? r.throughput.toFixed(0) : '-', r.target ?? '', r.note ?? '']),
+    ...results.map((r) => [
+      r.name,
+      r.driver,
+      String(r.n),
+      ms(r.p50),
+      ms(r.p95),
+      ms(r.p99),
+      r.throughput ? r.throughput.toFixed(0) : '-',
+      r.target ?? '',
+      r.note ?? '',
+    ]),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   for (const [i, row] of rows.entries()) {
-    console.log(row.map((cell, j) => cell.padEnd(widths[j]!)).join('  ').trimEnd());
+    console.log(
+      row
+        .map((cell, j) => cell.padEnd(widths[j]!))
+        .join('  ')
+        .trimEnd(),
+    );
     if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   }
 }
@@ -104,7 +122,14 @@ export function keepAliveClient(base: string, headers: Record<string, string>) {
     new Promise<{ status: number; json: () => unknown }>((resolve, reject) => {
       const payload = body === undefined ? undefined : JSON.stringify(body);
       const request = http.request(
-        { host: hostname, port, path, method, agent, headers: { ...headers, ...(payload === undefined ? {} : { 'content-type': 'application/json' }) } },
+        {
+          host: hostname,
+          port,
+          path,
+          method,
+          agent,
+          headers: { ...headers, ...(payload === undefined ? {} : { 'content-type': 'application/json' }) },
+        },
         (response) => {
           const chunks: Buffer[] = [];
           response.on('data', (chunk: Buffer) => chunks.push(chunk));

@@ -35,13 +35,18 @@ async function benchDriver(target: DatabaseTarget, dataDir: string, record: (res
   });
   try {
     const ids: string[] = [];
-    for (const provider of ['mail', 'cal']) ids.push((await post<{ connection: { id: string } }>(`/v1/integrations/${provider}/connect`, { apiKey: 'bench-key' })).connection.id);
+    for (const provider of ['mail', 'cal'])
+      ids.push((await post<{ connection: { id: string } }>(`/v1/integrations/${provider}/connect`, { apiKey: 'bench-key' })).connection.id);
     const listed = await runtime.integrationTools.discover(userId, true);
     const toolCount = listed.reduce((n, i) => n + i.tools.length, 0);
     if (toolCount !== 5) throw new Error(`expected 5 tools in the registry, found ${toolCount}`);
 
     record({
-      ...(await measure({ name: 'integration discovery from the registry (in-process)', driver, target: 'p95 ≤ 2 ms (spec: 50 ms)' }, () => runtime.integrationTools.discover(userId, false), { n: 2000, warmup: 100 })),
+      ...(await measure(
+        { name: 'integration discovery from the registry (in-process)', driver, target: 'p95 ≤ 2 ms (spec: 50 ms)' },
+        () => runtime.integrationTools.discover(userId, false),
+        { n: 2000, warmup: 100 },
+      )),
       note: "served from the instance's cache of the user's connections and tools",
     });
     // What the first discovery after a change reads: the user's connections, and their tools.
@@ -54,9 +59,19 @@ async function benchDriver(target: DatabaseTarget, dataDir: string, record: (res
       )),
       note: 'the two queries a discovery makes when a change has dropped the cache',
     });
-    record(await measure({ name: 'integration discovery from the registry (HTTP)', driver, target: 'p95 ≤ 5 ms (spec: 50 ms)' }, () => post('/v1/integrations/discover', {}), { n: 2000, warmup: 100 }));
+    record(
+      await measure(
+        { name: 'integration discovery from the registry (HTTP)', driver, target: 'p95 ≤ 5 ms (spec: 50 ms)' },
+        () => post('/v1/integrations/discover', {}),
+        { n: 2000, warmup: 100 },
+      ),
+    );
     record({
-      ...(await measure({ name: 'live tool listing from a local MCP server (in-process)', driver, target: 'p95 ≤ 25 ms' }, () => runtime.integrationTools.refresh(ids[0]!), { n: 500, warmup: 20 })),
+      ...(await measure(
+        { name: 'live tool listing from a local MCP server (in-process)', driver, target: 'p95 ≤ 25 ms' },
+        () => runtime.integrationTools.refresh(ids[0]!),
+        { n: 500, warmup: 20 },
+      )),
       note: 'tools/list over Streamable HTTP on a kept-open client, plus the registry update (one transaction)',
     });
 
@@ -64,7 +79,9 @@ async function benchDriver(target: DatabaseTarget, dataDir: string, record: (res
     // the usage row and its event in one transaction) and straight from an MCP SDK client, in
     // pairs; each figure is one pair's difference.
     const direct = new Client({ name: 'bench', version: '1' });
-    await direct.connect(new StreamableHTTPClientTransport(new URL(mail.url), { requestInit: { headers: { authorization: 'Bearer bench-key' } } }));
+    await direct.connect(
+      new StreamableHTTPClientTransport(new URL(mail.url), { requestInit: { headers: { authorization: 'Bearer bench-key' } } }),
+    );
     const [unread] = await runtime.integrationTools.forSession(userId, ['mail__list_unread']);
     const overhead: number[] = [];
     const own: number[] = [];

@@ -33,8 +33,31 @@ function random(seed: number): () => number {
 }
 
 const rand = random(42);
-const syllables = ['ka', 'lo', 'mi', 'ren', 'tor', 'sa', 'vel', 'di', 'nor', 'pe', 'qua', 'zi', 'bru', 'an', 'est', 'ol', 'im', 'ter', 'gra', 'fu'];
-const vocabulary = Array.from({ length: 4000 }, () => Array.from({ length: 2 + Math.floor(rand() * 3) }, () => syllables[Math.floor(rand() * syllables.length)]).join(''));
+const syllables = [
+  'ka',
+  'lo',
+  'mi',
+  'ren',
+  'tor',
+  'sa',
+  'vel',
+  'di',
+  'nor',
+  'pe',
+  'qua',
+  'zi',
+  'bru',
+  'an',
+  'est',
+  'ol',
+  'im',
+  'ter',
+  'gra',
+  'fu',
+];
+const vocabulary = Array.from({ length: 4000 }, () =>
+  Array.from({ length: 2 + Math.floor(rand() * 3) }, () => syllables[Math.floor(rand() * syllables.length)]).join(''),
+);
 const zipf = (() => {
   const weights = vocabulary.map((_, i) => 1 / (i + 1));
   const total = weights.reduce((a, b) => a + b, 0);
@@ -58,22 +81,55 @@ const chunkText = () => Array.from({ length: 6 }, sentence).join(' ');
 /** Adds `count` synthetic chunks (with vectors) for `userId`, 100 to a document, in bulk. */
 async function addSyntheticChunks(runtime: Runtime, userId: string, count: number, texts: string[]): Promise<void> {
   const db = runtime.database.db;
-  for (let done = 0; done < count; ) {
+  for (let done = 0; done < count;) {
     const n = Math.min(100, count - done);
     const doc = await db
       .insertInto('kb_documents')
-      .values({ user_id: userId, title: `synthetic ${texts.length}`, content_type: 'text/plain', size_bytes: 0, checksum: `synthetic-${texts.length}-${rand()}`, storage_key: 'none', text: '', chunk_size: 500, chunk_overlap: 50, status: 'completed', active_version: 1, chunk_count: n, embedding_model: 'local:hashing', updated_at: new Date() })
+      .values({
+        user_id: userId,
+        title: `synthetic ${texts.length}`,
+        content_type: 'text/plain',
+        size_bytes: 0,
+        checksum: `synthetic-${texts.length}-${rand()}`,
+        storage_key: 'none',
+        text: '',
+        chunk_size: 500,
+        chunk_overlap: 50,
+        status: 'completed',
+        active_version: 1,
+        chunk_count: n,
+        embedding_model: 'local:hashing',
+        updated_at: new Date(),
+      })
       .returning('id')
       .executeTakeFirstOrThrow();
     const contents = Array.from({ length: n }, chunkText);
     const chunks = await db
       .insertInto('kb_chunks')
-      .values(contents.map((content, i) => ({ document_id: doc.id, user_id: userId, version: 1, chunk_index: i, content, token_count: 0, char_start: 0, char_end: content.length })))
+      .values(
+        contents.map((content, i) => ({
+          document_id: doc.id,
+          user_id: userId,
+          version: 1,
+          chunk_index: i,
+          content,
+          token_count: 0,
+          char_start: 0,
+          char_end: content.length,
+        })),
+      )
       .returning('id')
       .execute();
     await db
       .insertInto('kb_embeddings')
-      .values(chunks.map((c, i) => ({ chunk_id: c.id, model: 'local:hashing', user_id: userId, embedding: vectorLiteral(hashingEmbedding(contents[i]!)) })))
+      .values(
+        chunks.map((c, i) => ({
+          chunk_id: c.id,
+          model: 'local:hashing',
+          user_id: userId,
+          embedding: vectorLiteral(hashingEmbedding(contents[i]!)),
+        })),
+      )
       .execute();
     texts.push(...contents);
     done += n;
@@ -93,7 +149,9 @@ async function indexRecall(runtime: Runtime, userId: string, queries: string[]):
     const exact = await runtime.database.transaction(async (tx) => {
       await sql`set local enable_indexscan = off`.execute(tx);
       await sql`set local enable_bitmapscan = off`.execute(tx);
-      const { rows } = await sql<{ chunk_id: string }>`select chunk_id from kb_embeddings where model = 'local:hashing' and user_id = ${userId}
+      const { rows } = await sql<{
+        chunk_id: string;
+      }>`select chunk_id from kb_embeddings where model = 'local:hashing' and user_id = ${userId}
         order by embedding::vector(${sql.lit(localHashingDimensions)}) <=> ${q} limit 10`.execute(tx);
       return rows.map((r) => r.chunk_id);
     });
@@ -107,9 +165,17 @@ async function indexRecall(runtime: Runtime, userId: string, queries: string[]):
 const bench: Bench = async ({ record }) => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentry-bench-kb-'));
   const driver = 'pglite';
-  const database = await PostgresDatabase.open({ driver, dataDir: path.join(dataDir, 'pglite') }, { pool: { max: 1, timeoutMs: 30_000, statementTimeoutMs: 0 }, purpose: 'bench' });
+  const database = await PostgresDatabase.open(
+    { driver, dataDir: path.join(dataDir, 'pglite') },
+    { pool: { max: 1, timeoutMs: 30_000, statementTimeoutMs: 0 }, purpose: 'bench' },
+  );
   await new MigrationRunner(database.db).up();
-  const config = loadConfig({ AGENTRY_DATA_DIR: dataDir, LOG_LEVEL: 'silent', RATE_LIMIT_DEFAULT: '1000000', RATE_LIMIT_KNOWLEDGE_SEARCH: '1000000' });
+  const config = loadConfig({
+    AGENTRY_DATA_DIR: dataDir,
+    LOG_LEVEL: 'silent',
+    RATE_LIMIT_DEFAULT: '1000000',
+    RATE_LIMIT_KNOWLEDGE_SEARCH: '1000000',
+  });
   const runtime = await createRuntime(config, database, { warn: () => undefined, info: () => undefined });
   const app = await buildApp(runtime, { logger: false });
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -133,7 +199,16 @@ const bench: Bench = async ({ record }) => {
       await sql`analyze kb_documents, kb_chunks, kb_embeddings`.execute(database.db);
       console.log(`  ${size} chunks loaded, index built in ${buildSeconds.toFixed(1)} s`);
       const corpus = `${size.toLocaleString('en')} chunks`;
-      record({ name: `HNSW index build, ${corpus} (+1k of another user)`, driver, n: 1, p50: buildSeconds * 1000, p95: Number.NaN, p99: Number.NaN, throughput: 0, note: `${buildSeconds.toFixed(1)} s` });
+      record({
+        name: `HNSW index build, ${corpus} (+1k of another user)`,
+        driver,
+        n: 1,
+        p50: buildSeconds * 1000,
+        p95: Number.NaN,
+        p99: Number.NaN,
+        throughput: 0,
+        note: `${buildSeconds.toFixed(1)} s`,
+      });
       const queries = Array.from({ length: 200 }, () => queryFrom(texts));
       for (const mode of ['vector', 'keyword', 'hybrid'] as SearchMode[]) {
         let i = 0;
@@ -147,7 +222,17 @@ const bench: Bench = async ({ record }) => {
         );
       }
       const recall = await indexRecall(runtime, user.id, queries.slice(0, 100));
-      record({ name: `HNSW recall@10 vs exact scan, ${corpus}`, driver, n: 100, p50: Number.NaN, p95: Number.NaN, p99: Number.NaN, throughput: 0, ...(size === 20_000 ? { target: '≥ 0.95' } : {}), note: recall.toFixed(3) });
+      record({
+        name: `HNSW recall@10 vs exact scan, ${corpus}`,
+        driver,
+        n: 100,
+        p50: Number.NaN,
+        p95: Number.NaN,
+        p99: Number.NaN,
+        throughput: 0,
+        ...(size === 20_000 ? { target: '≥ 0.95' } : {}),
+        note: recall.toFixed(3),
+      });
     }
 
     console.log('  searches measured; ingesting …');
@@ -155,11 +240,26 @@ const bench: Bench = async ({ record }) => {
     {
       const documents = Array.from({ length: 20 }, () => Array.from({ length: 60 }, () => `${chunkText()}\n\n`).join(''));
       const t0 = performance.now();
-      for (const [i, text] of documents.entries()) await runtime.knowledge.create(user.id, { bytes: Buffer.from(text), title: `ingest ${i}` });
+      for (const [i, text] of documents.entries())
+        await runtime.knowledge.create(user.id, { bytes: Buffer.from(text), title: `ingest ${i}` });
       await runtime.knowledge.idle();
       const seconds = (performance.now() - t0) / 1000;
-      const { chunks } = await database.db.selectFrom('kb_documents').select((eb) => eb.fn.sum<string>('chunk_count').as('chunks')).where('title', 'like', 'ingest %').executeTakeFirstOrThrow();
-      record({ name: `ingestion, ${documents.length} documents`, driver, n: Number(chunks), p50: Number.NaN, p95: Number.NaN, p99: Number.NaN, throughput: Number(chunks) / seconds, target: '≥ 100 chunks/s', note: `${chunks} chunks in ${seconds.toFixed(1)} s` });
+      const { chunks } = await database.db
+        .selectFrom('kb_documents')
+        .select((eb) => eb.fn.sum<string>('chunk_count').as('chunks'))
+        .where('title', 'like', 'ingest %')
+        .executeTakeFirstOrThrow();
+      record({
+        name: `ingestion, ${documents.length} documents`,
+        driver,
+        n: Number(chunks),
+        p50: Number.NaN,
+        p95: Number.NaN,
+        p99: Number.NaN,
+        throughput: Number(chunks) / seconds,
+        target: '≥ 100 chunks/s',
+        note: `${chunks} chunks in ${seconds.toFixed(1)} s`,
+      });
     }
 
     // Other requests while a 2,000-chunk document is ingested.
@@ -177,7 +277,11 @@ const bench: Bench = async ({ record }) => {
       const others: number[] = [];
       while (!done) {
         let t0 = performance.now();
-        const search = await fetch(`${base}/v1/knowledge/search`, { method: 'POST', headers, body: JSON.stringify({ query: queryFrom(texts), limit: 10 }) });
+        const search = await fetch(`${base}/v1/knowledge/search`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ query: queryFrom(texts), limit: 10 }),
+        });
         await search.arrayBuffer();
         searches.push(performance.now() - t0);
         t0 = performance.now();
@@ -187,11 +291,33 @@ const bench: Bench = async ({ record }) => {
       }
       histogram.disable();
       const chunks = (await runtime.knowledge.get(user.id, document.id)).chunkCount;
-      for (const [name, latencies] of [['hybrid search over HTTP', searches], ['GET /v1/knowledge/documents', others]] as const) {
+      for (const [name, latencies] of [
+        ['hybrid search over HTTP', searches],
+        ['GET /v1/knowledge/documents', others],
+      ] as const) {
         latencies.sort((a, b) => a - b);
-        record({ name: `${name} during a ${chunks}-chunk ingest`, driver, n: latencies.length, p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99), throughput: 0, target: 'p99 ≤ 500 ms' });
+        record({
+          name: `${name} during a ${chunks}-chunk ingest`,
+          driver,
+          n: latencies.length,
+          p50: percentile(latencies, 50),
+          p95: percentile(latencies, 95),
+          p99: percentile(latencies, 99),
+          throughput: 0,
+          target: 'p99 ≤ 500 ms',
+        });
       }
-      record({ name: `event-loop delay during a ${chunks}-chunk ingest`, driver, n: 1, p50: histogram.percentile(50) / 1e6, p95: histogram.percentile(95) / 1e6, p99: histogram.percentile(99) / 1e6, throughput: 0, target: 'p99 ≤ 50 ms', note: `max ${(histogram.max / 1e6).toFixed(0)} ms` });
+      record({
+        name: `event-loop delay during a ${chunks}-chunk ingest`,
+        driver,
+        n: 1,
+        p50: histogram.percentile(50) / 1e6,
+        p95: histogram.percentile(95) / 1e6,
+        p99: histogram.percentile(99) / 1e6,
+        throughput: 0,
+        target: 'p99 ≤ 50 ms',
+        note: `max ${(histogram.max / 1e6).toFixed(0)} ms`,
+      });
     }
   } finally {
     await app.close();

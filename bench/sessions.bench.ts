@@ -32,9 +32,16 @@ async function benchDriver(target: DatabaseTarget, dataDir: string, record: (res
   });
   try {
     const { template: created } = await post<{ template: { id: string } }>('/v1/templates', template);
-    const start = () => post<{ session: { conversationId: string } }>('/v1/sessions', { templateId: created.id, variables: { team: 'Platform', week: '2026-11-23' }, context: { project: 'apollo' } });
+    const start = () =>
+      post<{ session: { conversationId: string } }>('/v1/sessions', {
+        templateId: created.id,
+        variables: { team: 'Platform', week: '2026-11-23' },
+        context: { project: 'apollo' },
+      });
     const target = driver === 'postgres' ? 'p95 ≤ 10 ms (spec: 500 ms)' : 'p95 ≤ 25 ms (spec: 500 ms)';
-    record(await measure({ name: 'session init (template, prompt, first checkpoint; HTTP)', driver, target }, start, { n: 500, warmup: 20 }));
+    record(
+      await measure({ name: 'session init (template, prompt, first checkpoint; HTTP)', driver, target }, start, { n: 500, warmup: 20 }),
+    );
 
     // A one-step turn of local:offline, end to end, minus the model call the message records; in
     // conversations of ten turns, since every step reads its conversation's history.
@@ -68,10 +75,14 @@ async function benchDriver(target: DatabaseTarget, dataDir: string, record: (res
     const perStep: number[] = [];
     for (let i = 0; i < 60; i++) {
       const { session: stepper } = await post<{ session: { conversationId: string } }>('/v1/sessions', { agentId: agent.id });
-      for (let call = 1; call < stepsPerTurn; call++) model.replies.push({ kind: 'tool-call', name: 'apply_effect', arguments: { label: `step ${call}` }, id: `call_${call}` });
+      for (let call = 1; call < stepsPerTurn; call++)
+        model.replies.push({ kind: 'tool-call', name: 'apply_effect', arguments: { label: `step ${call}` }, id: `call_${call}` });
       model.replies.push({ kind: 'text', text: 'All ten steps are done.' });
       const t0 = performance.now();
-      const { turn } = await post<{ turn: { id: string; status: string } }>(`/v1/conversations/${stepper.conversationId}/messages?wait=true`, { content: 'Go.' });
+      const { turn } = await post<{ turn: { id: string; status: string } }>(
+        `/v1/conversations/${stepper.conversationId}/messages?wait=true`,
+        { content: 'Go.' },
+      );
       const wall = performance.now() - t0;
       if (turn.status !== 'completed') throw new Error(`a ten-step turn ended ${turn.status}`);
       const calls = await database.db.selectFrom('model_calls').select('latency_ms').where('turn_id', '=', turn.id).execute();

@@ -12,9 +12,20 @@ function largeTemplate(slug = 'large-template'): TemplateDefinition {
   const types = ['string', 'number', 'boolean', 'enum', 'date', 'list'] as const;
   const variables = Array.from({ length: 20 }, (_, i) => {
     const type = types[i % types.length]!;
-    return { name: `v${i}`, type, required: i < 5, ...(type === 'enum' ? { values: ['low', 'medium', 'high'] } : {}), description: `Variable ${i}` };
+    return {
+      name: `v${i}`,
+      type,
+      required: i < 5,
+      ...(type === 'enum' ? { values: ['low', 'medium', 'high'] } : {}),
+      description: `Variable ${i}`,
+    };
   });
-  const mention = (i: number) => (variables[i]!.type === 'boolean' ? `{{#v${i}}}flagged{{/v${i}}}` : variables[i]!.type === 'list' ? `{{#v${i}}}- {{.}}\n{{/v${i}}}` : `{{v${i}}}`);
+  const mention = (i: number) =>
+    variables[i]!.type === 'boolean'
+      ? `{{#v${i}}}flagged{{/v${i}}}`
+      : variables[i]!.type === 'list'
+        ? `{{#v${i}}}- {{.}}\n{{/v${i}}}`
+        : `{{v${i}}}`;
   return {
     slug,
     name: 'Quarterly account review',
@@ -42,7 +53,10 @@ function values(seed: number): Record<string, unknown> {
   return out;
 }
 
-const words = 'invoice budget hiring roadmap onboarding release incident vendor contract travel expense survey forecast audit campaign launch backlog sprint retro newsletter'.split(' ');
+const words =
+  'invoice budget hiring roadmap onboarding release incident vendor contract travel expense survey forecast audit campaign launch backlog sprint retro newsletter'.split(
+    ' ',
+  );
 const verbs = 'prepare summarise review draft plan track collect organise check update'.split(' ');
 
 /** 190 distinct user templates, so with the built-ins a user matches against 200. */
@@ -74,14 +88,20 @@ async function benchHttp(target: DatabaseTarget, dataDir: string, record: (resul
       await measure(
         { name: 'POST /v1/templates/:id/prompt, cached (HTTP)', driver, target: 'p95 ≤ 5 ms (spec: 100 ms)' },
         async () => {
-          if ((await post<{ cache: string }>(`/v1/templates/${template.id}/prompt`, body)).cache !== 'hit') throw new Error('expected a cache hit');
+          if ((await post<{ cache: string }>(`/v1/templates/${template.id}/prompt`, body)).cache !== 'hit')
+            throw new Error('expected a cache hit');
         },
         { n: 2000 },
       ),
     );
     for (let i = 0; i < 190; i++) await runtime.templates.create(userId, syntheticTemplate(i));
     const count = (await runtime.templates.list(userId)).length;
-    const messages = ['triage my inbox and draft replies', 'help me review the release roadmap', 'what did I miss in slack yesterday', 'plan the budget forecast'];
+    const messages = [
+      'triage my inbox and draft replies',
+      'help me review the release roadmap',
+      'what did I miss in slack yesterday',
+      'plan the budget forecast',
+    ];
     let m = 0;
     record(
       await measure(
@@ -107,17 +127,25 @@ const bench: Bench = async ({ record }) => {
   const ref = { id: 'bench', version: 1, compiled: compileTemplate(definition) };
   const cachedRequest = request(0);
   record(
-    await measure({ name: 'prompt engine, 20 variables, 10 steps, cached', driver: 'in-process', target: 'p95 ≤ 1 ms' }, async () => engine.generate(ref, cachedRequest), {
-      n: 20_000,
-      warmup: 500,
-    }),
+    await measure(
+      { name: 'prompt engine, 20 variables, 10 steps, cached', driver: 'in-process', target: 'p95 ≤ 1 ms' },
+      async () => engine.generate(ref, cachedRequest),
+      {
+        n: 20_000,
+        warmup: 500,
+      },
+    ),
   );
   let seed = 1;
   record(
-    await measure({ name: 'prompt engine, 20 variables, 10 steps, uncached', driver: 'in-process', target: 'p95 ≤ 5 ms' }, async () => engine.generate(ref, request(seed++)), {
-      n: 5_000,
-      warmup: 200,
-    }),
+    await measure(
+      { name: 'prompt engine, 20 variables, 10 steps, uncached', driver: 'in-process', target: 'p95 ≤ 5 ms' },
+      async () => engine.generate(ref, request(seed++)),
+      {
+        n: 5_000,
+        warmup: 200,
+      },
+    ),
   );
 
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentry-bench-templates-'));

@@ -48,12 +48,21 @@ describe('the agentry CLI', () => {
 
   it('issues a new token for a lost one, and says so when the email is unknown', async () => {
     expect((await cli(['users', 'token', '--email', 'Ops@Example.test'])).output).toMatch(/^Token: agt_/m);
-    expect(await cli(['users', 'token', '--email', 'nobody@example.test'])).toMatchObject({ code: 1, output: expect.stringMatching(/NOT_FOUND/) });
+    expect(await cli(['users', 'token', '--email', 'nobody@example.test'])).toMatchObject({
+      code: 1,
+      output: expect.stringMatching(/NOT_FOUND/),
+    });
   });
 
   it('removes finished sessions past their retention, and refuses a retention that is not a number of days', async () => {
-    expect(await cli(['sessions', 'cleanup', '--days', '30'])).toMatchObject({ code: 0, output: expect.stringMatching(/Removed 0 finished sessions inactive for 30 days/) });
-    expect(await cli(['sessions', 'cleanup', '--days', 'soon'])).toMatchObject({ code: 1, output: expect.stringMatching(/VALIDATION_FAILED: --days/) });
+    expect(await cli(['sessions', 'cleanup', '--days', '30'])).toMatchObject({
+      code: 0,
+      output: expect.stringMatching(/Removed 0 finished sessions inactive for 30 days/),
+    });
+    expect(await cli(['sessions', 'cleanup', '--days', 'soon'])).toMatchObject({
+      code: 1,
+      output: expect.stringMatching(/VALIDATION_FAILED: --days/),
+    });
   });
 
   it('backs up with the secret key and restores into an empty data directory, key included', async () => {
@@ -76,16 +85,37 @@ describe('the agentry CLI', () => {
   it('rotates the key: a new key goes first in the keyring and every credential is re-encrypted under it', async () => {
     const keyFile = path.join(dataDir, 'secret.key');
     const before = fs.readFileSync(keyFile, 'utf8').trim();
-    const open = () => PostgresDatabase.open({ driver: 'pglite', dataDir: path.join(dataDir, 'pglite') }, { pool: { max: 1, timeoutMs: 5000, statementTimeoutMs: 0 } });
+    const open = () =>
+      PostgresDatabase.open(
+        { driver: 'pglite', dataDir: path.join(dataDir, 'pglite') },
+        { pool: { max: 1, timeoutMs: 5000, statementTimeoutMs: 0 } },
+      );
     let database = await open();
-    const { id: userId } = await database.db.selectFrom('users').select('id').where('email', '=', 'ops@example.test').executeTakeFirstOrThrow();
+    const { id: userId } = await database.db
+      .selectFrom('users')
+      .select('id')
+      .where('email', '=', 'ops@example.test')
+      .executeTakeFirstOrThrow();
     const connectionId = '00000000-0000-4000-8000-000000000001';
     const sealed = new CredentialVault(parseKeyring(before)).seal({ userId, connectionId }, { accessToken: 'still-readable' });
-    await database.db.insertInto('integration_connections').values({ id: connectionId, user_id: userId, provider: 'acme', auth_type: 'oauth2', credentials: sealed.sealed, credentials_key_id: sealed.keyId }).execute();
+    await database.db
+      .insertInto('integration_connections')
+      .values({
+        id: connectionId,
+        user_id: userId,
+        provider: 'acme',
+        auth_type: 'oauth2',
+        credentials: sealed.sealed,
+        credentials_key_id: sealed.keyId,
+      })
+      .execute();
     await database.close();
 
     const rotated = await cli(['keys', 'rotate']);
-    expect(rotated).toMatchObject({ code: 0, output: expect.stringMatching(/Re-encrypted 1 credential record under the key "k-[0-9a-f]{8}"/) });
+    expect(rotated).toMatchObject({
+      code: 0,
+      output: expect.stringMatching(/Re-encrypted 1 credential record under the key "k-[0-9a-f]{8}"/),
+    });
     const after = fs.readFileSync(keyFile, 'utf8').trim();
     expect(after.endsWith(`,${before}`)).toBe(true);
     expect(fs.statSync(keyFile).mode & 0o777).toBe(0o600);
@@ -95,8 +125,16 @@ describe('the agentry CLI', () => {
     const row = await database.db.selectFrom('integration_connections').selectAll().executeTakeFirstOrThrow();
     await database.close();
     expect(row.credentials_key_id).toBe(keyring.current.id);
-    expect(new CredentialVault(keyring).open({ userId, connectionId }, { keyId: row.credentials_key_id!, sealed: Buffer.from(row.credentials!) })).toEqual({ accessToken: 'still-readable' });
-    expect(await cli(['keys', 'rotate'], { AGENTRY_SECRET_KEY: after })).toMatchObject({ code: 0, output: expect.stringMatching(/Re-encrypted 0 credential records/) });
+    expect(
+      new CredentialVault(keyring).open(
+        { userId, connectionId },
+        { keyId: row.credentials_key_id!, sealed: Buffer.from(row.credentials!) },
+      ),
+    ).toEqual({ accessToken: 'still-readable' });
+    expect(await cli(['keys', 'rotate'], { AGENTRY_SECRET_KEY: after })).toMatchObject({
+      code: 0,
+      output: expect.stringMatching(/Re-encrypted 0 credential records/),
+    });
     expect((await cli(['keys', 'generate'])).output).toMatch(/^k\d{8}:[A-Za-z0-9_-]{43}$/m);
   }, 120_000);
 });

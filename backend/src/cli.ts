@@ -55,11 +55,15 @@ async function migrate(config: Config, args: string[], print: Print): Promise<vo
     const runner = new MigrationRunner(database.db);
     if (action === 'status') {
       const status = await runner.status();
-      for (const m of status.migrations) print(`${m.executedAt ? 'applied ' : 'pending '} ${m.track.padEnd(6)} ${m.name}${m.executedAt ? `  (${m.executedAt.toISOString()})` : ''}`);
+      for (const m of status.migrations)
+        print(
+          `${m.executedAt ? 'applied ' : 'pending '} ${m.track.padEnd(6)} ${m.name}${m.executedAt ? `  (${m.executedAt.toISOString()})` : ''}`,
+        );
       print(`${status.pending} pending${status.blocked ? `, ${status.blocked} waiting for the pgvector extension` : ''}`);
       return;
     }
-    if (action !== 'up' && action !== 'down') throw new AppError('VALIDATION_FAILED', `Unknown migrate action "${action ?? ''}".\n\n${usage}`);
+    if (action !== 'up' && action !== 'down')
+      throw new AppError('VALIDATION_FAILED', `Unknown migrate action "${action ?? ''}".\n\n${usage}`);
     const { applied } = action === 'up' ? await runner.up() : await runner.down(values.to);
     for (const m of applied) print(`${m.direction === 'Up' ? 'applied ' : 'reverted'} ${m.name}`);
     if (applied.length === 0) print('nothing to do');
@@ -81,7 +85,10 @@ async function users(config: Config, args: string[], print: Print): Promise<void
     try {
       const actor = { userId: null, ip: null };
       if (action === 'create') {
-        const { user, token } = await runtime.users.create({ email, ...(values.name ? { name: values.name } : {}), admin: values.admin ?? false }, actor);
+        const { user, token } = await runtime.users.create(
+          { email, ...(values.name ? { name: values.name } : {}), admin: values.admin ?? false },
+          actor,
+        );
         print(`Created ${user.admin ? 'admin ' : ''}user ${user.email} (${user.id}).`);
         print(`Token: ${token}`);
       } else if (action === 'token') {
@@ -124,8 +131,10 @@ async function restore(config: Config, args: string[], print: Print): Promise<vo
 
 async function sessions(config: Config, args: string[], print: Print): Promise<void> {
   const { values, positionals } = parseArgs({ args, options: { days: { type: 'string' } }, allowPositionals: true });
-  if (positionals[0] !== 'cleanup') throw new AppError('VALIDATION_FAILED', `Unknown sessions action "${positionals[0] ?? ''}".\n\n${usage}`);
-  if (values.days === undefined && config.sessions.retentionDays === 0) return print('SESSION_RETENTION_DAYS is 0: finished sessions are kept. Give --days to remove them anyway.');
+  if (positionals[0] !== 'cleanup')
+    throw new AppError('VALIDATION_FAILED', `Unknown sessions action "${positionals[0] ?? ''}".\n\n${usage}`);
+  if (values.days === undefined && config.sessions.retentionDays === 0)
+    return print('SESSION_RETENTION_DAYS is 0: finished sessions are kept. Give --days to remove them anyway.');
   const days = values.days === undefined ? config.sessions.retentionDays : Number(values.days);
   if (!Number.isInteger(days) || days < 1) throw new AppError('VALIDATION_FAILED', '--days must be a whole number of days, at least 1.');
   const removed = await withDatabase(config, (database) => removeFinishedSessions(database, days));
@@ -149,18 +158,40 @@ async function keys(config: Config, args: string[], print: Print): Promise<void>
       print(`Added the key "${vault.currentKeyId}" to ${file}.`);
     }
     const result = await rotateCredentials(database, vault);
-    await recordAudit(database.db, { action: 'credentials.rotated', details: { keyId: vault.currentKeyId, rewritten: result.rewritten, unreadable: result.unreadable } });
+    await recordAudit(database.db, {
+      action: 'credentials.rotated',
+      details: { keyId: vault.currentKeyId, rewritten: result.rewritten, unreadable: result.unreadable },
+    });
     return result;
   });
   print(`Re-encrypted ${rewritten} credential record${rewritten === 1 ? '' : 's'} under the key "${vault.currentKeyId}".`);
-  if (unreadable > 0) print(`${unreadable} record${unreadable === 1 ? ' is' : 's are'} under a key not in the keyring, or damaged: left as they are; their users must connect again.`);
-  print(`Records per key: ${Object.entries(byKey).map(([id, count]) => `${id} ${count}`).join(', ') || 'none stored'}. Keys no record uses may be removed from the keyring.`);
+  if (unreadable > 0)
+    print(
+      `${unreadable} record${unreadable === 1 ? ' is' : 's are'} under a key not in the keyring, or damaged: left as they are; their users must connect again.`,
+    );
+  print(
+    `Records per key: ${
+      Object.entries(byKey)
+        .map(([id, count]) => `${id} ${count}`)
+        .join(', ') || 'none stored'
+    }. Keys no record uses may be removed from the keyring.`,
+  );
   if (config.secretKey && parseKeyring(keyring).ids.length === 1) {
-    print('To move to a new key: add one after the current key in AGENTRY_SECRET_KEY on every instance (agentry keys generate prints one) and restart them; then move it first on every instance and restart them; then run this again.');
+    print(
+      'To move to a new key: add one after the current key in AGENTRY_SECRET_KEY on every instance (agentry keys generate prints one) and restart them; then move it first on every instance and restart them; then run this again.',
+    );
   }
 }
 
-const commands: Record<string, (config: Config, args: string[], print: Print) => Promise<void>> = { migrate, users, backup, restore, kb, sessions, keys };
+const commands: Record<string, (config: Config, args: string[], print: Print) => Promise<void>> = {
+  migrate,
+  users,
+  backup,
+  restore,
+  kb,
+  sessions,
+  keys,
+};
 
 /** Runs one CLI command; resolves to the process exit code. */
 async function runCli(argv: string[], print: Print): Promise<number> {

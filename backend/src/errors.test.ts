@@ -52,7 +52,10 @@ describe('the error code registry', () => {
       ['tool.failed', { sessionId: 's', callId: 'c', tool: 't', durationMs: 1, error: notACode }],
       ['kb.document.status', { documentId: 'd', status: 'failed', error: notACode }],
       ['integration.error', { integrationId: 'i', provider: 'p', ...notACode }],
-      ['integration.tool_used', { integrationId: 'i', provider: 'p', tool: 't', outcome: 'error', durationMs: 1, errorCode: notACode.code }],
+      [
+        'integration.tool_used',
+        { integrationId: 'i', provider: 'p', tool: 't', outcome: 'error', durationMs: 1, errorCode: notACode.code },
+      ],
     ];
     for (const [type, data] of cases) {
       expect(eventDataSchemas[type].safeParse(data).success, type).toBe(false);

@@ -33,7 +33,10 @@ function client(baseUrl: string, token: string): Client {
     try {
       response = await fetch(`${baseUrl}${route}`, { ...init, method, headers: { authorization: `Bearer ${token}`, ...init.headers } });
     } catch (error) {
-      throw new AppError('DATABASE_UNAVAILABLE', `Cannot reach the server at ${baseUrl}: ${(error as Error).cause ?? (error as Error).message}. Is it running? Use --url.`);
+      throw new AppError(
+        'DATABASE_UNAVAILABLE',
+        `Cannot reach the server at ${baseUrl}: ${(error as Error).cause ?? (error as Error).message}. Is it running? Use --url.`,
+      );
     }
     const text = await response.text();
     const json = text ? (JSON.parse(text) as { error?: { code: string; message: string } }) : {};
@@ -97,7 +100,13 @@ export async function kb(config: Config, args: string[], print: Print): Promise<
     if (values.tags) fields.tags = values.tags;
     if (values.source) fields.source = values.source;
     const bar = new cliProgress.SingleBar(
-      { format: 'ingesting [{bar}] {value}/{total} documents  {file}', stream: process.stderr, hideCursor: true, noTTYOutput: true, notTTYSchedule: 1000 },
+      {
+        format: 'ingesting [{bar}] {value}/{total} documents  {file}',
+        stream: process.stderr,
+        hideCursor: true,
+        noTTYOutput: true,
+        notTTYSchedule: 1000,
+      },
       cliProgress.Presets.shades_classic,
     );
     bar.start(files.length, 0, { file: '' });
@@ -139,7 +148,11 @@ export async function kb(config: Config, args: string[], print: Print): Promise<
     const query = rest.join(' ');
     if (!query) throw new AppError('VALIDATION_FAILED', 'Say what to search for: agentry kb search "…"');
     const body = { query, ...(values.mode ? { mode: values.mode } : {}), ...(values.limit ? { limit: Number(values.limit) } : {}) };
-    const { results } = await api.request<{ results: Array<{ title: string; documentId: string; content: string; similarity: number }> }>('POST', '/v1/knowledge/search', body);
+    const { results } = await api.request<{ results: Array<{ title: string; documentId: string; content: string; similarity: number }> }>(
+      'POST',
+      '/v1/knowledge/search',
+      body,
+    );
     if (results.length === 0) print('No results.');
     for (const [i, r] of results.entries()) {
       print(`${i + 1}. ${r.title}  (similarity ${r.similarity.toFixed(3)}, document ${r.documentId})`);
@@ -148,7 +161,10 @@ export async function kb(config: Config, args: string[], print: Print): Promise<
     return;
   }
   if (action === 'reindex') {
-    const { reindex } = await api.request<{ reindex: { state: string; activeModel: string; targetModel: string | null; total: number } }>('POST', '/v1/knowledge/reindex');
+    const { reindex } = await api.request<{ reindex: { state: string; activeModel: string; targetModel: string | null; total: number } }>(
+      'POST',
+      '/v1/knowledge/reindex',
+    );
     print(
       reindex.targetModel
         ? `Re-embedding every chunk with ${reindex.targetModel} in the background; searches use ${reindex.activeModel} until it completes.`

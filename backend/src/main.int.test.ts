@@ -37,7 +37,10 @@ describe('the server process on the embedded default', () => {
   it('ingests a folder from the CLI with progress, and searches it', async () => {
     const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'agentry-ingest-'));
     try {
-      fs.writeFileSync(path.join(folder, 'kayaks.md'), '# Sea kayaks\n\nA sea kayak tracks straight thanks to its long waterline and skeg.');
+      fs.writeFileSync(
+        path.join(folder, 'kayaks.md'),
+        '# Sea kayaks\n\nA sea kayak tracks straight thanks to its long waterline and skeg.',
+      );
       fs.mkdirSync(path.join(folder, 'more'));
       fs.writeFileSync(path.join(folder, 'more', 'bees.txt'), 'Beekeepers smoke the hive entrance before opening the brood box.');
       fs.writeFileSync(path.join(folder, 'more', 'ignored.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47]));
@@ -100,9 +103,16 @@ describe('the server process on the embedded default', () => {
     const tools = { CUSTOM_TOOLS: 'backend/test/fixtures/durable-effect-tools.ts', EFFECT_LOG: effectLog };
     const doomed = await startServer({ ...env, ...tools, FAULT_INJECTION_KILL_AT: 'after-tool' });
     const post = (base: string, url: string, body: unknown) =>
-      fetch(`${base}${url}`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      fetch(`${base}${url}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     const { session } = (await (await post(doomed.url, '/v1/sessions', {})).json()) as { session: { id: string; conversationId: string } };
-    expect((await post(doomed.url, `/v1/conversations/${session.conversationId}/messages`, { content: '/tool charge_card {"label": "once"}' })).status).toBe(202);
+    expect(
+      (await post(doomed.url, `/v1/conversations/${session.conversationId}/messages`, { content: '/tool charge_card {"label": "once"}' }))
+        .status,
+    ).toBe(202);
     expect((await doomed.exited).signal).toBe('SIGKILL');
 
     // The database process the killed server started may take a moment to flush and go, keeping
@@ -121,7 +131,11 @@ describe('the server process on the embedded default', () => {
     let transcript: Array<{ role: string }> = [];
     while (transcript.length < 4 && performance.now() - restarted < 15_000) {
       await new Promise((resolve) => setTimeout(resolve, 100));
-      transcript = ((await (await get(`${server.url}/v1/conversations/${session.conversationId}/messages`, adminToken)).json()) as { messages: Array<{ role: string }> }).messages;
+      transcript = (
+        (await (await get(`${server.url}/v1/conversations/${session.conversationId}/messages`, adminToken)).json()) as {
+          messages: Array<{ role: string }>;
+        }
+      ).messages;
     }
     expect(transcript.map((m) => m.role)).toEqual(['user', 'assistant', 'tool', 'assistant']);
     expect(fs.readFileSync(effectLog, 'utf8').trim().split('\n')).toHaveLength(1);
@@ -142,7 +156,10 @@ describe('when the embedded database process dies', () => {
     fs.cpSync(inject('pgliteTemplate'), path.join(dataDir, 'pglite'), { recursive: true }); // skip initdb: tested above
     try {
       const server = await startServer({ AGENTRY_DATA_DIR: dataDir });
-      const children = execFileSync('pgrep', ['-P', String(server.child.pid)]).toString().trim().split('\n');
+      const children = execFileSync('pgrep', ['-P', String(server.child.pid)])
+        .toString()
+        .trim()
+        .split('\n');
       for (const pid of children) process.kill(Number(pid), 'SIGKILL');
       const { code } = await server.exited;
       expect(code).toBe(1);

@@ -26,7 +26,9 @@ async function main(): Promise<void> {
     const admin = await runtime.users.ensureFirstAdmin(config.adminEmail);
     if (admin) {
       // Shown once, on a line of its own, so it can be copied or read by a script. Never logged.
-      process.stdout.write(`\nFirst start: created the admin user ${admin.user.email}.\nAdmin token: ${admin.token}\nKeep it safe: it is not shown again.\n\n`);
+      process.stdout.write(
+        `\nFirst start: created the admin user ${admin.user.email}.\nAdmin token: ${admin.token}\nKeep it safe: it is not shown again.\n\n`,
+      );
     }
   } catch (error) {
     await (runtime ?? database).close();

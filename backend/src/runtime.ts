@@ -9,7 +9,15 @@ import { createEventSystem, type EventBus } from './events/index.ts';
 import { Features } from './features.ts';
 import { faultInjector } from './fault-injection.ts';
 import { AgentRunner, ChatBridge, completeSessionTool, loadCustomTools } from './agent/index.ts';
-import { CredentialVault, HealthMonitor, IntegrationService, IntegrationTools, McpClients, OutboundGuard, ToolRegistry } from './integrations/index.ts';
+import {
+  CredentialVault,
+  HealthMonitor,
+  IntegrationService,
+  IntegrationTools,
+  McpClients,
+  OutboundGuard,
+  ToolRegistry,
+} from './integrations/index.ts';
 import { KnowledgeBase, KnowledgeSearch, knowledgeSearchTool } from './knowledge/index.ts';
 import { createEmbedder, createLanguageModels, type Embedder } from './providers/index.ts';
 import { parseKeyring, resolveSecretKey } from './secret-key.ts';
@@ -18,9 +26,8 @@ import { completeSessionToolName, loadLibrary, PromptEngine, TemplateMatcher, Te
 import type { AppServices } from './server/index.ts';
 import { toolSet } from './tools/index.ts';
 
-export const version: string = (
-  JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
+export const version: string = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
+  .version;
 
 export interface Runtime extends AppServices {
   /** Checks connections periodically (started with the background workers); `check` runs one now. */
@@ -94,11 +101,23 @@ export async function createRuntime(
   await events.start();
   const features = new Features(config.features, migrations);
   const { integrations, integrationTools, health } = createIntegrations(config, database, events.bus, logger);
-  const knowledge = new KnowledgeBase({ database, bus: events.bus, settings: config.knowledge, onError: (error, context) => logger.warn({ err: error }, context) });
+  const knowledge = new KnowledgeBase({
+    database,
+    bus: events.bus,
+    settings: config.knowledge,
+    onError: (error, context) => logger.warn({ err: error }, context),
+  });
   const knowledgeAvailable = (await features.states()).knowledgeBase.available;
   if (knowledgeAvailable && options.background !== false) await knowledge.start();
   const knowledgeBaseAvailable = async () => (await features.states()).knowledgeBase.available;
-  const templates = await createTemplates(config, database, knowledgeBaseAvailable, (userId) => integrations.connectedProviders(userId), logger, options.now);
+  const templates = await createTemplates(
+    config,
+    database,
+    knowledgeBaseAvailable,
+    (userId) => integrations.connectedProviders(userId),
+    logger,
+    options.now,
+  );
   const languageModels = createLanguageModels(config.models);
   const customTools = await loadCustomTools(config.sessions.customTools, ['knowledge_search', completeSessionToolName]);
   const checkModel = (id: string) => void languageModels.resolve(id);
@@ -115,7 +134,10 @@ export async function createRuntime(
     customTools: [...customTools.keys()],
   });
   events.topics.register('session', async (userId, topics) => {
-    const owned = await sessions.ownedAmong(userId, topics.map((topic) => topic.slice('session:'.length)));
+    const owned = await sessions.ownedAmong(
+      userId,
+      topics.map((topic) => topic.slice('session:'.length)),
+    );
     return new Set(topics.filter((topic) => owned.has(topic.slice('session:'.length).toLowerCase())));
   });
   const knowledgeSearch = new KnowledgeSearch(database, knowledge);
@@ -147,7 +169,10 @@ export async function createRuntime(
     await runner.start();
     if (config.integrations.healthIntervalMs > 0) health.start();
     // Finished sessions past their retention go, hourly (and with `agentry sessions cleanup`).
-    const cleanup = () => void removeFinishedSessions(database, config.sessions.retentionDays).catch((error: unknown) => logger.warn({ err: error }, 'session clean-up failed'));
+    const cleanup = () =>
+      void removeFinishedSessions(database, config.sessions.retentionDays).catch((error: unknown) =>
+        logger.warn({ err: error }, 'session clean-up failed'),
+      );
     cleanup();
     cleanupTimer = setInterval(cleanup, 60 * 60 * 1000);
     cleanupTimer.unref();
@@ -226,7 +251,13 @@ function createIntegrations(config: Config, database: PostgresDatabase, bus: Eve
   // a server that blinked gets each delay in full to come back.
   const retry = { attempts: config.integrations.attempts, baseDelayMs: 200, maxDelayMs: 200 * 2 ** 9, jitter: 'none' } as const;
   integrationTools = new IntegrationTools({ database, bus, integrations, registry, clients, retry, onError });
-  const health = new HealthMonitor({ database, integrations, clients, intervalMs: config.integrations.healthIntervalMs || 300_000, onError });
+  const health = new HealthMonitor({
+    database,
+    integrations,
+    clients,
+    intervalMs: config.integrations.healthIntervalMs || 300_000,
+    onError,
+  });
   return { integrations, integrationTools, health };
 }
 

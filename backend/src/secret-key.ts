@@ -39,8 +39,10 @@ export function keyringProblem(text: string): string | undefined {
     const separator = entry.indexOf(':');
     const id = separator >= 0 ? entry.slice(0, separator) : undefined;
     const material = separator >= 0 ? entry.slice(separator + 1) : entry;
-    if (id !== undefined && !keyIdPattern.test(id)) return `key ${index + 1}: its label must be lower-case letters, digits, - and _ (at most 32)`;
-    if (!keyMaterialPattern.test(material) || decode(material).length < 32) return `key ${index + 1} must be at least 32 random bytes, base64 or base64url encoded`;
+    if (id !== undefined && !keyIdPattern.test(id))
+      return `key ${index + 1}: its label must be lower-case letters, digits, - and _ (at most 32)`;
+    if (!keyMaterialPattern.test(material) || decode(material).length < 32)
+      return `key ${index + 1} must be at least 32 random bytes, base64 or base64url encoded`;
     const fingerprint = fingerprintOf(material);
     if (ids.has(fingerprint)) return `key ${index + 1} appears twice (${fingerprint})`;
     ids.add(fingerprint);
@@ -55,7 +57,10 @@ export function parseKeyring(text: string): Keyring {
     const trimmed = entry.trim();
     const separator = trimmed.indexOf(':');
     const material = separator >= 0 ? trimmed.slice(separator + 1) : trimmed;
-    return { id: fingerprintOf(material), aesKey: Buffer.from(hkdfSync('sha256', decode(material), Buffer.alloc(0), 'agentry credentials v1', 32)) };
+    return {
+      id: fingerprintOf(material),
+      aesKey: Buffer.from(hkdfSync('sha256', decode(material), Buffer.alloc(0), 'agentry credentials v1', 32)),
+    };
   });
   const byId = new Map(keys.map((k) => [k.id, k]));
   return { current: keys[0]!, get: (id) => byId.get(id), ids: keys.map((k) => k.id) };

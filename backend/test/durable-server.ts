@@ -46,7 +46,12 @@ export class DurableServers {
     return server;
   }
 
-  async call<T = Record<string, unknown>>(server: ServerProcess, method: string, url: string, body?: unknown): Promise<{ status: number; json: T }> {
+  async call<T = Record<string, unknown>>(
+    server: ServerProcess,
+    method: string,
+    url: string,
+    body?: unknown,
+  ): Promise<{ status: number; json: T }> {
     const response = await fetch(`${server.url}${url}`, {
       method,
       headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -94,7 +99,11 @@ export async function query<T>(url: string, text: string, values: unknown[] = []
 }
 
 /** Waits until every turn of the sessions has ended or is suspended; returns them. */
-export async function settledTurns(url: string, sessionIds: string[], timeoutMs = 30_000): Promise<Array<{ id: string; session_id: string; status: string; error: { code: string } | null; recoveries: number }>> {
+export async function settledTurns(
+  url: string,
+  sessionIds: string[],
+  timeoutMs = 30_000,
+): Promise<Array<{ id: string; session_id: string; status: string; error: { code: string } | null; recoveries: number }>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const turns = await query<{ id: string; session_id: string; status: string; error: { code: string } | null; recoveries: number }>(
@@ -103,7 +112,8 @@ export async function settledTurns(url: string, sessionIds: string[], timeoutMs 
       [sessionIds],
     );
     if (turns.every((t) => t.status !== 'running')) return turns;
-    if (Date.now() > deadline) throw new Error(`turns still running after ${timeoutMs} ms: ${JSON.stringify(turns.filter((t) => t.status === 'running'))}`);
+    if (Date.now() > deadline)
+      throw new Error(`turns still running after ${timeoutMs} ms: ${JSON.stringify(turns.filter((t) => t.status === 'running'))}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

@@ -81,7 +81,9 @@ export async function startFakeChatCompletions(options: { apiKey?: string } = {}
         response.flushHeaders();
         if (reply.text && body.stream) {
           for (const delta of streamChunks({ kind: 'text', text: reply.text }, false).slice(0, -1)) {
-            response.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 1_700_000_000, model: body.model, ...delta })}\n\n`);
+            response.write(
+              `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 1_700_000_000, model: body.model, ...delta })}\n\n`,
+            );
           }
         }
         stalled.add(response);
@@ -106,7 +108,9 @@ export async function startFakeChatCompletions(options: { apiKey?: string } = {}
       }
       if (reply.kind === 'error-event') {
         for (const chunk of chunks.slice(0, reply.afterChunks)) response.write(`data: ${JSON.stringify(chunk)}\n\n`);
-        response.write(`data: ${JSON.stringify({ error: { message: 'The server is overloaded', type: 'server_error', code: null, param: null } })}\n\n`);
+        response.write(
+          `data: ${JSON.stringify({ error: { message: 'The server is overloaded', type: 'server_error', code: null, param: null } })}\n\n`,
+        );
         return response.end('data: [DONE]\n\n');
       }
       const delayMs = reply.kind === 'text' ? (reply.pieceDelayMs ?? 0) : 0;
@@ -144,14 +148,20 @@ function pieces(text: string, length: number): string[] {
 type Delta = { choices: Array<{ index: number; delta: Record<string, unknown>; finish_reason: string | null }>; usage?: unknown };
 
 function streamChunks(reply: Exclude<ChatReply, { kind: 'fail' | 'stall' }>, includeUsage: boolean): Delta[] {
-  const choice = (delta: Record<string, unknown>, finish: string | null = null): Delta => ({ choices: [{ index: 0, delta, finish_reason: finish }] });
+  const choice = (delta: Record<string, unknown>, finish: string | null = null): Delta => ({
+    choices: [{ index: 0, delta, finish_reason: finish }],
+  });
   const chunks: Delta[] = [choice({ role: 'assistant', content: '' })];
   let output: string;
   if (reply.kind === 'tool-call') {
     const args = JSON.stringify(reply.arguments);
     output = `${reply.name}${args}`;
     const [first = '', ...rest] = pieces(args, reply.pieceLength ?? 8);
-    chunks.push(choice({ tool_calls: [{ index: 0, id: reply.id ?? 'call_fake_1', type: 'function', function: { name: reply.name, arguments: first } }] }));
+    chunks.push(
+      choice({
+        tool_calls: [{ index: 0, id: reply.id ?? 'call_fake_1', type: 'function', function: { name: reply.name, arguments: first } }],
+      }),
+    );
     for (const piece of rest) chunks.push(choice({ tool_calls: [{ index: 0, function: { arguments: piece } }] }));
     chunks.push(choice({}, 'tool_calls'));
   } else {
@@ -169,7 +179,13 @@ function streamChunks(reply: Exclude<ChatReply, { kind: 'fail' | 'stall' }>, inc
 function completion(id: string, model: string, reply: Exclude<ChatReply, { kind: 'fail' | 'stall' }>) {
   const message =
     reply.kind === 'tool-call'
-      ? { role: 'assistant', content: null, tool_calls: [{ id: reply.id ?? 'call_fake_1', type: 'function', function: { name: reply.name, arguments: JSON.stringify(reply.arguments) } }] }
+      ? {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            { id: reply.id ?? 'call_fake_1', type: 'function', function: { name: reply.name, arguments: JSON.stringify(reply.arguments) } },
+          ],
+        }
       : { role: 'assistant', content: reply.text };
   return {
     id,

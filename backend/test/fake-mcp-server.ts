@@ -55,9 +55,14 @@ export async function startFakeMcpServer(
   const descriptions: Record<string, string> = { ...options.describe };
   const describe = (name: string, fallback: string) => descriptions[name] ?? fallback;
   const registered = new Map<McpServer, Map<string, RegisteredTool>>();
-  const state = { kind, sent: [], calls: new Map(), tokens: new Set(), misbehave: 'none', hostileStreams: [], pingAnswers: 0 } as Omit<FakeMcpServer, 'url' | 'addTool' | 'redescribe' | 'close'>;
+  const state = { kind, sent: [], calls: new Map(), tokens: new Set(), misbehave: 'none', hostileStreams: [], pingAnswers: 0 } as Omit<
+    FakeMcpServer,
+    'url' | 'addTool' | 'redescribe' | 'close'
+  >;
   const count = (name: string) => state.calls.set(name, (state.calls.get(name) ?? 0) + 1);
-  const text = (value: unknown) => ({ content: [{ type: 'text' as const, text: typeof value === 'string' ? value : JSON.stringify(value) }] });
+  const text = (value: unknown) => ({
+    content: [{ type: 'text' as const, text: typeof value === 'string' ? value : JSON.stringify(value) }],
+  });
 
   const build = () => {
     const server = new McpServer({ name: `fake-${kind}`, version: '1.0.0' }, { capabilities: { tools: { listChanged: true } } });
@@ -69,15 +74,22 @@ export async function startFakeMcpServer(
       return tool;
     };
     if (kind === 'mail') {
-      add('list_unread', { description: describe('list_unread', 'List unread emails in the inbox.'), annotations: { readOnlyHint: true } }, async () => {
-        count('list_unread');
-        if (state.misbehave === 'huge') return text('x'.repeat(50 * 1024 * 1024));
-        if (state.misbehave === 'slow') await new Promise(() => undefined);
-        return text([{ from: 'ada@example.com', subject: 'Quarterly numbers' }]);
-      });
+      add(
+        'list_unread',
+        { description: describe('list_unread', 'List unread emails in the inbox.'), annotations: { readOnlyHint: true } },
+        async () => {
+          count('list_unread');
+          if (state.misbehave === 'huge') return text('x'.repeat(50 * 1024 * 1024));
+          if (state.misbehave === 'slow') await new Promise(() => undefined);
+          return text([{ from: 'ada@example.com', subject: 'Quarterly numbers' }]);
+        },
+      );
       add(
         'send_email',
-        { description: describe('send_email', 'Send an email.'), inputSchema: { to: z.string(), subject: z.string(), body: z.string().optional() } },
+        {
+          description: describe('send_email', 'Send an email.'),
+          inputSchema: { to: z.string(), subject: z.string(), body: z.string().optional() },
+        },
         async ({ to, subject }, extra) => {
           count('send_email');
           if (state.misbehave === 'slow') await new Promise(() => undefined);
@@ -87,15 +99,27 @@ export async function startFakeMcpServer(
         },
       );
     } else if (kind === 'calendar') {
-      add('list_events', { description: describe('list_events', 'List calendar events for a day.'), inputSchema: { date: z.string().optional() }, annotations: { readOnlyHint: true } }, async () => {
-        count('list_events');
-        return text([{ title: 'Standup', at: '09:30' }]);
-      });
+      add(
+        'list_events',
+        {
+          description: describe('list_events', 'List calendar events for a day.'),
+          inputSchema: { date: z.string().optional() },
+          annotations: { readOnlyHint: true },
+        },
+        async () => {
+          count('list_events');
+          return text([{ title: 'Standup', at: '09:30' }]);
+        },
+      );
       // The same name as the mail server's: namespacing keeps them apart.
-      add('search', { description: describe('search', 'Search events.'), inputSchema: { query: z.string() }, annotations: { readOnlyHint: true } }, async ({ query }) => {
-        count('search');
-        return text(`calendar results for ${query}`);
-      });
+      add(
+        'search',
+        { description: describe('search', 'Search events.'), inputSchema: { query: z.string() }, annotations: { readOnlyHint: true } },
+        async ({ query }) => {
+          count('search');
+          return text(`calendar results for ${query}`);
+        },
+      );
     } else {
       add('alpha', { description: describe('alpha', 'The first tool.'), annotations: { readOnlyHint: true } }, async () => {
         await options.onCall?.('alpha');
@@ -103,12 +127,17 @@ export async function startFakeMcpServer(
       });
     }
     if (kind === 'mail') {
-      add('search', { description: describe('search', 'Search emails.'), inputSchema: { query: z.string() }, annotations: { readOnlyHint: true } }, async ({ query }) => {
-        count('search');
-        return text(`mail results for ${query}`);
-      });
+      add(
+        'search',
+        { description: describe('search', 'Search emails.'), inputSchema: { query: z.string() }, annotations: { readOnlyHint: true } },
+        async ({ query }) => {
+          count('search');
+          return text(`mail results for ${query}`);
+        },
+      );
     }
-    for (const tool of extraTools) add(tool.name, { description: tool.description, annotations: { readOnlyHint: true } }, async () => text(tool.name));
+    for (const tool of extraTools)
+      add(tool.name, { description: tool.description, annotations: { readOnlyHint: true } }, async () => text(tool.name));
     servers.add(server);
     return server;
   };
@@ -124,7 +153,8 @@ export async function startFakeMcpServer(
       res.writeHead(503);
       return void res.end();
     }
-    if (req.method === 'GET' && (state.misbehave === 'huge-event' || state.misbehave === 'flood')) return void streamHostile(res, state.misbehave);
+    if (req.method === 'GET' && (state.misbehave === 'huge-event' || state.misbehave === 'flood'))
+      return void streamHostile(res, state.misbehave);
     if (state.misbehave === 'ping-flood' && req.method === 'GET') return void pingFlood(res);
     if (state.misbehave === 'ping-flood' && req.method === 'POST') return void replyToAnswers(req, res);
     if (req.method === 'POST' && state.misbehave === 'garbage' && req.headers['mcp-session-id']) {
@@ -138,7 +168,10 @@ export async function startFakeMcpServer(
       const sessionId = req.headers['mcp-session-id'];
       let transport = typeof sessionId === 'string' ? transports.get(sessionId) : undefined;
       if (!transport) {
-        const created: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (id) => void transports.set(id, created) });
+        const created: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+          sessionIdGenerator: () => randomUUID(),
+          onsessioninitialized: (id) => void transports.set(id, created),
+        });
         transport = created;
         await build().connect(created);
       }
@@ -151,7 +184,9 @@ export async function startFakeMcpServer(
   /** A notification stream that sends 100 ping requests at once, then stays open. */
   const pingFlood = (res: http.ServerResponse) => {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-    res.write(Array.from({ length: 100 }, (_, i) => `data: ${JSON.stringify({ jsonrpc: '2.0', id: `ping-${i}`, method: 'ping' })}\n\n`).join(''));
+    res.write(
+      Array.from({ length: 100 }, (_, i) => `data: ${JSON.stringify({ jsonrpc: '2.0', id: `ping-${i}`, method: 'ping' })}\n\n`).join(''),
+    );
   };
   const pingReply = Buffer.alloc(900 * 1024, 'x'); // one buffer for every reply: the fake's own memory stays flat
   /** The client's answers to those pings get a 900 KB reply each; anything else is served as usual. */
@@ -194,7 +229,11 @@ export async function startFakeMcpServer(
     addTool(name: string, description: string) {
       extraTools.push({ name, description });
       for (const server of servers) {
-        if (server.isConnected()) registered.get(server)?.set(name, server.registerTool(name, { description, annotations: { readOnlyHint: true } }, async () => text(name)));
+        if (server.isConnected())
+          registered.get(server)?.set(
+            name,
+            server.registerTool(name, { description, annotations: { readOnlyHint: true } }, async () => text(name)),
+          );
       }
     },
     redescribe(name: string, description: string) {

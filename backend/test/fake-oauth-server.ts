@@ -70,7 +70,13 @@ export async function startFakeOAuthServer(options: { redirectUri: string; canar
     const refresh = issue();
     accessTokens.add(access);
     refreshTokens.add(refresh);
-    json(res, 200, { access_token: access, token_type: state.tokenType, expires_in: state.accessTokenTtlS, refresh_token: refresh, scope: 'read write' });
+    json(res, 200, {
+      access_token: access,
+      token_type: state.tokenType,
+      expires_in: state.accessTokenTtlS,
+      refresh_token: refresh,
+      scope: 'read write',
+    });
   };
 
   const server = http.createServer((req, res) => {
@@ -85,7 +91,8 @@ export async function startFakeOAuthServer(options: { redirectUri: string; canar
   async function handle(url: URL, form: URLSearchParams, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     if (url.pathname === '/authorize') {
       const q = url.searchParams;
-      if (q.get('client_id') !== state.clientId || q.get('redirect_uri') !== state.redirectUri) return json(res, 400, { error: 'invalid_request' });
+      if (q.get('client_id') !== state.clientId || q.get('redirect_uri') !== state.redirectUri)
+        return json(res, 400, { error: 'invalid_request' });
       const back = new URL(state.redirectUri);
       back.searchParams.set('state', q.get('state') ?? '');
       if (q.get('response_type') !== 'code' || q.get('code_challenge_method') !== 'S256' || !q.get('code_challenge')) {
@@ -123,7 +130,8 @@ export async function startFakeOAuthServer(options: { redirectUri: string; canar
       codes.delete(form.get('code') ?? '');
       const verifier = form.get('code_verifier') ?? '';
       const challenge = createHash('sha256').update(verifier).digest('base64url');
-      if (!code || code.redirectUri !== form.get('redirect_uri') || code.challenge !== challenge) return json(res, 400, { error: 'invalid_grant' });
+      if (!code || code.redirectUri !== form.get('redirect_uri') || code.challenge !== challenge)
+        return json(res, 400, { error: 'invalid_grant' });
       return grantTokens(res);
     }
     if (form.get('grant_type') === 'refresh_token') {

@@ -29,8 +29,10 @@ export async function startFakeOpenAi(dimensions = 1536): Promise<FakeOpenAi> {
         response.writeHead(status, { 'content-type': 'application/json', ...headers });
         response.end(JSON.stringify(payload));
       };
-      if (request.method !== 'POST' || request.url !== '/v1/embeddings') return send(404, { error: { message: 'Not found', type: 'invalid_request_error' } });
-      if (request.headers.authorization !== 'Bearer test-key') return send(401, { error: { message: 'Incorrect API key provided', type: 'invalid_request_error', code: 'invalid_api_key' } });
+      if (request.method !== 'POST' || request.url !== '/v1/embeddings')
+        return send(404, { error: { message: 'Not found', type: 'invalid_request_error' } });
+      if (request.headers.authorization !== 'Bearer test-key')
+        return send(401, { error: { message: 'Incorrect API key provided', type: 'invalid_request_error', code: 'invalid_api_key' } });
       const parsed = JSON.parse(body) as { model: string; input: string[] | string };
       const input = [parsed.input].flat();
       fake.requests.push({ model: parsed.model, input });

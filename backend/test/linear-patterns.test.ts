@@ -53,11 +53,20 @@ function findPatterns(files: string[]): { patterns: Pattern[]; unchecked: string
         const text = (node as ts.RegularExpressionLiteral).text;
         const end = text.lastIndexOf('/');
         patterns.push({ source: text.slice(1, end), flags: text.slice(end + 1), where: where(node) });
-      } else if ((ts.isNewExpression(node) || ts.isCallExpression(node)) && ts.isIdentifier(node.expression) && node.expression.text === 'RegExp') {
+      } else if (
+        (ts.isNewExpression(node) || ts.isCallExpression(node)) &&
+        ts.isIdentifier(node.expression) &&
+        node.expression.text === 'RegExp'
+      ) {
         const [pattern, flags, ...rest] = node.arguments ?? [];
-        const literal = (arg: ts.Expression | undefined) => arg !== undefined && (ts.isStringLiteral(arg) || ts.isNoSubstitutionTemplateLiteral(arg));
+        const literal = (arg: ts.Expression | undefined) =>
+          arg !== undefined && (ts.isStringLiteral(arg) || ts.isNoSubstitutionTemplateLiteral(arg));
         if (literal(pattern) && (flags === undefined || literal(flags)) && rest.length === 0) {
-          patterns.push({ source: (pattern as ts.StringLiteral).text, flags: flags ? (flags as ts.StringLiteral).text : '', where: where(node) });
+          patterns.push({
+            source: (pattern as ts.StringLiteral).text,
+            flags: flags ? (flags as ts.StringLiteral).text : '',
+            where: where(node),
+          });
         } else unchecked.push(`${where(node)}: ${node.getText(source).slice(0, 120)}`);
       }
       ts.forEachChild(node, visit);
@@ -129,7 +138,9 @@ function literalFragments(source: string): string[] {
  * last (`${a:-${a:-…` for `\$\{(\w+)(?::-([^}]*))?\}`: everything but the closing brace).
  */
 function derivedInputs(pattern: Pattern): Input[] {
-  const words = literalFragments(pattern.source).filter((w) => w.trim() !== '').slice(0, 12);
+  const words = literalFragments(pattern.source)
+    .filter((w) => w.trim() !== '')
+    .slice(0, 12);
   const units = new Set<string>();
   for (const word of words) for (const separator of ['', 'a-', 'a.', '=', ' ', '=a.']) units.add(word + separator);
   for (let k = 2; k <= Math.min(words.length, 6); k++) units.add(words.slice(0, k).join('a'));
@@ -151,9 +162,12 @@ function timePatterns(patterns: Pattern[]): Promise<{ slow: SlowRun[]; runs: num
   return new Promise((resolve, reject) => {
     const startWorker = (from: number) => {
       if (from >= jobs.length) return resolve({ slow, runs });
-      const worker = new Worker(new URL('./pattern-timing-worker.mjs', import.meta.url), { workerData: { patterns: jobs, from, size: inputSize } });
+      const worker = new Worker(new URL('./pattern-timing-worker.mjs', import.meta.url), {
+        workerData: { patterns: jobs, from, size: inputSize },
+      });
       let timer: NodeJS.Timeout | undefined;
-      const fail = (index: number, input: string, ms: number) => slow.push({ where: patterns[index]!.where, pattern: `/${patterns[index]!.source}/${patterns[index]!.flags}`, input, ms });
+      const fail = (index: number, input: string, ms: number) =>
+        slow.push({ where: patterns[index]!.where, pattern: `/${patterns[index]!.source}/${patterns[index]!.flags}`, input, ms });
       let stopping = false;
       const stop = () => ((stopping = true), clearTimeout(timer), worker.terminate());
       worker.on('message', (message: { kind: 'start' | 'end' | 'done'; index: number; input: string; ms: number }) => {
@@ -185,10 +199,14 @@ describe('patterns in product code', () => {
     expect(unchecked, 'write these patterns as literals: a pattern built at run time cannot be checked here').toEqual([]);
   });
 
-  it(`run in linear time: each over ${inputSize / 1024} KB of adversarial input within ${runLimitMs / 1000} s`, { timeout: 120_000 }, async () => {
-    const { slow, runs } = await timePatterns(patterns);
-    const report = slow.map((s) => `${s.where} ${s.pattern} took over ${s.ms} ms on ${s.input}`);
-    expect(report, 'these patterns backtrack: make them linear (see backend/src/redaction/redact-secrets.ts for how)').toEqual([]);
-    expect(runs).toBeGreaterThanOrEqual(patterns.length * commonInputs.length);
-  });
+  it(
+    `run in linear time: each over ${inputSize / 1024} KB of adversarial input within ${runLimitMs / 1000} s`,
+    { timeout: 120_000 },
+    async () => {
+      const { slow, runs } = await timePatterns(patterns);
+      const report = slow.map((s) => `${s.where} ${s.pattern} took over ${s.ms} ms on ${s.input}`);
+      expect(report, 'these patterns backtrack: make them linear (see backend/src/redaction/redact-secrets.ts for how)').toEqual([]);
+      expect(runs).toBeGreaterThanOrEqual(patterns.length * commonInputs.length);
+    },
+  );
 });

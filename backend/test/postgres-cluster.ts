@@ -27,7 +27,10 @@ function findBinDir(): string {
   const onPath = spawnSync('pg_config', ['--bindir'], { encoding: 'utf8' });
   if (onPath.status === 0) candidates.push(onPath.stdout.trim());
   const found = candidates.find((dir) => fs.existsSync(path.join(dir, 'pg_ctl')));
-  if (!found) throw new Error('No PostgreSQL server binaries found (looked in /usr/lib/postgresql/*/bin and pg_config --bindir). Install postgresql, or set TEST_DATABASE_URL.');
+  if (!found)
+    throw new Error(
+      'No PostgreSQL server binaries found (looked in /usr/lib/postgresql/*/bin and pg_config --bindir). Install postgresql, or set TEST_DATABASE_URL.',
+    );
   return found;
 }
 
@@ -50,14 +53,21 @@ export function freePort(): Promise<number> {
  */
 export async function startPostgresCluster(options: { durableCommits?: boolean } = {}): Promise<PostgresCluster> {
   if (process.env.TEST_DATABASE_URL) {
-    return { url: process.env.TEST_DATABASE_URL, stop: async () => undefined, restart: () => Promise.reject(new Error('cannot restart the server TEST_DATABASE_URL names')) };
+    return {
+      url: process.env.TEST_DATABASE_URL,
+      stop: async () => undefined,
+      restart: () => Promise.reject(new Error('cannot restart the server TEST_DATABASE_URL names')),
+    };
   }
   const bin = findBinDir();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentry-pg-'));
   const asRoot = process.getuid?.() === 0;
-  const owner = asRoot ? { uid: Number(execFileSync('id', ['-u', 'nobody']).toString()), gid: Number(execFileSync('id', ['-g', 'nobody']).toString()) } : undefined;
+  const owner = asRoot
+    ? { uid: Number(execFileSync('id', ['-u', 'nobody']).toString()), gid: Number(execFileSync('id', ['-g', 'nobody']).toString()) }
+    : undefined;
   if (owner) fs.chownSync(dir, owner.uid, owner.gid);
-  const run = (cmd: string, args: string[]) => execFileSync(path.join(bin, cmd), args, { ...(owner ?? {}), cwd: dir, stdio: 'pipe', env: { ...process.env, LC_ALL: 'C' } });
+  const run = (cmd: string, args: string[]) =>
+    execFileSync(path.join(bin, cmd), args, { ...(owner ?? {}), cwd: dir, stdio: 'pipe', env: { ...process.env, LC_ALL: 'C' } });
   const data = path.join(dir, 'data');
   run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
   const port = await freePort();

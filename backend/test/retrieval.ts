@@ -11,7 +11,9 @@ export interface RetrievalSet {
   queries: Array<{ query: string; relevant: string[]; kind: string }>;
 }
 
-export const retrievalSet: RetrievalSet = JSON.parse(fs.readFileSync(new URL('./retrieval-set.json', import.meta.url), 'utf8')) as RetrievalSet;
+export const retrievalSet: RetrievalSet = JSON.parse(
+  fs.readFileSync(new URL('./retrieval-set.json', import.meta.url), 'utf8'),
+) as RetrievalSet;
 
 /** Loads the set for `userId`; returns the stored document id of each labelled id. */
 export async function loadRetrievalSet(knowledge: KnowledgeBase, userId: string): Promise<Map<string, string>> {
@@ -32,7 +34,12 @@ export interface RetrievalScores {
   misses: string[];
 }
 
-export async function scoreRetrieval(search: KnowledgeSearch, userId: string, ids: Map<string, string>, mode: SearchMode): Promise<RetrievalScores> {
+export async function scoreRetrieval(
+  search: KnowledgeSearch,
+  userId: string,
+  ids: Map<string, string>,
+  mode: SearchMode,
+): Promise<RetrievalScores> {
   let recall = 0;
   let mrr = 0;
   const misses: string[] = [];

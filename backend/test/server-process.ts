@@ -11,7 +11,11 @@ export interface ServerProcess {
 }
 
 /** Runs a command of this repository (`main.ts`, `cli.ts`) as its own process, as a user would. */
-export function runEntry(entry: 'main' | 'cli', args: string[], env: Record<string, string>): { child: ChildProcess; output: () => string; exited: ServerProcess['exited'] } {
+export function runEntry(
+  entry: 'main' | 'cli',
+  args: string[],
+  env: Record<string, string>,
+): { child: ChildProcess; output: () => string; exited: ServerProcess['exited'] } {
   const child = spawn(process.execPath, ['--import', 'tsx', `backend/src/${entry}.ts`, ...args], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'info', ...env },
@@ -20,7 +24,9 @@ export function runEntry(entry: 'main' | 'cli', args: string[], env: Record<stri
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   return { child, output: () => output, exited };
 }
 

@@ -27,14 +27,25 @@ export interface TestApp {
 export const testSecretKey = Buffer.alloc(32, 9).toString('base64');
 
 /** The real app on a fresh database of the given driver, with an admin and an ordinary user. */
-export async function createTestApp(driver: DatabaseDriver, env: Record<string, string> = {}, options: { now?: () => number } = {}): Promise<TestApp> {
+export async function createTestApp(
+  driver: DatabaseDriver,
+  env: Record<string, string> = {},
+  options: { now?: () => number } = {},
+): Promise<TestApp> {
   const test = await createTestDatabase(driver);
-  const where = test.target.driver === 'postgres' ? { DATABASE_URL: test.target.url, AGENTRY_SECRET_KEY: testSecretKey } : { AGENTRY_DATA_DIR: test.dataDir ?? '' };
+  const where =
+    test.target.driver === 'postgres'
+      ? { DATABASE_URL: test.target.url, AGENTRY_SECRET_KEY: testSecretKey }
+      : { AGENTRY_DATA_DIR: test.dataDir ?? '' };
   const storageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentry-documents-'));
   const config = loadConfig({ ...where, KB_STORAGE_DIR: storageDir, LOG_LEVEL: 'silent', ...env }, process.cwd());
   const runtime = await createRuntime(config, test.database, { warn: () => undefined, info: () => undefined }, options);
   const routes: { method: string; url: string }[] = [];
-  const app = await buildApp(runtime, { logger: false, onRoute: (route) => routes.push(route), ...(options.now ? { now: options.now } : {}) });
+  const app = await buildApp(runtime, {
+    logger: false,
+    onRoute: (route) => routes.push(route),
+    ...(options.now ? { now: options.now } : {}),
+  });
   await app.ready();
   const admin = await runtime.users.create({ email: 'admin@example.test', admin: true }, { userId: null, ip: null });
   const user = await runtime.users.create({ email: 'user@example.test', name: 'User' }, { userId: null, ip: null });

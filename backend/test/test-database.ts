@@ -17,7 +17,9 @@ export interface TestDatabase {
 }
 
 /** A fresh database target of its own for a suite: a copy of the embedded template, or a new server database. */
-export async function createTestTarget(driver: DatabaseDriver): Promise<{ target: DatabaseTarget; dataDir?: string; drop(): Promise<void> }> {
+export async function createTestTarget(
+  driver: DatabaseDriver,
+): Promise<{ target: DatabaseTarget; dataDir?: string; drop(): Promise<void> }> {
   if (driver === 'pglite') {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentry-test-'));
     const dir = path.join(dataDir, 'pglite');
@@ -36,7 +38,10 @@ export async function createTestTarget(driver: DatabaseDriver): Promise<{ target
 }
 
 /** Opens a fresh database (migrated unless told otherwise); `drop()` closes and deletes it. */
-export async function createTestDatabase(driver: DatabaseDriver, options: { migrate?: boolean; poolMax?: number; poolTimeoutMs?: number } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(
+  driver: DatabaseDriver,
+  options: { migrate?: boolean; poolMax?: number; poolTimeoutMs?: number } = {},
+): Promise<TestDatabase> {
   const { target, dataDir, drop } = await createTestTarget(driver);
   const database = await PostgresDatabase.open(target, {
     pool: { max: options.poolMax ?? 5, timeoutMs: options.poolTimeoutMs ?? 3000, statementTimeoutMs: 30_000 },

@@ -48,7 +48,8 @@ function headersFor(method: string, hasJsonBody: boolean): Record<string, string
 function errorOf(status: number, text: string): ApiError {
   try {
     const parsed = JSON.parse(text) as { error?: { code?: string; message?: string; details?: unknown } };
-    if (parsed.error?.code) return new ApiError(status, parsed.error.code, parsed.error.message ?? 'The request failed.', parsed.error.details);
+    if (parsed.error?.code)
+      return new ApiError(status, parsed.error.code, parsed.error.message ?? 'The request failed.', parsed.error.details);
   } catch {
     // not our error format: a proxy's page, say
   }
@@ -114,7 +115,8 @@ export function upload<T>(path: string, form: FormData, onProgress: (fraction: n
 /** A query string from the defined values only. */
 export function query(params: Record<string, string | number | boolean | undefined | null>): string {
   const search = new URLSearchParams();
-  for (const [key, value] of Object.entries(params)) if (value !== undefined && value !== null && value !== '') search.set(key, String(value));
+  for (const [key, value] of Object.entries(params))
+    if (value !== undefined && value !== null && value !== '') search.set(key, String(value));
   const text = search.toString();
   return text ? `?${text}` : '';
 }

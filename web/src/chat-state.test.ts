@@ -4,7 +4,14 @@ import { applyEvent, idleTurn, unrecorded, type LiveTurn } from './chat-state.ts
 import type { EventFrame } from './live.ts';
 
 let id = 0;
-const frame = (event: string, data: Record<string, unknown>): EventFrame => ({ type: 'event', id: ++id, topic: 'session:s', event, data: { sessionId: 's', ...data }, at: '' });
+const frame = (event: string, data: Record<string, unknown>): EventFrame => ({
+  type: 'event',
+  id: ++id,
+  topic: 'session:s',
+  event,
+  data: { sessionId: 's', ...data },
+  at: '',
+});
 const play = (...frames: EventFrame[]): LiveTurn => frames.reduce(applyEvent, idleTurn);
 
 describe('a turn built from its events', () => {
@@ -18,7 +25,9 @@ describe('a turn built from its events', () => {
   it('ignores a delta that skips ahead, and the completed message brings the whole text', () => {
     const turn = play(frame('message.delta', { messageId: 'm', offset: 5, text: 'lost' }));
     expect(turn.messages.m).toBeUndefined();
-    expect(applyEvent(turn, frame('message.completed', { messageId: 'm', role: 'assistant', text: 'All of it' })).messages.m).toBe('All of it');
+    expect(applyEvent(turn, frame('message.completed', { messageId: 'm', role: 'assistant', text: 'All of it' })).messages.m).toBe(
+      'All of it',
+    );
   });
 
   it('shows a tool call as it starts and ends, in the order things began, and how the turn ended', () => {

@@ -43,7 +43,11 @@ export function applyEvent(turn: LiveTurn, frame: EventFrame): LiveTurn {
       const offset = Number(data.offset);
       // A delta past what we have means one was missed; the completed message will bring it all.
       if (offset > text.length) return turn;
-      return withItem({ ...turn, running: true, messages: { ...turn.messages, [id]: text.slice(0, offset) + String(data.text) } }, 'message', id);
+      return withItem(
+        { ...turn, running: true, messages: { ...turn.messages, [id]: text.slice(0, offset) + String(data.text) } },
+        'message',
+        id,
+      );
     }
     case 'message.completed': {
       if (data.role !== 'assistant') return turn;
@@ -70,7 +74,9 @@ export function applyEvent(turn: LiveTurn, frame: EventFrame): LiveTurn {
     case 'turn.ended': {
       const status = String(data.status);
       const { ended: _previous, ...rest } = turn;
-      return status === 'completed' ? { ...rest, running: false } : { ...rest, running: false, ended: { status, ...(data.error ? { error: data.error as { code: string; message: string } } : {}) } };
+      return status === 'completed'
+        ? { ...rest, running: false }
+        : { ...rest, running: false, ended: { status, ...(data.error ? { error: data.error as { code: string; message: string } } : {}) } };
     }
     default:
       return turn;

@@ -15,7 +15,11 @@ export interface Resource<T> {
  * change, and a load the component no longer needs is aborted (its answer is ignored).
  */
 export function useResource<T>(load: (signal: AbortSignal) => Promise<T>, deps: unknown[]): Resource<T> {
-  const [state, setState] = useState<{ data: T | undefined; error: unknown; loading: boolean }>({ data: undefined, error: undefined, loading: true });
+  const [state, setState] = useState<{ data: T | undefined; error: unknown; loading: boolean }>({
+    data: undefined,
+    error: undefined,
+    loading: true,
+  });
   const [generation, setGeneration] = useState(0);
   useEffect(() => {
     const controller = new AbortController();
@@ -28,7 +32,10 @@ export function useResource<T>(load: (signal: AbortSignal) => Promise<T>, deps: 
     // The caller names what the load depends on.
   }, [...deps, generation]);
   const reload = useCallback(() => setGeneration((g) => g + 1), []);
-  const set = useCallback((update: (data: T | undefined) => T | undefined) => setState((previous) => ({ ...previous, data: update(previous.data) })), []);
+  const set = useCallback(
+    (update: (data: T | undefined) => T | undefined) => setState((previous) => ({ ...previous, data: update(previous.data) })),
+    [],
+  );
   return { ...state, reload, set };
 }
 

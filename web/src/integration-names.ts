@@ -20,4 +20,10 @@ export function providerName(integrations: Integration[] | undefined, provider: 
 }
 
 /** Events on the `integrations` topic after which a connection's status, error or times may differ. */
-export const connectionEvents = new Set(['integration.connected', 'integration.disconnected', 'integration.status_changed', 'integration.error', 'integration.refreshed']);
+export const connectionEvents = new Set([
+  'integration.connected',
+  'integration.disconnected',
+  'integration.status_changed',
+  'integration.error',
+  'integration.refreshed',
+]);

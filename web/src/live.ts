@@ -134,7 +134,8 @@ export class LiveConnection {
       sinces.splice(1, 1);
     }
     for (const [since, group] of groups) {
-      for (let i = 0; i < group.length; i += 100) this.send({ type: 'subscribe', topics: group.slice(i, i + 100), ...(since !== undefined ? { since } : {}) });
+      for (let i = 0; i < group.length; i += 100)
+        this.send({ type: 'subscribe', topics: group.slice(i, i + 100), ...(since !== undefined ? { since } : {}) });
     }
   }
 

@@ -17,5 +17,7 @@ export async function loadNames(signal: AbortSignal): Promise<Names> {
 
 /** A session's name: its template's, else its agent's. */
 export function sessionTitle(session: Session, names: Names | undefined): string {
-  return (session.templateId && names?.templates.get(session.templateId)) || (session.agentId && names?.agents.get(session.agentId)) || 'Chat';
+  return (
+    (session.templateId && names?.templates.get(session.templateId)) || (session.agentId && names?.agents.get(session.agentId)) || 'Chat'
+  );
 }

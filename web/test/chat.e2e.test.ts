@@ -51,7 +51,9 @@ describe('the console: gallery, chat and sessions, in a real browser', { timeout
   });
 
   it('runs a template from a form made from its variables, then chats: a tool indicator, and an answer from the tool', async () => {
-    await card(page, 'Inbox check').getByRole('button', { name: /^Run Agent/ }).click();
+    await card(page, 'Inbox check')
+      .getByRole('button', { name: /^Run Agent/ })
+      .click();
     const dialog = page.getByRole('dialog', { name: 'Run Inbox check' });
     expect(await dialog.getByLabel('folder').inputValue()).toBe('inbox');
     await dialog.getByRole('button', { name: 'Start session' }).click();
@@ -84,7 +86,10 @@ describe('the console: gallery, chat and sessions, in a real browser', { timeout
   it('shows a disconnect made in another tab at once, and the reconnect too', async () => {
     const other = await page.context().newPage();
     await other.goto('/integrations');
-    const { body } = await h.call<{ integrations: Array<{ provider: string; connection: { id: string } | null }> }>('GET', '/v1/integrations');
+    const { body } = await h.call<{ integrations: Array<{ provider: string; connection: { id: string } | null }> }>(
+      'GET',
+      '/v1/integrations',
+    );
     const connectionId = body.integrations.find((i) => i.provider === 'mail')!.connection!.id;
     // The other tab's session makes the change, as its page would.
     const disconnected = await other.evaluate(async (id) => {
@@ -113,9 +118,18 @@ describe('the console: gallery, chat and sessions, in a real browser', { timeout
       void dialog.dismiss();
     };
     page.on('dialog', onDialog);
-    const hostile = 'Rollout note <img src=x onerror="window.__xss=1"> and [click me](javascript:window.__xss=2) <script>window.__xss=3</script>';
-    const { body } = await h.call<{ document: { id: string } }>('POST', '/v1/knowledge/documents', { title: 'Rollout <b>plan</b>', content: `${hostile}\n\nThe rollout happens on Tuesday.` });
-    await expect.poll(async () => (await h.call<{ document: { status: string } }>('GET', `/v1/knowledge/documents/${body.document.id}`)).body.document.status).toBe('completed');
+    const hostile =
+      'Rollout note <img src=x onerror="window.__xss=1"> and [click me](javascript:window.__xss=2) <script>window.__xss=3</script>';
+    const { body } = await h.call<{ document: { id: string } }>('POST', '/v1/knowledge/documents', {
+      title: 'Rollout <b>plan</b>',
+      content: `${hostile}\n\nThe rollout happens on Tuesday.`,
+    });
+    await expect
+      .poll(
+        async () =>
+          (await h.call<{ document: { status: string } }>('GET', `/v1/knowledge/documents/${body.document.id}`)).body.document.status,
+      )
+      .toBe('completed');
 
     await page.goto('/chat');
     await page.getByRole('button', { name: 'New chat' }).click();
@@ -161,9 +175,13 @@ describe('the console: gallery, chat and sessions, in a real browser', { timeout
     await h.restart();
     // Sent while the page is still reconnecting: the page catches up from its last event id.
     const { body } = await h.call<{ session: { conversationId: string } }>('GET', `/v1/sessions/${sessionId}`);
-    expect((await h.call('POST', `/v1/conversations/${body.session.conversationId}/messages`, { content: 'list my unread emails' })).status).toBe(202);
+    expect(
+      (await h.call('POST', `/v1/conversations/${body.session.conversationId}/messages`, { content: 'list my unread emails' })).status,
+    ).toBe(202);
     await expect.poll(() => page.locator('.live').textContent(), { timeout: 20_000 }).toBe('Live');
-    await expect.poll(() => page.locator('.tool-call[data-tool="mail__list_unread"][data-status="ok"]').count(), { timeout: 20_000 }).toBe(1);
+    await expect
+      .poll(() => page.locator('.tool-call[data-tool="mail__list_unread"][data-status="ok"]').count(), { timeout: 20_000 })
+      .toBe(1);
     await expect.poll(() => page.locator('.message-assistant .markdown').last().textContent()).toContain('Quarterly numbers');
   });
 
@@ -171,13 +189,18 @@ describe('the console: gallery, chat and sessions, in a real browser', { timeout
     const agent = await h.call<{ agent: { id: string } }>('POST', '/v1/agents', { name: 'Slow writer', model: 'fake:slow' });
     const { body } = await h.call<{ session: { id: string } }>('POST', '/v1/sessions', { agentId: agent.body.agent.id });
     // Ten seconds of streaming: the server stops in the middle of it, and the resumed turn asks again.
-    model.replies.push({ kind: 'text', text: 'Partial answer. '.repeat(60), pieceLength: 8, pieceDelayMs: 40 }, { kind: 'text', text: 'The whole answer, after the restart.' });
+    model.replies.push(
+      { kind: 'text', text: 'Partial answer. '.repeat(60), pieceLength: 8, pieceDelayMs: 40 },
+      { kind: 'text', text: 'The whole answer, after the restart.' },
+    );
     await page.goto(`/chat/${body.session.id}`);
     await page.getByLabel('Message', { exact: true }).fill('Write slowly');
     await page.getByRole('button', { name: 'Send' }).click();
     await page.locator('[data-streaming]').waitFor();
     await h.restart();
-    await expect.poll(() => page.locator('.message-assistant .markdown').last().textContent(), { timeout: 30_000 }).toContain('The whole answer, after the restart.');
+    await expect
+      .poll(() => page.locator('.message-assistant .markdown').last().textContent(), { timeout: 30_000 })
+      .toContain('The whole answer, after the restart.');
     await expect.poll(() => page.locator('.turn-state').textContent()).toBe('');
     // What streamed before the stop is not left on screen as if it were still coming.
     await expect.poll(() => page.locator('[data-streaming]').count()).toBe(0);
@@ -188,7 +211,14 @@ describe('the console: gallery, chat and sessions, in a real browser', { timeout
   });
 
   it('starts a matching workflow straight from a first chat message, and offers a plain chat otherwise', async () => {
-    const digest = { ...inboxCheck, slug: 'mail-digest', name: 'Mail digest', variables: [], systemPrompt: 'Summarise the unread mail.', examples: ['summarise my unread mail'] };
+    const digest = {
+      ...inboxCheck,
+      slug: 'mail-digest',
+      name: 'Mail digest',
+      variables: [],
+      systemPrompt: 'Summarise the unread mail.',
+      examples: ['summarise my unread mail'],
+    };
     expect((await h.call('POST', '/v1/templates', digest)).status).toBe(201);
     await page.goto('/chat');
     await page.getByLabel('Message', { exact: true }).fill('summarise my unread mail');

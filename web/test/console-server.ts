@@ -15,7 +15,16 @@ export function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+    ],
   });
 }
 
@@ -51,7 +60,10 @@ export interface ConsoleHarness {
  * embedded database, with a local OAuth provider and MCP server in its catalogue, driven through
  * Debian's Chromium. The console must be built first (the suite's global setup builds it).
  */
-export async function startConsoleServer(env: Record<string, string> = {}, options: { pgliteTemplate?: string } = {}): Promise<ConsoleHarness> {
+export async function startConsoleServer(
+  env: Record<string, string> = {},
+  options: { pgliteTemplate?: string } = {},
+): Promise<ConsoleHarness> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentry-console-'));
@@ -122,7 +134,10 @@ export async function startConsoleServer(env: Record<string, string> = {}, optio
     async connectMail() {
       const started = await fetch(`${url}/v1/integrations/mail/connect`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
       const { authorizationUrl } = (await started.json()) as { authorizationUrl: string };
-      const binding = started.headers.getSetCookie().map((cookie) => cookie.split(';')[0]).join('; ');
+      const binding = started.headers
+        .getSetCookie()
+        .map((cookie) => cookie.split(';')[0])
+        .join('; ');
       const consent = await fetch(authorizationUrl, { redirect: 'manual' });
       const back = await fetch(consent.headers.get('location')!, { redirect: 'manual', headers: { cookie: binding } });
       if (back.status >= 400) throw new Error(`connecting Mail failed: ${back.status} ${await back.text()}`);
@@ -147,8 +162,19 @@ export async function startConsoleServer(env: Record<string, string> = {}, optio
 export async function accessibilityViolations(page: Page): Promise<string[]> {
   await page.evaluate(axeSource);
   return page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run: (context: Document, options: object) => Promise<{ violations: Array<{ id: string; impact: string | null; help: string; nodes: Array<{ target: unknown }> }> }> } }).axe;
+    const axe = (
+      window as unknown as {
+        axe: {
+          run: (
+            context: Document,
+            options: object,
+          ) => Promise<{ violations: Array<{ id: string; impact: string | null; help: string; nodes: Array<{ target: unknown }> }> }>;
+        };
+      }
+    ).axe;
     const result = await axe.run(document, { resultTypes: ['violations'] });
-    return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${v.help} at ${JSON.stringify(v.nodes.slice(0, 3).map((n) => n.target))}`);
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.help} at ${JSON.stringify(v.nodes.slice(0, 3).map((n) => n.target))}`);
   });
 }

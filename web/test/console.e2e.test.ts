@@ -57,7 +57,8 @@ describe('the console: sign-in, the frame of every page, sign-out', () => {
     await page.keyboard.press('Enter');
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
     await page.keyboard.press('Shift+Tab');
-    for (let i = 0; i < 8 && (await page.evaluate(() => document.activeElement?.textContent)) !== 'Sessions'; i++) await page.keyboard.press('Shift+Tab');
+    for (let i = 0; i < 8 && (await page.evaluate(() => document.activeElement?.textContent)) !== 'Sessions'; i++)
+      await page.keyboard.press('Shift+Tab');
     await page.keyboard.press('Enter');
     await page.waitForURL('**/sessions');
     await page.getByRole('heading', { level: 1, name: 'Sessions' }).waitFor();

@@ -58,22 +58,40 @@ describe('the console: integrations', () => {
 
     await connectMail(other);
     await expect.poll(() => statusOf(page)).toBe('connected');
-    await expect.poll(() => mailCard(page).getByText(/^\d+ tools?$/).textContent()).toBe('3 tools');
+    await expect
+      .poll(() =>
+        mailCard(page)
+          .getByText(/^\d+ tools?$/)
+          .textContent(),
+      )
+      .toBe('3 tools');
     await other.close();
   });
 
   it('counts a tool call in the usage chart and the table by tool, as it happens', async () => {
-    await expect.poll(() => page.getByRole('region', { name: 'Usage', exact: true }).textContent()).toContain('No tool calls in the last 7 days');
+    await expect
+      .poll(() => page.getByRole('region', { name: 'Usage', exact: true }).textContent())
+      .toContain('No tool calls in the last 7 days');
     const started = await h.call<{ session: { conversationId: string } }>('POST', '/v1/sessions', {});
     expect(started.status).toBe(201);
-    const sent = await h.call<{ turn: { status: string } }>('POST', `/v1/conversations/${started.body.session.conversationId}/messages?wait=true`, { content: '/tool mail__list_unread {}' });
+    const sent = await h.call<{ turn: { status: string } }>(
+      'POST',
+      `/v1/conversations/${started.body.session.conversationId}/messages?wait=true`,
+      { content: '/tool mail__list_unread {}' },
+    );
     expect(sent.body.turn.status).toBe('completed');
 
     const usage = page.getByRole('region', { name: 'Usage', exact: true });
     await expect.poll(() => usage.locator('.usage-total').textContent()).toMatch(/^1 call, 0 errors in the last 7 days/);
     await usage.getByRole('img', { name: /^Calls and errors per day 1 call and 0 errors over 7 days/ }).waitFor();
     const byTool = usage.getByRole('table', { name: 'Usage by tool' });
-    expect(await byTool.getByRole('row').nth(1).getByRole('cell').allTextContents()).toEqual(['1', '0', expect.stringMatching(/ms$/), expect.stringMatching(/ms$/), expect.stringMatching(/ago|now/)]);
+    expect(await byTool.getByRole('row').nth(1).getByRole('cell').allTextContents()).toEqual([
+      '1',
+      '0',
+      expect.stringMatching(/ms$/),
+      expect.stringMatching(/ms$/),
+      expect.stringMatching(/ago|now/),
+    ]);
     expect(await byTool.getByRole('rowheader').allTextContents()).toEqual(['mail__list_unread']);
     // The same figures as a table, for those who cannot see the chart.
     await usage.getByText('Usage per day as a table').click();

@@ -70,7 +70,9 @@ describe('the console: the knowledge page', () => {
     const created = await h.call<{ document: Document }>('POST', '/v1/knowledge/documents', { title, content });
     expect(created.status).toBe(202);
     const { id } = created.body.document;
-    await expect.poll(async () => (await h.call<{ document: Document }>('GET', `/v1/knowledge/documents/${id}`)).body.document.status, processing).toBe('completed');
+    await expect
+      .poll(async () => (await h.call<{ document: Document }>('GET', `/v1/knowledge/documents/${id}`)).body.document.status, processing)
+      .toBe('completed');
     return created.body.document;
   }
 
@@ -81,38 +83,53 @@ describe('the console: the knowledge page', () => {
     await h?.close();
   });
 
-  it('uploads several files at once, each with its own progress and live status, and says why some were refused', { timeout: 60_000 }, async () => {
-    const page = await h.signedInPage({ path: '/knowledge' });
-    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Knowledge');
-    await page.getByLabel('Choose files').setInputFiles([
-      { name: 'bees.md', mimeType: 'text/markdown', buffer: Buffer.from(beeNotes) },
-      { name: 'garden.txt', mimeType: 'text/plain', buffer: Buffer.from(gardenNotes) },
-      { name: 'photo.png', mimeType: 'image/png', buffer: Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex') },
-      { name: 'huge.txt', mimeType: 'text/plain', buffer: Buffer.from('word '.repeat(byteLimit)) },
-    ]);
+  it(
+    'uploads several files at once, each with its own progress and live status, and says why some were refused',
+    { timeout: 60_000 },
+    async () => {
+      const page = await h.signedInPage({ path: '/knowledge' });
+      await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Knowledge');
+      await page.getByLabel('Choose files').setInputFiles([
+        { name: 'bees.md', mimeType: 'text/markdown', buffer: Buffer.from(beeNotes) },
+        { name: 'garden.txt', mimeType: 'text/plain', buffer: Buffer.from(gardenNotes) },
+        {
+          name: 'photo.png',
+          mimeType: 'image/png',
+          buffer: Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex'),
+        },
+        { name: 'huge.txt', mimeType: 'text/plain', buffer: Buffer.from('word '.repeat(byteLimit)) },
+      ]);
 
-    for (const name of ['bees.md', 'garden.txt']) {
-      const bar = page.getByRole('progressbar', { name });
-      await expect.poll(() => bar.count(), { message: `a progress bar for ${name}` }).toBe(1);
-      // Only a live event can turn the upload's "pending" answer into "Completed": the page is not reloaded.
-      await expect.poll(() => statusOf(uploadEntry(page, name)), { ...processing, message: `${name} processed` }).toEqual(['Completed']);
-      expect(await bar.getAttribute('value')).toBe('1');
-    }
-    await expect.poll(() => uploadEntry(page, 'photo.png').getByRole('alert').allTextContents(), processing).toEqual([expect.stringMatching(/image\/png.*Upload \.txt, \.md/)]);
-    await expect.poll(() => uploadEntry(page, 'huge.txt').getByRole('alert').allTextContents(), processing).toEqual([expect.stringMatching(/too large/i)]);
+      for (const name of ['bees.md', 'garden.txt']) {
+        const bar = page.getByRole('progressbar', { name });
+        await expect.poll(() => bar.count(), { message: `a progress bar for ${name}` }).toBe(1);
+        // Only a live event can turn the upload's "pending" answer into "Completed": the page is not reloaded.
+        await expect.poll(() => statusOf(uploadEntry(page, name)), { ...processing, message: `${name} processed` }).toEqual(['Completed']);
+        expect(await bar.getAttribute('value')).toBe('1');
+      }
+      await expect
+        .poll(() => uploadEntry(page, 'photo.png').getByRole('alert').allTextContents(), processing)
+        .toEqual([expect.stringMatching(/image\/png.*Upload \.txt, \.md/)]);
+      await expect
+        .poll(() => uploadEntry(page, 'huge.txt').getByRole('alert').allTextContents(), processing)
+        .toEqual([expect.stringMatching(/too large/i)]);
 
-    await expect.poll(() => documentEntry(page, 'bees.md').count()).toBe(1);
-    await expect.poll(() => documentEntry(page, 'garden.txt').count()).toBe(1);
-    const bees = documentEntry(page, 'bees.md');
-    expect(await statusOf(bees)).toEqual(['Completed']);
-    expect(await bees.textContent()).toMatch(/\d+ passages?/);
-    expect(await documentEntry(page, 'photo.png').count()).toBe(0);
-    await page.context().close();
-  });
+      await expect.poll(() => documentEntry(page, 'bees.md').count()).toBe(1);
+      await expect.poll(() => documentEntry(page, 'garden.txt').count()).toBe(1);
+      const bees = documentEntry(page, 'bees.md');
+      expect(await statusOf(bees)).toEqual(['Completed']);
+      expect(await bees.textContent()).toMatch(/\d+ passages?/);
+      expect(await documentEntry(page, 'photo.png').count()).toBe(0);
+      await page.context().close();
+    },
+  );
 
   it('finds a document from other word forms and a typo, marks the words, and links to the document', async () => {
     const handbook = await addDocument('Deploy handbook', deployNotes);
-    await addDocument('Sourdough', 'Feed the sourdough starter with flour and water, then let the dough rise overnight before baking the loaf.');
+    await addDocument(
+      'Sourdough',
+      'Feed the sourdough starter with flour and water, then let the dough rise overnight before baking the loaf.',
+    );
     const page = await h.signedInPage({ path: '/knowledge' });
 
     const results = await search(page, 'deploying piplines');
@@ -121,7 +138,10 @@ describe('the console: the knowledge page', () => {
     expect(await first.textContent()).toMatch(/Similarity \d{1,3}%/);
     const marked = await first.locator('mark').allTextContents();
     expect(marked.map((word) => word.toLowerCase())).toContain('deployment');
-    expect(marked.every((word) => /^deploy/i.test(word)), `only forms of the query's words are marked: ${marked.join(', ')}`).toBe(true);
+    expect(
+      marked.every((word) => /^deploy/i.test(word)),
+      `only forms of the query's words are marked: ${marked.join(', ')}`,
+    ).toBe(true);
 
     await results.filter({ hasText: 'Deploy handbook' }).getByRole('link', { name: 'Deploy handbook' }).click();
     await expect.poll(() => new URL(page.url()).searchParams.get('doc')).toBe(handbook.id);
@@ -144,7 +164,9 @@ describe('the console: the knowledge page', () => {
     await addDocument(title, `Lighthouse field notes.\n\n${image} and ${link} next to the lantern.`);
     // Browsers escape double quotes in a multipart file name, so this one goes without.
     const fileName = '<img src=x onerror=window.__xss=4>.md';
-    await page.getByLabel('Choose files').setInputFiles([{ name: fileName, mimeType: 'text/markdown', buffer: Buffer.from(`Beacon notes\n\n${image}\n\n${link}\n`) }]);
+    await page
+      .getByLabel('Choose files')
+      .setInputFiles([{ name: fileName, mimeType: 'text/markdown', buffer: Buffer.from(`Beacon notes\n\n${image}\n\n${link}\n`) }]);
 
     await expect.poll(() => documentEntry(page, 'Field notes').getByRole('heading').allTextContents(), processing).toEqual([title]);
     await expect.poll(() => statusOf(documentEntry(page, fileName)), processing).toEqual(['Completed']);

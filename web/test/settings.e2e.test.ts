@@ -36,7 +36,8 @@ describe('the settings page: profile, tokens, agents and templates', () => {
     await page.getByRole('heading', { level: 1, name: 'Settings' }).waitFor();
     return page;
   };
-  const ownTemplates = async () => (await h.call<{ templates: OwnTemplate[] }>('GET', '/v1/templates')).body.templates.filter((t) => !t.builtIn);
+  const ownTemplates = async () =>
+    (await h.call<{ templates: OwnTemplate[] }>('GET', '/v1/templates')).body.templates.filter((t) => !t.builtIn);
   const acceptDialogs = (page: Page) => page.on('dialog', (dialog) => void dialog.accept());
 
   it('changes the name and time zone; only a known zone can be picked', async () => {
@@ -86,7 +87,12 @@ describe('the settings page: profile, tokens, agents and templates', () => {
     const row = page.getByRole('row').filter({ hasText: 'Deploy script' });
     await row.waitFor();
     expect(await row.textContent()).toContain(secret.slice(0, 8));
-    const everything = await page.evaluate(() => [document.documentElement.outerHTML, ...Array.from(document.querySelectorAll('input, textarea'), (field) => (field as HTMLInputElement).value)].join('\n'));
+    const everything = await page.evaluate(() =>
+      [
+        document.documentElement.outerHTML,
+        ...Array.from(document.querySelectorAll('input, textarea'), (field) => (field as HTMLInputElement).value),
+      ].join('\n'),
+    );
     expect(everything).not.toContain(secret);
 
     await row.getByRole('button', { name: 'Revoke Deploy script' }).click();
@@ -134,7 +140,9 @@ describe('the settings page: profile, tokens, agents and templates', () => {
     await editor.getByRole('button', { name: 'Save as a new version' }).click();
     await templates.getByRole('form', { name: 'Edit “Weekly notes” (now version 2)' }).waitFor();
     const history = templates.getByRole('list', { name: 'Versions of Weekly notes' });
-    await expect.poll(() => history.getByRole('listitem').allTextContents()).toEqual([expect.stringMatching(/^Version 2 .*\(current\)/), expect.stringMatching(/^Version 1 /)]);
+    await expect
+      .poll(() => history.getByRole('listitem').allTextContents())
+      .toEqual([expect.stringMatching(/^Version 2 .*\(current\)/), expect.stringMatching(/^Version 1 /)]);
     const [edited] = await ownTemplates();
     expect(edited).toMatchObject({ id: created!.id, version: 2, description: 'Notes on the week, for the team.' });
 
@@ -164,8 +172,21 @@ describe('the settings page: profile, tokens, agents and templates', () => {
     await form.getByRole('button', { name: 'Create agent' }).click();
     const item = agents.getByRole('listitem').filter({ hasText: 'Researcher' });
     await item.waitFor();
-    const list = async () => (await h.call<{ agents: Array<{ name: string; model: string | null; tools: string[] | null; instructions: string }> }>('GET', '/v1/agents')).body.agents;
-    expect(await list()).toContainEqual(expect.objectContaining({ name: 'Researcher', model: 'local:offline', tools: ['knowledge_search'], instructions: 'Answer from the knowledge base.' }));
+    const list = async () =>
+      (
+        await h.call<{ agents: Array<{ name: string; model: string | null; tools: string[] | null; instructions: string }> }>(
+          'GET',
+          '/v1/agents',
+        )
+      ).body.agents;
+    expect(await list()).toContainEqual(
+      expect.objectContaining({
+        name: 'Researcher',
+        model: 'local:offline',
+        tools: ['knowledge_search'],
+        instructions: 'Answer from the knowledge base.',
+      }),
+    );
 
     await item.getByRole('button', { name: 'Delete Researcher' }).click();
     await expect.poll(() => item.count()).toBe(0);
@@ -174,7 +195,14 @@ describe('the settings page: profile, tokens, agents and templates', () => {
   });
 
   it('passes axe with a template open, on a desktop and at 375 px in the dark', async () => {
-    const definition = { slug: 'axe-check', name: 'Axe check', description: 'For the accessibility check.', category: 'Checks', systemPrompt: 'Check {{thing}}.', variables: [{ name: 'thing', type: 'enum', values: ['a', 'b'] }] };
+    const definition = {
+      slug: 'axe-check',
+      name: 'Axe check',
+      description: 'For the accessibility check.',
+      category: 'Checks',
+      systemPrompt: 'Check {{thing}}.',
+      variables: [{ name: 'thing', type: 'enum', values: ['a', 'b'] }],
+    };
     expect((await h.call('POST', '/v1/templates', definition)).status).toBe(201);
     for (const options of [{}, { width: 375, dark: true }]) {
       const page = await settings(options);

@@ -17,8 +17,16 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('deleted_at', 'timestamptz')
     .execute();
-  await db.schema.createIndex('templates_builtin_slug_key').on('templates').column('slug').unique().where(sql.ref('user_id'), 'is', null).execute();
-  await sql`create unique index templates_user_slug_key on templates (user_id, slug) where user_id is not null and deleted_at is null`.execute(db);
+  await db.schema
+    .createIndex('templates_builtin_slug_key')
+    .on('templates')
+    .column('slug')
+    .unique()
+    .where(sql.ref('user_id'), 'is', null)
+    .execute();
+  await sql`create unique index templates_user_slug_key on templates (user_id, slug) where user_id is not null and deleted_at is null`.execute(
+    db,
+  );
   await db.schema
     .createTable('template_versions')
     .addColumn('template_id', 'uuid', (c) => c.notNull().references('templates.id').onDelete('cascade'))

@@ -51,7 +51,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('last_active_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('completed_at', 'timestamptz')
     .execute();
-  await db.schema.createIndex('agent_sessions_user_activity_idx').on('agent_sessions').columns(['user_id', 'last_active_at', 'id']).execute();
+  await db.schema
+    .createIndex('agent_sessions_user_activity_idx')
+    .on('agent_sessions')
+    .columns(['user_id', 'last_active_at', 'id'])
+    .execute();
 
   await db.schema
     .createTable('conversations')

@@ -28,7 +28,12 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('input', 'jsonb')
     .addColumn('idempotent', 'boolean', (c) => c.notNull())
     // pending: recorded, not begun; started: may have run; completed: result recorded; skipped: the user chose not to run it.
-    .addColumn('status', 'text', (c) => c.notNull().defaultTo('pending').check(sql`status in ('pending', 'started', 'completed', 'skipped')`))
+    .addColumn('status', 'text', (c) =>
+      c
+        .notNull()
+        .defaultTo('pending')
+        .check(sql`status in ('pending', 'started', 'completed', 'skipped')`),
+    )
     .addColumn('result', 'jsonb')
     .addColumn('is_error', 'boolean', (c) => c.notNull().defaultTo(false))
     .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
@@ -52,7 +57,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       error = '{"code": "INTERRUPTED", "message": "The server stopped during this turn, before turns could be resumed."}'::jsonb
     where status = 'running'`.execute(db);
   await sql`alter table turns drop constraint turns_status_check`.execute(db);
-  await sql`alter table turns add constraint turns_status_check check (status in ('running', 'suspended', 'completed', 'failed', 'cancelled', 'step_limit'))`.execute(db);
+  await sql`alter table turns add constraint turns_status_check check (status in ('running', 'suspended', 'completed', 'failed', 'cancelled', 'step_limit'))`.execute(
+    db,
+  );
   await sql`create unique index turns_one_unfinished_idx on turns (session_id) where status in ('running', 'suspended')`.execute(db);
   await sql`create index turns_lease_idx on turns (lease_expires_at) where status = 'running'`.execute(db);
   await sql`create unique index messages_assistant_step_idx on messages (turn_id, step) where role = 'assistant'`.execute(db);
@@ -70,7 +77,15 @@ export async function down(db: Kysely<unknown>): Promise<void> {
       error = '{"code": "INTERRUPTED", "message": "The server stopped during this turn, before turns could be resumed."}'::jsonb
     where status = 'running'`.execute(db);
   await sql`alter table turns drop constraint turns_status_check`.execute(db);
-  await sql`alter table turns add constraint turns_status_check check (status in ('running', 'completed', 'failed', 'cancelled', 'step_limit'))`.execute(db);
-  await db.schema.alterTable('turns').dropColumn('lease_owner').dropColumn('lease_expires_at').dropColumn('recoveries').dropColumn('cancel_requested').execute();
+  await sql`alter table turns add constraint turns_status_check check (status in ('running', 'completed', 'failed', 'cancelled', 'step_limit'))`.execute(
+    db,
+  );
+  await db.schema
+    .alterTable('turns')
+    .dropColumn('lease_owner')
+    .dropColumn('lease_expires_at')
+    .dropColumn('recoveries')
+    .dropColumn('cancel_requested')
+    .execute();
   await db.schema.dropTable('tool_calls').execute();
 }

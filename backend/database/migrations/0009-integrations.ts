@@ -24,7 +24,12 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('user_id', 'uuid', (c) => c.notNull().references('users.id').onDelete('cascade'))
     .addColumn('provider', 'text', (c) => c.notNull())
     .addColumn('auth_type', 'text', (c) => c.notNull().check(sql`auth_type in ('oauth2', 'api_key', 'none')`))
-    .addColumn('status', 'text', (c) => c.notNull().defaultTo('connected').check(sql`status in ('connected', 'degraded', 'error', 'disconnected')`))
+    .addColumn('status', 'text', (c) =>
+      c
+        .notNull()
+        .defaultTo('connected')
+        .check(sql`status in ('connected', 'degraded', 'error', 'disconnected')`),
+    )
     .addColumn('credentials', 'bytea')
     .addColumn('credentials_key_id', 'text')
     .addColumn('credentials_version', 'integer', (c) => c.notNull().defaultTo(1))

@@ -64,7 +64,12 @@ export class TokenService {
     private readonly database: PostgresDatabase,
     private readonly options: { cacheTtlMs: number; onBackgroundError: (error: Error) => void; now?: () => number },
   ) {
-    this.cache = new LRUCache({ max: maxCacheEntries, ttl: Math.max(0, options.cacheTtlMs), ttlResolution: 0, perf: { now: () => this.now() } });
+    this.cache = new LRUCache({
+      max: maxCacheEntries,
+      ttl: Math.max(0, options.cacheTtlMs),
+      ttlResolution: 0,
+      perf: { now: () => this.now() },
+    });
   }
 
   private now(): number {
@@ -74,7 +79,11 @@ export class TokenService {
   /** Starts hearing other instances' evictions. */
   async start(): Promise<void> {
     // Evictions sent while the listening connection was down are lost: then drop the whole cache.
-    this.unlisten = await this.database.listen(evictionChannel, (payload) => this.evictLocal(payload), () => this.cache.clear());
+    this.unlisten = await this.database.listen(
+      evictionChannel,
+      (payload) => this.evictLocal(payload),
+      () => this.cache.clear(),
+    );
   }
 
   /**
@@ -128,7 +137,11 @@ export class TokenService {
     return { principal: entry.principal };
   }
 
-  async create(userId: string, input: { name: string; expiresInDays?: number }, actor: Actor): Promise<{ id: string; token: string; info: TokenInfo }> {
+  async create(
+    userId: string,
+    input: { name: string; expiresInDays?: number },
+    actor: Actor,
+  ): Promise<{ id: string; token: string; info: TokenInfo }> {
     return this.database.transaction(async (tx) => {
       const { count } = await tx
         .selectFrom('api_tokens')
@@ -193,7 +206,14 @@ export class TokenService {
         .returning(['id', 'name'])
         .executeTakeFirst();
       if (!row) throw new AppError('NOT_FOUND', 'No such token.');
-      await recordAudit(tx, { action: 'token.revoked', actorUserId: actor.userId, targetType: 'token', targetId: row.id, ip: actor.ip, details: { name: row.name } });
+      await recordAudit(tx, {
+        action: 'token.revoked',
+        actorUserId: actor.userId,
+        targetType: 'token',
+        targetId: row.id,
+        ip: actor.ip,
+        details: { name: row.name },
+      });
       this.database.afterCommit(tx, () => this.evictLocal(`token:${row.id}`));
       await this.database.notify(evictionChannel, `token:${row.id}`, tx);
     });
@@ -212,7 +232,9 @@ export class TokenService {
     const [kind, id] = payload.split(':', 2);
     if ((kind !== 'user' && kind !== 'token') || !id) return;
     // Collected first: the cache's order is not to be changed while it is walked.
-    const evicted = [...this.cache.entries()].filter(([, entry]) => (kind === 'user' ? entry.principal.user.id : entry.principal.tokenId) === id);
+    const evicted = [...this.cache.entries()].filter(
+      ([, entry]) => (kind === 'user' ? entry.principal.user.id : entry.principal.tokenId) === id,
+    );
     for (const [hash] of evicted) this.cache.delete(hash);
     for (const listener of this.evictionListeners) {
       try {
@@ -235,7 +257,14 @@ export class TokenService {
   }
 }
 
-function toTokenInfo(row: { id: string; name: string; token_prefix: string; created_at: Date; expires_at: Date | null; last_used_at: Date | null }): TokenInfo {
+function toTokenInfo(row: {
+  id: string;
+  name: string;
+  token_prefix: string;
+  created_at: Date;
+  expires_at: Date | null;
+  last_used_at: Date | null;
+}): TokenInfo {
   return {
     id: row.id,
     name: row.name,

@@ -117,7 +117,11 @@ export class UserService {
 
   /** Ordered by email; `after` is the last email of the previous page. */
   async list(options: { limit: number; after?: string }): Promise<PublicUser[]> {
-    let query = this.database.db.selectFrom('users').selectAll().orderBy((eb) => eb.fn('lower', ['email'])).limit(options.limit);
+    let query = this.database.db
+      .selectFrom('users')
+      .selectAll()
+      .orderBy((eb) => eb.fn('lower', ['email']))
+      .limit(options.limit);
     if (options.after) {
       const after = options.after.toLowerCase();
       query = query.where((eb) => eb(eb.fn('lower', ['email']), '>', after));
@@ -144,7 +148,11 @@ export class UserService {
    * answers 409 LAST_ADMIN. Such changes run one at a time under a transaction lock, so two
    * admins demoting each other at once, on any instances, cannot leave none.
    */
-  async adminUpdate(actor: Actor & { userId: string }, id: string, patch: { disabled?: boolean; admin?: boolean; name?: string }): Promise<PublicUser> {
+  async adminUpdate(
+    actor: Actor & { userId: string },
+    id: string,
+    patch: { disabled?: boolean; admin?: boolean; name?: string },
+  ): Promise<PublicUser> {
     const user = await this.database.transaction(async (tx) => {
       const removesAdmin = patch.disabled === true || patch.admin === false;
       // Taken before any row lock, by every change that may remove an admin: the count below
@@ -154,7 +162,14 @@ export class UserService {
       if (!before) throw new AppError('NOT_FOUND', 'No such user.');
       if (before.id === actor.userId && removesAdmin) throw new AppError('SELF_LOCKOUT');
       if (removesAdmin && before.is_admin && before.disabled_at === null) {
-        const other = await tx.selectFrom('users').select('id').where('is_admin', '=', true).where('disabled_at', 'is', null).where('id', '!=', id).limit(1).executeTakeFirst();
+        const other = await tx
+          .selectFrom('users')
+          .select('id')
+          .where('is_admin', '=', true)
+          .where('disabled_at', 'is', null)
+          .where('id', '!=', id)
+          .limit(1)
+          .executeTakeFirst();
         if (!other) throw new AppError('LAST_ADMIN');
       }
       const row = await tx

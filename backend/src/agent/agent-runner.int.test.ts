@@ -21,7 +21,10 @@ describe('the agent loop (embedded database, local:offline and a model server on
       SESSION_RECOVERY_INTERVAL_MS: '100',
     });
     await t.app.listen({ port: 0, host: '127.0.0.1' });
-    await call('POST', '/v1/knowledge/documents', { title: 'Refund policy', content: 'Refunds are paid within 14 days of a written request. Gift cards are not refundable.' });
+    await call('POST', '/v1/knowledge/documents', {
+      title: 'Refund policy',
+      content: 'Refunds are paid within 14 days of a written request. Gift cards are not refundable.',
+    });
     await t.runtime.knowledge.idle();
   });
   afterAll(async () => {
@@ -38,12 +41,16 @@ describe('the agent loop (embedded database, local:offline and a model server on
     expect(response.statusCode, response.body).toBe(201);
     return response.json().session as { id: string; conversationId: string };
   };
-  const modelCalls = (sessionId: string) => t.runtime.database.db.selectFrom('model_calls').selectAll().where('session_id', '=', sessionId).orderBy('seq').execute();
-  const send = (conversationId: string, content: string, wait = true) => call('POST', `/v1/conversations/${conversationId}/messages${wait ? '?wait=true' : ''}`, { content });
+  const modelCalls = (sessionId: string) =>
+    t.runtime.database.db.selectFrom('model_calls').selectAll().where('session_id', '=', sessionId).orderBy('seq').execute();
+  const send = (conversationId: string, content: string, wait = true) =>
+    call('POST', `/v1/conversations/${conversationId}/messages${wait ? '?wait=true' : ''}`, { content });
 
   it('answers a question from the knowledge base: a knowledge_search step, then a cited answer, all recorded', async () => {
     const session = await startSession();
-    const socket = openSocket(`ws://127.0.0.1:${(t.app.server.address() as { port: number }).port}/v1/ws`, { headers: bearer(t.userToken) });
+    const socket = openSocket(`ws://127.0.0.1:${(t.app.server.address() as { port: number }).port}/v1/ws`, {
+      headers: bearer(t.userToken),
+    });
     await socket.opened;
     await socket.next((f) => f.type === 'ready');
     socket.send({ type: 'subscribe', topics: [`session:${session.id}`] });
@@ -71,11 +78,18 @@ describe('the agent loop (embedded database, local:offline and a model server on
     expect(read.toolsUsed).toEqual([{ tool: 'knowledge_search', calls: 1, errors: 0 }]);
     expect(read.activeTurn).toBeNull();
 
-    await socket.next((f) => f.event === 'message.completed' && (f.data as { role: string }).role === 'assistant' && (f.data as { text: string }).text.includes('14 days'));
+    await socket.next(
+      (f) =>
+        f.event === 'message.completed' &&
+        (f.data as { role: string }).role === 'assistant' &&
+        (f.data as { text: string }).text.includes('14 days'),
+    );
     const ended = await socket.next((f) => f.event === 'turn.ended');
     expect(ended.data).toEqual({ sessionId: session.id, turnId: turn.id, status: 'completed', steps: 2 });
     const kinds = socket.events().map((e) => e.event);
-    expect(kinds).toEqual(expect.arrayContaining(['message.completed', 'tool.started', 'tool.completed', 'message.delta', 'session.checkpoint']));
+    expect(kinds).toEqual(
+      expect.arrayContaining(['message.completed', 'tool.started', 'tool.completed', 'message.delta', 'session.checkpoint']),
+    );
     expect(kinds.indexOf('tool.started')).toBeLessThan(kinds.indexOf('tool.completed'));
     // The streamed deltas add up to the stored answer.
     const deltas = socket
@@ -117,7 +131,17 @@ describe('the agent loop (embedded database, local:offline and a model server on
     expect(first.statusCode).toBe(202);
     // The start of the answer has streamed out before the cancel.
     await expect
-      .poll(async () => (await t.runtime.database.db.selectFrom('events').select('id').where('topic', '=', `session:${session.id}`).where('type', '=', 'message.delta').execute()).length)
+      .poll(
+        async () =>
+          (
+            await t.runtime.database.db
+              .selectFrom('events')
+              .select('id')
+              .where('topic', '=', `session:${session.id}`)
+              .where('type', '=', 'message.delta')
+              .execute()
+          ).length,
+      )
       .toBeGreaterThan(0);
     const busy = await send(session.conversationId, 'Hello?', false);
     expect(busy.statusCode).toBe(409);
@@ -133,7 +157,9 @@ describe('the agent loop (embedded database, local:offline and a model server on
       ['user', 'Take your time.'],
       ['assistant', 'Let me think this through'],
     ]);
-    expect(await modelCalls(session.id)).toEqual([expect.objectContaining({ step: 1, model: 'fake:slow', error: expect.objectContaining({ code: 'CANCELLED' }) })]);
+    expect(await modelCalls(session.id)).toEqual([
+      expect.objectContaining({ step: 1, model: 'fake:slow', error: expect.objectContaining({ code: 'CANCELLED' }) }),
+    ]);
 
     fake.replies.push({ kind: 'text', text: 'Back again, and here is the answer.' });
     const again = (await send(session.conversationId, 'Still there?')).json();
@@ -154,7 +180,12 @@ describe('the agent loop (embedded database, local:offline and a model server on
     // Both model calls are on record: the failure with its error, the answer with its tokens.
     const calls = await modelCalls(session.id);
     expect(calls).toEqual([
-      expect.objectContaining({ step: 1, model: 'fake:flaky', input_tokens: 0, error: expect.objectContaining({ code: 'MODEL_API_ERROR' }) }),
+      expect.objectContaining({
+        step: 1,
+        model: 'fake:flaky',
+        input_tokens: 0,
+        error: expect.objectContaining({ code: 'MODEL_API_ERROR' }),
+      }),
       expect.objectContaining({ step: 1, model: 'fake:flaky', input_tokens: 11, error: null }),
     ]);
     expect(calls[1]!.latency_ms).toBeGreaterThanOrEqual(0);
@@ -168,11 +199,19 @@ describe('the agent loop (embedded database, local:offline and a model server on
     const key = `${session.id}:${turn.id}:1:0`;
     expect(effects.get(key)).toBe(1);
     const transcript = (await call('GET', `/v1/conversations/${session.conversationId}/messages`)).json().messages;
-    expect(transcript.find((m: { role: string }) => m.role === 'tool').toolResult).toEqual({ label: 'invoice', userId: t.userId, idempotencyKey: key, count: 1 });
+    expect(transcript.find((m: { role: string }) => m.role === 'tool').toolResult).toEqual({
+      label: 'invoice',
+      userId: t.userId,
+      idempotencyKey: key,
+      count: 1,
+    });
 
     const before = effects.size;
     await send(session.conversationId, '/tool apply_effect {"label": 7}');
-    const refused = (await call('GET', `/v1/conversations/${session.conversationId}/messages`)).json().messages.filter((m: { role: string }) => m.role === 'tool').at(-1);
+    const refused = (await call('GET', `/v1/conversations/${session.conversationId}/messages`))
+      .json()
+      .messages.filter((m: { role: string }) => m.role === 'tool')
+      .at(-1);
     expect(refused).toMatchObject({ isError: true, toolResult: { code: 'TOOL_INPUT_INVALID' } });
     expect(effects.size).toBe(before);
   });
@@ -188,7 +227,9 @@ describe('the agent loop (embedded database, local:offline and a model server on
         steps: [{ instruction: 'Do the first thing.' }, { instruction: 'Do the second thing.' }],
       })
     ).json().template;
-    const agent = (await call('POST', '/v1/agents', { name: 'Finisher', model: 'fake:finisher', templateId: template.id, tools: [] })).json().agent;
+    const agent = (
+      await call('POST', '/v1/agents', { name: 'Finisher', model: 'fake:finisher', templateId: template.id, tools: [] })
+    ).json().agent;
     const session = (await call('POST', '/v1/sessions', { agentId: agent.id })).json().session;
     expect(session.tools).toEqual(['complete_session']);
     const requestsBefore = fake.requests.length;
@@ -199,8 +240,18 @@ describe('the agent loop (embedded database, local:offline and a model server on
     expect(fake.requests.at(-1)!.body.messages[0]!.content).toContain('call complete_session');
 
     const read = (await call('GET', `/v1/sessions/${session.id}`)).json().session;
-    expect(read).toMatchObject({ status: 'completed', completedAt: expect.any(String), checkpoints: { latest: { reason: 'status', step: 1 } } });
-    const changed = await t.runtime.database.db.selectFrom('events').select('data').where('topic', '=', `session:${session.id}`).where('type', '=', 'session.status_changed').orderBy('id').execute();
+    expect(read).toMatchObject({
+      status: 'completed',
+      completedAt: expect.any(String),
+      checkpoints: { latest: { reason: 'status', step: 1 } },
+    });
+    const changed = await t.runtime.database.db
+      .selectFrom('events')
+      .select('data')
+      .where('topic', '=', `session:${session.id}`)
+      .where('type', '=', 'session.status_changed')
+      .orderBy('id')
+      .execute();
     expect(changed.at(-1)!.data).toMatchObject({ from: 'running', to: 'completed', reason: expect.stringContaining('finished') });
     expect((await send(session.conversationId, 'Again?')).json().error.code).toBe('SESSION_NOT_RUNNING');
   });
@@ -213,7 +264,11 @@ describe('the agent loop (embedded database, local:offline and a model server on
     const { turn, message } = (await send(conversation.id, 'How long do refunds take?')).json();
     expect(turn.status).toBe('completed');
     expect(message.content).toContain('14 days');
-    const owner = await t.runtime.database.db.selectFrom('conversations').select('session_id').where('id', '=', conversation.id).executeTakeFirstOrThrow();
+    const owner = await t.runtime.database.db
+      .selectFrom('conversations')
+      .select('session_id')
+      .where('id', '=', conversation.id)
+      .executeTakeFirstOrThrow();
     const session = (await call('GET', `/v1/sessions/${owner.session_id}`)).json().session;
     expect(session).toMatchObject({ conversationId: conversation.id, model: 'local:offline', counters: { messages: 4 } });
     expect((await call('POST', `/v1/conversations/${conversation.id}/messages`, { content: 'hi' }, t.adminToken)).statusCode).toBe(404);
@@ -228,7 +283,9 @@ describe('the agent loop (embedded database, local:offline and a model server on
     const { turn, message } = (await send(session.conversationId, 'Go.')).json();
     expect(turn.status).toBe('completed');
     expect(message.content).toBe('No such tool, then.');
-    const refusal = (await call('GET', `/v1/conversations/${session.conversationId}/messages`)).json().messages.find((m: { role: string }) => m.role === 'tool');
+    const refusal = (await call('GET', `/v1/conversations/${session.conversationId}/messages`))
+      .json()
+      .messages.find((m: { role: string }) => m.role === 'tool');
     expect(refusal).toMatchObject({ isError: true, toolResult: { code: 'TOOL_NOT_ALLOWED' } });
     expect(refusal.toolCallId).toHaveLength(305);
   });
@@ -241,7 +298,11 @@ describe('the agent loop (embedded database, local:offline and a model server on
     const recent = await startSession();
     await call('POST', `/v1/sessions/${recent.id}/status`, { status: 'completed' });
     const { db } = t.runtime.database;
-    await db.updateTable('agent_sessions').set({ last_active_at: new Date(Date.now() - 100 * 86_400_000) }).where('id', 'in', [old.id, idle.id]).execute();
+    await db
+      .updateTable('agent_sessions')
+      .set({ last_active_at: new Date(Date.now() - 100 * 86_400_000) })
+      .where('id', 'in', [old.id, idle.id])
+      .execute();
     const unused = (await call('POST', '/v1/conversations', {})).json().conversation;
     await sql`update conversations set created_at = now() - interval '100 days' where id = ${unused.id}`.execute(db);
     const spentBefore = await db.selectFrom('model_calls').select('seq').where('session_id', '=', old.id).execute();
@@ -254,7 +315,17 @@ describe('the agent loop (embedded database, local:offline and a model server on
     expect(await db.selectFrom('events').select('id').where('topic', '=', `session:${old.id}`).execute()).toEqual([]);
     expect(await db.selectFrom('messages').select('id').where('session_id', '=', old.id).execute()).toEqual([]);
     expect(await db.selectFrom('conversations').select('id').where('id', '=', unused.id).execute()).toEqual([]);
-    expect(await db.selectFrom('model_calls').select('seq').where('seq', 'in', spentBefore.map((r) => r.seq)).execute()).toHaveLength(spentBefore.length);
+    expect(
+      await db
+        .selectFrom('model_calls')
+        .select('seq')
+        .where(
+          'seq',
+          'in',
+          spentBefore.map((r) => r.seq),
+        )
+        .execute(),
+    ).toHaveLength(spentBefore.length);
   });
 
   describe('recovery', () => {
@@ -263,7 +334,15 @@ describe('the agent loop (embedded database, local:offline and a model server on
       const { db } = t.runtime.database;
       const turn = await db
         .insertInto('turns')
-        .values({ session_id: session.id, conversation_id: session.conversationId, user_id: t.userId, status: 'running', lease_owner: 'gone/0', lease_expires_at: new Date(Date.now() - 1000), recoveries })
+        .values({
+          session_id: session.id,
+          conversation_id: session.conversationId,
+          user_id: t.userId,
+          status: 'running',
+          lease_owner: 'gone/0',
+          lease_expires_at: new Date(Date.now() - 1000),
+          recoveries,
+        })
         .returning('id')
         .executeTakeFirstOrThrow();
       return turn.id;
@@ -273,20 +352,42 @@ describe('the agent loop (embedded database, local:offline and a model server on
       const session = await startSession();
       const { db } = t.runtime.database;
       const turnId = await orphanedTurn(session, 0);
-      await db.insertInto('messages').values({ conversation_id: session.conversationId, session_id: session.id, user_id: t.userId, turn_id: turnId, role: 'user', content: 'How long do refunds take?' }).execute();
-      await expect.poll(async () => (await db.selectFrom('turns').select('status').where('id', '=', turnId).executeTakeFirstOrThrow()).status, { timeout: 10_000 }).toBe('completed');
+      await db
+        .insertInto('messages')
+        .values({
+          conversation_id: session.conversationId,
+          session_id: session.id,
+          user_id: t.userId,
+          turn_id: turnId,
+          role: 'user',
+          content: 'How long do refunds take?',
+        })
+        .execute();
+      await expect
+        .poll(async () => (await db.selectFrom('turns').select('status').where('id', '=', turnId).executeTakeFirstOrThrow()).status, {
+          timeout: 10_000,
+        })
+        .toBe('completed');
       const transcript = (await call('GET', `/v1/conversations/${session.conversationId}/messages`)).json().messages;
       expect(transcript.map((m: { role: string }) => m.role)).toEqual(['user', 'assistant', 'tool', 'assistant']);
       expect(transcript.at(-1).content).toContain('14 days');
-      expect(await db.selectFrom('turns').select(['recoveries', 'lease_owner']).where('id', '=', turnId).executeTakeFirstOrThrow()).toEqual({ recoveries: 1, lease_owner: null });
+      expect(await db.selectFrom('turns').select(['recoveries', 'lease_owner']).where('id', '=', turnId).executeTakeFirstOrThrow()).toEqual(
+        { recoveries: 1, lease_owner: null },
+      );
     });
 
     it('fails the session of a turn interrupted more often than SESSION_MAX_RECOVERIES allows', async () => {
       const session = await startSession();
       const turnId = await orphanedTurn(session, 3);
-      await expect.poll(async () => (await call('GET', `/v1/sessions/${session.id}`)).json().session.status, { timeout: 10_000 }).toBe('failed');
+      await expect
+        .poll(async () => (await call('GET', `/v1/sessions/${session.id}`)).json().session.status, { timeout: 10_000 })
+        .toBe('failed');
       expect((await call('GET', `/v1/sessions/${session.id}`)).json().session.lastError).toMatchObject({ code: 'RECOVERY_EXHAUSTED' });
-      const turn = await t.runtime.database.db.selectFrom('turns').select(['status', 'error']).where('id', '=', turnId).executeTakeFirstOrThrow();
+      const turn = await t.runtime.database.db
+        .selectFrom('turns')
+        .select(['status', 'error'])
+        .where('id', '=', turnId)
+        .executeTakeFirstOrThrow();
       expect(turn).toMatchObject({ status: 'failed', error: { code: 'RECOVERY_EXHAUSTED' } });
     });
 
@@ -295,16 +396,51 @@ describe('the agent loop (embedded database, local:offline and a model server on
       const suspended = async () => {
         const session = await startSession();
         const turnId = await orphanedTurn(session, 0);
-        await db.updateTable('turns').set({ status: 'suspended', lease_owner: null, lease_expires_at: null }).where('id', '=', turnId).execute();
-        await db.insertInto('messages').values({ conversation_id: session.conversationId, session_id: session.id, user_id: t.userId, turn_id: turnId, role: 'user', content: 'Charge it.' }).execute();
+        await db
+          .updateTable('turns')
+          .set({ status: 'suspended', lease_owner: null, lease_expires_at: null })
+          .where('id', '=', turnId)
+          .execute();
         await db
           .insertInto('messages')
-          .values({ conversation_id: session.conversationId, session_id: session.id, user_id: t.userId, turn_id: turnId, step: 1, role: 'assistant', tool_calls: JSON.stringify([{ callId: 'c1', tool: 'apply_effect', input: { label: 'invoice' } }]) })
+          .values({
+            conversation_id: session.conversationId,
+            session_id: session.id,
+            user_id: t.userId,
+            turn_id: turnId,
+            role: 'user',
+            content: 'Charge it.',
+          })
+          .execute();
+        await db
+          .insertInto('messages')
+          .values({
+            conversation_id: session.conversationId,
+            session_id: session.id,
+            user_id: t.userId,
+            turn_id: turnId,
+            step: 1,
+            role: 'assistant',
+            tool_calls: JSON.stringify([{ callId: 'c1', tool: 'apply_effect', input: { label: 'invoice' } }]),
+          })
           .execute();
         const key = `${session.id}:${turnId}:1:0`;
         await db
           .insertInto('tool_calls')
-          .values({ idempotency_key: key, session_id: session.id, turn_id: turnId, user_id: t.userId, step: 1, call_index: 0, call_id: 'c1', tool: 'apply_effect', input: JSON.stringify({ label: 'invoice' }), idempotent: false, status: 'started', attempts: 1 })
+          .values({
+            idempotency_key: key,
+            session_id: session.id,
+            turn_id: turnId,
+            user_id: t.userId,
+            step: 1,
+            call_index: 0,
+            call_id: 'c1',
+            tool: 'apply_effect',
+            input: JSON.stringify({ label: 'invoice' }),
+            idempotent: false,
+            status: 'started',
+            attempts: 1,
+          })
           .execute();
         await db.updateTable('agent_sessions').set({ status: 'paused' }).where('id', '=', session.id).execute();
         return { session, turnId, key };
@@ -312,28 +448,46 @@ describe('the agent loop (embedded database, local:offline and a model server on
 
       const retried = await suspended();
       // Whoever opens the session sees the decision it waits for.
-      expect((await call('GET', `/v1/sessions/${retried.session.id}`)).json().session.activeTurn).toEqual({ id: retried.turnId, status: 'suspended' });
-      expect((await call('POST', `/v1/sessions/${retried.session.id}/status`, { status: 'running' })).json().error.code).toBe('TOOL_OUTCOME_UNKNOWN');
+      expect((await call('GET', `/v1/sessions/${retried.session.id}`)).json().session.activeTurn).toEqual({
+        id: retried.turnId,
+        status: 'suspended',
+      });
+      expect((await call('POST', `/v1/sessions/${retried.session.id}/status`, { status: 'running' })).json().error.code).toBe(
+        'TOOL_OUTCOME_UNKNOWN',
+      );
       expect((await call('POST', `/v1/sessions/${retried.session.id}/resolve`, { action: 'retry' }, t.adminToken)).statusCode).toBe(404);
       expect((await call('POST', `/v1/sessions/${retried.session.id}/resolve`, { action: 'later' })).statusCode).toBe(400);
       const resolved = await call('POST', `/v1/sessions/${retried.session.id}/resolve`, { action: 'retry' });
       expect(resolved.statusCode, resolved.body).toBe(200);
       expect(resolved.json().session.status).toBe('running');
-      await expect.poll(async () => (await db.selectFrom('turns').select('status').where('id', '=', retried.turnId).executeTakeFirstOrThrow()).status).toBe('completed');
+      await expect
+        .poll(async () => (await db.selectFrom('turns').select('status').where('id', '=', retried.turnId).executeTakeFirstOrThrow()).status)
+        .toBe('completed');
       expect(effects.get(retried.key)).toBe(1);
-      expect((await call('POST', `/v1/sessions/${retried.session.id}/resolve`, { action: 'retry' })).json().error.code).toBe('NOTHING_TO_RESOLVE');
+      expect((await call('POST', `/v1/sessions/${retried.session.id}/resolve`, { action: 'retry' })).json().error.code).toBe(
+        'NOTHING_TO_RESOLVE',
+      );
 
       const failed = await suspended();
-      expect((await call('POST', `/v1/sessions/${failed.session.id}/resolve`, { action: 'fail' })).json().session).toMatchObject({ status: 'failed' });
-      expect(await db.selectFrom('turns').select('status').where('id', '=', failed.turnId).executeTakeFirstOrThrow()).toEqual({ status: 'failed' });
+      expect((await call('POST', `/v1/sessions/${failed.session.id}/resolve`, { action: 'fail' })).json().session).toMatchObject({
+        status: 'failed',
+      });
+      expect(await db.selectFrom('turns').select('status').where('id', '=', failed.turnId).executeTakeFirstOrThrow()).toEqual({
+        status: 'failed',
+      });
       expect(effects.has(failed.key)).toBe(false);
     });
   });
 
   it('refuses to start with a custom tool module that is not a tool', async () => {
-    await expect(loadCustomTools(['/nonexistent/tool.mjs'], [])).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('cannot be loaded') });
+    await expect(loadCustomTools(['/nonexistent/tool.mjs'], [])).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringContaining('cannot be loaded'),
+    });
     const fixture = new URL('../../test/fixtures/effect-counter-tool.ts', import.meta.url).pathname;
-    await expect(loadCustomTools([fixture, fixture], [])).rejects.toMatchObject({ message: expect.stringContaining('"apply_effect" is taken') });
+    await expect(loadCustomTools([fixture, fixture], [])).rejects.toMatchObject({
+      message: expect.stringContaining('"apply_effect" is taken'),
+    });
   });
 
   it('restores a session to a checkpoint: later messages go, its context and counts come back, and it goes on', async () => {
@@ -347,11 +501,18 @@ describe('the agent loop (embedded database, local:offline and a model server on
     const restored = await call('POST', `/v1/sessions/${session.id}/restore`, { checkpointId: checkpoint.id });
     expect(restored.statusCode, restored.body).toBe(200);
     const read = (await call('GET', `/v1/sessions/${session.id}`)).json().session;
-    expect(read).toMatchObject({ status: 'running', completedAt: null, counters: { messages: 2 }, checkpoints: { latest: { reason: 'restore' } } });
+    expect(read).toMatchObject({
+      status: 'running',
+      completedAt: null,
+      counters: { messages: 2 },
+      checkpoints: { latest: { reason: 'restore' } },
+    });
     const transcript = (await call('GET', `/v1/conversations/${session.conversationId}/messages`)).json().messages;
     expect(transcript.map((m: { content: string }) => m.content.slice(0, 11))).toEqual(['First note,', expect.any(String)]);
     expect((await send(session.conversationId, 'Third note.')).json().turn.status).toBe('completed');
-    expect((await call('POST', `/v1/sessions/${session.id}/restore`, { checkpointId: session.id })).json().error.code).toBe('CHECKPOINT_NOT_FOUND');
+    expect((await call('POST', `/v1/sessions/${session.id}/restore`, { checkpointId: session.id })).json().error.code).toBe(
+      'CHECKPOINT_NOT_FOUND',
+    );
     expect((await call('POST', `/v1/sessions/${session.id}/restore`, { checkpointId: checkpoint.id }, t.adminToken)).statusCode).toBe(404);
   });
 
@@ -365,7 +526,7 @@ describe('the agent loop (embedded database, local:offline and a model server on
     expect(await t.runtime.database.db.selectFrom('turns').select('id').where('session_id', '=', session.id).execute()).toEqual([]);
   });
 
-  it('refuses messages to a paused session, to another user\'s conversation, and oversized ones', async () => {
+  it("refuses messages to a paused session, to another user's conversation, and oversized ones", async () => {
     const session = await startSession();
     await call('POST', `/v1/sessions/${session.id}/status`, { status: 'paused' });
     const paused = await send(session.conversationId, 'Hello?');
@@ -401,7 +562,11 @@ describe('the agent loop (embedded database, local:offline and a model server on
       expect(result).toMatchObject({ executed: true, sessionId: expect.any(String), turnId: expect.any(String) });
       const session = (await call('GET', `/v1/sessions/${result.sessionId}`)).json().session;
       const qa = (await call('GET', '/v1/templates/document-qa')).json().template;
-      expect(session).toMatchObject({ templateId: qa.id, variables: { question: 'what do my uploaded documents say about the refund policy?' }, tools: ['knowledge_search', 'complete_session'] });
+      expect(session).toMatchObject({
+        templateId: qa.id,
+        variables: { question: 'what do my uploaded documents say about the refund policy?' },
+        tools: ['knowledge_search', 'complete_session'],
+      });
       expect(await finalAnswer(result.conversationId)).toContain('Refunds are paid within 14 days');
     });
 

@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jsonSchema, streamText, tool, type ToolSet } from 'ai';
 import { sql, type Selectable } from 'kysely';
-import { toDatabaseError, type AgentSessionsTable, type Executor, type MessagesTable, type PostgresDatabase, type TurnStatus } from '../database/index.ts';
+import {
+  toDatabaseError,
+  type AgentSessionsTable,
+  type Executor,
+  type MessagesTable,
+  type PostgresDatabase,
+  type TurnStatus,
+} from '../database/index.ts';
 import { AppError, isAppError, type ReportedError } from '../errors.ts';
 import type { AgentryEvent, EventBus } from '../events/index.ts';
 import type { FaultInjector } from '../fault-injection.ts';
@@ -137,14 +144,27 @@ export class AgentRunner {
    * Stores the user's message and starts the turn; `done` settles when the turn ends. The first
    * message of a conversation that has no session yet starts one with the user's default agent.
    */
-  async send(user: PromptUser, conversationId: string, content: string): Promise<{ turnId: string; messageId: string; done: Promise<TurnOutcome> }> {
+  async send(
+    user: PromptUser,
+    conversationId: string,
+    content: string,
+  ): Promise<{ turnId: string; messageId: string; done: Promise<TurnOutcome> }> {
     const { db } = this.deps.database;
-    const conversation = await db.selectFrom('conversations').select(['id', 'session_id']).where('id', '=', conversationId).where('user_id', '=', user.id).executeTakeFirst();
+    const conversation = await db
+      .selectFrom('conversations')
+      .select(['id', 'session_id'])
+      .where('id', '=', conversationId)
+      .where('user_id', '=', user.id)
+      .executeTakeFirst();
     if (!conversation) throw new AppError('CONVERSATION_NOT_FOUND');
     await this.checkSpend(user.id);
     const sessionId = conversation.session_id ?? (await this.startSession(user, conversationId));
     const session = await db.selectFrom('agent_sessions').selectAll().where('id', '=', sessionId).executeTakeFirstOrThrow();
-    if (session.status !== 'running') throw new AppError('SESSION_NOT_RUNNING', `The session is ${session.status}${session.status === 'paused' ? ': resume it first' : ''}.`);
+    if (session.status !== 'running')
+      throw new AppError(
+        'SESSION_NOT_RUNNING',
+        `The session is ${session.status}${session.status === 'paused' ? ': resume it first' : ''}.`,
+      );
     const token = this.leases.newToken();
     let stored: { turn: TurnRow; messageId: string };
     try {
@@ -152,7 +172,14 @@ export class AgentRunner {
         // The turn first: the unique index on unfinished turns is what refuses a second one.
         const turn = await tx
           .insertInto('turns')
-          .values({ session_id: session.id, conversation_id: conversationId, user_id: user.id, status: 'running', lease_owner: token, lease_expires_at: this.leases.expiry() })
+          .values({
+            session_id: session.id,
+            conversation_id: conversationId,
+            user_id: user.id,
+            status: 'running',
+            lease_owner: token,
+            lease_expires_at: this.leases.expiry(),
+          })
           .returningAll()
           .executeTakeFirstOrThrow();
         const message = await tx
@@ -160,10 +187,16 @@ export class AgentRunner {
           .values({ conversation_id: conversationId, session_id: session.id, user_id: user.id, turn_id: turn.id, role: 'user', content })
           .returning('id')
           .executeTakeFirstOrThrow();
-        await this.deps.sessions.recordStep(tx, session.id, 0, { ...noCounts, messages: 1 }, {
-          checkpoint: false,
-          events: [{ type: 'message.completed', data: { sessionId: session.id, messageId: message.id, role: 'user', text: content } }],
-        });
+        await this.deps.sessions.recordStep(
+          tx,
+          session.id,
+          0,
+          { ...noCounts, messages: 1 },
+          {
+            checkpoint: false,
+            events: [{ type: 'message.completed', data: { sessionId: session.id, messageId: message.id, role: 'user', text: content } }],
+          },
+        );
         return { turn, messageId: message.id };
       });
     } catch (error) {
@@ -180,7 +213,11 @@ export class AgentRunner {
       return (await this.deps.sessions.create(user, { conversationId })).session.id;
     } catch (error) {
       if (!isAppError(error) || error.code !== 'CONVERSATION_IN_USE') throw error;
-      const taken = await this.deps.database.db.selectFrom('conversations').select('session_id').where('id', '=', conversationId).executeTakeFirstOrThrow();
+      const taken = await this.deps.database.db
+        .selectFrom('conversations')
+        .select('session_id')
+        .where('id', '=', conversationId)
+        .executeTakeFirstOrThrow();
       return taken.session_id!;
     }
   }
@@ -197,10 +234,14 @@ export class AgentRunner {
       .executeTakeFirstOrThrow();
     const spent = Number(row.spent);
     if (spent >= limit) {
-      throw new AppError('QUOTA_EXCEEDED', `You have spent $${spent.toFixed(4)} on language models this month, which reaches your limit of $${limit}. It resets on the first of the month (UTC).`, {
-        spentUsd: spent,
-        limitUsd: limit,
-      });
+      throw new AppError(
+        'QUOTA_EXCEEDED',
+        `You have spent $${spent.toFixed(4)} on language models this month, which reaches your limit of $${limit}. It resets on the first of the month (UTC).`,
+        {
+          spentUsd: spent,
+          limitUsd: limit,
+        },
+      );
     }
   }
 
@@ -212,7 +253,13 @@ export class AgentRunner {
   async cancel(sessionId: string): Promise<boolean> {
     const { db } = this.deps.database;
     // Recorded first, so the cancel holds even if this instance cannot record the turn's end.
-    const running = await db.updateTable('turns').set({ cancel_requested: true }).where('session_id', '=', sessionId).where('status', '=', 'running').returning('id').executeTakeFirst();
+    const running = await db
+      .updateTable('turns')
+      .set({ cancel_requested: true })
+      .where('session_id', '=', sessionId)
+      .where('status', '=', 'running')
+      .returning('id')
+      .executeTakeFirst();
     const local = this.executions.get(sessionId);
     if (local) {
       local.turn.abort(stopReasons.cancel);
@@ -229,7 +276,12 @@ export class AgentRunner {
       }
       return false;
     }
-    const suspended = await db.selectFrom('turns').select(['id', 'user_id']).where('session_id', '=', sessionId).where('status', '=', 'suspended').executeTakeFirst();
+    const suspended = await db
+      .selectFrom('turns')
+      .select(['id', 'user_id'])
+      .where('session_id', '=', sessionId)
+      .where('status', '=', 'suspended')
+      .executeTakeFirst();
     if (!suspended) return false;
     return this.deps.database.transaction(async (tx) => {
       await lockSession(tx, sessionId);
@@ -244,15 +296,27 @@ export class AgentRunner {
    * again, `skip` gives the model a note instead of its result, and both resume the turn; `fail`
    * fails the session.
    */
-  async resolve(userId: string, sessionId: string, decision: { action: 'retry' | 'skip' | 'fail'; note?: string | undefined }): Promise<void> {
+  async resolve(
+    userId: string,
+    sessionId: string,
+    decision: { action: 'retry' | 'skip' | 'fail'; note?: string | undefined },
+  ): Promise<void> {
     const { db } = this.deps.database;
-    const turn = await db.selectFrom('turns').selectAll().where('session_id', '=', sessionId).where('user_id', '=', userId).where('status', '=', 'suspended').executeTakeFirst();
+    const turn = await db
+      .selectFrom('turns')
+      .selectAll()
+      .where('session_id', '=', sessionId)
+      .where('user_id', '=', userId)
+      .where('status', '=', 'suspended')
+      .executeTakeFirst();
     if (!turn) throw new AppError('NOTHING_TO_RESOLVE');
     const reason = `the user chose to ${decision.action} a tool call whose outcome was unknown`;
     const token = this.leases.newToken();
     await this.deps.database.transaction(async (tx) => {
       // The session first (the order of every session write), then the turn, checked again.
-      const moved = await this.deps.sessions.transition(tx, sessionId, decision.action === 'fail' ? 'resolve-fail' : 'resolve-resume', { reason });
+      const moved = await this.deps.sessions.transition(tx, sessionId, decision.action === 'fail' ? 'resolve-fail' : 'resolve-resume', {
+        reason,
+      });
       if (!moved) throw new AppError('INVALID_TRANSITION', 'The session is no longer paused on this call: read it again.');
       if (decision.action === 'fail') {
         const ended = await endTurn(tx, turn.id, { status: 'suspended' }, { status: 'failed' });
@@ -271,7 +335,9 @@ export class AgentRunner {
       await this.ledger.resolveUnknown(
         tx,
         turn.id,
-        decision.action === 'retry' ? { action: 'retry' } : { action: 'skip', note: decision.note ?? 'The user chose not to run this call again; whether it had its effect is unknown.' },
+        decision.action === 'retry'
+          ? { action: 'retry' }
+          : { action: 'skip', note: decision.note ?? 'The user chose not to run this call again; whether it had its effect is unknown.' },
       );
     });
     if (decision.action === 'fail') return;
@@ -293,9 +359,18 @@ export class AgentRunner {
   }
 
   /** A conversation's messages in order, after `afterSeq`, with tool calls and usage. */
-  async messages(userId: string, conversationId: string, page: { limit: number; after?: number | undefined }): Promise<{ messages: MessageView[]; next: number | null }> {
+  async messages(
+    userId: string,
+    conversationId: string,
+    page: { limit: number; after?: number | undefined },
+  ): Promise<{ messages: MessageView[]; next: number | null }> {
     const { db } = this.deps.database;
-    const owned = await db.selectFrom('conversations').select('id').where('id', '=', conversationId).where('user_id', '=', userId).executeTakeFirst();
+    const owned = await db
+      .selectFrom('conversations')
+      .select('id')
+      .where('id', '=', conversationId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
     if (!owned) throw new AppError('CONVERSATION_NOT_FOUND');
     const rows = await db
       .selectFrom('messages')
@@ -334,7 +409,11 @@ export class AgentRunner {
       try {
         if (turn.recoveries > this.deps.leases.maxRecoveries) await this.exhausted(turn);
         else {
-          const session = await this.deps.database.db.selectFrom('agent_sessions').selectAll().where('id', '=', turn.session_id).executeTakeFirst();
+          const session = await this.deps.database.db
+            .selectFrom('agent_sessions')
+            .selectAll()
+            .where('id', '=', turn.session_id)
+            .executeTakeFirst();
           if (session) void this.execute(session, turn, turn.token, true);
         }
       } catch (error) {
@@ -349,7 +428,12 @@ export class AgentRunner {
    */
   private async exhausted(turn: TurnRow & { token: string }): Promise<void> {
     const status = turn.cancel_requested ? 'cancelled' : 'failed';
-    const error: ReportedError | undefined = turn.cancel_requested ? undefined : { code: 'RECOVERY_EXHAUSTED', message: `The turn was interrupted and resumed ${turn.recoveries - 1} times without finishing; it was stopped.` };
+    const error: ReportedError | undefined = turn.cancel_requested
+      ? undefined
+      : {
+          code: 'RECOVERY_EXHAUSTED',
+          message: `The turn was interrupted and resumed ${turn.recoveries - 1} times without finishing; it was stopped.`,
+        };
     await this.deps.database.transaction(async (tx) => {
       if (error) await this.deps.sessions.transition(tx, turn.session_id, 'recovery-exhausted', { reason: error.message, error });
       else await lockSession(tx, turn.session_id);
@@ -374,7 +458,12 @@ export class AgentRunner {
   }
 
   /** Runs the turn here under `token`, with a heartbeat that renews the lease and hears cancels. */
-  private execute(session: SessionRow, turn: Pick<TurnRow, 'id' | 'conversation_id'>, token: string, resumed: boolean): Promise<TurnOutcome> {
+  private execute(
+    session: SessionRow,
+    turn: Pick<TurnRow, 'id' | 'conversation_id'>,
+    token: string,
+    resumed: boolean,
+  ): Promise<TurnOutcome> {
     const execution: Execution = {
       turnId: turn.id,
       sessionId: session.id,
@@ -421,12 +510,25 @@ export class AgentRunner {
         // The last step recorded is not asked of the model again; its calls are finished first.
         const ending = await this.boundary(session, execution, last);
         if (ending) return ending;
-        const recorded = await this.deps.database.db.selectFrom('messages').selectAll().where('turn_id', '=', turnId).where('role', '=', 'assistant').orderBy('step', 'desc').limit(1).executeTakeFirst();
+        const recorded = await this.deps.database.db
+          .selectFrom('messages')
+          .selectAll()
+          .where('turn_id', '=', turnId)
+          .where('role', '=', 'assistant')
+          .orderBy('step', 'desc')
+          .limit(1)
+          .executeTakeFirst();
         if (recorded) {
           step = recorded.step;
           last = toMessageView(recorded);
           if (last.toolCalls.length === 0) return await this.finish(session, execution, 'completed', last);
-          const answered = await this.deps.database.db.selectFrom('messages').select('id').where('turn_id', '=', turnId).where('step', '=', step).where('role', '=', 'tool').executeTakeFirst();
+          const answered = await this.deps.database.db
+            .selectFrom('messages')
+            .select('id')
+            .where('turn_id', '=', turnId)
+            .where('step', '=', step)
+            .where('role', '=', 'tool')
+            .executeTakeFirst();
           if (!answered) {
             const tools = await this.deps.toolsFor(session.user_id, session.tools);
             const end = await this.runRecordedCalls(session, execution, conversationId, step, tools, last);
@@ -439,13 +541,28 @@ export class AgentRunner {
         const stop = await this.boundary(session, execution, last);
         if (stop) return stop;
         const tools = await this.deps.toolsFor(session.user_id, session.tools);
-        const toolSet: ToolSet = Object.fromEntries([...tools.values()].map((t) => [t.name, tool({ description: t.description, inputSchema: jsonSchema(t.inputSchema) })]));
-        const history = await this.deps.database.db.selectFrom('messages').selectAll().where('conversation_id', '=', conversationId).orderBy('seq').execute();
+        const toolSet: ToolSet = Object.fromEntries(
+          [...tools.values()].map((t) => [t.name, tool({ description: t.description, inputSchema: jsonSchema(t.inputSchema) })]),
+        );
+        const history = await this.deps.database.db
+          .selectFrom('messages')
+          .selectAll()
+          .where('conversation_id', '=', conversationId)
+          .orderBy('seq')
+          .execute();
         const answer = await this.modelStep(session, model, history, toolSet, { conversationId, step }, modelSignal);
         last = await this.recordAnswer(session, execution, conversationId, step, answer, tools).catch((error: unknown) => {
           // The answer was not recorded (the session stopped running, the lease or the database was
           // lost): what the call cost is still recorded with the turn's end, where that can be.
-          throw new InterruptedModelCall(error, { conversationId, step, messageId: answer.messageId, text: '', latencyMs: answer.latencyMs, usage: answer.usage, cost: answer.cost });
+          throw new InterruptedModelCall(error, {
+            conversationId,
+            step,
+            messageId: answer.messageId,
+            text: '',
+            latencyMs: answer.latencyMs,
+            usage: answer.usage,
+            cost: answer.cost,
+          });
         });
         if (answer.calls.length === 0) {
           this.deps.reach('after-checkpoint');
@@ -454,7 +571,10 @@ export class AgentRunner {
         const end = await this.runRecordedCalls(session, execution, conversationId, step, tools, last);
         if (end) return end;
       }
-      return await this.finish(session, execution, 'step_limit', last, { code: 'STEP_LIMIT', message: `The turn stopped after ${this.deps.maxSteps} steps: the model kept calling tools.` });
+      return await this.finish(session, execution, 'step_limit', last, {
+        code: 'STEP_LIMIT',
+        message: `The turn stopped after ${this.deps.maxSteps} steps: the model kept calling tools.`,
+      });
     } catch (thrown) {
       const interrupted = thrown instanceof InterruptedModelCall ? thrown : undefined;
       const error = toDatabaseError(interrupted ? interrupted.cause : thrown);
@@ -463,7 +583,11 @@ export class AgentRunner {
       if (execution.shutdown.signal.aborted) {
         // Shutdown: what finished is recorded; the lease goes so another instance resumes at once.
         try {
-          if (interrupted) await this.recordModelCall(this.deps.database.db, session, turnId, interrupted.step, { ...interrupted, error: { code: 'SHUTDOWN', message: 'The instance shut down during the model call.' } });
+          if (interrupted)
+            await this.recordModelCall(this.deps.database.db, session, turnId, interrupted.step, {
+              ...interrupted,
+              error: { code: 'SHUTDOWN', message: 'The instance shut down during the model call.' },
+            });
           await this.leases.release(turnId, token);
         } catch (failure) {
           this.deps.onError(failure, `could not release turn ${turnId}`);
@@ -478,7 +602,8 @@ export class AgentRunner {
         void this.releaseWhenReachable(turnId, token);
         return { turnId, status: 'running', message: last };
       }
-      if (isAppError(error) && error.code === 'SESSION_NOT_RUNNING') return this.finish(session, execution, 'cancelled', last, { code: error.code, message: error.message }, interrupted);
+      if (isAppError(error) && error.code === 'SESSION_NOT_RUNNING')
+        return this.finish(session, execution, 'cancelled', last, { code: error.code, message: error.message }, interrupted);
       const appError = isAppError(error) ? error : new AppError('INTERNAL', undefined, undefined, { cause: error });
       if (!isAppError(error)) this.deps.onError(error, `turn ${turnId} failed`);
       return this.finish(session, execution, 'failed', last, { code: appError.code, message: appError.message }, interrupted);
@@ -495,7 +620,11 @@ export class AgentRunner {
     if (execution.turn.signal.aborted) throw execution.turn.signal.reason;
     if (execution.shutdown.signal.aborted) throw execution.shutdown.signal.reason;
     if (state.sessionStatus === 'completed') return this.finish(session, execution, 'completed', last);
-    if (state.sessionStatus !== 'running') return this.finish(session, execution, 'cancelled', last, { code: 'SESSION_NOT_RUNNING', message: `The session became ${state.sessionStatus}.` });
+    if (state.sessionStatus !== 'running')
+      return this.finish(session, execution, 'cancelled', last, {
+        code: 'SESSION_NOT_RUNNING',
+        message: `The session became ${state.sessionStatus}.`,
+      });
     return undefined;
   }
 
@@ -503,14 +632,31 @@ export class AgentRunner {
    * One model call, streamed: text goes out as deltas, tool calls are collected. A call that fails
    * or is cancelled throws an InterruptedModelCall carrying what it had written.
    */
-  private async modelStep(session: SessionRow, model: ReturnType<LanguageModels['resolve']>, history: MessageRow[], toolSet: ToolSet, at: { conversationId: string; step: number }, signal: AbortSignal) {
+  private async modelStep(
+    session: SessionRow,
+    model: ReturnType<LanguageModels['resolve']>,
+    history: MessageRow[],
+    toolSet: ToolSet,
+    at: { conversationId: string; step: number },
+    signal: AbortSignal,
+  ) {
     const messageId = randomUUID();
-    const deltas = new DeltaCoalescer((offset, text) => this.announce(session, { type: 'message.delta', data: { sessionId: session.id, messageId, offset, text } }));
+    const deltas = new DeltaCoalescer((offset, text) =>
+      this.announce(session, { type: 'message.delta', data: { sessionId: session.id, messageId, offset, text } }),
+    );
     const started = performance.now();
     let text = '';
     const calls: RecordedToolCall[] = [];
     try {
-      const result = streamText({ model, system: session.system_prompt, messages: toModelMessages(history), tools: toolSet, abortSignal: signal, maxRetries: 0, onError: () => undefined });
+      const result = streamText({
+        model,
+        system: session.system_prompt,
+        messages: toModelMessages(history),
+        tools: toolSet,
+        abortSignal: signal,
+        maxRetries: 0,
+        onError: () => undefined,
+      });
       for await (const part of result.fullStream) {
         if (part.type === 'text-delta') {
           text += part.text;
@@ -588,8 +734,19 @@ export class AgentRunner {
         tx,
         session.id,
         step,
-        { ...noCounts, messages: 1, inputTokens: answer.usage.inputTokens, outputTokens: answer.usage.outputTokens, costUsd: answer.cost ?? 0 },
-        { checkpoint: answer.calls.length === 0, events: [{ type: 'message.completed', data: { sessionId: session.id, messageId: assistant.id, role: 'assistant', text: answer.text } }] },
+        {
+          ...noCounts,
+          messages: 1,
+          inputTokens: answer.usage.inputTokens,
+          outputTokens: answer.usage.outputTokens,
+          costUsd: answer.cost ?? 0,
+        },
+        {
+          checkpoint: answer.calls.length === 0,
+          events: [
+            { type: 'message.completed', data: { sessionId: session.id, messageId: assistant.id, role: 'assistant', text: answer.text } },
+          ],
+        },
       );
       return toMessageView(assistant);
     });
@@ -609,7 +766,8 @@ export class AgentRunner {
   ): Promise<TurnOutcome | undefined> {
     const ran = await this.runCalls(session, execution, tools, step);
     if ('unknown' in ran) return this.suspend(session, execution, last, ran.unknown);
-    if (await this.recordToolResults(session, execution, conversationId, step, ran.results)) return this.finish(session, execution, 'completed', last);
+    if (await this.recordToolResults(session, execution, conversationId, step, ran.results))
+      return this.finish(session, execution, 'completed', last);
     return undefined;
   }
 
@@ -618,7 +776,12 @@ export class AgentRunner {
    * run again; one that may have begun runs again only if its tool is idempotent, and otherwise
    * stops the turn with its outcome unknown.
    */
-  private async runCalls(session: SessionRow, execution: Execution, tools: Map<string, ToolDefinition>, step: number): Promise<{ results: Array<{ entry: LedgerEntry } & ToolOutcome> } | { unknown: LedgerEntry }> {
+  private async runCalls(
+    session: SessionRow,
+    execution: Execution,
+    tools: Map<string, ToolDefinition>,
+    step: number,
+  ): Promise<{ results: Array<{ entry: LedgerEntry } & ToolOutcome> } | { unknown: LedgerEntry }> {
     const results: Array<{ entry: LedgerEntry } & ToolOutcome> = [];
     for (const entry of await this.ledger.forStep(execution.turnId, step)) {
       if (entry.status === 'completed' || entry.status === 'skipped') {
@@ -633,7 +796,11 @@ export class AgentRunner {
       await this.deps.database.transaction(async (tx) => {
         await this.leases.renew(tx, execution.turnId, execution.token);
         await this.ledger.begin(tx, entry);
-        await this.deps.bus.publish(tx, { userId: session.user_id, topic: sessionTopic(session.id), event: { type: 'tool.started', data: { ...toolLabel(session, entry), arguments: redactArguments(entry.input) } } });
+        await this.deps.bus.publish(tx, {
+          userId: session.user_id,
+          topic: sessionTopic(session.id),
+          event: { type: 'tool.started', data: { ...toolLabel(session, entry), arguments: redactArguments(entry.input) } },
+        });
       });
       const outcome = await this.callTool(tools, entry, execution.turn.signal);
       this.deps.reach('tool-ran');
@@ -652,8 +819,7 @@ export class AgentRunner {
     if (!definition) {
       const gone = entry.tool.includes('__') ? ' (its integration is not connected now)' : '';
       outcome = { isError: true, value: { code: 'TOOL_NOT_ALLOWED', message: `There is no tool "${entry.tool}" in this session${gone}.` } };
-    }
-    else {
+    } else {
       try {
         definition.parse(entry.input);
         outcome = { isError: false, value: await definition.execute(entry.input, { signal, idempotencyKey: entry.idempotency_key }) };
@@ -722,7 +888,11 @@ export class AgentRunner {
       const state = await this.leases.renew(tx, execution.turnId, execution.token);
       // A session the user paused, completed or failed meanwhile has no use for the turn: it ends.
       if (state.sessionStatus !== 'running') return false;
-      await tx.updateTable('turns').set({ status: 'suspended', error, lease_owner: null, lease_expires_at: null }).where('id', '=', execution.turnId).execute();
+      await tx
+        .updateTable('turns')
+        .set({ status: 'suspended', error, lease_owner: null, lease_expires_at: null })
+        .where('id', '=', execution.turnId)
+        .execute();
       await this.deps.sessions.transition(tx, session.id, 'outcome-unknown', { reason: error.message, error });
       return true;
     });
@@ -732,7 +902,9 @@ export class AgentRunner {
 
   /** Publishes an event that reports progress rather than a change: in a transaction of its own. */
   private async announce(session: SessionRow, event: AgentryEvent): Promise<void> {
-    await this.deps.database.transaction((tx) => this.deps.bus.publish(tx, { userId: session.user_id, topic: sessionTopic(session.id), event }));
+    await this.deps.database.transaction((tx) =>
+      this.deps.bus.publish(tx, { userId: session.user_id, topic: sessionTopic(session.id), event }),
+    );
   }
 
   /**
@@ -741,7 +913,14 @@ export class AgentRunner {
    * says what clients saw. A failure counts as an error on the session, whatever its status now.
    * If even this cannot be written (the session was deleted meanwhile), it is logged.
    */
-  private async finish(session: SessionRow, execution: Execution, status: EndStatus, last: MessageView | null, error?: ReportedError, interrupted?: InterruptedModelCall): Promise<TurnOutcome> {
+  private async finish(
+    session: SessionRow,
+    execution: Execution,
+    status: EndStatus,
+    last: MessageView | null,
+    error?: ReportedError,
+    interrupted?: InterruptedModelCall,
+  ): Promise<TurnOutcome> {
     const { turnId } = execution;
     let message = last;
     try {
@@ -751,7 +930,14 @@ export class AgentRunner {
         await lockSession(tx, session.id);
         const ended = await tx
           .updateTable('turns')
-          .set({ status, error: (error ?? null) as never, finished_at: sql<Date>`now()`, steps: last?.step ?? 0, lease_owner: null, lease_expires_at: null })
+          .set({
+            status,
+            error: (error ?? null) as never,
+            finished_at: sql<Date>`now()`,
+            steps: last?.step ?? 0,
+            lease_owner: null,
+            lease_expires_at: null,
+          })
           .where('id', '=', turnId)
           .where('lease_owner', '=', execution.token)
           .returning('id')
@@ -765,7 +951,18 @@ export class AgentRunner {
           if (status === 'cancelled' && text !== '') {
             const row = await tx
               .insertInto('messages')
-              .values({ id: messageId, conversation_id: interrupted.conversationId, session_id: session.id, user_id: session.user_id, turn_id: turnId, step, role: 'assistant', content: text, model: session.model, latency_ms: latencyMs })
+              .values({
+                id: messageId,
+                conversation_id: interrupted.conversationId,
+                session_id: session.id,
+                user_id: session.user_id,
+                turn_id: turnId,
+                step,
+                role: 'assistant',
+                content: text,
+                model: session.model,
+                latency_ms: latencyMs,
+              })
               .returningAll()
               .executeTakeFirstOrThrow();
             message = toMessageView(row);
@@ -774,7 +971,10 @@ export class AgentRunner {
         }
         await this.deps.sessions.recordTurnEnd(tx, session.id, { messages: events.length, error: status === 'failed' ? error : undefined });
         // Clients learn how every turn ended; for a cancelled one this says its deltas are final.
-        events.push({ type: 'turn.ended', data: { sessionId: session.id, turnId, status, steps: message?.step ?? 0, ...(error ? { error } : {}) } });
+        events.push({
+          type: 'turn.ended',
+          data: { sessionId: session.id, turnId, status, steps: message?.step ?? 0, ...(error ? { error } : {}) },
+        });
         await this.deps.bus.publish(tx, ...events.map((event) => ({ userId: session.user_id, topic: sessionTopic(session.id), event })));
       });
     } catch (failure) {
@@ -825,10 +1025,24 @@ class InterruptedModelCall extends Error {
 
   constructor(
     cause: unknown,
-    details: { step: number; messageId: string; text: string; latencyMs: number; conversationId: string; usage?: { inputTokens: number; outputTokens: number }; cost?: number | null },
+    details: {
+      step: number;
+      messageId: string;
+      text: string;
+      latencyMs: number;
+      conversationId: string;
+      usage?: { inputTokens: number; outputTokens: number };
+      cost?: number | null;
+    },
   ) {
     super('The model call did not finish.', { cause });
-    ({ step: this.step, messageId: this.messageId, text: this.text, latencyMs: this.latencyMs, conversationId: this.conversationId } = details);
+    ({
+      step: this.step,
+      messageId: this.messageId,
+      text: this.text,
+      latencyMs: this.latencyMs,
+      conversationId: this.conversationId,
+    } = details);
     this.usage = details.usage ?? { inputTokens: 0, outputTokens: 0 };
     this.cost = details.cost ?? null;
   }

@@ -40,20 +40,34 @@ export class ChatBridge {
     const { templates } = this.deps;
     const matches = await templates.match(user.id, message);
     const best = matches[0];
-    if (!best || best.confidence < templates.matchThreshold || !(await this.deps.autoExecute())) return { executed: false, suggestions: matches.slice(0, 3) };
-    if (!best.available) return { executed: false, templateId: best.templateId, missingIntegrations: best.missingIntegrations, suggestions: matches.slice(0, 3) };
+    if (!best || best.confidence < templates.matchThreshold || !(await this.deps.autoExecute()))
+      return { executed: false, suggestions: matches.slice(0, 3) };
+    if (!best.available)
+      return {
+        executed: false,
+        templateId: best.templateId,
+        missingIntegrations: best.missingIntegrations,
+        suggestions: matches.slice(0, 3),
+      };
     const template = await templates.get(user.id, best.templateId);
     const variables = extractVariables(template, message, this.deps.today(user.timezone));
     let started;
     try {
-      started = await this.deps.sessions.create(user, { templateId: template.id, templateVersion: template.version, variables, conversationId });
+      started = await this.deps.sessions.create(user, {
+        templateId: template.id,
+        templateVersion: template.version,
+        variables,
+        conversationId,
+      });
     } catch (error) {
       if (isAppError(error) && error.code === 'MISSING_VARIABLES') {
         const names = (error.details as { missing: string[] }).missing;
         return {
           executed: false,
           templateId: template.id,
-          missingVariables: template.variables.filter((v) => names.includes(v.name)).map((v) => ({ name: v.name, type: v.type, description: v.description })),
+          missingVariables: template.variables
+            .filter((v) => names.includes(v.name))
+            .map((v) => ({ name: v.name, type: v.type, description: v.description })),
         };
       }
       throw error;

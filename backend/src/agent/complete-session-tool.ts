@@ -16,7 +16,8 @@ export function completeSessionTool(): ToolDefinition<z.output<typeof input>, { 
   const parse = (raw: unknown) => input.parse(raw);
   return {
     name: completeSessionToolName,
-    description: "Ends this run once every step of the template is done: the session is marked completed. Give a short summary of what was done.",
+    description:
+      'Ends this run once every step of the template is done: the session is marked completed. Give a short summary of what was done.',
     inputSchema: z.toJSONSchema(input, { io: 'input' }) as Record<string, unknown>,
     idempotent: true, // its effect is the step's own transaction
     parse,

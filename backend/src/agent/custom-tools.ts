@@ -41,21 +41,25 @@ export async function loadCustomTools(modules: readonly string[], reserved: read
       throw new AppError('CONFIG_INVALID', `CUSTOM_TOOLS: ${where} cannot be loaded: ${(error as Error).message}`);
     }
     for (const tool of [exported].flat() as CustomToolModule[]) {
-      const problem = !tool || typeof tool !== 'object'
-        ? 'its default export is not a tool'
-        : !namePattern.test(String(tool.name))
-          ? `"${String(tool.name)}" is not a tool name (lower-case letters, digits and _, at most 64)`
-          : reserved.includes(tool.name) || tools.has(tool.name)
-            ? `the tool name "${tool.name}" is taken`
-            : typeof tool.execute !== 'function' || typeof tool.description !== 'string' || typeof tool.inputSchema !== 'object'
-              ? `"${tool.name}" needs a description, an inputSchema and an execute function`
-              : undefined;
+      const problem =
+        !tool || typeof tool !== 'object'
+          ? 'its default export is not a tool'
+          : !namePattern.test(String(tool.name))
+            ? `"${String(tool.name)}" is not a tool name (lower-case letters, digits and _, at most 64)`
+            : reserved.includes(tool.name) || tools.has(tool.name)
+              ? `the tool name "${tool.name}" is taken`
+              : typeof tool.execute !== 'function' || typeof tool.description !== 'string' || typeof tool.inputSchema !== 'object'
+                ? `"${tool.name}" needs a description, an inputSchema and an execute function`
+                : undefined;
       if (problem) throw new AppError('CONFIG_INVALID', `CUSTOM_TOOLS: ${where}: ${problem}.`);
       let validate: ReturnType<typeof ajv.compile>;
       try {
         validate = ajv.compile(tool.inputSchema);
       } catch (error) {
-        throw new AppError('CONFIG_INVALID', `CUSTOM_TOOLS: ${where}: the input schema of "${tool.name}" is not valid JSON Schema: ${(error as Error).message}`);
+        throw new AppError(
+          'CONFIG_INVALID',
+          `CUSTOM_TOOLS: ${where}: the input schema of "${tool.name}" is not valid JSON Schema: ${(error as Error).message}`,
+        );
       }
       const parse = (input: unknown) => {
         if (!validate(input)) throw new ToolError('TOOL_INPUT_INVALID', ajv.errorsText(validate.errors));
@@ -67,7 +71,8 @@ export async function loadCustomTools(modules: readonly string[], reserved: read
         inputSchema: tool.inputSchema,
         idempotent: tool.idempotent === true,
         parse,
-        execute: (input, options) => tool.execute(parse(input), { userId, idempotencyKey: options?.idempotencyKey, signal: options?.signal }),
+        execute: (input, options) =>
+          tool.execute(parse(input), { userId, idempotencyKey: options?.idempotencyKey, signal: options?.signal }),
       }));
     }
   }

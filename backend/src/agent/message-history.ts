@@ -41,7 +41,10 @@ export function toModelMessages(rows: readonly MessageRow[]): ModelMessage[] {
             type: 'tool-result' as const,
             toolCallId: call.callId,
             toolName: call.tool,
-            output: { type: 'error-json' as const, value: { code: 'TOOL_NOT_RUN', message: errorCodes.TOOL_NOT_RUN.message } satisfies ReportedError },
+            output: {
+              type: 'error-json' as const,
+              value: { code: 'TOOL_NOT_RUN', message: errorCodes.TOOL_NOT_RUN.message } satisfies ReportedError,
+            },
           })),
         });
       }
@@ -53,7 +56,9 @@ export function toModelMessages(rows: readonly MessageRow[]): ModelMessage[] {
             type: 'tool-result',
             toolCallId: row.tool_call_id ?? '',
             toolName: row.tool_name ?? '',
-            output: row.is_error ? { type: 'error-json', value: row.tool_result as never } : { type: 'json', value: row.tool_result as never },
+            output: row.is_error
+              ? { type: 'error-json', value: row.tool_result as never }
+              : { type: 'json', value: row.tool_result as never },
           },
         ],
       });

@@ -7,7 +7,12 @@ describe('the monthly spend limit', () => {
   let fake: FakeChatCompletions;
   beforeAll(async () => {
     fake = await startFakeChatCompletions();
-    t = await createTestApp('pglite', { OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'sk-test', SPEND_LIMIT_MONTHLY_USD: '0.0000001', MODEL_MAX_RETRIES: '0' });
+    t = await createTestApp('pglite', {
+      OPENAI_BASE_URL: fake.url,
+      OPENAI_API_KEY: 'sk-test',
+      SPEND_LIMIT_MONTHLY_USD: '0.0000001',
+      MODEL_MAX_RETRIES: '0',
+    });
   });
   afterAll(async () => {
     await t.close();
@@ -39,7 +44,12 @@ describe('the monthly spend limit', () => {
 
     // Another user's spend is their own.
     const other = await call('POST', '/v1/sessions', {}, t.adminToken);
-    const answered = await call('POST', `/v1/conversations/${other.json().session.conversationId}/messages?wait=true`, { content: 'hi' }, t.adminToken);
+    const answered = await call(
+      'POST',
+      `/v1/conversations/${other.json().session.conversationId}/messages?wait=true`,
+      { content: 'hi' },
+      t.adminToken,
+    );
     expect(answered.json().turn.status).toBe('completed');
   });
 });

@@ -63,7 +63,13 @@ export class ToolLedger {
   }
 
   async forStep(turnId: string, step: number): Promise<LedgerEntry[]> {
-    return this.database.db.selectFrom('tool_calls').selectAll().where('turn_id', '=', turnId).where('step', '=', step).orderBy('call_index').execute();
+    return this.database.db
+      .selectFrom('tool_calls')
+      .selectAll()
+      .where('turn_id', '=', turnId)
+      .where('step', '=', step)
+      .orderBy('call_index')
+      .execute();
   }
 
   /**
@@ -89,10 +95,22 @@ export class ToolLedger {
   async complete(entry: LedgerEntry, outcome: ToolOutcome, token: string, leases: TurnLeases): Promise<void> {
     const row = await this.database.db
       .with('lease', (db) =>
-        db.updateTable('turns').set({ lease_expires_at: leases.expiry() }).where('id', '=', entry.turn_id).where('lease_owner', '=', token).where('status', '=', 'running').returning('id'),
+        db
+          .updateTable('turns')
+          .set({ lease_expires_at: leases.expiry() })
+          .where('id', '=', entry.turn_id)
+          .where('lease_owner', '=', token)
+          .where('status', '=', 'running')
+          .returning('id'),
       )
       .updateTable('tool_calls')
-      .set({ status: 'completed', result: JSON.stringify(outcome.value ?? null), is_error: outcome.isError, duration_ms: outcome.durationMs, finished_at: sql<Date>`now()` })
+      .set({
+        status: 'completed',
+        result: JSON.stringify(outcome.value ?? null),
+        is_error: outcome.isError,
+        duration_ms: outcome.durationMs,
+        finished_at: sql<Date>`now()`,
+      })
       .where('id', '=', entry.id)
       .where('status', '=', 'started')
       .where((eb) => eb.exists(eb.selectFrom('lease').select('lease.id')))
@@ -111,7 +129,12 @@ export class ToolLedger {
       .set(
         decision.action === 'retry'
           ? { status: 'pending' }
-          : { status: 'skipped', is_error: true, result: JSON.stringify({ code: 'TOOL_SKIPPED', message: decision.note } satisfies ReportedError), finished_at: sql<Date>`now()` },
+          : {
+              status: 'skipped',
+              is_error: true,
+              result: JSON.stringify({ code: 'TOOL_SKIPPED', message: decision.note } satisfies ReportedError),
+              finished_at: sql<Date>`now()`,
+            },
       )
       .where('turn_id', '=', turnId)
       .where('status', '=', 'started')

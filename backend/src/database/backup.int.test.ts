@@ -61,7 +61,9 @@ describe('backup and restore of the embedded database', () => {
     try {
       await expect(restoreDatabase(target.database, broken)).rejects.toMatchObject({ code: 'RESTORE_REFUSED' });
       expect(await new MigrationRunner(target.database.db).isFresh()).toBe(true);
-      const { rows } = await sql<{ n: number }>`select count(*)::int as n from information_schema.tables where table_schema = 'public'`.execute(target.database.db);
+      const { rows } = await sql<{
+        n: number;
+      }>`select count(*)::int as n from information_schema.tables where table_schema = 'public'`.execute(target.database.db);
       expect(rows[0]?.n).toBe(0);
     } finally {
       await target.drop();

@@ -1,8 +1,36 @@
-export { PostgresDatabase, toDatabaseError, isEmbedded, type DatabaseTarget, type DatabaseDriver, type DatabaseOptions, type Executor } from './postgres-database.ts';
+export {
+  PostgresDatabase,
+  toDatabaseError,
+  isEmbedded,
+  type DatabaseTarget,
+  type DatabaseDriver,
+  type DatabaseOptions,
+  type Executor,
+} from './postgres-database.ts';
 export type { DatabaseCapabilities } from './database-capabilities.ts';
 export { MigrationRunner, type MigrationStatus, type MigrationRun } from './migration-runner.ts';
 export { backupDatabase, restoreDatabase, readBackupHeader } from './backup.ts';
-export type { DatabaseSchema, UserRow, ApiTokenRow, AuditLogRow, EventRow, JsonValue, SessionStatus, CheckpointReason, AgentsTable, AgentSessionsTable, TurnStatus, MessagesTable, TurnsTable, ToolCallsTable, ToolCallStatus, IntegrationConnectionsTable, ToolFlag, DocumentStatus, KbDocumentsTable } from './schema.ts';
+export type {
+  DatabaseSchema,
+  UserRow,
+  ApiTokenRow,
+  AuditLogRow,
+  EventRow,
+  JsonValue,
+  SessionStatus,
+  CheckpointReason,
+  AgentsTable,
+  AgentSessionsTable,
+  TurnStatus,
+  MessagesTable,
+  TurnsTable,
+  ToolCallsTable,
+  ToolCallStatus,
+  IntegrationConnectionsTable,
+  ToolFlag,
+  DocumentStatus,
+  KbDocumentsTable,
+} from './schema.ts';
 export { encodeCursor, decodeCursor } from './page-cursor.ts';
 export { isUuid } from './uuid.ts';
 export { dataExceptionOf } from './data-exception.ts';

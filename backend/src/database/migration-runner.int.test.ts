@@ -27,7 +27,29 @@ describe.each(drivers)('migrations on %s', (driver) => {
     const first = await runner.up();
     expect(first.applied.map((m) => m.name)).toContain('0001-accounts');
     const vectorTables = (await runner.vectorAvailable()) ? ['kb_embedding_models', 'kb_embeddings'] : [];
-    const allTables = ['agent_sessions', 'agents', 'api_tokens', 'audit_log', 'conversations', 'events', 'integration_connections', 'integration_events', 'integration_tools', 'kb_chunks', 'kb_documents', ...vectorTables, 'messages', 'model_calls', 'oauth_states', 'session_checkpoints', 'template_versions', 'templates', 'tool_calls', 'turns', 'users'];
+    const allTables = [
+      'agent_sessions',
+      'agents',
+      'api_tokens',
+      'audit_log',
+      'conversations',
+      'events',
+      'integration_connections',
+      'integration_events',
+      'integration_tools',
+      'kb_chunks',
+      'kb_documents',
+      ...vectorTables,
+      'messages',
+      'model_calls',
+      'oauth_states',
+      'session_checkpoints',
+      'template_versions',
+      'templates',
+      'tool_calls',
+      'turns',
+      'users',
+    ];
     expect(await tables(test)).toEqual(allTables);
     expect((await runner.status()).pending).toBe(0);
 

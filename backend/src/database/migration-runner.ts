@@ -114,10 +114,12 @@ export class MigrationRunner {
  * statement timeout, which is meant for requests. SET LOCAL lifts it for that transaction only.
  */
 function withoutStatementTimeout(migrations: Record<string, Migration>): Record<string, Migration> {
-  const lift = (step: Migration['up']): Migration['up'] => async (db) => {
-    await sql`set local statement_timeout = 0`.execute(db);
-    await step(db);
-  };
+  const lift =
+    (step: Migration['up']): Migration['up'] =>
+    async (db) => {
+      await sql`set local statement_timeout = 0`.execute(db);
+      await step(db);
+    };
   return Object.fromEntries(
     Object.entries(migrations).map(([name, m]) => [name, { up: lift(m.up), ...(m.down ? { down: lift(m.down) } : {}) }]),
   );
@@ -130,7 +132,12 @@ function check(result: MigrationResultSet): MigrationRun['applied'] {
   if (result.error) {
     const failed = result.results?.find((r) => r.status === 'Error')?.migrationName;
     const message = result.error instanceof Error ? result.error.message : String(result.error);
-    throw new AppError('MIGRATION_FAILED', `Migration ${failed ?? '(setup)'} failed: ${message}`, { migration: failed }, { cause: result.error });
+    throw new AppError(
+      'MIGRATION_FAILED',
+      `Migration ${failed ?? '(setup)'} failed: ${message}`,
+      { migration: failed },
+      { cause: result.error },
+    );
   }
   return applied;
 }

@@ -52,7 +52,9 @@ export async function startPgliteHost(
     const host = new RunningHost(child, lock, socketDir, serverVersion);
     child.once('exit', (code, signal) => {
       if (host.isStopping()) return;
-      options.onUnexpectedExit?.(new AppError('DATABASE_UNAVAILABLE', `The embedded database process exited unexpectedly (code ${code}, signal ${signal}).`));
+      options.onUnexpectedExit?.(
+        new AppError('DATABASE_UNAVAILABLE', `The embedded database process exited unexpectedly (code ${code}, signal ${signal}).`),
+      );
     });
     return host;
   } catch (error) {

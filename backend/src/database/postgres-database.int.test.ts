@@ -75,14 +75,15 @@ describe.each(drivers)('PostgresDatabase on %s', (driver) => {
     await Promise.all(holders);
     expect(await database.ping()).toBe(true); // and recovers once connections free up
   });
-
 });
 
 describe('the embedded database', () => {
   it('has pgvector, reached through the same pg code path as a server', async () => {
     const test = await createTestDatabase('pglite');
     try {
-      const { rows } = await sql<{ distance: number }>`select '[1,0,0]'::vector <=> '[0,1,0]'::vector as distance`.execute(test.database.db);
+      const { rows } = await sql<{ distance: number }>`select '[1,0,0]'::vector <=> '[0,1,0]'::vector as distance`.execute(
+        test.database.db,
+      );
       expect(rows[0]?.distance).toBeCloseTo(1);
     } finally {
       await test.drop();

@@ -5,7 +5,10 @@ import { PostgresDatabase } from '../database/index.ts';
 import { createEventSystem, type EventSystem } from './event-system.ts';
 import type { StoredEvent } from './event-types.ts';
 
-const refreshed = (toolCount: number) => ({ type: 'integration.refreshed' as const, data: { integrationId: 'i1', provider: 'github', toolCount } });
+const refreshed = (toolCount: number) => ({
+  type: 'integration.refreshed' as const,
+  data: { integrationId: 'i1', provider: 'github', toolCount },
+});
 const pool = { max: 5, timeoutMs: 5000, statementTimeoutMs: 30_000 };
 
 describe.each(drivers)('the event log and bus on %s', (driver) => {
@@ -19,7 +22,9 @@ describe.each(drivers)('the event log and bus on %s', (driver) => {
     events = createEventSystem(test.database, { retentionDays: 7, onError: (error) => heard.push({ error } as never) });
     await events.start();
     events.bus.subscribe((event) => heard.push(event));
-    userId = (await test.database.db.insertInto('users').values({ email: 'e@example.test', name: 'E' }).returning('id').executeTakeFirstOrThrow()).id;
+    userId = (
+      await test.database.db.insertInto('users').values({ email: 'e@example.test', name: 'E' }).returning('id').executeTakeFirstOrThrow()
+    ).id;
   });
   afterAll(async () => {
     await events.stop();
@@ -58,7 +63,11 @@ describe.each(drivers)('the event log and bus on %s', (driver) => {
     const before = await events.store.latestId();
     await expect(
       test.database.transaction((tx) =>
-        events.bus.publish(tx, { userId, topic: 'integrations', event: { type: 'integration.refreshed', data: { integrationId: 'i1' } } as never }),
+        events.bus.publish(tx, {
+          userId,
+          topic: 'integrations',
+          event: { type: 'integration.refreshed', data: { integrationId: 'i1' } } as never,
+        }),
       ),
     ).rejects.toThrow();
     expect(await events.store.latestId()).toBe(before);
@@ -91,7 +100,8 @@ describe.each(drivers)('the event log and bus on %s', (driver) => {
         expect(secondDone).toBe(false); // it waits for the first to commit
         // On a server, another connection sees nothing yet. (The embedded database runs one
         // transaction at a time: other connections wait for it, which is the same guarantee.)
-        if (driver === 'postgres') expect(await other.db.selectFrom('events').select('id').where('id', '>=', String(firstId)).execute()).toEqual([]);
+        if (driver === 'postgres')
+          expect(await other.db.selectFrom('events').select('id').where('id', '>=', String(firstId)).execute()).toEqual([]);
       } finally {
         releaseFirst();
       }
@@ -149,7 +159,9 @@ describe('several instances on one PostgreSQL', () => {
     b = createEventSystem(second, { retentionDays: 7, onError: () => undefined });
     await a.start();
     await b.start();
-    userId = (await test.database.db.insertInto('users').values({ email: 'm@example.test', name: 'M' }).returning('id').executeTakeFirstOrThrow()).id;
+    userId = (
+      await test.database.db.insertInto('users').values({ email: 'm@example.test', name: 'M' }).returning('id').executeTakeFirstOrThrow()
+    ).id;
   });
   afterAll(async () => {
     await a.stop();
@@ -171,7 +183,9 @@ describe('several instances on one PostgreSQL', () => {
     const published: number[] = [];
     const producer = (async () => {
       for (let i = 0; i < 40; i++) {
-        published.push(...(await test.database.transaction((tx) => a.bus.publish(tx, { userId, topic: 'integrations', event: refreshed(i) }))));
+        published.push(
+          ...(await test.database.transaction((tx) => a.bus.publish(tx, { userId, topic: 'integrations', event: refreshed(i) }))),
+        );
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
     })();

@@ -47,7 +47,12 @@ export class EventStore {
     // Outside a transaction the lock would be released before the insert: no ordering at all.
     if (!executor.isTransaction) throw new Error('Events are appended inside the transaction of the change they report.');
     if (events.length === 0) return [];
-    const rows = events.map(({ userId, topic, event }) => ({ user_id: userId, topic, type: event.type, data: eventDataSchemas[event.type].parse(event.data) as JsonValue }));
+    const rows = events.map(({ userId, topic, event }) => ({
+      user_id: userId,
+      topic,
+      type: event.type,
+      data: eventDataSchemas[event.type].parse(event.data) as JsonValue,
+    }));
     // The lock is held until the transaction ends: take it once per transaction.
     if (!this.locked.has(executor)) {
       await sql`select pg_advisory_xact_lock(${commitOrderLock})`.execute(executor);
@@ -60,13 +65,22 @@ export class EventStore {
 
   /** The newest id, or 0. */
   async latestId(): Promise<number> {
-    const row = await this.database.db.selectFrom('events').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst();
+    const row = await this.database.db
+      .selectFrom('events')
+      .select((eb) => eb.fn.max('id').as('id'))
+      .executeTakeFirst();
     return row?.id ? Number(row.id) : 0;
   }
 
   /** Every user's events after `afterId`, in id order: what the bus fans out. */
   async readAfter(afterId: number, limit: number): Promise<StoredEvent[]> {
-    const rows = await this.database.db.selectFrom('events').selectAll().where('id', '>', String(afterId)).orderBy('id').limit(limit).execute();
+    const rows = await this.database.db
+      .selectFrom('events')
+      .selectAll()
+      .where('id', '>', String(afterId))
+      .orderBy('id')
+      .limit(limit)
+      .execute();
     return rows.map(toStoredEvent);
   }
 
@@ -98,7 +112,9 @@ export class EventStore {
 
   /** The highest id ever handed out, even if retention has since deleted it, or 0. */
   async lastIssuedId(): Promise<number> {
-    const { rows } = await sql<{ id: string }>`select case when is_called then last_value else 0 end as id from events_id_seq`.execute(this.database.db);
+    const { rows } = await sql<{ id: string }>`select case when is_called then last_value else 0 end as id from events_id_seq`.execute(
+      this.database.db,
+    );
     return Number(rows[0]?.id ?? 0);
   }
 

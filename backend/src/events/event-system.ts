@@ -20,7 +20,10 @@ const pruneEveryMs = 60 * 60 * 1000;
  * process owns; LISTEN/NOTIFY for a server several instances may share), the fan-out to clients,
  * and the hourly retention job.
  */
-export function createEventSystem(database: PostgresDatabase, options: { retentionDays: number; onError: (error: Error) => void }): EventSystem {
+export function createEventSystem(
+  database: PostgresDatabase,
+  options: { retentionDays: number; onError: (error: Error) => void },
+): EventSystem {
   const store = new EventStore(database);
   const doorbell = database.capabilities.inProcessNotify ? inProcessDoorbell(database) : notifyDoorbell(database);
   const bus = new PumpedEventBus(store, doorbell, options.onError);

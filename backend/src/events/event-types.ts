@@ -33,10 +33,19 @@ export const eventDataSchemas = {
     durationMs: z.number().nonnegative(),
     errorCode: errorCode.optional(),
   }),
-  'integration.status_changed': z.object({ ...integration, from: z.string().max(20), to: z.string().max(20), reason: z.string().max(500).optional() }),
+  'integration.status_changed': z.object({
+    ...integration,
+    from: z.string().max(20),
+    to: z.string().max(20),
+    reason: z.string().max(500).optional(),
+  }),
   'integration.error': z.object({ ...integration, code: errorCode, message: z.string().max(2000) }),
   // A connection's access token was renewed (`expiresAt`), or its tool list was read again (`toolCount`).
-  'integration.refreshed': z.object({ ...integration, expiresAt: z.string().max(40).nullable().optional(), toolCount: z.number().int().nonnegative().optional() }),
+  'integration.refreshed': z.object({
+    ...integration,
+    expiresAt: z.string().max(40).nullable().optional(),
+    toolCount: z.number().int().nonnegative().optional(),
+  }),
   'tools.changed': z.object({
     integrationId: id.optional(),
     added: toolNames,
@@ -48,7 +57,12 @@ export const eventDataSchemas = {
       .max(1000)
       .optional(),
   }),
-  'session.status_changed': z.object({ sessionId: id, from: z.string().max(50).nullable(), to: z.string().max(50), reason: z.string().max(2000).optional() }),
+  'session.status_changed': z.object({
+    sessionId: id,
+    from: z.string().max(50).nullable(),
+    to: z.string().max(50),
+    reason: z.string().max(2000).optional(),
+  }),
   'session.checkpoint': z.object({ sessionId: id, checkpointId: id, step: z.number().int().nonnegative() }),
   'message.delta': z.object({ sessionId: id, messageId: id, offset: z.number().int().nonnegative(), text: z.string() }),
   'message.completed': z.object({ sessionId: id, messageId: id, role: z.enum(['assistant', 'user', 'system', 'tool']), text: z.string() }),

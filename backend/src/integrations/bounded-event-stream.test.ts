@@ -41,7 +41,11 @@ describe('an event stream within bounds', () => {
   it('refuses an event past the size limit, even one that never ends a line, and cancels the source', async () => {
     const refused = await run(['data: ok\n\n', `data: ${'x'.repeat(60)}`, 'x'.repeat(60)]);
     // The chunk that crosses the limit is not passed on.
-    expect(refused).toEqual({ text: `data: ok\n\ndata: ${'x'.repeat(60)}`, refusal: 'it sent an event larger than 100 bytes', cancelled: true });
+    expect(refused).toEqual({
+      text: `data: ok\n\ndata: ${'x'.repeat(60)}`,
+      refusal: 'it sent an event larger than 100 bytes',
+      cancelled: true,
+    });
     const lines = await run(['data: a\ndata: b\n'.repeat(20)]); // many lines, one event: a line end alone ends nothing
     expect(lines.refusal).toMatch(/an event larger than/);
   });
@@ -49,7 +53,14 @@ describe('an event stream within bounds', () => {
   it('refuses more events, or more bytes, in a window than allowed', async () => {
     expect((await run(['data: a\n\n'.repeat(6)])).refusal).toBe('it sent more than 5 events in 60 s');
     expect((await run(['\n'.repeat(6)])).refusal).toBe('it sent more than 5 events in 60 s'); // blank lines count too
-    expect((await run(Array.from({ length: 11 }, () => `data: ${'x'.repeat(90)}\n\n`), { ...limits, maxEventsPerWindow: 100 })).refusal).toBe('it sent more than 1000 bytes in 60 s');
+    expect(
+      (
+        await run(
+          Array.from({ length: 11 }, () => `data: ${'x'.repeat(90)}\n\n`),
+          { ...limits, maxEventsPerWindow: 100 },
+        )
+      ).refusal,
+    ).toBe('it sent more than 1000 bytes in 60 s');
     // Each window starts afresh: the same events, spread over windows, pass.
     const spread = Array.from({ length: 10 }, () => 'data: a\n\n'.repeat(5));
     expect((await run(spread, { ...limits, windowMs: 5 }, 10)).refusal).toBeUndefined();

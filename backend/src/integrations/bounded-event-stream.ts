@@ -21,7 +21,11 @@ const CR = 13;
  * and cancels the source (the connection is closed, and nothing of it stays in memory), and
  * `onRefused` hears why. The chunk that crosses a limit is not passed on.
  */
-export function boundedEventStream(source: ReadableStream<Uint8Array>, limits: EventStreamLimits, onRefused: (reason: string) => void): ReadableStream<Uint8Array> {
+export function boundedEventStream(
+  source: ReadableStream<Uint8Array>,
+  limits: EventStreamLimits,
+  onRefused: (reason: string) => void,
+): ReadableStream<Uint8Array> {
   const reader = source.getReader();
   const meter = new EventStreamMeter(limits);
   return new ReadableStream<Uint8Array>(
@@ -57,7 +61,8 @@ class EventStreamMeter {
     const now = Date.now();
     if (now - this.window.start >= this.limits.windowMs) this.window = { start: now, events: 0, bytes: 0 };
     this.window.bytes += chunk.byteLength;
-    if (this.window.bytes > this.limits.maxBytesPerWindow) return `it sent more than ${mib(this.limits.maxBytesPerWindow)} in ${this.limits.windowMs / 1000} s`;
+    if (this.window.bytes > this.limits.maxBytesPerWindow)
+      return `it sent more than ${mib(this.limits.maxBytesPerWindow)} in ${this.limits.windowMs / 1000} s`;
     for (let i = 0; i < chunk.byteLength; i++) {
       const byte = chunk[i]!;
       this.eventBytes += 1;
@@ -75,7 +80,8 @@ class EventStreamMeter {
       if (this.lineEmpty) {
         this.eventBytes = 0;
         this.window.events += 1;
-        if (this.window.events > this.limits.maxEventsPerWindow) return `it sent more than ${this.limits.maxEventsPerWindow} events in ${this.limits.windowMs / 1000} s`;
+        if (this.window.events > this.limits.maxEventsPerWindow)
+          return `it sent more than ${this.limits.maxEventsPerWindow} events in ${this.limits.windowMs / 1000} s`;
       }
       this.lineEmpty = true;
     }

@@ -28,7 +28,10 @@ describe('the integrations catalogue', () => {
   });
 
   it('fills ${NAME} and ${NAME:-default} from the environment', () => {
-    const { catalogue } = loadConfig({ GITHUB_CLIENT_ID: 'id', GITHUB_CLIENT_SECRET: 'secret', GMAIL_MCP_URL: 'https://mail-mcp.example.com/mcp' }, os.tmpdir()).integrations;
+    const { catalogue } = loadConfig(
+      { GITHUB_CLIENT_ID: 'id', GITHUB_CLIENT_SECRET: 'secret', GMAIL_MCP_URL: 'https://mail-mcp.example.com/mcp' },
+      os.tmpdir(),
+    ).integrations;
     const github = catalogue.get('github');
     expect(github.unavailable).toBeUndefined();
     expect(github.auth).toMatchObject({ clientId: 'id', clientSecret: 'secret' });
@@ -39,13 +42,21 @@ describe('the integrations catalogue', () => {
   });
 
   it('takes a local MCP command from the administrator’s file', () => {
-    const catalogue = loadCatalogue(write('providers:\n  - id: everything\n    name: Everything\n    auth: { type: none }\n    mcp: { transport: stdio, command: npx, args: [-y, server] }\n'), {}, { allowUserUrls: false });
+    const catalogue = loadCatalogue(
+      write(
+        'providers:\n  - id: everything\n    name: Everything\n    auth: { type: none }\n    mcp: { transport: stdio, command: npx, args: [-y, server] }\n',
+      ),
+      {},
+      { allowUserUrls: false },
+    );
     expect(catalogue.get('everything').mcp).toEqual({ transport: 'stdio', command: 'npx', args: ['-y', 'server'], env: {} });
   });
 
   it('takes a default up to its closing brace, dollar signs included, and reads an unclosed one as text', () => {
     const catalogue = loadCatalogue(
-      write('providers:\n  - id: local\n    name: Local\n    auth: { type: none }\n    mcp: { transport: stdio, command: "${CMD:-run$1}", args: ["${A:-x-${B}", "${C}${D:-d}"] }\n'),
+      write(
+        'providers:\n  - id: local\n    name: Local\n    auth: { type: none }\n    mcp: { transport: stdio, command: "${CMD:-run$1}", args: ["${A:-x-${B}", "${C}${D:-d}"] }\n',
+      ),
       { B: 'b', C: 'c' },
       { allowUserUrls: false },
     );
@@ -54,10 +65,22 @@ describe('the integrations catalogue', () => {
 
   it('stops the start with a message naming the entry and field', () => {
     const cases: Array<[string, RegExp]> = [
-      ['providers:\n  - id: x\n    name: X\n    auth: { type: password }\n    mcp: { transport: stdio, command: a }\n', /providers\.0\.auth/],
-      ['providers:\n  - id: Bad Id\n    name: X\n    auth: { type: none }\n    mcp: { transport: stdio, command: a }\n', /providers\.0\.id/],
-      ['providers:\n  - id: x\n    name: X\n    auth: { type: none }\n    mcp: { transport: streamable-http, url: "ftp://x" }\n', /"x" has "ftp:\/\/x"/],
-      ['providers:\n  - id: x\n    name: X\n    auth: { type: none }\n    mcp: { transport: stdio, command: a }\n  - id: x\n    name: Y\n    auth: { type: none }\n    mcp: { transport: stdio, command: a }\n', /lists "x" twice/],
+      [
+        'providers:\n  - id: x\n    name: X\n    auth: { type: password }\n    mcp: { transport: stdio, command: a }\n',
+        /providers\.0\.auth/,
+      ],
+      [
+        'providers:\n  - id: Bad Id\n    name: X\n    auth: { type: none }\n    mcp: { transport: stdio, command: a }\n',
+        /providers\.0\.id/,
+      ],
+      [
+        'providers:\n  - id: x\n    name: X\n    auth: { type: none }\n    mcp: { transport: streamable-http, url: "ftp://x" }\n',
+        /"x" has "ftp:\/\/x"/,
+      ],
+      [
+        'providers:\n  - id: x\n    name: X\n    auth: { type: none }\n    mcp: { transport: stdio, command: a }\n  - id: x\n    name: Y\n    auth: { type: none }\n    mcp: { transport: stdio, command: a }\n',
+        /lists "x" twice/,
+      ],
       ['providers: [\n', /cannot be read/],
     ];
     for (const [text, message] of cases) expect(() => loadCatalogue(write(text), {}, { allowUserUrls: false })).toThrow(message);

@@ -26,11 +26,18 @@ const oauth2Schema = z.strictObject({
   clientSecret: text,
   tokenAuthMethod: z.enum(['client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
   /** Token types besides `bearer` the provider issues (Slack: `bot`); they are sent as bearer tokens. */
-  tokenTypes: z.array(z.string().regex(/^[a-z_-]{1,40}$/i)).max(10).default([]),
+  tokenTypes: z
+    .array(z.string().regex(/^[a-z_-]{1,40}$/i))
+    .max(10)
+    .default([]),
   /** Extra parameters of the authorization request, such as Google's access_type=offline. */
   authorizationParams: z.record(z.string().regex(/^[a-z_]{1,40}$/), z.string().max(200)).default({}),
 });
-const authSchema = z.discriminatedUnion('type', [oauth2Schema, z.strictObject({ type: z.literal('api_key') }), z.strictObject({ type: z.literal('none') })]);
+const authSchema = z.discriminatedUnion('type', [
+  oauth2Schema,
+  z.strictObject({ type: z.literal('api_key') }),
+  z.strictObject({ type: z.literal('none') }),
+]);
 
 const mcpSchema = z.discriminatedUnion('transport', [
   z.strictObject({
@@ -105,7 +112,10 @@ export function loadCatalogue(file: string, env: Record<string, string | undefin
   const parsed = catalogueSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new AppError('CONFIG_INVALID', `The integrations catalogue ${file} is not valid at ${issue.path.join('.') || '(top)'}: ${issue.message}`);
+    throw new AppError(
+      'CONFIG_INVALID',
+      `The integrations catalogue ${file} is not valid at ${issue.path.join('.') || '(top)'}: ${issue.message}`,
+    );
   }
   const seen = new Set<string>();
   const entries = parsed.data.providers.map((entry) => {
@@ -116,7 +126,12 @@ export function loadCatalogue(file: string, env: Record<string, string | undefin
   return new Catalogue(entries);
 }
 
-function resolveEntry(entry: RawEntry, env: Record<string, string | undefined>, options: { allowUserUrls: boolean }, file: string): ProviderEntry {
+function resolveEntry(
+  entry: RawEntry,
+  env: Record<string, string | undefined>,
+  options: { allowUserUrls: boolean },
+  file: string,
+): ProviderEntry {
   const missing = new Set<string>();
   // A default runs to its `}` but never over another `${`: an unclosed one then costs one scan, not one per `${`.
   const expand = (value: string) =>
@@ -127,23 +142,51 @@ function resolveEntry(entry: RawEntry, env: Record<string, string | undefined>, 
       missing.add(name);
       return '';
     });
-  const auth = entry.auth.type === 'oauth2'
-    ? { ...entry.auth, authorizationUrl: expand(entry.auth.authorizationUrl), tokenUrl: expand(entry.auth.tokenUrl), clientId: expand(entry.auth.clientId), clientSecret: expand(entry.auth.clientSecret), ...(entry.auth.revocationUrl ? { revocationUrl: expand(entry.auth.revocationUrl) } : {}), ...(entry.auth.issuer ? { issuer: expand(entry.auth.issuer) } : {}) }
-    : entry.auth;
-  const mcp = entry.mcp.transport === 'stdio'
-    ? { ...entry.mcp, command: expand(entry.mcp.command), args: entry.mcp.args.map(expand), env: Object.fromEntries(Object.entries(entry.mcp.env).map(([k, v]) => [k, expand(v)])) }
-    : { ...entry.mcp, url: expand(entry.mcp.url) };
+  const auth =
+    entry.auth.type === 'oauth2'
+      ? {
+          ...entry.auth,
+          authorizationUrl: expand(entry.auth.authorizationUrl),
+          tokenUrl: expand(entry.auth.tokenUrl),
+          clientId: expand(entry.auth.clientId),
+          clientSecret: expand(entry.auth.clientSecret),
+          ...(entry.auth.revocationUrl ? { revocationUrl: expand(entry.auth.revocationUrl) } : {}),
+          ...(entry.auth.issuer ? { issuer: expand(entry.auth.issuer) } : {}),
+        }
+      : entry.auth;
+  const mcp =
+    entry.mcp.transport === 'stdio'
+      ? {
+          ...entry.mcp,
+          command: expand(entry.mcp.command),
+          args: entry.mcp.args.map(expand),
+          env: Object.fromEntries(Object.entries(entry.mcp.env).map(([k, v]) => [k, expand(v)])),
+        }
+      : { ...entry.mcp, url: expand(entry.mcp.url) };
   const userSuppliedUrl = mcp.transport === 'streamable-http' && mcp.url === 'user';
   // A command is the administrator's: it gets no user's credential, so it may take none.
-  if (mcp.transport === 'stdio' && auth.type !== 'none') throw new AppError('CONFIG_INVALID', `The integrations catalogue ${file}: "${entry.id}" runs a local command, which takes no user credential: give it auth type none.`);
-  if (userSuppliedUrl && auth.type === 'oauth2') throw new AppError('CONFIG_INVALID', `The integrations catalogue ${file}: "${entry.id}" has a user-supplied MCP URL, which only api_key and none entries may have.`);
-  const urls = [...(auth.type === 'oauth2' ? [auth.authorizationUrl, auth.tokenUrl, auth.revocationUrl] : []), mcp.transport === 'streamable-http' && !userSuppliedUrl ? mcp.url : undefined];
+  if (mcp.transport === 'stdio' && auth.type !== 'none')
+    throw new AppError(
+      'CONFIG_INVALID',
+      `The integrations catalogue ${file}: "${entry.id}" runs a local command, which takes no user credential: give it auth type none.`,
+    );
+  if (userSuppliedUrl && auth.type === 'oauth2')
+    throw new AppError(
+      'CONFIG_INVALID',
+      `The integrations catalogue ${file}: "${entry.id}" has a user-supplied MCP URL, which only api_key and none entries may have.`,
+    );
+  const urls = [
+    ...(auth.type === 'oauth2' ? [auth.authorizationUrl, auth.tokenUrl, auth.revocationUrl] : []),
+    mcp.transport === 'streamable-http' && !userSuppliedUrl ? mcp.url : undefined,
+  ];
   for (const url of urls) {
-    if (url && !missing.size && !/^https?:\/\/[^\s/]+/.test(url)) throw new AppError('CONFIG_INVALID', `The integrations catalogue ${file}: "${entry.id}" has "${url}" where an http(s) URL belongs.`);
+    if (url && !missing.size && !/^https?:\/\/[^\s/]+/.test(url))
+      throw new AppError('CONFIG_INVALID', `The integrations catalogue ${file}: "${entry.id}" has "${url}" where an http(s) URL belongs.`);
   }
   let unavailable: string | undefined;
   if (missing.size > 0) unavailable = `Not set up on this installation: an administrator must set ${[...missing].join(', ')}.`;
-  else if (userSuppliedUrl && !options.allowUserUrls) unavailable = 'Your own MCP servers are not enabled on this installation (INTEGRATIONS_ALLOW_USER_MCP_URLS).';
+  else if (userSuppliedUrl && !options.allowUserUrls)
+    unavailable = 'Your own MCP servers are not enabled on this installation (INTEGRATIONS_ALLOW_USER_MCP_URLS).';
   return {
     id: entry.id,
     name: entry.name,

@@ -22,7 +22,9 @@ describe('the credential vault', () => {
   it('refuses a record moved to another row or user', () => {
     const sealed = vault.seal(alice, { accessToken: 'a' });
     expect(() => vault.open(bob, sealed)).toThrow(expect.objectContaining({ code: 'CREDENTIALS_UNREADABLE' }));
-    expect(() => vault.open({ ...alice, connectionId: 'connection-3' }, sealed)).toThrow(expect.objectContaining({ code: 'CREDENTIALS_UNREADABLE' }));
+    expect(() => vault.open({ ...alice, connectionId: 'connection-3' }, sealed)).toThrow(
+      expect.objectContaining({ code: 'CREDENTIALS_UNREADABLE' }),
+    );
   });
 
   it('refuses a record with any byte flipped', () => {

@@ -44,7 +44,11 @@ export class CredentialVault {
   /** Throws CREDENTIALS_UNREADABLE for a record tampered with, moved, or under a key no longer in the ring. */
   open(owner: { userId: string; connectionId: string }, record: SealedCredentials): Credentials {
     const key = this.keyring.get(record.keyId);
-    if (!key) throw new AppError('CREDENTIALS_UNREADABLE', `The credentials were encrypted under the key "${record.keyId}", which is not in AGENTRY_SECRET_KEY.`);
+    if (!key)
+      throw new AppError(
+        'CREDENTIALS_UNREADABLE',
+        `The credentials were encrypted under the key "${record.keyId}", which is not in AGENTRY_SECRET_KEY.`,
+      );
     const sealed = Buffer.from(record.sealed);
     if (sealed.length < 1 + 12 + 16 || sealed[0] !== version) throw new AppError('CREDENTIALS_UNREADABLE');
     try {

@@ -72,7 +72,8 @@ export class HealthMonitor {
       if (!isAppError(error)) return this.deps.onError(error, `could not check ${connectionId}`);
       const failure = { code: error.code, message: error.message };
       if (error.code === 'CONNECTION_BROKEN') await this.deps.integrations.setStatus(connectionId, 'error', failure);
-      else if (error.code === 'INTEGRATION_UNAVAILABLE' || error.code === 'OAUTH_PROVIDER_ERROR') await this.deps.integrations.setStatus(connectionId, 'degraded', failure);
+      else if (error.code === 'INTEGRATION_UNAVAILABLE' || error.code === 'OAUTH_PROVIDER_ERROR')
+        await this.deps.integrations.setStatus(connectionId, 'degraded', failure);
     }
   }
 }

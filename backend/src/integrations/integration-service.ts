@@ -153,13 +153,19 @@ export class IntegrationService {
    * Starts connecting. OAuth providers answer with the URL to send the user's browser to (the
    * connection is made by the callback); API-key and keyless providers are connected at once.
    */
-  async connect(actor: Actor & { userId: string }, provider: string, input: ConnectInput): Promise<{ authorizationUrl: string; browserBinding: BrowserBinding } | { connection: ConnectionView }> {
+  async connect(
+    actor: Actor & { userId: string },
+    provider: string,
+    input: ConnectInput,
+  ): Promise<{ authorizationUrl: string; browserBinding: BrowserBinding } | { connection: ConnectionView }> {
     const entry = this.deps.catalogue.get(provider);
     if (entry.unavailable) throw new AppError('INTEGRATION_NOT_CONFIGURED', entry.unavailable);
     const mcpUrl = await this.mcpUrlFor(entry, input.mcpUrl);
-    if (entry.auth.type !== 'api_key' && input.apiKey !== undefined) throw new AppError('VALIDATION_FAILED', `${entry.name} does not take an API key.`);
+    if (entry.auth.type !== 'api_key' && input.apiKey !== undefined)
+      throw new AppError('VALIDATION_FAILED', `${entry.name} does not take an API key.`);
     if (entry.auth.type === 'oauth2') return this.startAuthorization(actor.userId, entry);
-    if (entry.auth.type === 'api_key' && !input.apiKey) throw new AppError('VALIDATION_FAILED', `${entry.name} needs an API key: send it as apiKey.`);
+    if (entry.auth.type === 'api_key' && !input.apiKey)
+      throw new AppError('VALIDATION_FAILED', `${entry.name} needs an API key: send it as apiKey.`);
     const credentials: Credentials = { ...(input.apiKey ? { apiKey: input.apiKey } : {}), ...(mcpUrl ? { mcpUrl } : {}) };
     const connection = await this.deps.database.transaction((tx) => this.store(tx, actor, entry, credentials, { mcpUrl }));
     this.deps.onConnected?.(connection);
@@ -181,16 +187,27 @@ export class IntegrationService {
     if (!state) throw new AppError('OAUTH_STATE_INVALID', 'The callback has no state: start connecting again.');
     const stateHash = hash(state);
     const cookieName = bindingCookieName(stateHash);
-    const started = await this.deps.database.db.deleteFrom('oauth_states').where('state_hash', '=', stateHash).returningAll().executeTakeFirst();
+    const started = await this.deps.database.db
+      .deleteFrom('oauth_states')
+      .where('state_hash', '=', stateHash)
+      .returningAll()
+      .executeTakeFirst();
     if (!started || started.expires_at.getTime() < Date.now()) throw new AppError('OAUTH_STATE_INVALID');
     if (context.callerUserId !== undefined && context.callerUserId !== started.user_id) throw new AppError('OAUTH_STATE_INVALID');
     // The browser that comes back must be the one that started: a link someone else started
     // cannot attach the clicking user's account to theirs.
     const binding = context.browserBinding(cookieName);
     if (!binding || hash(binding) !== started.browser_binding) {
-      throw new AppError('OAUTH_STATE_INVALID', 'Finish connecting in the browser where you started it (this one did not start it, or has lost its cookie): start connecting again.');
+      throw new AppError(
+        'OAUTH_STATE_INVALID',
+        'Finish connecting in the browser where you started it (this one did not start it, or has lost its cookie): start connecting again.',
+      );
     }
-    if (started.redirect_uri !== this.redirectUri) throw new AppError('OAUTH_STATE_INVALID', 'This authorization was started for another address of this server (PUBLIC_URL changed): start connecting again.');
+    if (started.redirect_uri !== this.redirectUri)
+      throw new AppError(
+        'OAUTH_STATE_INVALID',
+        'This authorization was started for another address of this server (PUBLIC_URL changed): start connecting again.',
+      );
     const entry = this.deps.catalogue.get(started.provider);
     const client = this.clients.get(entry.id);
     if (!client) throw new AppError('INTEGRATION_NOT_CONFIGURED', entry.unavailable);
@@ -219,28 +236,62 @@ export class IntegrationService {
         }
       })();
       const token = credentials.refreshToken ?? credentials.accessToken;
-      if (token) revoked = await client.revoke(token).then(() => true, () => false);
+      if (token)
+        revoked = await client.revoke(token).then(
+          () => true,
+          () => false,
+        );
     }
     await this.deps.database.transaction(async (tx) => {
       // Locked first: a listing that lands meanwhile is either all in, or waits and finds it gone.
       await tx.selectFrom('integration_connections').select('id').where('id', '=', row.id).forUpdate().executeTakeFirst();
       const removedTools = await this.deps.registry.namesOf(tx, row.id);
-      const deleted = await tx.deleteFrom('integration_connections').where('id', '=', row.id).where('user_id', '=', actor.userId).returning('id').executeTakeFirst();
+      const deleted = await tx
+        .deleteFrom('integration_connections')
+        .where('id', '=', row.id)
+        .where('user_id', '=', actor.userId)
+        .returning('id')
+        .executeTakeFirst();
       if (!deleted) throw new AppError('CONNECTION_NOT_FOUND');
       const reason = client?.canRevoke ? (revoked ? 'revoked at the provider' : 'the provider could not revoke it') : undefined;
-      await this.deps.registry.announce(tx, actor.userId, { type: 'integration.disconnected', data: { integrationId: row.id, provider: row.provider, ...(reason ? { reason } : {}) } });
-      if (removedTools.length > 0) await this.deps.registry.announce(tx, actor.userId, { type: 'tools.changed', data: { integrationId: row.id, added: [], removed: removedTools, changed: [] } });
-      await recordAudit(tx, { action: 'integration.disconnected', actorUserId: actor.userId, ip: actor.ip, targetType: 'integration_connection', targetId: row.id, details: { provider: row.provider, revoked } });
+      await this.deps.registry.announce(tx, actor.userId, {
+        type: 'integration.disconnected',
+        data: { integrationId: row.id, provider: row.provider, ...(reason ? { reason } : {}) },
+      });
+      if (removedTools.length > 0)
+        await this.deps.registry.announce(tx, actor.userId, {
+          type: 'tools.changed',
+          data: { integrationId: row.id, added: [], removed: removedTools, changed: [] },
+        });
+      await recordAudit(tx, {
+        action: 'integration.disconnected',
+        actorUserId: actor.userId,
+        ip: actor.ip,
+        targetType: 'integration_connection',
+        targetId: row.id,
+        details: { provider: row.provider, revoked },
+      });
     });
     return { revoked };
   }
 
   /** What an MCP client needs to reach a connection's server. Throws INTEGRATION_DISCONNECTED once it is gone. */
   async target(connectionId: string): Promise<McpTarget & { status: ConnectionStatus }> {
-    const row = await this.deps.database.db.selectFrom('integration_connections').selectAll().where('id', '=', connectionId).executeTakeFirst();
+    const row = await this.deps.database.db
+      .selectFrom('integration_connections')
+      .selectAll()
+      .where('id', '=', connectionId)
+      .executeTakeFirst();
     if (!row) throw new AppError('INTEGRATION_DISCONNECTED', 'The integration was disconnected: its tools are gone.');
     const mcpUrl = row.mcp_url ? (openCredentials(this.deps.vault, row).mcpUrl ?? null) : null;
-    return { connectionId: row.id, userId: row.user_id, provider: row.provider, entry: this.deps.catalogue.get(row.provider), mcpUrl, status: row.status };
+    return {
+      connectionId: row.id,
+      userId: row.user_id,
+      provider: row.provider,
+      entry: this.deps.catalogue.get(row.provider),
+      mcpUrl,
+      status: row.status,
+    };
   }
 
   /** The bearer token an MCP server gets: the access token (renewed when `rejected` is it, or it is expiring) or the API key. */
@@ -259,9 +310,18 @@ export class IntegrationService {
    * again or a successful token refresh. Returns whether it changed.
    */
   async setStatus(connectionId: string, to: 'connected' | 'degraded' | 'error', error?: ReportedError): Promise<boolean> {
-    const from: Record<typeof to, ConnectionStatus[]> = { connected: ['degraded'], degraded: ['connected'], error: ['connected', 'degraded'] };
+    const from: Record<typeof to, ConnectionStatus[]> = {
+      connected: ['degraded'],
+      degraded: ['connected'],
+      error: ['connected', 'degraded'],
+    };
     return this.deps.database.transaction(async (tx) => {
-      const row = await tx.selectFrom('integration_connections').select(['id', 'user_id', 'provider', 'status']).where('id', '=', connectionId).forUpdate().executeTakeFirst();
+      const row = await tx
+        .selectFrom('integration_connections')
+        .select(['id', 'user_id', 'provider', 'status'])
+        .where('id', '=', connectionId)
+        .forUpdate()
+        .executeTakeFirst();
       if (!row || !from[to].includes(row.status)) return false;
       await tx
         .updateTable('integration_connections')
@@ -270,7 +330,13 @@ export class IntegrationService {
         .execute();
       await this.deps.registry.announce(tx, row.user_id, {
         type: 'integration.status_changed',
-        data: { integrationId: row.id, provider: row.provider, from: row.status, to, ...(error ? { reason: error.message.slice(0, 500) } : {}) },
+        data: {
+          integrationId: row.id,
+          provider: row.provider,
+          from: row.status,
+          to,
+          ...(error ? { reason: error.message.slice(0, 500) } : {}),
+        },
       });
       return true;
     });
@@ -278,7 +344,12 @@ export class IntegrationService {
 
   /** The user's connections, for discovery. */
   async connections(userId: string): Promise<ConnectionView[]> {
-    const rows = await this.deps.database.db.selectFrom('integration_connections').selectAll().where('user_id', '=', userId).orderBy('provider').execute();
+    const rows = await this.deps.database.db
+      .selectFrom('integration_connections')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .orderBy('provider')
+      .execute();
     return rows.map(toView);
   }
 
@@ -305,18 +376,25 @@ export class IntegrationService {
       try {
         return await use(await this.accessToken(userId, connectionId, { rejected: token }));
       } catch (again) {
-        if (again instanceof CredentialsRejected) throw new AppError('CONNECTION_BROKEN', 'The server refuses even a renewed access token: connect the integration again.');
+        if (again instanceof CredentialsRejected)
+          throw new AppError('CONNECTION_BROKEN', 'The server refuses even a renewed access token: connect the integration again.');
         throw again;
       }
     }
   }
 
-  private async startAuthorization(userId: string, entry: ProviderEntry): Promise<{ authorizationUrl: string; browserBinding: BrowserBinding }> {
+  private async startAuthorization(
+    userId: string,
+    entry: ProviderEntry,
+  ): Promise<{ authorizationUrl: string; browserBinding: BrowserBinding }> {
     const state = randomBytes(32).toString('base64url');
     const binding = randomBytes(32).toString('base64url');
     const codeVerifier = oauth.generateRandomCodeVerifier();
     const { db } = this.deps.database;
-    await db.deleteFrom('oauth_states').where('expires_at', '<', sql<Date>`now()`).execute();
+    await db
+      .deleteFrom('oauth_states')
+      .where('expires_at', '<', sql<Date>`now()`)
+      .execute();
     await db
       .insertInto('oauth_states')
       .values({
@@ -337,7 +415,8 @@ export class IntegrationService {
 
   private async mcpUrlFor(entry: ProviderEntry, supplied: string | undefined): Promise<string | null> {
     if (!entry.userSuppliedUrl) {
-      if (supplied !== undefined) throw new AppError('VALIDATION_FAILED', `The MCP server of ${entry.name} is set by the administrator: send no mcpUrl.`);
+      if (supplied !== undefined)
+        throw new AppError('VALIDATION_FAILED', `The MCP server of ${entry.name} is set by the administrator: send no mcpUrl.`);
       return null;
     }
     if (!supplied) throw new AppError('VALIDATION_FAILED', `${entry.name} needs the URL of your MCP server: send it as mcpUrl.`);
@@ -368,7 +447,8 @@ export class IntegrationService {
       .where('provider', '=', entry.id)
       .forUpdate()
       .executeTakeFirstOrThrow();
-    const sealed = Object.keys(credentials).length > 0 ? this.deps.vault.seal({ userId: actor.userId, connectionId: id }, credentials) : undefined;
+    const sealed =
+      Object.keys(credentials).length > 0 ? this.deps.vault.seal({ userId: actor.userId, connectionId: id }, credentials) : undefined;
     const row = await tx
       .updateTable('integration_connections')
       .set({
@@ -392,19 +472,35 @@ export class IntegrationService {
       .returningAll()
       .executeTakeFirstOrThrow();
     await this.deps.registry.announce(tx, actor.userId, { type: 'integration.connected', data: { integrationId: id, provider: entry.id } });
-    await recordAudit(tx, { action: 'integration.connected', actorUserId: actor.userId, ip: actor.ip, targetType: 'integration_connection', targetId: id, details: { provider: entry.id } });
+    await recordAudit(tx, {
+      action: 'integration.connected',
+      actorUserId: actor.userId,
+      ip: actor.ip,
+      targetType: 'integration_connection',
+      targetId: id,
+      details: { provider: entry.id },
+    });
     return toView(row);
   }
 
   private async row(userId: string, connectionId: string): Promise<ConnectionRow> {
-    const row = await this.deps.database.db.selectFrom('integration_connections').selectAll().where('id', '=', connectionId).where('user_id', '=', userId).executeTakeFirst();
+    const row = await this.deps.database.db
+      .selectFrom('integration_connections')
+      .selectAll()
+      .where('id', '=', connectionId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
     if (!row) throw new AppError('CONNECTION_NOT_FOUND');
     return row;
   }
 }
 
 function toCredentials(tokens: GrantedTokens): Credentials {
-  return { accessToken: tokens.accessToken, tokenType: tokens.tokenType, ...(tokens.refreshToken ? { refreshToken: tokens.refreshToken } : {}) };
+  return {
+    accessToken: tokens.accessToken,
+    tokenType: tokens.tokenType,
+    ...(tokens.refreshToken ? { refreshToken: tokens.refreshToken } : {}),
+  };
 }
 
 function bindingCookieName(stateHash: string): string {

@@ -35,7 +35,9 @@ describe.each(drivers)('integration usage over time (%s)', (driver) => {
 
   beforeAll(async () => {
     t = await createTestApp(driver);
-    otherUserId = (await t.runtime.database.db.selectFrom('users').select('id').where('email', '=', 'admin@example.test').executeTakeFirstOrThrow()).id;
+    otherUserId = (
+      await t.runtime.database.db.selectFrom('users').select('id').where('email', '=', 'admin@example.test').executeTakeFirstOrThrow()
+    ).id;
     await t.runtime.database.db
       .insertInto('integration_events')
       .values([
@@ -58,7 +60,9 @@ describe.each(drivers)('integration usage over time (%s)', (driver) => {
   it('counts the caller’s calls per day, every day of the range present', async () => {
     const { status, body } = await usage('?from=2026-01-01T00:00:00Z&to=2026-01-08T00:00:00Z&bucket=day');
     expect(status).toBe(200);
-    expect(body.buckets.map((b) => b.start)).toEqual(['01', '02', '03', '04', '05', '06', '07'].map((day) => `2026-01-${day}T00:00:00.000Z`));
+    expect(body.buckets.map((b) => b.start)).toEqual(
+      ['01', '02', '03', '04', '05', '06', '07'].map((day) => `2026-01-${day}T00:00:00.000Z`),
+    );
     expect(body.buckets[1]).toEqual({ start: '2026-01-02T00:00:00.000Z', calls: 3, errors: 1, p95Ms: 280 });
     expect(body.buckets[4]).toEqual({ start: '2026-01-05T00:00:00.000Z', calls: 1, errors: 0, p95Ms: 40 });
     expect(body.buckets[2]).toEqual({ start: '2026-01-03T00:00:00.000Z', calls: 0, errors: 0, p95Ms: null });
@@ -87,7 +91,10 @@ describe.each(drivers)('integration usage over time (%s)', (driver) => {
     const sevenDaysAgo = new Date(Date.now() - 7 * 86_400_000);
     // Early on the first day: its bucket is a whole day, so it counts.
     const firstMorning = `${sevenDaysAgo.toISOString().slice(0, 10)}T00:00:01.000Z`;
-    await t.runtime.database.db.insertInto('integration_events').values([used(t.userId, justNow, 70), used(t.userId, firstMorning, 20)]).execute();
+    await t.runtime.database.db
+      .insertInto('integration_events')
+      .values([used(t.userId, justNow, 70), used(t.userId, firstMorning, 20)])
+      .execute();
     const { body } = await usage('');
     expect(body.buckets).toHaveLength(8);
     expect(body.buckets[0]).toMatchObject({ start: `${sevenDaysAgo.toISOString().slice(0, 10)}T00:00:00.000Z`, calls: 1 });
@@ -98,7 +105,10 @@ describe.each(drivers)('integration usage over time (%s)', (driver) => {
   it('refuses a range too wide for its bucket, reversed, or an unknown bucket size', async () => {
     const hours = await usage('?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:01Z&bucket=hour');
     expect(hours.status).toBe(400);
-    expect(hours.body.error).toMatchObject({ code: 'VALIDATION_FAILED', message: expect.stringContaining('at most 31 days before to for hour buckets') });
+    expect(hours.body.error).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      message: expect.stringContaining('at most 31 days before to for hour buckets'),
+    });
     expect((await usage('?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z&bucket=hour')).status).toBe(200);
     const days = await usage('?from=2025-01-01T00:00:00Z&to=2026-01-03T00:00:00Z');
     expect(days.body.error).toMatchObject({ code: 'VALIDATION_FAILED', message: expect.stringContaining('366 days') });

@@ -48,7 +48,13 @@ function writeCatalogue(dir: string): string {
   return file;
 }
 
-async function startApp(driver: 'pglite' | 'postgres', oauth: FakeOAuthServer, mcp: FakeMcpServer, dir: string, env: Record<string, string> = {}): Promise<TestApp> {
+async function startApp(
+  driver: 'pglite' | 'postgres',
+  oauth: FakeOAuthServer,
+  mcp: FakeMcpServer,
+  dir: string,
+  env: Record<string, string> = {},
+): Promise<TestApp> {
   return createTestApp(driver, {
     PUBLIC_URL: publicUrl,
     INTEGRATIONS_CATALOGUE: writeCatalogue(dir),
@@ -86,7 +92,9 @@ async function connect(t: TestApp, token = t.userToken): Promise<string> {
   const callback = await callBack(t, await authorize(t, token));
   expect(callback.statusCode).toBe(303);
   const listed = await t.app.inject({ method: 'GET', url: '/v1/integrations', headers: bearer(token) });
-  return listed.json<{ integrations: Array<{ provider: string; connection: { id: string } | null }> }>().integrations.find((i) => i.provider === 'acme')!.connection!.id;
+  return listed
+    .json<{ integrations: Array<{ provider: string; connection: { id: string } | null }> }>()
+    .integrations.find((i) => i.provider === 'acme')!.connection!.id;
 }
 
 /** What a second IntegrationService over the test app's database needs, but its guard. */
@@ -99,9 +107,12 @@ const serviceDeps = (t: TestApp) => ({
   publicUrl,
 });
 
-const eventsOf = (t: TestApp, type: string) => t.runtime.database.db.selectFrom('events').select(['type', 'data', 'user_id']).where('type', '=', type).execute();
-const auditOf = (t: TestApp, action: string) => t.runtime.database.db.selectFrom('audit_log').selectAll().where('action', '=', action).execute();
-const connectionRow = (t: TestApp, id: string) => t.runtime.database.db.selectFrom('integration_connections').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+const eventsOf = (t: TestApp, type: string) =>
+  t.runtime.database.db.selectFrom('events').select(['type', 'data', 'user_id']).where('type', '=', type).execute();
+const auditOf = (t: TestApp, action: string) =>
+  t.runtime.database.db.selectFrom('audit_log').selectAll().where('action', '=', action).execute();
+const connectionRow = (t: TestApp, id: string) =>
+  t.runtime.database.db.selectFrom('integration_connections').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 
 describe('connecting integrations (embedded database, OAuth server on 127.0.0.1)', () => {
   let oauth: FakeOAuthServer;
@@ -180,7 +191,9 @@ describe('connecting integrations (embedded database, OAuth server on 127.0.0.1)
     expect(response.headers.location).toBe('/integrations?connected=acme');
     expect(response.headers['cache-control']).toBe('no-store');
     const [bindingName] = Object.keys(authorized.cookies);
-    expect(response.cookies).toContainEqual(expect.objectContaining({ name: bindingName, value: '', path: '/v1/oauth/callback', expires: new Date(0) }));
+    expect(response.cookies).toContainEqual(
+      expect.objectContaining({ name: bindingName, value: '', path: '/v1/oauth/callback', expires: new Date(0) }),
+    );
   });
 
   it('refreshes a token about to expire, storing the rotated refresh token, and again on a 401', async () => {
@@ -224,7 +237,11 @@ describe('connecting integrations (embedded database, OAuth server on 127.0.0.1)
     const other = await connect(t, otherToken);
     oauth.tokenAnswer = 'unavailable';
     const otherUser = (await connectionRow(t, other)).user_id;
-    await t.runtime.database.db.updateTable('integration_connections').set({ token_expires_at: new Date(Date.now() - 1000) }).where('id', '=', other).execute();
+    await t.runtime.database.db
+      .updateTable('integration_connections')
+      .set({ token_expires_at: new Date(Date.now() - 1000) })
+      .where('id', '=', other)
+      .execute();
     await expect(t.runtime.integrations.accessToken(otherUser, other)).rejects.toMatchObject({ code: 'OAUTH_PROVIDER_ERROR' });
     expect(await connectionRow(t, other)).toMatchObject({ status: 'connected', refresh_claimed_by: null });
   });
@@ -239,7 +256,11 @@ describe('connecting integrations (embedded database, OAuth server on 127.0.0.1)
     expect(response.json()).toEqual({ revoked: true });
     expect(oauth.revoked.at(-1)).toMatch(new RegExp(`^${oauth.canary}`));
     expect(await t.runtime.database.db.selectFrom('integration_connections').select('id').where('id', '=', id).execute()).toEqual([]);
-    expect((await eventsOf(t, 'integration.disconnected')).at(-1)?.data).toEqual({ integrationId: id, provider: 'acme', reason: 'revoked at the provider' });
+    expect((await eventsOf(t, 'integration.disconnected')).at(-1)?.data).toEqual({
+      integrationId: id,
+      provider: 'acme',
+      reason: 'revoked at the provider',
+    });
     expect((await auditOf(t, 'integration.disconnected')).at(-1)).toMatchObject({ target_id: id, actor_user_id: t.userId });
     const again = await t.app.inject({ method: 'DELETE', url: `/v1/integrations/${id}`, headers: bearer(t.userToken) });
     expect(again.statusCode).toBe(404);
@@ -258,7 +279,10 @@ describe('connecting integrations (embedded database, OAuth server on 127.0.0.1)
     await expectRefused(await callBack(t, replayed));
 
     const expired = await authorize(t, otherToken);
-    await t.runtime.database.db.updateTable('oauth_states').set({ expires_at: new Date(Date.now() - 1000) }).execute();
+    await t.runtime.database.db
+      .updateTable('oauth_states')
+      .set({ expires_at: new Date(Date.now() - 1000) })
+      .execute();
     await expectRefused(await callBack(t, expired));
 
     // Someone starts connecting and gets another person to open the link and consent: that
@@ -299,8 +323,14 @@ describe('connecting integrations (embedded database, OAuth server on 127.0.0.1)
     oauth.tokenAnswer = 'ok';
     const strict = new IntegrationService({ ...serviceDeps(t), guard: new OutboundGuard() });
     const callback = await authorize(t, t.userToken);
-    const completing = strict.completeAuthorization(new URLSearchParams(callback.url.split('?')[1]), { browserBinding: (name) => callback.cookies[name], ip: null });
-    const error = await completing.then(() => undefined, (failure: Error & { code: string }) => failure);
+    const completing = strict.completeAuthorization(new URLSearchParams(callback.url.split('?')[1]), {
+      browserBinding: (name) => callback.cookies[name],
+      ip: null,
+    });
+    const error = await completing.then(
+      () => undefined,
+      (failure: Error & { code: string }) => failure,
+    );
     expect(error).toMatchObject({ code: 'OAUTH_PROVIDER_ERROR', message: expect.stringMatching(/outbound rules/) });
     expect(error?.message).not.toMatch(/127\.0\.0\.1/);
     await strict.close();
@@ -312,13 +342,16 @@ describe('connecting integrations (embedded database, OAuth server on 127.0.0.1)
     expect(await connectionRow(t, id)).toMatchObject({ status: 'connected' });
   });
 
-
   it('cannot read credentials moved onto another row', async () => {
     const mine = await connect(t);
     const theirs = await connect(t, otherToken);
     const [a, b] = await Promise.all([connectionRow(t, mine), connectionRow(t, theirs)]);
     await t.runtime.database.db.updateTable('integration_connections').set({ credentials: b.credentials }).where('id', '=', mine).execute();
-    await t.runtime.database.db.updateTable('integration_connections').set({ credentials: a.credentials }).where('id', '=', theirs).execute();
+    await t.runtime.database.db
+      .updateTable('integration_connections')
+      .set({ credentials: a.credentials })
+      .where('id', '=', theirs)
+      .execute();
     await expect(t.runtime.integrations.accessToken(t.userId, mine)).rejects.toMatchObject({ code: 'CREDENTIALS_UNREADABLE' });
     await expect(t.runtime.integrations.accessToken(b.user_id, theirs)).rejects.toMatchObject({ code: 'CREDENTIALS_UNREADABLE' });
     // Such a connection can still be removed.
@@ -344,29 +377,53 @@ describe('connecting integrations (embedded database, OAuth server on 127.0.0.1)
     expect(row).toMatchObject({ status: 'connected', refresh_claimed_by: null });
   });
 
-
   it('connects an API-key integration with the user’s own MCP URL, checked by the outbound guard', async () => {
     const refused = [`http://169.254.169.254/mcp`, 'http://[::ffff:a9fe:a9fe]/mcp', 'http://2852039166/mcp', 'file:///etc/passwd'];
     for (const mcpUrl of refused) {
-      const response = await t.app.inject({ method: 'POST', url: '/v1/integrations/byo/connect', headers: bearer(t.userToken), payload: { apiKey: 'k', mcpUrl } });
+      const response = await t.app.inject({
+        method: 'POST',
+        url: '/v1/integrations/byo/connect',
+        headers: bearer(t.userToken),
+        payload: { apiKey: 'k', mcpUrl },
+      });
       expect(response.statusCode, mcpUrl).toBe(400);
       expect(response.json().error.code).toBe('OUTBOUND_REFUSED');
     }
-    const missingKey = await t.app.inject({ method: 'POST', url: '/v1/integrations/byo/connect', headers: bearer(t.userToken), payload: { mcpUrl: `${oauth.url}/mcp` } });
+    const missingKey = await t.app.inject({
+      method: 'POST',
+      url: '/v1/integrations/byo/connect',
+      headers: bearer(t.userToken),
+      payload: { mcpUrl: `${oauth.url}/mcp` },
+    });
     expect(missingKey.statusCode).toBe(400);
     const apiKey = `${oauth.canary}-api-key`;
-    const response = await t.app.inject({ method: 'POST', url: '/v1/integrations/byo/connect', headers: bearer(t.userToken), payload: { apiKey, mcpUrl: `${oauth.url}/mcp` } });
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/v1/integrations/byo/connect',
+      headers: bearer(t.userToken),
+      payload: { apiKey, mcpUrl: `${oauth.url}/mcp` },
+    });
     expect(response.statusCode).toBe(201);
     // The URL is sealed with the key; the connection shows only its origin.
     expect(response.json().connection).toMatchObject({ provider: 'byo', status: 'connected', authType: 'api_key', mcpUrl: oauth.url });
     expect(response.body).not.toContain(oauth.canary);
-    const keyForAcme = await t.app.inject({ method: 'POST', url: '/v1/integrations/acme/connect', headers: bearer(t.userToken), payload: { apiKey } });
+    const keyForAcme = await t.app.inject({
+      method: 'POST',
+      url: '/v1/integrations/acme/connect',
+      headers: bearer(t.userToken),
+      payload: { apiKey },
+    });
     expect(keyForAcme.statusCode).toBe(400);
   });
 
   it('keeps every credential out of responses, events, the audit log, the server log and a backup', async () => {
     await connect(t);
-    await t.app.inject({ method: 'POST', url: '/v1/integrations/byo/connect', headers: bearer(t.userToken), payload: { apiKey: `${oauth.canary}-key`, mcpUrl: `${oauth.url}/mcp` } });
+    await t.app.inject({
+      method: 'POST',
+      url: '/v1/integrations/byo/connect',
+      headers: bearer(t.userToken),
+      payload: { apiKey: `${oauth.canary}-key`, mcpUrl: `${oauth.url}/mcp` },
+    });
     const listing = await t.app.inject({ method: 'GET', url: '/v1/integrations', headers: bearer(t.userToken) });
     expect(listing.body).not.toContain(oauth.canary);
     const events = await t.runtime.database.db.selectFrom('events').select('data').execute();
@@ -374,12 +431,21 @@ describe('connecting integrations (embedded database, OAuth server on 127.0.0.1)
     expect(JSON.stringify([events, audit])).not.toContain(oauth.canary);
     // The server's log, at its most talkative, through a whole connect, refresh and disconnect.
     let log = '';
-    const logger = pino({ level: 'trace', redact: logRedactions }, new Writable({ write: (chunk: Buffer, _encoding, done) => ((log += chunk.toString()), done()) }));
+    const logger = pino(
+      { level: 'trace', redact: logRedactions },
+      new Writable({ write: (chunk: Buffer, _encoding, done) => ((log += chunk.toString()), done()) }),
+    );
     const logged = await buildApp(t.runtime, { loggerInstance: logger });
     const callback = await authorize(t, otherToken);
     expect((await logged.inject({ method: 'GET', url: callback.url, cookies: callback.cookies })).statusCode).toBe(303);
-    const otherConnection = (await logged.inject({ method: 'GET', url: '/v1/integrations', headers: bearer(otherToken) })).json<{ integrations: Array<{ connection: { id: string } | null }> }>().integrations[0]!.connection!.id;
-    await t.runtime.database.db.updateTable('integration_connections').set({ token_expires_at: new Date(0) }).where('id', '=', otherConnection).execute();
+    const otherConnection = (await logged.inject({ method: 'GET', url: '/v1/integrations', headers: bearer(otherToken) })).json<{
+      integrations: Array<{ connection: { id: string } | null }>;
+    }>().integrations[0]!.connection!.id;
+    await t.runtime.database.db
+      .updateTable('integration_connections')
+      .set({ token_expires_at: new Date(0) })
+      .where('id', '=', otherConnection)
+      .execute();
     await t.runtime.integrations.accessToken((await connectionRow(t, otherConnection)).user_id, otherConnection);
     await logged.inject({ method: 'DELETE', url: `/v1/integrations/${otherConnection}`, headers: bearer(otherToken) });
     await logged.close();
@@ -406,7 +472,11 @@ describe('token refresh across instances (PostgreSQL)', () => {
     const second = new IntegrationService({ ...serviceDeps(t), database, guard: new OutboundGuard({ allowList: ['127.0.0.1'] }) });
     try {
       const id = await connect(t);
-      await t.runtime.database.db.updateTable('integration_connections').set({ token_expires_at: new Date(Date.now() - 1000) }).where('id', '=', id).execute();
+      await t.runtime.database.db
+        .updateTable('integration_connections')
+        .set({ token_expires_at: new Date(Date.now() - 1000) })
+        .where('id', '=', id)
+        .execute();
       oauth.refreshDelayMs = 200; // the refresh is slow enough that every call arrives while it runs
       const before = oauth.refreshes;
       const used = new Set<string>();

@@ -8,11 +8,20 @@ import { openCredentials } from './token-refresher.ts';
  * time under its lock, so a running server's refreshes interleave safely. Rows already rewritten
  * are skipped: running it again after an interruption finishes the job.
  */
-export async function rotateCredentials(database: PostgresDatabase, vault: CredentialVault): Promise<{ rewritten: number; unreadable: number; byKey: Record<string, number> }> {
+export async function rotateCredentials(
+  database: PostgresDatabase,
+  vault: CredentialVault,
+): Promise<{ rewritten: number; unreadable: number; byKey: Record<string, number> }> {
   let rewritten = 0;
   const unreadable = new Set<string>();
   for (;;) {
-    let query = database.db.selectFrom('integration_connections').select('id').where('credentials', 'is not', null).where('credentials_key_id', '<>', vault.currentKeyId).orderBy('id').limit(100);
+    let query = database.db
+      .selectFrom('integration_connections')
+      .select('id')
+      .where('credentials', 'is not', null)
+      .where('credentials_key_id', '<>', vault.currentKeyId)
+      .orderBy('id')
+      .limit(100);
     // Rows that cannot be read are counted and passed over, not retried.
     if (unreadable.size > 0) query = query.where('id', 'not in', [...unreadable]);
     const batch = await query.execute();
@@ -29,7 +38,11 @@ export async function rotateCredentials(database: PostgresDatabase, vault: Crede
           return;
         }
         const sealed = vault.seal({ userId: row.user_id, connectionId: row.id }, credentials);
-        await tx.updateTable('integration_connections').set({ credentials: sealed.sealed, credentials_key_id: sealed.keyId, updated_at: sql<Date>`now()` }).where('id', '=', id).execute();
+        await tx
+          .updateTable('integration_connections')
+          .set({ credentials: sealed.sealed, credentials_key_id: sealed.keyId, updated_at: sql<Date>`now()` })
+          .where('id', '=', id)
+          .execute();
         rewritten += 1;
       });
     }
@@ -40,5 +53,9 @@ export async function rotateCredentials(database: PostgresDatabase, vault: Crede
     .where('credentials', 'is not', null)
     .groupBy('credentials_key_id')
     .execute();
-  return { rewritten, unreadable: unreadable.size, byKey: Object.fromEntries(counts.map((c) => [c.credentials_key_id ?? '', Number(c.count)])) };
+  return {
+    rewritten,
+    unreadable: unreadable.size,
+    byKey: Object.fromEntries(counts.map((c) => [c.credentials_key_id ?? '', Number(c.count)])),
+  };
 }

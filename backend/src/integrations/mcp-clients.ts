@@ -95,10 +95,18 @@ export class McpClients {
   }
 
   /** Calls a tool; the idempotency key travels in `_meta` for servers that deduplicate. */
-  async callTool(target: McpTarget, name: string, args: Record<string, unknown>, options: { signal?: AbortSignal | undefined; idempotencyKey?: string | undefined }): Promise<CallToolResult> {
+  async callTool(
+    target: McpTarget,
+    name: string,
+    args: Record<string, unknown>,
+    options: { signal?: AbortSignal | undefined; idempotencyKey?: string | undefined },
+  ): Promise<CallToolResult> {
     return this.use(target, async (client) => {
       const params = { name, arguments: args, ...(options.idempotencyKey ? { _meta: { idempotencyKey: options.idempotencyKey } } : {}) };
-      return (await client.callTool(params, undefined, { timeout: this.options.timeoutMs, ...(options.signal ? { signal: options.signal } : {}) })) as CallToolResult;
+      return (await client.callTool(params, undefined, {
+        timeout: this.options.timeoutMs,
+        ...(options.signal ? { signal: options.signal } : {}),
+      })) as CallToolResult;
     });
   }
 
@@ -159,17 +167,28 @@ export class McpClients {
   private transport(target: McpTarget, onStreamRefused: (reason: string) => void): Transport {
     const { mcp } = target.entry;
     if (mcp.transport === 'stdio') {
-      return new StdioClientTransport({ command: mcp.command, args: mcp.args, env: { ...getDefaultEnvironment(), ...mcp.env }, stderr: 'ignore' });
+      return new StdioClientTransport({
+        command: mcp.command,
+        args: mcp.args,
+        env: { ...getDefaultEnvironment(), ...mcp.env },
+        stderr: 'ignore',
+      });
     }
     const url = target.mcpUrl ?? mcp.url;
     const { maxResponseBytes, timeoutMs } = this.options;
-    const streamLimits: EventStreamLimits = { maxEventBytes: maxResponseBytes, maxEventsPerWindow: maxStreamEventsPerWindow, maxBytesPerWindow: 4 * maxResponseBytes, windowMs: streamWindowMs };
+    const streamLimits: EventStreamLimits = {
+      maxEventBytes: maxResponseBytes,
+      maxEventsPerWindow: maxStreamEventsPerWindow,
+      maxBytesPerWindow: 4 * maxResponseBytes,
+      windowMs: streamWindowMs,
+    };
     const send = async (input: string | URL, init: RequestInit | undefined, token: string | undefined) => {
       const headers = new Headers(init?.headers);
       if (token) headers.set('authorization', `Bearer ${token}`);
       const response = await this.options.guard.fetch(input, { ...init, headers });
       // An answer (POST) is read whole, up to the cap; a notification stream (GET) is long-lived and bounded as it flows.
-      if (init?.method === 'POST') return asksForAnswer(init.body) ? readCapped(response, maxResponseBytes, timeoutMs) : acknowledgement(response);
+      if (init?.method === 'POST')
+        return asksForAnswer(init.body) ? readCapped(response, maxResponseBytes, timeoutMs) : acknowledgement(response);
       if (init?.method !== 'GET' || !response.ok || !response.body) return response;
       const body = boundedEventStream(response.body, streamLimits, onStreamRefused);
       return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
@@ -182,7 +201,12 @@ export class McpClients {
         const renewed = await this.options.bearer(target, token);
         return renewed && renewed !== token ? send(input, init, renewed) : response;
       },
-      reconnectionOptions: { initialReconnectionDelay: 1000, maxReconnectionDelay: 30_000, reconnectionDelayGrowFactor: 1.5, maxRetries: 10 },
+      reconnectionOptions: {
+        initialReconnectionDelay: 1000,
+        maxReconnectionDelay: 30_000,
+        reconnectionDelayGrowFactor: 1.5,
+        maxRetries: 10,
+      },
     });
   }
 }
@@ -204,12 +228,17 @@ async function readCapped(response: Response, maxBytes: number, timeoutMs: numbe
   try {
     for (;;) {
       const { done, value } = await reader.read();
-      if (late) throw new McpUnavailable('The server did not finish its answer in time.', { transient: true, mayHaveRun: true, transport: false });
+      if (late)
+        throw new McpUnavailable('The server did not finish its answer in time.', { transient: true, mayHaveRun: true, transport: false });
       if (done) break;
       seen += value.byteLength;
       if (seen > maxBytes) {
         await reader.cancel();
-        throw new McpUnavailable(`The server's answer is larger than ${Math.round(maxBytes / 1024 / 1024)} MB; it was refused.`, { transient: false, mayHaveRun: true, transport: false });
+        throw new McpUnavailable(`The server's answer is larger than ${Math.round(maxBytes / 1024 / 1024)} MB; it was refused.`, {
+          transient: false,
+          mayHaveRun: true,
+          transport: false,
+        });
       }
       chunks.push(value);
     }
@@ -248,20 +277,32 @@ function toUnavailable(error: unknown, target: McpTarget): AppError {
   if (error instanceof AppError && error.code !== 'INTEGRATION_UNAVAILABLE') return error; // CONNECTION_BROKEN, INTEGRATION_DISCONNECTED, OUTBOUND_REFUSED
   const what = `The ${target.entry.name} MCP server`;
   if (error instanceof McpError) {
-    if (error.code === -32001) return new McpUnavailable(`${what} did not answer in time.`, { transient: true, mayHaveRun: true, transport: false });
-    if (error.code === -32000) return new McpUnavailable(`${what} closed the connection.`, { transient: true, mayHaveRun: true, transport: true });
+    if (error.code === -32001)
+      return new McpUnavailable(`${what} did not answer in time.`, { transient: true, mayHaveRun: true, transport: false });
+    if (error.code === -32000)
+      return new McpUnavailable(`${what} closed the connection.`, { transient: true, mayHaveRun: true, transport: true });
     return new McpUnavailable(`${what} answered with an error (${error.code}).`, { transient: false, mayHaveRun: false, transport: false });
   }
   if (error instanceof StreamableHTTPError) {
     const status = error.code ?? 0;
     // The server refuses even a renewed credential: the user must connect again.
-    if (status === 401 || status === 403) return new AppError('CONNECTION_BROKEN', `${what} refuses the connection's credentials (HTTP ${status}): connect ${target.entry.name} again.`);
+    if (status === 401 || status === 403)
+      return new AppError(
+        'CONNECTION_BROKEN',
+        `${what} refuses the connection's credentials (HTTP ${status}): connect ${target.entry.name} again.`,
+      );
     // 429 and 503 refuse a request unprocessed; 404 is a session the server no longer knows.
     const unprocessed = status === 429 || status === 503 || status === 404;
-    return new McpUnavailable(`${what} answered HTTP ${status || 'error'}.`, { transient: unprocessed || status >= 500, mayHaveRun: !unprocessed, transport: true });
+    return new McpUnavailable(`${what} answered HTTP ${status || 'error'}.`, {
+      transient: unprocessed || status >= 500,
+      mayHaveRun: !unprocessed,
+      transport: true,
+    });
   }
-  if ((error as Error).name === 'AbortError') return new McpUnavailable(`${what} call was cancelled.`, { transient: false, mayHaveRun: true, transport: false });
-  if ((error as Error).name === 'ZodError' || error instanceof SyntaxError) return new McpUnavailable(`${what} sent an answer that is not valid MCP.`, { transient: false, mayHaveRun: true, transport: true });
+  if ((error as Error).name === 'AbortError')
+    return new McpUnavailable(`${what} call was cancelled.`, { transient: false, mayHaveRun: true, transport: false });
+  if ((error as Error).name === 'ZodError' || error instanceof SyntaxError)
+    return new McpUnavailable(`${what} sent an answer that is not valid MCP.`, { transient: false, mayHaveRun: true, transport: true });
   const code = (cause as { code?: string } | undefined)?.code ?? (error as { code?: string }).code;
   const neverSent = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'].includes(code ?? '');
   return new McpUnavailable(`${what} cannot be reached.`, { transient: true, mayHaveRun: !neverSent, transport: true });

@@ -54,14 +54,22 @@ describe('an MCP server’s notification stream (embedded database, MCP server o
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentry-mcp-stream-'));
     server = await startFakeMcpServer('changing', { accepts: (token) => token === 'hostile-key' });
     const catalogue = path.join(dir, 'integrations.yaml');
-    fs.writeFileSync(catalogue, `providers:\n  - id: hostile\n    name: Hostile\n    auth: { type: api_key }\n    mcp: { transport: streamable-http, url: '${server.url}' }\n`);
+    fs.writeFileSync(
+      catalogue,
+      `providers:\n  - id: hostile\n    name: Hostile\n    auth: { type: api_key }\n    mcp: { transport: streamable-http, url: '${server.url}' }\n`,
+    );
     t = await createTestApp('pglite', {
       INTEGRATIONS_CATALOGUE: catalogue,
       OUTBOUND_ALLOWED_HOSTS: '127.0.0.1',
       INTEGRATIONS_MAX_RESPONSE_BYTES: String(mb),
       INTEGRATIONS_HEALTH_INTERVAL_MS: '0',
     });
-    const connected = await t.app.inject({ method: 'POST', url: '/v1/integrations/hostile/connect', headers: bearer(t.userToken), payload: { apiKey: 'hostile-key' } });
+    const connected = await t.app.inject({
+      method: 'POST',
+      url: '/v1/integrations/hostile/connect',
+      headers: bearer(t.userToken),
+      payload: { apiKey: 'hostile-key' },
+    });
     expect(connected.statusCode).toBe(201);
     connectionId = connected.json<{ connection: { id: string } }>().connection.id;
     await t.runtime.integrationTools.refresh(connectionId);
@@ -73,11 +81,24 @@ describe('an MCP server’s notification stream (embedded database, MCP server o
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const status = async () => (await t.runtime.database.db.selectFrom('integration_connections').select('status').where('id', '=', connectionId).executeTakeFirstOrThrow()).status;
+  const status = async () =>
+    (
+      await t.runtime.database.db
+        .selectFrom('integration_connections')
+        .select('status')
+        .where('id', '=', connectionId)
+        .executeTakeFirstOrThrow()
+    ).status;
   const errors = async () =>
-    (await t.runtime.database.db.selectFrom('events').select('data').where('type', '=', 'integration.error').where('user_id', '=', t.userId).orderBy('id').execute()).map(
-      (e) => (e.data as { message: string }).message,
-    );
+    (
+      await t.runtime.database.db
+        .selectFrom('events')
+        .select('data')
+        .where('type', '=', 'integration.error')
+        .where('user_id', '=', t.userId)
+        .orderBy('id')
+        .execute()
+    ).map((e) => (e.data as { message: string }).message);
   /**
    * Makes the server's notification streams hostile, has the connection used by a new client (whose
    * stream that is), and waits for that stream to be over: the client hung up, or the server sent
@@ -89,7 +110,12 @@ describe('an MCP server’s notification stream (embedded database, MCP server o
     await t.runtime.integrationTools.forget(connectionId);
     // Listing the tools needs a client; it may be closed with its stream before the listing is answered.
     await t.runtime.integrationTools.refresh(connectionId).catch(() => undefined);
-    await expect.poll(() => server.hostileStreams[index] && (server.hostileStreams[index].closedByClient || server.hostileStreams[index].ended), { timeout: 20_000, interval: 50 }).toBe(true);
+    await expect
+      .poll(() => server.hostileStreams[index] && (server.hostileStreams[index].closedByClient || server.hostileStreams[index].ended), {
+        timeout: 20_000,
+        interval: 50,
+      })
+      .toBe(true);
     return server.hostileStreams[index]!;
   };
   const recover = async () => {
@@ -109,7 +135,9 @@ describe('an MCP server’s notification stream (embedded database, MCP server o
     });
     expect(peak - before).toBeLessThan(100 * mb);
     await expect.poll(status, { timeout: 5000 }).toBe('degraded');
-    expect(await errors()).toContainEqual(expect.stringMatching(/Hostile MCP server's notification stream was closed: it sent an event larger than 1 MB/));
+    expect(await errors()).toContainEqual(
+      expect.stringMatching(/Hostile MCP server's notification stream was closed: it sent an event larger than 1 MB/),
+    );
     // The client went with its stream: the SDK does not reconnect (its first retry would come after 1 s).
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(server.hostileStreams).toHaveLength(streams + 1);
@@ -125,7 +153,11 @@ describe('an MCP server’s notification stream (embedded database, MCP server o
       expect(stream.sent).toBeLessThan(32 * mb);
     });
     expect(peak - before).toBeLessThan(100 * mb);
-    await expect.poll(async () => (await errors()).some((m) => /notification stream was closed: it sent more than 100 events in 10 s/.test(m)), { timeout: 5000 }).toBe(true);
+    await expect
+      .poll(async () => (await errors()).some((m) => /notification stream was closed: it sent more than 100 events in 10 s/.test(m)), {
+        timeout: 5000,
+      })
+      .toBe(true);
     await expect.poll(status, { timeout: 5000 }).toBe('degraded');
     expect((await memoryInUse()) - before).toBeLessThan(32 * mb);
     await recover();

@@ -39,7 +39,10 @@ export class OAuthClient {
     };
     this.client = { client_id: settings.clientId };
     this.tokenTypes = Object.fromEntries(settings.tokenTypes.map((type) => [type.toLowerCase(), () => undefined]));
-    this.clientAuth = settings.tokenAuthMethod === 'client_secret_post' ? oauth.ClientSecretPost(settings.clientSecret) : oauth.ClientSecretBasic(settings.clientSecret);
+    this.clientAuth =
+      settings.tokenAuthMethod === 'client_secret_post'
+        ? oauth.ClientSecretPost(settings.clientSecret)
+        : oauth.ClientSecretBasic(settings.clientSecret);
   }
 
   get canRevoke(): boolean {
@@ -66,7 +69,9 @@ export class OAuthClient {
       parameters = oauth.validateAuthResponse(this.server, this.client, callback, state);
     } catch (error) {
       if (error instanceof oauth.AuthorizationResponseError) {
-        throw new AppError('OAUTH_DENIED', `The provider did not authorise the connection (${safeCode(error.error)}).`, { error: safeCode(error.error) });
+        throw new AppError('OAUTH_DENIED', `The provider did not authorise the connection (${safeCode(error.error)}).`, {
+          error: safeCode(error.error),
+        });
       }
       throw new AppError('OAUTH_DENIED', 'The provider sent back an authorization response that is not valid.');
     }
@@ -74,7 +79,15 @@ export class OAuthClient {
       oauth.processAuthorizationCodeResponse(
         this.server,
         this.client,
-        await oauth.authorizationCodeGrantRequest(this.server, this.client, this.clientAuth, parameters, redirectUri, codeVerifier, this.requestOptions()),
+        await oauth.authorizationCodeGrantRequest(
+          this.server,
+          this.client,
+          this.clientAuth,
+          parameters,
+          redirectUri,
+          codeVerifier,
+          this.requestOptions(),
+        ),
         { recognizedTokenTypes: this.tokenTypes },
       ),
     );
@@ -82,16 +95,23 @@ export class OAuthClient {
 
   async refresh(refreshToken: string): Promise<GrantedTokens> {
     return this.grant('The access token could not be refreshed', async () =>
-      oauth.processRefreshTokenResponse(this.server, this.client, await oauth.refreshTokenGrantRequest(this.server, this.client, this.clientAuth, refreshToken, this.requestOptions()), {
-        recognizedTokenTypes: this.tokenTypes,
-      }),
+      oauth.processRefreshTokenResponse(
+        this.server,
+        this.client,
+        await oauth.refreshTokenGrantRequest(this.server, this.client, this.clientAuth, refreshToken, this.requestOptions()),
+        {
+          recognizedTokenTypes: this.tokenTypes,
+        },
+      ),
     );
   }
 
   /** RFC 7009 revocation. Throws OAUTH_PROVIDER_ERROR when the provider refuses or cannot be reached. */
   async revoke(token: string): Promise<void> {
     try {
-      await oauth.processRevocationResponse(await oauth.revocationRequest(this.server, this.client, this.clientAuth, token, this.requestOptions()));
+      await oauth.processRevocationResponse(
+        await oauth.revocationRequest(this.server, this.client, this.clientAuth, token, this.requestOptions()),
+      );
     } catch (error) {
       throw toProviderError('The token could not be revoked', error);
     }
@@ -138,7 +158,10 @@ function toProviderError(what: string, error: unknown): AppError {
   // The administrator's endpoint at an address the outbound rules refuse: the user cannot fix
   // that, and the address is not theirs to see.
   if (error instanceof AppError && error.code === 'OUTBOUND_REFUSED') {
-    return new OAuthProviderError(`${what}: this installation's outbound rules refuse the provider's endpoint (an administrator can allow it with OUTBOUND_ALLOWED_HOSTS).`, false);
+    return new OAuthProviderError(
+      `${what}: this installation's outbound rules refuse the provider's endpoint (an administrator can allow it with OUTBOUND_ALLOWED_HOSTS).`,
+      false,
+    );
   }
   if (error instanceof AppError) return error;
   if (error instanceof oauth.ResponseBodyError) {
@@ -146,9 +169,13 @@ function toProviderError(what: string, error: unknown): AppError {
     // The grant itself is gone (RFC 6749 invalid_grant). Anything else (a wrong client secret, a
     // provider failing) is the installation's or the provider's to fix: the connection stays.
     const permanent = code === 'invalid_grant';
-    return new OAuthProviderError(`${what}: the provider answered ${error.status} ${code}.`, permanent, { status: error.status, error: code });
+    return new OAuthProviderError(`${what}: the provider answered ${error.status} ${code}.`, permanent, {
+      status: error.status,
+      error: code,
+    });
   }
-  if ((error as Error).name === 'TimeoutError' || (error as Error).name === 'AbortError') return new OAuthProviderError(`${what}: the provider did not answer in time.`, false);
+  if ((error as Error).name === 'TimeoutError' || (error as Error).name === 'AbortError')
+    return new OAuthProviderError(`${what}: the provider did not answer in time.`, false);
   if (error instanceof oauth.OperationProcessingError || (error as { code?: string }).code?.startsWith('OAUTH_')) {
     return new OAuthProviderError(`${what}: the provider's answer is not a valid OAuth response.`, false);
   }

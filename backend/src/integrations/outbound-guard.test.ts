@@ -53,14 +53,22 @@ describe('the outbound-request guard', () => {
     const logged: Array<{ host: string; address: string; range: string }> = [];
     const guard = new OutboundGuard({ onRefused: (refusal) => logged.push(refusal) });
     for (const attempt of [guard.checkUrl(`http://localhost:${port}/ok`), guard.fetch(`http://localhost:${port}/ok`)]) {
-      const error = await attempt.then(() => undefined, (e: unknown) => e as { code: string; message: string; details: unknown });
-      expect(error).toMatchObject({ code: 'OUTBOUND_REFUSED', message: expect.stringContaining('"localhost" are refused: it resolves to a non-public address') });
+      const error = await attempt.then(
+        () => undefined,
+        (e: unknown) => e as { code: string; message: string; details: unknown },
+      );
+      expect(error).toMatchObject({
+        code: 'OUTBOUND_REFUSED',
+        message: expect.stringContaining('"localhost" are refused: it resolves to a non-public address'),
+      });
       expect(`${error!.message} ${JSON.stringify(error!.details)}`).not.toMatch(/127\.0\.0\.1|::1|loopback/);
     }
     expect(logged.length).toBeGreaterThanOrEqual(2);
     expect(logged[0]).toMatchObject({ host: 'localhost', address: expect.stringMatching(/^(127\.0\.0\.1|::1)$/), range: 'loopback' });
     // An address the user wrote themselves is named, with its kind.
-    await expect(guard.checkUrl('http://10.0.0.1/')).rejects.toMatchObject({ message: expect.stringContaining('10.0.0.1 are refused: it is a private address') });
+    await expect(guard.checkUrl('http://10.0.0.1/')).rejects.toMatchObject({
+      message: expect.stringContaining('10.0.0.1 are refused: it is a private address'),
+    });
     await guard.close();
   });
 
@@ -76,8 +84,16 @@ describe('the outbound-request guard', () => {
     const guard = new OutboundGuard({ allowList: ['127.0.0.1'] });
     expect(await (await guard.fetch(`http://127.0.0.1:${port}/ok`)).text()).toBe('reached');
     expect(await (await guard.fetch(`http://2130706433:${port}/ok`)).text()).toBe('reached');
-    expect(await (await guard.fetch(`http://127.0.0.1:${port}/to?url=${encodeURIComponent(`http://127.0.0.1:${port}/ok`)}`)).text()).toBe('reached');
-    for (const target of [`http://127.0.0.2:${port}/ok`, 'http://169.254.169.254/latest/meta-data/', `http://[::ffff:7f00:2]:${port}/ok`, `http://2130706434:${port}/ok`, `http://[::1]:${port}/ok`]) {
+    expect(await (await guard.fetch(`http://127.0.0.1:${port}/to?url=${encodeURIComponent(`http://127.0.0.1:${port}/ok`)}`)).text()).toBe(
+      'reached',
+    );
+    for (const target of [
+      `http://127.0.0.2:${port}/ok`,
+      'http://169.254.169.254/latest/meta-data/',
+      `http://[::ffff:7f00:2]:${port}/ok`,
+      `http://2130706434:${port}/ok`,
+      `http://[::1]:${port}/ok`,
+    ]) {
       await expect(guard.fetch(`http://127.0.0.1:${port}/to?url=${encodeURIComponent(target)}`), target).rejects.toEqual(refused);
     }
     await guard.close();

@@ -68,7 +68,8 @@ export class OutboundGuard {
     } catch {
       throw new AppError('OUTBOUND_REFUSED', 'The URL is not valid.');
     }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new AppError('OUTBOUND_REFUSED', 'Only http:// and https:// URLs are allowed.');
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+      throw new AppError('OUTBOUND_REFUSED', 'Only http:// and https:// URLs are allowed.');
     if (parsed.username || parsed.password) throw new AppError('OUTBOUND_REFUSED', 'A URL may not carry a user name or password.');
     const host = parsed.hostname.replace(/^\[|\]$/g, '');
     const addresses = net.isIP(host) ? [host] : await resolveAll(host);
@@ -110,7 +111,8 @@ export class OutboundGuard {
       const v6 = parsed as ipaddr.IPv6;
       // IPv4 addresses dressed as IPv6: mapped (::ffff:a.b.c.d) and the deprecated compatible form (::a.b.c.d).
       const compatible = v6.parts.slice(0, 6).every((p) => p === 0) && (v6.parts[6] !== 0 || v6.parts[7]! > 1);
-      if (v6.isIPv4MappedAddress() || compatible) parsed = ipaddr.IPv4.parse(`${v6.parts[6]! >> 8}.${v6.parts[6]! & 255}.${v6.parts[7]! >> 8}.${v6.parts[7]! & 255}`);
+      if (v6.isIPv4MappedAddress() || compatible)
+        parsed = ipaddr.IPv4.parse(`${v6.parts[6]! >> 8}.${v6.parts[6]! & 255}.${v6.parts[7]! >> 8}.${v6.parts[7]! & 255}`);
     }
     if (this.ranges.some(([base, bits]) => base.kind() === parsed.kind() && parsed.match(base, bits))) return undefined;
     const range = parsed.range();
@@ -118,11 +120,19 @@ export class OutboundGuard {
     this.onRefused?.({ host, address, range });
     const hint = 'An administrator can allow it with OUTBOUND_ALLOWED_HOSTS.';
     // An address the user wrote can be named; what a name resolves to is not theirs to learn.
-    if (host === address) return new AppError('OUTBOUND_REFUSED', `Requests to ${address} are refused: it is a ${describe(range)} address. ${hint}`, { host, range });
+    if (host === address)
+      return new AppError('OUTBOUND_REFUSED', `Requests to ${address} are refused: it is a ${describe(range)} address. ${hint}`, {
+        host,
+        range,
+      });
     return new AppError('OUTBOUND_REFUSED', `Requests to "${host}" are refused: it resolves to a non-public address. ${hint}`, { host });
   }
 
-  private lookup(hostname: string, options: dns.LookupOptions, callback: (error: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void): void {
+  private lookup(
+    hostname: string,
+    options: dns.LookupOptions,
+    callback: (error: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void,
+  ): void {
     dns.lookup(hostname, { ...options, all: true }, (error, addresses) => {
       if (error) return callback(error, '');
       for (const { address } of addresses) {

@@ -45,7 +45,8 @@ export class TokenRefresher {
   /** The connection's access token, refreshed first when it is about to expire or is the one a server just `rejected`. */
   async accessToken(row: ConnectionRow, options: { rejected?: string } = {}): Promise<string> {
     const credentials = this.open(row);
-    if (!credentials.accessToken) throw new AppError('CONNECTION_BROKEN', 'This connection has no access token: connect the integration again.');
+    if (!credentials.accessToken)
+      throw new AppError('CONNECTION_BROKEN', 'This connection has no access token: connect the integration again.');
     const expiring = row.token_expires_at !== null && row.token_expires_at.getTime() - Date.now() < expirySkewMs;
     if (!expiring && options.rejected !== credentials.accessToken) return credentials.accessToken;
     if (row.status === 'error') throw brokenError(row);
@@ -71,13 +72,15 @@ export class TokenRefresher {
         .executeTakeFirst();
       if (claimed && claimed.credentials_version === seenVersion) return this.refreshClaimed(claimed, claim);
       if (claimed) await this.release(connectionId, claim); // refreshed by another instance meanwhile
-      const current = claimed ?? (await db.selectFrom('integration_connections').selectAll().where('id', '=', connectionId).executeTakeFirst());
+      const current =
+        claimed ?? (await db.selectFrom('integration_connections').selectAll().where('id', '=', connectionId).executeTakeFirst());
       if (!current) throw new AppError('CONNECTION_NOT_FOUND', 'The connection was removed.');
       if (current.credentials_version !== seenVersion) {
         if (current.status === 'error') throw brokenError(current);
         return this.open(current).accessToken!;
       }
-      if (Date.now() > deadline) throw new OAuthProviderError('The access token could not be refreshed: another instance is still refreshing it.', false);
+      if (Date.now() > deadline)
+        throw new OAuthProviderError('The access token could not be refreshed: another instance is still refreshing it.', false);
       await sleep(this.pollMs);
     }
   }
@@ -86,9 +89,15 @@ export class TokenRefresher {
     const credentials = this.open(row);
     const client = this.deps.oauthClient(row.provider);
     try {
-      if (!credentials.refreshToken || !client) throw new OAuthProviderError('The provider gave no refresh token, or is no longer offered', true);
+      if (!credentials.refreshToken || !client)
+        throw new OAuthProviderError('The provider gave no refresh token, or is no longer offered', true);
       const granted = await client.refresh(credentials.refreshToken);
-      const renewed: Credentials = { ...credentials, accessToken: granted.accessToken, tokenType: granted.tokenType, ...(granted.refreshToken ? { refreshToken: granted.refreshToken } : {}) };
+      const renewed: Credentials = {
+        ...credentials,
+        accessToken: granted.accessToken,
+        tokenType: granted.tokenType,
+        ...(granted.refreshToken ? { refreshToken: granted.refreshToken } : {}),
+      };
       const sealed = this.deps.vault.seal({ userId: row.user_id, connectionId: row.id }, renewed);
       await this.deps.database.transaction(async (tx) => {
         const updated = await tx
@@ -115,7 +124,13 @@ export class TokenRefresher {
         if (!updated) throw new OAuthProviderError('The connection changed while its token was refreshed; retry.', false);
         const data = { integrationId: row.id, provider: row.provider, expiresAt: granted.expiresAt?.toISOString() ?? null };
         await this.deps.registry.announce(tx, row.user_id, { type: 'integration.refreshed', data });
-        await recordAudit(tx, { action: 'integration.refreshed', actorUserId: null, targetType: 'integration_connection', targetId: row.id, details: { provider: row.provider } });
+        await recordAudit(tx, {
+          action: 'integration.refreshed',
+          actorUserId: null,
+          targetType: 'integration_connection',
+          targetId: row.id,
+          details: { provider: row.provider },
+        });
       });
       return granted.accessToken;
     } catch (error) {
@@ -131,7 +146,14 @@ export class TokenRefresher {
     await this.deps.database.transaction(async (tx) => {
       const updated = await tx
         .updateTable('integration_connections')
-        .set({ status: 'error', last_error: lastError, credentials_version: sql<number>`credentials_version + 1`, updated_at: sql<Date>`now()`, refresh_claimed_by: null, refresh_claimed_until: null })
+        .set({
+          status: 'error',
+          last_error: lastError,
+          credentials_version: sql<number>`credentials_version + 1`,
+          updated_at: sql<Date>`now()`,
+          refresh_claimed_by: null,
+          refresh_claimed_until: null,
+        })
         .where('id', '=', row.id)
         .where('refresh_claimed_by', '=', claim)
         .where('credentials_version', '=', row.credentials_version)
@@ -140,7 +162,11 @@ export class TokenRefresher {
       if (!updated) return;
       const connection = { integrationId: row.id, provider: row.provider };
       await this.deps.registry.announce(tx, row.user_id, { type: 'integration.error', data: { ...connection, ...lastError } });
-      if (row.status !== 'error') await this.deps.registry.announce(tx, row.user_id, { type: 'integration.status_changed', data: { ...connection, from: row.status, to: 'error', reason: lastError.message.slice(0, 500) } });
+      if (row.status !== 'error')
+        await this.deps.registry.announce(tx, row.user_id, {
+          type: 'integration.status_changed',
+          data: { ...connection, from: row.status, to: 'error', reason: lastError.message.slice(0, 500) },
+        });
     });
   }
 
@@ -165,5 +191,9 @@ export function openCredentials(vault: CredentialVault, row: ConnectionRow): Cre
 }
 
 function brokenError(row: ConnectionRow, reason?: string): AppError {
-  return new AppError('CONNECTION_BROKEN', `${reason ?? 'The provider no longer accepts this connection'}: connect ${row.provider} again.`, { connectionId: row.id, provider: row.provider });
+  return new AppError(
+    'CONNECTION_BROKEN',
+    `${reason ?? 'The provider no longer accepts this connection'}: connect ${row.provider} again.`,
+    { connectionId: row.id, provider: row.provider },
+  );
 }

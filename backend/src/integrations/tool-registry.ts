@@ -72,15 +72,30 @@ export class ToolRegistry {
    * `trustHints`: whether the server's annotations may mark a tool idempotent (re-run after a
    * crash); not for a server a user named, whose annotations are theirs to choose.
    */
-  async replace(connection: { connectionId: string; userId: string; provider: string; trustHints: boolean }, listed: readonly Tool[]): Promise<ToolsChange> {
+  async replace(
+    connection: { connectionId: string; userId: string; provider: string; trustHints: boolean },
+    listed: readonly Tool[],
+  ): Promise<ToolsChange> {
     return this.database.transaction(async (tx) => {
-      const owner = await tx.selectFrom('integration_connections').select('id').where('id', '=', connection.connectionId).forUpdate().executeTakeFirst();
+      const owner = await tx
+        .selectFrom('integration_connections')
+        .select('id')
+        .where('id', '=', connection.connectionId)
+        .forUpdate()
+        .executeTakeFirst();
       if (!owner) return { added: [], removed: [], changed: [], flagged: [] }; // disconnected meanwhile
-      const before = new Map((await tx.selectFrom('integration_tools').selectAll().where('connection_id', '=', connection.connectionId).execute()).map((row) => [row.remote_name, row]));
+      const before = new Map(
+        (await tx.selectFrom('integration_tools').selectAll().where('connection_id', '=', connection.connectionId).execute()).map((row) => [
+          row.remote_name,
+          row,
+        ]),
+      );
       const taken = new Set<string>();
       const unique = [...new Map(listed.map((tool) => [tool.name, tool])).values()];
       const next = unique.slice(0, maxTools).map((tool) => {
-        const hash = createHash('sha256').update(tool.description ?? '').digest('hex');
+        const hash = createHash('sha256')
+          .update(tool.description ?? '')
+          .digest('hex');
         const previous = before.get(tool.name);
         const flags = new Set<ToolFlag>(previous?.flags.filter((f) => f === 'description-changed') ?? []);
         if (previous && previous.description_hash !== hash) flags.add('description-changed');
@@ -154,7 +169,9 @@ export class ToolRegistry {
 
   /** The tools of one connection, by exposed name: what a disconnect removes. */
   async namesOf(executor: Executor, connectionId: string): Promise<string[]> {
-    return (await executor.selectFrom('integration_tools').select('name').where('connection_id', '=', connectionId).orderBy('name').execute()).map((r) => r.name);
+    return (
+      await executor.selectFrom('integration_tools').select('name').where('connection_id', '=', connectionId).orderBy('name').execute()
+    ).map((r) => r.name);
   }
 
   /**
@@ -172,7 +189,11 @@ export class ToolRegistry {
       .orderBy('last_active_at', 'desc')
       .limit(100)
       .execute();
-    await this.bus.publish(tx, { userId, topic: 'integrations', event }, ...sessions.map((s) => ({ userId, topic: `session:${s.id}`, event })));
+    await this.bus.publish(
+      tx,
+      { userId, topic: 'integrations', event },
+      ...sessions.map((s) => ({ userId, topic: `session:${s.id}`, event })),
+    );
   }
 }
 

@@ -58,21 +58,29 @@ describe('chunkText', () => {
     const chunks = chunkText(text, { chunkSize: 500, overlap: 50 });
     expect(performance.now() - started).toBeLessThan(2000);
     expect(chunks.every((c) => c.tokenCount <= 500 && text.slice(c.start, c.end) === c.content)).toBe(true);
-    expect(chunks.map((c) => c.content).join('').replace(/\s/g, '')).toContain('bomb'.repeat(100));
+    expect(
+      chunks
+        .map((c) => c.content)
+        .join('')
+        .replace(/\s/g, ''),
+    ).toContain('bomb'.repeat(100));
     expect(chunks[0]!.content.startsWith('A normal sentence first.')).toBe(true);
     expect(chunks.at(-1)!.content.endsWith('and a normal end.')).toBe(true);
   });
 
-  it.each(['a-', 'a@a.', 'eyJa-'])('chunks 250,000 characters of %s (which the word segmenter breaks in quadratic time) at once', (unit) => {
-    // Before the segmenter saw windows of a bounded length, 160,000 characters of `a-` took 21 s.
-    const text = unit.repeat(250_000 / unit.length);
-    const started = performance.now();
-    const chunks = chunkText(text, { chunkSize: 500, overlap: 50 });
-    expect(performance.now() - started).toBeLessThan(2000);
-    expect(chunks.every((c) => c.tokenCount <= 500 && text.slice(c.start, c.end) === c.content)).toBe(true);
-    expect(chunks[0]!.start).toBe(0);
-    expect(chunks.at(-1)!.end).toBe(text.length);
-  });
+  it.each(['a-', 'a@a.', 'eyJa-'])(
+    'chunks 250,000 characters of %s (which the word segmenter breaks in quadratic time) at once',
+    (unit) => {
+      // Before the segmenter saw windows of a bounded length, 160,000 characters of `a-` took 21 s.
+      const text = unit.repeat(250_000 / unit.length);
+      const started = performance.now();
+      const chunks = chunkText(text, { chunkSize: 500, overlap: 50 });
+      expect(performance.now() - started).toBeLessThan(2000);
+      expect(chunks.every((c) => c.tokenCount <= 500 && text.slice(c.start, c.end) === c.content)).toBe(true);
+      expect(chunks[0]!.start).toBe(0);
+      expect(chunks.at(-1)!.end).toBe(text.length);
+    },
+  );
 
   it('returns nothing for blank text', () => {
     expect(chunkText(' \n\n\t', { chunkSize: 100, overlap: 10 })).toEqual([]);

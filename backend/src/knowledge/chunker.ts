@@ -101,7 +101,9 @@ function atomsOf(text: string, chunkSize: number, overlap: number): Atom[] {
         const tokens = countTokens(segment);
         if (tokens <= partSize) pieces.push([from, to, tokens]);
         // A character is at most four tokens, so a quarter of the size in characters always fits.
-        else for (let at = from, step = Math.max(1, Math.floor(partSize / 4)); at < to; at += step) pieces.push([at, Math.min(to, at + step), step * 4]);
+        else
+          for (let at = from, step = Math.max(1, Math.floor(partSize / 4)); at < to; at += step)
+            pieces.push([at, Math.min(to, at + step), step * 4]);
       }
     }
     let first = 0;

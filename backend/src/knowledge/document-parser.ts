@@ -14,8 +14,7 @@ import { checkPdfStreams } from './pdf-stream-check.ts';
 export type DocumentType = 'text/plain' | 'text/markdown' | 'text/html' | 'application/pdf' | typeof docxType;
 const docxType = 'application/vnd.openxmlformats-officedocument.wordprocessingml.document';
 
-const unsupported = (what: string) =>
-  new AppError('UNSUPPORTED_DOCUMENT_TYPE', `${what} Upload .txt, .md, .html, .pdf or .docx.`);
+const unsupported = (what: string) => new AppError('UNSUPPORTED_DOCUMENT_TYPE', `${what} Upload .txt, .md, .html, .pdf or .docx.`);
 
 /** Detects the type from the content. Text is text only when it decodes as UTF-8 and has no NULs. */
 export async function detectDocumentType(bytes: Uint8Array, fileName: string | undefined): Promise<DocumentType> {

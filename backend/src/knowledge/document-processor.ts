@@ -68,7 +68,10 @@ export class DocumentProcessor {
   async start(): Promise<void> {
     await this.recover();
     // A document whose instance died mid-way is taken over once its lease expires.
-    this.recovery = setInterval(() => void this.recover().catch((error: Error) => this.options.onError(error, 'recovering documents')), leaseMs / 2);
+    this.recovery = setInterval(
+      () => void this.recover().catch((error: Error) => this.options.onError(error, 'recovering documents')),
+      leaseMs / 2,
+    );
     this.recovery.unref();
   }
 
@@ -165,7 +168,9 @@ export class DocumentProcessor {
       await database.db.deleteFrom('kb_chunks').where('document_id', '=', id).where('version', '=', claim.version).execute();
       for (let at = 0; at < chunks.length; at += embedBatchSize) {
         const batch = chunks.slice(at, at + embedBatchSize);
-        const vectors = await Promise.all(models.map(async (m) => (await this.options.embedder(m.model)).embed(batch.map((c) => c.content))));
+        const vectors = await Promise.all(
+          models.map(async (m) => (await this.options.embedder(m.model)).embed(batch.map((c) => c.content))),
+        );
         for (let from = 0; from < batch.length; from += storeBatchSize) {
           if (this.stopped) throw new Superseded();
           const to = from + storeBatchSize;
@@ -177,7 +182,16 @@ export class DocumentProcessor {
       await database.transaction(async (tx) => {
         const done = await tx
           .updateTable('kb_documents')
-          .set({ status: 'completed', active_version: claim.version, chunk_count: chunks.length, embedding_model: active?.model ?? null, processed_at: new Date(), updated_at: new Date(), lease_owner: null, lease_expires_at: null })
+          .set({
+            status: 'completed',
+            active_version: claim.version,
+            chunk_count: chunks.length,
+            embedding_model: active?.model ?? null,
+            processed_at: new Date(),
+            updated_at: new Date(),
+            lease_owner: null,
+            lease_expires_at: null,
+          })
           .where('id', '=', id)
           .where('version', '=', claim.version)
           .where('lease_owner', '=', this.instance)
@@ -208,12 +222,27 @@ export class DocumentProcessor {
       if (Number(renewed.numUpdatedRows) === 0) throw new Superseded();
       const rows = await tx
         .insertInto('kb_chunks')
-        .values(batch.chunks.map((c) => ({ document_id: id, user_id: userId, version, chunk_index: c.index, content: c.content, token_count: c.tokenCount, char_start: c.start, char_end: c.end })))
+        .values(
+          batch.chunks.map((c) => ({
+            document_id: id,
+            user_id: userId,
+            version,
+            chunk_index: c.index,
+            content: c.content,
+            token_count: c.tokenCount,
+            char_start: c.start,
+            char_end: c.end,
+          })),
+        )
         .returning('id')
         .execute();
       await tx
         .insertInto('kb_embeddings')
-        .values(batch.models.flatMap((m, mi) => rows.map((r, ci) => ({ chunk_id: r.id, model: m.model, user_id: userId, embedding: vectorLiteral(batch.vectors[mi]![ci]!) }))))
+        .values(
+          batch.models.flatMap((m, mi) =>
+            rows.map((r, ci) => ({ chunk_id: r.id, model: m.model, user_id: userId, embedding: vectorLiteral(batch.vectors[mi]![ci]!) })),
+          ),
+        )
         .execute();
     });
   }

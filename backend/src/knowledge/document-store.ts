@@ -124,7 +124,11 @@ export class DocumentStore {
       const [at, id] = decodeCursor(query.cursor);
       select = select.where((eb) => eb.or([eb(createdMs, '<', at), eb.and([eb(createdMs, '=', at), eb('id', '<', id)])]));
     }
-    const rows = await select.orderBy(createdMs, 'desc').orderBy('id', 'desc').limit(query.limit + 1).execute();
+    const rows = await select
+      .orderBy(createdMs, 'desc')
+      .orderBy('id', 'desc')
+      .limit(query.limit + 1)
+      .execute();
     const page = rows.slice(0, query.limit);
     const last = page[page.length - 1];
     return { documents: page.map(toView), nextCursor: rows.length > query.limit && last ? encodeCursor(last.created_at, last.id) : null };
@@ -166,7 +170,16 @@ export class DocumentStore {
                 }
               : {}),
             ...(reprocess
-              ? { version, status: 'pending' as const, chunk_size: options.chunkSize, chunk_overlap: options.overlap, error_code: null, error_message: null, lease_owner: null, lease_expires_at: null }
+              ? {
+                  version,
+                  status: 'pending' as const,
+                  chunk_size: options.chunkSize,
+                  chunk_overlap: options.overlap,
+                  error_code: null,
+                  error_message: null,
+                  lease_owner: null,
+                  lease_expires_at: null,
+                }
               : {}),
             updated_at: new Date(),
           })
@@ -191,7 +204,12 @@ export class DocumentStore {
 
   /** Deletes a document with its chunks, vectors and stored original. */
   async delete(userId: string, id: string): Promise<void> {
-    const deleted = await this.options.database.db.deleteFrom('kb_documents').where('id', '=', id).where('user_id', '=', userId).returning('storage_key').executeTakeFirst();
+    const deleted = await this.options.database.db
+      .deleteFrom('kb_documents')
+      .where('id', '=', id)
+      .where('user_id', '=', userId)
+      .returning('storage_key')
+      .executeTakeFirst();
     if (!deleted) throw documentNotFound();
     await this.options.files.remove(deleted.storage_key);
   }
@@ -200,14 +218,24 @@ export class DocumentStore {
   async sweepFiles(): Promise<void> {
     await this.options.files.sweep(async (keys) => {
       if (keys.length === 0) return new Set();
-      const rows = await this.options.database.db.selectFrom('kb_documents').select('storage_key').where('storage_key', 'in', keys).execute();
+      const rows = await this.options.database.db
+        .selectFrom('kb_documents')
+        .select('storage_key')
+        .where('storage_key', 'in', keys)
+        .execute();
       return new Set(rows.map((r) => r.storage_key));
     });
   }
 
-  private chunkOptions(chunkSize = this.options.defaults.chunkSize, overlap = this.options.defaults.chunkOverlap): { chunkSize: number; overlap: number } {
+  private chunkOptions(
+    chunkSize = this.options.defaults.chunkSize,
+    overlap = this.options.defaults.chunkOverlap,
+  ): { chunkSize: number; overlap: number } {
     if (!Number.isInteger(chunkSize) || chunkSize < chunkLimits.minSize || chunkSize > chunkLimits.maxSize) {
-      throw new AppError('VALIDATION_FAILED', `chunkSize must be a whole number of tokens from ${chunkLimits.minSize} to ${chunkLimits.maxSize}.`);
+      throw new AppError(
+        'VALIDATION_FAILED',
+        `chunkSize must be a whole number of tokens from ${chunkLimits.minSize} to ${chunkLimits.maxSize}.`,
+      );
     }
     if (!Number.isInteger(overlap) || overlap < 0 || overlap > chunkSize / 2) {
       throw new AppError('VALIDATION_FAILED', 'overlap must be a whole number of tokens from 0 to half the chunk size.');
@@ -216,12 +244,22 @@ export class DocumentStore {
   }
 
   private findByChecksum(userId: string, checksum: string): Promise<DocumentRow | undefined> {
-    return this.options.database.db.selectFrom('kb_documents').select(documentColumns).where('user_id', '=', userId).where('checksum', '=', checksum).executeTakeFirst();
+    return this.options.database.db
+      .selectFrom('kb_documents')
+      .select(documentColumns)
+      .where('user_id', '=', userId)
+      .where('checksum', '=', checksum)
+      .executeTakeFirst();
   }
 
   private async row(userId: string, id: string): Promise<DocumentRow> {
     if (!isUuid(id)) throw documentNotFound();
-    const row = await this.options.database.db.selectFrom('kb_documents').select(documentColumns).where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+    const row = await this.options.database.db
+      .selectFrom('kb_documents')
+      .select(documentColumns)
+      .where('id', '=', id)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
     if (!row) throw documentNotFound();
     return row;
   }

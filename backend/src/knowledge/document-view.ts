@@ -32,9 +32,32 @@ export type DocumentRow = Omit<Selectable<KbDocumentsTable>, 'text'>;
 
 /** Every column of a document row but its text. */
 export const documentColumns = [
-  'id', 'user_id', 'title', 'source', 'tags', 'metadata', 'file_name', 'content_type', 'size_bytes', 'checksum',
-  'storage_key', 'redactions', 'chunk_size', 'chunk_overlap', 'status', 'error_code', 'error_message', 'version',
-  'active_version', 'chunk_count', 'embedding_model', 'lease_owner', 'lease_expires_at', 'created_at', 'updated_at', 'processed_at',
+  'id',
+  'user_id',
+  'title',
+  'source',
+  'tags',
+  'metadata',
+  'file_name',
+  'content_type',
+  'size_bytes',
+  'checksum',
+  'storage_key',
+  'redactions',
+  'chunk_size',
+  'chunk_overlap',
+  'status',
+  'error_code',
+  'error_message',
+  'version',
+  'active_version',
+  'chunk_count',
+  'embedding_model',
+  'lease_owner',
+  'lease_expires_at',
+  'created_at',
+  'updated_at',
+  'processed_at',
 ] as const;
 
 export function toView(row: DocumentRow): DocumentView {
@@ -72,7 +95,11 @@ export async function publishDocumentStatus(bus: EventBus, tx: Executor, row: Do
     topic: 'knowledge',
     event: {
       type: 'kb.document.status',
-      data: { documentId: row.id, status: row.status, ...(row.error_code ? { error: { code: row.error_code, message: row.error_message ?? '' } } : {}) },
+      data: {
+        documentId: row.id,
+        status: row.status,
+        ...(row.error_code ? { error: { code: row.error_code, message: row.error_message ?? '' } } : {}),
+      },
     },
   });
 }

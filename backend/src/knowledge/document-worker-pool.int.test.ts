@@ -8,7 +8,13 @@ import { DocumentWorkerPool, queueLimits, type DocumentReaderSettings } from './
  * tasks run one at a time, and the queue is bounded.
  */
 
-const settings: DocumentReaderSettings = { workers: 2, timeoutMs: 60_000, memoryMb: 1024, maxInflatedBytes: 128 * 1024 * 1024, maxTextChars: 20 * 1024 * 1024 };
+const settings: DocumentReaderSettings = {
+  workers: 2,
+  timeoutMs: 60_000,
+  memoryMb: 1024,
+  maxInflatedBytes: 128 * 1024 * 1024,
+  maxTextChars: 20 * 1024 * 1024,
+};
 const note = (n: number) => Buffer.from(`A short note, number ${n}.`);
 /** Within the inflate budget, so pdf.js spends seconds on it. */
 const slowPdf = (n: number) => pdfBomb(15 * 1024 * 1024 + n);
@@ -31,8 +37,14 @@ describe('document reader pool', () => {
   it("fails a task over its time alone, counting each task's time from its own start", async () => {
     pool = await warmPool({ timeoutMs: 1000 });
     const started = performance.now();
-    const first = pool.extract('hostile', slowPdf(1), 'slow-1.pdf').then(() => 'read', (e: Error & { code?: string }) => ({ code: e.code, message: e.message, at: seconds(started) }));
-    const second = pool.extract('hostile', slowPdf(2), 'slow-2.pdf').then(() => 'read', (e: Error & { code?: string }) => ({ code: e.code, message: e.message, at: seconds(started) }));
+    const first = pool.extract('hostile', slowPdf(1), 'slow-1.pdf').then(
+      () => 'read',
+      (e: Error & { code?: string }) => ({ code: e.code, message: e.message, at: seconds(started) }),
+    );
+    const second = pool.extract('hostile', slowPdf(2), 'slow-2.pdf').then(
+      () => 'read',
+      (e: Error & { code?: string }) => ({ code: e.code, message: e.message, at: seconds(started) }),
+    );
     await new Promise((resolve) => setTimeout(resolve, 200));
     const other = performance.now();
     const quick = await pool.extract('bystander', note(3), 'note.txt');
@@ -53,7 +65,10 @@ describe('document reader pool', () => {
     // ArrayBuffers, which a worker thread's heap limit would not count.
     const bomb = pool.extract('hostile', pdfBomb(600 * 1024 * 1024, { posingAsImage: true }), 'bomb.pdf');
     const quick = pool.extract('bystander', note(5), 'note.txt');
-    await expect(bomb).rejects.toMatchObject({ code: 'DOCUMENT_TOO_COMPLEX', message: expect.stringMatching(/more than 256 MB of memory/) });
+    await expect(bomb).rejects.toMatchObject({
+      code: 'DOCUMENT_TOO_COMPLEX',
+      message: expect.stringMatching(/more than 256 MB of memory/),
+    });
     expect((await quick).text).toContain('number 5');
     expect((await pool.extract('hostile', note(6), 'note.txt')).text).toContain('number 6');
   });
@@ -61,7 +76,10 @@ describe('document reader pool', () => {
   it("never gives a task to a reader being killed for time, even when the killed one's answer was already on its way", async () => {
     pool = new DocumentWorkerPool({ ...settings, workers: 1, timeoutMs: 300 });
     await pool.extract('warm', note(1), 'a.txt');
-    const first = pool.extract('late', note(2), 'a.txt').then(() => 'read', (e: { code?: string }) => e.code);
+    const first = pool.extract('late', note(2), 'a.txt').then(
+      () => 'read',
+      (e: { code?: string }) => e.code,
+    );
     const bystander = pool.extract('bystander', note(3), 'b.txt');
     // Let the first be sent, then hold the server's thread past its time: its answer arrives in
     // the same turn of the event loop as its timer, which runs first and kills the reader.
@@ -76,19 +94,36 @@ describe('document reader pool', () => {
     // leaves most of it behind; reused, the next such document passed 230 MB.
     pool = new DocumentWorkerPool({ ...settings, workers: 1, memoryMb: 230 });
     const large = (n: number) => Buffer.alloc(20 * 1024 * 1024, `Words of a long report, part ${n}. `);
-    const outcomes = await Promise.all(['a', 'b', 'c', 'd'].map((user, n) => pool!.extract(user, large(n), 'report.txt').then(() => 'read', (e: Error) => e.message)));
+    const outcomes = await Promise.all(
+      ['a', 'b', 'c', 'd'].map((user, n) =>
+        pool!.extract(user, large(n), 'report.txt').then(
+          () => 'read',
+          (e: Error) => e.message,
+        ),
+      ),
+    );
     expect(outcomes).toEqual(['read', 'read', 'read', 'read']);
   });
 
   it('bounds the queue: per user (429) and in all (503); background chunking is never refused', async () => {
     pool = new DocumentWorkerPool(settings);
-    const tasks = Array.from({ length: queueLimits.perUser + 2 }, (_, i) => pool!.extract('eager', note(10 + i), 'note.txt').then(() => 'read', (e: { code?: string }) => e.code));
+    const tasks = Array.from({ length: queueLimits.perUser + 2 }, (_, i) =>
+      pool!.extract('eager', note(10 + i), 'note.txt').then(
+        () => 'read',
+        (e: { code?: string }) => e.code,
+      ),
+    );
     const chunked = pool.chunk('eager', 'Chunked in the background.', { chunkSize: 100, overlap: 0 });
     // One runs, four wait, the sixth is refused; the chunking waits its turn.
     expect(await Promise.all(tasks)).toEqual([...Array(queueLimits.perUser + 1).fill('read'), 'DOCUMENT_QUEUE_FULL']);
     expect((await chunked).length).toBe(1);
 
-    const crowd = Array.from({ length: queueLimits.total + 3 }, (_, i) => pool!.extract(`user-${i % 40}`, note(100 + i), 'note.txt').then(() => 'read', (e: { code?: string }) => e.code));
+    const crowd = Array.from({ length: queueLimits.total + 3 }, (_, i) =>
+      pool!.extract(`user-${i % 40}`, note(100 + i), 'note.txt').then(
+        () => 'read',
+        (e: { code?: string }) => e.code,
+      ),
+    );
     const outcomes = await Promise.all(crowd);
     expect(outcomes.filter((o) => o === 'DOCUMENT_READERS_BUSY').length).toBeGreaterThan(0);
     expect(outcomes.filter((o) => o !== 'read' && o !== 'DOCUMENT_READERS_BUSY')).toEqual([]);

@@ -49,7 +49,12 @@ export class DocumentWorkerPool {
 
   /** Detects the type of `bytes`, extracts and redacts its text, for `userId`. */
   extract(userId: string, bytes: Uint8Array, fileName: string | undefined): Promise<ExtractResult> {
-    const request: WorkerRequest = { kind: 'extract', bytes, fileName, limits: { maxInflatedBytes: this.settings.maxInflatedBytes, maxTextChars: this.settings.maxTextChars } };
+    const request: WorkerRequest = {
+      kind: 'extract',
+      bytes,
+      fileName,
+      limits: { maxInflatedBytes: this.settings.maxInflatedBytes, maxTextChars: this.settings.maxTextChars },
+    };
     return this.submit(userId, request, { bounded: true });
   }
 
@@ -69,7 +74,12 @@ export class DocumentWorkerPool {
     if (this.closed) return Promise.reject(shuttingDown());
     if (options.bounded) {
       if ((this.waitingPerUser.get(userId) ?? 0) >= queueLimits.perUser) {
-        return Promise.reject(new AppError('DOCUMENT_QUEUE_FULL', `You have ${queueLimits.perUser} documents waiting to be read; upload more once they are done.`));
+        return Promise.reject(
+          new AppError(
+            'DOCUMENT_QUEUE_FULL',
+            `You have ${queueLimits.perUser} documents waiting to be read; upload more once they are done.`,
+          ),
+        );
       }
       if (this.waiting.length >= queueLimits.total) return Promise.reject(new AppError('DOCUMENT_READERS_BUSY'));
     }

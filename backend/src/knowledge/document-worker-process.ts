@@ -144,7 +144,8 @@ export class DocumentWorkerProcess {
         this.child = child;
         resolve(child);
       };
-      const onExit = (code: number | null, signal: NodeJS.Signals | null) => fail(new AppError('INTERNAL', `The document reader exited while starting (code ${code}, signal ${signal}).`));
+      const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
+        fail(new AppError('INTERNAL', `The document reader exited while starting (code ${code}, signal ${signal}).`));
       const fail = (error: AppError) => {
         cleanup();
         reject(error);
@@ -160,7 +161,10 @@ export class DocumentWorkerProcess {
   }
 
   private tooSlow(): AppError {
-    return new AppError('DOCUMENT_TOO_COMPLEX', `Reading this document took longer than ${formatSeconds(this.limits.timeoutMs)} (KB_READ_TIMEOUT_MS).`);
+    return new AppError(
+      'DOCUMENT_TOO_COMPLEX',
+      `Reading this document took longer than ${formatSeconds(this.limits.timeoutMs)} (KB_READ_TIMEOUT_MS).`,
+    );
   }
 
   /** Why a process ended during a task that had not timed out. */
@@ -168,7 +172,10 @@ export class DocumentWorkerProcess {
     // SIGKILL: the process's own memory watchdog (or the system's out-of-memory killer). SIGABRT
     // or 134: V8 stopped at the heap limit.
     if (signal === 'SIGKILL' || signal === 'SIGABRT' || code === 134) {
-      return new AppError('DOCUMENT_TOO_COMPLEX', `Reading this document needs more than ${this.limits.memoryMb} MB of memory (KB_READ_MEMORY_MB).`);
+      return new AppError(
+        'DOCUMENT_TOO_COMPLEX',
+        `Reading this document needs more than ${this.limits.memoryMb} MB of memory (KB_READ_MEMORY_MB).`,
+      );
     }
     return new AppError('DOCUMENT_UNREADABLE', `The document reader stopped unexpectedly (code ${code}, signal ${signal}).`);
   }

@@ -36,7 +36,10 @@ async function extract(bytes: Uint8Array, fileName: string | undefined, limits: 
   // Checked before redaction and before the text leaves this process: a .docx or PDF within its
   // unpacking budget may still hold a hundred megabytes of text, stored and chunked whole.
   if (raw.length > limits.maxTextChars) {
-    throw new AppError('DOCUMENT_TOO_COMPLEX', `This document's text is longer than ${limits.maxTextChars.toLocaleString('en')} characters (KB_MAX_TEXT_CHARS); split it into smaller documents.`);
+    throw new AppError(
+      'DOCUMENT_TOO_COMPLEX',
+      `This document's text is longer than ${limits.maxTextChars.toLocaleString('en')} characters (KB_MAX_TEXT_CHARS); split it into smaller documents.`,
+    );
   }
   if (raw.trim() === '') {
     throw new AppError(
@@ -74,7 +77,10 @@ if (process.send) {
   process.on('disconnect', () => process.exit(0));
   process.on('message', async (request: WorkerRequest) => {
     try {
-      const result = request.kind === 'extract' ? await extract(request.bytes, request.fileName, request.limits) : chunkText(request.text, request.options);
+      const result =
+        request.kind === 'extract'
+          ? await extract(request.bytes, request.fileName, request.limits)
+          : chunkText(request.text, request.options);
       send({ kind: 'done', result, residentBytes: process.memoryUsage.rss() });
     } catch (error) {
       const code = error instanceof AppError ? error.code : undefined;

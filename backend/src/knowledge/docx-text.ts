@@ -47,50 +47,54 @@ function zipFileOf(parts: Map<string, Buffer>) {
 /** Unpacks the text parts of a zip, counting every unpacked byte against `budget`. */
 function unpackTextParts(bytes: Uint8Array, budget: InflateBudget): Promise<Map<string, Buffer>> {
   return new Promise((resolve, reject) => {
-    yauzl.fromBuffer(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { lazyEntries: true, validateEntrySizes: true }, (error, zip) => {
-      if (error || !zip) return reject(unreadable('it is not a valid zip archive.'));
-      const parts = new Map<string, Buffer>();
-      let entries = 0;
-      let settled = false;
-      const fail = (why: Error) => {
-        if (settled) return;
-        settled = true;
-        zip.close();
-        reject(why);
-      };
-      zip.on('entry', (entry: yauzl.Entry) => {
-        if (++entries > maxEntries) return fail(unreadable(`it has more than ${maxEntries} parts.`));
-        if (!textPart.test(entry.fileName)) return zip.readEntry();
-        // An honest declaration past the budget is refused before anything is unpacked.
-        if (entry.uncompressedSize > budget.remaining) return fail(budget.exceeded());
-        zip.openReadStream(entry, (streamError, stream) => {
-          if (streamError || !stream) return fail(unreadable('its zip structure is damaged.'));
-          const chunks: Buffer[] = [];
-          stream.on('data', (chunk: Buffer) => {
-            try {
-              budget.take(chunk.length);
-              chunks.push(chunk);
-            } catch (exceeded) {
-              stream.destroy();
-              fail(exceeded as Error);
-            }
-          });
-          // yauzl ends a part with an error as soon as it unpacks past its declared size.
-          stream.on('error', () => fail(unreadable(`the part ${entry.fileName} is damaged or unpacks to more than it declares.`)));
-          stream.on('end', () => {
-            if (settled) return;
-            parts.set(entry.fileName, Buffer.concat(chunks));
-            zip.readEntry();
+    yauzl.fromBuffer(
+      Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+      { lazyEntries: true, validateEntrySizes: true },
+      (error, zip) => {
+        if (error || !zip) return reject(unreadable('it is not a valid zip archive.'));
+        const parts = new Map<string, Buffer>();
+        let entries = 0;
+        let settled = false;
+        const fail = (why: Error) => {
+          if (settled) return;
+          settled = true;
+          zip.close();
+          reject(why);
+        };
+        zip.on('entry', (entry: yauzl.Entry) => {
+          if (++entries > maxEntries) return fail(unreadable(`it has more than ${maxEntries} parts.`));
+          if (!textPart.test(entry.fileName)) return zip.readEntry();
+          // An honest declaration past the budget is refused before anything is unpacked.
+          if (entry.uncompressedSize > budget.remaining) return fail(budget.exceeded());
+          zip.openReadStream(entry, (streamError, stream) => {
+            if (streamError || !stream) return fail(unreadable('its zip structure is damaged.'));
+            const chunks: Buffer[] = [];
+            stream.on('data', (chunk: Buffer) => {
+              try {
+                budget.take(chunk.length);
+                chunks.push(chunk);
+              } catch (exceeded) {
+                stream.destroy();
+                fail(exceeded as Error);
+              }
+            });
+            // yauzl ends a part with an error as soon as it unpacks past its declared size.
+            stream.on('error', () => fail(unreadable(`the part ${entry.fileName} is damaged or unpacks to more than it declares.`)));
+            stream.on('end', () => {
+              if (settled) return;
+              parts.set(entry.fileName, Buffer.concat(chunks));
+              zip.readEntry();
+            });
           });
         });
-      });
-      zip.on('end', () => {
-        if (settled) return;
-        settled = true;
-        resolve(parts);
-      });
-      zip.on('error', () => fail(unreadable('its zip structure is damaged.')));
-      zip.readEntry();
-    });
+        zip.on('end', () => {
+          if (settled) return;
+          settled = true;
+          resolve(parts);
+        });
+        zip.on('error', () => fail(unreadable('its zip structure is damaged.')));
+        zip.readEntry();
+      },
+    );
   });
 }

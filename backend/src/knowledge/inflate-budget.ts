@@ -40,6 +40,9 @@ export class InflateBudget {
 
   exceeded(): AppError {
     const mib = (this.limit / 1024 / 1024).toFixed(this.limit < 10 * 1024 * 1024 ? 1 : 0);
-    return new AppError('DOCUMENT_TOO_COMPLEX', `This document unpacks to more than ${mib} MiB, more than a document of its size may (KB_MAX_INFLATED_BYTES).`);
+    return new AppError(
+      'DOCUMENT_TOO_COMPLEX',
+      `This document unpacks to more than ${mib} MiB, more than a document of its size may (KB_MAX_INFLATED_BYTES).`,
+    );
   }
 }

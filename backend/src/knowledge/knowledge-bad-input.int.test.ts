@@ -18,7 +18,8 @@ describe('the knowledge base refuses hostile uploads and filters with 400, never
     const { payload, headers } = multipart({ name, bytes: Buffer.from(`A note, number ${n++}.`), type: 'text/plain' }, fields);
     return t.app.inject({ method: 'POST', url: '/v1/knowledge/documents', headers: { ...bearer(t.userToken), ...headers }, payload });
   };
-  const search = (body: Record<string, unknown>) => t.app.inject({ method: 'POST', url: '/v1/knowledge/search', headers: bearer(t.userToken), payload: body });
+  const search = (body: Record<string, unknown>) =>
+    t.app.inject({ method: 'POST', url: '/v1/knowledge/search', headers: bearer(t.userToken), payload: body });
   const nested = `${'['.repeat(30_000)}${']'.repeat(30_000)}`;
   const deep = `{"a":${nested}}`;
   const dashCursor = Buffer.from(`2024-01-01T00:00:00.000Z|${'-'.repeat(36)}`).toString('base64url');
@@ -33,10 +34,22 @@ describe('the knowledge base refuses hostile uploads and filters with 400, never
     ['a "constructor.prototype" in metadata', () => upload({ metadata: '{"constructor":{"prototype":{"admin":true}}}' }), 'FORBIDDEN_KEY'],
     ['a "__proto__" key in metadata', () => upload({ metadata: '{"__proto__":{"admin":true}}' }), 'FORBIDDEN_KEY'],
     ['metadata nested 30,000 deep', () => upload({ metadata: deep }), 'VALIDATION_FAILED'],
-    ['a field nested 30,000 deep in a JSON part', () => upload({ metadata: { value: nested, type: 'application/json' } }), 'VALIDATION_FAILED'],
+    [
+      'a field nested 30,000 deep in a JSON part',
+      () => upload({ metadata: { value: nested, type: 'application/json' } }),
+      'VALIDATION_FAILED',
+    ],
     ['a search from year 0000', () => search({ query: 'x', filters: { dateRange: { start: '0000-01-01T00:00:00Z' } } }), 'INVALID_INPUT'],
-    ['a search until year 0000', () => search({ query: 'x', mode: 'keyword', filters: { dateRange: { end: '0000-12-31T23:59:59+01:00' } } }), 'INVALID_INPUT'],
-    ['a page cursor of 36 dashes', () => t.app.inject({ method: 'GET', url: `/v1/knowledge/documents?cursor=${dashCursor}`, headers: bearer(t.userToken) }), 'VALIDATION_FAILED'],
+    [
+      'a search until year 0000',
+      () => search({ query: 'x', mode: 'keyword', filters: { dateRange: { end: '0000-12-31T23:59:59+01:00' } } }),
+      'INVALID_INPUT',
+    ],
+    [
+      'a page cursor of 36 dashes',
+      () => t.app.inject({ method: 'GET', url: `/v1/knowledge/documents?cursor=${dashCursor}`, headers: bearer(t.userToken) }),
+      'VALIDATION_FAILED',
+    ],
   ];
   it.each(cases)('%s', async (_name, send, code) => {
     const stored = fs.readdirSync(t.config.knowledge.storageDir).length;
@@ -59,6 +72,10 @@ describe('the knowledge base refuses hostile uploads and filters with 400, never
   it('still takes ordinary fields and metadata, as text', async () => {
     const response = await upload({ title: 'Plans', tags: 'a,b', metadata: '{"team":{"name":"Ops","size":4},"shape":[1,[2,[3]]]}' });
     expect(response.statusCode).toBe(202);
-    expect(response.json().document).toMatchObject({ title: 'Plans', tags: ['a', 'b'], metadata: { team: { name: 'Ops', size: 4 }, shape: [1, [2, [3]]] } });
+    expect(response.json().document).toMatchObject({
+      title: 'Plans',
+      tags: ['a', 'b'],
+      metadata: { team: { name: 'Ops', size: 4 }, shape: [1, [2, [3]]] },
+    });
   });
 });

@@ -18,7 +18,15 @@ describe('knowledge base processing (embedded database)', () => {
     new KnowledgeBase({
       database: t.runtime.database,
       bus: t.runtime.events.bus,
-      settings: { ...t.config.knowledge, embeddingModel: model, embedders: { ...t.config.knowledge.embedders, openai: { apiKey: 'test-key', baseUrl: fake.url }, retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 20 } } },
+      settings: {
+        ...t.config.knowledge,
+        embeddingModel: model,
+        embedders: {
+          ...t.config.knowledge.embedders,
+          openai: { apiKey: 'test-key', baseUrl: fake.url },
+          retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 20 },
+        },
+      },
       onError: (e) => errors.push(e),
     });
 
@@ -32,10 +40,22 @@ describe('knowledge base processing (embedded database)', () => {
   });
 
   it('reports every status change as a kb.document.status event', async () => {
-    const { document } = await t.runtime.knowledge.create(t.userId, { bytes: Buffer.from(text('tidal energy')), title: 'Tides', chunkSize: 100, overlap: 10 });
+    const { document } = await t.runtime.knowledge.create(t.userId, {
+      bytes: Buffer.from(text('tidal energy')),
+      title: 'Tides',
+      chunkSize: 100,
+      overlap: 10,
+    });
     await t.runtime.knowledge.idle();
-    const events = await t.runtime.events.store.history({ userId: t.userId, topic: 'knowledge', types: ['kb.document.status'], limit: 100 });
-    const statuses = events.filter((e) => e.type === 'kb.document.status' && e.data.documentId === document.id).map((e) => (e.data as { status: string }).status);
+    const events = await t.runtime.events.store.history({
+      userId: t.userId,
+      topic: 'knowledge',
+      types: ['kb.document.status'],
+      limit: 100,
+    });
+    const statuses = events
+      .filter((e) => e.type === 'kb.document.status' && e.data.documentId === document.id)
+      .map((e) => (e.data as { status: string }).status);
     expect(statuses).toEqual(['pending', 'processing', 'completed']);
     const stored = await t.runtime.knowledge.get(t.userId, document.id);
     expect(stored.chunkCount).toBeGreaterThan(5);
@@ -43,7 +63,10 @@ describe('knowledge base processing (embedded database)', () => {
 
   it('offers knowledge_search to the agent runtime, bound to one user', async () => {
     const other = await t.runtime.users.create({ email: 'tool-other@example.test' }, { userId: null, ip: null });
-    await t.runtime.knowledge.create(other.user.id, { bytes: Buffer.from('Falconry: hooding a peregrine before the hunt.'), title: 'Falconry' });
+    await t.runtime.knowledge.create(other.user.id, {
+      bytes: Buffer.from('Falconry: hooding a peregrine before the hunt.'),
+      title: 'Falconry',
+    });
     await t.runtime.knowledge.create(t.userId, { bytes: Buffer.from('Origami cranes start from a square base fold.'), title: 'Origami' });
     await t.runtime.knowledge.idle();
     const tool = knowledgeSearchTool(t.runtime.knowledgeSearch, t.userId);
@@ -58,7 +81,12 @@ describe('knowledge base processing (embedded database)', () => {
 
   it('hands back the document it was processing when it stops, and the next start finishes it', async () => {
     const first = another('local:hashing');
-    const { document } = await first.create(t.userId, { bytes: Buffer.from(text('river deltas')), title: 'Deltas', chunkSize: 50, overlap: 0 });
+    const { document } = await first.create(t.userId, {
+      bytes: Buffer.from(text('river deltas')),
+      title: 'Deltas',
+      chunkSize: 50,
+      overlap: 0,
+    });
     await new Promise((resolve) => setTimeout(resolve, 100));
     await first.stop();
     expect(['pending', 'completed']).toContain((await first.get(t.userId, document.id)).status);
@@ -83,7 +111,12 @@ describe('knowledge base processing (embedded database)', () => {
     await restarted.stop();
     expect(fs.existsSync(orphan)).toBe(false);
     expect(fs.existsSync(fresh)).toBe(true);
-    expect(fs.readdirSync(dir).filter((f) => f !== '.tmp-in-flight').sort()).toEqual(kept.sort());
+    expect(
+      fs
+        .readdirSync(dir)
+        .filter((f) => f !== '.tmp-in-flight')
+        .sort(),
+    ).toEqual(kept.sort());
     fs.rmSync(fresh);
   });
 
@@ -91,13 +124,33 @@ describe('knowledge base processing (embedded database)', () => {
     const { document } = await t.runtime.knowledge.create(t.userId, { bytes: Buffer.from(text('glacier retreat')), title: 'Glaciers' });
     await t.runtime.knowledge.idle();
     // As a crash would leave it: processing, half its chunks written, its lease expired.
-    await t.runtime.database.db.updateTable('kb_documents').set({ status: 'processing', version: 2, lease_owner: 'gone', lease_expires_at: new Date(Date.now() - 1000) }).where('id', '=', document.id).execute();
-    await t.runtime.database.db.insertInto('kb_chunks').values({ document_id: document.id, user_id: t.userId, version: 2, chunk_index: 0, content: 'half-written leftover', token_count: 3, char_start: 0, char_end: 3 }).execute();
+    await t.runtime.database.db
+      .updateTable('kb_documents')
+      .set({ status: 'processing', version: 2, lease_owner: 'gone', lease_expires_at: new Date(Date.now() - 1000) })
+      .where('id', '=', document.id)
+      .execute();
+    await t.runtime.database.db
+      .insertInto('kb_chunks')
+      .values({
+        document_id: document.id,
+        user_id: t.userId,
+        version: 2,
+        chunk_index: 0,
+        content: 'half-written leftover',
+        token_count: 3,
+        char_start: 0,
+        char_end: 3,
+      })
+      .execute();
     const restarted = another('local:hashing');
     await restarted.start();
     await restarted.idle();
     expect(await restarted.get(t.userId, document.id)).toMatchObject({ status: 'completed', version: 2, error: null });
-    const chunks = await t.runtime.database.db.selectFrom('kb_chunks').select(['version', 'content']).where('document_id', '=', document.id).execute();
+    const chunks = await t.runtime.database.db
+      .selectFrom('kb_chunks')
+      .select(['version', 'content'])
+      .where('document_id', '=', document.id)
+      .execute();
     expect(new Set(chunks.map((c) => c.version))).toEqual(new Set([2]));
     expect(chunks.map((c) => c.content)).not.toContain('half-written leftover');
     await restarted.stop();
@@ -112,14 +165,21 @@ describe('knowledge base processing (embedded database)', () => {
     const status = await target.reindex();
     expect(status).toMatchObject({ state: 'running', activeModel: 'local:hashing', targetModel: 'openai:text-embedding-3-small' });
     // While it runs, searches answer from the active model.
-    expect((await oldSearch.search(t.userId, { query: 'glacier retreat', limit: 3, threshold: 0, mode: 'vector' })).results[0]?.title).toBe('Glaciers');
+    expect((await oldSearch.search(t.userId, { query: 'glacier retreat', limit: 3, threshold: 0, mode: 'vector' })).results[0]?.title).toBe(
+      'Glaciers',
+    );
     await target.idle();
     expect(await target.reindexStatus()).toMatchObject({ state: 'idle', activeModel: 'openai:text-embedding-3-small', targetModel: null });
     expect(fake.requests.some((r) => r.input.some((i) => i.includes('glacier retreat')))).toBe(true);
 
     const models = await t.runtime.database.db.selectFrom('kb_embeddings').select('model').distinct().execute();
     expect(models.map((m) => m.model)).toEqual(['openai:text-embedding-3-small']);
-    const after = await new KnowledgeSearch(t.runtime.database, target).search(t.userId, { query: 'glacier retreat', limit: 3, threshold: 0, mode: 'vector' });
+    const after = await new KnowledgeSearch(t.runtime.database, target).search(t.userId, {
+      query: 'glacier retreat',
+      limit: 3,
+      threshold: 0,
+      mode: 'vector',
+    });
     expect(after.results[0]?.title).toBe('Glaciers');
     expect((await target.get(t.userId, after.results[0]!.documentId)).embeddingModel).toBe('openai:text-embedding-3-small');
     await target.stop();
@@ -131,7 +191,10 @@ describe('knowledge base processing (embedded database)', () => {
     const knowledge = another('openai:text-embedding-3-small');
     fake.alwaysFail = 503;
     try {
-      const { document } = await knowledge.create(t.userId, { bytes: Buffer.from('Coral reefs bleach when the water warms.'), title: 'Reefs' });
+      const { document } = await knowledge.create(t.userId, {
+        bytes: Buffer.from('Coral reefs bleach when the water warms.'),
+        title: 'Reefs',
+      });
       await knowledge.idle();
       const failed = await knowledge.get(t.userId, document.id);
       expect(failed.status).toBe('failed');
@@ -151,9 +214,15 @@ describe('knowledge base processing (embedded database)', () => {
     const bystander = await t.runtime.users.create({ email: 'bystander@example.test' }, { userId: null, ip: null });
     fake.slow = { text: 'Glacial', ms: 3000 };
     try {
-      const slow = await knowledge.create(t.userId, { bytes: Buffer.from('Glacial erosion carves U-shaped valleys over millennia.'), title: 'Slow' });
+      const slow = await knowledge.create(t.userId, {
+        bytes: Buffer.from('Glacial erosion carves U-shaped valleys over millennia.'),
+        title: 'Slow',
+      });
       const started = performance.now();
-      const quick = await knowledge.create(bystander.user.id, { bytes: Buffer.from('Tide tables for the harbour, printed weekly'), title: 'Quick' });
+      const quick = await knowledge.create(bystander.user.id, {
+        bytes: Buffer.from('Tide tables for the harbour, printed weekly'),
+        title: 'Quick',
+      });
       while ((await knowledge.get(bystander.user.id, quick.document.id)).status !== 'completed') {
         expect(performance.now() - started).toBeLessThan(2000);
         await new Promise((resolve) => setTimeout(resolve, 20));
@@ -166,5 +235,4 @@ describe('knowledge base processing (embedded database)', () => {
       await knowledge.stop();
     }
   });
-
 });

@@ -72,7 +72,14 @@ export class KnowledgeBase {
       defaults: { chunkSize: settings.chunkSize, chunkOverlap: settings.chunkOverlap },
       enqueue: (id, userId) => this.processor.enqueue(id, userId),
     });
-    this.reindexer = new Reindexer({ database, models: this.models, statistics: this.statistics, configuredModel: settings.embeddingModel, embedder, onError });
+    this.reindexer = new Reindexer({
+      database,
+      models: this.models,
+      statistics: this.statistics,
+      configuredModel: settings.embeddingModel,
+      embedder,
+      onError,
+    });
   }
 
   /** The embedder for a model name, created once. */

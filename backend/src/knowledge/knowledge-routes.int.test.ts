@@ -19,7 +19,8 @@ describe('knowledge base over HTTP (embedded database)', () => {
   };
   const addJson = (token: string, body: Record<string, unknown>) =>
     t.app.inject({ method: 'POST', url: '/v1/knowledge/documents', headers: bearer(token), payload: body });
-  const search = (token: string, body: Record<string, unknown>) => t.app.inject({ method: 'POST', url: '/v1/knowledge/search', headers: bearer(token), payload: body });
+  const search = (token: string, body: Record<string, unknown>) =>
+    t.app.inject({ method: 'POST', url: '/v1/knowledge/search', headers: bearer(token), payload: body });
   const get = (token: string, id: string) => t.app.inject({ method: 'GET', url: `/v1/knowledge/documents/${id}`, headers: bearer(token) });
 
   it('takes JSON, processes it in the background, and finds it', async () => {
@@ -33,7 +34,13 @@ describe('knowledge base over HTTP (embedded database)', () => {
     expect(added.json().document.status).toBe('pending');
     await t.runtime.knowledge.idle();
     const document = (await get(t.userToken, added.json().document.id)).json().document;
-    expect(document).toMatchObject({ status: 'completed', chunkCount: 1, embeddingModel: 'local:hashing', error: null, source: 'notebook' });
+    expect(document).toMatchObject({
+      status: 'completed',
+      chunkCount: 1,
+      embeddingModel: 'local:hashing',
+      error: null,
+      source: 'notebook',
+    });
 
     const found = await search(t.userToken, { query: 'how do I feed a sourdough startr?' });
     expect(found.statusCode).toBe(200);
@@ -52,7 +59,16 @@ describe('knowledge base over HTTP (embedded database)', () => {
   it('reads PDF, DOCX, HTML and Markdown uploads by their content', async () => {
     const pdf = await upload(t.userToken, { name: 'guide.pdf', bytes: textPdf(['Glacier hiking needs crampons and a rope team.']) });
     const word = await upload(t.userToken, { name: 'notes.docx', bytes: await docx(['Quarterly budget review for the marketing team.']) });
-    const html = await upload(t.userToken, { name: 'page.html', bytes: Buffer.from('<!doctype html><html><body><h1>Tide pools</h1><p>Anemones close at low tide.</p><script>x()</script></body></html>') }, { tags: 'ocean,nature' });
+    const html = await upload(
+      t.userToken,
+      {
+        name: 'page.html',
+        bytes: Buffer.from(
+          '<!doctype html><html><body><h1>Tide pools</h1><p>Anemones close at low tide.</p><script>x()</script></body></html>',
+        ),
+      },
+      { tags: 'ocean,nature' },
+    );
     for (const response of [pdf, word, html]) expect(response.statusCode).toBe(202);
     expect(pdf.json().document.contentType).toBe('application/pdf');
     expect(word.json().document.contentType).toBe('application/vnd.openxmlformats-officedocument.wordprocessingml.document');
@@ -65,7 +81,7 @@ describe('knowledge base over HTTP (embedded database)', () => {
     expect(anemones[0].content).not.toContain('x()');
   });
 
-  it('never shows one user another user\'s documents', async () => {
+  it("never shows one user another user's documents", async () => {
     const secret = await addJson(otherToken, { title: 'Private', content: 'Zanzibar expedition budget and itinerary.' });
     await t.runtime.knowledge.idle();
     for (const mode of ['hybrid', 'vector', 'keyword']) {
@@ -73,9 +89,18 @@ describe('knowledge base over HTTP (embedded database)', () => {
       expect(results.map((r: { documentId: string }) => r.documentId)).not.toContain(secret.json().document.id);
     }
     expect((await get(t.userToken, secret.json().document.id)).statusCode).toBe(404);
-    const put = await t.app.inject({ method: 'PUT', url: `/v1/knowledge/documents/${secret.json().document.id}`, headers: bearer(t.userToken), payload: { title: 'Mine now' } });
+    const put = await t.app.inject({
+      method: 'PUT',
+      url: `/v1/knowledge/documents/${secret.json().document.id}`,
+      headers: bearer(t.userToken),
+      payload: { title: 'Mine now' },
+    });
     expect(put.statusCode).toBe(404);
-    const del = await t.app.inject({ method: 'DELETE', url: `/v1/knowledge/documents/${secret.json().document.id}`, headers: bearer(t.userToken) });
+    const del = await t.app.inject({
+      method: 'DELETE',
+      url: `/v1/knowledge/documents/${secret.json().document.id}`,
+      headers: bearer(t.userToken),
+    });
     expect(del.statusCode).toBe(404);
     expect((await search(otherToken, { query: 'Zanzibar' })).json().results[0].documentId).toBe(secret.json().document.id);
   });
@@ -83,38 +108,52 @@ describe('knowledge base over HTTP (embedded database)', () => {
   it('redacts credentials before chunking and counts them', async () => {
     const added = await addJson(t.userToken, {
       title: 'Ops notes',
-      content: 'Deploy with api_key=sk-proj-abcdefghijklmnopqrstuvwxyz123456 and password: hunter2hunter2.\n\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----',
+      content:
+        'Deploy with api_key=sk-proj-abcdefghijklmnopqrstuvwxyz123456 and password: hunter2hunter2.\n\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----',
     });
     await t.runtime.knowledge.idle();
     expect((await get(t.userToken, added.json().document.id)).json().document.redactions).toBe(3);
-    const results = (await search(t.userToken, { query: 'deploy api key password', filters: { documentIds: [added.json().document.id] } })).json().results;
+    const results = (
+      await search(t.userToken, { query: 'deploy api key password', filters: { documentIds: [added.json().document.id] } })
+    ).json().results;
     expect(results[0].content).not.toMatch(/sk-proj|hunter2|MIIEow/);
     expect(results[0].content).toContain('[REDACTED]');
   });
 
   it('replaces content: search sees the new version once it is complete', async () => {
-    const added = (await addJson(t.userToken, { title: 'Changing', content: 'Original text mentions photosynthesis in leaves.' })).json().document;
+    const added = (await addJson(t.userToken, { title: 'Changing', content: 'Original text mentions photosynthesis in leaves.' })).json()
+      .document;
     await t.runtime.knowledge.idle();
-    const put = await t.app.inject({ method: 'PUT', url: `/v1/knowledge/documents/${added.id}`, headers: bearer(t.userToken), payload: { content: 'Replacement text covers volcanic eruptions instead.', tags: ['geo'] } });
+    const put = await t.app.inject({
+      method: 'PUT',
+      url: `/v1/knowledge/documents/${added.id}`,
+      headers: bearer(t.userToken),
+      payload: { content: 'Replacement text covers volcanic eruptions instead.', tags: ['geo'] },
+    });
     expect(put.statusCode).toBe(200);
     expect(put.json().document).toMatchObject({ status: 'pending', version: 2, tags: ['geo'] });
     // Every search while the new version is processed sees exactly one version: never both, never none.
     const seen = new Set<string>();
     for (;;) {
       const status = (await get(t.userToken, added.id)).json().document.status;
-      const results = (await search(t.userToken, { query: 'photosynthesis volcanic', mode: 'keyword', filters: { documentIds: [added.id] } })).json().results;
+      const results = (
+        await search(t.userToken, { query: 'photosynthesis volcanic', mode: 'keyword', filters: { documentIds: [added.id] } })
+      ).json().results;
       expect(results).toHaveLength(1);
       seen.add(results[0].content);
       if (status === 'completed') break;
     }
     await t.runtime.knowledge.idle();
-    const after = (await search(t.userToken, { query: 'photosynthesis volcanic', mode: 'keyword', filters: { documentIds: [added.id] } })).json().results;
+    const after = (
+      await search(t.userToken, { query: 'photosynthesis volcanic', mode: 'keyword', filters: { documentIds: [added.id] } })
+    ).json().results;
     expect(after).toHaveLength(1);
     expect(after[0].content).toContain('volcanic');
   });
 
   it('deletes a document with its chunks and its stored file', async () => {
-    const added = (await upload(t.userToken, { name: 'gone.txt', bytes: Buffer.from('Ephemeral note about lighthouse keepers.') })).json().document;
+    const added = (await upload(t.userToken, { name: 'gone.txt', bytes: Buffer.from('Ephemeral note about lighthouse keepers.') })).json()
+      .document;
     await t.runtime.knowledge.idle();
     expect(fs.readdirSync(t.config.knowledge.storageDir)).toContain(`${added.id}.v1`);
     const del = await t.app.inject({ method: 'DELETE', url: `/v1/knowledge/documents/${added.id}`, headers: bearer(t.userToken) });
@@ -127,10 +166,18 @@ describe('knowledge base over HTTP (embedded database)', () => {
   it('lists documents by page, status and tag', async () => {
     const page = await t.app.inject({ method: 'GET', url: '/v1/knowledge/documents?limit=2', headers: bearer(t.userToken) });
     expect(page.json().documents).toHaveLength(2);
-    const next = await t.app.inject({ method: 'GET', url: `/v1/knowledge/documents?limit=2&cursor=${page.json().nextCursor}`, headers: bearer(t.userToken) });
+    const next = await t.app.inject({
+      method: 'GET',
+      url: `/v1/knowledge/documents?limit=2&cursor=${page.json().nextCursor}`,
+      headers: bearer(t.userToken),
+    });
     const ids = [...page.json().documents, ...next.json().documents].map((d: { id: string }) => d.id);
     expect(new Set(ids).size).toBe(ids.length);
-    const tagged = await t.app.inject({ method: 'GET', url: '/v1/knowledge/documents?tag=ocean&status=completed', headers: bearer(t.userToken) });
+    const tagged = await t.app.inject({
+      method: 'GET',
+      url: '/v1/knowledge/documents?tag=ocean&status=completed',
+      headers: bearer(t.userToken),
+    });
     expect(tagged.json().documents.map((d: { title: string }) => d.title)).toEqual(['page.html']);
   });
 
@@ -138,26 +185,75 @@ describe('knowledge base over HTTP (embedded database)', () => {
     const cases: Array<[string, () => Promise<{ statusCode: number; json(): { error: { code: string } } }>, number, string]> = [
       ['whitespace-only text', () => addJson(t.userToken, { title: 'Blank', content: ' \n\t ' }), 422, 'DOCUMENT_EMPTY'],
       ['a PDF with no text layer', () => upload(t.userToken, { name: 'scan.pdf', bytes: imageOnlyPdf() }), 422, 'DOCUMENT_EMPTY'],
-      ['binary bytes named .txt', () => upload(t.userToken, { name: 'notes.txt', bytes: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]) }), 415, 'UNSUPPORTED_DOCUMENT_TYPE'],
-      ['invalid UTF-8', () => upload(t.userToken, { name: 'latin1.txt', bytes: Buffer.from('caf\xe9 cr\xe8me', 'latin1') }), 422, 'DOCUMENT_UNREADABLE'],
-      ['a malformed .docx', async () => upload(t.userToken, { name: 'broken.docx', bytes: (await docx(['x'])).subarray(0, 200) }), 422, 'DOCUMENT_UNREADABLE'],
-      ['a .docx bomb', async () => upload(t.userToken, { name: 'bomb.docx', bytes: await docxBomb(100 * 1024 * 1024) }), 422, 'DOCUMENT_TOO_COMPLEX'],
-      ['a file over the size limit', () => upload(t.userToken, { name: 'big.txt', bytes: Buffer.alloc(300 * 1024, 'a') }), 413, 'PAYLOAD_TOO_LARGE'],
+      [
+        'binary bytes named .txt',
+        () =>
+          upload(t.userToken, {
+            name: 'notes.txt',
+            bytes: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]),
+          }),
+        415,
+        'UNSUPPORTED_DOCUMENT_TYPE',
+      ],
+      [
+        'invalid UTF-8',
+        () => upload(t.userToken, { name: 'latin1.txt', bytes: Buffer.from('caf\xe9 cr\xe8me', 'latin1') }),
+        422,
+        'DOCUMENT_UNREADABLE',
+      ],
+      [
+        'a malformed .docx',
+        async () => upload(t.userToken, { name: 'broken.docx', bytes: (await docx(['x'])).subarray(0, 200) }),
+        422,
+        'DOCUMENT_UNREADABLE',
+      ],
+      [
+        'a .docx bomb',
+        async () => upload(t.userToken, { name: 'bomb.docx', bytes: await docxBomb(100 * 1024 * 1024) }),
+        422,
+        'DOCUMENT_TOO_COMPLEX',
+      ],
+      [
+        'a file over the size limit',
+        () => upload(t.userToken, { name: 'big.txt', bytes: Buffer.alloc(300 * 1024, 'a') }),
+        413,
+        'PAYLOAD_TOO_LARGE',
+      ],
       ['an empty query', () => search(t.userToken, { query: '  ' }), 400, 'VALIDATION_FAILED'],
       ['a 50,000-character query', () => search(t.userToken, { query: 'a'.repeat(50_000) }), 400, 'VALIDATION_FAILED'],
       ['limit 0', () => search(t.userToken, { query: 'x', limit: 0 }), 400, 'VALIDATION_FAILED'],
       ['limit 10,000', () => search(t.userToken, { query: 'x', limit: 10_000 }), 400, 'VALIDATION_FAILED'],
       ['threshold above 1', () => search(t.userToken, { query: 'x', threshold: 1.5 }), 400, 'VALIDATION_FAILED'],
       ['an unknown filter key', () => search(t.userToken, { query: 'x', filters: { owner: 'someone' } }), 400, 'VALIDATION_FAILED'],
-      ['a chunk size out of bounds', () => addJson(t.userToken, { title: 'Tiny', content: 'Some words here.', chunkSize: 5 }), 400, 'VALIDATION_FAILED'],
+      [
+        'a chunk size out of bounds',
+        () => addJson(t.userToken, { title: 'Tiny', content: 'Some words here.', chunkSize: 5 }),
+        400,
+        'VALIDATION_FAILED',
+      ],
       // JSON numbers are numbers: null is not 0, nor "100" a hundred (a multipart form's text is read as one).
-      ['a chunk size as text in JSON', () => addJson(t.userToken, { title: 'Text', content: 'Some words here.', chunkSize: '100' }), 400, 'VALIDATION_FAILED'],
-      ['an overlap of null in JSON', () => addJson(t.userToken, { title: 'Null', content: 'Some words here.', overlap: null }), 400, 'VALIDATION_FAILED'],
+      [
+        'a chunk size as text in JSON',
+        () => addJson(t.userToken, { title: 'Text', content: 'Some words here.', chunkSize: '100' }),
+        400,
+        'VALIDATION_FAILED',
+      ],
+      [
+        'an overlap of null in JSON',
+        () => addJson(t.userToken, { title: 'Null', content: 'Some words here.', overlap: null }),
+        400,
+        'VALIDATION_FAILED',
+      ],
       [
         'a multipart body cut short',
         () => {
           const { payload, headers } = multipart({ name: 'notes.txt', bytes: Buffer.from('Some words here.') }, { title: 'Cut' });
-          return t.app.inject({ method: 'POST', url: '/v1/knowledge/documents', headers: { ...bearer(t.userToken), ...headers }, payload: payload.subarray(0, payload.length - 20) });
+          return t.app.inject({
+            method: 'POST',
+            url: '/v1/knowledge/documents',
+            headers: { ...bearer(t.userToken), ...headers },
+            payload: payload.subarray(0, payload.length - 20),
+          });
         },
         400,
         'VALIDATION_FAILED',
@@ -165,12 +261,18 @@ describe('knowledge base over HTTP (embedded database)', () => {
     ];
     it.each(cases)('%s', async (_name, send, status, code) => {
       const before = fs.readdirSync(t.config.knowledge.storageDir).length;
-      const { count } = await t.runtime.database.db.selectFrom('kb_documents').select((eb) => eb.fn.countAll<string>().as('count')).executeTakeFirstOrThrow();
+      const { count } = await t.runtime.database.db
+        .selectFrom('kb_documents')
+        .select((eb) => eb.fn.countAll<string>().as('count'))
+        .executeTakeFirstOrThrow();
       const response = await send();
       expect(response.statusCode).toBe(status);
       expect(response.json().error.code).toBe(code);
       expect(fs.readdirSync(t.config.knowledge.storageDir)).toHaveLength(before);
-      const after = await t.runtime.database.db.selectFrom('kb_documents').select((eb) => eb.fn.countAll<string>().as('count')).executeTakeFirstOrThrow();
+      const after = await t.runtime.database.db
+        .selectFrom('kb_documents')
+        .select((eb) => eb.fn.countAll<string>().as('count'))
+        .executeTakeFirstOrThrow();
       expect(after.count).toBe(count);
       expect((await t.app.inject({ method: 'GET', url: '/ready' })).statusCode).toBe(200);
     });
@@ -192,7 +294,7 @@ async function measured<T>(work: () => Promise<T>): Promise<{ result: T; seconds
   }
 }
 
-describe('hostile documents fail alone, quickly, and outside the server\'s memory (embedded database)', () => {
+describe("hostile documents fail alone, quickly, and outside the server's memory (embedded database)", () => {
   let t: TestApp;
   let otherToken: string;
   const upload = (token: string, file: Parameters<typeof multipart>[0]) => {
@@ -200,23 +302,41 @@ describe('hostile documents fail alone, quickly, and outside the server\'s memor
     return t.app.inject({ method: 'POST', url: '/v1/knowledge/documents', headers: { ...bearer(token), ...headers }, payload });
   };
   const documentCount = async () =>
-    Number((await t.runtime.database.db.selectFrom('kb_documents').select((eb) => eb.fn.countAll<string>().as('count')).executeTakeFirstOrThrow()).count);
+    Number(
+      (
+        await t.runtime.database.db
+          .selectFrom('kb_documents')
+          .select((eb) => eb.fn.countAll<string>().as('count'))
+          .executeTakeFirstOrThrow()
+      ).count,
+    );
 
   beforeAll(async () => {
     t = await createTestApp('pglite', { KB_READ_TIMEOUT_MS: '1500', KB_WORKERS: '2', KB_MAX_TEXT_CHARS: '65536' });
     otherToken = (await t.runtime.users.create({ email: 'bystander@example.test' }, { userId: null, ip: null })).token;
     // Both reader processes up, as on a server that has read documents before.
-    await Promise.all([upload(t.userToken, { name: 'a.txt', bytes: Buffer.from('Warming up one reader.') }), upload(otherToken, { name: 'b.txt', bytes: Buffer.from('Warming up the other.') })]);
+    await Promise.all([
+      upload(t.userToken, { name: 'a.txt', bytes: Buffer.from('Warming up one reader.') }),
+      upload(otherToken, { name: 'b.txt', bytes: Buffer.from('Warming up the other.') }),
+    ]);
     await t.runtime.knowledge.idle();
   });
   afterAll(() => t.close());
 
   const bombs: Array<[string, () => Promise<{ name: string; bytes: Buffer }>, string]> = [
-    ['a .docx that declares 1,000 bytes and unpacks to 1 GiB', async () => ({ name: 'bomb.docx', bytes: await lyingDocxBomb(1024 * 1024 * 1024) }), 'DOCUMENT_UNREADABLE'],
-    ['a 270 KB PDF whose content stream unpacks to 94 MB', async () => ({ name: 'bomb.pdf', bytes: pdfBomb(94_000_000) }), 'DOCUMENT_TOO_COMPLEX'],
+    [
+      'a .docx that declares 1,000 bytes and unpacks to 1 GiB',
+      async () => ({ name: 'bomb.docx', bytes: await lyingDocxBomb(1024 * 1024 * 1024) }),
+      'DOCUMENT_UNREADABLE',
+    ],
+    [
+      'a 270 KB PDF whose content stream unpacks to 94 MB',
+      async () => ({ name: 'bomb.pdf', bytes: pdfBomb(94_000_000) }),
+      'DOCUMENT_TOO_COMPLEX',
+    ],
     ['HTML of 100,000 nested <div>s', async () => ({ name: 'deep.html', bytes: nestedHtml(100_000) }), 'DOCUMENT_TOO_COMPLEX'],
   ];
-  it.each(bombs)('%s is refused within a second, storing nothing, while the server\'s memory stays flat', async (_name, build, code) => {
+  it.each(bombs)("%s is refused within a second, storing nothing, while the server's memory stays flat", async (_name, build, code) => {
     const file = await build();
     const before = await documentCount();
     const { result: response, seconds, growthMb } = await measured(() => upload(t.userToken, file));
@@ -235,7 +355,10 @@ describe('hostile documents fail alone, quickly, and outside the server\'s memor
     const before = await documentCount();
     const response = await upload(t.userToken, { name: 'long.docx', bytes });
     expect(response.statusCode).toBe(422);
-    expect(response.json().error).toMatchObject({ code: 'DOCUMENT_TOO_COMPLEX', message: expect.stringMatching(/longer than 65,536 characters \(KB_MAX_TEXT_CHARS\)/) });
+    expect(response.json().error).toMatchObject({
+      code: 'DOCUMENT_TOO_COMPLEX',
+      message: expect.stringMatching(/longer than 65,536 characters \(KB_MAX_TEXT_CHARS\)/),
+    });
     expect(await documentCount()).toBe(before);
   });
 
@@ -243,7 +366,11 @@ describe('hostile documents fail alone, quickly, and outside the server\'s memor
     // Within the inflate budget: pdf.js spends seconds on each, past the 1.5 s limit.
     const sent = performance.now();
     const slow = [1, 2].map((n) =>
-      upload(t.userToken, { name: `slow-${n}.pdf`, bytes: pdfBomb(15 * 1024 * 1024 + n) }).then((r) => ({ status: r.statusCode, error: r.json().error, seconds: (performance.now() - sent) / 1000 })),
+      upload(t.userToken, { name: `slow-${n}.pdf`, bytes: pdfBomb(15 * 1024 * 1024 + n) }).then((r) => ({
+        status: r.statusCode,
+        error: r.json().error,
+        seconds: (performance.now() - sent) / 1000,
+      })),
     );
     await new Promise((resolve) => setTimeout(resolve, 200));
     const note = Buffer.from('Tide tables for the harbour, printed weekly');
@@ -253,7 +380,8 @@ describe('hostile documents fail alone, quickly, and outside the server\'s memor
     expect(seconds).toBeLessThan(1);
     const id = small.json().document.id;
     for (let tries = 0; ; tries++) {
-      const document = (await t.app.inject({ method: 'GET', url: `/v1/knowledge/documents/${id}`, headers: bearer(otherToken) })).json().document;
+      const document = (await t.app.inject({ method: 'GET', url: `/v1/knowledge/documents/${id}`, headers: bearer(otherToken) })).json()
+        .document;
       if (document.status === 'completed') break;
       expect(document.status).not.toBe('failed');
       expect(tries).toBeLessThan(100);
@@ -278,7 +406,12 @@ describe('knowledge base without pgvector (PostgreSQL here has none)', () => {
 
   it('answers 503 FEATURE_UNAVAILABLE with the fix in the message', async () => {
     if (await t.runtime.migrations.vectorAvailable()) return;
-    const response = await t.app.inject({ method: 'POST', url: '/v1/knowledge/search', headers: bearer(t.userToken), payload: { query: 'x' } });
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/v1/knowledge/search',
+      headers: bearer(t.userToken),
+      payload: { query: 'x' },
+    });
     expect(response.statusCode).toBe(503);
     expect(response.json().error).toMatchObject({ code: 'FEATURE_UNAVAILABLE' });
     expect(response.json().error.message).toMatch(/pgvector/);

@@ -13,17 +13,27 @@ const input = z.strictObject({
  * documents only, each with its title and document id for citing. Passages are data for the model
  * to read, never instructions; the agent runtime delimits them in the prompt.
  */
-export function knowledgeSearchTool(search: KnowledgeSearch, userId: string): ToolDefinition<z.output<typeof input>, { results: Array<Pick<SearchResult, 'documentId' | 'title' | 'content' | 'similarity'>> }> {
+export function knowledgeSearchTool(
+  search: KnowledgeSearch,
+  userId: string,
+): ToolDefinition<z.output<typeof input>, { results: Array<Pick<SearchResult, 'documentId' | 'title' | 'content' | 'similarity'>> }> {
   const parse = (raw: unknown) => input.parse(raw);
   return {
     name: 'knowledge_search',
     idempotent: true, // it only reads
-    description: "Search the user's knowledge base (their uploaded documents) and return the most relevant passages, each with the title and id of its document for citing.",
+    description:
+      "Search the user's knowledge base (their uploaded documents) and return the most relevant passages, each with the title and id of its document for citing.",
     inputSchema: z.toJSONSchema(input, { io: 'input' }) as Record<string, unknown>,
     parse,
     async execute(raw) {
       const { query, limit, tags } = parse(raw);
-      const { results } = await search.search(userId, { query, limit, threshold: 0, mode: 'hybrid', ...(tags ? { filters: { tags } } : {}) });
+      const { results } = await search.search(userId, {
+        query,
+        limit,
+        threshold: 0,
+        mode: 'hybrid',
+        ...(tags ? { filters: { tags } } : {}),
+      });
       return { results: results.map(({ documentId, title, content, similarity }) => ({ documentId, title, content, similarity })) };
     },
   };

@@ -11,12 +11,14 @@ export interface SearchQuery {
   limit: number;
   threshold: number;
   mode: SearchMode;
-  filters?: {
-    tags?: string[] | undefined;
-    dateRange?: { start?: string | undefined; end?: string | undefined } | undefined;
-    documentIds?: string[] | undefined;
-    source?: string | undefined;
-  } | undefined;
+  filters?:
+    | {
+        tags?: string[] | undefined;
+        dateRange?: { start?: string | undefined; end?: string | undefined } | undefined;
+        documentIds?: string[] | undefined;
+        source?: string | undefined;
+      }
+    | undefined;
 }
 
 export interface SearchResult {
@@ -47,7 +49,9 @@ interface Row {
 }
 
 /** What every result carries, from a chunk `c` and its document `d`. */
-const resultColumns = sql.raw('c.id, c.document_id, d.title, c.content, c.chunk_index, c.char_start, c.char_end, d.tags, d.source, d.metadata');
+const resultColumns = sql.raw(
+  'c.id, c.document_id, d.title, c.content, c.chunk_index, c.char_start, c.char_end, d.tags, d.source, d.metadata',
+);
 
 /** Reciprocal rank fusion's constant: ranks deep in either list still count, but little. */
 const rrfK = 60;
@@ -78,7 +82,9 @@ export class KnowledgeSearch {
 
     const rows = await this.database.transaction(async (tx) => {
       if (query.mode !== 'keyword') {
-        await sql`select set_config('hnsw.ef_search', ${String(Math.min(1000, Math.max(100, pool * (iterative ? 4 : 10))))}, true)`.execute(tx);
+        await sql`select set_config('hnsw.ef_search', ${String(Math.min(1000, Math.max(100, pool * (iterative ? 4 : 10))))}, true)`.execute(
+          tx,
+        );
         if (iterative) await sql`select set_config('hnsw.iterative_scan', 'relaxed_order', true)`.execute(tx);
       }
       const vectorRows =
@@ -153,7 +159,14 @@ function toResult(row: Row, score: number): SearchResult {
     content: row.content,
     similarity: Number(row.similarity ?? 0),
     score,
-    metadata: { chunkIndex: row.chunk_index, charStart: row.char_start, charEnd: row.char_end, tags: row.tags, source: row.source, document: row.metadata },
+    metadata: {
+      chunkIndex: row.chunk_index,
+      charStart: row.char_start,
+      charEnd: row.char_end,
+      tags: row.tags,
+      source: row.source,
+      document: row.metadata,
+    },
   };
 }
 

@@ -20,7 +20,10 @@ export class PlannerStatistics {
 
   async analyze(): Promise<void> {
     await sql`analyze kb_documents, kb_chunks, kb_embeddings`.execute(this.database.db);
-    const { count } = await this.database.db.selectFrom('kb_chunks').select((eb) => eb.fn.countAll<string>().as('count')).executeTakeFirstOrThrow();
+    const { count } = await this.database.db
+      .selectFrom('kb_chunks')
+      .select((eb) => eb.fn.countAll<string>().as('count'))
+      .executeTakeFirstOrThrow();
     this.unanalysed = { chunks: 0, total: Number(count) };
   }
 }

@@ -87,17 +87,28 @@ export class Reindexer {
     if (!target) return;
     const embedder = await this.options.embedder(target.model);
     const missing = (executor: Executor = database.db) =>
-      executor
-        .selectFrom('kb_chunks as c')
-        .where(({ not, exists, selectFrom }) => not(exists(selectFrom('kb_embeddings as e').select(sql`1`.as('one')).whereRef('e.chunk_id', '=', 'c.id').where('e.model', '=', target.model))));
-    const { count } = await missing().select((eb) => eb.fn.countAll<string>().as('count')).executeTakeFirstOrThrow();
+      executor.selectFrom('kb_chunks as c').where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('kb_embeddings as e')
+              .select(sql`1`.as('one'))
+              .whereRef('e.chunk_id', '=', 'c.id')
+              .where('e.model', '=', target.model),
+          ),
+        ),
+      );
+    const { count } = await missing()
+      .select((eb) => eb.fn.countAll<string>().as('count'))
+      .executeTakeFirstOrThrow();
     this.progress = { embedded: 0, total: Number(count) };
     while (!this.stopped) {
       const batch = await missing().select(['c.id', 'c.user_id', 'c.content']).limit(embedBatchSize).execute();
       if (batch.length === 0) {
         const previous = await models.active();
         await database.transaction(async (tx) => {
-          const { count: left } = await missing(tx).select((eb) => eb.fn.countAll<string>().as('count')).executeTakeFirstOrThrow();
+          const { count: left } = await missing(tx)
+            .select((eb) => eb.fn.countAll<string>().as('count'))
+            .executeTakeFirstOrThrow();
           if (Number(left) > 0) return;
           await models.activate(tx, target.model);
           await tx.updateTable('kb_documents').set({ embedding_model: target.model }).where('status', '=', 'completed').execute();

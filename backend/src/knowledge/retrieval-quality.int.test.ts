@@ -21,7 +21,8 @@ describe('retrieval quality with local:hashing on the labelled set', () => {
   });
 
   it('hybrid search reaches recall@5 ≥ 0.8 and MRR@10 ≥ 0.6', async () => {
-    for (const mode of ['vector', 'keyword', 'hybrid'] as const) scores.push(await scoreRetrieval(t.runtime.knowledgeSearch, t.userId, ids, mode));
+    for (const mode of ['vector', 'keyword', 'hybrid'] as const)
+      scores.push(await scoreRetrieval(t.runtime.knowledgeSearch, t.userId, ids, mode));
     const hybrid = scores.find((s) => s.mode === 'hybrid')!;
     expect(hybrid.recallAt5, hybrid.misses.join('\n')).toBeGreaterThanOrEqual(0.8);
     expect(hybrid.mrrAt10).toBeGreaterThanOrEqual(0.6);

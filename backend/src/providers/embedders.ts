@@ -25,9 +25,13 @@ export async function createEmbedder(name: string, settings: EmbedderSettings): 
   const provider = name.slice(0, separator);
   const model = name.slice(separator + 1);
   if (!embedderNamePattern.test(name)) {
-    throw new AppError('CONFIG_INVALID', `"${name}" is not an embedding model name: use provider:model, e.g. local:hashing or openai:text-embedding-3-small.`);
+    throw new AppError(
+      'CONFIG_INVALID',
+      `"${name}" is not an embedding model name: use provider:model, e.g. local:hashing or openai:text-embedding-3-small.`,
+    );
   }
-  if (provider === 'openai') return createOpenAiEmbedder(model, settings.openai, { dimensions: settings.dimensions, retry: settings.retry });
+  if (provider === 'openai')
+    return createOpenAiEmbedder(model, settings.openai, { dimensions: settings.dimensions, retry: settings.retry });
   if (model === 'hashing') return createLocalHashingEmbedder();
   throw new AppError('CONFIG_INVALID', `There is no local embedding model "${model}"; the local one is local:hashing.`);
 }

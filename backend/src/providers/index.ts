@@ -10,7 +10,21 @@ export type { OpenAiSettings } from './openai-embedder.ts';
 export { retryAfterMs, withRetries, type RetryDecision, type RetryPolicy } from './retry.ts';
 
 // Language models.
-export { createLanguageModels, type ConfiguredModel, type LanguageModelSettings, type LanguageModels, type ModelEndpoint } from './language-models.ts';
-export { endpointNamePattern, modelIdPattern, modelIdProblem, offlineModelId, parseModelId, reservedProviderNames, type ParsedModelId } from './model-id.ts';
+export {
+  createLanguageModels,
+  type ConfiguredModel,
+  type LanguageModelSettings,
+  type LanguageModels,
+  type ModelEndpoint,
+} from './language-models.ts';
+export {
+  endpointNamePattern,
+  modelIdPattern,
+  modelIdProblem,
+  offlineModelId,
+  parseModelId,
+  reservedProviderNames,
+  type ParsedModelId,
+} from './model-id.ts';
 export { costOf, openAiPrices, priceOf, type ModelPrice, type TokenUsage } from './model-prices.ts';
 export { promptTokenCount, tokenCount } from './token-count.ts';

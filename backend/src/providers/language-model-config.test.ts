@@ -12,7 +12,11 @@ describe('language model settings', () => {
   it('default to local:offline with a 60 s stall timeout and 2 retries', () => {
     const { models } = load({});
     expect(models).toMatchObject({ defaultModel: 'local:offline', endpoints: [], timeoutMs: 60_000, retry: { attempts: 3 } });
-    expect(createLanguageModels(models).list().map((m) => m.provider)).toEqual(['local']);
+    expect(
+      createLanguageModels(models)
+        .list()
+        .map((m) => m.provider),
+    ).toEqual(['local']);
   });
 
   it('read named endpoints and their keys, and reuse the OpenAI settings', () => {
@@ -37,7 +41,9 @@ describe('language model settings', () => {
     expect(() => load({ MODEL_ENDPOINTS: 'openai=http://localhost:8000/v1' })).toThrow(/MODEL_ENDPOINTS: "openai" is a built-in provider/);
     expect(() => load({ MODEL_ENDPOINTS: 'local=http://localhost:8000/v1' })).toThrow(/MODEL_ENDPOINTS: "local" is a built-in provider/);
     expect(() => load({ MODEL_ENDPOINTS: 'http://localhost:11434/v1' })).toThrow(/MODEL_ENDPOINTS: .* is not name=baseUrl/);
-    expect(() => load({ MODEL_ENDPOINTS: 'Ollama=http://localhost:11434/v1' })).toThrow(/MODEL_ENDPOINTS: "Ollama" is not an endpoint name/);
+    expect(() => load({ MODEL_ENDPOINTS: 'Ollama=http://localhost:11434/v1' })).toThrow(
+      /MODEL_ENDPOINTS: "Ollama" is not an endpoint name/,
+    );
     expect(() => load({ MODEL_ENDPOINTS: 'a=http://x/v1,a=http://y/v1' })).toThrow(/MODEL_ENDPOINTS: "a" appears twice/);
     expect(() => load({ MODEL_ENDPOINTS: 'ollama=localhost:11434' })).toThrow(/MODEL_ENDPOINTS: the base URL of "ollama" must be an http/);
   });
@@ -60,6 +66,8 @@ describe('language model settings', () => {
     expect(() => load({ DEFAULT_MODEL: 'openai:gpt-4o-mini' })).toThrow(/DEFAULT_MODEL: .*needs OPENAI_API_KEY/);
     expect(() => load({ DEFAULT_MODEL: 'ollama:llama3.1' })).toThrow(/DEFAULT_MODEL: .*Add it to MODEL_ENDPOINTS/);
     expect(() => load({ DEFAULT_MODEL: 'gpt-4o' })).toThrow(/DEFAULT_MODEL: must be provider:model/);
-    expect(load({ DEFAULT_MODEL: 'openai:gpt-4o-mini', OPENAI_BASE_URL: 'http://127.0.0.1:8000/v1' }).models.defaultModel).toBe('openai:gpt-4o-mini');
+    expect(load({ DEFAULT_MODEL: 'openai:gpt-4o-mini', OPENAI_BASE_URL: 'http://127.0.0.1:8000/v1' }).models.defaultModel).toBe(
+      'openai:gpt-4o-mini',
+    );
   });
 });

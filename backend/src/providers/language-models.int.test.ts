@@ -70,7 +70,10 @@ describe('language models against a local server that speaks Chat Completions', 
     const { toolCalls, error } = await consume(createLanguageModels(settings()).resolve('openai:gpt-4o-mini'), { tools: { weather } });
     expect(error).toBeUndefined();
     expect(toolCalls).toEqual([{ toolName: 'weather', input: { city: 'Oslo', unit: 'celsius' } }]);
-    expect(fake.requests[0]!.body.tools?.[0]).toMatchObject({ type: 'function', function: { name: 'weather', description: 'Current weather in a city' } });
+    expect(fake.requests[0]!.body.tools?.[0]).toMatchObject({
+      type: 'function',
+      function: { name: 'weather', description: 'Current weather in a city' },
+    });
   });
 
   it('retries a 429 after the Retry-After the server asked for, then succeeds', async () => {
@@ -84,7 +87,9 @@ describe('language models against a local server that speaks Chat Completions', 
 
   it('gives up on a 500 after the configured retries with MODEL_API_ERROR', async () => {
     fake.replies.push(...Array.from({ length: 5 }, () => ({ kind: 'fail' as const, status: 500 })));
-    const { error, text } = await consume(createLanguageModels(settings({ retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 50 } })).resolve('openai:gpt-4o-mini'));
+    const { error, text } = await consume(
+      createLanguageModels(settings({ retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 50 } })).resolve('openai:gpt-4o-mini'),
+    );
     expect(text).toBe('');
     expect(error).toBeInstanceOf(AppError);
     expect(error).toMatchObject({ code: 'MODEL_API_ERROR', status: 502, details: { model: 'openai:gpt-4o-mini', status: 500 } });
@@ -93,7 +98,9 @@ describe('language models against a local server that speaks Chat Completions', 
   });
 
   it('does not retry a refused request (401)', async () => {
-    const { error } = await consume(createLanguageModels(settings({ openai: { apiKey: 'wrong', baseUrl: fake.url } })).resolve('openai:gpt-4o'));
+    const { error } = await consume(
+      createLanguageModels(settings({ openai: { apiKey: 'wrong', baseUrl: fake.url } })).resolve('openai:gpt-4o'),
+    );
     expect(error).toMatchObject({ code: 'MODEL_API_ERROR', details: { status: 401 } });
     expect(fake.requests).toHaveLength(1);
   });
@@ -137,7 +144,9 @@ describe('language models against a local server that speaks Chat Completions', 
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error('user cancelled')), 50);
     const started = Date.now();
-    const { aborted, error } = await consume(createLanguageModels(settings({ timeoutMs: 5000 })).resolve('openai:gpt-4o-mini'), { abortSignal: controller.signal });
+    const { aborted, error } = await consume(createLanguageModels(settings({ timeoutMs: 5000 })).resolve('openai:gpt-4o-mini'), {
+      abortSignal: controller.signal,
+    });
     expect(aborted).toBe(true);
     expect(error).toBeUndefined();
     expect(Date.now() - started).toBeLessThan(1000);
@@ -160,7 +169,9 @@ describe('language models against a local server that speaks Chat Completions', 
 
   it('sends a named endpoint its key', async () => {
     fake.replies.push({ kind: 'text', text: 'Keyed.' });
-    const model = createLanguageModels(settings({ endpoints: [{ name: 'vllm', baseUrl: fake.url, apiKey: 'test-key' }] })).resolve('vllm:qwen2.5');
+    const model = createLanguageModels(settings({ endpoints: [{ name: 'vllm', baseUrl: fake.url, apiKey: 'test-key' }] })).resolve(
+      'vllm:qwen2.5',
+    );
     expect((await consume(model)).text).toBe('Keyed.');
     expect(fake.requests[0]!.authorization).toBe('Bearer test-key');
   });

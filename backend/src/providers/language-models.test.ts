@@ -78,7 +78,9 @@ describe('createLanguageModels', () => {
   });
 
   it('refuses to start with a default model it cannot resolve', () => {
-    expect(() => createLanguageModels(settings({ defaultModel: 'openai:gpt-4o' }))).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+    expect(() => createLanguageModels(settings({ defaultModel: 'openai:gpt-4o' }))).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID' }),
+    );
     expect(() => createLanguageModels(settings({ defaultModel: 'openai:gpt-4o' }))).toThrow(/DEFAULT_MODEL: .*OPENAI_API_KEY/);
   });
 });

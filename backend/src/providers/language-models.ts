@@ -96,11 +96,23 @@ export function createLanguageModels(settings: LanguageModelSettings): LanguageM
 
   function list(): ConfiguredModel[] {
     return [
-      { id: offlineModelId, provider: 'local', description: 'Offline responder: not a language model. Calls tools on request and quotes the knowledge base.' },
+      {
+        id: offlineModelId,
+        provider: 'local',
+        description: 'Offline responder: not a language model. Calls tools on request and quotes the knowledge base.',
+      },
       ...(openaiConfigured
-        ? [{ provider: 'openai', description: `OpenAI Chat Completions${settings.openai.baseUrl ? ' (compatible server)' : ''}: use openai:<model>, e.g. openai:gpt-4o-mini.` }]
+        ? [
+            {
+              provider: 'openai',
+              description: `OpenAI Chat Completions${settings.openai.baseUrl ? ' (compatible server)' : ''}: use openai:<model>, e.g. openai:gpt-4o-mini.`,
+            },
+          ]
         : []),
-      ...settings.endpoints.map((e) => ({ provider: e.name, description: `OpenAI-compatible endpoint "${e.name}": use ${e.name}:<model>.` })),
+      ...settings.endpoints.map((e) => ({
+        provider: e.name,
+        description: `OpenAI-compatible endpoint "${e.name}": use ${e.name}:<model>.`,
+      })),
     ];
   }
 

@@ -5,7 +5,9 @@ describe('costOf', () => {
   it('prices OpenAI models per million input and output tokens, dated snapshots included', () => {
     expect(costOf('openai:gpt-4o', { inputTokens: 1_000_000, outputTokens: 1_000_000 })).toBe(12.5);
     expect(costOf('openai:gpt-4o-mini', { inputTokens: 2000, outputTokens: 500 })).toBeCloseTo(0.0006, 9);
-    expect(costOf('openai:gpt-4o-mini-2024-07-18', { inputTokens: 2000, outputTokens: 500 })).toBe(costOf('openai:gpt-4o-mini', { inputTokens: 2000, outputTokens: 500 }));
+    expect(costOf('openai:gpt-4o-mini-2024-07-18', { inputTokens: 2000, outputTokens: 500 })).toBe(
+      costOf('openai:gpt-4o-mini', { inputTokens: 2000, outputTokens: 500 }),
+    );
   });
 
   it('charges cached input at the cached price', () => {

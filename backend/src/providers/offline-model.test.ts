@@ -1,4 +1,9 @@
-import type { LanguageModelV3CallOptions, LanguageModelV3FunctionTool, LanguageModelV3Prompt, LanguageModelV3StreamPart } from '@ai-sdk/provider';
+import type {
+  LanguageModelV3CallOptions,
+  LanguageModelV3FunctionTool,
+  LanguageModelV3Prompt,
+  LanguageModelV3StreamPart,
+} from '@ai-sdk/provider';
 import { jsonSchema, stepCountIs, streamText, tool } from 'ai';
 import { countTokens } from 'gpt-tokenizer/encoding/cl100k_base';
 import { describe, expect, it } from 'vitest';
@@ -22,7 +27,11 @@ const user = (text: string): LanguageModelV3Prompt => [
   { role: 'system', content: 'You are a helpful assistant.' },
   { role: 'user', content: [{ type: 'text', text }] },
 ];
-const call = (prompt: LanguageModelV3Prompt, tools: LanguageModelV3FunctionTool[] = [], extra: Partial<LanguageModelV3CallOptions> = {}): LanguageModelV3CallOptions => ({
+const call = (
+  prompt: LanguageModelV3Prompt,
+  tools: LanguageModelV3FunctionTool[] = [],
+  extra: Partial<LanguageModelV3CallOptions> = {},
+): LanguageModelV3CallOptions => ({
   prompt,
   tools,
   ...extra,
@@ -61,7 +70,9 @@ describe('local:offline', () => {
     expect(invalid.text).toMatch(notALanguageModel);
     expect(invalid.text).toContain('/tool weather {"city":"…"}');
     const missing = await reply(call(user('/tool forecast {}'), [weather, calendar]));
-    expect(missing.text).toContain('There is no tool "forecast" in this conversation; the tools offered are weather, list_calendar_events.');
+    expect(missing.text).toContain(
+      'There is no tool "forecast" in this conversation; the tools offered are weather, list_calendar_events.',
+    );
   });
 
   it('searches the knowledge base for a question', async () => {
@@ -72,13 +83,19 @@ describe('local:offline', () => {
   });
 
   it('answers a knowledge search with up to three quoted passages, each cited by title', async () => {
-    const results = ['Vacation is 25 days a year.', 'Unused days carry over until March.', 'Ask your manager first.', 'A fourth passage.'].map(
-      (content, i) => ({ documentId: `d${i}`, title: `Handbook ${i + 1}`, content, similarity: 0.9 - i / 10 }),
-    );
+    const results = [
+      'Vacation is 25 days a year.',
+      'Unused days carry over until March.',
+      'Ask your manager first.',
+      'A fourth passage.',
+    ].map((content, i) => ({ documentId: `d${i}`, title: `Handbook ${i + 1}`, content, similarity: 0.9 - i / 10 }));
     const prompt: LanguageModelV3Prompt = [
       ...user('What is our vacation policy?'),
       { role: 'assistant', content: [{ type: 'tool-call', toolCallId: 'c1', toolName: 'knowledge_search', input: { query: 'vacation' } }] },
-      { role: 'tool', content: [{ type: 'tool-result', toolCallId: 'c1', toolName: 'knowledge_search', output: { type: 'json', value: { results } } }] },
+      {
+        role: 'tool',
+        content: [{ type: 'tool-result', toolCallId: 'c1', toolName: 'knowledge_search', output: { type: 'json', value: { results } } }],
+      },
     ];
     const { text, finishReason } = await reply(call(prompt, [knowledgeSearch]));
     expect(finishReason).toBe('stop');
@@ -87,7 +104,15 @@ describe('local:offline', () => {
     expect(text).toContain('> Ask your manager first.\n— Handbook 3');
     expect(text).not.toContain('fourth');
 
-    const empty: LanguageModelV3Prompt = [...prompt.slice(0, -1), { role: 'tool', content: [{ type: 'tool-result', toolCallId: 'c1', toolName: 'knowledge_search', output: { type: 'json', value: { results: [] } } }] }];
+    const empty: LanguageModelV3Prompt = [
+      ...prompt.slice(0, -1),
+      {
+        role: 'tool',
+        content: [
+          { type: 'tool-result', toolCallId: 'c1', toolName: 'knowledge_search', output: { type: 'json', value: { results: [] } } },
+        ],
+      },
+    ];
     expect((await reply(call(empty, [knowledgeSearch]))).text).toContain('nothing that matches');
   });
 
@@ -95,7 +120,17 @@ describe('local:offline', () => {
     const prompt: LanguageModelV3Prompt = [
       ...user('/tool weather {"city": "Oslo"}'),
       { role: 'assistant', content: [{ type: 'tool-call', toolCallId: 'c1', toolName: 'weather', input: { city: 'Oslo' } }] },
-      { role: 'tool', content: [{ type: 'tool-result', toolCallId: 'c1', toolName: 'weather', output: { type: 'json', value: { temperature: 12, sky: 'x'.repeat(1000) } } }] },
+      {
+        role: 'tool',
+        content: [
+          {
+            type: 'tool-result',
+            toolCallId: 'c1',
+            toolName: 'weather',
+            output: { type: 'json', value: { temperature: 12, sky: 'x'.repeat(1000) } },
+          },
+        ],
+      },
     ];
     const { text, toolCall } = await reply(call(prompt, [weather]));
     expect(toolCall).toBeUndefined();
@@ -191,7 +226,16 @@ describe('local:offline', () => {
           inputSchema: jsonSchema<{ query: string }>({ type: 'object', properties: { query: { type: 'string' } }, required: ['query'] }),
           execute: async ({ query }) => {
             searches.push(query);
-            return { results: [{ documentId: 'd1', title: 'Operations guide', content: 'Backups are stored in the eu-west bucket for 30 days.', similarity: 0.8 }] };
+            return {
+              results: [
+                {
+                  documentId: 'd1',
+                  title: 'Operations guide',
+                  content: 'Backups are stored in the eu-west bucket for 30 days.',
+                  similarity: 0.8,
+                },
+              ],
+            };
           },
         }),
       },

@@ -41,7 +41,10 @@ export function offlineReply(prompt: LanguageModelV3Prompt, tools: LanguageModel
     if (results.length > 0) return text(results.map(answerFromResult).join('\n\n'));
   }
   if (last?.role !== 'user') return text(offlineHelp(tools));
-  const message = last.content.flatMap((part) => (part.type === 'text' ? [part.text] : [])).join('\n').trim();
+  const message = last.content
+    .flatMap((part) => (part.type === 'text' ? [part.text] : []))
+    .join('\n')
+    .trim();
 
   const command = toolCommand.exec(message);
   if (command) return fromCommand(command[1]!, command[2]!.trim(), tools);
@@ -53,7 +56,9 @@ export function offlineReply(prompt: LanguageModelV3Prompt, tools: LanguageModel
   if (best) {
     const required = requiredInputs(best.inputSchema);
     if (required.length === 0) return { kind: 'tool-call', toolName: best.name, input: {} };
-    return text(`The tool ${best.name} fits your message, but it needs input (${required.join(', ')}): write /tool ${best.name} ${exampleInput(best)}`);
+    return text(
+      `The tool ${best.name} fits your message, but it needs input (${required.join(', ')}): write /tool ${best.name} ${exampleInput(best)}`,
+    );
   }
   return text(offlineHelp(tools));
 }
@@ -128,14 +133,20 @@ const knowledgeResults = z.object({
 
 function answerFromResult(part: LanguageModelV3ToolResultPart): string {
   const output = part.output;
-  if (output.type === 'execution-denied') return `The call to ${part.toolName} was not allowed${output.reason ? `: ${output.reason}` : ''}.`;
+  if (output.type === 'execution-denied')
+    return `The call to ${part.toolName} was not allowed${output.reason ? `: ${output.reason}` : ''}.`;
   if (output.type === 'error-text' || output.type === 'error-json') return `The tool ${part.toolName} failed: ${compact(output.value)}`;
-  const value = output.type === 'content' ? output.value.flatMap((item) => (item.type === 'text' ? [item.text] : [])).join('\n') : output.value;
-  const parsed = part.toolName === knowledgeSearch ? knowledgeResults.safeParse(typeof value === 'string' ? parseJson(value) : value) : undefined;
+  const value =
+    output.type === 'content' ? output.value.flatMap((item) => (item.type === 'text' ? [item.text] : [])).join('\n') : output.value;
+  const parsed =
+    part.toolName === knowledgeSearch ? knowledgeResults.safeParse(typeof value === 'string' ? parseJson(value) : value) : undefined;
   if (!parsed?.success) return `The tool ${part.toolName} returned: ${compact(value)}`;
   const passages = parsed.data.results.filter((r) => r.content.trim() !== '').slice(0, 3);
   if (passages.length === 0) return 'The knowledge base has nothing that matches your question.';
-  const quoted = passages.map((r) => `> ${truncate(r.content.replace(/\s+/g, ' ').trim(), passageLength)}\n— ${r.title?.trim() || r.documentId || 'untitled document'}`);
+  const quoted = passages.map(
+    (r) =>
+      `> ${truncate(r.content.replace(/\s+/g, ' ').trim(), passageLength)}\n— ${r.title?.trim() || r.documentId || 'untitled document'}`,
+  );
   return `From your knowledge base:\n\n${quoted.join('\n\n')}`;
 }
 

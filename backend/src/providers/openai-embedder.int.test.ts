@@ -23,7 +23,10 @@ describe('openai embedder against a local server that speaks the embeddings API'
   it('asks an unknown model for its dimensions', async () => {
     const small = await startFakeOpenAi(768);
     try {
-      const embedder = await createEmbedder('openai:nomic-embed-text', { ...settings(), openai: { apiKey: 'test-key', baseUrl: small.url } });
+      const embedder = await createEmbedder('openai:nomic-embed-text', {
+        ...settings(),
+        openai: { apiKey: 'test-key', baseUrl: small.url },
+      });
       expect(embedder.dimensions).toBe(768);
     } finally {
       await small.close();
@@ -56,7 +59,10 @@ describe('openai embedder against a local server that speaks the embeddings API'
   });
 
   it('does not retry a request the server refuses (400, 401)', async () => {
-    const embedder = await createEmbedder('openai:text-embedding-3-small', { ...settings(), openai: { apiKey: 'wrong', baseUrl: fake.url } });
+    const embedder = await createEmbedder('openai:text-embedding-3-small', {
+      ...settings(),
+      openai: { apiKey: 'wrong', baseUrl: fake.url },
+    });
     const error = await embedder.embed(['x']).catch((e: unknown) => e);
     expect((error as AppError).code).toBe('EMBEDDING_API_ERROR');
     expect((error as AppError).message).toMatch(/401/);
@@ -71,6 +77,8 @@ describe('openai embedder against a local server that speaks the embeddings API'
 
   it('refuses a name that is not provider:model, and an openai model without a key', async () => {
     await expect(createEmbedder('hashing', settings())).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
-    await expect(createEmbedder('openai:text-embedding-3-small', { ...settings(), openai: { apiKey: undefined, baseUrl: undefined } })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    await expect(
+      createEmbedder('openai:text-embedding-3-small', { ...settings(), openai: { apiKey: undefined, baseUrl: undefined } }),
+    ).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
   });
 });

@@ -28,7 +28,10 @@ export async function createOpenAiEmbedder(
   options: { dimensions?: number | undefined; retry: RetryPolicy },
 ): Promise<Embedder> {
   if (!settings.apiKey) {
-    throw new AppError('CONFIG_INVALID', `The embedding model openai:${model} needs OPENAI_API_KEY (and OPENAI_BASE_URL for a compatible server).`);
+    throw new AppError(
+      'CONFIG_INVALID',
+      `The embedding model openai:${model} needs OPENAI_API_KEY (and OPENAI_BASE_URL for a compatible server).`,
+    );
   }
   const provider = createOpenAI({ apiKey: settings.apiKey, ...(settings.baseUrl ? { baseURL: settings.baseUrl } : {}) });
   const embeddingModel = provider.embedding(model);

@@ -134,7 +134,12 @@ export class ResilientLanguageModel implements LanguageModelV3 {
     const status = APICallError.isInstance(error) && (error.statusCode ?? 0) >= 300 ? error.statusCode : undefined;
     const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : '';
     // Errors the server reports inside a stream arrive as plain `{message, type}` objects.
-    const text = error instanceof Error ? error.message : typeof error === 'object' && error !== null && 'message' in error ? String(error.message) : String(error);
+    const text =
+      error instanceof Error
+        ? error.message
+        : typeof error === 'object' && error !== null && 'message' in error
+          ? String(error.message)
+          : String(error);
     const message = `${text}${cause}`;
     return new AppError(
       'MODEL_API_ERROR',
@@ -175,10 +180,14 @@ class StallGuard {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.stop(
-        new AppError('MODEL_TIMEOUT', `The model ${this.id} sent nothing for ${this.timeoutMs} ms (MODEL_TIMEOUT_MS), so the call was stopped.`, {
-          model: this.id,
-          timeoutMs: this.timeoutMs,
-        }),
+        new AppError(
+          'MODEL_TIMEOUT',
+          `The model ${this.id} sent nothing for ${this.timeoutMs} ms (MODEL_TIMEOUT_MS), so the call was stopped.`,
+          {
+            model: this.id,
+            timeoutMs: this.timeoutMs,
+          },
+        ),
       );
     }, this.timeoutMs);
     try {

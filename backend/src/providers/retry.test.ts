@@ -59,7 +59,9 @@ describe('withRetries', () => {
     const slow = flaky(5);
     const started = performance.now();
     setTimeout(() => cancel.abort('cancelled by the user'), 30);
-    await expect(withRetries({ ...policy, baseDelayMs: 60_000, maxDelayMs: 60_000 }, slow.run, always, { signal: cancel.signal, random: () => 1 })).rejects.toBe('cancelled by the user');
+    await expect(
+      withRetries({ ...policy, baseDelayMs: 60_000, maxDelayMs: 60_000 }, slow.run, always, { signal: cancel.signal, random: () => 1 }),
+    ).rejects.toBe('cancelled by the user');
     expect(performance.now() - started).toBeLessThan(1_000);
     expect(slow.at).toHaveLength(1);
   });

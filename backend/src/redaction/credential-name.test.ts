@@ -32,7 +32,27 @@ const credentials = [
   'credentials',
   'webhook.signature',
 ];
-const ordinary = ['maxTokens', 'tokens', 'tokenizer', 'passenger', 'boarding_pass', 'passRate', 'bypass', 'compass', 'secretary', 'author', 'authors', 'key', 'keyword', 'private', 'monkey', 'apiVersion', 'subject', 'to', ''];
+const ordinary = [
+  'maxTokens',
+  'tokens',
+  'tokenizer',
+  'passenger',
+  'boarding_pass',
+  'passRate',
+  'bypass',
+  'compass',
+  'secretary',
+  'author',
+  'authors',
+  'key',
+  'keyword',
+  'private',
+  'monkey',
+  'apiVersion',
+  'subject',
+  'to',
+  '',
+];
 
 describe('isCredentialName', () => {
   it('says credential for a name with a credential word in it', () => {
@@ -48,7 +68,11 @@ describe('isCredentialName', () => {
     const { context } = sanitizeContext(fields);
     expect(Object.keys(context).sort()).toEqual([...ordinary].sort());
     const shown = redactArguments(fields) as Record<string, string>;
-    expect(Object.keys(shown).filter((name) => shown[name] === '[REDACTED]').sort()).toEqual([...credentials].sort());
+    expect(
+      Object.keys(shown)
+        .filter((name) => shown[name] === '[REDACTED]')
+        .sort(),
+    ).toEqual([...credentials].sort());
   });
 
   it('reads a long name in linear time', () => {

@@ -13,7 +13,8 @@ describe('redactSecrets', () => {
     ].join('\n');
     const { text: out, redactions } = redactSecrets(text);
     expect(redactions).toBe(6);
-    for (const secret of ['sk-proj', 'AKIAIOSFODNN7', 'ghp_', 'correct horse', 'abc123def456', 'b3BlbnNz']) expect(out).not.toContain(secret);
+    for (const secret of ['sk-proj', 'AKIAIOSFODNN7', 'ghp_', 'correct horse', 'abc123def456', 'b3BlbnNz'])
+      expect(out).not.toContain(secret);
     expect(out).toContain('db_password = [REDACTED]');
   });
 
@@ -47,10 +48,33 @@ describe('redactSecrets', () => {
       let redactions = 0;
       const out = text
         .replace(former[0]!, () => (redactions++, '[REDACTED]'))
-        .replace(former[1]!, (match, name: string, value: string) => (value === '[REDACTED]' || value.replace(/["']/g, '') === '' ? match : (redactions++, `${name}[REDACTED]`)));
+        .replace(former[1]!, (match, name: string, value: string) =>
+          value === '[REDACTED]' || value.replace(/["']/g, '') === '' ? match : (redactions++, `${name}[REDACTED]`),
+        );
       return { text: out, redactions };
     };
-    const pieces = ['eyJhbGciOiJIUzI1NiJ9', '.eyJzdWIiOiIxMjM0NTY3ODkwIn0', '.SflKxwRJSMeKKF2QT4', 'eyJ', 'abcdefghij', '-', '.', '_', ' ', 'x', 'password', 'Api_Key', 'auth-token', '=', ':', '"', "'", '\n', ',', 'db'];
+    const pieces = [
+      'eyJhbGciOiJIUzI1NiJ9',
+      '.eyJzdWIiOiIxMjM0NTY3ODkwIn0',
+      '.SflKxwRJSMeKKF2QT4',
+      'eyJ',
+      'abcdefghij',
+      '-',
+      '.',
+      '_',
+      ' ',
+      'x',
+      'password',
+      'Api_Key',
+      'auth-token',
+      '=',
+      ':',
+      '"',
+      "'",
+      '\n',
+      ',',
+      'db',
+    ];
     let seed = 7;
     const random = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), (seed >>> 16) % n);
     let caught = 0;

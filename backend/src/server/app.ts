@@ -85,7 +85,9 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   const { config } = services;
   let shuttingDown = false;
   const app = Fastify({
-    ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger: options.logger ?? { level: config.logLevel, redact: logRedactions } }),
+    ...(options.loggerInstance
+      ? { loggerInstance: options.loggerInstance }
+      : { logger: options.logger ?? { level: config.logLevel, redact: logRedactions } }),
     bodyLimit: config.bodyLimit,
     ...httpServerOptions(config.http),
     trustProxy: config.trustProxy,
@@ -155,7 +157,9 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   await app.register(apiDocsPage);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   if (config.metricsEnabled) {
-    app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+    app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
+      reply.type(registry.contentType).send(await registry.metrics()),
+    );
   }
 
   await app.register(healthRoutes, {
@@ -165,7 +169,13 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
     version: services.version,
   });
   await app.register(meRoutes, { users: services.users });
-  await app.register(consoleRoutes, { tokens: services.tokens, credentials, sessionDays: config.consoleSessionDays, secureCookies, sessionCookie });
+  await app.register(consoleRoutes, {
+    tokens: services.tokens,
+    credentials,
+    sessionDays: config.consoleSessionDays,
+    secureCookies,
+    sessionCookie,
+  });
   await app.register(tokenRoutes, { tokens: services.tokens });
   await app.register(userRoutes, { users: services.users });
   await app.register(auditRoutes, { database: services.database });

@@ -16,7 +16,8 @@ describe.each(drivers)('authentication on %s', (driver) => {
 
   let nextIp = 1;
   const freshIp = () => `10.1.0.${nextIp++}`;
-  const me = (headers: Record<string, string>, ip = freshIp()) => t.app.inject({ method: 'GET', url: '/v1/me', headers, remoteAddress: ip });
+  const me = (headers: Record<string, string>, ip = freshIp()) =>
+    t.app.inject({ method: 'GET', url: '/v1/me', headers, remoteAddress: ip });
   const createToken = async (token: string, body: object) => {
     const response = await t.app.inject({ method: 'POST', url: '/v1/tokens', headers: bearer(token), payload: body });
     expect(response.statusCode).toBe(201);
@@ -24,7 +25,9 @@ describe.each(drivers)('authentication on %s', (driver) => {
   };
 
   it('has exactly the public routes it means to have', () => {
-    const open = [...new Set(t.routes.filter((r) => r.method !== 'HEAD' && isPublicRoute(r.method, r.url)).map((r) => `${r.method} ${r.url}`))];
+    const open = [
+      ...new Set(t.routes.filter((r) => r.method !== 'HEAD' && isPublicRoute(r.method, r.url)).map((r) => `${r.method} ${r.url}`)),
+    ];
     expect(open.filter((r) => !r.startsWith('GET /docs') && !r.startsWith('GET /assets/')).sort()).toEqual([
       // the console's pages: one document that signs in first
       'GET /',
@@ -48,7 +51,9 @@ describe.each(drivers)('authentication on %s', (driver) => {
 
   it('requires a token on every registered route outside the public list', async () => {
     const protectedRoutes = t.routes.filter((r) => !isPublicRoute(r.method, r.url));
-    expect(protectedRoutes.map((r) => `${r.method} ${r.url}`)).toEqual(expect.arrayContaining(['GET /v1/me', 'POST /v1/users', 'DELETE /v1/tokens/:id', 'GET /v1/audit']));
+    expect(protectedRoutes.map((r) => `${r.method} ${r.url}`)).toEqual(
+      expect.arrayContaining(['GET /v1/me', 'POST /v1/users', 'DELETE /v1/tokens/:id', 'GET /v1/audit']),
+    );
     for (const route of protectedRoutes) {
       const url = route.url.replace(/:[a-zA-Z]+/g, '00000000-0000-4000-8000-000000000000');
       const response = await t.app.inject({ method: route.method as 'GET', url, remoteAddress: freshIp() });
@@ -117,7 +122,12 @@ describe.each(drivers)('authentication on %s', (driver) => {
   it("stops a disabled user's tokens at once, and an admin cannot lock themselves out", async () => {
     const victim = await t.runtime.users.create({ email: `victim-${driver}@example.test` }, { userId: null, ip: null });
     expect((await me(bearer(victim.token))).statusCode).toBe(200); // cached for a minute
-    const disable = await t.app.inject({ method: 'PATCH', url: `/v1/users/${victim.user.id}`, headers: bearer(t.adminToken), payload: { disabled: true } });
+    const disable = await t.app.inject({
+      method: 'PATCH',
+      url: `/v1/users/${victim.user.id}`,
+      headers: bearer(t.adminToken),
+      payload: { disabled: true },
+    });
     expect(disable.statusCode).toBe(200);
     expect(disable.json().user.disabled).toBe(true);
     expect((await me(bearer(victim.token))).statusCode).toBe(401);
@@ -134,8 +144,17 @@ describe.each(drivers)('authentication on %s', (driver) => {
   });
 
   it('keeps admin routes from ordinary users', async () => {
-    for (const [method, url] of [['GET', '/v1/users'], ['GET', '/v1/audit'], ['POST', '/v1/users']] as const) {
-      const response = await t.app.inject({ method, url, headers: bearer(t.userToken), ...(method === 'POST' ? { payload: { email: 'x@example.test' } } : {}) });
+    for (const [method, url] of [
+      ['GET', '/v1/users'],
+      ['GET', '/v1/audit'],
+      ['POST', '/v1/users'],
+    ] as const) {
+      const response = await t.app.inject({
+        method,
+        url,
+        headers: bearer(t.userToken),
+        ...(method === 'POST' ? { payload: { email: 'x@example.test' } } : {}),
+      });
       expect(response.statusCode).toBe(403);
       expect(response.json().error.code).toBe('FORBIDDEN');
     }
@@ -153,7 +172,12 @@ describe.each(drivers)('authentication on %s', (driver) => {
     expect((await me(bearer(t.userToken), ip)).statusCode).toBe(200);
     expect((await me(bad, '10.2.0.2')).statusCode).toBe(401);
 
-    const audit = await t.app.inject({ method: 'GET', url: '/v1/audit?action=auth.failure_burst', headers: bearer(t.adminToken), remoteAddress: '10.2.0.3' });
+    const audit = await t.app.inject({
+      method: 'GET',
+      url: '/v1/audit?action=auth.failure_burst',
+      headers: bearer(t.adminToken),
+      remoteAddress: '10.2.0.3',
+    });
     expect(audit.json().entries).toHaveLength(1);
     expect(audit.json().entries[0].ip).toBe(ip);
 
@@ -164,7 +188,8 @@ describe.each(drivers)('authentication on %s', (driver) => {
   it('records when a token was last used, at most once a minute', async () => {
     const fresh = await createToken(t.userToken, { name: 'usage' });
     const lastUsed = async () =>
-      (await t.runtime.database.db.selectFrom('api_tokens').select('last_used_at').where('id', '=', fresh.id).executeTakeFirstOrThrow()).last_used_at;
+      (await t.runtime.database.db.selectFrom('api_tokens').select('last_used_at').where('id', '=', fresh.id).executeTakeFirstOrThrow())
+        .last_used_at;
     expect(await lastUsed()).toBeNull();
     await me(bearer(fresh.token));
     await expect.poll(lastUsed).not.toBeNull();
@@ -183,9 +208,13 @@ describe('token revocation across instances', () => {
     const b = new TokenService(secondDatabase, { cacheTtlMs: 60_000, onBackgroundError: () => undefined });
     await b.start();
     try {
-      const created = (await a.app.inject({ method: 'POST', url: '/v1/tokens', headers: bearer(a.userToken), payload: { name: 'shared' } })).json() as { id: string; token: string };
+      const created = (
+        await a.app.inject({ method: 'POST', url: '/v1/tokens', headers: bearer(a.userToken), payload: { name: 'shared' } })
+      ).json() as { id: string; token: string };
       expect(await b.authenticate(created.token)).toBeDefined(); // now cached on b
-      expect((await a.app.inject({ method: 'DELETE', url: `/v1/tokens/${created.id}`, headers: bearer(a.userToken) })).statusCode).toBe(204);
+      expect((await a.app.inject({ method: 'DELETE', url: `/v1/tokens/${created.id}`, headers: bearer(a.userToken) })).statusCode).toBe(
+        204,
+      );
       await expect.poll(() => b.authenticate(created.token)).toBeUndefined();
     } finally {
       await b.stop();

@@ -43,11 +43,20 @@ export function installAuth(app: FastifyInstance, deps: { credentials: Credentia
     const bearer = bearerToken(request.headers.authorization);
     const cookie = bearer ? undefined : sessionFromCookie(request, deps.sessionCookie);
     if (!bearer && !cookie) throw new AppError('UNAUTHORIZED'); // not a guess: CredentialCheck would not count it either
-    const result = await deps.credentials.check(bearer ? bearer.token : cookie, { kind: bearer ? 'token' : 'cookie', ip: request.ip, route, log: request.log });
+    const result = await deps.credentials.check(bearer ? bearer.token : cookie, {
+      kind: bearer ? 'token' : 'cookie',
+      ip: request.ip,
+      route,
+      log: request.log,
+    });
     if (!result.ok) {
       // A cookie that does not work goes, ended or never issued alike (the answer does not say which).
       if (cookie) reply.clearCookie(deps.sessionCookie, { path: '/', secure: deps.sessionCookie.startsWith('__Host-') });
-      throw credentialRefusal(result, reply, cookie ? 'The console session has ended: sign in again.' : 'The token is invalid, expired or revoked, or its user is disabled.');
+      throw credentialRefusal(
+        result,
+        reply,
+        cookie ? 'The console session has ended: sign in again.' : 'The token is invalid, expired or revoked, or its user is disabled.',
+      );
     }
     if (cookie) {
       if (!passesCsrf(request, cookie)) throw new AppError('CSRF_FAILED');

@@ -15,14 +15,20 @@ describe.each(drivers)('values the database cannot take answer 400, never 500, o
   afterAll(() => t.close());
 
   const get = (url: string) => t.app.inject({ method: 'GET', url, headers: bearer(t.userToken) });
-  const post = (url: string, payload: string) => t.app.inject({ method: 'POST', url, headers: { ...bearer(t.userToken), 'content-type': 'application/json' }, payload });
-  const expectError = (response: { statusCode: number; json(): { error: { code: string; message: string } } }, status: number, code: string) => {
+  const post = (url: string, payload: string) =>
+    t.app.inject({ method: 'POST', url, headers: { ...bearer(t.userToken), 'content-type': 'application/json' }, payload });
+  const expectError = (
+    response: { statusCode: number; json(): { error: { code: string; message: string } } },
+    status: number,
+    code: string,
+  ) => {
     expect(response.statusCode).toBe(status);
     expect(response.json().error.code).toBe(code);
   };
-  const sessionCount = async () => Number((await sql<{ n: string }>`select count(*) as n from agent_sessions`.execute(t.runtime.database.db)).rows[0]?.n);
+  const sessionCount = async () =>
+    Number((await sql<{ n: string }>`select count(*) as n from agent_sessions`.execute(t.runtime.database.db)).rows[0]?.n);
 
-  it("maps every PostgreSQL data exception (SQLSTATE class 22) this driver raises to 400 INVALID_INPUT", async () => {
+  it('maps every PostgreSQL data exception (SQLSTATE class 22) this driver raises to 400 INVALID_INPUT', async () => {
     const failures = {
       '22P02': sql`select ${dashes}::uuid`,
       '22008': sql`select '0000-01-01T00:00:00Z'::timestamptz`,
@@ -31,7 +37,10 @@ describe.each(drivers)('values the database cannot take answer 400, never 500, o
       '22007': sql`select ${'yesterday-ish'}::date`,
     };
     for (const [sqlstate, query] of Object.entries(failures)) {
-      const error = await query.execute(t.runtime.database.db).then(() => undefined, (thrown: unknown) => thrown);
+      const error = await query.execute(t.runtime.database.db).then(
+        () => undefined,
+        (thrown: unknown) => thrown,
+      );
       expect((error as { code?: string } | undefined)?.code, sqlstate).toBe(sqlstate);
       const mapped = toAppError(error);
       expect(mapped.status, sqlstate).toBe(400);

@@ -37,14 +37,19 @@ describe('discarding a refused body', () => {
       socket.on('error', () => (reset = true));
       socket.on('close', () => {
         clearTimeout(giveUp);
-        resolve({ answer, reset, ...(closedByServer ? { closedAfterMs: Date.now() - started, closedAfterWriteMs: Date.now() - wroteAll } : {}) });
+        resolve({
+          answer,
+          reset,
+          ...(closedByServer ? { closedAfterMs: Date.now() - started, closedAfterWriteMs: Date.now() - wroteAll } : {}),
+        });
       });
       socket.on('connect', async () => {
         socket.write(head);
         const step = options.dripMs ? 1 : 65_536;
         for (let at = 0; at < body.length && !socket.destroyed; at += step) {
           if (options.dripMs) await new Promise((resume) => setTimeout(resume, options.dripMs));
-          if (!socket.write(body.subarray(at, at + step))) await new Promise((resume) => (socket.once('drain', resume), socket.once('close', resume)));
+          if (!socket.write(body.subarray(at, at + step)))
+            await new Promise((resume) => (socket.once('drain', resume), socket.once('close', resume)));
         }
         wroteAll = Date.now();
       });

@@ -30,7 +30,10 @@ export const maxDrainMs = 5000;
  * answer says `Connection: close` too, the server stops writing at once and closes the connection
  * when the body has ended (a lingering close).
  */
-export function installBodyDrain(app: FastifyInstance, options: { maxBytes: number; maxMs: number } = { maxBytes: maxDrainedBytes, maxMs: maxDrainMs }): void {
+export function installBodyDrain(
+  app: FastifyInstance,
+  options: { maxBytes: number; maxMs: number } = { maxBytes: maxDrainedBytes, maxMs: maxDrainMs },
+): void {
   app.addHook('onSend', async (request, reply, payload) => {
     const raw = request.raw;
     if (raw.complete || !hasBody(raw)) return payload;

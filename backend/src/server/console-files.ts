@@ -9,7 +9,17 @@ import { pageSecurityHeaders } from './page-security-headers.ts';
 export const consoleDir = fileURLToPath(new URL('../../../web/dist', import.meta.url));
 
 /** The console's pages: each answers the same document, and the page's script shows the right one. */
-export const consolePages = ['/', '/sign-in', '/agents', '/chat', '/chat/:sessionId', '/sessions', '/integrations', '/knowledge', '/settings'] as const;
+export const consolePages = [
+  '/',
+  '/sign-in',
+  '/agents',
+  '/chat',
+  '/chat/:sessionId',
+  '/sessions',
+  '/integrations',
+  '/knowledge',
+  '/settings',
+] as const;
 
 /**
  * Serves the built console at `/` from the same server as the API (no second server): the pages

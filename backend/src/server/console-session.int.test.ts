@@ -37,20 +37,39 @@ describe('console sessions', () => {
     expect(listed.json().tokens).toContainEqual(expect.objectContaining({ name: 'Console session', current: false }));
     // Listed through the session itself, it is the current one: revoking it signs this browser out.
     const own = await t.app.inject({ method: 'GET', url: '/v1/tokens', cookies: { [cookieName]: cookie.value } });
-    expect(own.json().tokens.filter((x: { current: boolean }) => x.current).map((x: { name: string }) => x.name)).toEqual(['Console session']);
+    expect(
+      own
+        .json()
+        .tokens.filter((x: { current: boolean }) => x.current)
+        .map((x: { name: string }) => x.name),
+    ).toEqual(['Console session']);
     expect(JSON.stringify(await t.runtime.database.db.selectFrom('api_tokens').selectAll().execute())).not.toContain(cookie.value);
   });
 
   it('refuses changes made by cookie without the session’s CSRF token', async () => {
     const { cookie, csrf } = await signIn();
     const create = (headers: Record<string, string>) =>
-      t.app.inject({ method: 'POST', url: '/v1/agents', cookies: { [cookieName]: cookie.value }, headers, payload: { name: 'From the console' } });
-    for (const headers of [{} as Record<string, string>, { 'x-csrf-token': 'forged' }, { 'x-csrf-token': csrf.slice(0, -1) + (csrf.endsWith('A') ? 'B' : 'A') }]) {
+      t.app.inject({
+        method: 'POST',
+        url: '/v1/agents',
+        cookies: { [cookieName]: cookie.value },
+        headers,
+        payload: { name: 'From the console' },
+      });
+    for (const headers of [
+      {} as Record<string, string>,
+      { 'x-csrf-token': 'forged' },
+      { 'x-csrf-token': csrf.slice(0, -1) + (csrf.endsWith('A') ? 'B' : 'A') },
+    ]) {
       const refused = await create(headers);
       expect(refused.statusCode).toBe(403);
       expect(refused.json().error.code).toBe('CSRF_FAILED');
     }
-    expect((await t.app.inject({ method: 'GET', url: '/v1/agents', headers: bearer(t.userToken) })).json().agents.map((a: { name: string }) => a.name)).not.toContain('From the console');
+    expect(
+      (await t.app.inject({ method: 'GET', url: '/v1/agents', headers: bearer(t.userToken) }))
+        .json()
+        .agents.map((a: { name: string }) => a.name),
+    ).not.toContain('From the console');
     expect((await create({ 'x-csrf-token': csrf })).statusCode).toBe(201);
     // Another session's CSRF token does not do.
     const other = await signIn();
@@ -69,26 +88,45 @@ describe('console sessions', () => {
   });
 
   it('ends the previous session at a new sign-in, and lets an ended session go without counting it as a failed sign-in', async () => {
-    const live = async () => (await t.app.inject({ method: 'GET', url: '/v1/tokens', headers: bearer(t.adminToken) })).json().tokens.filter((x: { name: string }) => x.name === 'Console session').length;
+    const live = async () =>
+      (await t.app.inject({ method: 'GET', url: '/v1/tokens', headers: bearer(t.adminToken) }))
+        .json()
+        .tokens.filter((x: { name: string }) => x.name === 'Console session').length;
     let { cookie } = await signIn(t.adminToken);
     for (let i = 0; i < 3; i++) cookie = (await signIn(t.adminToken, { [cookieName]: cookie.value })).cookie;
     expect(await live()).toBe(1);
     // Revoked elsewhere: the page keeps asking with its cookie, more often than failures are allowed.
-    const tokenId = (await t.app.inject({ method: 'GET', url: '/v1/tokens', headers: bearer(t.adminToken) })).json().tokens.find((x: { name: string }) => x.name === 'Console session').id;
+    const tokenId = (await t.app.inject({ method: 'GET', url: '/v1/tokens', headers: bearer(t.adminToken) }))
+      .json()
+      .tokens.find((x: { name: string }) => x.name === 'Console session').id;
     await t.app.inject({ method: 'DELETE', url: `/v1/tokens/${tokenId}`, headers: bearer(t.adminToken) });
     for (let i = 0; i < 25; i++) {
-      const ended = await t.app.inject({ method: 'GET', url: '/v1/me', cookies: { [cookieName]: cookie.value }, remoteAddress: '10.9.9.9' });
+      const ended = await t.app.inject({
+        method: 'GET',
+        url: '/v1/me',
+        cookies: { [cookieName]: cookie.value },
+        remoteAddress: '10.9.9.9',
+      });
       expect(ended.statusCode).toBe(401);
       expect(ended.cookies.find((c) => c.name === cookieName)?.value).toBe('');
     }
-    const again = await t.app.inject({ method: 'POST', url: '/v1/console/sign-in', payload: { token: t.adminToken }, remoteAddress: '10.9.9.9' });
+    const again = await t.app.inject({
+      method: 'POST',
+      url: '/v1/console/sign-in',
+      payload: { token: t.adminToken },
+      remoteAddress: '10.9.9.9',
+    });
     expect(again.statusCode).toBe(200);
   });
 
   it('refuses a second session cookie planted beside the first', async () => {
     const mine = await signIn();
     const planted = await signIn(t.adminToken);
-    const both = await t.app.inject({ method: 'GET', url: '/v1/me', headers: { cookie: `${cookieName}=${planted.cookie.value}; ${cookieName}=${mine.cookie.value}` } });
+    const both = await t.app.inject({
+      method: 'GET',
+      url: '/v1/me',
+      headers: { cookie: `${cookieName}=${planted.cookie.value}; ${cookieName}=${mine.cookie.value}` },
+    });
     expect(both.statusCode).toBe(401);
   });
 
@@ -106,7 +144,12 @@ describe('console sessions', () => {
     await sibling.opened;
     expect((await sibling.closed).code).toBe(4401);
 
-    const out = await t.app.inject({ method: 'POST', url: '/v1/console/sign-out', cookies: { [cookieName]: cookie.value }, headers: { 'x-csrf-token': csrf } });
+    const out = await t.app.inject({
+      method: 'POST',
+      url: '/v1/console/sign-out',
+      cookies: { [cookieName]: cookie.value },
+      headers: { 'x-csrf-token': csrf },
+    });
     expect(out.statusCode).toBe(204);
     expect(out.cookies.find((c) => c.name === cookieName)).toMatchObject({ value: '' });
     expect((await socket.closed).code).toBe(4401);

@@ -19,7 +19,12 @@ describe('failed credentials and the failure limiter', () => {
   const from = (ip: string) => ({ 'x-forwarded-for': ip });
 
   beforeAll(async () => {
-    t = await createTestApp('pglite', { AUTH_FAILURE_LIMIT: String(limit), TRUST_PROXY: 'true', PUBLIC_URL: origin, TOKEN_CACHE_TTL_MS: '0' });
+    t = await createTestApp('pglite', {
+      AUTH_FAILURE_LIMIT: String(limit),
+      TRUST_PROXY: 'true',
+      PUBLIC_URL: origin,
+      TOKEN_CACHE_TTL_MS: '0',
+    });
     await t.app.listen({ port: 0, host: '127.0.0.1' });
     ws = `ws://127.0.0.1:${(t.app.server.address() as { port: number }).port}/v1/ws`;
   });
@@ -34,7 +39,8 @@ describe('failed credentials and the failure limiter', () => {
     for (let i = 0; i < left; i++) expect(await limited(ip)).toBe(false);
     expect(await limited(ip)).toBe(true);
   };
-  const signIn = (ip: string, token: string) => t.app.inject({ method: 'POST', url: '/v1/console/sign-in', headers: from(ip), payload: { token } });
+  const signIn = (ip: string, token: string) =>
+    t.app.inject({ method: 'POST', url: '/v1/console/sign-in', headers: from(ip), payload: { token } });
 
   it('lets a valid token, a valid console cookie and a console sign-in through from an address past its limit', async () => {
     const ip = freshIp();
@@ -84,7 +90,11 @@ describe('failed credentials and the failure limiter', () => {
     const id = (await t.runtime.tokens.authenticate(revoked))!.tokenId;
     await t.runtime.tokens.revoke(t.userId, id, { userId: t.userId, ip: null });
     const expiredId = (await t.runtime.tokens.authenticate(expired))!.tokenId;
-    await t.runtime.database.db.updateTable('api_tokens').set({ expires_at: new Date(Date.now() - 1000) }).where('id', '=', expiredId).execute();
+    await t.runtime.database.db
+      .updateTable('api_tokens')
+      .set({ expires_at: new Date(Date.now() - 1000) })
+      .where('id', '=', expiredId)
+      .execute();
     for (let i = 0; i < limit * 3; i++) {
       for (const cookie of [revoked, expired]) {
         const ended = await me(ip, {}, { [cookieName]: cookie });
@@ -127,7 +137,11 @@ describe('failed credentials and the failure limiter', () => {
   it('counts a bad bearer token on the public OAuth callback, and answers it exactly as a valid one', async () => {
     const ip = freshIp();
     const callback = (url: string, token: string) => t.app.inject({ method: 'GET', url, headers: { ...from(ip), ...bearer(token) } });
-    const urls = ['/v1/oauth/callback?code=abc&state=never-issued', '/v1/oauth/callback?code=abc', '/v1/oauth/callback?error=access_denied&state=x'];
+    const urls = [
+      '/v1/oauth/callback?code=abc&state=never-issued',
+      '/v1/oauth/callback?code=abc',
+      '/v1/oauth/callback?error=access_denied&state=x',
+    ];
     for (const url of urls) {
       const valid = await callback(url, t.userToken);
       const invalid = await callback(url, guess);

@@ -82,8 +82,8 @@ export class CredentialCheck {
     if (context.kind === 'cookie' && verdict.issued) return { ok: false, retryAfter: 0 };
     const retryAfter = this.deps.limiter.retryAfter(context.ip);
     if (this.deps.limiter.fail(context.ip)) {
-      await recordAudit(this.deps.database.db, { action: 'auth.failure_burst', ip: context.ip, details: { route: context.route } }).catch((error: Error) =>
-        context.log.error({ err: error }, 'could not write the audit log'),
+      await recordAudit(this.deps.database.db, { action: 'auth.failure_burst', ip: context.ip, details: { route: context.route } }).catch(
+        (error: Error) => context.log.error({ err: error }, 'could not write the audit log'),
       );
     }
     return { ok: false, retryAfter };

@@ -31,12 +31,16 @@ describe('the error handler', () => {
     });
     const response = await server.inject({ method: 'GET', url: '/taken' });
     expect(response.statusCode).toBe(409);
-    expect(response.json()).toEqual({ error: { code: 'EMAIL_TAKEN', message: 'A user with this email already exists.', details: { email: 'a@example.test' } } });
+    expect(response.json()).toEqual({
+      error: { code: 'EMAIL_TAKEN', message: 'A user with this email already exists.', details: { email: 'a@example.test' } },
+    });
   });
 
   it('maps the database driver’s capacity errors to 503s a client can retry', () => {
     expect(toAppError(new Error('timeout exceeded when trying to connect')).code).toBe('DATABASE_BUSY');
-    expect(toAppError(Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' })).code).toBe('DATABASE_BUSY');
+    expect(toAppError(Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' })).code).toBe(
+      'DATABASE_BUSY',
+    );
     expect(toAppError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })).code).toBe('DATABASE_UNAVAILABLE');
     expect(toAppError(Object.assign(new Error('duplicate key'), { code: '23505' })).code).toBe('INTERNAL');
   });

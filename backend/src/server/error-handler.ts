@@ -33,7 +33,9 @@ export function toAppError(error: unknown): AppError {
       path: `${error.validationContext ?? 'body'}${v.instancePath.replaceAll('/', '.')}`,
       message: v.message ?? 'is not valid',
     }));
-    return new AppError('VALIDATION_FAILED', `The request is not valid: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, { issues });
+    return new AppError('VALIDATION_FAILED', `The request is not valid: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, {
+      issues,
+    });
   }
   const mapped = toDatabaseError(error);
   if (mapped instanceof AppError) return mapped;

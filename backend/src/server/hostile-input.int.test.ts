@@ -6,8 +6,23 @@ import { slowHealth, watchHealth, type HealthSample } from '../../test/hostile/h
 import { startHostileServer, type HostileServer } from '../../test/hostile/hostile-server.ts';
 import { multipartBody } from '../../test/hostile/multipart-body.ts';
 import { casesFor, credentialCases, type HostileCase } from '../../test/hostile/openapi-cases.ts';
-import { operationsOf, pathValues, urlOf, type IdBook, type OpenApiDocument, type Operation } from '../../test/hostile/openapi-operations.ts';
-import { clientFor, privateFirst, privateOnly, readUser, seedUser, type ApiClient, type UserState } from '../../test/hostile/user-fixtures.ts';
+import {
+  operationsOf,
+  pathValues,
+  urlOf,
+  type IdBook,
+  type OpenApiDocument,
+  type Operation,
+} from '../../test/hostile/openapi-operations.ts';
+import {
+  clientFor,
+  privateFirst,
+  privateOnly,
+  readUser,
+  seedUser,
+  type ApiClient,
+  type UserState,
+} from '../../test/hostile/user-fixtures.ts';
 import { startFakeMcpServer, type FakeMcpServer } from '../../test/fake-mcp-server.ts';
 import { drivers } from '../../test/test-database.ts';
 
@@ -122,7 +137,9 @@ describe.each(drivers)('hostile input against the running server on %s', (driver
   });
 
   const failures = (filter: (c: HostileCase) => boolean) =>
-    outcomes.filter(({ outcome, problems }) => filter(outcome.case) && problems.length > 0).map(({ outcome, problems }) => describeCase(outcome, problems));
+    outcomes
+      .filter(({ outcome, problems }) => filter(outcome.case) && problems.length > 0)
+      .map(({ outcome, problems }) => describeCase(outcome, problems));
 
   it('derives cases for every route of the document, within the time budget', () => {
     const routes = new Set(cases.map((c) => c.route));
@@ -150,22 +167,29 @@ describe.each(drivers)('hostile input against the running server on %s', (driver
   it('answers /health within 1 s throughout, and no case stops the server', () => {
     expect(health.length).toBeGreaterThan(10);
     const during = (start: number, end: number) =>
-      outcomes.filter(({ outcome }) => outcome.start < end && outcome.end > start).map(({ outcome }) => `${outcome.case.route} ${outcome.case.where} = ${outcome.case.input}`);
+      outcomes
+        .filter(({ outcome }) => outcome.start < end && outcome.end > start)
+        .map(({ outcome }) => `${outcome.case.route} ${outcome.case.where} = ${outcome.case.input}`);
     expect(slowHealth(health, healthLimitMs, during)).toEqual([]);
     expect(server.restarts).toBe(0);
   });
 
   it('leaves nothing half-written: the other user has exactly what they had, the senders only what was accepted', () => {
     expect(answersDiff(before.a.answers, after.a.answers)).toEqual([]);
-    const accepted = outcomes.filter(({ outcome }) => (outcome.answer.status ?? 500) < 300).map(({ outcome }) => `${outcome.case.request.url}\n${outcome.answer.text}`);
+    const accepted = outcomes
+      .filter(({ outcome }) => (outcome.answer.status ?? 500) < 300)
+      .map(({ outcome }) => `${outcome.case.request.url}\n${outcome.answer.text}`);
     for (const who of ['b', 'admin'] as const) {
       // An object that came or went was named by an accepted request or its answer, or is listed
       // under one that was (a checkpoint taken by a status change, messages a restore removed).
       const parentOf = { ...before[who].parentOf, ...after[who].parentOf };
-      const explained = (id: string | undefined): boolean => id !== undefined && (accepted.some((text) => text.includes(id)) || explained(parentOf[id]));
+      const explained = (id: string | undefined): boolean =>
+        id !== undefined && (accepted.some((text) => text.includes(id)) || explained(parentOf[id]));
       const unexplained = (from: UserState, to: UserState, change: string) => {
         const there = new Set(Object.values(to.book.ids).flat());
-        return Object.entries(from.book.ids).flatMap(([kind, ids]) => ids.filter((id) => !there.has(id) && !explained(id)).map((id) => `${who}: ${kind} ${id} ${change}`));
+        return Object.entries(from.book.ids).flatMap(([kind, ids]) =>
+          ids.filter((id) => !there.has(id) && !explained(id)).map((id) => `${who}: ${kind} ${id} ${change}`),
+        );
       };
       expect([...unexplained(after[who], before[who], 'appeared'), ...unexplained(before[who], after[who], 'vanished')]).toEqual([]);
     }
@@ -176,7 +200,11 @@ describe.each(drivers)('hostile input against the running server on %s', (driver
  * Which routes that declare no body read one anyway (the knowledge upload takes JSON or a multipart
  * form): asked of the server, since the document cannot say.
  */
-async function probeBodies(operations: Operation[], server: HostileServer, token: string): Promise<{ takesJson: Set<string>; takesMultipart: Set<string> }> {
+async function probeBodies(
+  operations: Operation[],
+  server: HostileServer,
+  token: string,
+): Promise<{ takesJson: Set<string>; takesMultipart: Set<string> }> {
   const takesJson = new Set<string>();
   const takesMultipart = new Set<string>();
   const empty: IdBook = { ids: {}, values: {} };
@@ -186,7 +214,8 @@ async function probeBodies(operations: Operation[], server: HostileServer, token
     const form = multipartBody([{ name: 'file', filename: 'probe.txt', type: 'text/plain', content: 'A probe.' }]);
     const asJson = await fetch(url, { method: op.method, headers: { ...headers, 'content-type': 'application/json' }, body: '{}' });
     const asForm = await fetch(url, { method: op.method, headers: { ...headers, 'content-type': form.contentType }, body: form.body });
-    const refused = async (response: Response) => ((await response.json().catch(() => ({}))) as { error?: { code?: string } }).error?.code === 'BODY_NOT_ALLOWED';
+    const refused = async (response: Response) =>
+      ((await response.json().catch(() => ({}))) as { error?: { code?: string } }).error?.code === 'BODY_NOT_ALLOWED';
     if (!(await refused(asJson))) takesJson.add(op.route);
     if (!(await refused(asForm))) takesMultipart.add(op.route);
   }

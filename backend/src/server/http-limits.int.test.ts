@@ -86,8 +86,12 @@ describe('connection limits of the server process', () => {
     });
 
     it('does not cut answers that take longer: a ?wait=true turn, an event stream, a WebSocket', async () => {
-      const agent = (await (await api('POST', '/v1/agents', { name: 'Slow', model: 'openai:gpt-4o-mini' })).json()) as { agent: { id: string } };
-      const { session } = (await (await api('POST', '/v1/sessions', { agentId: agent.agent.id })).json()) as { session: { conversationId: string } };
+      const agent = (await (await api('POST', '/v1/agents', { name: 'Slow', model: 'openai:gpt-4o-mini' })).json()) as {
+        agent: { id: string };
+      };
+      const { session } = (await (await api('POST', '/v1/sessions', { agentId: agent.agent.id })).json()) as {
+        session: { conversationId: string };
+      };
       // About 2.5 s of answer, streamed slowly: longer than the request timeout.
       model.replies.push({ kind: 'text', text: 'A slow answer, word by word.', pieceLength: 3, pieceDelayMs: 250 });
 
@@ -141,11 +145,16 @@ describe('connection limits of the server process', () => {
       new Promise<{ status?: number; code?: string; error?: string }>((resolve) => {
         const request = http.request(
           `${server.url}/v1/users`,
-          { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': payload.length } },
+          {
+            method: 'POST',
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': payload.length },
+          },
           (response) => {
             let text = '';
             response.on('data', (chunk: Buffer) => (text += chunk.toString()));
-            response.on('end', () => resolve({ status: response.statusCode, code: (JSON.parse(text) as { error?: { code: string } }).error?.code }));
+            response.on('end', () =>
+              resolve({ status: response.statusCode, code: (JSON.parse(text) as { error?: { code: string } }).error?.code }),
+            );
           },
         );
         request.on('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
@@ -153,24 +162,48 @@ describe('connection limits of the server process', () => {
       });
 
     it('answers 413 PAYLOAD_TOO_LARGE to Node’s http client and to fetch, every time, instead of a reset', async () => {
-      for (let i = 0; i < 10; i++) expect(await nodePost(body), `node attempt ${i}`).toMatchObject({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
+      for (let i = 0; i < 10; i++)
+        expect(await nodePost(body), `node attempt ${i}`).toMatchObject({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
       for (let i = 0; i < 10; i++) {
-        const response = await fetch(`${server.url}/v1/users`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body }).catch(
-          (error: Error) => ({ status: 0, json: async () => ({ error: { code: String((error.cause as Error | undefined)?.message ?? error.message) } }) }),
-        );
-        expect({ status: response.status, code: ((await response.json()) as { error: { code: string } }).error.code }, `fetch attempt ${i}`).toEqual({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
+        const response = await fetch(`${server.url}/v1/users`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body,
+        }).catch((error: Error) => ({
+          status: 0,
+          json: async () => ({ error: { code: String((error.cause as Error | undefined)?.message ?? error.message) } }),
+        }));
+        expect(
+          { status: response.status, code: ((await response.json()) as { error: { code: string } }).error.code },
+          `fetch attempt ${i}`,
+        ).toEqual({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
       }
       // Streamed without a length: refused once the limit is read.
-      const stream = () => new ReadableStream({ start: (controller) => { for (let at = 0; at < body.length; at += 65_536) controller.enqueue(body.subarray(at, at + 65_536)); controller.close(); } });
+      const stream = () =>
+        new ReadableStream({
+          start: (controller) => {
+            for (let at = 0; at < body.length; at += 65_536) controller.enqueue(body.subarray(at, at + 65_536));
+            controller.close();
+          },
+        });
       for (let i = 0; i < 10; i++) {
-        const response = await fetch(`${server.url}/v1/users`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: stream(), duplex: 'half' } as RequestInit);
+        const response = await fetch(`${server.url}/v1/users`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: stream(),
+          duplex: 'half',
+        } as RequestInit);
         expect(response.status, `streamed fetch attempt ${i}`).toBe(413);
       }
       // A document upload over KB_MAX_UPLOAD_BYTES, refused while its multipart body is read.
       for (let i = 0; i < 10; i++) {
         const form = new FormData();
         form.append('file', new Blob([body], { type: 'text/plain' }), 'big.txt');
-        const response = await fetch(`${server.url}/v1/knowledge/documents`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
+        const response = await fetch(`${server.url}/v1/knowledge/documents`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}` },
+          body: form,
+        });
         expect(response.status, `upload attempt ${i}`).toBe(413);
         expect(((await response.json()) as { error: { code: string } }).error.code).toBe('PAYLOAD_TOO_LARGE');
       }
@@ -188,7 +221,9 @@ describe('connection limits of the server process', () => {
         socket.on('error', () => undefined);
         socket.on('close', () => resolve({ answer, written }));
         socket.on('connect', async () => {
-          socket.write(`POST /v1/users HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${declared}\r\n\r\n`);
+          socket.write(
+            `POST /v1/users HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${declared}\r\n\r\n`,
+          );
           while (written < declared && !socket.destroyed) {
             written += chunk.length;
             if (!socket.write(chunk)) await new Promise((resume) => (socket.once('drain', resume), socket.once('close', resume)));

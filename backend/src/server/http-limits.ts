@@ -16,7 +16,9 @@ type HttpLimits = Config['http'];
  * gets 408 and its connection closes. Idle kept-alive connections close after Fastify's
  * keep-alive timeout (72 s).
  */
-export function httpServerOptions(limits: HttpLimits): Pick<FastifyServerOptions, 'requestTimeout' | 'clientErrorHandler'> & { http: http.ServerOptions } {
+export function httpServerOptions(
+  limits: HttpLimits,
+): Pick<FastifyServerOptions, 'requestTimeout' | 'clientErrorHandler'> & { http: http.ServerOptions } {
   return {
     requestTimeout: limits.requestTimeoutMs,
     http: {
@@ -42,7 +44,9 @@ export function installConnectionCap(app: FastifyInstance, limits: HttpLimits, t
   app.server.maxConnections = limits.maxConnections;
   const warnAll = onceAMinute();
   const warnAddress = onceAMinute();
-  app.server.on('drop', () => warnAll(() => app.log.warn({ maxConnections: limits.maxConnections }, 'refusing connections: HTTP_MAX_CONNECTIONS are open')));
+  app.server.on('drop', () =>
+    warnAll(() => app.log.warn({ maxConnections: limits.maxConnections }, 'refusing connections: HTTP_MAX_CONNECTIONS are open')),
+  );
   const trusted = trustedPeer(trustProxy);
   const perAddress = new Map<string, number>();
   app.server.on('connection', (socket: Duplex & { remoteAddress?: string }) => {
@@ -51,7 +55,12 @@ export function installConnectionCap(app: FastifyInstance, limits: HttpLimits, t
     const open = perAddress.get(address) ?? 0;
     if (open >= limits.maxConnectionsPerAddress) {
       socket.destroy();
-      warnAddress(() => app.log.warn({ address, maxConnectionsPerAddress: limits.maxConnectionsPerAddress }, 'refusing connections: HTTP_MAX_CONNECTIONS_PER_ADDRESS are open from one address'));
+      warnAddress(() =>
+        app.log.warn(
+          { address, maxConnectionsPerAddress: limits.maxConnectionsPerAddress },
+          'refusing connections: HTTP_MAX_CONNECTIONS_PER_ADDRESS are open from one address',
+        ),
+      );
       return;
     }
     perAddress.set(address, open + 1);
@@ -95,7 +104,9 @@ function answerClientError(error: Error & { code?: string }, socket: Duplex): vo
   const answering = (socket as Duplex & { _httpMessage?: http.ServerResponse })._httpMessage;
   if (socket.writable && !answering?.headersSent && !isDraining(socket)) {
     const code = clientErrorCodes[error.code ?? ''];
-    const body = JSON.stringify({ error: code ? { code, message: errorCodes[code].message } : { code: 'VALIDATION_FAILED', message: 'The request is not valid HTTP.' } });
+    const body = JSON.stringify({
+      error: code ? { code, message: errorCodes[code].message } : { code: 'VALIDATION_FAILED', message: 'The request is not valid HTTP.' },
+    });
     const status = code ? errorCodes[code].status : 400;
     socket.write(
       `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,

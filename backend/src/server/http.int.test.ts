@@ -10,7 +10,11 @@ describe.each(drivers)('the HTTP API on %s', (driver) => {
   });
   afterAll(() => t.close());
 
-  const expectError = (response: { statusCode: number; json(): { error: { code: string; message: string } } }, status: number, code: string) => {
+  const expectError = (
+    response: { statusCode: number; json(): { error: { code: string; message: string } } },
+    status: number,
+    code: string,
+  ) => {
     expect(response.statusCode).toBe(status);
     const body = response.json();
     expect(body.error.code).toBe(code);
@@ -40,7 +44,12 @@ describe.each(drivers)('the HTTP API on %s', (driver) => {
     it.each([
       ['malformed JSON', () => post('{"email": "a@example.test",'), 400, 'INVALID_JSON'],
       ['an empty JSON body', () => post(''), 400, 'INVALID_JSON'],
-      ['a wrong content type', () => post('email=a@example.test', { 'content-type': 'application/x-www-form-urlencoded' }), 415, 'UNSUPPORTED_MEDIA_TYPE'],
+      [
+        'a wrong content type',
+        () => post('email=a@example.test', { 'content-type': 'application/x-www-form-urlencoded' }),
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+      ],
       ['an oversized body', () => post(JSON.stringify({ email: 'big@example.test', name: 'x'.repeat(8000) })), 413, 'PAYLOAD_TOO_LARGE'],
       ['a "__proto__" key', () => post('{"email":"p@example.test","__proto__":{"admin":true}}'), 400, 'FORBIDDEN_KEY'],
       ['a "constructor" key', () => post('{"email":"c@example.test","constructor":{"prototype":{"admin":true}}}'), 400, 'FORBIDDEN_KEY'],
@@ -55,11 +64,21 @@ describe.each(drivers)('the HTTP API on %s', (driver) => {
     });
 
     it('a JSON body on a route that takes none', async () => {
-      const get = await t.app.inject({ method: 'GET', url: '/v1/me', headers: { ...bearer(t.userToken), 'content-type': 'application/json' }, payload: '{"a":1}' });
+      const get = await t.app.inject({
+        method: 'GET',
+        url: '/v1/me',
+        headers: { ...bearer(t.userToken), 'content-type': 'application/json' },
+        payload: '{"a":1}',
+      });
       expectError(get, 400, 'BODY_NOT_ALLOWED');
       const tokens = await t.app.inject({ method: 'GET', url: '/v1/tokens', headers: bearer(t.userToken) });
       const id = tokens.json().tokens[0].id as string;
-      const del = await t.app.inject({ method: 'DELETE', url: `/v1/tokens/${id}`, headers: { ...bearer(t.userToken), 'content-type': 'application/json' }, payload: '{"force":true}' });
+      const del = await t.app.inject({
+        method: 'DELETE',
+        url: `/v1/tokens/${id}`,
+        headers: { ...bearer(t.userToken), 'content-type': 'application/json' },
+        payload: '{"force":true}',
+      });
       expectError(del, 400, 'BODY_NOT_ALLOWED');
       expect((await t.app.inject({ method: 'GET', url: '/v1/me', headers: bearer(t.userToken) })).statusCode).toBe(200);
     });
@@ -77,7 +96,11 @@ describe.each(drivers)('the HTTP API on %s', (driver) => {
     });
 
     it('an out-of-range page cursor answers 400, not 500', async () => {
-      expectError(await t.app.inject({ method: 'GET', url: '/v1/audit?before=9999999999999999999', headers: bearer(t.adminToken) }), 400, 'VALIDATION_FAILED');
+      expectError(
+        await t.app.inject({ method: 'GET', url: '/v1/audit?before=9999999999999999999', headers: bearer(t.adminToken) }),
+        400,
+        'VALIDATION_FAILED',
+      );
     });
 
     it('a malformed id in a path answers 400 with the field named', async () => {
@@ -88,19 +111,43 @@ describe.each(drivers)('the HTTP API on %s', (driver) => {
   });
 
   it('creates users (admin), lists them by page, and lets a user change their own profile', async () => {
-    const created = await t.app.inject({ method: 'POST', url: '/v1/users', headers: bearer(t.adminToken), payload: { email: 'Zed@Example.test', name: 'Zed', timezone: 'Europe/Berlin' } });
+    const created = await t.app.inject({
+      method: 'POST',
+      url: '/v1/users',
+      headers: bearer(t.adminToken),
+      payload: { email: 'Zed@Example.test', name: 'Zed', timezone: 'Europe/Berlin' },
+    });
     expect(created.statusCode).toBe(201);
     const { user, token } = created.json();
     expect(user).toMatchObject({ email: 'Zed@Example.test', timezone: 'Europe/Berlin', admin: false });
-    expectError(await t.app.inject({ method: 'POST', url: '/v1/users', headers: bearer(t.adminToken), payload: { email: 'zed@example.test' } }), 409, 'EMAIL_TAKEN');
+    expectError(
+      await t.app.inject({ method: 'POST', url: '/v1/users', headers: bearer(t.adminToken), payload: { email: 'zed@example.test' } }),
+      409,
+      'EMAIL_TAKEN',
+    );
 
     const page1 = (await t.app.inject({ method: 'GET', url: '/v1/users?limit=2', headers: bearer(t.adminToken) })).json();
     expect(page1.users).toHaveLength(2);
-    const page2 = (await t.app.inject({ method: 'GET', url: `/v1/users?limit=2&after=${encodeURIComponent(page1.next)}`, headers: bearer(t.adminToken) })).json();
-    expect([...page1.users, ...page2.users].map((u: { email: string }) => u.email.toLowerCase())).toEqual(['admin@example.test', 'user@example.test', 'zed@example.test']);
+    const page2 = (
+      await t.app.inject({ method: 'GET', url: `/v1/users?limit=2&after=${encodeURIComponent(page1.next)}`, headers: bearer(t.adminToken) })
+    ).json();
+    expect([...page1.users, ...page2.users].map((u: { email: string }) => u.email.toLowerCase())).toEqual([
+      'admin@example.test',
+      'user@example.test',
+      'zed@example.test',
+    ]);
 
-    expectError(await t.app.inject({ method: 'PATCH', url: '/v1/me', headers: bearer(token), payload: { timezone: 'Mars/Olympus' } }), 400, 'VALIDATION_FAILED');
-    const patched = await t.app.inject({ method: 'PATCH', url: '/v1/me', headers: bearer(token), payload: { name: '  Zed Z  ', timezone: 'America/New_York' } });
+    expectError(
+      await t.app.inject({ method: 'PATCH', url: '/v1/me', headers: bearer(token), payload: { timezone: 'Mars/Olympus' } }),
+      400,
+      'VALIDATION_FAILED',
+    );
+    const patched = await t.app.inject({
+      method: 'PATCH',
+      url: '/v1/me',
+      headers: bearer(token),
+      payload: { name: '  Zed Z  ', timezone: 'America/New_York' },
+    });
     expect(patched.json().user).toMatchObject({ name: 'Zed Z', timezone: 'America/New_York' });
 
     const audit = (await t.app.inject({ method: 'GET', url: '/v1/audit?action=user.created', headers: bearer(t.adminToken) })).json();

@@ -8,7 +8,11 @@ import type { PromptCacheStats } from '../templates/index.ts';
  * process's defaults (event-loop delay percentiles among them). One registry per app, so tests
  * can run several.
  */
-export function installMetrics(app: FastifyInstance, database: PostgresDatabase, promptCache: { cacheStats(): PromptCacheStats }): Registry {
+export function installMetrics(
+  app: FastifyInstance,
+  database: PostgresDatabase,
+  promptCache: { cacheStats(): PromptCacheStats },
+): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
   const latency = new Histogram({

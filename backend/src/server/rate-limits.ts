@@ -24,6 +24,8 @@ export async function installRateLimits(app: FastifyInstance, limits: Config['ra
     max: (request) => limits[groupOf(request)],
     keyGenerator: (request) => `${groupOf(request)}:${request.principal?.user.id ?? `ip:${request.ip}`}`,
     errorResponseBuilder: (_request, context) =>
-      new AppError('RATE_LIMITED', `Too many requests: at most ${context.max} a minute. Retry in ${context.after}.`, { retryAfter: context.after }),
+      new AppError('RATE_LIMITED', `Too many requests: at most ${context.max} a minute. Retry in ${context.after}.`, {
+        retryAfter: context.after,
+      }),
   });
 }

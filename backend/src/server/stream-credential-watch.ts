@@ -32,10 +32,16 @@ export function watchStreamCredential(options: {
     stop();
     options.end(reason);
   };
-  const lifetime = setTimeout(() => end({ kind: 'lifetime', why: 'the stream reached its maximum lifetime: reconnect and resume from the last event id' }), options.maxLifetimeMs);
+  const lifetime = setTimeout(
+    () => end({ kind: 'lifetime', why: 'the stream reached its maximum lifetime: reconnect and resume from the last event id' }),
+    options.maxLifetimeMs,
+  );
   const untilExpiry = principal.expiresAt === null ? undefined : principal.expiresAt - Date.now();
   // Past setTimeout's range (about 24 days) the lifetime ends the stream first.
-  const expiry = untilExpiry !== undefined && untilExpiry < 2 ** 31 ? setTimeout(() => end({ kind: 'credential', why: 'the token expired' }), Math.max(0, untilExpiry)) : undefined;
+  const expiry =
+    untilExpiry !== undefined && untilExpiry < 2 ** 31
+      ? setTimeout(() => end({ kind: 'credential', why: 'the token expired' }), Math.max(0, untilExpiry))
+      : undefined;
   const stopEvictions = tokens.onEvict((eviction) => {
     if (eviction.kind === 'user' && eviction.id === principal.user.id) end({ kind: 'credential', why: 'user disabled' });
     if (eviction.kind === 'token' && eviction.id === principal.tokenId) end({ kind: 'credential', why: 'token revoked' });

@@ -23,7 +23,11 @@ describe('the maximum lifetime of an event stream', () => {
   const publish = (toolCount: number) =>
     t.runtime.database
       .transaction((tx) =>
-        t.runtime.events.bus.publish(tx, { userId: t.userId, topic: 'integrations', event: { type: 'integration.refreshed', data: { integrationId: 'i', provider: 'slack', toolCount } } }),
+        t.runtime.events.bus.publish(tx, {
+          userId: t.userId,
+          topic: 'integrations',
+          event: { type: 'integration.refreshed', data: { integrationId: 'i', provider: 'slack', toolCount } },
+        }),
       )
       .then(([id]) => id!);
 
@@ -67,7 +71,10 @@ describe('the maximum lifetime of an event stream', () => {
     expect(Date.now() - opened).toBeLessThan(lifetimeMs + 1500);
 
     const missed = await publish(4);
-    const again = await fetch(url, { headers: { ...bearer(t.userToken), 'last-event-id': String(seen) }, signal: AbortSignal.timeout(lifetimeMs + 5000) });
+    const again = await fetch(url, {
+      headers: { ...bearer(t.userToken), 'last-event-id': String(seen) },
+      signal: AbortSignal.timeout(lifetimeMs + 5000),
+    });
     const resumed = again.body!.getReader();
     let more = '';
     while (!more.includes(`id: ${missed}\n`)) {

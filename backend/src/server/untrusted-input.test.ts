@@ -37,7 +37,10 @@ describe('the rules for what a request may carry', () => {
     expect(codeOf(() => parseUntrustedJson(`{"a":${nested(maxJsonDepth)}}`))).toBe('VALIDATION_FAILED');
     expect(codeOf(() => parseUntrustedJson(`{"a":${nested(30_000)}}`))).toBe('VALIDATION_FAILED');
     for (const key of ['__proto__', 'constructor', 'prototype', '\\u005f_proto__', 'constructo\\u0072']) {
-      expect(codeOf(() => parseUntrustedJson(`{"x":[{"${key}":1}]}`)), key).toBe('FORBIDDEN_KEY');
+      expect(
+        codeOf(() => parseUntrustedJson(`{"x":[{"${key}":1}]}`)),
+        key,
+      ).toBe('FORBIDDEN_KEY');
     }
     expect(codeOf(() => parseUntrustedJson('{"a":"x\\u0000y"}'))).toBe('INVALID_TEXT');
     expect(codeOf(() => parseUntrustedJson('{"a\\u0000":1}'))).toBe('INVALID_TEXT');

@@ -46,7 +46,8 @@ export function jsonNestsDeeperThan(text: string, max: number): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // a backslash escapes the next character, a quote included
+      if (c === 0x5c)
+        i++; // a backslash escapes the next character, a quote included
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x7b || c === 0x5b) {
@@ -85,7 +86,8 @@ function checkParsed(root: unknown): void {
  * VALIDATION_FAILED (nested too deep); never a stack overflow.
  */
 export function parseUntrustedJson(text: string, { what = 'The request body' }: { what?: string } = {}): unknown {
-  if (jsonNestsDeeperThan(text, maxJsonDepth)) throw new AppError('VALIDATION_FAILED', `${what} nests objects or arrays more than ${maxJsonDepth} levels deep.`);
+  if (jsonNestsDeeperThan(text, maxJsonDepth))
+    throw new AppError('VALIDATION_FAILED', `${what} nests objects or arrays more than ${maxJsonDepth} levels deep.`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

@@ -47,16 +47,29 @@ describe.each(drivers)('the WebSocket gateway on %s', (driver) => {
     return socket;
   };
   const publish = (owner: string, toolCount: number, topic = 'integrations') =>
-    t.runtime.database.transaction((tx) =>
-      t.runtime.events.bus.publish(tx, { userId: owner, topic, event: { type: 'integration.refreshed', data: { integrationId: 'i', provider: 'slack', toolCount } } }),
-    ).then(([id]) => id!);
+    t.runtime.database
+      .transaction((tx) =>
+        t.runtime.events.bus.publish(tx, {
+          userId: owner,
+          topic,
+          event: { type: 'integration.refreshed', data: { integrationId: 'i', provider: 'slack', toolCount } },
+        }),
+      )
+      .then(([id]) => id!);
   const counts = (socket: TestSocket) => socket.events().map((f) => (f.data as { toolCount: number }).toolCount);
 
   it('authenticates with the Authorization header and streams events as frames', async () => {
     const socket = await follow(t.userToken, ['integrations']);
     const id = await publish(userId, 1);
     const frame = await socket.next((f) => f.type === 'event');
-    expect(frame).toEqual({ type: 'event', id, topic: 'integrations', event: 'integration.refreshed', data: { integrationId: 'i', provider: 'slack', toolCount: 1 }, at: expect.any(String) });
+    expect(frame).toEqual({
+      type: 'event',
+      id,
+      topic: 'integrations',
+      event: 'integration.refreshed',
+      data: { integrationId: 'i', provider: 'slack', toolCount: 1 },
+      at: expect.any(String),
+    });
     socket.ws.close();
   });
 
@@ -150,7 +163,9 @@ describe.each(drivers)('the WebSocket gateway on %s', (driver) => {
   });
 
   it('closes the sockets of a revoked token and of a disabled user with 4401', async () => {
-    const created = (await t.app.inject({ method: 'POST', url: '/v1/tokens', headers: bearer(t.userToken), payload: { name: 'ws' } })).json() as { id: string; token: string };
+    const created = (
+      await t.app.inject({ method: 'POST', url: '/v1/tokens', headers: bearer(t.userToken), payload: { name: 'ws' } })
+    ).json() as { id: string; token: string };
     const socket = await follow(created.token, ['integrations']);
     await t.app.inject({ method: 'DELETE', url: `/v1/tokens/${created.id}`, headers: bearer(t.userToken) });
     expect((await socket.closed).code).toBe(closeCodes.unauthorized);
@@ -182,7 +197,11 @@ describe.each(drivers)('the WebSocket gateway on %s', (driver) => {
     const n = 150;
     for (let i = 0; i < n && slow.ws.readyState === slow.ws.OPEN; i++) {
       await t.runtime.database.transaction((tx) =>
-        t.runtime.events.bus.publish(tx, { userId, topic: 'integrations', event: { type: 'tools.changed', data: { added: names, removed: [], changed: [] } } }),
+        t.runtime.events.bus.publish(tx, {
+          userId,
+          topic: 'integrations',
+          event: { type: 'tools.changed', data: { added: names, removed: [], changed: [] } },
+        }),
       );
       await fine.next(() => fine.events().length === i + 1); // a reader that keeps up
     }
@@ -286,7 +305,9 @@ describe.each(drivers)('the WebSocket gateway on %s', (driver) => {
   });
 
   it('ends a server-sent event stream when its token is revoked', async () => {
-    const created = (await t.app.inject({ method: 'POST', url: '/v1/tokens', headers: bearer(t.userToken), payload: { name: 'sse' } })).json() as { id: string; token: string };
+    const created = (
+      await t.app.inject({ method: 'POST', url: '/v1/tokens', headers: bearer(t.userToken), payload: { name: 'sse' } })
+    ).json() as { id: string; token: string };
     const port = (t.app.server.address() as { port: number }).port;
     const response = await fetch(`http://127.0.0.1:${port}/v1/events/stream?topics=integrations`, { headers: bearer(created.token) });
     const reader = response.body!.getReader();
@@ -301,16 +322,24 @@ describe.each(drivers)('the WebSocket gateway on %s', (driver) => {
   });
 
   it('answers the event history, filtered and paginated', async () => {
-    const page = await t.app.inject({ method: 'GET', url: '/v1/events?topic=integrations&types=integration.refreshed&limit=2', headers: bearer(t.userToken) });
+    const page = await t.app.inject({
+      method: 'GET',
+      url: '/v1/events?topic=integrations&types=integration.refreshed&limit=2',
+      headers: bearer(t.userToken),
+    });
     expect(page.statusCode).toBe(200);
     const body = page.json() as { events: { id: number; event: string }[]; next: number };
     expect(body.events).toHaveLength(2);
     expect(body.events.every((e) => e.event === 'integration.refreshed')).toBe(true);
-    const more = (await t.app.inject({ method: 'GET', url: `/v1/events?after=${body.next}&limit=1000`, headers: bearer(t.userToken) })).json() as { events: { id: number }[] };
+    const more = (
+      await t.app.inject({ method: 'GET', url: `/v1/events?after=${body.next}&limit=1000`, headers: bearer(t.userToken) })
+    ).json() as { events: { id: number }[] };
     expect(more.events[0]!.id).toBeGreaterThan(body.next);
     const bad = await t.app.inject({ method: 'GET', url: '/v1/events?types=made.up', headers: bearer(t.userToken) });
     expect(bad.statusCode).toBe(400);
-    const others = (await t.app.inject({ method: 'GET', url: '/v1/events?limit=1000', headers: bearer(t.adminToken) })).json() as { events: { data: { toolCount?: number } }[] };
+    const others = (await t.app.inject({ method: 'GET', url: '/v1/events?limit=1000', headers: bearer(t.adminToken) })).json() as {
+      events: { data: { toolCount?: number } }[];
+    };
     expect(others.events.every((e) => e.data.toolCount === undefined || e.data.toolCount >= 100)).toBe(true);
   });
 });
@@ -323,12 +352,18 @@ describe('two server instances on one PostgreSQL', () => {
     const two = await buildApp(runtime, { logger: false });
     await two.listen({ port: 0, host: '127.0.0.1' });
     try {
-      const socket = openSocket(`ws://127.0.0.1:${(two.server.address() as { port: number }).port}/v1/ws`, { headers: bearer(one.userToken) });
+      const socket = openSocket(`ws://127.0.0.1:${(two.server.address() as { port: number }).port}/v1/ws`, {
+        headers: bearer(one.userToken),
+      });
       await socket.next((f) => f.type === 'ready');
       socket.send({ type: 'subscribe', topics: ['integrations'] });
       await socket.next((f) => f.type === 'subscribed');
       const [id] = await one.runtime.database.transaction((tx) =>
-        one.runtime.events.bus.publish(tx, { userId: one.userId, topic: 'integrations', event: { type: 'integration.connected', data: { integrationId: 'i', provider: 'github' } } }),
+        one.runtime.events.bus.publish(tx, {
+          userId: one.userId,
+          topic: 'integrations',
+          event: { type: 'integration.connected', data: { integrationId: 'i', provider: 'github' } },
+        }),
       );
       expect(await socket.next((f) => f.type === 'event')).toMatchObject({ id, event: 'integration.connected' });
       socket.ws.close();

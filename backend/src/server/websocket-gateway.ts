@@ -32,12 +32,15 @@ const maxWaitingFrames = 32;
 const topicList = z.array(z.string().max(200)).min(1).max(maxTopicsPerConnection);
 const incomingFrame = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('auth'), token: z.string().max(500) }),
-  z.strictObject({ type: z.literal('subscribe'), topics: topicList, since: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional() }),
+  z.strictObject({
+    type: z.literal('subscribe'),
+    topics: topicList,
+    since: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  }),
   z.strictObject({ type: z.literal('unsubscribe'), topics: topicList }),
   z.strictObject({ type: z.literal('ping') }),
 ]);
 type IncomingFrame = z.infer<typeof incomingFrame>;
-
 
 interface Connection {
   socket: WebSocket;
@@ -96,15 +99,22 @@ export async function installWebSocketGateway(app: FastifyInstance, deps: Gatewa
   const send = (connection: Connection, frame: object) => {
     if (connection.socket.readyState === connection.socket.OPEN) connection.socket.send(JSON.stringify(frame));
   };
-  const sendError = (connection: Connection, code: ErrorCode, message: string = errorCodes[code].message) => send(connection, { type: 'error', code, message });
+  const sendError = (connection: Connection, code: ErrorCode, message: string = errorCodes[code].message) =>
+    send(connection, { type: 'error', code, message });
 
   /** Authentication first: the token is checked before the address's failures are (see CredentialCheck). */
-  const authenticate = async (connection: Connection, request: FastifyRequest, token: string | undefined, kind: CredentialKind = 'token'): Promise<boolean> => {
+  const authenticate = async (
+    connection: Connection,
+    request: FastifyRequest,
+    token: string | undefined,
+    kind: CredentialKind = 'token',
+  ): Promise<boolean> => {
     const result = await deps.credentials.check(token, { kind, ip: request.ip, route: '/v1/ws', log: request.log });
     // The client may have gone while the token was checked: register nothing then.
     if (connection.socket.readyState !== connection.socket.OPEN) return false;
     if (!result.ok) {
-      if (result.retryAfter > 0) connection.socket.close(closeCodes.tooManyConnections, 'too many failed sign-in attempts from this address; retry later');
+      if (result.retryAfter > 0)
+        connection.socket.close(closeCodes.tooManyConnections, 'too many failed sign-in attempts from this address; retry later');
       else connection.socket.close(closeCodes.unauthorized, 'invalid, expired or revoked token');
       return false;
     }
@@ -129,7 +139,8 @@ export async function installWebSocketGateway(app: FastifyInstance, deps: Gatewa
       congested: () => socket.bufferedAmount > limits.maxBufferedBytes / 2,
       drained: () =>
         new Promise<void>((resolve) => {
-          const check = () => (socket.readyState !== socket.OPEN || socket.bufferedAmount <= limits.maxBufferedBytes / 4 ? resolve() : setTimeout(check, 10));
+          const check = () =>
+            socket.readyState !== socket.OPEN || socket.bufferedAmount <= limits.maxBufferedBytes / 4 ? resolve() : setTimeout(check, 10);
           check();
         }),
     };
@@ -207,7 +218,10 @@ export async function installWebSocketGateway(app: FastifyInstance, deps: Gatewa
       }
     });
     // Frames are handled one at a time, in order, with at most maxWaitingFrames waiting.
-    const queue = new FrameQueue({ maxWaiting: maxWaitingFrames, onError: (error) => request.log.error({ err: error }, 'websocket frame failed') });
+    const queue = new FrameQueue({
+      maxWaiting: maxWaitingFrames,
+      onError: (error) => request.log.error({ err: error }, 'websocket frame failed'),
+    });
     socket.on('message', (data, isBinary) => {
       const now = Date.now();
       if (now - connection.window.start >= 1000) connection.window = { start: now, count: 0 };
@@ -226,7 +240,12 @@ export async function installWebSocketGateway(app: FastifyInstance, deps: Gatewa
         const result = incomingFrame.safeParse(parsed);
         if (!result.success) {
           if (!connection.principal) socket.close(closeCodes.unauthorized, 'authenticate first with {"type":"auth","token":"…"}');
-          else sendError(connection, 'INVALID_FRAME', `Frames are JSON objects of type auth, subscribe, unsubscribe or ping: ${result.error.issues[0]?.message ?? 'not JSON'}.`);
+          else
+            sendError(
+              connection,
+              'INVALID_FRAME',
+              `Frames are JSON objects of type auth, subscribe, unsubscribe or ping: ${result.error.issues[0]?.message ?? 'not JSON'}.`,
+            );
           return;
         }
         await handleFrame(connection, request, result.data).catch((error: Error) => {

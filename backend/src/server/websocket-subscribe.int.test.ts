@@ -22,7 +22,9 @@ describe.each(drivers)('subscribe frames on %s', (driver) => {
     t = await createTestApp(driver, { WS_MAX_MESSAGES_PER_SECOND: '1000', WS_MAX_PAYLOAD_BYTES: String(64 * 1024) });
     await t.app.listen({ port: 0, host: '127.0.0.1' });
     base = `ws://127.0.0.1:${(t.app.server.address() as { port: number }).port}/v1/ws`;
-    const start = async (token: string) => (await t.app.inject({ method: 'POST', url: '/v1/sessions', headers: bearer(token), payload: {} })).json<{ session: { id: string } }>().session.id;
+    const start = async (token: string) =>
+      (await t.app.inject({ method: 'POST', url: '/v1/sessions', headers: bearer(token), payload: {} })).json<{ session: { id: string } }>()
+        .session.id;
     for (let i = 0; i < 10; i++) mine.push(await start(t.userToken));
     for (let i = 0; i < 10; i++) theirs.push(await start(t.adminToken));
   }, 60_000);
@@ -67,7 +69,10 @@ describe.each(drivers)('subscribe frames on %s', (driver) => {
   it('refuses malformed session ids without asking the database', async () => {
     const socket = await ready();
     const queries = countQueries();
-    socket.send({ type: 'subscribe', topics: [`session:${'-'.repeat(36)}`, `session:${'a'.repeat(36)}`, 'session:', `session:${mine[0]!.toUpperCase()}x`] });
+    socket.send({
+      type: 'subscribe',
+      topics: [`session:${'-'.repeat(36)}`, `session:${'a'.repeat(36)}`, 'session:', `session:${mine[0]!.toUpperCase()}x`],
+    });
     expect(await socket.next((f) => f.type === 'error')).toMatchObject({ code: 'TOPIC_FORBIDDEN' });
     expect(queries()).toBe(0);
     socket.send({ type: 'ping' });
@@ -80,7 +85,10 @@ describe.each(drivers)('subscribe frames on %s', (driver) => {
     const topics = Array.from({ length: 100 }, () => `session:${randomUUID()}`);
     const frame = JSON.stringify({ type: 'subscribe', topics });
     for (let i = 0; i < 200; i++) socket.ws.send(frame); // within the per-second limit (1000 here)
-    const closed = await Promise.race([socket.closed, new Promise((resolve) => setTimeout(() => resolve('still open after 10 s'), 10_000))]);
+    const closed = await Promise.race([
+      socket.closed,
+      new Promise((resolve) => setTimeout(() => resolve('still open after 10 s'), 10_000)),
+    ]);
     expect(closed).toEqual({ code: closeCodes.policy, reason: expect.stringMatching(/frames waiting for an answer/) });
     expect(socket.frames.filter((f) => f.type === 'error').length).toBeLessThan(200);
     expect((await t.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);

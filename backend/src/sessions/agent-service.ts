@@ -59,12 +59,23 @@ export class AgentService {
 
   async list(userId: string): Promise<AgentView[]> {
     await this.defaultAgent(userId);
-    const rows = await this.deps.database.db.selectFrom('agents').selectAll().where('user_id', '=', userId).orderBy('created_at').orderBy('id').execute();
+    const rows = await this.deps.database.db
+      .selectFrom('agents')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
     return rows.map(toView);
   }
 
   async get(userId: string, id: string): Promise<AgentView> {
-    const row = await this.deps.database.db.selectFrom('agents').selectAll().where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+    const row = await this.deps.database.db
+      .selectFrom('agents')
+      .selectAll()
+      .where('id', '=', id)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
     if (!row) throw new AppError('AGENT_NOT_FOUND');
     return toView(row);
   }
@@ -72,14 +83,21 @@ export class AgentService {
   /** The user's default agent, made the first time it is asked for (once, however many ask at once). */
   async defaultAgent(userId: string): Promise<AgentView> {
     const { db } = this.deps.database;
-    const existing = await db.selectFrom('agents').selectAll().where('user_id', '=', userId).where('is_default', '=', true).executeTakeFirst();
+    const existing = await db
+      .selectFrom('agents')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .where('is_default', '=', true)
+      .executeTakeFirst();
     if (existing) return toView(existing);
     await db
       .insertInto('agents')
       .values({ user_id: userId, name: 'Assistant', is_default: true, model: null })
       .onConflict((oc) => oc.column('user_id').where('is_default', '=', true).doNothing())
       .execute();
-    return toView(await db.selectFrom('agents').selectAll().where('user_id', '=', userId).where('is_default', '=', true).executeTakeFirstOrThrow());
+    return toView(
+      await db.selectFrom('agents').selectAll().where('user_id', '=', userId).where('is_default', '=', true).executeTakeFirstOrThrow(),
+    );
   }
 
   async create(userId: string, input: AgentInput): Promise<AgentView> {

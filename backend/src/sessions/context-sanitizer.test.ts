@@ -30,7 +30,9 @@ describe('session context sanitising', () => {
     expect(sanitizeContext({ notes: 'a.'.repeat(80_000) }).dropped).toEqual([{ path: 'notes', reason: 'too-long' }]);
     expect(performance.now() - started).toBeLessThan(500);
     // A credential in a string that is too long anyway is not looked for.
-    expect(sanitizeContext({ notes: `ghp_abcdefghijklmnopqrstuvwxyz0123456789 ${'x'.repeat(contextLimits.maxStringLength)}` }).dropped).toEqual([{ path: 'notes', reason: 'too-long' }]);
+    expect(
+      sanitizeContext({ notes: `ghp_abcdefghijklmnopqrstuvwxyz0123456789 ${'x'.repeat(contextLimits.maxStringLength)}` }).dropped,
+    ).toEqual([{ path: 'notes', reason: 'too-long' }]);
   });
 
   it('caps depth, breadth, string length and total size', () => {
@@ -41,7 +43,9 @@ describe('session context sanitising', () => {
     const capped = sanitizeContext(wide);
     expect(Object.keys(capped.context)).toHaveLength(contextLimits.maxKeys);
     expect(capped.dropped.filter((d) => d.reason === 'too-many')).toHaveLength(5);
-    expect(sanitizeContext({ text: 'x'.repeat(contextLimits.maxStringLength + 1) }).dropped).toEqual([{ path: 'text', reason: 'too-long' }]);
+    expect(sanitizeContext({ text: 'x'.repeat(contextLimits.maxStringLength + 1) }).dropped).toEqual([
+      { path: 'text', reason: 'too-long' },
+    ]);
     const big = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, 'y'.repeat(contextLimits.maxStringLength)]));
     expect(sanitizeContext(big)).toEqual({ context: {}, dropped: [{ path: '', reason: 'too-large' }] });
   });

@@ -50,6 +50,7 @@ export function sanitizeContext(input: Record<string, unknown>): { context: Reco
     return dropMark;
   };
   const context = clean(input, '', 0) as Record<string, unknown>;
-  if (Buffer.byteLength(JSON.stringify(context)) > contextLimits.maxBytes) return { context: {}, dropped: [...dropped, { path: '', reason: 'too-large' }] };
+  if (Buffer.byteLength(JSON.stringify(context)) > contextLimits.maxBytes)
+    return { context: {}, dropped: [...dropped, { path: '', reason: 'too-large' }] };
   return { context, dropped };
 }

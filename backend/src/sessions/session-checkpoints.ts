@@ -69,7 +69,10 @@ export class SessionCheckpoints {
         .where('seq', '<=', row.seq - this.deps.retention)
         .execute();
     }
-    const announced: AgentryEvent[] = [...events, { type: 'session.checkpoint', data: { sessionId: session.id, checkpointId: row.id, step: row.step } }];
+    const announced: AgentryEvent[] = [
+      ...events,
+      { type: 'session.checkpoint', data: { sessionId: session.id, checkpointId: row.id, step: row.step } },
+    ];
     await publishSessionEvents(this.deps.bus, tx, { session, events: announced });
     return toCheckpointView(row);
   }
@@ -78,7 +81,13 @@ export class SessionCheckpoints {
   async take(options: { userId: string; id: string; name?: string | undefined }): Promise<CheckpointView> {
     const { userId, id, name } = options;
     return this.deps.database.transaction(async (tx) => {
-      const row = await tx.selectFrom('agent_sessions').selectAll().where('id', '=', id).where('user_id', '=', userId).forUpdate().executeTakeFirst();
+      const row = await tx
+        .selectFrom('agent_sessions')
+        .selectAll()
+        .where('id', '=', id)
+        .where('user_id', '=', userId)
+        .forUpdate()
+        .executeTakeFirst();
       if (!row) throw new AppError('SESSION_NOT_FOUND');
       return this.record(tx, { session: row, reason: 'manual', name });
     });
@@ -87,15 +96,30 @@ export class SessionCheckpoints {
   /** The session's checkpoints, newest first. */
   async list(options: { userId: string; id: string }): Promise<CheckpointView[]> {
     await findSession(this.deps.database.db, options);
-    const rows = await this.deps.database.db.selectFrom('session_checkpoints').selectAll().where('session_id', '=', options.id).orderBy('seq', 'desc').execute();
+    const rows = await this.deps.database.db
+      .selectFrom('session_checkpoints')
+      .selectAll()
+      .where('session_id', '=', options.id)
+      .orderBy('seq', 'desc')
+      .execute();
     return rows.map(toCheckpointView);
   }
 
   /** How many checkpoints the session has and its newest, for the session's detail view. */
   async summary(executor: Executor, sessionId: string): Promise<{ count: number; latest: CheckpointView | null }> {
     const [count, latest] = await Promise.all([
-      executor.selectFrom('session_checkpoints').select((eb) => eb.fn.countAll<string>().as('n')).where('session_id', '=', sessionId).executeTakeFirstOrThrow(),
-      executor.selectFrom('session_checkpoints').selectAll().where('session_id', '=', sessionId).orderBy('seq', 'desc').limit(1).executeTakeFirst(),
+      executor
+        .selectFrom('session_checkpoints')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .where('session_id', '=', sessionId)
+        .executeTakeFirstOrThrow(),
+      executor
+        .selectFrom('session_checkpoints')
+        .selectAll()
+        .where('session_id', '=', sessionId)
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst(),
     ]);
     return { count: Number(count.n), latest: latest ? toCheckpointView(latest) : null };
   }
@@ -112,10 +136,22 @@ export class SessionCheckpoints {
     const restored = systemEdge('restore');
     if (current.status !== restored.to) assertTransition(current.status, restored.to, 'system');
     return this.deps.database.transaction(async (tx) => {
-      const unfinished = await tx.selectFrom('turns').select('status').where('session_id', '=', id).where('status', 'in', ['running', 'suspended']).executeTakeFirst();
-      if (unfinished?.status === 'running') throw new AppError('SESSION_BUSY', 'A turn is running in this session: cancel it before restoring.');
-      if (unfinished) throw new AppError('TOOL_OUTCOME_UNKNOWN', 'A tool call of this session may or may not have run: resolve it before restoring.');
-      const checkpoint = await tx.selectFrom('session_checkpoints').selectAll().where('id', '=', checkpointId).where('session_id', '=', id).executeTakeFirst();
+      const unfinished = await tx
+        .selectFrom('turns')
+        .select('status')
+        .where('session_id', '=', id)
+        .where('status', 'in', ['running', 'suspended'])
+        .executeTakeFirst();
+      if (unfinished?.status === 'running')
+        throw new AppError('SESSION_BUSY', 'A turn is running in this session: cancel it before restoring.');
+      if (unfinished)
+        throw new AppError('TOOL_OUTCOME_UNKNOWN', 'A tool call of this session may or may not have run: resolve it before restoring.');
+      const checkpoint = await tx
+        .selectFrom('session_checkpoints')
+        .selectAll()
+        .where('id', '=', checkpointId)
+        .where('session_id', '=', id)
+        .executeTakeFirst();
       if (!checkpoint) throw new AppError('CHECKPOINT_NOT_FOUND');
       const state = checkpoint.state as { context: unknown; counters: { messages: number; toolCalls: number; errors: number } };
       const row = await tx
@@ -135,20 +171,40 @@ export class SessionCheckpoints {
         .returningAll()
         .executeTakeFirst();
       if (!row) throw new AppError('SESSION_LOCKED');
-      await tx.deleteFrom('messages').where('session_id', '=', id).where('seq', '>', checkpoint.message_seq as never).execute();
+      await tx
+        .deleteFrom('messages')
+        .where('session_id', '=', id)
+        .where('seq', '>', checkpoint.message_seq as never)
+        .execute();
       await tx
         .deleteFrom('turns')
         .where('session_id', '=', id)
-        .where(({ not, exists, selectFrom }) => not(exists(selectFrom('messages').select('messages.id').whereRef('messages.turn_id', '=', 'turns.id'))))
+        .where(({ not, exists, selectFrom }) =>
+          not(exists(selectFrom('messages').select('messages.id').whereRef('messages.turn_id', '=', 'turns.id'))),
+        )
         .execute();
       const events: AgentryEvent[] =
-        current.status === 'running' ? [] : [{ type: 'session.status_changed', data: { sessionId: id, from: current.status, to: 'running', reason: `restored to checkpoint ${checkpoint.seq}` } }];
+        current.status === 'running'
+          ? []
+          : [
+              {
+                type: 'session.status_changed',
+                data: { sessionId: id, from: current.status, to: 'running', reason: `restored to checkpoint ${checkpoint.seq}` },
+              },
+            ];
       await this.record(tx, { session: row, reason: 'restore', step: checkpoint.step, events });
       return toSessionView(row, await firstConversation(tx, id));
     });
   }
 }
 
-function toCheckpointView(row: { id: string; seq: number; reason: CheckpointReason; name: string | null; step: number; created_at: Date }): CheckpointView {
+function toCheckpointView(row: {
+  id: string;
+  seq: number;
+  reason: CheckpointReason;
+  name: string | null;
+  step: number;
+  created_at: Date;
+}): CheckpointView {
   return { id: row.id, seq: row.seq, reason: row.reason, name: row.name, step: row.step, createdAt: row.created_at.toISOString() };
 }

@@ -54,7 +54,11 @@ export class SessionConversations {
   async attach(tx: Executor, options: { userId: string; sessionId: string; conversationId?: string | undefined }): Promise<string> {
     const { userId, sessionId, conversationId } = options;
     if (!conversationId) {
-      const row = await tx.insertInto('conversations').values({ user_id: userId, session_id: sessionId }).returning('id').executeTakeFirstOrThrow();
+      const row = await tx
+        .insertInto('conversations')
+        .values({ user_id: userId, session_id: sessionId })
+        .returning('id')
+        .executeTakeFirstOrThrow();
       return row.id;
     }
     const claimed = await tx
@@ -66,14 +70,26 @@ export class SessionConversations {
       .returning('id')
       .executeTakeFirst();
     if (claimed) return claimed.id;
-    const exists = await tx.selectFrom('conversations').select('id').where('id', '=', conversationId).where('user_id', '=', userId).executeTakeFirst();
+    const exists = await tx
+      .selectFrom('conversations')
+      .select('id')
+      .where('id', '=', conversationId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
     throw new AppError(exists ? 'CONVERSATION_IN_USE' : 'CONVERSATION_NOT_FOUND');
   }
 }
 
 /** The session's first conversation (the one its view names), or null when it has none. */
 export async function firstConversation(executor: Executor, sessionId: string): Promise<string | null> {
-  const row = await executor.selectFrom('conversations').select('id').where('session_id', '=', sessionId).orderBy('created_at').orderBy('id').limit(1).executeTakeFirst();
+  const row = await executor
+    .selectFrom('conversations')
+    .select('id')
+    .where('session_id', '=', sessionId)
+    .orderBy('created_at')
+    .orderBy('id')
+    .limit(1)
+    .executeTakeFirst();
   return row?.id ?? null;
 }
 

@@ -8,7 +8,11 @@ export const sessionTopic = (sessionId: string) => `session:${sessionId}`;
  * Publishes events on the session's topic to its owner, inside `tx`, so they go out only if the
  * change they announce commits.
  */
-export async function publishSessionEvents(bus: EventBus, tx: Executor, options: { session: { id: string; user_id: string }; events: readonly AgentryEvent[] }): Promise<void> {
+export async function publishSessionEvents(
+  bus: EventBus,
+  tx: Executor,
+  options: { session: { id: string; user_id: string }; events: readonly AgentryEvent[] },
+): Promise<void> {
   const { session, events } = options;
   await bus.publish(tx, ...events.map((event) => ({ userId: session.user_id, topic: sessionTopic(session.id), event })));
 }

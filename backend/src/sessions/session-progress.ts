@@ -34,7 +34,15 @@ export class SessionProgress {
    */
   async recordStep(
     tx: Executor,
-    options: { sessionId: string; step: number; counts: StepCounts; checkpoint?: boolean; complete?: boolean; requireRunning?: boolean; events?: AgentryEvent[] },
+    options: {
+      sessionId: string;
+      step: number;
+      counts: StepCounts;
+      checkpoint?: boolean;
+      complete?: boolean;
+      requireRunning?: boolean;
+      events?: AgentryEvent[];
+    },
   ): Promise<void> {
     const { sessionId, step, counts } = options;
     const completes = options.complete === true;
@@ -50,14 +58,23 @@ export class SessionProgress {
         input_tokens: sql`input_tokens + ${counts.inputTokens}`,
         output_tokens: sql`output_tokens + ${counts.outputTokens}`,
         cost_usd: sql`cost_usd + ${counts.costUsd}`,
-        ...(completes ? { status: sql`case when ${onEdge} then ${finished.to} else agent_sessions.status end`, completed_at: sql`case when ${onEdge} then now() else completed_at end` } : {}),
+        ...(completes
+          ? {
+              status: sql`case when ${onEdge} then ${finished.to} else agent_sessions.status end`,
+              completed_at: sql`case when ${onEdge} then now() else completed_at end`,
+            }
+          : {}),
       },
       onlyFrom: options.requireRunning === false ? undefined : ['running'],
     });
     if (!row) throw new AppError('SESSION_NOT_RUNNING', 'The session stopped running during the turn.');
     const events = [...(options.events ?? [])];
     const justCompleted = completes && finished.from.includes(row.previous_status);
-    if (justCompleted) events.push({ type: 'session.status_changed', data: { sessionId, from: row.previous_status, to: finished.to, reason: "the agent finished the template's steps" } });
+    if (justCompleted)
+      events.push({
+        type: 'session.status_changed',
+        data: { sessionId, from: row.previous_status, to: finished.to, reason: "the agent finished the template's steps" },
+      });
     if (options.checkpoint === false) await publishSessionEvents(this.deps.bus, tx, { session: row, events });
     else await this.deps.checkpoints.record(tx, { session: row, reason: justCompleted ? 'status' : 'step', step, events });
   }
@@ -68,7 +85,10 @@ export class SessionProgress {
    * `error` becomes its last error. Returns false when the session was in none of the statuses
    * the cause may leave (the table in session-status.ts says which).
    */
-  async transition(tx: Executor, options: { sessionId: string; cause: SystemCause; reason: string; error?: ReportedError | undefined }): Promise<boolean> {
+  async transition(
+    tx: Executor,
+    options: { sessionId: string; cause: SystemCause; reason: string; error?: ReportedError | undefined },
+  ): Promise<boolean> {
     const { sessionId, error } = options;
     const { from, to } = systemEdge(options.cause);
     const row = await updateSession(tx, {
@@ -81,7 +101,9 @@ export class SessionProgress {
       onlyFrom: from,
     });
     if (!row) return false;
-    const events: AgentryEvent[] = [{ type: 'session.status_changed', data: { sessionId, from: row.previous_status, to, reason: options.reason } }];
+    const events: AgentryEvent[] = [
+      { type: 'session.status_changed', data: { sessionId, from: row.previous_status, to, reason: options.reason } },
+    ];
     await this.deps.checkpoints.record(tx, { session: row, reason: 'status', events });
     return true;
   }
@@ -110,10 +132,15 @@ export class SessionProgress {
  * Updates the session row (bumping its version and activity), only from the statuses `onlyFrom`
  * lists when given, returning it with the status it had (or undefined when no row qualified).
  */
-async function updateSession(tx: Executor, options: { sessionId: string; set: Record<string, unknown>; onlyFrom?: SessionStatus[] | undefined }) {
+async function updateSession(
+  tx: Executor,
+  options: { sessionId: string; set: Record<string, unknown>; onlyFrom?: SessionStatus[] | undefined },
+) {
   const { sessionId, set, onlyFrom } = options;
   let update = tx
-    .with('previous', (db) => db.selectFrom('agent_sessions').select('status as previous_status').where('id', '=', sessionId).forNoKeyUpdate())
+    .with('previous', (db) =>
+      db.selectFrom('agent_sessions').select('status as previous_status').where('id', '=', sessionId).forNoKeyUpdate(),
+    )
     .updateTable('agent_sessions')
     .from('previous')
     .set({ ...set, version: sql`version + 1`, last_active_at: sql`now()` } as never)

@@ -32,7 +32,8 @@ describe.each(['pglite', 'postgres'] as const)('agents and sessions over HTTP (%
     expect(response.statusCode, response.body).toBe(201);
     return response.json() as { session: Record<string, unknown> & { id: string }; dropped: Array<{ path: string; reason: string }> };
   };
-  const setStatus = (id: string, status: string, extra: Record<string, unknown> = {}) => call('POST', `/v1/sessions/${id}/status`, { status, ...extra });
+  const setStatus = (id: string, status: string, extra: Record<string, unknown> = {}) =>
+    call('POST', `/v1/sessions/${id}/status`, { status, ...extra });
   const subscribe = async (topic: string, token: string): Promise<TestSocket> => {
     const socket = openSocket(`ws://127.0.0.1:${(t.app.server.address() as { port: number }).port}/v1/ws`, { headers: bearer(token) });
     await socket.opened;
@@ -44,10 +45,19 @@ describe.each(['pglite', 'postgres'] as const)('agents and sessions over HTTP (%
   it('gives every user a default agent on the default model, and manages their own agents', async () => {
     const { agents } = (await call('GET', '/v1/agents')).json();
     expect(agents).toEqual([expect.objectContaining({ name: 'Assistant', isDefault: true, model: null })]);
-    const created = await call('POST', '/v1/agents', { name: 'Reporter', instructions: 'Be terse.', templateId, tools: ['knowledge_search'] });
+    const created = await call('POST', '/v1/agents', {
+      name: 'Reporter',
+      instructions: 'Be terse.',
+      templateId,
+      tools: ['knowledge_search'],
+    });
     expect(created.statusCode).toBe(201);
     const { id } = created.json().agent;
-    expect((await call('PUT', `/v1/agents/${id}`, { name: 'Reporter 2', model: 'local:offline' })).json().agent).toMatchObject({ name: 'Reporter 2', model: 'local:offline', templateId: null });
+    expect((await call('PUT', `/v1/agents/${id}`, { name: 'Reporter 2', model: 'local:offline' })).json().agent).toMatchObject({
+      name: 'Reporter 2',
+      model: 'local:offline',
+      templateId: null,
+    });
     expect((await call('GET', `/v1/agents/${id}`, undefined, otherToken)).json().error.code).toBe('AGENT_NOT_FOUND');
     expect((await call('POST', '/v1/agents', { name: 'Bad', model: 'nowhere:model' })).json().error.code).toBe('UNKNOWN_MODEL');
     expect((await call('DELETE', `/v1/agents/${agents[0].id}`)).statusCode).toBe(409);
@@ -75,8 +85,11 @@ describe.each(['pglite', 'postgres'] as const)('agents and sessions over HTTP (%
     expect(conversations.map((c: { id: string }) => c.id)).toEqual([session.conversationId]);
   });
 
-  it('refuses what cannot start: missing variables, another user\'s agent or template, missing integrations, an unknown model', async () => {
-    expect((await call('POST', '/v1/sessions', { templateId })).json().error).toMatchObject({ code: 'MISSING_VARIABLES', details: { missing: ['team'] } });
+  it("refuses what cannot start: missing variables, another user's agent or template, missing integrations, an unknown model", async () => {
+    expect((await call('POST', '/v1/sessions', { templateId })).json().error).toMatchObject({
+      code: 'MISSING_VARIABLES',
+      details: { missing: ['team'] },
+    });
     const mine = (await call('POST', '/v1/agents', { name: 'Mine' })).json().agent.id;
     expect((await call('POST', '/v1/sessions', { agentId: mine }, otherToken)).json().error.code).toBe('AGENT_NOT_FOUND');
     expect((await call('POST', '/v1/sessions', { templateId }, otherToken)).json().error.code).toBe('TEMPLATE_NOT_FOUND');
@@ -93,7 +106,12 @@ describe.each(['pglite', 'postgres'] as const)('agents and sessions over HTTP (%
 
   it('stores context without secrets and says what it dropped', async () => {
     const { session, dropped } = await start({
-      context: { project: 'apollo', apiKey: 'abc', nested: { password: 'hunter2', note: 'sk-proj-abcdefghijklmnopqrstuvwxyz0123456789', ok: 1 }, long: 'x'.repeat(9000) },
+      context: {
+        project: 'apollo',
+        apiKey: 'abc',
+        nested: { password: 'hunter2', note: 'sk-proj-abcdefghijklmnopqrstuvwxyz0123456789', ok: 1 },
+        long: 'x'.repeat(9000),
+      },
     });
     expect(session.context).toEqual({ project: 'apollo', nested: { ok: 1 } });
     expect(dropped).toEqual(
@@ -114,11 +132,17 @@ describe.each(['pglite', 'postgres'] as const)('agents and sessions over HTTP (%
     expect((await setStatus(session.id, 'paused')).json().session.status).toBe('paused');
     const refused = await setStatus(session.id, 'completed');
     expect(refused.statusCode).toBe(409);
-    expect(refused.json().error).toMatchObject({ code: 'INVALID_TRANSITION', message: 'A paused session cannot become completed: it can become running.' });
+    expect(refused.json().error).toMatchObject({
+      code: 'INVALID_TRANSITION',
+      message: 'A paused session cannot become completed: it can become running.',
+    });
     // paused → failed is the server's edge (resolve: fail, recovery exhausted), never the user's.
     const notFailed = await setStatus(session.id, 'failed');
     expect(notFailed.statusCode).toBe(409);
-    expect(notFailed.json().error).toMatchObject({ code: 'INVALID_TRANSITION', message: 'A paused session cannot become failed: it can become running.' });
+    expect(notFailed.json().error).toMatchObject({
+      code: 'INVALID_TRANSITION',
+      message: 'A paused session cannot become failed: it can become running.',
+    });
     expect((await setStatus(session.id, 'running', { checkpoint: { name: 'before the risky part' } })).statusCode).toBe(200);
     expect((await setStatus(session.id, 'failed')).statusCode).toBe(200);
     expect((await setStatus(session.id, 'running')).statusCode).toBe(200);
@@ -145,12 +169,17 @@ describe.each(['pglite', 'postgres'] as const)('agents and sessions over HTTP (%
 
   it('lets one of two racing writers win; the other gets SESSION_LOCKED and nothing is lost', async () => {
     const { session } = await start();
-    const results = await Promise.all([setStatus(session.id, 'paused'), setStatus(session.id, 'completed'), setStatus(session.id, 'failed')]);
+    const results = await Promise.all([
+      setStatus(session.id, 'paused'),
+      setStatus(session.id, 'completed'),
+      setStatus(session.id, 'failed'),
+    ]);
     const codes = results.map((r) => r.statusCode).sort();
     const winners = results.filter((r) => r.statusCode === 200);
     expect(winners).toHaveLength(1);
     expect(codes.filter((c) => c === 409)).toHaveLength(2);
-    for (const loser of results.filter((r) => r.statusCode === 409)) expect(['SESSION_LOCKED', 'INVALID_TRANSITION']).toContain(loser.json().error.code);
+    for (const loser of results.filter((r) => r.statusCode === 409))
+      expect(['SESSION_LOCKED', 'INVALID_TRANSITION']).toContain(loser.json().error.code);
     const final = (await call('GET', `/v1/sessions/${session.id}`)).json().session;
     expect(final.status).toBe(winners[0]!.json().session.status);
     expect(final.version).toBe(2);
@@ -166,7 +195,9 @@ describe.each(['pglite', 'postgres'] as const)('agents and sessions over HTTP (%
     expect(first.sessions.map((s: { id: string }) => s.id)).toEqual([ids[0], ids[2]]);
     const second = (await call('GET', `/v1/sessions?agentId=${agent}&limit=2&cursor=${first.nextCursor}`)).json();
     expect(second).toEqual({ sessions: [expect.objectContaining({ id: ids[1] })], nextCursor: null });
-    expect((await call('GET', `/v1/sessions?agentId=${agent}&status=paused`)).json().sessions.map((s: { id: string }) => s.id)).toEqual([ids[0]]);
+    expect((await call('GET', `/v1/sessions?agentId=${agent}&status=paused`)).json().sessions.map((s: { id: string }) => s.id)).toEqual([
+      ids[0],
+    ]);
     expect((await call('GET', '/v1/sessions?cursor=bogus')).statusCode).toBe(400);
 
     expect((await call('DELETE', `/v1/sessions/${ids[1]}`, undefined, otherToken)).statusCode).toBe(404);
@@ -183,7 +214,9 @@ describe.each(['pglite', 'postgres'] as const)('agents and sessions over HTTP (%
     const reuse = await call('POST', '/v1/sessions', { conversationId: added.json().conversation.id });
     expect(reuse.json().error.code).toBe('CONVERSATION_IN_USE');
     expect((await call('POST', `/v1/sessions/${session.id}/conversations`, {}, otherToken)).statusCode).toBe(404);
-    expect((await call('POST', '/v1/sessions', { conversationId: added.json().conversation.id }, otherToken)).json().error.code).toBe('CONVERSATION_NOT_FOUND');
+    expect((await call('POST', '/v1/sessions', { conversationId: added.json().conversation.id }, otherToken)).json().error.code).toBe(
+      'CONVERSATION_NOT_FOUND',
+    );
   });
 
   it('takes a checkpoint on request, and hides a session from everyone but its user', async () => {
@@ -204,7 +237,10 @@ describe.each(['pglite', 'postgres'] as const)('agents and sessions over HTTP (%
       expect(response.statusCode, `${method} ${url}`).toBe(404);
       expect(response.json().error.code).toBe('SESSION_NOT_FOUND');
     }
-    expect((await call('GET', `/v1/sessions/${session.id}`)).json().session).toMatchObject({ status: 'running', checkpoints: { count: 3 } });
+    expect((await call('GET', `/v1/sessions/${session.id}`)).json().session).toMatchObject({
+      status: 'running',
+      checkpoints: { count: 3 },
+    });
   });
 
   it("refuses a subscription to another user's session topic", async () => {

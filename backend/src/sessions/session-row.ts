@@ -10,7 +10,12 @@ export type SessionRow = Selectable<AgentSessionsTable>;
  * one that is someone else's, so ids cannot be probed.
  */
 export async function findSession(executor: Executor, key: { userId: string; id: string }): Promise<SessionRow> {
-  const row = await executor.selectFrom('agent_sessions').selectAll().where('id', '=', key.id).where('user_id', '=', key.userId).executeTakeFirst();
+  const row = await executor
+    .selectFrom('agent_sessions')
+    .selectAll()
+    .where('id', '=', key.id)
+    .where('user_id', '=', key.userId)
+    .executeTakeFirst();
   if (!row) throw new AppError('SESSION_NOT_FOUND');
   return row;
 }

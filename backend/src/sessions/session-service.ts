@@ -80,11 +80,26 @@ export class SessionService {
     const session = await this.deps.database.transaction(async (tx) => {
       const row = await tx
         .insertInto('agent_sessions')
-        .values({ user_id: user.id, agent_id: agent.id, status: 'running', context: context as never, ...columns, variables: columns.variables as never })
+        .values({
+          user_id: user.id,
+          agent_id: agent.id,
+          status: 'running',
+          context: context as never,
+          ...columns,
+          variables: columns.variables as never,
+        })
         .returningAll()
         .executeTakeFirstOrThrow();
-      const conversationId = await this.conversationStore.attach(tx, { userId: user.id, sessionId: row.id, conversationId: input.conversationId });
-      await this.checkpointing.record(tx, { session: row, reason: 'created', events: [{ type: 'session.status_changed', data: { sessionId: row.id, from: null, to: 'running' } }] });
+      const conversationId = await this.conversationStore.attach(tx, {
+        userId: user.id,
+        sessionId: row.id,
+        conversationId: input.conversationId,
+      });
+      await this.checkpointing.record(tx, {
+        session: row,
+        reason: 'created',
+        events: [{ type: 'session.status_changed', data: { sessionId: row.id, from: null, to: 'running' } }],
+      });
       return toSessionView(row, conversationId);
     });
     return { session, dropped };
@@ -98,7 +113,13 @@ export class SessionService {
   async get(
     userId: string,
     id: string,
-  ): Promise<SessionView & { checkpoints: { count: number; latest: CheckpointView | null }; toolsUsed: ToolUse[]; activeTurn: { id: string; status: 'running' | 'suspended' } | null }> {
+  ): Promise<
+    SessionView & {
+      checkpoints: { count: number; latest: CheckpointView | null };
+      toolsUsed: ToolUse[];
+      activeTurn: { id: string; status: 'running' | 'suspended' } | null;
+    }
+  > {
     const { db } = this.deps.database;
     const row = await findSession(db, { userId, id });
     const [conversationId, checkpoints, toolsUsed, activeTurn] = await Promise.all([
@@ -106,13 +127,22 @@ export class SessionService {
       this.checkpointing.summary(db, id),
       db
         .selectFrom('messages')
-        .select(['tool_name', (eb) => eb.fn.countAll<string>().as('calls'), (eb) => eb.fn.countAll<string>().filterWhere('is_error', '=', true).as('errors')])
+        .select([
+          'tool_name',
+          (eb) => eb.fn.countAll<string>().as('calls'),
+          (eb) => eb.fn.countAll<string>().filterWhere('is_error', '=', true).as('errors'),
+        ])
         .where('session_id', '=', id)
         .where('role', '=', 'tool')
         .groupBy('tool_name')
         .orderBy('tool_name')
         .execute(),
-      db.selectFrom('turns').select(['id', 'status']).where('session_id', '=', id).where('status', 'in', ['running', 'suspended']).executeTakeFirst(),
+      db
+        .selectFrom('turns')
+        .select(['id', 'status'])
+        .where('session_id', '=', id)
+        .where('status', 'in', ['running', 'suspended'])
+        .executeTakeFirst(),
     ]);
     return {
       ...toSessionView(row, conversationId),
@@ -146,7 +176,11 @@ export class SessionService {
       const [at, id] = decodeCursor(query.cursor);
       select = select.where((eb) => eb.or([eb(activeMs, '<', at), eb.and([eb(activeMs, '=', at), eb('s.id', '<', id)])]));
     }
-    const rows = await select.orderBy(activeMs, 'desc').orderBy('s.id', 'desc').limit(query.limit + 1).execute();
+    const rows = await select
+      .orderBy(activeMs, 'desc')
+      .orderBy('s.id', 'desc')
+      .limit(query.limit + 1)
+      .execute();
     const page = rows.slice(0, query.limit);
     const last = page.at(-1);
     return {
@@ -178,9 +212,17 @@ export class SessionService {
       if (!row) throw new AppError('SESSION_LOCKED');
       const events: AgentryEvent[] = [{ type: 'session.status_changed', data: { sessionId: id, from: current.status, to } }];
       // A turn awaiting a decision on a tool call: resuming needs the decision; finishing the session drops the turn.
-      const suspended = await tx.selectFrom('turns').select('id').where('session_id', '=', id).where('status', '=', 'suspended').executeTakeFirst();
+      const suspended = await tx
+        .selectFrom('turns')
+        .select('id')
+        .where('session_id', '=', id)
+        .where('status', '=', 'suspended')
+        .executeTakeFirst();
       if (suspended && to === 'running') {
-        throw new AppError('TOOL_OUTCOME_UNKNOWN', 'A tool call of this session may or may not have run: decide with POST /v1/sessions/:id/resolve (retry, skip or fail) before resuming.');
+        throw new AppError(
+          'TOOL_OUTCOME_UNKNOWN',
+          'A tool call of this session may or may not have run: decide with POST /v1/sessions/:id/resolve (retry, skip or fail) before resuming.',
+        );
       }
       if (suspended && (to === 'completed' || to === 'failed')) {
         const ended = await endTurn(tx, suspended.id, { status: 'suspended' }, { status: 'cancelled' });
@@ -203,7 +245,12 @@ export class SessionService {
   }
 
   /** Moves the session along the system edges of `cause` (see SessionProgress.transition); false when it was on none. */
-  async transition(tx: Executor, sessionId: string, cause: SystemCause, change: { reason: string; error?: ReportedError }): Promise<boolean> {
+  async transition(
+    tx: Executor,
+    sessionId: string,
+    cause: SystemCause,
+    change: { reason: string; error?: ReportedError },
+  ): Promise<boolean> {
     return this.progress.transition(tx, { sessionId, cause, ...change });
   }
 
@@ -227,7 +274,11 @@ export class SessionService {
   }
 
   async delete(userId: string, id: string): Promise<void> {
-    const result = await this.deps.database.db.deleteFrom('agent_sessions').where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+    const result = await this.deps.database.db
+      .deleteFrom('agent_sessions')
+      .where('id', '=', id)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
     if (result.numDeletedRows === 0n) throw new AppError('SESSION_NOT_FOUND');
   }
 
@@ -244,11 +295,15 @@ export class SessionService {
     return this.conversationStore.list({ userId, sessionId });
   }
 
-
   /** Whether the session is the user's: the `session:<id>` topic's authorizer. */
   async owns(userId: string, id: string): Promise<boolean> {
     if (!isUuid(id)) return false;
-    const row = await this.deps.database.db.selectFrom('agent_sessions').select('id').where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+    const row = await this.deps.database.db
+      .selectFrom('agent_sessions')
+      .select('id')
+      .where('id', '=', id)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
     return row !== undefined;
   }
 
@@ -260,7 +315,12 @@ export class SessionService {
   async ownedAmong(userId: string, ids: readonly string[]): Promise<Set<string>> {
     const candidates = [...new Set(ids.map((id) => id.toLowerCase()).filter(isUuid))];
     if (candidates.length === 0) return new Set();
-    const rows = await this.deps.database.db.selectFrom('agent_sessions').select('id').where('id', 'in', candidates).where('user_id', '=', userId).execute();
+    const rows = await this.deps.database.db
+      .selectFrom('agent_sessions')
+      .select('id')
+      .where('id', 'in', candidates)
+      .where('user_id', '=', userId)
+      .execute();
     return new Set(rows.map((row) => row.id.toLowerCase()));
   }
 }

@@ -47,11 +47,16 @@ export class SessionSetup {
   async render(user: PromptUser, request: SetupRequest): Promise<{ agent: AgentView; columns: SessionSetupColumns }> {
     const agent = request.agentId ? await this.deps.agents.get(user.id, request.agentId) : await this.deps.agents.defaultAgent(user.id);
     const templateId = request.templateId ?? agent.templateId ?? undefined;
-    let prompt: { systemPrompt: string; userPrompt?: string; tools: string[]; variables: Record<string, unknown>; templateVersion: number } | undefined;
+    let prompt:
+      | { systemPrompt: string; userPrompt?: string; tools: string[]; variables: Record<string, unknown>; templateVersion: number }
+      | undefined;
     let templateModel: string | undefined;
     let resolvedTemplateId: string | null = null;
     if (templateId) {
-      const generated = await this.deps.templates.prompt(user, templateId, { variables: request.variables, version: request.templateVersion });
+      const generated = await this.deps.templates.prompt(user, templateId, {
+        variables: request.variables,
+        version: request.templateVersion,
+      });
       const { template } = generated;
       if (generated.missingIntegrations.length > 0) {
         throw new AppError(
@@ -71,16 +76,25 @@ export class SessionSetup {
     // Integration tools are named by pattern and found at each step among the user's connected
     // ones: a template run gets every tool of the providers its steps use, a plain session all.
     const offered = prompt
-      ? [...new Set([...prompt.tools, ...prompt.tools.flatMap((tool) => {
-          const provider = providerOfTool(tool);
-          return provider ? [providerToolsPattern(provider)] : [];
-        })])]
+      ? [
+          ...new Set([
+            ...prompt.tools,
+            ...prompt.tools.flatMap((tool) => {
+              const provider = providerOfTool(tool);
+              return provider ? [providerToolsPattern(provider)] : [];
+            }),
+          ]),
+        ]
       : [...((await this.deps.knowledgeBaseAvailable()) ? ['knowledge_search'] : []), ...this.deps.customTools, everyIntegrationTool];
     const allowed = agent.tools ? narrowTools(offered, agent.tools) : offered;
     // A template run can always say it is done, whatever the allow-list.
     const tools = prompt ? [...allowed, completeSessionToolName] : allowed;
     const instructions = agent.instructions.trim();
-    const systemPrompt = prompt ? (instructions ? `${prompt.systemPrompt}\n\n## Agent instructions\n${instructions}` : prompt.systemPrompt) : instructions || defaultInstructions;
+    const systemPrompt = prompt
+      ? instructions
+        ? `${prompt.systemPrompt}\n\n## Agent instructions\n${instructions}`
+        : prompt.systemPrompt
+      : instructions || defaultInstructions;
     const columns: SessionSetupColumns = {
       template_id: resolvedTemplateId,
       template_version: prompt?.templateVersion ?? null,

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { SessionStatus } from '../database/index.ts';
-import { assertTransition, canTransition, nextStatuses, sessionStatuses, statusEdges, systemEdge, type SystemCause } from './session-status.ts';
+import {
+  assertTransition,
+  canTransition,
+  nextStatuses,
+  sessionStatuses,
+  statusEdges,
+  systemEdge,
+  type SystemCause,
+} from './session-status.ts';
 
 const pairs = sessionStatuses.flatMap((from) => sessionStatuses.map((to) => [from, to] as const));
 const edgeSet = (edges: (readonly [SessionStatus, SessionStatus])[]) => edges.map(([from, to]) => `${from}→${to}`).sort();
@@ -8,19 +16,23 @@ const edgeSet = (edges: (readonly [SessionStatus, SessionStatus])[]) => edges.ma
 describe('the session status machine', () => {
   it("gives the user DESIGN's edges and nothing else", () => {
     const user = pairs.filter(([from, to]) => canTransition(from, to, 'user'));
-    expect(edgeSet(user)).toEqual(edgeSet([
-      ['running', 'paused'],
-      ['paused', 'running'],
-      ['running', 'completed'],
-      ['running', 'failed'],
-      ['failed', 'running'],
-    ]));
+    expect(edgeSet(user)).toEqual(
+      edgeSet([
+        ['running', 'paused'],
+        ['paused', 'running'],
+        ['running', 'completed'],
+        ['running', 'failed'],
+        ['failed', 'running'],
+      ]),
+    );
   });
 
   it('keeps the edges only the server takes apart from the user ones: paused → failed is one of them', () => {
     expect(canTransition('paused', 'failed', 'system')).toBe(true);
     expect(canTransition('paused', 'failed', 'user')).toBe(false);
-    expect(() => assertTransition('paused', 'failed', 'user')).toThrow(expect.objectContaining({ code: 'INVALID_TRANSITION', message: 'A paused session cannot become failed: it can become running.' }));
+    expect(() => assertTransition('paused', 'failed', 'user')).toThrow(
+      expect.objectContaining({ code: 'INVALID_TRANSITION', message: 'A paused session cannot become failed: it can become running.' }),
+    );
     expect(() => assertTransition('paused', 'failed', 'system')).not.toThrow();
   });
 
@@ -43,12 +55,19 @@ describe('the session status machine', () => {
       for (const by of ['user', 'system'] as const) {
         const listed = statusEdges.some((edge) => edge.from === from && edge.to === to && edge.by === by);
         expect(canTransition(from, to, by), `${by}: ${from}→${to}`).toBe(listed);
-        if (!listed) expect(() => assertTransition(from, to, by)).toThrow(expect.objectContaining({ code: 'INVALID_TRANSITION', details: { from, to, allowed: nextStatuses(from, by) } }));
+        if (!listed)
+          expect(() => assertTransition(from, to, by)).toThrow(
+            expect.objectContaining({ code: 'INVALID_TRANSITION', details: { from, to, allowed: nextStatuses(from, by) } }),
+          );
       }
     }
     expect(canTransition('completed', 'running', 'user')).toBe(false);
-    expect(() => assertTransition('completed', 'running', 'user')).toThrow('A completed session cannot become running: it cannot change any more.');
-    expect(() => assertTransition('running', 'running', 'user')).toThrow('A running session cannot become running: it can become paused or completed or failed.');
+    expect(() => assertTransition('completed', 'running', 'user')).toThrow(
+      'A completed session cannot become running: it cannot change any more.',
+    );
+    expect(() => assertTransition('running', 'running', 'user')).toThrow(
+      'A running session cannot become running: it can become paused or completed or failed.',
+    );
   });
 
   it('lists every edge once, with a reason', () => {

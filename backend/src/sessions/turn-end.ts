@@ -30,5 +30,8 @@ export async function endTurn(
   const row = await update.returning(['session_id', 'steps', 'error']).executeTakeFirst();
   if (!row) return undefined;
   const error = row.error as ReportedError | null;
-  return { type: 'turn.ended', data: { sessionId: row.session_id, turnId, status: end.status, steps: row.steps, ...(error ? { error } : {}) } };
+  return {
+    type: 'turn.ended',
+    data: { sessionId: row.session_id, turnId, status: end.status, steps: row.steps, ...(error ? { error } : {}) },
+  };
 }

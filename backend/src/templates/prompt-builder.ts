@@ -100,7 +100,9 @@ export function buildPrompt(compiled: CompiledTemplate, inputs: PromptInputs): B
 
   const sections = [render(compiled.systemPrompt, view).trim(), `## Goal\n${definition.name}: ${definition.description}`];
   if (kept.length > 0) {
-    sections.push(`## Steps\nWork through these steps in order. When all of them are done, call ${completeSessionToolName} with a short summary: that ends the run.\n${kept.join('\n')}`);
+    sections.push(
+      `## Steps\nWork through these steps in order. When all of them are done, call ${completeSessionToolName} with a short summary: that ends the run.\n${kept.join('\n')}`,
+    );
   }
   const unavailable = [
     ...missingIntegrations.map((p) => `- ${p} (required) is not connected.`),
@@ -108,10 +110,14 @@ export function buildPrompt(compiled: CompiledTemplate, inputs: PromptInputs): B
     ...leftOut,
   ];
   if (unavailable.length > 0) {
-    sections.push(`## Not available\nTell the user what cannot be done and which integration to connect for it.\n${unavailable.join('\n')}`);
+    sections.push(
+      `## Not available\nTell the user what cannot be done and which integration to connect for it.\n${unavailable.join('\n')}`,
+    );
   }
   const toolList = [...tools].sort();
-  sections.push(toolList.length > 0 ? `## Tools\n${toolList.map((t) => `- ${t}`).join('\n')}` : '## Tools\nNo tools are needed for these steps.');
+  sections.push(
+    toolList.length > 0 ? `## Tools\n${toolList.map((t) => `- ${t}`).join('\n')}` : '## Tools\nNo tools are needed for these steps.',
+  );
   const weekday = weekdays[new Date(`${inputs.date}T12:00:00Z`).getUTCDay()];
   sections.push(
     [

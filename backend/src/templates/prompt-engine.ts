@@ -57,17 +57,41 @@ export class PromptEngine {
     const connected = [...new Set(request.connected)].filter((p) => named.has(p)).sort();
     const date = dateIn(request.user.timezone, this.now());
     const key = createHash('sha256')
-      .update(JSON.stringify([template.id, template.version, variables, connected, request.knowledgeBase, request.user.name, request.user.timezone, date]))
+      .update(
+        JSON.stringify([
+          template.id,
+          template.version,
+          variables,
+          connected,
+          request.knowledgeBase,
+          request.user.name,
+          request.user.timezone,
+          date,
+        ]),
+      )
       .digest('base64url');
     let built = this.prompts.get(key);
     const cache = built ? 'hit' : 'miss';
     if (built) this.hits++;
     else {
       this.misses++;
-      built = buildPrompt(compiled, { variables, connected: new Set(connected), knowledgeBase: request.knowledgeBase, user: request.user, date });
+      built = buildPrompt(compiled, {
+        variables,
+        connected: new Set(connected),
+        knowledgeBase: request.knowledgeBase,
+        user: request.user,
+        date,
+      });
       this.prompts.set(key, built);
     }
-    return { ...built, tools: [...built.tools], missingIntegrations: [...built.missingIntegrations], variables, templateVersion: template.version, cache };
+    return {
+      ...built,
+      tools: [...built.tools],
+      missingIntegrations: [...built.missingIntegrations],
+      variables,
+      templateVersion: template.version,
+      cache,
+    };
   }
 
   stats(): PromptCacheStats {

@@ -21,16 +21,29 @@ const maxSectionDepth = 10;
 /** Tools every installation has, besides those of connected integrations. */
 export const builtInTools = ['knowledge_search'] as const;
 
-
 /**
  * Names a variable may not take: anything an object, a string or a list already has (`length`,
  * `constructor`, `toString`), so a lookup can only ever find the value the caller supplied.
  */
 const reservedNames = new Set([Object.prototype, String.prototype, Array.prototype].flatMap((proto) => Object.getOwnPropertyNames(proto)));
 
-const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max.toLocaleString('en')} characters`);
-const source = (max: number) => z.string().min(1, 'must not be empty').max(max, `must be at most ${max.toLocaleString('en')} characters`);
-const label = z.string().trim().min(1).max(60).regex(/^[\p{L}\p{N}][\p{L}\p{N} ._-]*$/u, 'must be letters, digits, spaces, ".", "_" or "-"');
+const text = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(max, `must be at most ${max.toLocaleString('en')} characters`);
+const source = (max: number) =>
+  z
+    .string()
+    .min(1, 'must not be empty')
+    .max(max, `must be at most ${max.toLocaleString('en')} characters`);
+const label = z
+  .string()
+  .trim()
+  .min(1)
+  .max(60)
+  .regex(/^[\p{L}\p{N}][\p{L}\p{N} ._-]*$/u, 'must be letters, digits, spaces, ".", "_" or "-"');
 
 const variableSchema = z
   .strictObject({
@@ -54,7 +67,8 @@ const variableSchema = z
     for (const key of ['min', 'max'] as const) {
       const value = variable[key];
       if (value === undefined) continue;
-      if (variable.type === 'boolean' || variable.type === 'enum') ctx.addIssue({ code: 'custom', path: [key], message: `does not apply to a ${variable.type}` });
+      if (variable.type === 'boolean' || variable.type === 'enum')
+        ctx.addIssue({ code: 'custom', path: [key], message: `does not apply to a ${variable.type}` });
       else if (variable.type === 'date' ? typeof value !== 'string' || !isIsoDate(value) : typeof value !== 'number') {
         ctx.addIssue({ code: 'custom', path: [key], message: `must be ${bound}` });
       }
@@ -62,7 +76,8 @@ const variableSchema = z
     if (variable.min !== undefined && variable.max !== undefined && variable.min > variable.max) {
       ctx.addIssue({ code: 'custom', path: ['min'], message: 'must not be greater than max' });
     }
-    if (variable.type === 'enum' && !variable.values) ctx.addIssue({ code: 'custom', path: ['values'], message: 'an enum needs its values' });
+    if (variable.type === 'enum' && !variable.values)
+      ctx.addIssue({ code: 'custom', path: ['values'], message: 'an enum needs its values' });
     if (variable.type !== 'enum' && variable.values) ctx.addIssue({ code: 'custom', path: ['values'], message: 'only an enum has values' });
     if (variable.default !== undefined && (variableTypes as readonly string[]).includes(variable.type)) {
       const result = coerceVariable(variable, variable.default);
@@ -75,7 +90,8 @@ const stepSchema = z.strictObject({
   tools: z
     .array(
       z.string().refine((tool) => (builtInTools as readonly string[]).includes(tool) || isIntegrationToolName(tool), {
-        error: (issue) => `${JSON.stringify(issue.input)} is not a tool name: use ${builtInTools.join(', ')} or provider__tool (e.g. gmail__send_email)`,
+        error: (issue) =>
+          `${JSON.stringify(issue.input)} is not a tool name: use ${builtInTools.join(', ')} or provider__tool (e.g. gmail__send_email)`,
       }),
     )
     .max(50)
@@ -94,7 +110,9 @@ export const templateDefinitionSchema = z.strictObject({
   systemPrompt: source(32_000),
   userPrompt: source(8_000).optional(),
   variables: z.array(variableSchema).max(50).default([]),
-  integrations: z.strictObject({ required: z.array(providerId).max(20).default([]), optional: z.array(providerId).max(20).default([]) }).default({ required: [], optional: [] }),
+  integrations: z
+    .strictObject({ required: z.array(providerId).max(20).default([]), optional: z.array(providerId).max(20).default([]) })
+    .default({ required: [], optional: [] }),
   steps: z.array(stepSchema).max(50).default([]),
   examples: z.array(text(500)).max(50).default([]),
   model: z
@@ -117,7 +135,10 @@ function formatIssues(error: z.ZodError): string {
   return error.issues
     .slice(0, 5)
     .map((issue) => {
-      const at = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+      const at = issue.path
+        .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+        .join('')
+        .replace(/^\./, '');
       return at ? `${at}: ${issue.message}` : issue.message;
     })
     .join('; ');
@@ -146,7 +167,8 @@ export function compileTemplate(input: unknown): CompiledTemplate {
     const tools = [...new Set(step.tools ?? [])];
     const providers = [...new Set(tools.map(providerOfTool).filter((p): p is string => p !== undefined))];
     const undeclared = providers.filter((p) => !declaredProviders.has(p));
-    if (undeclared.length > 0) throw invalid(`uses ${undeclared.join(', ')}, which is not in integrations.required or integrations.optional`, `steps[${i}].tools`);
+    if (undeclared.length > 0)
+      throw invalid(`uses ${undeclared.join(', ')}, which is not in integrations.required or integrations.optional`, `steps[${i}].tools`);
     return { instruction: parseSource(step.instruction, `steps[${i}].instruction`, variables), tools, providers };
   });
   return {

@@ -29,7 +29,9 @@ describe.each(['pglite', 'postgres'] as const)('syncing the built-in library int
     const latest = await store.get(userId, 'email-triage');
     expect(latest).toMatchObject({ version: 2, builtIn: true });
     expect(latest.compiled.definition.description).toBe('Triages unread mail, now with labels.');
-    expect((await store.get(userId, latest.id, 1)).compiled.definition.description).toBe(library.find((t) => t.slug === 'email-triage')!.description);
+    expect((await store.get(userId, latest.id, 1)).compiled.definition.description).toBe(
+      library.find((t) => t.slug === 'email-triage')!.description,
+    );
   });
 
   it('retires a template a release no longer ships: gone from the gallery, still readable by id, back when shipped again', async () => {

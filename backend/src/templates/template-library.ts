@@ -31,7 +31,8 @@ export function loadLibrary(dir: string = libraryDir): TemplateDefinition[] {
     } catch (error) {
       throw new AppError('TEMPLATE_INVALID', `${where}: ${(error as Error).message}`);
     }
-    if (`${definition.slug}.yaml` !== file) throw new AppError('TEMPLATE_INVALID', `${where}: the file must be named after its slug, ${definition.slug}.yaml.`);
+    if (`${definition.slug}.yaml` !== file)
+      throw new AppError('TEMPLATE_INVALID', `${where}: the file must be named after its slug, ${definition.slug}.yaml.`);
     return definition;
   });
 }

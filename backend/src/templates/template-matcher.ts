@@ -84,7 +84,10 @@ export class TemplateMatcher {
         const keyword = total > 0 ? messageTerms.reduce((sum, term) => sum + (profile.terms.has(term) ? weight(term) : 0), 0) / total : 0;
         const blend = semanticWeight * semantic + keywordWeight * keyword;
         const confidence = 1 / (1 + Math.exp(-logisticSlope * (blend - logisticMidpoint)));
-        return { templateId: candidate.id, name: candidate.definition.name, confidence: Math.round(confidence * 1000) / 1000,
+        return {
+          templateId: candidate.id,
+          name: candidate.definition.name,
+          confidence: Math.round(confidence * 1000) / 1000,
           available: candidate.missingIntegrations.length === 0,
           missingIntegrations: candidate.missingIntegrations,
         };
@@ -99,7 +102,8 @@ export class TemplateMatcher {
     const texts = missing.map((c) => [`${c.definition.name}. ${c.definition.description}`, ...c.definition.examples]);
     const flat = texts.flat();
     const vectors: number[][] = [];
-    for (let i = 0; i < flat.length; i += embedder.maxBatchSize) vectors.push(...(await embedder.embed(flat.slice(i, i + embedder.maxBatchSize))));
+    for (let i = 0; i < flat.length; i += embedder.maxBatchSize)
+      vectors.push(...(await embedder.embed(flat.slice(i, i + embedder.maxBatchSize))));
     let next = 0;
     missing.forEach((candidate, i) => {
       const { definition } = candidate;

@@ -7,7 +7,9 @@ interface Labelled {
   expected: string | null;
 }
 
-const labelled = (JSON.parse(fs.readFileSync(new URL('../../test/template-match-set.json', import.meta.url), 'utf8')) as { messages: Labelled[] }).messages;
+const labelled = (
+  JSON.parse(fs.readFileSync(new URL('../../test/template-match-set.json', import.meta.url), 'utf8')) as { messages: Labelled[] }
+).messages;
 
 describe('matching chat messages to templates', () => {
   let t: TestApp;
@@ -22,7 +24,10 @@ describe('matching chat messages to templates', () => {
   const match = async (message: string, token = t.userToken) => {
     const response = await t.app.inject({ method: 'POST', url: '/v1/templates/match', headers: bearer(token), payload: { message } });
     expect(response.statusCode).toBe(200);
-    return response.json() as { matches: Array<{ templateId: string; name: string; confidence: number; available: boolean }>; threshold: number };
+    return response.json() as {
+      matches: Array<{ templateId: string; name: string; confidence: number; available: boolean }>;
+      threshold: number;
+    };
   };
 
   it('ranks the right template first for labelled messages, and keeps unrelated ones under the threshold', async () => {
@@ -84,7 +89,12 @@ describe('matching chat messages to templates', () => {
 
   it('refuses an empty or oversized message', async () => {
     for (const message of ['   ', 'x'.repeat(10_001)]) {
-      const response = await t.app.inject({ method: 'POST', url: '/v1/templates/match', headers: bearer(t.userToken), payload: { message } });
+      const response = await t.app.inject({
+        method: 'POST',
+        url: '/v1/templates/match',
+        headers: bearer(t.userToken),
+        payload: { message },
+      });
       expect(response.statusCode).toBe(400);
       expect(response.json().error.code).toBe('VALIDATION_FAILED');
     }

@@ -25,7 +25,8 @@ describe.each(['pglite', 'postgres'] as const)('templates over HTTP (%s)', (driv
 
   const call = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: unknown, token = t.userToken) =>
     t.app.inject({ method, url, headers: bearer(token), ...(payload === undefined ? {} : { payload: payload as object }) });
-  const list = async (query = '', token = t.userToken) => (await call('GET', `/v1/templates${query}`, undefined, token)).json().templates as Array<Record<string, unknown>>;
+  const list = async (query = '', token = t.userToken) =>
+    (await call('GET', `/v1/templates${query}`, undefined, token)).json().templates as Array<Record<string, unknown>>;
   const builtIn = async (slug: string) => (await list()).find((template) => template.slug === slug)!;
 
   it('lists the built-in library, read-only, with availability against connected integrations', async () => {
@@ -36,7 +37,12 @@ describe.each(['pglite', 'postgres'] as const)('templates over HTTP (%s)', (driv
     expect(await builtIn('email-triage')).toMatchObject({ available: false, missingIntegrations: ['gmail'] });
     expect(await builtIn('document-qa')).toMatchObject({ available: true, missingIntegrations: [] });
     const available = await list('?available=true');
-    expect(available.map((template) => template.slug).sort()).toEqual(['document-qa', 'meeting-notes', 'research-summary', 'support-reply']);
+    expect(available.map((template) => template.slug).sort()).toEqual([
+      'document-qa',
+      'meeting-notes',
+      'research-summary',
+      'support-reply',
+    ]);
     expect((await list('?available=false')).length).toBe(templates.length - available.length);
     expect((await list('?category=engineering')).map((template) => template.slug).sort()).toEqual(['issue-triage', 'pull-request-review']);
     expect((await list('?tag=slack')).map((template) => template.slug)).toEqual(['channel-digest']);
@@ -54,7 +60,10 @@ describe.each(['pglite', 'postgres'] as const)('templates over HTTP (%s)', (driv
     expect((await call('GET', `/v1/templates/${id}?version=1`)).json().template.description).toBe(definition.description);
     expect((await call('GET', `/v1/templates/standup-notes`)).json().template.id).toBe(id);
     expect((await call('GET', `/v1/templates/${id}/versions`)).json().versions.map((v: { version: number }) => v.version)).toEqual([2, 1]);
-    expect((await call('GET', `/v1/templates/${id}?version=9`)).json().error).toMatchObject({ code: 'TEMPLATE_NOT_FOUND', message: 'This template has no version 9.' });
+    expect((await call('GET', `/v1/templates/${id}?version=9`)).json().error).toMatchObject({
+      code: 'TEMPLATE_NOT_FOUND',
+      message: 'This template has no version 9.',
+    });
 
     expect((await call('POST', '/v1/templates', definition)).json().error.code).toBe('TEMPLATE_SLUG_TAKEN');
     expect((await call('DELETE', `/v1/templates/${id}`)).statusCode).toBe(204);
@@ -89,7 +98,9 @@ describe.each(['pglite', 'postgres'] as const)('templates over HTTP (%s)', (driv
   it('gives every concurrent change its own version', async () => {
     const { id } = (await call('POST', '/v1/templates', { ...definition, slug: 'busy-one' })).json().template;
     const updates = await Promise.all(
-      Array.from({ length: 5 }, (_, i) => call('PUT', `/v1/templates/${id}`, { ...definition, slug: 'busy-one', description: `Edit ${i}.` })),
+      Array.from({ length: 5 }, (_, i) =>
+        call('PUT', `/v1/templates/${id}`, { ...definition, slug: 'busy-one', description: `Edit ${i}.` }),
+      ),
     );
     expect(updates.map((u) => u.json().template.version).sort()).toEqual([2, 3, 4, 5, 6]);
     const versions = (await call('GET', `/v1/templates/${id}/versions`)).json().versions;
@@ -99,19 +110,31 @@ describe.each(['pglite', 'postgres'] as const)('templates over HTTP (%s)', (driv
   it('refuses a template that does not validate, naming the problem, and stores nothing', async () => {
     const rows = async () => {
       const { db } = t.runtime.database;
-      const templates = await db.selectFrom('templates').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
-      const versions = await db.selectFrom('template_versions').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+      const templates = await db
+        .selectFrom('templates')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .executeTakeFirstOrThrow();
+      const versions = await db
+        .selectFrom('template_versions')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .executeTakeFirstOrThrow();
       return [Number(templates.n), Number(versions.n)];
     };
     const before = await rows();
     const cases: Array<[unknown, RegExp]> = [
-      [{ ...definition, slug: 'bad-1', systemPrompt: 'Hello {{name}}' }, /systemPrompt: uses \{\{name\}\}, which is not declared in variables/],
+      [
+        { ...definition, slug: 'bad-1', systemPrompt: 'Hello {{name}}' },
+        /systemPrompt: uses \{\{name\}\}, which is not declared in variables/,
+      ],
       [{ ...definition, slug: 'bad-2', systemPrompt: "{{constructor.constructor('return process')()}}" }, /not a variable name/],
       [{ ...definition, slug: 'bad-3', systemPrompt: '{{{team}}}' }, /unescaped output/],
       [{ ...definition, slug: 'bad-4', variables: [{ name: 'team', type: 'colour' }] }, /variables\[0\]\.type: unknown type "colour"/],
       [{ ...definition, slug: 'Bad Slug' }, /slug: must be lower-case/],
       [{ name: 'No slug' }, /slug/],
-      [{ ...definition, slug: 'bad-5', systemPrompt: `${'{{#team}}'.repeat(11)}x${'{{/team}}'.repeat(11)}` }, /sections nest more than 10 deep/],
+      [
+        { ...definition, slug: 'bad-5', systemPrompt: `${'{{#team}}'.repeat(11)}x${'{{/team}}'.repeat(11)}` },
+        /sections nest more than 10 deep/,
+      ],
     ];
     for (const [body, message] of cases) {
       const response = await call('POST', '/v1/templates', body);
@@ -137,14 +160,24 @@ describe.each(['pglite', 'postgres'] as const)('templates over HTTP (%s)', (driv
     const { id } = (await call('POST', '/v1/templates', { ...definition, slug: 'cached-one' })).json().template;
     const first = await call('POST', `/v1/templates/${id}/prompt`, { variables: { team: 'Platform' } });
     expect(first.statusCode).toBe(200);
-    expect(first.json()).toMatchObject({ variables: { team: 'Platform' }, tools: [], missingIntegrations: [], templateVersion: 1, cache: 'miss' });
+    expect(first.json()).toMatchObject({
+      variables: { team: 'Platform' },
+      tools: [],
+      missingIntegrations: [],
+      templateVersion: 1,
+      cache: 'miss',
+    });
     expect(first.json().systemPrompt).toMatch(/^Summarise the standup of <value name="team">Platform<\/value>\./);
     expect(first.json().systemPrompt).toContain('- User: <value name="userName">User</value>');
     const second = await call('POST', `/v1/templates/${id}/prompt`, { variables: { team: 'Platform' } });
     expect(second.json().cache).toBe('hit');
     expect(second.json().systemPrompt).toBe(first.json().systemPrompt);
 
-    await call('PUT', `/v1/templates/${id}`, { ...definition, slug: 'cached-one', systemPrompt: 'Summarise briefly the standup of {{team}}.' });
+    await call('PUT', `/v1/templates/${id}`, {
+      ...definition,
+      slug: 'cached-one',
+      systemPrompt: 'Summarise briefly the standup of {{team}}.',
+    });
     const third = await call('POST', `/v1/templates/${id}/prompt`, { variables: { team: 'Platform' } });
     expect(third.json()).toMatchObject({ cache: 'miss', templateVersion: 2 });
     expect(third.json().systemPrompt).toMatch(/^Summarise briefly/);
@@ -161,19 +194,28 @@ describe.each(['pglite', 'postgres'] as const)('templates over HTTP (%s)', (driv
     const none = (await call('POST', url, {})).json();
     expect(none.missingIntegrations).toEqual(['google-calendar']);
     expect(none.tools).toEqual([]);
-    expect((await call('GET', `/v1/templates?available=true`)).json().templates.map((x: { slug: string }) => x.slug)).not.toContain('daily-briefing');
+    expect((await call('GET', `/v1/templates?available=true`)).json().templates.map((x: { slug: string }) => x.slug)).not.toContain(
+      'daily-briefing',
+    );
     // A request cannot claim integrations the user has not connected.
-    expect((await call('POST', url, { integrations: ['google-calendar', 'gmail'] })).json().missingIntegrations).toEqual(['google-calendar']);
+    expect((await call('POST', url, { integrations: ['google-calendar', 'gmail'] })).json().missingIntegrations).toEqual([
+      'google-calendar',
+    ]);
 
     for (const provider of ['gmail', 'google-calendar']) {
-      await t.runtime.database.db.insertInto('integration_connections').values({ user_id: t.userId, provider, auth_type: 'none' }).execute();
+      await t.runtime.database.db
+        .insertInto('integration_connections')
+        .values({ user_id: t.userId, provider, auth_type: 'none' })
+        .execute();
     }
     const some = (await call('POST', url, {})).json();
     expect(some.missingIntegrations).toEqual([]);
     expect(some.tools).toEqual(['gmail__list_unread', 'google-calendar__list_events']);
     expect(some.systemPrompt).toContain('- Step 3 needs slack: "Check for direct messages and mentions in chat."');
     expect((await call('POST', url, { integrations: ['google-calendar'] })).json().tools).toEqual(['google-calendar__list_events']);
-    expect((await call('GET', `/v1/templates?available=true`)).json().templates.map((x: { slug: string }) => x.slug)).toContain('daily-briefing');
+    expect((await call('GET', `/v1/templates?available=true`)).json().templates.map((x: { slug: string }) => x.slug)).toContain(
+      'daily-briefing',
+    );
     await t.runtime.database.db.deleteFrom('integration_connections').where('user_id', '=', t.userId).execute();
   });
 
@@ -199,8 +241,12 @@ describe.each(['pglite', 'postgres'] as const)('templates over HTTP (%s)', (driv
     const long = await call('POST', url, { variables: { repository: 'x'.repeat(300_000), pullRequest: 1 } });
     expect(long.statusCode).toBe(422);
     expect(long.json().error.code).toBe('INVALID_VARIABLE');
-    expect((await call('POST', url, { variables: { repository: 'a/b', pullRequest: 1 }, integrations: ['Not A Provider'] })).statusCode).toBe(400);
-    expect((await call('POST', url, { variables: { repository: 'a/b', pullRequest: 1 }, version: 3_000_000_000 })).json().error.code).toBe('VALIDATION_FAILED');
+    expect(
+      (await call('POST', url, { variables: { repository: 'a/b', pullRequest: 1 }, integrations: ['Not A Provider'] })).statusCode,
+    ).toBe(400);
+    expect((await call('POST', url, { variables: { repository: 'a/b', pullRequest: 1 }, version: 3_000_000_000 })).json().error.code).toBe(
+      'VALIDATION_FAILED',
+    );
     for (const hostile of ['/v1/templates?category=a%00b', '/v1/templates/a%00b', '/v1/templates/%ED%A0%80']) {
       const response = await call('GET', hostile);
       expect(response.statusCode, hostile).toBe(400);

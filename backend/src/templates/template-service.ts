@@ -96,7 +96,12 @@ export class TemplateService {
       this.deps.knowledgeBaseAvailable(),
       this.connected(user.id, options.integrations),
     ]);
-    const generated = this.deps.engine.generate(template, { variables: options.variables, connected, knowledgeBase, user: { name: user.name, timezone: user.timezone } });
+    const generated = this.deps.engine.generate(template, {
+      variables: options.variables,
+      connected,
+      knowledgeBase,
+      user: { name: user.name, timezone: user.timezone },
+    });
     return { ...generated, template: toView(template) };
   }
 

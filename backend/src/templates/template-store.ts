@@ -19,7 +19,13 @@ export interface StoredTemplate {
 export type TemplateView = TemplateDefinition & { id: string; version: number; builtIn: boolean; createdAt: string };
 
 export function toView(template: StoredTemplate): TemplateView {
-  return { ...template.compiled.definition, id: template.id, version: template.version, builtIn: template.builtIn, createdAt: template.createdAt };
+  return {
+    ...template.compiled.definition,
+    id: template.id,
+    version: template.version,
+    builtIn: template.builtIn,
+    createdAt: template.createdAt,
+  };
 }
 
 export interface TemplateFilters {
@@ -71,7 +77,11 @@ export class TemplateStore {
         const current = bySlug.get(definition.slug);
         const sum = checksum(definition);
         if (!current) {
-          const { id } = await tx.insertInto('templates').values({ slug: definition.slug, user_id: null }).returning('id').executeTakeFirstOrThrow();
+          const { id } = await tx
+            .insertInto('templates')
+            .values({ slug: definition.slug, user_id: null })
+            .returning('id')
+            .executeTakeFirstOrThrow();
           await tx.insertInto('template_versions').values({ template_id: id, version: 1, definition, checksum: sum }).execute();
           result.added.push(definition.slug);
         } else if (current.checksum !== sum || current.deleted_at) {
@@ -85,7 +95,11 @@ export class TemplateStore {
       const shipped = new Set(library.map((d) => d.slug));
       for (const row of existing) {
         if (shipped.has(row.slug) || row.deleted_at) continue;
-        await tx.updateTable('templates').set({ deleted_at: sql`now()` }).where('id', '=', row.id).execute();
+        await tx
+          .updateTable('templates')
+          .set({ deleted_at: sql`now()` })
+          .where('id', '=', row.id)
+          .execute();
         result.retired.push(row.slug);
       }
       return result;
@@ -96,7 +110,9 @@ export class TemplateStore {
   async list(userId: string, filters: TemplateFilters = {}): Promise<StoredTemplate[]> {
     let query = this.visible(userId, true);
     if (filters.category || filters.tag) {
-      query = query.innerJoin('template_versions as v', (join) => join.onRef('v.template_id', '=', 't.id').onRef('v.version', '=', 't.latest_version'));
+      query = query.innerJoin('template_versions as v', (join) =>
+        join.onRef('v.template_id', '=', 't.id').onRef('v.version', '=', 't.latest_version'),
+      );
       if (filters.category) query = query.where(sql<boolean>`lower(v.definition->>'category') = lower(${filters.category})`);
       if (filters.tag) query = query.where(sql<boolean>`v.definition->'tags' @> ${JSON.stringify([filters.tag])}::jsonb`);
     }
@@ -173,7 +189,11 @@ export class TemplateStore {
     const { definition } = compiled;
     const row = await this.database
       .transaction(async (tx) => {
-        const { id } = await tx.insertInto('templates').values({ user_id: userId, slug: definition.slug }).returning('id').executeTakeFirstOrThrow();
+        const { id } = await tx
+          .insertInto('templates')
+          .values({ user_id: userId, slug: definition.slug })
+          .returning('id')
+          .executeTakeFirstOrThrow();
         const added = await tx
           .insertInto('template_versions')
           .values({ template_id: id, version: 1, definition, checksum: checksum(definition) })

@@ -47,7 +47,8 @@ export function coerceVariable(variable: VariableDefinition, raw: unknown): { va
       if (typeof raw !== 'string' && typeof raw !== 'number' && typeof raw !== 'boolean') return { problem: 'must be text' };
       const value = String(raw);
       const longest = typeof max === 'number' ? max : maxStringLength;
-      if (value.length > longest) return { problem: `must be at most ${longest.toLocaleString('en')} characters (it has ${value.length.toLocaleString('en')})` };
+      if (value.length > longest)
+        return { problem: `must be at most ${longest.toLocaleString('en')} characters (it has ${value.length.toLocaleString('en')})` };
       if (typeof min === 'number' && value.length < min) return { problem: `must be at least ${min} characters` };
       return { value };
     }
@@ -75,7 +76,13 @@ export function coerceVariable(variable: VariableDefinition, raw: unknown): { va
       return { value: raw };
     }
     case 'list': {
-      const items = typeof raw === 'string' ? raw.split(/[,\n]/).map((item) => item.trim()).filter(Boolean) : raw;
+      const items =
+        typeof raw === 'string'
+          ? raw
+              .split(/[,\n]/)
+              .map((item) => item.trim())
+              .filter(Boolean)
+          : raw;
       if (!Array.isArray(items) || !items.every((item) => typeof item === 'string' || typeof item === 'number')) {
         return { problem: 'must be a list of text items' };
       }
@@ -83,7 +90,8 @@ export function coerceVariable(variable: VariableDefinition, raw: unknown): { va
       if (items.length > most) return { problem: `must have at most ${most} items` };
       if (typeof min === 'number' && items.length < min) return { problem: `must have at least ${min} items` };
       const value = items.map(String);
-      if (value.some((item) => item.length > maxListItemLength)) return { problem: `items must be at most ${maxListItemLength.toLocaleString('en')} characters` };
+      if (value.some((item) => item.length > maxListItemLength))
+        return { problem: `items must be at most ${maxListItemLength.toLocaleString('en')} characters` };
       return { value };
     }
   }
@@ -115,12 +123,17 @@ export function resolveVariables(declared: readonly VariableDefinition[], given:
     }
     const result = coerceVariable(variable, raw);
     if ('problem' in result) {
-      throw new AppError('INVALID_VARIABLE', `Variable "${variable.name}" ${result.problem}.`, { variable: variable.name, type: variable.type });
+      throw new AppError('INVALID_VARIABLE', `Variable "${variable.name}" ${result.problem}.`, {
+        variable: variable.name,
+        type: variable.type,
+      });
     }
     resolved[variable.name] = result.value;
   }
   if (missing.length > 0) {
-    throw new AppError('MISSING_VARIABLES', `Missing required ${missing.length === 1 ? 'variable' : 'variables'}: ${missing.join(', ')}.`, { missing });
+    throw new AppError('MISSING_VARIABLES', `Missing required ${missing.length === 1 ? 'variable' : 'variables'}: ${missing.join(', ')}.`, {
+      missing,
+    });
   }
   return resolved;
 }

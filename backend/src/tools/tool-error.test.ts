@@ -22,17 +22,32 @@ describe('reportToolFailure', () => {
       message: "The arguments do not match the tool's schema: input must have required property to",
     });
     const zodError = z.strictObject({ query: z.string() }).safeParse({}).error;
-    expect(reportToolFailure(zodError)).toMatchObject({ code: 'TOOL_INPUT_INVALID', message: expect.stringMatching(/^The arguments do not match the tool's schema: /) });
+    expect(reportToolFailure(zodError)).toMatchObject({
+      code: 'TOOL_INPUT_INVALID',
+      message: expect.stringMatching(/^The arguments do not match the tool's schema: /),
+    });
   });
 
   it("keeps a ToolError's or an AppError's code and message", () => {
-    expect(reportToolFailure(new ToolError('TOOL_OUTCOME_UNKNOWN', 'It may have run.'))).toEqual({ code: 'TOOL_OUTCOME_UNKNOWN', message: 'It may have run.' });
-    expect(reportToolFailure(new AppError('INTEGRATION_DISCONNECTED', 'gone'))).toEqual({ code: 'INTEGRATION_DISCONNECTED', message: 'gone' });
+    expect(reportToolFailure(new ToolError('TOOL_OUTCOME_UNKNOWN', 'It may have run.'))).toEqual({
+      code: 'TOOL_OUTCOME_UNKNOWN',
+      message: 'It may have run.',
+    });
+    expect(reportToolFailure(new AppError('INTEGRATION_DISCONNECTED', 'gone'))).toEqual({
+      code: 'INTEGRATION_DISCONNECTED',
+      message: 'gone',
+    });
   });
 
   it("keeps a custom tool's registry code, and makes anything else TOOL_FAILED", () => {
-    expect(reportToolFailure(Object.assign(new Error('slow down'), { code: 'RATE_LIMITED' }))).toEqual({ code: 'RATE_LIMITED', message: 'slow down' });
-    expect(reportToolFailure(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }))).toEqual({ code: 'TOOL_FAILED', message: 'refused' });
+    expect(reportToolFailure(Object.assign(new Error('slow down'), { code: 'RATE_LIMITED' }))).toEqual({
+      code: 'RATE_LIMITED',
+      message: 'slow down',
+    });
+    expect(reportToolFailure(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }))).toEqual({
+      code: 'TOOL_FAILED',
+      message: 'refused',
+    });
     expect(reportToolFailure(new Error('boom'))).toEqual({ code: 'TOOL_FAILED', message: 'boom' });
   });
 });

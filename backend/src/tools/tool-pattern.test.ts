@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { isIntegrationToolName, patternReachesProvider, providerIdPattern, providerOfTool, providerToolsPattern, toolPatternCovers } from './tool-pattern.ts';
+import {
+  isIntegrationToolName,
+  patternReachesProvider,
+  providerIdPattern,
+  providerOfTool,
+  providerToolsPattern,
+  toolPatternCovers,
+} from './tool-pattern.ts';
 
 describe('tool names', () => {
   it('tells an integration tool from a built-in one and finds its provider', () => {

@@ -54,7 +54,8 @@ export function problemsOf(outcome: Outcome, context: CheckContext): string[] {
   }
   const allowed503 = status === 503 && code !== undefined && allowed5xx.has(code);
   const expect = hostile.expect;
-  if (expect.kind === 'status' && status !== expect.status && !allowed503 && !guessedOut) problems.push(`${said}, expected ${expect.status}`);
+  if (expect.kind === 'status' && status !== expect.status && !allowed503 && !guessedOut)
+    problems.push(`${said}, expected ${expect.status}`);
   if (expect.kind === 'refused' && status < 400) problems.push(`${status}: accepted, expected a 4xx`);
   if (answer.ms > context.slowMs) problems.push(`answered after ${answer.ms} ms`);
   if (hostile.sender === 'user') {

@@ -10,10 +10,18 @@ export function answersDiff(before: Record<string, unknown>, after: Record<strin
     if (JSON.stringify(was) === JSON.stringify(now)) continue;
     const lists = (answer: unknown) => Object.values((answer ?? {}) as Record<string, unknown>).filter(Array.isArray) as unknown[][];
     const isLog = lists(now).every((list) => list.every((item) => typeof (item as { id?: unknown }).id === 'number'));
-    const known = new Set(lists(was).flat().map((item) => JSON.stringify(item)));
-    const added = lists(now).flat().filter((item) => !known.has(JSON.stringify(item)));
+    const known = new Set(
+      lists(was)
+        .flat()
+        .map((item) => JSON.stringify(item)),
+    );
+    const added = lists(now)
+      .flat()
+      .filter((item) => !known.has(JSON.stringify(item)));
     if (isLog && lists(now).length > 0 && added.length === 0) continue;
-    differences.push(`${url}: ${added.length ? `new or changed ${added.map((item) => JSON.stringify(item).slice(0, 200)).join(', ')}` : 'changed'}`);
+    differences.push(
+      `${url}: ${added.length ? `new or changed ${added.map((item) => JSON.stringify(item).slice(0, 200)).join(', ')}` : 'changed'}`,
+    );
   }
   return differences;
 }

@@ -57,11 +57,19 @@ export async function runCases(cases: HostileCase[], options: RunOptions, state 
       const hostile = cases[index]!;
       await recovering;
       if (Date.now() > options.deadline || state.restarts > options.maxRestarts) {
-        outcomes[index] = { case: hostile, answer: { text: '', ms: 0, error: 'not run: the run ran out of time or restarts' }, start: 0, end: 0 };
+        outcomes[index] = {
+          case: hostile,
+          answer: { text: '', ms: 0, error: 'not run: the run ran out of time or restarts' },
+          start: 0,
+          end: 0,
+        };
         continue;
       }
       const token = options.tokens[hostile.sender];
-      const headers = { ...(token && !hostile.request.headers.authorization ? { authorization: `Bearer ${token}` } : {}), ...hostile.request.headers };
+      const headers = {
+        ...(token && !hostile.request.headers.authorization ? { authorization: `Bearer ${token}` } : {}),
+        ...hostile.request.headers,
+      };
       const start = performance.now();
       const answer = await sendRequest(options.server.url(), { ...hostile.request, headers }, { timeoutMs: options.timeoutMs, agent });
       outcomes[index] = { case: hostile, answer, start, end: performance.now() };

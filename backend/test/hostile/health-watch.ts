@@ -20,8 +20,17 @@ export function watchHealth(options: { url: () => string; intervalMs: number; ti
   const loop = (async () => {
     while (running) {
       const start = performance.now();
-      const answer = await sendRequest(options.url(), { method: 'GET', url: '/health', headers: {} }, { timeoutMs: options.timeoutMs, agent });
-      samples.push({ start, end: performance.now(), ...(answer.status === undefined ? {} : { status: answer.status }), ...(answer.error ? { error: answer.error } : {}) });
+      const answer = await sendRequest(
+        options.url(),
+        { method: 'GET', url: '/health', headers: {} },
+        { timeoutMs: options.timeoutMs, agent },
+      );
+      samples.push({
+        start,
+        end: performance.now(),
+        ...(answer.status === undefined ? {} : { status: answer.status }),
+        ...(answer.error ? { error: answer.error } : {}),
+      });
       await new Promise((resolve) => setTimeout(resolve, options.intervalMs));
     }
   })();
@@ -49,7 +58,9 @@ export function slowHealth(samples: HealthSample[], limitMs: number, casesDuring
     const worst = Math.max(...stretch.map((s) => Math.round(s.end - s.start)));
     const what = [...new Set(stretch.map((s) => String(s.status ?? s.error)))].join('/');
     const during = casesDuring(start, end);
-    lines.push(`${stretch.length} answer(s) ${what}, the slowest after ${worst} ms, while: ${during.slice(0, 5).join(' | ')}${during.length > 5 ? ` and ${during.length - 5} more` : ''}`);
+    lines.push(
+      `${stretch.length} answer(s) ${what}, the slowest after ${worst} ms, while: ${during.slice(0, 5).join(' | ')}${during.length > 5 ? ` and ${during.length - 5} more` : ''}`,
+    );
     stretch = [];
   };
   for (const sample of samples) {

@@ -48,9 +48,20 @@ export function sendRequest(base: string, request: HostileRequest, options: { ti
         size += chunk.length;
         if (size <= maxBodyBytes) chunks.push(chunk);
       });
-      res.on('end', () => finish({ status, text: Buffer.concat(chunks).toString('utf8'), ms: headersMs, ...(requestId ? { requestId } : {}) }));
-      res.on('error', (error) => finish({ status, text: Buffer.concat(chunks).toString('utf8'), ms: headersMs, error: (error as NodeJS.ErrnoException).code ?? error.message }));
-      res.on('close', () => finish({ status, text: Buffer.concat(chunks).toString('utf8'), ms: headersMs, ...(requestId ? { requestId } : {}) }));
+      res.on('end', () =>
+        finish({ status, text: Buffer.concat(chunks).toString('utf8'), ms: headersMs, ...(requestId ? { requestId } : {}) }),
+      );
+      res.on('error', (error) =>
+        finish({
+          status,
+          text: Buffer.concat(chunks).toString('utf8'),
+          ms: headersMs,
+          error: (error as NodeJS.ErrnoException).code ?? error.message,
+        }),
+      );
+      res.on('close', () =>
+        finish({ status, text: Buffer.concat(chunks).toString('utf8'), ms: headersMs, ...(requestId ? { requestId } : {}) }),
+      );
     });
     const timer = setTimeout(() => {
       finish({ ...(status === undefined ? {} : { status }), text: '', error: 'timeout' });

@@ -35,7 +35,10 @@ function adversarialText(length: number): string {
   if (cached) return cached;
   const units = ['a.', 'a-', 'eyJa-', 'a@a.'];
   const quarter = Math.floor(length / units.length);
-  const text = units.map((unit) => unit.repeat(Math.ceil(quarter / unit.length)).slice(0, quarter)).join('').padEnd(length, 'a');
+  const text = units
+    .map((unit) => unit.repeat(Math.ceil(quarter / unit.length)).slice(0, quarter))
+    .join('')
+    .padEnd(length, 'a');
   texts.set(length, text);
   return text;
 }
@@ -65,7 +68,9 @@ export function bodyCandidates(schema: JsonSchema, name: string): HostileValue[]
         ...text,
         c('1 MB of text', megabyteText, true),
         // Valid, and the worst a pattern can meet: accepted text goes on to whatever matches it.
-        ...(schema.maxLength && schema.maxLength >= 1000 && schema.maxLength < megabyteText.length ? [c(`${schema.maxLength} characters of text`, adversarialText(schema.maxLength), true)] : []),
+        ...(schema.maxLength && schema.maxLength >= 1000 && schema.maxLength < megabyteText.length
+          ? [c(`${schema.maxLength} characters of text`, adversarialText(schema.maxLength), true)]
+          : []),
         ...(schema.enum ? [c('"__proto__"', '__proto__')] : []),
         ...(schema.format === 'uuid' ? [c('not a UUID', 'not-a-uuid'), c('the nil UUID', '00000000-0000-0000-0000-000000000000')] : []),
         ...(schema.format === 'uuid' || idLike.test(name) ? [c('36 dashes', dashes)] : []),
@@ -80,7 +85,9 @@ export function bodyCandidates(schema: JsonSchema, name: string): HostileValue[]
       return [
         c('an object', {}),
         c('a string', 'a\u0000b'),
-        ...(schema.maxItems !== undefined && schema.maxItems <= 1000 ? [c(`${schema.maxItems + 1} items`, Array(schema.maxItems + 1).fill(sampleValue(schema.items ?? {})))] : []),
+        ...(schema.maxItems !== undefined && schema.maxItems <= 1000
+          ? [c(`${schema.maxItems + 1} items`, Array(schema.maxItems + 1).fill(sampleValue(schema.items ?? {})))]
+          : []),
       ];
     case 'object':
       return [c('a list', []), c('a string', 'x'), ...nested];
@@ -96,7 +103,14 @@ export function urlCandidates(schema: JsonSchema, name: string, where: 'path' | 
   const values = [c('8 KB of text', urlText), c('"constructor"', 'constructor'), c('"__proto__"', '__proto__')];
   if (where !== 'header') values.unshift(c('a NUL character', 'a\u0000b'));
   if (type === 'integer' || type === 'number') {
-    values.push(c('NaN', 'NaN'), c('1e308', '1e308'), c('-1', '-1'), c('1.5', '1.5'), c('Infinity', 'Infinity'), c('20 digits', '99999999999999999999'));
+    values.push(
+      c('NaN', 'NaN'),
+      c('1e308', '1e308'),
+      c('-1', '-1'),
+      c('1.5', '1.5'),
+      c('Infinity', 'Infinity'),
+      c('20 digits', '99999999999999999999'),
+    );
   }
   if (schema.format === 'uuid') values.push(c('not a UUID', 'not-a-uuid'), c('the nil UUID', '00000000-0000-0000-0000-000000000000'));
   if (schema.format === 'uuid' || idLike.test(name)) values.push(c('36 dashes', dashes));

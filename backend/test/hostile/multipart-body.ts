@@ -9,7 +9,8 @@ export type MultipartPart = { name: string; value: string } | { name: string; fi
 export function multipartBody(parts: MultipartPart[], options: { truncated?: boolean } = {}): { body: Buffer; contentType: string } {
   const boundary = `hostile${randomBytes(8).toString('hex')}`;
   const chunks = parts.map((part) => {
-    const disposition = 'filename' in part ? `form-data; name="${part.name}"; filename="${part.filename}"` : `form-data; name="${part.name}"`;
+    const disposition =
+      'filename' in part ? `form-data; name="${part.name}"; filename="${part.filename}"` : `form-data; name="${part.name}"`;
     const type = 'filename' in part ? `\r\nContent-Type: ${part.type}` : '';
     const content = 'filename' in part ? part.content : part.value;
     return `--${boundary}\r\nContent-Disposition: ${disposition}${type}\r\n\r\n${content}\r\n`;

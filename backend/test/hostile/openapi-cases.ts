@@ -1,5 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { bodyCandidates, deepInObject, deepList, deepObject, megabyteText, protoKey, RawJson, urlCandidates, urlText, validFor, type HostileValue } from './hostile-values.ts';
+import {
+  bodyCandidates,
+  deepInObject,
+  deepList,
+  deepObject,
+  megabyteText,
+  protoKey,
+  RawJson,
+  urlCandidates,
+  urlText,
+  validFor,
+  type HostileValue,
+} from './hostile-values.ts';
 import { multipartBody, type MultipartPart } from './multipart-body.ts';
 import { idForName, kindOfName, kindOfParam, pathValues, requiredQuery, urlOf, type IdBook, type Operation } from './openapi-operations.ts';
 import { bodyLocations, sampleValue, schemaType, withValueAt, type JsonSchema } from './sample-value.ts';
@@ -58,7 +70,13 @@ interface Builder {
   query: Array<[string, string]>;
   baseBody: unknown;
   baseline: { url: string };
-  add(where: string, input: string, request: Partial<HostileRequest>, expect: Expectation, options?: { heavy?: boolean; sender?: Sender }): void;
+  add(
+    where: string,
+    input: string,
+    request: Partial<HostileRequest>,
+    expect: Expectation,
+    options?: { heavy?: boolean; sender?: Sender },
+  ): void;
 }
 
 /**
@@ -103,22 +121,42 @@ export function casesFor(op: Operation, ctx: CaseContext): HostileCase[] {
 /** Path, query and header parameters: each hostile value in turn, and the other user's objects. */
 function parameterCases({ op, ctx, sender, params, query, baseline, add }: Builder): void {
   for (const p of op.params('path')) {
-    for (const value of urlCandidates(p.schema, p.name, 'path')) add(`path.${p.name}`, value.label, { url: urlOf(op.path, { ...params, [p.name]: value.value as string }, query) }, expectOf(value));
+    for (const value of urlCandidates(p.schema, p.name, 'path'))
+      add(`path.${p.name}`, value.label, { url: urlOf(op.path, { ...params, [p.name]: value.value as string }, query) }, expectOf(value));
     const kind = kindOfParam(op.path, p.name);
     const theirs = kind && p.name === 'id' ? ctx.other.ids[kind]?.[0] : undefined;
-    if (theirs && sender === 'user') add(`path.${p.name}`, `another user's ${kind}`, { url: urlOf(op.path, { ...params, [p.name]: theirs }, query) }, { kind: 'status', status: 404 });
+    if (theirs && sender === 'user')
+      add(
+        `path.${p.name}`,
+        `another user's ${kind}`,
+        { url: urlOf(op.path, { ...params, [p.name]: theirs }, query) },
+        { kind: 'status', status: 404 },
+      );
   }
   for (const p of op.params('query')) {
     const rest = query.filter(([name]) => name !== p.name);
     const sample = String(sampleValue(p.schema, p.name));
-    for (const value of urlCandidates(p.schema, p.name, 'query')) add(`query.${p.name}`, value.label, { url: urlOf(op.path, params, [...rest, [p.name, value.value as string]]) }, expectOf(value));
-    add(`query.${p.name}`, 'given twice', { url: urlOf(op.path, params, [...rest, [p.name, sample], [p.name, sample]]) }, { kind: validFor(p.schema, [sample, sample]) ? 'any' : 'refused' });
+    for (const value of urlCandidates(p.schema, p.name, 'query'))
+      add(`query.${p.name}`, value.label, { url: urlOf(op.path, params, [...rest, [p.name, value.value as string]]) }, expectOf(value));
+    add(
+      `query.${p.name}`,
+      'given twice',
+      { url: urlOf(op.path, params, [...rest, [p.name, sample], [p.name, sample]]) },
+      { kind: validFor(p.schema, [sample, sample]) ? 'any' : 'refused' },
+    );
     // A filter naming another user's object finds nothing of theirs (the answers are searched for their ids).
-    for (const [label, ref] of theirReferences(p.name, ctx.other)) add(`query.${p.name}`, label, { url: urlOf(op.path, params, [...rest, [p.name, ref]]) }, { kind: 'any' });
+    for (const [label, ref] of theirReferences(p.name, ctx.other))
+      add(`query.${p.name}`, label, { url: urlOf(op.path, params, [...rest, [p.name, ref]]) }, { kind: 'any' });
   }
-  add('query', 'undeclared parameters', { url: `${baseline.url}${query.length ? '&' : '?'}constructor=1&__proto__=1&state=${'a.'.repeat(100)}` }, { kind: 'any' });
+  add(
+    'query',
+    'undeclared parameters',
+    { url: `${baseline.url}${query.length ? '&' : '?'}constructor=1&__proto__=1&state=${'a.'.repeat(100)}` },
+    { kind: 'any' },
+  );
   for (const p of op.params('header')) {
-    for (const value of urlCandidates(p.schema, p.name, 'header')) add(`header.${p.name}`, value.label, { ...baseline, headers: { [p.name]: value.value as string } }, expectOf(value));
+    for (const value of urlCandidates(p.schema, p.name, 'header'))
+      add(`header.${p.name}`, value.label, { ...baseline, headers: { [p.name]: value.value as string } }, expectOf(value));
   }
 }
 
@@ -128,11 +166,18 @@ function propertyCases({ ctx, sender, book, baseBody, baseline, add }: Builder, 
     const name = String(path.filter((key) => typeof key === 'string').at(-1) ?? '');
     const where = `body.${path.join('.')}`;
     const put = (value: unknown) => jsonText(withValueAt(baseBody, schema, path, value, idForName(book)));
-    for (const value of bodyCandidates(leaf, name)) add(where, value.label, { ...baseline, body: put(value.value) }, expectOf(value), { heavy: value.heavy ?? false });
+    for (const value of bodyCandidates(leaf, name))
+      add(where, value.label, { ...baseline, body: put(value.value) }, expectOf(value), { heavy: value.heavy ?? false });
     const kind = kindOfName(name);
     const theirs = kind && schemaType(leaf) === 'string' ? ctx.other.ids[kind]?.[0] : undefined;
     // A reference to another user's object: as if it did not exist. Inside a list it is a filter.
-    if (theirs && sender === 'user') add(where, `another user's ${kind}`, { ...baseline, body: put(theirs) }, typeof path.at(-1) === 'number' ? { kind: 'any' } : { kind: 'status', status: 404 });
+    if (theirs && sender === 'user')
+      add(
+        where,
+        `another user's ${kind}`,
+        { ...baseline, body: put(theirs) },
+        typeof path.at(-1) === 'number' ? { kind: 'any' } : { kind: 'status', status: 404 },
+      );
   }
 }
 
@@ -185,10 +230,28 @@ function theirReferences(name: string, other: IdBook): Array<[string, string]> {
  * `constructor`/`__proto__` names, prototype keys and deep nesting inside a JSON field, a body cut short.
  */
 function multipartCases(op: Operation, url: string, sender: Sender): HostileCase[] {
-  const file = (content = `probe ${randomBytes(6).toString('hex')}`, filename = 'probe.txt'): MultipartPart => ({ name: 'file', filename, type: 'text/plain', content });
-  const form = (input: string, parts: MultipartPart[], expect: Expectation, options: { truncated?: boolean; heavy?: boolean } = {}): HostileCase => {
+  const file = (content = `probe ${randomBytes(6).toString('hex')}`, filename = 'probe.txt'): MultipartPart => ({
+    name: 'file',
+    filename,
+    type: 'text/plain',
+    content,
+  });
+  const form = (
+    input: string,
+    parts: MultipartPart[],
+    expect: Expectation,
+    options: { truncated?: boolean; heavy?: boolean } = {},
+  ): HostileCase => {
     const { body, contentType } = multipartBody(parts, options);
-    return { route: op.route, where: 'multipart', input, sender, request: { method: op.method, url, headers: { 'content-type': contentType }, body }, expect, heavy: options.heavy ?? false };
+    return {
+      route: op.route,
+      where: 'multipart',
+      input,
+      sender,
+      request: { method: op.method, url, headers: { 'content-type': contentType }, body },
+      expect,
+      heavy: options.heavy ?? false,
+    };
   };
   const refused = { kind: 'refused' } as const;
   return [
@@ -196,7 +259,11 @@ function multipartCases(op: Operation, url: string, sender: Sender): HostileCase
     form('a NUL character in a field name', [{ name: 'ti\u0000tle', value: 'x' }, file()], refused),
     form('a field named "constructor"', [{ name: 'constructor', value: 'x' }, file()], refused),
     form('a field named "__proto__"', [{ name: '__proto__', value: 'x' }, file()], refused),
-    form('a "constructor" key in a JSON field', [{ name: 'metadata', value: '{"constructor":{"prototype":{"polluted":true}}}' }, file()], refused),
+    form(
+      'a "constructor" key in a JSON field',
+      [{ name: 'metadata', value: '{"constructor":{"prototype":{"polluted":true}}}' }, file()],
+      refused,
+    ),
     form('a "__proto__" key in a JSON field', [{ name: 'metadata', value: '{"__proto__":{"polluted":true}}' }, file()], refused),
     form('8 KB of text in a field', [{ name: 'title', value: urlText }, file()], { kind: 'any' }),
     form('a NUL character in the file name', [file(undefined, 'a\u0000b.txt')], { kind: 'any' }),
@@ -216,7 +283,10 @@ export function credentialCases(op: Operation): HostileCase[] {
     ['basic credentials', `Basic ${Buffer.from('admin:admin').toString('base64')}`],
     ['a token with a NUL character', 'Bearer agt_%00'],
     // A burst past AUTH_FAILURE_LIMIT (20 a minute by default): the address is refused, valid tokens must not be.
-    ...Array.from({ length: 30 }, (_, i): [string, string] => [`made-up token ${i + 2} of a burst`, `Bearer agt_${randomBytes(32).toString('base64url')}`]),
+    ...Array.from({ length: 30 }, (_, i): [string, string] => [
+      `made-up token ${i + 2} of a burst`,
+      `Bearer agt_${randomBytes(32).toString('base64url')}`,
+    ]),
   ];
   return cases.map(([input, authorization]) => ({
     route: op.route,

@@ -99,7 +99,8 @@ export function bodyLocations(schema: JsonSchema, path: Array<string | number> =
   const type = schemaType(schema);
   if (type === 'object') {
     for (const [key, child] of Object.entries(schema.properties ?? {})) visit(key, child);
-    if (schema.additionalProperties && !schema.properties) visit('x', schema.additionalProperties === true ? {} : schema.additionalProperties);
+    if (schema.additionalProperties && !schema.properties)
+      visit('x', schema.additionalProperties === true ? {} : schema.additionalProperties);
   } else if (type === 'array' && schema.items) {
     visit(0, schema.items);
   }
@@ -121,7 +122,8 @@ export function withValueAt(body: unknown, schema: JsonSchema, path: Array<strin
       node[key] = typeof path[index + 1] === 'number' ? [] : sampleValue(childSchema, String(key), idFor);
     }
     const next = node[key] as Record<string | number, unknown>;
-    if (typeof path[index + 1] === 'number' && Array.isArray(next) && next.length === 0) next.push(sampleValue(childSchema.items ?? {}, String(key), idFor));
+    if (typeof path[index + 1] === 'number' && Array.isArray(next) && next.length === 0)
+      next.push(sampleValue(childSchema.items ?? {}, String(key), idFor));
     node = next;
     nodeSchema = childSchema;
   });

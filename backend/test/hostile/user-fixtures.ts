@@ -35,14 +35,27 @@ async function ok(client: ApiClient, method: string, url: string, body?: unknown
  */
 export async function seedUser(client: ApiClient, tag: string, mcpUrl: string): Promise<void> {
   const { agent } = (await ok(client, 'POST', '/v1/agents', { name: `Agent of ${tag}` })) as { agent: { id: string } };
-  await ok(client, 'POST', '/v1/templates', { slug: `private-${tag}`, name: `Template of ${tag}`, description: 'A seed.', category: 'Testing', systemPrompt: 'You help.' });
-  const { session } = (await ok(client, 'POST', '/v1/sessions', { agentId: agent.id, context: { owner: tag } })) as { session: { id: string } };
-  const { conversation } = (await ok(client, 'POST', `/v1/sessions/${session.id}/conversations`, { title: `Talk of ${tag}` })) as { conversation: { id: string } };
+  await ok(client, 'POST', '/v1/templates', {
+    slug: `private-${tag}`,
+    name: `Template of ${tag}`,
+    description: 'A seed.',
+    category: 'Testing',
+    systemPrompt: 'You help.',
+  });
+  const { session } = (await ok(client, 'POST', '/v1/sessions', { agentId: agent.id, context: { owner: tag } })) as {
+    session: { id: string };
+  };
+  const { conversation } = (await ok(client, 'POST', `/v1/sessions/${session.id}/conversations`, { title: `Talk of ${tag}` })) as {
+    conversation: { id: string };
+  };
   await ok(client, 'POST', `/v1/conversations/${conversation.id}/messages?wait=true`, { content: `Hello from ${tag}` });
   await ok(client, 'POST', `/v1/sessions/${session.id}/checkpoints`, { name: `Checkpoint of ${tag}` });
   await ok(client, 'POST', '/v1/tokens', { name: `Token of ${tag}` });
   await ok(client, 'POST', '/v1/integrations/custom-mcp/connect', { apiKey: `key-of-${tag}`, mcpUrl });
-  const upload = await client.call('POST', '/v1/knowledge/documents', { title: `Notes of ${tag}`, content: `Sea kayaks track straight; ${tag} wrote this.` });
+  const upload = await client.call('POST', '/v1/knowledge/documents', {
+    title: `Notes of ${tag}`,
+    content: `Sea kayaks track straight; ${tag} wrote this.`,
+  });
   if (upload.status === 503) return; // the knowledge base needs pgvector, which this PostgreSQL may lack
   if (upload.status >= 300) throw new Error(`the upload answered ${upload.status}: ${JSON.stringify(upload.json)}`);
   const id = (upload.json as { document: { id: string } }).document.id;
@@ -86,7 +99,14 @@ export async function readUser(client: ApiClient, operations: Operation[]): Prom
       const { status, json } = await client.call('GET', url);
       if (status !== 200) continue;
       answers[url] = json;
-      const found = collect(book, op.path.split('/').filter((s) => s && !s.startsWith('{')).at(-1)!, json);
+      const found = collect(
+        book,
+        op.path
+          .split('/')
+          .filter((s) => s && !s.startsWith('{'))
+          .at(-1)!,
+        json,
+      );
       if (parent) for (const id of found) parentOf[id] = parent;
     }
   }
@@ -121,12 +141,20 @@ function collect(book: IdBook, kind: string, answer: Json): string[] {
 /** Puts the ids only this user has first, so "the user's own object" is not a shared one (a built-in template). */
 export function privateFirst(book: IdBook, other: IdBook): IdBook {
   const shared = new Set(Object.values(other.ids).flat());
-  const ids = Object.fromEntries(Object.entries(book.ids).map(([kind, list]) => [kind, [...list.filter((id) => !shared.has(id)), ...list.filter((id) => shared.has(id))]]));
+  const ids = Object.fromEntries(
+    Object.entries(book.ids).map(([kind, list]) => [
+      kind,
+      [...list.filter((id) => !shared.has(id)), ...list.filter((id) => shared.has(id))],
+    ]),
+  );
   return { ids, values: book.values };
 }
 
 /** Only the ids this user has and the other cannot see. */
 export function privateOnly(book: IdBook, other: IdBook): IdBook {
   const shared = new Set(Object.values(other.ids).flat());
-  return { ids: Object.fromEntries(Object.entries(book.ids).map(([kind, list]) => [kind, list.filter((id) => !shared.has(id))])), values: {} };
+  return {
+    ids: Object.fromEntries(Object.entries(book.ids).map(([kind, list]) => [kind, list.filter((id) => !shared.has(id))])),
+    values: {},
+  };
 }

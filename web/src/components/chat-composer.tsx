@@ -3,7 +3,15 @@ import { useAction } from '../hooks.ts';
 import { ErrorNote } from './ui.tsx';
 
 /** The message box: Enter sends, Shift+Enter starts a new line; a failed send keeps the text. */
-export function ChatComposer({ disabled, onSend, initial }: { disabled: boolean; onSend: (content: string) => Promise<void>; initial: string }) {
+export function ChatComposer({
+  disabled,
+  onSend,
+  initial,
+}: {
+  disabled: boolean;
+  onSend: (content: string) => Promise<void>;
+  initial: string;
+}) {
   const [text, setText] = useState(initial);
   const { busy, error, run } = useAction();
   useEffect(() => {

@@ -41,26 +41,48 @@ export function ChatStart({ onStarted }: { onStarted: () => void }) {
   return (
     <>
       <h1>Chat</h1>
-      <p>Say what you need. A matching workflow starts by itself; anything else goes to your default agent. Or pick a session, or run an agent from the <a href="/agents">gallery</a>.</p>
+      <p>
+        Say what you need. A matching workflow starts by itself; anything else goes to your default agent. Or pick a session, or run an
+        agent from the <a href="/agents">gallery</a>.
+      </p>
       {!pending && <ChatComposer disabled={false} onSend={ask} initial="" />}
-      {pending && <NoMatch message={pending.message} answer={pending.answer} onPlainChat={() => plainChat(pending.message)} onBack={() => setPending(undefined)} />}
+      {pending && (
+        <NoMatch
+          message={pending.message}
+          answer={pending.answer}
+          onPlainChat={() => plainChat(pending.message)}
+          onBack={() => setPending(undefined)}
+        />
+      )}
     </>
   );
 }
 
-function NoMatch({ message, answer, onPlainChat, onBack }: { message: string; answer: ChatAnswer; onPlainChat: () => Promise<void>; onBack: () => void }) {
+function NoMatch({
+  message,
+  answer,
+  onPlainChat,
+  onBack,
+}: {
+  message: string;
+  answer: ChatAnswer;
+  onPlainChat: () => Promise<void>;
+  onBack: () => void;
+}) {
   const suggestions = answer.suggestions ?? [];
   return (
     <div class="card stack" role="status">
       <p class="user-text">“{message}”</p>
       {answer.missingIntegrations?.length ? (
         <p>
-          The matching workflow needs {answer.missingIntegrations.join(', ')}. <a href="/integrations">Connect it</a>, then send the message again.
+          The matching workflow needs {answer.missingIntegrations.join(', ')}. <a href="/integrations">Connect it</a>, then send the message
+          again.
         </p>
       ) : null}
       {answer.missingVariables?.length ? (
         <p>
-          The matching workflow needs more to go on: {answer.missingVariables.map((variable) => variable.name).join(', ')}. Run it from the <a href="/agents">gallery</a> to fill them in.
+          The matching workflow needs more to go on: {answer.missingVariables.map((variable) => variable.name).join(', ')}. Run it from the{' '}
+          <a href="/agents">gallery</a> to fill them in.
         </p>
       ) : null}
       {suggestions.length > 0 && (
@@ -69,7 +91,10 @@ function NoMatch({ message, answer, onPlainChat, onBack }: { message: string; an
           <ul class="list">
             {suggestions.map((suggestion) => (
               <li key={suggestion.templateId}>
-                <a href="/agents">{suggestion.name}</a> <span class="muted">{Math.round(suggestion.confidence * 100)}% match{suggestion.available ? '' : ' · needs an integration'}</span>
+                <a href="/agents">{suggestion.name}</a>{' '}
+                <span class="muted">
+                  {Math.round(suggestion.confidence * 100)}% match{suggestion.available ? '' : ' · needs an integration'}
+                </span>
               </li>
             ))}
           </ul>

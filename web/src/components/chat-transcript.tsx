@@ -48,7 +48,13 @@ export function ChatTranscript({ messages, turn }: { messages: Message[]; turn: 
               const result = results.get(call.callId);
               // A call recorded before its result: the session's events say how it is going.
               const view = result
-                ? { tool: call.tool, arguments: call.input, status: result.isError ? ('failed' as const) : ('ok' as const), durationMs: result.latencyMs, result: result.toolResult }
+                ? {
+                    tool: call.tool,
+                    arguments: call.input,
+                    status: result.isError ? ('failed' as const) : ('ok' as const),
+                    durationMs: result.latencyMs,
+                    result: result.toolResult,
+                  }
                 : (turn.tools[call.callId] ?? { tool: call.tool, arguments: call.input, status: 'running' as const });
               return <ToolCall key={call.callId} call={view} />;
             })}

@@ -12,7 +12,15 @@ const docLabels = { oauth: 'OAuth documentation', mcp: 'MCP server documentation
  * next (connect it, or see its tools and disconnect it). `onChange` runs after this card changed
  * a connection, so the page can load the list again without waiting for the live event.
  */
-export function IntegrationCard({ integration, tools, onChange }: { integration: Integration; tools: DiscoveredTool[] | undefined; onChange: () => void }) {
+export function IntegrationCard({
+  integration,
+  tools,
+  onChange,
+}: {
+  integration: Integration;
+  tools: DiscoveredTool[] | undefined;
+  onChange: () => void;
+}) {
   const { connection } = integration;
   const headingId = `integration-${integration.provider}`;
   return (
@@ -29,7 +37,9 @@ export function IntegrationCard({ integration, tools, onChange }: { integration:
         <ConnectionDetails integration={integration} connection={connection} tools={tools} onChange={onChange} />
       ) : (
         <>
-          {!integration.available && <p class="muted">Not available: {integration.unavailableReason ?? 'the administrator has not set it up.'}</p>}
+          {!integration.available && (
+            <p class="muted">Not available: {integration.unavailableReason ?? 'the administrator has not set it up.'}</p>
+          )}
           <IntegrationConnect integration={integration} onConnected={onChange} />
         </>
       )}
@@ -57,7 +67,17 @@ function DocLinks({ integration }: { integration: Integration }) {
   );
 }
 
-function ConnectionDetails({ integration, connection, tools, onChange }: { integration: Integration; connection: Connection; tools: DiscoveredTool[] | undefined; onChange: () => void }) {
+function ConnectionDetails({
+  integration,
+  connection,
+  tools,
+  onChange,
+}: {
+  integration: Integration;
+  connection: Connection;
+  tools: DiscoveredTool[] | undefined;
+  onChange: () => void;
+}) {
   const disconnect = async () => {
     await api(`/v1/integrations/${encodeURIComponent(connection.id)}`, { method: 'DELETE' });
     onChange();
@@ -76,7 +96,12 @@ function ConnectionDetails({ integration, connection, tools, onChange }: { integ
         </p>
       )}
       <IntegrationToolList tools={tools} />
-      <ActionButton class="danger" label={`Disconnect ${integration.name}`} confirm={`Disconnect ${integration.name}? Sessions lose its tools until you connect it again.`} onAction={disconnect}>
+      <ActionButton
+        class="danger"
+        label={`Disconnect ${integration.name}`}
+        confirm={`Disconnect ${integration.name}? Sessions lose its tools until you connect it again.`}
+        onAction={disconnect}
+      >
         Disconnect
       </ActionButton>
     </>

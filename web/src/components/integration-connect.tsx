@@ -16,7 +16,8 @@ async function connect(integration: Integration, body: { apiKey?: string; mcpUrl
   if (!('authorizationUrl' in answer)) return onConnected();
   // Only a web address: the page never follows a `javascript:` or other scheme it was handed.
   const target = new URL(answer.authorizationUrl);
-  if (target.protocol !== 'https:' && target.protocol !== 'http:') throw new ApiError(0, 'BAD_REDIRECT', `${integration.name} gave an address this page will not open.`);
+  if (target.protocol !== 'https:' && target.protocol !== 'http:')
+    throw new ApiError(0, 'BAD_REDIRECT', `${integration.name} gave an address this page will not open.`);
   window.location.assign(target.href);
 }
 
@@ -51,7 +52,15 @@ export function IntegrationConnect({ integration, onConnected }: { integration: 
   return <CredentialsForm integration={integration} onCancel={() => setOpen(false)} onConnected={onConnected} />;
 }
 
-function CredentialsForm({ integration, onCancel, onConnected }: { integration: Integration; onCancel: () => void; onConnected: () => void }) {
+function CredentialsForm({
+  integration,
+  onCancel,
+  onConnected,
+}: {
+  integration: Integration;
+  onCancel: () => void;
+  onConnected: () => void;
+}) {
   const [apiKey, setApiKey] = useState('');
   const [mcpUrl, setMcpUrl] = useState('');
   const { busy, error, run } = useAction();
@@ -62,7 +71,16 @@ function CredentialsForm({ integration, onCancel, onConnected }: { integration: 
 
   const submit = async (event: Event) => {
     event.preventDefault();
-    await run(() => connect(integration, { ...(integration.authType === 'api_key' ? { apiKey: apiKey.trim() } : {}), ...(integration.userSuppliedUrl ? { mcpUrl: mcpUrl.trim() } : {}) }, onConnected));
+    await run(() =>
+      connect(
+        integration,
+        {
+          ...(integration.authType === 'api_key' ? { apiKey: apiKey.trim() } : {}),
+          ...(integration.userSuppliedUrl ? { mcpUrl: mcpUrl.trim() } : {}),
+        },
+        onConnected,
+      ),
+    );
   };
 
   return (
@@ -70,13 +88,31 @@ function CredentialsForm({ integration, onCancel, onConnected }: { integration: 
       {integration.userSuppliedUrl && (
         <div class="field">
           <label for={`${id}-url`}>MCP server URL</label>
-          <input id={`${id}-url`} type="url" inputMode="url" autocomplete="off" spellcheck={false} required value={mcpUrl} onInput={(e) => setMcpUrl(e.currentTarget.value)} />
+          <input
+            id={`${id}-url`}
+            type="url"
+            inputMode="url"
+            autocomplete="off"
+            spellcheck={false}
+            required
+            value={mcpUrl}
+            onInput={(e) => setMcpUrl(e.currentTarget.value)}
+          />
         </div>
       )}
       {integration.authType === 'api_key' && (
         <div class="field">
           <label for={`${id}-key`}>API key</label>
-          <input id={`${id}-key`} type="password" autocomplete="off" spellcheck={false} required aria-describedby={`${id}-key-hint`} value={apiKey} onInput={(e) => setApiKey(e.currentTarget.value)} />
+          <input
+            id={`${id}-key`}
+            type="password"
+            autocomplete="off"
+            spellcheck={false}
+            required
+            aria-describedby={`${id}-key-hint`}
+            value={apiKey}
+            onInput={(e) => setApiKey(e.currentTarget.value)}
+          />
           <span class="hint" id={`${id}-key-hint`}>
             Stored encrypted on the server and never shown again.
           </span>

@@ -145,7 +145,11 @@ export function DurationChart({ buckets }: { buckets: UsageBucket[] }) {
       id="usage-p95"
       title="95th percentile call duration per day"
       legend={[{ label: 'p95', swatch: 'usage-swatch-p95' }]}
-      description={measured.length === 0 ? 'No calls to measure.' : `The slowest day's 95th percentile was ${formatDuration(slowest)}; the table below lists each day.`}
+      description={
+        measured.length === 0
+          ? 'No calls to measure.'
+          : `The slowest day's 95th percentile was ${formatDuration(slowest)}; the table below lists each day.`
+      }
       scale={scale}
       format={formatDuration}
       buckets={buckets}
@@ -155,7 +159,12 @@ export function DurationChart({ buckets }: { buckets: UsageBucket[] }) {
         .map((points) => (
           <polyline key={points[0]} class="usage-line" points={points.join(' ')} />
         ))}
-      {buckets.map((bucket, index) => bucket.p95Ms !== null && <circle key={bucket.start} class="usage-point" cx={xOf(index, buckets.length)} cy={yOf(bucket.p95Ms, scale.max)} r={3} />)}
+      {buckets.map(
+        (bucket, index) =>
+          bucket.p95Ms !== null && (
+            <circle key={bucket.start} class="usage-point" cx={xOf(index, buckets.length)} cy={yOf(bucket.p95Ms, scale.max)} r={3} />
+          ),
+      )}
     </Frame>
   );
 }

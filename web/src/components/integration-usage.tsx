@@ -38,11 +38,14 @@ export function IntegrationUsage({ version }: { version: number }) {
       <h2 id="usage-heading">Usage</h2>
       <ErrorNote error={usage.error} prefix="Usage could not be loaded" />
       {usage.loading && !usage.data && <Loading label="Loading usage…" />}
-      {usage.data && calls === 0 && usage.data.tools.length === 0 && <Empty>No tool calls in the last {days} days. Calls that sessions make to connected integrations show here.</Empty>}
+      {usage.data && calls === 0 && usage.data.tools.length === 0 && (
+        <Empty>No tool calls in the last {days} days. Calls that sessions make to connected integrations show here.</Empty>
+      )}
       {usage.data && (calls > 0 || usage.data.tools.length > 0) && (
         <>
           <p class="usage-total">
-            {plural(calls, 'call', 'calls')}, {plural(errors, 'error', 'errors')} in the last {days} days <span class="muted">(days in UTC)</span>
+            {plural(calls, 'call', 'calls')}, {plural(errors, 'error', 'errors')} in the last {days} days{' '}
+            <span class="muted">(days in UTC)</span>
           </p>
           <div class="usage-charts">
             <CallsChart buckets={usage.data.buckets} />

@@ -55,7 +55,10 @@ function merge(held: KnowledgeDocument[], incoming: KnowledgeDocument[]): Knowle
  * another tab) joins the list.
  */
 export function useDocumentList(): DocumentList {
-  const resource = useResource<DocumentPage>((signal) => api<DocumentPage>(`/v1/knowledge/documents${query({ limit: pageSize })}`, { signal }), []);
+  const resource = useResource<DocumentPage>(
+    (signal) => api<DocumentPage>(`/v1/knowledge/documents${query({ limit: pageSize })}`, { signal }),
+    [],
+  );
   const { data, set } = resource;
   const deleted = useRef<ReadonlySet<string>>(new Set());
 
@@ -77,7 +80,15 @@ export function useDocumentList(): DocumentList {
     if (frame.event !== 'kb.document.status') return;
     const { documentId, status, error } = frame.data as unknown as StatusEvent;
     const known = data?.documents.some((document) => document.id === documentId);
-    set((page) => page && { ...page, documents: page.documents.map((document) => (document.id === documentId ? { ...document, status, error: error ?? null } : document)) });
+    set(
+      (page) =>
+        page && {
+          ...page,
+          documents: page.documents.map((document) =>
+            document.id === documentId ? { ...document, status, error: error ?? null } : document,
+          ),
+        },
+    );
     if (!known || status === 'completed' || status === 'failed') void refresh(documentId);
   });
 

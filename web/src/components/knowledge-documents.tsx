@@ -25,9 +25,22 @@ function passages(count: number): string {
   return count === 1 ? '1 passage' : `${formatNumber(count)} passages`;
 }
 
-function DocumentEntry({ item, targeted, onDelete }: { item: KnowledgeDocument; targeted: boolean; onDelete: (id: string) => Promise<void> }) {
+function DocumentEntry({
+  item,
+  targeted,
+  onDelete,
+}: {
+  item: KnowledgeDocument;
+  targeted: boolean;
+  onDelete: (id: string) => Promise<void>;
+}) {
   return (
-    <li id={entryId(item.id)} class={`card knowledge-document${targeted ? ' is-target' : ''}`} tabIndex={-1} aria-current={targeted ? 'true' : undefined}>
+    <li
+      id={entryId(item.id)}
+      class={`card knowledge-document${targeted ? ' is-target' : ''}`}
+      tabIndex={-1}
+      aria-current={targeted ? 'true' : undefined}
+    >
       <div class="row spread knowledge-document-head">
         <h3>{item.title}</h3>
         <DocumentStatusChip status={item.status} />
@@ -41,7 +54,12 @@ function DocumentEntry({ item, targeted, onDelete }: { item: KnowledgeDocument; 
         </span>
       </p>
       {item.error && <p class="error-note">{item.error.message}</p>}
-      <ActionButton class="danger" label={`Delete ${item.title}`} confirm={`Delete “${item.title}”? Search will no longer find its passages.`} onAction={() => onDelete(item.id)}>
+      <ActionButton
+        class="danger"
+        label={`Delete ${item.title}`}
+        confirm={`Delete “${item.title}”? Search will no longer find its passages.`}
+        onAction={() => onDelete(item.id)}
+      >
         Delete
       </ActionButton>
     </li>

@@ -45,5 +45,7 @@ export function highlightSegments(text: string, query: string): Segment[] {
 
 /** `text` with the words of `query` in `<mark>`; every piece is a text node. */
 export function Highlighted({ text, query }: { text: string; query: string }) {
-  return <>{highlightSegments(text, query).map((segment, index) => (segment.match ? <mark key={index}>{segment.text}</mark> : segment.text))}</>;
+  return (
+    <>{highlightSegments(text, query).map((segment, index) => (segment.match ? <mark key={index}>{segment.text}</mark> : segment.text))}</>
+  );
 }

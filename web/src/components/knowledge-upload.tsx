@@ -4,7 +4,11 @@ import type { KnowledgeDocument } from '../api-types.ts';
 import { DocumentStatusChip } from './knowledge-documents.tsx';
 import { ErrorNote, StatusChip } from './ui.tsx';
 
-type Progress = { phase: 'waiting' } | { phase: 'sending'; fraction: number } | { phase: 'sent'; document: KnowledgeDocument } | { phase: 'refused'; error: unknown };
+type Progress =
+  | { phase: 'waiting' }
+  | { phase: 'sending'; fraction: number }
+  | { phase: 'sent'; document: KnowledgeDocument }
+  | { phase: 'refused'; error: unknown };
 
 interface Upload {
   key: number;
@@ -28,14 +32,17 @@ function useUploads(onUploaded: (document: KnowledgeDocument) => void): { upload
   const uploaded = useRef(onUploaded);
   uploaded.current = onUploaded;
 
-  const update = (key: number, progress: Progress) => setUploads((all) => all.map((item) => (item.key === key ? { ...item, progress } : item)));
+  const update = (key: number, progress: Progress) =>
+    setUploads((all) => all.map((item) => (item.key === key ? { ...item, progress } : item)));
 
   const send = async (item: Upload) => {
     update(item.key, { phase: 'sending', fraction: 0 });
     const form = new FormData();
     form.append('file', item.file);
     try {
-      const { document } = await upload<{ document: KnowledgeDocument }>('/v1/knowledge/documents', form, (fraction) => update(item.key, { phase: 'sending', fraction }));
+      const { document } = await upload<{ document: KnowledgeDocument }>('/v1/knowledge/documents', form, (fraction) =>
+        update(item.key, { phase: 'sending', fraction }),
+      );
       update(item.key, { phase: 'sent', document });
       uploaded.current(document);
     } catch (error) {
@@ -166,7 +173,13 @@ function UploadEntry({ item, documents }: { item: Upload; documents: KnowledgeDo
 }
 
 /** Upload: pick or drop several files; each one's progress and processing are followed live. */
-export function KnowledgeUpload({ documents, onUploaded }: { documents: KnowledgeDocument[] | undefined; onUploaded: (document: KnowledgeDocument) => void }) {
+export function KnowledgeUpload({
+  documents,
+  onUploaded,
+}: {
+  documents: KnowledgeDocument[] | undefined;
+  onUploaded: (document: KnowledgeDocument) => void;
+}) {
   const { uploads, add } = useUploads(onUploaded);
   return (
     <section aria-labelledby="knowledge-upload-heading">

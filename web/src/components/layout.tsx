@@ -14,7 +14,13 @@ const pages = [
   { href: '/settings', label: 'Settings' },
 ];
 
-const liveLabels = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…', 'too-many': 'Too many tabs open', refused: 'Offline' } as const;
+const liveLabels = {
+  connecting: 'Connecting…',
+  live: 'Live',
+  reconnecting: 'Reconnecting…',
+  'too-many': 'Too many tabs open',
+  refused: 'Offline',
+} as const;
 
 /** The frame of every page: a skip link, the navigation, the live-connection state, sign-out. */
 export function Layout({ user, onSignOut, children }: { user: Me; onSignOut: () => Promise<void>; children: ComponentChildren }) {

@@ -22,7 +22,10 @@ async function loadTranscript(conversationId: string, signal: AbortSignal): Prom
   const messages: Message[] = [];
   let after: number | null | undefined;
   do {
-    const page = await api<{ messages: Message[]; next: number | null }>(`/v1/conversations/${conversationId}/messages${query({ limit: 200, after })}`, { signal });
+    const page = await api<{ messages: Message[]; next: number | null }>(
+      `/v1/conversations/${conversationId}/messages${query({ limit: 200, after })}`,
+      { signal },
+    );
     messages.push(...page.messages);
     after = page.next;
   } while (after !== null && messages.length < maxMessages);
@@ -38,7 +41,10 @@ async function syncPoint(sessionId: string, transcript: Message[], signal: Abort
   const lastSent = transcript.findLast((message) => message.role === 'user');
   if (!lastSent) return 0;
   const since = new Date(new Date(lastSent.createdAt).getTime() - 2000).toISOString();
-  const { events } = await api<{ events: Array<{ id: number }> }>(`/v1/events${query({ topic: `session:${sessionId}`, since, limit: 1 })}`, { signal });
+  const { events } = await api<{ events: Array<{ id: number }> }>(
+    `/v1/events${query({ topic: `session:${sessionId}`, since, limit: 1 })}`,
+    { signal },
+  );
   return events[0] ? events[0].id - 1 : undefined;
 }
 
@@ -48,13 +54,30 @@ function reaches(patterns: string[], provider: string): boolean {
 }
 
 /** One session's chat: its state and controls, the conversation as it streams, and the composer. */
-export function SessionChat({ sessionId, names, onStatus }: { sessionId: string; names: Names | undefined; onStatus: (status: string) => void }) {
+export function SessionChat({
+  sessionId,
+  names,
+  onStatus,
+}: {
+  sessionId: string;
+  names: Names | undefined;
+  onStatus: (status: string) => void;
+}) {
   const { query: params, route } = useLocation();
-  const session = useResource((signal) => api<{ session: SessionDetail }>(`/v1/sessions/${sessionId}`, { signal }).then((r) => r.session), [sessionId]);
-  const conversations = useResource((signal) => api<{ conversations: Conversation[] }>(`/v1/sessions/${sessionId}/conversations`, { signal }).then((r) => r.conversations), [sessionId]);
+  const session = useResource(
+    (signal) => api<{ session: SessionDetail }>(`/v1/sessions/${sessionId}`, { signal }).then((r) => r.session),
+    [sessionId],
+  );
+  const conversations = useResource(
+    (signal) => api<{ conversations: Conversation[] }>(`/v1/sessions/${sessionId}/conversations`, { signal }).then((r) => r.conversations),
+    [sessionId],
+  );
   const integrations = useResource(loadIntegrations, []);
   const conversationId = params.conversation ?? session.data?.conversationId ?? undefined;
-  const transcript = useResource((signal) => (conversationId ? loadTranscript(conversationId, signal) : Promise.resolve([])), [conversationId]);
+  const transcript = useResource(
+    (signal) => (conversationId ? loadTranscript(conversationId, signal) : Promise.resolve([])),
+    [conversationId],
+  );
   const [turn, setTurn] = useState<LiveTurn>(idleTurn);
   const [since, setSince] = useState<number | undefined | 'pending'>('pending');
   const [syncError, setSyncError] = useState<unknown>();
@@ -128,7 +151,9 @@ export function SessionChat({ sessionId, names, onStatus }: { sessionId: string;
 
   const current = session.data;
   if (!current) return session.error ? <ErrorNote error={session.error} /> : <Loading />;
-  const reachable = (integrations.data ?? []).filter((integration) => integration.available && reaches(current.tools, integration.provider));
+  const reachable = (integrations.data ?? []).filter(
+    (integration) => integration.available && reaches(current.tools, integration.provider),
+  );
   const counters = current.counters;
   const canSend = current.status === 'running' && !turn.running;
 
@@ -141,11 +166,14 @@ export function SessionChat({ sessionId, names, onStatus }: { sessionId: string;
         </div>
         <IntegrationChips integrations={reachable} />
         <p class="usage muted" aria-label="Session usage">
-          {formatNumber(counters.inputTokens)} tokens in · {formatNumber(counters.outputTokens)} out · {formatCost(counters.costUsd)} · {formatNumber(counters.toolCalls)} tool calls
+          {formatNumber(counters.inputTokens)} tokens in · {formatNumber(counters.outputTokens)} out · {formatCost(counters.costUsd)} ·{' '}
+          {formatNumber(counters.toolCalls)} tool calls
         </p>
         <div class="row" role="group" aria-label="Session controls">
           {current.status === 'running' && <ActionButton onAction={() => changeStatus('paused')}>Pause</ActionButton>}
-          {current.status === 'paused' && current.activeTurn?.status !== 'suspended' && <ActionButton onAction={() => changeStatus('running')}>Resume</ActionButton>}
+          {current.status === 'paused' && current.activeTurn?.status !== 'suspended' && (
+            <ActionButton onAction={() => changeStatus('running')}>Resume</ActionButton>
+          )}
           {turn.running && (
             <ActionButton onAction={cancel} class="danger">
               Cancel turn
@@ -155,7 +183,11 @@ export function SessionChat({ sessionId, names, onStatus }: { sessionId: string;
         {(conversations.data?.length ?? 0) > 1 && (
           <nav aria-label="Conversations" class="row">
             {conversations.data!.map((conversation) => (
-              <a key={conversation.id} href={`/chat/${sessionId}?conversation=${conversation.id}`} aria-current={conversation.id === conversationId ? 'page' : undefined}>
+              <a
+                key={conversation.id}
+                href={`/chat/${sessionId}?conversation=${conversation.id}`}
+                aria-current={conversation.id === conversationId ? 'page' : undefined}
+              >
                 {conversation.title || 'Conversation'}
               </a>
             ))}
@@ -163,22 +195,33 @@ export function SessionChat({ sessionId, names, onStatus }: { sessionId: string;
         )}
       </header>
       <ErrorNote error={session.error ?? transcript.error ?? syncError} />
-      {current.activeTurn?.status === 'suspended' && <ResolvePanel sessionId={sessionId} lastError={current.lastError} onResolved={() => session.reload()} />}
+      {current.activeTurn?.status === 'suspended' && (
+        <ResolvePanel sessionId={sessionId} lastError={current.lastError} onResolved={() => session.reload()} />
+      )}
       {transcript.data && <ChatTranscript messages={transcript.data} turn={turn} />}
       <p class="turn-state muted" role="status" aria-live="polite">
-        {turn.running ? 'The agent is working…' : turn.ended ? `The last turn ended: ${turn.ended.error?.message ?? turn.ended.status.replace('_', ' ')}.` : ''}
+        {turn.running
+          ? 'The agent is working…'
+          : turn.ended
+            ? `The last turn ended: ${turn.ended.error?.message ?? turn.ended.status.replace('_', ' ')}.`
+            : ''}
       </p>
       {current.status === 'paused' && <p class="muted">The session is paused. Resume it to continue.</p>}
       {(current.status === 'completed' || current.status === 'failed') && (
         <p class="muted">
-          This session has {current.status === 'completed' ? 'completed' : 'failed'}. <a href="/sessions">Restore it from a checkpoint</a> or{' '}
+          This session has {current.status === 'completed' ? 'completed' : 'failed'}. <a href="/sessions">Restore it from a checkpoint</a>{' '}
+          or{' '}
           <button type="button" class="link-button" onClick={() => route('/chat')}>
             start a new chat
           </button>
           .
         </p>
       )}
-      <ChatComposer disabled={!canSend || !conversationId} onSend={send} initial={transcript.data?.length === 0 ? (current.userPrompt ?? '') : ''} />
+      <ChatComposer
+        disabled={!canSend || !conversationId}
+        onSend={send}
+        initial={transcript.data?.length === 0 ? (current.userPrompt ?? '') : ''}
+      />
     </>
   );
 }
@@ -221,7 +264,11 @@ function IntegrationChips({ integrations }: { integrations: Integration[] }) {
         const status = integration.connection?.status ?? 'disconnected';
         return (
           <li key={integration.provider}>
-            <span class={`chip chip-${status === 'connected' ? 'ok' : status === 'degraded' ? 'warn' : status === 'error' ? 'bad' : 'idle'}`} data-provider={integration.provider} data-status={status}>
+            <span
+              class={`chip chip-${status === 'connected' ? 'ok' : status === 'degraded' ? 'warn' : status === 'error' ? 'bad' : 'idle'}`}
+              data-provider={integration.provider}
+              data-status={status}
+            >
               {integration.name}: {status === 'disconnected' ? 'not connected' : status}
             </span>
           </li>

@@ -16,7 +16,9 @@ export function SettingsAgents() {
   const [editing, setEditing] = useState<Editing>();
 
   const saved = (agent: Agent) => {
-    agents.set((list) => (list?.some((a) => a.id === agent.id) ? list.map((a) => (a.id === agent.id ? agent : a)) : [...(list ?? []), agent]));
+    agents.set((list) =>
+      list?.some((a) => a.id === agent.id) ? list.map((a) => (a.id === agent.id ? agent : a)) : [...(list ?? []), agent],
+    );
     setEditing(undefined);
   };
 
@@ -58,7 +60,9 @@ export function SettingsAgents() {
                   )}
                 </div>
               </div>
-              {editing?.kind === 'edit' && editing.agent.id === agent.id ? <AgentForm agent={agent} onSaved={saved} onCancel={() => setEditing(undefined)} /> : null}
+              {editing?.kind === 'edit' && editing.agent.id === agent.id ? (
+                <AgentForm agent={agent} onSaved={saved} onCancel={() => setEditing(undefined)} />
+              ) : null}
             </li>
           ))}
         </ul>
@@ -101,7 +105,9 @@ function AgentForm({ agent, onSaved, onCancel }: { agent?: Agent; onSaved: (agen
       tools: tools.trim() ? toolList(tools) : null,
     };
     await run(async () => {
-      const answer = agent ? await api<{ agent: Agent }>(`/v1/agents/${agent.id}`, { method: 'PUT', body }) : await api<{ agent: Agent }>('/v1/agents', { body });
+      const answer = agent
+        ? await api<{ agent: Agent }>(`/v1/agents/${agent.id}`, { method: 'PUT', body })
+        : await api<{ agent: Agent }>('/v1/agents', { body });
       onSaved(answer.agent);
     });
   };
@@ -114,20 +120,38 @@ function AgentForm({ agent, onSaved, onCancel }: { agent?: Agent; onSaved: (agen
       </div>
       <div class="field">
         <label for={`${id}-instructions`}>Instructions</label>
-        <textarea id={`${id}-instructions`} maxLength={16_000} value={instructions} onInput={(e) => setInstructions(e.currentTarget.value)} />
+        <textarea
+          id={`${id}-instructions`}
+          maxLength={16_000}
+          value={instructions}
+          onInput={(e) => setInstructions(e.currentTarget.value)}
+        />
       </div>
       <div class="field">
         <label for={`${id}-model`}>Model</label>
-        <input id={`${id}-model`} spellcheck={false} aria-describedby={`${id}-model-hint`} value={model} onInput={(e) => setModel(e.currentTarget.value)} />
+        <input
+          id={`${id}-model`}
+          spellcheck={false}
+          aria-describedby={`${id}-model-hint`}
+          value={model}
+          onInput={(e) => setModel(e.currentTarget.value)}
+        />
         <p class="hint" id={`${id}-model-hint`}>
           provider:model, such as <code>local:offline</code> or <code>openai:gpt-4o-mini</code>. Leave empty for the server's default.
         </p>
       </div>
       <div class="field">
         <label for={`${id}-tools`}>Tools</label>
-        <input id={`${id}-tools`} spellcheck={false} aria-describedby={`${id}-tools-hint`} value={tools} onInput={(e) => setTools(e.currentTarget.value)} />
+        <input
+          id={`${id}-tools`}
+          spellcheck={false}
+          aria-describedby={`${id}-tools-hint`}
+          value={tools}
+          onInput={(e) => setTools(e.currentTarget.value)}
+        />
         <p class="hint" id={`${id}-tools-hint`}>
-          Comma-separated: a tool name, <code>gmail__*</code> for all of a provider's tools, or <code>*__*</code> for every integration tool. Leave empty to allow every tool.
+          Comma-separated: a tool name, <code>gmail__*</code> for all of a provider's tools, or <code>*__*</code> for every integration
+          tool. Leave empty to allow every tool.
         </p>
       </div>
       <div class="row">

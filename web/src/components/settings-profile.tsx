@@ -45,11 +45,22 @@ export function SettingsProfile() {
       <p class="muted">Signed in as {user.email}</p>
       <div class="field">
         <label for="profile-name">Name</label>
-        <input id="profile-name" autocomplete="name" maxLength={200} value={name} onInput={(e) => edited(() => setName(e.currentTarget.value))} />
+        <input
+          id="profile-name"
+          autocomplete="name"
+          maxLength={200}
+          value={name}
+          onInput={(e) => edited(() => setName(e.currentTarget.value))}
+        />
       </div>
       <div class="field">
         <label for="profile-timezone">Time zone</label>
-        <select id="profile-timezone" aria-describedby="profile-timezone-hint" value={timezone} onChange={(e) => edited(() => setTimezone(e.currentTarget.value))}>
+        <select
+          id="profile-timezone"
+          aria-describedby="profile-timezone-hint"
+          value={timezone}
+          onChange={(e) => edited(() => setTimezone(e.currentTarget.value))}
+        >
           {zones.map((zone) => (
             <option key={zone} value={zone}>
               {zone}

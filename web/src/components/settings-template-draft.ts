@@ -54,7 +54,8 @@ function rowKey(): number {
 type Fields = Record<string, unknown>;
 
 const isFields = (value: unknown): value is Fields => typeof value === 'object' && value !== null && !Array.isArray(value);
-const text = (value: unknown): string => (value === undefined || value === null ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value));
+const text = (value: unknown): string =>
+  value === undefined || value === null ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value);
 const commaList = (value: unknown): string => (Array.isArray(value) ? value.map(text).join(', ') : text(value));
 const listOf = (value: string): string[] =>
   value
@@ -75,7 +76,19 @@ export function emptyStep(): StepRow {
 }
 
 export function emptyForm(): TemplateForm {
-  return { slug: '', name: '', description: '', category: '', systemPrompt: '', userPrompt: '', variables: [], requiredIntegrations: '', optionalIntegrations: '', steps: [], rest: {} };
+  return {
+    slug: '',
+    name: '',
+    description: '',
+    category: '',
+    systemPrompt: '',
+    userPrompt: '',
+    variables: [],
+    requiredIntegrations: '',
+    optionalIntegrations: '',
+    steps: [],
+    rest: {},
+  };
 }
 
 /**
@@ -112,13 +125,41 @@ export function formOf(definition: Fields): TemplateForm {
     })),
     requiredIntegrations: commaList(integrations.required),
     optionalIntegrations: commaList(integrations.optional),
-    steps: steps.map((step) => ({ key: rowKey(), instruction: text(step.instruction), tools: commaList(step.tools), rest: without(step, ['instruction', 'tools']) })),
-    rest: without(definition, ['slug', 'name', 'description', 'category', 'systemPrompt', 'userPrompt', 'variables', 'integrations', 'steps']),
+    steps: steps.map((step) => ({
+      key: rowKey(),
+      instruction: text(step.instruction),
+      tools: commaList(step.tools),
+      rest: without(step, ['instruction', 'tools']),
+    })),
+    rest: without(definition, [
+      'slug',
+      'name',
+      'description',
+      'category',
+      'systemPrompt',
+      'userPrompt',
+      'variables',
+      'integrations',
+      'steps',
+    ]),
   };
 }
 
 /** The order fields are written in, as in the README's example; any others follow. */
-const fieldOrder = ['slug', 'name', 'description', 'category', 'tags', 'systemPrompt', 'userPrompt', 'variables', 'integrations', 'steps', 'examples', 'model'];
+const fieldOrder = [
+  'slug',
+  'name',
+  'description',
+  'category',
+  'tags',
+  'systemPrompt',
+  'userPrompt',
+  'variables',
+  'integrations',
+  'steps',
+  'examples',
+  'model',
+];
 
 /** The definition a form describes; empty optional inputs are left out rather than sent empty. */
 export function formDefinition(form: TemplateForm): Fields {
@@ -164,8 +205,12 @@ export function fromYaml(source: string): YamlResult {
     if (!(error instanceof YAMLParseError)) throw error;
     const where = error.linePos?.[0];
     const reason = (error.message.split('\n')[0] ?? error.message).replace(/ at line \d+, column \d+:?$/, '');
-    return { ok: false, message: where ? `The YAML has a mistake on line ${where.line}, column ${where.col}: ${reason}` : `The YAML has a mistake: ${reason}` };
+    return {
+      ok: false,
+      message: where ? `The YAML has a mistake on line ${where.line}, column ${where.col}: ${reason}` : `The YAML has a mistake: ${reason}`,
+    };
   }
-  if (!isFields(value)) return { ok: false, message: 'The YAML must be a set of template fields, such as "slug: my-template" and "name: My template".' };
+  if (!isFields(value))
+    return { ok: false, message: 'The YAML must be a set of template fields, such as "slug: my-template" and "name: My template".' };
   return { ok: true, definition: value };
 }

@@ -18,7 +18,15 @@ const modes: Array<{ mode: Mode; label: string }> = [
  * Switching converts what is there; YAML that does not parse names its line, and neither a
  * switch nor a save happens until it is fixed. The server checks the rest and names the field.
  */
-export function TemplateEditor({ template, onSaved, onCancel }: { template?: Template; onSaved: (template: Template) => void; onCancel: () => void }) {
+export function TemplateEditor({
+  template,
+  onSaved,
+  onCancel,
+}: {
+  template?: Template;
+  onSaved: (template: Template) => void;
+  onCancel: () => void;
+}) {
   const [mode, setMode] = useState<Mode>('form');
   const [form, setForm] = useState<TemplateForm>(() => (template ? formOf(definitionOf(template)) : emptyForm()));
   const [yaml, setYaml] = useState('');

@@ -14,18 +14,24 @@ type Editing = { kind: 'new' } | { kind: 'edit'; template: Template };
  * earlier version. Built-ins are left to the gallery, where they are read-only.
  */
 export function SettingsTemplates() {
-  const templates = useResource((signal) => api<{ templates: Template[] }>('/v1/templates', { signal }).then((answer) => answer.templates.filter((t) => !t.builtIn)), []);
+  const templates = useResource(
+    (signal) => api<{ templates: Template[] }>('/v1/templates', { signal }).then((answer) => answer.templates.filter((t) => !t.builtIn)),
+    [],
+  );
   const [editing, setEditing] = useState<Editing>();
 
   const saved = (template: Template) => {
-    templates.set((list) => (list?.some((t) => t.id === template.id) ? list.map((t) => (t.id === template.id ? template : t)) : [...(list ?? []), template]));
+    templates.set((list) =>
+      list?.some((t) => t.id === template.id) ? list.map((t) => (t.id === template.id ? template : t)) : [...(list ?? []), template],
+    );
     setEditing({ kind: 'edit', template });
   };
 
   return (
     <div class="stack settings-block">
       <p class="hint">
-        The built-in templates are in the <a href="/agents">Agents gallery</a>, where they can be run but not changed. Here are the templates you made.
+        The built-in templates are in the <a href="/agents">Agents gallery</a>, where they can be run but not changed. Here are the
+        templates you made.
       </p>
       <ErrorNote error={templates.error} />
       {templates.loading && !templates.data ? <Loading label="Loading templates…" /> : null}
@@ -41,7 +47,12 @@ export function SettingsTemplates() {
                 </p>
               </div>
               <div class="row">
-                <button type="button" aria-label={`Edit ${template.name}`} aria-pressed={editing?.kind === 'edit' && editing.template.id === template.id} onClick={() => setEditing({ kind: 'edit', template })}>
+                <button
+                  type="button"
+                  aria-label={`Edit ${template.name}`}
+                  aria-pressed={editing?.kind === 'edit' && editing.template.id === template.id}
+                  onClick={() => setEditing({ kind: 'edit', template })}
+                >
                   Edit
                 </button>
                 <ActionButton
@@ -69,7 +80,12 @@ export function SettingsTemplates() {
       {editing?.kind === 'new' ? <TemplateEditor onSaved={saved} onCancel={() => setEditing(undefined)} /> : null}
       {editing?.kind === 'edit' ? (
         <>
-          <TemplateEditor key={`${editing.template.id}:${editing.template.version}`} template={editing.template} onSaved={saved} onCancel={() => setEditing(undefined)} />
+          <TemplateEditor
+            key={`${editing.template.id}:${editing.template.version}`}
+            template={editing.template}
+            onSaved={saved}
+            onCancel={() => setEditing(undefined)}
+          />
           <TemplateVersions key={editing.template.id} template={editing.template} />
         </>
       ) : null}
@@ -80,7 +96,10 @@ export function SettingsTemplates() {
 /** A template's versions, newest first; an earlier one can be read as YAML but not edited. */
 function TemplateVersions({ template }: { template: Template }) {
   const versions = useResource(
-    (signal) => api<{ versions: Array<{ version: number; createdAt: string }> }>(`/v1/templates/${template.id}/versions`, { signal }).then((answer) => answer.versions),
+    (signal) =>
+      api<{ versions: Array<{ version: number; createdAt: string }> }>(`/v1/templates/${template.id}/versions`, { signal }).then(
+        (answer) => answer.versions,
+      ),
     [template.id, template.version],
   );
   const [shown, setShown] = useState<{ version: number; yaml: string }>();

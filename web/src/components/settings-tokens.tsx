@@ -105,7 +105,17 @@ function CreateTokenForm({ onCreated }: { onCreated: (name: string, secret: stri
         </div>
         <div class="field">
           <label for="token-days">Expires after (days)</label>
-          <input id="token-days" type="number" min={1} max={3650} step={1} inputMode="numeric" aria-describedby="token-days-hint" value={days} onInput={(e) => setDays(e.currentTarget.value)} />
+          <input
+            id="token-days"
+            type="number"
+            min={1}
+            max={3650}
+            step={1}
+            inputMode="numeric"
+            aria-describedby="token-days-hint"
+            value={days}
+            onInput={(e) => setDays(e.currentTarget.value)}
+          />
           <p class="hint" id="token-days-hint">
             Leave empty for a token that does not expire.
           </p>
@@ -135,7 +145,15 @@ function NewTokenNotice({ name, secret, onDone }: { name: string; secret: string
       <h3 id="token-secret-heading">Token "{name}" created</h3>
       <label for="token-secret">Your new token</label>
       <div class="row settings-secret-row">
-        <input id="token-secret" readOnly spellcheck={false} autocomplete="off" value={secret} onFocus={(e) => e.currentTarget.select()} aria-describedby="token-secret-note" />
+        <input
+          id="token-secret"
+          readOnly
+          spellcheck={false}
+          autocomplete="off"
+          value={secret}
+          onFocus={(e) => e.currentTarget.select()}
+          aria-describedby="token-secret-note"
+        />
         <button type="button" onClick={copy}>
           Copy
         </button>
@@ -144,7 +162,11 @@ function NewTokenNotice({ name, secret, onDone }: { name: string; secret: string
         Copy it now and keep it somewhere safe: it will not be shown again.
       </p>
       <p role="status" class="settings-saved">
-        {copied === 'yes' ? 'Copied' : copied === 'failed' ? 'Copying was refused by the browser; select the token and copy it yourself.' : ''}
+        {copied === 'yes'
+          ? 'Copied'
+          : copied === 'failed'
+            ? 'Copying was refused by the browser; select the token and copy it yourself.'
+            : ''}
       </p>
       <button type="button" onClick={onDone}>
         Done

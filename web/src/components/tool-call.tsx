@@ -57,7 +57,8 @@ function citationsOf(result: unknown): Array<{ documentId: string; title: string
   if (!Array.isArray(results)) return [];
   const seen = new Map<string, string>();
   for (const item of results as Array<{ documentId?: unknown; title?: unknown }>) {
-    if (typeof item?.documentId === 'string' && !seen.has(item.documentId)) seen.set(item.documentId, typeof item.title === 'string' ? item.title : '');
+    if (typeof item?.documentId === 'string' && !seen.has(item.documentId))
+      seen.set(item.documentId, typeof item.title === 'string' ? item.title : '');
   }
   return [...seen].map(([documentId, title]) => ({ documentId, title }));
 }

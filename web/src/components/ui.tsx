@@ -66,7 +66,14 @@ export function JsonDetails({ summary, value }: { summary: string; value: unknow
  * A button for an action that needs the server: disabled while it runs, its failure shown beside
  * it. `confirm` asks first, for what cannot be undone.
  */
-export function ActionButton(props: { onAction: () => Promise<unknown>; children: ComponentChildren; class?: string; confirm?: string; disabled?: boolean; label?: string }) {
+export function ActionButton(props: {
+  onAction: () => Promise<unknown>;
+  children: ComponentChildren;
+  class?: string;
+  confirm?: string;
+  disabled?: boolean;
+  label?: string;
+}) {
   const { busy, error, run } = useAction();
   const press = async () => {
     if (props.confirm && !window.confirm(props.confirm)) return;
@@ -74,7 +81,14 @@ export function ActionButton(props: { onAction: () => Promise<unknown>; children
   };
   return (
     <span class="action">
-      <button type="button" class={props.class ?? ''} disabled={busy || props.disabled} aria-busy={busy} aria-label={props.label} onClick={press}>
+      <button
+        type="button"
+        class={props.class ?? ''}
+        disabled={busy || props.disabled}
+        aria-busy={busy}
+        aria-label={props.label}
+        onClick={press}
+      >
         {props.children}
       </button>
       <ErrorNote error={error} />

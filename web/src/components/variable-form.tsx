@@ -30,14 +30,28 @@ export function toVariables(variables: TemplateVariable[], values: VariableValue
     const text = typeof value === 'string' ? value.trim() : '';
     if (text === '') continue;
     if (variable.type === 'number') result[variable.name] = Number(text);
-    else if (variable.type === 'list') result[variable.name] = text.split('\n').map((item) => item.trim()).filter(Boolean);
+    else if (variable.type === 'list')
+      result[variable.name] = text
+        .split('\n')
+        .map((item) => item.trim())
+        .filter(Boolean);
     else result[variable.name] = text;
   }
   return result;
 }
 
 /** One field per template variable, its control chosen by the variable's type. */
-export function VariableFields({ variables, values, onChange, idPrefix }: { variables: TemplateVariable[]; values: VariableValues; onChange: (name: string, value: string | boolean) => void; idPrefix: string }) {
+export function VariableFields({
+  variables,
+  values,
+  onChange,
+  idPrefix,
+}: {
+  variables: TemplateVariable[];
+  values: VariableValues;
+  onChange: (name: string, value: string | boolean) => void;
+  idPrefix: string;
+}) {
   return (
     <>
       {variables.map((variable) => {
@@ -50,7 +64,15 @@ export function VariableFields({ variables, values, onChange, idPrefix }: { vari
         let control;
         switch (variable.type) {
           case 'boolean':
-            control = <input type="checkbox" {...common} required={false} checked={value === true} onChange={(e) => onChange(variable.name, e.currentTarget.checked)} />;
+            control = (
+              <input
+                type="checkbox"
+                {...common}
+                required={false}
+                checked={value === true}
+                onChange={(e) => onChange(variable.name, e.currentTarget.checked)}
+              />
+            );
             break;
           case 'enum':
             control = (
@@ -68,13 +90,30 @@ export function VariableFields({ variables, values, onChange, idPrefix }: { vari
             control = <input type="number" step="any" {...common} min={variable.min} max={variable.max} value={text} onInput={set} />;
             break;
           case 'date':
-            control = <input type="date" {...common} min={variable.min as string | undefined} max={variable.max as string | undefined} value={text} onInput={set} />;
+            control = (
+              <input
+                type="date"
+                {...common}
+                min={variable.min as string | undefined}
+                max={variable.max as string | undefined}
+                value={text}
+                onInput={set}
+              />
+            );
             break;
           case 'list':
             control = <textarea {...common} rows={3} value={text} onInput={set} placeholder="One per line" />;
             break;
           default:
-            control = <input type="text" {...common} maxLength={typeof variable.max === 'number' ? variable.max : undefined} value={text} onInput={set} />;
+            control = (
+              <input
+                type="text"
+                {...common}
+                maxLength={typeof variable.max === 'number' ? variable.max : undefined}
+                value={text}
+                onInput={set}
+              />
+            );
         }
         return (
           <div class={`field${variable.type === 'boolean' ? ' field-inline' : ''}`} key={variable.name}>

@@ -14,7 +14,10 @@ import { connectionEvents, loadIntegrations, providerName } from '../integration
  */
 export function AgentsPage() {
   useTitle('Agents');
-  const templates = useResource((signal) => api<{ templates: TemplateListing[] }>('/v1/templates', { signal }).then((r) => r.templates), []);
+  const templates = useResource(
+    (signal) => api<{ templates: TemplateListing[] }>('/v1/templates', { signal }).then((r) => r.templates),
+    [],
+  );
   const integrations = useResource(loadIntegrations, []);
   const [running, setRunning] = useState<TemplateListing>();
   useTopic('integrations', (frame) => {
@@ -40,7 +43,15 @@ export function AgentsPage() {
   );
 }
 
-function TemplateCard({ template, integrations, onRun }: { template: TemplateListing; integrations: Integration[] | undefined; onRun: () => void }) {
+function TemplateCard({
+  template,
+  integrations,
+  onRun,
+}: {
+  template: TemplateListing;
+  integrations: Integration[] | undefined;
+  onRun: () => void;
+}) {
   const { required, optional } = template.integrations;
   const missing = new Set(template.missingIntegrations);
   const headingId = `template-${template.id}`;
@@ -102,7 +113,9 @@ function RunDialog({ template, onClose }: { template: TemplateListing; onClose: 
   const submit = async (event: Event) => {
     event.preventDefault();
     await run(async () => {
-      const { session } = await api<{ session: Session }>('/v1/sessions', { body: { templateId: template.id, variables: toVariables(template.variables, values) } });
+      const { session } = await api<{ session: Session }>('/v1/sessions', {
+        body: { templateId: template.id, variables: toVariables(template.variables, values) },
+      });
       dialog.current?.close();
       route(`/chat/${session.id}`);
     });
@@ -114,7 +127,12 @@ function RunDialog({ template, onClose }: { template: TemplateListing; onClose: 
         <h2 id="run-title">Run {template.name}</h2>
         <p class="muted">{template.description}</p>
         {template.variables.length === 0 && <p>This workflow needs no input.</p>}
-        <VariableFields variables={template.variables} values={values} idPrefix="run" onChange={(name, value) => setValues((v) => ({ ...v, [name]: value }))} />
+        <VariableFields
+          variables={template.variables}
+          values={values}
+          idPrefix="run"
+          onChange={(name, value) => setValues((v) => ({ ...v, [name]: value }))}
+        />
         <ErrorNote error={error} />
         <div class="row">
           <button type="submit" class="primary" disabled={busy}>

@@ -14,7 +14,10 @@ import './integrations-page.css';
 const usageSettleMs = 500;
 
 // Discovery is rate limited: called on load and when the server says the tools changed, no more.
-const loadTools = (signal: AbortSignal) => api<{ integrations: DiscoveredIntegration[] }>('/v1/integrations/discover', { method: 'POST', body: {}, signal }).then((r) => r.integrations);
+const loadTools = (signal: AbortSignal) =>
+  api<{ integrations: DiscoveredIntegration[] }>('/v1/integrations/discover', { method: 'POST', body: {}, signal }).then(
+    (r) => r.integrations,
+  );
 
 /**
  * The integrations page: the catalogue with the user's connections, their tools and health kept
@@ -36,12 +39,17 @@ export function IntegrationsPage() {
   return (
     <section>
       <h1>Integrations</h1>
-      <p class="muted">Connect the services your agents may use. A connected integration's tools are offered to sessions whose template or agent allows them.</p>
+      <p class="muted">
+        Connect the services your agents may use. A connected integration's tools are offered to sessions whose template or agent allows
+        them.
+      </p>
       <ConnectedNotice integrations={integrations.data} />
       <ErrorNote error={integrations.error} />
       <ErrorNote error={tools.error} prefix="Tools could not be listed" />
       {integrations.loading && !integrations.data && <Loading />}
-      {integrations.data?.length === 0 && <Empty>This installation offers no integrations. An administrator adds them to the catalogue.</Empty>}
+      {integrations.data?.length === 0 && (
+        <Empty>This installation offers no integrations. An administrator adds them to the catalogue.</Empty>
+      )}
       <ul class="grid" aria-label="Integrations">
         {integrations.data?.map((integration) => (
           <IntegrationCard

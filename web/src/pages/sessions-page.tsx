@@ -25,12 +25,17 @@ export function SessionsPage() {
   // A page asked for under other filters is dropped when it arrives.
   const shown = useRef(filters);
   shown.current = filters;
-  const first = useResource(async (signal) => {
-    const page = await api<{ sessions: Session[]; nextCursor: string | null }>(`/v1/sessions${query({ ...filters, limit: 20 })}`, { signal });
-    setPages([]);
-    setCursor(page.nextCursor);
-    return page.sessions;
-  }, [filters.status, filters.agentId, filters.templateId]);
+  const first = useResource(
+    async (signal) => {
+      const page = await api<{ sessions: Session[]; nextCursor: string | null }>(`/v1/sessions${query({ ...filters, limit: 20 })}`, {
+        signal,
+      });
+      setPages([]);
+      setCursor(page.nextCursor);
+      return page.sessions;
+    },
+    [filters.status, filters.agentId, filters.templateId],
+  );
   const more = async () => {
     const asked = filters;
     const page = await api<{ sessions: Session[]; nextCursor: string | null }>(`/v1/sessions${query({ ...asked, limit: 20, cursor })}`);
@@ -39,15 +44,34 @@ export function SessionsPage() {
     setCursor(page.nextCursor);
   };
   const sessions = [...(first.data ?? []), ...pages];
-  const set = (key: keyof Filters) => (event: { currentTarget: { value: string } }) => setFilters((current) => ({ ...current, [key]: event.currentTarget.value }));
+  const set = (key: keyof Filters) => (event: { currentTarget: { value: string } }) =>
+    setFilters((current) => ({ ...current, [key]: event.currentTarget.value }));
 
   return (
     <section>
       <h1>Sessions</h1>
       <form class="row filters" aria-label="Filters" onSubmit={(e) => e.preventDefault()}>
-        <FilterSelect id="filter-status" label="Status" value={filters.status} onChange={set('status')} options={statuses.map((status) => [status, status])} />
-        <FilterSelect id="filter-agent" label="Agent" value={filters.agentId} onChange={set('agentId')} options={[...(names.data?.agents ?? [])]} />
-        <FilterSelect id="filter-template" label="Template" value={filters.templateId} onChange={set('templateId')} options={[...(names.data?.templates ?? [])]} />
+        <FilterSelect
+          id="filter-status"
+          label="Status"
+          value={filters.status}
+          onChange={set('status')}
+          options={statuses.map((status) => [status, status])}
+        />
+        <FilterSelect
+          id="filter-agent"
+          label="Agent"
+          value={filters.agentId}
+          onChange={set('agentId')}
+          options={[...(names.data?.agents ?? [])]}
+        />
+        <FilterSelect
+          id="filter-template"
+          label="Template"
+          value={filters.templateId}
+          onChange={set('templateId')}
+          options={[...(names.data?.templates ?? [])]}
+        />
       </form>
       <ErrorNote error={first.error} />
       {first.loading && !first.data && <Loading />}
@@ -63,7 +87,13 @@ export function SessionsPage() {
 }
 
 /** One filter: "Any", then each option as [value, label]. */
-function FilterSelect(props: { id: string; label: string; value: string; onChange: (event: { currentTarget: { value: string } }) => void; options: Array<[string, string]> }) {
+function FilterSelect(props: {
+  id: string;
+  label: string;
+  value: string;
+  onChange: (event: { currentTarget: { value: string } }) => void;
+  options: Array<[string, string]>;
+}) {
   return (
     <div class="field">
       <label for={props.id}>{props.label}</label>
@@ -84,7 +114,10 @@ function SessionRow({ session, names }: { session: Session; names: Names | undef
   const [status, setStatus] = useState(session.status);
   useEffect(() => setStatus(session.status), [session.status]);
   const [open, setOpen] = useState(false);
-  useTopic(`session:${session.id}`, (frame) => frame.event === 'session.status_changed' && setStatus(String(frame.data.to) as SessionStatus));
+  useTopic(
+    `session:${session.id}`,
+    (frame) => frame.event === 'session.status_changed' && setStatus(String(frame.data.to) as SessionStatus),
+  );
   const title = sessionTitle(session, names);
   return (
     <li class="card session-row">
@@ -95,8 +128,8 @@ function SessionRow({ session, names }: { session: Session; names: Names | undef
         <StatusChip status={status} />
       </div>
       <p class="muted">
-        Started {formatTime(session.startedAt)} · active {formatAgo(session.lastActiveAt)} · {formatNumber(session.counters.messages)} messages ·{' '}
-        {formatNumber(session.counters.toolCalls)} tool calls · {formatCost(session.counters.costUsd)}
+        Started {formatTime(session.startedAt)} · active {formatAgo(session.lastActiveAt)} · {formatNumber(session.counters.messages)}{' '}
+        messages · {formatNumber(session.counters.toolCalls)} tool calls · {formatCost(session.counters.costUsd)}
       </p>
       <details onToggle={(e) => setOpen(e.currentTarget.open)}>
         <summary>Checkpoints</summary>
@@ -109,7 +142,10 @@ function SessionRow({ session, names }: { session: Session; names: Names | undef
 /** The session's checkpoints, newest first; restoring one continues the session from there. */
 function CheckpointTimeline({ sessionId, title }: { sessionId: string; title: string }) {
   const { route } = useLocation();
-  const checkpoints = useResource((signal) => api<{ checkpoints: Checkpoint[] }>(`/v1/sessions/${sessionId}/checkpoints`, { signal }).then((r) => r.checkpoints), [sessionId]);
+  const checkpoints = useResource(
+    (signal) => api<{ checkpoints: Checkpoint[] }>(`/v1/sessions/${sessionId}/checkpoints`, { signal }).then((r) => r.checkpoints),
+    [sessionId],
+  );
   const restore = async (checkpoint: Checkpoint) => {
     await api(`/v1/sessions/${sessionId}/restore`, { body: { checkpointId: checkpoint.id } });
     route(`/chat/${sessionId}`);
@@ -123,7 +159,10 @@ function CheckpointTimeline({ sessionId, title }: { sessionId: string; title: st
         <li key={checkpoint.id}>
           <div class="row spread">
             <span>
-              <strong>{checkpoint.name ?? `#${checkpoint.seq}`}</strong> <span class="muted">{checkpoint.reason.replace(/_/g, ' ')} · step {checkpoint.step}</span>
+              <strong>{checkpoint.name ?? `#${checkpoint.seq}`}</strong>{' '}
+              <span class="muted">
+                {checkpoint.reason.replace(/_/g, ' ')} · step {checkpoint.step}
+              </span>
             </span>
             <time dateTime={checkpoint.createdAt} class="muted">
               {formatTime(checkpoint.createdAt)}

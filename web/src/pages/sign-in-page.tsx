@@ -27,10 +27,20 @@ export function SignInPage({ onSignedIn }: { onSignedIn: (session: ConsoleSessio
       <h1>Sign in to Agentry</h1>
       <form onSubmit={submit} class="stack">
         <label for="token">API token</label>
-        <input id="token" name="token" type="password" autocomplete="off" spellcheck={false} required value={token} onInput={(e) => setToken(e.currentTarget.value)} />
+        <input
+          id="token"
+          name="token"
+          type="password"
+          autocomplete="off"
+          spellcheck={false}
+          required
+          value={token}
+          onInput={(e) => setToken(e.currentTarget.value)}
+        />
         <p class="hint" id="token-hint">
-          Paste a token that starts with <code>agt_</code>. The server's first start prints the admin's; <code>npm run agentry -- users token --email …</code>{' '}
-          issues a new one. It is exchanged for a session cookie, and the token itself is not kept in this browser.
+          Paste a token that starts with <code>agt_</code>. The server's first start prints the admin's;{' '}
+          <code>npm run agentry -- users token --email …</code> issues a new one. It is exchanged for a session cookie, and the token itself
+          is not kept in this browser.
         </p>
         <button type="submit" class="primary" disabled={busy || token.trim() === ''}>
           {busy ? 'Signing in…' : 'Sign in'}

@@ -25,7 +25,11 @@ export const auditRoutes: FastifyPluginAsyncZod<{ database: PostgresDatabase }> 
         summary: 'Security-relevant actions, newest first (admin)',
         querystring: z.strictObject({
           limit: z.coerce.number().int().min(1).max(500).default(100),
-          before: z.string().regex(/^\d{1,18}$/, 'must be an event id').optional().describe('The id of the last entry of the previous page'),
+          before: z
+            .string()
+            .regex(/^\d{1,18}$/, 'must be an event id')
+            .optional()
+            .describe('The id of the last entry of the previous page'),
           action: z.string().max(100).optional(),
         }),
         response: { 200: z.object({ entries: z.array(auditRecord), next: z.string().nullable() }) },

@@ -53,17 +53,26 @@ describe('the server-sent event stream', () => {
     others.close();
     // Closing one makes room.
     first.close();
-    await expect.poll(async () => {
-      const again = await fetch(`${base}/v1/events/stream?topics=knowledge`, { headers: bearer(t.userToken), signal: AbortSignal.timeout(2000) }).catch(() => undefined);
-      if (again?.status === 200) void again.body?.cancel();
-      return again?.status;
-    }).toBe(200);
+    await expect
+      .poll(async () => {
+        const again = await fetch(`${base}/v1/events/stream?topics=knowledge`, {
+          headers: bearer(t.userToken),
+          signal: AbortSignal.timeout(2000),
+        }).catch(() => undefined);
+        if (again?.status === 200) void again.body?.cancel();
+        return again?.status;
+      })
+      .toBe(200);
     second.close();
   });
 
   it('ends when its token expires', async () => {
     const created = await t.runtime.tokens.create(t.userId, { name: 'short-lived' }, { userId: t.userId, ip: null });
-    await t.runtime.database.db.updateTable('api_tokens').set({ expires_at: new Date(Date.now() + 1500) }).where('id', '=', created.id).execute();
+    await t.runtime.database.db
+      .updateTable('api_tokens')
+      .set({ expires_at: new Date(Date.now() + 1500) })
+      .where('id', '=', created.id)
+      .execute();
     const { response } = await openStream(created.token);
     expect(response.status).toBe(200);
     const started = Date.now();

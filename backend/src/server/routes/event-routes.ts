@@ -9,12 +9,26 @@ import { bearerToken } from '../console-session.ts';
 import { encodedEventFrame, toEventFrame } from '../event-frame.ts';
 import { watchStreamCredential } from '../stream-credential-watch.ts';
 
-const storedEvent = z.object({ type: z.literal('event'), id: z.number(), topic: z.string(), event: z.string(), data: z.unknown(), at: z.string() });
+const storedEvent = z.object({
+  type: z.literal('event'),
+  id: z.number(),
+  topic: z.string(),
+  event: z.string(),
+  data: z.unknown(),
+  at: z.string(),
+});
 const idParam = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const topicsParam = z
   .string()
   .max(5000)
-  .transform((s) => [...new Set(s.split(',').map((t) => t.trim()).filter(Boolean))]);
+  .transform((s) => [
+    ...new Set(
+      s
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean),
+    ),
+  ]);
 
 const keepAliveMs = 15_000;
 
@@ -24,7 +38,10 @@ const keepAliveMs = 15_000;
  * (SSE_MAX_STREAMS_PER_USER, apart from WebSockets, so a script's streams cannot keep the console's
  * socket out). All per instance.
  */
-export const eventRoutes: FastifyPluginAsyncZod<{ events: EventSystem; tokens: TokenService; config: Config }> = async (app, { events, tokens, config }) => {
+export const eventRoutes: FastifyPluginAsyncZod<{ events: EventSystem; tokens: TokenService; config: Config }> = async (
+  app,
+  { events, tokens, config },
+) => {
   const maxStreams = config.serverSentEvents.maxStreamsPerUser;
   const streamsPerUser = new Map<string, number>();
   app.get(
@@ -83,7 +100,11 @@ export const eventRoutes: FastifyPluginAsyncZod<{ events: EventSystem; tokens: T
         throw new AppError('FORBIDDEN', refused.length ? `You cannot subscribe to: ${refused.join(', ')}.` : 'Name at least one topic.');
       }
       const open = streamsPerUser.get(userId) ?? 0;
-      if (open >= maxStreams) throw new AppError('TOO_MANY_STREAMS', `You have ${maxStreams} event streams open on this server: close one first (SSE_MAX_STREAMS_PER_USER).`);
+      if (open >= maxStreams)
+        throw new AppError(
+          'TOO_MANY_STREAMS',
+          `You have ${maxStreams} event streams open on this server: close one first (SSE_MAX_STREAMS_PER_USER).`,
+        );
       const since = request.headers['last-event-id'] ?? request.query.since;
       const raw = reply.hijack().raw;
       if (raw.destroyed) return; // the client left while its topics were checked
@@ -105,7 +126,8 @@ export const eventRoutes: FastifyPluginAsyncZod<{ events: EventSystem; tokens: T
       const cap = config.websocket.maxBufferedBytes;
       const flow = {
         congested: () => raw.writableLength > cap / 2,
-        drained: () => new Promise<void>((resolve) => (raw.writableLength <= cap / 4 || raw.destroyed ? resolve() : raw.once('drain', () => resolve()))),
+        drained: () =>
+          new Promise<void>((resolve) => (raw.writableLength <= cap / 4 || raw.destroyed ? resolve() : raw.once('drain', () => resolve()))),
       };
       const stream = events.fanout.open(userId, flow, (event) => {
         if (raw.destroyed) return false;

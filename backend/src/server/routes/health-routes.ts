@@ -26,7 +26,14 @@ export interface HealthDeps {
 export const healthRoutes: FastifyPluginAsyncZod<HealthDeps> = async (app, deps) => {
   app.get(
     '/health',
-    { schema: { tags: ['system'], summary: 'Health of the server, its database, migrations and features', security: [], response: { 200: healthBody, 503: healthBody } } },
+    {
+      schema: {
+        tags: ['system'],
+        summary: 'Health of the server, its database, migrations and features',
+        security: [],
+        response: { 200: healthBody, 503: healthBody },
+      },
+    },
     async (_request, reply) => {
       const ok = await deps.database.ping();
       const status = ok ? await deps.migrations.status() : undefined;
@@ -48,7 +55,14 @@ export const healthRoutes: FastifyPluginAsyncZod<HealthDeps> = async (app, deps)
   const readyBody = z.object({ ready: z.boolean(), reason: z.string().optional() });
   app.get(
     '/ready',
-    { schema: { tags: ['system'], summary: 'Whether this instance takes traffic', security: [], response: { 200: readyBody, 503: readyBody } } },
+    {
+      schema: {
+        tags: ['system'],
+        summary: 'Whether this instance takes traffic',
+        security: [],
+        response: { 200: readyBody, 503: readyBody },
+      },
+    },
     async (_request, reply) => {
       if (!(await deps.database.ping())) return reply.code(503).send({ ready: false, reason: 'database unavailable' });
       return { ready: true };

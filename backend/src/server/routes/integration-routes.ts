@@ -49,7 +49,15 @@ const discoveredSchema = z.object({
     }),
   ),
 });
-const statsSchema = z.object({ tool: z.string(), provider: z.string(), calls: z.number(), errors: z.number(), p50Ms: z.number(), p95Ms: z.number(), lastUsedAt: z.string() });
+const statsSchema = z.object({
+  tool: z.string(),
+  provider: z.string(),
+  calls: z.number(),
+  errors: z.number(),
+  p50Ms: z.number(),
+  p95Ms: z.number(),
+  lastUsedAt: z.string(),
+});
 const providerParams = z.object({ provider: z.string().max(100) });
 const usageBucketSchema = z.object({
   start: z.string().describe('When the bucket starts (UTC hour or midnight)'),
@@ -76,19 +84,29 @@ const usageQuery = z
     const from = query.from ? new Date(query.from) : new Date(Math.floor((to.getTime() - 7 * dayMs) / size) * size);
     const limit = usageRangeDays[query.bucket];
     if (from >= to) context.addIssue({ code: 'custom', path: ['from'], message: 'must be before to' });
-    else if (to.getTime() - from.getTime() > limit * dayMs) context.addIssue({ code: 'custom', path: ['from'], message: `must be at most ${limit} days before to for ${query.bucket} buckets` });
+    else if (to.getTime() - from.getTime() > limit * dayMs)
+      context.addIssue({ code: 'custom', path: ['from'], message: `must be at most ${limit} days before to for ${query.bucket} buckets` });
     return { from, to, bucket: query.bucket };
   });
 
 /** Integrations: the catalogue, connecting (OAuth or an API key), the OAuth callback, disconnecting. */
-export const integrationRoutes: FastifyPluginAsyncZod<{ integrations: IntegrationService; tools: IntegrationTools; credentials: CredentialCheck; features: Features; secureCookies: boolean }> = async (
-  app,
-  { integrations, tools, credentials, features, secureCookies },
-) => {
+export const integrationRoutes: FastifyPluginAsyncZod<{
+  integrations: IntegrationService;
+  tools: IntegrationTools;
+  credentials: CredentialCheck;
+  features: Features;
+  secureCookies: boolean;
+}> = async (app, { integrations, tools, credentials, features, secureCookies }) => {
   app.addHook('preHandler', async () => features.require('integrations'));
   app.get(
     '/v1/integrations',
-    { schema: { tags: ['integrations'], summary: 'The integrations this installation offers, with your connection to each', response: { 200: z.object({ integrations: z.array(integrationSchema) }) } } },
+    {
+      schema: {
+        tags: ['integrations'],
+        summary: 'The integrations this installation offers, with your connection to each',
+        response: { 200: z.object({ integrations: z.array(integrationSchema) }) },
+      },
+    },
     async (request) => ({ integrations: await integrations.list(principalOf(request).user.id) }),
   );
 
@@ -108,7 +126,13 @@ export const integrationRoutes: FastifyPluginAsyncZod<{ integrations: Integratio
       if (!('authorizationUrl' in started)) return reply.code(201).send(started);
       const { cookieName, value, maxAgeS } = started.browserBinding;
       // Lax: the provider's redirect back is a top-level navigation, which carries it.
-      reply.setCookie(cookieName, value, { httpOnly: true, sameSite: 'lax', secure: secureCookies, path: '/v1/oauth/callback', maxAge: maxAgeS });
+      reply.setCookie(cookieName, value, {
+        httpOnly: true,
+        sameSite: 'lax',
+        secure: secureCookies,
+        path: '/v1/oauth/callback',
+        maxAge: maxAgeS,
+      });
       return { authorizationUrl: started.authorizationUrl };
     },
   );
@@ -118,32 +142,42 @@ export const integrationRoutes: FastifyPluginAsyncZod<{ integrations: Integratio
   app.get(
     '/v1/oauth/callback',
     {
-      schema: { tags: ['integrations'], summary: 'Where providers send the browser back after authorising (public); on success it redirects (303) to the console at /integrations?connected=<provider>', security: [] },
+      schema: {
+        tags: ['integrations'],
+        summary:
+          'Where providers send the browser back after authorising (public); on success it redirects (303) to the console at /integrations?connected=<provider>',
+        security: [],
+      },
       // The query carries the authorization code and state: the log keeps the path only.
       logSerializers: { req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url.split('?')[0] }) },
     },
     async (request, reply) => {
-    // A caller that sends a token must be the user who started. (A browser coming back from the
-    // provider sends none, nor the console's SameSite=Strict cookie: the binding cookie decides.)
-    // A token that fails counts against the address like any failed credential, and is answered as
-    // a valid token of another user would be, never with a 401 or 429 a guesser could read.
-    const bearer = bearerToken(request.headers.authorization);
-    let callerUserId: string | null | undefined;
-    if (bearer) {
-      const caller = await credentials.check(bearer.token, { kind: 'token', ip: request.ip, route: '/v1/oauth/callback', log: request.log });
-      callerUserId = caller.ok ? caller.principal.user.id : null;
-    }
-    const parameters = new URL(request.url, 'http://callback.invalid').searchParams;
-    const { connection, cookieName } = await integrations.completeAuthorization(parameters, {
-      browserBinding: (name) => request.cookies[name],
-      ...(callerUserId !== undefined ? { callerUserId } : {}),
-      ip: request.ip,
-    });
-    // Back to the console, which says what was connected; See Other makes the browser GET it.
-    return reply
-      .clearCookie(cookieName, { path: '/v1/oauth/callback' })
-      .header('cache-control', 'no-store')
-      .redirect(`/integrations?connected=${encodeURIComponent(connection.provider)}`, 303);
+      // A caller that sends a token must be the user who started. (A browser coming back from the
+      // provider sends none, nor the console's SameSite=Strict cookie: the binding cookie decides.)
+      // A token that fails counts against the address like any failed credential, and is answered as
+      // a valid token of another user would be, never with a 401 or 429 a guesser could read.
+      const bearer = bearerToken(request.headers.authorization);
+      let callerUserId: string | null | undefined;
+      if (bearer) {
+        const caller = await credentials.check(bearer.token, {
+          kind: 'token',
+          ip: request.ip,
+          route: '/v1/oauth/callback',
+          log: request.log,
+        });
+        callerUserId = caller.ok ? caller.principal.user.id : null;
+      }
+      const parameters = new URL(request.url, 'http://callback.invalid').searchParams;
+      const { connection, cookieName } = await integrations.completeAuthorization(parameters, {
+        browserBinding: (name) => request.cookies[name],
+        ...(callerUserId !== undefined ? { callerUserId } : {}),
+        ip: request.ip,
+      });
+      // Back to the console, which says what was connected; See Other makes the browser GET it.
+      return reply
+        .clearCookie(cookieName, { path: '/v1/oauth/callback' })
+        .header('cache-control', 'no-store')
+        .redirect(`/integrations?connected=${encodeURIComponent(connection.provider)}`, 303);
     },
   );
 
@@ -190,7 +224,12 @@ export const integrationRoutes: FastifyPluginAsyncZod<{ integrations: Integratio
     },
     async (request) => {
       const { from, to } = request.query;
-      return { tools: await tools.stats(principalOf(request).user.id, { from: from ? new Date(from) : undefined, to: to ? new Date(to) : undefined }) };
+      return {
+        tools: await tools.stats(principalOf(request).user.id, {
+          from: from ? new Date(from) : undefined,
+          to: to ? new Date(to) : undefined,
+        }),
+      };
     },
   );
 
@@ -199,7 +238,8 @@ export const integrationRoutes: FastifyPluginAsyncZod<{ integrations: Integratio
     {
       schema: {
         tags: ['integrations'],
-        summary: 'Your tool calls over time: calls, errors and p95 duration per hour or day (by default the last 7 days by day; at most 31 days of hours or 366 of days)',
+        summary:
+          'Your tool calls over time: calls, errors and p95 duration per hour or day (by default the last 7 days by day; at most 31 days of hours or 366 of days)',
         querystring: usageQuery,
         response: { 200: z.object({ buckets: z.array(usageBucketSchema) }) },
       },

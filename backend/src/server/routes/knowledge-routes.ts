@@ -58,7 +58,12 @@ const uploadFields = z.strictObject({
   tags: z
     .string()
     .max(5000)
-    .transform((v) => v.split(',').map((t) => t.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(tag).max(50))
     .optional(),
 });
@@ -71,7 +76,9 @@ const searchBody = z.strictObject({
   filters: z
     .strictObject({
       tags: z.array(tag).max(50).optional(),
-      dateRange: z.strictObject({ start: z.iso.datetime({ offset: true }).optional(), end: z.iso.datetime({ offset: true }).optional() }).optional(),
+      dateRange: z
+        .strictObject({ start: z.iso.datetime({ offset: true }).optional(), end: z.iso.datetime({ offset: true }).optional() })
+        .optional(),
       documentIds: z.array(z.uuid()).max(1000).optional(),
       source: z.string().max(2000).optional(),
     })
@@ -80,7 +87,9 @@ const searchBody = z.strictObject({
 
 function validation(error: z.ZodError, where: string): AppError {
   const issues = error.issues.map((i) => ({ path: [where, ...i.path].join('.'), message: i.message }));
-  return new AppError('VALIDATION_FAILED', `The request is not valid: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, { issues });
+  return new AppError('VALIDATION_FAILED', `The request is not valid: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, {
+    issues,
+  });
 }
 
 /**
@@ -98,8 +107,10 @@ async function readUpload(request: FastifyRequest): Promise<NewDocument> {
         file = { bytes: await part.toBuffer(), fileName: storableText(part.filename) };
       } else {
         // A part sent as application/json arrives already parsed, outside these rules: refused.
-        if (typeof part.value !== 'string') throw new AppError('VALIDATION_FAILED', `Send the "${part.fieldname}" field as plain text, not as a JSON part.`);
-        if (part.valueTruncated) throw new AppError('VALIDATION_FAILED', `The "${part.fieldname}" field is longer than ${maxFieldBytes / 1024} KiB.`);
+        if (typeof part.value !== 'string')
+          throw new AppError('VALIDATION_FAILED', `Send the "${part.fieldname}" field as plain text, not as a JSON part.`);
+        if (part.valueTruncated)
+          throw new AppError('VALIDATION_FAILED', `The "${part.fieldname}" field is longer than ${maxFieldBytes / 1024} KiB.`);
         const value = storableText(part.value);
         raw[part.fieldname] = part.fieldname === 'metadata' ? parseUntrustedJson(value, { what: 'The "metadata" field' }) : value;
       }
@@ -134,7 +145,8 @@ export const knowledgeRoutes: FastifyPluginAsyncZod<{ knowledge: KnowledgeBase; 
       schema: {
         tags: ['knowledge'],
         summary: 'Add a document: a multipart file (.txt, .md, .html, .pdf, .docx) or JSON {title, content, …}',
-        description: 'Answers 202 while the document is chunked and embedded in the background, or 200 with the existing document when you uploaded the same content before.',
+        description:
+          'Answers 202 while the document is chunked and embedded in the background, or 200 with the existing document when you uploaded the same content before.',
         consumes: ['multipart/form-data', 'application/json'],
         response: { 200: z.object({ document: documentSchema }), 202: z.object({ document: documentSchema }) },
       },
@@ -173,7 +185,14 @@ export const knowledgeRoutes: FastifyPluginAsyncZod<{ knowledge: KnowledgeBase; 
 
   app.get(
     '/v1/knowledge/documents/:id',
-    { schema: { tags: ['knowledge'], summary: 'One document, with its chunk count, embedding model and any error', params: idParams, response: { 200: z.object({ document: documentSchema }) } } },
+    {
+      schema: {
+        tags: ['knowledge'],
+        summary: 'One document, with its chunk count, embedding model and any error',
+        params: idParams,
+        response: { 200: z.object({ document: documentSchema }) },
+      },
+    },
     async (request) => ({ document: await knowledge.get(principalOf(request).user.id, request.params.id) }),
   );
 
@@ -242,12 +261,22 @@ export const knowledgeRoutes: FastifyPluginAsyncZod<{ knowledge: KnowledgeBase; 
   });
   app.post(
     '/v1/knowledge/reindex',
-    { preHandler: requireAdmin, schema: { tags: ['knowledge'], summary: 'Re-embed every chunk with the configured model, in the background (admin)', response: { 202: reindexSchema } } },
+    {
+      preHandler: requireAdmin,
+      schema: {
+        tags: ['knowledge'],
+        summary: 'Re-embed every chunk with the configured model, in the background (admin)',
+        response: { 202: reindexSchema },
+      },
+    },
     async (_request, reply) => reply.code(202).send({ reindex: await knowledge.reindex() }),
   );
   app.get(
     '/v1/knowledge/reindex',
-    { preHandler: requireAdmin, schema: { tags: ['knowledge'], summary: 'Progress of a reindex (admin)', response: { 200: reindexSchema } } },
+    {
+      preHandler: requireAdmin,
+      schema: { tags: ['knowledge'], summary: 'Progress of a reindex (admin)', response: { 200: reindexSchema } },
+    },
     async () => ({ reindex: await knowledge.reindexStatus() }),
   );
 };

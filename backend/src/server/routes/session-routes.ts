@@ -4,16 +4,26 @@ import { sessionStatuses, type AgentService, type SessionService } from '../../s
 import { principalOf } from '../auth.ts';
 import { idParams } from './schemas.ts';
 
-const modelId = z.string().regex(/^[a-z][a-z0-9-]{0,39}:[A-Za-z0-9._/:-]{1,100}$/, 'must be provider:model, e.g. local:offline or openai:gpt-4o-mini');
+const modelId = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,39}:[A-Za-z0-9._/:-]{1,100}$/, 'must be provider:model, e.g. local:offline or openai:gpt-4o-mini');
 const toolName = z
   .string()
-  .regex(/^[A-Za-z0-9_-]{1,64}$|^[a-z][a-z0-9-]{0,39}__([A-Za-z0-9_-]{1,64}|\*)$|^\*__\*$/, 'must be a tool name, provider__* (every tool of a provider) or *__* (every integration tool)');
+  .regex(
+    /^[A-Za-z0-9_-]{1,64}$|^[a-z][a-z0-9-]{0,39}__([A-Za-z0-9_-]{1,64}|\*)$|^\*__\*$/,
+    'must be a tool name, provider__* (every tool of a provider) or *__* (every integration tool)',
+  );
 const agentBody = z.strictObject({
   name: z.string().trim().min(1).max(200),
   instructions: z.string().max(16_000).optional(),
   model: modelId.nullable().optional().describe('provider:model; null or absent follows the configured default'),
   templateId: z.uuid().nullable().optional(),
-  tools: z.array(toolName).max(100).nullable().optional().describe('An allow-list of tool names; null or absent allows every tool the session is offered'),
+  tools: z
+    .array(toolName)
+    .max(100)
+    .nullable()
+    .optional()
+    .describe('An allow-list of tool names; null or absent allows every tool the session is offered'),
 });
 const agentSchema = z.object({
   id: z.uuid(),
@@ -35,7 +45,14 @@ const countersSchema = z.object({
   outputTokens: z.number(),
   costUsd: z.number(),
 });
-const checkpointSchema = z.object({ id: z.uuid(), seq: z.number(), reason: z.string(), name: z.string().nullable(), step: z.number(), createdAt: z.string() });
+const checkpointSchema = z.object({
+  id: z.uuid(),
+  seq: z.number(),
+  reason: z.string(),
+  name: z.string().nullable(),
+  step: z.number(),
+  createdAt: z.string(),
+});
 export const sessionSchema = z.object({
   id: z.uuid(),
   status: z.enum(sessionStatuses),
@@ -60,27 +77,58 @@ const conversationBody = z.strictObject({ title: z.string().trim().max(200).opti
 const checkpointName = z.string().trim().min(1).max(200);
 
 /** Agents and sessions: the control plane of agent runs. */
-export const sessionRoutes: FastifyPluginAsyncZod<{ agents: AgentService; sessions: SessionService }> = async (app, { agents, sessions }) => {
+export const sessionRoutes: FastifyPluginAsyncZod<{ agents: AgentService; sessions: SessionService }> = async (
+  app,
+  { agents, sessions },
+) => {
   const userOf = (request: Parameters<typeof principalOf>[0]) => principalOf(request).user;
 
-  app.get('/v1/agents', { schema: { tags: ['agents'], summary: 'Your agents (the default one included)', response: { 200: z.object({ agents: z.array(agentSchema) }) } } }, async (request) => ({
-    agents: await agents.list(userOf(request).id),
-  }));
-  app.post('/v1/agents', { schema: { tags: ['agents'], summary: 'Create an agent', body: agentBody, response: { 201: z.object({ agent: agentSchema }) } } }, async (request, reply) =>
-    reply.code(201).send({ agent: await agents.create(userOf(request).id, request.body) }),
+  app.get(
+    '/v1/agents',
+    {
+      schema: {
+        tags: ['agents'],
+        summary: 'Your agents (the default one included)',
+        response: { 200: z.object({ agents: z.array(agentSchema) }) },
+      },
+    },
+    async (request) => ({
+      agents: await agents.list(userOf(request).id),
+    }),
   );
-  app.get('/v1/agents/:id', { schema: { tags: ['agents'], summary: 'One agent', params: idParams, response: { 200: z.object({ agent: agentSchema }) } } }, async (request) => ({
-    agent: await agents.get(userOf(request).id, request.params.id),
-  }));
+  app.post(
+    '/v1/agents',
+    { schema: { tags: ['agents'], summary: 'Create an agent', body: agentBody, response: { 201: z.object({ agent: agentSchema }) } } },
+    async (request, reply) => reply.code(201).send({ agent: await agents.create(userOf(request).id, request.body) }),
+  );
+  app.get(
+    '/v1/agents/:id',
+    { schema: { tags: ['agents'], summary: 'One agent', params: idParams, response: { 200: z.object({ agent: agentSchema }) } } },
+    async (request) => ({
+      agent: await agents.get(userOf(request).id, request.params.id),
+    }),
+  );
   app.put(
     '/v1/agents/:id',
-    { schema: { tags: ['agents'], summary: 'Change an agent (running sessions keep what they started with)', params: idParams, body: agentBody, response: { 200: z.object({ agent: agentSchema }) } } },
+    {
+      schema: {
+        tags: ['agents'],
+        summary: 'Change an agent (running sessions keep what they started with)',
+        params: idParams,
+        body: agentBody,
+        response: { 200: z.object({ agent: agentSchema }) },
+      },
+    },
     async (request) => ({ agent: await agents.update(userOf(request).id, request.params.id, request.body) }),
   );
-  app.delete('/v1/agents/:id', { schema: { tags: ['agents'], summary: 'Delete an agent', params: idParams, response: { 204: z.null() } } }, async (request, reply) => {
-    await agents.delete(userOf(request).id, request.params.id);
-    return reply.code(204).send(null);
-  });
+  app.delete(
+    '/v1/agents/:id',
+    { schema: { tags: ['agents'], summary: 'Delete an agent', params: idParams, response: { 204: z.null() } } },
+    async (request, reply) => {
+      await agents.delete(userOf(request).id, request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
 
   app.post(
     '/v1/sessions',
@@ -93,7 +141,10 @@ export const sessionRoutes: FastifyPluginAsyncZod<{ agents: AgentService; sessio
           templateId: z.string().min(1).max(100).optional().describe('A template id or slug'),
           templateVersion: z.number().int().min(1).max(1_000_000).optional(),
           variables: z.record(z.string().max(64), z.unknown()).optional(),
-          context: z.record(z.string().max(200), z.unknown()).optional().describe('Kept with the session after secrets are removed and sizes capped'),
+          context: z
+            .record(z.string().max(200), z.unknown())
+            .optional()
+            .describe('Kept with the session after secrets are removed and sizes capped'),
           conversationId: z.uuid().optional(),
         }),
         response: {
@@ -154,19 +205,35 @@ export const sessionRoutes: FastifyPluginAsyncZod<{ agents: AgentService; sessio
         tags: ['sessions'],
         summary: 'Pause, resume, complete or fail a session',
         params: idParams,
-        body: z.strictObject({ status: z.enum(sessionStatuses), checkpoint: z.strictObject({ name: checkpointName.optional() }).optional() }),
+        body: z.strictObject({
+          status: z.enum(sessionStatuses),
+          checkpoint: z.strictObject({ name: checkpointName.optional() }).optional(),
+        }),
         response: { 200: z.object({ session: sessionSchema }) },
       },
     },
-    async (request) => ({ session: await sessions.changeStatus(userOf(request).id, request.params.id, request.body.status, request.body.checkpoint) }),
+    async (request) => ({
+      session: await sessions.changeStatus(userOf(request).id, request.params.id, request.body.status, request.body.checkpoint),
+    }),
   );
-  app.delete('/v1/sessions/:id', { schema: { tags: ['sessions'], summary: 'Delete a session with its conversations', params: idParams, response: { 204: z.null() } } }, async (request, reply) => {
-    await sessions.delete(userOf(request).id, request.params.id);
-    return reply.code(204).send(null);
-  });
+  app.delete(
+    '/v1/sessions/:id',
+    { schema: { tags: ['sessions'], summary: 'Delete a session with its conversations', params: idParams, response: { 204: z.null() } } },
+    async (request, reply) => {
+      await sessions.delete(userOf(request).id, request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
   app.get(
     '/v1/sessions/:id/checkpoints',
-    { schema: { tags: ['sessions'], summary: "A session's checkpoints, newest first", params: idParams, response: { 200: z.object({ checkpoints: z.array(checkpointSchema) }) } } },
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: "A session's checkpoints, newest first",
+        params: idParams,
+        response: { 200: z.object({ checkpoints: z.array(checkpointSchema) }) },
+      },
+    },
     async (request) => ({ checkpoints: await sessions.checkpoints(userOf(request).id, request.params.id) }),
   );
   app.post(
@@ -180,11 +247,19 @@ export const sessionRoutes: FastifyPluginAsyncZod<{ agents: AgentService; sessio
         response: { 201: z.object({ checkpoint: checkpointSchema }) },
       },
     },
-    async (request, reply) => reply.code(201).send({ checkpoint: await sessions.takeCheckpoint(userOf(request).id, request.params.id, request.body?.name) }),
+    async (request, reply) =>
+      reply.code(201).send({ checkpoint: await sessions.takeCheckpoint(userOf(request).id, request.params.id, request.body?.name) }),
   );
   app.get(
     '/v1/sessions/:id/conversations',
-    { schema: { tags: ['sessions'], summary: "A session's conversations", params: idParams, response: { 200: z.object({ conversations: z.array(conversationSchema) }) } } },
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: "A session's conversations",
+        params: idParams,
+        response: { 200: z.object({ conversations: z.array(conversationSchema) }) },
+      },
+    },
     async (request) => ({ conversations: await sessions.conversations(userOf(request).id, request.params.id) }),
   );
   app.post(
@@ -198,7 +273,8 @@ export const sessionRoutes: FastifyPluginAsyncZod<{ agents: AgentService; sessio
         response: { 201: z.object({ conversation: conversationSchema }) },
       },
     },
-    async (request, reply) => reply.code(201).send({ conversation: await sessions.addConversation(userOf(request).id, request.params.id, request.body.title) }),
+    async (request, reply) =>
+      reply.code(201).send({ conversation: await sessions.addConversation(userOf(request).id, request.params.id, request.body.title) }),
   );
   app.post(
     '/v1/conversations',
@@ -210,6 +286,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<{ agents: AgentService; sessio
         response: { 201: z.object({ conversation: conversationSchema }) },
       },
     },
-    async (request, reply) => reply.code(201).send({ conversation: await sessions.addConversation(userOf(request).id, null, request.body?.title) }),
+    async (request, reply) =>
+      reply.code(201).send({ conversation: await sessions.addConversation(userOf(request).id, null, request.body?.title) }),
   );
 };

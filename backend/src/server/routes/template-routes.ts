@@ -19,7 +19,10 @@ const versionNumber = z.number().int().min(1).max(1_000_000);
 const queryFlag = z.enum(['true', 'false']).transform((v) => v === 'true');
 
 const promptBody = z.strictObject({
-  variables: z.record(z.string().max(64), z.unknown()).optional().describe('Values by variable name; checked and coerced against the declared types'),
+  variables: z
+    .record(z.string().max(64), z.unknown())
+    .optional()
+    .describe('Values by variable name; checked and coerced against the declared types'),
   integrations: z
     .array(z.string().regex(providerIdPattern, 'must be a provider id such as "gmail"'))
     .max(50)
@@ -57,7 +60,11 @@ export const templateRoutes: FastifyPluginAsyncZod<{ templates: TemplateService 
       schema: {
         tags,
         summary: 'The templates you can run: the built-ins and your own',
-        querystring: z.strictObject({ category: z.string().max(60).optional(), tag: z.string().max(60).optional(), available: queryFlag.optional() }),
+        querystring: z.strictObject({
+          category: z.string().max(60).optional(),
+          tag: z.string().max(60).optional(),
+          available: queryFlag.optional(),
+        }),
         response: { 200: z.object({ templates: z.array(listingSchema) }) },
       },
     },
@@ -74,7 +81,10 @@ export const templateRoutes: FastifyPluginAsyncZod<{ templates: TemplateService 
         response: { 200: matchResponse },
       },
     },
-    async (request) => ({ matches: await templates.match(principalOf(request).user.id, request.body.message), threshold: templates.matchThreshold }),
+    async (request) => ({
+      matches: await templates.match(principalOf(request).user.id, request.body.message),
+      threshold: templates.matchThreshold,
+    }),
   );
 
   app.get(
@@ -108,7 +118,12 @@ export const templateRoutes: FastifyPluginAsyncZod<{ templates: TemplateService 
     '/v1/templates',
     {
       ...documentedOnly,
-      schema: { tags, summary: 'Create a template of your own', body: templateDefinitionSchema, response: { 201: z.object({ template: templateSchema }) } },
+      schema: {
+        tags,
+        summary: 'Create a template of your own',
+        body: templateDefinitionSchema,
+        response: { 201: z.object({ template: templateSchema }) },
+      },
     },
     async (request, reply) => reply.code(201).send({ template: await templates.create(principalOf(request).user.id, request.body) }),
   );
@@ -141,7 +156,13 @@ export const templateRoutes: FastifyPluginAsyncZod<{ templates: TemplateService 
     '/v1/templates/:id/prompt',
     {
       config: { rateLimitGroup: 'promptGeneration' },
-      schema: { tags, summary: 'Render the prompt for a template and your inputs', params: idOrSlug, body: promptBody, response: { 200: promptResponse } },
+      schema: {
+        tags,
+        summary: 'Render the prompt for a template and your inputs',
+        params: idOrSlug,
+        body: promptBody,
+        response: { 200: promptResponse },
+      },
     },
     async (request) => {
       const { user } = principalOf(request);

@@ -25,7 +25,15 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ tokens: TokenService }> = asyn
       schema: {
         tags: ['tokens'],
         summary: 'Your tokens (never their secrets)',
-        response: { 200: z.object({ tokens: z.array(tokenInfoSchema.extend({ current: z.boolean().describe('The token this request was made with: revoking it signs this caller out') })) }) },
+        response: {
+          200: z.object({
+            tokens: z.array(
+              tokenInfoSchema.extend({
+                current: z.boolean().describe('The token this request was made with: revoking it signs this caller out'),
+              }),
+            ),
+          }),
+        },
       },
     },
     async (request) => {

@@ -31,7 +31,10 @@ const turnSchema = z.object({
 });
 
 /** Turns: send a message (the agent answers in the background, streamed as events), read the transcript, cancel. */
-export const turnRoutes: FastifyPluginAsyncZod<{ sessions: SessionService; runner: AgentRunner; chat: ChatBridge }> = async (app, { sessions, runner, chat }) => {
+export const turnRoutes: FastifyPluginAsyncZod<{ sessions: SessionService; runner: AgentRunner; chat: ChatBridge }> = async (
+  app,
+  { sessions, runner, chat },
+) => {
   app.post(
     '/v1/chat',
     {
@@ -50,7 +53,9 @@ export const turnRoutes: FastifyPluginAsyncZod<{ sessions: SessionService; runne
             sessionId: z.string().optional(),
             conversationId: z.string().optional(),
             turnId: z.string().optional(),
-            suggestions: z.array(z.object({ templateId: z.string(), name: z.string(), confidence: z.number(), available: z.boolean() })).optional(),
+            suggestions: z
+              .array(z.object({ templateId: z.string(), name: z.string(), confidence: z.number(), available: z.boolean() }))
+              .optional(),
             missingVariables: z.array(z.object({ name: z.string(), type: z.string(), description: z.string().optional() })).optional(),
             missingIntegrations: z.array(z.string()).optional(),
           }),
@@ -65,7 +70,8 @@ export const turnRoutes: FastifyPluginAsyncZod<{ sessions: SessionService; runne
     {
       schema: {
         tags: ['sessions'],
-        summary: 'Send a message: 202 with the turn, whose progress streams as events on session:<id>; ?wait=true answers when the turn ends',
+        summary:
+          'Send a message: 202 with the turn, whose progress streams as events on session:<id>; ?wait=true answers when the turn ends',
         params: idParams,
         querystring: z.strictObject({ wait: z.enum(['true', 'false']).optional() }),
         body: z.strictObject({ content: z.string().trim().min(1, 'must not be empty').max(100_000, 'must be at most 100,000 characters') }),
@@ -79,7 +85,10 @@ export const turnRoutes: FastifyPluginAsyncZod<{ sessions: SessionService; runne
       const { turnId, messageId, done } = await runner.send(principalOf(request).user, request.params.id, request.body.content);
       if (request.query.wait !== 'true') return reply.code(202).send({ turnId, messageId });
       const outcome = await done;
-      return reply.code(200).send({ turn: { id: turnId, status: outcome.status, ...(outcome.error ? { error: outcome.error } : {}) }, message: outcome.message });
+      return reply.code(200).send({
+        turn: { id: turnId, status: outcome.status, ...(outcome.error ? { error: outcome.error } : {}) },
+        message: outcome.message,
+      });
     },
   );
 
@@ -90,8 +99,13 @@ export const turnRoutes: FastifyPluginAsyncZod<{ sessions: SessionService; runne
         tags: ['sessions'],
         summary: "A conversation's messages in order, with tool calls and token usage",
         params: idParams,
-        querystring: z.strictObject({ limit: z.coerce.number().int().min(1).max(200).default(50), after: z.coerce.number().int().min(0).optional() }),
-        response: { 200: z.object({ messages: z.array(messageSchema), next: z.number().nullable().describe('Pass as ?after= for the next page') }) },
+        querystring: z.strictObject({
+          limit: z.coerce.number().int().min(1).max(200).default(50),
+          after: z.coerce.number().int().min(0).optional(),
+        }),
+        response: {
+          200: z.object({ messages: z.array(messageSchema), next: z.number().nullable().describe('Pass as ?after= for the next page') }),
+        },
       },
     },
     async (request) => runner.messages(principalOf(request).user.id, request.params.id, request.query),
@@ -116,7 +130,8 @@ export const turnRoutes: FastifyPluginAsyncZod<{ sessions: SessionService; runne
     {
       schema: {
         tags: ['sessions'],
-        summary: 'Decide on a tool call whose outcome a crash left unknown: retry it, skip it (the model reads your note), or fail the session',
+        summary:
+          'Decide on a tool call whose outcome a crash left unknown: retry it, skip it (the model reads your note), or fail the session',
         params: idParams,
         body: z.strictObject({ action: z.enum(['retry', 'skip', 'fail']), note: z.string().trim().min(1).max(2000).optional() }),
         response: { 200: z.object({ session: sessionSchema }) },
@@ -132,7 +147,14 @@ export const turnRoutes: FastifyPluginAsyncZod<{ sessions: SessionService; runne
 
   app.post(
     '/v1/sessions/:id/cancel',
-    { schema: { tags: ['sessions'], summary: 'Stop the turn in progress; the session stays usable', params: idParams, response: { 200: z.object({ cancelled: z.boolean() }) } } },
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: 'Stop the turn in progress; the session stays usable',
+        params: idParams,
+        response: { 200: z.object({ cancelled: z.boolean() }) },
+      },
+    },
     async (request) => {
       if (!(await sessions.owns(principalOf(request).user.id, request.params.id))) throw new AppError('SESSION_NOT_FOUND');
       return { cancelled: await runner.cancel(request.params.id) };
