@@ -63,7 +63,7 @@ describe('the console: sign-in, the frame of every page, sign-out', () => {
     await page.waitForURL('**/sessions');
     await page.getByRole('heading', { level: 1, name: 'Sessions' }).waitFor();
     // The new page's content has the focus, so the next Tab goes into it.
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('main');
     await page.context().close();
   });
 });

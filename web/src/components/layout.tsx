@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useLayoutEffect, useRef } from 'preact/hooks';
 import { useLocation } from 'preact-iso/router';
 import { useLiveState } from '../hooks.ts';
 import type { Me } from '../api-types.ts';
@@ -27,8 +27,9 @@ export function Layout({ user, onSignOut, children }: { user: Me; onSignOut: () 
   const { path } = useLocation();
   const liveState = useLiveState();
   // After a move to another page, focus starts at its content (and a screen reader reads its title).
+  // A layout effect, so the focus moves in the same frame as the page, not a frame after it.
   const first = useRef(true);
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (first.current) first.current = false;
     else document.getElementById('main')?.focus();
   }, [path]);
