@@ -532,7 +532,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
         ? `unknown setting${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')} in ${file}`
         : `${issue.path.join('.')}: ${issue.message}`,
     );
-    throw new AppError('CONFIG_INVALID', `Invalid configuration: ${problems.join('; ')}`, { problems });
+    throw new AppError('CONFIG_INVALID', `Invalid configuration: ${problems.join('; ')}`, { details: { problems } });
   }
   return toConfig(result.data, cwd, env);
 }

@@ -73,12 +73,12 @@ describe('the error code registry', () => {
   });
 
   it('makes AppErrors only of codes with an HTTP status, with their details (tsc checks both)', () => {
-    const error = new AppError('RATE_LIMITED', undefined, { retryAfter: '1 minute' });
+    const error = new AppError('RATE_LIMITED', { details: { retryAfter: '1 minute' } });
     expect(error).toMatchObject({ status: 429, message: errorCodes.RATE_LIMITED.message, details: { retryAfter: '1 minute' } });
     // @ts-expect-error STEP_LIMIT is reported inside a turn's end, never as an HTTP answer.
     const notAnAnswer: AppErrorCode = 'STEP_LIMIT';
     expect(isAppErrorCode(notAnAnswer)).toBe(false);
     // @ts-expect-error RATE_LIMITED carries { retryAfter }, nothing else.
-    expect(new AppError('RATE_LIMITED', undefined, { retry: 1 }).code).toBe('RATE_LIMITED');
+    expect(new AppError('RATE_LIMITED', { details: { retry: 1 } }).code).toBe('RATE_LIMITED');
   });
 });

@@ -174,21 +174,32 @@ export interface ErrorDetails {
 /** The details `code` may carry: its entry in `ErrorDetails`, or none. */
 export type DetailsOf<C extends ErrorCode> = C extends keyof ErrorDetails ? ErrorDetails[C] : never;
 
+/** What an `AppError` may carry besides its message: the code's typed details and the error behind it. */
+export interface AppErrorOptions<C extends ErrorCode> {
+  details?: DetailsOf<C>;
+  cause?: unknown;
+}
+
 /**
  * A standard Error that carries a stable `code`, its HTTP status and optional structured details,
- * typed by code (`new AppError('RATE_LIMITED', message, { retryAfter })`).
+ * typed by code: `new AppError('RATE_LIMITED', message, { details: { retryAfter } })`, or
+ * `new AppError('DATABASE_BUSY', { cause })` for the code's own message.
  */
 export class AppError<C extends AppErrorCode = AppErrorCode> extends Error {
   readonly code: C;
   readonly status: number;
   readonly details: DetailsOf<C> | undefined;
 
-  constructor(code: C, message?: string, details?: DetailsOf<C>, options?: { cause?: unknown }) {
-    super(message ?? errorCodes[code].message, options);
+  constructor(code: C, options?: AppErrorOptions<C>);
+  constructor(code: C, message: string | undefined, options?: AppErrorOptions<C>);
+  constructor(code: C, messageOrOptions?: string | AppErrorOptions<C>, maybeOptions?: AppErrorOptions<C>) {
+    const message = typeof messageOrOptions === 'string' ? messageOrOptions : undefined;
+    const options = typeof messageOrOptions === 'object' ? messageOrOptions : maybeOptions;
+    super(message ?? errorCodes[code].message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AppError';
     this.code = code;
     this.status = errorCodes[code].status as number;
-    this.details = details;
+    this.details = options?.details;
   }
 }
 

@@ -64,6 +64,6 @@ export class Features {
   /** Throws 503 FEATURE_UNAVAILABLE, with the fix in the message, unless `name` works here. */
   async require(name: FeatureName): Promise<void> {
     const state = (await this.states())[name];
-    if (!state.available) throw new AppError('FEATURE_UNAVAILABLE', state.reason, { feature: name });
+    if (!state.available) throw new AppError('FEATURE_UNAVAILABLE', state.reason, { details: { feature: name } });
   }
 }

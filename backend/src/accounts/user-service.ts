@@ -79,7 +79,7 @@ export class UserService {
         return { user: toPublicUser(row), token };
       });
     } catch (error) {
-      if ((error as { code?: string }).code === uniqueViolation) throw new AppError('EMAIL_TAKEN', undefined, { email: input.email });
+      if ((error as { code?: string }).code === uniqueViolation) throw new AppError('EMAIL_TAKEN', { details: { email: input.email } });
       throw error;
     }
   }

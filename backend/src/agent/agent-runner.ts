@@ -238,8 +238,10 @@ export class AgentRunner {
         'QUOTA_EXCEEDED',
         `You have spent $${spent.toFixed(4)} on language models this month, which reaches your limit of $${limit}. It resets on the first of the month (UTC).`,
         {
-          spentUsd: spent,
-          limitUsd: limit,
+          details: {
+            spentUsd: spent,
+            limitUsd: limit,
+          },
         },
       );
     }
@@ -604,7 +606,7 @@ export class AgentRunner {
       }
       if (isAppError(error) && error.code === 'SESSION_NOT_RUNNING')
         return this.finish(session, execution, 'cancelled', last, { code: error.code, message: error.message }, interrupted);
-      const appError = isAppError(error) ? error : new AppError('INTERNAL', undefined, undefined, { cause: error });
+      const appError = isAppError(error) ? error : new AppError('INTERNAL', { cause: error });
       if (!isAppError(error)) this.deps.onError(error, `turn ${turnId} failed`);
       return this.finish(session, execution, 'failed', last, { code: appError.code, message: appError.message }, interrupted);
     }

@@ -58,14 +58,9 @@ export async function restoreDatabase(database: PostgresDatabase, file: string):
       await sql.raw(`BEGIN;\n${dump}\nCOMMIT;`).execute(connection);
     } catch (error) {
       await sql`ROLLBACK`.execute(connection).catch(() => undefined);
-      throw new AppError(
-        'RESTORE_REFUSED',
-        `The backup could not be loaded; nothing was restored. ${(error as Error).message}`,
-        undefined,
-        {
-          cause: error,
-        },
-      );
+      throw new AppError('RESTORE_REFUSED', `The backup could not be loaded; nothing was restored. ${(error as Error).message}`, {
+        cause: error,
+      });
     } finally {
       // pg_dump clears search_path for its own statements; give the next user of this session a clean one.
       await sql`RESET ALL`.execute(connection).catch(() => undefined);

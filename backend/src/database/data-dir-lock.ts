@@ -37,7 +37,7 @@ export class DataDirLock {
           'DATABASE_LOCKED',
           `The data directory is in use by another Agentry process (pid ${current.pid}, ${current.purpose} since ${current.since}). ` +
             `Stop it first, or point AGENTRY_DATA_DIR at another directory.`,
-          { pid: current.pid },
+          { details: { pid: current.pid } },
         );
       }
       takeOverStale(file, current);

@@ -132,12 +132,10 @@ function check(result: MigrationResultSet): MigrationRun['applied'] {
   if (result.error) {
     const failed = result.results?.find((r) => r.status === 'Error')?.migrationName;
     const message = result.error instanceof Error ? result.error.message : String(result.error);
-    throw new AppError(
-      'MIGRATION_FAILED',
-      `Migration ${failed ?? '(setup)'} failed: ${message}`,
-      { migration: failed },
-      { cause: result.error },
-    );
+    throw new AppError('MIGRATION_FAILED', `Migration ${failed ?? '(setup)'} failed: ${message}`, {
+      details: { migration: failed },
+      cause: result.error,
+    });
   }
   return applied;
 }

@@ -239,10 +239,10 @@ export function toDatabaseError(error: unknown): unknown {
   if (!(error instanceof Error) || error instanceof AppError) return error;
   const code = (error as { code?: string }).code;
   if (/timeout exceeded when trying to connect/i.test(error.message) || (code && busyCodes.has(code))) {
-    return new AppError('DATABASE_BUSY', undefined, undefined, { cause: error });
+    return new AppError('DATABASE_BUSY', { cause: error });
   }
   if ((code && unavailableCodes.has(code)) || /Connection terminated|not queryable/i.test(error.message)) {
-    return new AppError('DATABASE_UNAVAILABLE', undefined, undefined, { cause: error });
+    return new AppError('DATABASE_UNAVAILABLE', { cause: error });
   }
   return error;
 }

@@ -70,7 +70,9 @@ export class OAuthClient {
     } catch (error) {
       if (error instanceof oauth.AuthorizationResponseError) {
         throw new AppError('OAUTH_DENIED', `The provider did not authorise the connection (${safeCode(error.error)}).`, {
-          error: safeCode(error.error),
+          details: {
+            error: safeCode(error.error),
+          },
         });
       }
       throw new AppError('OAUTH_DENIED', 'The provider sent back an authorization response that is not valid.');
@@ -150,7 +152,7 @@ export class OAuthProviderError extends AppError {
     readonly permanent: boolean,
     details?: { status: number; error: string },
   ) {
-    super('OAUTH_PROVIDER_ERROR', message, details);
+    super('OAUTH_PROVIDER_ERROR', message, { details });
   }
 }
 

@@ -122,10 +122,14 @@ export class OutboundGuard {
     // An address the user wrote can be named; what a name resolves to is not theirs to learn.
     if (host === address)
       return new AppError('OUTBOUND_REFUSED', `Requests to ${address} are refused: it is a ${describe(range)} address. ${hint}`, {
-        host,
-        range,
+        details: {
+          host,
+          range,
+        },
       });
-    return new AppError('OUTBOUND_REFUSED', `Requests to "${host}" are refused: it resolves to a non-public address. ${hint}`, { host });
+    return new AppError('OUTBOUND_REFUSED', `Requests to "${host}" are refused: it resolves to a non-public address. ${hint}`, {
+      details: { host },
+    });
   }
 
   private lookup(
@@ -166,7 +170,7 @@ async function resolveAll(host: string): Promise<string[]> {
   try {
     return (await dns.promises.lookup(host, { all: true })).map((a) => a.address);
   } catch {
-    throw new AppError('OUTBOUND_REFUSED', `"${host}" cannot be resolved.`, { host });
+    throw new AppError('OUTBOUND_REFUSED', `"${host}" cannot be resolved.`, { details: { host } });
   }
 }
 

@@ -194,6 +194,6 @@ function brokenError(row: ConnectionRow, reason?: string): AppError {
   return new AppError(
     'CONNECTION_BROKEN',
     `${reason ?? 'The provider no longer accepts this connection'}: connect ${row.provider} again.`,
-    { connectionId: row.id, provider: row.provider },
+    { details: { connectionId: row.id, provider: row.provider } },
   );
 }

@@ -83,9 +83,11 @@ export function createLanguageModels(settings: LanguageModelSettings): LanguageM
     const parsed = parseModelId(id);
     if (problem || !parsed) {
       throw new AppError('UNKNOWN_MODEL', problem, {
-        model: id,
-        availableProviders: ['local', ...(openaiConfigured ? ['openai'] : []), ...providers.endpoints],
-        configured: configuredModelHints(providers),
+        details: {
+          model: id,
+          availableProviders: ['local', ...(openaiConfigured ? ['openai'] : []), ...providers.endpoints],
+          configured: configuredModelHints(providers),
+        },
       });
     }
     if (parsed.provider === 'local') return offline;

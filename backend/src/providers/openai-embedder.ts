@@ -64,8 +64,7 @@ export async function createOpenAiEmbedder(
       throw new AppError(
         'EMBEDDING_API_ERROR',
         `The embedding service (${name}) failed${status ? ` with HTTP ${status}` : ''}: ${(error as Error).message}`,
-        { model: name, ...(status ? { status } : {}) },
-        { cause: error },
+        { details: { model: name, ...(status ? { status } : {}) }, cause: error },
       );
     }
   }

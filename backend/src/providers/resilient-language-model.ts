@@ -141,12 +141,10 @@ export class ResilientLanguageModel implements LanguageModelV3 {
           ? String(error.message)
           : String(error);
     const message = `${text}${cause}`;
-    return new AppError(
-      'MODEL_API_ERROR',
-      `The model ${this.id} ${what}${status ? ` with HTTP ${status}` : ''}: ${message}`,
-      { model: this.id, ...(status ? { status } : {}) },
-      { cause: error },
-    );
+    return new AppError('MODEL_API_ERROR', `The model ${this.id} ${what}${status ? ` with HTTP ${status}` : ''}: ${message}`, {
+      details: { model: this.id, ...(status ? { status } : {}) },
+      cause: error,
+    });
   }
 }
 
@@ -184,8 +182,10 @@ class StallGuard {
           'MODEL_TIMEOUT',
           `The model ${this.id} sent nothing for ${this.timeoutMs} ms (MODEL_TIMEOUT_MS), so the call was stopped.`,
           {
-            model: this.id,
-            timeoutMs: this.timeoutMs,
+            details: {
+              model: this.id,
+              timeoutMs: this.timeoutMs,
+            },
           },
         ),
       );

@@ -27,7 +27,7 @@ describe('the error handler', () => {
   it('passes an AppError through with its status, code, message and details', async () => {
     const server = app();
     server.get('/taken', async () => {
-      throw new AppError('EMAIL_TAKEN', undefined, { email: 'a@example.test' });
+      throw new AppError('EMAIL_TAKEN', { details: { email: 'a@example.test' } });
     });
     const response = await server.inject({ method: 'GET', url: '/taken' });
     expect(response.statusCode).toBe(409);

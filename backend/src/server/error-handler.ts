@@ -34,17 +34,19 @@ export function toAppError(error: unknown): AppError {
       message: v.message ?? 'is not valid',
     }));
     return new AppError('VALIDATION_FAILED', `The request is not valid: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, {
-      issues,
+      details: {
+        issues,
+      },
     });
   }
   const mapped = toDatabaseError(error);
   if (mapped instanceof AppError) return mapped;
   const problem = dataExceptionOf(error);
-  if (problem) return new AppError('INVALID_INPUT', `A value in the request cannot be used: ${problem}.`, undefined, { cause: error });
+  if (problem) return new AppError('INVALID_INPUT', `A value in the request cannot be used: ${problem}.`, { cause: error });
   const fastifyError = error as Partial<FastifyError>;
   const code = fastifyError.code && fastifyCodes[fastifyError.code];
   if (code) return new AppError(code, code === 'VALIDATION_FAILED' ? fastifyError.message : undefined);
-  return new AppError('INTERNAL', undefined, undefined, { cause: error });
+  return new AppError('INTERNAL', { cause: error });
 }
 
 export function sendError(reply: FastifyReply, error: AppError): FastifyReply {

@@ -25,7 +25,9 @@ export async function installRateLimits(app: FastifyInstance, limits: Config['ra
     keyGenerator: (request) => `${groupOf(request)}:${request.principal?.user.id ?? `ip:${request.ip}`}`,
     errorResponseBuilder: (_request, context) =>
       new AppError('RATE_LIMITED', `Too many requests: at most ${context.max} a minute. Retry in ${context.after}.`, {
-        retryAfter: context.after,
+        details: {
+          retryAfter: context.after,
+        },
       }),
   });
 }

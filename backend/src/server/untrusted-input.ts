@@ -32,7 +32,7 @@ export function storableText(text: string): string {
 
 /** Throws FORBIDDEN_KEY or INVALID_TEXT for a key (a JSON key, a form field's name) no object may have. */
 export function checkKey(key: string): void {
-  if (forbiddenKeys.has(key)) throw new AppError('FORBIDDEN_KEY', undefined, { key });
+  if (forbiddenKeys.has(key)) throw new AppError('FORBIDDEN_KEY', { details: { key } });
   storableText(key);
 }
 

@@ -62,7 +62,7 @@ export class SessionSetup {
         throw new AppError(
           'INTEGRATIONS_MISSING',
           `The template "${template.name}" requires ${generated.missingIntegrations.join(', ')}: connect ${generated.missingIntegrations.length === 1 ? 'it' : 'them'} first.`,
-          { missingIntegrations: generated.missingIntegrations },
+          { details: { missingIntegrations: generated.missingIntegrations } },
         );
       }
       prompt = generated;

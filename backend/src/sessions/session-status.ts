@@ -100,7 +100,7 @@ export function assertTransition(from: SessionStatus, to: SessionStatus, by: Sta
   if (canTransition(from, to, by)) return;
   const allowed = nextStatuses(from, by);
   const options = allowed.length > 0 ? `it can become ${allowed.join(' or ')}` : 'it cannot change any more';
-  throw new AppError('INVALID_TRANSITION', `A ${from} session cannot become ${to}: ${options}.`, { from, to, allowed });
+  throw new AppError('INVALID_TRANSITION', `A ${from} session cannot become ${to}: ${options}.`, { details: { from, to, allowed } });
 }
 
 /**

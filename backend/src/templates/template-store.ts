@@ -156,7 +156,7 @@ export class TemplateStore {
           compiled = compileTemplate(row.definition);
         } catch (error) {
           // Stored definitions were valid when written: one that no longer compiles is our fault, not the caller's.
-          throw new AppError('INTERNAL', undefined, { template: row.template_id, version: row.version }, { cause: error });
+          throw new AppError('INTERNAL', { details: { template: row.template_id, version: row.version }, cause: error });
         }
         this.remember(row.template_id, row.version, compiled, row.created_at);
       }

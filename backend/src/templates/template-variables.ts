@@ -107,7 +107,9 @@ export function resolveVariables(declared: readonly VariableDefinition[], given:
   const unknown = Object.keys(given).filter((name) => !byName.has(name));
   if (unknown.length > 0) {
     throw new AppError('INVALID_VARIABLE', `This template declares no variable ${unknown.map((n) => JSON.stringify(n)).join(', ')}.`, {
-      variables: unknown,
+      details: {
+        variables: unknown,
+      },
     });
   }
   const resolved: ResolvedVariables = {};
@@ -124,15 +126,19 @@ export function resolveVariables(declared: readonly VariableDefinition[], given:
     const result = coerceVariable(variable, raw);
     if ('problem' in result) {
       throw new AppError('INVALID_VARIABLE', `Variable "${variable.name}" ${result.problem}.`, {
-        variable: variable.name,
-        type: variable.type,
+        details: {
+          variable: variable.name,
+          type: variable.type,
+        },
       });
     }
     resolved[variable.name] = result.value;
   }
   if (missing.length > 0) {
     throw new AppError('MISSING_VARIABLES', `Missing required ${missing.length === 1 ? 'variable' : 'variables'}: ${missing.join(', ')}.`, {
-      missing,
+      details: {
+        missing,
+      },
     });
   }
   return resolved;

@@ -88,7 +88,9 @@ const searchBody = z.strictObject({
 function validation(error: z.ZodError, where: string): AppError {
   const issues = error.issues.map((i) => ({ path: [where, ...i.path].join('.'), message: i.message }));
   return new AppError('VALIDATION_FAILED', `The request is not valid: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, {
-    issues,
+    details: {
+      issues,
+    },
   });
 }
 
