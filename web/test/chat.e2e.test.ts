@@ -66,8 +66,8 @@ describe('the console: gallery, chat and sessions, in a real browser', { timeout
     await page.waitForURL(/\/chat\/[0-9a-f-]{36}$/);
     sessionId = page.url().split('/').at(-1)!;
     await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Inbox check');
-    expect(await page.locator('.chat-header [data-status]').first().textContent()).toBe('running');
-    expect(await mailChip(page).textContent()).toBe('Mail: connected');
+    await expect.poll(() => page.locator('.chat-header [data-status]').first().textContent()).toBe('running');
+    await expect.poll(() => mailChip(page).textContent()).toBe('Mail: connected');
     const { body } = await h.call<{ session: { variables: Record<string, unknown> } }>('GET', `/v1/sessions/${sessionId}`);
     expect(body.session.variables).toEqual({ person: 'Ada', folder: 'archive' });
 
@@ -232,7 +232,7 @@ describe('the console: gallery, chat and sessions, in a real browser', { timeout
     await page.getByRole('button', { name: 'Send' }).click();
     await page.getByRole('button', { name: 'Send it to my agent' }).click();
     await page.waitForURL(/\/chat\/[0-9a-f-]{36}$/);
-    expect(await page.locator('.message-user').first().textContent()).toContain('hello there');
+    await expect.poll(() => page.locator('.message-user').first().textContent()).toContain('hello there');
     await expect.poll(() => page.locator('.message-assistant').count()).toBe(1);
   });
 

@@ -51,7 +51,7 @@ describe('the settings page: profile, tokens, agents and templates', () => {
     await zone.selectOption('Europe/Berlin');
     await profile.getByRole('button', { name: 'Save profile' }).click();
     await expect.poll(() => profile.getByRole('status').textContent()).toBe('Saved');
-    expect(await page.locator('.who').textContent()).toBe('Ada Lovelace');
+    await expect.poll(() => page.locator('.who').textContent()).toBe('Ada Lovelace');
     const me = await h.call<{ user: { name: string; timezone: string } }>('GET', '/v1/me');
     expect(me.body.user).toMatchObject({ name: 'Ada Lovelace', timezone: 'Europe/Berlin' });
 
