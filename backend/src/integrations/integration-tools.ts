@@ -8,7 +8,8 @@ import { withRetries, type RetryPolicy } from '../providers/index.ts';
 import { AppError, isAppError, type ErrorCode } from '../errors.ts';
 import { redactArguments } from '../redaction/index.ts';
 import { ToolError, toolPatternCovers, type ToolDefinition } from '../tools/index.ts';
-import type { ConnectionView, IntegrationService } from './integration-service.ts';
+import type { ConnectionView } from './connection-store.ts';
+import type { IntegrationService } from './integration-service.ts';
 import { McpUnavailable, type McpClients, type McpTarget } from './mcp-clients.ts';
 import type { RegisteredTool, ToolRegistry, ToolsChange } from './tool-registry.ts';
 
