@@ -1,14 +1,12 @@
 export { Catalogue, loadCatalogue, type ProviderEntry } from './catalogue.ts';
 export { CredentialVault, type Credentials } from './credential-vault.ts';
 export { HealthMonitor } from './integration-health.ts';
-export {
-  IntegrationService,
-  CredentialsRejected,
-  type ConnectionView,
-  type IntegrationListing,
-  type ConnectInput,
-} from './integration-service.ts';
-export { IntegrationTools, type DiscoveredIntegration, type ToolStats } from './integration-tools.ts';
+export { CredentialsRejected } from './connection-credentials.ts';
+export type { ConnectionView, IntegrationListing } from './connection-store.ts';
+export { IntegrationService, type ConnectInput } from './integration-service.ts';
+export { IntegrationTools } from './integration-tools.ts';
+export type { DiscoveredIntegration } from './tool-discovery.ts';
+export type { ToolStats } from './tool-usage.ts';
 export { rotateCredentials } from './key-rotation.ts';
 export { McpClients } from './mcp-clients.ts';
 export { OutboundGuard, isAllowListEntry } from './outbound-guard.ts';

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { PostgresDatabase } from '../database/index.ts';
 import type { CredentialVault } from './credential-vault.ts';
-import { openCredentials } from './token-refresher.ts';
+import { openCredentials } from './connection-credentials.ts';
 
 /**
  * Re-encrypts every stored credential that is not under the keyring's current key, a row at a

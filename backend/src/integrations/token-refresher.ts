@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { sql, type Selectable } from 'kysely';
+import { sql } from 'kysely';
 import { recordAudit } from '../accounts/index.ts';
-import type { IntegrationConnectionsTable, PostgresDatabase } from '../database/index.ts';
+import type { PostgresDatabase } from '../database/index.ts';
 import { AppError, type ReportedError } from '../errors.ts';
+import { grantedCredentials, openCredentials } from './connection-credentials.ts';
+import { announceStatusChange } from './connection-status.ts';
+import type { ConnectionRow } from './connection-store.ts';
 import type { ToolRegistry } from './tool-registry.ts';
 import type { CredentialVault, Credentials } from './credential-vault.ts';
 import { OAuthProviderError, type OAuthClient } from './oauth-client.ts';
-
-export type ConnectionRow = Selectable<IntegrationConnectionsTable>;
 
 export interface TokenRefresherDeps {
   database: PostgresDatabase;
@@ -92,12 +93,7 @@ export class TokenRefresher {
       if (!credentials.refreshToken || !client)
         throw new OAuthProviderError('The provider gave no refresh token, or is no longer offered', true);
       const granted = await client.refresh(credentials.refreshToken);
-      const renewed: Credentials = {
-        ...credentials,
-        accessToken: granted.accessToken,
-        tokenType: granted.tokenType,
-        ...(granted.refreshToken ? { refreshToken: granted.refreshToken } : {}),
-      };
+      const renewed: Credentials = { ...credentials, ...grantedCredentials(granted) };
       const sealed = this.deps.vault.seal({ userId: row.user_id, connectionId: row.id }, renewed);
       await this.deps.database.transaction(async (tx) => {
         const updated = await tx
@@ -160,13 +156,11 @@ export class TokenRefresher {
         .returning('id')
         .executeTakeFirst();
       if (!updated) return;
-      const connection = { integrationId: row.id, provider: row.provider };
-      await this.deps.registry.announce(tx, row.user_id, { type: 'integration.error', data: { ...connection, ...lastError } });
-      if (row.status !== 'error')
-        await this.deps.registry.announce(tx, row.user_id, {
-          type: 'integration.status_changed',
-          data: { ...connection, from: row.status, to: 'error', reason: lastError.message.slice(0, 500) },
-        });
+      await this.deps.registry.announce(tx, row.user_id, {
+        type: 'integration.error',
+        data: { integrationId: row.id, provider: row.provider, ...lastError },
+      });
+      if (row.status !== 'error') await announceStatusChange(this.deps.registry, tx, row, 'error', lastError.message);
     });
   }
 
@@ -182,12 +176,6 @@ export class TokenRefresher {
   private open(row: ConnectionRow): Credentials {
     return openCredentials(this.deps.vault, row);
   }
-}
-
-/** A connection's credentials, decrypted; none for a keyless connection. */
-export function openCredentials(vault: CredentialVault, row: ConnectionRow): Credentials {
-  if (!row.credentials || !row.credentials_key_id) return {};
-  return vault.open({ userId: row.user_id, connectionId: row.id }, { keyId: row.credentials_key_id, sealed: Buffer.from(row.credentials) });
 }
 
 function brokenError(row: ConnectionRow, reason?: string): AppError {
