@@ -20,9 +20,9 @@ const cacheMs = 10_000;
 
 /**
  * Which features this installation offers: switched on in the config, and able to work on this
- * database. The knowledge base needs pgvector: on a server without it, everything else migrates
- * and the knowledge base answers 503 FEATURE_UNAVAILABLE until pgvector is installed and
- * `agentry migrate up` runs again.
+ * database. The knowledge base needs pgvector: on a server without it (or whose role may not create
+ * it), everything else migrates and the knowledge base answers 503 FEATURE_UNAVAILABLE until
+ * pgvector is installed and `agentry migrate up` runs again.
  */
 export class Features {
   private cached: { at: number; states: FeatureStates } | undefined;
@@ -52,7 +52,7 @@ export class Features {
               available: false,
               reason: status.vectorAvailable
                 ? 'The knowledge base tables are not migrated yet: run "agentry migrate up".'
-                : 'The knowledge base needs the pgvector extension, which this PostgreSQL server does not have. Install pgvector (0.8 or later recommended) on the server, then run "agentry migrate up".',
+                : 'The knowledge base needs the pgvector extension in this database, which it does not have and its role cannot create. Install pgvector (0.8 or later recommended) on the server and, unless the role is a superuser, run "create extension vector" in the database as one; then run "agentry migrate up".',
             },
       integrations: this.enabled.integrations ? { enabled: true, available: true } : off('FEATURE_INTEGRATIONS=false'),
       chatAutoExecute: this.enabled.chatAutoExecute ? { enabled: true, available: true } : off('FEATURE_CHAT_AUTO_EXECUTE=false'),

@@ -6,7 +6,7 @@ import { loadConfig, type Config } from '../src/config.ts';
 import type { DatabaseDriver, DatabaseTarget } from '../src/database/index.ts';
 import { createRuntime, type Runtime } from '../src/runtime.ts';
 import { buildApp } from '../src/server/index.ts';
-import { createTestDatabase } from './test-database.ts';
+import { createTestDatabase, type TestTargetOptions } from './test-database.ts';
 
 export interface TestApp {
   app: FastifyInstance;
@@ -30,9 +30,9 @@ export const testSecretKey = Buffer.alloc(32, 9).toString('base64');
 export async function createTestApp(
   driver: DatabaseDriver,
   env: Record<string, string> = {},
-  options: { now?: () => number } = {},
+  options: { now?: () => number } & TestTargetOptions = {},
 ): Promise<TestApp> {
-  const test = await createTestDatabase(driver);
+  const test = await createTestDatabase(driver, { withoutPgvector: options.withoutPgvector ?? false });
   const where =
     test.target.driver === 'postgres'
       ? { DATABASE_URL: test.target.url, AGENTRY_SECRET_KEY: testSecretKey }

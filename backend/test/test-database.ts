@@ -16,10 +16,22 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+export interface TestTargetOptions {
+  /**
+   * A server database owned by a role of its own that is no superuser, as on a managed server: it
+   * may create tables but not pgvector (an untrusted extension), so the knowledge base is off
+   * there even though the test server has pgvector. PostgreSQL only.
+   */
+  withoutPgvector?: boolean;
+}
+
 /** A fresh database target of its own for a suite: a copy of the embedded template, or a new server database. */
 export async function createTestTarget(
   driver: DatabaseDriver,
+  options: TestTargetOptions = {},
 ): Promise<{ target: DatabaseTarget; dataDir?: string; drop(): Promise<void> }> {
+  if (options.withoutPgvector && driver !== 'postgres')
+    throw new Error('withoutPgvector needs a PostgreSQL server: PGlite always has pgvector');
   if (driver === 'pglite') {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentry-test-'));
     const dir = path.join(dataDir, 'pglite');
@@ -28,21 +40,34 @@ export async function createTestTarget(
   }
   const admin = inject('postgresUrl');
   const name = `agentry_test_${randomBytes(6).toString('hex')}`;
-  await withClient(admin, (client) => client.query(`create database "${name}"`));
   const url = new URL(admin);
   url.pathname = `/${name}`;
+  if (options.withoutPgvector) {
+    // The role and the database share the random name; the test server trusts local connections.
+    await withClient(admin, async (client) => {
+      await client.query(`create role "${name}" login`);
+      await client.query(`create database "${name}" owner "${name}"`);
+    });
+    url.username = name;
+  } else {
+    await withClient(admin, (client) => client.query(`create database "${name}"`));
+  }
   return {
     target: { driver, url: url.toString() },
-    drop: () => withClient(admin, (client) => client.query(`drop database if exists "${name}" with (force)`)).then(() => undefined),
+    drop: () =>
+      withClient(admin, async (client) => {
+        await client.query(`drop database if exists "${name}" with (force)`);
+        if (options.withoutPgvector) await client.query(`drop role if exists "${name}"`);
+      }),
   };
 }
 
 /** Opens a fresh database (migrated unless told otherwise); `drop()` closes and deletes it. */
 export async function createTestDatabase(
   driver: DatabaseDriver,
-  options: { migrate?: boolean; poolMax?: number; poolTimeoutMs?: number } = {},
+  options: { migrate?: boolean; poolMax?: number; poolTimeoutMs?: number } & TestTargetOptions = {},
 ): Promise<TestDatabase> {
-  const { target, dataDir, drop } = await createTestTarget(driver);
+  const { target, dataDir, drop } = await createTestTarget(driver, { withoutPgvector: options.withoutPgvector ?? false });
   const database = await PostgresDatabase.open(target, {
     pool: { max: options.poolMax ?? 5, timeoutMs: options.poolTimeoutMs ?? 3000, statementTimeoutMs: 30_000 },
     purpose: 'test',

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestDatabase, drivers, type TestDatabase } from '../../test/test-database.ts';
 import { Features } from '../features.ts';
 import { vectorMigrations } from '../../database/migrations/index.ts';
@@ -89,33 +90,62 @@ describe.each(drivers)('migrations on %s', (driver) => {
 });
 
 describe('the knowledge base on a PostgreSQL server follows pgvector', () => {
-  let test: TestDatabase;
+  const allOn = { knowledgeBase: true, integrations: true, chatAutoExecute: true };
 
-  beforeAll(async () => {
-    test = await createTestDatabase('postgres', { migrate: false });
-  });
-  afterAll(() => test.drop());
-
-  it('without pgvector: migrates everything else and reports the knowledge base unavailable, with the fix', async () => {
-    const runner = new MigrationRunner(test.database.db);
-    // This machine's PostgreSQL has no pgvector. A TEST_DATABASE_URL server with it checks the other side.
-    if (await runner.vectorAvailable()) {
+  it('with pgvector: migrates the knowledge base too and reports it available', async () => {
+    const test = await createTestDatabase('postgres', { migrate: false });
+    try {
+      const runner = new MigrationRunner(test.database.db);
+      expect(await runner.vectorAvailable()).toBe(true);
       await runner.up();
-      const states = await new Features({ knowledgeBase: true, integrations: true, chatAutoExecute: true }, runner).states();
-      expect(states.knowledgeBase.available).toBe(true);
-      return;
+      expect(await runner.status()).toMatchObject({ pending: 0, blocked: 0, vectorAvailable: true });
+      expect(await tables(test)).toEqual(expect.arrayContaining(['users', 'kb_embeddings', 'kb_embedding_models']));
+      expect((await new Features(allOn, runner).states()).knowledgeBase).toEqual({ enabled: true, available: true });
+    } finally {
+      await test.drop();
     }
-    await runner.up();
-    const status = await runner.status();
-    expect(status.pending).toBe(0);
-    expect(status.blocked).toBe(Object.keys(vectorMigrations).length);
-    expect(await tables(test)).toContain('users');
+  });
 
-    const features = await new Features({ knowledgeBase: true, integrations: true, chatAutoExecute: true }, runner).states();
-    expect(features.knowledgeBase).toMatchObject({ enabled: true, available: false });
-    expect(features.knowledgeBase.reason).toMatch(/pgvector.*agentry migrate up/);
-    const gate = new Features({ knowledgeBase: true, integrations: true, chatAutoExecute: true }, runner);
-    await expect(gate.require('knowledgeBase')).rejects.toMatchObject({ code: 'FEATURE_UNAVAILABLE', status: 503 });
-    await expect(gate.require('integrations')).resolves.toBeUndefined();
+  it('where its role may not create pgvector: migrates everything else and reports the knowledge base unavailable, with the fix', async () => {
+    // The test server has pgvector's files; this database's role is no superuser, as on a managed server.
+    const test = await createTestDatabase('postgres', { migrate: false, withoutPgvector: true });
+    try {
+      const runner = new MigrationRunner(test.database.db);
+      expect(await runner.vectorAvailable()).toBe(false);
+      await runner.up();
+      const status = await runner.status();
+      expect(status.pending).toBe(0);
+      expect(status.blocked).toBe(Object.keys(vectorMigrations).length);
+      expect(await tables(test)).toContain('users');
+      expect(await tables(test)).not.toContain('kb_embeddings');
+
+      const features = await new Features(allOn, runner).states();
+      expect(features.knowledgeBase).toMatchObject({ enabled: true, available: false });
+      expect(features.knowledgeBase.reason).toMatch(/pgvector.*create extension vector.*agentry migrate up/);
+      const gate = new Features(allOn, runner);
+      await expect(gate.require('knowledgeBase')).rejects.toMatchObject({ code: 'FEATURE_UNAVAILABLE', status: 503 });
+      await expect(gate.require('integrations')).resolves.toBeUndefined();
+
+      // Once an administrator creates the extension in the database, the next "migrate up" brings the knowledge base.
+      const admin = await createAdminClient(test);
+      await admin.query('create extension vector');
+      await admin.end();
+      expect(await runner.vectorAvailable()).toBe(true);
+      await runner.up();
+      expect(await tables(test)).toContain('kb_embeddings');
+      expect((await new Features(allOn, runner).states()).knowledgeBase.available).toBe(true);
+    } finally {
+      await test.drop();
+    }
   });
 });
+
+/** A superuser's connection to the test's own server database. */
+async function createAdminClient(test: TestDatabase): Promise<pg.Client> {
+  if (test.target.driver !== 'postgres') throw new Error('a server database only');
+  const url = new URL(inject('postgresUrl'));
+  url.pathname = new URL(test.target.url).pathname;
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  return client;
+}

@@ -15,7 +15,7 @@ export interface MigrationStatus {
   migrations: MigrationState[];
   /** Pending migrations that can run here. */
   pending: number;
-  /** Pending migrations that need the vector extension, which this database cannot install. */
+  /** Pending migrations that need the vector extension, which this database does not have and its role cannot install. */
   blocked: number;
   vectorAvailable: boolean;
 }
@@ -47,10 +47,23 @@ export class MigrationRunner {
     });
   }
 
-  /** Whether pgvector is installed here, or can be. */
+  /**
+   * Whether pgvector is installed in this database, or this role can install it. The server having
+   * pgvector's files is not enough: pgvector is not a trusted extension, so on a managed server
+   * whose role is no superuser, "create extension" fails until an administrator runs it. Without
+   * this check such a server would fail its first start with MIGRATION_FAILED instead of starting
+   * with the knowledge base unavailable.
+   */
   async vectorAvailable(): Promise<boolean> {
     const { rows } = await sql<{ available: boolean }>`
-      select exists (select 1 from pg_available_extensions where name = 'vector') as available`.execute(this.db);
+      select exists (select 1 from pg_extension where extname = 'vector')
+          or exists (
+               select 1 from pg_available_extension_versions v
+                where v.name = 'vector'
+                  and (not v.superuser
+                       or (v.trusted and has_database_privilege(current_database(), 'CREATE'))
+                       or (select rolsuper from pg_roles where rolname = current_user))
+             ) as available`.execute(this.db);
     return rows[0]?.available ?? false;
   }
 

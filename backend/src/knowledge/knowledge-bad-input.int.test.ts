@@ -2,14 +2,12 @@ import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { multipart, type MultipartField } from '../../test/multipart.ts';
 import { bearer, createTestApp, type TestApp } from '../../test/test-app.ts';
+import { drivers } from '../../test/test-database.ts';
 
-// The embedded database only: this machine's PostgreSQL has no pgvector, so its knowledge routes
-// answer 503 before reading anything. The rules are the server's, not the driver's; the database's
-// own refusals are covered on both drivers in server/bad-input.int.test.ts.
-describe('the knowledge base refuses hostile uploads and filters with 400, never 500', () => {
+describe.each(drivers)('the knowledge base refuses hostile uploads and filters with 400, never 500, on %s', (driver) => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await createTestApp('pglite');
+    t = await createTestApp(driver);
   });
   afterAll(() => t.close());
 

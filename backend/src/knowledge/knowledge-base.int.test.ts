@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOpenAi, type FakeOpenAi } from '../../test/fake-openai.ts';
 import { createTestApp, type TestApp } from '../../test/test-app.ts';
+import { drivers } from '../../test/test-database.ts';
 import { KnowledgeBase } from './knowledge-base.ts';
 import { KnowledgeSearch } from './knowledge-search.ts';
 import { knowledgeSearchTool } from './knowledge-search-tool.ts';
@@ -10,7 +11,7 @@ import { knowledgeSearchTool } from './knowledge-search-tool.ts';
 const text = (topic: string) =>
   Array.from({ length: 40 }, (_, i) => `Paragraph ${i} on ${topic}: the details differ in every paragraph, number ${i * 7}.`).join('\n\n');
 
-describe('knowledge base processing (embedded database)', () => {
+describe.each(drivers)('knowledge base processing on %s', (driver) => {
   let t: TestApp;
   let fake: FakeOpenAi;
   const errors: Error[] = [];
@@ -32,7 +33,7 @@ describe('knowledge base processing (embedded database)', () => {
 
   beforeAll(async () => {
     fake = await startFakeOpenAi();
-    t = await createTestApp('pglite');
+    t = await createTestApp(driver);
   });
   afterAll(async () => {
     await t.close();

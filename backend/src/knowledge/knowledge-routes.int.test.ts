@@ -3,12 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docx, docxBomb, imageOnlyPdf, lyingDocxBomb, nestedHtml, pdfBomb, textPdf } from '../../test/documents.ts';
 import { multipart } from '../../test/multipart.ts';
 import { bearer, createTestApp, type TestApp } from '../../test/test-app.ts';
+import { drivers } from '../../test/test-database.ts';
 
-describe('knowledge base over HTTP (embedded database)', () => {
+describe.each(drivers)('knowledge base over HTTP on %s', (driver) => {
   let t: TestApp;
   let otherToken: string;
   beforeAll(async () => {
-    t = await createTestApp('pglite', { KB_MAX_UPLOAD_BYTES: String(256 * 1024) });
+    t = await createTestApp(driver, { KB_MAX_UPLOAD_BYTES: String(256 * 1024) });
     otherToken = (await t.runtime.users.create({ email: 'other@example.test' }, { userId: null, ip: null })).token;
   });
   afterAll(() => t.close());
@@ -294,7 +295,7 @@ async function measured<T>(work: () => Promise<T>): Promise<{ result: T; seconds
   }
 }
 
-describe("hostile documents fail alone, quickly, and outside the server's memory (embedded database)", () => {
+describe.each(drivers)("hostile documents fail alone, quickly, and outside the server's memory on %s", (driver) => {
   let t: TestApp;
   let otherToken: string;
   const upload = (token: string, file: Parameters<typeof multipart>[0]) => {
@@ -312,7 +313,7 @@ describe("hostile documents fail alone, quickly, and outside the server's memory
     );
 
   beforeAll(async () => {
-    t = await createTestApp('pglite', { KB_READ_TIMEOUT_MS: '1500', KB_WORKERS: '2', KB_MAX_TEXT_CHARS: '65536' });
+    t = await createTestApp(driver, { KB_READ_TIMEOUT_MS: '1500', KB_WORKERS: '2', KB_MAX_TEXT_CHARS: '65536' });
     otherToken = (await t.runtime.users.create({ email: 'bystander@example.test' }, { userId: null, ip: null })).token;
     // Both reader processes up, as on a server that has read documents before.
     await Promise.all([
@@ -397,15 +398,18 @@ describe("hostile documents fail alone, quickly, and outside the server's memory
   });
 });
 
-describe('knowledge base without pgvector (PostgreSQL here has none)', () => {
+describe('knowledge base without pgvector (a PostgreSQL database whose role may not create it)', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await createTestApp('postgres');
+    t = await createTestApp('postgres', {}, { withoutPgvector: true });
   });
   afterAll(() => t.close());
 
-  it('answers 503 FEATURE_UNAVAILABLE with the fix in the message', async () => {
-    if (await t.runtime.migrations.vectorAvailable()) return;
+  it('answers 503 FEATURE_UNAVAILABLE with the fix in the message, and everything else works', async () => {
+    expect(await t.runtime.migrations.vectorAvailable()).toBe(false);
+    expect((await t.app.inject({ method: 'GET', url: '/v1/me', headers: bearer(t.userToken) })).statusCode).toBe(200);
+    const health = (await t.app.inject({ method: 'GET', url: '/health' })).json();
+    expect(health.features.knowledgeBase).toMatchObject({ enabled: true, available: false });
     const response = await t.app.inject({
       method: 'POST',
       url: '/v1/knowledge/search',

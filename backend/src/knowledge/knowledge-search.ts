@@ -65,10 +65,18 @@ const rrfK = 60;
 export class KnowledgeSearch {
   private iterative: Promise<boolean> | undefined;
 
+  /**
+   * `capabilities.iterativeScan` overrides what the installed pgvector's version says: false takes
+   * the path for pgvector below 0.8 (over-fetch, no iterative scan) on any version, so that path
+   * stays tested on a newer server.
+   */
   constructor(
     private readonly database: PostgresDatabase,
     private readonly knowledge: KnowledgeBase,
-  ) {}
+    capabilities: { iterativeScan?: boolean } = {},
+  ) {
+    if (capabilities.iterativeScan !== undefined) this.iterative = Promise.resolve(capabilities.iterativeScan);
+  }
 
   async search(userId: string, query: SearchQuery): Promise<{ results: SearchResult[]; totalCount: number }> {
     const model = await this.knowledge.models.active();

@@ -258,17 +258,29 @@ describe.each(['pglite', 'postgres'] as const)('templates over HTTP (%s)', (driv
     expect((await t.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
   });
 
-  it('tells the agent whether there is a knowledge base, and leaves out the steps that need one where there is not', async () => {
+  it('tells the agent there is a knowledge base where there is one', async () => {
     const qa = await builtIn('document-qa');
     const prompt = (await call('POST', `/v1/templates/${qa.id}/prompt`, { variables: { question: 'What is the refund policy?' } })).json();
-    if (driver === 'postgres') {
-      // This machine's PostgreSQL has no pgvector: the search step is left out and the agent is told why.
+    expect(prompt.tools).toEqual(['knowledge_search']);
+    expect(prompt.systemPrompt).toContain("- Knowledge base: available: search the user's documents with knowledge_search");
+  });
+});
+
+describe('templates on a PostgreSQL database without pgvector', () => {
+  it('leave out the steps that need the knowledge base, and tell the agent why', async () => {
+    const t = await createTestApp('postgres', {}, { withoutPgvector: true });
+    try {
+      const call = (method: 'GET' | 'POST', url: string, payload?: object) =>
+        t.app.inject({ method, url, headers: bearer(t.userToken), ...(payload === undefined ? {} : { payload }) });
+      const qa = (await call('GET', '/v1/templates')).json().templates.find((x: { slug: string }) => x.slug === 'document-qa');
+      const prompt = (
+        await call('POST', `/v1/templates/${qa.id}/prompt`, { variables: { question: 'What is the refund policy?' } })
+      ).json();
       expect(prompt.tools).toEqual([]);
       expect(prompt.systemPrompt).toContain('- Step 1 needs the knowledge base');
       expect(prompt.systemPrompt).toContain('- Knowledge base: not available on this installation.');
-    } else {
-      expect(prompt.tools).toEqual(['knowledge_search']);
-      expect(prompt.systemPrompt).toContain("- Knowledge base: available: search the user's documents with knowledge_search");
+    } finally {
+      await t.close();
     }
   });
 });
