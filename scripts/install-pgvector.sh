@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds pgvector from the vendored upstream source and installs it into this machine's newest
-# PostgreSQL (the one the test suites start), because Debian's package sources have no pgvector.
+# Builds pgvector, when it is missing, from the vendored upstream source and installs it into this
+# machine's newest PostgreSQL (the one the test suites start): Debian's package sources have none.
 # It never downloads pgvector: the tarball comes from AGENTRY_VENDOR_DIR (default ../shared/vendor
 # beside the repository, where CI keeps it), checked against the checksum pinned here. The build
 # runs in a scratch folder, so the repository stays clean. Needs root (apt-get, make install).
@@ -11,15 +11,18 @@ version=0.8.6
 sha256=5743dac39fdfa740533cf95e71b033bd5513b71dda194b3cf19464ccbf76f3fb
 tarball="$vendor/pgvector-$version.tar.gz"
 
+# The same server the tests pick: the newest major under /usr/lib/postgresql.
+major="$(ls /usr/lib/postgresql | sort -n | tail -n 1)"
+pg_config="/usr/lib/postgresql/$major/bin/pg_config"
+if [ -f "$("$pg_config" --sharedir)/extension/vector.control" ]; then
+  exit 0 # already installed
+fi
 if [ ! -f "$tarball" ]; then
   echo "install-pgvector: $tarball is missing; set AGENTRY_VENDOR_DIR to the folder that holds it" >&2
   exit 1
 fi
 echo "$sha256  $tarball" | sha256sum --check --quiet
 
-# The same server the tests pick: the newest major under /usr/lib/postgresql.
-major="$(ls /usr/lib/postgresql | sort -n | tail -n 1)"
-pg_config="/usr/lib/postgresql/$major/bin/pg_config"
 # pg_config comes with the client package; the headers to build against come with the dev one.
 if [ ! -f "$("$pg_config" --includedir-server 2>/dev/null)/postgres.h" ]; then
   apt-get update -qq
