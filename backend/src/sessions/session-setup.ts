@@ -1,7 +1,7 @@
 import { AppError } from '../errors.ts';
 import { completeSessionToolName, type PromptUser, type TemplateService } from '../templates/index.ts';
-import { everyIntegrationTool, providerOfTool, providerToolsPattern, toolPatternCovers } from '../tools/index.ts';
 import type { AgentService, AgentView } from './agent-service.ts';
+import { narrowTools, plainToolOffer, templateToolOffer } from './narrow-tools.ts';
 
 const defaultInstructions = 'You are a helpful assistant. Be accurate and brief, and say so when you do not know.';
 
@@ -76,16 +76,8 @@ export class SessionSetup {
     // Integration tools are named by pattern and found at each step among the user's connected
     // ones: a template run gets every tool of the providers its steps use, a plain session all.
     const offered = prompt
-      ? [
-          ...new Set([
-            ...prompt.tools,
-            ...prompt.tools.flatMap((tool) => {
-              const provider = providerOfTool(tool);
-              return provider ? [providerToolsPattern(provider)] : [];
-            }),
-          ]),
-        ]
-      : [...((await this.deps.knowledgeBaseAvailable()) ? ['knowledge_search'] : []), ...this.deps.customTools, everyIntegrationTool];
+      ? templateToolOffer(prompt.tools)
+      : plainToolOffer({ knowledgeBase: await this.deps.knowledgeBaseAvailable(), customTools: this.deps.customTools });
     const allowed = agent.tools ? narrowTools(offered, agent.tools) : offered;
     // A template run can always say it is done, whatever the allow-list.
     const tools = prompt ? [...allowed, completeSessionToolName] : allowed;
@@ -106,11 +98,4 @@ export class SessionSetup {
     };
     return { agent, columns };
   }
-}
-
-/** The offered tools an agent's allow-list keeps: names it lists, and integration tools or patterns it lists within an offered pattern. */
-function narrowTools(offered: readonly string[], allowList: readonly string[]): string[] {
-  const plain = offered.filter((tool) => !tool.includes('*') && allowList.some((allowed) => toolPatternCovers(allowed, tool)));
-  const integration = allowList.filter((allowed) => offered.some((tool) => tool.includes('*') && toolPatternCovers(tool, allowed)));
-  return [...new Set([...plain, ...integration])];
 }

@@ -1,0 +1,29 @@
+import { z } from 'zod';
+import { modelIdPattern } from '../providers/index.ts';
+import { endpointList } from './endpoint-list.ts';
+import { int } from './value-schemas.ts';
+
+/** Language models: the default one, the OpenAI settings and named OpenAI-compatible endpoints. */
+export const modelSettings = {
+  OPENAI_API_KEY: z.string().min(1).optional().describe('API key for openai: models.'),
+  OPENAI_BASE_URL: z.url().optional().describe('Base URL of an OpenAI-compatible server (default the OpenAI API).'),
+  DEFAULT_MODEL: z
+    .string()
+    .regex(modelIdPattern, 'must be provider:model, e.g. local:offline, openai:gpt-4o-mini or ollama:llama3.1:8b')
+    .default('local:offline')
+    .describe(
+      'Language model for sessions that name none: local:offline, openai:<model>, or <endpoint>:<model> for an endpoint in MODEL_ENDPOINTS. Checked at start.',
+    ),
+  MODEL_ENDPOINTS: endpointList('base URL', false).describe(
+    'OpenAI-compatible servers (Ollama, vLLM, LM Studio, …) as comma-separated name=baseUrl, e.g. ollama=http://localhost:11434/v1; their models are <name>:<model>.',
+  ),
+  MODEL_ENDPOINT_KEYS: endpointList('key', true).describe('API keys of MODEL_ENDPOINTS that need one, as comma-separated name=key.'),
+  MODEL_TIMEOUT_MS: int(100, 3_600_000)
+    .default(60_000)
+    .describe(
+      'How long a model call may receive nothing (before its answer starts, or between streamed chunks) before it is stopped with MODEL_TIMEOUT.',
+    ),
+  MODEL_MAX_RETRIES: int(0, 10)
+    .default(2)
+    .describe('Retries of a model call that failed before any output with 429, 5xx or a lost connection (honouring Retry-After).'),
+} as const;

@@ -1,0 +1,22 @@
+import { z } from 'zod';
+import { embedderNamePattern } from '../providers/index.ts';
+import { bool, int } from './value-schemas.ts';
+
+/** Templates: rendered-prompt caching and matching chat messages to a template. */
+export const templateSettings = {
+  FEATURE_CHAT_AUTO_EXECUTE: bool.default(true).describe('Run a matching template straight from a chat message.'),
+  PROMPT_CACHE_MAX_ENTRIES: int(1, 1_000_000)
+    .default(1000)
+    .describe('Rendered prompts kept in memory per instance; the least recently used go first.'),
+  TEMPLATE_MATCH_THRESHOLD: z.coerce
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.8)
+    .describe('Confidence at which a chat message starts its matching template directly.'),
+  TEMPLATE_MATCH_EMBEDDING_MODEL: z
+    .string()
+    .regex(embedderNamePattern, 'must be provider:model, e.g. local:hashing or openai:text-embedding-3-small')
+    .default('local:hashing')
+    .describe('Embedding model for matching chat messages to templates. The confidence curve is fitted for local:hashing.'),
+} as const;
