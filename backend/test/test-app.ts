@@ -58,14 +58,12 @@ export async function createTestApp(
     userId: user.user.id,
     routes,
     target: test.target,
+    // The order main.ts shuts down in: the server stops taking requests, then the runtime closes
+    // everything it started (so a closing step added there runs at the end of every suite), then
+    // the suite's database goes (closing it again is a no-op).
     async close() {
       await app.close();
-      await runtime.runner.stop();
-      await runtime.knowledge.stop();
-      await runtime.events.stop();
-      await runtime.tokens.stop();
-      await runtime.integrationTools.close();
-      await runtime.integrations.close();
+      await runtime.close();
       await test.drop();
       fs.rmSync(storageDir, { recursive: true, force: true });
     },

@@ -2,17 +2,18 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeChatCompletions, type FakeChatCompletions } from '../../test/fake-chat-completions.ts';
 import { bearer, createTestApp, type TestApp } from '../../test/test-app.ts';
+import { drivers } from '../../test/test-database.ts';
 import { openSocket } from '../../test/ws-client.ts';
 import { effects } from '../../test/fixtures/effect-counter-tool.ts';
 import { removeFinishedSessions } from '../sessions/index.ts';
 import { loadCustomTools } from './custom-tools.ts';
 
-describe('the agent loop (embedded database, local:offline and a model server on 127.0.0.1)', () => {
+describe.each(drivers)('the agent loop on %s (local:offline and a model server on 127.0.0.1)', (driver) => {
   let t: TestApp;
   let fake: FakeChatCompletions;
   beforeAll(async () => {
     fake = await startFakeChatCompletions();
-    t = await createTestApp('pglite', {
+    t = await createTestApp(driver, {
       MODEL_ENDPOINTS: `fake=${fake.url}`,
       SESSION_MAX_STEPS: '3',
       MODEL_TIMEOUT_MS: '30000',
@@ -479,17 +480,6 @@ describe('the agent loop (embedded database, local:offline and a model server on
     });
   });
 
-  it('refuses to start with a custom tool module that is not a tool', async () => {
-    await expect(loadCustomTools(['/nonexistent/tool.mjs'], [])).rejects.toMatchObject({
-      code: 'CONFIG_INVALID',
-      message: expect.stringContaining('cannot be loaded'),
-    });
-    const fixture = new URL('../../test/fixtures/effect-counter-tool.ts', import.meta.url).pathname;
-    await expect(loadCustomTools([fixture, fixture], [])).rejects.toMatchObject({
-      message: expect.stringContaining('"apply_effect" is taken'),
-    });
-  });
-
   it('restores a session to a checkpoint: later messages go, its context and counts come back, and it goes on', async () => {
     const session = await startSession();
     await send(session.conversationId, 'First note, nothing to look up.');
@@ -594,6 +584,20 @@ describe('the agent loop (embedded database, local:offline and a model server on
       expect(joke.suggestions[0].confidence).toBeLessThan(t.config.templates.matchThreshold);
       const triage = await chat('triage my inbox and draft replies');
       expect(triage).toMatchObject({ executed: false, missingIntegrations: ['gmail'] });
+    });
+  });
+});
+
+// Loading a custom tool module needs no database, so this runs once rather than per driver.
+describe('custom tool modules', () => {
+  it('refuses to start with a custom tool module that is not a tool', async () => {
+    await expect(loadCustomTools(['/nonexistent/tool.mjs'], [])).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringContaining('cannot be loaded'),
+    });
+    const fixture = new URL('../../test/fixtures/effect-counter-tool.ts', import.meta.url).pathname;
+    await expect(loadCustomTools([fixture, fixture], [])).rejects.toMatchObject({
+      message: expect.stringContaining('"apply_effect" is taken'),
     });
   });
 });

@@ -10,6 +10,11 @@ import { openSocket } from '../../test/ws-client.ts';
  * at random moments, then started again: every turn finishes, or waits for the user's decision
  * on a call that may have had its effect; no effect is applied twice and no step recorded twice.
  * Effects are counted by the fixture tools in a file that outlives every process.
+ *
+ * PostgreSQL only, on purpose: most of these cases need two instances on one database at once
+ * (one killed, one that takes its turns over), and the embedded database admits one process per
+ * data directory. The embedded shape's crash case (killed mid-turn, resumed by the next start) is
+ * in `main.int.test.ts`; the suite below restarts the PostgreSQL server itself.
  */
 describe('durable execution: servers killed and restarted (PostgreSQL, the server as a child process)', () => {
   let servers: DurableServers;

@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeChatCompletions, type FakeChatCompletions } from '../../test/fake-chat-completions.ts';
 import { bearer, createTestApp, type TestApp } from '../../test/test-app.ts';
+import { drivers } from '../../test/test-database.ts';
 
-describe('the monthly spend limit', () => {
+describe.each(drivers)('the monthly spend limit on %s', (driver) => {
   let t: TestApp;
   let fake: FakeChatCompletions;
   beforeAll(async () => {
     fake = await startFakeChatCompletions();
-    t = await createTestApp('pglite', {
+    t = await createTestApp(driver, {
       OPENAI_BASE_URL: fake.url,
       OPENAI_API_KEY: 'sk-test',
       SPEND_LIMIT_MONTHLY_USD: '0.0000001',

@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, createTestApp, type TestApp } from '../../test/test-app.ts';
+import { drivers } from '../../test/test-database.ts';
 
-describe('tool arguments shown to clients (embedded database, local:offline)', () => {
+describe.each(drivers)('tool arguments shown to clients on %s (local:offline)', (driver) => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await createTestApp('pglite');
+    t = await createTestApp(driver);
   });
   afterAll(async () => {
     await t.close();
