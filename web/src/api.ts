@@ -66,7 +66,7 @@ export type RequestBody<M extends Method, P extends PathFor<M>> = NonNullable<Bo
 
 /**
  * The options of `method path`, from the contract: its path parameters (`params`), its query
- * (`query`, where undefined values are left out) and its JSON body, each required when the route
+ * (`query`, where undefined and null values are left out) and its JSON body, each required when the route
  * requires it.
  */
 export type RequestOptions<M extends Method, P extends PathFor<M>> = { signal?: AbortSignal } & ParamsOption<Operation<M, P>> &
