@@ -53,16 +53,25 @@ const boundaries = [
   },
   {
     // The console imports backend code only deliberately. tool-pattern.ts is a pure file kept out of
-    // tools/index.ts so that the console bundle does not pull in the rest of the tools area.
+    // tools/index.ts so that the console bundle does not pull in the rest of the tools area. From the
+    // events index it takes types only (the event union its frames are typed by): `import type` is
+    // erased from the bundle, a value import would drag the event store and the database into it.
     files: ['web/src/**/*.{ts,tsx}'],
     rules: {
-      'no-restricted-imports': [
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-restricted-imports': [
         'error',
         {
           patterns: [
             {
-              regex: '/backend/src/(?!tools/tool-pattern\\.ts$)',
-              message: 'The console imports backend code only where it is pure and deliberate (tools/tool-pattern.ts).',
+              regex: '/backend/src/(?!tools/tool-pattern\\.ts$|events/index\\.ts$)',
+              message:
+                'The console imports backend code only where it is pure and deliberate (tools/tool-pattern.ts), and types from events/index.ts.',
+            },
+            {
+              regex: '/backend/src/events/index\\.ts$',
+              allowTypeImports: true,
+              message: 'The console takes only types from the events index: use `import type`, so no backend code reaches the bundle.',
             },
           ],
         },

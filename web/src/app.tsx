@@ -3,7 +3,7 @@ import { useContext, useEffect, useState } from 'preact/hooks';
 import lazy, { ErrorBoundary } from 'preact-iso/lazy';
 import { LocationProvider, Route, Router, useLocation } from 'preact-iso/router';
 import { api, ApiError, onSignedOut, setCsrfToken } from './api.ts';
-import type { ConsoleSession, Me } from './api-types.ts';
+import type { ConsoleSession, Me } from './api-shapes.ts';
 import { Layout } from './components/layout.tsx';
 import { Loading } from './components/ui.tsx';
 import { live } from './live.ts';
@@ -43,7 +43,7 @@ export function App() {
       setCsrfToken(null);
       setState({ kind: 'signed-out' });
     });
-    api<ConsoleSession>('/v1/console/session').then(signedIn, () => setState({ kind: 'signed-out' }));
+    api('GET', '/v1/console/session').then(signedIn, () => setState({ kind: 'signed-out' }));
     return stop;
   }, []);
 
@@ -51,7 +51,7 @@ export function App() {
   // that failed leaves the cookie valid, and the page must not pretend otherwise.
   const signOut = async () => {
     try {
-      await api('/v1/console/sign-out', { method: 'POST' });
+      await api('POST', '/v1/console/sign-out');
     } catch (error) {
       if (!(error instanceof ApiError && error.status === 401)) throw error;
     }

@@ -1,17 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { Message } from './api-types.ts';
+import type { Message } from './api-shapes.ts';
 import { applyEvent, idleTurn, unrecorded, type LiveTurn } from './chat-state.ts';
-import type { EventFrame } from './live.ts';
+import type { EventData, EventFrame } from './live.ts';
 
 let id = 0;
-const frame = (event: string, data: Record<string, unknown>): EventFrame => ({
-  type: 'event',
-  id: ++id,
-  topic: 'session:s',
-  event,
-  data: { sessionId: 's', ...data },
-  at: '',
-});
+/** A frame of the session `s`: the payload is the event type's, less the session id. */
+const frame = <E extends EventFrame['event']>(event: E, data: Omit<EventData<E>, 'sessionId'>): EventFrame =>
+  ({ type: 'event', id: ++id, topic: 'session:s', event, data: { sessionId: 's', ...data }, at: '' }) as unknown as EventFrame;
 const play = (...frames: EventFrame[]): LiveTurn => frames.reduce(applyEvent, idleTurn);
 
 describe('a turn built from its events', () => {
@@ -35,7 +30,7 @@ describe('a turn built from its events', () => {
       frame('tool.started', { callId: 'c1', tool: 'mail__list_unread', arguments: {} }),
       frame('message.delta', { messageId: 'm', offset: 0, text: 'Two unread' }),
       frame('tool.completed', { callId: 'c1', tool: 'mail__list_unread', durationMs: 12, result: ['a'] }),
-      frame('tool.failed', { callId: 'c2', tool: 'x', durationMs: 3, error: { code: 'E', message: 'no' } }),
+      frame('tool.failed', { callId: 'c2', tool: 'x', durationMs: 3, error: { code: 'TOOL_FAILED', message: 'no' } }),
       frame('turn.ended', { turnId: 't', status: 'failed', steps: 2, error: { code: 'MODEL_API_ERROR', message: 'down' } }),
     );
     expect(turn.order).toEqual([

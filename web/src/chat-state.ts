@@ -1,4 +1,4 @@
-import type { Message } from './api-types.ts';
+import type { Message } from './api-shapes.ts';
 import type { EventFrame } from './live.ts';
 
 /*
@@ -31,52 +31,48 @@ export interface LiveTurn {
 
 export const idleTurn: LiveTurn = { order: [], messages: {}, tools: {}, running: false };
 
-type Data = Record<string, unknown>;
-
 /** The turn after one event of the session's topic; events of other kinds leave it as it was. */
 export function applyEvent(turn: LiveTurn, frame: EventFrame): LiveTurn {
-  const data = frame.data as Data;
   switch (frame.event) {
     case 'message.delta': {
-      const id = String(data.messageId);
+      const { messageId: id, offset } = frame.data;
       const text = turn.messages[id] ?? '';
-      const offset = Number(data.offset);
       // A delta past what we have means one was missed; the completed message will bring it all.
       if (offset > text.length) return turn;
       return withItem(
-        { ...turn, running: true, messages: { ...turn.messages, [id]: text.slice(0, offset) + String(data.text) } },
+        { ...turn, running: true, messages: { ...turn.messages, [id]: text.slice(0, offset) + frame.data.text } },
         'message',
         id,
       );
     }
     case 'message.completed': {
-      if (data.role !== 'assistant') return turn;
-      const id = String(data.messageId);
-      return withItem({ ...turn, messages: { ...turn.messages, [id]: String(data.text) } }, 'message', id);
+      if (frame.data.role !== 'assistant') return turn;
+      const id = frame.data.messageId;
+      return withItem({ ...turn, messages: { ...turn.messages, [id]: frame.data.text } }, 'message', id);
     }
     case 'tool.started': {
-      const id = String(data.callId);
-      const tool: LiveTool = { callId: id, tool: String(data.tool), arguments: data.arguments, status: 'running' };
+      const { callId: id, tool: name, arguments: input } = frame.data;
+      const tool: LiveTool = { callId: id, tool: name, arguments: input, status: 'running' };
       return withItem({ ...turn, running: true, tools: { ...turn.tools, [id]: tool } }, 'tool', id);
     }
     case 'tool.completed':
     case 'tool.failed': {
-      const id = String(data.callId);
-      const started = turn.tools[id] ?? { callId: id, tool: String(data.tool), status: 'running' as const };
+      const id = frame.data.callId;
+      const started = turn.tools[id] ?? { callId: id, tool: frame.data.tool, status: 'running' as const };
       const finished: LiveTool = {
         ...started,
         status: frame.event === 'tool.completed' ? 'ok' : 'failed',
-        durationMs: Number(data.durationMs),
-        ...(frame.event === 'tool.completed' ? { result: data.result } : { error: data.error as LiveTool['error'] }),
+        durationMs: frame.data.durationMs,
+        ...(frame.event === 'tool.completed' ? { result: frame.data.result } : { error: frame.data.error }),
       };
       return withItem({ ...turn, tools: { ...turn.tools, [id]: finished } }, 'tool', id);
     }
     case 'turn.ended': {
-      const status = String(data.status);
+      const { status, error } = frame.data;
       const { ended: _previous, ...rest } = turn;
       return status === 'completed'
         ? { ...rest, running: false }
-        : { ...rest, running: false, ended: { status, ...(data.error ? { error: data.error as { code: string; message: string } } : {}) } };
+        : { ...rest, running: false, ended: { status, ...(error ? { error } : {}) } };
     }
     default:
       return turn;

@@ -1,5 +1,5 @@
 import { api } from './api.ts';
-import type { Integration } from './api-types.ts';
+import type { Integration } from './api-shapes.ts';
 
 /**
  * The integrations catalogue with the user's connections, or an empty list where the
@@ -7,7 +7,7 @@ import type { Integration } from './api-types.ts';
  */
 export async function loadIntegrations(signal?: AbortSignal): Promise<Integration[]> {
   try {
-    return (await api<{ integrations: Integration[] }>('/v1/integrations', signal ? { signal } : {})).integrations;
+    return (await api('GET', '/v1/integrations', signal ? { signal } : {})).integrations;
   } catch (error) {
     if ((error as { code?: string }).code === 'FEATURE_UNAVAILABLE') return [];
     throw error;

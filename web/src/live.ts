@@ -1,14 +1,17 @@
+import type { AgentryEvent } from '../../backend/src/events/index.ts';
 import { notifySignedOut } from './api.ts';
 
-/** An event as the server sends it on every channel (see the README's Events section). */
-export interface EventFrame<D = Record<string, unknown>> {
-  type: 'event';
-  id: number;
-  topic: string;
-  event: string;
-  data: D;
-  at: string;
-}
+/**
+ * An event as the server sends it on every channel (see the README's Events section), one member
+ * per event type of the backend's event union: checking `event` narrows `data` to that type's
+ * payload, as the server validated it when the event was recorded.
+ */
+export type EventFrame = {
+  [E in AgentryEvent as E['type']]: { type: 'event'; id: number; topic: string; event: E['type']; data: E['data']; at: string };
+}[AgentryEvent['type']];
+
+/** The payload of one event type. */
+export type EventData<E extends EventFrame['event']> = Extract<EventFrame, { event: E }>['data'];
 
 export type LiveState = 'connecting' | 'live' | 'reconnecting' | 'too-many' | 'refused';
 type Listener = (frame: EventFrame) => void;

@@ -1,5 +1,5 @@
 import { api } from './api.ts';
-import type { Agent, Session, TemplateListing } from './api-types.ts';
+import type { Session } from './api-shapes.ts';
 
 export interface Names {
   templates: Map<string, string>;
@@ -8,10 +8,7 @@ export interface Names {
 
 /** Template and agent names, to call sessions by what they run. */
 export async function loadNames(signal: AbortSignal): Promise<Names> {
-  const [templates, agents] = await Promise.all([
-    api<{ templates: TemplateListing[] }>('/v1/templates', { signal }),
-    api<{ agents: Agent[] }>('/v1/agents', { signal }),
-  ]);
+  const [templates, agents] = await Promise.all([api('GET', '/v1/templates', { signal }), api('GET', '/v1/agents', { signal })]);
   return { templates: new Map(templates.templates.map((t) => [t.id, t.name])), agents: new Map(agents.agents.map((a) => [a.id, a.name])) };
 }
 

@@ -1,17 +1,10 @@
 import { useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso/router';
-import { api } from '../api.ts';
-import type { Session } from '../api-types.ts';
+import { api, type Answer } from '../api.ts';
 import { ChatComposer } from './chat-composer.tsx';
 import { ActionButton } from './ui.tsx';
 
-interface ChatAnswer {
-  executed: boolean;
-  sessionId?: string;
-  suggestions?: Array<{ templateId: string; name: string; confidence: number; available: boolean }>;
-  missingVariables?: Array<{ name: string; type: string; description?: string }>;
-  missingIntegrations?: string[];
-}
+type ChatAnswer = Answer<'POST', '/v1/chat'>;
 
 /**
  * A first message with no session yet: a workflow that matches it confidently starts straight
@@ -23,7 +16,7 @@ export function ChatStart({ onStarted }: { onStarted: () => void }) {
   const [pending, setPending] = useState<{ message: string; answer: ChatAnswer }>();
 
   const ask = async (message: string) => {
-    const answer = await api<ChatAnswer>('/v1/chat', { body: { message } });
+    const answer = await api('POST', '/v1/chat', { body: { message } });
     if (answer.executed && answer.sessionId) {
       onStarted();
       route(`/chat/${answer.sessionId}`);
@@ -32,8 +25,9 @@ export function ChatStart({ onStarted }: { onStarted: () => void }) {
     }
   };
   const plainChat = async (message: string) => {
-    const { session } = await api<{ session: Session }>('/v1/sessions', { body: {} });
-    await api(`/v1/conversations/${session.conversationId}/messages`, { body: { content: message } });
+    const { session } = await api('POST', '/v1/sessions', { body: {} });
+    // A session started without a template is created with its conversation.
+    await api('POST', '/v1/conversations/{id}/messages', { params: { id: session.conversationId! }, body: { content: message } });
     onStarted();
     route(`/chat/${session.id}`);
   };

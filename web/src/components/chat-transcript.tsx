@@ -1,5 +1,5 @@
 import { useMemo } from 'preact/hooks';
-import type { Message } from '../api-types.ts';
+import type { Message } from '../api-shapes.ts';
 import { unrecorded, type LiveTurn } from '../chat-state.ts';
 import { formatCost, formatNumber } from '../format.ts';
 import { renderMarkdown } from '../markdown.ts';

@@ -1,5 +1,5 @@
 import { api } from '../api.ts';
-import type { Connection, DiscoveredTool, Integration } from '../api-types.ts';
+import type { Connection, DiscoveredTool, Integration } from '../api-shapes.ts';
 import { formatAgo, formatTime } from '../format.ts';
 import { IntegrationConnect } from './integration-connect.tsx';
 import { IntegrationToolList } from './integration-tools.tsx';
@@ -79,7 +79,7 @@ function ConnectionDetails({
   onChange: () => void;
 }) {
   const disconnect = async () => {
-    await api(`/v1/integrations/${encodeURIComponent(connection.id)}`, { method: 'DELETE' });
+    await api('DELETE', '/v1/integrations/{id}', { params: { id: connection.id } });
     onChange();
   };
   return (

@@ -1,10 +1,8 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError } from '../api.ts';
-import type { Connection, Integration } from '../api-types.ts';
+import type { Integration } from '../api-shapes.ts';
 import { useAction } from '../hooks.ts';
 import { ActionButton, ErrorNote } from './ui.tsx';
-
-type ConnectAnswer = { authorizationUrl: string } | { connection: Connection };
 
 /**
  * Starts connecting. An OAuth integration answers with the provider's page: the browser goes
@@ -12,7 +10,7 @@ type ConnectAnswer = { authorizationUrl: string } | { connection: Connection };
  * `/integrations?connected=…`. Others are connected when this resolves.
  */
 async function connect(integration: Integration, body: { apiKey?: string; mcpUrl?: string }, onConnected: () => void): Promise<void> {
-  const answer = await api<ConnectAnswer>(`/v1/integrations/${encodeURIComponent(integration.provider)}/connect`, { method: 'POST', body });
+  const answer = await api('POST', '/v1/integrations/{provider}/connect', { params: { provider: integration.provider }, body });
   if (!('authorizationUrl' in answer)) return onConnected();
   // Only a web address: the page never follows a `javascript:` or other scheme it was handed.
   const target = new URL(answer.authorizationUrl);

@@ -1,4 +1,4 @@
-import type { DiscoveredTool } from '../api-types.ts';
+import type { DiscoveredTool } from '../api-shapes.ts';
 
 /** What each flag the server sets on a tool means, in plain words. */
 const flagLabels: Record<string, string> = {

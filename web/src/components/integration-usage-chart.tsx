@@ -1,14 +1,6 @@
 import type { ComponentChildren } from 'preact';
+import type { UsageBucket } from '../api-shapes.ts';
 import { formatDuration, formatNumber } from '../format.ts';
-
-/** One bucket of `GET /v1/integrations/usage`: calls starting in that UTC day. */
-export interface UsageBucket {
-  start: string;
-  calls: number;
-  errors: number;
-  /** Null when the bucket has no calls. */
-  p95Ms: number | null;
-}
 
 // The drawing's own units; the SVG scales to its box and the text stays readable down to 375 px.
 const width = 360;

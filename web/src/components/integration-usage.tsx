@@ -1,8 +1,8 @@
-import { api, query } from '../api.ts';
-import type { ToolStats } from '../api-types.ts';
+import { api } from '../api.ts';
+import type { ToolStats, UsageBucket } from '../api-shapes.ts';
 import { formatAgo, formatDuration, formatNumber, formatTime } from '../format.ts';
 import { useResource } from '../hooks.ts';
-import { CallsChart, dayLabel, DurationChart, type UsageBucket } from './integration-usage-chart.tsx';
+import { CallsChart, dayLabel, DurationChart } from './integration-usage-chart.tsx';
 import { Empty, ErrorNote, Loading } from './ui.tsx';
 
 const days = 7;
@@ -16,8 +16,8 @@ function lastDays(now = new Date()): { from: string; to: string } {
 async function loadUsage(signal: AbortSignal): Promise<{ buckets: UsageBucket[]; tools: ToolStats[] }> {
   const range = lastDays();
   const [usage, stats] = await Promise.all([
-    api<{ buckets: UsageBucket[] }>(`/v1/integrations/usage${query({ ...range, bucket: 'day' })}`, { signal }),
-    api<{ tools: ToolStats[] }>(`/v1/integrations/stats${query(range)}`, { signal }),
+    api('GET', '/v1/integrations/usage', { query: { ...range, bucket: 'day' }, signal }),
+    api('GET', '/v1/integrations/stats', { query: range, signal }),
   ]);
   return { buckets: usage.buckets, tools: stats.tools };
 }

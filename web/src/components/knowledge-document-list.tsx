@@ -1,18 +1,9 @@
 import { useRef } from 'preact/hooks';
-import { api, query } from '../api.ts';
-import type { DocumentStatus, KnowledgeDocument } from '../api-types.ts';
+import { api, type Answer } from '../api.ts';
+import type { KnowledgeDocument } from '../api-shapes.ts';
 import { useResource, useTopic } from '../hooks.ts';
 
-interface DocumentPage {
-  documents: KnowledgeDocument[];
-  nextCursor: string | null;
-}
-
-interface StatusEvent {
-  documentId: string;
-  status: DocumentStatus;
-  error?: { code: string; message: string };
-}
+type DocumentPage = Answer<'GET', '/v1/knowledge/documents'>;
 
 export interface DocumentList {
   /** Newest first; undefined until the first page arrives. */
@@ -28,10 +19,6 @@ export interface DocumentList {
 }
 
 const pageSize = 25;
-
-function documentPath(id: string): string {
-  return `/v1/knowledge/documents/${encodeURIComponent(id)}`;
-}
 
 /**
  * Newest first, one entry per id. A copy replaces the one held only when it is at least as recent,
@@ -55,10 +42,7 @@ function merge(held: KnowledgeDocument[], incoming: KnowledgeDocument[]): Knowle
  * another tab) joins the list.
  */
 export function useDocumentList(): DocumentList {
-  const resource = useResource<DocumentPage>(
-    (signal) => api<DocumentPage>(`/v1/knowledge/documents${query({ limit: pageSize })}`, { signal }),
-    [],
-  );
+  const resource = useResource<DocumentPage>((signal) => api('GET', '/v1/knowledge/documents', { query: { limit: pageSize }, signal }), []);
   const { data, set } = resource;
   const deleted = useRef<ReadonlySet<string>>(new Set());
 
@@ -78,7 +62,7 @@ export function useDocumentList(): DocumentList {
 
   useTopic('knowledge', (frame) => {
     if (frame.event !== 'kb.document.status') return;
-    const { documentId, status, error } = frame.data as unknown as StatusEvent;
+    const { documentId, status, error } = frame.data;
     const known = data?.documents.some((document) => document.id === documentId);
     set(
       (page) =>
@@ -100,12 +84,12 @@ export function useDocumentList(): DocumentList {
     async loadMore() {
       const cursor = data?.nextCursor;
       if (!cursor) return;
-      const next = await api<DocumentPage>(`/v1/knowledge/documents${query({ limit: pageSize, cursor })}`);
+      const next = await api('GET', '/v1/knowledge/documents', { query: { limit: pageSize, cursor } });
       absorb(next.documents, next.nextCursor);
     },
     add: (document) => absorb([document]),
     async remove(id) {
-      await api(documentPath(id), { method: 'DELETE' });
+      await api('DELETE', '/v1/knowledge/documents/{id}', { params: { id } });
       deleted.current = new Set([...deleted.current, id]);
       set((page) => page && { ...page, documents: page.documents.filter((document) => document.id !== id) });
     },
@@ -114,5 +98,5 @@ export function useDocumentList(): DocumentList {
 
 /** One document as it is now: what a status event does not carry, or a linked document not among the pages loaded. */
 export function fetchDocument(id: string, signal?: AbortSignal): Promise<KnowledgeDocument> {
-  return api<{ document: KnowledgeDocument }>(documentPath(id), signal ? { signal } : {}).then(({ document }) => document);
+  return api('GET', '/v1/knowledge/documents/{id}', { params: { id }, ...(signal ? { signal } : {}) }).then(({ document }) => document);
 }

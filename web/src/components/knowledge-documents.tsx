@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { DocumentStatus, KnowledgeDocument } from '../api-types.ts';
+import type { DocumentStatus, KnowledgeDocument } from '../api-shapes.ts';
 import { formatBytes, formatNumber, formatTime } from '../format.ts';
 import { fetchDocument, type DocumentList } from './knowledge-document-list.tsx';
 import { ActionButton, Empty, ErrorNote, Loading, StatusChip } from './ui.tsx';

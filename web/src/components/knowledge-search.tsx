@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api.ts';
-import type { SearchResult } from '../api-types.ts';
+import type { SearchResult } from '../api-shapes.ts';
 import { formatNumber } from '../format.ts';
 import { useAction } from '../hooks.ts';
 import { Highlighted } from './knowledge-highlight.tsx';
@@ -75,7 +75,7 @@ export function KnowledgeSearch({ deleted }: { deleted: ReadonlySet<string> }) {
     const query = text.trim();
     if (!query) return;
     await run(async () => {
-      const found = await api<{ results: SearchResult[]; totalCount: number }>('/v1/knowledge/search', { body: { query, mode } });
+      const found = await api('POST', '/v1/knowledge/search', { body: { query, mode } });
       setAnswer({ query, ...found });
     });
   };

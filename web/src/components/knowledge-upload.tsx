@@ -1,6 +1,6 @@
 import { useRef, useState } from 'preact/hooks';
 import { upload } from '../api.ts';
-import type { KnowledgeDocument } from '../api-types.ts';
+import type { KnowledgeDocument } from '../api-shapes.ts';
 import { DocumentStatusChip } from './knowledge-documents.tsx';
 import { ErrorNote, StatusChip } from './ui.tsx';
 
@@ -40,9 +40,7 @@ function useUploads(onUploaded: (document: KnowledgeDocument) => void): { upload
     const form = new FormData();
     form.append('file', item.file);
     try {
-      const { document } = await upload<{ document: KnowledgeDocument }>('/v1/knowledge/documents', form, (fraction) =>
-        update(item.key, { phase: 'sending', fraction }),
-      );
+      const { document } = await upload('/v1/knowledge/documents', form, (fraction) => update(item.key, { phase: 'sending', fraction }));
       update(item.key, { phase: 'sent', document });
       uploaded.current(document);
     } catch (error) {

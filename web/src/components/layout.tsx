@@ -2,7 +2,7 @@ import type { ComponentChildren } from 'preact';
 import { useLayoutEffect, useRef } from 'preact/hooks';
 import { useLocation } from 'preact-iso/router';
 import { useLiveState } from '../hooks.ts';
-import type { Me } from '../api-types.ts';
+import type { Me } from '../api-shapes.ts';
 import { ActionButton } from './ui.tsx';
 
 const pages = [

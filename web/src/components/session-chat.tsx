@@ -3,8 +3,8 @@ import { useLocation } from 'preact-iso/router';
 // The tool-pattern grammar is the server's own: a pure module, shared rather than copied. Imported by
 // path rather than through tools/index.ts to keep the bundle small; eslint.config.js allows exactly this.
 import { patternReachesProvider } from '../../../backend/src/tools/tool-pattern.ts';
-import { api, query } from '../api.ts';
-import type { Conversation, Integration, Message, SessionDetail } from '../api-types.ts';
+import { api } from '../api.ts';
+import type { Integration, Message, SessionDetail } from '../api-shapes.ts';
 import { applyEvent, idleTurn, type LiveTurn } from '../chat-state.ts';
 import { formatCost, formatNumber } from '../format.ts';
 import { useResource, useTitle, useTopic } from '../hooks.ts';
@@ -20,15 +20,17 @@ const maxMessages = 2000;
 /** A conversation's whole transcript, page by page. */
 async function loadTranscript(conversationId: string, signal: AbortSignal): Promise<Message[]> {
   const messages: Message[] = [];
-  let after: number | null | undefined;
+  let after: number | undefined;
   do {
-    const page = await api<{ messages: Message[]; next: number | null }>(
-      `/v1/conversations/${conversationId}/messages${query({ limit: 200, after })}`,
-      { signal },
-    );
+    const page = await api('GET', '/v1/conversations/{id}/messages', {
+      params: { id: conversationId },
+      query: { limit: 200, after },
+      signal,
+    });
     messages.push(...page.messages);
+    if (page.next === null) break;
     after = page.next;
-  } while (after !== null && messages.length < maxMessages);
+  } while (messages.length < maxMessages);
   return messages;
 }
 
@@ -41,10 +43,7 @@ async function syncPoint(sessionId: string, transcript: Message[], signal: Abort
   const lastSent = transcript.findLast((message) => message.role === 'user');
   if (!lastSent) return 0;
   const since = new Date(new Date(lastSent.createdAt).getTime() - 2000).toISOString();
-  const { events } = await api<{ events: Array<{ id: number }> }>(
-    `/v1/events${query({ topic: `session:${sessionId}`, since, limit: 1 })}`,
-    { signal },
-  );
+  const { events } = await api('GET', '/v1/events', { query: { topic: `session:${sessionId}`, since, limit: 1 }, signal });
   return events[0] ? events[0].id - 1 : undefined;
 }
 
@@ -65,11 +64,11 @@ export function SessionChat({
 }) {
   const { query: params, route } = useLocation();
   const session = useResource(
-    (signal) => api<{ session: SessionDetail }>(`/v1/sessions/${sessionId}`, { signal }).then((r) => r.session),
+    (signal) => api('GET', '/v1/sessions/{id}', { params: { id: sessionId }, signal }).then((r) => r.session),
     [sessionId],
   );
   const conversations = useResource(
-    (signal) => api<{ conversations: Conversation[] }>(`/v1/sessions/${sessionId}/conversations`, { signal }).then((r) => r.conversations),
+    (signal) => api('GET', '/v1/sessions/{id}/conversations', { params: { id: sessionId }, signal }).then((r) => r.conversations),
     [sessionId],
   );
   const integrations = useResource(loadIntegrations, []);
@@ -110,7 +109,8 @@ export function SessionChat({
     since === 'pending' ? undefined : `session:${sessionId}`,
     (frame: EventFrame) => {
       if (frame.event === 'session.status_changed') {
-        const status = String(frame.data.to) as SessionDetail['status'];
+        // The event carries the status as text; a session's statuses are the API's.
+        const status = frame.data.to as SessionDetail['status'];
         session.set((current) => current && { ...current, status });
         onStatus(status);
       } else if (frame.event === 'tools.changed') {
@@ -135,7 +135,7 @@ export function SessionChat({
       return { ...rest, running: true };
     });
     try {
-      await api(`/v1/conversations/${conversationId}/messages`, { body: { content } });
+      await api('POST', '/v1/conversations/{id}/messages', { params: { id: conversationId }, body: { content } });
     } catch (error) {
       setTurn((current) => ({ ...current, running: false }));
       throw error;
@@ -143,11 +143,11 @@ export function SessionChat({
     transcript.reload();
   };
   const changeStatus = async (status: 'paused' | 'running') => {
-    const { session: changed } = await api<{ session: SessionDetail }>(`/v1/sessions/${sessionId}/status`, { body: { status } });
+    const { session: changed } = await api('POST', '/v1/sessions/{id}/status', { params: { id: sessionId }, body: { status } });
     session.set((current) => current && { ...current, ...changed });
     onStatus(changed.status);
   };
-  const cancel = () => api(`/v1/sessions/${sessionId}/cancel`, { method: 'POST' });
+  const cancel = () => api('POST', '/v1/sessions/{id}/cancel', { params: { id: sessionId } });
 
   const current = session.data;
   if (!current) return session.error ? <ErrorNote error={session.error} /> : <Loading />;
@@ -233,7 +233,10 @@ export function SessionChat({
 function ResolvePanel({ sessionId, lastError, onResolved }: { sessionId: string; lastError: unknown; onResolved: () => void }) {
   const [note, setNote] = useState('');
   const resolve = async (action: 'retry' | 'skip' | 'fail') => {
-    await api(`/v1/sessions/${sessionId}/resolve`, { body: { action, ...(note.trim() ? { note: note.trim() } : {}) } });
+    await api('POST', '/v1/sessions/{id}/resolve', {
+      params: { id: sessionId },
+      body: { action, ...(note.trim() ? { note: note.trim() } : {}) },
+    });
     onResolved();
   };
   const message = (lastError as { message?: string } | null)?.message;

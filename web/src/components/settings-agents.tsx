@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api.ts';
-import type { Agent } from '../api-types.ts';
+import type { Agent } from '../api-shapes.ts';
 import { useAction, useResource } from '../hooks.ts';
 import { ActionButton, Empty, ErrorNote, Loading } from './ui.tsx';
 
@@ -12,7 +12,7 @@ type Editing = { kind: 'new' } | { kind: 'edit'; agent: Agent };
  * deleted (the server refuses), so it offers no Delete.
  */
 export function SettingsAgents() {
-  const agents = useResource((signal) => api<{ agents: Agent[] }>('/v1/agents', { signal }).then((answer) => answer.agents), []);
+  const agents = useResource((signal) => api('GET', '/v1/agents', { signal }).then((answer) => answer.agents), []);
   const [editing, setEditing] = useState<Editing>();
 
   const saved = (agent: Agent) => {
@@ -50,7 +50,7 @@ export function SettingsAgents() {
                       label={`Delete ${agent.name}`}
                       confirm={`Delete the agent "${agent.name}"? Its running sessions keep going; new ones cannot use it.`}
                       onAction={async () => {
-                        await api(`/v1/agents/${agent.id}`, { method: 'DELETE' });
+                        await api('DELETE', '/v1/agents/{id}', { params: { id: agent.id } });
                         agents.set((list) => list?.filter((a) => a.id !== agent.id));
                         if (editing?.kind === 'edit' && editing.agent.id === agent.id) setEditing(undefined);
                       }}
@@ -106,8 +106,8 @@ function AgentForm({ agent, onSaved, onCancel }: { agent?: Agent; onSaved: (agen
     };
     await run(async () => {
       const answer = agent
-        ? await api<{ agent: Agent }>(`/v1/agents/${agent.id}`, { method: 'PUT', body })
-        : await api<{ agent: Agent }>('/v1/agents', { body });
+        ? await api('PUT', '/v1/agents/{id}', { params: { id: agent.id }, body })
+        : await api('POST', '/v1/agents', { body });
       onSaved(answer.agent);
     });
   };

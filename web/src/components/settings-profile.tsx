@@ -1,6 +1,5 @@
 import { useMemo, useState } from 'preact/hooks';
 import { api } from '../api.ts';
-import type { Me } from '../api-types.ts';
 import { useUser } from '../app.tsx';
 import { useAction } from '../hooks.ts';
 import { ErrorNote } from './ui.tsx';
@@ -34,7 +33,7 @@ export function SettingsProfile() {
     event.preventDefault();
     setSaved(false);
     await run(async () => {
-      const answer = await api<{ user: Me }>('/v1/me', { method: 'PATCH', body: { name, timezone } });
+      const answer = await api('PATCH', '/v1/me', { body: { name, timezone } });
       setUser(answer.user);
       setSaved(true);
     });

@@ -1,5 +1,5 @@
 import { parse, stringify, YAMLParseError } from 'yaml';
-import type { Template, TemplateVariable } from '../api-types.ts';
+import type { Template, TemplateVariable } from '../api-shapes.ts';
 
 /*
  * A template being edited, in the two shapes the editor offers: a form (strings as typed, lists

@@ -1,7 +1,7 @@
 import type { TargetedKeyboardEvent } from 'preact';
 import { useMemo, useRef, useState } from 'preact/hooks';
-import { api } from '../api.ts';
-import type { Template } from '../api-types.ts';
+import { api, type RequestBody } from '../api.ts';
+import type { Template } from '../api-shapes.ts';
 import { definitionOf, emptyForm, formDefinition, formOf, fromYaml, toYaml, type TemplateForm } from './settings-template-draft.ts';
 import { TemplateFormFields } from './settings-template-form.tsx';
 import { useAction } from '../hooks.ts';
@@ -58,10 +58,13 @@ export function TemplateEditor({
     event.preventDefault();
     const definition = mode === 'form' ? formDefinition(form) : yamlResult?.ok ? yamlResult.definition : undefined;
     if (!definition) return;
+    // The user's own definition, from the form or YAML: the server validates it and answers
+    // TEMPLATE_INVALID saying where it is wrong.
+    const body = definition as RequestBody<'POST', '/v1/templates'>;
     await run(async () => {
       const answer = template
-        ? await api<{ template: Template }>(`/v1/templates/${template.id}`, { method: 'PUT', body: definition })
-        : await api<{ template: Template }>('/v1/templates', { body: definition });
+        ? await api('PUT', '/v1/templates/{id}', { params: { id: template.id }, body })
+        : await api('POST', '/v1/templates', { body });
       onSaved(answer.template);
     });
   };

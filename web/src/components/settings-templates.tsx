@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api.ts';
-import type { Template } from '../api-types.ts';
+import type { Template } from '../api-shapes.ts';
 import { formatTime } from '../format.ts';
 import { useResource } from '../hooks.ts';
 import { definitionOf, toYaml } from './settings-template-draft.ts';
@@ -15,7 +15,7 @@ type Editing = { kind: 'new' } | { kind: 'edit'; template: Template };
  */
 export function SettingsTemplates() {
   const templates = useResource(
-    (signal) => api<{ templates: Template[] }>('/v1/templates', { signal }).then((answer) => answer.templates.filter((t) => !t.builtIn)),
+    (signal) => api('GET', '/v1/templates', { signal }).then((answer): Template[] => answer.templates.filter((t) => !t.builtIn)),
     [],
   );
   const [editing, setEditing] = useState<Editing>();
@@ -60,7 +60,7 @@ export function SettingsTemplates() {
                   label={`Delete ${template.name}`}
                   confirm={`Delete the template "${template.name}" and all its versions? Sessions already started from it keep running.`}
                   onAction={async () => {
-                    await api(`/v1/templates/${template.id}`, { method: 'DELETE' });
+                    await api('DELETE', '/v1/templates/{id}', { params: { id: template.id } });
                     templates.set((list) => list?.filter((t) => t.id !== template.id));
                     if (editing?.kind === 'edit' && editing.template.id === template.id) setEditing(undefined);
                   }}
@@ -96,16 +96,13 @@ export function SettingsTemplates() {
 /** A template's versions, newest first; an earlier one can be read as YAML but not edited. */
 function TemplateVersions({ template }: { template: Template }) {
   const versions = useResource(
-    (signal) =>
-      api<{ versions: Array<{ version: number; createdAt: string }> }>(`/v1/templates/${template.id}/versions`, { signal }).then(
-        (answer) => answer.versions,
-      ),
+    (signal) => api('GET', '/v1/templates/{id}/versions', { params: { id: template.id }, signal }).then((answer) => answer.versions),
     [template.id, template.version],
   );
   const [shown, setShown] = useState<{ version: number; yaml: string }>();
 
   const show = async (version: number) => {
-    const answer = await api<{ template: Template }>(`/v1/templates/${template.id}?version=${version}`);
+    const answer = await api('GET', '/v1/templates/{id}', { params: { id: template.id }, query: { version } });
     setShown({ version, yaml: toYaml(definitionOf(answer.template)) });
   };
 

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api.ts';
-import type { ApiToken } from '../api-types.ts';
+import type { ApiToken } from '../api-shapes.ts';
 import { formatTime } from '../format.ts';
 import { useAction, useResource } from '../hooks.ts';
 import { ActionButton, Empty, ErrorNote, Loading } from './ui.tsx';
@@ -15,7 +15,7 @@ function revokeWarning(token: ApiToken): string {
  * and gone when the user closes the notice or leaves the page. The list shows prefixes only.
  */
 export function SettingsTokens() {
-  const tokens = useResource((signal) => api<{ tokens: ApiToken[] }>('/v1/tokens', { signal }).then((answer) => answer.tokens), []);
+  const tokens = useResource((signal) => api('GET', '/v1/tokens', { signal }).then((answer) => answer.tokens), []);
   const [created, setCreated] = useState<{ name: string; secret: string }>();
 
   return (
@@ -62,7 +62,7 @@ export function SettingsTokens() {
                       label={`Revoke ${token.name}`}
                       confirm={revokeWarning(token)}
                       onAction={async () => {
-                        await api(`/v1/tokens/${token.id}`, { method: 'DELETE' });
+                        await api('DELETE', '/v1/tokens/{id}', { params: { id: token.id } });
                         tokens.set((list) => list?.filter((t) => t.id !== token.id));
                       }}
                     >
@@ -88,7 +88,7 @@ function CreateTokenForm({ onCreated }: { onCreated: (name: string, secret: stri
     event.preventDefault();
     await run(async () => {
       const body = { name: name.trim(), ...(days.trim() ? { expiresInDays: Number(days) } : {}) };
-      const answer = await api<{ token: string; info: ApiToken }>('/v1/tokens', { body });
+      const answer = await api('POST', '/v1/tokens', { body });
       setName('');
       setDays('');
       onCreated(answer.info.name, answer.token);

@@ -1,4 +1,4 @@
-import type { TemplateVariable } from '../api-types.ts';
+import type { TemplateVariable } from '../api-shapes.ts';
 
 export type VariableValues = Record<string, string | boolean>;
 

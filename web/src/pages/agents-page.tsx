@@ -1,7 +1,7 @@
 import { useRef, useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso/router';
 import { api } from '../api.ts';
-import type { Integration, Session, TemplateListing } from '../api-types.ts';
+import type { Integration, TemplateListing } from '../api-shapes.ts';
 import { Empty, ErrorNote, Loading } from '../components/ui.tsx';
 import { initialValues, toVariables, VariableFields, type VariableValues } from '../components/variable-form.tsx';
 import { useAction, useResource, useTitle, useTopic } from '../hooks.ts';
@@ -14,10 +14,7 @@ import { connectionEvents, loadIntegrations, providerName } from '../integration
  */
 export function AgentsPage() {
   useTitle('Agents');
-  const templates = useResource(
-    (signal) => api<{ templates: TemplateListing[] }>('/v1/templates', { signal }).then((r) => r.templates),
-    [],
-  );
+  const templates = useResource((signal) => api('GET', '/v1/templates', { signal }).then((r) => r.templates), []);
   const integrations = useResource(loadIntegrations, []);
   const [running, setRunning] = useState<TemplateListing>();
   useTopic('integrations', (frame) => {
@@ -113,7 +110,7 @@ function RunDialog({ template, onClose }: { template: TemplateListing; onClose: 
   const submit = async (event: Event) => {
     event.preventDefault();
     await run(async () => {
-      const { session } = await api<{ session: Session }>('/v1/sessions', {
+      const { session } = await api('POST', '/v1/sessions', {
         body: { templateId: template.id, variables: toVariables(template.variables, values) },
       });
       dialog.current?.close();

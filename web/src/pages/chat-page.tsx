@@ -1,7 +1,6 @@
 import { useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso/router';
 import { api } from '../api.ts';
-import type { Session } from '../api-types.ts';
 import { ChatStart } from '../components/chat-start.tsx';
 import { SessionChat } from '../components/session-chat.tsx';
 import { ActionButton, Empty, ErrorNote, Loading, StatusChip } from '../components/ui.tsx';
@@ -16,12 +15,12 @@ import { loadNames, sessionTitle } from '../session-names.ts';
 export function ChatPage({ sessionId }: { sessionId?: string }) {
   useTitle('Chat');
   const { route, query } = useLocation();
-  const sessions = useResource((signal) => api<{ sessions: Session[] }>('/v1/sessions?limit=30', { signal }).then((r) => r.sessions), []);
+  const sessions = useResource((signal) => api('GET', '/v1/sessions', { query: { limit: 30 }, signal }).then((r) => r.sessions), []);
   const names = useResource(loadNames, []);
   const [statuses, setStatuses] = useState<Record<string, string>>({});
 
   const newChat = async () => {
-    const { session } = await api<{ session: Session }>('/v1/sessions', { body: {} });
+    const { session } = await api('POST', '/v1/sessions', { body: {} });
     sessions.reload();
     route(`/chat/${session.id}`);
   };

@@ -1,23 +1,20 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso/router';
 import { api } from '../api.ts';
-import type { DiscoveredIntegration, Integration } from '../api-types.ts';
+import type { DiscoveredIntegration, Integration } from '../api-shapes.ts';
 import { IntegrationCard } from '../components/integration-card.tsx';
 import { IntegrationUsage } from '../components/integration-usage.tsx';
 import { Empty, ErrorNote, Loading } from '../components/ui.tsx';
 import { useResource, useTitle, useTopic, type Resource } from '../hooks.ts';
 import { connectionEvents, loadIntegrations } from '../integration-names.ts';
-import type { EventFrame } from '../live.ts';
+import type { EventData } from '../live.ts';
 import './integrations-page.css';
 
 /** Tool calls can come in bursts: the usage is loaded once they pause this long. */
 const usageSettleMs = 500;
 
 // Discovery is rate limited: called on load and when the server says the tools changed, no more.
-const loadTools = (signal: AbortSignal) =>
-  api<{ integrations: DiscoveredIntegration[] }>('/v1/integrations/discover', { method: 'POST', body: {}, signal }).then(
-    (r) => r.integrations,
-  );
+const loadTools = (signal: AbortSignal) => api('POST', '/v1/integrations/discover', { body: {}, signal }).then((r) => r.integrations);
 
 /**
  * The integrations page: the catalogue with the user's connections, their tools and health kept
@@ -32,7 +29,7 @@ export function IntegrationsPage() {
 
   useTopic('integrations', (frame) => {
     if (connectionEvents.has(frame.event)) integrations.reload();
-    else if (frame.event === 'tools.changed') followToolsChange(frame, tools);
+    else if (frame.event === 'tools.changed') followToolsChange(frame.data, tools);
     else if (frame.event === 'integration.tool_used') usageVersion.bump();
   });
 
@@ -69,8 +66,8 @@ export function IntegrationsPage() {
  * Tools added or changed are listed again; tools only removed (a disconnect) are dropped here,
  * which spares a rate-limited discovery.
  */
-function followToolsChange(frame: EventFrame, tools: Resource<DiscoveredIntegration[]>): void {
-  const { added = [], changed = [], removed = [] } = frame.data as { added?: string[]; changed?: string[]; removed?: string[] };
+function followToolsChange(change: EventData<'tools.changed'>, tools: Resource<DiscoveredIntegration[]>): void {
+  const { added, changed, removed } = change;
   if (added.length > 0 || changed.length > 0) return tools.reload();
   tools.set((list) => list?.map((entry) => ({ ...entry, tools: entry.tools.filter((tool) => !removed.includes(tool.name)) })));
 }

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso/router';
-import { api, query } from '../api.ts';
-import type { Checkpoint, Session, SessionStatus } from '../api-types.ts';
+import { api } from '../api.ts';
+import type { Checkpoint, Session, SessionStatus } from '../api-shapes.ts';
 import { ActionButton, Empty, ErrorNote, Loading, StatusChip } from '../components/ui.tsx';
 import { formatAgo, formatCost, formatNumber, formatTime } from '../format.ts';
 import { useResource, useTitle, useTopic } from '../hooks.ts';
@@ -13,6 +13,17 @@ interface Filters {
   status: string;
   agentId: string;
   templateId: string;
+}
+
+/** A page of the list under `filters`: a filter left at "any" ('') is not sent. */
+function sessionQuery(filters: Filters) {
+  return {
+    // The status menu offers only the session statuses.
+    status: (filters.status || undefined) as SessionStatus | undefined,
+    agentId: filters.agentId || undefined,
+    templateId: filters.templateId || undefined,
+    limit: 20,
+  };
 }
 
 /** Every session, filtered by status, agent or template; each with its checkpoints and a restore. */
@@ -27,9 +38,7 @@ export function SessionsPage() {
   shown.current = filters;
   const first = useResource(
     async (signal) => {
-      const page = await api<{ sessions: Session[]; nextCursor: string | null }>(`/v1/sessions${query({ ...filters, limit: 20 })}`, {
-        signal,
-      });
+      const page = await api('GET', '/v1/sessions', { query: sessionQuery(filters), signal });
       setPages([]);
       setCursor(page.nextCursor);
       return page.sessions;
@@ -38,7 +47,7 @@ export function SessionsPage() {
   );
   const more = async () => {
     const asked = filters;
-    const page = await api<{ sessions: Session[]; nextCursor: string | null }>(`/v1/sessions${query({ ...asked, limit: 20, cursor })}`);
+    const page = await api('GET', '/v1/sessions', { query: { ...sessionQuery(asked), cursor } });
     if (shown.current !== asked) return;
     setPages((current) => [...current, ...page.sessions]);
     setCursor(page.nextCursor);
@@ -143,11 +152,11 @@ function SessionRow({ session, names }: { session: Session; names: Names | undef
 function CheckpointTimeline({ sessionId, title }: { sessionId: string; title: string }) {
   const { route } = useLocation();
   const checkpoints = useResource(
-    (signal) => api<{ checkpoints: Checkpoint[] }>(`/v1/sessions/${sessionId}/checkpoints`, { signal }).then((r) => r.checkpoints),
+    (signal) => api('GET', '/v1/sessions/{id}/checkpoints', { params: { id: sessionId }, signal }).then((r) => r.checkpoints),
     [sessionId],
   );
   const restore = async (checkpoint: Checkpoint) => {
-    await api(`/v1/sessions/${sessionId}/restore`, { body: { checkpointId: checkpoint.id } });
+    await api('POST', '/v1/sessions/{id}/restore', { params: { id: sessionId }, body: { checkpointId: checkpoint.id } });
     route(`/chat/${sessionId}`);
   };
   if (checkpoints.error) return <ErrorNote error={checkpoints.error} />;

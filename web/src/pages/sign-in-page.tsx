@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api.ts';
-import type { ConsoleSession } from '../api-types.ts';
+import type { ConsoleSession } from '../api-shapes.ts';
 import { ErrorNote } from '../components/ui.tsx';
 import { useAction, useTitle } from '../hooks.ts';
 
@@ -16,7 +16,7 @@ export function SignInPage({ onSignedIn }: { onSignedIn: (session: ConsoleSessio
   const submit = async (event: Event) => {
     event.preventDefault();
     await run(async () => {
-      const session = await api<ConsoleSession>('/v1/console/sign-in', { body: { token: token.trim() } });
+      const session = await api('POST', '/v1/console/sign-in', { body: { token: token.trim() } });
       setToken('');
       onSignedIn(session);
     });

@@ -2,6 +2,7 @@ import multipart from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { JsonValue } from '../../database/index.ts';
 import { AppError } from '../../errors.ts';
 import type { Features } from '../../features.ts';
 import type { KnowledgeBase, KnowledgeSearch, NewDocument } from '../../knowledge/index.ts';
@@ -40,11 +41,15 @@ const documentSchema = z.object({
 });
 
 const tag = z.string().trim().min(1).max(100);
+// A metadata value arrives from JSON.parse (the JSON body, or the form's metadata field read by
+// parseUntrustedJson), so it is a JSON value already. z.json() would say so too, but its recursive
+// schema leaves a reference to a missing component in the OpenAPI document.
+const metadataValue = z.unknown().transform((value) => value as JsonValue);
 const fields = {
   title: z.string().trim().min(1).max(500).optional(),
   source: z.string().trim().max(2000).optional(),
   tags: z.array(tag).max(50).optional(),
-  metadata: z.record(z.string().max(200), z.json()).optional(),
+  metadata: z.record(z.string().max(200), metadataValue).optional(),
   chunkSize: z.number().int().optional(),
   overlap: z.number().int().optional(),
 };
@@ -215,10 +220,17 @@ export const knowledgeRoutes: FastifyPluginAsyncZod<{ knowledge: KnowledgeBase; 
 
   app.delete(
     '/v1/knowledge/documents/:id',
-    { schema: { tags: ['knowledge'], summary: 'Delete a document with its chunks, vectors and stored file', params: idParams } },
+    {
+      schema: {
+        tags: ['knowledge'],
+        summary: 'Delete a document with its chunks, vectors and stored file',
+        params: idParams,
+        response: { 204: z.null() },
+      },
+    },
     async (request, reply) => {
       await knowledge.delete(principalOf(request).user.id, request.params.id);
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 

@@ -44,10 +44,17 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ tokens: TokenService }> = asyn
 
   app.delete(
     '/v1/tokens/:id',
-    { schema: { tags: ['tokens'], summary: 'Revoke one of your tokens; it stops working at once', params: idParams } },
+    {
+      schema: {
+        tags: ['tokens'],
+        summary: 'Revoke one of your tokens; it stops working at once',
+        params: idParams,
+        response: { 204: z.null() },
+      },
+    },
     async (request, reply) => {
       await tokens.revoke(principalOf(request).user.id, request.params.id, actorOf(request));
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 };
