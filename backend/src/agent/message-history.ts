@@ -22,7 +22,7 @@ export function toModelMessages(rows: readonly MessageRow[]): ModelMessage[] {
   for (const row of rows) {
     if (row.role === 'user') messages.push({ role: 'user', content: row.content });
     else if (row.role === 'assistant') {
-      const calls = row.tool_calls as unknown as RecordedToolCall[];
+      const calls = row.tool_calls;
       messages.push({
         role: 'assistant',
         content: [
@@ -53,9 +53,7 @@ export function toModelMessages(rows: readonly MessageRow[]): ModelMessage[] {
             type: 'tool-result',
             toolCallId: row.tool_call_id ?? '',
             toolName: row.tool_name ?? '',
-            output: row.is_error
-              ? { type: 'error-json', value: row.tool_result as never }
-              : { type: 'json', value: row.tool_result as never },
+            output: row.is_error ? { type: 'error-json', value: row.tool_result } : { type: 'json', value: row.tool_result },
           },
         ],
       });

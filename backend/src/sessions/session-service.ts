@@ -90,9 +90,9 @@ export class SessionService {
           user_id: user.id,
           agent_id: agent.id,
           status: 'running',
-          context: context as never,
+          context: context,
           ...columns,
-          variables: columns.variables as never,
+          variables: columns.variables,
         })
         .returningAll()
         .executeTakeFirstOrThrow();

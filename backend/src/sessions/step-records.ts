@@ -214,7 +214,7 @@ export class StepRecords {
         output_tokens: call.usage.outputTokens,
         cost_usd: call.cost,
         latency_ms: call.latencyMs,
-        error: call.error as never,
+        error: call.error,
       })
       .execute();
   }

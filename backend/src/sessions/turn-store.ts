@@ -169,7 +169,7 @@ export class TurnStore {
         .updateTable('turns')
         .set({
           status,
-          error: (error ?? null) as never,
+          error: error ?? null,
           finished_at: sql<Date>`now()`,
           steps: options.last?.step ?? 0,
           lease_owner: null,

@@ -1,17 +1,12 @@
 import { sql, type Selectable } from 'kysely';
-import type { MessagesTable, PostgresDatabase } from '../database/index.ts';
+import type { MessagesTable, PostgresDatabase, RecordedToolCall } from '../database/index.ts';
 import { AppError } from '../errors.ts';
 import { redactArguments } from '../redaction/index.ts';
 
 /** A row of `messages` as the agent loop reads it (to build the model's history). */
 export type MessageRow = Selectable<MessagesTable>;
 
-/** A tool call as an assistant message records it. */
-export interface RecordedToolCall {
-  callId: string;
-  tool: string;
-  input: unknown;
-}
+export type { RecordedToolCall };
 
 export interface MessageView {
   id: string;
@@ -56,7 +51,7 @@ export class TurnTranscript {
       .selectFrom('messages')
       .selectAll()
       .where('conversation_id', '=', conversationId)
-      .where('seq', '>', String(page.after ?? 0) as never)
+      .where('seq', '>', String(page.after ?? 0))
       .orderBy('seq')
       .limit(page.limit + 1)
       .execute();
@@ -114,7 +109,7 @@ export function toMessageView(row: MessageRow): MessageView {
     role: row.role,
     content: row.content,
     // Shown redacted, as every event shows arguments; the model's own history keeps them whole.
-    toolCalls: (row.tool_calls as unknown as RecordedToolCall[]).map((call) => ({ ...call, input: redactArguments(call.input) })),
+    toolCalls: row.tool_calls.map((call) => ({ ...call, input: redactArguments(call.input) })),
     toolCallId: row.tool_call_id,
     toolName: row.tool_name,
     toolResult: row.tool_result,
