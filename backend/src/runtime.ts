@@ -132,6 +132,7 @@ export async function createRuntime(
     checkModel,
     checkpointRetention: config.sessions.checkpointRetention,
     customTools: [...customTools.keys()],
+    leases: { instanceId: `${os.hostname()}:${process.pid}`, ttlMs: config.sessions.leaseTtlMs },
   });
   events.topics.register('session', async (userId, topics) => {
     const owned = await sessions.ownedAmong(
@@ -142,13 +143,11 @@ export async function createRuntime(
   });
   const knowledgeSearch = new KnowledgeSearch(database, knowledge);
   const runner = new AgentRunner({
-    database,
-    bus: events.bus,
     sessions,
+    turns: sessions.turns,
     models: languageModels,
     maxSteps: config.sessions.maxSteps,
     spendLimitMonthlyUsd: config.sessions.spendLimitMonthlyUsd,
-    instanceId: `${os.hostname()}:${process.pid}`,
     leases: {
       ttlMs: config.sessions.leaseTtlMs,
       recoveryIntervalMs: config.sessions.recoveryIntervalMs,

@@ -1,4 +1,5 @@
-export { AgentRunner, toMessageView, type AgentRunnerDeps, type MessageView, type TurnOutcome } from './agent-runner.ts';
+export { AgentRunner, type AgentRunnerDeps } from './agent-runner.ts';
+export { type TurnOutcome } from './turn-execution.ts';
 export { ChatBridge, type ChatResult } from './chat-bridge.ts';
 export { extractVariables } from './variable-extraction.ts';
 export { loadCustomTools, type CustomToolModule, type CustomToolContext } from './custom-tools.ts';

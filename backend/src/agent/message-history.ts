@@ -2,15 +2,12 @@ import type { ModelMessage } from 'ai';
 import type { Selectable } from 'kysely';
 import type { MessagesTable } from '../database/index.ts';
 import { errorCodes, type ReportedError } from '../errors.ts';
+import type { RecordedToolCall } from '../sessions/index.ts';
 
 type MessageRow = Selectable<MessagesTable>;
 
-/** A tool call as an assistant message records it. */
-export interface RecordedToolCall {
-  callId: string;
-  tool: string;
-  input: unknown;
-}
+/** A tool call as an assistant message records it (the sessions area, which writes them, defines it). */
+export type { RecordedToolCall };
 
 /**
  * A conversation's stored messages as the model reads them. Tool results travel as tool-result
@@ -25,7 +22,7 @@ export function toModelMessages(rows: readonly MessageRow[]): ModelMessage[] {
   for (const row of rows) {
     if (row.role === 'user') messages.push({ role: 'user', content: row.content });
     else if (row.role === 'assistant') {
-      const calls = row.tool_calls as unknown as RecordedToolCall[];
+      const calls = row.tool_calls;
       messages.push({
         role: 'assistant',
         content: [
@@ -56,9 +53,7 @@ export function toModelMessages(rows: readonly MessageRow[]): ModelMessage[] {
             type: 'tool-result',
             toolCallId: row.tool_call_id ?? '',
             toolName: row.tool_name ?? '',
-            output: row.is_error
-              ? { type: 'error-json', value: row.tool_result as never }
-              : { type: 'json', value: row.tool_result as never },
+            output: row.is_error ? { type: 'error-json', value: row.tool_result } : { type: 'json', value: row.tool_result },
           },
         ],
       });

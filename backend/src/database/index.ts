@@ -19,6 +19,8 @@ export type {
   JsonValue,
   SessionStatus,
   CheckpointReason,
+  CheckpointState,
+  RecordedToolCall,
   AgentsTable,
   AgentSessionsTable,
   TurnStatus,

@@ -1,5 +1,5 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
-import type { ErrorCode } from '../errors.ts';
+import type { ErrorCode, ReportedError } from '../errors.ts';
 
 /*
  * The typed shape of Agentry's tables, as the migrations in backend/database/migrations/ build
@@ -10,7 +10,31 @@ import type { ErrorCode } from '../errors.ts';
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
-type Json = ColumnType<JsonValue, JsonValue | undefined, JsonValue>;
+/**
+ * A jsonb column holding `T`: read as `T` (the driver parses jsonb), written as `T` (the driver
+ * serialises an object as JSON) or as its JSON text, which is how an array must go: the driver
+ * would send a JS array as a PostgreSQL array. `JsonValue` where the shape is open.
+ */
+type Json<T = JsonValue> = ColumnType<T, JsonWrite<T> | undefined, JsonWrite<T>>;
+/** An array column (not an open JsonValue one) is written only as JSON text. */
+type JsonWrite<T> = ([T] extends [readonly unknown[]] ? never : T) | JsonText;
+/** A value serialised with JSON.stringify, for a jsonb column. */
+type JsonText = string;
+
+/** A tool call as an assistant message records it (`messages.tool_calls`). */
+export interface RecordedToolCall {
+  callId: string;
+  tool: string;
+  input: unknown;
+}
+
+/** What a checkpoint keeps of its session (`session_checkpoints.state`). */
+export interface CheckpointState {
+  status: SessionStatus;
+  context: Record<string, unknown>;
+  version: number;
+  counters: { messages: number; toolCalls: number; errors: number };
+}
 
 export interface UsersTable {
   id: Generated<string>;
@@ -165,8 +189,8 @@ export interface AgentSessionsTable {
   template_id: string | null;
   template_version: number | null;
   status: SessionStatus;
-  context: Json;
-  variables: Json;
+  context: Json<Record<string, unknown>>;
+  variables: Json<Record<string, unknown>>;
   model: string;
   system_prompt: string;
   user_prompt: string | null;
@@ -181,7 +205,7 @@ export interface AgentSessionsTable {
   output_tokens: ColumnType<string, number | undefined, number | string>;
   /** numeric: arrives as a string. */
   cost_usd: ColumnType<string, number | undefined, number | string>;
-  last_error: Json | null;
+  last_error: Json<ReportedError> | null;
   started_at: CreatedAt;
   last_active_at: ColumnType<Date, Date | string | undefined, Date | string>;
   completed_at: Timestamp | null;
@@ -207,7 +231,7 @@ export interface SessionCheckpointsTable {
   step: Generated<number>;
   /** bigint: arrives as a string. */
   message_seq: ColumnType<string, string | number | undefined, never>;
-  state: Json;
+  state: Json<CheckpointState>;
   created_at: CreatedAt;
 }
 
@@ -220,7 +244,7 @@ export interface TurnsTable {
   user_id: string;
   status: TurnStatus;
   steps: Generated<number>;
-  error: Json | null;
+  error: Json<ReportedError> | null;
   started_at: CreatedAt;
   finished_at: Timestamp | null;
   /** The instance executing the turn, and until when; both null when no one holds it. */
@@ -266,7 +290,7 @@ export interface MessagesTable {
   step: Generated<number>;
   role: 'user' | 'assistant' | 'tool';
   content: Generated<string>;
-  tool_calls: ColumnType<JsonValue, JsonValue | undefined, JsonValue>;
+  tool_calls: Json<RecordedToolCall[]>;
   tool_call_id: string | null;
   tool_name: string | null;
   tool_result: Json | null;
@@ -293,7 +317,7 @@ export interface ModelCallsTable {
   /** numeric: arrives as a string. */
   cost_usd: ColumnType<string | null, number | null | undefined, number | null>;
   latency_ms: number;
-  error: Json | null;
+  error: Json<ReportedError> | null;
   created_at: CreatedAt;
 }
 

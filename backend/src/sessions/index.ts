@@ -2,9 +2,14 @@ export { AgentService, type AgentView, type AgentInput } from './agent-service.t
 export { SessionService, type NewSession, type SessionListQuery } from './session-service.ts';
 export { sessionTopic } from './session-events.ts';
 export { type SessionView } from './session-view.ts';
+export { type SessionRow } from './session-row.ts';
 export { type CheckpointView } from './session-checkpoints.ts';
-export { type StepCounts } from './session-progress.ts';
 export { sessionStatuses } from './session-status.ts';
 export { sanitizeContext, contextLimits, type DroppedContext } from './context-sanitizer.ts';
 export { removeFinishedSessions } from './session-retention.ts';
-export { endTurn } from './turn-end.ts';
+export { TurnStore, type HeldTurn } from './turn-store.ts';
+export { type ModelAnswer, type ModelUsage, type UnrecordedModelCall, type CallResult } from './step-records.ts';
+export { type MessageView, type MessageRow, type RecordedToolCall } from './turn-transcript.ts';
+export { type EndStatus, type ToolDecision } from './unattended-turns.ts';
+export { LeaseLost, type TurnRow } from './turn-leases.ts';
+export { type LedgerEntry, type ToolOutcome } from './tool-ledger.ts';

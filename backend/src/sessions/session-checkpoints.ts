@@ -57,7 +57,7 @@ export class SessionCheckpoints {
         name: name ?? null,
         step,
         message_seq: sql<string>`(select coalesce(max(seq), 0) from messages where session_id = ${session.id})`,
-        state: state as never,
+        state: state,
       })
       .returningAll()
       .executeTakeFirstOrThrow();
@@ -153,7 +153,7 @@ export class SessionCheckpoints {
         .where('session_id', '=', id)
         .executeTakeFirst();
       if (!checkpoint) throw new AppError('CHECKPOINT_NOT_FOUND');
-      const state = checkpoint.state as { context: unknown; counters: { messages: number; toolCalls: number; errors: number } };
+      const { state } = checkpoint;
       const row = await tx
         .updateTable('agent_sessions')
         .set({
@@ -171,11 +171,7 @@ export class SessionCheckpoints {
         .returningAll()
         .executeTakeFirst();
       if (!row) throw new AppError('SESSION_LOCKED');
-      await tx
-        .deleteFrom('messages')
-        .where('session_id', '=', id)
-        .where('seq', '>', checkpoint.message_seq as never)
-        .execute();
+      await tx.deleteFrom('messages').where('session_id', '=', id).where('seq', '>', checkpoint.message_seq).execute();
       await tx
         .deleteFrom('turns')
         .where('session_id', '=', id)

@@ -47,6 +47,21 @@ export class SessionConversations {
   }
 
   /**
+   * The session a conversation of the user's belongs to (null until its first message starts one),
+   * or 404 CONVERSATION_NOT_FOUND.
+   */
+  async sessionOf(options: { userId: string; conversationId: string }): Promise<string | null> {
+    const row = await this.database.db
+      .selectFrom('conversations')
+      .select('session_id')
+      .where('id', '=', options.conversationId)
+      .where('user_id', '=', options.userId)
+      .executeTakeFirst();
+    if (!row) throw new AppError('CONVERSATION_NOT_FOUND');
+    return row.session_id;
+  }
+
+  /**
    * Links a new session's first conversation, inside its creating transaction: the one the caller
    * named (if it is the user's and no session has it: 404 CONVERSATION_NOT_FOUND or 409
    * CONVERSATION_IN_USE otherwise) or a new one.

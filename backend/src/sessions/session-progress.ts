@@ -1,5 +1,5 @@
-import { sql } from 'kysely';
-import type { Executor, SessionStatus } from '../database/index.ts';
+import { sql, type UpdateObject } from 'kysely';
+import type { DatabaseSchema, Executor, SessionStatus } from '../database/index.ts';
 import { AppError, type ReportedError } from '../errors.ts';
 import type { AgentryEvent, EventBus } from '../events/index.ts';
 import type { SessionCheckpoints } from './session-checkpoints.ts';
@@ -96,7 +96,7 @@ export class SessionProgress {
       set: {
         status: to,
         completed_at: to === 'completed' ? sql`now()` : null,
-        ...(error ? { last_error: error as never, error_count: sql`error_count + 1` } : {}),
+        ...(error ? { last_error: error, error_count: sql`error_count + 1` } : {}),
       },
       onlyFrom: from,
     });
@@ -119,7 +119,7 @@ export class SessionProgress {
       .updateTable('agent_sessions')
       .set({
         message_count: sql`message_count + ${messages}`,
-        ...(error ? { error_count: sql`error_count + 1`, last_error: error as never } : {}),
+        ...(error ? { error_count: sql`error_count + 1`, last_error: error } : {}),
         last_active_at: sql`now()`,
         version: sql`version + 1`,
       })
@@ -134,7 +134,7 @@ export class SessionProgress {
  */
 async function updateSession(
   tx: Executor,
-  options: { sessionId: string; set: Record<string, unknown>; onlyFrom?: SessionStatus[] | undefined },
+  options: { sessionId: string; set: UpdateObject<DatabaseSchema, 'agent_sessions'>; onlyFrom?: SessionStatus[] | undefined },
 ) {
   const { sessionId, set, onlyFrom } = options;
   let update = tx
@@ -143,7 +143,7 @@ async function updateSession(
     )
     .updateTable('agent_sessions')
     .from('previous')
-    .set({ ...set, version: sql`version + 1`, last_active_at: sql`now()` } as never)
+    .set({ ...set, version: sql`version + 1`, last_active_at: sql`now()` })
     .where('agent_sessions.id', '=', sessionId);
   if (onlyFrom) update = update.where('previous.previous_status', 'in', onlyFrom);
   return update.returningAll('agent_sessions').returning('previous.previous_status').executeTakeFirst();

@@ -19,3 +19,11 @@ export async function findSession(executor: Executor, key: { userId: string; id:
   if (!row) throw new AppError('SESSION_NOT_FOUND');
   return row;
 }
+
+/**
+ * Locks the session's row: the first lock of every transaction that writes a session and its
+ * turn, so a step never deadlocks with a status change or a delete.
+ */
+export async function lockSession(tx: Executor, sessionId: string): Promise<void> {
+  await tx.selectFrom('agent_sessions').select('id').where('id', '=', sessionId).forNoKeyUpdate().execute();
+}

@@ -1,18 +1,19 @@
 import { sql } from 'kysely';
-import { decodeCursor, encodeCursor, isUuid, type Executor, type PostgresDatabase, type SessionStatus } from '../database/index.ts';
-import { AppError, type ReportedError } from '../errors.ts';
+import { decodeCursor, encodeCursor, isUuid, type PostgresDatabase, type SessionStatus } from '../database/index.ts';
+import { AppError } from '../errors.ts';
 import type { AgentryEvent, EventBus } from '../events/index.ts';
 import type { PromptUser, TemplateService } from '../templates/index.ts';
 import type { AgentService } from './agent-service.ts';
 import { sanitizeContext, type DroppedContext } from './context-sanitizer.ts';
 import { SessionCheckpoints, type CheckpointView } from './session-checkpoints.ts';
 import { firstConversation, SessionConversations, type ConversationView } from './session-conversations.ts';
-import { SessionProgress, type StepCounts } from './session-progress.ts';
+import { SessionProgress } from './session-progress.ts';
 import { findSession } from './session-row.ts';
 import { SessionSetup } from './session-setup.ts';
-import { assertTransition, type SystemCause } from './session-status.ts';
+import { assertTransition } from './session-status.ts';
 import { toSessionView, type SessionView } from './session-view.ts';
-import { endTurn } from './turn-end.ts';
+import { TurnStore } from './turn-store.ts';
+import { endUnattendedTurn } from './unattended-turns.ts';
 
 /** How often a session called one tool, and how many of those calls failed or were refused. */
 export interface ToolUse {
@@ -51,6 +52,8 @@ export interface SessionServiceDeps {
   checkpointRetention: number;
   /** The administrator's custom tools, offered to sessions that run no template. */
   customTools: readonly string[];
+  /** Turn leases: `instanceId` names this instance in them; `ttlMs` is how long one lasts unrenewed. */
+  leases: { instanceId: string; ttlMs: number };
 }
 
 /**
@@ -59,19 +62,22 @@ export interface SessionServiceDeps {
  * transaction with its checkpoint (session-checkpoints.ts) and its events; writers race through an
  * optimistic lock (`version`), and the loser is told (409 SESSION_LOCKED) rather than overwriting.
  * Status changes follow the table in session-status.ts. Conversations live in
- * session-conversations.ts; this class is the area's one entry point for them all.
+ * session-conversations.ts, and turns (what the agent loop records) behind `turns`
+ * (turn-store.ts); this class is the area's one entry point for them all.
  */
 export class SessionService {
   private readonly setup: SessionSetup;
   private readonly checkpointing: SessionCheckpoints;
   private readonly conversationStore: SessionConversations;
-  private readonly progress: SessionProgress;
+  /** The session's turns: the port the agent loop writes and reads them through. */
+  readonly turns: TurnStore;
 
   constructor(private readonly deps: SessionServiceDeps) {
     this.setup = new SessionSetup(deps);
     this.checkpointing = new SessionCheckpoints({ database: deps.database, bus: deps.bus, retention: deps.checkpointRetention });
     this.conversationStore = new SessionConversations(deps.database);
-    this.progress = new SessionProgress({ bus: deps.bus, checkpoints: this.checkpointing });
+    const progress = new SessionProgress({ bus: deps.bus, checkpoints: this.checkpointing });
+    this.turns = new TurnStore({ ...deps, progress, instanceId: deps.leases.instanceId, leaseTtlMs: deps.leases.ttlMs });
   }
 
   async create(user: PromptUser, input: NewSession): Promise<{ session: SessionView; dropped: DroppedContext[] }> {
@@ -84,9 +90,9 @@ export class SessionService {
           user_id: user.id,
           agent_id: agent.id,
           status: 'running',
-          context: context as never,
+          context: context,
           ...columns,
-          variables: columns.variables as never,
+          variables: columns.variables,
         })
         .returningAll()
         .executeTakeFirstOrThrow();
@@ -225,38 +231,12 @@ export class SessionService {
         );
       }
       if (suspended && (to === 'completed' || to === 'failed')) {
-        const ended = await endTurn(tx, suspended.id, { status: 'suspended' }, { status: 'cancelled' });
+        const ended = await endUnattendedTurn(tx, suspended.id, { status: 'suspended' }, { status: 'cancelled' });
         if (ended) events.push(ended);
       }
       await this.checkpointing.record(tx, { session: row, reason: 'status', name: checkpoint.name, events });
       return toSessionView(row, await firstConversation(tx, id));
     });
-  }
-
-  /** Adds a step's counts to the session inside the agent loop's transaction (see SessionProgress.recordStep). */
-  async recordStep(
-    tx: Executor,
-    sessionId: string,
-    step: number,
-    counts: StepCounts,
-    options: { checkpoint?: boolean; complete?: boolean; requireRunning?: boolean; events?: AgentryEvent[] } = {},
-  ): Promise<void> {
-    await this.progress.recordStep(tx, { sessionId, step, counts, ...options });
-  }
-
-  /** Moves the session along the system edges of `cause` (see SessionProgress.transition); false when it was on none. */
-  async transition(
-    tx: Executor,
-    sessionId: string,
-    cause: SystemCause,
-    change: { reason: string; error?: ReportedError },
-  ): Promise<boolean> {
-    return this.progress.transition(tx, { sessionId, cause, ...change });
-  }
-
-  /** What a turn's end adds to its session (see SessionProgress.recordTurnEnd). */
-  async recordTurnEnd(tx: Executor, sessionId: string, end: { messages: number; error: ReportedError | undefined }): Promise<void> {
-    await this.progress.recordTurnEnd(tx, { sessionId, ...end });
   }
 
   /** Continues the session from a checkpoint (see SessionCheckpoints.restore). */
@@ -289,6 +269,11 @@ export class SessionService {
    */
   async addConversation(userId: string, sessionId: string | null, title = ''): Promise<ConversationView> {
     return this.conversationStore.add({ userId, sessionId, title });
+  }
+
+  /** The session a conversation of the user's belongs to, null before its first message; 404 if it is not theirs. */
+  async sessionOfConversation(userId: string, conversationId: string): Promise<string | null> {
+    return this.conversationStore.sessionOf({ userId, conversationId });
   }
 
   async conversations(userId: string, sessionId: string): Promise<ConversationView[]> {

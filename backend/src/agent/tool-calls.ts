@@ -1,0 +1,70 @@
+import type { ReportedError } from '../errors.ts';
+import type { FaultInjector } from '../fault-injection.ts';
+import type { CallResult, HeldTurn, LedgerEntry, ToolOutcome, TurnStore } from '../sessions/index.ts';
+import { reportToolFailure, type ToolDefinition } from '../tools/index.ts';
+
+/** A turn as its tool calls see it: held under a lease, and stoppable in two ways. */
+export interface CallingTurn extends HeldTurn {
+  /** Aborted by a cancel or a lost lease: a running tool is told to stop too. */
+  readonly signal: AbortSignal;
+  /** Aborted by a shutdown: a running tool finishes and is recorded, but no other starts. */
+  readonly shutdownSignal: AbortSignal;
+}
+
+export interface StepCallsOptions {
+  turn: CallingTurn;
+  step: number;
+  /** The tools the session may call now, by name. */
+  tools: ReadonlyMap<string, ToolDefinition>;
+  turns: TurnStore;
+  /** Crash tests' named kill points. */
+  reach: FaultInjector;
+}
+
+/**
+ * Runs the step's recorded calls in order, each under its ledger entry: `started` before it runs,
+ * its result after. A completed (or skipped) call is not run again; one that may have begun runs
+ * again only if its tool is idempotent, and otherwise the step stops with that call's outcome
+ * `unknown`, for the user to decide.
+ */
+export async function runStepCalls(options: StepCallsOptions): Promise<{ results: CallResult[] } | { unknown: LedgerEntry }> {
+  const { turn, turns, reach } = options;
+  const results: CallResult[] = [];
+  for (const entry of await turns.steps.callsOf(turn, options.step)) {
+    if (entry.status === 'completed' || entry.status === 'skipped') {
+      results.push({ entry, isError: entry.is_error, value: entry.result, durationMs: entry.duration_ms ?? 0 });
+      continue;
+    }
+    if (entry.status === 'started' && !entry.idempotent) return { unknown: entry };
+    // Shutdown lets a running tool finish, but starts no other.
+    if (turn.shutdownSignal.aborted) throw turn.shutdownSignal.reason;
+    if (turn.signal.aborted) throw turn.signal.reason;
+    reach('before-tool');
+    await turns.steps.beginCall(turn, entry);
+    const outcome = await callTool(options.tools, entry, turn.signal);
+    reach('tool-ran');
+    await turns.steps.completeCall(turn, entry, outcome);
+    reach('after-tool');
+    results.push({ entry, ...outcome });
+  }
+  return { results };
+}
+
+/** Runs one tool call; refusals and failures become tool errors the model reads, and the turn goes on. */
+async function callTool(tools: ReadonlyMap<string, ToolDefinition>, entry: LedgerEntry, signal: AbortSignal): Promise<ToolOutcome> {
+  const started = performance.now();
+  const definition = tools.get(entry.tool);
+  let outcome: { isError: false; value: unknown } | { isError: true; value: ReportedError };
+  if (!definition) {
+    const gone = entry.tool.includes('__') ? ' (its integration is not connected now)' : '';
+    outcome = { isError: true, value: { code: 'TOOL_NOT_ALLOWED', message: `There is no tool "${entry.tool}" in this session${gone}.` } };
+  } else {
+    try {
+      definition.parse(entry.input);
+      outcome = { isError: false, value: await definition.execute(entry.input, { signal, idempotencyKey: entry.idempotency_key }) };
+    } catch (error) {
+      outcome = { isError: true, value: reportToolFailure(error) };
+    }
+  }
+  return { ...outcome, durationMs: Math.round(performance.now() - started) };
+}

@@ -1,0 +1,286 @@
+import { toDatabaseError, type TurnStatus } from '../database/index.ts';
+import { AppError, isAppError, type ReportedError } from '../errors.ts';
+import type { FaultInjector } from '../fault-injection.ts';
+import type { LanguageModels } from '../providers/index.ts';
+import { LeaseLost, type EndStatus, type LedgerEntry, type MessageView, type SessionRow, type TurnStore } from '../sessions/index.ts';
+import { completeSessionToolName } from '../templates/index.ts';
+import type { ToolDefinition, ToolsFor } from '../tools/index.ts';
+import { InterruptedModelCall, runModelStep } from './model-step.ts';
+import { runStepCalls, type CallingTurn } from './tool-calls.ts';
+
+export interface TurnOutcome {
+  turnId: string;
+  /** `running` when this instance let the turn go (shutdown, lost lease or database) for another to resume. */
+  status: TurnStatus;
+  /** The turn's last assistant message, if it wrote one. */
+  message: MessageView | null;
+  error?: ReportedError | undefined;
+}
+
+/** What every execution shares: the turn store it writes through, the models and tools it uses. */
+export interface TurnExecutionDeps {
+  turns: TurnStore;
+  models: LanguageModels;
+  toolsFor: ToolsFor;
+  /** Model calls per turn before it ends with `step_limit`. */
+  maxSteps: number;
+  /** How long a lease lasts unrenewed: the heartbeat renews it three times as often. */
+  leaseTtlMs: number;
+  /** Gives the lease up once the database answers again (see TurnRecovery.releaseWhenReachable). */
+  releaseWhenReachable: (turn: { turnId: string; token: string }) => void;
+  reach: FaultInjector;
+  onError: (error: unknown, context: string) => void;
+}
+
+/** Where an execution starts: the turn, its session, the lease token it holds, and whether the turn is new. */
+export interface TurnStart {
+  session: SessionRow;
+  turn: { id: string; conversation_id: string };
+  token: string;
+  /** Taken over (after a crash, a handover or a decision) rather than just started: it may have recorded steps. */
+  resumed: boolean;
+}
+
+/** Why an execution was stopped from outside its loop. */
+const stopReasons = { cancel: 'cancelled by the user', leaseLost: 'the lease went to another execution' } as const;
+
+/**
+ * One execution of one turn, on this instance, under one lease: from wherever the turn is recorded
+ * to be (a new turn, or one taken over after a crash, a handover or a decision) to its end, step by
+ * step. It starts at once; `done` settles with the outcome and never rejects: whatever happens is
+ * recorded on the turn, or left for another execution to resume. A heartbeat renews the lease
+ * meanwhile and hears a cancel asked for on any instance.
+ */
+export class TurnExecution implements CallingTurn {
+  readonly turnId: string;
+  readonly conversationId: string;
+  readonly session: SessionRow;
+  readonly token: string;
+  /** Taken over rather than just started: it may have recorded steps. */
+  readonly resumed: boolean;
+  readonly done: Promise<TurnOutcome>;
+  /** Aborts everything, tool calls included: a cancel, or a lost lease. */
+  private readonly stopper = new AbortController();
+  /** Aborts the model call only: shutdown lets a running tool finish and be recorded. */
+  private readonly shutdown = new AbortController();
+  /** The turn's last recorded assistant message. */
+  private last: MessageView | null = null;
+
+  constructor(
+    private readonly deps: TurnExecutionDeps,
+    start: TurnStart,
+  ) {
+    this.turnId = start.turn.id;
+    this.conversationId = start.turn.conversation_id;
+    this.session = start.session;
+    this.token = start.token;
+    this.resumed = start.resumed;
+    this.done = this.run();
+  }
+
+  get signal(): AbortSignal {
+    return this.stopper.signal;
+  }
+
+  get shutdownSignal(): AbortSignal {
+    return this.shutdown.signal;
+  }
+
+  /** Stops the turn at once, a running tool call included; it ends `cancelled`. */
+  cancel(): void {
+    this.stopper.abort(stopReasons.cancel);
+  }
+
+  /** Lets the turn go: the model call stops, a running tool finishes, and the lease is released. */
+  letGo(): void {
+    this.shutdown.abort();
+  }
+
+  private async run(): Promise<TurnOutcome> {
+    const heartbeat = setInterval(() => void this.heartbeat(), Math.max(100, Math.floor(this.deps.leaseTtlMs / 3)));
+    heartbeat.unref();
+    try {
+      return await this.steps();
+    } catch (thrown) {
+      return await this.leave(thrown);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    try {
+      const state = await this.deps.turns.renew(this);
+      if (state.cancelRequested) this.stopper.abort(stopReasons.cancel);
+    } catch (error) {
+      if (error instanceof LeaseLost) this.stopper.abort(stopReasons.leaseLost);
+      // A database that cannot be reached: the turn's next write says so, and the lease may lapse.
+    }
+  }
+
+  /** The steps, from the first one not recorded; each is one model call and the tool calls it asks for. */
+  private async steps(): Promise<TurnOutcome> {
+    const model = this.deps.models.resolve(this.session.model);
+    const modelSignal = AbortSignal.any([this.stopper.signal, this.shutdown.signal]);
+    let step = 0;
+    if (this.resumed) {
+      const resumed = await this.finishRecordedStep();
+      if ('end' in resumed) return resumed.end;
+      step = resumed.step;
+    }
+    for (step += 1; step <= this.deps.maxSteps; step++) {
+      const stop = await this.boundary();
+      if (stop) return stop;
+      const tools = await this.toolsNow();
+      const answer = await runModelStep({
+        session: this.session,
+        model,
+        history: await this.deps.turns.transcript.history(this.conversationId),
+        tools,
+        step,
+        signal: modelSignal,
+        announce: (event) => this.deps.turns.announce(this, event),
+      });
+      const idempotent = (tool: string) => tools.get(tool)?.idempotent ?? true; // a refusal has no effect to repeat
+      this.last = await this.deps.turns.steps.recordAnswer(this, { step, answer, idempotent }).catch((error: unknown) => {
+        // The answer was not recorded (the session stopped running, the lease or the database was
+        // lost): what the call cost is still recorded with the turn's end, where that can be.
+        throw new InterruptedModelCall(error, { ...answer, step, text: '' });
+      });
+      if (answer.calls.length === 0) {
+        this.deps.reach('after-checkpoint');
+        return await this.finish('completed');
+      }
+      const end = await this.runCalls(step, tools);
+      if (end) return end;
+    }
+    return await this.finish('step_limit', {
+      error: { code: 'STEP_LIMIT', message: `The turn stopped after ${this.deps.maxSteps} steps: the model kept calling tools.` },
+    });
+  }
+
+  /**
+   * A resumed turn's last recorded step is not asked of the model again: its calls are finished
+   * first. Returns the step to go on from, or the turn's end.
+   */
+  private async finishRecordedStep(): Promise<{ step: number } | { end: TurnOutcome }> {
+    const ending = await this.boundary();
+    if (ending) return { end: ending };
+    const recorded = await this.deps.turns.transcript.lastAnswer(this.turnId);
+    if (!recorded) return { step: 0 };
+    this.last = recorded;
+    if (recorded.toolCalls.length === 0) return { end: await this.finish('completed') };
+    if (!(await this.deps.turns.transcript.hasToolResults(this.turnId, recorded.step))) {
+      const end = await this.runCalls(recorded.step, await this.toolsNow());
+      if (end) return { end };
+    }
+    return { step: recorded.step };
+  }
+
+  /** The tools the session may use now: asked at every step, so it sees integrations change. */
+  private toolsNow(): Promise<Map<string, ToolDefinition>> {
+    return this.deps.toolsFor(this.session.user_id, this.session.tools);
+  }
+
+  /**
+   * Between steps: renews the lease and hears what happened meanwhile. Returns the turn's end when
+   * it must stop here (a cancel, or a session no longer running); throws on shutdown.
+   */
+  private async boundary(): Promise<TurnOutcome | undefined> {
+    const state = await this.deps.turns.renew(this);
+    if (state.cancelRequested) this.stopper.abort(stopReasons.cancel);
+    if (this.stopper.signal.aborted) throw this.stopper.signal.reason;
+    if (this.shutdown.signal.aborted) throw this.shutdown.signal.reason;
+    if (state.sessionStatus === 'completed') return this.finish('completed');
+    if (state.sessionStatus !== 'running')
+      return this.finish('cancelled', { error: { code: 'SESSION_NOT_RUNNING', message: `The session became ${state.sessionStatus}.` } });
+    return undefined;
+  }
+
+  /**
+   * The rest of a step whose answer is recorded: its calls, then their results. Returns the turn's
+   * end when the step ends it (a call whose outcome is unknown, or the agent completing the session).
+   */
+  private async runCalls(step: number, tools: ReadonlyMap<string, ToolDefinition>): Promise<TurnOutcome | undefined> {
+    const { turns, reach } = this.deps;
+    const ran = await runStepCalls({ turn: this, step, tools, turns, reach });
+    if ('unknown' in ran) return this.suspend(ran.unknown);
+    const complete = ran.results.some((r) => r.entry.tool === completeSessionToolName && !r.isError);
+    await turns.steps.recordToolResults(this, { step, results: ran.results, complete });
+    reach('after-checkpoint');
+    return complete ? this.finish('completed') : undefined;
+  }
+
+  /**
+   * A call that may have had its effect, of a tool that must not run twice: the turn waits,
+   * holding nothing, and the session pauses with TOOL_OUTCOME_UNKNOWN until the user resolves it.
+   */
+  private async suspend(entry: LedgerEntry): Promise<TurnOutcome> {
+    const error: ReportedError = {
+      code: 'TOOL_OUTCOME_UNKNOWN',
+      message: `The call of ${entry.tool} (${entry.idempotency_key}) was interrupted and may or may not have had its effect; retry it, skip it or fail the session.`,
+    };
+    // A session the user paused, completed or failed meanwhile has no use for the turn: it ends.
+    if (!(await this.deps.turns.suspend(this, error))) return this.finish('cancelled', { error });
+    return { turnId: this.turnId, status: 'suspended', message: this.last, error };
+  }
+
+  /**
+   * How the loop left the turn when something was thrown: a lost lease or a shutdown lets it go
+   * (another execution resumes it), a database out of reach leaves it for recovery, and anything
+   * else ends it, with the model call it interrupted (if any).
+   */
+  private async leave(thrown: unknown): Promise<TurnOutcome> {
+    const { turnId } = this;
+    const interrupted = thrown instanceof InterruptedModelCall ? thrown : undefined;
+    const error = toDatabaseError(interrupted ? interrupted.cause : thrown);
+    const letGo: TurnOutcome = { turnId, status: 'running', message: this.last };
+    if (this.stopper.signal.reason === stopReasons.leaseLost || error instanceof LeaseLost) return letGo;
+    if (this.stopper.signal.reason === stopReasons.cancel) return this.finish('cancelled', { interrupted });
+    if (this.shutdown.signal.aborted) {
+      // Shutdown: what finished is recorded; the lease goes so another instance resumes at once.
+      try {
+        if (interrupted)
+          await this.deps.turns.steps.recordModelCall(this, {
+            ...interrupted,
+            error: { code: 'SHUTDOWN', message: 'The instance shut down during the model call.' },
+          });
+        await this.deps.turns.release(this);
+      } catch (failure) {
+        this.deps.onError(failure, `could not release turn ${turnId}`);
+      }
+      return letGo;
+    }
+    if (isAppError(error) && (error.code === 'DATABASE_UNAVAILABLE' || error.code === 'DATABASE_BUSY')) {
+      // The database is out of reach: nothing more can be recorded here. The lease is given up
+      // as soon as the database answers (or lapses), and an instance (this one too) resumes the
+      // turn from what was recorded.
+      this.deps.onError(error, `turn ${turnId} left for recovery`);
+      this.deps.releaseWhenReachable(this);
+      return letGo;
+    }
+    if (isAppError(error) && error.code === 'SESSION_NOT_RUNNING')
+      return this.finish('cancelled', { error: { code: error.code, message: error.message }, interrupted });
+    const appError = isAppError(error) ? error : new AppError('INTERNAL', { cause: error });
+    if (!isAppError(error)) this.deps.onError(error, `turn ${turnId} failed`);
+    return this.finish('failed', { error: { code: appError.code, message: appError.message }, interrupted });
+  }
+
+  /**
+   * Records how the turn ended (see TurnStore.end). If even this cannot be written (the session
+   * was deleted meanwhile), it is logged, and the outcome is still returned.
+   */
+  private async finish(
+    status: EndStatus,
+    options: { error?: ReportedError | undefined; interrupted?: InterruptedModelCall | undefined } = {},
+  ): Promise<TurnOutcome> {
+    const { error } = options;
+    let message = this.last;
+    try {
+      message = await this.deps.turns.end(this, { status, last: this.last, error, interrupted: options.interrupted });
+    } catch (failure) {
+      this.deps.onError(failure, `could not record the end of turn ${this.turnId}`);
+    }
+    return { turnId: this.turnId, status, message, error };
+  }
+}

@@ -1,0 +1,248 @@
+import type { Executor, PostgresDatabase } from '../database/index.ts';
+import type { ReportedError } from '../errors.ts';
+import type { AgentryEvent, EventBus } from '../events/index.ts';
+import { redactArguments } from '../redaction/index.ts';
+import { publishSessionEvents } from './session-events.ts';
+import type { SessionProgress, StepCounts } from './session-progress.ts';
+import type { ToolLedger, LedgerEntry, ToolOutcome } from './tool-ledger.ts';
+import type { TurnLeases } from './turn-leases.ts';
+import type { HeldTurn } from './turn-store.ts';
+import { toMessageView, type MessageView, type RecordedToolCall } from './turn-transcript.ts';
+
+/** What a model call used. */
+export interface ModelUsage {
+  inputTokens: number;
+  outputTokens: number;
+}
+
+/** A model's answer, as a step records it. */
+export interface ModelAnswer {
+  /** Chosen before the call: its deltas already went out under it. */
+  messageId: string;
+  text: string;
+  calls: RecordedToolCall[];
+  usage: ModelUsage;
+  cost: number | null;
+  latencyMs: number;
+}
+
+/**
+ * A model call that did not end in a recorded step (it failed, was cancelled, or its answer could
+ * not be recorded), with the text it had streamed and, if it answered, what it used.
+ */
+export interface UnrecordedModelCall {
+  step: number;
+  messageId: string;
+  text: string;
+  latencyMs: number;
+  usage: ModelUsage;
+  cost: number | null;
+}
+
+/** A tool call of a step with what it returned. */
+export type CallResult = { entry: LedgerEntry } & ToolOutcome;
+
+export interface StepRecordsDeps {
+  database: PostgresDatabase;
+  bus: EventBus;
+  progress: SessionProgress;
+  leases: TurnLeases;
+  ledger: ToolLedger;
+}
+
+/** A step that adds nothing to the session's counters but what it names. */
+export const noStepCounts: StepCounts = { messages: 0, toolCalls: 0, errors: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
+
+/**
+ * The writes of a step, in the order DESIGN's durable-execution rules give them: the model's
+ * answer with its model-call record and its calls in the ledger; each call begun, then its
+ * result; then the step's tool results, counters, checkpoint and events. Each renews the turn's
+ * lease in its own transaction (so an execution that lost it records nothing) and commits with
+ * the session's counters and events.
+ */
+export class StepRecords {
+  constructor(private readonly deps: StepRecordsDeps) {}
+
+  /**
+   * The model's answer in one transaction: the assistant message, its model-call record, its tool
+   * calls in the ledger (`pending`) and the session's counters; when it calls no tools, the step's
+   * checkpoint. `idempotent` says, per tool name, whether a call may run again after a crash.
+   */
+  async recordAnswer(
+    turn: HeldTurn,
+    options: { step: number; answer: ModelAnswer; idempotent: (tool: string) => boolean },
+  ): Promise<MessageView> {
+    const { session, turnId, conversationId } = turn;
+    const { step, answer } = options;
+    return this.deps.database.transaction(async (tx) => {
+      await this.deps.leases.renew(tx, turnId, turn.token);
+      const assistant = await tx
+        .insertInto('messages')
+        .values({
+          conversation_id: conversationId,
+          session_id: session.id,
+          user_id: session.user_id,
+          turn_id: turnId,
+          step,
+          id: answer.messageId,
+          role: 'assistant',
+          content: answer.text,
+          // Serialised here: the driver would send a JS array as a PostgreSQL array, not JSON.
+          tool_calls: JSON.stringify(answer.calls),
+          model: session.model,
+          input_tokens: answer.usage.inputTokens,
+          output_tokens: answer.usage.outputTokens,
+          cost_usd: answer.cost,
+          latency_ms: answer.latencyMs,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await this.recordModelCall(turn, { ...answer, step, error: null }, tx);
+      await this.deps.ledger.record(
+        tx,
+        answer.calls.map((call, callIndex) => ({
+          sessionId: session.id,
+          turnId,
+          userId: session.user_id,
+          step,
+          callIndex,
+          callId: call.callId,
+          tool: call.tool,
+          input: call.input,
+          idempotent: options.idempotent(call.tool),
+        })),
+      );
+      const { inputTokens, outputTokens } = answer.usage;
+      await this.deps.progress.recordStep(tx, {
+        sessionId: session.id,
+        step,
+        counts: { ...noStepCounts, messages: 1, inputTokens, outputTokens, costUsd: answer.cost ?? 0 },
+        checkpoint: answer.calls.length === 0,
+        events: [
+          { type: 'message.completed', data: { sessionId: session.id, messageId: assistant.id, role: 'assistant', text: answer.text } },
+        ],
+      });
+      return toMessageView(assistant);
+    });
+  }
+
+  /** The step's recorded tool calls, in the order the model asked for them. */
+  async callsOf(turn: Pick<HeldTurn, 'turnId'>, step: number): Promise<LedgerEntry[]> {
+    return this.deps.ledger.forStep(turn.turnId, step);
+  }
+
+  /** Marks the call `started`, with its `tool.started` event: from here its effect may have happened. */
+  async beginCall(turn: HeldTurn, entry: LedgerEntry): Promise<void> {
+    await this.deps.database.transaction(async (tx) => {
+      await this.deps.leases.renew(tx, turn.turnId, turn.token);
+      await this.deps.ledger.begin(tx, entry);
+      const event: AgentryEvent = { type: 'tool.started', data: { ...toolLabel(turn, entry), arguments: redactArguments(entry.input) } };
+      await publishSessionEvents(this.deps.bus, tx, { session: turn.session, events: [event] });
+    });
+  }
+
+  /** Records the call's result in the ledger, before the step's results are (see ToolLedger.complete). */
+  async completeCall(turn: HeldTurn, entry: LedgerEntry, outcome: ToolOutcome): Promise<void> {
+    await this.deps.ledger.complete(entry, outcome, turn.token, this.deps.leases);
+  }
+
+  /**
+   * The step's second transaction: its tool results as messages, the session's counters, the
+   * checkpoint and the tool events. Recorded whatever the session's status now: the calls ran.
+   * With `complete`, the agent completed the session.
+   */
+  async recordToolResults(turn: HeldTurn, options: { step: number; results: CallResult[]; complete: boolean }): Promise<void> {
+    const { session, turnId, conversationId } = turn;
+    const { step, results } = options;
+    await this.deps.database.transaction(async (tx) => {
+      await this.deps.leases.renew(tx, turnId, turn.token);
+      if (results.length === 0) return; // calls recorded by an older version, without a ledger
+      await tx
+        .insertInto('messages')
+        .values(
+          results.map(({ entry, isError, value }) => ({
+            conversation_id: conversationId,
+            session_id: session.id,
+            user_id: session.user_id,
+            turn_id: turnId,
+            step,
+            role: 'tool' as const,
+            tool_call_id: entry.call_id,
+            tool_name: entry.tool,
+            tool_result: JSON.stringify(value ?? null),
+            is_error: isError,
+          })),
+        )
+        .execute();
+      const events: AgentryEvent[] = results.map(({ entry, isError, value, durationMs }) =>
+        isError
+          ? { type: 'tool.failed', data: { ...toolLabel(turn, entry), durationMs, error: value as ReportedError } }
+          : { type: 'tool.completed', data: { ...toolLabel(turn, entry), durationMs, result: value } },
+      );
+      const errors = results.filter((r) => r.isError).length;
+      const counts = { ...noStepCounts, messages: results.length, toolCalls: results.length, errors };
+      await this.deps.progress.recordStep(tx, {
+        sessionId: session.id,
+        step,
+        counts,
+        requireRunning: false,
+        complete: options.complete,
+        events,
+      });
+    });
+  }
+
+  /**
+   * Records one model call: what it cost whether or not it succeeded. In `executor` when it goes
+   * with other writes (a step, a turn's end), else on its own (a shutdown leaves the turn to resume).
+   */
+  async recordModelCall(
+    turn: HeldTurn,
+    call: { step: number; usage: ModelUsage; cost: number | null; latencyMs: number; error: ReportedError | null },
+    executor: Executor = this.deps.database.db,
+  ): Promise<void> {
+    const { session } = turn;
+    await executor
+      .insertInto('model_calls')
+      .values({
+        user_id: session.user_id,
+        session_id: session.id,
+        turn_id: turn.turnId,
+        step: call.step,
+        model: session.model,
+        input_tokens: call.usage.inputTokens,
+        output_tokens: call.usage.outputTokens,
+        cost_usd: call.cost,
+        latency_ms: call.latencyMs,
+        error: call.error,
+      })
+      .execute();
+  }
+
+  /** What a cancelled model call had streamed, kept as its step's assistant message. */
+  async recordPartialAnswer(turn: HeldTurn, call: UnrecordedModelCall, tx: Executor): Promise<MessageView> {
+    const { session } = turn;
+    const row = await tx
+      .insertInto('messages')
+      .values({
+        id: call.messageId,
+        conversation_id: turn.conversationId,
+        session_id: session.id,
+        user_id: session.user_id,
+        turn_id: turn.turnId,
+        step: call.step,
+        role: 'assistant',
+        content: call.text,
+        model: session.model,
+        latency_ms: call.latencyMs,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toMessageView(row);
+  }
+}
+
+/** How a tool call is named in events, whose ids are capped: a model may invent very long names. */
+function toolLabel(turn: Pick<HeldTurn, 'session'>, entry: LedgerEntry) {
+  return { sessionId: turn.session.id, callId: entry.call_id.slice(0, 200), tool: entry.tool.slice(0, 200) };
+}

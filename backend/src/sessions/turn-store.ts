@@ -1,0 +1,213 @@
+import { sql } from 'kysely';
+import type { PostgresDatabase, SessionStatus } from '../database/index.ts';
+import { AppError, type ReportedError } from '../errors.ts';
+import type { AgentryEvent, EventBus } from '../events/index.ts';
+import { publishSessionEvents } from './session-events.ts';
+import type { SessionProgress } from './session-progress.ts';
+import { lockSession, type SessionRow } from './session-row.ts';
+import { noStepCounts, StepRecords, type UnrecordedModelCall } from './step-records.ts';
+import { ToolLedger } from './tool-ledger.ts';
+import { TurnLeases, type TurnRow } from './turn-leases.ts';
+import { TurnTranscript, type MessageView } from './turn-transcript.ts';
+import { UnattendedTurns, type EndStatus } from './unattended-turns.ts';
+
+/** One execution's hold on a turn: every write the store makes for it is fenced by its lease. */
+export interface HeldTurn {
+  readonly turnId: string;
+  /** The lease token the execution writes under. */
+  readonly token: string;
+  readonly session: SessionRow;
+  readonly conversationId: string;
+}
+
+export interface TurnStoreDeps {
+  database: PostgresDatabase;
+  bus: EventBus;
+  progress: SessionProgress;
+  /** Names this instance in lease tokens. */
+  instanceId: string;
+  leaseTtlMs: number;
+}
+
+/**
+ * Turns, owned in one place: every write a turn makes (its start, each step's answer, model-call
+ * record, tool calls and results, its suspension and its end, each with the session's counters,
+ * checkpoint and events in the same transaction), the leases that fence them (turn-leases.ts),
+ * the tool-call ledger (tool-ledger.ts), the writes no execution makes (unattended-turns.ts) and
+ * the transcript they read back (turn-transcript.ts). The agent loop writes only through this port.
+ *
+ * Every write of an execution renews its lease in the same transaction, after locking the session
+ * row (the order of every session write), and is refused with LeaseLost once the lease is another's.
+ */
+export class TurnStore {
+  /** The writes of each step: answer, tool calls and results, model-call records. */
+  readonly steps: StepRecords;
+  /** What turns recorded, read back. */
+  readonly transcript: TurnTranscript;
+  /** The writes no execution makes: cancels, decisions, exhausted recoveries. */
+  readonly unattended: UnattendedTurns;
+  private readonly leases: TurnLeases;
+  private readonly ledger: ToolLedger;
+
+  constructor(private readonly deps: TurnStoreDeps) {
+    this.leases = new TurnLeases(deps.database, deps.instanceId, deps.leaseTtlMs);
+    this.ledger = new ToolLedger(deps.database);
+    this.steps = new StepRecords({ ...deps, leases: this.leases, ledger: this.ledger });
+    this.transcript = new TurnTranscript(deps.database);
+    this.unattended = new UnattendedTurns({ ...deps, leases: this.leases, ledger: this.ledger });
+  }
+
+  /**
+   * Starts a turn with the user's message, leased to a new token. The turn goes first: the unique
+   * index on unfinished turns is what refuses a second one, with 409 SESSION_BUSY.
+   */
+  async open(options: {
+    userId: string;
+    session: SessionRow;
+    conversationId: string;
+    content: string;
+  }): Promise<{ turn: TurnRow; token: string; messageId: string }> {
+    const { userId, session, conversationId, content } = options;
+    const token = this.leases.newToken();
+    try {
+      return await this.deps.database.transaction(async (tx) => {
+        const turn = await tx
+          .insertInto('turns')
+          .values({
+            session_id: session.id,
+            conversation_id: conversationId,
+            user_id: userId,
+            status: 'running',
+            lease_owner: token,
+            lease_expires_at: this.leases.expiry(),
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        const message = await tx
+          .insertInto('messages')
+          .values({ conversation_id: conversationId, session_id: session.id, user_id: userId, turn_id: turn.id, role: 'user', content })
+          .returning('id')
+          .executeTakeFirstOrThrow();
+        await this.deps.progress.recordStep(tx, {
+          sessionId: session.id,
+          step: 0,
+          counts: { ...noStepCounts, messages: 1 },
+          checkpoint: false,
+          events: [{ type: 'message.completed', data: { sessionId: session.id, messageId: message.id, role: 'user', text: content } }],
+        });
+        return { turn, token, messageId: message.id };
+      });
+    } catch (error) {
+      if ((error as { constraint?: string }).constraint === 'turns_one_unfinished_idx') throw new AppError('SESSION_BUSY');
+      throw error;
+    }
+  }
+
+  /** A session's row, as a turn executes against it; undefined once it was deleted. */
+  async session(id: string): Promise<SessionRow | undefined> {
+    return this.deps.database.db.selectFrom('agent_sessions').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** Renews the lease (see TurnLeases.renew): what the turn must react to, or LeaseLost. */
+  async renew(turn: Pick<HeldTurn, 'turnId' | 'token'>): Promise<{ cancelRequested: boolean; sessionStatus: SessionStatus }> {
+    return this.leases.renew(this.deps.database.db, turn.turnId, turn.token);
+  }
+
+  /** Gives the lease up, the turn still running, for any instance to resume it at once. */
+  async release(turn: Pick<HeldTurn, 'turnId' | 'token'>): Promise<void> {
+    await this.leases.release(turn.turnId, turn.token);
+  }
+
+  /** Claims turns whose lease expired or was released (see TurnLeases.reclaimExpired). */
+  async reclaimExpired(limit: number, options: { evenUnexpired?: boolean } = {}): Promise<Array<TurnRow & { token: string }>> {
+    return this.leases.reclaimExpired(limit, options);
+  }
+
+  /**
+   * Suspends the turn on a call whose outcome is unknown: it holds no lease, and the session
+   * pauses with `error` until the user decides. Returns false, changing nothing, when the session
+   * is no longer running (the user paused, completed or failed it meanwhile): the turn then ends.
+   */
+  async suspend(turn: HeldTurn, error: ReportedError): Promise<boolean> {
+    return this.deps.database.transaction(async (tx) => {
+      const state = await this.leases.renew(tx, turn.turnId, turn.token);
+      if (state.sessionStatus !== 'running') return false;
+      await tx
+        .updateTable('turns')
+        .set({ status: 'suspended', error, lease_owner: null, lease_expires_at: null })
+        .where('id', '=', turn.turnId)
+        .execute();
+      await this.deps.progress.transition(tx, { sessionId: turn.session.id, cause: 'outcome-unknown', reason: error.message, error });
+      return true;
+    });
+  }
+
+  /**
+   * Records how the turn ended, if this execution still holds it, with the model call it
+   * interrupted (if any). A cancelled call's text, already streamed as deltas, is kept as the
+   * step's assistant message, so the transcript says what clients saw; it is returned as the
+   * turn's last message (`last` otherwise). A failure counts as an error on the session, whatever
+   * its status now. Clients learn how every turn ended (`turn.ended`).
+   */
+  async end(
+    turn: HeldTurn,
+    options: {
+      status: EndStatus;
+      last: MessageView | null;
+      error?: ReportedError | undefined;
+      interrupted?: UnrecordedModelCall | undefined;
+    },
+  ): Promise<MessageView | null> {
+    const { session, turnId } = turn;
+    const { status, error, interrupted } = options;
+    let message = options.last;
+    await this.deps.database.transaction(async (tx) => {
+      // The session row first (the order of every session write), then the lease: an execution
+      // that lost it records nothing.
+      await lockSession(tx, session.id);
+      const ended = await tx
+        .updateTable('turns')
+        .set({
+          status,
+          error: error ?? null,
+          finished_at: sql<Date>`now()`,
+          steps: options.last?.step ?? 0,
+          lease_owner: null,
+          lease_expires_at: null,
+        })
+        .where('id', '=', turnId)
+        .where('lease_owner', '=', turn.token)
+        .returning('id')
+        .executeTakeFirst();
+      if (!ended) return;
+      const events: AgentryEvent[] = [];
+      if (interrupted) {
+        const callError = error ?? { code: 'CANCELLED', message: 'The turn was cancelled during the model call.' };
+        await this.steps.recordModelCall(turn, { ...interrupted, error: callError }, tx);
+        if (status === 'cancelled' && interrupted.text !== '') {
+          message = await this.steps.recordPartialAnswer(turn, interrupted, tx);
+          events.push({
+            type: 'message.completed',
+            data: { sessionId: session.id, messageId: message.id, role: 'assistant', text: message.content },
+          });
+        }
+      }
+      await this.deps.progress.recordTurnEnd(tx, {
+        sessionId: session.id,
+        messages: events.length,
+        error: status === 'failed' ? error : undefined,
+      });
+      events.push({
+        type: 'turn.ended',
+        data: { sessionId: session.id, turnId, status, steps: message?.step ?? 0, ...(error ? { error } : {}) },
+      });
+      await publishSessionEvents(this.deps.bus, tx, { session, events });
+    });
+    return message;
+  }
+
+  /** Publishes an event that reports progress rather than a change (a delta): in a transaction of its own. */
+  async announce(turn: Pick<HeldTurn, 'session'>, event: AgentryEvent): Promise<void> {
+    await this.deps.database.transaction((tx) => publishSessionEvents(this.deps.bus, tx, { session: turn.session, events: [event] }));
+  }
+}
