@@ -509,7 +509,10 @@ describe.each(drivers)('the agent loop on %s (local:offline and a model server o
   it('survives a session deleted while its turn runs', async () => {
     const session = await startSession({ model: 'fake:slow' });
     fake.replies.push({ kind: 'stall' });
+    const asked = fake.requests.length;
     expect((await send(session.conversationId, 'Take your time.', false)).statusCode).toBe(202);
+    // Deleted while the model call runs (not while the turn's first write races the delete).
+    await expect.poll(() => fake.requests.length).toBe(asked + 1);
     expect((await call('DELETE', `/v1/sessions/${session.id}`)).statusCode).toBe(204);
     expect(await t.runtime.runner.cancel(session.id)).toBe(true);
     expect((await t.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
