@@ -32,6 +32,19 @@ export interface HistoryQuery {
   limit: number;
 }
 
+/**
+ * Removes every event of the given users' topics, in the caller's transaction: what a removed
+ * session leaves behind (see removeFinishedSessions). The events area owns its table, so other
+ * areas clear their topics through here.
+ */
+export async function removeTopicEvents(executor: Executor, topics: ReadonlyArray<{ userId: string; topic: string }>): Promise<void> {
+  if (topics.length === 0) return;
+  await executor
+    .deleteFrom('events')
+    .where((eb) => eb.or(topics.map(({ userId, topic }) => eb.and([eb('user_id', '=', userId), eb('topic', '=', topic)]))))
+    .execute();
+}
+
 export class EventStore {
   /** Transactions that already hold the commit-order lock. */
   private readonly locked = new WeakSet<Executor>();

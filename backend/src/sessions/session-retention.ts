@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { PostgresDatabase } from '../database/index.ts';
+import { removeTopicEvents } from '../events/index.ts';
 import { sessionTopic } from './session-events.ts';
 
 /**
@@ -28,12 +29,10 @@ export async function removeFinishedSessions(database: PostgresDatabase, retenti
         )
         .returning(['id', 'user_id'])
         .execute();
-      if (gone.length > 0) {
-        await tx
-          .deleteFrom('events')
-          .where((eb) => eb.or(gone.map((g) => eb.and([eb('user_id', '=', g.user_id), eb('topic', '=', sessionTopic(g.id))]))))
-          .execute();
-      }
+      await removeTopicEvents(
+        tx,
+        gone.map((g) => ({ userId: g.user_id, topic: sessionTopic(g.id) })),
+      );
       return gone.length;
     });
     removed += batch;
