@@ -149,7 +149,6 @@ export async function createRuntime(
     maxSteps: config.sessions.maxSteps,
     spendLimitMonthlyUsd: config.sessions.spendLimitMonthlyUsd,
     leases: {
-      ttlMs: config.sessions.leaseTtlMs,
       recoveryIntervalMs: config.sessions.recoveryIntervalMs,
       maxRecoveries: config.sessions.maxRecoveries,
       exclusive: database.capabilities.exclusive,

@@ -5,6 +5,7 @@ import { bearer, createTestApp, type TestApp } from '../../test/test-app.ts';
 import { drivers } from '../../test/test-database.ts';
 import { openSocket } from '../../test/ws-client.ts';
 import { effects } from '../../test/fixtures/effect-counter-tool.ts';
+import { toJsonText } from '../database/index.ts';
 import { removeFinishedSessions } from '../sessions/index.ts';
 import { loadCustomTools } from './custom-tools.ts';
 
@@ -422,7 +423,7 @@ describe.each(drivers)('the agent loop on %s (local:offline and a model server o
             turn_id: turnId,
             step: 1,
             role: 'assistant',
-            tool_calls: JSON.stringify([{ callId: 'c1', tool: 'apply_effect', input: { label: 'invoice' } }]),
+            tool_calls: toJsonText([{ callId: 'c1', tool: 'apply_effect', input: { label: 'invoice' } }]),
           })
           .execute();
         const key = `${session.id}:${turnId}:1:0`;
@@ -437,7 +438,7 @@ describe.each(drivers)('the agent loop on %s (local:offline and a model server o
             call_index: 0,
             call_id: 'c1',
             tool: 'apply_effect',
-            input: JSON.stringify({ label: 'invoice' }),
+            input: toJsonText({ label: 'invoice' }),
             idempotent: false,
             status: 'started',
             attempts: 1,

@@ -26,7 +26,7 @@ export interface AgentRunnerDeps {
    * `exclusive`: no other instance can reach this database (the embedded one, whose directory
    * this process locked), so at start every running turn is a crashed one and resumes at once.
    */
-  leases: { ttlMs: number; recoveryIntervalMs: number; maxRecoveries: number; exclusive?: boolean };
+  leases: { recoveryIntervalMs: number; maxRecoveries: number; exclusive?: boolean };
   /** Crash tests' named kill points (off unless configured). */
   reach: FaultInjector;
   /** Where a turn's unexpected failure is logged (once; the turn records its code). */
@@ -59,7 +59,7 @@ export class AgentRunner {
   private readonly executions = new Map<string, TurnExecution>();
   private readonly recovery: TurnRecovery;
   private readonly spend: SpendLimit;
-  private readonly execution: TurnExecutionDeps;
+  private readonly executionDeps: TurnExecutionDeps;
 
   constructor(private readonly deps: AgentRunnerDeps) {
     const { turns, leases, onError } = deps;
@@ -68,9 +68,9 @@ export class AgentRunner {
       limitUsd: deps.spendLimitMonthlyUsd,
       spentThisMonth: (userId) => turns.transcript.spentThisMonth(userId),
     });
-    this.execution = {
+    this.executionDeps = {
       ...deps,
-      leaseTtlMs: leases.ttlMs,
+      leaseTtlMs: turns.leaseTtlMs,
       releaseWhenReachable: (turn) => void this.recovery.releaseWhenReachable(turn),
     };
   }
@@ -168,7 +168,7 @@ export class AgentRunner {
 
   /** Runs the turn here, as the session's one execution on this instance. */
   private execute(start: TurnStart): Promise<TurnOutcome> {
-    const execution = new TurnExecution(this.execution, start);
+    const execution = new TurnExecution(this.executionDeps, start);
     this.executions.set(start.session.id, execution);
     return execution.done.finally(() => {
       if (this.executions.get(start.session.id) === execution) this.executions.delete(start.session.id);

@@ -1,10 +1,7 @@
-import type { Selectable } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import type { MessagesTable } from '../database/index.ts';
 import { errorCodes } from '../errors.ts';
-import { toModelMessages, type RecordedToolCall } from './message-history.ts';
-
-type MessageRow = Selectable<MessagesTable>;
+import type { MessageRow, RecordedToolCall } from '../sessions/index.ts';
+import { toModelMessages } from './message-history.ts';
 
 let seq = 0;
 /** A stored message row, with the columns toModelMessages does not read filled in. */

@@ -1,13 +1,6 @@
 import type { ModelMessage } from 'ai';
-import type { Selectable } from 'kysely';
-import type { MessagesTable } from '../database/index.ts';
 import { errorCodes, type ReportedError } from '../errors.ts';
-import type { RecordedToolCall } from '../sessions/index.ts';
-
-type MessageRow = Selectable<MessagesTable>;
-
-/** A tool call as an assistant message records it (the sessions area, which writes them, defines it). */
-export type { RecordedToolCall };
+import type { MessageRow } from '../sessions/index.ts';
 
 /**
  * A conversation's stored messages as the model reads them. Tool results travel as tool-result

@@ -7,7 +7,6 @@ export type ClaimedTurn = TurnRow & { token: string };
 export interface TurnRecoveryDeps {
   turns: TurnStore;
   leases: {
-    ttlMs: number;
     recoveryIntervalMs: number;
     /** Recoveries of one turn after which it fails (RECOVERY_EXHAUSTED) rather than resumes. */
     maxRecoveries: number;
@@ -50,7 +49,7 @@ export class TurnRecovery {
    * lapse; gives up itself when the lease would have lapsed anyway, or on stop.
    */
   async releaseWhenReachable(turn: { turnId: string; token: string }): Promise<void> {
-    const deadline = Date.now() + this.deps.leases.ttlMs;
+    const deadline = Date.now() + this.deps.turns.leaseTtlMs;
     while (Date.now() < deadline && !this.stopped) {
       await sleep(250);
       try {

@@ -32,7 +32,9 @@ export type {
   ToolFlag,
   DocumentStatus,
   KbDocumentsTable,
+  JsonText,
 } from './schema.ts';
+export { toJsonText } from './schema.ts';
 export { encodeCursor, decodeCursor } from './page-cursor.ts';
 export { isUuid } from './uuid.ts';
 export { dataExceptionOf } from './data-exception.ts';

@@ -11,15 +11,21 @@ type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 /**
- * A jsonb column holding `T`: read as `T` (the driver parses jsonb), written as `T` (the driver
- * serialises an object as JSON) or as its JSON text, which is how an array must go: the driver
- * would send a JS array as a PostgreSQL array. `JsonValue` where the shape is open.
+ * A jsonb column holding `T`: read as `T` (the driver parses jsonb), written as `T` when it is an
+ * object or a scalar (the driver serialises it), or as `JsonText`. Arrays and strings go only as
+ * `JsonText`: the driver would send a JS array as a PostgreSQL array, and a JS string as JSON text
+ * to be parsed. `JsonValue` where the shape is open.
  */
 type Json<T = JsonValue> = ColumnType<T, JsonWrite<T> | undefined, JsonWrite<T>>;
-/** An array column (not an open JsonValue one) is written only as JSON text. */
-type JsonWrite<T> = ([T] extends [readonly unknown[]] ? never : T) | JsonText;
-/** A value serialised with JSON.stringify, for a jsonb column. */
-type JsonText = string;
+type JsonWrite<T> = Exclude<T, readonly unknown[] | string> | JsonText;
+declare const jsonText: unique symbol;
+/** A value serialised for a jsonb column, made only by `toJsonText`. */
+export type JsonText = string & { readonly [jsonText]: true };
+
+/** Serialises `value` for a jsonb column (see `Json`). */
+export function toJsonText(value: unknown): JsonText {
+  return JSON.stringify(value) as JsonText;
+}
 
 /** A tool call as an assistant message records it (`messages.tool_calls`). */
 export interface RecordedToolCall {

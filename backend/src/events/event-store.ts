@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { EventRow, Executor, JsonValue, PostgresDatabase } from '../database/index.ts';
+import { toJsonText, type EventRow, type Executor, type PostgresDatabase } from '../database/index.ts';
 import { eventDataSchemas, type AgentryEvent, type EventType, type StoredEvent } from './event-types.ts';
 
 /**
@@ -64,7 +64,7 @@ export class EventStore {
       user_id: userId,
       topic,
       type: event.type,
-      data: eventDataSchemas[event.type].parse(event.data) as JsonValue,
+      data: toJsonText(eventDataSchemas[event.type].parse(event.data)),
     }));
     // The lock is held until the transaction ends: take it once per transaction.
     if (!this.locked.has(executor)) {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Transaction } from 'kysely';
-import type { DatabaseSchema, Executor, PostgresDatabase, ToolFlag } from '../database/index.ts';
+import { toJsonText, type DatabaseSchema, type Executor, type PostgresDatabase, type ToolFlag } from '../database/index.ts';
 import type { AgentryEvent, EventBus } from '../events/index.ts';
 
 /** A tool of a connected integration, as the registry keeps it. */
@@ -111,10 +111,10 @@ export class ToolRegistry {
           name,
           remote_name: tool.name,
           description: (tool.description ?? '').replace(allInvisible, '').replace(/\s+/g, ' ').trim().slice(0, maxDescription),
-          input_schema: JSON.stringify(inputSchemaOf(tool)),
+          input_schema: toJsonText(inputSchemaOf(tool)),
           idempotent: connection.trustHints && (tool.annotations?.readOnlyHint === true || tool.annotations?.idempotentHint === true),
           description_hash: hash,
-          flags: JSON.stringify([...flags]),
+          flags: toJsonText([...flags]),
           changed: Boolean(previous && (previous.description_hash !== hash || previous.name !== name)),
           warnings: [...flags],
         };

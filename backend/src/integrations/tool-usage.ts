@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { PostgresDatabase } from '../database/index.ts';
+import { toJsonText, type PostgresDatabase } from '../database/index.ts';
 import { isAppError, type ErrorCode } from '../errors.ts';
 import type { EventBus } from '../events/index.ts';
 import { redactArguments } from '../redaction/index.ts';
@@ -69,7 +69,7 @@ export class ToolUsage {
           provider: target.provider,
           type: 'tool_used',
           tool,
-          parameters: JSON.stringify(args),
+          parameters: toJsonText(args),
           outcome: code ? 'error' : 'ok',
           error_code: code ?? null,
           duration_ms: durationMs,

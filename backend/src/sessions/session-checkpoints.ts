@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { CheckpointReason, Executor, PostgresDatabase } from '../database/index.ts';
+import { toJsonText, type CheckpointReason, type Executor, type PostgresDatabase } from '../database/index.ts';
 import { AppError } from '../errors.ts';
 import type { AgentryEvent, EventBus } from '../events/index.ts';
 import { firstConversation } from './session-conversations.ts';
@@ -158,7 +158,7 @@ export class SessionCheckpoints {
         .updateTable('agent_sessions')
         .set({
           status: 'running',
-          context: JSON.stringify(state.context ?? {}),
+          context: toJsonText(state.context ?? {}),
           message_count: state.counters.messages,
           tool_call_count: state.counters.toolCalls,
           error_count: state.counters.errors,

@@ -1,4 +1,4 @@
-import type { Executor, PostgresDatabase } from '../database/index.ts';
+import { toJsonText, type Executor, type PostgresDatabase } from '../database/index.ts';
 import type { ReportedError } from '../errors.ts';
 import type { AgentryEvent, EventBus } from '../events/index.ts';
 import { redactArguments } from '../redaction/index.ts';
@@ -88,7 +88,7 @@ export class StepRecords {
           role: 'assistant',
           content: answer.text,
           // Serialised here: the driver would send a JS array as a PostgreSQL array, not JSON.
-          tool_calls: JSON.stringify(answer.calls),
+          tool_calls: toJsonText(answer.calls),
           model: session.model,
           input_tokens: answer.usage.inputTokens,
           output_tokens: answer.usage.outputTokens,
@@ -169,7 +169,7 @@ export class StepRecords {
             role: 'tool' as const,
             tool_call_id: entry.call_id,
             tool_name: entry.tool,
-            tool_result: JSON.stringify(value ?? null),
+            tool_result: toJsonText(value ?? null),
             is_error: isError,
           })),
         )

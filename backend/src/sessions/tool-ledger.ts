@@ -1,5 +1,5 @@
 import { sql, type Selectable } from 'kysely';
-import type { Executor, PostgresDatabase, ToolCallsTable } from '../database/index.ts';
+import { toJsonText, type Executor, type PostgresDatabase, type ToolCallsTable } from '../database/index.ts';
 import type { ReportedError } from '../errors.ts';
 import { LeaseLost, type TurnLeases } from './turn-leases.ts';
 
@@ -54,7 +54,7 @@ export class ToolLedger {
           call_index: e.callIndex,
           call_id: e.callId,
           tool: e.tool,
-          input: JSON.stringify(e.input ?? null),
+          input: toJsonText(e.input ?? null),
           idempotent: e.idempotent,
         })),
       )
@@ -106,7 +106,7 @@ export class ToolLedger {
       .updateTable('tool_calls')
       .set({
         status: 'completed',
-        result: JSON.stringify(outcome.value ?? null),
+        result: toJsonText(outcome.value ?? null),
         is_error: outcome.isError,
         duration_ms: outcome.durationMs,
         finished_at: sql<Date>`now()`,
@@ -132,7 +132,7 @@ export class ToolLedger {
           : {
               status: 'skipped',
               is_error: true,
-              result: JSON.stringify({ code: 'TOOL_SKIPPED', message: decision.note } satisfies ReportedError),
+              result: toJsonText({ code: 'TOOL_SKIPPED', message: decision.note } satisfies ReportedError),
               finished_at: sql<Date>`now()`,
             },
       )

@@ -46,10 +46,13 @@ export class TurnStore {
   readonly transcript: TurnTranscript;
   /** The writes no execution makes: cancels, decisions, exhausted recoveries. */
   readonly unattended: UnattendedTurns;
+  /** How long a lease lasts unrenewed: an execution renews it three times as often. */
+  readonly leaseTtlMs: number;
   private readonly leases: TurnLeases;
   private readonly ledger: ToolLedger;
 
   constructor(private readonly deps: TurnStoreDeps) {
+    this.leaseTtlMs = deps.leaseTtlMs;
     this.leases = new TurnLeases(deps.database, deps.instanceId, deps.leaseTtlMs);
     this.ledger = new ToolLedger(deps.database);
     this.steps = new StepRecords({ ...deps, leases: this.leases, ledger: this.ledger });

@@ -44,7 +44,7 @@ export async function endUnattendedTurn(
   update = 'status' in expected ? update.where('status', '=', expected.status) : update.where('lease_owner', '=', expected.leaseOwner);
   const row = await update.returning(['session_id', 'steps', 'error']).executeTakeFirst();
   if (!row) return undefined;
-  const error = row.error as ReportedError | null;
+  const { error } = row;
   return {
     type: 'turn.ended',
     data: { sessionId: row.session_id, turnId, status: end.status, steps: row.steps, ...(error ? { error } : {}) },
