@@ -1,6 +1,8 @@
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as hnswRecall from '../../database/migrations/vector/v0003-hnsw-recall.ts';
 import { bearer, createTestApp, type TestApp } from '../../test/test-app.ts';
+import { EmbeddingModels } from './embedding-models.ts';
 import { KnowledgeSearch } from './knowledge-search.ts';
 
 // The PostgreSQL driver joins this list once its test cluster has pgvector.
@@ -68,5 +70,23 @@ describe.each(drivers)('knowledge search at scale (%s)', (driver) => {
       expect(await titles({ start: '2021-01-01T00:00:00Z' }, mode), mode).toEqual(expect.arrayContaining(['Coast', 'Keeper', 'Lamp']));
     }
     await t.runtime.knowledge.delete(t.userId, old);
+  });
+
+  it('builds the HNSW index with the parameters that reach recall 0.95, on new models and on upgrade', async () => {
+    const model = (await t.runtime.knowledge.models.active())!.model;
+    const options = async () =>
+      (
+        await sql<{
+          reloptions: string[] | null;
+        }>`select reloptions from pg_class where relname = ${EmbeddingModels.indexName(model)}`.execute(t.runtime.database.db)
+      ).rows[0]?.reloptions;
+    expect(await options()).toEqual(['m=32', 'ef_construction=128']);
+    const db = t.runtime.database.db as unknown as Kysely<unknown>;
+    await hnswRecall.down(db);
+    expect(await options()).toBeNull();
+    await hnswRecall.up(db);
+    expect(await options()).toEqual(['m=32', 'ef_construction=128']);
+    const { results } = await t.runtime.knowledgeSearch.search(t.userId, { query: 'lighthouse', limit: 3, threshold: 0, mode: 'vector' });
+    expect(results).toHaveLength(3);
   });
 });
