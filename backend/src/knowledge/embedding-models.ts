@@ -35,8 +35,8 @@ export class EmbeddingModels {
   /**
    * Creates a model's HNSW index unless it exists. `m = 32, ef_construction = 128` (pgvector's
    * defaults are 16 and 64): on 20k chunks of local:hashing vectors the default graph found 0.91
-   * of the exact top 10 even at ef_search 400, this one 0.96 at 300 (bench/knowledge.bench.ts),
-   * for a build about twice as long. `model` must have passed `embedderNamePattern`.
+   * of the exact top 10 even at ef_search 400, this one 0.955 at 300 (bench/knowledge.bench.ts),
+   * for a build 2.3 to 2.9 times as long (and dearer inserts). `model` must have passed `embedderNamePattern`.
    */
   static async createIndex(executor: Executor, model: string, dimensions: number): Promise<void> {
     if (!embedderNamePattern.test(model)) throw new Error(`Not an embedding model name: ${model}`);

@@ -66,7 +66,8 @@ const resultColumns = sql.raw(
 
 /**
  * The HNSW candidate list of every search, at least: with the index's parameters
- * (embedding-models.ts) 300 found 0.96 of the exact nearest ten at 20k chunks, 200 only 0.94.
+ * (embedding-models.ts) 300 found 0.955 of the exact nearest ten at 20k chunks (bench/knowledge.bench.ts),
+ * 200 only 0.94; at 350 the planner already prefers an exact scan there.
  */
 const minEfSearch = 300;
 
@@ -77,7 +78,9 @@ const rrfK = 60;
  * Search over one user's chunks: nearest neighbours by cosine (pgvector HNSW), PostgreSQL
  * full-text, or both fused by reciprocal rank. The owner filter is part of every SQL statement,
  * inside the nearest-neighbour scan; on pgvector ≥ 0.8 the scan is iterative, so filtered queries
- * still fill `limit`, and below that it over-fetches.
+ * still fill `limit`, and below that it over-fetches. Keyword matches are ranked among a bounded
+ * set of candidates found by the query's rarer words (keyword-candidates.ts), so neither mode's
+ * cost grows with the number of chunks a common word matches.
  */
 export class KnowledgeSearch {
   private iterative: Promise<boolean> | undefined;
@@ -140,7 +143,7 @@ export class KnowledgeSearch {
                                        kb_chunks c
                                   join kb_documents d on d.id = c.document_id and d.active_version = c.version
                                  where c.user_id = ${userId} and c.tsv @@ found.query and ${filters}
-                 limit ${this.candidates.rankLimit}) as k
+                                 limit ${this.candidates.rankLimit}) as k
                          order by rank desc, k.id
                          limit ${pool}) as ranked
                   join kb_chunks c on c.id = ranked.id
