@@ -11,7 +11,7 @@ export interface EmbeddingModel {
 
 /** The HNSW graph's links per node and its build-time candidate list (see `EmbeddingModels.createIndex`). */
 export const hnswM = 32;
-export const hnswEfConstruction = 128;
+export const hnswEfConstruction = 64;
 
 /** A pgvector literal: `[0.1,0.2,…]`. */
 export function vectorLiteral(vector: number[]): string {
@@ -33,10 +33,11 @@ export class EmbeddingModels {
   }
 
   /**
-   * Creates a model's HNSW index unless it exists. `m = 32, ef_construction = 128` (pgvector's
-   * defaults are 16 and 64): on 20k chunks of local:hashing vectors the default graph found 0.91
-   * of the exact top 10 even at ef_search 400, this one 0.955 at 300 (bench/knowledge.bench.ts),
-   * for a build 2.3 to 2.9 times as long (and dearer inserts). `model` must have passed `embedderNamePattern`.
+   * Creates a model's HNSW index unless it exists, with `m = 32` (pgvector's default is 16): on
+   * 20k chunks of local:hashing vectors the default graph found 0.86 of the exact top 10 at
+   * ef_search 100 and 0.91 even at 400; this one finds 0.96 at 300 (bench/knowledge.bench.ts).
+   * The price: a build about 2.2 times as long, and inserts into the index that cost more (the
+   * bench's ingestion fell from 133 to 40 chunks/s). `model` must have passed `embedderNamePattern`.
    */
   static async createIndex(executor: Executor, model: string, dimensions: number): Promise<void> {
     if (!embedderNamePattern.test(model)) throw new Error(`Not an embedding model name: ${model}`);

@@ -80,12 +80,12 @@ describe.each(drivers)('knowledge search at scale (%s)', (driver) => {
           reloptions: string[] | null;
         }>`select reloptions from pg_class where relname = ${EmbeddingModels.indexName(model)}`.execute(t.runtime.database.db)
       ).rows[0]?.reloptions;
-    expect(await options()).toEqual(['m=32', 'ef_construction=128']);
+    expect(await options()).toEqual(['m=32', 'ef_construction=64']);
     const db = t.runtime.database.db as unknown as Kysely<unknown>;
     await hnswRecall.down(db);
     expect(await options()).toBeNull();
     await hnswRecall.up(db);
-    expect(await options()).toEqual(['m=32', 'ef_construction=128']);
+    expect(await options()).toEqual(['m=32', 'ef_construction=64']);
     const { results } = await t.runtime.knowledgeSearch.search(t.userId, { query: 'lighthouse', limit: 3, threshold: 0, mode: 'vector' });
     expect(results).toHaveLength(3);
   });

@@ -66,8 +66,8 @@ const resultColumns = sql.raw(
 
 /**
  * The HNSW candidate list of every search, at least: with the index's parameters
- * (embedding-models.ts) 300 found 0.955 of the exact nearest ten at 20k chunks (bench/knowledge.bench.ts),
- * 200 only 0.94; at 350 the planner already prefers an exact scan there.
+ * (embedding-models.ts) 300 found 0.96 of the exact nearest ten at 10k and 20k chunks
+ * (bench/knowledge.bench.ts); at 340 the planner already prefers an exact scan at 20k.
  */
 const minEfSearch = 300;
 
