@@ -1732,6 +1732,8 @@ export interface paths {
           };
           content: {
             'application/json': {
+              /** @description More passages above the threshold match than `limit`: a larger limit shows more */
+              hasMore: boolean;
               results: {
                 chunkId: string;
                 content: string;
@@ -1742,7 +1744,6 @@ export interface paths {
                 similarity: number;
                 title: string;
               }[];
-              totalCount: number;
             };
           };
         };

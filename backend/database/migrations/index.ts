@@ -10,6 +10,7 @@ import * as durableExecution from './0008-durable-execution.ts';
 import * as integrations from './0009-integrations.ts';
 import * as vectorExtension from './vector/v0001-vector-extension.ts';
 import * as knowledgeEmbeddings from './vector/v0002-knowledge-embeddings.ts';
+import * as hnswRecall from './vector/v0003-hnsw-recall.ts';
 
 /*
  * Every migration, listed explicitly so they load the same way under any runner or bundler.
@@ -37,4 +38,5 @@ export const coreMigrations: Record<string, Migration> = {
 export const vectorMigrations: Record<string, Migration> = {
   'v0001-vector-extension': vectorExtension,
   'v0002-knowledge-embeddings': knowledgeEmbeddings,
+  'v0003-hnsw-recall': hnswRecall,
 };

@@ -2,6 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { JsonValue, PostgresDatabase } from '../database/index.ts';
 import { AppError } from '../errors.ts';
 import { vectorLiteral } from './embedding-models.ts';
+import { KeywordCandidates } from './keyword-candidates.ts';
 import type { KnowledgeBase } from './knowledge-base.ts';
 
 export type SearchMode = 'hybrid' | 'vector' | 'keyword';
@@ -33,6 +34,16 @@ export interface SearchResult {
   metadata: { chunkIndex: number; charStart: number; charEnd: number; tags: string[]; source: string | null; document: JsonValue };
 }
 
+export interface SearchAnswer {
+  results: SearchResult[];
+  /**
+   * The search found more passages above the threshold than `limit`: a larger limit shows more.
+   * (A count of every match would mean ranking every chunk of a large knowledge base, which is
+   * what keeps searches fast to avoid; vector search matches every chunk to some degree.)
+   */
+  hasMore: boolean;
+}
+
 interface Row {
   id: string;
   document_id: string;
@@ -53,6 +64,13 @@ const resultColumns = sql.raw(
   'c.id, c.document_id, d.title, c.content, c.chunk_index, c.char_start, c.char_end, d.tags, d.source, d.metadata',
 );
 
+/**
+ * The HNSW candidate list of every search, at least: with the index's parameters
+ * (embedding-models.ts) 300 found 0.96 of the exact nearest ten at 10k and 20k chunks
+ * (bench/knowledge.bench.ts); at 340 the planner already prefers an exact scan at 20k.
+ */
+const minEfSearch = 300;
+
 /** Reciprocal rank fusion's constant: ranks deep in either list still count, but little. */
 const rrfK = 60;
 
@@ -60,37 +78,44 @@ const rrfK = 60;
  * Search over one user's chunks: nearest neighbours by cosine (pgvector HNSW), PostgreSQL
  * full-text, or both fused by reciprocal rank. The owner filter is part of every SQL statement,
  * inside the nearest-neighbour scan; on pgvector ≥ 0.8 the scan is iterative, so filtered queries
- * still fill `limit`, and below that it over-fetches.
+ * still fill `limit`, and below that it over-fetches. Keyword matches are ranked among a bounded
+ * set of candidates found by the query's rarer words (keyword-candidates.ts), so neither mode's
+ * cost grows with the number of chunks a common word matches.
  */
 export class KnowledgeSearch {
   private iterative: Promise<boolean> | undefined;
+  private readonly candidates: KeywordCandidates;
 
   /**
-   * `capabilities.iterativeScan` overrides what the installed pgvector's version says: false takes
-   * the path for pgvector below 0.8 (over-fetch, no iterative scan) on any version, so that path
-   * stays tested on a newer server.
+   * `iterativeScan` overrides what the installed pgvector's version says: false takes the path for
+   * pgvector below 0.8 (over-fetch, no iterative scan) on any version, so that path stays tested on
+   * a newer server. `candidateBudget` bounds keyword candidates (see KeywordCandidates).
    */
   constructor(
     private readonly database: PostgresDatabase,
     private readonly knowledge: KnowledgeBase,
-    capabilities: { iterativeScan?: boolean } = {},
+    options: { iterativeScan?: boolean; candidateBudget?: number } = {},
   ) {
-    if (capabilities.iterativeScan !== undefined) this.iterative = Promise.resolve(capabilities.iterativeScan);
+    if (options.iterativeScan !== undefined) this.iterative = Promise.resolve(options.iterativeScan);
+    this.candidates = new KeywordCandidates(database, options.candidateBudget);
   }
 
-  async search(userId: string, query: SearchQuery): Promise<{ results: SearchResult[]; totalCount: number }> {
+  async search(userId: string, query: SearchQuery): Promise<SearchAnswer> {
     const model = await this.knowledge.models.active();
     if (!model) throw new AppError('FEATURE_UNAVAILABLE', 'The knowledge base has no embedding model yet.');
     const [vector] = await (await this.knowledge.embedder(model.model)).embed([query.query]);
     const queryVector = sql`${vectorLiteral(vector!)}::vector(${sql.lit(model.dimensions)})`;
     const embedding = sql`e.embedding::vector(${sql.lit(model.dimensions)})`;
     const filters = this.filters(userId, query.filters);
-    const pool = query.mode === 'hybrid' ? Math.max(query.limit * 4, 40) : query.limit;
+    // One more than the page, so the answer can say whether more passages match.
+    const pool = query.mode === 'hybrid' ? Math.max(query.limit * 4, 40) : query.limit + 1;
     const iterative = await (this.iterative ??= this.supportsIterativeScan());
+    const words = keywordQuery(query.query);
+    const candidateWords = query.mode === 'vector' || !words ? [] : await this.candidates.words(keywordWords(query.query));
 
     const rows = await this.database.transaction(async (tx) => {
       if (query.mode !== 'keyword') {
-        await sql`select set_config('hnsw.ef_search', ${String(Math.min(1000, Math.max(100, pool * (iterative ? 4 : 10))))}, true)`.execute(
+        await sql`select set_config('hnsw.ef_search', ${String(Math.min(1000, Math.max(minEfSearch, pool * (iterative ? 4 : 10))))}, true)`.execute(
           tx,
         );
         if (iterative) await sql`select set_config('hnsw.iterative_scan', 'relaxed_order', true)`.execute(tx);
@@ -109,28 +134,34 @@ export class KnowledgeSearch {
                  order by ${embedding} <=> ${queryVector}
                  limit ${pool}`.execute(tx)
             ).rows;
-      const words = keywordQuery(query.query);
       const keywordRows =
-        query.mode === 'vector' || !words
+        query.mode === 'vector' || !words || candidateWords.length === 0
           ? []
-          : (
+          : // Ranks a bounded set of candidates (keyword-candidates.ts), and reads the vector
+            // distance only of the chunks ranked into the pool.
+            (
               await sql<Row>`
-                select ${resultColumns},
-                       1 - (${embedding} <=> ${queryVector}) as similarity, ts_rank_cd(c.tsv, q.query, 1) as rank
-                  from to_tsquery('english', ${words}) as q(query), kb_chunks c
-                  join kb_documents d on d.id = c.document_id and d.active_version = c.version
+                select ${resultColumns}, 1 - (${embedding} <=> ${queryVector}) as similarity, ranked.rank
+                  from (select k.id, ts_rank_cd(k.tsv, k.query, 1) as rank
+                          from (select c.id, c.tsv, q.query
+                                  from to_tsquery('english', ${words}) as q(query),
+                                       to_tsquery('english', ${candidateWords.join(' | ')}) as found(query),
+                                       kb_chunks c
+                                  join kb_documents d on d.id = c.document_id and d.active_version = c.version
+                                 where c.user_id = ${userId} and c.tsv @@ found.query and ${filters}
+                                 limit ${this.candidates.rankLimit}) as k
+                         order by rank desc, k.id
+                         limit ${pool}) as ranked
+                  join kb_chunks c on c.id = ranked.id
+                  join kb_documents d on d.id = c.document_id
                   left join kb_embeddings e on e.chunk_id = c.id and e.model = ${model.model}
-                 where c.user_id = ${userId} and c.tsv @@ q.query and ${filters}
-                 order by rank desc, c.id
-                 limit ${pool}`.execute(tx)
+                 order by ranked.rank desc, c.id`.execute(tx)
             ).rows;
       return { vectorRows, keywordRows };
     });
 
-    const results = fuse(query.mode, rows.vectorRows, rows.keywordRows)
-      .filter((r) => r.similarity >= query.threshold)
-      .slice(0, query.limit);
-    return { results, totalCount: results.length };
+    const matches = fuse(query.mode, rows.vectorRows, rows.keywordRows).filter((r) => r.similarity >= query.threshold);
+    return { results: matches.slice(0, query.limit), hasMore: matches.length > query.limit };
   }
 
   private filters(userId: string, filters: SearchQuery['filters']): RawBuilder<boolean> {
@@ -155,8 +186,13 @@ export class KnowledgeSearch {
  * ranked higher the more it has. Only letters and digits pass, so the syntax cannot be injected.
  */
 export function keywordQuery(text: string): string | undefined {
-  const words = (text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).slice(0, 64);
+  const words = keywordWords(text);
   return words.length > 0 ? words.join(' | ') : undefined;
+}
+
+/** The query's words (letters and digits only), at most 64. */
+function keywordWords(text: string): string[] {
+  return (text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).slice(0, 64);
 }
 
 function toResult(row: Row, score: number): SearchResult {

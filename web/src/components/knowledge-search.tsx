@@ -12,7 +12,8 @@ interface Answer {
   /** The query as it was sent: the passages are marked with its words, not with what is typed since. */
   query: string;
   results: SearchResult[];
-  totalCount: number;
+  /** More passages match than were asked for (the best are shown). */
+  hasMore: boolean;
 }
 
 const modes: Array<{ value: Mode; label: string }> = [
@@ -52,9 +53,10 @@ function Results({ query, results }: { query: string; results: SearchResult[] })
   );
 }
 
-function summary(query: string, count: number): string {
+function summary(query: string, count: number, hasMore: boolean): string {
   if (count === 0) return `No passages match “${query}”.`;
-  return `${count === 1 ? '1 passage' : `${formatNumber(count)} passages`} found for “${query}”.`;
+  const found = `${count === 1 ? '1 passage' : `${formatNumber(count)} passages`} found for “${query}”`;
+  return hasMore ? `The best ${found}; more match less closely.` : `${found}.`;
 }
 
 /**
@@ -104,7 +106,7 @@ export function KnowledgeSearch({ deleted }: { deleted: ReadonlySet<string> }) {
       </form>
       <ErrorNote error={error} />
       <p role="status" class="muted">
-        {answer && summary(answer.query, answer.totalCount - (answer.results.length - shown.length))}
+        {answer && summary(answer.query, shown.length, answer.hasMore)}
       </p>
       {answer && <Results query={answer.query} results={shown} />}
     </section>

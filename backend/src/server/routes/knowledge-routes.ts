@@ -255,7 +255,7 @@ export const knowledgeRoutes: FastifyPluginAsyncZod<{ knowledge: KnowledgeBase; 
                 metadata: z.unknown(),
               }),
             ),
-            totalCount: z.number(),
+            hasMore: z.boolean().describe('More passages above the threshold match than `limit`: a larger limit shows more'),
           }),
         },
       },
