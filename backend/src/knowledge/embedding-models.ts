@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Executor, PostgresDatabase } from '../database/index.ts';
-import { embedderNamePattern, type Embedder } from '../providers/index.ts';
+import { modelIdPattern, type Embedder } from '../providers/index.ts';
 
 export interface EmbeddingModel {
   model: string;
@@ -30,7 +30,7 @@ export class EmbeddingModels {
 
   /** Registers `embedder` (and its index) in `state` unless it is known already; returns its row. */
   async register(embedder: Embedder, state: 'building' | 'active'): Promise<EmbeddingModel> {
-    if (!embedderNamePattern.test(embedder.name)) throw new Error(`Not an embedding model name: ${embedder.name}`);
+    if (!modelIdPattern.test(embedder.name)) throw new Error(`Not an embedding model name: ${embedder.name}`);
     const dimensions = Math.trunc(embedder.dimensions);
     return this.database.transaction(async (tx) => {
       await sql`select pg_advisory_xact_lock(hashtext('agentry.kb_embedding_models'))`.execute(tx);
