@@ -54,6 +54,45 @@ describe('loadConfig', () => {
     expect([hops('x', 0), hops('x', 1)]).toEqual([true, false]);
   });
 
+  it('takes <endpoint>:<model> embedding models of MODEL_ENDPOINTS, with the endpoint and its key', () => {
+    const config = loadConfig(
+      {
+        EMBEDDING_MODEL: 'ollama:nomic-embed-text',
+        TEMPLATE_MATCH_EMBEDDING_MODEL: 'vllm:bge-m3',
+        MODEL_ENDPOINTS: 'ollama=http://127.0.0.1:11434/v1,vllm=http://gpu.internal:8000/v1',
+        MODEL_ENDPOINT_KEYS: 'vllm=sk-vllm',
+      },
+      emptyDir(),
+    );
+    expect(config.knowledge.embeddingModel).toBe('ollama:nomic-embed-text');
+    expect(config.templates.matchEmbeddingModel).toBe('vllm:bge-m3');
+    expect(config.knowledge.embedders.endpoints).toEqual([
+      { name: 'ollama', baseUrl: 'http://127.0.0.1:11434/v1', apiKey: undefined },
+      { name: 'vllm', baseUrl: 'http://gpu.internal:8000/v1', apiKey: 'sk-vllm' },
+    ]);
+  });
+
+  it('stops the start on an embedding model whose endpoint is not in MODEL_ENDPOINTS, naming the setting and the endpoint', () => {
+    for (const setting of ['EMBEDDING_MODEL', 'TEMPLATE_MATCH_EMBEDDING_MODEL']) {
+      const error = (() => {
+        try {
+          loadConfig({ [setting]: 'ollama:nomic-embed-text', MODEL_ENDPOINTS: 'vllm=http://127.0.0.1:8000/v1' }, emptyDir());
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(error).toBeInstanceOf(AppError);
+      expect(error).toMatchObject({ code: 'CONFIG_INVALID' });
+      expect((error as AppError).message).toContain(
+        `${setting}: Unknown embedding model "ollama:nomic-embed-text": there is no provider "ollama"`,
+      );
+      expect((error as AppError).message).toContain('Add it to MODEL_ENDPOINTS as ollama=<base URL>');
+    }
+    expect(() => loadConfig({ EMBEDDING_MODEL: 'local:offline' }, emptyDir())).toThrow(
+      /EMBEDDING_MODEL: There is no local embedding model/,
+    );
+  });
+
   it('is documented: every setting appears in the README configuration table', () => {
     const readme = fs.readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     const missing = Object.keys(settings).filter((name) => !readme.includes(`| \`${name}\``));

@@ -6,6 +6,8 @@ export interface FakeOpenAi {
   url: string;
   /** Every embeddings request body received. */
   requests: Array<{ model: string; input: string[] }>;
+  /** The Authorization header of every embeddings request, in the same order (undefined: none sent). */
+  authorizations: Array<string | undefined>;
   /** Answers to give before answering normally: a status and optional headers, first in first out. */
   failures: Array<{ status: number; headers?: Record<string, string> }>;
   /** When set, every request fails with this status. */
@@ -17,10 +19,17 @@ export interface FakeOpenAi {
 
 /**
  * A local server that speaks OpenAI's embeddings API (POST /v1/embeddings), including its error
- * shape. Vectors are deterministic: the hashing embedding at the requested model's dimension.
+ * shape. Vectors are deterministic: the hashing embedding at the requested model's dimension. It
+ * wants the key `test-key`, unless it is `keyless` (as a local Ollama is), when it takes any.
  */
-export async function startFakeOpenAi(dimensions = 1536): Promise<FakeOpenAi> {
-  const fake: Omit<FakeOpenAi, 'url' | 'close'> = { requests: [], failures: [], alwaysFail: undefined, slow: undefined };
+export async function startFakeOpenAi(dimensions = 1536, options: { keyless?: boolean } = {}): Promise<FakeOpenAi> {
+  const fake: Omit<FakeOpenAi, 'url' | 'close'> = {
+    requests: [],
+    authorizations: [],
+    failures: [],
+    alwaysFail: undefined,
+    slow: undefined,
+  };
   const server = http.createServer((request, response) => {
     let body = '';
     request.on('data', (chunk: Buffer) => (body += chunk.toString()));
@@ -31,11 +40,12 @@ export async function startFakeOpenAi(dimensions = 1536): Promise<FakeOpenAi> {
       };
       if (request.method !== 'POST' || request.url !== '/v1/embeddings')
         return send(404, { error: { message: 'Not found', type: 'invalid_request_error' } });
-      if (request.headers.authorization !== 'Bearer test-key')
+      if (!options.keyless && request.headers.authorization !== 'Bearer test-key')
         return send(401, { error: { message: 'Incorrect API key provided', type: 'invalid_request_error', code: 'invalid_api_key' } });
       const parsed = JSON.parse(body) as { model: string; input: string[] | string };
       const input = [parsed.input].flat();
       fake.requests.push({ model: parsed.model, input });
+      fake.authorizations.push(request.headers.authorization);
       const failure = fake.alwaysFail !== undefined ? { status: fake.alwaysFail } : fake.failures.shift();
       if (failure) {
         const type = failure.status === 429 ? 'rate_limit_exceeded' : 'server_error';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { embedderNamePattern } from '../providers/index.ts';
+import { modelIdPattern } from '../providers/index.ts';
 import { bool, int } from './value-schemas.ts';
 
 /** The knowledge base: its embedding model, where documents are stored and how they are read. */
@@ -7,12 +7,16 @@ export const knowledgeSettings = {
   FEATURE_KNOWLEDGE_BASE: bool.default(true).describe('Knowledge base routes and search.'),
   EMBEDDING_MODEL: z
     .string()
-    .regex(embedderNamePattern, 'must be provider:model, e.g. local:hashing or openai:text-embedding-3-small')
+    .regex(modelIdPattern, 'must be provider:model, e.g. local:hashing, openai:text-embedding-3-small or ollama:nomic-embed-text')
     .default('local:hashing')
-    .describe('Embedding model for the knowledge base. Changing it takes effect after "agentry kb reindex".'),
+    .describe(
+      'Embedding model for the knowledge base: local:hashing, openai:<model>, or <endpoint>:<model> for an endpoint in MODEL_ENDPOINTS. Checked at start; a change takes effect after "agentry kb reindex".',
+    ),
   EMBEDDING_DIMENSIONS: int(1, 2000)
     .optional()
-    .describe("Vector length of a compatible server's embedding model (asked of the server when unset)."),
+    .describe(
+      'Vector length of EMBEDDING_MODEL when it is not an OpenAI model we know (asked of the server with one embedding when unset).',
+    ),
   EMBEDDING_MAX_ATTEMPTS: int(1, 20).default(5).describe('Attempts per embedding request; 429 and 5xx answers are retried with backoff.'),
   KB_STORAGE_DIR: z.string().min(1).optional().describe('Directory for uploaded originals. Default AGENTRY_DATA_DIR/documents.'),
   KB_MAX_UPLOAD_BYTES: int(1024, 1024 * 1024 * 1024)

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { modelIdProblem } from '../providers/index.ts';
+import { configuredProviders, embeddingModelKind, modelIdProblem } from '../providers/index.ts';
 import { accessSettings } from './access-settings.ts';
 import { databaseSettings } from './database-settings.ts';
 import { integrationSettings } from './integration-settings.ts';
@@ -37,7 +37,11 @@ export const settingsSchema = z
   .object(settings)
   .strict()
   .superRefine((raw, ctx) => {
-    const endpoints = raw.MODEL_ENDPOINTS.map((e) => e.name);
+    const providers = configuredProviders({
+      openai: { apiKey: raw.OPENAI_API_KEY, baseUrl: raw.OPENAI_BASE_URL },
+      endpoints: raw.MODEL_ENDPOINTS,
+    });
+    const endpoints = providers.endpoints;
     for (const { name } of raw.MODEL_ENDPOINT_KEYS) {
       if (!endpoints.includes(name))
         ctx.addIssue({ code: 'custom', path: ['MODEL_ENDPOINT_KEYS'], message: `"${name}" is not an endpoint in MODEL_ENDPOINTS` });
@@ -45,8 +49,12 @@ export const settingsSchema = z
     if (raw.HTTP_HEADERS_TIMEOUT_MS > raw.HTTP_REQUEST_TIMEOUT_MS) {
       ctx.addIssue({ code: 'custom', path: ['HTTP_HEADERS_TIMEOUT_MS'], message: 'must be at most HTTP_REQUEST_TIMEOUT_MS' });
     }
-    const problem = modelIdProblem(raw.DEFAULT_MODEL, { openai: Boolean(raw.OPENAI_API_KEY || raw.OPENAI_BASE_URL), endpoints });
+    const problem = modelIdProblem(raw.DEFAULT_MODEL, providers);
     if (problem) ctx.addIssue({ code: 'custom', path: ['DEFAULT_MODEL'], message: problem });
+    for (const setting of ['EMBEDDING_MODEL', 'TEMPLATE_MATCH_EMBEDDING_MODEL'] as const) {
+      const embedderProblem = modelIdProblem(raw[setting], providers, embeddingModelKind);
+      if (embedderProblem) ctx.addIssue({ code: 'custom', path: [setting], message: embedderProblem });
+    }
   });
 
 /** The validated settings, typed, before they become a `Config`. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { embedderNamePattern } from '../providers/index.ts';
+import { modelIdPattern } from '../providers/index.ts';
 import { bool, int } from './value-schemas.ts';
 
 /** Templates: rendered-prompt caching and matching chat messages to a template. */
@@ -16,7 +16,9 @@ export const templateSettings = {
     .describe('Confidence at which a chat message starts its matching template directly.'),
   TEMPLATE_MATCH_EMBEDDING_MODEL: z
     .string()
-    .regex(embedderNamePattern, 'must be provider:model, e.g. local:hashing or openai:text-embedding-3-small')
+    .regex(modelIdPattern, 'must be provider:model, e.g. local:hashing, openai:text-embedding-3-small or ollama:nomic-embed-text')
     .default('local:hashing')
-    .describe('Embedding model for matching chat messages to templates. The confidence curve is fitted for local:hashing.'),
+    .describe(
+      'Embedding model for matching chat messages to templates, named like EMBEDDING_MODEL. The confidence curve is fitted for local:hashing.',
+    ),
 } as const;

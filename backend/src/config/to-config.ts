@@ -15,6 +15,11 @@ export type Config = ReturnType<typeof toConfig>;
  */
 export function toConfig(raw: Settings, cwd: string, env: NodeJS.ProcessEnv) {
   const dataDir = path.resolve(cwd, raw.AGENTRY_DATA_DIR);
+  const endpoints = raw.MODEL_ENDPOINTS.map(({ name, value }) => ({
+    name,
+    baseUrl: value,
+    apiKey: raw.MODEL_ENDPOINT_KEYS.find((k) => k.name === name)?.value,
+  }));
   const publicUrl = (raw.PUBLIC_URL ?? `http://${raw.HOST.includes(':') ? `[${raw.HOST}]` : raw.HOST}:${raw.PORT}`).replace(/\/$/, '');
   return {
     port: raw.PORT,
@@ -51,6 +56,7 @@ export function toConfig(raw: Settings, cwd: string, env: NodeJS.ProcessEnv) {
       embeddingModel: raw.EMBEDDING_MODEL,
       embedders: {
         openai: { apiKey: raw.OPENAI_API_KEY, baseUrl: raw.OPENAI_BASE_URL },
+        endpoints,
         dimensions: raw.EMBEDDING_DIMENSIONS,
         retry: { attempts: raw.EMBEDDING_MAX_ATTEMPTS, baseDelayMs: 500, maxDelayMs: 30_000 },
       },
@@ -69,11 +75,7 @@ export function toConfig(raw: Settings, cwd: string, env: NodeJS.ProcessEnv) {
     models: {
       defaultModel: raw.DEFAULT_MODEL,
       openai: { apiKey: raw.OPENAI_API_KEY, baseUrl: raw.OPENAI_BASE_URL },
-      endpoints: raw.MODEL_ENDPOINTS.map(({ name, value }) => ({
-        name,
-        baseUrl: value,
-        apiKey: raw.MODEL_ENDPOINT_KEYS.find((k) => k.name === name)?.value,
-      })),
+      endpoints,
       timeoutMs: raw.MODEL_TIMEOUT_MS,
       retry: { attempts: raw.MODEL_MAX_RETRIES + 1, baseDelayMs: 500, maxDelayMs: 30_000 },
     } satisfies LanguageModelSettings,

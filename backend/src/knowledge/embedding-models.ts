@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Executor, PostgresDatabase } from '../database/index.ts';
-import { embedderNamePattern, type Embedder } from '../providers/index.ts';
+import { modelIdPattern, type Embedder } from '../providers/index.ts';
 
 export interface EmbeddingModel {
   model: string;
@@ -37,10 +37,10 @@ export class EmbeddingModels {
    * 20k chunks of local:hashing vectors the default graph found 0.86 of the exact top 10 at
    * ef_search 100 and 0.91 even at 400; this one finds 0.96 at 300 (bench/knowledge.bench.ts).
    * The price: a build about 2.2 times as long, and inserts into the index that cost more (the
-   * bench's ingestion fell from 133 to 40 chunks/s). `model` must have passed `embedderNamePattern`.
+   * bench's ingestion fell from 133 to 40 chunks/s). `model` must have passed `modelIdPattern`.
    */
   static async createIndex(executor: Executor, model: string, dimensions: number): Promise<void> {
-    if (!embedderNamePattern.test(model)) throw new Error(`Not an embedding model name: ${model}`);
+    if (!modelIdPattern.test(model)) throw new Error(`Not an embedding model name: ${model}`);
     // The name is checked against a pattern without quotes; sql.lit keeps it a literal.
     await sql`create index if not exists ${sql.id(EmbeddingModels.indexName(model))} on kb_embeddings
       using hnsw ((embedding::vector(${sql.lit(Math.trunc(dimensions))})) vector_cosine_ops)
@@ -49,7 +49,7 @@ export class EmbeddingModels {
 
   /** Registers `embedder` (and its index) in `state` unless it is known already; returns its row. */
   async register(embedder: Embedder, state: 'building' | 'active'): Promise<EmbeddingModel> {
-    if (!embedderNamePattern.test(embedder.name)) throw new Error(`Not an embedding model name: ${embedder.name}`);
+    if (!modelIdPattern.test(embedder.name)) throw new Error(`Not an embedding model name: ${embedder.name}`);
     const dimensions = Math.trunc(embedder.dimensions);
     return this.database.transaction(async (tx) => {
       await sql`select pg_advisory_xact_lock(hashtext('agentry.kb_embedding_models'))`.execute(tx);

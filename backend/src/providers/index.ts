@@ -4,20 +4,18 @@
  */
 
 // Embedders.
-export { createEmbedder, embedderNamePattern, type Embedder, type EmbedderSettings } from './embedders.ts';
+export { createEmbedder, type Embedder, type EmbedderSettings } from './embedders.ts';
 export { contentWords, hashingEmbedding, lightStem, localHashingDimensions } from './local-hashing-embedder.ts';
-export type { OpenAiSettings } from './openai-embedder.ts';
+export type { ModelEndpoint, OpenAiSettings } from './model-servers.ts';
 export { retryAfterMs, withRetries, type RetryDecision, type RetryPolicy } from './retry.ts';
 
 // Language models.
+export { createLanguageModels, type ConfiguredModel, type LanguageModelSettings, type LanguageModels } from './language-models.ts';
+
+// Model ids, for language models and embedders alike.
 export {
-  createLanguageModels,
-  type ConfiguredModel,
-  type LanguageModelSettings,
-  type LanguageModels,
-  type ModelEndpoint,
-} from './language-models.ts';
-export {
+  configuredProviders,
+  embeddingModelKind,
   endpointNamePattern,
   modelIdPattern,
   modelIdProblem,

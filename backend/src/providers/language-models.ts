@@ -1,20 +1,10 @@
 import type { LanguageModelV3 } from '@ai-sdk/provider';
-import { createOpenAI } from '@ai-sdk/openai';
-import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { AppError } from '../errors.ts';
-import { configuredModelHints, modelIdProblem, offlineModelId, parseModelId, type ConfiguredProviders } from './model-id.ts';
+import { configuredModelHints, configuredProviders, modelIdProblem, offlineModelId, parseModelId } from './model-id.ts';
+import { endpointProvider, openAiProvider, type ModelEndpoint, type OpenAiSettings } from './model-servers.ts';
 import { OfflineLanguageModel } from './offline-model.ts';
-import type { OpenAiSettings } from './openai-embedder.ts';
 import { ResilientLanguageModel } from './resilient-language-model.ts';
 import type { RetryPolicy } from './retry.ts';
-
-/** A named OpenAI-compatible server (Ollama, vLLM, LM Studio, …), addressed as `<name>:<model>`. */
-export interface ModelEndpoint {
-  name: string;
-  /** Up to and including the API version, e.g. `http://localhost:11434/v1`. */
-  baseUrl: string;
-  apiKey?: string | undefined;
-}
 
 export interface LanguageModelSettings {
   /** What sessions use when they name no model; must resolve. */
@@ -50,33 +40,16 @@ export interface LanguageModels {
  * a bad configuration fails at start rather than at the first session.
  */
 export function createLanguageModels(settings: LanguageModelSettings): LanguageModels {
-  const openaiConfigured = Boolean(settings.openai.apiKey || settings.openai.baseUrl);
-  const providers: ConfiguredProviders = { openai: openaiConfigured, endpoints: settings.endpoints.map((e) => e.name) };
+  const providers = configuredProviders(settings);
+  const openaiConfigured = providers.openai;
   const defaultProblem = modelIdProblem(settings.defaultModel, providers);
   if (defaultProblem) throw new AppError('CONFIG_INVALID', `DEFAULT_MODEL: ${defaultProblem}`);
 
   const policy = { timeoutMs: settings.timeoutMs, retry: settings.retry };
   const offline = new OfflineLanguageModel();
   // openai: speaks Chat Completions (`.chat`), the API every compatible server implements too.
-  // Without a key (a compatible server behind OPENAI_BASE_URL) it sends an empty bearer token.
-  const openai = openaiConfigured
-    ? createOpenAI({ apiKey: settings.openai.apiKey ?? '', baseURL: settings.openai.baseUrl ?? 'https://api.openai.com/v1' })
-    : undefined;
-  // Named endpoints use the compatible provider rather than the OpenAI one: it sends the plain
-  // Chat Completions request (system role, max_tokens) instead of the shapes OpenAI's own
-  // reasoning models need, reads the `reasoning_content` these servers stream, and sends no
-  // Authorization header when the endpoint has no key.
-  const endpoints = new Map(
-    settings.endpoints.map((endpoint) => [
-      endpoint.name,
-      createOpenAICompatible({
-        name: endpoint.name,
-        baseURL: endpoint.baseUrl,
-        includeUsage: true,
-        ...(endpoint.apiKey ? { apiKey: endpoint.apiKey } : {}),
-      }),
-    ]),
-  );
+  const openai = openaiConfigured ? openAiProvider(settings.openai) : undefined;
+  const endpoints = new Map(settings.endpoints.map((endpoint) => [endpoint.name, endpointProvider(endpoint)]));
 
   function resolve(id: string): LanguageModelV3 {
     const problem = modelIdProblem(id, providers);

@@ -1,6 +1,7 @@
 /*
- * Language model ids are `provider:model`. The provider is `local`, `openai`, or the name of an
- * OpenAI-compatible endpoint from MODEL_ENDPOINTS; the model is whatever that provider calls it.
+ * Model ids (language models and embedding models alike) are `provider:model`. The provider is
+ * `local`, `openai`, or the name of an OpenAI-compatible endpoint from MODEL_ENDPOINTS; the model
+ * is whatever that provider calls it.
  * Only the first colon separates them, because compatible servers use colons in model names
  * (`ollama:llama3.1:8b` is the model `llama3.1:8b` on the endpoint `ollama`).
  */
@@ -16,6 +17,34 @@ export const reservedProviderNames: readonly string[] = ['local', 'openai'];
 
 /** The one local language model. */
 export const offlineModelId = 'local:offline';
+
+/** The one local embedding model. */
+export const hashingModelId = 'local:hashing';
+
+/** What kind of model an id names, for the checks and messages that differ between kinds. */
+export interface ModelKind {
+  /** How messages call it, with its article: "a model", "an embedding model". */
+  article: 'a' | 'an';
+  noun: string;
+  /** The one `local:` model of this kind. */
+  localModel: string;
+  /** An `openai:` id to show as an example. */
+  openaiExample: string;
+}
+
+export const languageModelKind: ModelKind = {
+  article: 'a',
+  noun: 'model',
+  localModel: offlineModelId,
+  openaiExample: 'openai:gpt-4o-mini',
+};
+
+export const embeddingModelKind: ModelKind = {
+  article: 'an',
+  noun: 'embedding model',
+  localModel: hashingModelId,
+  openaiExample: 'openai:text-embedding-3-small',
+};
 
 export interface ParsedModelId {
   provider: string;
@@ -35,32 +64,45 @@ export interface ConfiguredProviders {
   endpoints: readonly string[];
 }
 
+/**
+ * The one rule for what an id may name: `openai:` models need a key or a base URL (a compatible
+ * server may need no key), and endpoints are the names in MODEL_ENDPOINTS.
+ */
+export function configuredProviders(settings: {
+  openai: { apiKey: string | undefined; baseUrl: string | undefined };
+  endpoints: ReadonlyArray<{ name: string }>;
+}): ConfiguredProviders {
+  return { openai: Boolean(settings.openai.apiKey || settings.openai.baseUrl), endpoints: settings.endpoints.map((e) => e.name) };
+}
+
 /** Providers an id can name right now, each as `provider:<model>` (or the one local model). */
-export function configuredModelHints(providers: ConfiguredProviders): string[] {
-  return [offlineModelId, ...(providers.openai ? ['openai:<model>'] : []), ...providers.endpoints.map((name) => `${name}:<model>`)];
+export function configuredModelHints(providers: ConfiguredProviders, kind: ModelKind = languageModelKind): string[] {
+  return [kind.localModel, ...(providers.openai ? ['openai:<model>'] : []), ...providers.endpoints.map((name) => `${name}:<model>`)];
 }
 
 /**
  * Why an id cannot be resolved, in words a person can act on, or undefined when it can. Shared by
- * the configuration check of DEFAULT_MODEL and by the factory, so a start and a request refuse the
- * same ids with the same message.
+ * the configuration checks at start and by the factories, so a start and a request refuse the
+ * same ids with the same message, for language models and embedding models alike.
  */
-export function modelIdProblem(id: string, providers: ConfiguredProviders): string | undefined {
-  const configured = `Configured: ${configuredModelHints(providers).join(', ')}.`;
+export function modelIdProblem(id: string, providers: ConfiguredProviders, kind: ModelKind = languageModelKind): string | undefined {
+  const configured = `Configured: ${configuredModelHints(providers, kind).join(', ')}.`;
   const parsed = parseModelId(id);
   if (!parsed) {
     const hint = !id.includes(':') && providers.openai ? ` (did you mean openai:${id}?)` : '';
-    return `"${id}" is not a model id${hint}: use provider:model, e.g. local:offline or openai:gpt-4o-mini. ${configured}`;
+    return `"${id}" is not ${kind.article} ${kind.noun} id${hint}: use provider:model, e.g. ${kind.localModel} or ${kind.openaiExample}. ${configured}`;
   }
   const { provider, model } = parsed;
   if (provider === 'local') {
-    return model === 'offline' ? undefined : `There is no local model "${model}"; the local one is ${offlineModelId}. ${configured}`;
+    return id === kind.localModel
+      ? undefined
+      : `There is no local ${kind.noun} "${model}"; the local one is ${kind.localModel}. ${configured}`;
   }
   if (provider === 'openai') {
     return providers.openai
       ? undefined
-      : `The model "${id}" needs OPENAI_API_KEY (or OPENAI_BASE_URL for an OpenAI-compatible server without a key), or name an endpoint from MODEL_ENDPOINTS instead. ${configured}`;
+      : `The ${kind.noun} "${id}" needs OPENAI_API_KEY (or OPENAI_BASE_URL for an OpenAI-compatible server without a key), or name an endpoint from MODEL_ENDPOINTS instead. ${configured}`;
   }
   if (providers.endpoints.includes(provider)) return undefined;
-  return `Unknown model "${id}": there is no provider "${provider}". Add it to MODEL_ENDPOINTS as ${provider}=<base URL> to use it. ${configured}`;
+  return `Unknown ${kind.noun} "${id}": there is no provider "${provider}". Add it to MODEL_ENDPOINTS as ${provider}=<base URL> to use it. ${configured}`;
 }

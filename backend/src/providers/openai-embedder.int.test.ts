@@ -6,7 +6,11 @@ import { retryAfterMs } from './retry.ts';
 
 describe('openai embedder against a local server that speaks the embeddings API', () => {
   let fake: FakeOpenAi;
-  const settings = () => ({ openai: { apiKey: 'test-key', baseUrl: fake.url }, retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 200 } });
+  const settings = () => ({
+    openai: { apiKey: 'test-key', baseUrl: fake.url },
+    endpoints: [],
+    retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 200 },
+  });
   beforeAll(async () => {
     fake = await startFakeOpenAi();
   });
@@ -80,5 +84,56 @@ describe('openai embedder against a local server that speaks the embeddings API'
     await expect(
       createEmbedder('openai:text-embedding-3-small', { ...settings(), openai: { apiKey: undefined, baseUrl: undefined } }),
     ).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+  });
+});
+
+describe('an embedding model on an endpoint of MODEL_ENDPOINTS (<endpoint>:<model>)', () => {
+  const retry = { attempts: 2, baseDelayMs: 10, maxDelayMs: 50 };
+  // The OpenAI settings point elsewhere: an endpoint model must never reach them.
+  const openai = { apiKey: 'sk-not-for-endpoints', baseUrl: 'http://127.0.0.1:9/v1' };
+
+  it('sends no Authorization header to an endpoint without a key, and learns the dimensions from a first answer', async () => {
+    const ollama = await startFakeOpenAi(768, { keyless: true });
+    try {
+      const embedder = await createEmbedder('ollama:nomic-embed-text:v1.5', {
+        openai,
+        endpoints: [{ name: 'ollama', baseUrl: ollama.url }],
+        retry,
+      });
+      expect(embedder).toMatchObject({ name: 'ollama:nomic-embed-text:v1.5', dimensions: 768 });
+      const vectors = await embedder.embed(['tide tables', 'harbour charts']);
+      expect(vectors.map((v) => v.length)).toEqual([768, 768]);
+      expect(ollama.requests.map((r) => r.model)).toEqual(['nomic-embed-text:v1.5', 'nomic-embed-text:v1.5']);
+      expect(ollama.requests.at(-1)?.input).toEqual(['tide tables', 'harbour charts']);
+      expect(ollama.authorizations).toEqual([undefined, undefined]);
+    } finally {
+      await ollama.close();
+    }
+  });
+
+  it("sends the endpoint's key, and takes EMBEDDING_DIMENSIONS instead of asking", async () => {
+    const vllm = await startFakeOpenAi(1024);
+    try {
+      const embedder = await createEmbedder('vllm:bge-m3', {
+        openai,
+        endpoints: [{ name: 'vllm', baseUrl: vllm.url, apiKey: 'test-key' }],
+        dimensions: 1024,
+        retry,
+      });
+      expect(embedder).toMatchObject({ name: 'vllm:bge-m3', dimensions: 1024 });
+      expect(vllm.requests).toHaveLength(0);
+      const [vector] = await embedder.embed(['glacier retreat']);
+      expect(vector).toHaveLength(1024);
+      expect(vllm.requests).toEqual([{ model: 'bge-m3', input: ['glacier retreat'] }]);
+      expect(vllm.authorizations).toEqual(['Bearer test-key']);
+    } finally {
+      await vllm.close();
+    }
+  });
+
+  it('refuses an endpoint that is not in MODEL_ENDPOINTS with CONFIG_INVALID, naming it', async () => {
+    const error = await createEmbedder('ollama:nomic-embed-text', { openai, endpoints: [], retry }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'CONFIG_INVALID' });
+    expect((error as AppError).message).toMatch(/no provider "ollama".*MODEL_ENDPOINTS as ollama=<base URL>/);
   });
 });

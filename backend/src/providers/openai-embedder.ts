@@ -1,14 +1,11 @@
-import { createOpenAI } from '@ai-sdk/openai';
 import { APICallError, embedMany } from 'ai';
 import { AppError } from '../errors.ts';
 import type { Embedder } from './embedder.ts';
+import { endpointProvider, openAiProvider, type ModelEndpoint, type OpenAiSettings } from './model-servers.ts';
 import { retryAfterMs, withRetries, type RetryPolicy } from './retry.ts';
 
-export interface OpenAiSettings {
-  apiKey: string | undefined;
-  /** An OpenAI-compatible server; default the OpenAI API. */
-  baseUrl: string | undefined;
-}
+/** The server an embedder calls: OpenAI (or OPENAI_BASE_URL), or a named endpoint from MODEL_ENDPOINTS. */
+export type EmbeddingServer = { provider: 'openai'; settings: OpenAiSettings } | { provider: 'endpoint'; endpoint: ModelEndpoint };
 
 /** Dimensions of the OpenAI models we know; any other model says its own on the first call. */
 const knownDimensions: Record<string, number> = {
@@ -17,25 +14,23 @@ const knownDimensions: Record<string, number> = {
 };
 
 /**
- * Embeddings from OpenAI, or from any server that speaks its embeddings API. Batches stay well
+ * Embeddings from OpenAI, or from any server that speaks its embeddings API (`openai:` with
+ * OPENAI_BASE_URL, or an endpoint of MODEL_ENDPOINTS, with or without a key). Batches stay well
  * inside the API's limits (2,048 inputs and 300,000 tokens a request: 128 chunks of at most a few
  * thousand tokens). 429 and 5xx answers, and failed connections, are retried with backoff; after
  * the last try the caller gets `EMBEDDING_API_ERROR`.
+ * The caller checks that the server is configured (modelIdProblem).
  */
 export async function createOpenAiEmbedder(
+  server: EmbeddingServer,
   model: string,
-  settings: OpenAiSettings,
   options: { dimensions?: number | undefined; retry: RetryPolicy },
 ): Promise<Embedder> {
-  if (!settings.apiKey) {
-    throw new AppError(
-      'CONFIG_INVALID',
-      `The embedding model openai:${model} needs OPENAI_API_KEY (and OPENAI_BASE_URL for a compatible server).`,
-    );
-  }
-  const provider = createOpenAI({ apiKey: settings.apiKey, ...(settings.baseUrl ? { baseURL: settings.baseUrl } : {}) });
-  const embeddingModel = provider.embedding(model);
-  const name = `openai:${model}`;
+  const embeddingModel =
+    server.provider === 'openai'
+      ? openAiProvider(server.settings).embedding(model)
+      : endpointProvider(server.endpoint).embeddingModel(model);
+  const name = `${server.provider === 'openai' ? 'openai' : server.endpoint.name}:${model}`;
 
   async function embed(texts: string[], callOptions: { signal?: AbortSignal } = {}): Promise<number[][]> {
     try {
@@ -69,7 +64,9 @@ export async function createOpenAiEmbedder(
     }
   }
 
-  let dimensions = options.dimensions ?? knownDimensions[model];
+  // A model we do not know (every endpoint model) says its length on a first call, once per
+  // process; EMBEDDING_DIMENSIONS saves that call.
+  let dimensions = options.dimensions ?? (server.provider === 'openai' ? knownDimensions[model] : undefined);
   if (dimensions === undefined) {
     const [probe] = await embed(['dimension probe']);
     dimensions = probe!.length;
