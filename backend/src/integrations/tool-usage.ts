@@ -34,6 +34,11 @@ export interface UsageBucket {
 /** The connection a call or failure is recorded against. */
 type UsageTarget = Pick<McpTarget, 'connectionId' | 'userId' | 'provider'>;
 
+/** The columns every usage record of a connection starts with. */
+function eventColumns(target: UsageTarget) {
+  return { user_id: target.userId, connection_id: target.connectionId, provider: target.provider };
+}
+
 export interface ToolUsageDeps {
   database: PostgresDatabase;
   bus: EventBus;
@@ -64,9 +69,7 @@ export class ToolUsage {
       await tx
         .insertInto('integration_events')
         .values({
-          user_id: target.userId,
-          connection_id: target.connectionId,
-          provider: target.provider,
+          ...eventColumns(target),
           type: 'tool_used',
           tool,
           parameters: toJsonText(args),
@@ -108,9 +111,7 @@ export class ToolUsage {
         await tx
           .insertInto('integration_events')
           .values({
-            user_id: target.userId,
-            connection_id: target.connectionId,
-            provider: target.provider,
+            ...eventColumns(target),
             type: 'error',
             error_code: failure.code,
           })
