@@ -30,7 +30,12 @@ async function copy(url: string, table: string, columns: string, rows: Iterable<
   if (code !== 0) throw new Error(`psql \\copy into ${table} exited with ${code}`);
 }
 
-export async function benchLarge(url: string, dataDir: string, options: { size: number; loadSeconds: number }, record: Recorder): Promise<void> {
+export async function benchLarge(
+  url: string,
+  dataDir: string,
+  options: { size: number; loadSeconds: number },
+  record: Recorder,
+): Promise<void> {
   const driver = 'postgres';
   const fake = await startFakeOpenAi(dimensions);
   const app = await startBenchApp({ driver, url }, dataDir, {

@@ -21,7 +21,11 @@ export interface Query {
 }
 
 /** A row that is one figure, not a latency distribution. */
-export function figure(meta: { name: string; driver: string; target?: string }, note: string, extra: Partial<BenchResult> = {}): BenchResult {
+export function figure(
+  meta: { name: string; driver: string; target?: string },
+  note: string,
+  extra: Partial<BenchResult> = {},
+): BenchResult {
   return { ...meta, n: 1, p50: Number.NaN, p95: Number.NaN, p99: Number.NaN, throughput: 0, note: `${note}; ${load()}`, ...extra };
 }
 
@@ -30,7 +34,12 @@ export function figure(meta: { name: string; driver: string; target?: string }, 
  * for the build where given (the graph of a large set does not fit pgvector's default 64 MB, and a
  * build past it slows down many times); resolves to the seconds it took.
  */
-export async function buildIndex(database: PostgresDatabase, model: string, dimensions: number, maintenanceWorkMem?: string): Promise<number> {
+export async function buildIndex(
+  database: PostgresDatabase,
+  model: string,
+  dimensions: number,
+  maintenanceWorkMem?: string,
+): Promise<number> {
   const t0 = performance.now();
   await database.transaction(async (tx) => {
     if (maintenanceWorkMem) await sql`select set_config('maintenance_work_mem', ${maintenanceWorkMem}, true)`.execute(tx);
@@ -74,7 +83,12 @@ export async function searchRows(
 }
 
 /** recall@10 of the product's vector search against an exact (sequential) scan, over `queries`. */
-export async function indexRecall(runtime: Runtime, userId: string, queries: Query[], model: { name: string; dimensions: number }): Promise<number> {
+export async function indexRecall(
+  runtime: Runtime,
+  userId: string,
+  queries: Query[],
+  model: { name: string; dimensions: number },
+): Promise<number> {
   const embedder = await runtime.knowledge.embedder(model.name);
   let found = 0;
   for (const query of queries) {
@@ -83,7 +97,9 @@ export async function indexRecall(runtime: Runtime, userId: string, queries: Que
     const exact = await runtime.database.transaction(async (tx) => {
       await sql`set local enable_indexscan = off`.execute(tx);
       await sql`set local enable_bitmapscan = off`.execute(tx);
-      const { rows } = await sql<{ chunk_id: string }>`select chunk_id from kb_embeddings where model = ${model.name} and user_id = ${userId}
+      const { rows } = await sql<{
+        chunk_id: string;
+      }>`select chunk_id from kb_embeddings where model = ${model.name} and user_id = ${userId}
         order by embedding::vector(${sql.lit(model.dimensions)}) <=> ${q} limit 10`.execute(tx);
       return rows.map((r) => r.chunk_id);
     });
@@ -159,10 +175,14 @@ export async function ingestionRow(
   let chunks = 0;
   for (const id of ids) chunks += (await runtime.knowledge.get(userId, id)).chunkCount;
   record(
-    figure({ name: `ingestion of ${documents.length} documents into ${meta.corpus}`, ...meta }, `${chunks} chunks in ${seconds.toFixed(1)} s`, {
-      n: chunks,
-      throughput: chunks / seconds,
-    }),
+    figure(
+      { name: `ingestion of ${documents.length} documents into ${meta.corpus}`, ...meta },
+      `${chunks} chunks in ${seconds.toFixed(1)} s`,
+      {
+        n: chunks,
+        throughput: chunks / seconds,
+      },
+    ),
   );
 }
 

@@ -32,7 +32,7 @@ import { zipfText } from './synthetic-text.ts';
  *
  * Options: `--driver pglite|postgres` (default both), `--size N` (chunks; default 20k on PGlite,
  * 50k on PostgreSQL; past the prose available, synthetic Zipf chunks fill up, and the row says so),
- * `--load-seconds N` (default 60), `--large` (also the 250k × 1536 synthetic set on PostgreSQL).
+ * `--load-seconds N` (default 60), `--searches-only` (stop after the search rows and recall), `--large` (also the 250k × 1536 synthetic set on PostgreSQL).
  */
 
 const model = 'local:hashing';
@@ -85,7 +85,9 @@ async function loadFiles(app: BenchApp, userId: string, files: ProseFile[]): Pro
         .execute();
       await db
         .insertInto('kb_embeddings')
-        .values(chunks.map((c, i) => ({ chunk_id: c.id, model, user_id: userId, embedding: vectorLiteral(hashingEmbedding(contents[i]!)) })))
+        .values(
+          chunks.map((c, i) => ({ chunk_id: c.id, model, user_id: userId, embedding: vectorLiteral(hashingEmbedding(contents[i]!)) })),
+        )
         .execute();
     }
   }
@@ -135,7 +137,7 @@ async function benchDriver(
   target: DatabaseTarget,
   dataDir: string,
   prose: ProseFile[],
-  options: { size: number; loadSeconds: number },
+  options: { size: number; loadSeconds: number; searchesOnly: boolean },
   record: Recorder,
 ): Promise<void> {
   const driver = target.driver;
@@ -146,7 +148,9 @@ async function benchDriver(
     const corpus = buildProseCorpus(prose, { size: options.size, queryCount: 200, seed: 42 });
     const synthetic = options.size - corpus.chunks;
     const label = `${options.size.toLocaleString('en')} chunks${synthetic > 0 ? ` (${synthetic.toLocaleString('en')} synthetic)` : ''}`;
-    console.log(`  ${driver}: loading ${corpus.chunks} prose chunks from ${corpus.files.length} files${synthetic > 0 ? ` and ${synthetic} synthetic` : ''} …`);
+    console.log(
+      `  ${driver}: loading ${corpus.chunks} prose chunks from ${corpus.files.length} files${synthetic > 0 ? ` and ${synthetic} synthetic` : ''} …`,
+    );
 
     // Bulk-load without the index, then build it: the build time is a figure of its own.
     await dropIndex(app.database, model);
@@ -171,7 +175,10 @@ async function benchDriver(
     const queries: Query[] = corpus.queries.map((q) => ({ text: q.text, homeDocument: documents.get(q.home)! }));
     await searchRows(runtime, userId, queries, { driver, corpus: label, targets: goals }, record);
     const recall = await indexRecall(runtime, userId, queries.slice(0, 100), { name: model, dimensions: localHashingDimensions });
-    record(figure({ name: `HNSW recall@10 vs exact scan, ${label}, prose queries`, driver, target: '≥ 0.95' }, recall.toFixed(3), { n: 100 }));
+    record(
+      figure({ name: `HNSW recall@10 vs exact scan, ${label}, prose queries`, driver, target: '≥ 0.95' }, recall.toFixed(3), { n: 100 }),
+    );
+    if (options.searchesOnly) return;
 
     await loadRow(
       app,
@@ -188,7 +195,7 @@ async function benchDriver(
     // About 2,000 chunks of 200 tokens.
     await searchDuringIngestRows(
       app,
-      proseText(paragraphs, 0, 1_700_000),
+      proseText(paragraphs, 0, 1_250_000),
       queries,
       { driver, chunkSize: 200, target: goals.ingest },
       record,
@@ -205,16 +212,17 @@ const bench: Bench = async ({ record, options }) => {
   const prose = readProse(path.resolve('node_modules'));
   console.log(`  prose: ${prose.reduce((n, f) => n + f.paragraphs.length, 0)} distinct paragraphs in ${prose.length} files`);
   const loadSeconds = Number(options.get('load-seconds') ?? 60);
+  const searchesOnly = options.get('searches-only') === true;
   let cluster: PostgresCluster | undefined;
   try {
     for (const driver of drivers) {
       const size = Number(options.get('size') ?? (driver === 'pglite' ? 20_000 : 50_000));
       if (driver === 'pglite') {
-        await benchDriver({ driver, dataDir: path.join(dataDir, 'pglite') }, dataDir, prose, { size, loadSeconds }, record);
+        await benchDriver({ driver, dataDir: path.join(dataDir, 'pglite') }, dataDir, prose, { size, loadSeconds, searchesOnly }, record);
       } else {
         cluster ??= await startPostgresCluster();
         const url = await createDatabase(cluster.url, 'agentry_bench_knowledge');
-        await benchDriver({ driver, url }, dataDir, prose, { size, loadSeconds }, record);
+        await benchDriver({ driver, url }, dataDir, prose, { size, loadSeconds, searchesOnly }, record);
       }
     }
     if (options.get('large')) {
