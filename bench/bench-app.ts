@@ -8,6 +8,9 @@ export interface BenchApp {
   database: PostgresDatabase;
   runtime: Runtime;
   userId: string;
+  /** The server's address and the bench user's token, for clients of their own. */
+  url: string;
+  token: string;
   /** POSTs JSON as the bench user on one kept-alive connection; throws on a non-2xx answer. */
   post<T = unknown>(url: string, body: unknown): Promise<T>;
   close(): Promise<void>;
@@ -32,13 +35,14 @@ export async function startBenchApp(target: DatabaseTarget, dataDir: string, set
   const app = await buildApp(runtime, { logger: false });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { user, token } = await runtime.users.create({ email: 'bench@example.test', name: 'Bench' }, { userId: null, ip: null });
-  const client = keepAliveClient(`http://127.0.0.1:${(app.server.address() as { port: number }).port}`, {
-    authorization: `Bearer ${token}`,
-  });
+  const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  const client = keepAliveClient(url, { authorization: `Bearer ${token}` });
   return {
     database,
     runtime,
     userId: user.id,
+    url,
+    token,
     async post<T>(url: string, body: unknown): Promise<T> {
       const response = await client('POST', url, body);
       if (response.status >= 300) throw new Error(`POST ${url} answered ${response.status}: ${JSON.stringify(response.json())}`);

@@ -18,6 +18,8 @@ export interface BenchResult {
 
 export interface BenchContext {
   record(result: BenchResult): void;
+  /** Command-line options (`--driver pglite` is `driver` → `pglite`, a bare `--large` is `large` → true). */
+  options: ReadonlyMap<string, string | true>;
 }
 
 export type Bench = (context: BenchContext) => Promise<void>;
@@ -59,6 +61,14 @@ export async function measure(
     p99: percentile(latencies, 99),
     throughput: options.n / elapsed,
   };
+}
+
+/** The 1-, 5- and 15-minute load averages, for a row's note: the machine is shared. */
+export function load(): string {
+  return `load ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`;
 }
 
 export function machine(): string {
