@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { PostgresDatabase } from '../database/index.ts';
 import type { Chunk } from './chunker.ts';
 import type { EmbeddingModel } from './embedding-models.ts';
+import { StatementBudget, writeStatementLimits } from './statement-budget.ts';
 
 /** A document version being processed under this instance's lease. */
 export interface LeasedDocument {
@@ -52,28 +53,20 @@ interface PendingBatch {
  * still holds. A document's chunks become searchable only when the document is completed (search
  * joins on its `active_version`), so a document needs no transaction spanning all of its chunks.
  *
- * Statements are kept short, in vectors and in time: inserting into an HNSW index costs
- * milliseconds a vector on the embedded database, where one statement holds its only connection
- * and every reader waits for it. The writer measures what a vector costs and sizes each statement
- * to take about `targetMs`, and queues for the connection again after each, behind the readers.
+ * Statements are kept short, in vectors and in time (statement-budget.ts): on the embedded database
+ * every reader waits for the statement in progress. After each statement the writer queues for the
+ * connection again, behind the readers that asked for it meanwhile.
  */
 export class ChunkWriter {
   private readonly queue: PendingBatch[] = [];
-  private readonly maxRows: number;
-  private readonly targetMs: number;
-  /** What a vector cost in the last statement; until one is measured, a statement holds one. */
-  private msPerRow: number;
+  private readonly budget: StatementBudget;
   private draining = false;
 
   constructor(private readonly options: ChunkWriterOptions) {
-    this.maxRows = options.maxRows ?? 128;
-    this.targetMs = options.targetMs ?? 25;
-    this.msPerRow = this.targetMs;
-  }
-
-  /** Vectors the next statement holds at most. */
-  rowsPerStatement(): number {
-    return Math.max(1, Math.min(this.maxRows, Math.floor(this.targetMs / this.msPerRow)));
+    this.budget = new StatementBudget({
+      targetMs: options.targetMs ?? writeStatementLimits.targetMs,
+      maxRows: options.maxRows ?? writeStatementLimits.maxRows,
+    });
   }
 
   /**
@@ -108,7 +101,7 @@ export class ChunkWriter {
 
   /** The next statement's chunks: from the oldest batches first, as many vectors as a statement holds. */
   private take(): PendingChunk[] {
-    let room = this.rowsPerStatement();
+    let room = this.budget.rows();
     const taken: PendingChunk[] = [];
     for (const pending of this.queue) {
       const perChunk = Math.max(1, pending.batch.models.length);
@@ -144,10 +137,10 @@ export class ChunkWriter {
         embedding: `[${batch.vectors[mi]![at]!.join(',')}]`,
       })),
     );
-    const started = performance.now();
     // One statement: the lease renewal and both inserts commit together, and the inserts see only
     // the documents whose lease was renewed. Data-modifying CTEs run whether or not they are read.
-    const { rows: renewed } = await sql<{ id: string; version: number }>`
+    const { rows: renewed } = await this.budget.measure(vectors.length, () =>
+      sql<{ id: string; version: number }>`
       with chunk_rows as (
         select * from jsonb_to_recordset(${JSON.stringify(chunks)}::jsonb) as r(
           document_id uuid, version integer, user_id uuid, chunk_index integer, content text,
@@ -171,19 +164,14 @@ export class ChunkWriter {
         from stored s join vector_rows v
           on v.document_id = s.document_id and v.version = s.version and v.chunk_index = s.chunk_index
       )
-      select id, version from renewed`.execute(this.options.database.db);
-    this.noteCost(performance.now() - started, vectors.length);
+      select id, version from renewed`.execute(this.options.database.db),
+    );
     const kept = new Set(renewed.map((r) => `${r.id}/${r.version}`));
     for (const batch of new Set(taken.map((c) => c.batch))) {
       const pending = this.pendingOf(batch);
       if (!kept.has(`${batch.document.id}/${batch.document.version}`)) this.remove(pending, (p) => p.settle(false));
       else if (pending && pending.written === batch.chunks.length) this.remove(pending, (p) => p.settle(true));
     }
-  }
-
-  /** The latest statement's cost decides the next one's size, so a change of load shows at once. */
-  private noteCost(ms: number, rows: number): void {
-    if (rows > 0) this.msPerRow = Math.max(0.001, ms / rows);
   }
 
   private pendingOf(batch: ChunkBatch): PendingBatch | undefined {
