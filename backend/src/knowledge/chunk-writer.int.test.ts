@@ -54,7 +54,8 @@ describe.each(drivers)('storing chunks on %s', (driver) => {
 
   const batchOf = async (document: LeasedDocument, count: number): Promise<ChunkBatch> => {
     const models = await t.runtime.knowledge.models.current();
-    const contents = Array.from({ length: count }, (_, i) => `chunk ${i} of ${document.id}`);
+    // A chunk boundary may fall inside a surrogate pair (an emoji split across tokens).
+    const contents = Array.from({ length: count }, (_, i) => `chunk ${i} of ${document.id} \ud83d`);
     const vectors = await Promise.all(models.map(async (m) => (await t.runtime.knowledge.embedder(m.model)).embed(contents)));
     const chunks = contents.map((content, index) => ({ index, content, tokenCount: 5, start: 0, end: content.length }));
     return { document, chunks, models, vectors };

@@ -115,39 +115,33 @@ export class ChunkWriter {
   }
 
   private async store(taken: PendingChunk[]): Promise<void> {
-    const chunks = taken.map(({ batch, at }) => {
-      const c = batch.chunks[at]!;
-      return {
-        document_id: batch.document.id,
-        version: batch.document.version,
-        user_id: batch.document.userId,
-        chunk_index: c.index,
-        content: c.content,
-        token_count: c.tokenCount,
-        char_start: c.start,
-        char_end: c.end,
-      };
-    });
+    const chunks = taken.map(({ batch, at }) => ({ document: batch.document, chunk: batch.chunks[at]! }));
     const vectors = taken.flatMap(({ batch, at }) =>
       batch.models.map((m, mi) => ({
-        document_id: batch.document.id,
-        version: batch.document.version,
-        chunk_index: batch.chunks[at]!.index,
+        document: batch.document,
+        index: batch.chunks[at]!.index,
         model: m.model,
         embedding: `[${batch.vectors[mi]![at]!.join(',')}]`,
       })),
     );
     // One statement: the lease renewal and both inserts commit together, and the inserts see only
     // the documents whose lease was renewed. Data-modifying CTEs run whether or not they are read.
+    // Columns go as arrays (not JSON, which rejects the lone surrogate a chunk boundary can leave).
     const { rows: renewed } = await this.budget.measure(vectors.length, () =>
       sql<{ id: string; version: number }>`
       with chunk_rows as (
-        select * from jsonb_to_recordset(${JSON.stringify(chunks)}::jsonb) as r(
-          document_id uuid, version integer, user_id uuid, chunk_index integer, content text,
-          token_count integer, char_start integer, char_end integer)
+        select * from unnest(
+          ${chunks.map((r) => r.document.id)}::uuid[], ${chunks.map((r) => r.document.version)}::integer[],
+          ${chunks.map((r) => r.document.userId)}::uuid[], ${chunks.map((r) => r.chunk.index)}::integer[],
+          ${chunks.map((r) => r.chunk.content)}::text[], ${chunks.map((r) => r.chunk.tokenCount)}::integer[],
+          ${chunks.map((r) => r.chunk.start)}::integer[], ${chunks.map((r) => r.chunk.end)}::integer[]
+        ) as r(document_id, version, user_id, chunk_index, content, token_count, char_start, char_end)
       ), vector_rows as (
-        select * from jsonb_to_recordset(${JSON.stringify(vectors)}::jsonb) as r(
-          document_id uuid, version integer, chunk_index integer, model text, embedding text)
+        select * from unnest(
+          ${vectors.map((r) => r.document.id)}::uuid[], ${vectors.map((r) => r.document.version)}::integer[],
+          ${vectors.map((r) => r.index)}::integer[], ${vectors.map((r) => r.model)}::text[],
+          ${vectors.map((r) => r.embedding)}::text[]
+        ) as r(document_id, version, chunk_index, model, embedding)
       ), renewed as (
         update kb_documents d set lease_expires_at = now() + ${`${this.options.leaseMs} milliseconds`}::interval
         where (d.id, d.version) in (select distinct document_id, version from chunk_rows)
