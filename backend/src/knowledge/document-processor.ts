@@ -4,15 +4,14 @@ import type { DatabaseSchema, PostgresDatabase } from '../database/index.ts';
 import { isAppError } from '../errors.ts';
 import type { EventBus } from '../events/index.ts';
 import type { Embedder } from '../providers/index.ts';
-import type { Chunk } from './chunker.ts';
+import { ChunkWriter, type LeasedDocument } from './chunk-writer.ts';
 import type { DocumentWorkerPool } from './document-worker-pool.ts';
 import { documentColumns, publishDocumentStatus } from './document-view.ts';
-import { vectorLiteral, type EmbeddingModel, type EmbeddingModels } from './embedding-models.ts';
+import type { EmbeddingModels } from './embedding-models.ts';
 import type { PlannerStatistics } from './planner-statistics.ts';
 
-/** Chunks embedded per call, and stored per transaction: small, so readers get the connection often. */
+/** Chunks embedded per call. */
 export const embedBatchSize = 32;
-const storeBatchSize = 8;
 const leaseMs = 120_000;
 /** When a lease taken or renewed now runs out. */
 const leaseExpiry = () => sql<Date>`now() + ${`${leaseMs} milliseconds`}::interval`;
@@ -25,11 +24,7 @@ export const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediat
 class Superseded extends Error {}
 
 /** One claimed version of a document, as processing carries it from batch to batch. */
-interface Claim {
-  id: string;
-  userId: string;
-  version: number;
-}
+type Claim = LeasedDocument;
 
 export interface DocumentProcessorOptions {
   database: PostgresDatabase;
@@ -49,8 +44,8 @@ export interface DocumentProcessorOptions {
 /**
  * The background loop that chunks, embeds and stores documents.
  *
- * A document is claimed under a lease held by this instance, stored in small transactions that
- * renew it, and finished (or failed) in one that publishes its status. A document whose instance
+ * A document is claimed under a lease held by this instance, stored in short statements that
+ * renew it (chunk-writer.ts), and finished (or failed) in one that publishes its status. A document whose instance
  * died mid-way is taken over once its lease expires; one handed back at stop resumes at once.
  */
 export class DocumentProcessor {
@@ -61,8 +56,12 @@ export class DocumentProcessor {
   private readonly processing = new Map<string, Promise<void>>();
   private stopped = false;
   private recovery: NodeJS.Timeout | undefined;
+  /** Stores every document's chunks, several documents' to a statement when several are in flight. */
+  private readonly writer: ChunkWriter;
 
-  constructor(private readonly options: DocumentProcessorOptions) {}
+  constructor(private readonly options: DocumentProcessorOptions) {
+    this.writer = new ChunkWriter({ database: options.database, leaseOwner: this.instance, leaseMs });
+  }
 
   /** Picks up documents left pending or processing, now and every half lease from now on. */
   async start(): Promise<void> {
@@ -166,18 +165,18 @@ export class DocumentProcessor {
       const models = await registry.current();
       // A crashed earlier run may have left part of this version behind.
       await database.db.deleteFrom('kb_chunks').where('document_id', '=', id).where('version', '=', claim.version).execute();
+      // The next batch is embedded while the one before is being stored.
+      let storing: Promise<boolean> = Promise.resolve(true);
       for (let at = 0; at < chunks.length; at += embedBatchSize) {
         const batch = chunks.slice(at, at + embedBatchSize);
         const vectors = await Promise.all(
           models.map(async (m) => (await this.options.embedder(m.model)).embed(batch.map((c) => c.content))),
         );
-        for (let from = 0; from < batch.length; from += storeBatchSize) {
-          if (this.stopped) throw new Superseded();
-          const to = from + storeBatchSize;
-          await this.storeBatch(claim, { chunks: batch.slice(from, to), models, vectors: vectors.map((v) => v.slice(from, to)) });
-          await yieldToEventLoop();
-        }
+        if (!(await storing) || this.stopped) throw new Superseded();
+        storing = this.writer.write({ document: claim, chunks: batch, models, vectors });
+        storing.catch(() => undefined);
       }
+      if (!(await storing)) throw new Superseded();
       const active = models.find((m) => m.state === 'active');
       await database.transaction(async (tx) => {
         const done = await tx
@@ -206,45 +205,6 @@ export class DocumentProcessor {
       if (error instanceof Superseded) return;
       await this.fail(claim, error);
     }
-  }
-
-  /** One batch of chunks and their vectors (per model), in one short transaction that renews the lease. */
-  private async storeBatch(claim: Claim, batch: { chunks: Chunk[]; models: EmbeddingModel[]; vectors: number[][][] }): Promise<void> {
-    const { id, userId, version } = claim;
-    await this.options.database.transaction(async (tx) => {
-      const renewed = await tx
-        .updateTable('kb_documents')
-        .set({ lease_expires_at: leaseExpiry() })
-        .where('id', '=', id)
-        .where('version', '=', version)
-        .where('lease_owner', '=', this.instance)
-        .executeTakeFirst();
-      if (Number(renewed.numUpdatedRows) === 0) throw new Superseded();
-      const rows = await tx
-        .insertInto('kb_chunks')
-        .values(
-          batch.chunks.map((c) => ({
-            document_id: id,
-            user_id: userId,
-            version,
-            chunk_index: c.index,
-            content: c.content,
-            token_count: c.tokenCount,
-            char_start: c.start,
-            char_end: c.end,
-          })),
-        )
-        .returning('id')
-        .execute();
-      await tx
-        .insertInto('kb_embeddings')
-        .values(
-          batch.models.flatMap((m, mi) =>
-            rows.map((r, ci) => ({ chunk_id: r.id, model: m.model, user_id: userId, embedding: vectorLiteral(batch.vectors[mi]![ci]!) })),
-          ),
-        )
-        .execute();
-    });
   }
 
   private async fail(claim: Claim, error: unknown): Promise<void> {

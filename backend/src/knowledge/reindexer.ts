@@ -3,6 +3,7 @@ import type { Executor, PostgresDatabase } from '../database/index.ts';
 import type { Embedder } from '../providers/index.ts';
 import { embedBatchSize, yieldToEventLoop } from './document-processor.ts';
 import { EmbeddingModels, vectorLiteral } from './embedding-models.ts';
+import { StatementBudget, writeStatementLimits } from './statement-budget.ts';
 import type { PlannerStatistics } from './planner-statistics.ts';
 
 export interface ReindexStatus {
@@ -34,6 +35,7 @@ export class Reindexer {
   private running: Promise<void> | undefined;
   private progress = { embedded: 0, total: 0 };
   private stopped = false;
+  private readonly budget = new StatementBudget(writeStatementLimits);
 
   constructor(private readonly options: ReindexerOptions) {}
 
@@ -122,13 +124,26 @@ export class Reindexer {
         return;
       }
       const vectors = await embedder.embed(batch.map((c) => c.content));
-      await database.db
-        .insertInto('kb_embeddings')
-        .values(batch.map((c, i) => ({ chunk_id: c.id, model: target.model, user_id: c.user_id, embedding: vectorLiteral(vectors[i]!) })))
-        .onConflict((oc) => oc.doNothing())
-        .execute();
+      const rows = batch.map((c, i) => ({
+        chunk_id: c.id,
+        model: target.model,
+        user_id: c.user_id,
+        embedding: vectorLiteral(vectors[i]!),
+      }));
+      // In statements sized by their cost: each vector goes into the target model's HNSW index.
+      for (let at = 0; at < rows.length;) {
+        const slice = rows.slice(at, at + this.budget.rows());
+        await this.budget.measure(slice.length, () =>
+          database.db
+            .insertInto('kb_embeddings')
+            .values(slice)
+            .onConflict((oc) => oc.doNothing())
+            .execute(),
+        );
+        at += slice.length;
+        await yieldToEventLoop();
+      }
       this.progress.embedded += batch.length;
-      await yieldToEventLoop();
     }
   }
 }
