@@ -132,4 +132,25 @@ describe.each(drivers)('storing chunks on %s', (driver) => {
       .executeTakeFirstOrThrow();
     expect(Number(embedded.n)).toBe(4);
   });
+
+  it("fails only the document whose rows broke a statement it shared, and stores the other user's", async () => {
+    const owner = 'writer-shared-failure';
+    const writer = new ChunkWriter({ database: t.runtime.database, leaseOwner: owner, leaseMs: 60_000, targetMs: 60_000 });
+    const good = await leased(owner, 'good');
+    const bad = await leased(owner, 'bad');
+    const [filler, healthy, broken] = await Promise.all([batchOf(await leased(owner, 'filler'), 1), batchOf(good, 1), batchOf(bad, 1)]);
+    broken.vectors[0]![0]![0] = Number.NaN; // what a misbehaving embedding server may send
+    // Queued while the filler's statement runs, so the two share the next one.
+    const first = writer.write(filler);
+    const [goodStored, badStored] = await Promise.allSettled([writer.write(healthy), writer.write(broken)]);
+    expect(await first).toBe(true);
+    expect(goodStored).toEqual({ status: 'fulfilled', value: true });
+    expect(badStored.status).toBe('rejected');
+    const rows = await t.runtime.database.db
+      .selectFrom('kb_chunks')
+      .select(['document_id'])
+      .where('document_id', 'in', [good.id, bad.id])
+      .execute();
+    expect(rows.map((r) => r.document_id)).toEqual([good.id]);
+  });
 });

@@ -40,6 +40,8 @@ interface PendingChunk {
 interface PendingBatch {
   batch: ChunkBatch;
   written: number;
+  /** Written in statements of its own: a statement it shared failed, and it may be the cause. */
+  alone: boolean;
   settle: (stored: boolean) => void;
   fail: (error: unknown) => void;
 }
@@ -76,7 +78,7 @@ export class ChunkWriter {
   write(batch: ChunkBatch): Promise<boolean> {
     if (batch.chunks.length === 0) return Promise.resolve(true);
     return new Promise<boolean>((settle, fail) => {
-      this.queue.push({ batch, written: 0, settle, fail });
+      this.queue.push({ batch, written: 0, alone: false, settle, fail });
       if (!this.draining) void this.drain();
     });
   }
@@ -89,7 +91,7 @@ export class ChunkWriter {
         try {
           await this.store(taken);
         } catch (error) {
-          for (const pending of new Set(taken.map((c) => this.pendingOf(c.batch)))) this.remove(pending, (p) => p.fail(error));
+          this.failed(taken, error);
         }
         // Back into the connection's queue, behind whoever asked for it meanwhile.
         await new Promise<void>((resolve) => setImmediate(resolve));
@@ -99,11 +101,37 @@ export class ChunkWriter {
     }
   }
 
-  /** The next statement's chunks: from the oldest batches first, as many vectors as a statement holds. */
+  /**
+   * A statement failed. If it held one document's rows, that document fails. If it held several,
+   * any one of them may be the cause (a bad vector from an embedding server, say), so each goes
+   * again in statements of its own, from its first row in this one: only the cause then fails,
+   * and one user's document never fails another's.
+   */
+  private failed(taken: PendingChunk[], error: unknown): void {
+    const firstRow = new Map<PendingBatch, number>();
+    for (const { batch, at } of taken) {
+      const pending = this.pendingOf(batch);
+      if (pending && !firstRow.has(pending)) firstRow.set(pending, at);
+    }
+    if (firstRow.size === 1) {
+      for (const pending of firstRow.keys()) this.remove(pending, (p) => p.fail(error));
+      return;
+    }
+    for (const [pending, at] of firstRow) {
+      pending.written = at;
+      pending.alone = true;
+    }
+  }
+
+  /**
+   * The next statement's chunks: from the oldest batches first, as many vectors as a statement
+   * holds; only one batch's when a batch must be written alone.
+   */
   private take(): PendingChunk[] {
     let room = this.budget.rows();
     const taken: PendingChunk[] = [];
-    for (const pending of this.queue) {
+    const alone = this.queue.find((p) => p.alone);
+    for (const pending of alone ? [alone] : this.queue) {
       const perChunk = Math.max(1, pending.batch.models.length);
       while (pending.written < pending.batch.chunks.length && (room >= perChunk || taken.length === 0)) {
         taken.push({ batch: pending.batch, at: pending.written++ });
@@ -127,8 +155,8 @@ export class ChunkWriter {
     // One statement: the lease renewal and both inserts commit together, and the inserts see only
     // the documents whose lease was renewed. Data-modifying CTEs run whether or not they are read.
     // Columns go as arrays (not JSON, which rejects the lone surrogate a chunk boundary can leave).
-    const { rows: renewed } = await this.budget.measure(vectors.length, () =>
-      sql<{ id: string; version: number }>`
+    const started = performance.now();
+    const { rows: renewed } = await sql<{ id: string; version: number }>`
       with chunk_rows as (
         select * from unnest(
           ${chunks.map((r) => r.document.id)}::uuid[], ${chunks.map((r) => r.document.version)}::integer[],
@@ -158,9 +186,12 @@ export class ChunkWriter {
         from stored s join vector_rows v
           on v.document_id = s.document_id and v.version = s.version and v.chunk_index = s.chunk_index
       )
-      select id, version from renewed`.execute(this.options.database.db),
-    );
+      select id, version from renewed`.execute(this.options.database.db);
     const kept = new Set(renewed.map((r) => `${r.id}/${r.version}`));
+    // Priced by the vectors it stored: those of a lost lease cost next to nothing and would make
+    // the next statement look cheap.
+    const stored = vectors.filter((v) => kept.has(`${v.document.id}/${v.document.version}`)).length;
+    this.budget.note(performance.now() - started, stored);
     for (const batch of new Set(taken.map((c) => c.batch))) {
       const pending = this.pendingOf(batch);
       if (!kept.has(`${batch.document.id}/${batch.document.version}`)) this.remove(pending, (p) => p.settle(false));

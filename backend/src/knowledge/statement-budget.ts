@@ -15,19 +15,27 @@ export const writeStatementLimits = { targetMs: 25, maxRows: 128 } as const;
 
 export class StatementBudget {
   private msPerRow: number;
+  /** The rows of the last statement measured: the next holds at most twice as many. */
+  private lastRows = 1;
 
   constructor(private readonly limits: { targetMs: number; maxRows: number }) {
     this.msPerRow = limits.targetMs;
   }
 
-  /** Rows the next statement holds: at least one, at most `maxRows`. */
+  /**
+   * Rows the next statement holds: at least one, at most `maxRows`, and at most twice the last
+   * one's, so one cheap statement (rows that cost little, a connection that was free) cannot make
+   * the next one long.
+   */
   rows(): number {
-    return Math.max(1, Math.min(this.limits.maxRows, Math.floor(this.limits.targetMs / this.msPerRow)));
+    return Math.max(1, Math.min(this.limits.maxRows, 2 * this.lastRows, Math.floor(this.limits.targetMs / this.msPerRow)));
   }
 
   /** Records a statement's cost; the latest decides, so a change of load shows at once. */
   note(ms: number, rows: number): void {
-    if (rows > 0) this.msPerRow = Math.max(0.001, ms / rows);
+    if (rows === 0) return;
+    this.msPerRow = Math.max(0.001, ms / rows);
+    this.lastRows = rows;
   }
 
   /** Runs `write` on `rows` and records what it cost. */
