@@ -9,7 +9,10 @@ const statusOf = (page: Page) => mailCard(page).locator('[data-status]').textCon
 
 /** Clicks Connect Mail and lets the browser go through the provider (it consents at once) and back. */
 async function connectMail(page: Page): Promise<void> {
+  // Away to the provider first: the page is already at /integrations, so waiting for it alone could end before the round trip starts.
+  const away = page.waitForURL((url) => url.pathname !== '/integrations' || url.search !== '');
   await mailCard(page).getByRole('button', { name: 'Connect Mail' }).click();
+  await away;
   await page.waitForURL((url) => url.pathname === '/integrations' && url.search === '');
 }
 
@@ -18,7 +21,7 @@ async function connectMail(page: Page): Promise<void> {
  * redirect, a disconnect in one tab seen live in another, the usage of a tool call, and axe. The
  * journeys run in order on one server: each starts where the one before left Mail.
  */
-describe('the console: integrations', () => {
+describe('the console: integrations', { timeout: 60_000 }, () => {
   let h: ConsoleHarness;
   let page: Page;
   beforeAll(async () => {
