@@ -97,7 +97,7 @@ export class ProviderApi {
         body = new URLSearchParams(
           Object.entries(request.body as Record<string, unknown>)
             .filter(([, v]) => v !== undefined)
-            .map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
+            .map(([k, v]): [string, string] => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
         ).toString();
       } else {
         headers.set('content-type', 'application/json; charset=utf-8');
