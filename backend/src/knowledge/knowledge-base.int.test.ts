@@ -236,4 +236,31 @@ describe.each(drivers)('knowledge base processing on %s', (driver) => {
       await knowledge.stop();
     }
   });
+
+  it('finishes a reindex when a document is deleted while its chunks are being embedded', async () => {
+    const { document } = await t.runtime.knowledge.create(t.userId, {
+      bytes: Buffer.from('Kestrels hover over verges, hunting voles.'),
+      title: 'Kestrels',
+    });
+    await t.runtime.knowledge.idle();
+    fake.slow = { text: 'Kestrels', ms: 500 };
+    const target = another('openai:text-embedding-ada-002');
+    try {
+      await target.reindex();
+      // The batch holding the document's chunk is at the embedding service: delete the document meanwhile.
+      while (!fake.requests.some((r) => r.model === 'text-embedding-ada-002' && r.input.some((i) => i.includes('Kestrels'))))
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      await t.runtime.knowledge.delete(t.userId, document.id);
+      await target.idle();
+      expect(await target.reindexStatus()).toMatchObject({
+        state: 'idle',
+        activeModel: 'openai:text-embedding-ada-002',
+        targetModel: null,
+      });
+      expect(errors).toEqual([]);
+    } finally {
+      fake.slow = undefined;
+      await target.stop();
+    }
+  });
 });

@@ -133,17 +133,36 @@ export class Reindexer {
       // In statements sized by their cost: each vector goes into the target model's HNSW index.
       for (let at = 0; at < rows.length;) {
         const slice = rows.slice(at, at + this.budget.rows());
-        await this.budget.measure(slice.length, () =>
-          database.db
-            .insertInto('kb_embeddings')
-            .values(slice)
-            .onConflict((oc) => oc.doNothing())
-            .execute(),
-        );
+        await this.budget.measure(slice.length, () => insertEmbeddings(database, slice));
         at += slice.length;
         await yieldToEventLoop();
       }
       this.progress.embedded += batch.length;
     }
+  }
+}
+
+type EmbeddingRow = { chunk_id: string; model: string; user_id: string; embedding: string };
+
+/**
+ * Stores a slice of the reindex's vectors. A chunk deleted while its batch was being embedded (its
+ * document deleted or replaced) fails the statement on its foreign key: the vectors of the chunks
+ * that remain are stored again without it, so a user's delete never stops everyone's reindex.
+ */
+async function insertEmbeddings(database: PostgresDatabase, rows: EmbeddingRow[]): Promise<void> {
+  const insert = (values: EmbeddingRow[]) =>
+    database.db
+      .insertInto('kb_embeddings')
+      .values(values)
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  try {
+    await insert(rows);
+  } catch (error) {
+    if ((error as { code?: string }).code !== '23503') throw error;
+    const ids = rows.map((row) => row.chunk_id);
+    const remaining = new Set((await database.db.selectFrom('kb_chunks').select('id').where('id', 'in', ids).execute()).map((c) => c.id));
+    const kept = rows.filter((row) => remaining.has(row.chunk_id));
+    if (kept.length > 0) await insert(kept);
   }
 }
