@@ -37,6 +37,17 @@ describe('openai embedder against a local server that speaks the embeddings API'
     }
   });
 
+  it('refuses at start a model whose vectors are longer than the index takes, naming the setting that helps', async () => {
+    const large = await startFakeOpenAi(3072);
+    try {
+      await expect(
+        createEmbedder('openai:bge-huge', { ...settings(), openai: { apiKey: 'test-key', baseUrl: large.url } }),
+      ).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/3072 dimensions.*EMBEDDING_DIMENSIONS/) });
+    } finally {
+      await large.close();
+    }
+  });
+
   it('retries 429 and 5xx, honouring Retry-After', async () => {
     const embedder = await createEmbedder('openai:text-embedding-ada-002', settings());
     fake.failures.push({ status: 429, headers: { 'retry-after': '0.05' } }, { status: 503 });

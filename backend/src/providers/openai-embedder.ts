@@ -4,6 +4,9 @@ import type { Embedder } from './embedder.ts';
 import { endpointProvider, openAiProvider, type ModelEndpoint, type OpenAiSettings } from './model-servers.ts';
 import { retryAfterMs, withRetries, type RetryPolicy } from './retry.ts';
 
+/** The most dimensions pgvector's HNSW index takes for a `vector` column. */
+const maxIndexedDimensions = 2000;
+
 /** The server an embedder calls: OpenAI (or OPENAI_BASE_URL), or a named endpoint from MODEL_ENDPOINTS. */
 export type EmbeddingServer = { provider: 'openai'; settings: OpenAiSettings } | { provider: 'endpoint'; endpoint: ModelEndpoint };
 
@@ -71,5 +74,12 @@ export async function createOpenAiEmbedder(
     const [probe] = await embed(['dimension probe']);
     dimensions = probe!.length;
   }
+  // pgvector's HNSW index takes vectors of at most 2,000 dimensions (its `vector` type).
+  if (dimensions > maxIndexedDimensions)
+    throw new AppError(
+      'CONFIG_INVALID',
+      `The embedding model ${name} gives vectors of ${dimensions} dimensions; the knowledge base indexes at most ${maxIndexedDimensions}. Set EMBEDDING_DIMENSIONS (for models that can shorten their vectors) or choose another model.`,
+      { details: { problems: [`EMBEDDING_MODEL: ${dimensions} dimensions, over ${maxIndexedDimensions}`] } },
+    );
   return { name, dimensions, maxBatchSize: 128, embed };
 }
