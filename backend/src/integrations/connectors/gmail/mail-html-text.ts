@@ -37,7 +37,9 @@ export function mailHtmlText(html: string, maxInput = 512 * 1024): string {
       at = skipPast(source, name, at);
       continue;
     }
-    if (blocks.has(name)) out.push(name === 'li' && !closing ? '\n- ' : '\n');
+    // A list item or table row starts a line; the end of a block leaves a blank one (tidied to one at most).
+    if (name === 'li' || name === 'tr') out.push(closing ? '' : name === 'li' ? '\n- ' : '\n');
+    else if (blocks.has(name)) out.push('\n');
     else if (name === 'td' || name === 'th') out.push(' ');
   }
   return tidy(out.join(''));
