@@ -48,7 +48,7 @@ export function mailServer(mailbox: Mailbox, info: { name: string; version: stri
       description:
         'Searches the mailbox with Gmail search syntax (e.g. `from:ana@example.com subject:invoice newer_than:7d`, `is:unread in:inbox`, plain words), newest first. Answers summaries (sender, recipients, subject, date, snippet, labels) and a nextPageToken when more match.',
       inputSchema: {
-        query: z.string().max(2_000).describe('Gmail search syntax; empty matches everything.'),
+        query: z.string().max(2_000).optional().describe('Gmail search syntax; empty or absent matches everything.'),
         labelIds: labelIds.optional().describe('Only messages carrying all these label ids (see list_labels).'),
         pageToken,
         maxResults,
