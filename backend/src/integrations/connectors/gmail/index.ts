@@ -1,0 +1,16 @@
+export { gmailServer, gmailBaseUrl } from './gmail-server.ts';
+export { GmailMailbox } from './gmail-mailbox.ts';
+export { mailServer, messageBodyChars, threadBodyChars, threadPageSize } from './mail-server.ts';
+export type {
+  DraftRef,
+  LabelChange,
+  MailLabel,
+  MailMessage,
+  MailSearch,
+  MailThread,
+  Mailbox,
+  MessagePage,
+  MessageSummary,
+  OutgoingMail,
+  SentRef,
+} from './mailbox.ts';
