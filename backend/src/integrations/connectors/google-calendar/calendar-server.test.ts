@@ -213,6 +213,10 @@ describe('Google Calendar tools', () => {
       maxSlots: 1,
     });
     expect(weekend.json.slots[0].start).toBe('2025-03-30T09:00:00+02:00');
+    // A night shift in New York on the night its clocks skip 02:00–03:00 (9 March 2025, 07:00 UTC).
+    const night = { timeMin: '2025-03-09T00:00:00Z', timeMax: '2025-03-10T00:00:00Z', durationMinutes: 30, timeZone: 'America/New_York' };
+    const shift = await call('find_free_time', { ...night, workingHoursStart: '03:00', workingHoursEnd: '05:00', includeWeekends: true });
+    expect(shift.json.slots).toEqual([{ start: '2025-03-09T03:00:00-04:00', end: '2025-03-09T05:00:00-04:00', minutes: 120 }]);
 
     expect((await call('find_free_time', { ...args, timeZone: 'Mars/Olympus' })).error).toMatch(/IANA time zone/);
     expect((await call('find_free_time', { ...args, workingHoursStart: '09:00' })).error).toMatch(

@@ -17,6 +17,15 @@ import type {
 /** Where Google Calendar API v3 lives; the `ProviderApi`'s base URL (tests point it at a fake on 127.0.0.1). */
 export const GOOGLE_CALENDAR_API_BASE_URL = 'https://www.googleapis.com/calendar/v3';
 
+/**
+ * The OAuth scopes the tools need: `calendar.events` to create, change and delete events, and
+ * `calendar.readonly` for the calendar list and free/busy, which `calendar.events` does not cover.
+ */
+export const GOOGLE_CALENDAR_SCOPES: readonly string[] = [
+  'https://www.googleapis.com/auth/calendar.events',
+  'https://www.googleapis.com/auth/calendar.readonly',
+];
+
 const eventTime = z.object({ dateTime: z.string().optional(), date: z.string().optional(), timeZone: z.string().optional() });
 
 const calendarListEntry = z.object({

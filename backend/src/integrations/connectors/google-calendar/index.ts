@@ -19,7 +19,7 @@ export type {
   SendUpdates,
 } from './calendar-store.ts';
 export { calendarServer } from './calendar-server.ts';
-export { GOOGLE_CALENDAR_API_BASE_URL, GoogleCalendarStore } from './google-calendar-store.ts';
+export { GOOGLE_CALENDAR_API_BASE_URL, GOOGLE_CALENDAR_SCOPES, GoogleCalendarStore } from './google-calendar-store.ts';
 
 /**
  * The built-in Google Calendar MCP server for one connection: the Calendar tools over Google
