@@ -13,11 +13,7 @@ const READ: ToolAnnotations = { readOnlyHint: true, destructiveHint: false, idem
 /** Posting adds a message and takes away nothing; Slack has no idempotency key for it, so a retry posts twice. */
 const POST: ToolAnnotations = { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true };
 
-const channelRef = z
-  .string()
-  .min(1)
-  .max(200)
-  .describe('The channel: its id (C0123ABCD, from list_channels) or its name as #name.');
+const channelRef = z.string().min(1).max(200).describe('The channel: its id (C0123ABCD, from list_channels) or its name as #name.');
 const cursor = z.string().max(1000).optional().describe('The next_cursor of the previous call, for the next page.');
 const time = (what: string) =>
   z.string().max(40).optional().describe(`${what}: a Slack ts (1712345678.000100) or an ISO 8601 time (2025-04-05T09:00:00Z).`);
@@ -95,7 +91,12 @@ export function chatServer(workspace: ChatWorkspace, info: { name: string; versi
     },
     (input) =>
       answer(async () => {
-        const page = await workspace.replies({ channel: await channelId(input.channel), threadTs: input.thread_ts, cursor: input.cursor, limit: input.limit });
+        const page = await workspace.replies({
+          channel: await channelId(input.channel),
+          threadTs: input.thread_ts,
+          cursor: input.cursor,
+          limit: input.limit,
+        });
         return messagesOut(page);
       }),
   );
@@ -114,7 +115,10 @@ export function chatServer(workspace: ChatWorkspace, info: { name: string; versi
       },
       annotations: { title: 'Search messages', ...READ },
     },
-    (input) => answer(async () => messagesOut(await workspace.search({ query: input.query, sort: input.sort, cursor: input.cursor, limit: input.limit }))),
+    (input) =>
+      answer(async () =>
+        messagesOut(await workspace.search({ query: input.query, sort: input.sort, cursor: input.cursor, limit: input.limit })),
+      ),
   );
 
   server.registerTool(
@@ -141,7 +145,8 @@ export function chatServer(workspace: ChatWorkspace, info: { name: string; versi
       inputSchema: { channel: channelRef, text: z.string().min(1).max(40_000).describe('The message, in Slack mrkdwn.') },
       annotations: { title: 'Post a message', ...POST },
     },
-    (input) => answer(async () => ({ posted: messageOut(await workspace.post({ channel: await channelId(input.channel), text: input.text })) })),
+    (input) =>
+      answer(async () => ({ posted: messageOut(await workspace.post({ channel: await channelId(input.channel), text: input.text })) })),
   );
 
   server.registerTool(
@@ -195,7 +200,10 @@ async function resolveChannel(workspace: ChatWorkspace, ref: string): Promise<st
     cursor = channels.nextCursor;
     if (!cursor) break;
   }
-  throw new ProviderError(`No public channel is named #${name}: use list_channels (include_private for private ones) and pass the channel's id.`, 404);
+  throw new ProviderError(
+    `No public channel is named #${name}: use list_channels (include_private for private ones) and pass the channel's id.`,
+    404,
+  );
 }
 
 /** A Slack ts as given, or an ISO 8601 time turned into one. */
@@ -203,7 +211,8 @@ function slackTime(value: string | undefined, field: string): string | undefined
   if (value === undefined || value === '') return undefined;
   if (/^\d{1,12}(\.\d{1,6})?$/.test(value)) return value;
   const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new ProviderError(`${field} must be a Slack ts (1712345678.000100) or an ISO 8601 time, not "${value}".`, 400);
+  if (Number.isNaN(ms))
+    throw new ProviderError(`${field} must be a Slack ts (1712345678.000100) or an ISO 8601 time, not "${value}".`, 400);
   return (ms / 1000).toFixed(6);
 }
 

@@ -25,7 +25,12 @@ export interface ChatWorkspace {
   /** A thread: its parent message first, then the replies, oldest first. */
   replies(options: { channel: string; threadTs: string; cursor?: string | undefined; limit: number }): Promise<ChatPage<ChatMessage>>;
   /** Messages matching a query in Slack's search syntax (words, `in:#channel`, `from:@name`, `<@USERID>`), newest first when `sort` is `timestamp`. */
-  search(options: { query: string; sort: 'score' | 'timestamp'; cursor?: string | undefined; limit: number }): Promise<ChatPage<ChatMessage>>;
+  search(options: {
+    query: string;
+    sort: 'score' | 'timestamp';
+    cursor?: string | undefined;
+    limit: number;
+  }): Promise<ChatPage<ChatMessage>>;
   /** Posts a message, in a thread when `threadTs` is given; answers the message as stored. */
   post(options: { channel: string; text: string; threadTs?: string | undefined; broadcast?: boolean | undefined }): Promise<ChatMessage>;
 }

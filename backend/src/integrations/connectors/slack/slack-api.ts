@@ -78,7 +78,7 @@ function slackError(method: string, { error, needed, provided }: z.infer<typeof 
     case 'invalid_auth':
     case 'not_authed':
     case 'token_expired':
-      return new ProviderError('Slack refused the connection\'s credentials: connect Slack again on the Integrations page.', 401);
+      return new ProviderError("Slack refused the connection's credentials: connect Slack again on the Integrations page.", 401);
     case 'token_revoked':
     case 'account_inactive':
     case 'app_uninstalled':
@@ -87,7 +87,10 @@ function slackError(method: string, { error, needed, provided }: z.infer<typeof 
         401,
       );
     case 'not_allowed_token_type':
-      return new ProviderError(`Slack does not allow ${method} with this kind of token: connect Slack again with the user permission it needs.`, 403);
+      return new ProviderError(
+        `Slack does not allow ${method} with this kind of token: connect Slack again with the user permission it needs.`,
+        403,
+      );
     case 'ratelimited':
       return new ProviderError('Slack is limiting requests. Try again in a minute.', 429);
     default:

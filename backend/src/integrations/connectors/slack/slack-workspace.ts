@@ -68,7 +68,13 @@ export class SlackWorkspace implements ChatWorkspace {
       },
     );
     return {
-      items: body.channels.map((c) => ({ id: c.id, name: c.name, topic: c.topic?.value ?? '', isPrivate: c.is_private, memberCount: c.num_members })),
+      items: body.channels.map((c) => ({
+        id: c.id,
+        name: c.name,
+        topic: c.topic?.value ?? '',
+        isPrivate: c.is_private,
+        memberCount: c.num_members,
+      })),
       nextCursor: body.response_metadata?.next_cursor || undefined,
     };
   }
@@ -84,12 +90,19 @@ export class SlackWorkspace implements ChatWorkspace {
       this.apis.bot,
       'conversations.history',
       { messages: z.array(slackMessage), response_metadata: nextCursor },
-      { params: { channel: options.channel, oldest: options.oldest, latest: options.latest, cursor: options.cursor, limit: options.limit } },
+      {
+        params: { channel: options.channel, oldest: options.oldest, latest: options.latest, cursor: options.cursor, limit: options.limit },
+      },
     );
     return { items: await this.named(options.channel, body.messages), nextCursor: body.response_metadata?.next_cursor || undefined };
   }
 
-  async replies(options: { channel: string; threadTs: string; cursor?: string | undefined; limit: number }): Promise<ChatPage<ChatMessage>> {
+  async replies(options: {
+    channel: string;
+    threadTs: string;
+    cursor?: string | undefined;
+    limit: number;
+  }): Promise<ChatPage<ChatMessage>> {
     const body = await callSlack(
       this.apis.bot,
       'conversations.replies',
@@ -100,7 +113,12 @@ export class SlackWorkspace implements ChatWorkspace {
   }
 
   /** Slack's search pages by number, not cursor: the cursor handed out is the next page's number. */
-  async search(options: { query: string; sort: 'score' | 'timestamp'; cursor?: string | undefined; limit: number }): Promise<ChatPage<ChatMessage>> {
+  async search(options: {
+    query: string;
+    sort: 'score' | 'timestamp';
+    cursor?: string | undefined;
+    limit: number;
+  }): Promise<ChatPage<ChatMessage>> {
     if (!this.apis.user)
       throw new ProviderError(
         "Searching Slack (and finding mentions) needs Slack's user permission search:read, which this connection lacks: connect Slack again on the Integrations page and allow searching messages.",
@@ -134,14 +152,24 @@ export class SlackWorkspace implements ChatWorkspace {
     return { items, nextCursor: paging && paging.page < Math.min(paging.pages, 100) ? String(paging.page + 1) : undefined };
   }
 
-  async post(options: { channel: string; text: string; threadTs?: string | undefined; broadcast?: boolean | undefined }): Promise<ChatMessage> {
+  async post(options: {
+    channel: string;
+    text: string;
+    threadTs?: string | undefined;
+    broadcast?: boolean | undefined;
+  }): Promise<ChatMessage> {
     const body = await callSlack(
       this.apis.bot,
       'chat.postMessage',
       { channel: z.string().max(40), ts: z.string().max(40), message: slackMessage.optional() },
       {
         write: true,
-        params: { channel: options.channel, text: options.text, thread_ts: options.threadTs, reply_broadcast: options.threadTs ? options.broadcast : undefined },
+        params: {
+          channel: options.channel,
+          text: options.text,
+          thread_ts: options.threadTs,
+          reply_broadcast: options.threadTs ? options.broadcast : undefined,
+        },
       },
     );
     const message = body.message ?? { ts: body.ts, text: options.text, thread_ts: options.threadTs };
@@ -152,7 +180,10 @@ export class SlackWorkspace implements ChatWorkspace {
   private async named(channel: string, messages: z.infer<typeof slackMessage>[]): Promise<ChatMessage[]> {
     const unknown = [...new Set(messages.map((m) => m.user).filter((id): id is string => !!id && !this.names.has(id)))];
     await Promise.all(unknown.slice(0, NAME_LOOKUPS_PER_PAGE).map((id) => this.lookUpName(id)));
-    return messages.map((m) => ({ ...toMessage(channel, m), userName: (m.user && this.names.get(m.user)) || m.username || m.bot_profile?.name }));
+    return messages.map((m) => ({
+      ...toMessage(channel, m),
+      userName: (m.user && this.names.get(m.user)) || m.username || m.bot_profile?.name,
+    }));
   }
 
   /** A name that cannot be looked up (no `users:read`, a deleted user) is left out rather than failing the read. */
