@@ -21,6 +21,11 @@ export interface ProviderApiOptions {
   token(rejected?: string): Promise<string | undefined>;
   timeoutMs: number;
   maxResponseBytes: number;
+  /**
+   * Whether an answer means the provider refused the token, so it is renewed once and the call
+   * tried again. HTTP 401 when not given; Slack says so inside an HTTP 200 (`invalid_auth`).
+   */
+  tokenRefused?(answer: { status: number; text: string }): boolean;
 }
 
 export interface ProviderRequest {
@@ -60,11 +65,15 @@ export class ProviderApi {
     const token = await this.options.token();
     if (!token) throw new ProviderError(`${this.name} is not connected: connect it again on the Integrations page.`, 401);
     let response = await this.send(request, token);
-    if (response.status === 401) {
+    let text = await this.read(response, request.signal);
+    const refused = this.options.tokenRefused ?? (({ status }) => status === 401);
+    if (refused({ status: response.status, text })) {
       const renewed = await this.options.token(token);
-      if (renewed && renewed !== token) response = await this.send(request, renewed);
+      if (renewed && renewed !== token) {
+        response = await this.send(request, renewed);
+        text = await this.read(response, request.signal);
+      }
     }
-    const text = await this.read(response, request.signal);
     if (!response.ok) throw this.refusal(response, text);
     let body: unknown = {};
     if (text.trim() !== '') {
