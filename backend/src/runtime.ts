@@ -239,6 +239,7 @@ function createIntegrations(config: Config, database: PostgresDatabase, bus: Eve
   const clients = new McpClients({
     guard,
     bearer: (target, rejected) => integrationTools!.bearer(target, rejected),
+    userToken: (target) => integrations.userToken(target),
     onToolsChanged: (target) => integrationTools?.refreshInBackground(target.connectionId),
     onStreamRefused: (target, error) => integrationTools?.streamRefused(target, error),
     timeoutMs: config.integrations.timeoutMs,

@@ -29,16 +29,17 @@ describe('the integrations catalogue', () => {
 
   it('fills ${NAME} and ${NAME:-default} from the environment', () => {
     const { catalogue } = loadConfig(
-      { GITHUB_CLIENT_ID: 'id', GITHUB_CLIENT_SECRET: 'secret', GMAIL_MCP_URL: 'https://mail-mcp.example.com/mcp' },
+      { GITHUB_CLIENT_ID: 'id', GITHUB_CLIENT_SECRET: 'secret', GMAIL_API_URL: 'https://gmail.proxy.example.com' },
       os.tmpdir(),
     ).integrations;
     const github = catalogue.get('github');
     expect(github.unavailable).toBeUndefined();
     expect(github.auth).toMatchObject({ clientId: 'id', clientSecret: 'secret' });
     expect(github.mcp).toEqual({ transport: 'streamable-http', url: 'https://api.githubcopilot.com/mcp/' });
-    // Gmail has its MCP URL but no client yet; Google's two entries share one OAuth client.
+    // Gmail runs on the built-in server (its API at the given proxy) but has no client yet; Google's two entries share one OAuth client.
     expect(catalogue.get('gmail').unavailable).toMatch(/GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET/);
-    expect(catalogue.get('gmail').mcp).toMatchObject({ url: 'https://mail-mcp.example.com/mcp' });
+    expect(catalogue.get('gmail').mcp).toEqual({ transport: 'builtin', server: 'gmail', apiUrl: 'https://gmail.proxy.example.com' });
+    expect(catalogue.get('slack').mcp).toEqual({ transport: 'builtin', server: 'slack', apiUrl: 'https://slack.com/api' });
   });
 
   it('takes a local MCP command from the administrator’s file', () => {

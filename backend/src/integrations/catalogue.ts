@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
+import { builtinServerNames } from './connectors/builtin-server-names.ts';
 
 /*
  * The integrations catalogue: the one file listing the providers this installation offers, how a
@@ -44,6 +45,12 @@ const mcpSchema = z.discriminatedUnion('transport', [
     transport: z.literal('streamable-http'),
     /** The MCP endpoint, or `user`: each user gives their own (only when INTEGRATIONS_ALLOW_USER_MCP_URLS is on). */
     url: text,
+  }),
+  z.strictObject({
+    /** One of Agentry's own MCP servers, run in this process; it calls the provider's API at `apiUrl` with the user's token. */
+    transport: z.literal('builtin'),
+    server: z.enum(builtinServerNames),
+    apiUrl: text.optional(),
   }),
   z.strictObject({
     transport: z.literal('stdio'),
@@ -162,13 +169,20 @@ function resolveEntry(
           args: entry.mcp.args.map(expand),
           env: Object.fromEntries(Object.entries(entry.mcp.env).map(([k, v]) => [k, expand(v)])),
         }
-      : { ...entry.mcp, url: expand(entry.mcp.url) };
+      : entry.mcp.transport === 'builtin'
+        ? { ...entry.mcp, ...(entry.mcp.apiUrl ? { apiUrl: expand(entry.mcp.apiUrl) } : {}) }
+        : { ...entry.mcp, url: expand(entry.mcp.url) };
   const userSuppliedUrl = mcp.transport === 'streamable-http' && mcp.url === 'user';
   // A command is the administrator's: it gets no user's credential, so it may take none.
   if (mcp.transport === 'stdio' && auth.type !== 'none')
     throw new AppError(
       'CONFIG_INVALID',
       `The integrations catalogue ${file}: "${entry.id}" runs a local command, which takes no user credential: give it auth type none.`,
+    );
+  if (mcp.transport === 'builtin' && auth.type === 'none')
+    throw new AppError(
+      'CONFIG_INVALID',
+      `The integrations catalogue ${file}: "${entry.id}" runs a built-in server, which calls its provider with the user's token: give it auth type oauth2 or api_key.`,
     );
   if (userSuppliedUrl && auth.type === 'oauth2')
     throw new AppError(
@@ -178,6 +192,7 @@ function resolveEntry(
   const urls = [
     ...(auth.type === 'oauth2' ? [auth.authorizationUrl, auth.tokenUrl, auth.revocationUrl] : []),
     mcp.transport === 'streamable-http' && !userSuppliedUrl ? mcp.url : undefined,
+    mcp.transport === 'builtin' ? mcp.apiUrl : undefined,
   ];
   for (const url of urls) {
     if (url && !missing.size && !/^https?:\/\/[^\s/]+/.test(url))

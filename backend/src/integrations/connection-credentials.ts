@@ -51,6 +51,14 @@ export class ConnectionCredentials {
     return openCredentials(this.deps.vault, row).apiKey;
   }
 
+  /** The user's own token beside the connection's, where the provider granted one. */
+  async userToken(target: McpTarget): Promise<string | undefined> {
+    const row = await this.deps.store.row(target.userId, target.connectionId).catch(() => {
+      throw new AppError('INTEGRATION_DISCONNECTED', `The ${target.entry.name} integration was disconnected.`);
+    });
+    return openCredentials(this.deps.vault, row).userToken;
+  }
+
   /** A valid access token for an OAuth connection (refreshed first when it is about to expire). */
   async accessToken(userId: string, connectionId: string, options: { rejected?: string } = {}): Promise<string> {
     return this.deps.refresher.accessToken(await this.deps.store.row(userId, connectionId), options);
@@ -101,5 +109,6 @@ export function grantedCredentials(tokens: GrantedTokens): Credentials {
     accessToken: tokens.accessToken,
     tokenType: tokens.tokenType,
     ...(tokens.refreshToken ? { refreshToken: tokens.refreshToken } : {}),
+    ...(tokens.userToken ? { userToken: tokens.userToken } : {}),
   };
 }

@@ -8,6 +8,8 @@ export interface Credentials {
   refreshToken?: string;
   tokenType?: string;
   apiKey?: string;
+  /** The user's own token, granted beside the app's (Slack's `authed_user`): some methods take only it. */
+  userToken?: string;
   /** A user's own MCP server URL: it may carry a key in its path or query. */
   mcpUrl?: string;
 }

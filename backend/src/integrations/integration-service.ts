@@ -140,6 +140,11 @@ export class IntegrationService {
     return this.credentials.bearer(target, rejected);
   }
 
+  /** The user's own token beside the connection's, where the provider granted one (Slack's search takes only it). */
+  async userToken(target: McpTarget): Promise<string | undefined> {
+    return this.credentials.userToken(target);
+  }
+
   /**
    * Moves a connection to `to` (a health check or a call found it so), with an
    * `integration.status_changed` event; see setConnectionStatus for the moves allowed. Returns

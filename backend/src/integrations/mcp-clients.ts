@@ -1,11 +1,13 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { McpError, ToolListChangedNotificationSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { AppError } from '../errors.ts';
 import { boundedEventStream, type EventStreamLimits } from './bounded-event-stream.ts';
 import type { ProviderEntry } from './catalogue.ts';
+import { BuiltinServers } from './connectors/builtin-servers.ts';
 import type { OutboundGuard } from './outbound-guard.ts';
 
 /** One user's connection, as the MCP client needs it. */
@@ -22,6 +24,8 @@ export interface McpClientsOptions {
   guard: OutboundGuard;
   /** The bearer token for a connection (an access token or API key), renewed when `rejected` is the one a server refused. */
   bearer(target: McpTarget, rejected?: string): Promise<string | undefined>;
+  /** The user's own token beside the connection's, where the provider granted one (Slack's user token). */
+  userToken(target: McpTarget): Promise<string | undefined>;
   /** The server said its tool list changed. */
   onToolsChanged(target: McpTarget): void;
   /** The server's notification stream broke a limit: it was closed, with its client (the next use connects afresh). */
@@ -69,8 +73,14 @@ const maxStreamEventsPerWindow = 100;
 export class McpClients {
   private readonly clients = new Map<string, { client: Promise<Client>; lastUsed: number; active: number }>();
   private readonly sweeper: NodeJS.Timeout;
+  private readonly builtins: BuiltinServers;
 
   constructor(private readonly options: McpClientsOptions) {
+    this.builtins = new BuiltinServers({
+      fetch: (url, init) => options.guard.fetch(url, init),
+      timeoutMs: options.timeoutMs,
+      maxResponseBytes: options.maxResponseBytes,
+    });
     // A client unused for two minutes is closed (its notification stream, or its stdio process);
     // so a connection only the health check touches holds nothing between checks.
     this.sweeper = setInterval(() => {
@@ -166,6 +176,16 @@ export class McpClients {
 
   private transport(target: McpTarget, onStreamRefused: (reason: string) => void): Transport {
     const { mcp } = target.entry;
+    if (mcp.transport === 'builtin') {
+      const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+      const credentials = {
+        token: (rejected?: string) => this.options.bearer(target, rejected),
+        userToken: () => this.options.userToken(target),
+      };
+      // Messages the client sends before the server has started wait in the transport's queue.
+      void this.builtins.create(mcp.server, credentials, { apiUrl: mcp.apiUrl }).connect(serverSide);
+      return clientSide;
+    }
     if (mcp.transport === 'stdio') {
       return new StdioClientTransport({
         command: mcp.command,

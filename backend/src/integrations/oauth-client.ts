@@ -11,6 +11,8 @@ export interface GrantedTokens {
   /** When the access token expires; undefined when the provider did not say. */
   expiresAt?: Date;
   scope?: string;
+  /** The signed-in user's own token, granted beside the app's (Slack's `authed_user.access_token`). */
+  userToken?: string;
 }
 
 const requestTimeoutMs = 15_000;
@@ -141,8 +143,16 @@ export class OAuthClient {
       tokenType: response.token_type,
       ...(typeof response.expires_in === 'number' ? { expiresAt: new Date(Date.now() + response.expires_in * 1000) } : {}),
       ...(response.scope ? { scope: response.scope } : {}),
+      ...userTokenOf(response),
     };
   }
+}
+
+/** Slack grants a user token beside the bot's when the authorization asked for user scopes. */
+function userTokenOf(response: oauth.TokenEndpointResponse): { userToken?: string } {
+  const user = response['authed_user'];
+  const token = typeof user === 'object' && user !== null ? (user as { access_token?: unknown }).access_token : undefined;
+  return typeof token === 'string' && token.length > 0 && token.length <= 4096 ? { userToken: token } : {};
 }
 
 /** A token or revocation endpoint failed. `permanent`: the provider refused the grant itself, so retrying cannot help. */

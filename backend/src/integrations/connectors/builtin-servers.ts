@@ -1,0 +1,87 @@
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { BuiltinServerName } from './builtin-server-names.ts';
+import { gmailBaseUrl, gmailServer } from './gmail/index.ts';
+import { GOOGLE_CALENDAR_API_BASE_URL, googleCalendarServer } from './google-calendar/index.ts';
+import { ProviderApi, ProviderError, type ProviderApiOptions } from './provider-api.ts';
+import { SLACK_API_BASE_URL, slackServer, slackTokenRefused } from './slack/index.ts';
+
+/** What a built-in server is made from: the provider's API, called with one connection's tokens. */
+export interface BuiltinServerInput {
+  /** The provider's API with the connection's token (renewed when the provider refuses it). */
+  api: ProviderApi;
+  /** The same API with the user's own token, for providers that grant one beside the app's (Slack's search). */
+  userApi: ProviderApi;
+}
+
+export type BuiltinServerFactory = (input: BuiltinServerInput) => McpServer;
+
+interface BuiltinProvider {
+  /** The provider's name in messages. */
+  name: string;
+  /** The API's public base URL, unless the catalogue entry names another (`apiUrl`: tests, proxies). */
+  apiUrl: string;
+  /** How the provider says a token was refused, when not by HTTP 401 (Slack answers 200 `invalid_auth`). */
+  tokenRefused?: ProviderApiOptions['tokenRefused'];
+  create: BuiltinServerFactory;
+}
+
+export interface BuiltinServersOptions {
+  /** The outbound guard's fetch: a built-in server's requests are checked like every other. */
+  fetch(url: string, init: RequestInit): Promise<Response>;
+  timeoutMs: number;
+  maxResponseBytes: number;
+}
+
+/** One connection's tokens, as a built-in server uses them. */
+export interface BuiltinCredentials {
+  /** The connection's token; `rejected` is the one the provider refused (renew it). */
+  token(rejected?: string): Promise<string | undefined>;
+  /** The user's own token, when the provider granted one. */
+  userToken(): Promise<string | undefined>;
+}
+
+const providers: Record<BuiltinServerName, BuiltinProvider> = {
+  gmail: { name: 'Gmail', apiUrl: gmailBaseUrl, create: ({ api }) => gmailServer(api) },
+  'google-calendar': { name: 'Google Calendar', apiUrl: GOOGLE_CALENDAR_API_BASE_URL, create: ({ api }) => googleCalendarServer(api) },
+  slack: {
+    name: 'Slack',
+    apiUrl: SLACK_API_BASE_URL,
+    tokenRefused: slackTokenRefused,
+    // Slack's search takes only the user's own token; without one, the search tools say what to connect.
+    create: ({ api, userApi }) => slackServer({ bot: api, user: userApi }),
+  },
+};
+
+/**
+ * Agentry's own MCP servers for providers that have no first-party one (Gmail, Google Calendar,
+ * Slack). Each connection gets its own server in this process, talking to its MCP client over an
+ * in-memory transport, so the registry, the ledger, usage and health see it exactly as they see a
+ * remote server; the user's token goes only to the provider's own API.
+ */
+export class BuiltinServers {
+  constructor(private readonly options: BuiltinServersOptions) {}
+
+  create(name: BuiltinServerName, credentials: BuiltinCredentials, options: { apiUrl?: string | undefined }): McpServer {
+    const provider = providers[name];
+    const api = (token: BuiltinCredentials['token']) =>
+      new ProviderApi({
+        name: provider.name,
+        baseUrl: options.apiUrl ?? provider.apiUrl,
+        fetch: this.options.fetch,
+        token,
+        timeoutMs: this.options.timeoutMs,
+        maxResponseBytes: this.options.maxResponseBytes,
+        ...(provider.tokenRefused ? { tokenRefused: provider.tokenRefused } : {}),
+      });
+    const userToken = async () => {
+      const token = await credentials.userToken();
+      if (!token)
+        throw new ProviderError(
+          `This tool needs your own ${provider.name} token beside the app's, and this connection has none: connect ${provider.name} again and grant it.`,
+          401,
+        );
+      return token;
+    };
+    return provider.create({ api: api(credentials.token), userApi: api(userToken) });
+  }
+}
