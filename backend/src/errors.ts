@@ -77,6 +77,11 @@ export const errorCodes = {
   EMBEDDING_API_ERROR: { status: 502, message: 'The embedding service failed; retry later.' },
   INTEGRATION_UNAVAILABLE: { status: 502, message: "The integration's MCP server cannot be reached or failed; retry later." },
   OAUTH_PROVIDER_ERROR: { status: 502, message: "The integration's provider failed; retry later." },
+  MCP_AUTHORIZATION_UNSUPPORTED: {
+    status: 502,
+    message:
+      "The integration's MCP server does not offer the authorization Agentry speaks (metadata naming its authorization server, PKCE S256, and client registration or a configured client).",
+  },
   MODEL_API_ERROR: { status: 502, message: 'The language model service failed; retry later.' },
   DATABASE_BUSY: { status: 503, message: 'The database is busy; retry in a moment.' },
   DATABASE_UNAVAILABLE: { status: 503, message: 'The database cannot be reached.' },

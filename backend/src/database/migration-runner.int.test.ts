@@ -43,6 +43,7 @@ describe.each(drivers)('migrations on %s', (driver) => {
       ...vectorTables,
       'messages',
       'model_calls',
+      'oauth_client_registrations',
       'oauth_states',
       'session_checkpoints',
       'template_versions',

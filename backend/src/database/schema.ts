@@ -392,11 +392,23 @@ export interface OAuthStatesTable {
   created_at: CreatedAt;
 }
 
+/** A client Agentry registered at an MCP server's authorization server (migration 0010). */
+export interface OAuthClientRegistrationsTable {
+  issuer: string;
+  redirect_uri: string;
+  client_id: string;
+  /** AES-256-GCM sealed (integrations/credential-vault.ts); never anything else. */
+  registration: Uint8Array;
+  registration_key_id: string;
+  created_at: CreatedAt;
+}
+
 export interface DatabaseSchema {
   integration_connections: IntegrationConnectionsTable;
   integration_tools: IntegrationToolsTable;
   integration_events: IntegrationEventsTable;
   oauth_states: OAuthStatesTable;
+  oauth_client_registrations: OAuthClientRegistrationsTable;
   turns: TurnsTable;
   tool_calls: ToolCallsTable;
   model_calls: ModelCallsTable;

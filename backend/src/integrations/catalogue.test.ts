@@ -16,7 +16,7 @@ describe('the integrations catalogue', () => {
     const { catalogue } = loadConfig({}, os.tmpdir()).integrations;
     const ids = catalogue.providers.map((p) => p.id);
     expect(ids).toEqual(expect.arrayContaining(['gmail', 'google-calendar', 'slack', 'github', 'notion', 'linear']));
-    for (const id of ['gmail', 'google-calendar', 'slack', 'github', 'notion', 'linear']) {
+    for (const id of ['gmail', 'google-calendar', 'slack', 'github']) {
       const entry = catalogue.get(id);
       expect(entry.auth.type, id).toBe('oauth2');
       expect(entry.docs.oauth, id).toMatch(/^https:\/\//);
@@ -24,7 +24,26 @@ describe('the integrations catalogue', () => {
       // Nothing is set up until an administrator gives the OAuth app's client id and secret.
       expect(entry.unavailable, id).toMatch(/CLIENT_ID/);
     }
+    // Notion's and Linear's hosted servers speak MCP authorization: available with nothing set up.
+    for (const [id, url] of [
+      ['notion', 'https://mcp.notion.com/mcp'],
+      ['linear', 'https://mcp.linear.app/mcp'],
+    ] as const) {
+      const entry = catalogue.get(id);
+      expect(entry.auth, id).toEqual({ type: 'mcp' });
+      expect(entry.mcp, id).toEqual({ transport: 'streamable-http', url });
+      expect(entry.unavailable, id).toBeUndefined();
+    }
     expect(catalogue.get('custom-mcp').unavailable).toMatch(/INTEGRATIONS_ALLOW_USER_MCP_URLS/);
+  });
+
+  it('takes a client an administrator registered for an MCP-authorization entry, and refuses one without a fixed remote server', () => {
+    const { catalogue } = loadConfig({ LINEAR_CLIENT_ID: 'linear-app' }, os.tmpdir()).integrations;
+    expect(catalogue.get('linear').auth).toEqual({ type: 'mcp', clientId: 'linear-app' });
+    for (const mcp of ['{ transport: streamable-http, url: user }', '{ transport: stdio, command: run }']) {
+      const file = write(`providers:\n  - { id: x, name: X, auth: { type: mcp }, mcp: ${mcp} }\n`);
+      expect(() => loadCatalogue(file, {}, { allowUserUrls: true })).toThrow(/CONFIG_INVALID|local command|MCP authorization/);
+    }
   });
 
   it('fills ${NAME} and ${NAME:-default} from the environment', () => {

@@ -34,8 +34,22 @@ const oauth2Schema = z.strictObject({
   /** Extra parameters of the authorization request, such as Google's access_type=offline. */
   authorizationParams: z.record(z.string().regex(/^[a-z_]{1,40}$/), z.string().max(200)).default({}),
 });
+/**
+ * MCP's own authorization: the server's protected-resource metadata names its authorization
+ * server, whose metadata gives the endpoints, and Agentry registers itself there as a client
+ * unless an administrator gives one.
+ */
+const mcpAuthSchema = z.strictObject({
+  type: z.literal('mcp'),
+  /** The scopes to ask for; by default those the server asks for in its metadata. */
+  scopes: z.array(scope).max(100).optional(),
+  /** A client an administrator registered, for servers without dynamic registration; empty: Agentry registers itself. */
+  clientId: z.string().max(2000).optional(),
+  clientSecret: z.string().max(2000).optional(),
+});
 const authSchema = z.discriminatedUnion('type', [
   oauth2Schema,
+  mcpAuthSchema,
   z.strictObject({ type: z.literal('api_key') }),
   z.strictObject({ type: z.literal('none') }),
 ]);
@@ -75,6 +89,8 @@ const catalogueSchema = z.strictObject({ providers: z.array(entrySchema).max(500
 type RawEntry = z.infer<typeof entrySchema>;
 
 export type OAuth2Settings = z.infer<typeof oauth2Schema>;
+
+export type McpAuthSettings = z.infer<typeof mcpAuthSchema>;
 
 /** A catalogue entry with its variables filled in. */
 export interface ProviderEntry {
@@ -160,7 +176,14 @@ function resolveEntry(
           ...(entry.auth.revocationUrl ? { revocationUrl: expand(entry.auth.revocationUrl) } : {}),
           ...(entry.auth.issuer ? { issuer: expand(entry.auth.issuer) } : {}),
         }
-      : entry.auth;
+      : entry.auth.type === 'mcp'
+        ? {
+            ...entry.auth,
+            // Empty once expanded (`${NOTION_CLIENT_ID:-}` unset): Agentry registers itself.
+            ...(entry.auth.clientId !== undefined ? { clientId: expand(entry.auth.clientId) || undefined } : {}),
+            ...(entry.auth.clientSecret !== undefined ? { clientSecret: expand(entry.auth.clientSecret) || undefined } : {}),
+          }
+        : entry.auth;
   const mcp =
     entry.mcp.transport === 'stdio'
       ? {
@@ -189,6 +212,13 @@ function resolveEntry(
       'CONFIG_INVALID',
       `The integrations catalogue ${file}: "${entry.id}" has a user-supplied MCP URL, which only api_key and none entries may have.`,
     );
+  if (auth.type === 'mcp' && (mcp.transport !== 'streamable-http' || userSuppliedUrl))
+    throw new AppError(
+      'CONFIG_INVALID',
+      `The integrations catalogue ${file}: "${entry.id}" uses MCP authorization, which needs the administrator's streamable-http URL.`,
+    );
+  if (auth.type === 'mcp' && auth.clientSecret && !auth.clientId)
+    throw new AppError('CONFIG_INVALID', `The integrations catalogue ${file}: "${entry.id}" has a clientSecret without a clientId.`);
   const urls = [
     ...(auth.type === 'oauth2' ? [auth.authorizationUrl, auth.tokenUrl, auth.revocationUrl] : []),
     mcp.transport === 'streamable-http' && !userSuppliedUrl ? mcp.url : undefined,

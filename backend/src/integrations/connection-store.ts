@@ -71,7 +71,7 @@ export class ConnectionStore {
         icon: entry.icon,
         description: entry.description,
         docs: entry.docs,
-        authType: entry.auth.type,
+        authType: connectionAuthType(entry),
         userSuppliedUrl: entry.userSuppliedUrl,
         available: !entry.unavailable,
         unavailableReason: entry.unavailable ?? null,
@@ -151,7 +151,7 @@ export class ConnectionStore {
     return this.deps.database.transaction(async (tx) => {
       await tx
         .insertInto('integration_connections')
-        .values({ id: randomUUID(), user_id: actor.userId, provider: entry.id, auth_type: entry.auth.type })
+        .values({ id: randomUUID(), user_id: actor.userId, provider: entry.id, auth_type: connectionAuthType(entry) })
         .onConflict((oc) => oc.columns(['user_id', 'provider']).doNothing())
         .execute();
       const { id, credentials_version } = await tx
@@ -166,13 +166,15 @@ export class ConnectionStore {
       const row = await tx
         .updateTable('integration_connections')
         .set({
-          auth_type: entry.auth.type,
+          auth_type: connectionAuthType(entry),
           status: 'connected',
           credentials: sealed?.sealed ?? null,
           credentials_key_id: sealed?.keyId ?? null,
           credentials_version: credentials_version + 1,
           token_expires_at: extra.tokens?.expiresAt ?? null,
-          scopes: extra.tokens?.scope ?? (entry.auth.type === 'oauth2' ? entry.auth.scopes.join(' ') || null : null),
+          scopes:
+            extra.tokens?.scope ??
+            (entry.auth.type === 'oauth2' || entry.auth.type === 'mcp' ? entry.auth.scopes?.join(' ') || null : null),
           // The URL itself is sealed with the credentials (it may carry a key); the row shows its origin.
           mcp_url: extra.mcpUrl ? new URL(extra.mcpUrl).origin : null,
           last_error: null,
@@ -239,6 +241,15 @@ export class ConnectionStore {
       });
     });
   }
+}
+
+/**
+ * How a connection to `entry` authenticates. MCP authorization is OAuth whose endpoints and
+ * client are discovered rather than configured: its connections hold OAuth tokens, refreshed the
+ * same way, and the console connects them the same way (through the browser).
+ */
+export function connectionAuthType(entry: ProviderEntry): ConnectionRow['auth_type'] {
+  return entry.auth.type === 'mcp' ? 'oauth2' : entry.auth.type;
 }
 
 /** What the user may see of a connection. */

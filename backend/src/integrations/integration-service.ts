@@ -94,7 +94,7 @@ export class IntegrationService {
     const mcpUrl = await this.mcpUrlFor(entry, input.mcpUrl);
     if (entry.auth.type !== 'api_key' && input.apiKey !== undefined)
       throw new AppError('VALIDATION_FAILED', `${entry.name} does not take an API key.`);
-    if (entry.auth.type === 'oauth2') return this.authorization.start(actor.userId, entry);
+    if (entry.auth.type === 'oauth2' || entry.auth.type === 'mcp') return this.authorization.start(actor.userId, entry);
     if (entry.auth.type === 'api_key' && !input.apiKey)
       throw new AppError('VALIDATION_FAILED', `${entry.name} needs an API key: send it as apiKey.`);
     const credentials: Credentials = { ...(input.apiKey ? { apiKey: input.apiKey } : {}), ...(mcpUrl ? { mcpUrl } : {}) };

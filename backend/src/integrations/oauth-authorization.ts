@@ -1,11 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
-import * as oauth from 'oauth4webapi';
 import type { PostgresDatabase } from '../database/index.ts';
 import { AppError } from '../errors.ts';
 import type { Catalogue, ProviderEntry } from './catalogue.ts';
-import type { Credentials } from './credential-vault.ts';
-import { OAuthClient, type GrantedTokens } from './oauth-client.ts';
+import { ClientRegistrations } from './client-registrations.ts';
+import type { CredentialVault, Credentials } from './credential-vault.ts';
+import { McpOAuthClient } from './mcp-oauth-client.ts';
+import { OAuthClient, type AuthorizationClient, type GrantedTokens } from './oauth-client.ts';
 import type { OutboundGuard } from './outbound-guard.ts';
 
 /** The cookie that ties an authorization to the browser that started it (HttpOnly, for the callback path only). */
@@ -36,6 +37,8 @@ export interface OAuthAuthorizationDeps {
   database: PostgresDatabase;
   catalogue: Catalogue;
   guard: OutboundGuard;
+  /** Seals the client registrations of MCP authorization. */
+  vault: CredentialVault;
   /** `PUBLIC_URL`: the redirect URI is `${publicUrl}/v1/oauth/callback`, exactly. */
   publicUrl: string;
 }
@@ -44,24 +47,38 @@ export interface OAuthAuthorizationDeps {
 const stateTtlMs = 10 * 60_000;
 
 /**
- * The OAuth authorization code flow with PKCE for the catalogue's OAuth providers: starting it
+ * The OAuth authorization code flow with PKCE for the catalogue's OAuth and MCP-authorization
+ * providers (endpoints configured, or discovered: McpOAuthClient): starting it
  * (a single-use, expiring state in `oauth_states`, bound to the user and to their browser by a
  * cookie), checking the callback, trading the code for tokens, and revoking a grant. It stores
  * no connection: the caller saves what a completed authorization granted.
  */
 export class OAuthAuthorization {
   readonly redirectUri: string;
-  private readonly clients = new Map<string, OAuthClient>();
+  private readonly clients = new Map<string, AuthorizationClient>();
 
   constructor(private readonly deps: OAuthAuthorizationDeps) {
     this.redirectUri = `${deps.publicUrl}/v1/oauth/callback`;
+    const registrations = new ClientRegistrations(deps);
     for (const entry of deps.catalogue.providers) {
-      if (entry.auth.type === 'oauth2' && !entry.unavailable) this.clients.set(entry.id, new OAuthClient(entry.auth, deps.guard));
+      if (entry.unavailable) continue;
+      if (entry.auth.type === 'oauth2') this.clients.set(entry.id, new OAuthClient(entry.auth, deps.guard));
+      if (entry.auth.type === 'mcp' && entry.mcp.transport === 'streamable-http') {
+        const client = new McpOAuthClient({
+          name: entry.name,
+          settings: entry.auth,
+          serverUrl: entry.mcp.url,
+          guard: deps.guard,
+          registrations,
+          redirectUri: this.redirectUri,
+        });
+        this.clients.set(entry.id, client);
+      }
     }
   }
 
-  /** The OAuth client of an available OAuth provider; undefined for any other. */
-  client(provider: string): OAuthClient | undefined {
+  /** The OAuth client of an available OAuth or MCP-authorization provider; undefined for any other. */
+  client(provider: string): AuthorizationClient | undefined {
     return this.clients.get(provider);
   }
 
@@ -69,7 +86,8 @@ export class OAuthAuthorization {
   async start(userId: string, entry: ProviderEntry): Promise<{ authorizationUrl: string; browserBinding: BrowserBinding }> {
     const state = randomBytes(32).toString('base64url');
     const binding = randomBytes(32).toString('base64url');
-    const codeVerifier = oauth.generateRandomCodeVerifier();
+    // Built first: finding a server's endpoints or registering with it may fail, and then nothing is stored.
+    const { url, codeVerifier } = await this.clients.get(entry.id)!.authorizationUrl(state, this.redirectUri);
     const { db } = this.deps.database;
     await db
       .deleteFrom('oauth_states')
@@ -88,7 +106,7 @@ export class OAuthAuthorization {
       })
       .execute();
     return {
-      authorizationUrl: await this.clients.get(entry.id)!.authorizationUrl(state, codeVerifier, this.redirectUri),
+      authorizationUrl: url,
       browserBinding: { cookieName: bindingCookieName(hash(state)), value: binding, maxAgeS: stateTtlMs / 1000 },
     };
   }

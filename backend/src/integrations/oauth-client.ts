@@ -18,11 +18,26 @@ export interface GrantedTokens {
 const requestTimeoutMs = 15_000;
 
 /**
+ * What the authorization flow and the token refresher need of a provider's OAuth, whether its
+ * endpoints and client are configured (OAuthClient) or discovered (McpOAuthClient).
+ */
+export interface AuthorizationClient {
+  readonly canRevoke: boolean;
+  /** The URL to send the user's browser to, with a fresh PKCE verifier (S256) to keep for the exchange. */
+  authorizationUrl(state: string, redirectUri: string): Promise<{ url: string; codeVerifier: string }>;
+  /** Checks the callback's parameters (an error the provider reported included) and trades the code for tokens. */
+  exchangeCode(callback: URLSearchParams, state: string, codeVerifier: string, redirectUri: string): Promise<GrantedTokens>;
+  /** Throws OAuthProviderError, `permanent` when the grant itself is gone. */
+  refresh(refreshToken: string): Promise<GrantedTokens>;
+  revoke(token: string): Promise<void>;
+}
+
+/**
  * One provider's OAuth 2 endpoints, spoken through oauth4webapi: authorization code with PKCE
  * S256, refresh, revocation. Every request goes through the outbound guard. Errors come back as
  * AppErrors whose messages never carry a token or a provider's response body.
  */
-export class OAuthClient {
+export class OAuthClient implements AuthorizationClient {
   private readonly server: oauth.AuthorizationServer;
   private readonly client: oauth.Client;
   private readonly clientAuth: oauth.ClientAuth;
@@ -51,7 +66,8 @@ export class OAuthClient {
     return Boolean(this.settings.revocationUrl);
   }
 
-  async authorizationUrl(state: string, codeVerifier: string, redirectUri: string): Promise<string> {
+  async authorizationUrl(state: string, redirectUri: string): Promise<{ url: string; codeVerifier: string }> {
+    const codeVerifier = oauth.generateRandomCodeVerifier();
     const url = new URL(this.settings.authorizationUrl);
     for (const [name, value] of Object.entries(this.settings.authorizationParams)) url.searchParams.set(name, value);
     url.searchParams.set('response_type', 'code');
@@ -61,24 +77,11 @@ export class OAuthClient {
     url.searchParams.set('state', state);
     url.searchParams.set('code_challenge', await oauth.calculatePKCECodeChallenge(codeVerifier));
     url.searchParams.set('code_challenge_method', 'S256');
-    return url.href;
+    return { url: url.href, codeVerifier };
   }
 
-  /** Checks the callback's parameters (an error the provider reported included) and trades the code for tokens. */
   async exchangeCode(callback: URLSearchParams, state: string, codeVerifier: string, redirectUri: string): Promise<GrantedTokens> {
-    let parameters: URLSearchParams;
-    try {
-      parameters = oauth.validateAuthResponse(this.server, this.client, callback, state);
-    } catch (error) {
-      if (error instanceof oauth.AuthorizationResponseError) {
-        throw new AppError('OAUTH_DENIED', `The provider did not authorise the connection (${safeCode(error.error)}).`, {
-          details: {
-            error: safeCode(error.error),
-          },
-        });
-      }
-      throw new AppError('OAUTH_DENIED', 'The provider sent back an authorization response that is not valid.');
-    }
+    const parameters = checkCallback(this.server, this.client, callback, state);
     return this.grant('The authorization code could not be exchanged', async () =>
       oauth.processAuthorizationCodeResponse(
         this.server,
@@ -166,6 +169,28 @@ export class OAuthProviderError extends AppError {
   }
 }
 
+/**
+ * The callback's parameters, checked (RFC 6749 and RFC 9207: its state, and its issuer when the
+ * server names one). An error the provider reported is OAUTH_DENIED with its code.
+ */
+export function checkCallback(
+  server: oauth.AuthorizationServer,
+  client: oauth.Client,
+  callback: URLSearchParams,
+  state: string,
+): URLSearchParams {
+  try {
+    return oauth.validateAuthResponse(server, client, callback, state);
+  } catch (error) {
+    if (error instanceof oauth.AuthorizationResponseError) {
+      throw new AppError('OAUTH_DENIED', `The provider did not authorise the connection (${safeCode(error.error)}).`, {
+        details: { error: safeCode(error.error) },
+      });
+    }
+    throw new AppError('OAUTH_DENIED', 'The provider sent back an authorization response that is not valid.');
+  }
+}
+
 function toProviderError(what: string, error: unknown): AppError {
   // The administrator's endpoint at an address the outbound rules refuse: the user cannot fix
   // that, and the address is not theirs to see.
@@ -195,6 +220,6 @@ function toProviderError(what: string, error: unknown): AppError {
 }
 
 /** A provider's error code, shown only when it looks like one (it is the provider's text). */
-function safeCode(code: string | undefined): string {
+export function safeCode(code: string | undefined): string {
   return code && /^[a-z0-9_.-]{1,60}$/i.test(code) ? code : 'error';
 }

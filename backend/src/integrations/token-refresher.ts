@@ -9,13 +9,13 @@ import { announceStatusChange } from './connection-status.ts';
 import type { ConnectionRow } from './connection-store.ts';
 import type { ToolRegistry } from './tool-registry.ts';
 import type { CredentialVault, Credentials } from './credential-vault.ts';
-import { OAuthProviderError, type OAuthClient } from './oauth-client.ts';
+import { OAuthProviderError, type AuthorizationClient } from './oauth-client.ts';
 
 export interface TokenRefresherDeps {
   database: PostgresDatabase;
   registry: ToolRegistry;
   vault: CredentialVault;
-  oauthClient(provider: string): OAuthClient | undefined;
+  oauthClient(provider: string): AuthorizationClient | undefined;
   /** How long a claimed refresh may take before another instance may take over (default 30 s). */
   claimTtlMs?: number;
   /** How often an instance waiting on another's refresh looks again (default 50 ms). */
