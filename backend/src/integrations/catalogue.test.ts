@@ -61,6 +61,16 @@ describe('the integrations catalogue', () => {
     expect(catalogue.get('slack').mcp).toEqual({ transport: 'builtin', server: 'slack', apiUrl: 'https://slack.com/api' });
   });
 
+  it('points a built-in entry at a remote MCP server when its URL is set, authorised by MCP authorization, not by the Google token', () => {
+    const { catalogue } = loadConfig({ GMAIL_MCP_URL: 'https://mail-mcp.example.com/mcp' }, os.tmpdir()).integrations;
+    const gmail = catalogue.get('gmail');
+    expect(gmail.mcp).toEqual({ transport: 'streamable-http', url: 'https://mail-mcp.example.com/mcp' });
+    expect(gmail.auth).toEqual({ type: 'mcp' });
+    // The Google OAuth app is not needed for it.
+    expect(gmail.unavailable).toBeUndefined();
+    expect(catalogue.get('google-calendar').mcp).toMatchObject({ transport: 'builtin' });
+  });
+
   it('takes a local MCP command from the administrator’s file', () => {
     const catalogue = loadCatalogue(
       write(

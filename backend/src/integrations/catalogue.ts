@@ -65,6 +65,11 @@ const mcpSchema = z.discriminatedUnion('transport', [
     transport: z.literal('builtin'),
     server: z.enum(builtinServerNames),
     apiUrl: text.optional(),
+    /**
+     * A remote MCP server to use instead (typically `${GMAIL_MCP_URL:-}`): when it is set, the entry
+     * connects there with MCP's own authorization, so the provider's token never goes to it.
+     */
+    remoteUrl: z.string().max(2000).optional(),
   }),
   z.strictObject({
     transport: z.literal('stdio'),
@@ -150,7 +155,7 @@ export function loadCatalogue(file: string, env: Record<string, string | undefin
 }
 
 function resolveEntry(
-  entry: RawEntry,
+  raw: RawEntry,
   env: Record<string, string | undefined>,
   options: { allowUserUrls: boolean },
   file: string,
@@ -165,6 +170,8 @@ function resolveEntry(
       missing.add(name);
       return '';
     });
+  const remoteUrl = raw.mcp.transport === 'builtin' && raw.mcp.remoteUrl ? expand(raw.mcp.remoteUrl).trim() : '';
+  const entry: RawEntry = remoteUrl ? { ...raw, auth: { type: 'mcp' }, mcp: { transport: 'streamable-http', url: remoteUrl } } : raw;
   const auth =
     entry.auth.type === 'oauth2'
       ? {
@@ -193,7 +200,7 @@ function resolveEntry(
           env: Object.fromEntries(Object.entries(entry.mcp.env).map(([k, v]) => [k, expand(v)])),
         }
       : entry.mcp.transport === 'builtin'
-        ? { ...entry.mcp, ...(entry.mcp.apiUrl ? { apiUrl: expand(entry.mcp.apiUrl) } : {}) }
+        ? { transport: entry.mcp.transport, server: entry.mcp.server, ...(entry.mcp.apiUrl ? { apiUrl: expand(entry.mcp.apiUrl) } : {}) }
         : { ...entry.mcp, url: expand(entry.mcp.url) };
   const userSuppliedUrl = mcp.transport === 'streamable-http' && mcp.url === 'user';
   // A command is the administrator's: it gets no user's credential, so it may take none.
