@@ -78,6 +78,26 @@ const boundaries = [
       ],
     },
   },
+  {
+    // The script client is a package of its own: from the server it takes the event union's types
+    // only (erased at run time); its API types are its generated copy, src/api-schema.ts.
+    files: ['clients/ts/src/**/*.ts', 'clients/ts/examples/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '/backend/src/(?!events/index\\.ts$)', message: 'The client takes only types from backend/src/events/index.ts.' },
+            {
+              regex: '/backend/src/events/index\\.ts$',
+              allowTypeImports: true,
+              message: 'The client takes only types from the events index: use `import type`.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 ];
 
 export default tseslint.config(

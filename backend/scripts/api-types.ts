@@ -1,7 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { apiSchemaPath, apiSchemaSource } from './api-schema-source.ts';
+import { apiSchemaPaths, apiSchemaSource } from './api-schema-source.ts';
 
-// `npm run api:types`: writes the console's API types from the server's OpenAPI document.
-fs.writeFileSync(apiSchemaPath, await apiSchemaSource());
-console.log(`wrote ${path.relative(process.cwd(), apiSchemaPath)}`);
+// `npm run api:types`: writes the API types of the console and of the script client from the server's OpenAPI document.
+const source = await apiSchemaSource();
+for (const file of apiSchemaPaths) {
+  fs.writeFileSync(file, source);
+  console.log(`wrote ${path.relative(process.cwd(), file)}`);
+}

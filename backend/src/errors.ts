@@ -36,6 +36,7 @@ export const errorCodes = {
   CHECKPOINT_NOT_FOUND: { status: 404, message: 'This session has no such checkpoint.' },
   INTEGRATION_NOT_FOUND: { status: 404, message: 'There is no such integration on this installation.' },
   CONNECTION_NOT_FOUND: { status: 404, message: 'There is no such connection.' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'This route does not answer this HTTP method.' },
   REQUEST_TIMEOUT: { status: 408, message: 'The request took too long to arrive: send its headers and body faster, or a smaller body.' },
   CONFLICT: { status: 409, message: 'The request conflicts with the current state.' },
   EMAIL_TAKEN: { status: 409, message: 'A user with this email already exists.' },

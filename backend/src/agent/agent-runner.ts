@@ -156,6 +156,11 @@ export class AgentRunner {
     return this.deps.turns.transcript.page(userId, conversationId, page);
   }
 
+  /** The session's newest answer with text, if it has one (none for a session the user does not own). */
+  async latestAnswer(userId: string, sessionId: string): Promise<MessageView | undefined> {
+    return this.deps.turns.transcript.latestAnswer(userId, sessionId);
+  }
+
   /** Starts a default-agent session for a conversation of its own; of two first messages at once, both use the one that won. */
   private async startSession(user: PromptUser, conversationId: string): Promise<string> {
     try {

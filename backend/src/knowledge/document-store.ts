@@ -36,6 +36,14 @@ export interface ListQuery {
   cursor?: string | undefined;
 }
 
+/** A document with its extracted text, cut at a length the caller chose. */
+export interface DocumentText {
+  document: DocumentView;
+  text: string;
+  /** Whether the text goes on past what is shown. */
+  truncated: boolean;
+}
+
 export interface DocumentStoreOptions {
   database: PostgresDatabase;
   bus: EventBus;
@@ -112,6 +120,24 @@ export class DocumentStore {
 
   async get(userId: string, id: string): Promise<DocumentView> {
     return toView(await this.row(userId, id));
+  }
+
+  /**
+   * A document's extracted text (what was chunked), cut at `maxChars` characters by the database,
+   * so a large document is never read whole to show its beginning.
+   */
+  async text(userId: string, id: string, maxChars: number): Promise<DocumentText> {
+    if (!isUuid(id)) throw documentNotFound();
+    const row = await this.options.database.db
+      .selectFrom('kb_documents')
+      .select(documentColumns)
+      .select([sql<string>`left(text, ${maxChars})`.as('text_start'), sql<number>`char_length(text)`.as('text_length')])
+      .where('id', '=', id)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    if (!row) throw documentNotFound();
+    const { text_start: text, text_length: length, ...document } = row;
+    return { document: toView(document), text, truncated: Number(length) > maxChars };
   }
 
   async list(userId: string, query: ListQuery): Promise<{ documents: DocumentView[]; nextCursor: string | null }> {

@@ -2,7 +2,7 @@ import type { PostgresDatabase } from '../database/index.ts';
 import type { EventBus } from '../events/index.ts';
 import { createEmbedder, type Embedder, type EmbedderSettings } from '../providers/index.ts';
 import { DocumentProcessor } from './document-processor.ts';
-import { DocumentStore, type DocumentChanges, type ListQuery, type NewDocument } from './document-store.ts';
+import { DocumentStore, type DocumentChanges, type DocumentText, type ListQuery, type NewDocument } from './document-store.ts';
 import type { DocumentView } from './document-view.ts';
 import { DocumentWorkerPool, type DocumentReaderSettings } from './document-worker-pool.ts';
 import { EmbeddingModels } from './embedding-models.ts';
@@ -128,6 +128,11 @@ export class KnowledgeBase {
 
   list(userId: string, query: ListQuery): Promise<{ documents: DocumentView[]; nextCursor: string | null }> {
     return this.documents.list(userId, query);
+  }
+
+  /** A document's extracted text, at most `maxChars` of it (see `DocumentStore.text`). */
+  text(userId: string, id: string, maxChars: number): Promise<DocumentText> {
+    return this.documents.text(userId, id, maxChars);
   }
 
   update(userId: string, id: string, changes: DocumentChanges): Promise<DocumentView> {

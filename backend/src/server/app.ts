@@ -23,6 +23,7 @@ import { installBodyDrain } from './body-drain.ts';
 import { installErrorHandling, sendError, toAppError } from './error-handler.ts';
 import { httpServerOptions, installConnectionCap } from './http-limits.ts';
 import { installJsonBodyParser } from './json-body.ts';
+import { mcpEndpoint } from './mcp-endpoint.ts';
 import { installMetrics } from './metrics.ts';
 import { installRateLimits } from './rate-limits.ts';
 import { auditRoutes } from './routes/audit-routes.ts';
@@ -191,6 +192,15 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   });
   await app.register(sessionRoutes, { agents: services.agents, sessions: services.sessions });
   await app.register(turnRoutes, { sessions: services.sessions, runner: services.runner, chat: services.chat });
+  await app.register(mcpEndpoint, {
+    knowledge: services.knowledge,
+    knowledgeSearch: services.knowledgeSearch,
+    templates: services.templates,
+    sessions: services.sessions,
+    runner: services.runner,
+    features: services.features,
+    version: services.version,
+  });
   await installWebSocketGateway(app, { config, tokens: services.tokens, events: services.events, credentials, sessionCookie });
   await installConsoleFiles(app);
   return app;

@@ -1,12 +1,15 @@
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config, RateLimitGroup } from '../config.ts';
 import { AppError } from '../errors.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** Which per-user limit a route counts against; `default` when unset. */
-    rateLimitGroup?: RateLimitGroup;
+    /**
+     * Which per-user limit a route counts against; `default` when unset. A function decides per
+     * request, from its parsed body (one route that does several things: the MCP endpoint).
+     */
+    rateLimitGroup?: RateLimitGroup | ((request: FastifyRequest) => RateLimitGroup);
   }
 }
 
@@ -15,8 +18,10 @@ declare module 'fastify' {
  * hook, so a request counts against its user (an unauthenticated one against its address).
  */
 export async function installRateLimits(app: FastifyInstance, limits: Config['rateLimits']): Promise<void> {
-  const groupOf = (request: { routeOptions: { config: { rateLimitGroup?: RateLimitGroup } } }) =>
-    request.routeOptions.config.rateLimitGroup ?? 'default';
+  const groupOf = (request: FastifyRequest): RateLimitGroup => {
+    const group = request.routeOptions.config.rateLimitGroup ?? 'default';
+    return typeof group === 'function' ? group(request) : group;
+  };
   await app.register(rateLimit, {
     global: true,
     hook: 'preHandler',

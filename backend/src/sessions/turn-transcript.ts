@@ -77,6 +77,25 @@ export class TurnTranscript {
     return row && toMessageView(row);
   }
 
+  /**
+   * The session's newest assistant message with text (a step that only asked for tools has none),
+   * whatever its conversation: what a client that did not follow the stream asks for afterwards.
+   * Scoped by user, so another user's session has no answer here.
+   */
+  async latestAnswer(userId: string, sessionId: string): Promise<MessageView | undefined> {
+    const row = await this.database.db
+      .selectFrom('messages')
+      .selectAll()
+      .where('session_id', '=', sessionId)
+      .where('user_id', '=', userId)
+      .where('role', '=', 'assistant')
+      .where('content', '<>', '')
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row && toMessageView(row);
+  }
+
   /** Whether the step's tool results are recorded: its calls are then behind it. */
   async hasToolResults(turnId: string, step: number): Promise<boolean> {
     const row = await this.database.db
