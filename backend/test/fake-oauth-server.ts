@@ -29,6 +29,12 @@ export interface FakeOAuthServer {
   refreshDelayMs: number;
   /** The token_type it answers (Slack answers `bot`). */
   tokenType: string;
+  /** When set, access tokens are made by it (a fake API's own tokens), not at random. */
+  mintAccessToken: (() => string) | undefined;
+  /** When set, a code grant also gives the user's own token, as Slack's `authed_user` does. */
+  userToken: (() => string) | undefined;
+  /** The query of every authorization request. */
+  authorizations: URLSearchParams[];
   /** Whether an access token is one it issued and has not revoked: for resource servers. */
   accepts(accessToken: string): boolean;
   /** Makes an access token unusable at the resource (as if the provider revoked it). */
@@ -56,6 +62,9 @@ export async function startFakeOAuthServer(options: { redirectUri: string; canar
     tokenAnswer: 'ok',
     refreshDelayMs: 0,
     tokenType: 'Bearer',
+    userToken: undefined,
+    mintAccessToken: undefined,
+    authorizations: [],
     accepts: (token) => accessTokens.has(token),
     invalidate: (token) => void accessTokens.delete(token),
     forgetRefreshTokens: () => refreshTokens.clear(),
@@ -65,8 +74,8 @@ export async function startFakeOAuthServer(options: { redirectUri: string; canar
     res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
     res.end(JSON.stringify(body));
   };
-  const grantTokens = (res: http.ServerResponse) => {
-    const access = issue();
+  const grantTokens = (res: http.ServerResponse, options: { withUser?: boolean } = {}) => {
+    const access = state.mintAccessToken?.() ?? issue();
     const refresh = issue();
     accessTokens.add(access);
     refreshTokens.add(refresh);
@@ -76,6 +85,7 @@ export async function startFakeOAuthServer(options: { redirectUri: string; canar
       expires_in: state.accessTokenTtlS,
       refresh_token: refresh,
       scope: 'read write',
+      ...(options.withUser && state.userToken ? { authed_user: { id: 'U-INSTALLER', access_token: state.userToken() } } : {}),
     });
   };
 
@@ -91,6 +101,7 @@ export async function startFakeOAuthServer(options: { redirectUri: string; canar
   async function handle(url: URL, form: URLSearchParams, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     if (url.pathname === '/authorize') {
       const q = url.searchParams;
+      state.authorizations.push(new URLSearchParams(q));
       if (q.get('client_id') !== state.clientId || q.get('redirect_uri') !== state.redirectUri)
         return json(res, 400, { error: 'invalid_request' });
       const back = new URL(state.redirectUri);
@@ -132,7 +143,7 @@ export async function startFakeOAuthServer(options: { redirectUri: string; canar
       const challenge = createHash('sha256').update(verifier).digest('base64url');
       if (!code || code.redirectUri !== form.get('redirect_uri') || code.challenge !== challenge)
         return json(res, 400, { error: 'invalid_grant' });
-      return grantTokens(res);
+      return grantTokens(res, { withUser: true });
     }
     if (form.get('grant_type') === 'refresh_token') {
       const refresh = form.get('refresh_token') ?? '';

@@ -349,7 +349,7 @@ export async function startFakeGoogleCalendarApi(options: { primaryId?: string }
       if (failure === 'garbage')
         return void res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>Service Unavailable</body></html>');
       if (failure) return sendError(res, new GoogleError(failure.status), failure.retryAfter ? { 'retry-after': failure.retryAfter } : {});
-      if (!token || !tokens.has(token))
+      if (!token || !fake.tokens.has(token))
         return sendError(res, new GoogleError(401), { 'www-authenticate': 'Bearer realm="https://accounts.google.com/"' });
       if (!url.pathname.startsWith(API_PREFIX)) return sendError(res, new GoogleError(404));
       for (const route of routes) {
@@ -369,7 +369,7 @@ export async function startFakeGoogleCalendarApi(options: { primaryId?: string }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
 
-  return {
+  const fake: FakeGoogleCalendarApi = {
     baseUrl: `http://127.0.0.1:${port}${API_PREFIX}`,
     tokens,
     requests,
@@ -389,4 +389,5 @@ export async function startFakeGoogleCalendarApi(options: { primaryId?: string }
         server.close(() => resolve());
       }),
   };
+  return fake;
 }
