@@ -190,6 +190,18 @@ describe('the built-in Gmail, Calendar and Slack servers, connected through OAut
     expect(slackOAuth.accepts(post.token!)).toBe(true);
   });
 
+  it('marks Gmail broken, with the reason, when the user revoked Agentry at Google (the refresh is refused)', async () => {
+    const mail = await tools('gmail__list_unread');
+    google.invalidate(gmail.requests.at(-1)!.token!);
+    google.forgetRefreshTokens();
+    await expect(mail.get('gmail__list_unread')!.execute({})).rejects.toThrow(/connect Gmail again/i);
+    const listed = await t.app.inject({ method: 'GET', url: '/v1/integrations', headers: bearer(t.userToken) });
+    const entry = listed
+      .json<{ integrations: Array<{ provider: string; connection: { status: string; lastError: { code: string } | null } | null }> }>()
+      .integrations.find((i) => i.provider === 'gmail')!;
+    expect(entry.connection).toMatchObject({ status: 'error', lastError: { code: 'CONNECTION_BROKEN' } });
+  });
+
   it('keeps every token out of what the user reads', async () => {
     const listed = await t.app.inject({ method: 'GET', url: '/v1/integrations', headers: bearer(t.userToken) });
     expect(listed.body).not.toContain(google.canary);
