@@ -60,6 +60,7 @@ export const errorCodes = {
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'This content type is not supported; send application/json.' },
   UNSUPPORTED_DOCUMENT_TYPE: { status: 415, message: 'This document type is not supported. Upload .txt, .md, .html, .pdf or .docx.' },
+  INTEGRATION_KEY_REJECTED: { status: 422, message: "The integration's server refused the key: check it and try again." },
   MISSING_VARIABLES: { status: 422, message: 'Required template variables are missing.' },
   INVALID_VARIABLE: { status: 422, message: 'A template variable has a value of the wrong type.' },
   DOCUMENT_EMPTY: { status: 422, message: 'The document has no text.' },

@@ -234,9 +234,11 @@ function createIntegrations(config: Config, database: PostgresDatabase, bus: Eve
     catalogue: config.integrations.catalogue,
     vault: new CredentialVault(parseKeyring(resolveSecretKey(config))),
     publicUrl: config.publicUrl,
+    // The clients are made next, with the service's credentials; a key is checked by them.
+    checkKey: (entry, key, options) => clients.checkKey(entry, key, options),
     onConnected: (connection) => integrationTools?.reconnected(connection.id),
   });
-  const clients = new McpClients({
+  const clients: McpClients = new McpClients({
     guard,
     bearer: (target, rejected) => integrationTools!.bearer(target, rejected),
     userToken: (target) => integrations.userToken(target),

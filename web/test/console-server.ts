@@ -60,6 +60,9 @@ export interface ConsoleHarness {
  * embedded database, with a local OAuth provider and MCP server in its catalogue, driven through
  * Debian's Chromium. The console must be built first (the suite's global setup builds it).
  */
+/** The one key the Notes entry's server takes. */
+export const notesKey = 'notes-key-0123456789';
+
 export async function startConsoleServer(
   env: Record<string, string> = {},
   options: { pgliteTemplate?: string } = {},
@@ -70,7 +73,8 @@ export async function startConsoleServer(
   // An initialised embedded database to copy saves the server an initdb.
   if (options.pgliteTemplate) fs.cpSync(options.pgliteTemplate, path.join(dataDir, 'pglite'), { recursive: true });
   const oauth = await startFakeOAuthServer({ redirectUri: `${url}/v1/oauth/callback` });
-  const mail = await startFakeMcpServer('mail', { accepts: (token) => oauth.accepts(token) });
+  // It also takes one key, for Notes: an entry connected with a key, its sign-in not set up.
+  const mail = await startFakeMcpServer('mail', { accepts: (token) => oauth.accepts(token) || token === notesKey });
   const catalogue = path.join(dataDir, 'integrations.yaml');
   fs.writeFileSync(
     catalogue,
@@ -79,6 +83,12 @@ export async function startConsoleServer(
     name: Mail
     description: Read and send email.
     auth: { type: oauth2, authorizationUrl: '${oauth.url}/authorize', tokenUrl: '${oauth.url}/token', revocationUrl: '${oauth.url}/revoke', clientId: ${oauth.clientId}, clientSecret: ${oauth.clientSecret} }
+    mcp: { transport: streamable-http, url: '${mail.url}' }
+  - id: notes
+    name: Notes
+    description: Notes, with a key.
+    auth: { type: oauth2, authorizationUrl: 'https://notes.invalid/a', tokenUrl: 'https://notes.invalid/t', clientId: '\${NOTES_CLIENT_ID}', clientSecret: x }
+    apiKey: { label: Access token, help: Make one under Settings., docs: 'https://notes.invalid/tokens' }
     mcp: { transport: streamable-http, url: '${mail.url}' }
 `,
   );

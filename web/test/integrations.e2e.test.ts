@@ -1,6 +1,7 @@
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectAccessible, startConsole, type ConsoleHarness } from './console-harness.ts';
+import { notesKey } from './console-server.ts';
 
 /** The Mail card, found as a user finds it: the list item named after its heading. */
 const mailCard = (page: Page): Locator => page.getByRole('list', { name: 'Integrations' }).getByRole('listitem', { name: 'Mail' });
@@ -101,6 +102,25 @@ describe('the console: integrations', { timeout: 60_000 }, () => {
     const days = usage.getByRole('table', { name: /per day/ }).getByRole('row');
     expect(await days.count()).toBe(8);
     expect(await days.last().getByRole('cell').allTextContents()).toEqual(['1', '0', expect.stringMatching(/ms$/)]);
+  });
+
+  it('connects Notes with a key: asked in a password field, refused inline, then never shown again', async () => {
+    await page.goto('/integrations');
+    const notes = page.getByRole('list', { name: 'Integrations' }).getByRole('listitem', { name: 'Notes' });
+    await notes.getByText('Signing in is not set up on this installation; you can connect with a key.').waitFor();
+    await notes.getByRole('button', { name: 'Use a key for Notes' }).click();
+    const field = notes.getByLabel('Access token');
+    expect(await field.getAttribute('type')).toBe('password');
+    expect(await notes.getByRole('link', { name: /How to make one/ }).getAttribute('href')).toBe('https://notes.invalid/tokens');
+    await expectAccessible(page, 'the integrations page asking for a key');
+    await field.fill('not-the-key');
+    await notes.getByRole('button', { name: 'Connect', exact: true }).click();
+    await notes.getByText(/Notes refused the key/).waitFor();
+    await field.fill(notesKey);
+    await notes.getByRole('button', { name: 'Connect', exact: true }).click();
+    await notes.getByText(/^Connected with a key/).waitFor();
+    await notes.getByRole('button', { name: 'Replace key for Notes' }).waitFor();
+    expect(await page.content()).not.toContain(notesKey);
   });
 
   it('passes axe when connected, on a desktop', async () => {

@@ -21,8 +21,14 @@ describe('the integrations catalogue', () => {
       expect(entry.auth.type, id).toBe('oauth2');
       expect(entry.docs.oauth, id).toMatch(/^https:\/\//);
       expect(entry.docs.mcp, id).toMatch(/^https:\/\//);
-      // Nothing is set up until an administrator gives the OAuth app's client id and secret.
-      expect(entry.unavailable, id).toMatch(/CLIENT_ID/);
+      // Signing in needs the OAuth app's client id and secret, which an administrator gives.
+      expect(entry.signInUnavailable, id).toMatch(/CLIENT_ID/);
+    }
+    // Google's entries take no key, so nothing connects them yet; Slack and GitHub take one without any app.
+    for (const id of ['gmail', 'google-calendar']) expect(catalogue.get(id).unavailable, id).toMatch(/CLIENT_ID/);
+    for (const id of ['slack', 'github', 'notion', 'linear']) {
+      expect(catalogue.get(id).unavailable, id).toBeUndefined();
+      expect(catalogue.get(id).apiKey?.label, id).toMatch(/token|key/i);
     }
     // Notion's and Linear's hosted servers speak MCP authorization: available with nothing set up.
     for (const [id, url] of [
@@ -69,6 +75,36 @@ describe('the integrations catalogue', () => {
     // The Google OAuth app is not needed for it.
     expect(gmail.unavailable).toBeUndefined();
     expect(catalogue.get('google-calendar').mcp).toMatchObject({ transport: 'builtin' });
+    // Nor does a Slack bot token go to a remote Slack server: it offers no key then.
+    const remoteSlack = loadConfig({ SLACK_MCP_URL: 'https://chat-mcp.example.com/mcp' }, os.tmpdir()).integrations.catalogue.get('slack');
+    expect(remoteSlack.auth).toEqual({ type: 'mcp' });
+    expect(remoteSlack.apiKey).toBeUndefined();
+  });
+
+  it('offers a key beside signing in, still available without the OAuth app, and refuses one on a keyless entry', () => {
+    const file = write(
+      `providers:
+  - id: acme
+    name: Acme
+    auth: { type: oauth2, authorizationUrl: 'https://a.example/a', tokenUrl: 'https://a.example/t', clientId: '\${ACME_ID}', clientSecret: s }
+    apiKey: { label: Personal token, help: Make one in your settings., docs: 'https://a.example/tokens' }
+    mcp: { transport: streamable-http, url: '\${ACME_MCP_URL}' }
+`,
+    );
+    const noApp = loadCatalogue(file, { ACME_MCP_URL: 'https://a.example/mcp' }, { allowUserUrls: false }).get('acme');
+    expect(noApp).toMatchObject({ apiKey: { label: 'Personal token', docs: 'https://a.example/tokens' }, signInUnavailable: /ACME_ID/ });
+    expect(noApp.unavailable).toBeUndefined();
+    // The server itself is the key's too: without it, nothing connects.
+    const noServer = loadCatalogue(file, { ACME_ID: 'id' }, { allowUserUrls: false }).get('acme');
+    expect(noServer.unavailable).toMatch(/ACME_MCP_URL/);
+    expect(noServer.signInUnavailable).toMatch(/ACME_MCP_URL/);
+    expect(
+      loadCatalogue(file, { ACME_ID: 'id', ACME_MCP_URL: 'https://a.example/mcp' }, { allowUserUrls: false }).get('acme').signInUnavailable,
+    ).toBeUndefined();
+    const keyless = write(
+      `providers:\n  - { id: x, name: X, auth: { type: none }, apiKey: { label: Key }, mcp: { transport: streamable-http, url: 'https://x.example' } }\n`,
+    );
+    expect(() => loadCatalogue(keyless, {}, { allowUserUrls: false })).toThrow(/cannot offer a key/);
   });
 
   it('takes a local MCP command from the administrator’s file', () => {

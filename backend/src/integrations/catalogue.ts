@@ -54,6 +54,18 @@ const authSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('none') }),
 ]);
 
+/**
+ * A key a user may connect with instead of (or, for `api_key` entries, as) signing in: a personal
+ * access token, an API key, an integration token or a bot token. It is sent as the bearer token,
+ * to the MCP server (remote) or to the provider's API (built-in); what the console asks shows
+ * `label`, `help` and a link to `docs`.
+ */
+const apiKeySchema = z.strictObject({
+  label: z.string().trim().min(1).max(100),
+  help: z.string().trim().max(500).optional(),
+  docs: text.optional(),
+});
+
 const mcpSchema = z.discriminatedUnion('transport', [
   z.strictObject({
     transport: z.literal('streamable-http'),
@@ -86,6 +98,8 @@ const entrySchema = z.strictObject({
   description: z.string().max(1000).default(''),
   docs: z.strictObject({ oauth: text.optional(), mcp: text.optional() }).default({}),
   auth: authSchema,
+  /** Connecting with a key as well as by signing in (an `api_key` entry may give it too, for its wording). */
+  apiKey: apiKeySchema.optional(),
   mcp: mcpSchema,
 });
 
@@ -97,6 +111,8 @@ export type OAuth2Settings = z.infer<typeof oauth2Schema>;
 
 export type McpAuthSettings = z.infer<typeof mcpAuthSchema>;
 
+export type ApiKeyOption = z.infer<typeof apiKeySchema>;
+
 /** A catalogue entry with its variables filled in. */
 export interface ProviderEntry {
   id: string;
@@ -105,11 +121,18 @@ export interface ProviderEntry {
   description: string;
   docs: { oauth?: string; mcp?: string };
   auth: RawEntry['auth'];
+  /** Set when a user may connect with a key: always for `api_key` entries, and for others that offer one. */
+  apiKey?: ApiKeyOption;
   mcp: RawEntry['mcp'];
   /** Each user supplies the MCP URL when connecting. */
   userSuppliedUrl: boolean;
-  /** Why the entry cannot be connected on this installation; undefined when it can. */
+  /** Why the entry cannot be connected on this installation in any way; undefined when it can. */
   unavailable?: string;
+  /**
+   * Why signing in (oauth2, mcp) cannot be used here, for entries that sign in: their OAuth app is
+   * not set up, or the whole entry is unavailable. A key may still connect when the entry offers one.
+   */
+  signInUnavailable?: string;
 }
 
 export class Catalogue {
@@ -154,6 +177,8 @@ export function loadCatalogue(file: string, env: Record<string, string | undefin
   return new Catalogue(entries);
 }
 
+const withSignIn = (reason: string | undefined) => (reason ? { signInUnavailable: reason } : {});
+
 function resolveEntry(
   raw: RawEntry,
   env: Record<string, string | undefined>,
@@ -161,34 +186,40 @@ function resolveEntry(
   file: string,
 ): ProviderEntry {
   const missing = new Set<string>();
+  // Variables only signing in needs (the OAuth app's): a key connects without them.
+  const signInMissing = new Set<string>();
   // A default runs to its `}` but never over another `${`: an unclosed one then costs one scan, not one per `${`.
-  const expand = (value: string) =>
+  const expander = (into: Set<string>) => (value: string) =>
     value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-((?:[^}$]|\$(?!\{))*))?\}/g, (_whole, name: string, fallback: string | undefined) => {
       const found = env[name];
       if (found !== undefined && found !== '') return found;
       if (fallback !== undefined) return fallback;
-      missing.add(name);
+      into.add(name);
       return '';
     });
+  const expand = expander(missing);
+  const expandSignIn = expander(signInMissing);
   const remoteUrl = raw.mcp.transport === 'builtin' && raw.mcp.remoteUrl ? expand(raw.mcp.remoteUrl).trim() : '';
-  const entry: RawEntry = remoteUrl ? { ...raw, auth: { type: 'mcp' }, mcp: { transport: 'streamable-http', url: remoteUrl } } : raw;
+  // The provider's own key is not sent to another server either: a remote entry connects only through its authorization.
+  const { apiKey: _providerKey, ...rest } = raw;
+  const entry: RawEntry = remoteUrl ? { ...rest, auth: { type: 'mcp' }, mcp: { transport: 'streamable-http', url: remoteUrl } } : raw;
   const auth =
     entry.auth.type === 'oauth2'
       ? {
           ...entry.auth,
-          authorizationUrl: expand(entry.auth.authorizationUrl),
-          tokenUrl: expand(entry.auth.tokenUrl),
-          clientId: expand(entry.auth.clientId),
-          clientSecret: expand(entry.auth.clientSecret),
-          ...(entry.auth.revocationUrl ? { revocationUrl: expand(entry.auth.revocationUrl) } : {}),
-          ...(entry.auth.issuer ? { issuer: expand(entry.auth.issuer) } : {}),
+          authorizationUrl: expandSignIn(entry.auth.authorizationUrl),
+          tokenUrl: expandSignIn(entry.auth.tokenUrl),
+          clientId: expandSignIn(entry.auth.clientId),
+          clientSecret: expandSignIn(entry.auth.clientSecret),
+          ...(entry.auth.revocationUrl ? { revocationUrl: expandSignIn(entry.auth.revocationUrl) } : {}),
+          ...(entry.auth.issuer ? { issuer: expandSignIn(entry.auth.issuer) } : {}),
         }
       : entry.auth.type === 'mcp'
         ? {
             ...entry.auth,
             // Empty once expanded (`${NOTION_CLIENT_ID:-}` unset): Agentry registers itself.
-            ...(entry.auth.clientId !== undefined ? { clientId: expand(entry.auth.clientId) || undefined } : {}),
-            ...(entry.auth.clientSecret !== undefined ? { clientSecret: expand(entry.auth.clientSecret) || undefined } : {}),
+            ...(entry.auth.clientId !== undefined ? { clientId: expandSignIn(entry.auth.clientId) || undefined } : {}),
+            ...(entry.auth.clientSecret !== undefined ? { clientSecret: expandSignIn(entry.auth.clientSecret) || undefined } : {}),
           }
         : entry.auth;
   const mcp =
@@ -226,17 +257,27 @@ function resolveEntry(
     );
   if (auth.type === 'mcp' && auth.clientSecret && !auth.clientId)
     throw new AppError('CONFIG_INVALID', `The integrations catalogue ${file}: "${entry.id}" has a clientSecret without a clientId.`);
+  if (entry.apiKey && auth.type === 'none')
+    throw new AppError(
+      'CONFIG_INVALID',
+      `The integrations catalogue ${file}: "${entry.id}" takes no credential, so it cannot offer a key.`,
+    );
+  const offersKey = auth.type === 'api_key' || entry.apiKey !== undefined;
   const urls = [
     ...(auth.type === 'oauth2' ? [auth.authorizationUrl, auth.tokenUrl, auth.revocationUrl] : []),
     mcp.transport === 'streamable-http' && !userSuppliedUrl ? mcp.url : undefined,
     mcp.transport === 'builtin' ? mcp.apiUrl : undefined,
   ];
   for (const url of urls) {
-    if (url && !missing.size && !/^https?:\/\/[^\s/]+/.test(url))
+    if (url && !missing.size && !signInMissing.size && !/^https?:\/\/[^\s/]+/.test(url))
       throw new AppError('CONFIG_INVALID', `The integrations catalogue ${file}: "${entry.id}" has "${url}" where an http(s) URL belongs.`);
   }
   let unavailable: string | undefined;
-  if (missing.size > 0) unavailable = `Not set up on this installation: an administrator must set ${[...missing].join(', ')}.`;
+  const notSetUp = (names: Set<string>) => `Not set up on this installation: an administrator must set ${[...names].join(', ')}.`;
+  // Signing in needs the OAuth app; a key does not, so an entry offering one stays available without it.
+  const signInUnavailable = signInMissing.size > 0 ? notSetUp(new Set([...missing, ...signInMissing])) : undefined;
+  if (missing.size > 0) unavailable = notSetUp(missing);
+  else if (signInUnavailable && !offersKey) unavailable = signInUnavailable;
   else if (userSuppliedUrl && !options.allowUserUrls)
     unavailable = 'Your own MCP servers are not enabled on this installation (INTEGRATIONS_ALLOW_USER_MCP_URLS).';
   return {
@@ -246,8 +287,10 @@ function resolveEntry(
     description: entry.description,
     docs: entry.docs,
     auth,
+    ...(offersKey ? { apiKey: entry.apiKey ?? { label: 'API key' } } : {}),
     mcp,
     userSuppliedUrl,
     ...(unavailable ? { unavailable } : {}),
+    ...(auth.type === 'oauth2' || auth.type === 'mcp' ? withSignIn(unavailable ?? signInUnavailable) : {}),
   };
 }

@@ -27,6 +27,13 @@ export interface ConnectionView {
   expiresAt: string | null;
 }
 
+/** One way of connecting an entry: signing in (oauth2), with a key, or with nothing. */
+export interface ConnectMethod {
+  type: 'oauth2' | 'api_key' | 'none';
+  available: boolean;
+  unavailableReason: string | null;
+}
+
 /** A catalogue entry with the user's connection to it, or a connection whose provider has left the catalogue. */
 export interface IntegrationListing {
   provider: string;
@@ -34,7 +41,12 @@ export interface IntegrationListing {
   icon: string;
   description: string;
   docs: { oauth?: string; mcp?: string };
+  /** The entry's own way to connect: signing in (oauth2), a key, or nothing. */
   authType: 'oauth2' | 'api_key' | 'none';
+  /** Every way it can be connected here, each with whether it can now and why not. */
+  methods: ConnectMethod[];
+  /** What to ask for when it takes a key: the key's name, a hint, where to make one. */
+  apiKey: { label: string; help: string | null; docs: string | null } | null;
   /** Each user gives the MCP server's URL when connecting. */
   userSuppliedUrl: boolean;
   available: boolean;
@@ -72,6 +84,8 @@ export class ConnectionStore {
         description: entry.description,
         docs: entry.docs,
         authType: connectionAuthType(entry),
+        methods: connectMethods(entry),
+        apiKey: entry.apiKey ? { label: entry.apiKey.label, help: entry.apiKey.help ?? null, docs: entry.apiKey.docs ?? null } : null,
         userSuppliedUrl: entry.userSuppliedUrl,
         available: !entry.unavailable,
         unavailableReason: entry.unavailable ?? null,
@@ -85,6 +99,8 @@ export class ConnectionStore {
       description: '',
       docs: {},
       authType: row.auth_type,
+      methods: [],
+      apiKey: null,
       userSuppliedUrl: false,
       available: false,
       unavailableReason: 'This integration is no longer offered on this installation: disconnect it.',
@@ -140,18 +156,19 @@ export class ConnectionStore {
   /**
    * Creates or replaces the user's connection to `entry`, sealing its credentials under the
    * connection's id (known only once the row exists, so a concurrent connect cannot seal under
-   * an id that loses), with its event and audit entry, in one transaction.
+   * an id that loses), with its event and audit entry, in one transaction. `authType` is how this
+   * connection was made: an entry that signs in may also be connected with a key.
    */
   async save(
     actor: Actor & { userId: string },
     entry: ProviderEntry,
     credentials: Credentials,
-    extra: { tokens?: GrantedTokens; mcpUrl?: string | null },
+    extra: { authType: ConnectionRow['auth_type']; tokens?: GrantedTokens; mcpUrl?: string | null },
   ): Promise<ConnectionView> {
     return this.deps.database.transaction(async (tx) => {
       await tx
         .insertInto('integration_connections')
-        .values({ id: randomUUID(), user_id: actor.userId, provider: entry.id, auth_type: connectionAuthType(entry) })
+        .values({ id: randomUUID(), user_id: actor.userId, provider: entry.id, auth_type: extra.authType })
         .onConflict((oc) => oc.columns(['user_id', 'provider']).doNothing())
         .execute();
       const { id, credentials_version } = await tx
@@ -166,15 +183,18 @@ export class ConnectionStore {
       const row = await tx
         .updateTable('integration_connections')
         .set({
-          auth_type: connectionAuthType(entry),
+          auth_type: extra.authType,
           status: 'connected',
           credentials: sealed?.sealed ?? null,
           credentials_key_id: sealed?.keyId ?? null,
           credentials_version: credentials_version + 1,
           token_expires_at: extra.tokens?.expiresAt ?? null,
+          // A key carries whatever its maker granted it: no scopes are known for it.
           scopes:
-            extra.tokens?.scope ??
-            (entry.auth.type === 'oauth2' || entry.auth.type === 'mcp' ? entry.auth.scopes?.join(' ') || null : null),
+            extra.authType !== 'oauth2'
+              ? null
+              : (extra.tokens?.scope ??
+                (entry.auth.type === 'oauth2' || entry.auth.type === 'mcp' ? entry.auth.scopes?.join(' ') || null : null)),
           // The URL itself is sealed with the credentials (it may carry a key); the row shows its origin.
           mcp_url: extra.mcpUrl ? new URL(extra.mcpUrl).origin : null,
           last_error: null,
@@ -197,7 +217,7 @@ export class ConnectionStore {
         ip: actor.ip,
         targetType: 'integration_connection',
         targetId: id,
-        details: { provider: entry.id },
+        details: { provider: entry.id, authType: extra.authType },
       });
       return toView(row);
     });
@@ -250,6 +270,16 @@ export class ConnectionStore {
  */
 export function connectionAuthType(entry: ProviderEntry): ConnectionRow['auth_type'] {
   return entry.auth.type === 'mcp' ? 'oauth2' : entry.auth.type;
+}
+
+/** The ways `entry` can be connected: its own, then a key when it offers one beside signing in. */
+function connectMethods(entry: ProviderEntry): ConnectMethod[] {
+  const own = connectionAuthType(entry);
+  const reason = own === 'oauth2' ? (entry.signInUnavailable ?? null) : (entry.unavailable ?? null);
+  const methods: ConnectMethod[] = [{ type: own, available: reason === null, unavailableReason: reason }];
+  if (own === 'oauth2' && entry.apiKey)
+    methods.push({ type: 'api_key', available: !entry.unavailable, unavailableReason: entry.unavailable ?? null });
+  return methods;
 }
 
 /** What the user may see of a connection. */

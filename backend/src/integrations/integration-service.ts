@@ -29,6 +29,11 @@ export interface IntegrationServiceDeps {
   /** `PUBLIC_URL`: the redirect URI is `${publicUrl}/v1/oauth/callback`, exactly. */
   publicUrl: string;
   refreshClaimTtlMs?: number;
+  /**
+   * Checks a key against the entry's server before it is saved (McpClients.checkKey): throws
+   * INTEGRATION_KEY_REJECTED when refused, INTEGRATION_UNAVAILABLE when the server cannot say.
+   */
+  checkKey(entry: ProviderEntry, key: string, options: { mcpUrl: string | null }): Promise<void>;
   /** A connection was made (or made again): its tools are listed next. */
   onConnected?: (connection: ConnectionView) => void;
 }
@@ -81,8 +86,10 @@ export class IntegrationService {
   }
 
   /**
-   * Starts connecting. OAuth providers answer with the URL to send the user's browser to (the
-   * connection is made by the callback); API-key and keyless providers are connected at once.
+   * Starts connecting. Without a key, OAuth providers answer with the URL to send the user's
+   * browser to (the connection is made by the callback) and keyless providers connect at once.
+   * With a key, for entries that take one, the key is checked against the server first and the
+   * connection is made only if the server accepts it; it works without the entry's OAuth app.
    */
   async connect(
     actor: Actor & { userId: string },
@@ -92,13 +99,23 @@ export class IntegrationService {
     const entry = this.deps.catalogue.get(provider);
     if (entry.unavailable) throw new AppError('INTEGRATION_NOT_CONFIGURED', entry.unavailable);
     const mcpUrl = await this.mcpUrlFor(entry, input.mcpUrl);
-    if (entry.auth.type !== 'api_key' && input.apiKey !== undefined)
-      throw new AppError('VALIDATION_FAILED', `${entry.name} does not take an API key.`);
-    if (entry.auth.type === 'oauth2' || entry.auth.type === 'mcp') return this.authorization.start(actor.userId, entry);
-    if (entry.auth.type === 'api_key' && !input.apiKey)
-      throw new AppError('VALIDATION_FAILED', `${entry.name} needs an API key: send it as apiKey.`);
-    const credentials: Credentials = { ...(input.apiKey ? { apiKey: input.apiKey } : {}), ...(mcpUrl ? { mcpUrl } : {}) };
-    const connection = await this.store.save(actor, entry, credentials, { mcpUrl });
+    if (input.apiKey !== undefined) {
+      if (!entry.apiKey) throw new AppError('VALIDATION_FAILED', `${entry.name} does not take an API key.`);
+      const apiKey = checkedKey(input.apiKey, entry.apiKey.label);
+      // Checked before anything is stored: a refused key leaves no connection, and replaces none.
+      await this.deps.checkKey(entry, apiKey, { mcpUrl });
+      const credentials: Credentials = { apiKey, ...(mcpUrl ? { mcpUrl } : {}) };
+      const connection = await this.store.save(actor, entry, credentials, { authType: 'api_key', mcpUrl });
+      this.deps.onConnected?.(connection);
+      return { connection };
+    }
+    if (entry.auth.type === 'api_key')
+      throw new AppError('VALIDATION_FAILED', `${entry.name} needs ${entry.apiKey?.label ?? 'an API key'}: send it as apiKey.`);
+    if (entry.auth.type === 'oauth2' || entry.auth.type === 'mcp') {
+      if (entry.signInUnavailable) throw new AppError('INTEGRATION_NOT_CONFIGURED', entry.signInUnavailable);
+      return this.authorization.start(actor.userId, entry);
+    }
+    const connection = await this.store.save(actor, entry, mcpUrl ? { mcpUrl } : {}, { authType: 'none', mcpUrl });
     this.deps.onConnected?.(connection);
     return { connection };
   }
@@ -113,7 +130,7 @@ export class IntegrationService {
   ): Promise<{ connection: ConnectionView; providerName: string; cookieName: string }> {
     const { userId, entry, tokens, cookieName } = await this.authorization.complete(callback, context);
     const actor = { userId, ip: context.ip };
-    const connection = await this.store.save(actor, entry, grantedCredentials(tokens), { tokens });
+    const connection = await this.store.save(actor, entry, grantedCredentials(tokens), { authType: 'oauth2', tokens });
     this.deps.onConnected?.(connection);
     return { connection, providerName: entry.name, cookieName };
   }
@@ -124,8 +141,9 @@ export class IntegrationService {
    */
   async disconnect(actor: Actor & { userId: string }, connectionId: string): Promise<{ revoked: boolean }> {
     const row = await this.store.row(actor.userId, connectionId);
-    // Credentials that cannot be read are still deleted: revoking them is not possible here.
-    const revoked = await this.authorization.revoke(row.provider, this.credentials.readable(row));
+    // Credentials that cannot be read are still deleted: revoking them is not possible here. A
+    // key is the user's to revoke where they made it: it is not sent to the OAuth app's endpoint.
+    const revoked = row.auth_type === 'oauth2' ? await this.authorization.revoke(row.provider, this.credentials.readable(row)) : undefined;
     await this.store.remove(actor, row, revoked === undefined ? undefined : { revoked });
     return { revoked: revoked ?? false };
   }
@@ -181,4 +199,23 @@ export class IntegrationService {
     if (!supplied) throw new AppError('VALIDATION_FAILED', `${entry.name} needs the URL of your MCP server: send it as mcpUrl.`);
     return (await this.deps.guard.checkUrl(supplied)).href;
   }
+}
+
+/** The longest key taken: far above any provider's tokens, far below what could burden a header. */
+const maxKeyLength = 1024;
+
+/**
+ * The key as it is sent: trimmed (a paste often brings a newline), bounded, and printable ASCII
+ * without spaces, as a bearer token must be. The message names the field, never the key.
+ */
+function checkedKey(raw: string, label: string): string {
+  const key = raw.trim();
+  if (key === '') throw new AppError('VALIDATION_FAILED', `The ${label} is empty.`);
+  if (key.length > maxKeyLength) throw new AppError('VALIDATION_FAILED', `The ${label} is longer than ${maxKeyLength} characters.`);
+  if (!/^[\x21-\x7e]+$/.test(key))
+    throw new AppError(
+      'VALIDATION_FAILED',
+      `The ${label} may hold only printable ASCII characters, without spaces: check what was pasted.`,
+    );
+  return key;
 }

@@ -106,6 +106,7 @@ const serviceDeps = (t: TestApp) => ({
   vault: new CredentialVault(parseKeyring(t.config.secretKey ?? fs.readFileSync(path.join(t.config.dataDir, 'secret.key'), 'utf8').trim())),
   registry: new ToolRegistry(t.runtime.database, t.runtime.events.bus),
   publicUrl,
+  checkKey: () => Promise.reject(new Error('this service takes no keys')),
 });
 
 const eventsOf = (t: TestApp, type: string) =>
@@ -125,7 +126,10 @@ describe('connecting integrations (embedded database, OAuth server on 127.0.0.1)
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentry-integrations-'));
     oauth = await startFakeOAuthServer({ redirectUri: `${publicUrl}/v1/oauth/callback` });
-    mcp = await startFakeMcpServer('mail', { accepts: (token) => oauth.accepts(token) });
+    // It takes the provider's tokens, and the users' own keys (checked against it before they are saved).
+    mcp = await startFakeMcpServer('mail', {
+      accepts: (token) => oauth.accepts(token) || (token.startsWith(oauth.canary) && token.endsWith('key')),
+    });
     t = await startApp('pglite', oauth, mcp, dir);
     otherToken = (await t.runtime.users.create({ email: 'other@example.test' }, { userId: null, ip: null })).token;
   });
@@ -402,11 +406,16 @@ describe('connecting integrations (embedded database, OAuth server on 127.0.0.1)
       method: 'POST',
       url: '/v1/integrations/byo/connect',
       headers: bearer(t.userToken),
-      payload: { apiKey, mcpUrl: `${oauth.url}/mcp` },
+      payload: { apiKey, mcpUrl: mcp.url },
     });
     expect(response.statusCode).toBe(201);
     // The URL is sealed with the key; the connection shows only its origin.
-    expect(response.json().connection).toMatchObject({ provider: 'byo', status: 'connected', authType: 'api_key', mcpUrl: oauth.url });
+    expect(response.json().connection).toMatchObject({
+      provider: 'byo',
+      status: 'connected',
+      authType: 'api_key',
+      mcpUrl: new URL(mcp.url).origin,
+    });
     expect(response.body).not.toContain(oauth.canary);
     const keyForAcme = await t.app.inject({
       method: 'POST',
@@ -423,7 +432,7 @@ describe('connecting integrations (embedded database, OAuth server on 127.0.0.1)
       method: 'POST',
       url: '/v1/integrations/byo/connect',
       headers: bearer(t.userToken),
-      payload: { apiKey: `${oauth.canary}-key`, mcpUrl: `${oauth.url}/mcp` },
+      payload: { apiKey: `${oauth.canary}-key`, mcpUrl: mcp.url },
     });
     const listing = await t.app.inject({ method: 'GET', url: '/v1/integrations', headers: bearer(t.userToken) });
     expect(listing.body).not.toContain(oauth.canary);

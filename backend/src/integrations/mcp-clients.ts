@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -8,6 +9,7 @@ import { AppError } from '../errors.ts';
 import { boundedEventStream, type EventStreamLimits } from './bounded-event-stream.ts';
 import type { ProviderEntry } from './catalogue.ts';
 import { BuiltinServers } from './connectors/builtin-servers.ts';
+import { ProviderError } from './connectors/provider-api.ts';
 import type { OutboundGuard } from './outbound-guard.ts';
 
 /** One user's connection, as the MCP client needs it. */
@@ -120,6 +122,43 @@ export class McpClients {
     });
   }
 
+  /**
+   * Checks a key a user gives, before a connection is saved with it: a remote server must accept
+   * it for listing its tools, a built-in server's provider for its cheap check call (Slack's
+   * auth.test). Nothing is kept: the client made for the check is closed at once. Throws
+   * INTEGRATION_KEY_REJECTED when the server refuses the key (401, 403), INTEGRATION_UNAVAILABLE
+   * when it cannot say, and never puts the key in a message.
+   */
+  async checkKey(entry: ProviderEntry, key: string, options: { mcpUrl: string | null }): Promise<void> {
+    const { mcp } = entry;
+    const rejected = (said: string) =>
+      new AppError('INTEGRATION_KEY_REJECTED', `${entry.name} refused the key (${said}): check that it is whole and still valid.`);
+    if (mcp.transport === 'builtin') {
+      try {
+        await this.builtins.check(mcp.server, key, { apiUrl: mcp.apiUrl });
+      } catch (error) {
+        if (!(error instanceof ProviderError)) throw error;
+        if (error.status === 401 || error.status === 403) throw rejected(`${entry.name} answered ${error.status}`);
+        throw new McpUnavailable(`The key could not be checked: ${error.message}`, { transient: true, mayHaveRun: false, transport: true });
+      }
+      return;
+    }
+    if (mcp.transport !== 'streamable-http') throw new AppError('VALIDATION_FAILED', `${entry.name} takes no key.`);
+    const target: McpTarget = { connectionId: `key-check-${randomUUID()}`, userId: '', provider: entry.id, entry, mcpUrl: options.mcpUrl };
+    const client = new Client({ name: 'agentry', version: this.options.version }, { capabilities: {} });
+    try {
+      const transport = this.transport(target, { bearer: async () => key, onStreamRefused: () => undefined });
+      await client.connect(transport, { timeout: this.options.timeoutMs });
+      await client.listTools({}, { timeout: this.options.timeoutMs });
+    } catch (error) {
+      if (error instanceof StreamableHTTPError && (error.code === 401 || error.code === 403))
+        throw rejected(`the MCP server answered HTTP ${error.code}`);
+      throw toUnavailable(error, target);
+    } finally {
+      await client.close().catch(() => undefined);
+    }
+  }
+
   async ping(target: McpTarget): Promise<void> {
     await this.use(target, (client) => client.ping({ timeout: this.options.timeoutMs }));
   }
@@ -166,7 +205,8 @@ export class McpClients {
       const message = `The ${target.entry.name} MCP server's notification stream was closed: ${reason}.`;
       this.options.onStreamRefused(target, new McpUnavailable(message, { transient: true, mayHaveRun: false, transport: true }));
     };
-    const pending = client.connect(this.transport(target, refused), { timeout: this.options.timeoutMs }).then(() => client);
+    const transport = this.transport(target, { bearer: (rejected) => this.options.bearer(target, rejected), onStreamRefused: refused });
+    const pending = client.connect(transport, { timeout: this.options.timeoutMs }).then(() => client);
     // A transport that closes (the server went away) leaves no stale client behind.
     client.onclose = () => {
       if (this.clients.get(target.connectionId)?.client === pending) this.clients.delete(target.connectionId);
@@ -174,12 +214,16 @@ export class McpClients {
     return pending;
   }
 
-  private transport(target: McpTarget, onStreamRefused: (reason: string) => void): Transport {
+  /** The transport to a target's server; `bearer` gives the credential it sends (renewed when `rejected` is the one refused). */
+  private transport(
+    target: McpTarget,
+    { bearer, onStreamRefused }: { bearer: (rejected?: string) => Promise<string | undefined>; onStreamRefused: (reason: string) => void },
+  ): Transport {
     const { mcp } = target.entry;
     if (mcp.transport === 'builtin') {
       const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
       const credentials = {
-        token: (rejected?: string) => this.options.bearer(target, rejected),
+        token: bearer,
         userToken: () => this.options.userToken(target),
       };
       // Messages the client sends before the server has started wait in the transport's queue.
@@ -215,10 +259,10 @@ export class McpClients {
     };
     return new StreamableHTTPClientTransport(new URL(url), {
       fetch: async (input, init) => {
-        const token = await this.options.bearer(target);
+        const token = await bearer();
         const response = await send(input, init, token);
         if (response.status !== 401 || !token) return response;
-        const renewed = await this.options.bearer(target, token);
+        const renewed = await bearer(token);
         return renewed && renewed !== token ? send(input, init, renewed) : response;
       },
       reconnectionOptions: {

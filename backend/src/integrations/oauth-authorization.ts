@@ -61,7 +61,7 @@ export class OAuthAuthorization {
     this.redirectUri = `${deps.publicUrl}/v1/oauth/callback`;
     const registrations = new ClientRegistrations(deps);
     for (const entry of deps.catalogue.providers) {
-      if (entry.unavailable) continue;
+      if (entry.signInUnavailable) continue;
       if (entry.auth.type === 'oauth2') this.clients.set(entry.id, new OAuthClient(entry.auth, deps.guard));
       if (entry.auth.type === 'mcp' && entry.mcp.transport === 'streamable-http') {
         const client = new McpOAuthClient({
@@ -146,7 +146,7 @@ export class OAuthAuthorization {
       );
     const entry = this.deps.catalogue.get(started.provider);
     const client = this.clients.get(entry.id);
-    if (!client) throw new AppError('INTEGRATION_NOT_CONFIGURED', entry.unavailable);
+    if (!client) throw new AppError('INTEGRATION_NOT_CONFIGURED', entry.signInUnavailable);
     const tokens = await client.exchangeCode(callback, state, started.code_verifier, started.redirect_uri);
     return { userId: started.user_id, entry, tokens, cookieName };
   }

@@ -1,7 +1,7 @@
 import { api } from '../api.ts';
 import type { Connection, DiscoveredTool, Integration } from '../api-shapes.ts';
 import { formatAgo, formatTime } from '../format.ts';
-import { IntegrationConnect } from './integration-connect.tsx';
+import { IntegrationConnect, ReplaceKey } from './integration-connect.tsx';
 import { IntegrationToolList } from './integration-tools.tsx';
 import { ActionButton, StatusChip } from './ui.tsx';
 
@@ -85,7 +85,7 @@ function ConnectionDetails({
   return (
     <>
       <p class="muted">
-        Connected{' '}
+        Connected{connection.authType === 'api_key' && ' with a key'}{' '}
         <time dateTime={connection.connectedAt} title={formatTime(connection.connectedAt)}>
           {formatAgo(connection.connectedAt)}
         </time>
@@ -96,6 +96,7 @@ function ConnectionDetails({
         </p>
       )}
       <IntegrationToolList tools={tools} />
+      {connection.authType === 'api_key' && integration.apiKey && <ReplaceKey integration={integration} onReplaced={onChange} />}
       <ActionButton
         class="danger"
         label={`Disconnect ${integration.name}`}

@@ -21,11 +21,14 @@ async function connect(integration: Integration, body: { apiKey?: string; mcpUrl
 
 /**
  * The Connect control of an integration that is not connected: one button for OAuth and keyless
- * integrations, or a small form for those that take an API key or the user's own MCP server URL.
+ * integrations, a small form for those that take a key or the user's own MCP server URL, and both
+ * where an integration takes a key beside signing in (the key works when signing in is not set up).
  */
 export function IntegrationConnect({ integration, onConnected }: { integration: Integration; onConnected: () => void }) {
   const [open, setOpen] = useState(false);
-  const needsForm = integration.authType === 'api_key' || integration.userSuppliedUrl;
+  const signIn = integration.methods.find((m) => m.type === 'oauth2');
+  const key = integration.methods.find((m) => m.type === 'api_key');
+  const byKey = integration.authType === 'api_key' || integration.userSuppliedUrl;
   if (!integration.available) {
     return (
       <button type="button" disabled aria-label={`Connect ${integration.name}`}>
@@ -33,21 +36,62 @@ export function IntegrationConnect({ integration, onConnected }: { integration: 
       </button>
     );
   }
-  if (!needsForm) {
-    return (
-      <ActionButton class="primary" label={`Connect ${integration.name}`} onAction={() => connect(integration, {}, onConnected)}>
-        Connect
-      </ActionButton>
-    );
-  }
-  if (!open) {
+  if (open) return <CredentialsForm integration={integration} onCancel={() => setOpen(false)} onConnected={onConnected} />;
+  if (byKey) {
     return (
       <button type="button" class="primary" aria-label={`Connect ${integration.name}`} onClick={() => setOpen(true)}>
         Connect
       </button>
     );
   }
-  return <CredentialsForm integration={integration} onCancel={() => setOpen(false)} onConnected={onConnected} />;
+  return (
+    <>
+      {signIn && !signIn.available && key?.available && (
+        <p class="muted">Signing in is not set up on this installation; you can connect with a key.</p>
+      )}
+      <div class="row">
+        {(!signIn || signIn.available) && (
+          <ActionButton class="primary" label={`Connect ${integration.name}`} onAction={() => connect(integration, {}, onConnected)}>
+            {key?.available ? 'Sign in' : 'Connect'}
+          </ActionButton>
+        )}
+        {key?.available && (
+          <button
+            type="button"
+            class={signIn?.available ? undefined : 'primary'}
+            aria-label={`Use a key for ${integration.name}`}
+            onClick={() => setOpen(true)}
+          >
+            Use a key
+          </button>
+        )}
+      </div>
+    </>
+  );
+}
+
+/**
+ * For a connection made with a key: the key is never shown, only that there is one, and a form to
+ * put a new one in its place (checked like the first; the old one stays until the new one is accepted).
+ */
+export function ReplaceKey({ integration, onReplaced }: { integration: Integration; onReplaced: () => void }) {
+  const [open, setOpen] = useState(false);
+  if (!open)
+    return (
+      <button type="button" aria-label={`Replace key for ${integration.name}`} onClick={() => setOpen(true)}>
+        Replace key
+      </button>
+    );
+  return (
+    <CredentialsForm
+      integration={integration}
+      onCancel={() => setOpen(false)}
+      onConnected={() => {
+        setOpen(false);
+        onReplaced();
+      }}
+    />
+  );
 }
 
 function CredentialsForm({
@@ -63,6 +107,9 @@ function CredentialsForm({
   const [mcpUrl, setMcpUrl] = useState('');
   const { busy, error, run } = useAction();
   const id = `connect-${integration.provider}`;
+  const key = integration.apiKey;
+  // A user-supplied MCP server without a key to ask for (keyless) shows only its URL field.
+  const asksKey = key !== null;
   const form = useRef<HTMLFormElement>(null);
   // Opened by the keyboard or a click: the first field takes the focus, so typing can start.
   useEffect(() => form.current?.querySelector('input')?.focus(), []);
@@ -73,7 +120,7 @@ function CredentialsForm({
       connect(
         integration,
         {
-          ...(integration.authType === 'api_key' ? { apiKey: apiKey.trim() } : {}),
+          ...(asksKey ? { apiKey: apiKey.trim() } : {}),
           ...(integration.userSuppliedUrl ? { mcpUrl: mcpUrl.trim() } : {}),
         },
         onConnected,
@@ -98,21 +145,30 @@ function CredentialsForm({
           />
         </div>
       )}
-      {integration.authType === 'api_key' && (
+      {asksKey && (
         <div class="field">
-          <label for={`${id}-key`}>API key</label>
+          <label for={`${id}-key`}>{key.label}</label>
           <input
             id={`${id}-key`}
             type="password"
             autocomplete="off"
             spellcheck={false}
             required
+            maxLength={1024}
             aria-describedby={`${id}-key-hint`}
             value={apiKey}
             onInput={(e) => setApiKey(e.currentTarget.value)}
           />
           <span class="hint" id={`${id}-key-hint`}>
-            Stored encrypted on the server and never shown again.
+            {key.help && <>{key.help} </>}
+            {key.docs && /^https?:\/\//i.test(key.docs) && (
+              <>
+                <a href={key.docs} target="_blank" rel="noopener noreferrer">
+                  How to make one<span class="visually-hidden"> (opens in a new tab)</span>
+                </a>{' '}
+              </>
+            )}
+            It is checked with {integration.name} first, then stored encrypted on the server and never shown again.
           </span>
         </div>
       )}

@@ -3,7 +3,7 @@ import type { BuiltinServerName } from './builtin-server-names.ts';
 import { gmailBaseUrl, gmailServer } from './gmail/index.ts';
 import { GOOGLE_CALENDAR_API_BASE_URL, googleCalendarServer } from './google-calendar/index.ts';
 import { ProviderApi, ProviderError, type ProviderApiOptions } from './provider-api.ts';
-import { SLACK_API_BASE_URL, slackServer, slackTokenRefused } from './slack/index.ts';
+import { SLACK_API_BASE_URL, slackServer, SlackWorkspace, slackTokenRefused } from './slack/index.ts';
 
 /** What a built-in server is made from: the provider's API, called with one connection's tokens. */
 export interface BuiltinServerInput {
@@ -23,6 +23,11 @@ interface BuiltinProvider {
   /** How the provider says a token was refused, when not by HTTP 401 (Slack answers 200 `invalid_auth`). */
   tokenRefused?: ProviderApiOptions['tokenRefused'];
   create: BuiltinServerFactory;
+  /**
+   * A cheap call that succeeds only with a token the provider accepts, to check a key a user gives
+   * before it is saved; a provider without one takes no keys.
+   */
+  check?: (api: ProviderApi) => Promise<void>;
 }
 
 export interface BuiltinServersOptions {
@@ -49,6 +54,8 @@ const providers: Record<BuiltinServerName, BuiltinProvider> = {
     tokenRefused: slackTokenRefused,
     // Slack's search takes only the user's own token; without one, the search tools say what to connect.
     create: ({ api, userApi }) => slackServer({ bot: api, user: userApi }),
+    // auth.test answers who the token acts for, and refuses a token Slack does not know.
+    check: async (api) => void (await new SlackWorkspace({ bot: api }).me()),
   },
 };
 
@@ -63,16 +70,7 @@ export class BuiltinServers {
 
   create(name: BuiltinServerName, credentials: BuiltinCredentials, options: { apiUrl?: string | undefined }): McpServer {
     const provider = providers[name];
-    const api = (token: BuiltinCredentials['token']) =>
-      new ProviderApi({
-        name: provider.name,
-        baseUrl: options.apiUrl ?? provider.apiUrl,
-        fetch: this.options.fetch,
-        token,
-        timeoutMs: this.options.timeoutMs,
-        maxResponseBytes: this.options.maxResponseBytes,
-        ...(provider.tokenRefused ? { tokenRefused: provider.tokenRefused } : {}),
-      });
+    const api = (token: BuiltinCredentials['token']) => this.api(provider, token, options);
     const userToken = async () => {
       const token = await credentials.userToken();
       if (!token)
@@ -83,5 +81,28 @@ export class BuiltinServers {
       return token;
     };
     return provider.create({ api: api(credentials.token), userApi: api(userToken) });
+  }
+
+  /**
+   * Proves `key` with the provider's own cheap call, before a connection is saved with it. Throws
+   * the ProviderError the provider's answer gives (status 401 or 403: the key was refused).
+   */
+  async check(name: BuiltinServerName, key: string, options: { apiUrl?: string | undefined }): Promise<void> {
+    const provider = providers[name];
+    if (!provider.check) throw new ProviderError(`${provider.name} takes no key: connect it by signing in.`, 400);
+    // The key is used as given: a refused key is not renewed.
+    await provider.check(this.api(provider, async () => key, options));
+  }
+
+  private api(provider: BuiltinProvider, token: BuiltinCredentials['token'], options: { apiUrl?: string | undefined }): ProviderApi {
+    return new ProviderApi({
+      name: provider.name,
+      baseUrl: options.apiUrl ?? provider.apiUrl,
+      fetch: this.options.fetch,
+      token,
+      timeoutMs: this.options.timeoutMs,
+      maxResponseBytes: this.options.maxResponseBytes,
+      ...(provider.tokenRefused ? { tokenRefused: provider.tokenRefused } : {}),
+    });
   }
 }

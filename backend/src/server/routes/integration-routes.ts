@@ -25,14 +25,34 @@ const integrationSchema = z.object({
   icon: z.string(),
   description: z.string(),
   docs: z.object({ oauth: z.string().optional(), mcp: z.string().optional() }),
-  authType: z.enum(['oauth2', 'api_key', 'none']),
+  authType: z.enum(['oauth2', 'api_key', 'none']).describe("The integration's own way to connect"),
+  methods: z
+    .array(
+      z.object({
+        type: z.enum(['oauth2', 'api_key', 'none']),
+        available: z.boolean(),
+        unavailableReason: z.string().nullable(),
+      }),
+    )
+    .describe(
+      'Every way it can be connected: signing in (oauth2), a key (api_key, sent as apiKey) or nothing; a key works without the OAuth app',
+    ),
+  apiKey: z
+    .object({ label: z.string(), help: z.string().nullable(), docs: z.string().nullable() })
+    .nullable()
+    .describe('What to ask for when it takes a key, and where to make one'),
   userSuppliedUrl: z.boolean().describe('You give the MCP server URL when connecting'),
   available: z.boolean(),
   unavailableReason: z.string().nullable(),
   connection: connectionSchema.nullable(),
 });
 const connectBody = z.strictObject({
-  apiKey: z.string().min(1).max(4096).optional().describe('For integrations that take an API key; stored encrypted, never shown again'),
+  apiKey: z
+    .string()
+    .min(1)
+    .max(4096)
+    .optional()
+    .describe('For integrations that take a key: checked against the server first, then stored encrypted and never shown again'),
   mcpUrl: z.string().max(2000).optional().describe('Your MCP server, for integrations that take one'),
 });
 const discoveredSchema = z.object({
@@ -115,7 +135,8 @@ export const integrationRoutes: FastifyPluginAsyncZod<{
     {
       schema: {
         tags: ['integrations'],
-        summary: 'Connect an integration: OAuth ones answer with the URL to authorise at; API-key and keyless ones connect at once',
+        summary:
+          'Connect an integration: OAuth ones answer with the URL to authorise at; with a key (where taken) or keyless, it connects at once once the server accepts the key',
         params: providerParams,
         body: connectBody.nullish(),
         response: { 200: z.object({ authorizationUrl: z.string() }), 201: z.object({ connection: connectionSchema }) },
