@@ -958,7 +958,16 @@ export interface paths {
           content: {
             'application/json': {
               integrations: {
-                /** @enum {string} */
+                /** @description What to ask for when it takes a key, and where to make one */
+                apiKey: {
+                  docs: string | null;
+                  help: string | null;
+                  label: string;
+                } | null;
+                /**
+                 * @description The integration's own way to connect
+                 * @enum {string}
+                 */
                 authType: 'oauth2' | 'api_key' | 'none';
                 available: boolean;
                 connection: {
@@ -986,6 +995,13 @@ export interface paths {
                   oauth?: string;
                 };
                 icon: string;
+                /** @description Every way it can be connected: signing in (oauth2), a key (api_key, sent as apiKey) or nothing; a key works without the OAuth app */
+                methods: {
+                  available: boolean;
+                  /** @enum {string} */
+                  type: 'oauth2' | 'api_key' | 'none';
+                  unavailableReason: string | null;
+                }[];
                 name: string;
                 provider: string;
                 unavailableReason: string | null;
@@ -1055,7 +1071,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Connect an integration: OAuth ones answer with the URL to authorise at; API-key and keyless ones connect at once */
+    /** Connect an integration: OAuth ones answer with the URL to authorise at; with a key (where taken) or keyless, it connects at once once the server accepts the key */
     post: {
       parameters: {
         query?: never;
@@ -1068,7 +1084,7 @@ export interface paths {
       requestBody: {
         content: {
           'application/json': {
-            /** @description For integrations that take an API key; stored encrypted, never shown again */
+            /** @description For integrations that take a key: checked against the server first, then stored encrypted and never shown again */
             apiKey?: string;
             /** @description Your MCP server, for integrations that take one */
             mcpUrl?: string;
