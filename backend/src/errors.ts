@@ -40,6 +40,7 @@ export const errorCodes = {
   CONFLICT: { status: 409, message: 'The request conflicts with the current state.' },
   EMAIL_TAKEN: { status: 409, message: 'A user with this email already exists.' },
   TEMPLATE_SLUG_TAKEN: { status: 409, message: 'You already have a template with this slug.' },
+  AGENT_SLUG_TAKEN: { status: 409, message: 'You already have an agent with this slug.' },
   INVALID_TRANSITION: { status: 409, message: 'The session cannot change to that status from its current one.' },
   SESSION_LOCKED: { status: 409, message: 'The session was changed by another request at the same time; read it again and retry.' },
   INTEGRATIONS_MISSING: { status: 409, message: 'The template requires integrations you have not connected.' },
@@ -155,6 +156,7 @@ export interface ErrorDetails {
   INTEGRATIONS_MISSING: { missingIntegrations: string[] };
   CONNECTION_BROKEN: { connectionId: string; provider: string };
   EMAIL_TAKEN: { email: string };
+  AGENT_SLUG_TAKEN: { slug: string };
   MISSING_VARIABLES: { missing: string[] };
   INVALID_VARIABLE: { variable: string; type: string } | { variables: string[] };
   RATE_LIMITED: { retryAfter: string };

@@ -193,6 +193,7 @@ export interface paths {
                 isDefault: boolean;
                 model: string | null;
                 name: string;
+                slug: string;
                 templateId: string | null;
                 tools: string[] | null;
                 updatedAt: string;
@@ -218,6 +219,8 @@ export interface paths {
             /** @description provider:model; null or absent follows the configured default */
             model?: string | null;
             name: string;
+            /** @description Unique among your agents; names the agent as a model. On create, absent: made from the name. On change, absent: kept */
+            slug?: string;
             /** Format: uuid */
             templateId?: string | null;
             /** @description An allow-list of tool names; null or absent allows every tool the session is offered */
@@ -241,6 +244,7 @@ export interface paths {
                 isDefault: boolean;
                 model: string | null;
                 name: string;
+                slug: string;
                 templateId: string | null;
                 tools: string[] | null;
                 updatedAt: string;
@@ -290,6 +294,7 @@ export interface paths {
                 isDefault: boolean;
                 model: string | null;
                 name: string;
+                slug: string;
                 templateId: string | null;
                 tools: string[] | null;
                 updatedAt: string;
@@ -316,6 +321,8 @@ export interface paths {
             /** @description provider:model; null or absent follows the configured default */
             model?: string | null;
             name: string;
+            /** @description Unique among your agents; names the agent as a model. On create, absent: made from the name. On change, absent: kept */
+            slug?: string;
             /** Format: uuid */
             templateId?: string | null;
             /** @description An allow-list of tool names; null or absent allows every tool the session is offered */
@@ -339,6 +346,7 @@ export interface paths {
                 isDefault: boolean;
                 model: string | null;
                 name: string;
+                slug: string;
                 templateId: string | null;
                 tools: string[] | null;
                 updatedAt: string;

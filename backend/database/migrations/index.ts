@@ -8,6 +8,7 @@ import * as messages from './0006-messages.ts';
 import * as modelCalls from './0007-model-calls.ts';
 import * as durableExecution from './0008-durable-execution.ts';
 import * as integrations from './0009-integrations.ts';
+import * as agentSlugs from './0011-agent-slugs.ts';
 import * as vectorExtension from './vector/v0001-vector-extension.ts';
 import * as knowledgeEmbeddings from './vector/v0002-knowledge-embeddings.ts';
 import * as hnswRecall from './vector/v0003-hnsw-recall.ts';
@@ -33,6 +34,7 @@ export const coreMigrations: Record<string, Migration> = {
   '0007-model-calls': modelCalls,
   '0008-durable-execution': durableExecution,
   '0009-integrations': integrations,
+  '0011-agent-slugs': agentSlugs,
 };
 
 export const vectorMigrations: Record<string, Migration> = {
