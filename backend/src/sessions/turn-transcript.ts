@@ -89,6 +89,23 @@ export class TurnTranscript {
     return row !== undefined;
   }
 
+  /**
+   * The tokens a turn's model calls used, failed and cancelled ones included: what the turn cost
+   * in tokens, from the record that outlives the transcript (model_calls).
+   */
+  async turnUsage(sessionId: string, turnId: string): Promise<{ inputTokens: number; outputTokens: number }> {
+    const row = await this.database.db
+      .selectFrom('model_calls')
+      .select((eb) => [
+        eb.fn.coalesce(eb.fn.sum<string>('input_tokens'), sql<string>`0`).as('input'),
+        eb.fn.coalesce(eb.fn.sum<string>('output_tokens'), sql<string>`0`).as('output'),
+      ])
+      .where('session_id', '=', sessionId)
+      .where('turn_id', '=', turnId)
+      .executeTakeFirstOrThrow();
+    return { inputTokens: Number(row.input), outputTokens: Number(row.output) };
+  }
+
   /** What the user's model calls cost this calendar month (UTC), failed and cancelled ones included. */
   async spentThisMonth(userId: string): Promise<number> {
     const row = await this.database.db

@@ -1,0 +1,141 @@
+import { AppError } from '../errors.ts';
+import type { TurnFollower } from './turn-follower.ts';
+
+export interface CompletionUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+export type FinishReason = 'stop' | 'length';
+
+export interface ChatCompletion {
+  id: string;
+  object: 'chat.completion';
+  created: number;
+  model: string;
+  choices: Array<{ index: 0; message: { role: 'assistant'; content: string; refusal: null }; finish_reason: FinishReason; logprobs: null }>;
+  usage: CompletionUsage;
+}
+
+export interface ChatCompletionChunk {
+  id: string;
+  object: 'chat.completion.chunk';
+  created: number;
+  model: string;
+  choices: Array<{ index: 0; delta: { role?: 'assistant'; content?: string }; finish_reason: FinishReason | null; logprobs: null }>;
+  usage?: CompletionUsage | null;
+}
+
+export interface CompletionTurnDeps {
+  follower: TurnFollower;
+  sessionId: string;
+  turnId: string;
+  /** The client's own `model` value, echoed as OpenAI does. */
+  model: string;
+  /** The tokens the turn's model calls used, read once it has ended. */
+  usage: () => Promise<{ inputTokens: number; outputTokens: number }>;
+}
+
+/**
+ * One chat completion: a turn that has started, seen as OpenAI's `chat.completion` (`result`) or
+ * as `chat.completion.chunk`s (`chunks`). The turn is durable and goes on whatever happens here:
+ * a client that leaves (`close`) or a wait that runs out only stops the following.
+ */
+export class CompletionTurn {
+  readonly id: string;
+  readonly sessionId: string;
+  readonly turnId: string;
+  private readonly created = Math.floor(Date.now() / 1000);
+
+  constructor(private readonly deps: CompletionTurnDeps) {
+    this.id = `chatcmpl-${deps.turnId}`;
+    this.sessionId = deps.sessionId;
+    this.turnId = deps.turnId;
+  }
+
+  /** Waits for the turn's end: its answer, or the AppError it ended with (TURN_TIMEOUT past the wait). */
+  async result(): Promise<ChatCompletion> {
+    const finish = await this.finish();
+    return {
+      id: this.id,
+      object: 'chat.completion',
+      created: this.created,
+      model: this.deps.model,
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: this.deps.follower.answer(), refusal: null },
+          finish_reason: finish,
+          logprobs: null,
+        },
+      ],
+      usage: await this.usage(),
+    };
+  }
+
+  /**
+   * The answer as chunks: the role first, the text as the turn streams it, a last chunk with the
+   * finish reason, and (when asked) one with the usage. Throws the turn's AppError if it fails;
+   * ends quietly once `close` is called.
+   */
+  async *chunks(options: { includeUsage: boolean }): AsyncGenerator<ChatCompletionChunk> {
+    const { follower } = this.deps;
+    const pieces: string[] = [];
+    let ended = false;
+    let wake: (() => void) | undefined;
+    follower.onText((text) => {
+      pieces.push(text);
+      wake?.();
+    });
+    void follower.end.then(() => {
+      ended = true;
+      wake?.();
+    });
+    yield this.chunk({ role: 'assistant', content: '' }, null);
+    for (;;) {
+      while (pieces.length) yield this.chunk({ content: pieces.shift()! }, null);
+      if (ended) break;
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+    }
+    const end = await follower.end;
+    if (end.kind === 'closed') return;
+    const finish = await this.finish();
+    yield this.chunk({}, finish);
+    if (options.includeUsage) yield { ...this.chunk({}, null), choices: [], usage: await this.usage() };
+  }
+
+  /** Stops following: the client went away. */
+  close(): void {
+    this.deps.follower.close();
+  }
+
+  private async finish(): Promise<FinishReason> {
+    const end = await this.deps.follower.end;
+    if (end.kind === 'error') throw end.error;
+    if (end.kind === 'timeout')
+      throw new AppError(
+        'TURN_TIMEOUT',
+        `The turn did not end within the time this request waits; it goes on in session ${this.sessionId}, where its answer will be.`,
+        { details: { sessionId: this.sessionId, turnId: this.turnId } },
+      );
+    if (end.kind === 'closed') throw new AppError('INTERNAL', 'The completion was closed before its turn ended.');
+    return end.status === 'step_limit' ? 'length' : 'stop';
+  }
+
+  private async usage(): Promise<CompletionUsage> {
+    const { inputTokens, outputTokens } = await this.deps.usage();
+    return { prompt_tokens: inputTokens, completion_tokens: outputTokens, total_tokens: inputTokens + outputTokens };
+  }
+
+  private chunk(delta: ChatCompletionChunk['choices'][0]['delta'], finish: FinishReason | null): ChatCompletionChunk {
+    return {
+      id: this.id,
+      object: 'chat.completion.chunk',
+      created: this.created,
+      model: this.deps.model,
+      choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
+    };
+  }
+}
