@@ -1,4 +1,4 @@
-import OpenAI, { AuthenticationError, BadRequestError, NotFoundError } from 'openai';
+import OpenAI, { APIError, AuthenticationError, BadRequestError, NotFoundError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeChatCompletions, type FakeChatCompletions } from '../../test/fake-chat-completions.ts';
 import { bearer, createTestApp, type TestApp } from '../../test/test-app.ts';
@@ -16,7 +16,11 @@ describe('the OpenAI-compatible chat completions endpoint, with the official ope
 
   beforeAll(async () => {
     fake = await startFakeChatCompletions();
-    t = await createTestApp('pglite', { MODEL_ENDPOINTS: `fake=${fake.url}`, MODEL_MAX_RETRIES: '0' });
+    t = await createTestApp('pglite', {
+      MODEL_ENDPOINTS: `fake=${fake.url}`,
+      MODEL_MAX_RETRIES: '0',
+      CHAT_COMPLETIONS_MAX_WAIT_MS: '3000',
+    });
     await t.app.listen({ port: 0, host: '127.0.0.1' });
     baseURL = `http://127.0.0.1:${(t.app.server.address() as { port: number }).port}/v1/openai`;
     client = new OpenAI({ baseURL, apiKey: t.userToken, maxRetries: 0 });
@@ -212,5 +216,59 @@ describe('the OpenAI-compatible chat completions endpoint, with the official ope
     let text = '';
     for await (const chunk of stream.data) text += chunk.choices[0]?.delta.content ?? '';
     expect(text).toBe('Slow answer.');
+  });
+
+  it('ends only the stream when the client goes away: the turn finishes in its session', async () => {
+    fake.replies.push({ kind: 'text', text: 'This answer outlives its reader.', pieceLength: 4, pieceDelayMs: 60 });
+    const { data: stream, response } = await client.chat.completions
+      .create({ model: 'support-desk', messages: [{ role: 'user', content: 'Long one' }], stream: true })
+      .withResponse();
+    const sessionId = response.headers.get('x-agentry-session')!;
+    for await (const chunk of stream) if (chunk.choices[0]?.delta.content) break; // leaves: the client aborts the request
+    const session = async () =>
+      (await t.app.inject({ method: 'GET', url: `/v1/sessions/${sessionId}`, headers: bearer(t.userToken) })).json().session;
+    await expect.poll(async () => (await session()).activeTurn, { timeout: 10_000 }).toBeNull();
+    const messages = await t.app.inject({
+      method: 'GET',
+      url: `/v1/conversations/${(await session()).conversationId}/messages`,
+      headers: bearer(t.userToken),
+    });
+    expect(messages.json().messages.at(-1)).toMatchObject({ role: 'assistant', content: 'This answer outlives its reader.' });
+  });
+
+  it('stops waiting at CHAT_COMPLETIONS_MAX_WAIT_MS: 504 TURN_TIMEOUT naming the session, whose turn goes on', async () => {
+    fake.replies.push({ kind: 'stall' });
+    const started = Date.now();
+    const error = await client.chat.completions
+      .create({ model: 'support-desk', messages: [{ role: 'user', content: 'Stall' }] })
+      .catch((e) => e);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2900);
+    expect(error.status).toBe(504);
+    expect(error.error).toMatchObject({ code: 'TURN_TIMEOUT', type: 'server_error' });
+    const sessionId = error.headers.get('x-agentry-session');
+    expect(error.error.message).toContain(sessionId);
+    const session = await t.app.inject({ method: 'GET', url: `/v1/sessions/${sessionId}`, headers: bearer(t.userToken) });
+    expect(session.json().session.activeTurn).toMatchObject({ status: 'running' });
+    await t.app.inject({ method: 'POST', url: `/v1/sessions/${sessionId}/cancel`, headers: bearer(t.userToken) });
+  });
+
+  it("reports a turn that fails in OpenAI's shape: an error status, or an error event in a stream", async () => {
+    fake.replies.push({ kind: 'fail', status: 500 });
+    const whole = await client.chat.completions
+      .create({ model: 'support-desk', messages: [{ role: 'user', content: 'Fail' }] })
+      .catch((e) => e);
+    expect(whole.status).toBe(502);
+    expect(whole.error).toMatchObject({ code: 'MODEL_API_ERROR', type: 'server_error' });
+    fake.replies.push({ kind: 'fail', status: 500 });
+    const stream = await client.chat.completions.create({
+      model: 'support-desk',
+      messages: [{ role: 'user', content: 'Fail' }],
+      stream: true,
+    });
+    const failure = await (async () => {
+      for await (const chunk of stream) void chunk;
+    })().catch((e) => e);
+    expect(failure).toBeInstanceOf(APIError);
+    expect(failure.error).toMatchObject({ code: 'MODEL_API_ERROR' });
   });
 });
