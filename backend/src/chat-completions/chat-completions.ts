@@ -54,14 +54,17 @@ export class ChatCompletions {
         details: { issues: [{ path: 'headers.x-agentry-session', message: 'must be a UUID' }] },
       });
     const named = (options.sessionId ?? (request.user && isUuid(request.user) ? request.user : undefined))?.toLowerCase();
-    const target = await this.models.resolve(user.id, request.model);
     const content = turnContent(request.messages, { continuing: named !== undefined });
+    // The model is checked even when a session is named (its agent stays the session's): a typo is a 404 either way.
+    const [target, continued] = await Promise.all([
+      this.models.resolve(user.id, request.model),
+      named ? sessions.mainConversation(user.id, named) : undefined,
+    ]);
     let sessionId: string;
     let conversationId: string | undefined;
     if (named) {
-      if (!(await sessions.owns(user.id, named))) throw new AppError('SESSION_NOT_FOUND', `There is no session ${named} of yours.`);
       sessionId = named;
-      conversationId = (await sessions.conversations(user.id, named))[0]?.id;
+      conversationId = continued;
     } else {
       const { session } = await sessions.create(
         user,
@@ -75,14 +78,15 @@ export class ChatCompletions {
     const follower = new TurnFollower(this.deps.bus, sessionId);
     try {
       if (!conversationId) throw new AppError('CONFLICT', 'The session has no conversation to continue.');
-      const { turnId, messageId } = await runner.send(user, conversationId, content);
+      const { turnId, messageId, done } = await runner.send(user, conversationId, content);
       follower.follow({ turnId, userMessageId: messageId, maxWaitMs: this.deps.maxWaitMs });
       return new CompletionTurn({
         follower,
         sessionId,
         turnId,
         model: request.model,
-        usage: () => sessions.turns.transcript.turnUsage(sessionId, turnId),
+        done,
+        answer: () => sessions.turns.transcript.turnAnswer(sessionId, turnId),
       });
     } catch (error) {
       follower.close();

@@ -1,5 +1,6 @@
+import type { TurnOutcome } from '../agent/index.ts';
 import { AppError } from '../errors.ts';
-import type { TurnFollower } from './turn-follower.ts';
+import { turnError, type FollowedEnd, type TurnFollower } from './turn-follower.ts';
 
 export interface CompletionUsage {
   prompt_tokens: number;
@@ -33,8 +34,10 @@ export interface CompletionTurnDeps {
   turnId: string;
   /** The client's own `model` value, echoed as OpenAI does. */
   model: string;
-  /** The tokens the turn's model calls used, read once it has ended. */
-  usage: () => Promise<{ inputTokens: number; outputTokens: number }>;
+  /** Settles when this instance's execution of the turn ends (`running`: it let the turn go to another instance). */
+  done: Promise<TurnOutcome>;
+  /** The turn's recorded text and the tokens its model calls used, read once it has ended. */
+  answer: () => Promise<{ text: string; usage: { inputTokens: number; outputTokens: number } }>;
 }
 
 /**
@@ -54,23 +57,23 @@ export class CompletionTurn {
     this.turnId = deps.turnId;
   }
 
-  /** Waits for the turn's end: its answer, or the AppError it ended with (TURN_TIMEOUT past the wait). */
+  /**
+   * Waits for the turn's end: its answer as recorded, or the AppError it ended with (TURN_TIMEOUT
+   * past the wait). The execution here usually ends it, so its outcome answers at once; a turn it
+   * let go is followed to its end on the bus.
+   */
   async result(): Promise<ChatCompletion> {
-    const finish = await this.finish();
+    const first = await Promise.race([this.deps.done.then((outcome) => ({ outcome })), this.deps.follower.end.then((end) => ({ end }))]);
+    const finish =
+      'outcome' in first && first.outcome.status !== 'running' ? finishOf(first.outcome) : this.finishOf(await this.deps.follower.end);
+    const { text, usage } = await this.deps.answer();
     return {
       id: this.id,
       object: 'chat.completion',
       created: this.created,
       model: this.deps.model,
-      choices: [
-        {
-          index: 0,
-          message: { role: 'assistant', content: this.deps.follower.answer(), refusal: null },
-          finish_reason: finish,
-          logprobs: null,
-        },
-      ],
-      usage: await this.usage(),
+      choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null }, finish_reason: finish, logprobs: null }],
+      usage: toUsage(usage),
     };
   }
 
@@ -101,9 +104,8 @@ export class CompletionTurn {
     }
     const end = await follower.end;
     if (end.kind === 'closed') return;
-    const finish = await this.finish();
-    yield this.chunk({}, finish);
-    if (options.includeUsage) yield { ...this.chunk({}, null), choices: [], usage: await this.usage() };
+    yield this.chunk({}, this.finishOf(end));
+    if (options.includeUsage) yield { ...this.chunk({}, null), choices: [], usage: toUsage((await this.deps.answer()).usage) };
   }
 
   /** Stops following: the client went away. */
@@ -111,8 +113,7 @@ export class CompletionTurn {
     this.deps.follower.close();
   }
 
-  private async finish(): Promise<FinishReason> {
-    const end = await this.deps.follower.end;
+  private finishOf(end: FollowedEnd): FinishReason {
     if (end.kind === 'error') throw end.error;
     if (end.kind === 'timeout')
       throw new AppError(
@@ -124,11 +125,6 @@ export class CompletionTurn {
     return end.status === 'step_limit' ? 'length' : 'stop';
   }
 
-  private async usage(): Promise<CompletionUsage> {
-    const { inputTokens, outputTokens } = await this.deps.usage();
-    return { prompt_tokens: inputTokens, completion_tokens: outputTokens, total_tokens: inputTokens + outputTokens };
-  }
-
   private chunk(delta: ChatCompletionChunk['choices'][0]['delta'], finish: FinishReason | null): ChatCompletionChunk {
     return {
       id: this.id,
@@ -138,4 +134,14 @@ export class CompletionTurn {
       choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
     };
   }
+}
+
+function finishOf(outcome: TurnOutcome): FinishReason {
+  if (outcome.status === 'failed') throw turnError(outcome.error);
+  if (outcome.status === 'suspended') throw new AppError('TOOL_OUTCOME_UNKNOWN');
+  return outcome.status === 'step_limit' ? 'length' : 'stop';
+}
+
+function toUsage(usage: { inputTokens: number; outputTokens: number }): CompletionUsage {
+  return { prompt_tokens: usage.inputTokens, completion_tokens: usage.outputTokens, total_tokens: usage.inputTokens + usage.outputTokens };
 }

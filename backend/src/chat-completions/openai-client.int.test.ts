@@ -271,4 +271,38 @@ describe('the OpenAI-compatible chat completions endpoint, with the official ope
     expect(failure).toBeInstanceOf(APIError);
     expect(failure.error).toMatchObject({ code: 'MODEL_API_ERROR' });
   });
+
+  it('runs a template named as the model: a session of that template with its default variables', async () => {
+    const template = await t.app.inject({
+      method: 'POST',
+      url: '/v1/templates',
+      headers: bearer(t.userToken),
+      payload: {
+        slug: 'daily-brief',
+        name: 'Daily brief',
+        description: 'Writes a brief.',
+        category: 'Reporting',
+        systemPrompt: 'Write a {{tone}} brief.',
+        variables: [{ name: 'tone', type: 'string', default: 'short' }],
+        steps: [{ instruction: 'Write it.' }],
+        model: 'fake:gpt-test',
+      },
+    });
+    expect(template.statusCode, template.body).toBe(201);
+    expect((await client.models.list()).data.map((m) => m.id)).toContain('daily-brief');
+    const { data, response } = await client.chat.completions
+      .create({ model: 'daily-brief', messages: [{ role: 'user', content: 'Brief me' }] })
+      .withResponse();
+    expect(data.choices[0]!.message.content).toBe('You said: Brief me');
+    const session = await t.app.inject({
+      method: 'GET',
+      url: `/v1/sessions/${response.headers.get('x-agentry-session')}`,
+      headers: bearer(t.userToken),
+    });
+    expect(session.json().session).toMatchObject({ templateId: template.json().template.id, variables: { tone: 'short' } });
+    expect(fake.requests.at(-1)!.body.messages[0]).toMatchObject({
+      role: 'system',
+      content: expect.stringContaining('Write a <value name="tone">short</value> brief.'),
+    });
+  });
 });

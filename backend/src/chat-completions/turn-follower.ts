@@ -1,5 +1,11 @@
-import { AppError, isAppErrorCode } from '../errors.ts';
+import { AppError, isAppErrorCode, type ReportedError } from '../errors.ts';
 import type { EventBus, StoredEvent } from '../events/index.ts';
+
+/** A turn's failure as the AppError a client is answered with. */
+export function turnError(error: ReportedError | undefined): AppError {
+  const { code, message } = error ?? { code: 'INTERNAL', message: 'The turn failed.' };
+  return new AppError(isAppErrorCode(code) ? code : 'INTERNAL', message);
+}
 
 /** How a followed turn ended, as far as a chat-completion client needs to know. */
 export type FollowedEnd =
@@ -96,10 +102,8 @@ export class TurnFollower {
         break;
       case 'turn.ended':
         if (event.data.turnId !== this.turnId) break;
-        if (event.data.status === 'failed') {
-          const { code, message } = event.data.error ?? { code: 'INTERNAL', message: 'The turn failed.' };
-          this.settle({ kind: 'error', error: new AppError(isAppErrorCode(code) ? code : 'INTERNAL', message) });
-        } else this.settle({ kind: 'ended', status: event.data.status });
+        if (event.data.status === 'failed') this.settle({ kind: 'error', error: turnError(event.data.error) });
+        else this.settle({ kind: 'ended', status: event.data.status });
         break;
       case 'session.status_changed':
         // A tool call whose outcome a crash left unknown pauses the session until the user decides.

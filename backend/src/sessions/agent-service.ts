@@ -75,16 +75,14 @@ export class AgentService {
     return rows.map(toView);
   }
 
-  /** The user's agent by its slug, or undefined. */
+  /** The user's agent by its slug, or undefined (the default agent, `assistant`, is made on first use). */
   async bySlug(userId: string, slug: string): Promise<AgentView | undefined> {
-    await this.defaultAgent(userId);
-    const row = await this.deps.database.db
-      .selectFrom('agents')
-      .selectAll()
-      .where('user_id', '=', userId)
-      .where('slug', '=', slug)
-      .executeTakeFirst();
-    return row && toView(row);
+    const find = () =>
+      this.deps.database.db.selectFrom('agents').selectAll().where('user_id', '=', userId).where('slug', '=', slug).executeTakeFirst();
+    const row = await find();
+    if (row) return toView(row);
+    const created = await this.defaultAgent(userId);
+    return created.slug === slug ? created : undefined;
   }
 
   async get(userId: string, id: string): Promise<AgentView> {
