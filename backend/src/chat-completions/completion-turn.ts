@@ -63,9 +63,14 @@ export class CompletionTurn {
    * let go is followed to its end on the bus.
    */
   async result(): Promise<ChatCompletion> {
-    const first = await Promise.race([this.deps.done.then((outcome) => ({ outcome })), this.deps.follower.end.then((end) => ({ end }))]);
-    const finish =
-      'outcome' in first && first.outcome.status !== 'running' ? finishOf(first.outcome) : this.finishOf(await this.deps.follower.end);
+    let finish: FinishReason;
+    try {
+      const first = await Promise.race([this.deps.done.then((outcome) => ({ outcome })), this.deps.follower.end.then((end) => ({ end }))]);
+      finish =
+        'outcome' in first && first.outcome.status !== 'running' ? finishOf(first.outcome) : this.finishOf(await this.deps.follower.end);
+    } finally {
+      this.deps.follower.close(); // answered: nothing more to hear
+    }
     const { text, usage } = await this.deps.answer();
     return {
       id: this.id,
