@@ -198,7 +198,7 @@ describe('the OpenAI-compatible chat completions endpoint, with the official ope
     expect(await errorOf(huge)).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
     const unknownPath = await fetch(`${baseURL}/completions`, { method: 'POST', headers: bearer(t.userToken) });
     expect(unknownPath.status).toBe(404);
-    expect(await errorOf(unknownPath)).toMatchObject({ code: 'NOT_FOUND' });
+    expect(await errorOf(unknownPath)).toMatchObject({ code: 'NOT_FOUND', type: 'invalid_request_error', param: null });
     expect(await sessionCount()).toBe(before);
   });
 
