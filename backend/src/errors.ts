@@ -11,6 +11,7 @@ export const errorCodes = {
   TEMPLATE_INVALID: { status: 400, message: 'The template is not valid.' },
   UNKNOWN_MODEL: { status: 400, message: 'There is no such language model on this installation.' },
   INVALID_JSON: { status: 400, message: 'The request body is not valid JSON.' },
+  UNSUPPORTED_PARAMETER: { status: 400, message: 'This parameter is not supported here.' },
   FORBIDDEN_KEY: { status: 400, message: 'The request contains a forbidden key ("__proto__", "constructor" or "prototype").' },
   BODY_NOT_ALLOWED: { status: 400, message: 'This route takes no request body.' },
   OUTBOUND_REFUSED: { status: 400, message: 'Requests to this address are not allowed.' },
@@ -31,6 +32,7 @@ export const errorCodes = {
   NOT_FOUND: { status: 404, message: 'Not found.' },
   TEMPLATE_NOT_FOUND: { status: 404, message: 'There is no such template.' },
   AGENT_NOT_FOUND: { status: 404, message: 'There is no such agent.' },
+  MODEL_NOT_FOUND: { status: 404, message: 'No agent or template of yours has this name: GET /v1/openai/models lists them.' },
   SESSION_NOT_FOUND: { status: 404, message: 'There is no such session.' },
   CONVERSATION_NOT_FOUND: { status: 404, message: 'There is no such conversation.' },
   CHECKPOINT_NOT_FOUND: { status: 404, message: 'This session has no such checkpoint.' },
@@ -41,6 +43,7 @@ export const errorCodes = {
   CONFLICT: { status: 409, message: 'The request conflicts with the current state.' },
   EMAIL_TAKEN: { status: 409, message: 'A user with this email already exists.' },
   TEMPLATE_SLUG_TAKEN: { status: 409, message: 'You already have a template with this slug.' },
+  AGENT_SLUG_TAKEN: { status: 409, message: 'You already have an agent with this slug.' },
   INVALID_TRANSITION: { status: 409, message: 'The session cannot change to that status from its current one.' },
   SESSION_LOCKED: { status: 409, message: 'The session was changed by another request at the same time; read it again and retry.' },
   INTEGRATIONS_MISSING: { status: 409, message: 'The template requires integrations you have not connected.' },
@@ -94,6 +97,10 @@ export const errorCodes = {
     message: 'The console has not been built: run "npm run build" (npm ci does it), then start the server again. The API works without it.',
   },
   SHUTTING_DOWN: { status: 503, message: 'The server is shutting down; retry on another instance.' },
+  TURN_TIMEOUT: {
+    status: 504,
+    message: 'The turn did not end within the time this request waits for it; it goes on in its session, where its answer will be.',
+  },
   MODEL_TIMEOUT: { status: 504, message: 'The language model stopped responding; retry later.' },
   // Start-up and CLI errors: never an HTTP response, but they share the registry so messages stay in one place.
   CONFIG_INVALID: { status: 500, message: 'The configuration is not valid.' },
@@ -162,6 +169,10 @@ export interface ErrorDetails {
   INTEGRATIONS_MISSING: { missingIntegrations: string[] };
   CONNECTION_BROKEN: { connectionId: string; provider: string };
   EMAIL_TAKEN: { email: string };
+  AGENT_SLUG_TAKEN: { slug: string };
+  MODEL_NOT_FOUND: { model: string };
+  UNSUPPORTED_PARAMETER: { param: string };
+  TURN_TIMEOUT: { sessionId: string; turnId: string };
   MISSING_VARIABLES: { missing: string[] };
   INVALID_VARIABLE: { variable: string; type: string } | { variables: string[] };
   RATE_LIMITED: { retryAfter: string };

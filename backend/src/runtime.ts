@@ -9,6 +9,7 @@ import { createEventSystem, type EventBus } from './events/index.ts';
 import { Features } from './features.ts';
 import { faultInjector } from './fault-injection.ts';
 import { AgentRunner, ChatBridge, completeSessionTool, loadCustomTools } from './agent/index.ts';
+import { ChatCompletions } from './chat-completions/index.ts';
 import {
   CredentialVault,
   HealthMonitor,
@@ -193,6 +194,7 @@ export async function createRuntime(
       autoExecute: async () => (await features.states()).chatAutoExecute.available,
       today: (timezone) => new Intl.DateTimeFormat('en-CA', { timeZone: timezone }).format(Date.now()),
     }),
+    completions: new ChatCompletions({ agents, templates, sessions, runner, bus: events.bus, maxWaitMs: config.chatCompletions.maxWaitMs }),
     users,
     tokens,
     events,

@@ -193,6 +193,7 @@ export interface paths {
                 isDefault: boolean;
                 model: string | null;
                 name: string;
+                slug: string;
                 templateId: string | null;
                 tools: string[] | null;
                 updatedAt: string;
@@ -218,6 +219,8 @@ export interface paths {
             /** @description provider:model; null or absent follows the configured default */
             model?: string | null;
             name: string;
+            /** @description Unique among your agents; names the agent as a model. On create, absent: made from the name. On change, absent: kept */
+            slug?: string;
             /** Format: uuid */
             templateId?: string | null;
             /** @description An allow-list of tool names; null or absent allows every tool the session is offered */
@@ -241,6 +244,7 @@ export interface paths {
                 isDefault: boolean;
                 model: string | null;
                 name: string;
+                slug: string;
                 templateId: string | null;
                 tools: string[] | null;
                 updatedAt: string;
@@ -290,6 +294,7 @@ export interface paths {
                 isDefault: boolean;
                 model: string | null;
                 name: string;
+                slug: string;
                 templateId: string | null;
                 tools: string[] | null;
                 updatedAt: string;
@@ -316,6 +321,8 @@ export interface paths {
             /** @description provider:model; null or absent follows the configured default */
             model?: string | null;
             name: string;
+            /** @description Unique among your agents; names the agent as a model. On create, absent: made from the name. On change, absent: kept */
+            slug?: string;
             /** Format: uuid */
             templateId?: string | null;
             /** @description An allow-list of tool names; null or absent allows every tool the session is offered */
@@ -339,6 +346,7 @@ export interface paths {
                 isDefault: boolean;
                 model: string | null;
                 name: string;
+                slug: string;
                 templateId: string | null;
                 tools: string[] | null;
                 updatedAt: string;
@@ -1879,6 +1887,188 @@ export interface paths {
             [name: string]: unknown;
           };
           content?: never;
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/openai/chat/completions': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** OpenAI-compatible chat completion: the messages become a turn of a session (x-agentry-session names one to continue); stream: true answers server-sent chunks */
+    post: {
+      parameters: {
+        query?: never;
+        header?: {
+          'x-agentry-session'?: string;
+        };
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            messages: ({
+              content?:
+                | string
+                | (
+                    | {
+                        text: string;
+                        /** @enum {string} */
+                        type: 'text';
+                      }
+                    | ({
+                        type: string;
+                      } & {
+                        [key: string]: unknown;
+                      })
+                  )[];
+              name?: string;
+              /** @enum {string} */
+              role: 'system' | 'developer' | 'user' | 'assistant' | 'tool' | 'function';
+            } & {
+              [key: string]: unknown;
+            })[];
+            /** @description An agent (id or slug) or a template slug: GET /v1/openai/models lists them */
+            model: string;
+            n?: number | null;
+            stream?: boolean | null;
+            stream_options?:
+              | ({
+                  include_usage?: boolean | null;
+                } & {
+                  [key: string]: unknown;
+                })
+              | null;
+            /** @description A session id continues that session; any other value is the client's own label */
+            user?: string | null;
+          } & {
+            [key: string]: unknown;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: {
+                code: string;
+                message: string;
+                param: string | null;
+                type: string;
+              };
+            };
+          };
+        };
+        /** @description Default Response */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: {
+                code: string;
+                message: string;
+                param: string | null;
+                type: string;
+              };
+            };
+          };
+        };
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              choices: {
+                /** @enum {string} */
+                finish_reason: 'stop' | 'length';
+                index: number;
+                logprobs: {
+                  [key: string]: unknown;
+                } | null;
+                message: {
+                  content: string;
+                  refusal: string | null;
+                  /** @enum {string} */
+                  role: 'assistant';
+                };
+              }[];
+              created: number;
+              id: string;
+              model: string;
+              /** @enum {string} */
+              object: 'chat.completion';
+              usage: {
+                completion_tokens: number;
+                prompt_tokens: number;
+                total_tokens: number;
+              };
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/openai/models': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** OpenAI-compatible: your agents (by slug) and templates, as models */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              data: {
+                created: number;
+                id: string;
+                /** @enum {string} */
+                object: 'model';
+                owned_by: string;
+              }[];
+              /** @enum {string} */
+              object: 'list';
+            };
+          };
         };
       };
     };

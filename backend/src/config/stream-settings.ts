@@ -9,6 +9,11 @@ export const streamSettings = {
     .describe(
       'How long one event stream (a WebSocket or server-sent events) may stay open, whatever its token; then it ends and its client reconnects and resumes from its last event id.',
     ),
+  CHAT_COMPLETIONS_MAX_WAIT_MS: int(1000, 2 ** 31 - 1)
+    .default(600_000)
+    .describe(
+      'How long one OpenAI-compatible chat completion (streamed or not) waits for its turn; then it answers 504 TURN_TIMEOUT and the turn goes on in its session.',
+    ),
   WS_ALLOWED_ORIGINS: z
     .string()
     .optional()

@@ -142,6 +142,7 @@ export function toConfig(raw: Settings, cwd: string, env: NodeJS.ProcessEnv) {
       maxBufferedBytes: raw.WS_MAX_BUFFERED_BYTES,
     },
     serverSentEvents: { maxStreamsPerUser: raw.SSE_MAX_STREAMS_PER_USER },
+    chatCompletions: { maxWaitMs: raw.CHAT_COMPLETIONS_MAX_WAIT_MS },
   };
 }
 

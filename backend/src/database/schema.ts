@@ -175,6 +175,8 @@ export interface AgentsTable {
   id: Generated<string>;
   user_id: string;
   name: string;
+  /** Unique per user, `[a-z0-9-]`: how a client names the agent as a model. */
+  slug: Generated<string>;
   instructions: Generated<string>;
   /** Null: the configured default model. */
   model: string | null;

@@ -12,6 +12,7 @@ import type { Features } from '../features.ts';
 import type { IntegrationService, IntegrationTools } from '../integrations/index.ts';
 import type { KnowledgeBase, KnowledgeSearch } from '../knowledge/index.ts';
 import type { AgentRunner, ChatBridge } from '../agent/index.ts';
+import type { ChatCompletions } from '../chat-completions/index.ts';
 import type { AgentService, SessionService } from '../sessions/index.ts';
 import type { TemplateService } from '../templates/index.ts';
 import { apiDocsPage } from './api-docs-page.ts';
@@ -36,6 +37,7 @@ import { sessionRoutes } from './routes/session-routes.ts';
 import { turnRoutes } from './routes/turn-routes.ts';
 import { templateRoutes } from './routes/template-routes.ts';
 import { meRoutes } from './routes/me-routes.ts';
+import { openaiRoutes } from './routes/openai-routes.ts';
 import { tokenRoutes } from './routes/token-routes.ts';
 import { userRoutes } from './routes/user-routes.ts';
 import { isStorableText } from './untrusted-input.ts';
@@ -58,6 +60,7 @@ export interface AppServices {
   sessions: SessionService;
   runner: AgentRunner;
   chat: ChatBridge;
+  completions: ChatCompletions;
   version: string;
 }
 
@@ -201,6 +204,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
     features: services.features,
     version: services.version,
   });
+  await app.register(openaiRoutes, { prefix: '/v1/openai', completions: services.completions, config });
   await installWebSocketGateway(app, { config, tokens: services.tokens, events: services.events, credentials, sessionCookie });
   await installConsoleFiles(app);
   return app;

@@ -2,12 +2,15 @@ import type { PostgresDatabase } from '../database/index.ts';
 import type { AgentsTable } from '../database/index.ts';
 import { AppError } from '../errors.ts';
 import type { Selectable } from 'kysely';
+import { freeAgentSlug, slugFromName } from './agent-slug.ts';
 
 type AgentRow = Selectable<AgentsTable>;
 
 export interface AgentView {
   id: string;
   name: string;
+  /** Unique per user: how a client names the agent as a model (the OpenAI-compatible endpoint). */
+  slug: string;
   instructions: string;
   /** Null: the configured default model. */
   model: string | null;
@@ -21,6 +24,8 @@ export interface AgentView {
 
 export interface AgentInput {
   name: string;
+  /** On create, absent: derived from the name (made unique). On update, absent: unchanged. */
+  slug?: string | undefined;
   instructions?: string | undefined;
   model?: string | null | undefined;
   templateId?: string | null | undefined;
@@ -39,6 +44,7 @@ function toView(row: AgentRow): AgentView {
   return {
     id: row.id,
     name: row.name,
+    slug: row.slug,
     instructions: row.instructions,
     model: row.model,
     templateId: row.template_id,
@@ -69,6 +75,16 @@ export class AgentService {
     return rows.map(toView);
   }
 
+  /** The user's agent by its slug, or undefined (the default agent, `assistant`, is made on first use). */
+  async bySlug(userId: string, slug: string): Promise<AgentView | undefined> {
+    const find = () =>
+      this.deps.database.db.selectFrom('agents').selectAll().where('user_id', '=', userId).where('slug', '=', slug).executeTakeFirst();
+    const row = await find();
+    if (row) return toView(row);
+    const created = await this.defaultAgent(userId);
+    return created.slug === slug ? created : undefined;
+  }
+
   async get(userId: string, id: string): Promise<AgentView> {
     const row = await this.deps.database.db
       .selectFrom('agents')
@@ -90,9 +106,10 @@ export class AgentService {
       .where('is_default', '=', true)
       .executeTakeFirst();
     if (existing) return toView(existing);
+    const slug = await freeAgentSlug(this.deps.database, userId, 'assistant');
     await db
       .insertInto('agents')
-      .values({ user_id: userId, name: 'Assistant', is_default: true, model: null })
+      .values({ user_id: userId, name: 'Assistant', slug, is_default: true, model: null })
       .onConflict((oc) => oc.column('user_id').where('is_default', '=', true).doNothing())
       .execute();
     return toView(
@@ -102,37 +119,46 @@ export class AgentService {
 
   async create(userId: string, input: AgentInput): Promise<AgentView> {
     await this.check(userId, input);
-    const row = await this.deps.database.db
-      .insertInto('agents')
-      .values({
-        user_id: userId,
-        name: input.name,
-        instructions: input.instructions ?? '',
-        model: input.model ?? null,
-        template_id: input.templateId ?? null,
-        tools: input.tools ?? null,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    const slug = input.slug ?? (await freeAgentSlug(this.deps.database, userId, slugFromName(input.name)));
+    const row = await slugTaken(
+      this.deps.database.db
+        .insertInto('agents')
+        .values({
+          user_id: userId,
+          name: input.name,
+          slug,
+          instructions: input.instructions ?? '',
+          model: input.model ?? null,
+          template_id: input.templateId ?? null,
+          tools: input.tools ?? null,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow(),
+      slug,
+    );
     return toView(row);
   }
 
   async update(userId: string, id: string, input: AgentInput): Promise<AgentView> {
     await this.check(userId, input);
-    const row = await this.deps.database.db
-      .updateTable('agents')
-      .set({
-        name: input.name,
-        instructions: input.instructions ?? '',
-        model: input.model ?? null,
-        template_id: input.templateId ?? null,
-        tools: input.tools ?? null,
-        updated_at: new Date(),
-      })
-      .where('id', '=', id)
-      .where('user_id', '=', userId)
-      .returningAll()
-      .executeTakeFirst();
+    const row = await slugTaken(
+      this.deps.database.db
+        .updateTable('agents')
+        .set({
+          name: input.name,
+          ...(input.slug ? { slug: input.slug } : {}),
+          instructions: input.instructions ?? '',
+          model: input.model ?? null,
+          template_id: input.templateId ?? null,
+          tools: input.tools ?? null,
+          updated_at: new Date(),
+        })
+        .where('id', '=', id)
+        .where('user_id', '=', userId)
+        .returningAll()
+        .executeTakeFirst(),
+      input.slug,
+    );
     if (!row) throw new AppError('AGENT_NOT_FOUND');
     return toView(row);
   }
@@ -147,5 +173,17 @@ export class AgentService {
   private async check(userId: string, input: AgentInput): Promise<void> {
     if (input.model) this.deps.checkModel(input.model);
     if (input.templateId) await this.deps.checkTemplate(userId, input.templateId);
+  }
+}
+
+/** A slug another agent of the user has already: 409, with the slug named. */
+async function slugTaken<T>(write: Promise<T>, slug: string | undefined): Promise<T> {
+  if (slug === undefined) return write;
+  try {
+    return await write;
+  } catch (error) {
+    if ((error as { code?: string }).code === '23505' && (error as { constraint?: string }).constraint === 'agents_user_slug_key')
+      throw new AppError('AGENT_SLUG_TAKEN', `You already have an agent with the slug "${slug}".`, { details: { slug } });
+    throw error;
   }
 }

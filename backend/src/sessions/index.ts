@@ -1,4 +1,5 @@
 export { AgentService, type AgentView, type AgentInput } from './agent-service.ts';
+export { agentSlugPattern, agentSlugMaxLength } from './agent-slug.ts';
 export { SessionService, type NewSession, type SessionListQuery } from './session-service.ts';
 export { sessionTopic } from './session-events.ts';
 export { type SessionView } from './session-view.ts';

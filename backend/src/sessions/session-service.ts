@@ -276,6 +276,27 @@ export class SessionService {
     return this.conversationStore.sessionOf({ userId, conversationId });
   }
 
+  /**
+   * The conversation a client continues when it names only the session (its first), in one query
+   * that also checks the session is the user's: 404 SESSION_NOT_FOUND otherwise.
+   */
+  async mainConversation(userId: string, sessionId: string): Promise<string> {
+    const row = isUuid(sessionId)
+      ? await this.deps.database.db
+          .selectFrom('conversations as c')
+          .innerJoin('agent_sessions as s', 's.id', 'c.session_id')
+          .select('c.id')
+          .where('s.id', '=', sessionId)
+          .where('s.user_id', '=', userId)
+          .orderBy('c.created_at')
+          .orderBy('c.id')
+          .limit(1)
+          .executeTakeFirst()
+      : undefined;
+    if (!row) throw new AppError('SESSION_NOT_FOUND', `There is no session ${sessionId} of yours with a conversation.`);
+    return row.id;
+  }
+
   async conversations(userId: string, sessionId: string): Promise<ConversationView[]> {
     return this.conversationStore.list({ userId, sessionId });
   }

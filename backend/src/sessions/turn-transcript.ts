@@ -108,6 +108,23 @@ export class TurnTranscript {
     return row !== undefined;
   }
 
+  /**
+   * A turn's answer, in one query: its assistant messages' text in order (those with text, a
+   * blank line between), and the tokens its model calls used, failed and cancelled ones included
+   * (from model_calls, the record that outlives the transcript).
+   */
+  async turnAnswer(sessionId: string, turnId: string): Promise<{ text: string; usage: { inputTokens: number; outputTokens: number } }> {
+    const { rows } = await sql<{ text: string | null; input: string; output: string }>`
+      select
+        (select string_agg(content, E'\n\n' order by step, seq) from messages
+          where turn_id = ${turnId} and role = 'assistant' and content <> '') as text,
+        coalesce(sum(input_tokens), 0) as input,
+        coalesce(sum(output_tokens), 0) as output
+      from model_calls where session_id = ${sessionId} and turn_id = ${turnId}`.execute(this.database.db);
+    const row = rows[0]!;
+    return { text: row.text ?? '', usage: { inputTokens: Number(row.input), outputTokens: Number(row.output) } };
+  }
+
   /** What the user's model calls cost this calendar month (UTC), failed and cancelled ones included. */
   async spentThisMonth(userId: string): Promise<number> {
     const row = await this.database.db

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { sessionStatuses, type AgentService, type SessionService } from '../../sessions/index.ts';
+import { agentSlugMaxLength, agentSlugPattern, sessionStatuses, type AgentService, type SessionService } from '../../sessions/index.ts';
 import { principalOf } from '../auth.ts';
 import { idParams } from './schemas.ts';
 
@@ -15,6 +15,12 @@ const toolName = z
   );
 const agentBody = z.strictObject({
   name: z.string().trim().min(1).max(200),
+  slug: z
+    .string()
+    .max(agentSlugMaxLength)
+    .regex(agentSlugPattern, 'must be lower-case letters, digits and single hyphens inside, e.g. "research-helper"')
+    .optional()
+    .describe('Unique among your agents; names the agent as a model. On create, absent: made from the name. On change, absent: kept'),
   instructions: z.string().max(16_000).optional(),
   model: modelId.nullable().optional().describe('provider:model; null or absent follows the configured default'),
   templateId: z.uuid().nullable().optional(),
@@ -28,6 +34,7 @@ const agentBody = z.strictObject({
 const agentSchema = z.object({
   id: z.uuid(),
   name: z.string(),
+  slug: z.string(),
   instructions: z.string(),
   model: z.string().nullable(),
   templateId: z.string().nullable(),
