@@ -17,6 +17,7 @@ import {
   IntegrationTools,
   McpClients,
   OutboundGuard,
+  SandboxData,
   ToolRegistry,
 } from './integrations/index.ts';
 import { KnowledgeBase, KnowledgeSearch, knowledgeSearchTool } from './knowledge/index.ts';
@@ -228,7 +229,9 @@ function createIntegrations(config: Config, database: PostgresDatabase, bus: Eve
   const registry = new ToolRegistry(database, bus);
   const onError = (error: unknown, context: string) => logger.warn({ err: error }, context);
   let integrationTools: IntegrationTools | undefined = undefined;
+  const sandbox = new SandboxData({ database });
   const integrations = new IntegrationService({
+    sandbox,
     database,
     bus,
     registry,
@@ -249,6 +252,7 @@ function createIntegrations(config: Config, database: PostgresDatabase, bus: Eve
     timeoutMs: config.integrations.timeoutMs,
     maxResponseBytes: config.integrations.maxResponseBytes,
     version,
+    sandbox,
   });
   // Doubling from 200 ms, never capped within INTEGRATIONS_MAX_RETRIES (10 at most), and no jitter:
   // a server that blinked gets each delay in full to come back.

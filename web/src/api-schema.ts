@@ -1012,6 +1012,8 @@ export interface paths {
                 }[];
                 name: string;
                 provider: string;
+                /** @description Providers this integration stands in for: its tools carry their names, and templates that require them can run with it (your connection to the real provider wins) */
+                standsIn: string[];
                 unavailableReason: string | null;
                 /** @description You give the MCP server URL when connecting */
                 userSuppliedUrl: boolean;
@@ -1199,6 +1201,48 @@ export interface paths {
                   };
                 }[];
               }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/integrations/sandbox/reset': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Reset your sandbox: its sample mail, calendar and chat are put back (placed at the current time), replacing what you changed there */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              reset: {
+                chatMessages: number;
+                events: number;
+                messages: number;
+              };
             };
           };
         };

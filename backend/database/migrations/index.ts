@@ -10,6 +10,7 @@ import * as durableExecution from './0008-durable-execution.ts';
 import * as integrations from './0009-integrations.ts';
 import * as oauthClientRegistrations from './0010-oauth-client-registrations.ts';
 import * as agentSlugs from './0011-agent-slugs.ts';
+import * as sandbox from './0012-sandbox.ts';
 import * as vectorExtension from './vector/v0001-vector-extension.ts';
 import * as knowledgeEmbeddings from './vector/v0002-knowledge-embeddings.ts';
 import * as hnswRecall from './vector/v0003-hnsw-recall.ts';
@@ -37,6 +38,7 @@ export const coreMigrations: Record<string, Migration> = {
   '0009-integrations': integrations,
   '0010-oauth-client-registrations': oauthClientRegistrations,
   '0011-agent-slugs': agentSlugs,
+  '0012-sandbox': sandbox,
 };
 
 export const vectorMigrations: Record<string, Migration> = {

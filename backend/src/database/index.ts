@@ -33,6 +33,8 @@ export type {
   DocumentStatus,
   KbDocumentsTable,
   JsonText,
+  SandboxChatContent,
+  SandboxMailContent,
 } from './schema.ts';
 export { toJsonText } from './schema.ts';
 export { encodeCursor, decodeCursor } from './page-cursor.ts';

@@ -405,7 +405,67 @@ export interface OAuthClientRegistrationsTable {
   created_at: CreatedAt;
 }
 
+/** A sandbox user whose sample data has been made (see migration 0012). */
+export interface SandboxAccountsTable {
+  user_id: string;
+  seeded_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+/** What a sandbox mail keeps beside its columns: the headers, body and attachment names. */
+export interface SandboxMailContent {
+  from: string;
+  to: string[];
+  cc: string[];
+  bcc: string[];
+  subject: string;
+  body: string;
+  replyTo?: string;
+  attachments: string[];
+}
+
+export interface SandboxMailTable {
+  user_id: string;
+  id: string;
+  thread_id: string;
+  draft_id: string | null;
+  received_at: Timestamp;
+  label_ids: Json<string[]>;
+  message: Json<SandboxMailContent>;
+}
+
+export interface SandboxEventsTable {
+  user_id: string;
+  calendar_id: string;
+  id: string;
+  starts_at: Timestamp;
+  ends_at: Timestamp;
+  status: string;
+  /** The event in Google Calendar's shape (`CalendarEvent` of the calendar connector). */
+  event: Json<Record<string, JsonValue>>;
+}
+
+/** What a sandbox chat message keeps beside its columns. */
+export interface SandboxChatContent {
+  userId: string;
+  userName: string;
+  text: string;
+  /** A thread reply also shown in the channel. */
+  broadcast?: boolean;
+}
+
+export interface SandboxChatTable {
+  user_id: string;
+  channel: string;
+  ts: string;
+  thread_ts: string | null;
+  message: Json<SandboxChatContent>;
+}
+
 export interface DatabaseSchema {
+  sandbox_accounts: SandboxAccountsTable;
+  sandbox_mail: SandboxMailTable;
+  sandbox_events: SandboxEventsTable;
+  sandbox_chat: SandboxChatTable;
   integration_connections: IntegrationConnectionsTable;
   integration_tools: IntegrationToolsTable;
   integration_events: IntegrationEventsTable;

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
-import { builtinServerNames } from './connectors/builtin-server-names.ts';
+import { builtinServerNames, keylessServerNames } from './connectors/builtin-server-names.ts';
 
 /*
  * The integrations catalogue: the one file listing the providers this installation offers, how a
@@ -101,6 +101,12 @@ const entrySchema = z.strictObject({
   /** Connecting with a key as well as by signing in (an `api_key` entry may give it too, for its wording). */
   apiKey: apiKeySchema.optional(),
   mcp: mcpSchema,
+  /**
+   * Providers this entry stands in for (the sandbox: gmail, google-calendar, slack): its server
+   * names their tools as they do, a template that requires one of them can run with it, and a
+   * user's connection to the real provider takes precedence over it.
+   */
+  standsIn: z.array(providerId).max(20).default([]),
 });
 
 const catalogueSchema = z.strictObject({ providers: z.array(entrySchema).max(500) });
@@ -126,6 +132,8 @@ export interface ProviderEntry {
   mcp: RawEntry['mcp'];
   /** Each user supplies the MCP URL when connecting. */
   userSuppliedUrl: boolean;
+  /** Providers this entry stands in for (see the catalogue schema). */
+  standsIn: string[];
   /** Why the entry cannot be connected on this installation in any way; undefined when it can. */
   unavailable?: string;
   /**
@@ -240,11 +248,19 @@ function resolveEntry(
       'CONFIG_INVALID',
       `The integrations catalogue ${file}: "${entry.id}" runs a local command, which takes no user credential: give it auth type none.`,
     );
-  if (mcp.transport === 'builtin' && auth.type === 'none')
+  const keyless = mcp.transport === 'builtin' && keylessServerNames.includes(mcp.server);
+  if (mcp.transport === 'builtin' && !keyless && auth.type === 'none')
     throw new AppError(
       'CONFIG_INVALID',
       `The integrations catalogue ${file}: "${entry.id}" runs a built-in server, which calls its provider with the user's token: give it auth type oauth2 or api_key.`,
     );
+  if (keyless && auth.type !== 'none')
+    throw new AppError(
+      'CONFIG_INVALID',
+      `The integrations catalogue ${file}: "${entry.id}" runs a built-in server that calls no provider and takes no credential: give it auth type none.`,
+    );
+  if (entry.standsIn.includes(entry.id))
+    throw new AppError('CONFIG_INVALID', `The integrations catalogue ${file}: "${entry.id}" cannot stand in for itself.`);
   if (userSuppliedUrl && auth.type === 'oauth2')
     throw new AppError(
       'CONFIG_INVALID',
@@ -290,6 +306,7 @@ function resolveEntry(
     ...(offersKey ? { apiKey: entry.apiKey ?? { label: 'API key' } } : {}),
     mcp,
     userSuppliedUrl,
+    standsIn: entry.standsIn,
     ...(unavailable ? { unavailable } : {}),
     ...(auth.type === 'oauth2' || auth.type === 'mcp' ? withSignIn(unavailable ?? signInUnavailable) : {}),
   };

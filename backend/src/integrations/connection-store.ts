@@ -4,6 +4,7 @@ import { recordAudit, type Actor } from '../accounts/index.ts';
 import type { IntegrationConnectionsTable, PostgresDatabase } from '../database/index.ts';
 import { AppError, type ReportedError } from '../errors.ts';
 import type { Catalogue, ProviderEntry } from './catalogue.ts';
+import { providersMet } from './stand-ins.ts';
 import type { CredentialVault, Credentials } from './credential-vault.ts';
 import type { GrantedTokens } from './oauth-client.ts';
 import type { ToolRegistry } from './tool-registry.ts';
@@ -49,6 +50,8 @@ export interface IntegrationListing {
   apiKey: { label: string; help: string | null; docs: string | null } | null;
   /** Each user gives the MCP server's URL when connecting. */
   userSuppliedUrl: boolean;
+  /** Providers this entry stands in for (the sandbox: gmail, google-calendar, slack). */
+  standsIn: string[];
   available: boolean;
   unavailableReason: string | null;
   connection: ConnectionView | null;
@@ -87,6 +90,7 @@ export class ConnectionStore {
         methods: connectMethods(entry),
         apiKey: entry.apiKey ? { label: entry.apiKey.label, help: entry.apiKey.help ?? null, docs: entry.apiKey.docs ?? null } : null,
         userSuppliedUrl: entry.userSuppliedUrl,
+        standsIn: entry.standsIn,
         available: !entry.unavailable,
         unavailableReason: entry.unavailable ?? null,
         connection: row ? toView(row) : null,
@@ -102,6 +106,7 @@ export class ConnectionStore {
       methods: [],
       apiKey: null,
       userSuppliedUrl: false,
+      standsIn: [],
       available: false,
       unavailableReason: 'This integration is no longer offered on this installation: disconnect it.',
       connection: toView(row),
@@ -125,7 +130,7 @@ export class ConnectionStore {
     return rows.map(toView);
   }
 
-  /** Provider ids of the user's usable connections. */
+  /** Provider ids the user's usable connections provide: their own, and those their entries stand in for (see stand-ins.ts). */
   async connectedProviders(userId: string): Promise<string[]> {
     const rows = await this.deps.database.db
       .selectFrom('integration_connections')
@@ -133,7 +138,10 @@ export class ConnectionStore {
       .where('user_id', '=', userId)
       .where('status', 'in', ['connected', 'degraded'])
       .execute();
-    return rows.map((r) => r.provider);
+    return providersMet(
+      rows.map((r) => r.provider),
+      this.deps.catalogue,
+    );
   }
 
   /** The user's connection; CONNECTION_NOT_FOUND when it is not theirs or is gone. */

@@ -11,3 +11,4 @@ export { rotateCredentials } from './key-rotation.ts';
 export { McpClients } from './mcp-clients.ts';
 export { OutboundGuard, isAllowListEntry } from './outbound-guard.ts';
 export { ToolRegistry, type RegisteredTool } from './tool-registry.ts';
+export { SandboxData } from './connectors/sandbox/index.ts';

@@ -6,6 +6,7 @@ import type { Catalogue, ProviderEntry } from './catalogue.ts';
 import { ConnectionCredentials, grantedCredentials, type ConnectionTarget } from './connection-credentials.ts';
 import { setConnectionStatus, type ObservedStatus } from './connection-status.ts';
 import { ConnectionStore, type ConnectionView, type IntegrationListing } from './connection-store.ts';
+import type { SandboxData } from './connectors/sandbox/index.ts';
 import type { CredentialVault, Credentials } from './credential-vault.ts';
 import type { McpTarget } from './mcp-clients.ts';
 import { OAuthAuthorization, type BrowserBinding, type CallbackContext } from './oauth-authorization.ts';
@@ -34,6 +35,8 @@ export interface IntegrationServiceDeps {
    * INTEGRATION_KEY_REJECTED when refused, INTEGRATION_UNAVAILABLE when the server cannot say.
    */
   checkKey(entry: ProviderEntry, key: string, options: { mcpUrl: string | null }): Promise<void>;
+  /** The keyless sandbox's data, which a user may reset (absent: there is nothing to reset). */
+  sandbox?: SandboxData;
   /** A connection was made (or made again): its tools are listed next. */
   onConnected?: (connection: ConnectionView) => void;
 }
@@ -68,6 +71,16 @@ export class IntegrationService {
   /** The catalogue, each entry with the user's connection to it; then connections whose provider has left the catalogue. */
   async list(userId: string): Promise<IntegrationListing[]> {
     return this.store.list(userId);
+  }
+
+  /**
+   * Puts the user's sandbox data back as the sample made it, at the current time: what they
+   * changed, sent or removed there is replaced. INTEGRATION_NOT_FOUND where the catalogue offers no sandbox.
+   */
+  async resetSandbox(userId: string): Promise<{ messages: number; events: number; chatMessages: number }> {
+    const offered = this.deps.catalogue.providers.some((p) => p.mcp.transport === 'builtin' && p.mcp.server === 'sandbox');
+    if (!offered || !this.deps.sandbox) throw new AppError('INTEGRATION_NOT_FOUND', 'There is no sandbox on this installation.');
+    return this.deps.sandbox.reset(userId);
   }
 
   /** The user's connection; CONNECTION_NOT_FOUND when it is not theirs. */

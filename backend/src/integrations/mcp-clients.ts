@@ -10,6 +10,7 @@ import { boundedEventStream, type EventStreamLimits } from './bounded-event-stre
 import type { ProviderEntry } from './catalogue.ts';
 import { BuiltinServers } from './connectors/builtin-servers.ts';
 import { ProviderError } from './connectors/provider-api.ts';
+import type { SandboxData } from './connectors/sandbox/index.ts';
 import type { OutboundGuard } from './outbound-guard.ts';
 
 /** One user's connection, as the MCP client needs it. */
@@ -37,6 +38,8 @@ export interface McpClientsOptions {
   /** The largest answer accepted from a server (and the largest event on its notification stream); a larger one fails the request. */
   maxResponseBytes: number;
   version: string;
+  /** The keyless sandbox's data, served by its built-in server. */
+  sandbox: SandboxData;
 }
 
 /**
@@ -82,6 +85,7 @@ export class McpClients {
       fetch: (url, init) => options.guard.fetch(url, init),
       timeoutMs: options.timeoutMs,
       maxResponseBytes: options.maxResponseBytes,
+      sandbox: options.sandbox,
     });
     // A client unused for two minutes is closed (its notification stream, or its stdio process);
     // so a connection only the health check touches holds nothing between checks.
@@ -227,7 +231,7 @@ export class McpClients {
         userToken: () => this.options.userToken(target),
       };
       // Messages the client sends before the server has started wait in the transport's queue.
-      void this.builtins.create(mcp.server, credentials, { apiUrl: mcp.apiUrl }).connect(serverSide);
+      void this.builtins.create(mcp.server, credentials, { apiUrl: mcp.apiUrl, userId: target.userId }).connect(serverSide);
       return clientSide;
     }
     if (mcp.transport === 'stdio') {

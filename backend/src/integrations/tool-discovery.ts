@@ -77,7 +77,10 @@ export class ToolDiscovery {
     const target = await this.deps.cache.target(connectionId);
     try {
       const tools = await this.deps.clients.listTools(target);
-      const change = await this.deps.registry.replace({ ...target, trustHints: !target.entry.userSuppliedUrl }, tools);
+      const change = await this.deps.registry.replace(
+        { ...target, trustHints: !target.entry.userSuppliedUrl, standsIn: target.entry.standsIn },
+        tools,
+      );
       if (target.status === 'degraded') await this.deps.integrations.setStatus(connectionId, 'connected');
       return change;
     } catch (error) {

@@ -3,6 +3,7 @@ import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Transaction } from 'kysely';
 import { toJsonText, type DatabaseSchema, type Executor, type PostgresDatabase, type ToolFlag } from '../database/index.ts';
 import type { AgentryEvent, EventBus } from '../events/index.ts';
+import { standInProvider } from './stand-ins.ts';
 
 /** A tool of a connected integration, as the registry keeps it. */
 export interface RegisteredTool {
@@ -70,10 +71,11 @@ export class ToolRegistry {
 
   /**
    * `trustHints`: whether the server's annotations may mark a tool idempotent (re-run after a
-   * crash); not for a server a user named, whose annotations are theirs to choose.
+   * crash); not for a server a user named, whose annotations are theirs to choose. `standsIn`: the
+   * providers the connection's entry stands in for, whose tools keep their names (see stand-ins.ts).
    */
   async replace(
-    connection: { connectionId: string; userId: string; provider: string; trustHints: boolean },
+    connection: { connectionId: string; userId: string; provider: string; trustHints: boolean; standsIn?: readonly string[] },
     listed: readonly Tool[],
   ): Promise<ToolsChange> {
     return this.database.transaction(async (tx) => {
@@ -102,12 +104,15 @@ export class ToolRegistry {
         // The schema's own texts (property descriptions, titles, enums) reach the model too.
         const texts = `${tool.description ?? ''}\n${JSON.stringify(tool.inputSchema ?? {})}`;
         if (instructionLike.test(texts) || invisible.test(texts)) flags.add('hidden-instructions');
-        const name = exposedName(connection.provider, tool.name, taken);
+        const stoodIn = standInProvider(connection.standsIn ?? [], tool.name);
+        const name = stoodIn
+          ? exposedName(stoodIn, tool.name.slice(stoodIn.length + 2), taken)
+          : exposedName(connection.provider, tool.name, taken);
         taken.add(name);
         return {
           connection_id: connection.connectionId,
           user_id: connection.userId,
-          provider: connection.provider,
+          provider: stoodIn ?? connection.provider,
           name,
           remote_name: tool.name,
           description: (tool.description ?? '').replace(allInvisible, '').replace(/\s+/g, ' ').trim().slice(0, maxDescription),
@@ -141,7 +146,11 @@ export class ToolRegistry {
     });
   }
 
-  /** The tools of the user's usable connections (connected or degraded). */
+  /**
+   * The tools of the user's usable connections (connected or degraded). A stand-in's tool for a
+   * provider (its row's provider is not its connection's) is left out while the user has a usable
+   * connection to that provider itself: the real one wins (see stand-ins.ts).
+   */
   async forUser(userId: string): Promise<RegisteredTool[]> {
     const rows = await this.database.db
       .selectFrom('integration_tools as t')
@@ -149,6 +158,20 @@ export class ToolRegistry {
       .selectAll('t')
       .where('t.user_id', '=', userId)
       .where('c.status', 'in', ['connected', 'degraded'])
+      .where(({ or, eb, not, exists, selectFrom }) =>
+        or([
+          eb('t.provider', '=', eb.ref('c.provider')),
+          not(
+            exists(
+              selectFrom('integration_connections as real')
+                .select('real.id')
+                .whereRef('real.user_id', '=', 't.user_id')
+                .whereRef('real.provider', '=', 't.provider')
+                .where('real.status', 'in', ['connected', 'degraded']),
+            ),
+          ),
+        ]),
+      )
       .orderBy('t.name')
       .execute();
     return rows.map((row) => ({

@@ -95,8 +95,23 @@ function ConnectionDetails({
           Last error: {connection.lastError.message} <span class="muted">({connection.lastError.code})</span>
         </p>
       )}
+      {integration.standsIn.length > 0 && (
+        <p class="muted">
+          Stands in for {integration.standsIn.join(', ')}: workflows that need them run on its sample data; your own connection to one of
+          them takes its place.
+        </p>
+      )}
       <IntegrationToolList tools={tools} />
       {connection.authType === 'api_key' && integration.apiKey && <ReplaceKey integration={integration} onReplaced={onChange} />}
+      {integration.provider === 'sandbox' && (
+        <ActionButton
+          label={`Reset ${integration.name}`}
+          confirm={`Reset ${integration.name}? Its sample mail, calendar and chat are put back, and what you changed there is lost.`}
+          onAction={() => api('POST', '/v1/integrations/sandbox/reset', {}).then(onChange)}
+        >
+          Reset sample data
+        </ActionButton>
+      )}
       <ActionButton
         class="danger"
         label={`Disconnect ${integration.name}`}

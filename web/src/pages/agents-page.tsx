@@ -51,6 +51,9 @@ function TemplateCard({
 }) {
   const { required, optional } = template.integrations;
   const missing = new Set(template.missingIntegrations);
+  // An entry that stands in for every provider the template requires (the sandbox) can run it without their accounts.
+  const standIn =
+    required.length > 0 ? integrations?.find((i) => i.available && required.every((provider) => i.standsIn.includes(provider))) : undefined;
   const headingId = `template-${template.id}`;
   return (
     <li class="card template-card" aria-labelledby={headingId}>
@@ -70,6 +73,11 @@ function TemplateCard({
               </span>
             </li>
           ))}
+          {standIn && (
+            <li>
+              <span class="chip chip-ok">Runs with the {standIn.name}</span>
+            </li>
+          )}
           {optional.map((provider) => (
             <li key={provider}>
               <span class="chip chip-idle">{providerName(integrations, provider)} (optional)</span>

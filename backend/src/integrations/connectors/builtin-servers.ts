@@ -3,6 +3,7 @@ import type { BuiltinServerName } from './builtin-server-names.ts';
 import { gmailBaseUrl, gmailServer } from './gmail/index.ts';
 import { GOOGLE_CALENDAR_API_BASE_URL, googleCalendarServer } from './google-calendar/index.ts';
 import { ProviderApi, ProviderError, type ProviderApiOptions } from './provider-api.ts';
+import { sandboxServer, type SandboxData } from './sandbox/index.ts';
 import { SLACK_API_BASE_URL, slackServer, SlackWorkspace, slackTokenRefused } from './slack/index.ts';
 
 /** What a built-in server is made from: the provider's API, called with one connection's tokens. */
@@ -35,6 +36,8 @@ export interface BuiltinServersOptions {
   fetch(url: string, init: RequestInit): Promise<Response>;
   timeoutMs: number;
   maxResponseBytes: number;
+  /** The sandbox's data in Agentry's database, for the keyless `sandbox` server. */
+  sandbox: SandboxData;
 }
 
 /** One connection's tokens, as a built-in server uses them. */
@@ -45,7 +48,7 @@ export interface BuiltinCredentials {
   userToken(): Promise<string | undefined>;
 }
 
-const providers: Record<BuiltinServerName, BuiltinProvider> = {
+const providers: Record<Exclude<BuiltinServerName, 'sandbox'>, BuiltinProvider> = {
   gmail: { name: 'Gmail', apiUrl: gmailBaseUrl, create: ({ api }) => gmailServer(api) },
   'google-calendar': { name: 'Google Calendar', apiUrl: GOOGLE_CALENDAR_API_BASE_URL, create: ({ api }) => googleCalendarServer(api) },
   slack: {
@@ -68,7 +71,9 @@ const providers: Record<BuiltinServerName, BuiltinProvider> = {
 export class BuiltinServers {
   constructor(private readonly options: BuiltinServersOptions) {}
 
-  create(name: BuiltinServerName, credentials: BuiltinCredentials, options: { apiUrl?: string | undefined }): McpServer {
+  /** `userId`: whose connection it is (the sandbox serves that user's data and nobody else's). */
+  create(name: BuiltinServerName, credentials: BuiltinCredentials, options: { apiUrl?: string | undefined; userId: string }): McpServer {
+    if (name === 'sandbox') return sandboxServer(this.options.sandbox, options.userId);
     const provider = providers[name];
     const api = (token: BuiltinCredentials['token']) => this.api(provider, token, options);
     const userToken = async () => {
@@ -88,8 +93,8 @@ export class BuiltinServers {
    * the ProviderError the provider's answer gives (status 401 or 403: the key was refused).
    */
   async check(name: BuiltinServerName, key: string, options: { apiUrl?: string | undefined }): Promise<void> {
-    const provider = providers[name];
-    if (!provider.check) throw new ProviderError(`${provider.name} takes no key: connect it by signing in.`, 400);
+    const provider = name === 'sandbox' ? undefined : providers[name];
+    if (!provider?.check) throw new ProviderError('This integration takes no key: connect it by signing in.', 400);
     // The key is used as given: a refused key is not renewed.
     await provider.check(this.api(provider, async () => key, options));
   }

@@ -42,6 +42,11 @@ const integrationSchema = z.object({
     .nullable()
     .describe('What to ask for when it takes a key, and where to make one'),
   userSuppliedUrl: z.boolean().describe('You give the MCP server URL when connecting'),
+  standsIn: z
+    .array(z.string())
+    .describe(
+      'Providers this integration stands in for: its tools carry their names, and templates that require them can run with it (your connection to the real provider wins)',
+    ),
   available: z.boolean(),
   unavailableReason: z.string().nullable(),
   connection: connectionSchema.nullable(),
@@ -128,6 +133,23 @@ export const integrationRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request) => ({ integrations: await integrations.list(principalOf(request).user.id) }),
+  );
+
+  app.post(
+    '/v1/integrations/sandbox/reset',
+    {
+      schema: {
+        tags: ['integrations'],
+        summary:
+          'Reset your sandbox: its sample mail, calendar and chat are put back (placed at the current time), replacing what you changed there',
+        response: {
+          200: z.object({
+            reset: z.object({ messages: z.number().int(), events: z.number().int(), chatMessages: z.number().int() }),
+          }),
+        },
+      },
+    },
+    async (request) => ({ reset: await integrations.resetSandbox(principalOf(request).user.id) }),
   );
 
   app.post(

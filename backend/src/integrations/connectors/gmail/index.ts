@@ -1,6 +1,6 @@
 export { gmailServer, gmailBaseUrl } from './gmail-server.ts';
 export { GmailMailbox } from './gmail-mailbox.ts';
-export { mailServer, messageBodyChars, threadBodyChars, threadPageSize } from './mail-server.ts';
+export { mailServer, registerMailTools, messageBodyChars, threadBodyChars, threadPageSize } from './mail-server.ts';
 export type {
   DraftRef,
   LabelChange,

@@ -1,4 +1,5 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { toolRegistrar, type ToolSetOptions } from '../tool-set.ts';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { ProviderError } from '../provider-api.ts';
@@ -40,8 +41,15 @@ const notIdempotent = 'Gmail takes no idempotency key: calling this again sends 
  */
 export function mailServer(mailbox: Mailbox, info: { name: string; version: string }): McpServer {
   const server = new McpServer(info);
+  registerMailTools(server, mailbox);
+  return server;
+}
 
-  server.registerTool(
+/** The mail tools on a given server, named with `options.prefix` (the sandbox's server holds them beside others). */
+export function registerMailTools(server: McpServer, mailbox: Mailbox, options: ToolSetOptions = {}): void {
+  const register = toolRegistrar(server, options);
+
+  register(
     'search_messages',
     {
       title: 'Search mail',
@@ -59,7 +67,7 @@ export function mailServer(mailbox: Mailbox, info: { name: string; version: stri
       answer(async () => page(await mailbox.search({ query, labelIds: labels, pageToken: token, maxResults: max }))),
   );
 
-  server.registerTool(
+  register(
     'list_unread',
     {
       title: 'List unread mail',
@@ -89,7 +97,7 @@ export function mailServer(mailbox: Mailbox, info: { name: string; version: stri
       ),
   );
 
-  server.registerTool(
+  register(
     'get_message',
     {
       title: 'Read a message',
@@ -100,7 +108,7 @@ export function mailServer(mailbox: Mailbox, info: { name: string; version: stri
     ({ messageId: id }) => answer(async () => full(await mailbox.getMessage(id), messageBodyChars)),
   );
 
-  server.registerTool(
+  register(
     'get_thread',
     {
       title: 'Read a conversation',
@@ -130,7 +138,7 @@ export function mailServer(mailbox: Mailbox, info: { name: string; version: stri
       }),
   );
 
-  server.registerTool(
+  register(
     'list_labels',
     {
       title: 'List labels',
@@ -142,7 +150,7 @@ export function mailServer(mailbox: Mailbox, info: { name: string; version: stri
     () => answer(async () => ({ labels: await mailbox.listLabels() })),
   );
 
-  server.registerTool(
+  register(
     'create_draft',
     {
       title: 'Create a draft',
@@ -158,7 +166,7 @@ export function mailServer(mailbox: Mailbox, info: { name: string; version: stri
     (input) => answer(async () => mailbox.createDraft(await resolve(mailbox, input))),
   );
 
-  server.registerTool(
+  register(
     'send_draft',
     {
       title: 'Send a draft',
@@ -169,7 +177,7 @@ export function mailServer(mailbox: Mailbox, info: { name: string; version: stri
     ({ draftId }) => answer(() => mailbox.sendDraft(draftId)),
   );
 
-  server.registerTool(
+  register(
     'send_email',
     {
       title: 'Send an email',
@@ -184,7 +192,7 @@ export function mailServer(mailbox: Mailbox, info: { name: string; version: stri
     (input) => answer(async () => mailbox.send(await resolve(mailbox, input))),
   );
 
-  server.registerTool(
+  register(
     'modify_labels',
     {
       title: 'Change labels',
@@ -201,7 +209,7 @@ export function mailServer(mailbox: Mailbox, info: { name: string; version: stri
       answer(() => mailbox.modifyLabels(id, { add: addLabelIds, remove: removeLabelIds })),
   );
 
-  server.registerTool(
+  register(
     'archive_message',
     {
       title: 'Archive a message',
@@ -211,8 +219,6 @@ export function mailServer(mailbox: Mailbox, info: { name: string; version: stri
     },
     ({ messageId: id }) => answer(() => mailbox.modifyLabels(id, { add: [], remove: ['INBOX'] })),
   );
-
-  return server;
 }
 
 /** The tool's answer as compact JSON, or the provider's refusal as a tool error. */

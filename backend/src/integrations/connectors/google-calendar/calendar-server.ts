@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { toolRegistrar, type ToolSetOptions } from '../tool-set.ts';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { ProviderError } from '../provider-api.ts';
@@ -56,9 +57,16 @@ const eventFields = {
  */
 export function calendarServer(store: CalendarStore, info: { name: string; version: string }): McpServer {
   const server = new McpServer(info, { capabilities: { tools: {} } });
+  registerCalendarTools(server, store);
+  return server;
+}
+
+/** The Calendar tools on a given server, named with `options.prefix` (the sandbox's server holds them beside others). */
+export function registerCalendarTools(server: McpServer, store: CalendarStore, options: ToolSetOptions = {}): void {
+  const register = toolRegistrar(server, options);
   const reads = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true };
 
-  server.registerTool(
+  register(
     'list_calendars',
     {
       title: 'List calendars',
@@ -80,7 +88,7 @@ export function calendarServer(store: CalendarStore, info: { name: string; versi
       }),
   );
 
-  server.registerTool(
+  register(
     'list_events',
     {
       title: 'List events',
@@ -111,7 +119,7 @@ export function calendarServer(store: CalendarStore, info: { name: string; versi
       }),
   );
 
-  server.registerTool(
+  register(
     'get_event',
     {
       title: 'Read an event',
@@ -122,7 +130,7 @@ export function calendarServer(store: CalendarStore, info: { name: string; versi
     async (args) => run(async () => ({ event: eventView(await store.getEvent(args), ONE_EVENT_LIMITS) })),
   );
 
-  server.registerTool(
+  register(
     'find_free_time',
     {
       title: 'Find free time',
@@ -170,7 +178,7 @@ export function calendarServer(store: CalendarStore, info: { name: string; versi
       }),
   );
 
-  server.registerTool(
+  register(
     'create_event',
     {
       title: 'Create an event',
@@ -207,7 +215,7 @@ export function calendarServer(store: CalendarStore, info: { name: string; versi
       }),
   );
 
-  server.registerTool(
+  register(
     'update_event',
     {
       title: 'Update an event',
@@ -253,7 +261,7 @@ export function calendarServer(store: CalendarStore, info: { name: string; versi
       }),
   );
 
-  server.registerTool(
+  register(
     'delete_event',
     {
       title: 'Delete an event',
@@ -264,8 +272,6 @@ export function calendarServer(store: CalendarStore, info: { name: string; versi
     },
     async (args) => run(async () => ({ deleted: true, ...(await store.deleteEvent(args)) })),
   );
-
-  return server;
 }
 
 /** The tool's answer, or its refusal as a tool error; anything else is a fault the SDK reports. */

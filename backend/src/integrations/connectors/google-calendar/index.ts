@@ -18,7 +18,7 @@ export type {
   ResponseStatus,
   SendUpdates,
 } from './calendar-store.ts';
-export { calendarServer } from './calendar-server.ts';
+export { calendarServer, registerCalendarTools } from './calendar-server.ts';
 export { GOOGLE_CALENDAR_API_BASE_URL, GOOGLE_CALENDAR_SCOPES, GoogleCalendarStore } from './google-calendar-store.ts';
 
 /**

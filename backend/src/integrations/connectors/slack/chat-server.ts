@@ -1,4 +1,5 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { toolRegistrar, type ToolSetOptions } from '../tool-set.ts';
 import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { ProviderError } from '../provider-api.ts';
@@ -26,9 +27,16 @@ const time = (what: string) =>
  */
 export function chatServer(workspace: ChatWorkspace, info: { name: string; version: string }): McpServer {
   const server = new McpServer(info);
+  registerChatTools(server, workspace);
+  return server;
+}
+
+/** The chat tools on a given server, named with `options.prefix` (the sandbox's server holds them beside others). */
+export function registerChatTools(server: McpServer, workspace: ChatWorkspace, options: ToolSetOptions = {}): void {
+  const register = toolRegistrar(server, options);
   const channelId = (ref: string) => resolveChannel(workspace, ref);
 
-  server.registerTool(
+  register(
     'list_channels',
     {
       title: 'List channels',
@@ -47,7 +55,7 @@ export function chatServer(workspace: ChatWorkspace, info: { name: string; versi
       }),
   );
 
-  server.registerTool(
+  register(
     'get_channel_history',
     {
       title: 'Read channel history',
@@ -76,7 +84,7 @@ export function chatServer(workspace: ChatWorkspace, info: { name: string; versi
       }),
   );
 
-  server.registerTool(
+  register(
     'get_thread_replies',
     {
       title: 'Read a thread',
@@ -101,7 +109,7 @@ export function chatServer(workspace: ChatWorkspace, info: { name: string; versi
       }),
   );
 
-  server.registerTool(
+  register(
     'search_messages',
     {
       title: 'Search messages',
@@ -121,7 +129,7 @@ export function chatServer(workspace: ChatWorkspace, info: { name: string; versi
       ),
   );
 
-  server.registerTool(
+  register(
     'list_mentions',
     {
       title: 'List my mentions',
@@ -137,7 +145,7 @@ export function chatServer(workspace: ChatWorkspace, info: { name: string; versi
       }),
   );
 
-  server.registerTool(
+  register(
     'post_message',
     {
       title: 'Post a message',
@@ -149,7 +157,7 @@ export function chatServer(workspace: ChatWorkspace, info: { name: string; versi
       answer(async () => ({ posted: messageOut(await workspace.post({ channel: await channelId(input.channel), text: input.text })) })),
   );
 
-  server.registerTool(
+  register(
     'reply_in_thread',
     {
       title: 'Reply in a thread',
@@ -173,8 +181,6 @@ export function chatServer(workspace: ChatWorkspace, info: { name: string; versi
         return { posted: messageOut(posted) };
       }),
   );
-
-  return server;
 }
 
 /** A result as compact JSON text; a provider's refusal as a tool error the model can read and act on. */
