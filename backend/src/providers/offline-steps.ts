@@ -23,6 +23,7 @@ export function followRunPlan(plan: RunPlan, prompt: LanguageModelV3Prompt, tool
   const lines: string[] = [];
   for (const [index, step] of plan.steps.entries()) {
     const instruction = plainText(step.instruction);
+    if (step.tools.length === 0) lines.push(`${index + 1}. ${instruction}: not done (it takes a language model).`);
     for (const named of step.tools) {
       const tool = offeredAs(named, tools);
       if (!tool) {

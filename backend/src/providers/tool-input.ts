@@ -26,7 +26,7 @@ const firstHour = 10;
  * a language model (the offline responder following a template's steps). Required fields are always
  * filled; optional ones only when the session's variables give a value for them. A field takes, in
  * this order: the variable that matches it (by name, or by the words of its description, the step's
- * instruction breaking ties); the schema's const, default or first enum value; a value of its format
+ * instruction deciding between several); the schema's const, default or first enum value; a value of its format
  * (date-time: the next day's working hours in the user's zone; date: the next day; email: an
  * address from the variables); a number within its bounds; else a short text from the instruction.
  * Deterministic: the same schema and context give the same input.
@@ -70,9 +70,11 @@ class InputBuilder {
   }
 
   /**
-   * The variable a field stands for: one whose name is the field's (word stems compared), or whose
-   * name and description share at least `minShared` words with the field's (an optional field asks
-   * for more, so one common word does not fill it); the step's instruction breaks ties.
+   * The variable a field stands for: among those whose name is the field's (word stems compared),
+   * or whose name and description share at least `minShared` words with the field's (an optional
+   * field asks for more, so one common word does not fill it), the one most related to the field
+   * and to the step's instruction: a digest's "post to" channel, not the channels it reads, for a
+   * step that posts.
    */
   private matchingVariable(name: string, schema: JSONSchema7, minShared: number): Variable | undefined {
     const fieldName = nameStems(name);
@@ -85,7 +87,7 @@ class InputBuilder {
       const shared = overlap(fieldWords, new Set([...variableName, ...stems(variable.description ?? '')]));
       if (!sameName && shared < minShared) continue;
       const score =
-        (sameName ? 2 : 0) + shared + overlap(this.instructionWords, new Set([...variableName, ...stems(variable.description ?? '')]));
+        (sameName ? 1 : 0) + shared + overlap(this.instructionWords, new Set([...variableName, ...stems(variable.description ?? '')]));
       if (!best || score > best.score) best = { variable, score };
     }
     return best?.variable;
