@@ -1,6 +1,6 @@
 import type { LanguageModelV3FunctionTool, LanguageModelV3Prompt, LanguageModelV3ToolResultPart } from '@ai-sdk/provider';
 import type { RunPlan } from './run-plan.ts';
-import { buildToolInput } from './tool-input.ts';
+import { buildToolInput, plainInstruction } from './tool-input.ts';
 
 /** What following a plan does next: call a tool (saying why), or answer, the plan done. */
 export type StepMove = { kind: 'call'; toolName: string; input: Record<string, unknown>; text?: string } | { kind: 'done'; text: string };
@@ -22,7 +22,7 @@ export function followRunPlan(plan: RunPlan, prompt: LanguageModelV3Prompt, tool
   const seen = new Map<string, number>();
   const lines: string[] = [];
   for (const [index, step] of plan.steps.entries()) {
-    const instruction = plainText(step.instruction);
+    const instruction = plainInstruction(step.instruction);
     if (step.tools.length === 0) lines.push(`${index + 1}. ${instruction}: not done (it takes a language model).`);
     for (const named of step.tools) {
       const tool = offeredAs(named, tools);
@@ -131,14 +131,4 @@ function parseJson(text: string): unknown {
 function short(value: unknown): string {
   const text = (typeof value === 'string' ? value : (JSON.stringify(value) ?? 'nothing')).replace(/\s+/g, ' ').trim();
   return text.length <= outcomeChars ? text : `${text.slice(0, outcomeChars - 1)}…`;
-}
-
-/** An instruction as the user reads it: the `<value>` delimiters of the prompt taken out. */
-function plainText(instruction: string): string {
-  return instruction
-    .replace(/<\/?value[^<>]{0,200}>/g, '')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&')
-    .replace(/[.\s]+$/, '');
 }

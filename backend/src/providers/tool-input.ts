@@ -135,15 +135,29 @@ class InputBuilder {
   }
 
   private placeholder(schema: JSONSchema7): string {
-    const instruction = this.context.instruction
-      .replace(/<\/?value[^<>]{0,200}>/g, '')
-      .replace(/\s+/g, ' ')
-      .trim()
-      .replace(/[.:;,\s]+$/, '');
+    const instruction = plainInstruction(this.context.instruction);
     const max = Math.min(placeholderChars, schema.maxLength ?? placeholderChars);
     const text = instruction.length > max ? `${instruction.slice(0, max - 1).trimEnd()}…` : instruction || 'offline run';
     return text.length >= (schema.minLength ?? 0) ? text : text.padEnd(schema.minLength ?? 0, '.');
   }
+}
+
+/**
+ * A step's instruction as a user reads it: the prompt's `<value>` delimiters taken out (their text
+ * unescaped), spaces collapsed, and no closing punctuation.
+ */
+export function plainInstruction(instruction: string): string {
+  const text = instruction
+    .slice(0, 8_000)
+    .replace(/<\/?value[^<>]{0,200}>/g, '')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&')
+    .replace(/\s+/g, ' ')
+    .trim();
+  let end = text.length;
+  while (end > 0 && '.:;, '.includes(text[end - 1]!)) end--;
+  return text.slice(0, end);
 }
 
 /** A variable's value in the shape a field takes, or undefined when it does not fit. */
