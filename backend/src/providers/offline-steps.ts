@@ -7,6 +7,7 @@ export type StepMove = { kind: 'call'; toolName: string; input: Record<string, u
 
 const summaryChars = 1_900; // complete_session takes 2,000
 const outcomeChars = 160;
+const passageChars = 280;
 
 /**
  * The offline responder's way through a template run, decided from the prompt alone: the plan's
@@ -19,6 +20,7 @@ const outcomeChars = 160;
  */
 export function followRunPlan(plan: RunPlan, prompt: LanguageModelV3Prompt, tools: LanguageModelV3FunctionTool[]): StepMove {
   const { calls, results } = history(prompt);
+  const request = lastRequest(prompt);
   const seen = new Map<string, number>();
   const lines: string[] = [];
   for (const [index, step] of plan.steps.entries()) {
@@ -39,6 +41,7 @@ export function followRunPlan(plan: RunPlan, prompt: LanguageModelV3Prompt, tool
           variables: plan.variables,
           today: plan.today,
           timezone: plan.timezone,
+          request,
         });
         return { kind: 'call', toolName: tool.name, input };
       }
@@ -89,6 +92,17 @@ function offeredAs(named: string, tools: LanguageModelV3FunctionTool[]): Languag
   return same.length === 1 ? same[0] : undefined;
 }
 
+/** The user's last message, capped: what a search step looks for when no variable says. */
+function lastRequest(prompt: LanguageModelV3Prompt): string | undefined {
+  for (let i = prompt.length - 1; i >= 0; i--) {
+    const message = prompt[i]!;
+    if (message.role !== 'user') continue;
+    const text = message.content.flatMap((part) => (part.type === 'text' ? [part.text] : [])).join('\n');
+    return text.slice(0, 2_000);
+  }
+  return undefined;
+}
+
 function summarise(lines: string[]): string {
   const head = 'Worked through the steps without a language model (tools called with inputs built from their schemas):';
   const text = [head, ...lines].join('\n');
@@ -104,6 +118,8 @@ function outcome(result: LanguageModelV3ToolResultPart | undefined): string {
   const value =
     output.type === 'content' ? output.value.flatMap((item) => (item.type === 'text' ? [item.text] : [])).join('\n') : output.value;
   const parsed = typeof value === 'string' ? parseJson(value) : value;
+  const passage = passageOf(parsed);
+  if (passage) return passage;
   const counted = countOf(parsed);
   return counted ? `answered ${counted}.` : `answered: ${short(value)}`;
 }
@@ -118,6 +134,24 @@ function countOf(value: unknown): string | undefined {
   if (lists.length !== 1 || others.length > 0) return undefined;
   const [key, list] = lists[0] as [string, unknown[]];
   return `${list.length} ${key}`;
+}
+
+/** Passages found (`{ results: [{ content, title }] }`, as a search answers): the best one quoted, with its source. */
+function passageOf(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || !Array.isArray((value as { results?: unknown }).results)) return undefined;
+  const results = (value as { results: unknown[] }).results.filter(
+    (r): r is { content: string; title?: unknown } =>
+      typeof r === 'object' && r !== null && typeof (r as { content?: unknown }).content === 'string',
+  );
+  if (results.length === 0) return undefined;
+  const best = results[0]!;
+  const title = typeof best.title === 'string' && best.title.trim() !== '' ? ` (${best.title.trim()})` : '';
+  return `found ${results.length} passage${results.length === 1 ? '' : 's'}; the best${title}: "${passageText(best.content)}"`;
+}
+
+function passageText(content: string): string {
+  const text = content.replace(/\s+/g, ' ').trim();
+  return text.length <= passageChars ? text : `${text.slice(0, passageChars - 1)}…`;
 }
 
 function parseJson(text: string): unknown {

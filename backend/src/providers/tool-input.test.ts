@@ -115,6 +115,17 @@ describe('buildToolInput: a tool input from its schema and the session', () => {
     expect(buildToolInput(schema, { ...meeting, variables: [], instruction: '' }).to).toBe('someone@example.com');
   });
 
+  it("fills a required search field no variable matches with the user's request, within its bounds", () => {
+    const search: JSONSchema7 = {
+      type: 'object',
+      properties: { query: { type: 'string', maxLength: 20, description: 'What to look for' }, limit: { type: 'integer', default: 5 } },
+      required: ['query'],
+    };
+    const context = { ...meeting, variables: [], instruction: 'Search the knowledge base.' };
+    expect(buildToolInput(search, { ...context, request: 'How long do refunds take?' })).toEqual({ query: 'How long do refunds ' });
+    expect(buildToolInput(search, context)).toEqual({ query: 'Search the knowledg…' });
+  });
+
   it('fills an optional field only from a variable that clearly matches it, and picks among variables by the step instruction', () => {
     const history: JSONSchema7 = {
       type: 'object',

@@ -10,10 +10,14 @@ export interface ToolInputContext {
   /** Today (YYYY-MM-DD) and the zone of the user: times are the next day's working hours there. */
   today: string;
   timezone: string;
+  /** What the user asked (their last message): what a search field looks for when no variable says. */
+  request?: string | undefined;
 }
 
 type Variable = RunPlan['variables'][number];
 
+/** Field names of what a search looks for: the user's request fills them when no variable does. */
+const searchField = /^(query|q|search|question|keywords?)$/i;
 /** Field names that hold recipients: filled with the addresses the variables hold, even when optional. */
 const recipientField = /^(to|recipients?|attendees?|invitees?|emails?)$/i;
 const placeholderChars = 80;
@@ -28,7 +32,7 @@ const firstHour = 10;
  * this order: the variable that matches it (by name, or by the words of its description, the step's
  * instruction deciding between several); the schema's const, default or first enum value; a value of its format
  * (date-time: the next day's working hours in the user's zone; date: the next day; email: an
- * address from the variables); a number within its bounds; else a short text from the instruction.
+ * address from the variables); for a search field (`query`), what the user asked; a number within its bounds; else a short text from the instruction.
  * Deterministic: the same schema and context give the same input.
  */
 export function buildToolInput(schema: JSONSchema7, context: ToolInputContext): Record<string, unknown> {
@@ -66,6 +70,8 @@ class InputBuilder {
       if (value !== undefined) return value;
     }
     if (isRecipients(name, schema) && this.addresses.length > 0) return isArray(schema) ? this.addresses : this.addresses[0];
+    const request = this.context.request?.trim();
+    if (required && request && searchField.test(name) && typeOf(schema) === 'string') return fromVariable(request, schema);
     return required ? this.invent(schema) : undefined;
   }
 
