@@ -541,11 +541,16 @@ describe.each(drivers)('the agent loop on %s (local:offline and a model server o
       expect(response.statusCode, response.body).toBe(200);
       return response.json();
     };
+    // The answer ends the turn: a reply with no tool call, or (a template run) the one that completes the session.
     const finalAnswer = async (conversationId: string) => {
       for (let i = 0; i < 100; i++) {
         const messages = (await call('GET', `/v1/conversations/${conversationId}/messages`)).json().messages;
-        const last = messages.at(-1);
-        if (last?.role === 'assistant' && last.toolCalls.length === 0) return last.content as string;
+        const last = messages.findLast((m: { role: string }) => m.role === 'assistant');
+        const calls = (last?.toolCalls ?? []) as Array<{ tool: string }>;
+        const ended = calls.length === 0 || calls.every((c) => c.tool === 'complete_session');
+        // complete_session's result is written with the completion, in one transaction.
+        const settled = calls.length === 0 ? messages.at(-1) === last : messages.at(-1)?.role === 'tool';
+        if (last && ended && settled) return last.content as string;
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       throw new Error('the turn did not finish');
@@ -562,6 +567,8 @@ describe.each(drivers)('the agent loop on %s (local:offline and a model server o
         tools: ['knowledge_search', 'complete_session'],
       });
       expect(await finalAnswer(result.conversationId)).toContain('Refunds are paid within 14 days');
+      // With no language model, the offline responder follows the template's steps to the end of the run.
+      expect((await call('GET', `/v1/sessions/${result.sessionId}`)).json().session.status).toBe('completed');
     });
 
     it('asks for the variables the message does not give, and runs once they are there', async () => {

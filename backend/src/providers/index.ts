@@ -26,3 +26,7 @@ export {
 } from './model-id.ts';
 export { costOf, openAiPrices, priceOf, type ModelPrice, type TokenUsage } from './model-prices.ts';
 export { promptTokenCount, tokenCount } from './token-count.ts';
+
+// What a template session's prompt tells a model (and the offline responder) about its steps.
+export { readRunPlan, runPlanBlock, type RunPlan } from './run-plan.ts';
+export { buildToolInput, type ToolInputContext } from './tool-input.ts';

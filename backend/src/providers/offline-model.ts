@@ -32,10 +32,10 @@ export class OfflineLanguageModel implements LanguageModelV3 {
   async doGenerate(options: LanguageModelV3CallOptions): Promise<LanguageModelV3GenerateResult> {
     options.abortSignal?.throwIfAborted();
     const turn = answer(options);
-    const content: LanguageModelV3Content[] =
-      turn.reply.kind === 'text'
-        ? [{ type: 'text', text: turn.reply.text }]
-        : [{ type: 'tool-call', toolCallId: turn.toolCallId, toolName: turn.reply.toolName, input: turn.input }];
+    const { reply } = turn;
+    const content: LanguageModelV3Content[] = reply.text ? [{ type: 'text', text: reply.text }] : [];
+    if (reply.kind === 'tool-call')
+      content.push({ type: 'tool-call', toolCallId: turn.toolCallId, toolName: reply.toolName, input: turn.input });
     return { content, finishReason: turn.finishReason, usage: turn.usage, warnings: [] };
   }
 
@@ -72,7 +72,7 @@ interface Turn {
 function answer(options: LanguageModelV3CallOptions): Turn {
   const reply = offlineReply(options.prompt, offeredTools(options));
   const input = reply.kind === 'tool-call' ? JSON.stringify(reply.input) : '';
-  const output = reply.kind === 'text' ? tokenCount(reply.text) : tokenCount(`${reply.toolName}${input}`);
+  const output = tokenCount(reply.kind === 'text' ? reply.text : `${reply.text ?? ''}${reply.toolName}${input}`);
   const inputTokens = promptTokenCount(options.prompt);
   return {
     reply,
@@ -102,11 +102,12 @@ function offeredTools(options: LanguageModelV3CallOptions): LanguageModelV3Funct
 
 function streamParts(turn: Turn): LanguageModelV3StreamPart[] {
   const parts: LanguageModelV3StreamPart[] = [{ type: 'stream-start', warnings: [] }];
-  if (turn.reply.kind === 'text') {
+  if (turn.reply.text) {
     parts.push({ type: 'text-start', id: 'text-0' });
     for (const delta of textDeltas(turn.reply.text)) parts.push({ type: 'text-delta', id: 'text-0', delta });
     parts.push({ type: 'text-end', id: 'text-0' });
-  } else {
+  }
+  if (turn.reply.kind === 'tool-call') {
     const id = turn.toolCallId;
     parts.push(
       { type: 'tool-input-start', id, toolName: turn.reply.toolName },

@@ -1,10 +1,14 @@
 import type { JSONSchema7, LanguageModelV3FunctionTool, LanguageModelV3Prompt, LanguageModelV3ToolResultPart } from '@ai-sdk/provider';
 import { z } from 'zod';
 import { hashingEmbedding } from './local-hashing-embedder.ts';
+import { followRunPlan } from './offline-steps.ts';
+import { readRunPlan, type RunPlan } from './run-plan.ts';
 
 /*
  * What `local:offline` says, decided from the prompt and the offered tools alone, so the same
  * prompt always gets the same reply. The rules, first match wins:
+ *  0. The system prompt carries a template's run plan (see run-plan.ts): unless the user's last
+ *     message is a `/tool` command, follow the plan's steps (offline-steps.ts) to the end of the run.
  *  1. The prompt ends with tool results: answer from them (knowledge passages are quoted and
  *     cited). This comes first so a `/tool` command answered by its tool does not run again.
  *  2. The prompt ends with a user message containing `/tool <name> <json>`: call that tool.
@@ -13,7 +17,9 @@ import { hashingEmbedding } from './local-hashing-embedder.ts';
  *  5. Otherwise: say this is not a language model and how to configure one.
  */
 
-export type OfflineReply = { kind: 'text'; text: string } | { kind: 'tool-call'; toolName: string; input: Record<string, unknown> };
+/** A text answer, or a tool call (with, sometimes, text said beside it). */
+export type OfflineReply =
+  { kind: 'text'; text: string } | { kind: 'tool-call'; toolName: string; input: Record<string, unknown>; text?: string };
 
 export const notALanguageModel = 'I am the offline responder, not a language model.';
 
@@ -36,15 +42,23 @@ const summaryLength = 400;
 /** The reply to a prompt, given the tools the call offers (already narrowed by the tool choice). */
 export function offlineReply(prompt: LanguageModelV3Prompt, tools: LanguageModelV3FunctionTool[]): OfflineReply {
   const last = prompt.at(-1);
+  const plan = runPlanOf(prompt);
+  if (plan && !(last?.role === 'user' && toolCommand.test(userText(last.content)))) {
+    const move = followRunPlan(plan, prompt, tools);
+    if (move.kind === 'done') return text(move.text);
+    return {
+      kind: 'tool-call',
+      toolName: move.toolName,
+      input: move.input,
+      ...(move.text ? { text: `${notALanguageModel} ${move.text}` } : {}),
+    };
+  }
   if (last?.role === 'tool') {
     const results = last.content.filter((part): part is LanguageModelV3ToolResultPart => part.type === 'tool-result');
     if (results.length > 0) return text(results.map(answerFromResult).join('\n\n'));
   }
   if (last?.role !== 'user') return text(offlineHelp(tools));
-  const message = last.content
-    .flatMap((part) => (part.type === 'text' ? [part.text] : []))
-    .join('\n')
-    .trim();
+  const message = userText(last.content);
 
   const command = toolCommand.exec(message);
   if (command) return fromCommand(command[1]!, command[2]!.trim(), tools);
@@ -61,6 +75,25 @@ export function offlineReply(prompt: LanguageModelV3Prompt, tools: LanguageModel
     );
   }
   return text(offlineHelp(tools));
+}
+
+type UserContent = Extract<LanguageModelV3Prompt[number], { role: 'user' }>['content'];
+
+function userText(content: UserContent): string {
+  return content
+    .flatMap((part) => (part.type === 'text' ? [part.text] : []))
+    .join('\n')
+    .trim();
+}
+
+/** The run plan of a template session, from its system prompt (the first one that reads). */
+function runPlanOf(prompt: LanguageModelV3Prompt): RunPlan | undefined {
+  for (const message of prompt) {
+    if (message.role !== 'system') continue;
+    const plan = readRunPlan(message.content);
+    if (plan) return plan;
+  }
+  return undefined;
 }
 
 function text(body: string): OfflineReply {
