@@ -1,5 +1,6 @@
 import { AppError, isAppError } from '../errors.ts';
 import type { FaultInjector } from '../fault-injection.ts';
+import type { TurnTracer } from '../observability/index.ts';
 import type { LanguageModels } from '../providers/index.ts';
 import type { MessageView, SessionService, ToolDecision, TurnStore } from '../sessions/index.ts';
 import type { PromptUser } from '../templates/index.ts';
@@ -31,6 +32,8 @@ export interface AgentRunnerDeps {
   reach: FaultInjector;
   /** Where a turn's unexpected failure is logged (once; the turn records its code). */
   onError: (error: unknown, context: string) => void;
+  /** Spans of every turn (no-ops when tracing is off). */
+  tracer: TurnTracer;
 }
 
 /**

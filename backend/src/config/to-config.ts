@@ -142,6 +142,14 @@ export function toConfig(raw: Settings, cwd: string, env: NodeJS.ProcessEnv) {
       maxBufferedBytes: raw.WS_MAX_BUFFERED_BYTES,
     },
     serverSentEvents: { maxStreamsPerUser: raw.SSE_MAX_STREAMS_PER_USER },
+    observability: {
+      modelHealth: { intervalMs: raw.MODEL_HEALTH_INTERVAL_MS, timeoutMs: raw.MODEL_HEALTH_TIMEOUT_MS },
+      traces: {
+        endpoint: raw.OTEL_EXPORTER_OTLP_ENDPOINT?.replace(/\/+$/, ''),
+        captureContent: raw.OTEL_CAPTURE_CONTENT,
+        serviceName: raw.OTEL_SERVICE_NAME,
+      },
+    },
   };
 }
 
