@@ -33,6 +33,7 @@ export const errorCodes = {
   AGENT_NOT_FOUND: { status: 404, message: 'There is no such agent.' },
   SESSION_NOT_FOUND: { status: 404, message: 'There is no such session.' },
   CONVERSATION_NOT_FOUND: { status: 404, message: 'There is no such conversation.' },
+  TURN_NOT_FOUND: { status: 404, message: 'There is no such turn.' },
   CHECKPOINT_NOT_FOUND: { status: 404, message: 'This session has no such checkpoint.' },
   INTEGRATION_NOT_FOUND: { status: 404, message: 'There is no such integration on this installation.' },
   CONNECTION_NOT_FOUND: { status: 404, message: 'There is no such connection.' },

@@ -3397,6 +3397,82 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/turns/{id}/timeline': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Where a turn's time and money went: its model calls and tool calls, each with its start, duration, tokens and cost */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              calls: (
+                | {
+                    costUsd: number | null;
+                    durationMs: number;
+                    error: {
+                      code: string;
+                      message: string;
+                    } | null;
+                    inputTokens: number;
+                    /** @enum {string} */
+                    kind: 'model';
+                    model: string;
+                    outputTokens: number;
+                    startedAt: string;
+                    step: number;
+                  }
+                | {
+                    durationMs: number | null;
+                    isError: boolean;
+                    /** @enum {string} */
+                    kind: 'tool';
+                    /** @description null for a call that has not run */
+                    startedAt: string | null;
+                    /** @enum {string} */
+                    status: 'pending' | 'started' | 'completed' | 'skipped';
+                    step: number;
+                    tool: string;
+                  }
+              )[];
+              finishedAt: string | null;
+              /** Format: uuid */
+              sessionId: string;
+              startedAt: string;
+              /** @enum {string} */
+              status: 'running' | 'suspended' | 'completed' | 'failed' | 'cancelled' | 'step_limit';
+              /** Format: uuid */
+              turnId: string;
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/users': {
     parameters: {
       query?: never;

@@ -59,6 +59,7 @@ describe.each([{ capture: false }, { capture: true }])('traces of a turn (OTEL_C
   let t: TestApp;
   let fake: FakeChatCompletions;
   let receiver: Awaited<ReturnType<typeof startOtlpReceiver>>;
+  let turnId: string;
 
   beforeAll(async () => {
     fake = await startFakeChatCompletions();
@@ -90,6 +91,7 @@ describe.each([{ capture: false }, { capture: true }])('traces of a turn (OTEL_C
     );
     const sent = await call('POST', `/v1/conversations/${session.conversationId}/messages?wait=true`, { content: secretQuestion });
     expect(sent.json().turn.status).toBe('completed');
+    turnId = sent.json().turn.id;
     await t.runtime.tracing.flush();
 
     expect(receiver.contentTypes.every((type) => type?.startsWith('application/json'))).toBe(true);
@@ -134,5 +136,25 @@ describe.each([{ capture: false }, { capture: true }])('traces of a turn (OTEL_C
       expect(everything).not.toContain(secretQuery);
       expect(everything).not.toContain('gen_ai.input.messages');
     }
+  });
+
+  it("gives the turn's timeline: model calls and tool calls in order, with starts, durations, tokens and cost, to its user only", async () => {
+    const response = await call('GET', `/v1/turns/${turnId}/timeline`);
+    expect(response.statusCode).toBe(200);
+    const timeline = response.json();
+    expect(timeline).toMatchObject({ turnId, status: 'completed', finishedAt: expect.any(String) });
+    expect(timeline.calls.map((c: { kind: string; step: number }) => `${c.kind} ${c.step}`)).toEqual(['model 1', 'tool 1', 'model 2']);
+    const [first, tool, second] = timeline.calls;
+    expect(first).toMatchObject({ model: 'fake:scripted', inputTokens: expect.any(Number), outputTokens: expect.any(Number), error: null });
+    expect(first.inputTokens).toBeGreaterThan(0);
+    expect(tool).toMatchObject({ tool: 'knowledge_search', status: 'completed', isError: false, durationMs: expect.any(Number) });
+    const start = (c: { startedAt: string }) => Date.parse(c.startedAt);
+    expect(start(first)).toBeGreaterThanOrEqual(Date.parse(timeline.startedAt) - 5);
+    expect(start(tool)).toBeGreaterThanOrEqual(start(first) + first.durationMs - 5);
+    expect(start(second)).toBeGreaterThanOrEqual(start(tool) + tool.durationMs - 5);
+
+    const other = await t.app.inject({ method: 'GET', url: `/v1/turns/${turnId}/timeline`, headers: bearer(t.adminToken) });
+    expect(other.statusCode).toBe(404);
+    expect(other.json().error.code).toBe('TURN_NOT_FOUND');
   });
 });

@@ -2,6 +2,7 @@ import { sql, type Selectable } from 'kysely';
 import type { MessagesTable, PostgresDatabase, RecordedToolCall } from '../database/index.ts';
 import { AppError } from '../errors.ts';
 import { redactArguments } from '../redaction/index.ts';
+import { turnTimeline, type TurnTimeline } from './turn-timeline.ts';
 
 /** A row of `messages` as the agent loop reads it (to build the model's history). */
 export type MessageRow = Selectable<MessagesTable>;
@@ -106,6 +107,11 @@ export class TurnTranscript {
       .where('role', '=', 'tool')
       .executeTakeFirst();
     return row !== undefined;
+  }
+
+  /** The turn's model calls and tool calls on a time axis (see turnTimeline). */
+  timeline(userId: string, turnId: string): Promise<TurnTimeline> {
+    return turnTimeline(this.database, userId, turnId);
   }
 
   /** What the user's model calls cost this calendar month (UTC), failed and cancelled ones included. */
