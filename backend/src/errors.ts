@@ -35,6 +35,7 @@ export const errorCodes = {
   MODEL_NOT_FOUND: { status: 404, message: 'No agent or template of yours has this name: GET /v1/openai/models lists them.' },
   SESSION_NOT_FOUND: { status: 404, message: 'There is no such session.' },
   CONVERSATION_NOT_FOUND: { status: 404, message: 'There is no such conversation.' },
+  TURN_NOT_FOUND: { status: 404, message: 'There is no such turn.' },
   CHECKPOINT_NOT_FOUND: { status: 404, message: 'This session has no such checkpoint.' },
   INTEGRATION_NOT_FOUND: { status: 404, message: 'There is no such integration on this installation.' },
   CONNECTION_NOT_FOUND: { status: 404, message: 'There is no such connection.' },

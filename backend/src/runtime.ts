@@ -21,6 +21,7 @@ import {
   ToolRegistry,
 } from './integrations/index.ts';
 import { KnowledgeBase, KnowledgeSearch, knowledgeSearchTool } from './knowledge/index.ts';
+import { ModelHealthMonitor, modelHealthTargets, startTracing, type Tracing } from './observability/index.ts';
 import { createEmbedder, createLanguageModels, type Embedder } from './providers/index.ts';
 import { parseKeyring, resolveSecretKey } from './secret-key.ts';
 import { AgentService, removeFinishedSessions, SessionService } from './sessions/index.ts';
@@ -34,6 +35,8 @@ export const version: string = (JSON.parse(fs.readFileSync(new URL('../../packag
 export interface Runtime extends AppServices {
   /** Checks connections periodically (started with the background workers); `check` runs one now. */
   integrationHealth: HealthMonitor;
+  /** Where traces of turns go; `flush` sends what is queued. */
+  tracing: Tracing;
   close(): Promise<void>;
 }
 
@@ -121,6 +124,13 @@ export async function createRuntime(
     options.now,
   );
   const languageModels = createLanguageModels(config.models);
+  const tracing = startTracing(config.observability.traces, version);
+  const modelHealth = new ModelHealthMonitor({
+    targets: modelHealthTargets({ models: config.models, embeddingModel: config.knowledge.embeddingModel }),
+    defaultModel: config.models.defaultModel,
+    intervalMs: config.observability.modelHealth.intervalMs,
+    timeoutMs: config.observability.modelHealth.timeoutMs,
+  });
   const customTools = await loadCustomTools(config.sessions.customTools, ['knowledge_search', completeSessionToolName]);
   const checkModel = (id: string) => void languageModels.resolve(id);
   const agents = new AgentService({ database, checkModel, checkTemplate: async (userId, id) => void (await templates.get(userId, id)) });
@@ -157,6 +167,7 @@ export async function createRuntime(
     },
     reach: faultInjector(config.sessions.killAt),
     onError: (error, context) => logger.warn({ err: error }, context),
+    tracer: tracing.tracer,
     toolsFor: toolSet({
       integrations: integrationTools,
       knowledgeSearch: { name: 'knowledge_search', create: (userId) => knowledgeSearchTool(knowledgeSearch, userId) },
@@ -168,6 +179,7 @@ export async function createRuntime(
   if (options.background !== false) {
     await runner.start();
     if (config.integrations.healthIntervalMs > 0) health.start();
+    if (config.observability.modelHealth.intervalMs > 0) modelHealth.start();
     // Finished sessions past their retention go, hourly (and with `agentry sessions cleanup`).
     const cleanup = () =>
       void removeFinishedSessions(database, config.sessions.retentionDays).catch((error: unknown) =>
@@ -202,10 +214,15 @@ export async function createRuntime(
     integrations,
     integrationTools,
     integrationHealth: health,
+    modelHealth,
+    tracing,
     version,
     async close() {
       clearInterval(cleanupTimer);
       await runner.stop();
+      await modelHealth.stop();
+      // After the runner: the spans of the turns it let go are sent too.
+      await tracing.close();
       await health.stop();
       await integrationTools.close();
       await integrations.close();

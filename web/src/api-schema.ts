@@ -55,6 +55,33 @@ export interface paths {
                 blocked: number;
                 pending: number;
               };
+              /** @description The model servers, as the last background check found them; details for admins at /v1/admin/health */
+              models: {
+                default: {
+                  name: string;
+                  /**
+                   * @description unknown only until the first check has answered
+                   * @enum {string}
+                   */
+                  status: 'ok' | 'down' | 'unknown';
+                };
+                embedding: {
+                  name: string;
+                  /**
+                   * @description unknown only until the first check has answered
+                   * @enum {string}
+                   */
+                  status: 'ok' | 'down' | 'unknown';
+                };
+                providers: {
+                  name: string;
+                  /**
+                   * @description unknown only until the first check has answered
+                   * @enum {string}
+                   */
+                  status: 'ok' | 'down' | 'unknown';
+                }[];
+              };
               /** @enum {string} */
               status: 'ok' | 'unavailable';
               version: string;
@@ -93,6 +120,33 @@ export interface paths {
               migrations: {
                 blocked: number;
                 pending: number;
+              };
+              /** @description The model servers, as the last background check found them; details for admins at /v1/admin/health */
+              models: {
+                default: {
+                  name: string;
+                  /**
+                   * @description unknown only until the first check has answered
+                   * @enum {string}
+                   */
+                  status: 'ok' | 'down' | 'unknown';
+                };
+                embedding: {
+                  name: string;
+                  /**
+                   * @description unknown only until the first check has answered
+                   * @enum {string}
+                   */
+                  status: 'ok' | 'down' | 'unknown';
+                };
+                providers: {
+                  name: string;
+                  /**
+                   * @description unknown only until the first check has answered
+                   * @enum {string}
+                   */
+                  status: 'ok' | 'down' | 'unknown';
+                }[];
               };
               /** @enum {string} */
               status: 'ok' | 'unavailable';
@@ -148,6 +202,60 @@ export interface paths {
             'application/json': {
               ready: boolean;
               reason?: string;
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/admin/health': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Details of the model servers the server depends on: URL, last check, latency, error (admin) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description 0 when the background checks are off */
+              checkIntervalMs: number;
+              models: {
+                error: string | null;
+                /** @enum {string} */
+                kind: 'provider' | 'embedding';
+                lastCheckedAt: string | null;
+                latencyMs: number | null;
+                name: string;
+                /**
+                 * @description unknown only until the first check has answered
+                 * @enum {string}
+                 */
+                status: 'ok' | 'down' | 'unknown';
+                /** @description The models list asked for; null for the local models */
+                url: string | null;
+              }[];
             };
           };
         };
@@ -3534,6 +3642,82 @@ export interface paths {
         };
       };
     };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/turns/{id}/timeline': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Where a turn's time and money went: its model calls and tool calls, each with its start, duration, tokens and cost */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              calls: (
+                | {
+                    costUsd: number | null;
+                    durationMs: number;
+                    error: {
+                      code: string;
+                      message: string;
+                    } | null;
+                    inputTokens: number;
+                    /** @enum {string} */
+                    kind: 'model';
+                    model: string;
+                    outputTokens: number;
+                    startedAt: string;
+                    step: number;
+                  }
+                | {
+                    durationMs: number | null;
+                    isError: boolean;
+                    /** @enum {string} */
+                    kind: 'tool';
+                    /** @description null for a call that has not run */
+                    startedAt: string | null;
+                    /** @enum {string} */
+                    status: 'pending' | 'started' | 'completed' | 'skipped';
+                    step: number;
+                    tool: string;
+                  }
+              )[];
+              finishedAt: string | null;
+              /** Format: uuid */
+              sessionId: string;
+              startedAt: string;
+              /** @enum {string} */
+              status: 'running' | 'suspended' | 'completed' | 'failed' | 'cancelled' | 'step_limit';
+              /** Format: uuid */
+              turnId: string;
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
     options?: never;
     head?: never;
     patch?: never;

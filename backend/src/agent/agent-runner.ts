@@ -1,7 +1,8 @@
 import { AppError, isAppError } from '../errors.ts';
 import type { FaultInjector } from '../fault-injection.ts';
+import type { TurnTracer } from '../observability/index.ts';
 import type { LanguageModels } from '../providers/index.ts';
-import type { MessageView, SessionService, ToolDecision, TurnStore } from '../sessions/index.ts';
+import type { MessageView, SessionService, ToolDecision, TurnStore, TurnTimeline } from '../sessions/index.ts';
 import type { PromptUser } from '../templates/index.ts';
 import type { ToolsFor } from '../tools/index.ts';
 import { SpendLimit } from './spend-limit.ts';
@@ -31,6 +32,8 @@ export interface AgentRunnerDeps {
   reach: FaultInjector;
   /** Where a turn's unexpected failure is logged (once; the turn records its code). */
   onError: (error: unknown, context: string) => void;
+  /** Spans of every turn (no-ops when tracing is off). */
+  tracer: TurnTracer;
 }
 
 /**
@@ -154,6 +157,11 @@ export class AgentRunner {
     page: { limit: number; after?: number | undefined },
   ): Promise<{ messages: MessageView[]; next: number | null }> {
     return this.deps.turns.transcript.page(userId, conversationId, page);
+  }
+
+  /** Where the turn's time and money went: its model calls and tool calls on a time axis. */
+  async timeline(userId: string, turnId: string): Promise<TurnTimeline> {
+    return this.deps.turns.transcript.timeline(userId, turnId);
   }
 
   /** The session's newest answer with text, if it has one (none for a session the user does not own). */

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { jsonSchema, streamText, tool, type ToolSet } from 'ai';
 import type { AgentryEvent } from '../events/index.ts';
+import type { StepTrace } from '../observability/index.ts';
+import { redactArguments } from '../redaction/index.ts';
 import { costOf, type LanguageModels } from '../providers/index.ts';
 import type { MessageRow, ModelAnswer, ModelUsage, RecordedToolCall, SessionRow, UnrecordedModelCall } from '../sessions/index.ts';
 import type { ToolDefinition } from '../tools/index.ts';
@@ -54,6 +56,8 @@ export interface ModelStepOptions {
   signal: AbortSignal;
   /** Sends a progress event (the text deltas) on the session's topic. */
   announce: (event: AgentryEvent) => Promise<void>;
+  /** The step's span, which the call's span goes under. */
+  trace: StepTrace;
 }
 
 /**
@@ -70,6 +74,10 @@ export async function runModelStep(options: ModelStepOptions): Promise<ModelAnsw
   const started = performance.now();
   let text = '';
   const calls: RecordedToolCall[] = [];
+  const span = options.trace.modelCall({
+    model: session.model,
+    input: () => ({ system: session.system_prompt, messages: toModelMessages(options.history) }),
+  });
   try {
     const result = streamText({
       model: options.model,
@@ -88,6 +96,12 @@ export async function runModelStep(options: ModelStepOptions): Promise<ModelAnsw
       else if (part.type === 'error') throw part.error;
     }
     const usage = await result.usage;
+    span.end({
+      inputTokens: usage.inputTokens ?? 0,
+      outputTokens: usage.outputTokens ?? 0,
+      finishReason: await result.finishReason,
+      output: () => ({ text, toolCalls: calls.map((call) => ({ ...call, input: redactArguments(call.input) })) }),
+    });
     return {
       messageId,
       text,
@@ -97,6 +111,7 @@ export async function runModelStep(options: ModelStepOptions): Promise<ModelAnsw
       latencyMs: Math.round(performance.now() - started),
     };
   } catch (error) {
+    span.fail(error);
     throw new InterruptedModelCall(error, { step, messageId, text, latencyMs: Math.round(performance.now() - started) });
   } finally {
     await deltas.drain();

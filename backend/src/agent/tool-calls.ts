@@ -1,5 +1,7 @@
 import type { ReportedError } from '../errors.ts';
 import type { FaultInjector } from '../fault-injection.ts';
+import type { StepTrace } from '../observability/index.ts';
+import { redactArguments } from '../redaction/index.ts';
 import type { CallResult, HeldTurn, LedgerEntry, ToolOutcome, TurnStore } from '../sessions/index.ts';
 import { reportToolFailure, type ToolDefinition } from '../tools/index.ts';
 
@@ -19,6 +21,8 @@ export interface StepCallsOptions {
   turns: TurnStore;
   /** Crash tests' named kill points. */
   reach: FaultInjector;
+  /** The step's span, which each call's span goes under. */
+  trace: StepTrace;
 }
 
 /**
@@ -41,7 +45,9 @@ export async function runStepCalls(options: StepCallsOptions): Promise<{ results
     if (turn.signal.aborted) throw turn.signal.reason;
     reach('before-tool');
     await turns.steps.beginCall(turn, entry);
+    const span = options.trace.toolCall({ tool: entry.tool, callId: entry.call_id, input: () => redactArguments(entry.input) });
     const outcome = await callTool(options.tools, entry, turn.signal);
+    span.end(outcome);
     reach('tool-ran');
     await turns.steps.completeCall(turn, entry, outcome);
     reach('after-tool');

@@ -1,6 +1,7 @@
 import { toDatabaseError, type TurnStatus } from '../database/index.ts';
 import { AppError, isAppError, type ReportedError } from '../errors.ts';
 import type { FaultInjector } from '../fault-injection.ts';
+import type { StepTrace, TurnTrace, TurnTracer } from '../observability/index.ts';
 import type { LanguageModels } from '../providers/index.ts';
 import { LeaseLost, type EndStatus, type LedgerEntry, type MessageView, type SessionRow, type TurnStore } from '../sessions/index.ts';
 import { completeSessionToolName } from '../templates/index.ts';
@@ -30,6 +31,8 @@ export interface TurnExecutionDeps {
   releaseWhenReachable: (turn: { turnId: string; token: string }) => void;
   reach: FaultInjector;
   onError: (error: unknown, context: string) => void;
+  /** Spans of the turn, its steps, model calls and tool calls (no-ops when tracing is off). */
+  tracer: TurnTracer;
 }
 
 /** Where an execution starts: the turn, its session, the lease token it holds, and whether the turn is new. */
@@ -65,6 +68,7 @@ export class TurnExecution implements CallingTurn {
   private readonly shutdown = new AbortController();
   /** The turn's last recorded assistant message. */
   private last: MessageView | null = null;
+  private readonly trace: TurnTrace;
 
   constructor(
     private readonly deps: TurnExecutionDeps,
@@ -75,7 +79,17 @@ export class TurnExecution implements CallingTurn {
     this.session = start.session;
     this.token = start.token;
     this.resumed = start.resumed;
-    this.done = this.run();
+    this.trace = deps.tracer.turn({
+      turnId: this.turnId,
+      sessionId: this.session.id,
+      conversationId: this.conversationId,
+      model: this.session.model,
+      resumed: this.resumed,
+    });
+    this.done = this.run().then((outcome) => {
+      this.trace.end(outcome);
+      return outcome;
+    });
   }
 
   get signal(): AbortSignal {
@@ -131,32 +145,48 @@ export class TurnExecution implements CallingTurn {
     for (step += 1; step <= this.deps.maxSteps; step++) {
       const stop = await this.boundary();
       if (stop) return stop;
-      const tools = await this.toolsNow();
-      const answer = await runModelStep({
-        session: this.session,
-        model,
-        history: await this.deps.turns.transcript.history(this.conversationId),
-        tools,
-        step,
-        signal: modelSignal,
-        announce: (event) => this.deps.turns.announce(this, event),
-      });
-      const idempotent = (tool: string) => tools.get(tool)?.idempotent ?? true; // a refusal has no effect to repeat
-      this.last = await this.deps.turns.steps.recordAnswer(this, { step, answer, idempotent }).catch((error: unknown) => {
-        // The answer was not recorded (the session stopped running, the lease or the database was
-        // lost): what the call cost is still recorded with the turn's end, where that can be.
-        throw new InterruptedModelCall(error, { ...answer, step, text: '' });
-      });
-      if (answer.calls.length === 0) {
-        this.deps.reach('after-checkpoint');
-        return await this.finish('completed');
+      const trace = this.trace.step(step);
+      try {
+        const end = await this.step(step, trace, model, modelSignal);
+        if (end) return end;
+      } finally {
+        trace.end();
       }
-      const end = await this.runCalls(step, tools);
-      if (end) return end;
     }
     return await this.finish('step_limit', {
       error: { code: 'STEP_LIMIT', message: `The turn stopped after ${this.deps.maxSteps} steps: the model kept calling tools.` },
     });
+  }
+
+  /** One step: the model call, its answer recorded, then the calls it asks for. Returns the turn's end if the step ends it. */
+  private async step(
+    step: number,
+    trace: StepTrace,
+    model: ReturnType<LanguageModels['resolve']>,
+    modelSignal: AbortSignal,
+  ): Promise<TurnOutcome | undefined> {
+    const tools = await this.toolsNow();
+    const answer = await runModelStep({
+      session: this.session,
+      model,
+      history: await this.deps.turns.transcript.history(this.conversationId),
+      tools,
+      step,
+      signal: modelSignal,
+      announce: (event) => this.deps.turns.announce(this, event),
+      trace,
+    });
+    const idempotent = (tool: string) => tools.get(tool)?.idempotent ?? true; // a refusal has no effect to repeat
+    this.last = await this.deps.turns.steps.recordAnswer(this, { step, answer, idempotent }).catch((error: unknown) => {
+      // The answer was not recorded (the session stopped running, the lease or the database was
+      // lost): what the call cost is still recorded with the turn's end, where that can be.
+      throw new InterruptedModelCall(error, { ...answer, step, text: '' });
+    });
+    if (answer.calls.length === 0) {
+      this.deps.reach('after-checkpoint');
+      return await this.finish('completed');
+    }
+    return await this.runCalls(step, tools, trace);
   }
 
   /**
@@ -171,8 +201,13 @@ export class TurnExecution implements CallingTurn {
     this.last = recorded;
     if (recorded.toolCalls.length === 0) return { end: await this.finish('completed') };
     if (!(await this.deps.turns.transcript.hasToolResults(this.turnId, recorded.step))) {
-      const end = await this.runCalls(recorded.step, await this.toolsNow());
-      if (end) return { end };
+      const trace = this.trace.step(recorded.step);
+      try {
+        const end = await this.runCalls(recorded.step, await this.toolsNow(), trace);
+        if (end) return { end };
+      } finally {
+        trace.end();
+      }
     }
     return { step: recorded.step };
   }
@@ -201,9 +236,9 @@ export class TurnExecution implements CallingTurn {
    * The rest of a step whose answer is recorded: its calls, then their results. Returns the turn's
    * end when the step ends it (a call whose outcome is unknown, or the agent completing the session).
    */
-  private async runCalls(step: number, tools: ReadonlyMap<string, ToolDefinition>): Promise<TurnOutcome | undefined> {
+  private async runCalls(step: number, tools: ReadonlyMap<string, ToolDefinition>, trace: StepTrace): Promise<TurnOutcome | undefined> {
     const { turns, reach } = this.deps;
-    const ran = await runStepCalls({ turn: this, step, tools, turns, reach });
+    const ran = await runStepCalls({ turn: this, step, tools, turns, reach, trace });
     if ('unknown' in ran) return this.suspend(ran.unknown);
     const complete = ran.results.some((r) => r.entry.tool === completeSessionToolName && !r.isError);
     await turns.steps.recordToolResults(this, { step, results: ran.results, complete });

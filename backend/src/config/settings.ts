@@ -5,6 +5,7 @@ import { databaseSettings } from './database-settings.ts';
 import { integrationSettings } from './integration-settings.ts';
 import { knowledgeSettings } from './knowledge-settings.ts';
 import { modelSettings } from './model-settings.ts';
+import { observabilitySettings } from './observability-settings.ts';
 import { serverSettings } from './server-settings.ts';
 import { sessionSettings } from './session-settings.ts';
 import { streamSettings } from './stream-settings.ts';
@@ -25,6 +26,7 @@ export const settings = {
   ...templateSettings,
   ...sessionSettings,
   ...streamSettings,
+  ...observabilitySettings,
 } as const;
 
 export type SettingName = keyof typeof settings;

@@ -143,6 +143,14 @@ export function toConfig(raw: Settings, cwd: string, env: NodeJS.ProcessEnv) {
     },
     serverSentEvents: { maxStreamsPerUser: raw.SSE_MAX_STREAMS_PER_USER },
     chatCompletions: { maxWaitMs: raw.CHAT_COMPLETIONS_MAX_WAIT_MS },
+    observability: {
+      modelHealth: { intervalMs: raw.MODEL_HEALTH_INTERVAL_MS, timeoutMs: raw.MODEL_HEALTH_TIMEOUT_MS },
+      traces: {
+        endpoint: raw.OTEL_EXPORTER_OTLP_ENDPOINT?.replace(/\/+$/, ''),
+        captureContent: raw.OTEL_CAPTURE_CONTENT,
+        serviceName: raw.OTEL_SERVICE_NAME,
+      },
+    },
   };
 }
 

@@ -11,6 +11,7 @@ import type { EventSystem } from '../events/index.ts';
 import type { Features } from '../features.ts';
 import type { IntegrationService, IntegrationTools } from '../integrations/index.ts';
 import type { KnowledgeBase, KnowledgeSearch } from '../knowledge/index.ts';
+import type { ModelHealthMonitor } from '../observability/index.ts';
 import type { AgentRunner, ChatBridge } from '../agent/index.ts';
 import type { ChatCompletions } from '../chat-completions/index.ts';
 import type { AgentService, SessionService } from '../sessions/index.ts';
@@ -61,6 +62,8 @@ export interface AppServices {
   runner: AgentRunner;
   chat: ChatBridge;
   completions: ChatCompletions;
+  /** The model servers' health, checked in the background (never on a request). */
+  modelHealth: ModelHealthMonitor;
   version: string;
 }
 
@@ -170,6 +173,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
     database: services.database,
     migrations: services.migrations,
     features: services.features,
+    modelHealth: services.modelHealth,
     version: services.version,
   });
   await app.register(meRoutes, { users: services.users });

@@ -11,6 +11,7 @@ export { removeFinishedSessions } from './session-retention.ts';
 export { TurnStore, type HeldTurn } from './turn-store.ts';
 export { type ModelAnswer, type ModelUsage, type UnrecordedModelCall, type CallResult } from './step-records.ts';
 export { type MessageView, type MessageRow, type RecordedToolCall } from './turn-transcript.ts';
+export { type ModelCallSpan, type ToolCallSpan, type TurnTimeline } from './turn-timeline.ts';
 export { type EndStatus, type ToolDecision } from './unattended-turns.ts';
 export { LeaseLost, type TurnRow } from './turn-leases.ts';
 export { type LedgerEntry, type ToolOutcome } from './tool-ledger.ts';

@@ -2,6 +2,7 @@ import { sql, type Selectable } from 'kysely';
 import type { MessagesTable, PostgresDatabase, RecordedToolCall } from '../database/index.ts';
 import { AppError } from '../errors.ts';
 import { redactArguments } from '../redaction/index.ts';
+import { turnTimeline, type TurnTimeline } from './turn-timeline.ts';
 
 /** A row of `messages` as the agent loop reads it (to build the model's history). */
 export type MessageRow = Selectable<MessagesTable>;
@@ -123,6 +124,11 @@ export class TurnTranscript {
       from model_calls where session_id = ${sessionId} and turn_id = ${turnId}`.execute(this.database.db);
     const row = rows[0]!;
     return { text: row.text ?? '', usage: { inputTokens: Number(row.input), outputTokens: Number(row.output) } };
+  }
+
+  /** The turn's model calls and tool calls on a time axis (see turnTimeline). */
+  timeline(userId: string, turnId: string): Promise<TurnTimeline> {
+    return turnTimeline(this.database, userId, turnId);
   }
 
   /** What the user's model calls cost this calendar month (UTC), failed and cancelled ones included. */

@@ -18,13 +18,15 @@ interface CatalogueEntry {
 }
 
 /** The tools a built-in server lists, asked in process (listing calls no provider). */
-async function builtinTools(name: BuiltinServerName): Promise<string[]> {
+async function builtinTools(name: Exclude<BuiltinServerName, 'sandbox'>): Promise<string[]> {
   const servers = new BuiltinServers({
     fetch: () => Promise.reject(new Error('listing tools calls no provider')),
     timeoutMs: 1_000,
     maxResponseBytes: 1_000,
+    // Only the keyless sandbox reads its data from the database; no other server touches it.
+    sandbox: undefined as never,
   });
-  const server = servers.create(name, { token: async () => 'unused', userToken: async () => 'unused' }, {});
+  const server = servers.create(name, { token: async () => 'unused', userToken: async () => 'unused' }, { userId: 'unused' });
   const [serverSide, clientSide] = InMemoryTransport.createLinkedPair();
   await server.connect(serverSide);
   const client = new Client({ name: 'library-tools-test', version: '1' });
@@ -44,9 +46,11 @@ describe('the built-in templates name tools their servers offer', () => {
   beforeAll(async () => {
     const { providers } = parse(fs.readFileSync(catalogueFile, 'utf8')) as { providers: CatalogueEntry[] };
     for (const entry of providers) {
+      // The sandbox serves the tool sets of the providers it stands in for (checked in its own tests).
+      if (entry.mcp.server === 'sandbox') continue;
       if (entry.mcp.transport === 'builtin') {
         expect(builtinServerNames).toContain(entry.mcp.server);
-        offered.set(entry.id, await builtinTools(entry.mcp.server as BuiltinServerName));
+        offered.set(entry.id, await builtinTools(entry.mcp.server as Exclude<BuiltinServerName, 'sandbox'>));
       } else if (fs.existsSync(new URL(`${entry.id}.json`, hostedDir))) {
         const file = JSON.parse(fs.readFileSync(new URL(`${entry.id}.json`, hostedDir), 'utf8')) as {
           provider: string;

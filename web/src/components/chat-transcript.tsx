@@ -4,6 +4,7 @@ import { unrecorded, type LiveTurn } from '../chat-state.ts';
 import { formatCost, formatNumber } from '../format.ts';
 import { renderMarkdown } from '../markdown.ts';
 import { ToolCall } from './tool-call.tsx';
+import { TurnTimeline } from './turn-timeline.tsx';
 
 /** Markdown from the model, sanitised. */
 function Markdown({ text }: { text: string }) {
@@ -28,6 +29,11 @@ function Usage({ message }: { message: Message }) {
 export function ChatTranscript({ messages, turn }: { messages: Message[]; turn: LiveTurn }) {
   const results = useMemo(() => new Map(messages.filter((m) => m.role === 'tool').map((m) => [m.toolCallId, m])), [messages]);
   const live = unrecorded(turn, messages);
+  // A turn's timeline goes under its last recorded answer.
+  const lastOfTurn = useMemo(
+    () => new Set(new Map(messages.filter((m) => m.role === 'assistant').map((m) => [m.turnId, m.id])).values()),
+    [messages],
+  );
   return (
     <ol class="transcript" aria-label="Messages">
       {messages.map((message) => {
@@ -59,6 +65,7 @@ export function ChatTranscript({ messages, turn }: { messages: Message[]; turn: 
               return <ToolCall key={call.callId} call={view} />;
             })}
             <Usage message={message} />
+            {lastOfTurn.has(message.id) && <TurnTimeline turnId={message.turnId} />}
           </li>
         );
       })}

@@ -3,6 +3,7 @@ import { useLayoutEffect, useRef } from 'preact/hooks';
 import { useLocation } from 'preact-iso/router';
 import { useLiveState } from '../hooks.ts';
 import type { Me } from '../api-shapes.ts';
+import { ModelHealthBanner } from './model-health-banner.tsx';
 import { ActionButton } from './ui.tsx';
 
 const pages = [
@@ -22,7 +23,7 @@ const liveLabels = {
   refused: 'Offline',
 } as const;
 
-/** The frame of every page: a skip link, the navigation, the live-connection state, sign-out. */
+/** The frame of every page: a skip link, the navigation, the live-connection state, sign-out, and a banner while a model is down. */
 export function Layout({ user, onSignOut, children }: { user: Me; onSignOut: () => Promise<void>; children: ComponentChildren }) {
   const { path } = useLocation();
   const liveState = useLiveState();
@@ -65,6 +66,7 @@ export function Layout({ user, onSignOut, children }: { user: Me; onSignOut: () 
           </ActionButton>
         </div>
       </header>
+      <ModelHealthBanner />
       <main id="main" tabIndex={-1}>
         {children}
       </main>

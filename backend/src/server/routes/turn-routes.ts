@@ -111,6 +111,52 @@ export const turnRoutes: FastifyPluginAsyncZod<{ sessions: SessionService; runne
     async (request) => runner.messages(principalOf(request).user.id, request.params.id, request.query),
   );
 
+  const reportedError = z.object({ code: z.string(), message: z.string() });
+  app.get(
+    '/v1/turns/:id/timeline',
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: "Where a turn's time and money went: its model calls and tool calls, each with its start, duration, tokens and cost",
+        params: idParams,
+        response: {
+          200: z.object({
+            turnId: z.uuid(),
+            sessionId: z.uuid(),
+            status: z.enum(['running', 'suspended', 'completed', 'failed', 'cancelled', 'step_limit']),
+            startedAt: z.string(),
+            finishedAt: z.string().nullable(),
+            calls: z.array(
+              z.discriminatedUnion('kind', [
+                z.object({
+                  kind: z.literal('model'),
+                  step: z.number(),
+                  model: z.string(),
+                  startedAt: z.string(),
+                  durationMs: z.number(),
+                  inputTokens: z.number(),
+                  outputTokens: z.number(),
+                  costUsd: z.number().nullable(),
+                  error: reportedError.nullable(),
+                }),
+                z.object({
+                  kind: z.literal('tool'),
+                  step: z.number(),
+                  tool: z.string(),
+                  status: z.enum(['pending', 'started', 'completed', 'skipped']),
+                  isError: z.boolean(),
+                  startedAt: z.string().nullable().describe('null for a call that has not run'),
+                  durationMs: z.number().nullable(),
+                }),
+              ]),
+            ),
+          }),
+        },
+      },
+    },
+    async (request) => runner.timeline(principalOf(request).user.id, request.params.id),
+  );
+
   app.post(
     '/v1/sessions/:id/restore',
     {
