@@ -7,12 +7,27 @@ import { int } from './value-schemas.ts';
 export const modelSettings = {
   OPENAI_API_KEY: z.string().min(1).optional().describe('API key for openai: models.'),
   OPENAI_BASE_URL: z.url().optional().describe('Base URL of an OpenAI-compatible server (default the OpenAI API).'),
+  ANTHROPIC_API_KEY: z.string().min(1).optional().describe('API key for anthropic: models (the Messages API).'),
+  ANTHROPIC_BASE_URL: z
+    .url()
+    .optional()
+    .describe(
+      'Base URL of the Anthropic API up to its version, e.g. a proxy at https://llm-proxy.internal/anthropic/v1 (default https://api.anthropic.com/v1).',
+    ),
+  GOOGLE_GENERATIVE_AI_API_KEY: z.string().min(1).optional().describe('API key for google: models (the Gemini API).'),
+  GOOGLE_BASE_URL: z
+    .url()
+    .optional()
+    .describe('Base URL of the Gemini API up to its version (default https://generativelanguage.googleapis.com/v1beta).'),
   DEFAULT_MODEL: z
     .string()
-    .regex(modelIdPattern, 'must be provider:model, e.g. local:offline, openai:gpt-4o-mini or ollama:llama3.1:8b')
+    .regex(
+      modelIdPattern,
+      'must be provider:model, e.g. local:offline, openai:gpt-4o-mini, anthropic:claude-sonnet-4-5 or ollama:llama3.1:8b',
+    )
     .default('local:offline')
     .describe(
-      'Language model for sessions that name none: local:offline, openai:<model>, or <endpoint>:<model> for an endpoint in MODEL_ENDPOINTS. Checked at start.',
+      'Language model for sessions that name none: local:offline, openai:<model>, anthropic:<model>, google:<model>, or <endpoint>:<model> for an endpoint in MODEL_ENDPOINTS. Checked at start.',
     ),
   MODEL_ENDPOINTS: endpointList('base URL', false).describe(
     'OpenAI-compatible servers (Ollama, vLLM, LM Studio, …) as comma-separated name=baseUrl, e.g. ollama=http://localhost:11434/v1; their models are <name>:<model>.',

@@ -75,6 +75,8 @@ export function toConfig(raw: Settings, cwd: string, env: NodeJS.ProcessEnv) {
     models: {
       defaultModel: raw.DEFAULT_MODEL,
       openai: { apiKey: raw.OPENAI_API_KEY, baseUrl: raw.OPENAI_BASE_URL },
+      anthropic: { apiKey: raw.ANTHROPIC_API_KEY, baseUrl: raw.ANTHROPIC_BASE_URL?.replace(/\/+$/, '') },
+      google: { apiKey: raw.GOOGLE_GENERATIVE_AI_API_KEY, baseUrl: raw.GOOGLE_BASE_URL?.replace(/\/+$/, '') },
       endpoints,
       timeoutMs: raw.MODEL_TIMEOUT_MS,
       retry: { attempts: raw.MODEL_MAX_RETRIES + 1, baseDelayMs: 500, maxDelayMs: 30_000 },

@@ -1,7 +1,15 @@
 import type { LanguageModelV3 } from '@ai-sdk/provider';
 import { AppError } from '../errors.ts';
 import { configuredModelHints, configuredProviders, modelIdProblem, offlineModelId, parseModelId } from './model-id.ts';
-import { endpointProvider, openAiProvider, type ModelEndpoint, type OpenAiSettings } from './model-servers.ts';
+import {
+  anthropicProvider,
+  endpointProvider,
+  googleProvider,
+  openAiProvider,
+  type ModelEndpoint,
+  type NativeProviderSettings,
+  type OpenAiSettings,
+} from './model-servers.ts';
 import { OfflineLanguageModel } from './offline-model.ts';
 import { ResilientLanguageModel } from './resilient-language-model.ts';
 import type { RetryPolicy } from './retry.ts';
@@ -11,6 +19,9 @@ export interface LanguageModelSettings {
   defaultModel: string;
   /** `openai:` models are available when it has a key or a base URL. */
   openai: OpenAiSettings;
+  /** `anthropic:` and `google:` models are available when theirs has a key or a base URL. */
+  anthropic?: NativeProviderSettings | undefined;
+  google?: NativeProviderSettings | undefined;
   endpoints: ModelEndpoint[];
   /** Stall timeout per call: for the response to start and between streamed chunks. */
   timeoutMs: number;
@@ -49,6 +60,8 @@ export function createLanguageModels(settings: LanguageModelSettings): LanguageM
   const offline = new OfflineLanguageModel();
   // openai: speaks Chat Completions (`.chat`), the API every compatible server implements too.
   const openai = openaiConfigured ? openAiProvider(settings.openai) : undefined;
+  const anthropic = settings.anthropic && providers.anthropic ? anthropicProvider(settings.anthropic) : undefined;
+  const google = settings.google && providers.google ? googleProvider(settings.google) : undefined;
   const endpoints = new Map(settings.endpoints.map((endpoint) => [endpoint.name, endpointProvider(endpoint)]));
 
   function resolve(id: string): LanguageModelV3 {
@@ -58,13 +71,26 @@ export function createLanguageModels(settings: LanguageModelSettings): LanguageM
       throw new AppError('UNKNOWN_MODEL', problem, {
         details: {
           model: id,
-          availableProviders: ['local', ...(openaiConfigured ? ['openai'] : []), ...providers.endpoints],
+          availableProviders: [
+            'local',
+            ...(openaiConfigured ? ['openai'] : []),
+            ...(providers.anthropic ? ['anthropic'] : []),
+            ...(providers.google ? ['google'] : []),
+            ...providers.endpoints,
+          ],
           configured: configuredModelHints(providers),
         },
       });
     }
     if (parsed.provider === 'local') return offline;
-    const remote = parsed.provider === 'openai' ? openai?.chat(parsed.model) : endpoints.get(parsed.provider)?.chatModel(parsed.model);
+    const remote =
+      parsed.provider === 'openai'
+        ? openai?.chat(parsed.model)
+        : parsed.provider === 'anthropic'
+          ? anthropic?.messages(parsed.model)
+          : parsed.provider === 'google'
+            ? google?.chat(parsed.model)
+            : endpoints.get(parsed.provider)?.chatModel(parsed.model);
     if (!remote) throw new AppError('INTERNAL', `The provider of ${id} was validated but not built.`);
     return new ResilientLanguageModel(remote, parsed, policy);
   }
@@ -83,6 +109,12 @@ export function createLanguageModels(settings: LanguageModelSettings): LanguageM
               description: `OpenAI Chat Completions${settings.openai.baseUrl ? ' (compatible server)' : ''}: use openai:<model>, e.g. openai:gpt-4o-mini.`,
             },
           ]
+        : []),
+      ...(providers.anthropic
+        ? [{ provider: 'anthropic', description: 'Anthropic Messages API: use anthropic:<model>, e.g. anthropic:claude-sonnet-4-5.' }]
+        : []),
+      ...(providers.google
+        ? [{ provider: 'google', description: 'Google Gemini API: use google:<model>, e.g. google:gemini-2.5-flash.' }]
         : []),
       ...settings.endpoints.map((e) => ({
         provider: e.name,
