@@ -9,6 +9,7 @@ import * as modelCalls from './0007-model-calls.ts';
 import * as durableExecution from './0008-durable-execution.ts';
 import * as integrations from './0009-integrations.ts';
 import * as oauthClientRegistrations from './0010-oauth-client-registrations.ts';
+import * as estimatedCosts from './0013-estimated-costs.ts';
 import * as vectorExtension from './vector/v0001-vector-extension.ts';
 import * as knowledgeEmbeddings from './vector/v0002-knowledge-embeddings.ts';
 import * as hnswRecall from './vector/v0003-hnsw-recall.ts';
@@ -35,6 +36,7 @@ export const coreMigrations: Record<string, Migration> = {
   '0008-durable-execution': durableExecution,
   '0009-integrations': integrations,
   '0010-oauth-client-registrations': oauthClientRegistrations,
+  '0013-estimated-costs': estimatedCosts,
 };
 
 export const vectorMigrations: Record<string, Migration> = {

@@ -33,6 +33,35 @@ export const modelSettings = {
     'OpenAI-compatible servers (Ollama, vLLM, LM Studio, …) as comma-separated name=baseUrl, e.g. ollama=http://localhost:11434/v1; their models are <name>:<model>.',
   ),
   MODEL_ENDPOINT_KEYS: endpointList('key', true).describe('API keys of MODEL_ENDPOINTS that need one, as comma-separated name=key.'),
+  MODEL_PRICES: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Your own price file (the shape of config/model-prices.yaml), merged over the shipped prices model by model; provider:* prices a whole endpoint, e.g. ollama:* at zero.',
+    ),
+  DEFAULT_MODEL_PRICE: z
+    .string()
+    .default('10/30')
+    .transform((text, ctx) => {
+      const [input, output, ...rest] = text.split('/').map((part) => Number(part.trim()));
+      if (
+        rest.length > 0 ||
+        input === undefined ||
+        output === undefined ||
+        !(input >= 0) ||
+        !(output >= 0) ||
+        input > 1e6 ||
+        output > 1e6
+      ) {
+        ctx.addIssue({ code: 'custom', message: 'must be <input>/<output> in USD per million tokens, e.g. 10/30' });
+        return z.NEVER;
+      }
+      return { input, output };
+    })
+    .describe(
+      'What a model with no price counts toward the spend limit, as <input>/<output> USD per million tokens; its costs are shown as estimated.',
+    ),
   MODEL_TIMEOUT_MS: int(100, 3_600_000)
     .default(60_000)
     .describe(

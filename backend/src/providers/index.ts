@@ -24,5 +24,5 @@ export {
   reservedProviderNames,
   type ParsedModelId,
 } from './model-id.ts';
-export { costOf, openAiPrices, priceOf, type ModelPrice, type TokenUsage } from './model-prices.ts';
+export { loadModelPrices, ModelPrices, type ModelCost, type ModelPrice, type TokenUsage } from './model-prices.ts';
 export { promptTokenCount, tokenCount } from './token-count.ts';

@@ -10,6 +10,7 @@ import {
   type NativeProviderSettings,
   type OpenAiSettings,
 } from './model-servers.ts';
+import { ModelPrices } from './model-prices.ts';
 import { OfflineLanguageModel } from './offline-model.ts';
 import { ResilientLanguageModel } from './resilient-language-model.ts';
 import type { RetryPolicy } from './retry.ts';
@@ -23,6 +24,8 @@ export interface LanguageModelSettings {
   anthropic?: NativeProviderSettings | undefined;
   google?: NativeProviderSettings | undefined;
   endpoints: ModelEndpoint[];
+  /** What each model costs; a model with none is counted at the default price (estimated). */
+  prices?: ModelPrices | undefined;
   /** Stall timeout per call: for the response to start and between streamed chunks. */
   timeoutMs: number;
   retry: RetryPolicy;
@@ -41,6 +44,7 @@ export interface LanguageModels {
   resolve(id: string): LanguageModelV3;
   list(): ConfiguredModel[];
   defaultModel: string;
+  prices: ModelPrices;
 }
 
 /**
@@ -123,5 +127,6 @@ export function createLanguageModels(settings: LanguageModelSettings): LanguageM
     ];
   }
 
-  return { resolve, list, defaultModel: settings.defaultModel };
+  const prices = settings.prices ?? new ModelPrices(new Map(), { input: 0, output: 0 }, undefined);
+  return { resolve, list, defaultModel: settings.defaultModel, prices };
 }

@@ -113,6 +113,9 @@ describe.each(drivers)('native providers on %s', (driver) => {
         inputTokens: 2 * scripted.usage.inputTokens,
         outputTokens: 2 * scripted.usage.outputTokens,
       });
+      // Priced from the shipped table, not estimated.
+      expect(counters).toMatchObject({ costEstimated: false });
+      expect(counters.costUsd).toBeGreaterThan(0);
     });
 
     it('retries an overload, then surfaces a rate limit that outlasts the retries as MODEL_API_ERROR, as OpenAI models do', async () => {

@@ -714,6 +714,8 @@ export interface paths {
             'application/json': {
               messages: {
                 content: string;
+                /** @description costUsd was counted at DEFAULT_MODEL_PRICE: the model has no price. */
+                costEstimated: boolean;
                 costUsd: number | null;
                 createdAt: string;
                 /** Format: uuid */
@@ -776,6 +778,8 @@ export interface paths {
             'application/json': {
               message: {
                 content: string;
+                /** @description costUsd was counted at DEFAULT_MODEL_PRICE: the model has no price. */
+                costEstimated: boolean;
                 costUsd: number | null;
                 createdAt: string;
                 /** Format: uuid */
@@ -1911,6 +1915,8 @@ export interface paths {
                 context: unknown;
                 conversationId: string | null;
                 counters: {
+                  /** @description Some of costUsd was counted at DEFAULT_MODEL_PRICE: a model with no price. */
+                  costEstimated: boolean;
                   costUsd: number;
                   errors: number;
                   inputTokens: number;
@@ -1986,6 +1992,8 @@ export interface paths {
                 context: unknown;
                 conversationId: string | null;
                 counters: {
+                  /** @description Some of costUsd was counted at DEFAULT_MODEL_PRICE: a model with no price. */
+                  costEstimated: boolean;
                   costUsd: number;
                   errors: number;
                   inputTokens: number;
@@ -2070,6 +2078,8 @@ export interface paths {
                 context: unknown;
                 conversationId: string | null;
                 counters: {
+                  /** @description Some of costUsd was counted at DEFAULT_MODEL_PRICE: a model with no price. */
+                  costEstimated: boolean;
                   costUsd: number;
                   errors: number;
                   inputTokens: number;
@@ -2384,6 +2394,8 @@ export interface paths {
                 context: unknown;
                 conversationId: string | null;
                 counters: {
+                  /** @description Some of costUsd was counted at DEFAULT_MODEL_PRICE: a model with no price. */
+                  costEstimated: boolean;
                   costUsd: number;
                   errors: number;
                   inputTokens: number;
@@ -2458,6 +2470,8 @@ export interface paths {
                 context: unknown;
                 conversationId: string | null;
                 counters: {
+                  /** @description Some of costUsd was counted at DEFAULT_MODEL_PRICE: a model with no price. */
+                  costEstimated: boolean;
                   costUsd: number;
                   errors: number;
                   inputTokens: number;
@@ -2535,6 +2549,8 @@ export interface paths {
                 context: unknown;
                 conversationId: string | null;
                 counters: {
+                  /** @description Some of costUsd was counted at DEFAULT_MODEL_PRICE: a model with no price. */
+                  costEstimated: boolean;
                   costUsd: number;
                   errors: number;
                   inputTokens: number;
