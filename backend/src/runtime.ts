@@ -19,7 +19,7 @@ import {
   ToolRegistry,
 } from './integrations/index.ts';
 import { KnowledgeBase, KnowledgeSearch, knowledgeSearchTool } from './knowledge/index.ts';
-import { createEmbedder, createLanguageModels, type Embedder } from './providers/index.ts';
+import { createEmbedder, createLanguageModels, ModelCatalogue, type Embedder } from './providers/index.ts';
 import { parseKeyring, resolveSecretKey } from './secret-key.ts';
 import { AgentService, removeFinishedSessions, SessionService } from './sessions/index.ts';
 import { completeSessionToolName, loadLibrary, PromptEngine, TemplateMatcher, TemplateService, TemplateStore } from './templates/index.ts';
@@ -119,6 +119,7 @@ export async function createRuntime(
     options.now,
   );
   const languageModels = createLanguageModels(config.models);
+  const modelCatalogue = new ModelCatalogue(config.models, languageModels.prices);
   const customTools = await loadCustomTools(config.sessions.customTools, ['knowledge_search', completeSessionToolName]);
   const checkModel = (id: string) => void languageModels.resolve(id);
   const agents = new AgentService({ database, checkModel, checkTemplate: async (userId, id) => void (await templates.get(userId, id)) });
@@ -186,6 +187,7 @@ export async function createRuntime(
     agents,
     sessions,
     runner,
+    models: modelCatalogue,
     chat: new ChatBridge({
       templates,
       sessions,

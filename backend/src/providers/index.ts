@@ -12,6 +12,8 @@ export { retryAfterMs, withRetries, type RetryDecision, type RetryPolicy } from 
 // Language models.
 export { createLanguageModels, type ConfiguredModel, type LanguageModelSettings, type LanguageModels } from './language-models.ts';
 
+export { ModelCatalogue, type ListedModel, type ListedProvider, type ModelListing } from './model-catalogue.ts';
+
 // Model ids, for language models and embedders alike.
 export {
   configuredProviders,

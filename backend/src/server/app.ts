@@ -11,6 +11,7 @@ import type { EventSystem } from '../events/index.ts';
 import type { Features } from '../features.ts';
 import type { IntegrationService, IntegrationTools } from '../integrations/index.ts';
 import type { KnowledgeBase, KnowledgeSearch } from '../knowledge/index.ts';
+import type { ModelCatalogue } from '../providers/index.ts';
 import type { AgentRunner, ChatBridge } from '../agent/index.ts';
 import type { AgentService, SessionService } from '../sessions/index.ts';
 import type { TemplateService } from '../templates/index.ts';
@@ -36,6 +37,7 @@ import { sessionRoutes } from './routes/session-routes.ts';
 import { turnRoutes } from './routes/turn-routes.ts';
 import { templateRoutes } from './routes/template-routes.ts';
 import { meRoutes } from './routes/me-routes.ts';
+import { modelRoutes } from './routes/model-routes.ts';
 import { tokenRoutes } from './routes/token-routes.ts';
 import { userRoutes } from './routes/user-routes.ts';
 import { isStorableText } from './untrusted-input.ts';
@@ -57,6 +59,8 @@ export interface AppServices {
   agents: AgentService;
   sessions: SessionService;
   runner: AgentRunner;
+  /** The models this installation can use, for GET /v1/models. */
+  models: ModelCatalogue;
   chat: ChatBridge;
   version: string;
 }
@@ -190,6 +194,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
     features: services.features,
     secureCookies,
   });
+  await app.register(modelRoutes, { models: services.models });
   await app.register(sessionRoutes, { agents: services.agents, sessions: services.sessions });
   await app.register(turnRoutes, { sessions: services.sessions, runner: services.runner, chat: services.chat });
   await app.register(mcpEndpoint, {
