@@ -24,7 +24,11 @@ export interface LanguageModelSettings {
   anthropic?: NativeProviderSettings | undefined;
   google?: NativeProviderSettings | undefined;
   endpoints: ModelEndpoint[];
-  /** What each model costs; a model with none is counted at the default price (estimated). */
+  /**
+   * What each model costs; a model with none is counted at the default price (estimated). The
+   * configuration always sets it (config/model-prices.yaml); without it (a caller that counts no
+   * money) every remote model's cost is an estimate of zero.
+   */
   prices?: ModelPrices | undefined;
   /** Stall timeout per call: for the response to start and between streamed chunks. */
   timeoutMs: number;
