@@ -22,7 +22,7 @@ import {
 } from './integrations/index.ts';
 import { KnowledgeBase, KnowledgeSearch, knowledgeSearchTool } from './knowledge/index.ts';
 import { ModelHealthMonitor, modelHealthTargets, startTracing, type Tracing } from './observability/index.ts';
-import { createEmbedder, createLanguageModels, type Embedder } from './providers/index.ts';
+import { createEmbedder, createLanguageModels, ModelCatalogue, type Embedder } from './providers/index.ts';
 import { parseKeyring, resolveSecretKey } from './secret-key.ts';
 import { AgentService, removeFinishedSessions, SessionService } from './sessions/index.ts';
 import { completeSessionToolName, loadLibrary, PromptEngine, TemplateMatcher, TemplateService, TemplateStore } from './templates/index.ts';
@@ -131,6 +131,7 @@ export async function createRuntime(
     intervalMs: config.observability.modelHealth.intervalMs,
     timeoutMs: config.observability.modelHealth.timeoutMs,
   });
+  const modelCatalogue = new ModelCatalogue(config.models, languageModels.prices);
   const customTools = await loadCustomTools(config.sessions.customTools, ['knowledge_search', completeSessionToolName]);
   const checkModel = (id: string) => void languageModels.resolve(id);
   const agents = new AgentService({ database, checkModel, checkTemplate: async (userId, id) => void (await templates.get(userId, id)) });
@@ -200,6 +201,7 @@ export async function createRuntime(
     agents,
     sessions,
     runner,
+    models: modelCatalogue,
     chat: new ChatBridge({
       templates,
       sessions,

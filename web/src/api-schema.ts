@@ -830,6 +830,8 @@ export interface paths {
             'application/json': {
               messages: {
                 content: string;
+                /** @description costUsd was counted at DEFAULT_MODEL_PRICE: the model has no price. */
+                costEstimated: boolean;
                 costUsd: number | null;
                 createdAt: string;
                 /** Format: uuid */
@@ -892,6 +894,8 @@ export interface paths {
             'application/json': {
               message: {
                 content: string;
+                /** @description costUsd was counted at DEFAULT_MODEL_PRICE: the model has no price. */
+                costEstimated: boolean;
                 costUsd: number | null;
                 createdAt: string;
                 /** Format: uuid */
@@ -2016,6 +2020,74 @@ export interface paths {
     };
     trace?: never;
   };
+  '/v1/models': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The language models this installation can use
+     * @description The local model, the known models of each configured vendor, and each MODEL_ENDPOINTS server’s own list (asked at its /models, kept 30 s), with context window and price where known. Any other model of a configured provider can still be named by id.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              defaultModel: string;
+              providers: {
+                error: string | null;
+                /** @enum {string} */
+                kind: 'local' | 'openai' | 'anthropic' | 'google' | 'endpoint';
+                models: {
+                  /** @description Tokens the model reads at most, when known. */
+                  contextWindow: number | null;
+                  /** @description What an agent or a session names: provider:model. */
+                  id: string;
+                  price: {
+                    /** @description USD per million input tokens read from the prompt cache. */
+                    cachedInput?: number;
+                    /** @description USD per million input tokens. */
+                    input: number;
+                    /** @description USD per million output tokens. */
+                    output: number;
+                  };
+                  /** @description No price is set for this model: it is counted at DEFAULT_MODEL_PRICE. */
+                  priceEstimated: boolean;
+                }[];
+                provider: string;
+                /**
+                 * @description An endpoint that did not answer its model list is unreachable; its models can't be listed.
+                 * @enum {string}
+                 */
+                status: 'ok' | 'unreachable';
+              }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/oauth/callback': {
     parameters: {
       query?: never;
@@ -2269,6 +2341,8 @@ export interface paths {
                 context: unknown;
                 conversationId: string | null;
                 counters: {
+                  /** @description Some of costUsd was counted at DEFAULT_MODEL_PRICE: a model with no price. */
+                  costEstimated: boolean;
                   costUsd: number;
                   errors: number;
                   inputTokens: number;
@@ -2344,6 +2418,8 @@ export interface paths {
                 context: unknown;
                 conversationId: string | null;
                 counters: {
+                  /** @description Some of costUsd was counted at DEFAULT_MODEL_PRICE: a model with no price. */
+                  costEstimated: boolean;
                   costUsd: number;
                   errors: number;
                   inputTokens: number;
@@ -2428,6 +2504,8 @@ export interface paths {
                 context: unknown;
                 conversationId: string | null;
                 counters: {
+                  /** @description Some of costUsd was counted at DEFAULT_MODEL_PRICE: a model with no price. */
+                  costEstimated: boolean;
                   costUsd: number;
                   errors: number;
                   inputTokens: number;
@@ -2742,6 +2820,8 @@ export interface paths {
                 context: unknown;
                 conversationId: string | null;
                 counters: {
+                  /** @description Some of costUsd was counted at DEFAULT_MODEL_PRICE: a model with no price. */
+                  costEstimated: boolean;
                   costUsd: number;
                   errors: number;
                   inputTokens: number;
@@ -2816,6 +2896,8 @@ export interface paths {
                 context: unknown;
                 conversationId: string | null;
                 counters: {
+                  /** @description Some of costUsd was counted at DEFAULT_MODEL_PRICE: a model with no price. */
+                  costEstimated: boolean;
                   costUsd: number;
                   errors: number;
                   inputTokens: number;
@@ -2893,6 +2975,8 @@ export interface paths {
                 context: unknown;
                 conversationId: string | null;
                 counters: {
+                  /** @description Some of costUsd was counted at DEFAULT_MODEL_PRICE: a model with no price. */
+                  costEstimated: boolean;
                   costUsd: number;
                   errors: number;
                   inputTokens: number;

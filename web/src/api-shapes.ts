@@ -28,6 +28,8 @@ export type Checkpoint = Answer<'GET', '/v1/sessions/{id}/checkpoints'>['checkpo
 export type Conversation = Answer<'GET', '/v1/sessions/{id}/conversations'>['conversations'][number];
 export type Message = Answer<'GET', '/v1/conversations/{id}/messages'>['messages'][number];
 export type Agent = Answer<'GET', '/v1/agents'>['agents'][number];
+export type ModelProvider = Answer<'GET', '/v1/models'>['providers'][number];
+export type ListedModel = ModelProvider['models'][number];
 
 export type KnowledgeDocument = Answer<'GET', '/v1/knowledge/documents/{id}'>['document'];
 export type DocumentStatus = KnowledgeDocument['status'];

@@ -7,10 +7,14 @@ export function formatNumber(value: number): string {
   return number.format(value);
 }
 
-export function formatCost(usd: number | null | undefined): string {
+/**
+ * A cost in dollars. `estimated`: counted at the default price because the model has no price
+ * (DEFAULT_MODEL_PRICE), which the reader must be able to tell from a priced one.
+ */
+export function formatCost(usd: number | null | undefined, options: { estimated?: boolean } = {}): string {
   if (usd === null || usd === undefined) return '—';
-  if (usd === 0) return '$0';
-  return usd < 0.01 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`;
+  const amount = usd === 0 ? '$0' : usd < 0.01 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`;
+  return options.estimated ? `~${amount} (estimated: no price for this model)` : amount;
 }
 
 export function formatDuration(ms: number): string {

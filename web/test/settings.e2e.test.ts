@@ -163,12 +163,16 @@ describe('the settings page: profile, tokens, agents and templates', () => {
     const form = agents.getByRole('form', { name: 'New agent' });
     await form.getByLabel('Agent name').fill('Researcher');
     await form.getByLabel('Instructions').fill('Answer from the knowledge base.');
-    await form.getByLabel('Model').fill('gpt-4o');
+    // The model is picked from the server's list, grouped by provider, or typed when it is not listed.
+    const model = form.getByLabel('Model', { exact: true });
+    expect(await model.locator('optgroup[label="local"] option').allTextContents()).toEqual(['local:offline · free']);
+    await model.selectOption('__other__');
+    await form.getByLabel('Model id').fill('gpt-4o');
     await form.getByLabel('Tools').fill('knowledge_search');
     await form.getByRole('button', { name: 'Create agent' }).click();
     await expect.poll(() => form.getByRole('alert').textContent()).toMatch(/model.*provider:model/);
 
-    await form.getByLabel('Model').fill('local:offline');
+    await model.selectOption('local:offline');
     await form.getByRole('button', { name: 'Create agent' }).click();
     const item = agents.getByRole('listitem').filter({ hasText: 'Researcher' });
     await item.waitFor();

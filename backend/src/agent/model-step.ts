@@ -3,7 +3,7 @@ import { jsonSchema, streamText, tool, type ToolSet } from 'ai';
 import type { AgentryEvent } from '../events/index.ts';
 import type { StepTrace } from '../observability/index.ts';
 import { redactArguments } from '../redaction/index.ts';
-import { costOf, type LanguageModels } from '../providers/index.ts';
+import type { LanguageModels, ModelPrices } from '../providers/index.ts';
 import type { MessageRow, ModelAnswer, ModelUsage, RecordedToolCall, SessionRow, UnrecordedModelCall } from '../sessions/index.ts';
 import type { ToolDefinition } from '../tools/index.ts';
 import { DeltaCoalescer } from './delta-publisher.ts';
@@ -22,6 +22,7 @@ export class InterruptedModelCall extends Error implements UnrecordedModelCall {
   readonly latencyMs: number;
   readonly usage: ModelUsage;
   readonly cost: number | null;
+  readonly costEstimated: boolean;
 
   constructor(
     cause: unknown,
@@ -32,6 +33,7 @@ export class InterruptedModelCall extends Error implements UnrecordedModelCall {
       latencyMs: number;
       usage?: ModelUsage | undefined;
       cost?: number | null | undefined;
+      costEstimated?: boolean | undefined;
     },
   ) {
     super('The model call did not finish.', { cause });
@@ -41,12 +43,15 @@ export class InterruptedModelCall extends Error implements UnrecordedModelCall {
     this.latencyMs = call.latencyMs;
     this.usage = call.usage ?? { inputTokens: 0, outputTokens: 0 };
     this.cost = call.cost ?? null;
+    this.costEstimated = call.costEstimated ?? false;
   }
 }
 
 export interface ModelStepOptions {
   session: SessionRow;
   model: ReturnType<LanguageModels['resolve']>;
+  /** Prices the call by the session's model; one with no price is counted at the default, estimated. */
+  prices: ModelPrices;
   /** The conversation so far, as recorded. */
   history: readonly MessageRow[];
   /** The tools the session may call now, offered to the model by name. */
@@ -96,6 +101,7 @@ export async function runModelStep(options: ModelStepOptions): Promise<ModelAnsw
       else if (part.type === 'error') throw part.error;
     }
     const usage = await result.usage;
+    const cost = options.prices.costOf(session.model, usage);
     span.end({
       inputTokens: usage.inputTokens ?? 0,
       outputTokens: usage.outputTokens ?? 0,
@@ -107,7 +113,8 @@ export async function runModelStep(options: ModelStepOptions): Promise<ModelAnsw
       text,
       calls,
       usage: { inputTokens: usage.inputTokens ?? 0, outputTokens: usage.outputTokens ?? 0 },
-      cost: costOf(session.model, usage),
+      cost: cost.costUsd,
+      costEstimated: cost.estimated,
       latencyMs: Math.round(performance.now() - started),
     };
   } catch (error) {

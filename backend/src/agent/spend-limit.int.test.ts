@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeChatCompletions, type FakeChatCompletions } from '../../test/fake-chat-completions.ts';
 import { bearer, createTestApp, type TestApp } from '../../test/test-app.ts';
@@ -52,5 +55,54 @@ describe.each(drivers)('the monthly spend limit on %s', (driver) => {
       t.adminToken,
     );
     expect(answered.json().turn.status).toBe('completed');
+  });
+});
+
+describe.each(drivers)('models without a price on %s', (driver) => {
+  let t: TestApp;
+  let fake: FakeChatCompletions;
+  beforeAll(async () => {
+    fake = await startFakeChatCompletions();
+    const prices = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'agentry-prices-')), 'prices.yaml');
+    fs.writeFileSync(prices, 'prices:\n  free:*: { input: 0, output: 0 }\n');
+    t = await createTestApp(driver, {
+      MODEL_ENDPOINTS: `free=${fake.url},gpu=${fake.url}`,
+      MODEL_PRICES: prices,
+      SPEND_LIMIT_MONTHLY_USD: '0.0000001',
+      MODEL_MAX_RETRIES: '0',
+    });
+  });
+  afterAll(async () => {
+    await t.close();
+    await fake.close();
+  });
+
+  const call = (method: 'GET' | 'POST', url: string, payload?: unknown) =>
+    t.app.inject({ method, url, headers: bearer(t.userToken), ...(payload === undefined ? {} : { payload: payload as object }) });
+  const session = async (model: string) => {
+    const agent = (await call('POST', '/v1/agents', { name: model, model })).json().agent.id;
+    return (await call('POST', '/v1/sessions', { agentId: agent })).json().session as { id: string; conversationId: string };
+  };
+  const ask = (conversationId: string, content: string) =>
+    call('POST', `/v1/conversations/${conversationId}/messages?wait=true`, { content });
+
+  it('count an endpoint priced at zero as free, and an unpriced one at DEFAULT_MODEL_PRICE, marked estimated, toward the limit', async () => {
+    const free = await session('free:llama3.1:8b');
+    const first = (await ask(free.conversationId, 'Hello?')).json();
+    expect(first.message).toMatchObject({ costUsd: 0, costEstimated: false });
+    expect((await ask(free.conversationId, 'Again?')).statusCode).toBe(200);
+
+    const gpu = await session('gpu:qwen2.5');
+    const priced = (await ask(gpu.conversationId, 'Hello?')).json();
+    expect(priced.turn.status).toBe('completed');
+    expect(priced.message.costEstimated).toBe(true);
+    expect(priced.message.costUsd).toBeGreaterThan(0);
+    expect((await call('GET', `/v1/sessions/${gpu.id}`)).json().session.counters).toMatchObject({
+      costEstimated: true,
+      costUsd: priced.message.costUsd,
+    });
+    expect((await call('GET', `/v1/sessions/${free.id}`)).json().session.counters).toMatchObject({ costEstimated: false, costUsd: 0 });
+    const refused = await ask(gpu.conversationId, 'And again?');
+    expect(refused.json().error).toMatchObject({ code: 'QUOTA_EXCEEDED' });
   });
 });

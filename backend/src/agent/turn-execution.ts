@@ -169,6 +169,7 @@ export class TurnExecution implements CallingTurn {
     const answer = await runModelStep({
       session: this.session,
       model,
+      prices: this.deps.models.prices,
       history: await this.deps.turns.transcript.history(this.conversationId),
       tools,
       step,

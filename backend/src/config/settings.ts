@@ -41,6 +41,8 @@ export const settingsSchema = z
   .superRefine((raw, ctx) => {
     const providers = configuredProviders({
       openai: { apiKey: raw.OPENAI_API_KEY, baseUrl: raw.OPENAI_BASE_URL },
+      anthropic: { apiKey: raw.ANTHROPIC_API_KEY, baseUrl: raw.ANTHROPIC_BASE_URL },
+      google: { apiKey: raw.GOOGLE_GENERATIVE_AI_API_KEY, baseUrl: raw.GOOGLE_BASE_URL },
       endpoints: raw.MODEL_ENDPOINTS,
     });
     const endpoints = providers.endpoints;

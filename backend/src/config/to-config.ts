@@ -2,7 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FaultPoint } from '../fault-injection.ts';
 import { loadCatalogue } from '../integrations/index.ts';
-import type { LanguageModelSettings } from '../providers/index.ts';
+import { loadModelPrices, type LanguageModelSettings } from '../providers/index.ts';
 import type { Settings } from './settings.ts';
 
 /** The typed configuration every service receives: settings grouped by the part that uses them, paths resolved. */
@@ -75,9 +75,16 @@ export function toConfig(raw: Settings, cwd: string, env: NodeJS.ProcessEnv) {
     models: {
       defaultModel: raw.DEFAULT_MODEL,
       openai: { apiKey: raw.OPENAI_API_KEY, baseUrl: raw.OPENAI_BASE_URL },
+      anthropic: { apiKey: raw.ANTHROPIC_API_KEY, baseUrl: raw.ANTHROPIC_BASE_URL?.replace(/\/+$/, '') },
+      google: { apiKey: raw.GOOGLE_GENERATIVE_AI_API_KEY, baseUrl: raw.GOOGLE_BASE_URL?.replace(/\/+$/, '') },
       endpoints,
       timeoutMs: raw.MODEL_TIMEOUT_MS,
       retry: { attempts: raw.MODEL_MAX_RETRIES + 1, baseDelayMs: 500, maxDelayMs: 30_000 },
+      prices: loadModelPrices({
+        shipped: fileURLToPath(new URL('../../../config/model-prices.yaml', import.meta.url)),
+        custom: raw.MODEL_PRICES && path.resolve(cwd, raw.MODEL_PRICES),
+        defaultPrice: raw.DEFAULT_MODEL_PRICE,
+      }),
     } satisfies LanguageModelSettings,
     integrations: {
       // Its ${NAME} variables come from the environment only (client secrets stay out of files).

@@ -213,6 +213,8 @@ export interface AgentSessionsTable {
   output_tokens: ColumnType<string, number | undefined, number | string>;
   /** numeric: arrives as a string. */
   cost_usd: ColumnType<string, number | undefined, number | string>;
+  /** Some of cost_usd was counted at the default price: a model with no price. */
+  cost_estimated: Generated<boolean>;
   last_error: Json<ReportedError> | null;
   started_at: CreatedAt;
   last_active_at: ColumnType<Date, Date | string | undefined, Date | string>;
@@ -308,6 +310,8 @@ export interface MessagesTable {
   output_tokens: Generated<number>;
   /** numeric: arrives as a string. */
   cost_usd: ColumnType<string | null, number | null | undefined, number | null>;
+  /** cost_usd was counted at the default price: the model has no price. */
+  cost_estimated: Generated<boolean>;
   latency_ms: number | null;
   created_at: CreatedAt;
 }
@@ -324,6 +328,8 @@ export interface ModelCallsTable {
   output_tokens: Generated<number>;
   /** numeric: arrives as a string. */
   cost_usd: ColumnType<string | null, number | null | undefined, number | null>;
+  /** cost_usd was counted at the default price: the model has no price. */
+  cost_estimated: Generated<boolean>;
   latency_ms: number;
   error: Json<ReportedError> | null;
   created_at: CreatedAt;

@@ -12,6 +12,8 @@ export { retryAfterMs, withRetries, type RetryDecision, type RetryPolicy } from 
 // Language models.
 export { createLanguageModels, type ConfiguredModel, type LanguageModelSettings, type LanguageModels } from './language-models.ts';
 
+export { ModelCatalogue, type ListedModel, type ListedProvider, type ModelListing } from './model-catalogue.ts';
+
 // Model ids, for language models and embedders alike.
 export {
   configuredProviders,
@@ -24,7 +26,7 @@ export {
   reservedProviderNames,
   type ParsedModelId,
 } from './model-id.ts';
-export { costOf, openAiPrices, priceOf, type ModelPrice, type TokenUsage } from './model-prices.ts';
+export { loadModelPrices, ModelPrices, type ModelCost, type ModelPrice, type TokenUsage } from './model-prices.ts';
 export { promptTokenCount, tokenCount } from './token-count.ts';
 
 // What a template session's prompt tells a model (and the offline responder) about its steps.

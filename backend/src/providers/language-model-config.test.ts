@@ -40,6 +40,7 @@ describe('language model settings', () => {
   it('stop the start on a bad endpoint list, naming the setting', () => {
     expect(() => load({ MODEL_ENDPOINTS: 'openai=http://localhost:8000/v1' })).toThrow(/MODEL_ENDPOINTS: "openai" is a built-in provider/);
     expect(() => load({ MODEL_ENDPOINTS: 'local=http://localhost:8000/v1' })).toThrow(/MODEL_ENDPOINTS: "local" is a built-in provider/);
+    expect(() => load({ MODEL_ENDPOINTS: 'google=http://localhost:8000/v1' })).toThrow(/MODEL_ENDPOINTS: "google" is a built-in provider/);
     expect(() => load({ MODEL_ENDPOINTS: 'http://localhost:11434/v1' })).toThrow(/MODEL_ENDPOINTS: .* is not name=baseUrl/);
     expect(() => load({ MODEL_ENDPOINTS: 'Ollama=http://localhost:11434/v1' })).toThrow(
       /MODEL_ENDPOINTS: "Ollama" is not an endpoint name/,
@@ -60,6 +61,22 @@ describe('language model settings', () => {
     }
     expect(message).toMatch(/MODEL_ENDPOINT_KEYS: entry 1 is not name=key/);
     expect(message).not.toContain('sk-pasted');
+  });
+
+  it('read the native providers, and refuse them as embedding models', () => {
+    const { models } = load({
+      DEFAULT_MODEL: 'anthropic:claude-sonnet-4-5',
+      ANTHROPIC_API_KEY: 'sk-ant',
+      GOOGLE_BASE_URL: 'http://127.0.0.1:9/v1beta/',
+    });
+    expect(models).toMatchObject({
+      anthropic: { apiKey: 'sk-ant', baseUrl: undefined },
+      google: { apiKey: undefined, baseUrl: 'http://127.0.0.1:9/v1beta' },
+    });
+    expect(() => load({ ANTHROPIC_API_KEY: 'sk-ant', EMBEDDING_MODEL: 'anthropic:claude-sonnet-4-5' })).toThrow(
+      /EMBEDDING_MODEL: anthropic: serves language models only/,
+    );
+    expect(() => load({ DEFAULT_MODEL: 'google:gemini-2.5-flash' })).toThrow(/DEFAULT_MODEL: .*needs GOOGLE_GENERATIVE_AI_API_KEY/);
   });
 
   it('refuse a DEFAULT_MODEL that cannot be resolved, saying what to configure', () => {

@@ -29,11 +29,23 @@ describe('createLanguageModels', () => {
 
   it('refuses an unknown provider with 400 UNKNOWN_MODEL, listing what is configured', () => {
     const models = createLanguageModels(settings({ endpoints: [{ name: 'ollama', baseUrl: 'http://127.0.0.1:11434/v1' }] }));
-    const error = refusal(models, 'anthropic:claude');
+    const error = refusal(models, 'mistral:large');
     expect(error).toMatchObject({ code: 'UNKNOWN_MODEL', status: 400 });
-    expect(error.message).toContain('there is no provider "anthropic"');
+    expect(error.message).toContain('there is no provider "mistral"');
     expect(error.message).toContain('Configured: local:offline, ollama:<model>.');
-    expect(error.details).toMatchObject({ model: 'anthropic:claude', availableProviders: ['local', 'ollama'] });
+    expect(error.details).toMatchObject({ model: 'mistral:large', availableProviders: ['local', 'ollama'] });
+  });
+
+  it('names the setting a native provider needs, and resolves its models once it is set', () => {
+    const unset = createLanguageModels(settings());
+    expect(refusal(unset, 'anthropic:claude-sonnet-4-5').message).toContain('needs ANTHROPIC_API_KEY');
+    expect(refusal(unset, 'google:gemini-2.5-flash').message).toContain('needs GOOGLE_GENERATIVE_AI_API_KEY');
+    const set = createLanguageModels(
+      settings({ anthropic: { apiKey: 'sk-ant', baseUrl: undefined }, google: { apiKey: 'g-key', baseUrl: undefined } }),
+    );
+    expect(set.resolve('anthropic:claude-sonnet-4-5')).toMatchObject({ provider: 'anthropic', modelId: 'claude-sonnet-4-5' });
+    expect(set.resolve('google:gemini-2.5-flash')).toMatchObject({ provider: 'google', modelId: 'gemini-2.5-flash' });
+    expect(set.list().map((m) => m.provider)).toEqual(['local', 'anthropic', 'google']);
   });
 
   it('refuses openai: models until OpenAI is configured, saying how to configure it', () => {

@@ -1,7 +1,16 @@
 import type { LanguageModelV3 } from '@ai-sdk/provider';
 import { AppError } from '../errors.ts';
 import { configuredModelHints, configuredProviders, modelIdProblem, offlineModelId, parseModelId } from './model-id.ts';
-import { endpointProvider, openAiProvider, type ModelEndpoint, type OpenAiSettings } from './model-servers.ts';
+import {
+  anthropicProvider,
+  endpointProvider,
+  googleProvider,
+  openAiProvider,
+  type ModelEndpoint,
+  type NativeProviderSettings,
+  type OpenAiSettings,
+} from './model-servers.ts';
+import { ModelPrices } from './model-prices.ts';
 import { OfflineLanguageModel } from './offline-model.ts';
 import { ResilientLanguageModel } from './resilient-language-model.ts';
 import type { RetryPolicy } from './retry.ts';
@@ -11,7 +20,16 @@ export interface LanguageModelSettings {
   defaultModel: string;
   /** `openai:` models are available when it has a key or a base URL. */
   openai: OpenAiSettings;
+  /** `anthropic:` and `google:` models are available when theirs has a key or a base URL. */
+  anthropic?: NativeProviderSettings | undefined;
+  google?: NativeProviderSettings | undefined;
   endpoints: ModelEndpoint[];
+  /**
+   * What each model costs; a model with none is counted at the default price (estimated). The
+   * configuration always sets it (config/model-prices.yaml); without it (a caller that counts no
+   * money) every remote model's cost is an estimate of zero.
+   */
+  prices?: ModelPrices | undefined;
   /** Stall timeout per call: for the response to start and between streamed chunks. */
   timeoutMs: number;
   retry: RetryPolicy;
@@ -30,6 +48,7 @@ export interface LanguageModels {
   resolve(id: string): LanguageModelV3;
   list(): ConfiguredModel[];
   defaultModel: string;
+  prices: ModelPrices;
 }
 
 /**
@@ -49,6 +68,8 @@ export function createLanguageModels(settings: LanguageModelSettings): LanguageM
   const offline = new OfflineLanguageModel();
   // openai: speaks Chat Completions (`.chat`), the API every compatible server implements too.
   const openai = openaiConfigured ? openAiProvider(settings.openai) : undefined;
+  const anthropic = settings.anthropic && providers.anthropic ? anthropicProvider(settings.anthropic) : undefined;
+  const google = settings.google && providers.google ? googleProvider(settings.google) : undefined;
   const endpoints = new Map(settings.endpoints.map((endpoint) => [endpoint.name, endpointProvider(endpoint)]));
 
   function resolve(id: string): LanguageModelV3 {
@@ -58,13 +79,26 @@ export function createLanguageModels(settings: LanguageModelSettings): LanguageM
       throw new AppError('UNKNOWN_MODEL', problem, {
         details: {
           model: id,
-          availableProviders: ['local', ...(openaiConfigured ? ['openai'] : []), ...providers.endpoints],
+          availableProviders: [
+            'local',
+            ...(openaiConfigured ? ['openai'] : []),
+            ...(providers.anthropic ? ['anthropic'] : []),
+            ...(providers.google ? ['google'] : []),
+            ...providers.endpoints,
+          ],
           configured: configuredModelHints(providers),
         },
       });
     }
     if (parsed.provider === 'local') return offline;
-    const remote = parsed.provider === 'openai' ? openai?.chat(parsed.model) : endpoints.get(parsed.provider)?.chatModel(parsed.model);
+    const remote =
+      parsed.provider === 'openai'
+        ? openai?.chat(parsed.model)
+        : parsed.provider === 'anthropic'
+          ? anthropic?.messages(parsed.model)
+          : parsed.provider === 'google'
+            ? google?.chat(parsed.model)
+            : endpoints.get(parsed.provider)?.chatModel(parsed.model);
     if (!remote) throw new AppError('INTERNAL', `The provider of ${id} was validated but not built.`);
     return new ResilientLanguageModel(remote, parsed, policy);
   }
@@ -84,6 +118,12 @@ export function createLanguageModels(settings: LanguageModelSettings): LanguageM
             },
           ]
         : []),
+      ...(providers.anthropic
+        ? [{ provider: 'anthropic', description: 'Anthropic Messages API: use anthropic:<model>, e.g. anthropic:claude-sonnet-4-5.' }]
+        : []),
+      ...(providers.google
+        ? [{ provider: 'google', description: 'Google Gemini API: use google:<model>, e.g. google:gemini-2.5-flash.' }]
+        : []),
       ...settings.endpoints.map((e) => ({
         provider: e.name,
         description: `OpenAI-compatible endpoint "${e.name}": use ${e.name}:<model>.`,
@@ -91,5 +131,6 @@ export function createLanguageModels(settings: LanguageModelSettings): LanguageM
     ];
   }
 
-  return { resolve, list, defaultModel: settings.defaultModel };
+  const prices = settings.prices ?? new ModelPrices(new Map(), { input: 0, output: 0 }, undefined);
+  return { resolve, list, defaultModel: settings.defaultModel, prices };
 }

@@ -1,3 +1,5 @@
+import { createAnthropic, type AnthropicProvider } from '@ai-sdk/anthropic';
+import { createGoogleGenerativeAI, type GoogleGenerativeAIProvider } from '@ai-sdk/google';
 import { createOpenAI, type OpenAIProvider } from '@ai-sdk/openai';
 import { createOpenAICompatible, type OpenAICompatibleProvider } from '@ai-sdk/openai-compatible';
 
@@ -9,6 +11,13 @@ import { createOpenAICompatible, type OpenAICompatibleProvider } from '@ai-sdk/o
 export interface OpenAiSettings {
   apiKey: string | undefined;
   /** An OpenAI-compatible server; default the OpenAI API. */
+  baseUrl: string | undefined;
+}
+
+/** A vendor with its own API (Anthropic, Google): a key, and a base URL for a proxy or a local stand-in. */
+export interface NativeProviderSettings {
+  apiKey: string | undefined;
+  /** Up to and including the API version, e.g. `https://api.anthropic.com/v1`; default the vendor's API. */
   baseUrl: string | undefined;
 }
 
@@ -40,5 +49,22 @@ export function endpointProvider(endpoint: ModelEndpoint): OpenAICompatibleProvi
     baseURL: endpoint.baseUrl,
     includeUsage: true,
     ...(endpoint.apiKey ? { apiKey: endpoint.apiKey } : {}),
+  });
+}
+
+/**
+ * The `anthropic:` provider: the Messages API, streamed. The key is always passed (empty when only
+ * a base URL is set), so the AI SDK never falls back to reading the process environment itself:
+ * what is configured is what is used.
+ */
+export function anthropicProvider(settings: NativeProviderSettings): AnthropicProvider {
+  return createAnthropic({ apiKey: settings.apiKey ?? '', baseURL: settings.baseUrl ?? 'https://api.anthropic.com/v1' });
+}
+
+/** The `google:` provider: the Gemini API (`streamGenerateContent?alt=sse`), with the same rule for its key. */
+export function googleProvider(settings: NativeProviderSettings): GoogleGenerativeAIProvider {
+  return createGoogleGenerativeAI({
+    apiKey: settings.apiKey ?? '',
+    baseURL: settings.baseUrl ?? 'https://generativelanguage.googleapis.com/v1beta',
   });
 }

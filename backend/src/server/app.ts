@@ -12,6 +12,7 @@ import type { Features } from '../features.ts';
 import type { IntegrationService, IntegrationTools } from '../integrations/index.ts';
 import type { KnowledgeBase, KnowledgeSearch } from '../knowledge/index.ts';
 import type { ModelHealthMonitor } from '../observability/index.ts';
+import type { ModelCatalogue } from '../providers/index.ts';
 import type { AgentRunner, ChatBridge } from '../agent/index.ts';
 import type { ChatCompletions } from '../chat-completions/index.ts';
 import type { AgentService, SessionService } from '../sessions/index.ts';
@@ -39,6 +40,7 @@ import { turnRoutes } from './routes/turn-routes.ts';
 import { templateRoutes } from './routes/template-routes.ts';
 import { meRoutes } from './routes/me-routes.ts';
 import { openaiRoutes } from './routes/openai-routes.ts';
+import { modelRoutes } from './routes/model-routes.ts';
 import { tokenRoutes } from './routes/token-routes.ts';
 import { userRoutes } from './routes/user-routes.ts';
 import { isStorableText } from './untrusted-input.ts';
@@ -60,6 +62,8 @@ export interface AppServices {
   agents: AgentService;
   sessions: SessionService;
   runner: AgentRunner;
+  /** The models this installation can use, for GET /v1/models. */
+  models: ModelCatalogue;
   chat: ChatBridge;
   completions: ChatCompletions;
   /** The model servers' health, checked in the background (never on a request). */
@@ -197,6 +201,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
     features: services.features,
     secureCookies,
   });
+  await app.register(modelRoutes, { models: services.models });
   await app.register(sessionRoutes, { agents: services.agents, sessions: services.sessions });
   await app.register(turnRoutes, { sessions: services.sessions, runner: services.runner, chat: services.chat });
   await app.register(mcpEndpoint, {

@@ -14,6 +14,8 @@ export interface StepCounts {
   inputTokens: number;
   outputTokens: number;
   costUsd: number;
+  /** Some of costUsd was counted at the default price; the session's cost then reads as estimated. */
+  costEstimated?: boolean | undefined;
 }
 
 /**
@@ -58,6 +60,7 @@ export class SessionProgress {
         input_tokens: sql`input_tokens + ${counts.inputTokens}`,
         output_tokens: sql`output_tokens + ${counts.outputTokens}`,
         cost_usd: sql`cost_usd + ${counts.costUsd}`,
+        ...(counts.costEstimated ? { cost_estimated: true } : {}),
         ...(completes
           ? {
               status: sql`case when ${onEdge} then ${finished.to} else agent_sessions.status end`,

@@ -15,7 +15,15 @@ export interface SessionView {
   variables: unknown;
   /** The session's first conversation. */
   conversationId: string | null;
-  counters: { messages: number; toolCalls: number; errors: number; inputTokens: number; outputTokens: number; costUsd: number };
+  counters: {
+    messages: number;
+    toolCalls: number;
+    errors: number;
+    inputTokens: number;
+    outputTokens: number;
+    costUsd: number;
+    costEstimated: boolean;
+  };
   lastError: unknown;
   version: number;
   startedAt: string;
@@ -44,6 +52,7 @@ export function toSessionView(row: SessionRow, conversationId: string | null): S
       inputTokens: Number(row.input_tokens),
       outputTokens: Number(row.output_tokens),
       costUsd: Number(row.cost_usd),
+      costEstimated: row.cost_estimated,
     },
     lastError: row.last_error,
     version: row.version,

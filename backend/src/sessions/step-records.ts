@@ -23,6 +23,8 @@ export interface ModelAnswer {
   calls: RecordedToolCall[];
   usage: ModelUsage;
   cost: number | null;
+  /** The cost was counted at the default price: the model has no price. */
+  costEstimated: boolean;
   latencyMs: number;
 }
 
@@ -37,6 +39,7 @@ export interface UnrecordedModelCall {
   latencyMs: number;
   usage: ModelUsage;
   cost: number | null;
+  costEstimated?: boolean | undefined;
 }
 
 /** A tool call of a step with what it returned. */
@@ -93,6 +96,7 @@ export class StepRecords {
           input_tokens: answer.usage.inputTokens,
           output_tokens: answer.usage.outputTokens,
           cost_usd: answer.cost,
+          cost_estimated: answer.costEstimated,
           latency_ms: answer.latencyMs,
         })
         .returningAll()
@@ -116,7 +120,7 @@ export class StepRecords {
       await this.deps.progress.recordStep(tx, {
         sessionId: session.id,
         step,
-        counts: { ...noStepCounts, messages: 1, inputTokens, outputTokens, costUsd: answer.cost ?? 0 },
+        counts: { ...noStepCounts, messages: 1, inputTokens, outputTokens, costUsd: answer.cost ?? 0, costEstimated: answer.costEstimated },
         checkpoint: answer.calls.length === 0,
         events: [
           { type: 'message.completed', data: { sessionId: session.id, messageId: assistant.id, role: 'assistant', text: answer.text } },
@@ -198,7 +202,14 @@ export class StepRecords {
    */
   async recordModelCall(
     turn: HeldTurn,
-    call: { step: number; usage: ModelUsage; cost: number | null; latencyMs: number; error: ReportedError | null },
+    call: {
+      step: number;
+      usage: ModelUsage;
+      cost: number | null;
+      costEstimated?: boolean | undefined;
+      latencyMs: number;
+      error: ReportedError | null;
+    },
     executor: Executor = this.deps.database.db,
   ): Promise<void> {
     const { session } = turn;
@@ -213,6 +224,7 @@ export class StepRecords {
         input_tokens: call.usage.inputTokens,
         output_tokens: call.usage.outputTokens,
         cost_usd: call.cost,
+        cost_estimated: call.costEstimated ?? false,
         latency_ms: call.latencyMs,
         error: call.error,
       })

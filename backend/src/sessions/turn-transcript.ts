@@ -23,6 +23,8 @@ export interface MessageView {
   model: string | null;
   usage: { inputTokens: number; outputTokens: number };
   costUsd: number | null;
+  /** costUsd was counted at the default price (DEFAULT_MODEL_PRICE): the model has no price. */
+  costEstimated: boolean;
   latencyMs: number | null;
   createdAt: string;
 }
@@ -159,6 +161,7 @@ export function toMessageView(row: MessageRow): MessageView {
     model: row.model,
     usage: { inputTokens: row.input_tokens, outputTokens: row.output_tokens },
     costUsd: row.cost_usd === null ? null : Number(row.cost_usd),
+    costEstimated: row.cost_estimated,
     latencyMs: row.latency_ms,
     createdAt: row.created_at.toISOString(),
   };

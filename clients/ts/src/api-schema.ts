@@ -301,6 +301,7 @@ export interface paths {
                 isDefault: boolean;
                 model: string | null;
                 name: string;
+                slug: string;
                 templateId: string | null;
                 tools: string[] | null;
                 updatedAt: string;
@@ -326,6 +327,8 @@ export interface paths {
             /** @description provider:model; null or absent follows the configured default */
             model?: string | null;
             name: string;
+            /** @description Unique among your agents; names the agent as a model. On create, absent: made from the name. On change, absent: kept */
+            slug?: string;
             /** Format: uuid */
             templateId?: string | null;
             /** @description An allow-list of tool names; null or absent allows every tool the session is offered */
@@ -349,6 +352,7 @@ export interface paths {
                 isDefault: boolean;
                 model: string | null;
                 name: string;
+                slug: string;
                 templateId: string | null;
                 tools: string[] | null;
                 updatedAt: string;
@@ -398,6 +402,7 @@ export interface paths {
                 isDefault: boolean;
                 model: string | null;
                 name: string;
+                slug: string;
                 templateId: string | null;
                 tools: string[] | null;
                 updatedAt: string;
@@ -424,6 +429,8 @@ export interface paths {
             /** @description provider:model; null or absent follows the configured default */
             model?: string | null;
             name: string;
+            /** @description Unique among your agents; names the agent as a model. On create, absent: made from the name. On change, absent: kept */
+            slug?: string;
             /** Format: uuid */
             templateId?: string | null;
             /** @description An allow-list of tool names; null or absent allows every tool the session is offered */
@@ -447,6 +454,7 @@ export interface paths {
                 isDefault: boolean;
                 model: string | null;
                 name: string;
+                slug: string;
                 templateId: string | null;
                 tools: string[] | null;
                 updatedAt: string;
@@ -822,6 +830,8 @@ export interface paths {
             'application/json': {
               messages: {
                 content: string;
+                /** @description costUsd was counted at DEFAULT_MODEL_PRICE: the model has no price. */
+                costEstimated: boolean;
                 costUsd: number | null;
                 createdAt: string;
                 /** Format: uuid */
@@ -884,6 +894,8 @@ export interface paths {
             'application/json': {
               message: {
                 content: string;
+                /** @description costUsd was counted at DEFAULT_MODEL_PRICE: the model has no price. */
+                costEstimated: boolean;
                 costUsd: number | null;
                 createdAt: string;
                 /** Format: uuid */
@@ -1112,6 +1124,8 @@ export interface paths {
                 }[];
                 name: string;
                 provider: string;
+                /** @description Providers this integration stands in for: its tools carry their names, and templates that require them can run with it (your connection to the real provider wins) */
+                standsIn: string[];
                 unavailableReason: string | null;
                 /** @description You give the MCP server URL when connecting */
                 userSuppliedUrl: boolean;
@@ -1299,6 +1313,48 @@ export interface paths {
                   };
                 }[];
               }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/integrations/sandbox/reset': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Reset your sandbox: its sample mail, calendar and chat are put back (placed at the current time), replacing what you changed there */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              reset: {
+                chatMessages: number;
+                events: number;
+                messages: number;
+              };
             };
           };
         };
@@ -1964,6 +2020,74 @@ export interface paths {
     };
     trace?: never;
   };
+  '/v1/models': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The language models this installation can use
+     * @description The local model, the known models of each configured vendor, and each MODEL_ENDPOINTS server’s own list (asked at its /models, kept 30 s), with context window and price where known. Any other model of a configured provider can still be named by id.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              defaultModel: string;
+              providers: {
+                error: string | null;
+                /** @enum {string} */
+                kind: 'local' | 'openai' | 'anthropic' | 'google' | 'endpoint';
+                models: {
+                  /** @description Tokens the model reads at most, when known. */
+                  contextWindow: number | null;
+                  /** @description What an agent or a session names: provider:model. */
+                  id: string;
+                  price: {
+                    /** @description USD per million input tokens read from the prompt cache. */
+                    cachedInput?: number;
+                    /** @description USD per million input tokens. */
+                    input: number;
+                    /** @description USD per million output tokens. */
+                    output: number;
+                  };
+                  /** @description No price is set for this model: it is counted at DEFAULT_MODEL_PRICE. */
+                  priceEstimated: boolean;
+                }[];
+                provider: string;
+                /**
+                 * @description An endpoint that did not answer its model list is unreachable; its models can't be listed.
+                 * @enum {string}
+                 */
+                status: 'ok' | 'unreachable';
+              }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/oauth/callback': {
     parameters: {
       query?: never;
@@ -1987,6 +2111,188 @@ export interface paths {
             [name: string]: unknown;
           };
           content?: never;
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/openai/chat/completions': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** OpenAI-compatible chat completion: the messages become a turn of a session (x-agentry-session names one to continue); stream: true answers server-sent chunks */
+    post: {
+      parameters: {
+        query?: never;
+        header?: {
+          'x-agentry-session'?: string;
+        };
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            messages: ({
+              content?:
+                | string
+                | (
+                    | {
+                        text: string;
+                        /** @enum {string} */
+                        type: 'text';
+                      }
+                    | ({
+                        type: string;
+                      } & {
+                        [key: string]: unknown;
+                      })
+                  )[];
+              name?: string;
+              /** @enum {string} */
+              role: 'system' | 'developer' | 'user' | 'assistant' | 'tool' | 'function';
+            } & {
+              [key: string]: unknown;
+            })[];
+            /** @description An agent (id or slug) or a template slug: GET /v1/openai/models lists them */
+            model: string;
+            n?: number | null;
+            stream?: boolean | null;
+            stream_options?:
+              | ({
+                  include_usage?: boolean | null;
+                } & {
+                  [key: string]: unknown;
+                })
+              | null;
+            /** @description A session id continues that session; any other value is the client's own label */
+            user?: string | null;
+          } & {
+            [key: string]: unknown;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: {
+                code: string;
+                message: string;
+                param: string | null;
+                type: string;
+              };
+            };
+          };
+        };
+        /** @description Default Response */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: {
+                code: string;
+                message: string;
+                param: string | null;
+                type: string;
+              };
+            };
+          };
+        };
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              choices: {
+                /** @enum {string} */
+                finish_reason: 'stop' | 'length';
+                index: number;
+                logprobs: {
+                  [key: string]: unknown;
+                } | null;
+                message: {
+                  content: string;
+                  refusal: string | null;
+                  /** @enum {string} */
+                  role: 'assistant';
+                };
+              }[];
+              created: number;
+              id: string;
+              model: string;
+              /** @enum {string} */
+              object: 'chat.completion';
+              usage: {
+                completion_tokens: number;
+                prompt_tokens: number;
+                total_tokens: number;
+              };
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/openai/models': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** OpenAI-compatible: your agents (by slug) and templates, as models */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              data: {
+                created: number;
+                id: string;
+                /** @enum {string} */
+                object: 'model';
+                owned_by: string;
+              }[];
+              /** @enum {string} */
+              object: 'list';
+            };
+          };
         };
       };
     };
@@ -2035,6 +2341,8 @@ export interface paths {
                 context: unknown;
                 conversationId: string | null;
                 counters: {
+                  /** @description Some of costUsd was counted at DEFAULT_MODEL_PRICE: a model with no price. */
+                  costEstimated: boolean;
                   costUsd: number;
                   errors: number;
                   inputTokens: number;
@@ -2110,6 +2418,8 @@ export interface paths {
                 context: unknown;
                 conversationId: string | null;
                 counters: {
+                  /** @description Some of costUsd was counted at DEFAULT_MODEL_PRICE: a model with no price. */
+                  costEstimated: boolean;
                   costUsd: number;
                   errors: number;
                   inputTokens: number;
@@ -2194,6 +2504,8 @@ export interface paths {
                 context: unknown;
                 conversationId: string | null;
                 counters: {
+                  /** @description Some of costUsd was counted at DEFAULT_MODEL_PRICE: a model with no price. */
+                  costEstimated: boolean;
                   costUsd: number;
                   errors: number;
                   inputTokens: number;
@@ -2508,6 +2820,8 @@ export interface paths {
                 context: unknown;
                 conversationId: string | null;
                 counters: {
+                  /** @description Some of costUsd was counted at DEFAULT_MODEL_PRICE: a model with no price. */
+                  costEstimated: boolean;
                   costUsd: number;
                   errors: number;
                   inputTokens: number;
@@ -2582,6 +2896,8 @@ export interface paths {
                 context: unknown;
                 conversationId: string | null;
                 counters: {
+                  /** @description Some of costUsd was counted at DEFAULT_MODEL_PRICE: a model with no price. */
+                  costEstimated: boolean;
                   costUsd: number;
                   errors: number;
                   inputTokens: number;
@@ -2659,6 +2975,8 @@ export interface paths {
                 context: unknown;
                 conversationId: string | null;
                 counters: {
+                  /** @description Some of costUsd was counted at DEFAULT_MODEL_PRICE: a model with no price. */
+                  costEstimated: boolean;
                   costUsd: number;
                   errors: number;
                   inputTokens: number;

@@ -17,7 +17,8 @@ function Usage({ message }: { message: Message }) {
   if (inputTokens + outputTokens === 0) return null;
   return (
     <p class="usage muted">
-      {formatNumber(inputTokens)} tokens in · {formatNumber(outputTokens)} out · {formatCost(message.costUsd)}
+      {formatNumber(inputTokens)} tokens in · {formatNumber(outputTokens)} out ·{' '}
+      {formatCost(message.costUsd, { estimated: message.costEstimated })}
     </p>
   );
 }

@@ -166,8 +166,8 @@ export function SessionChat({
         </div>
         <IntegrationChips integrations={reachable} />
         <p class="usage muted" aria-label="Session usage">
-          {formatNumber(counters.inputTokens)} tokens in · {formatNumber(counters.outputTokens)} out · {formatCost(counters.costUsd)} ·{' '}
-          {formatNumber(counters.toolCalls)} tool calls
+          {formatNumber(counters.inputTokens)} tokens in · {formatNumber(counters.outputTokens)} out ·{' '}
+          {formatCost(counters.costUsd, { estimated: counters.costEstimated })} · {formatNumber(counters.toolCalls)} tool calls
         </p>
         <div class="row" role="group" aria-label="Session controls">
           {current.status === 'running' && <ActionButton onAction={() => changeStatus('paused')}>Pause</ActionButton>}

@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { api } from '../api.ts';
 import type { Agent } from '../api-shapes.ts';
 import { useAction, useResource } from '../hooks.ts';
+import { ModelPicker } from './model-picker.tsx';
 import { ActionButton, Empty, ErrorNote, Loading } from './ui.tsx';
 
 /** Which agent the form is open for: a new one, or an existing one by id. */
@@ -129,16 +130,7 @@ function AgentForm({ agent, onSaved, onCancel }: { agent?: Agent; onSaved: (agen
       </div>
       <div class="field">
         <label for={`${id}-model`}>Model</label>
-        <input
-          id={`${id}-model`}
-          spellcheck={false}
-          aria-describedby={`${id}-model-hint`}
-          value={model}
-          onInput={(e) => setModel(e.currentTarget.value)}
-        />
-        <p class="hint" id={`${id}-model-hint`}>
-          provider:model, such as <code>local:offline</code> or <code>openai:gpt-4o-mini</code>. Leave empty for the server's default.
-        </p>
+        <ModelPicker id={`${id}-model`} value={model} onChange={setModel} />
       </div>
       <div class="field">
         <label for={`${id}-tools`}>Tools</label>

@@ -138,7 +138,8 @@ function SessionRow({ session, names }: { session: Session; names: Names | undef
       </div>
       <p class="muted">
         Started {formatTime(session.startedAt)} · active {formatAgo(session.lastActiveAt)} · {formatNumber(session.counters.messages)}{' '}
-        messages · {formatNumber(session.counters.toolCalls)} tool calls · {formatCost(session.counters.costUsd)}
+        messages · {formatNumber(session.counters.toolCalls)} tool calls ·{' '}
+        {formatCost(session.counters.costUsd, { estimated: session.counters.costEstimated })}
       </p>
       <details onToggle={(e) => setOpen(e.currentTarget.open)}>
         <summary>Checkpoints</summary>

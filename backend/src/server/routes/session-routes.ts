@@ -51,6 +51,7 @@ const countersSchema = z.object({
   inputTokens: z.number(),
   outputTokens: z.number(),
   costUsd: z.number(),
+  costEstimated: z.boolean().describe('Some of costUsd was counted at DEFAULT_MODEL_PRICE: a model with no price.'),
 });
 const checkpointSchema = z.object({
   id: z.uuid(),

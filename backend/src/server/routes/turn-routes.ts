@@ -21,6 +21,7 @@ const messageSchema = z.object({
   model: z.string().nullable(),
   usage: z.object({ inputTokens: z.number(), outputTokens: z.number() }),
   costUsd: z.number().nullable(),
+  costEstimated: z.boolean().describe('costUsd was counted at DEFAULT_MODEL_PRICE: the model has no price.'),
   latencyMs: z.number().nullable(),
   createdAt: z.string(),
 });
