@@ -238,11 +238,15 @@ describe.each(drivers)('knowledge base processing on %s', (driver) => {
   });
 
   it('finishes a reindex when a document is deleted while its chunks are being embedded', async () => {
-    const { document } = await t.runtime.knowledge.create(t.userId, {
+    // Stored with the active model (the one the tests above switched to), so it has chunks to reindex.
+    const active = another((await t.runtime.knowledge.models.active())!.model);
+    const { document } = await active.create(t.userId, {
       bytes: Buffer.from('Kestrels hover over verges, hunting voles.'),
       title: 'Kestrels',
     });
-    await t.runtime.knowledge.idle();
+    await active.idle();
+    await active.stop();
+    expect((await t.runtime.knowledge.get(t.userId, document.id)).status).toBe('completed');
     fake.slow = { text: 'Kestrels', ms: 500 };
     const target = another('openai:text-embedding-ada-002');
     try {
