@@ -83,6 +83,26 @@ describe('buildToolInput: a tool input from its schema and the session', () => {
     expect(buildToolInput(createEvent, { ...meeting, timezone: 'Nowhere/Atlantis' }).start).toBe('2026-06-16T10:00:00Z');
   });
 
+  it('gives an end a later time than its start in whatever order the schema lists them (jsonb sorts the keys)', () => {
+    const stored = (schema: JSONSchema7): JSONSchema7 => ({
+      ...schema,
+      properties: Object.fromEntries(
+        Object.entries(schema.properties!).sort(([a], [b]) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0)),
+      ),
+    });
+    expect(Object.keys(stored(findFreeTime).properties!).indexOf('timeMax')).toBeLessThan(
+      Object.keys(stored(findFreeTime).properties!).indexOf('timeMin'),
+    );
+    expect(buildToolInput(stored(findFreeTime), meeting)).toMatchObject({
+      timeMin: '2026-06-16T10:00:00+02:00',
+      timeMax: '2026-06-16T11:00:00+02:00',
+    });
+    expect(buildToolInput(stored(createEvent), meeting)).toMatchObject({
+      start: '2026-06-16T10:00:00+02:00',
+      end: '2026-06-16T11:00:00+02:00',
+    });
+  });
+
   it('keeps numbers within their bounds, uses defaults, consts and enums, and builds required nested objects and lists', () => {
     const schema: JSONSchema7 = {
       type: 'object',

@@ -55,7 +55,9 @@ class InputBuilder {
     const properties = schema.properties ?? {};
     const needed = new Set(Array.isArray(schema.required) ? schema.required : []);
     const input: Record<string, unknown> = {};
-    for (const [name, definition] of Object.entries(properties)) {
+    // Ends after starts, whatever order the schema lists them in (a schema stored as jsonb comes back with its keys sorted).
+    const fields = Object.entries(properties).sort(([a], [b]) => Number(isEndName(a)) - Number(isEndName(b)));
+    for (const [name, definition] of fields) {
       if (typeof definition !== 'object') continue;
       const value = this.fieldValue(name, definition, needed.has(name));
       if (value !== undefined) input[name] = value;
@@ -210,6 +212,18 @@ function isSchema(definition: JSONSchema7Definition | undefined): definition is 
 
 function isArray(schema: JSONSchema7): boolean {
   return typeOf(schema) === 'array';
+}
+
+/** Words that name the end of a span (`end`, `timeMax`, `until`): such a field's time comes after the others'. */
+const endWords = new Set(['end', 'max', 'until', 'before', 'finish', 'stop']);
+
+function isEndName(name: string): boolean {
+  const words = name
+    .slice(0, 200)
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/);
+  return words.some((word) => endWords.has(word));
 }
 
 function isRecipients(name: string, schema: JSONSchema7): boolean {
