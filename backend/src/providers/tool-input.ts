@@ -12,6 +12,8 @@ export interface ToolInputContext {
   timezone: string;
   /** What the user asked (their last message): what a search field looks for when no variable says. */
   request?: string | undefined;
+  /** What the run's earlier tool calls answered: a recipient field takes the first address in it when the variables hold none (a reply to mail just listed). */
+  seen?: string | undefined;
 }
 
 type Variable = RunPlan['variables'][number];
@@ -22,6 +24,8 @@ const searchField = /^(query|q|search|question|keywords?)$/i;
 const recipientField = /^(to|recipients?|attendees?|invitees?|emails?)$/i;
 const placeholderChars = 80;
 const fallbackAddress = 'someone@example.com';
+/** How much of earlier answers is looked through for an address. */
+const seenChars = 20_000;
 /** The first time a plan's date-time fields get, the day after today; each later field one hour on. */
 const firstHour = 10;
 
@@ -48,7 +52,8 @@ class InputBuilder {
 
   constructor(private readonly context: ToolInputContext) {
     this.instructionWords = stems(context.instruction);
-    this.addresses = context.variables.flatMap((v) => (Array.isArray(v.value) ? v.value : [v.value])).filter(isAddress) as string[];
+    const given = context.variables.flatMap((v) => (Array.isArray(v.value) ? v.value : [v.value])).filter(isAddress) as string[];
+    this.addresses = given.length > 0 ? given : addressesIn(context.seen ?? '').slice(0, 1);
   }
 
   objectValue(schema: JSONSchema7, required: boolean): Record<string, unknown> | undefined {
@@ -229,6 +234,18 @@ function isEndName(name: string): boolean {
 function isRecipients(name: string, schema: JSONSchema7): boolean {
   const items = isSchema(schema.items as JSONSchema7Definition) ? (schema.items as JSONSchema7) : undefined;
   return schema.format === 'email' || items?.format === 'email' || recipientField.test(name);
+}
+
+/** The addresses a text holds (a tool's answer, `"Ana Lima <ana@example.org>"` among them), each once, in order. */
+function addressesIn(text: string): string[] {
+  return [
+    ...new Set(
+      text
+        .slice(0, seenChars)
+        .split(/[\s<>()[\]{},;:"'\\]+/)
+        .filter(isAddress),
+    ),
+  ];
 }
 
 /** An address as a mail system takes it: one @, something before it, a dotted domain after it. */
