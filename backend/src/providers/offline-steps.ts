@@ -42,6 +42,7 @@ export function followRunPlan(plan: RunPlan, prompt: LanguageModelV3Prompt, tool
           today: plan.today,
           timezone: plan.timezone,
           request,
+          seen: answered(results),
         });
         return { kind: 'call', toolName: tool.name, input };
       }
@@ -107,6 +108,17 @@ function summarise(lines: string[]): string {
   const head = 'Worked through the steps without a language model (tools called with inputs built from their schemas):';
   const text = [head, ...lines].join('\n');
   return text.length <= summaryChars ? text : `${text.slice(0, summaryChars - 1)}…`;
+}
+
+/** The text of every answer so far (not errors or refusals), in the order they came. */
+function answered(results: Map<string, LanguageModelV3ToolResultPart>): string {
+  const texts: string[] = [];
+  for (const { output } of results.values()) {
+    if (output.type === 'content') texts.push(...output.value.flatMap((item) => (item.type === 'text' ? [item.text] : [])));
+    else if (output.type === 'text') texts.push(output.value);
+    else if (output.type === 'json') texts.push(JSON.stringify(output.value));
+  }
+  return texts.join('\n');
 }
 
 /** What a call came to, in a few words: how many items it answered, or the start of what it said. */

@@ -83,6 +83,45 @@ describe('buildToolInput: a tool input from its schema and the session', () => {
     expect(buildToolInput(createEvent, { ...meeting, timezone: 'Nowhere/Atlantis' }).start).toBe('2026-06-16T10:00:00Z');
   });
 
+  it('gives an end a later time than its start in whatever order the schema lists them (jsonb sorts the keys)', () => {
+    const stored = (schema: JSONSchema7): JSONSchema7 => ({
+      ...schema,
+      properties: Object.fromEntries(
+        Object.entries(schema.properties!).sort(([a], [b]) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0)),
+      ),
+    });
+    expect(Object.keys(stored(findFreeTime).properties!).indexOf('timeMax')).toBeLessThan(
+      Object.keys(stored(findFreeTime).properties!).indexOf('timeMin'),
+    );
+    expect(buildToolInput(stored(findFreeTime), meeting)).toMatchObject({
+      timeMin: '2026-06-16T10:00:00+02:00',
+      timeMax: '2026-06-16T11:00:00+02:00',
+    });
+    expect(buildToolInput(stored(createEvent), meeting)).toMatchObject({
+      start: '2026-06-16T10:00:00+02:00',
+      end: '2026-06-16T11:00:00+02:00',
+    });
+  });
+
+  it('writes to the first address an earlier answer held when the variables hold none (a reply to mail just listed)', () => {
+    const createDraft: JSONSchema7 = {
+      type: 'object',
+      properties: { to: { type: 'array', items: { type: 'string' } }, subject: { type: 'string' }, body: { type: 'string' } },
+      required: ['body'],
+    };
+    const triage: ToolInputContext = {
+      instruction: 'Draft a short reply.',
+      variables: [{ name: 'timeframe', type: 'enum', value: 'today' }],
+      today: '2026-06-15',
+      timezone: 'UTC',
+      seen: JSON.stringify({ text: JSON.stringify({ messages: [{ from: 'Ana Lima <ana@example.org>', to: ['me@example.org'] }] }) }),
+    };
+    expect(buildToolInput(createDraft, triage)).toEqual({ to: ['ana@example.org'], body: 'Draft a short reply' });
+    // The variables' addresses come first; with neither, an optional recipient stays out.
+    expect(buildToolInput(createDraft, { ...meeting, seen: triage.seen }).to).toEqual(['ana@example.org', 'bo@example.org']);
+    expect(buildToolInput(createDraft, { ...triage, seen: undefined })).toEqual({ body: 'Draft a short reply' });
+  });
+
   it('keeps numbers within their bounds, uses defaults, consts and enums, and builds required nested objects and lists', () => {
     const schema: JSONSchema7 = {
       type: 'object',

@@ -12,6 +12,8 @@ export interface ToolInputContext {
   timezone: string;
   /** What the user asked (their last message): what a search field looks for when no variable says. */
   request?: string | undefined;
+  /** What the run's earlier tool calls answered: a recipient field takes the first address in it when the variables hold none (a reply to mail just listed). */
+  seen?: string | undefined;
 }
 
 type Variable = RunPlan['variables'][number];
@@ -22,6 +24,8 @@ const searchField = /^(query|q|search|question|keywords?)$/i;
 const recipientField = /^(to|recipients?|attendees?|invitees?|emails?)$/i;
 const placeholderChars = 80;
 const fallbackAddress = 'someone@example.com';
+/** How much of earlier answers is looked through for an address. */
+const seenChars = 20_000;
 /** The first time a plan's date-time fields get, the day after today; each later field one hour on. */
 const firstHour = 10;
 
@@ -48,14 +52,17 @@ class InputBuilder {
 
   constructor(private readonly context: ToolInputContext) {
     this.instructionWords = stems(context.instruction);
-    this.addresses = context.variables.flatMap((v) => (Array.isArray(v.value) ? v.value : [v.value])).filter(isAddress) as string[];
+    const given = context.variables.flatMap((v) => (Array.isArray(v.value) ? v.value : [v.value])).filter(isAddress) as string[];
+    this.addresses = given.length > 0 ? given : addressesIn(context.seen ?? '').slice(0, 1);
   }
 
   objectValue(schema: JSONSchema7, required: boolean): Record<string, unknown> | undefined {
     const properties = schema.properties ?? {};
     const needed = new Set(Array.isArray(schema.required) ? schema.required : []);
     const input: Record<string, unknown> = {};
-    for (const [name, definition] of Object.entries(properties)) {
+    // Ends after starts, whatever order the schema lists them in (a schema stored as jsonb comes back with its keys sorted).
+    const fields = Object.entries(properties).sort(([a], [b]) => Number(isEndName(a)) - Number(isEndName(b)));
+    for (const [name, definition] of fields) {
       if (typeof definition !== 'object') continue;
       const value = this.fieldValue(name, definition, needed.has(name));
       if (value !== undefined) input[name] = value;
@@ -212,9 +219,33 @@ function isArray(schema: JSONSchema7): boolean {
   return typeOf(schema) === 'array';
 }
 
+/** Words that name the end of a span (`end`, `timeMax`, `until`): such a field's time comes after the others'. */
+const endWords = new Set(['end', 'max', 'until', 'before', 'finish', 'stop']);
+
+function isEndName(name: string): boolean {
+  const words = name
+    .slice(0, 200)
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/);
+  return words.some((word) => endWords.has(word));
+}
+
 function isRecipients(name: string, schema: JSONSchema7): boolean {
   const items = isSchema(schema.items as JSONSchema7Definition) ? (schema.items as JSONSchema7) : undefined;
   return schema.format === 'email' || items?.format === 'email' || recipientField.test(name);
+}
+
+/** The addresses a text holds (a tool's answer, `"Ana Lima <ana@example.org>"` among them), each once, in order. */
+function addressesIn(text: string): string[] {
+  return [
+    ...new Set(
+      text
+        .slice(0, seenChars)
+        .split(/[\s<>()[\]{},;:"'\\]+/)
+        .filter(isAddress),
+    ),
+  ];
 }
 
 /** An address as a mail system takes it: one @, something before it, a dotted domain after it. */
