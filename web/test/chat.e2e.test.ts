@@ -50,7 +50,7 @@ describe('the console: gallery, chat and sessions, in a real browser', { timeout
     expect(await inbox.getByRole('button', { name: /^Run Agent/ }).isDisabled()).toBe(false);
   });
 
-  it('runs a template from a form made from its variables, then chats: a tool indicator, and an answer from the tool', async () => {
+  it("runs a template from a form made from its variables, pauses and resumes it, then chats: the step's tool call, and the session completes", async () => {
     await card(page, 'Inbox check')
       .getByRole('button', { name: /^Run Agent/ })
       .click();
@@ -71,15 +71,23 @@ describe('the console: gallery, chat and sessions, in a real browser', { timeout
     const { body } = await h.call<{ session: { variables: Record<string, unknown> } }>('GET', `/v1/sessions/${sessionId}`);
     expect(body.session.variables).toEqual({ person: 'Ada', folder: 'archive' });
 
+    // Pausing stops the composer; resuming brings it back.
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await expect.poll(() => page.locator('.chat-header [data-status]').first().textContent()).toBe('paused');
+    expect(await page.getByRole('button', { name: 'Send' }).isDisabled()).toBe(true);
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await expect.poll(() => page.locator('.chat-header [data-status]').first().textContent()).toBe('running');
+
+    // The offline responder follows the template's one step, then completes the session.
     await page.getByLabel('Message', { exact: true }).fill('list my unread emails');
     await page.getByLabel('Message', { exact: true }).press('Enter');
     const tool = page.locator('.tool-call[data-tool="mail__list_unread"]');
     await tool.waitFor();
     await expect.poll(() => tool.getAttribute('data-status')).toBe('ok');
-    await expect.poll(() => page.locator('.message-assistant .markdown').last().textContent()).toContain('Quarterly numbers');
+    await expect.poll(() => page.locator('.chat-header [data-status]').first().textContent()).toBe('completed');
     await tool.getByText('Result').click();
     expect(await tool.locator('pre').last().textContent()).toContain('ada@example.com');
-    await expect.poll(() => page.getByLabel('Session usage').textContent()).toMatch(/1 tool calls/);
+    await expect.poll(() => page.getByLabel('Session usage').textContent()).toMatch(/\d+ tool calls/);
     await expectAccessible(page, 'a chat with a tool call');
   });
 
@@ -101,14 +109,6 @@ describe('the console: gallery, chat and sessions, in a real browser', { timeout
     await h.connectMail();
     await expect.poll(() => mailChip(page).textContent()).toBe('Mail: connected');
     await other.close();
-  });
-
-  it('pauses and resumes the session', async () => {
-    await page.getByRole('button', { name: 'Pause' }).click();
-    await expect.poll(() => page.locator('.chat-header [data-status]').first().textContent()).toBe('paused');
-    expect(await page.getByRole('button', { name: 'Send' }).isDisabled()).toBe(true);
-    await page.getByRole('button', { name: 'Resume' }).click();
-    await expect.poll(() => page.locator('.chat-header [data-status]').first().textContent()).toBe('running');
   });
 
   it('renders what users and documents contain as text or sanitised markdown: nothing runs', async () => {

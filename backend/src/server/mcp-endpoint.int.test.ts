@@ -114,7 +114,7 @@ describe('the MCP endpoint', () => {
     const sessionId = ran.structuredContent!.sessionId as string;
 
     const status = await call(client, 'session_status', { sessionId });
-    expect(status.structuredContent).toMatchObject({ sessionId, status: 'running', turn: 'idle', answer: ran.structuredContent!.answer });
+    expect(status.structuredContent).toMatchObject({ sessionId, status: 'completed', turn: 'idle', answer: ran.structuredContent!.answer });
     // Another user cannot see it.
     const foreign = await call(await connect(t.adminToken), 'session_status', { sessionId });
     expect(foreign.isError).toBe(true);

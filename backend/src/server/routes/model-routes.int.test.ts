@@ -34,6 +34,8 @@ describe('GET /v1/models', () => {
       ANTHROPIC_API_KEY: 'sk-ant-test',
       MODEL_ENDPOINTS: `ollama=${ollama.url},vllm=${vllm.url},gone=${gone.url}`,
       MODEL_ENDPOINT_KEYS: 'vllm=vllm-key',
+      // The model servers' health checks also ask for the lists: off here, so each request is the route's own.
+      MODEL_HEALTH_INTERVAL_MS: '0',
       MODEL_PRICES: prices,
       DEFAULT_MODEL_PRICE: '1/2',
     });
