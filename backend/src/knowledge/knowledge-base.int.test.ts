@@ -252,8 +252,8 @@ describe.each(drivers)('knowledge base processing on %s', (driver) => {
     try {
       await target.reindex();
       // The batch holding the document's chunk is at the embedding service: delete the document meanwhile.
-      while (!fake.requests.some((r) => r.model === 'text-embedding-ada-002' && r.input.some((i) => i.includes('Kestrels'))))
-        await new Promise((resolve) => setTimeout(resolve, 10));
+      const reached = () => fake.requests.some((r) => r.model === 'text-embedding-ada-002' && r.input.some((i) => i.includes('Kestrels')));
+      await expect.poll(reached, { timeout: 15_000, interval: 10 }).toBe(true);
       await t.runtime.knowledge.delete(t.userId, document.id);
       await target.idle();
       expect(await target.reindexStatus()).toMatchObject({
