@@ -21,12 +21,13 @@ describe('built-in workflows on the Sandbox with the offline responder', () => {
 
   /** Starts the workflow, sends its opening message, and answers the turn's status and the tool results in the chat. */
   async function run(slug: string, variables: Record<string, unknown>) {
-    const templates = (await call('GET', '/v1/templates?limit=100')).json<{ templates: Array<{ id: string; slug: string }> }>().templates;
-    const templateId = templates.find((template) => template.slug === slug)!.id;
-    const started = await call('POST', '/v1/sessions', { templateId, variables });
+    const started = await call('POST', '/v1/sessions', { templateId: slug, variables });
     expect(started.statusCode, started.body).toBe(201);
     const session = started.json<{ session: { id: string; conversationId: string; userPrompt: string } }>().session;
-    const sent = await call('POST', `/v1/conversations/${session.conversationId}/messages?wait=true`, { content: session.userPrompt });
+    const sent = await call('POST', `/v1/conversations/${session.conversationId}/messages?wait=true`, {
+      // A workflow without an opening prompt (channel digest) starts from the user's own words.
+      content: session.userPrompt || 'Go ahead.',
+    });
     const status = (await call('GET', `/v1/sessions/${session.id}`)).json<{ session: { status: string } }>().session.status;
     const messages = (await call('GET', `/v1/conversations/${session.conversationId}/messages`)).json<{
       messages: Array<{ role: string; toolName: string | null; toolResult: unknown; isError: boolean }>;
