@@ -17,6 +17,7 @@ import type { AgentRunner, ChatBridge } from '../agent/index.ts';
 import type { ChatCompletions } from '../chat-completions/index.ts';
 import type { AgentService, SessionService } from '../sessions/index.ts';
 import type { TemplateService } from '../templates/index.ts';
+import type { NotificationService, TriggerService } from '../triggers/index.ts';
 import { apiDocsPage } from './api-docs-page.ts';
 import { installAuth } from './auth.ts';
 import { installConsoleFiles } from './console-files.ts';
@@ -62,6 +63,8 @@ export interface AppServices {
   agents: AgentService;
   sessions: SessionService;
   runner: AgentRunner;
+  triggers: TriggerService;
+  notifications: NotificationService;
   /** The models this installation can use, for GET /v1/models. */
   models: ModelCatalogue;
   chat: ChatBridge;
