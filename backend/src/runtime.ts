@@ -237,6 +237,7 @@ export async function createRuntime(
     integrationHealth: health,
     triggers: triggerSystem.triggers,
     notifications: triggerSystem.notifications,
+    webhooks: triggerSystem.webhooks,
     triggerWorker: triggerSystem.worker,
     modelHealth,
     tracing,

@@ -13,6 +13,7 @@ import { sessionRunLauncher, type RunLauncher } from './run-launcher.ts';
 import { ScheduleSweep } from './schedule-sweep.ts';
 import { TriggerService } from './trigger-service.ts';
 import { TriggerWorker } from './trigger-worker.ts';
+import { WebhookReceiver } from './webhook-receiver.ts';
 import { WebhookSecrets } from './webhook-secrets.ts';
 
 export interface TriggerSystemDeps {
@@ -41,6 +42,7 @@ export interface TriggerSystem {
   notifications: NotificationService;
   worker: TriggerWorker;
   secrets: WebhookSecrets;
+  webhooks: WebhookReceiver;
 }
 
 /** An instant that passed more than this long ago, with no instance to fire it, was missed. */
@@ -80,5 +82,6 @@ export function createTriggerSystem(deps: TriggerSystemDeps): TriggerSystem {
     now,
     wake: () => worker.wake(),
   });
-  return { triggers, notifications, worker, secrets };
+  const webhooks = new WebhookReceiver({ database, secrets, now, wake: () => worker.wake() });
+  return { triggers, notifications, worker, secrets, webhooks };
 }
