@@ -11,6 +11,7 @@ import { loadConfig, type Config } from './config.ts';
 import { backupDatabase, isEmbedded, MigrationRunner, readBackupHeader, restoreDatabase, type PostgresDatabase } from './database/index.ts';
 import { AppError } from './errors.ts';
 import { kb, kbUsage } from './knowledge-cli.ts';
+import { triggers, triggersUsage } from './triggers-cli.ts';
 import { createRuntime, openDatabase } from './runtime.ts';
 import { recordAudit } from './accounts/index.ts';
 import { CredentialVault, rotateCredentials } from './integrations/index.ts';
@@ -34,6 +35,7 @@ const usage = `Usage: agentry <command>
                                    (embedded, without AGENTRY_SECRET_KEY: adds a new key first)
   keys generate                    print a new key entry (id:key) to put first in AGENTRY_SECRET_KEY
 ${kbUsage}
+${triggersUsage}
 
 Settings come from the environment and agentry.config.yaml, as for the server.`;
 
@@ -189,6 +191,7 @@ const commands: Record<string, (config: Config, args: string[], print: Print) =>
   backup,
   restore,
   kb,
+  triggers,
   sessions,
   keys,
 };

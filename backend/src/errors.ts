@@ -26,6 +26,11 @@ export const errorCodes = {
     message: 'The request contains a NUL character or malformed Unicode (a lone surrogate), which cannot be stored.',
   },
   UNAUTHORIZED: { status: 401, message: 'Authentication is required: send "Authorization: Bearer <token>".' },
+  WEBHOOK_SIGNATURE_INVALID: {
+    status: 401,
+    message:
+      "The delivery is not signed with this webhook's secret (X-Hub-Signature-256, or X-Agentry-Signature with a timestamp under 5 minutes old).",
+  },
   FORBIDDEN: { status: 403, message: 'You are not allowed to do this.' },
   CSRF_FAILED: { status: 403, message: "This change needs the console session's CSRF token in the x-csrf-token header." },
   TEMPLATE_READ_ONLY: { status: 403, message: 'Built-in templates are read-only: create your own template to change one.' },
@@ -39,6 +44,7 @@ export const errorCodes = {
   CHECKPOINT_NOT_FOUND: { status: 404, message: 'This session has no such checkpoint.' },
   INTEGRATION_NOT_FOUND: { status: 404, message: 'There is no such integration on this installation.' },
   CONNECTION_NOT_FOUND: { status: 404, message: 'There is no such connection.' },
+  TRIGGER_NOT_FOUND: { status: 404, message: 'There is no such trigger.' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'This route does not answer this HTTP method.' },
   REQUEST_TIMEOUT: { status: 408, message: 'The request took too long to arrive: send its headers and body faster, or a smaller body.' },
   CONFLICT: { status: 409, message: 'The request conflicts with the current state.' },
@@ -116,6 +122,7 @@ export const errorCodes = {
   // How a turn ended, in `turn.ended`, the turn and the session's last error; never an HTTP answer.
   STEP_LIMIT: { status: null, message: 'The turn stopped at the step limit: the model kept calling tools.' },
   RECOVERY_EXHAUSTED: { status: null, message: 'The turn was interrupted and resumed too many times without finishing; it was stopped.' },
+  RUN_SKIPPED: { status: null, message: "The trigger's previous run was still going, and its overlap policy skips a run then." },
   CANCELLED: { status: null, message: 'The turn was cancelled during the model call.' },
   SHUTDOWN: { status: null, message: 'The instance shut down during the model call.' },
   // A tool call's failed result, in the transcript and `tool.failed`: the model reads it and the turn goes on.

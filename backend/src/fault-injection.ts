@@ -8,8 +8,9 @@
  * - `tool-ran`: the tool returned, and its result is not recorded yet (its outcome is unknown).
  * - `after-tool`: the result is recorded in the ledger, and the step's checkpoint is not.
  * - `after-checkpoint`: the step's transaction (messages, counters, checkpoint, events) committed.
+ * - `firing-claimed`: a trigger's firing is claimed to start, and its session is not made yet.
  */
-export const faultPoints = ['before-tool', 'tool-ran', 'after-tool', 'after-checkpoint'] as const;
+export const faultPoints = ['before-tool', 'tool-ran', 'after-tool', 'after-checkpoint', 'firing-claimed'] as const;
 export type FaultPoint = (typeof faultPoints)[number];
 
 export type FaultInjector = (point: FaultPoint) => void;

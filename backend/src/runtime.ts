@@ -28,6 +28,7 @@ import { AgentService, removeFinishedSessions, SessionService } from './sessions
 import { completeSessionToolName, loadLibrary, PromptEngine, TemplateMatcher, TemplateService, TemplateStore } from './templates/index.ts';
 import type { AppServices } from './server/index.ts';
 import { toolSet } from './tools/index.ts';
+import { createTriggerSystem, type TriggerWorker } from './triggers/index.ts';
 
 export const version: string = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
   .version;
@@ -37,6 +38,8 @@ export interface Runtime extends AppServices {
   integrationHealth: HealthMonitor;
   /** Where traces of turns go; `flush` sends what is queued. */
   tracing: Tracing;
+  /** Fires schedules, polls and deliveries into runs (started with the background workers); `tick` looks once now. */
+  triggerWorker: TriggerWorker;
   close(): Promise<void>;
 }
 
@@ -105,7 +108,7 @@ export async function createRuntime(
   });
   await events.start();
   const features = new Features(config.features, migrations);
-  const { integrations, integrationTools, health } = createIntegrations(config, database, events.bus, logger);
+  const { integrations, integrationTools, health, vault } = createIntegrations(config, database, events.bus, logger);
   const knowledge = new KnowledgeBase({
     database,
     bus: events.bus,
@@ -176,9 +179,25 @@ export async function createRuntime(
       custom: customTools,
     }),
   });
+  const triggerSystem = createTriggerSystem({
+    database,
+    bus: events.bus,
+    users,
+    sessions,
+    agents,
+    templates,
+    runner,
+    vault,
+    settings: config.triggers,
+    instanceId: `${os.hostname()}:${process.pid}`,
+    reach: faultInjector(config.sessions.killAt),
+    now: options.now,
+    onError: (error, context) => logger.warn({ err: error }, context),
+  });
   let cleanupTimer: NodeJS.Timeout | undefined;
   if (options.background !== false) {
     await runner.start();
+    triggerSystem.worker.start();
     if (config.integrations.healthIntervalMs > 0) health.start();
     if (config.observability.modelHealth.intervalMs > 0) modelHealth.start();
     // Finished sessions past their retention go, hourly (and with `agentry sessions cleanup`).
@@ -216,11 +235,16 @@ export async function createRuntime(
     integrations,
     integrationTools,
     integrationHealth: health,
+    triggers: triggerSystem.triggers,
+    notifications: triggerSystem.notifications,
+    webhooks: triggerSystem.webhooks,
+    triggerWorker: triggerSystem.worker,
     modelHealth,
     tracing,
     version,
     async close() {
       clearInterval(cleanupTimer);
+      await triggerSystem.worker.stop();
       await runner.stop();
       await modelHealth.stop();
       // After the runner: the spans of the turns it let go are sent too.
@@ -249,6 +273,7 @@ function createIntegrations(config: Config, database: PostgresDatabase, bus: Eve
   const onError = (error: unknown, context: string) => logger.warn({ err: error }, context);
   let integrationTools: IntegrationTools | undefined = undefined;
   const sandbox = new SandboxData({ database });
+  const vault = new CredentialVault(parseKeyring(resolveSecretKey(config)));
   const integrations = new IntegrationService({
     sandbox,
     database,
@@ -256,7 +281,7 @@ function createIntegrations(config: Config, database: PostgresDatabase, bus: Eve
     registry,
     guard,
     catalogue: config.integrations.catalogue,
-    vault: new CredentialVault(parseKeyring(resolveSecretKey(config))),
+    vault,
     publicUrl: config.publicUrl,
     // The clients are made next, with the service's credentials; a key is checked by them.
     checkKey: (entry, key, options) => clients.checkKey(entry, key, options),
@@ -284,7 +309,7 @@ function createIntegrations(config: Config, database: PostgresDatabase, bus: Eve
     intervalMs: config.integrations.healthIntervalMs || 300_000,
     onError,
   });
-  return { integrations, integrationTools, health };
+  return { integrations, integrationTools, health, vault };
 }
 
 /** Syncs the built-in library into the database and wires the template service. */

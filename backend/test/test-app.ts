@@ -30,7 +30,8 @@ export const testSecretKey = Buffer.alloc(32, 9).toString('base64');
 export async function createTestApp(
   driver: DatabaseDriver,
   env: Record<string, string> = {},
-  options: { now?: () => number } & TestTargetOptions = {},
+  /** `background: false`: no workers start (turn recovery, triggers), for suites that drive them themselves. */
+  options: { now?: () => number; background?: boolean } & TestTargetOptions = {},
 ): Promise<TestApp> {
   const test = await createTestDatabase(driver, { withoutPgvector: options.withoutPgvector ?? false });
   const where =

@@ -1053,6 +1053,59 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/hooks/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** A signed webhook delivery (X-Hub-Signature-256, or X-Agentry-Signature: t=<unix seconds>,v1=<hex HMAC of "t.body">) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              duplicate: boolean;
+              firingId: string | null;
+            };
+          };
+        };
+        /** @description Default Response */
+        202: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              duplicate: boolean;
+              firingId: string | null;
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/integrations': {
     parameters: {
       query?: never;
@@ -2082,6 +2135,103 @@ export interface paths {
     };
     put?: never;
     post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/notifications': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Your notifications, newest first, and how many are unread */
+    get: {
+      parameters: {
+        query?: {
+          limit?: number;
+          unread?: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              notifications: {
+                body: string;
+                createdAt: string;
+                data: {
+                  [key: string]: string;
+                };
+                /** Format: uuid */
+                id: string;
+                kind: string;
+                read: boolean;
+                title: string;
+              }[];
+              unread: number;
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/notifications/read': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Mark notifications read: those named, or all */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            ids?: string[];
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              marked: number;
+            };
+          };
+        };
+      };
+    };
     delete?: never;
     options?: never;
     head?: never;
@@ -3726,6 +3876,1076 @@ export interface paths {
         };
       };
     };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/triggers': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Your triggers */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              triggers: {
+                consecutiveFailures: number;
+                createdAt: string;
+                definition: {
+                  /** Format: uuid */
+                  agentId?: string;
+                  /** @default 86400 */
+                  catchUpWindowSeconds: number;
+                  integration?: {
+                    /** @default {} */
+                    arguments: {
+                      [key: string]: unknown;
+                    };
+                    /** @default 300 */
+                    everySeconds: number;
+                    /**
+                     * @description An item's id, within the item
+                     * @default $.id
+                     */
+                    idPath: string;
+                    /**
+                     * @description Where the tool's result lists its items
+                     * @default $
+                     */
+                    itemsPath: string;
+                    /** @default {} */
+                    mapping: {
+                      [key: string]: string;
+                    };
+                    /** @description The connector tool polled for new items */
+                    tool: string;
+                  };
+                  /** @enum {string} */
+                  kind: 'schedule' | 'webhook' | 'integration';
+                  /**
+                   * @default run_once
+                   * @enum {string}
+                   */
+                  missedRuns: 'skip' | 'run_once' | 'catch_up';
+                  name: string;
+                  /**
+                   * @default skip
+                   * @enum {string}
+                   */
+                  overlap: 'skip' | 'queue_one' | 'allow';
+                  /**
+                   * @description Failed runs in a row after which the trigger pauses itself
+                   * @default 3
+                   */
+                  pauseAfterFailures: number;
+                  schedule?:
+                    | {
+                        /** @description Five fields (minute hour day month weekday), or six with seconds first */
+                        cron: string;
+                        /** @description An IANA time zone; the user's when absent */
+                        timezone?: string;
+                      }
+                    | {
+                        everySeconds: number;
+                        timezone?: string;
+                      };
+                  /** @description A template id or slug */
+                  templateId?: string;
+                  /** @default {} */
+                  variables: {
+                    [key: string]: unknown;
+                  };
+                  webhook?: {
+                    /** @default {} */
+                    mapping: {
+                      [key: string]: string;
+                    };
+                  };
+                };
+                /** Format: uuid */
+                id: string;
+                /** @enum {string} */
+                kind: 'schedule' | 'webhook' | 'integration';
+                name: string;
+                nextFireAt: string | null;
+                pausedReason: string | null;
+                /** @enum {string} */
+                status: 'active' | 'paused';
+                /** @description A schedule's next five fire instants (ISO), for its time zone's calendar */
+                upcoming: string[];
+                updatedAt: string;
+                version: number;
+                /** @description Where a webhook trigger takes signed deliveries */
+                webhookPath: string | null;
+              }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    /** Create a trigger; a webhook trigger answers with its secret, this once */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** Format: uuid */
+            agentId?: string;
+            /** @default 86400 */
+            catchUpWindowSeconds?: number;
+            integration?: {
+              /** @default {} */
+              arguments?: {
+                [key: string]: unknown;
+              };
+              /** @default 300 */
+              everySeconds?: number;
+              /**
+               * @description An item's id, within the item
+               * @default $.id
+               */
+              idPath?: string;
+              /**
+               * @description Where the tool's result lists its items
+               * @default $
+               */
+              itemsPath?: string;
+              /** @default {} */
+              mapping?: {
+                [key: string]: string;
+              };
+              /** @description The connector tool polled for new items */
+              tool: string;
+            };
+            /** @enum {string} */
+            kind: 'schedule' | 'webhook' | 'integration';
+            /**
+             * @default run_once
+             * @enum {string}
+             */
+            missedRuns?: 'skip' | 'run_once' | 'catch_up';
+            name: string;
+            /**
+             * @default skip
+             * @enum {string}
+             */
+            overlap?: 'skip' | 'queue_one' | 'allow';
+            /**
+             * @description Failed runs in a row after which the trigger pauses itself
+             * @default 3
+             */
+            pauseAfterFailures?: number;
+            schedule?:
+              | {
+                  /** @description Five fields (minute hour day month weekday), or six with seconds first */
+                  cron: string;
+                  /** @description An IANA time zone; the user's when absent */
+                  timezone?: string;
+                }
+              | {
+                  everySeconds: number;
+                  timezone?: string;
+                };
+            /** @description A template id or slug */
+            templateId?: string;
+            /** @default {} */
+            variables?: {
+              [key: string]: unknown;
+            };
+            webhook?: {
+              /** @default {} */
+              mapping?: {
+                [key: string]: string;
+              };
+            };
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              secret?: string;
+              trigger: {
+                consecutiveFailures: number;
+                createdAt: string;
+                definition: {
+                  /** Format: uuid */
+                  agentId?: string;
+                  /** @default 86400 */
+                  catchUpWindowSeconds: number;
+                  integration?: {
+                    /** @default {} */
+                    arguments: {
+                      [key: string]: unknown;
+                    };
+                    /** @default 300 */
+                    everySeconds: number;
+                    /**
+                     * @description An item's id, within the item
+                     * @default $.id
+                     */
+                    idPath: string;
+                    /**
+                     * @description Where the tool's result lists its items
+                     * @default $
+                     */
+                    itemsPath: string;
+                    /** @default {} */
+                    mapping: {
+                      [key: string]: string;
+                    };
+                    /** @description The connector tool polled for new items */
+                    tool: string;
+                  };
+                  /** @enum {string} */
+                  kind: 'schedule' | 'webhook' | 'integration';
+                  /**
+                   * @default run_once
+                   * @enum {string}
+                   */
+                  missedRuns: 'skip' | 'run_once' | 'catch_up';
+                  name: string;
+                  /**
+                   * @default skip
+                   * @enum {string}
+                   */
+                  overlap: 'skip' | 'queue_one' | 'allow';
+                  /**
+                   * @description Failed runs in a row after which the trigger pauses itself
+                   * @default 3
+                   */
+                  pauseAfterFailures: number;
+                  schedule?:
+                    | {
+                        /** @description Five fields (minute hour day month weekday), or six with seconds first */
+                        cron: string;
+                        /** @description An IANA time zone; the user's when absent */
+                        timezone?: string;
+                      }
+                    | {
+                        everySeconds: number;
+                        timezone?: string;
+                      };
+                  /** @description A template id or slug */
+                  templateId?: string;
+                  /** @default {} */
+                  variables: {
+                    [key: string]: unknown;
+                  };
+                  webhook?: {
+                    /** @default {} */
+                    mapping: {
+                      [key: string]: string;
+                    };
+                  };
+                };
+                /** Format: uuid */
+                id: string;
+                /** @enum {string} */
+                kind: 'schedule' | 'webhook' | 'integration';
+                name: string;
+                nextFireAt: string | null;
+                pausedReason: string | null;
+                /** @enum {string} */
+                status: 'active' | 'paused';
+                /** @description A schedule's next five fire instants (ISO), for its time zone's calendar */
+                upcoming: string[];
+                updatedAt: string;
+                version: number;
+                /** @description Where a webhook trigger takes signed deliveries */
+                webhookPath: string | null;
+              };
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/triggers/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One trigger */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              trigger: {
+                consecutiveFailures: number;
+                createdAt: string;
+                definition: {
+                  /** Format: uuid */
+                  agentId?: string;
+                  /** @default 86400 */
+                  catchUpWindowSeconds: number;
+                  integration?: {
+                    /** @default {} */
+                    arguments: {
+                      [key: string]: unknown;
+                    };
+                    /** @default 300 */
+                    everySeconds: number;
+                    /**
+                     * @description An item's id, within the item
+                     * @default $.id
+                     */
+                    idPath: string;
+                    /**
+                     * @description Where the tool's result lists its items
+                     * @default $
+                     */
+                    itemsPath: string;
+                    /** @default {} */
+                    mapping: {
+                      [key: string]: string;
+                    };
+                    /** @description The connector tool polled for new items */
+                    tool: string;
+                  };
+                  /** @enum {string} */
+                  kind: 'schedule' | 'webhook' | 'integration';
+                  /**
+                   * @default run_once
+                   * @enum {string}
+                   */
+                  missedRuns: 'skip' | 'run_once' | 'catch_up';
+                  name: string;
+                  /**
+                   * @default skip
+                   * @enum {string}
+                   */
+                  overlap: 'skip' | 'queue_one' | 'allow';
+                  /**
+                   * @description Failed runs in a row after which the trigger pauses itself
+                   * @default 3
+                   */
+                  pauseAfterFailures: number;
+                  schedule?:
+                    | {
+                        /** @description Five fields (minute hour day month weekday), or six with seconds first */
+                        cron: string;
+                        /** @description An IANA time zone; the user's when absent */
+                        timezone?: string;
+                      }
+                    | {
+                        everySeconds: number;
+                        timezone?: string;
+                      };
+                  /** @description A template id or slug */
+                  templateId?: string;
+                  /** @default {} */
+                  variables: {
+                    [key: string]: unknown;
+                  };
+                  webhook?: {
+                    /** @default {} */
+                    mapping: {
+                      [key: string]: string;
+                    };
+                  };
+                };
+                /** Format: uuid */
+                id: string;
+                /** @enum {string} */
+                kind: 'schedule' | 'webhook' | 'integration';
+                name: string;
+                nextFireAt: string | null;
+                pausedReason: string | null;
+                /** @enum {string} */
+                status: 'active' | 'paused';
+                /** @description A schedule's next five fire instants (ISO), for its time zone's calendar */
+                upcoming: string[];
+                updatedAt: string;
+                version: number;
+                /** @description Where a webhook trigger takes signed deliveries */
+                webhookPath: string | null;
+              };
+            };
+          };
+        };
+      };
+    };
+    /** Save a new version (runs keep the version they fired with) */
+    put: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** Format: uuid */
+            agentId?: string;
+            /** @default 86400 */
+            catchUpWindowSeconds?: number;
+            integration?: {
+              /** @default {} */
+              arguments?: {
+                [key: string]: unknown;
+              };
+              /** @default 300 */
+              everySeconds?: number;
+              /**
+               * @description An item's id, within the item
+               * @default $.id
+               */
+              idPath?: string;
+              /**
+               * @description Where the tool's result lists its items
+               * @default $
+               */
+              itemsPath?: string;
+              /** @default {} */
+              mapping?: {
+                [key: string]: string;
+              };
+              /** @description The connector tool polled for new items */
+              tool: string;
+            };
+            /** @enum {string} */
+            kind: 'schedule' | 'webhook' | 'integration';
+            /**
+             * @default run_once
+             * @enum {string}
+             */
+            missedRuns?: 'skip' | 'run_once' | 'catch_up';
+            name: string;
+            /**
+             * @default skip
+             * @enum {string}
+             */
+            overlap?: 'skip' | 'queue_one' | 'allow';
+            /**
+             * @description Failed runs in a row after which the trigger pauses itself
+             * @default 3
+             */
+            pauseAfterFailures?: number;
+            schedule?:
+              | {
+                  /** @description Five fields (minute hour day month weekday), or six with seconds first */
+                  cron: string;
+                  /** @description An IANA time zone; the user's when absent */
+                  timezone?: string;
+                }
+              | {
+                  everySeconds: number;
+                  timezone?: string;
+                };
+            /** @description A template id or slug */
+            templateId?: string;
+            /** @default {} */
+            variables?: {
+              [key: string]: unknown;
+            };
+            webhook?: {
+              /** @default {} */
+              mapping?: {
+                [key: string]: string;
+              };
+            };
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              trigger: {
+                consecutiveFailures: number;
+                createdAt: string;
+                definition: {
+                  /** Format: uuid */
+                  agentId?: string;
+                  /** @default 86400 */
+                  catchUpWindowSeconds: number;
+                  integration?: {
+                    /** @default {} */
+                    arguments: {
+                      [key: string]: unknown;
+                    };
+                    /** @default 300 */
+                    everySeconds: number;
+                    /**
+                     * @description An item's id, within the item
+                     * @default $.id
+                     */
+                    idPath: string;
+                    /**
+                     * @description Where the tool's result lists its items
+                     * @default $
+                     */
+                    itemsPath: string;
+                    /** @default {} */
+                    mapping: {
+                      [key: string]: string;
+                    };
+                    /** @description The connector tool polled for new items */
+                    tool: string;
+                  };
+                  /** @enum {string} */
+                  kind: 'schedule' | 'webhook' | 'integration';
+                  /**
+                   * @default run_once
+                   * @enum {string}
+                   */
+                  missedRuns: 'skip' | 'run_once' | 'catch_up';
+                  name: string;
+                  /**
+                   * @default skip
+                   * @enum {string}
+                   */
+                  overlap: 'skip' | 'queue_one' | 'allow';
+                  /**
+                   * @description Failed runs in a row after which the trigger pauses itself
+                   * @default 3
+                   */
+                  pauseAfterFailures: number;
+                  schedule?:
+                    | {
+                        /** @description Five fields (minute hour day month weekday), or six with seconds first */
+                        cron: string;
+                        /** @description An IANA time zone; the user's when absent */
+                        timezone?: string;
+                      }
+                    | {
+                        everySeconds: number;
+                        timezone?: string;
+                      };
+                  /** @description A template id or slug */
+                  templateId?: string;
+                  /** @default {} */
+                  variables: {
+                    [key: string]: unknown;
+                  };
+                  webhook?: {
+                    /** @default {} */
+                    mapping: {
+                      [key: string]: string;
+                    };
+                  };
+                };
+                /** Format: uuid */
+                id: string;
+                /** @enum {string} */
+                kind: 'schedule' | 'webhook' | 'integration';
+                name: string;
+                nextFireAt: string | null;
+                pausedReason: string | null;
+                /** @enum {string} */
+                status: 'active' | 'paused';
+                /** @description A schedule's next five fire instants (ISO), for its time zone's calendar */
+                upcoming: string[];
+                updatedAt: string;
+                version: number;
+                /** @description Where a webhook trigger takes signed deliveries */
+                webhookPath: string | null;
+              };
+            };
+          };
+        };
+      };
+    };
+    post?: never;
+    /** Delete a trigger and its run history */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/triggers/{id}/fire': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Fire now (a paused trigger too) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        202: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              run: {
+                error: {
+                  code: string;
+                  message: string;
+                } | null;
+                finishedAt: string | null;
+                firedAt: string;
+                /** Format: uuid */
+                id: string;
+                /** @description completed, failed, cancelled, step_limit or skipped; null while it runs */
+                outcome: string | null;
+                scheduledAt: string | null;
+                sessionId: string | null;
+                /** @description schedule, webhook, integration or manual */
+                source: string;
+                startedAt: string | null;
+                /** @description pending, queued, starting, started, skipped or failed */
+                status: string;
+                triggerVersion: number;
+              };
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/triggers/{id}/pause': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Pause a trigger */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              trigger: {
+                consecutiveFailures: number;
+                createdAt: string;
+                definition: {
+                  /** Format: uuid */
+                  agentId?: string;
+                  /** @default 86400 */
+                  catchUpWindowSeconds: number;
+                  integration?: {
+                    /** @default {} */
+                    arguments: {
+                      [key: string]: unknown;
+                    };
+                    /** @default 300 */
+                    everySeconds: number;
+                    /**
+                     * @description An item's id, within the item
+                     * @default $.id
+                     */
+                    idPath: string;
+                    /**
+                     * @description Where the tool's result lists its items
+                     * @default $
+                     */
+                    itemsPath: string;
+                    /** @default {} */
+                    mapping: {
+                      [key: string]: string;
+                    };
+                    /** @description The connector tool polled for new items */
+                    tool: string;
+                  };
+                  /** @enum {string} */
+                  kind: 'schedule' | 'webhook' | 'integration';
+                  /**
+                   * @default run_once
+                   * @enum {string}
+                   */
+                  missedRuns: 'skip' | 'run_once' | 'catch_up';
+                  name: string;
+                  /**
+                   * @default skip
+                   * @enum {string}
+                   */
+                  overlap: 'skip' | 'queue_one' | 'allow';
+                  /**
+                   * @description Failed runs in a row after which the trigger pauses itself
+                   * @default 3
+                   */
+                  pauseAfterFailures: number;
+                  schedule?:
+                    | {
+                        /** @description Five fields (minute hour day month weekday), or six with seconds first */
+                        cron: string;
+                        /** @description An IANA time zone; the user's when absent */
+                        timezone?: string;
+                      }
+                    | {
+                        everySeconds: number;
+                        timezone?: string;
+                      };
+                  /** @description A template id or slug */
+                  templateId?: string;
+                  /** @default {} */
+                  variables: {
+                    [key: string]: unknown;
+                  };
+                  webhook?: {
+                    /** @default {} */
+                    mapping: {
+                      [key: string]: string;
+                    };
+                  };
+                };
+                /** Format: uuid */
+                id: string;
+                /** @enum {string} */
+                kind: 'schedule' | 'webhook' | 'integration';
+                name: string;
+                nextFireAt: string | null;
+                pausedReason: string | null;
+                /** @enum {string} */
+                status: 'active' | 'paused';
+                /** @description A schedule's next five fire instants (ISO), for its time zone's calendar */
+                upcoming: string[];
+                updatedAt: string;
+                version: number;
+                /** @description Where a webhook trigger takes signed deliveries */
+                webhookPath: string | null;
+              };
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/triggers/{id}/resume': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Resume a trigger */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              trigger: {
+                consecutiveFailures: number;
+                createdAt: string;
+                definition: {
+                  /** Format: uuid */
+                  agentId?: string;
+                  /** @default 86400 */
+                  catchUpWindowSeconds: number;
+                  integration?: {
+                    /** @default {} */
+                    arguments: {
+                      [key: string]: unknown;
+                    };
+                    /** @default 300 */
+                    everySeconds: number;
+                    /**
+                     * @description An item's id, within the item
+                     * @default $.id
+                     */
+                    idPath: string;
+                    /**
+                     * @description Where the tool's result lists its items
+                     * @default $
+                     */
+                    itemsPath: string;
+                    /** @default {} */
+                    mapping: {
+                      [key: string]: string;
+                    };
+                    /** @description The connector tool polled for new items */
+                    tool: string;
+                  };
+                  /** @enum {string} */
+                  kind: 'schedule' | 'webhook' | 'integration';
+                  /**
+                   * @default run_once
+                   * @enum {string}
+                   */
+                  missedRuns: 'skip' | 'run_once' | 'catch_up';
+                  name: string;
+                  /**
+                   * @default skip
+                   * @enum {string}
+                   */
+                  overlap: 'skip' | 'queue_one' | 'allow';
+                  /**
+                   * @description Failed runs in a row after which the trigger pauses itself
+                   * @default 3
+                   */
+                  pauseAfterFailures: number;
+                  schedule?:
+                    | {
+                        /** @description Five fields (minute hour day month weekday), or six with seconds first */
+                        cron: string;
+                        /** @description An IANA time zone; the user's when absent */
+                        timezone?: string;
+                      }
+                    | {
+                        everySeconds: number;
+                        timezone?: string;
+                      };
+                  /** @description A template id or slug */
+                  templateId?: string;
+                  /** @default {} */
+                  variables: {
+                    [key: string]: unknown;
+                  };
+                  webhook?: {
+                    /** @default {} */
+                    mapping: {
+                      [key: string]: string;
+                    };
+                  };
+                };
+                /** Format: uuid */
+                id: string;
+                /** @enum {string} */
+                kind: 'schedule' | 'webhook' | 'integration';
+                name: string;
+                nextFireAt: string | null;
+                pausedReason: string | null;
+                /** @enum {string} */
+                status: 'active' | 'paused';
+                /** @description A schedule's next five fire instants (ISO), for its time zone's calendar */
+                upcoming: string[];
+                updatedAt: string;
+                version: number;
+                /** @description Where a webhook trigger takes signed deliveries */
+                webhookPath: string | null;
+              };
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/triggers/{id}/runs': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A trigger's runs, newest first */
+    get: {
+      parameters: {
+        query?: {
+          cursor?: string;
+          limit?: number;
+        };
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              nextCursor: string | null;
+              runs: {
+                error: {
+                  code: string;
+                  message: string;
+                } | null;
+                finishedAt: string | null;
+                firedAt: string;
+                /** Format: uuid */
+                id: string;
+                /** @description completed, failed, cancelled, step_limit or skipped; null while it runs */
+                outcome: string | null;
+                scheduledAt: string | null;
+                sessionId: string | null;
+                /** @description schedule, webhook, integration or manual */
+                source: string;
+                startedAt: string | null;
+                /** @description pending, queued, starting, started, skipped or failed */
+                status: string;
+                triggerVersion: number;
+              }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/triggers/{id}/secret': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Rotate a webhook's secret: the new one is shown this once; the old one works for the grace period */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              previousValidUntil: string;
+              secret: string;
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
     options?: never;
     head?: never;
     patch?: never;

@@ -10,6 +10,7 @@ import { serverSettings } from './server-settings.ts';
 import { sessionSettings } from './session-settings.ts';
 import { streamSettings } from './stream-settings.ts';
 import { templateSettings } from './template-settings.ts';
+import { triggerSettings } from './trigger-settings.ts';
 
 /**
  * Every setting Agentry reads, by name, each with its grammar, default and description. The
@@ -25,6 +26,7 @@ export const settings = {
   ...modelSettings,
   ...templateSettings,
   ...sessionSettings,
+  ...triggerSettings,
   ...streamSettings,
   ...observabilitySettings,
 } as const;

@@ -126,6 +126,13 @@ export function toConfig(raw: Settings, cwd: string, env: NodeJS.ProcessEnv) {
         .filter(Boolean)
         .map((file) => path.resolve(cwd, file)),
     },
+    triggers: {
+      tickMs: raw.TRIGGER_TICK_MS,
+      leaseTtlMs: raw.TRIGGER_LEASE_TTL_MS,
+      maxInFlight: raw.TRIGGER_MAX_IN_FLIGHT,
+      webhookMaxBytes: raw.WEBHOOK_MAX_BYTES,
+      secretGraceMs: raw.WEBHOOK_SECRET_GRACE_HOURS * 3_600_000,
+    },
     rateLimits: {
       default: raw.RATE_LIMIT_DEFAULT,
       promptGeneration: raw.RATE_LIMIT_PROMPT_GENERATION,

@@ -35,6 +35,12 @@ export type {
   JsonText,
   SandboxChatContent,
   SandboxMailContent,
+  TriggerKind,
+  TriggerStatus,
+  TriggersTable,
+  TriggerFiringsTable,
+  FiringStatus,
+  NotificationsTable,
 } from './schema.ts';
 export { toJsonText } from './schema.ts';
 export { encodeCursor, decodeCursor } from './page-cursor.ts';

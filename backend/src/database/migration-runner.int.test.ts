@@ -43,6 +43,7 @@ describe.each(drivers)('migrations on %s', (driver) => {
       ...vectorTables,
       'messages',
       'model_calls',
+      'notifications',
       'oauth_client_registrations',
       'oauth_states',
       'sandbox_accounts',
@@ -53,6 +54,9 @@ describe.each(drivers)('migrations on %s', (driver) => {
       'template_versions',
       'templates',
       'tool_calls',
+      'trigger_firings',
+      'trigger_versions',
+      'triggers',
       'turns',
       'users',
     ];

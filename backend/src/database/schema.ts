@@ -219,6 +219,10 @@ export interface AgentSessionsTable {
   started_at: CreatedAt;
   last_active_at: ColumnType<Date, Date | string | undefined, Date | string>;
   completed_at: Timestamp | null;
+  /** Started by a trigger, with no one watching: its approvals wait for the user. */
+  unattended: Generated<boolean>;
+  /** The trigger firing that started it (unique: a firing starts one session, even across a crash). */
+  trigger_firing_id: string | null;
 }
 
 export interface ConversationsTable {
@@ -467,7 +471,77 @@ export interface SandboxChatTable {
   message: Json<SandboxChatContent>;
 }
 
+export type TriggerKind = 'schedule' | 'webhook' | 'integration';
+export type TriggerStatus = 'active' | 'paused';
+
+export interface TriggersTable {
+  id: Generated<string>;
+  user_id: string;
+  name: string;
+  kind: TriggerKind;
+  version: Generated<number>;
+  status: Generated<TriggerStatus>;
+  paused_reason: string | null;
+  next_fire_at: Timestamp | null;
+  consecutive_failures: Generated<number>;
+  watermark: Json | null;
+  /** AES-256-GCM sealed (integrations/credential-vault.ts), webhooks only. */
+  secret: Buffer | null;
+  secret_key_id: string | null;
+  previous_secret: Buffer | null;
+  previous_secret_key_id: string | null;
+  previous_secret_expires_at: Timestamp | null;
+  created_at: CreatedAt;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export interface TriggerVersionsTable {
+  trigger_id: string;
+  version: number;
+  definition: Json<Record<string, unknown>>;
+  created_at: CreatedAt;
+}
+
+/** `pending`/`queued` wait to start; `starting` is claimed under a lease; the rest are final. */
+export type FiringStatus = 'pending' | 'queued' | 'starting' | 'started' | 'skipped' | 'failed';
+
+export interface TriggerFiringsTable {
+  id: Generated<string>;
+  trigger_id: string;
+  user_id: string;
+  trigger_version: number;
+  fire_key: string;
+  source: 'schedule' | 'webhook' | 'integration' | 'manual';
+  scheduled_at: Timestamp | null;
+  input: Json<Record<string, unknown>>;
+  status: Generated<FiringStatus>;
+  lease_owner: string | null;
+  lease_expires_at: Timestamp | null;
+  attempts: Generated<number>;
+  session_id: string | null;
+  outcome: string | null;
+  error: Json<ReportedError> | null;
+  fired_at: CreatedAt;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
+}
+
+export interface NotificationsTable {
+  id: Generated<string>;
+  user_id: string;
+  kind: string;
+  title: string;
+  body: Generated<string>;
+  data: Json<Record<string, unknown>>;
+  read_at: Timestamp | null;
+  created_at: CreatedAt;
+}
+
 export interface DatabaseSchema {
+  triggers: TriggersTable;
+  trigger_versions: TriggerVersionsTable;
+  trigger_firings: TriggerFiringsTable;
+  notifications: NotificationsTable;
   sandbox_accounts: SandboxAccountsTable;
   sandbox_mail: SandboxMailTable;
   sandbox_events: SandboxEventsTable;

@@ -76,6 +76,14 @@ export const eventDataSchemas = {
   'tool.started': z.object({ ...sessionTool, arguments: z.unknown().optional() }),
   'tool.completed': z.object({ ...sessionTool, durationMs: z.number().nonnegative(), result: z.unknown().optional() }),
   'tool.failed': z.object({ ...sessionTool, durationMs: z.number().nonnegative(), error: reportedError }),
+  // Something a user is told (a triggered run finished, failed or waits; a trigger paused itself), on their `notifications` topic.
+  'notification.created': z.object({
+    notificationId: id,
+    kind: z.string().max(50),
+    title: z.string().max(500),
+    body: z.string().max(4000),
+    data: z.record(z.string().max(50), z.string().max(200)),
+  }),
   'kb.document.status': z.object({
     documentId: id,
     status: z.enum(['pending', 'processing', 'completed', 'failed']),

@@ -17,6 +17,7 @@ import type { AgentRunner, ChatBridge } from '../agent/index.ts';
 import type { ChatCompletions } from '../chat-completions/index.ts';
 import type { AgentService, SessionService } from '../sessions/index.ts';
 import type { TemplateService } from '../templates/index.ts';
+import type { NotificationService, TriggerService, WebhookReceiver } from '../triggers/index.ts';
 import { apiDocsPage } from './api-docs-page.ts';
 import { installAuth } from './auth.ts';
 import { installConsoleFiles } from './console-files.ts';
@@ -37,6 +38,7 @@ import { integrationRoutes } from './routes/integration-routes.ts';
 import { knowledgeRoutes } from './routes/knowledge-routes.ts';
 import { sessionRoutes } from './routes/session-routes.ts';
 import { turnRoutes } from './routes/turn-routes.ts';
+import { hookRoutes, notificationRoutes, triggerRoutes } from './routes/trigger-routes.ts';
 import { templateRoutes } from './routes/template-routes.ts';
 import { meRoutes } from './routes/me-routes.ts';
 import { openaiRoutes } from './routes/openai-routes.ts';
@@ -62,6 +64,9 @@ export interface AppServices {
   agents: AgentService;
   sessions: SessionService;
   runner: AgentRunner;
+  triggers: TriggerService;
+  notifications: NotificationService;
+  webhooks: WebhookReceiver;
   /** The models this installation can use, for GET /v1/models. */
   models: ModelCatalogue;
   chat: ChatBridge;
@@ -204,6 +209,9 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   await app.register(modelRoutes, { models: services.models });
   await app.register(sessionRoutes, { agents: services.agents, sessions: services.sessions });
   await app.register(turnRoutes, { sessions: services.sessions, runner: services.runner, chat: services.chat });
+  await app.register(triggerRoutes, { triggers: services.triggers });
+  await app.register(notificationRoutes, { notifications: services.notifications });
+  await app.register(hookRoutes, { webhooks: services.webhooks, limiter, maxBytes: config.triggers.webhookMaxBytes });
   await app.register(mcpEndpoint, {
     knowledge: services.knowledge,
     knowledgeSearch: services.knowledgeSearch,

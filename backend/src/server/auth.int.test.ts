@@ -46,6 +46,8 @@ describe.each(drivers)('authentication on %s', (driver) => {
       'GET /v1/oauth/callback',
       'GET /v1/ws',
       'POST /v1/console/sign-in',
+      // signed with the trigger's secret instead
+      'POST /v1/hooks/:id',
     ]);
   });
 

@@ -18,6 +18,8 @@ export const publicRoutes: readonly string[] = [
   // The WebSocket authenticates inside its protocol (Authorization header or a first auth frame):
   // an unauthenticated socket is closed with 4401 and never receives an event.
   'GET /v1/ws',
+  // Webhook deliveries carry no token: each is signed with its trigger's secret (HMAC-SHA256).
+  'POST /v1/hooks/:id',
 ];
 
 /** Subtrees served without a token: the API docs UI and its assets, and the console's assets. */

@@ -29,6 +29,11 @@ export interface NewSession {
   variables?: Record<string, unknown> | undefined;
   context?: Record<string, unknown> | undefined;
   conversationId?: string | undefined;
+  /**
+   * The trigger firing starting this session: the session is marked unattended, and a firing
+   * starts at most one session (a unique column), so a start retried after a crash finds it.
+   */
+  triggerFiringId?: string | undefined;
 }
 
 export interface SessionListQuery {
@@ -93,6 +98,7 @@ export class SessionService {
           context: context,
           ...columns,
           variables: columns.variables,
+          ...(input.triggerFiringId ? { unattended: true, trigger_firing_id: input.triggerFiringId } : {}),
         })
         .returningAll()
         .executeTakeFirstOrThrow();
@@ -299,6 +305,33 @@ export class SessionService {
 
   async conversations(userId: string, sessionId: string): Promise<ConversationView[]> {
     return this.conversationStore.list({ userId, sessionId });
+  }
+
+  /**
+   * The session a trigger firing started, if one was made, with its conversation and whether a
+   * turn was opened in it: what a start retried after a crash needs to go on without repeating.
+   */
+  async ofTriggerFiring(
+    firingId: string,
+  ): Promise<{ id: string; conversationId: string | null; hasTurn: boolean; userPrompt: string | null } | undefined> {
+    const row = await this.deps.database.db
+      .selectFrom('agent_sessions as s')
+      .select(['s.id', 's.user_prompt'])
+      .select((eb) => [
+        eb
+          .selectFrom('conversations as c')
+          .select('c.id')
+          .whereRef('c.session_id', '=', 's.id')
+          .orderBy('c.created_at')
+          .limit(1)
+          .as('conversation_id'),
+        eb.exists(eb.selectFrom('turns as t').select('t.id').whereRef('t.session_id', '=', 's.id')).as('has_turn'),
+      ])
+      .where('s.trigger_firing_id', '=', firingId)
+      .executeTakeFirst();
+    return row
+      ? { id: row.id, conversationId: row.conversation_id, hasTurn: Boolean(row.has_turn), userPrompt: row.user_prompt }
+      : undefined;
   }
 
   /** Whether the session is the user's: the `session:<id>` topic's authorizer. */

@@ -1,0 +1,21 @@
+export { createTriggerSystem, type TriggerSystem, type TriggerSystemDeps } from './trigger-system.ts';
+export { TriggerService, type TriggerView, type RunView } from './trigger-service.ts';
+export { TriggerWorker } from './trigger-worker.ts';
+export {
+  NotificationService,
+  notificationsTopic,
+  type NotificationInput,
+  type NotificationKind,
+  type NotificationView,
+} from './notification-service.ts';
+export {
+  triggerInputSchema,
+  triggerKinds,
+  missedRunPolicies,
+  overlapPolicies,
+  type TriggerInput,
+  type TriggerDefinition,
+} from './trigger-definition.ts';
+export { Schedule, isTimeZone, type ScheduleSpec } from './schedule.ts';
+export { type RunLauncher, type LaunchRequest } from './run-launcher.ts';
+export { WebhookReceiver, signatureToleranceMs, type Delivery, type DeliveryHeaders } from './webhook-receiver.ts';

@@ -1,0 +1,87 @@
+import type { UserService } from '../accounts/index.ts';
+import type { AgentRunner } from '../agent/index.ts';
+import type { Config } from '../config.ts';
+import type { PostgresDatabase } from '../database/index.ts';
+import type { EventBus } from '../events/index.ts';
+import type { CredentialVault } from '../integrations/index.ts';
+import type { AgentService, SessionService } from '../sessions/index.ts';
+import type { TemplateService } from '../templates/index.ts';
+import { FiringStarter } from './firing-starter.ts';
+import { NotificationService } from './notification-service.ts';
+import { RunOutcomes } from './run-outcomes.ts';
+import { sessionRunLauncher, type RunLauncher } from './run-launcher.ts';
+import { ScheduleSweep } from './schedule-sweep.ts';
+import { TriggerService } from './trigger-service.ts';
+import { TriggerWorker } from './trigger-worker.ts';
+import { WebhookReceiver } from './webhook-receiver.ts';
+import { WebhookSecrets } from './webhook-secrets.ts';
+
+export interface TriggerSystemDeps {
+  database: PostgresDatabase;
+  bus: EventBus;
+  users: UserService;
+  sessions: SessionService;
+  agents: AgentService;
+  templates: TemplateService;
+  runner: AgentRunner;
+  vault: CredentialVault;
+  settings: Config['triggers'];
+  /** Names this instance in firing leases. */
+  instanceId: string;
+  /** Crash tests' kill point between claiming a firing and starting it. */
+  reach: (point: 'firing-claimed') => void;
+  /** The clock schedules are read against (tests inject one). */
+  now?: (() => number) | undefined;
+  /** Starts runs; the session launcher unless a test counts them. */
+  launcher?: RunLauncher | undefined;
+  onError: (error: unknown, context: string) => void;
+}
+
+export interface TriggerSystem {
+  triggers: TriggerService;
+  notifications: NotificationService;
+  worker: TriggerWorker;
+  secrets: WebhookSecrets;
+  webhooks: WebhookReceiver;
+}
+
+/** An instant that passed more than this long ago, with no instance to fire it, was missed. */
+const lateAfterMs = 60_000;
+
+/** Wires the triggers area: the service behind the routes, notifications, and the background worker (started by the caller). */
+export function createTriggerSystem(deps: TriggerSystemDeps): TriggerSystem {
+  const now = deps.now ?? Date.now;
+  const { database, bus, settings, onError } = deps;
+  const notifications = new NotificationService({ database, bus });
+  const launcher = deps.launcher ?? sessionRunLauncher(deps);
+  const secrets = new WebhookSecrets({ vault: deps.vault, graceMs: settings.secretGraceMs });
+  const outcomes = new RunOutcomes({ database, notifications, launcher, onError });
+  const starter = new FiringStarter({
+    database,
+    launcher,
+    notifications,
+    instanceId: deps.instanceId,
+    leaseTtlMs: settings.leaseTtlMs,
+    maxInFlight: settings.maxInFlight,
+    reach: deps.reach,
+    onError,
+  });
+  const worker = new TriggerWorker({
+    sweep: new ScheduleSweep({ database, now, lateAfterMs }),
+    starter,
+    outcomes,
+    bus,
+    tickMs: settings.tickMs,
+    onError,
+  });
+  const triggers = new TriggerService({
+    database,
+    templates: deps.templates,
+    agents: deps.agents,
+    secrets,
+    now,
+    wake: () => worker.wake(),
+  });
+  const webhooks = new WebhookReceiver({ database, secrets, now, wake: () => worker.wake() });
+  return { triggers, notifications, worker, secrets, webhooks };
+}
