@@ -15,6 +15,9 @@ const input = z.strictObject({
     .describe('Facts to keep for the rest of this session, as a small JSON object; a key set to null is forgotten.'),
 });
 
+/** Built once: the tool is bound anew to each turn, its schema never changes. */
+const inputSchema = z.toJSONSchema(input, { io: 'input' }) as Record<string, unknown>;
+
 /**
  * `remember`: merges a small JSON object into the session's context, which the model reads (as
  * data) in every later step of every conversation of the session. Sanitised and capped as the
@@ -44,7 +47,7 @@ export function rememberTool(options: {
     name: rememberToolName,
     description:
       'Keeps facts for the rest of this session (every later message and conversation of it reads them, under "Session context"). Give a small JSON object; a key set to null is forgotten. Never store secrets.',
-    inputSchema: z.toJSONSchema(input, { io: 'input' }) as Record<string, unknown>,
+    inputSchema,
     idempotent: true,
     parse,
     execute: async (raw) => {
