@@ -73,6 +73,12 @@ export const errorCodes = {
   INTEGRATION_KEY_REJECTED: { status: 422, message: "The integration's server refused the key: check it and try again." },
   MISSING_VARIABLES: { status: 422, message: 'Required template variables are missing.' },
   INVALID_VARIABLE: { status: 422, message: 'A template variable has a value of the wrong type.' },
+  // A turn's history and prompt do not fit the model's window: the turn ends with it (a message that alone cannot fit).
+  CONTEXT_TOO_LARGE: {
+    status: 422,
+    message:
+      "The turn does not fit the model's context window even with older messages shortened, summarised and left out: shorten the prompt or the message, or use a model with a larger window.",
+  },
   DOCUMENT_EMPTY: { status: 422, message: 'The document has no text.' },
   DOCUMENT_UNREADABLE: { status: 422, message: 'The document cannot be read.' },
   DOCUMENT_TOO_COMPLEX: {
@@ -187,6 +193,7 @@ export interface ErrorDetails {
   QUOTA_EXCEEDED: { spentUsd: number; limitUsd: number };
   OAUTH_DENIED: { error: string };
   MODEL_TIMEOUT: { model: string; timeoutMs: number };
+  CONTEXT_TOO_LARGE: { limitTokens: number; neededTokens: number; window: number };
   INTERNAL: { template: string; version: number };
   MODEL_API_ERROR: { model: string; status?: number };
   EMBEDDING_API_ERROR: { model: string; status?: number };

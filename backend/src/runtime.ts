@@ -22,7 +22,7 @@ import {
 } from './integrations/index.ts';
 import { KnowledgeBase, KnowledgeSearch, knowledgeSearchTool } from './knowledge/index.ts';
 import { ModelHealthMonitor, modelHealthTargets, startTracing, type Tracing } from './observability/index.ts';
-import { createEmbedder, createLanguageModels, ModelCatalogue, type Embedder } from './providers/index.ts';
+import { ContextWindows, createEmbedder, createLanguageModels, ModelCatalogue, type Embedder } from './providers/index.ts';
 import { parseKeyring, resolveSecretKey } from './secret-key.ts';
 import { AgentService, removeFinishedSessions, SessionService } from './sessions/index.ts';
 import { completeSessionToolName, loadLibrary, PromptEngine, TemplateMatcher, TemplateService, TemplateStore } from './templates/index.ts';
@@ -172,6 +172,7 @@ export async function createRuntime(
     reach: faultInjector(config.sessions.killAt),
     onError: (error, context) => logger.warn({ err: error }, context),
     tracer: tracing.tracer,
+    contextWindows: new ContextWindows(config.sessions.contextWindows, modelCatalogue),
     toolsFor: toolSet({
       integrations: integrationTools,
       knowledgeSearch: { name: 'knowledge_search', create: (userId) => knowledgeSearchTool(knowledgeSearch, userId) },

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { countTokens } from 'gpt-tokenizer/encoding/cl100k_base';
 
 /** One scripted answer; answers are given first in first out, then `text` echoing the user. */
 export type ChatReply =
@@ -29,6 +30,8 @@ export interface ChatRequest {
   authorization: string | undefined;
   /** Milliseconds since the epoch when the request arrived. */
   at: number;
+  /** The prompt's tokens as this server counts them (see `promptTokens`). */
+  promptTokens: number;
 }
 
 export interface FakeChatCompletions {
@@ -38,6 +41,8 @@ export interface FakeChatCompletions {
   replies: ChatReply[];
   /** When set, every request must carry `Authorization: Bearer <apiKey>` or gets 401. */
   apiKey: string | undefined;
+  /** Answers a request when no scripted reply is queued (after `replies`, before the echo). */
+  respond: ((body: ChatRequest['body']) => ChatReply | undefined) | undefined;
   close(): Promise<void>;
 }
 
@@ -48,8 +53,17 @@ export interface FakeChatCompletions {
  * body when `stream` is false. Failures are scripted: status codes with headers, a connection cut
  * mid-stream, and a stall after the headers.
  */
-export async function startFakeChatCompletions(options: { apiKey?: string } = {}): Promise<FakeChatCompletions> {
-  const fake: Omit<FakeChatCompletions, 'url' | 'close'> = { requests: [], replies: [], apiKey: options.apiKey };
+export async function startFakeChatCompletions(
+  options: {
+    apiKey?: string;
+    /**
+     * The context window, as a real server enforces it: a request whose prompt tokens plus its
+     * max_tokens pass it is refused with 400 `context_length_exceeded`, as OpenAI and vLLM answer.
+     */
+    contextWindow?: number;
+  } = {},
+): Promise<FakeChatCompletions> {
+  const fake: Omit<FakeChatCompletions, 'url' | 'close'> = { requests: [], replies: [], apiKey: options.apiKey, respond: undefined };
   const stalled = new Set<http.ServerResponse>();
   let completions = 0;
 
@@ -65,11 +79,17 @@ export async function startFakeChatCompletions(options: { apiKey?: string } = {}
         return sendJson(404, { error: { message: 'Not found', type: 'invalid_request_error' } });
       }
       const body = JSON.parse(raw) as ChatRequest['body'];
-      fake.requests.push({ body, authorization: request.headers.authorization, at: Date.now() });
+      const prompt = promptTokens(body);
+      fake.requests.push({ body, authorization: request.headers.authorization, at: Date.now(), promptTokens: prompt });
       if (fake.apiKey && request.headers.authorization !== `Bearer ${fake.apiKey}`) {
         return sendJson(401, { error: { message: 'Incorrect API key provided', type: 'invalid_request_error', code: 'invalid_api_key' } });
       }
-      const reply = fake.replies.shift() ?? { kind: 'text', text: `You said: ${lastUserText(body)}` };
+      const asked = prompt + (body.max_tokens ?? body.max_completion_tokens ?? 0);
+      if (options.contextWindow !== undefined && asked > options.contextWindow) {
+        const message = `This model's maximum context length is ${options.contextWindow} tokens. However, you requested ${asked} tokens. Please reduce the length of the messages.`;
+        return sendJson(400, { error: { message, type: 'invalid_request_error', param: 'messages', code: 'context_length_exceeded' } });
+      }
+      const reply = fake.replies.shift() ?? fake.respond?.(body) ?? { kind: 'text', text: `You said: ${lastUserText(body)}` };
       const id = `chatcmpl-${++completions}`;
 
       if (reply.kind === 'fail') {
@@ -131,6 +151,20 @@ export async function startFakeChatCompletions(options: { apiKey?: string } = {}
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },
   });
+}
+
+/**
+ * A prompt's tokens in cl100k_base: each message's text (content, tool call names and arguments)
+ * plus four for its framing, and the tool definitions as JSON. Close to what a server's chat
+ * template makes of it; tests give their model a margin over it, as the server does not say.
+ */
+export function promptTokens(body: ChatRequest['body']): number {
+  let tokens = body.tools ? countTokens(JSON.stringify(body.tools)) : 0;
+  for (const message of body.messages) {
+    const content = typeof message.content === 'string' ? message.content : (JSON.stringify(message.content) ?? '');
+    tokens += countTokens(content) + (message.tool_calls ? countTokens(JSON.stringify(message.tool_calls)) : 0) + 4;
+  }
+  return tokens;
 }
 
 function lastUserText(body: ChatRequest['body']): string {

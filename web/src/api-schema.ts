@@ -840,7 +840,7 @@ export interface paths {
                 latencyMs: number | null;
                 model: string | null;
                 /** @enum {string} */
-                role: 'user' | 'assistant' | 'tool';
+                role: 'user' | 'assistant' | 'tool' | 'summary';
                 step: number;
                 toolCallId: string | null;
                 toolCalls: {
@@ -904,7 +904,7 @@ export interface paths {
                 latencyMs: number | null;
                 model: string | null;
                 /** @enum {string} */
-                role: 'user' | 'assistant' | 'tool';
+                role: 'user' | 'assistant' | 'tool' | 'summary';
                 step: number;
                 toolCallId: string | null;
                 toolCalls: {
@@ -2842,6 +2842,62 @@ export interface paths {
     options?: never;
     head?: never;
     patch?: never;
+    trace?: never;
+  };
+  '/v1/sessions/{id}/context': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    /**
+     * Change the session's context: the facts the agent reads, as data, in every step
+     * @description Merged at the top level: a key set to null is removed. Sanitised and capped as at creation; makes a checkpoint and a session.context_updated event. A running turn reads it from its next turn.
+     */
+    patch: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            [key: string]: unknown;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              context: {
+                [key: string]: unknown;
+              };
+              /** @description Context that was not stored, and why */
+              dropped: {
+                path: string;
+                reason: string;
+              }[];
+            };
+          };
+        };
+      };
+    };
     trace?: never;
   };
   '/v1/sessions/{id}/conversations': {

@@ -1,7 +1,7 @@
 import { AppError, isAppError } from '../errors.ts';
 import type { FaultInjector } from '../fault-injection.ts';
 import type { TurnTracer } from '../observability/index.ts';
-import type { LanguageModels } from '../providers/index.ts';
+import type { ContextWindows, LanguageModels } from '../providers/index.ts';
 import type { MessageView, SessionService, ToolDecision, TurnStore, TurnTimeline } from '../sessions/index.ts';
 import type { PromptUser } from '../templates/index.ts';
 import type { ToolsFor } from '../tools/index.ts';
@@ -34,6 +34,8 @@ export interface AgentRunnerDeps {
   onError: (error: unknown, context: string) => void;
   /** Spans of every turn (no-ops when tracing is off). */
   tracer: TurnTracer;
+  /** Each model's context window, which every step's history is fitted to. */
+  contextWindows: ContextWindows;
 }
 
 /**
@@ -73,6 +75,7 @@ export class AgentRunner {
     });
     this.executionDeps = {
       ...deps,
+      sessionContext: deps.sessions.context,
       leaseTtlMs: turns.leaseTtlMs,
       releaseWhenReachable: (turn) => void this.recovery.releaseWhenReachable(turn),
     };

@@ -13,6 +13,8 @@ export function toModelMessages(rows: readonly MessageRow[]): ModelMessage[] {
   const answered = new Set(rows.filter((row) => row.role === 'tool').map((row) => `${row.turn_id}:${row.step}:${row.tool_call_id}`));
   const messages: ModelMessage[] = [];
   for (const row of rows) {
+    // A summary reaches the model in the system text (see ContextFitter), never as a message.
+    if (row.role === 'summary') continue;
     if (row.role === 'user') messages.push({ role: 'user', content: row.content });
     else if (row.role === 'assistant') {
       const calls = row.tool_calls;

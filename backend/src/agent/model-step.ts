@@ -4,10 +4,10 @@ import type { AgentryEvent } from '../events/index.ts';
 import type { StepTrace } from '../observability/index.ts';
 import { redactArguments } from '../redaction/index.ts';
 import type { LanguageModels, ModelPrices } from '../providers/index.ts';
-import type { MessageRow, ModelAnswer, ModelUsage, RecordedToolCall, SessionRow, UnrecordedModelCall } from '../sessions/index.ts';
+import type { ModelAnswer, ModelUsage, RecordedToolCall, SessionRow, UnrecordedModelCall } from '../sessions/index.ts';
 import type { ToolDefinition } from '../tools/index.ts';
 import { DeltaCoalescer } from './delta-publisher.ts';
-import { toModelMessages } from './message-history.ts';
+import type { FittedPrompt } from './context-fitter.ts';
 
 /**
  * A model call that did not end in a recorded step (it failed, was cancelled, or its answer could
@@ -52,8 +52,8 @@ export interface ModelStepOptions {
   model: ReturnType<LanguageModels['resolve']>;
   /** Prices the call by the session's model; one with no price is counted at the default, estimated. */
   prices: ModelPrices;
-  /** The conversation so far, as recorded. */
-  history: readonly MessageRow[];
+  /** The system text and the conversation so far, fitted to the model's window (see TurnContext). */
+  prompt: FittedPrompt;
   /** The tools the session may call now, offered to the model by name. */
   tools: ReadonlyMap<string, ToolDefinition>;
   step: number;
@@ -81,13 +81,13 @@ export async function runModelStep(options: ModelStepOptions): Promise<ModelAnsw
   const calls: RecordedToolCall[] = [];
   const span = options.trace.modelCall({
     model: session.model,
-    input: () => ({ system: session.system_prompt, messages: toModelMessages(options.history) }),
+    input: () => options.prompt,
   });
   try {
     const result = streamText({
       model: options.model,
-      system: session.system_prompt,
-      messages: toModelMessages(options.history),
+      system: options.prompt.system,
+      messages: options.prompt.messages,
       tools: toToolSet(options.tools),
       abortSignal: options.signal,
       maxRetries: 0,

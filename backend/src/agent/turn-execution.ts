@@ -2,12 +2,22 @@ import { toDatabaseError, type TurnStatus } from '../database/index.ts';
 import { AppError, isAppError, type ReportedError } from '../errors.ts';
 import type { FaultInjector } from '../fault-injection.ts';
 import type { StepTrace, TurnTrace, TurnTracer } from '../observability/index.ts';
-import type { LanguageModels } from '../providers/index.ts';
-import { LeaseLost, type EndStatus, type LedgerEntry, type MessageView, type SessionRow, type TurnStore } from '../sessions/index.ts';
+import type { ContextWindows, LanguageModels } from '../providers/index.ts';
+import {
+  LeaseLost,
+  type EndStatus,
+  type LedgerEntry,
+  type MessageView,
+  type SessionContextStore,
+  type SessionRow,
+  type TurnStore,
+} from '../sessions/index.ts';
 import { completeSessionToolName } from '../templates/index.ts';
 import type { ToolDefinition, ToolsFor } from '../tools/index.ts';
 import { InterruptedModelCall, runModelStep } from './model-step.ts';
+import { rememberToolName } from './remember-tool.ts';
 import { runStepCalls, type CallingTurn } from './tool-calls.ts';
+import { TurnContext } from './turn-context.ts';
 
 export interface TurnOutcome {
   turnId: string;
@@ -33,6 +43,10 @@ export interface TurnExecutionDeps {
   onError: (error: unknown, context: string) => void;
   /** Spans of the turn, its steps, model calls and tool calls (no-ops when tracing is off). */
   tracer: TurnTracer;
+  /** Each model's context window, which every step's history is fitted to. */
+  contextWindows: ContextWindows;
+  /** The session's context (read and kept by `remember`) and its conversations' running summaries. */
+  sessionContext: SessionContextStore;
 }
 
 /** Where an execution starts: the turn, its session, the lease token it holds, and whether the turn is new. */
@@ -69,6 +83,8 @@ export class TurnExecution implements CallingTurn {
   /** The turn's last recorded assistant message. */
   private last: MessageView | null = null;
   private readonly trace: TurnTrace;
+  /** What the turn's model calls read besides the transcript, fitted to the window. */
+  private readonly context: TurnContext;
 
   constructor(
     private readonly deps: TurnExecutionDeps,
@@ -86,6 +102,7 @@ export class TurnExecution implements CallingTurn {
       model: this.session.model,
       resumed: this.resumed,
     });
+    this.context = new TurnContext({ ...deps, prices: deps.models.prices }, this);
     this.done = this.run().then((outcome) => {
       this.trace.end(outcome);
       return outcome;
@@ -170,7 +187,13 @@ export class TurnExecution implements CallingTurn {
       session: this.session,
       model,
       prices: this.deps.models.prices,
-      history: await this.deps.turns.transcript.history(this.conversationId),
+      prompt: await this.context.prompt({
+        history: await this.deps.turns.transcript.history(this.conversationId),
+        tools,
+        step,
+        model,
+        signal: modelSignal,
+      }),
       tools,
       step,
       signal: modelSignal,
@@ -214,8 +237,11 @@ export class TurnExecution implements CallingTurn {
   }
 
   /** The tools the session may use now: asked at every step, so it sees integrations change. */
-  private toolsNow(): Promise<Map<string, ToolDefinition>> {
-    return this.deps.toolsFor(this.session.user_id, this.session.tools);
+  private async toolsNow(): Promise<Map<string, ToolDefinition>> {
+    const tools = await this.deps.toolsFor(this.session.user_id, this.session.tools);
+    // Every session may keep facts: it reaches nothing outside the session.
+    tools.set(rememberToolName, this.context.rememberTool());
+    return tools;
   }
 
   /**

@@ -62,6 +62,48 @@ export const modelSettings = {
     .describe(
       'What a model with no price counts toward the spend limit, as <input>/<output> USD per million tokens; its costs are shown as estimated.',
     ),
+  MODEL_CONTEXT_WINDOWS: z
+    .string()
+    .default('')
+    .transform((text, ctx) => {
+      const windows = new Map<string, number>();
+      for (const entry of text
+        .split(',')
+        .map((e) => e.trim())
+        .filter(Boolean)) {
+        // The last `=`: a model id may hold colons, never an equals sign.
+        const separator = entry.lastIndexOf('=');
+        const model = entry.slice(0, Math.max(separator, 0)).trim();
+        const tokens = Number(entry.slice(separator + 1).trim());
+        const wildcard = /^[a-z][a-z0-9-]{0,31}:\*$/.test(model);
+        if (
+          separator <= 0 ||
+          !(wildcard || modelIdPattern.test(model)) ||
+          !Number.isInteger(tokens) ||
+          tokens < 1024 ||
+          tokens > 10_000_000
+        ) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `"${entry.slice(0, 240)}" is not model=tokens (e.g. ollama:llama3.1:8b=8192, or ollama:*=8192)`,
+          });
+          return z.NEVER;
+        }
+        windows.set(model, tokens);
+      }
+      return windows as ReadonlyMap<string, number>;
+    })
+    .describe(
+      'Context windows in tokens of models whose server does not say (Ollama), as comma-separated model=tokens; <endpoint>:* sets a whole endpoint. Overrides the known windows and what vLLM reports.',
+    ),
+  DEFAULT_CONTEXT_WINDOW: int(1024, 10_000_000)
+    .default(32_768)
+    .describe('Context window, in tokens, of a model whose window is neither known, configured nor reported by its server.'),
+  MODEL_OUTPUT_RESERVE: int(256, 1_000_000)
+    .default(4096)
+    .describe(
+      "Tokens of a model's context window kept free for its answer (at most a quarter of the window) when a turn's history is fitted to it.",
+    ),
   MODEL_TIMEOUT_MS: int(100, 3_600_000)
     .default(60_000)
     .describe(

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FaultPoint } from '../fault-injection.ts';
 import { loadCatalogue } from '../integrations/index.ts';
-import { loadModelPrices, type LanguageModelSettings } from '../providers/index.ts';
+import { loadModelPrices, type ContextWindowSettings, type LanguageModelSettings } from '../providers/index.ts';
 import type { Settings } from './settings.ts';
 
 /** The typed configuration every service receives: settings grouped by the part that uses them, paths resolved. */
@@ -120,6 +120,11 @@ export function toConfig(raw: Settings, cwd: string, env: NodeJS.ProcessEnv) {
         .map((v) => v.trim())
         .filter(Boolean) as FaultPoint[],
       maxSteps: raw.SESSION_MAX_STEPS,
+      contextWindows: {
+        configured: raw.MODEL_CONTEXT_WINDOWS,
+        defaultWindow: raw.DEFAULT_CONTEXT_WINDOW,
+        outputReserve: raw.MODEL_OUTPUT_RESERVE,
+      } satisfies ContextWindowSettings,
       spendLimitMonthlyUsd: raw.SPEND_LIMIT_MONTHLY_USD,
       customTools: raw.CUSTOM_TOOLS.split(',')
         .map((file) => file.trim())

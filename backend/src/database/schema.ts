@@ -233,7 +233,7 @@ export interface ConversationsTable {
   created_at: CreatedAt;
 }
 
-export type CheckpointReason = 'created' | 'step' | 'status' | 'manual' | 'restore';
+export type CheckpointReason = 'created' | 'step' | 'status' | 'manual' | 'restore' | 'context';
 
 export interface SessionCheckpointsTable {
   id: Generated<string>;
@@ -302,7 +302,8 @@ export interface MessagesTable {
   user_id: string;
   turn_id: string;
   step: Generated<number>;
-  role: 'user' | 'assistant' | 'tool';
+  /** `summary`: a model-written summary of the conversation's older turns (see summary_through). */
+  role: 'user' | 'assistant' | 'tool' | 'summary';
   content: Generated<string>;
   tool_calls: Json<RecordedToolCall[]>;
   tool_call_id: string | null;
@@ -317,6 +318,10 @@ export interface MessagesTable {
   /** cost_usd was counted at the default price: the model has no price. */
   cost_estimated: Generated<boolean>;
   latency_ms: number | null;
+  /** Tokens as the model reads the message, counted when written; null on older rows (estimated when read). */
+  token_count: ColumnType<number | null, number | null | undefined, never>;
+  /** On a summary: the `seq` of the last message it stands in for (bigint: arrives as a string). */
+  summary_through: ColumnType<string | null, string | null | undefined, never>;
   created_at: CreatedAt;
 }
 

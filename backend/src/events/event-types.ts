@@ -64,8 +64,19 @@ export const eventDataSchemas = {
     reason: z.string().max(2000).optional(),
   }),
   'session.checkpoint': z.object({ sessionId: id, checkpointId: id, step: z.number().int().nonnegative() }),
+  // The session's context changed: by the agent (its remember tool) or the user (PATCH); `keys` are the top-level keys set or removed.
+  'session.context_updated': z.object({
+    sessionId: id,
+    by: z.enum(['agent', 'user']),
+    keys: z.array(z.string().max(200)).max(200),
+  }),
   'message.delta': z.object({ sessionId: id, messageId: id, offset: z.number().int().nonnegative(), text: z.string() }),
-  'message.completed': z.object({ sessionId: id, messageId: id, role: z.enum(['assistant', 'user', 'system', 'tool']), text: z.string() }),
+  'message.completed': z.object({
+    sessionId: id,
+    messageId: id,
+    role: z.enum(['assistant', 'user', 'system', 'tool', 'summary']),
+    text: z.string(),
+  }),
   'turn.ended': z.object({
     sessionId: id,
     turnId: id,

@@ -12,6 +12,7 @@ export { retryAfterMs, withRetries, type RetryDecision, type RetryPolicy } from 
 // Language models.
 export { createLanguageModels, type ConfiguredModel, type LanguageModelSettings, type LanguageModels } from './language-models.ts';
 
+export { ContextWindows, type ContextBudget, type ContextWindowSettings } from './context-windows.ts';
 export { ModelCatalogue, type ListedModel, type ListedProvider, type ModelListing } from './model-catalogue.ts';
 
 // Model ids, for language models and embedders alike.
@@ -27,7 +28,7 @@ export {
   type ParsedModelId,
 } from './model-id.ts';
 export { loadModelPrices, ModelPrices, type ModelCost, type ModelPrice, type TokenUsage } from './model-prices.ts';
-export { promptTokenCount, tokenCount } from './token-count.ts';
+export { messageOverheadTokens, messageTokenCount, promptTokenCount, tokenCount } from './token-count.ts';
 
 // What a template session's prompt tells a model (and the offline responder) about its steps.
 export { readRunPlan, runPlanBlock, type RunPlan } from './run-plan.ts';

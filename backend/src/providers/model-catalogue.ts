@@ -87,6 +87,17 @@ export class ModelCatalogue {
     };
   }
 
+  /**
+   * The context window an endpoint's model list gives for a model, from the cached list (fetched
+   * when there is none); null for a model no endpoint lists with one, or an endpoint that is down.
+   */
+  async reportedWindow(modelId: string): Promise<number | null> {
+    const endpoint = this.settings.endpoints.find((e) => modelId.startsWith(`${e.name}:`));
+    if (!endpoint) return null;
+    const listing = await this.endpoint(endpoint);
+    return listing.models.find((m) => m.id === modelId)?.contextWindow ?? null;
+  }
+
   private provider(provider: string, kind: ListedProvider['kind'], models: Array<[string, number | null]>): ListedProvider {
     return {
       provider,

@@ -37,3 +37,24 @@ export function promptText(prompt: LanguageModelV3Prompt): string {
 export function promptTokenCount(prompt: LanguageModelV3Prompt): number {
   return tokenCount(promptText(prompt));
 }
+
+/** What framing a message adds in a chat prompt (its role and separators), in tokens, generously. */
+export const messageOverheadTokens = 4;
+
+/**
+ * Tokens a message of a conversation takes in a model's prompt, counted once, when it is written:
+ * its text, the tool calls it asks for (name and JSON arguments), or the tool result it carries
+ * (name and JSON), as the providers send them, plus its framing. Stored with the message, so
+ * fitting a history to a context window adds numbers rather than tokenising it again.
+ */
+export function messageTokenCount(message: {
+  text?: string | undefined;
+  calls?: ReadonlyArray<{ tool: string; input: unknown }> | undefined;
+  toolName?: string | null | undefined;
+  result?: unknown;
+}): number {
+  const pieces = [message.text ?? ''];
+  for (const call of message.calls ?? []) pieces.push(call.tool, JSON.stringify(call.input) ?? '');
+  if (message.toolName) pieces.push(message.toolName, JSON.stringify(message.result ?? null));
+  return tokenCount(pieces.join('\n')) + messageOverheadTokens;
+}

@@ -9,6 +9,7 @@ export { sessionStatuses } from './session-status.ts';
 export { sanitizeContext, contextLimits, type DroppedContext } from './context-sanitizer.ts';
 export { removeFinishedSessions } from './session-retention.ts';
 export { TurnStore, type HeldTurn } from './turn-store.ts';
+export { SessionContextStore, type ConversationSummary } from './session-context.ts';
 export { type ModelAnswer, type ModelUsage, type UnrecordedModelCall, type CallResult } from './step-records.ts';
 export { type MessageView, type MessageRow, type RecordedToolCall } from './turn-transcript.ts';
 export { type ModelCallSpan, type ToolCallSpan, type TurnTimeline } from './turn-timeline.ts';

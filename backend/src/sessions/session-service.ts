@@ -6,12 +6,14 @@ import type { PromptUser, TemplateService } from '../templates/index.ts';
 import type { AgentService } from './agent-service.ts';
 import { sanitizeContext, type DroppedContext } from './context-sanitizer.ts';
 import { SessionCheckpoints, type CheckpointView } from './session-checkpoints.ts';
+import { SessionContextStore } from './session-context.ts';
 import { firstConversation, SessionConversations, type ConversationView } from './session-conversations.ts';
 import { SessionProgress } from './session-progress.ts';
 import { findSession } from './session-row.ts';
 import { SessionSetup } from './session-setup.ts';
 import { assertTransition } from './session-status.ts';
 import { toSessionView, type SessionView } from './session-view.ts';
+import { TurnLeases } from './turn-leases.ts';
 import { TurnStore } from './turn-store.ts';
 import { endUnattendedTurn } from './unattended-turns.ts';
 
@@ -76,6 +78,8 @@ export class SessionService {
   private readonly conversationStore: SessionConversations;
   /** The session's turns: the port the agent loop writes and reads them through. */
   readonly turns: TurnStore;
+  /** The session's context and its conversations' running summaries: what the model reads besides the transcript. */
+  readonly context: SessionContextStore;
 
   constructor(private readonly deps: SessionServiceDeps) {
     this.setup = new SessionSetup(deps);
@@ -83,6 +87,8 @@ export class SessionService {
     this.conversationStore = new SessionConversations(deps.database);
     const progress = new SessionProgress({ bus: deps.bus, checkpoints: this.checkpointing });
     this.turns = new TurnStore({ ...deps, progress, instanceId: deps.leases.instanceId, leaseTtlMs: deps.leases.ttlMs });
+    const leases = new TurnLeases(deps.database, deps.leases.instanceId, deps.leases.ttlMs);
+    this.context = new SessionContextStore({ database: deps.database, checkpoints: this.checkpointing, progress, leases });
   }
 
   async create(user: PromptUser, input: NewSession): Promise<{ session: SessionView; dropped: DroppedContext[] }> {

@@ -1,6 +1,7 @@
 import { toJsonText, type Executor, type PostgresDatabase } from '../database/index.ts';
 import type { ReportedError } from '../errors.ts';
 import type { AgentryEvent, EventBus } from '../events/index.ts';
+import { messageTokenCount } from '../providers/index.ts';
 import { redactArguments } from '../redaction/index.ts';
 import { publishSessionEvents } from './session-events.ts';
 import type { SessionProgress, StepCounts } from './session-progress.ts';
@@ -98,6 +99,7 @@ export class StepRecords {
           cost_usd: answer.cost,
           cost_estimated: answer.costEstimated,
           latency_ms: answer.latencyMs,
+          token_count: messageTokenCount({ text: answer.text, calls: answer.calls }),
         })
         .returningAll()
         .executeTakeFirstOrThrow();
@@ -175,6 +177,7 @@ export class StepRecords {
             tool_name: entry.tool,
             tool_result: toJsonText(value ?? null),
             is_error: isError,
+            token_count: messageTokenCount({ toolName: entry.tool, result: value ?? null }),
           })),
         )
         .execute();
@@ -247,6 +250,7 @@ export class StepRecords {
         content: call.text,
         model: session.model,
         latency_ms: call.latencyMs,
+        token_count: messageTokenCount({ text: call.text }),
       })
       .returningAll()
       .executeTakeFirstOrThrow();

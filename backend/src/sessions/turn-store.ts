@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { PostgresDatabase, SessionStatus } from '../database/index.ts';
 import { AppError, type ReportedError } from '../errors.ts';
 import type { AgentryEvent, EventBus } from '../events/index.ts';
+import { messageTokenCount } from '../providers/index.ts';
 import { publishSessionEvents } from './session-events.ts';
 import type { SessionProgress } from './session-progress.ts';
 import { lockSession, type SessionRow } from './session-row.ts';
@@ -88,7 +89,15 @@ export class TurnStore {
           .executeTakeFirstOrThrow();
         const message = await tx
           .insertInto('messages')
-          .values({ conversation_id: conversationId, session_id: session.id, user_id: userId, turn_id: turn.id, role: 'user', content })
+          .values({
+            conversation_id: conversationId,
+            session_id: session.id,
+            user_id: userId,
+            turn_id: turn.id,
+            role: 'user',
+            content,
+            token_count: messageTokenCount({ text: content }),
+          })
           .returning('id')
           .executeTakeFirstOrThrow();
         await this.deps.progress.recordStep(tx, {

@@ -13,7 +13,8 @@ export interface MessageView {
   id: string;
   turnId: string;
   step: number;
-  role: 'user' | 'assistant' | 'tool';
+  /** `summary`: the model's summary of the conversation's older turns, which stands in for them from here. */
+  role: 'user' | 'assistant' | 'tool' | 'summary';
   content: string;
   toolCalls: RecordedToolCall[];
   toolCallId: string | null;

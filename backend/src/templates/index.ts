@@ -4,4 +4,4 @@ export { PromptEngine, type GeneratedPrompt, type PromptCacheStats } from './pro
 export { TemplateMatcher, type TemplateMatch } from './template-matcher.ts';
 export { loadLibrary } from './template-library.ts';
 export { compileTemplate, templateDefinitionSchema, type TemplateDefinition } from './template-definition.ts';
-export { completeSessionToolName } from './prompt-builder.ts';
+export { completeSessionToolName, delimit } from './prompt-builder.ts';

@@ -39,6 +39,16 @@ export function ChatTranscript({ messages, turn }: { messages: Message[]; turn: 
     <ol class="transcript" aria-label="Messages">
       {messages.map((message) => {
         if (message.role === 'tool') return null;
+        if (message.role === 'summary') {
+          return (
+            <li key={message.id} class="message message-summary">
+              <details>
+                <summary>Earlier messages, summarised to fit the model's context window</summary>
+                <Markdown text={message.content} />
+              </details>
+            </li>
+          );
+        }
         if (message.role === 'user') {
           return (
             <li key={message.id} class="message message-user">

@@ -258,6 +258,27 @@ export const sessionRoutes: FastifyPluginAsyncZod<{ agents: AgentService; sessio
     async (request, reply) =>
       reply.code(201).send({ checkpoint: await sessions.takeCheckpoint(userOf(request).id, request.params.id, request.body?.name) }),
   );
+  app.patch(
+    '/v1/sessions/:id/context',
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: "Change the session's context: the facts the agent reads, as data, in every step",
+        description:
+          'Merged at the top level: a key set to null is removed. Sanitised and capped as at creation; makes a checkpoint and a session.context_updated event. A running turn reads it from its next turn.',
+        params: idParams,
+        body: z.record(z.string().min(1).max(200), z.unknown()),
+        response: {
+          200: z.object({
+            context: z.record(z.string(), z.unknown()),
+            dropped: z.array(z.object({ path: z.string(), reason: z.string() })).describe('Context that was not stored, and why'),
+          }),
+        },
+      },
+    },
+    async (request) =>
+      sessions.context.merge({ userId: userOf(request).id, sessionId: request.params.id, patch: request.body, by: 'user' }),
+  );
   app.get(
     '/v1/sessions/:id/conversations',
     {

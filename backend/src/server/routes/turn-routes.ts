@@ -11,7 +11,7 @@ const messageSchema = z.object({
   id: z.uuid(),
   turnId: z.uuid(),
   step: z.number(),
-  role: z.enum(['user', 'assistant', 'tool']),
+  role: z.enum(['user', 'assistant', 'tool', 'summary']),
   content: z.string(),
   toolCalls: z.array(z.object({ callId: z.string(), tool: z.string(), input: z.unknown() })),
   toolCallId: z.string().nullable(),
