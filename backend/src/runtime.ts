@@ -169,6 +169,10 @@ export async function createRuntime(
     reach: faultInjector(config.sessions.killAt),
     onError: (error, context) => logger.warn({ err: error }, context),
     tracer: tracing.tracer,
+    approvals: {
+      administrator: [...config.integrations.catalogue.approvalRules(), ...config.approvals.customTools],
+      timeoutMs: config.approvals.timeoutMs,
+    },
     toolsFor: toolSet({
       integrations: integrationTools,
       knowledgeSearch: { name: 'knowledge_search', create: (userId) => knowledgeSearchTool(knowledgeSearch, userId) },

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { FaultPoint } from '../fault-injection.ts';
 import { loadCatalogue } from '../integrations/index.ts';
 import { loadModelPrices, type LanguageModelSettings } from '../providers/index.ts';
+import { customToolApprovals } from './approval-settings.ts';
 import type { Settings } from './settings.ts';
 
 /** The typed configuration every service receives: settings grouped by the part that uses them, paths resolved. */
@@ -125,6 +126,10 @@ export function toConfig(raw: Settings, cwd: string, env: NodeJS.ProcessEnv) {
         .map((file) => file.trim())
         .filter(Boolean)
         .map((file) => path.resolve(cwd, file)),
+    },
+    approvals: {
+      timeoutMs: raw.APPROVAL_TIMEOUT,
+      customTools: customToolApprovals(raw.CUSTOM_TOOL_APPROVALS),
     },
     rateLimits: {
       default: raw.RATE_LIMIT_DEFAULT,

@@ -19,6 +19,26 @@ describe('built-in workflows on the Sandbox with the offline responder', () => {
   });
   afterAll(() => t.close());
 
+  /**
+   * The user approves each call the turn waits for (sending mail, booking, posting ask first), until
+   * the turn ends; answers how it ended.
+   */
+  async function approveUntilEnd(sessionId: string, turnId: string, status: string): Promise<string> {
+    const deadline = Date.now() + 20_000;
+    while (status === 'awaiting_approval' || status === 'running') {
+      if (Date.now() > deadline) throw new Error(`the turn is still ${status}`);
+      const pending = (await call('GET', `/v1/approvals?sessionId=${sessionId}`)).json<{ approvals: Array<{ callId: string }> }>()
+        .approvals;
+      for (const { callId } of pending) {
+        const approved = await call('POST', `/v1/sessions/${sessionId}/approvals/${callId}`, { action: 'approve' });
+        expect(approved.statusCode, approved.body).toBe(200);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      status = (await call('GET', `/v1/turns/${turnId}/timeline`)).json<{ status: string }>().status;
+    }
+    return status;
+  }
+
   /** Starts the workflow, sends its opening message, and answers the turn's status and the tool results in the chat. */
   async function run(slug: string, variables: Record<string, unknown>) {
     const started = await call('POST', '/v1/sessions', { templateId: slug, variables });
@@ -28,12 +48,14 @@ describe('built-in workflows on the Sandbox with the offline responder', () => {
       // A workflow without an opening prompt (channel digest) starts from the user's own words.
       content: session.userPrompt || 'Go ahead.',
     });
+    const turn = sent.json<{ turn: { id: string; status: string } }>().turn;
+    const ended = await approveUntilEnd(session.id, turn.id, turn.status);
     const status = (await call('GET', `/v1/sessions/${session.id}`)).json<{ session: { status: string } }>().session.status;
     const messages = (await call('GET', `/v1/conversations/${session.conversationId}/messages`)).json<{
       messages: Array<{ role: string; toolName: string | null; toolResult: unknown; isError: boolean }>;
     }>().messages;
     const results = messages.filter((m) => m.role === 'tool');
-    return { turn: sent.json<{ turn: { status: string } }>().turn.status, status, results };
+    return { turn: ended, status, results };
   }
 
   it('triages the sample inbox: lists the unread mail and saves drafts', async () => {

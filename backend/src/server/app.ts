@@ -37,6 +37,7 @@ import { integrationRoutes } from './routes/integration-routes.ts';
 import { knowledgeRoutes } from './routes/knowledge-routes.ts';
 import { sessionRoutes } from './routes/session-routes.ts';
 import { turnRoutes } from './routes/turn-routes.ts';
+import { approvalRoutes } from './routes/approval-routes.ts';
 import { templateRoutes } from './routes/template-routes.ts';
 import { meRoutes } from './routes/me-routes.ts';
 import { openaiRoutes } from './routes/openai-routes.ts';
@@ -204,6 +205,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   await app.register(modelRoutes, { models: services.models });
   await app.register(sessionRoutes, { agents: services.agents, sessions: services.sessions });
   await app.register(turnRoutes, { sessions: services.sessions, runner: services.runner, chat: services.chat });
+  await app.register(approvalRoutes, { sessions: services.sessions, runner: services.runner });
   await app.register(mcpEndpoint, {
     knowledge: services.knowledge,
     knowledgeSearch: services.knowledgeSearch,
