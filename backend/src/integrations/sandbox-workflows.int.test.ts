@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { approveUntilEnd } from '../../test/approvals.ts';
 import { bearer, createTestApp, type TestApp } from '../../test/test-app.ts';
 
 /**
@@ -19,26 +20,6 @@ describe('built-in workflows on the Sandbox with the offline responder', () => {
   });
   afterAll(() => t.close());
 
-  /**
-   * The user approves each call the turn waits for (sending mail, booking, posting ask first), until
-   * the turn ends; answers how it ended.
-   */
-  async function approveUntilEnd(sessionId: string, turnId: string, status: string): Promise<string> {
-    const deadline = Date.now() + 20_000;
-    while (status === 'awaiting_approval' || status === 'running') {
-      if (Date.now() > deadline) throw new Error(`the turn is still ${status}`);
-      const pending = (await call('GET', `/v1/approvals?sessionId=${sessionId}`)).json<{ approvals: Array<{ callId: string }> }>()
-        .approvals;
-      for (const { callId } of pending) {
-        const approved = await call('POST', `/v1/sessions/${sessionId}/approvals/${callId}`, { action: 'approve' });
-        expect(approved.statusCode, approved.body).toBe(200);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      status = (await call('GET', `/v1/turns/${turnId}/timeline`)).json<{ status: string }>().status;
-    }
-    return status;
-  }
-
   /** Starts the workflow, sends its opening message, and answers the turn's status and the tool results in the chat. */
   async function run(slug: string, variables: Record<string, unknown>) {
     const started = await call('POST', '/v1/sessions', { templateId: slug, variables });
@@ -49,7 +30,7 @@ describe('built-in workflows on the Sandbox with the offline responder', () => {
       content: session.userPrompt || 'Go ahead.',
     });
     const turn = sent.json<{ turn: { id: string; status: string } }>().turn;
-    const ended = await approveUntilEnd(session.id, turn.id, turn.status);
+    const ended = await approveUntilEnd(t, { sessionId: session.id, turnId: turn.id, status: turn.status });
     const status = (await call('GET', `/v1/sessions/${session.id}`)).json<{ session: { status: string } }>().session.status;
     const messages = (await call('GET', `/v1/conversations/${session.conversationId}/messages`)).json<{
       messages: Array<{ role: string; toolName: string | null; toolResult: unknown; isError: boolean }>;
