@@ -41,6 +41,8 @@ export const errorCodes = {
   SESSION_NOT_FOUND: { status: 404, message: 'There is no such session.' },
   CONVERSATION_NOT_FOUND: { status: 404, message: 'There is no such conversation.' },
   TURN_NOT_FOUND: { status: 404, message: 'There is no such turn.' },
+  APPROVAL_NOT_FOUND: { status: 404, message: 'No tool call of yours in this session awaits this decision.' },
+  APPROVAL_RULE_NOT_FOUND: { status: 404, message: 'There is no such approval rule.' },
   CHECKPOINT_NOT_FOUND: { status: 404, message: 'This session has no such checkpoint.' },
   INTEGRATION_NOT_FOUND: { status: 404, message: 'There is no such integration on this installation.' },
   CONNECTION_NOT_FOUND: { status: 404, message: 'There is no such connection.' },
@@ -61,6 +63,11 @@ export const errorCodes = {
     status: 409,
     message: 'A tool call may or may not have run before a crash: decide whether to retry it, skip it or fail the session.',
   },
+  APPROVAL_PENDING: {
+    status: 409,
+    message: 'A tool call of this session awaits your approval: approve or deny it (GET /v1/approvals) before sending another message.',
+  },
+  APPROVAL_DECIDED: { status: 409, message: 'This tool call was already decided: the first decision stands.' },
   NOTHING_TO_RESOLVE: { status: 409, message: 'No tool call of this session awaits a decision.' },
   INTEGRATION_NOT_CONFIGURED: { status: 409, message: 'This integration is not set up on this installation yet: ask an administrator.' },
   INTEGRATION_DISCONNECTED: { status: 409, message: 'The integration was disconnected: its tools are gone.' },
@@ -135,6 +142,12 @@ export const errorCodes = {
   TOOL_NOT_ALLOWED: { status: null, message: 'There is no such tool in this session.' },
   TOOL_INPUT_INVALID: { status: null, message: "The arguments do not match the tool's schema." },
   TOOL_FAILED: { status: null, message: 'The tool reported an error.' },
+  TOOL_DENIED: { status: null, message: 'The user did not approve this call: it did not run.' },
+  APPROVAL_EXPIRED: { status: null, message: 'No one decided on this call in time: it did not run.' },
+  APPROVAL_DROPPED: {
+    status: null,
+    message: 'The session was paused, completed or failed while this call awaited approval: it did not run.',
+  },
   TOOL_SKIPPED: { status: null, message: 'The call was skipped by the user after it may or may not have run.' },
   TOOL_NOT_RUN: { status: null, message: 'This call was not completed: the turn was cancelled or stopped first.' },
   // WebSocket error frames, answering a frame the connection sent; the connection stays open.
@@ -202,6 +215,7 @@ export interface ErrorDetails {
   CONFIG_INVALID: { problems: string[] };
   DATABASE_LOCKED: { pid: number };
   MIGRATION_FAILED: { migration: string | undefined };
+  APPROVAL_DECIDED: { outcome: 'pending' | 'approved' | 'denied' | 'expired' | 'dropped'; edited: boolean };
 }
 
 /** The details `code` may carry: its entry in `ErrorDetails`, or none. */

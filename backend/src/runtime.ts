@@ -173,6 +173,10 @@ export async function createRuntime(
     onError: (error, context) => logger.warn({ err: error }, context),
     tracer: tracing.tracer,
     contextWindows: new ContextWindows(config.sessions.contextWindows, modelCatalogue),
+    approvals: {
+      administrator: [...config.integrations.catalogue.approvalRules(), ...config.approvals.customTools],
+      timeoutMs: config.approvals.timeoutMs,
+    },
     toolsFor: toolSet({
       integrations: integrationTools,
       knowledgeSearch: { name: 'knowledge_search', create: (userId) => knowledgeSearchTool(knowledgeSearch, userId) },

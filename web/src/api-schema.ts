@@ -493,6 +493,155 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/approval-rules': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Your "always allow" rules, newest first */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              rules: {
+                agent: {
+                  /** Format: uuid */
+                  id: string;
+                  name: string;
+                } | null;
+                createdAt: string;
+                /** @enum {string} */
+                decision: 'allow' | 'ask' | 'deny';
+                /** Format: uuid */
+                id: string;
+                tool: string;
+              }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/approval-rules/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /** Remove one of your "always allow" rules */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        204: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': null;
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/approvals': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Your tool calls awaiting approval, oldest first, across sessions */
+    get: {
+      parameters: {
+        query?: {
+          limit?: number;
+          sessionId?: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              approvals: {
+                /** @description What the model asked for, redacted: send a redacted value back unchanged and the original is kept */
+                arguments: unknown;
+                callId: string;
+                createdAt: string;
+                decidedAt: string | null;
+                edited: boolean;
+                expiresAt: string | null;
+                /** Format: uuid */
+                id: string;
+                /** @description The tool's input schema, for an edit form */
+                inputSchema: unknown;
+                note: string | null;
+                /** @description The integration the tool belongs to; null for Agentry's own and custom tools */
+                provider: string | null;
+                /** Format: uuid */
+                sessionId: string;
+                /** @enum {string} */
+                status: 'pending' | 'approved' | 'denied' | 'expired' | 'dropped';
+                tool: string;
+              }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/audit': {
     parameters: {
       query?: never;
@@ -929,7 +1078,7 @@ export interface paths {
                 /** Format: uuid */
                 id: string;
                 /** @enum {string} */
-                status: 'running' | 'suspended' | 'completed' | 'failed' | 'cancelled' | 'step_limit';
+                status: 'running' | 'suspended' | 'awaiting_approval' | 'completed' | 'failed' | 'cancelled' | 'step_limit';
               };
             };
           };
@@ -2630,12 +2779,12 @@ export interface paths {
           content: {
             'application/json': {
               session: {
-                /** @description The unfinished turn: running, or suspended until POST /v1/sessions/:id/resolve */
+                /** @description The unfinished turn: running, suspended until POST /v1/sessions/:id/resolve, or awaiting_approval until its calls are decided (POST /v1/sessions/:id/approvals/:callId) */
                 activeTurn: {
                   /** Format: uuid */
                   id: string;
                   /** @enum {string} */
-                  status: 'running' | 'suspended';
+                  status: 'running' | 'suspended' | 'awaiting_approval';
                 } | null;
                 agentId: string | null;
                 checkpoints: {
@@ -2713,6 +2862,82 @@ export interface paths {
         };
       };
     };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/sessions/{id}/approvals/{callId}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Decide on a tool call awaiting approval: approve (optionally with edited arguments, or always for this agent) or deny (the model reads your note). One decision per call: a second answers 409 APPROVAL_DECIDED */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          callId: string;
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @enum {string} */
+            action: 'approve' | 'deny';
+            /** @description Approve, and always allow this tool for this agent from now on */
+            always?: boolean;
+            /** @description Approve with these arguments: only the fields you changed are changed */
+            arguments?: {
+              [key: string]: unknown;
+            };
+            /** @description Deny: what the model reads as the call’s result */
+            note?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              approval: {
+                /** @description What the model asked for, redacted: send a redacted value back unchanged and the original is kept */
+                arguments: unknown;
+                callId: string;
+                createdAt: string;
+                decidedAt: string | null;
+                edited: boolean;
+                expiresAt: string | null;
+                /** Format: uuid */
+                id: string;
+                /** @description The tool's input schema, for an edit form */
+                inputSchema: unknown;
+                note: string | null;
+                /** @description The integration the tool belongs to; null for Agentry's own and custom tools */
+                provider: string | null;
+                /** Format: uuid */
+                sessionId: string;
+                /** @enum {string} */
+                status: 'pending' | 'approved' | 'denied' | 'expired' | 'dropped';
+                tool: string;
+              };
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
     options?: never;
     head?: never;
     patch?: never;
@@ -5057,7 +5282,7 @@ export interface paths {
                     /** @description null for a call that has not run */
                     startedAt: string | null;
                     /** @enum {string} */
-                    status: 'pending' | 'started' | 'completed' | 'skipped';
+                    status: 'pending' | 'awaiting_approval' | 'started' | 'completed' | 'skipped';
                     step: number;
                     tool: string;
                   }
@@ -5067,7 +5292,7 @@ export interface paths {
               sessionId: string;
               startedAt: string;
               /** @enum {string} */
-              status: 'running' | 'suspended' | 'completed' | 'failed' | 'cancelled' | 'step_limit';
+              status: 'running' | 'suspended' | 'awaiting_approval' | 'completed' | 'failed' | 'cancelled' | 'step_limit';
               /** Format: uuid */
               turnId: string;
             };

@@ -36,3 +36,6 @@ export type DocumentStatus = KnowledgeDocument['status'];
 export type SearchResult = Answer<'POST', '/v1/knowledge/search'>['results'][number];
 
 export type ApiToken = Answer<'GET', '/v1/tokens'>['tokens'][number];
+
+export type Approval = Answer<'GET', '/v1/approvals'>['approvals'][number];
+export type ApprovalRule = Answer<'GET', '/v1/approval-rules'>['rules'][number];

@@ -42,7 +42,8 @@ const sessionStatus = (page: Page) => page.locator('.chat-header [data-status]')
  * A newcomer's first run, on a fresh install with the shipped catalogue and no language model: they
  * connect the keyless Sandbox, then run email triage, the meeting scheduler and the channel digest
  * from the gallery. The offline responder walks each template's steps, so every step's tool is
- * called against the sandbox's sample data and shown in the chat as done, and the session completes.
+ * called against the sandbox's sample data and shown in the chat as done (the user approving each
+ * call that writes), and the session completes.
  */
 describe('the console: a first run with the Sandbox and no model', { timeout: 60_000 }, () => {
   let h: ConsoleHarness;
@@ -82,7 +83,14 @@ describe('the console: a first run with the Sandbox and no model', { timeout: 60
       else await expect.poll(() => composer.inputValue()).not.toBe('');
       await page.getByRole('button', { name: 'Send' }).click();
 
-      await expect.poll(() => sessionStatus(page), { timeout: 20_000 }).toBe('completed');
+      // Calls that write (a draft, an event, a mail, a post) wait at a card for the user: approve each.
+      const deadline = Date.now() + 20_000;
+      while ((await sessionStatus(page)) !== 'completed') {
+        if (Date.now() > deadline) throw new Error(`the session is still ${await sessionStatus(page)}`);
+        const approve = page.locator('.approval-card').first().getByRole('button', { name: 'Approve', exact: true });
+        if (await approve.isVisible()) await approve.click();
+        await page.waitForTimeout(100);
+      }
       const shown = page.locator('.tool-call');
       await expect
         .poll(() => shown.evaluateAll((nodes) => nodes.map((n) => n.getAttribute('data-tool'))))

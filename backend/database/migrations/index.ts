@@ -12,6 +12,7 @@ import * as oauthClientRegistrations from './0010-oauth-client-registrations.ts'
 import * as agentSlugs from './0011-agent-slugs.ts';
 import * as sandbox from './0012-sandbox.ts';
 import * as estimatedCosts from './0013-estimated-costs.ts';
+import * as approvals from './0014-approvals.ts';
 import * as contextWindow from './0015-context-window.ts';
 import * as triggers from './0016-triggers.ts';
 import * as vectorExtension from './vector/v0001-vector-extension.ts';
@@ -43,6 +44,7 @@ export const coreMigrations: Record<string, Migration> = {
   '0011-agent-slugs': agentSlugs,
   '0012-sandbox': sandbox,
   '0013-estimated-costs': estimatedCosts,
+  '0014-approvals': approvals,
   '0015-context-window': contextWindow,
   '0016-triggers': triggers,
 };

@@ -11,7 +11,10 @@ export type AuditAction =
   | 'integration.connected'
   | 'integration.disconnected'
   | 'integration.refreshed'
-  | 'credentials.rotated';
+  | 'credentials.rotated'
+  | 'tool.approval_decided'
+  | 'approval_rule.created'
+  | 'approval_rule.removed';
 
 export interface AuditEntry {
   action: AuditAction;

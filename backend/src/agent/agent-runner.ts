@@ -2,9 +2,11 @@ import { AppError, isAppError } from '../errors.ts';
 import type { FaultInjector } from '../fault-injection.ts';
 import type { TurnTracer } from '../observability/index.ts';
 import type { ContextWindows, LanguageModels } from '../providers/index.ts';
-import type { MessageView, SessionService, ToolDecision, TurnStore, TurnTimeline } from '../sessions/index.ts';
+import type { ApprovalRow, MessageView, SessionService, ToolDecision, TurnRow, TurnStore, TurnTimeline } from '../sessions/index.ts';
 import type { PromptUser } from '../templates/index.ts';
 import type { ToolsFor } from '../tools/index.ts';
+import { ApprovalGate, type ApprovalSettings } from './approval-gate.ts';
+import { applyEdit } from './approval-edit.ts';
 import { SpendLimit } from './spend-limit.ts';
 import { TurnExecution, type TurnExecutionDeps, type TurnOutcome, type TurnStart } from './turn-execution.ts';
 import { TurnRecovery } from './turn-recovery.ts';
@@ -36,6 +38,19 @@ export interface AgentRunnerDeps {
   tracer: TurnTracer;
   /** Each model's context window, which every step's history is fitted to. */
   contextWindows: ContextWindows;
+  /** The administrator's approval rules and how long a call waits for a person. */
+  approvals: ApprovalSettings;
+}
+
+/** A person's decision on a call awaiting approval, as a client sends it. */
+export interface ApprovalDecisionInput {
+  action: 'approve' | 'deny';
+  /** Approve with these arguments (as shown: redacted values sent back unchanged keep the originals). */
+  arguments?: unknown;
+  /** Deny: what the model reads as the call's result. */
+  note?: string | undefined;
+  /** Approve, and always allow this tool for this agent from now on. */
+  always?: boolean | undefined;
 }
 
 /**
@@ -65,6 +80,8 @@ export class AgentRunner {
   private readonly recovery: TurnRecovery;
   private readonly spend: SpendLimit;
   private readonly executionDeps: TurnExecutionDeps;
+  private readonly gate: ApprovalGate;
+  private expiryTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: AgentRunnerDeps) {
     const { turns, leases, onError } = deps;
@@ -73,9 +90,11 @@ export class AgentRunner {
       limitUsd: deps.spendLimitMonthlyUsd,
       spentThisMonth: (userId) => turns.transcript.spentThisMonth(userId),
     });
+    this.gate = new ApprovalGate(turns, deps.approvals);
     this.executionDeps = {
       ...deps,
       sessionContext: deps.sessions.context,
+      approvals: this.gate,
       leaseTtlMs: turns.leaseTtlMs,
       releaseWhenReachable: (turn) => void this.recovery.releaseWhenReachable(turn),
     };
@@ -84,6 +103,63 @@ export class AgentRunner {
   /** Resumes turns left by instances that died (at once, then periodically). */
   async start(): Promise<void> {
     await this.recovery.start();
+    if (this.deps.approvals.timeoutMs > 0) {
+      const every = Math.min(this.deps.leases.recoveryIntervalMs, Math.max(100, this.deps.approvals.timeoutMs / 4));
+      this.expiryTimer = setInterval(() => void this.expireApprovals(), every);
+      this.expiryTimer.unref();
+    }
+  }
+
+  /** Denies, as expired, calls whose wait for approval is over, and resumes their turns here. */
+  async expireApprovals(): Promise<void> {
+    try {
+      for (const resumed of await this.deps.turns.approvals.expire(50)) this.resumeDecided(resumed);
+    } catch (error) {
+      this.deps.onError(error, 'could not expire approvals');
+    }
+  }
+
+  /**
+   * A person's decision on a call of their session awaiting approval: approve (maybe with edited
+   * arguments, checked against the tool's input schema; maybe always, saving their rule) or deny
+   * with a note. The decision that leaves no call of the turn waiting resumes it here.
+   */
+  async decide(userId: string, sessionId: string, callId: string, input: ApprovalDecisionInput, ip?: string | null): Promise<ApprovalRow> {
+    const { approvals } = this.deps.turns;
+    let verdict: Parameters<typeof approvals.decide>[0]['verdict'];
+    if (input.action === 'deny') verdict = { outcome: 'denied', note: input.note };
+    else if (input.arguments === undefined) verdict = { outcome: 'approved', edited: false };
+    else {
+      const asked = await approvals.get(userId, sessionId, callId);
+      const edit = applyEdit(asked.input, input.arguments);
+      if (edit.edited) {
+        const session = await this.deps.turns.session(sessionId);
+        const tool = session && (await this.deps.toolsFor(userId, session.tools)).get(asked.tool);
+        if (!tool) throw new AppError('CONFLICT', `The tool ${asked.tool} is no longer offered to this session.`);
+        try {
+          tool.parse(edit.input);
+        } catch (error) {
+          throw new AppError(
+            'VALIDATION_FAILED',
+            `The edited arguments do not fit the tool's input: ${(error as Error).message.slice(0, 500)}`,
+          );
+        }
+      }
+      verdict = { outcome: 'approved', input: edit.input, edited: edit.edited };
+    }
+    const { approval, resumed } = await approvals.decide({ userId, sessionId, callId, verdict, always: input.always, ip });
+    if (resumed) this.resumeDecided(resumed);
+    return approval;
+  }
+
+  /** Executes here a turn a decision (or an expiry) handed to a new lease. */
+  private resumeDecided(resumed: { turn: TurnRow; token: string }): void {
+    void this.deps.turns.session(resumed.turn.session_id).then(
+      (session) => {
+        if (session) void this.execute({ session, turn: resumed.turn, token: resumed.token, resumed: true });
+      },
+      (error: unknown) => this.deps.onError(error, `could not resume turn ${resumed.turn.id}`),
+    );
   }
 
   /**
@@ -105,7 +181,13 @@ export class AgentRunner {
         'SESSION_NOT_RUNNING',
         `The session is ${session.status}${session.status === 'paused' ? ': resume it first' : ''}.`,
       );
-    const { turn, token, messageId } = await this.deps.turns.open({ userId: user.id, session, conversationId, content });
+    const { turn, token, messageId } = await this.deps.turns
+      .open({ userId: user.id, session, conversationId, content })
+      .catch(async (error: unknown) => {
+        if (isAppError(error) && error.code === 'SESSION_BUSY' && (await this.deps.turns.approvals.waiting(session.id)))
+          throw new AppError('APPROVAL_PENDING');
+        throw error;
+      });
     const done = this.execute({ session, turn, token, resumed: false });
     return { turnId: turn.id, messageId, done };
   }
@@ -127,7 +209,9 @@ export class AgentRunner {
     }
     // Another instance runs it: it stops at its next heartbeat or step. Say whether it has.
     if (running) return unattended.awaitEnd(running, 10_000);
-    return unattended.cancelSuspended(sessionId);
+    if (await unattended.cancelSuspended(sessionId)) return true;
+    const session = await this.deps.turns.session(sessionId);
+    return session ? this.deps.turns.approvals.cancelWaiting(session) : false;
   }
 
   /**
@@ -147,6 +231,7 @@ export class AgentRunner {
    * recorded, and each lease is released so another instance resumes the turn at once.
    */
   async stop(): Promise<void> {
+    clearInterval(this.expiryTimer);
     await this.recovery.stop();
     const running = [...this.executions.values()];
     for (const execution of running) execution.letGo();

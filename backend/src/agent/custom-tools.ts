@@ -11,6 +11,8 @@ export interface CustomToolModule {
   inputSchema: Record<string, unknown>;
   /** Safe to run twice with the same idempotency key (durable execution repeats only these). */
   idempotent?: boolean;
+  /** Whether a call runs at once or waits for the user's approval when no rule says otherwise; default `allow` (as before approvals existed). */
+  approval?: 'allow' | 'ask';
   execute(input: unknown, context: CustomToolContext): Promise<unknown>;
 }
 
@@ -50,7 +52,9 @@ export async function loadCustomTools(modules: readonly string[], reserved: read
               ? `the tool name "${tool.name}" is taken`
               : typeof tool.execute !== 'function' || typeof tool.description !== 'string' || typeof tool.inputSchema !== 'object'
                 ? `"${tool.name}" needs a description, an inputSchema and an execute function`
-                : undefined;
+                : tool.approval !== undefined && tool.approval !== 'allow' && tool.approval !== 'ask'
+                  ? `the approval of "${tool.name}" must be 'allow' or 'ask'`
+                  : undefined;
       if (problem) throw new AppError('CONFIG_INVALID', `CUSTOM_TOOLS: ${where}: ${problem}.`);
       let validate: ReturnType<typeof ajv.compile>;
       try {
@@ -70,6 +74,7 @@ export async function loadCustomTools(modules: readonly string[], reserved: read
         description: tool.description,
         inputSchema: tool.inputSchema,
         idempotent: tool.idempotent === true,
+        approval: tool.approval ?? 'allow',
         parse,
         execute: (input, options) =>
           tool.execute(parse(input), { userId, idempotencyKey: options?.idempotencyKey, signal: options?.signal }),

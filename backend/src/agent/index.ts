@@ -1,4 +1,4 @@
-export { AgentRunner, type AgentRunnerDeps } from './agent-runner.ts';
+export { AgentRunner, type AgentRunnerDeps, type ApprovalDecisionInput } from './agent-runner.ts';
 export { type TurnOutcome } from './turn-execution.ts';
 export { ChatBridge, type ChatResult } from './chat-bridge.ts';
 export { extractVariables } from './variable-extraction.ts';

@@ -46,8 +46,8 @@ describe('a template run with the offline responder (MCP servers on 127.0.0.1)',
     fs.writeFileSync(
       catalogue,
       `providers:
-  - { id: mail, name: Mail, auth: { type: api_key }, mcp: { transport: streamable-http, url: '${mail.url}' } }
-  - { id: cal, name: Calendar, auth: { type: api_key }, mcp: { transport: streamable-http, url: '${calendar.url}' } }
+  - { id: mail, name: Mail, auth: { type: api_key }, mcp: { transport: streamable-http, url: '${mail.url}' }, approvals: [{ tool: '*', decision: allow }] }
+  - { id: cal, name: Calendar, auth: { type: api_key }, mcp: { transport: streamable-http, url: '${calendar.url}' }, approvals: [{ tool: '*', decision: allow }] }
 `,
     );
     t = await createTestApp('pglite', {

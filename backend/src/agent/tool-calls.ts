@@ -23,18 +23,33 @@ export interface StepCallsOptions {
   reach: FaultInjector;
   /** The step's span, which each call's span goes under. */
   trace: StepTrace;
+  /**
+   * Asks a person about the calls that need it (and returns them), before any call runs; they
+   * wait while the step's other calls run.
+   */
+  ask?: ((entries: readonly LedgerEntry[]) => Promise<readonly LedgerEntry[]>) | undefined;
 }
 
 /**
  * Runs the step's recorded calls in order, each under its ledger entry: `started` before it runs,
  * its result after. A completed (or skipped) call is not run again; one that may have begun runs
  * again only if its tool is idempotent, and otherwise the step stops with that call's outcome
- * `unknown`, for the user to decide.
+ * `unknown`, for the user to decide. A call awaiting approval is passed over (`awaiting`): the
+ * others run meanwhile.
  */
-export async function runStepCalls(options: StepCallsOptions): Promise<{ results: CallResult[] } | { unknown: LedgerEntry }> {
+export async function runStepCalls(
+  options: StepCallsOptions,
+): Promise<{ results: CallResult[]; awaiting: boolean } | { unknown: LedgerEntry }> {
   const { turn, turns, reach } = options;
   const results: CallResult[] = [];
-  for (const entry of await turns.steps.callsOf(turn, options.step)) {
+  const entries = await turns.steps.callsOf(turn, options.step);
+  const asked = new Set((options.ask ? await options.ask(entries) : []).map((e) => e.id));
+  let awaiting = false;
+  for (const entry of entries) {
+    if (entry.status === 'awaiting_approval' || asked.has(entry.id)) {
+      awaiting = true;
+      continue;
+    }
     if (entry.status === 'completed' || entry.status === 'skipped') {
       results.push({ entry, isError: entry.is_error, value: entry.result, durationMs: entry.duration_ms ?? 0 });
       continue;
@@ -53,7 +68,7 @@ export async function runStepCalls(options: StepCallsOptions): Promise<{ results
     reach('after-tool');
     results.push({ entry, ...outcome });
   }
-  return { results };
+  return { results, awaiting };
 }
 
 /** Runs one tool call; refusals and failures become tool errors the model reads, and the turn goes on. */

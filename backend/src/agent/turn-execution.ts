@@ -14,6 +14,7 @@ import {
 } from '../sessions/index.ts';
 import { completeSessionToolName } from '../templates/index.ts';
 import type { ToolDefinition, ToolsFor } from '../tools/index.ts';
+import type { ApprovalGate, SessionApprovalPolicy } from './approval-gate.ts';
 import { InterruptedModelCall, runModelStep } from './model-step.ts';
 import { rememberToolName } from './remember-tool.ts';
 import { runStepCalls, type CallingTurn } from './tool-calls.ts';
@@ -47,6 +48,8 @@ export interface TurnExecutionDeps {
   contextWindows: ContextWindows;
   /** The session's context (read and kept by `remember`) and its conversations' running summaries. */
   sessionContext: SessionContextStore;
+  /** The approval policy, and the calls that wait for a person. */
+  approvals: ApprovalGate;
 }
 
 /** Where an execution starts: the turn, its session, the lease token it holds, and whether the turn is new. */
@@ -85,6 +88,8 @@ export class TurnExecution implements CallingTurn {
   private readonly trace: TurnTrace;
   /** What the turn's model calls read besides the transcript, fitted to the window. */
   private readonly context: TurnContext;
+  /** The session's approval policy, read once per execution (a decision starts a new one). */
+  private policy: Promise<SessionApprovalPolicy> | undefined;
 
   constructor(
     private readonly deps: TurnExecutionDeps,
@@ -236,12 +241,17 @@ export class TurnExecution implements CallingTurn {
     return { step: recorded.step };
   }
 
-  /** The tools the session may use now: asked at every step, so it sees integrations change. */
+  /** The tools the session may use now, but those policy denies: asked at every step, so it sees integrations change. */
   private async toolsNow(): Promise<Map<string, ToolDefinition>> {
-    const tools = await this.deps.toolsFor(this.session.user_id, this.session.tools);
+    const [tools, policy] = await Promise.all([this.deps.toolsFor(this.session.user_id, this.session.tools), this.policyNow()]);
     // Every session may keep facts: it reaches nothing outside the session.
     tools.set(rememberToolName, this.context.rememberTool());
-    return tools;
+    return policy.offered(tools);
+  }
+
+  private policyNow(): Promise<SessionApprovalPolicy> {
+    this.policy ??= this.deps.approvals.policyFor(this.session);
+    return this.policy;
   }
 
   /**
@@ -264,8 +274,24 @@ export class TurnExecution implements CallingTurn {
    * end when the step ends it (a call whose outcome is unknown, or the agent completing the session).
    */
   private async runCalls(step: number, tools: ReadonlyMap<string, ToolDefinition>, trace: StepTrace): Promise<TurnOutcome | undefined> {
-    const { turns, reach } = this.deps;
-    const ran = await runStepCalls({ turn: this, step, tools, turns, reach, trace });
+    const { turns, reach, approvals } = this.deps;
+    const policy = await this.policyNow();
+    const ask = async (entries: readonly LedgerEntry[]) => {
+      const asked = approvals.toAsk(entries, policy, tools);
+      if (asked.length === 0) return asked;
+      const schemas = new Map(asked.map((e) => [e.tool, tools.get(e.tool)?.inputSchema]));
+      await turns.approvals.request(this, { entries: asked, schemas, expiresInMs: approvals.timeoutMs });
+      return asked;
+    };
+    let ran = await runStepCalls({ turn: this, step, tools, turns, reach, trace, ask });
+    // Calls awaiting approval: the turn waits, holding nothing, unless they were decided meanwhile.
+    while ('awaiting' in ran && ran.awaiting) {
+      const state = await turns.approvals.wait(this);
+      if (state === 'waiting') return { turnId: this.turnId, status: 'awaiting_approval', message: this.last };
+      if (state === 'stopped')
+        return this.finish('cancelled', { error: { code: 'SESSION_NOT_RUNNING', message: 'The session stopped running.' } });
+      ran = await runStepCalls({ turn: this, step, tools, turns, reach, trace });
+    }
     if ('unknown' in ran) return this.suspend(ran.unknown);
     const complete = ran.results.some((r) => r.entry.tool === completeSessionToolName && !r.isError);
     await turns.steps.recordToolResults(this, { step, results: ran.results, complete });

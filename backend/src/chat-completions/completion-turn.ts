@@ -144,6 +144,7 @@ export class CompletionTurn {
 function finishOf(outcome: TurnOutcome): FinishReason {
   if (outcome.status === 'failed') throw turnError(outcome.error);
   if (outcome.status === 'suspended') throw new AppError('TOOL_OUTCOME_UNKNOWN');
+  if (outcome.status === 'awaiting_approval') throw new AppError('APPROVAL_PENDING');
   return outcome.status === 'step_limit' ? 'length' : 'stop';
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { configuredProviders, embeddingModelKind, modelIdProblem } from '../providers/index.ts';
 import { accessSettings } from './access-settings.ts';
+import { approvalSettings } from './approval-settings.ts';
 import { databaseSettings } from './database-settings.ts';
 import { integrationSettings } from './integration-settings.ts';
 import { knowledgeSettings } from './knowledge-settings.ts';
@@ -27,6 +28,7 @@ export const settings = {
   ...templateSettings,
   ...sessionSettings,
   ...triggerSettings,
+  ...approvalSettings,
   ...streamSettings,
   ...observabilitySettings,
 } as const;

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { FaultPoint } from '../fault-injection.ts';
 import { loadCatalogue } from '../integrations/index.ts';
 import { loadModelPrices, type ContextWindowSettings, type LanguageModelSettings } from '../providers/index.ts';
+import { customToolApprovals } from './approval-settings.ts';
 import type { Settings } from './settings.ts';
 
 /** The typed configuration every service receives: settings grouped by the part that uses them, paths resolved. */
@@ -137,6 +138,10 @@ export function toConfig(raw: Settings, cwd: string, env: NodeJS.ProcessEnv) {
       maxInFlight: raw.TRIGGER_MAX_IN_FLIGHT,
       webhookMaxBytes: raw.WEBHOOK_MAX_BYTES,
       secretGraceMs: raw.WEBHOOK_SECRET_GRACE_HOURS * 3_600_000,
+    },
+    approvals: {
+      timeoutMs: raw.APPROVAL_TIMEOUT,
+      customTools: customToolApprovals(raw.CUSTOM_TOOL_APPROVALS),
     },
     rateLimits: {
       default: raw.RATE_LIMIT_DEFAULT,

@@ -53,6 +53,8 @@ describe.each(drivers)('migrations on %s', (driver) => {
       'session_checkpoints',
       'template_versions',
       'templates',
+      'tool_approval_rules',
+      'tool_approvals',
       'tool_calls',
       'trigger_firings',
       'trigger_versions',

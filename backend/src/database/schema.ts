@@ -183,6 +183,8 @@ export interface AgentsTable {
   template_id: string | null;
   /** Null: every tool the session is offered. */
   tools: string[] | null;
+  /** The agent's own approval rules: tool names or patterns with allow, ask or deny. */
+  approval_rules: ColumnType<Array<{ tool: string; decision: ApprovalDecision }>, string | undefined, string>;
   is_default: Generated<boolean>;
   created_at: CreatedAt;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
@@ -249,7 +251,7 @@ export interface SessionCheckpointsTable {
   created_at: CreatedAt;
 }
 
-export type TurnStatus = 'running' | 'suspended' | 'completed' | 'failed' | 'cancelled' | 'step_limit';
+export type TurnStatus = 'running' | 'suspended' | 'awaiting_approval' | 'completed' | 'failed' | 'cancelled' | 'step_limit';
 
 export interface TurnsTable {
   id: Generated<string>;
@@ -270,7 +272,46 @@ export interface TurnsTable {
   cancel_requested: Generated<boolean>;
 }
 
-export type ToolCallStatus = 'pending' | 'started' | 'completed' | 'skipped';
+export type ToolCallStatus = 'pending' | 'awaiting_approval' | 'started' | 'completed' | 'skipped';
+
+/** How a call's approval ended: its one decision, an expiry, or the session's pause or end. */
+export type ApprovalOutcome = 'approved' | 'denied' | 'expired' | 'dropped';
+export type ApprovalStatus = 'pending' | ApprovalOutcome;
+export type ApprovalDecision = 'allow' | 'ask' | 'deny';
+
+/** One call's request for a person's approval, and the decision on it. */
+export interface ToolApprovalsTable {
+  id: Generated<string>;
+  tool_call_id: string;
+  session_id: string;
+  turn_id: string;
+  user_id: string;
+  agent_id: string | null;
+  call_id: string;
+  tool: string;
+  /** The arguments the model asked for (the ledger holds what runs, edited or not). */
+  input: Json | null;
+  /** The tool's input schema when it was asked, for the console's edit form. */
+  input_schema: Json | null;
+  status: Generated<ApprovalStatus>;
+  edited: Generated<boolean>;
+  note: string | null;
+  decided_by: string | null;
+  decided_at: Timestamp | null;
+  /** Null: the wait never expires. */
+  expires_at: Timestamp | null;
+  created_at: CreatedAt;
+}
+
+/** A user's rule: "always allow this tool for this agent" (agent null: sessions without one). */
+export interface ToolApprovalRulesTable {
+  id: Generated<string>;
+  user_id: string;
+  agent_id: string | null;
+  tool: string;
+  decision: ApprovalDecision;
+  created_at: CreatedAt;
+}
 
 export interface ToolCallsTable {
   id: Generated<string>;
@@ -285,6 +326,8 @@ export interface ToolCallsTable {
   input: Json | null;
   idempotent: boolean;
   status: Generated<ToolCallStatus>;
+  /** The decision on a call that waited for approval; null for one policy allowed. */
+  approval: ApprovalOutcome | null;
   result: Json | null;
   is_error: Generated<boolean>;
   attempts: Generated<number>;
@@ -377,6 +420,8 @@ export interface IntegrationToolsTable {
   description: string;
   input_schema: Json;
   idempotent: boolean;
+  /** The server said readOnlyHint and its annotations are trusted: allowed without asking by default. */
+  read_only: Generated<boolean>;
   description_hash: string;
   flags: ColumnType<ToolFlag[], string | undefined, string>;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
@@ -561,6 +606,8 @@ export interface DatabaseSchema {
   model_calls: ModelCallsTable;
   messages: MessagesTable;
   agents: AgentsTable;
+  tool_approvals: ToolApprovalsTable;
+  tool_approval_rules: ToolApprovalRulesTable;
   agent_sessions: AgentSessionsTable;
   conversations: ConversationsTable;
   session_checkpoints: SessionCheckpointsTable;

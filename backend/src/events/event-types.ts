@@ -95,6 +95,20 @@ export const eventDataSchemas = {
     body: z.string().max(4000),
     data: z.record(z.string().max(50), z.string().max(200)),
   }),
+  // A call waits for the user's approval (on the session's topic and the user's `approvals` topic). Arguments redacted.
+  'tool.approval_requested': z.object({
+    ...sessionTool,
+    approvalId: id,
+    arguments: z.unknown().optional(),
+    expiresAt: z.string().max(40).nullable(),
+  }),
+  // The call's one decision: approved (`edited` when its arguments were changed), denied, expired, or dropped.
+  'tool.approval_decided': z.object({
+    ...sessionTool,
+    approvalId: id,
+    outcome: z.enum(['approved', 'denied', 'expired', 'dropped']),
+    edited: z.boolean(),
+  }),
   'kb.document.status': z.object({
     documentId: id,
     status: z.enum(['pending', 'processing', 'completed', 'failed']),

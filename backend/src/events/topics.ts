@@ -43,10 +43,11 @@ export class TopicRegistry {
   }
 }
 
-/** The topics every user has: their own integrations, knowledge base and notifications. */
+/** The topics every user has: their own integrations, knowledge base, notifications and tool calls awaiting their approval. */
 export function registerUserTopics(registry: TopicRegistry): void {
   const own: TopicAuthorizer = async (_userId, topics) => new Set(topics.filter((topic) => !topic.includes(':')));
   registry.register('integrations', own);
   registry.register('knowledge', own);
   registry.register('notifications', own);
+  registry.register('approvals', own);
 }

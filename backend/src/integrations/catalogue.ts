@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
+import type { ApprovalRule } from '../tools/index.ts';
 import { builtinServerNames, keylessServerNames } from './connectors/builtin-server-names.ts';
 
 /*
@@ -107,6 +108,21 @@ const entrySchema = z.strictObject({
    * user's connection to the real provider takes precedence over it.
    */
   standsIn: z.array(providerId).max(20).default([]),
+  /**
+   * The administrator's approval rules for this provider's tools: a tool name or `*` pattern as
+   * the provider's server names it (`send_*`), and `allow`, `ask` or `deny`; an `ask` with
+   * `locked` cannot be turned into `allow` by an agent or a user.
+   */
+  approvals: z
+    .array(
+      z.strictObject({
+        tool: z.string().regex(/^[A-Za-z0-9_*-]{1,150}$/, 'must be a tool name or a pattern with *'),
+        decision: z.enum(['allow', 'ask', 'deny']),
+        locked: z.boolean().default(false),
+      }),
+    )
+    .max(200)
+    .default([]),
 });
 
 const catalogueSchema = z.strictObject({ providers: z.array(entrySchema).max(500) });
@@ -134,6 +150,8 @@ export interface ProviderEntry {
   userSuppliedUrl: boolean;
   /** Providers this entry stands in for (see the catalogue schema). */
   standsIn: string[];
+  /** The administrator's approval rules, with tool names as the model sees them (`provider__tool`). */
+  approvals: ApprovalRule[];
   /** Why the entry cannot be connected on this installation in any way; undefined when it can. */
   unavailable?: string;
   /**
@@ -148,6 +166,11 @@ export class Catalogue {
 
   constructor(readonly providers: readonly ProviderEntry[]) {
     this.byId = new Map(providers.map((p) => [p.id, p]));
+  }
+
+  /** Every entry's approval rules: the administrator's level of the approval policy for integration tools. */
+  approvalRules(): ApprovalRule[] {
+    return this.providers.flatMap((p) => p.approvals);
   }
 
   get(id: string): ProviderEntry {
@@ -298,6 +321,7 @@ function resolveEntry(
     unavailable = 'Your own MCP servers are not enabled on this installation (INTEGRATIONS_ALLOW_USER_MCP_URLS).';
   return {
     id: entry.id,
+    approvals: entry.approvals.map((rule) => ({ ...rule, tool: `${entry.id}__${rule.tool}` })),
     name: entry.name,
     icon: entry.icon,
     description: entry.description,

@@ -123,6 +123,7 @@ describe.each(drivers)('integration tools on %s (OAuth and MCP servers on 127.0.
     name: ${id}
     auth: { type: oauth2, authorizationUrl: '${oauth.url}/authorize', tokenUrl: '${oauth.url}/token', revocationUrl: '${oauth.url}/revoke', clientId: ${oauth.clientId}, clientSecret: ${oauth.clientSecret} }
     mcp: { transport: streamable-http, url: '${url}' }
+    approvals: [{ tool: '*', decision: allow }]
 `;
     fs.writeFileSync(
       catalogue,
@@ -131,6 +132,7 @@ ${oauthEntry('mail', mail.url)}${oauthEntry('cal', calendar.url)}  - id: changin
     name: Changing
     auth: { type: api_key }
     mcp: { transport: streamable-http, url: '${changing.url}' }
+    approvals: [{ tool: '*', decision: allow }]
   - id: everything
     name: Everything
     auth: { type: none }

@@ -51,6 +51,7 @@ export class McpToolCaller {
       description: tool.flags.includes('hidden-instructions') ? `${flaggedNote}\n\n${tool.description}` : tool.description,
       inputSchema: tool.inputSchema,
       idempotent: tool.idempotent,
+      approval: tool.readOnly ? 'allow' : 'ask',
       parse: (input) => {
         if (!validate(input)) throw new ToolError('TOOL_INPUT_INVALID', this.ajv.errorsText(validate.errors, { dataVar: 'input' }));
         return input;

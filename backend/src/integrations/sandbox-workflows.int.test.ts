@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { approveUntilEnd } from '../../test/approvals.ts';
 import { bearer, createTestApp, type TestApp } from '../../test/test-app.ts';
 
 /**
@@ -28,12 +29,14 @@ describe('built-in workflows on the Sandbox with the offline responder', () => {
       // A workflow without an opening prompt (channel digest) starts from the user's own words.
       content: session.userPrompt || 'Go ahead.',
     });
+    const turn = sent.json<{ turn: { id: string; status: string } }>().turn;
+    const ended = await approveUntilEnd(t, { sessionId: session.id, turnId: turn.id, status: turn.status });
     const status = (await call('GET', `/v1/sessions/${session.id}`)).json<{ session: { status: string } }>().session.status;
     const messages = (await call('GET', `/v1/conversations/${session.conversationId}/messages`)).json<{
       messages: Array<{ role: string; toolName: string | null; toolResult: unknown; isError: boolean }>;
     }>().messages;
     const results = messages.filter((m) => m.role === 'tool');
-    return { turn: sent.json<{ turn: { status: string } }>().turn.status, status, results };
+    return { turn: ended, status, results };
   }
 
   it('triages the sample inbox: lists the unread mail and saves drafts', async () => {

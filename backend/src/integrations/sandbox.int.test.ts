@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { approveUntilEnd } from '../../test/approvals.ts';
 import { bearer, createTestApp, type TestApp } from '../../test/test-app.ts';
 import { drivers } from '../../test/test-database.ts';
 
@@ -17,14 +18,16 @@ describe.each(drivers)('the sandbox on %s', (driver) => {
 
   /** Runs `/tool <name> <input>` in a plain session's chat and answers the tool's result. */
   const runTool = async (name: string, input: object, token = t.userToken) => {
-    const session = (await call('POST', '/v1/sessions', {}, token)).json<{ session: { conversationId: string } }>().session;
+    const session = (await call('POST', '/v1/sessions', {}, token)).json<{ session: { id: string; conversationId: string } }>().session;
     const sent = await call(
       'POST',
       `/v1/conversations/${session.conversationId}/messages?wait=true`,
       { content: `/tool ${name} ${JSON.stringify(input)}` },
       token,
     );
-    expect(sent.json<{ turn: { status: string } }>().turn.status).toBe('completed');
+    // Writing calls (a draft) wait for the user's approval: the user approves them.
+    const turn = sent.json<{ turn: { id: string; status: string } }>().turn;
+    expect(await approveUntilEnd(t, { sessionId: session.id, turnId: turn.id, status: turn.status, token })).toBe('completed');
     const messages = (await call('GET', `/v1/conversations/${session.conversationId}/messages`, undefined, token)).json<{
       messages: Array<{ role: string; toolName: string; toolResult: unknown; isError: boolean }>;
     }>().messages;

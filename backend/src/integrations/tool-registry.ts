@@ -16,6 +16,8 @@ export interface RegisteredTool {
   description: string;
   inputSchema: Record<string, unknown>;
   idempotent: boolean;
+  /** Its server said readOnlyHint, and that server's annotations are trusted: allowed without asking by default. */
+  readOnly: boolean;
   flags: ToolFlag[];
 }
 
@@ -118,6 +120,7 @@ export class ToolRegistry {
           description: (tool.description ?? '').replace(allInvisible, '').replace(/\s+/g, ' ').trim().slice(0, maxDescription),
           input_schema: toJsonText(inputSchemaOf(tool)),
           idempotent: connection.trustHints && (tool.annotations?.readOnlyHint === true || tool.annotations?.idempotentHint === true),
+          read_only: connection.trustHints && tool.annotations?.readOnlyHint === true,
           description_hash: hash,
           flags: toJsonText([...flags]),
           changed: Boolean(previous && (previous.description_hash !== hash || previous.name !== name)),
@@ -182,6 +185,7 @@ export class ToolRegistry {
       description: row.description,
       inputSchema: row.input_schema as Record<string, unknown>,
       idempotent: row.idempotent,
+      readOnly: row.read_only,
       flags: row.flags,
     }));
   }

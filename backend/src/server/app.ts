@@ -39,6 +39,7 @@ import { knowledgeRoutes } from './routes/knowledge-routes.ts';
 import { sessionRoutes } from './routes/session-routes.ts';
 import { turnRoutes } from './routes/turn-routes.ts';
 import { hookRoutes, notificationRoutes, triggerRoutes } from './routes/trigger-routes.ts';
+import { approvalRoutes } from './routes/approval-routes.ts';
 import { templateRoutes } from './routes/template-routes.ts';
 import { meRoutes } from './routes/me-routes.ts';
 import { openaiRoutes } from './routes/openai-routes.ts';
@@ -212,6 +213,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   await app.register(triggerRoutes, { triggers: services.triggers });
   await app.register(notificationRoutes, { notifications: services.notifications });
   await app.register(hookRoutes, { webhooks: services.webhooks, limiter, maxBytes: config.triggers.webhookMaxBytes });
+  await app.register(approvalRoutes, { sessions: services.sessions, runner: services.runner });
   await app.register(mcpEndpoint, {
     knowledge: services.knowledge,
     knowledgeSearch: services.knowledgeSearch,

@@ -140,8 +140,10 @@ export class SessionCheckpoints {
         .selectFrom('turns')
         .select('status')
         .where('session_id', '=', id)
-        .where('status', 'in', ['running', 'suspended'])
+        .where('status', 'in', ['running', 'suspended', 'awaiting_approval'])
         .executeTakeFirst();
+      if (unfinished?.status === 'awaiting_approval')
+        throw new AppError('APPROVAL_PENDING', 'A tool call of this session awaits your approval: decide on it before restoring.');
       if (unfinished?.status === 'running')
         throw new AppError('SESSION_BUSY', 'A turn is running in this session: cancel it before restoring.');
       if (unfinished)

@@ -135,7 +135,7 @@ export class SessionService {
     SessionView & {
       checkpoints: { count: number; latest: CheckpointView | null };
       toolsUsed: ToolUse[];
-      activeTurn: { id: string; status: 'running' | 'suspended' } | null;
+      activeTurn: { id: string; status: 'running' | 'suspended' | 'awaiting_approval' } | null;
     }
   > {
     const { db } = this.deps.database;
@@ -159,14 +159,14 @@ export class SessionService {
         .selectFrom('turns')
         .select(['id', 'status'])
         .where('session_id', '=', id)
-        .where('status', 'in', ['running', 'suspended'])
+        .where('status', 'in', ['running', 'suspended', 'awaiting_approval'])
         .executeTakeFirst(),
     ]);
     return {
       ...toSessionView(row, conversationId),
       checkpoints,
       toolsUsed: toolsUsed.map((t) => ({ tool: t.tool_name ?? '', calls: Number(t.calls), errors: Number(t.errors) })),
-      activeTurn: activeTurn ? { id: activeTurn.id, status: activeTurn.status as 'running' | 'suspended' } : null,
+      activeTurn: activeTurn ? { id: activeTurn.id, status: activeTurn.status as 'running' | 'suspended' | 'awaiting_approval' } : null,
     };
   }
 
@@ -246,6 +246,10 @@ export class SessionService {
         const ended = await endUnattendedTurn(tx, suspended.id, { status: 'suspended' }, { status: 'cancelled' });
         if (ended) events.push(ended);
       }
+      // Calls awaiting approval are dropped when the session stops running (the model reads so if
+      // the turn resumes); a session that runs again lets a turn whose calls were all dropped resume.
+      if (to === 'running') await this.turns.approvals.release(tx, id);
+      else events.push(...(await this.turns.approvals.drop(tx, row, { end: to !== 'paused' })));
       await this.checkpointing.record(tx, { session: row, reason: 'status', name: checkpoint.name, events });
       return toSessionView(row, await firstConversation(tx, id));
     });

@@ -6,7 +6,9 @@ import { messageTokenCount } from '../providers/index.ts';
 import { publishSessionEvents } from './session-events.ts';
 import type { SessionProgress } from './session-progress.ts';
 import { lockSession, type SessionRow } from './session-row.ts';
+import { ApprovalRules } from './approval-rules.ts';
 import { noStepCounts, StepRecords, type UnrecordedModelCall } from './step-records.ts';
+import { ToolApprovals } from './tool-approvals.ts';
 import { ToolLedger } from './tool-ledger.ts';
 import { TurnLeases, type TurnRow } from './turn-leases.ts';
 import { TurnTranscript, type MessageView } from './turn-transcript.ts';
@@ -47,6 +49,10 @@ export class TurnStore {
   readonly transcript: TurnTranscript;
   /** The writes no execution makes: cancels, decisions, exhausted recoveries. */
   readonly unattended: UnattendedTurns;
+  /** Calls waiting for a person's approval, and the decisions on them (tool-approvals.ts). */
+  readonly approvals: ToolApprovals;
+  /** The agent's and the user's approval rules (approval-rules.ts). */
+  readonly approvalRules: ApprovalRules;
   /** How long a lease lasts unrenewed: an execution renews it three times as often. */
   readonly leaseTtlMs: number;
   private readonly leases: TurnLeases;
@@ -59,6 +65,8 @@ export class TurnStore {
     this.steps = new StepRecords({ ...deps, leases: this.leases, ledger: this.ledger });
     this.transcript = new TurnTranscript(deps.database);
     this.unattended = new UnattendedTurns({ ...deps, leases: this.leases, ledger: this.ledger });
+    this.approvals = new ToolApprovals({ ...deps, leases: this.leases });
+    this.approvalRules = new ApprovalRules(deps.database);
   }
 
   /**

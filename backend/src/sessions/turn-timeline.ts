@@ -19,7 +19,7 @@ export interface ToolCallSpan {
   kind: 'tool';
   step: number;
   tool: string;
-  status: 'pending' | 'started' | 'completed' | 'skipped';
+  status: 'pending' | 'awaiting_approval' | 'started' | 'completed' | 'skipped';
   isError: boolean;
   startedAt: string | null;
   durationMs: number | null;

@@ -10,7 +10,7 @@ import type { ToolLedger } from './tool-ledger.ts';
 import { LeaseLost, type TurnLeases, type TurnRow } from './turn-leases.ts';
 
 /** How a turn ended: every status but the two of an unfinished one. */
-export type EndStatus = Exclude<TurnStatus, 'running' | 'suspended'>;
+export type EndStatus = Exclude<TurnStatus, 'running' | 'suspended' | 'awaiting_approval'>;
 
 /** The user's decision on a tool call whose outcome a crash left unknown. */
 export interface ToolDecision {
@@ -27,7 +27,7 @@ export interface ToolDecision {
 export async function endUnattendedTurn(
   tx: Executor,
   turnId: string,
-  expected: { status: 'suspended' } | { leaseOwner: string },
+  expected: { status: 'suspended' | 'awaiting_approval' } | { leaseOwner: string },
   end: { status: EndStatus; error?: ReportedError | undefined },
 ): Promise<AgentryEvent | undefined> {
   let update = tx

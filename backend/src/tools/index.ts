@@ -10,3 +10,17 @@ export {
   toolPatternCovers,
 } from './tool-pattern.ts';
 export { toolSet, type NamedToolSource, type ToolsFor, type ToolSources, type UserToolFactory } from './tool-set.ts';
+export {
+  approvalLevels,
+  approvalPatternMatches,
+  approvalPatternMaxLength,
+  decideApproval,
+  isApprovalPattern,
+  matchingRule,
+  noApprovalRules,
+  type ApprovalDecision,
+  type ApprovalDefault,
+  type ApprovalLevel,
+  type ApprovalRule,
+  type ApprovalRules,
+} from './approval-policy.ts';

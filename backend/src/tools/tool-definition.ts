@@ -13,6 +13,11 @@ export interface ToolDefinition<Input = unknown, Output = unknown> {
    */
   idempotent: boolean;
   /**
+   * Whether a call waits for a person's approval when no rule says otherwise (see
+   * approval-policy.ts): unset for Agentry's own tools, which are allowed.
+   */
+  approval?: 'allow' | 'ask' | undefined;
+  /**
    * Parses and checks the model's input, then runs. Bound to one user: it sees nothing else. The
    * idempotency key (session, turn, step, call index) is stable across retries of the same call,
    * for tools that talk to an outside service to pass on.

@@ -3,6 +3,7 @@ import { useLayoutEffect, useRef } from 'preact/hooks';
 import { useLocation } from 'preact-iso/router';
 import { useLiveState } from '../hooks.ts';
 import type { Me } from '../api-shapes.ts';
+import { ApprovalBadge } from './approval-badge.tsx';
 import { ModelHealthBanner } from './model-health-banner.tsx';
 import { ActionButton } from './ui.tsx';
 
@@ -55,6 +56,7 @@ export function Layout({ user, onSignOut, children }: { user: Me; onSignOut: () 
           </ul>
         </nav>
         <div class="account">
+          <ApprovalBadge />
           <span class={`live live-${liveState}`} role="status" aria-live="polite" title="Live updates">
             {liveLabels[liveState]}
           </span>

@@ -8,9 +8,10 @@ import type { Integration, Message, SessionDetail } from '../api-shapes.ts';
 import { applyEvent, idleTurn, type LiveTurn } from '../chat-state.ts';
 import { formatCost, formatNumber } from '../format.ts';
 import { useResource, useTitle, useTopic } from '../hooks.ts';
-import { connectionEvents, loadIntegrations } from '../integration-names.ts';
+import { connectionEvents, loadIntegrations, providerName } from '../integration-names.ts';
 import type { EventFrame } from '../live.ts';
 import { sessionTitle, type Names } from '../session-names.ts';
+import { ApprovalCards } from './approval-card.tsx';
 import { ChatComposer } from './chat-composer.tsx';
 import { ChatTranscript } from './chat-transcript.tsx';
 import { ActionButton, ErrorNote, Loading, StatusChip } from './ui.tsx';
@@ -80,6 +81,7 @@ export function SessionChat({
   const [turn, setTurn] = useState<LiveTurn>(idleTurn);
   const [since, setSince] = useState<number | undefined | 'pending'>('pending');
   const [syncError, setSyncError] = useState<unknown>();
+  const [approvals, setApprovals] = useState(0);
   const title = session.data ? sessionTitle(session.data, names) : 'Chat';
   useTitle(title);
 
@@ -115,6 +117,8 @@ export function SessionChat({
         onStatus(status);
       } else if (frame.event === 'tools.changed') {
         integrations.reload();
+      } else if (frame.event === 'tool.approval_requested' || frame.event === 'tool.approval_decided') {
+        setApprovals((n) => n + 1);
       } else if (frame.event === 'turn.ended') {
         setTurn((current) => applyEvent(current, frame));
         transcript.reload();
@@ -199,6 +203,7 @@ export function SessionChat({
         <ResolvePanel sessionId={sessionId} lastError={current.lastError} onResolved={() => session.reload()} />
       )}
       {transcript.data && <ChatTranscript messages={transcript.data} turn={turn} />}
+      <ApprovalCards sessionId={sessionId} version={approvals} names={(provider) => providerName(integrations.data, provider)} />
       <p class="turn-state muted" role="status" aria-live="polite">
         {turn.running
           ? 'The agent is working…'

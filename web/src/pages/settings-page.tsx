@@ -1,5 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { SettingsAgents } from '../components/settings-agents.tsx';
+import { SettingsApprovals } from '../components/settings-approvals.tsx';
 import { SettingsProfile } from '../components/settings-profile.tsx';
 import { SettingsTemplates } from '../components/settings-templates.tsx';
 import { SettingsTokens } from '../components/settings-tokens.tsx';
@@ -10,6 +11,7 @@ const sections = [
   { id: 'profile', title: 'Profile', body: SettingsProfile },
   { id: 'tokens', title: 'API tokens', body: SettingsTokens },
   { id: 'agents', title: 'Agents', body: SettingsAgents },
+  { id: 'approvals', title: 'Approvals', body: SettingsApprovals },
   { id: 'templates', title: 'Templates', body: SettingsTemplates },
 ];
 

@@ -196,9 +196,11 @@ export const sessionRoutes: FastifyPluginAsyncZod<{ agents: AgentService; sessio
               checkpoints: z.object({ count: z.number(), latest: checkpointSchema.nullable() }),
               toolsUsed: z.array(z.object({ tool: z.string(), calls: z.number(), errors: z.number() })),
               activeTurn: z
-                .object({ id: z.uuid(), status: z.enum(['running', 'suspended']) })
+                .object({ id: z.uuid(), status: z.enum(['running', 'suspended', 'awaiting_approval']) })
                 .nullable()
-                .describe('The unfinished turn: running, or suspended until POST /v1/sessions/:id/resolve'),
+                .describe(
+                  'The unfinished turn: running, suspended until POST /v1/sessions/:id/resolve, or awaiting_approval until its calls are decided (POST /v1/sessions/:id/approvals/:callId)',
+                ),
             }),
           }),
         },

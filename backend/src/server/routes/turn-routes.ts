@@ -27,7 +27,7 @@ const messageSchema = z.object({
 });
 const turnSchema = z.object({
   id: z.uuid(),
-  status: z.enum(['running', 'suspended', 'completed', 'failed', 'cancelled', 'step_limit']),
+  status: z.enum(['running', 'suspended', 'awaiting_approval', 'completed', 'failed', 'cancelled', 'step_limit']),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
 });
 
@@ -124,7 +124,7 @@ export const turnRoutes: FastifyPluginAsyncZod<{ sessions: SessionService; runne
           200: z.object({
             turnId: z.uuid(),
             sessionId: z.uuid(),
-            status: z.enum(['running', 'suspended', 'completed', 'failed', 'cancelled', 'step_limit']),
+            status: z.enum(['running', 'suspended', 'awaiting_approval', 'completed', 'failed', 'cancelled', 'step_limit']),
             startedAt: z.string(),
             finishedAt: z.string().nullable(),
             calls: z.array(
@@ -144,7 +144,7 @@ export const turnRoutes: FastifyPluginAsyncZod<{ sessions: SessionService; runne
                   kind: z.literal('tool'),
                   step: z.number(),
                   tool: z.string(),
-                  status: z.enum(['pending', 'started', 'completed', 'skipped']),
+                  status: z.enum(['pending', 'awaiting_approval', 'started', 'completed', 'skipped']),
                   isError: z.boolean(),
                   startedAt: z.string().nullable().describe('null for a call that has not run'),
                   durationMs: z.number().nullable(),
