@@ -53,6 +53,31 @@ describe.each(drivers)('knowledge search at scale (%s)', (driver) => {
     expect(none.json()).toEqual({ results: [], hasMore: false });
   });
 
+  it('fills the page with keyword matches above the threshold when better-ranked matches fall below it', async () => {
+    const reader = (await t.runtime.users.create({ email: `threshold-${driver}@example.test` }, { userId: null, ip: null })).user.id;
+    const filler = Array.from({ length: 120 }, (_, i) => `word${i}x`).join(' ');
+    // Ranked first by text rank (the word five times), but far from the query's vector.
+    for (let i = 0; i < 4; i++)
+      await t.runtime.knowledge.create(reader, {
+        bytes: Buffer.from(`Beacon ${i}: beacon beacon beacon beacon. ${filler} ${i}`),
+        title: `Noisy ${i}`,
+      });
+    for (let i = 0; i < 3; i++)
+      await t.runtime.knowledge.create(reader, { bytes: Buffer.from(`The beacon glows ${i}.`), title: `Plain ${i}` });
+    await t.runtime.knowledge.idle();
+    const keyword = (limit: number, threshold: number) =>
+      t.runtime.knowledgeSearch.search(reader, { query: 'beacon', limit, threshold, mode: 'keyword' });
+    // At threshold 0 the noisy chunks (similarity about 0.13) rank above the plain ones (about 0.58).
+    expect((await keyword(4, 0)).results.map((r) => r.title.split(' ')[0])).toEqual(['Noisy', 'Noisy', 'Noisy', 'Noisy']);
+    const two = await keyword(2, 0.3);
+    expect(two.results.map((r) => r.title.split(' ')[0])).toEqual(['Plain', 'Plain']);
+    expect(two.hasMore).toBe(true);
+    const three = await keyword(3, 0.3);
+    expect(three.results).toHaveLength(3);
+    expect(three.results.every((r) => r.similarity >= 0.3)).toBe(true);
+    expect(three.hasMore).toBe(false);
+  });
+
   it('keeps to documents created within dateRange', async () => {
     const old = await add('Archive', 'An archived note on the lighthouse beam.');
     await t.runtime.knowledge.idle();
