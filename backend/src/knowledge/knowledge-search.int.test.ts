@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as hnswRecall from '../../database/migrations/vector/v0003-hnsw-recall.ts';
+import * as hnswInsertSpeed from '../../database/migrations/vector/v0004-hnsw-insert-speed.ts';
 import { bearer, createTestApp, type TestApp } from '../../test/test-app.ts';
 import { drivers } from '../../test/test-database.ts';
 import { EmbeddingModels } from './embedding-models.ts';
@@ -95,7 +95,7 @@ describe.each(drivers)('knowledge search at scale (%s)', (driver) => {
     await t.runtime.knowledge.delete(t.userId, old);
   });
 
-  it('builds the HNSW index with the parameters that reach recall 0.95, on new models and on upgrade', async () => {
+  it('builds the HNSW index with the parameters chosen for recall and insert speed, on new models and on upgrade', async () => {
     const model = (await t.runtime.knowledge.models.active())!.model;
     const options = async () =>
       (
@@ -103,12 +103,12 @@ describe.each(drivers)('knowledge search at scale (%s)', (driver) => {
           reloptions: string[] | null;
         }>`select reloptions from pg_class where relname = ${EmbeddingModels.indexName(model)}`.execute(t.runtime.database.db)
       ).rows[0]?.reloptions;
-    expect(await options()).toEqual(['m=32', 'ef_construction=64']);
+    expect(await options()).toEqual(['m=16', 'ef_construction=64']);
     const db = t.runtime.database.db as unknown as Kysely<unknown>;
-    await hnswRecall.down(db);
-    expect(await options()).toBeNull();
-    await hnswRecall.up(db);
+    await hnswInsertSpeed.down(db);
     expect(await options()).toEqual(['m=32', 'ef_construction=64']);
+    await hnswInsertSpeed.up(db);
+    expect(await options()).toEqual(['m=16', 'ef_construction=64']);
     const { results } = await t.runtime.knowledgeSearch.search(t.userId, { query: 'lighthouse', limit: 3, threshold: 0, mode: 'vector' });
     expect(results).toHaveLength(3);
   });
