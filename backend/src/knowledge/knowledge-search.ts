@@ -68,11 +68,11 @@ const resultColumns = sql.raw(
 
 /**
  * The HNSW candidate list of every search, at least: with the index's parameters
- * (embedding-models.ts) 300 found 0.99 or more of the exact nearest ten on real prose at 2k, 5k,
- * 10k and 20k chunks, on both databases (bench/knowledge.bench.ts); at 340 the planner already
- * preferred an exact scan at 20k.
+ * (embedding-models.ts) 200 found 0.987 or more of the exact nearest ten on real prose at 2k, 5k,
+ * 10k and 20k chunks on both databases (300 found 0.992 or more, for a vector search about a
+ * third slower; bench/knowledge.bench.ts).
  */
-const minEfSearch = 300;
+const minEfSearch = 200;
 
 /** Reciprocal rank fusion's constant: ranks deep in either list still count, but little. */
 const rrfK = 60;
