@@ -97,7 +97,7 @@ export async function benchLarge(
       })(),
     );
     const loadSeconds = (performance.now() - t0) / 1000;
-    const buildSeconds = await buildIndex(app.database, model, dimensions, '3GB');
+    const buildSeconds = await buildIndex(app.database, model, dimensions, { maintenanceWorkMem: '3GB' });
     await sql`analyze kb_documents, kb_chunks, kb_embeddings`.execute(app.database.db);
     record(
       figure(

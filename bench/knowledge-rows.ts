@@ -1,8 +1,8 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { sql } from 'kysely';
-import type { PostgresDatabase } from '../backend/src/database/index.ts';
+import { sql, type CompiledQuery, type QueryExecutor, type Transaction } from 'kysely';
+import type { DatabaseSchema, PostgresDatabase } from '../backend/src/database/index.ts';
 import { EmbeddingModels } from '../backend/src/knowledge/embedding-models.ts';
-import type { SearchMode } from '../backend/src/knowledge/index.ts';
+import { KnowledgeSearch, type SearchMode } from '../backend/src/knowledge/index.ts';
 import type { Runtime } from '../backend/src/runtime.ts';
 import type { BenchApp } from './bench-app.ts';
 import { keepAliveClient, load, measure, percentile, type BenchResult } from './harness.ts';
@@ -30,7 +30,8 @@ export function figure(
 }
 
 /**
- * Builds `model`'s HNSW index through the product's own definition, with `maintenanceWorkMem`
+ * Builds `model`'s HNSW index through the product's own definition (or another `graph`, to
+ * compare), with `maintenanceWorkMem`
  * for the build where given (the graph of a large set does not fit pgvector's default 64 MB, and a
  * build past it slows down many times); resolves to the seconds it took.
  */
@@ -38,12 +39,12 @@ export async function buildIndex(
   database: PostgresDatabase,
   model: string,
   dimensions: number,
-  maintenanceWorkMem?: string,
+  options: { maintenanceWorkMem?: string | undefined; graph?: { m: number; efConstruction: number } | undefined } = {},
 ): Promise<number> {
   const t0 = performance.now();
   await database.transaction(async (tx) => {
-    if (maintenanceWorkMem) await sql`select set_config('maintenance_work_mem', ${maintenanceWorkMem}, true)`.execute(tx);
-    await EmbeddingModels.createIndex(tx, model, dimensions);
+    if (options.maintenanceWorkMem) await sql`select set_config('maintenance_work_mem', ${options.maintenanceWorkMem}, true)`.execute(tx);
+    await EmbeddingModels.createIndex(tx, model, dimensions, options.graph);
   });
   return (performance.now() - t0) / 1000;
 }
@@ -252,4 +253,49 @@ export async function searchDuringIngestRows(
     target: 'p99 ≤ 50 ms',
     note: `max ${(histogram.max / 1e6).toFixed(0)} ms`,
   });
+}
+
+/**
+ * Prints the plan and timing (`EXPLAIN (ANALYZE, BUFFERS)`) of each mode's search statement for
+ * `query`, as the product sends it: what to look at before changing a query or an index.
+ */
+/** Kysely's classes keep private fields: their methods must run on themselves, not on a proxy. */
+const bound = (target: object, value: unknown): unknown =>
+  typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+
+export async function explainSearches(runtime: Runtime, userId: string, query: string): Promise<void> {
+  const explaining = <T extends object>(provider: T): T =>
+    new Proxy(provider, {
+      get(target, key, receiver) {
+        if (key !== 'getExecutor') return bound(target, Reflect.get(target, key, receiver));
+        return () => {
+          const executor = (target as unknown as { getExecutor(): QueryExecutor }).getExecutor();
+          return new Proxy(executor, {
+            get(inner, name, innerReceiver) {
+              if (name !== 'executeQuery') return bound(inner, Reflect.get(inner, name, innerReceiver));
+              return async (compiled: CompiledQuery) => {
+                if (/\bkb_chunks\b/.test(compiled.sql)) {
+                  const plan = await inner.executeQuery<{ 'QUERY PLAN': string }>({
+                    ...compiled,
+                    sql: `explain (analyze, buffers) ${compiled.sql}`,
+                  });
+                  console.log(plan.rows.map((r) => r['QUERY PLAN']).join('\n'));
+                }
+                return inner.executeQuery(compiled);
+              };
+            },
+          });
+        };
+      },
+    });
+  const { database } = runtime;
+  const explained = {
+    db: explaining(database.db),
+    transaction: <R>(fn: (tx: Transaction<DatabaseSchema>) => Promise<R>) => database.db.transaction().execute((tx) => fn(explaining(tx))),
+  } as unknown as PostgresDatabase;
+  const search = new KnowledgeSearch(explained, runtime.knowledge);
+  for (const mode of ['vector', 'keyword', 'hybrid'] as SearchMode[]) {
+    console.log(`\n--- ${mode}: ${query.slice(0, 80)}`);
+    await search.search(userId, { query, limit: 10, threshold: 0, mode });
+  }
 }

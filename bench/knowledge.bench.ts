@@ -12,6 +12,7 @@ import { benchLarge } from './knowledge-large.ts';
 import {
   buildIndex,
   dropIndex,
+  explainSearches,
   figure,
   indexRecall,
   ingestionRow,
@@ -32,7 +33,8 @@ import { zipfText } from './synthetic-text.ts';
  *
  * Options: `--driver pglite|postgres` (default both), `--size N` (chunks; default 20k on PGlite,
  * 50k on PostgreSQL; past the prose available, synthetic Zipf chunks fill up, and the row says so),
- * `--load-seconds N` (default 60), `--searches-only` (stop after the search rows and recall), `--large` (also the 250k × 1536 synthetic set on PostgreSQL).
+ * `--load-seconds N` (default 60), `--searches-only` (stop after the search rows and recall), `--large` (also the 250k × 1536 synthetic set on PostgreSQL),
+ * `--explain` (print the plans of three queries' searches), `--hnsw M,EF` (build the index with m = M and ef_construction = EF instead of the product's, to compare).
  */
 
 const model = 'local:hashing';
@@ -137,7 +139,13 @@ async function benchDriver(
   target: DatabaseTarget,
   dataDir: string,
   prose: ProseFile[],
-  options: { size: number; loadSeconds: number; searchesOnly: boolean },
+  options: {
+    size: number;
+    loadSeconds: number;
+    searchesOnly: boolean;
+    explain: boolean;
+    graph?: { m: number; efConstruction: number } | undefined;
+  },
   record: Recorder,
 ): Promise<void> {
   const driver = target.driver;
@@ -161,7 +169,10 @@ async function benchDriver(
     const other = await runtime.users.create({ email: 'other@example.test' }, { userId: null, ip: null });
     await loadFiles(app, other.user.id, syntheticFiles(1000, 9, 'other'));
     const loadSeconds = (performance.now() - t0) / 1000;
-    const buildSeconds = await buildIndex(app.database, model, localHashingDimensions, driver === 'postgres' ? '1GB' : undefined);
+    const buildSeconds = await buildIndex(app.database, model, localHashingDimensions, {
+      maintenanceWorkMem: driver === 'postgres' ? '1GB' : undefined,
+      graph: options.graph,
+    });
     // As the knowledge base does after its own writes (the embedded database has no autovacuum).
     await sql`analyze kb_documents, kb_chunks, kb_embeddings`.execute(app.database.db);
     record(
@@ -178,6 +189,7 @@ async function benchDriver(
     record(
       figure({ name: `HNSW recall@10 vs exact scan, ${label}, prose queries`, driver, target: '≥ 0.95' }, recall.toFixed(3), { n: 100 }),
     );
+    if (options.explain) for (const query of queries.slice(0, 3)) await explainSearches(runtime, userId, query.text);
     if (options.searchesOnly) return;
 
     await loadRow(
@@ -213,16 +225,29 @@ const bench: Bench = async ({ record, options }) => {
   console.log(`  prose: ${prose.reduce((n, f) => n + f.paragraphs.length, 0)} distinct paragraphs in ${prose.length} files`);
   const loadSeconds = Number(options.get('load-seconds') ?? 60);
   const searchesOnly = options.get('searches-only') === true;
+  const explain = options.get('explain') === true;
+  // Another graph than the product's, to compare: `--hnsw 16,64` (m, ef_construction).
+  const [m, efConstruction] = String(options.get('hnsw') ?? '')
+    .split(',')
+    .map(Number);
+  const graph = m && efConstruction ? { m, efConstruction } : undefined;
+  if (graph) console.log(`  HNSW graph: m = ${graph.m}, ef_construction = ${graph.efConstruction}`);
   let cluster: PostgresCluster | undefined;
   try {
     for (const driver of drivers) {
       const size = Number(options.get('size') ?? (driver === 'pglite' ? 20_000 : 50_000));
       if (driver === 'pglite') {
-        await benchDriver({ driver, dataDir: path.join(dataDir, 'pglite') }, dataDir, prose, { size, loadSeconds, searchesOnly }, record);
+        await benchDriver(
+          { driver, dataDir: path.join(dataDir, 'pglite') },
+          dataDir,
+          prose,
+          { size, loadSeconds, searchesOnly, explain, graph },
+          record,
+        );
       } else {
         cluster ??= await startPostgresCluster();
         const url = await createDatabase(cluster.url, 'agentry_bench_knowledge');
-        await benchDriver({ driver, url }, dataDir, prose, { size, loadSeconds, searchesOnly }, record);
+        await benchDriver({ driver, url }, dataDir, prose, { size, loadSeconds, searchesOnly, explain, graph }, record);
       }
     }
     if (options.get('large')) {

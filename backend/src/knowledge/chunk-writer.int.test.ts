@@ -133,6 +133,24 @@ describe.each(drivers)('storing chunks on %s', (driver) => {
     expect(Number(embedded.n)).toBe(4);
   });
 
+  it('writes nothing more once stopped: the statement in progress ends, the rest resolves false', async () => {
+    const owner = 'writer-stopped';
+    // One chunk a statement, so most of the batch is still waiting when the writer stops.
+    const writer = new ChunkWriter({ database: t.runtime.database, leaseOwner: owner, leaseMs: 60_000, maxRows: 1 });
+    const document = await leased(owner, 'stopped');
+    const storing = writer.write(await batchOf(document, 20));
+    writer.stop();
+    expect(await storing).toBe(false);
+    const later = await leased(owner, 'after-stop');
+    expect(await writer.write(await batchOf(later, 2))).toBe(false);
+    const rows = await t.runtime.database.db
+      .selectFrom('kb_chunks')
+      .select('document_id')
+      .where('document_id', 'in', [document.id, later.id])
+      .execute();
+    expect(rows.length).toBeLessThanOrEqual(1);
+  });
+
   it("fails only the document whose rows broke a statement it shared, and stores the other user's", async () => {
     const owner = 'writer-shared-failure';
     const writer = new ChunkWriter({ database: t.runtime.database, leaseOwner: owner, leaseMs: 60_000, targetMs: 60_000 });

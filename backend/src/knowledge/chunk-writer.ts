@@ -63,6 +63,7 @@ export class ChunkWriter {
   private readonly queue: PendingBatch[] = [];
   private readonly budget: StatementBudget;
   private draining = false;
+  private stopped = false;
 
   constructor(private readonly options: ChunkWriterOptions) {
     this.budget = new StatementBudget({
@@ -76,6 +77,7 @@ export class ChunkWriter {
    * was lost (it was changed, deleted or taken over) before they all were.
    */
   write(batch: ChunkBatch): Promise<boolean> {
+    if (this.stopped) return Promise.resolve(false);
     if (batch.chunks.length === 0) return Promise.resolve(true);
     return new Promise<boolean>((settle, fail) => {
       this.queue.push({ batch, written: 0, alone: false, settle, fail });
@@ -83,10 +85,24 @@ export class ChunkWriter {
     });
   }
 
+  /**
+   * Writes nothing more: the statement in progress finishes, and every batch still waiting (and
+   * any written from now on) resolves false, as for a lost lease, so the documents' runs end at
+   * once instead of holding shutdown for their queued rows.
+   */
+  stop(): void {
+    this.stopped = true;
+    if (!this.draining) this.settleWaiting();
+  }
+
+  private settleWaiting(): void {
+    for (const pending of this.queue.splice(0)) pending.settle(false);
+  }
+
   private async drain(): Promise<void> {
     this.draining = true;
     try {
-      while (this.queue.length > 0) {
+      while (this.queue.length > 0 && !this.stopped) {
         const taken = this.take();
         try {
           await this.store(taken);
@@ -98,6 +114,7 @@ export class ChunkWriter {
       }
     } finally {
       this.draining = false;
+      if (this.stopped) this.settleWaiting();
     }
   }
 

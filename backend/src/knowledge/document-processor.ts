@@ -78,6 +78,7 @@ export class DocumentProcessor {
   stop(): void {
     this.stopped = true;
     clearInterval(this.recovery);
+    this.writer.stop();
   }
 
   /** The runs in flight now. */
@@ -163,8 +164,7 @@ export class DocumentProcessor {
       const chunks = await readers.chunk(claim.userId, claimed.text, { chunkSize: claimed.chunk_size, overlap: claimed.chunk_overlap });
       await this.options.ensureActiveModel();
       const models = await registry.current();
-      // A crashed earlier run may have left part of this version behind.
-      await database.db.deleteFrom('kb_chunks').where('document_id', '=', id).where('version', '=', claim.version).execute();
+      if (!(await this.clearLeftovers(claim))) throw new Superseded();
       // The next batch is embedded while the one before is being stored.
       let storing: Promise<boolean> = Promise.resolve(true);
       for (let at = 0; at < chunks.length; at += embedBatchSize) {
@@ -207,6 +207,24 @@ export class DocumentProcessor {
     }
   }
 
+  /**
+   * Deletes what a crashed earlier run may have left of this version, if this instance still holds
+   * the lease (renewing it), in one statement: once another instance took the document over, the
+   * rows of this version are its own. False when the lease is lost.
+   */
+  private async clearLeftovers({ id, version }: Claim): Promise<boolean> {
+    const { rows } = await sql<{ id: string }>`
+      with held as (
+        update kb_documents set lease_expires_at = ${leaseExpiry()}
+         where id = ${id} and version = ${version} and lease_owner = ${this.instance}
+        returning id
+      ), cleared as (
+        delete from kb_chunks where document_id in (select id from held) and version = ${version}
+      )
+      select id from held`.execute(this.options.database.db);
+    return rows.length > 0;
+  }
+
   private async fail(claim: Claim, error: unknown): Promise<void> {
     const { id, version } = claim;
     const appError = isAppError(error) ? error : undefined;
@@ -224,6 +242,8 @@ export class DocumentProcessor {
         })
         .where('id', '=', id)
         .where('version', '=', version)
+        // Once another instance took the document over, its outcome is that instance's to write.
+        .where('lease_owner', '=', this.instance)
         .returning(documentColumns)
         .executeTakeFirst();
       if (!failed) return;

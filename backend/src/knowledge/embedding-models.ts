@@ -10,7 +10,7 @@ export interface EmbeddingModel {
 }
 
 /** The HNSW graph's links per node and its build-time candidate list (see `EmbeddingModels.createIndex`). */
-export const hnswM = 32;
+export const hnswM = 16;
 export const hnswEfConstruction = 64;
 
 /** A pgvector literal: `[0.1,0.2,…]`. */
@@ -33,18 +33,26 @@ export class EmbeddingModels {
   }
 
   /**
-   * Creates a model's HNSW index unless it exists, with `m = 32` (pgvector's default is 16): on
-   * 20k chunks of local:hashing vectors the default graph found 0.86 of the exact top 10 at
-   * ef_search 100 and 0.91 even at 400; this one finds 0.96 at 300 (bench/knowledge.bench.ts).
-   * The price: a build about 2.2 times as long, and inserts into the index that cost more (the
-   * bench's ingestion fell from 133 to 40 chunks/s). `model` must have passed `modelIdPattern`.
+   * Creates a model's HNSW index unless it exists, with pgvector's default graph (`m = 16`,
+   * `ef_construction = 64`) or another `graph` (to compare, in bench/). On 20k chunks of real
+   * prose it finds 0.99 of the exact nearest ten at ef_search 300 on both databases, as many as
+   * `m = 32` did, and inserting a vector costs about a quarter as much (7 against 26 ms on the
+   * embedded database), which is what bounds ingestion there. Only near-identical synthetic
+   * vectors lose recall with it. `model` must have passed `modelIdPattern`.
    */
-  static async createIndex(executor: Executor, model: string, dimensions: number): Promise<void> {
+  static async createIndex(
+    executor: Executor,
+    model: string,
+    dimensions: number,
+    graph: { m: number; efConstruction: number } = { m: hnswM, efConstruction: hnswEfConstruction },
+  ): Promise<void> {
     if (!modelIdPattern.test(model)) throw new Error(`Not an embedding model name: ${model}`);
     // The name is checked against a pattern without quotes; sql.lit keeps it a literal.
     await sql`create index if not exists ${sql.id(EmbeddingModels.indexName(model))} on kb_embeddings
       using hnsw ((embedding::vector(${sql.lit(Math.trunc(dimensions))})) vector_cosine_ops)
-      with (m = ${sql.lit(hnswM)}, ef_construction = ${sql.lit(hnswEfConstruction)}) where model = ${sql.lit(model)}`.execute(executor);
+      with (m = ${sql.lit(Math.trunc(graph.m))}, ef_construction = ${sql.lit(Math.trunc(graph.efConstruction))}) where model = ${sql.lit(model)}`.execute(
+      executor,
+    );
   }
 
   /** Registers `embedder` (and its index) in `state` unless it is known already; returns its row. */

@@ -13,6 +13,9 @@ export const candidateBudget = 1000;
 /** How long word frequencies are reused before they are read again (the statistics change slowly). */
 const frequenciesTtlMs = 60_000;
 
+/** Words whose lexemes are remembered: a word's lexemes never change, and queries repeat words. */
+const lexemeCacheSize = 10_000;
+
 interface Frequencies {
   /** Share of chunks (0 to 1) holding each of the commonest lexemes. */
   byLexeme: Map<string, number>;
@@ -33,6 +36,8 @@ interface Frequencies {
  */
 export class KeywordCandidates {
   private frequencies: { at: number; value: Promise<Frequencies> } | undefined;
+  /** Each word's lexemes under the 'english' configuration, oldest first. */
+  private readonly lexemes = new Map<string, string[]>();
 
   /** Chunks ranked at most, whatever the estimates said. */
   readonly rankLimit: number;
@@ -47,15 +52,28 @@ export class KeywordCandidates {
   /** The subset of `words` to find candidates by; empty when none of them can match (stop words only). */
   async words(words: string[]): Promise<string[]> {
     const frequencies = await this.current();
-    const { rows } = await sql<{ word: string; lexemes: string[] }>`
-      select w as word, tsvector_to_array(to_tsvector('english', w)) as lexemes
-        from unnest(${words}::text[]) as w`.execute(this.database.db);
+    const rows = await this.lexemesOf(words);
     return pickRarest(
       rows
         .filter((r) => r.lexemes.length > 0)
         .map((r) => ({ word: r.word, share: Math.max(...r.lexemes.map((l) => share(frequencies, l))) })),
       this.budget / Math.max(1, frequencies.chunks),
     );
+  }
+
+  /** Each word's lexemes, from the cache or (for words not seen lately) from the database in one statement. */
+  private async lexemesOf(words: string[]): Promise<Array<{ word: string; lexemes: string[] }>> {
+    const unknown = [...new Set(words.filter((w) => !this.lexemes.has(w)))];
+    if (unknown.length > 0) {
+      const { rows } = await sql<{ word: string; lexemes: string[] }>`
+        select w as word, tsvector_to_array(to_tsvector('english', w)) as lexemes
+          from unnest(${unknown}::text[]) as w`.execute(this.database.db);
+      for (const row of rows) {
+        if (this.lexemes.size >= lexemeCacheSize) this.lexemes.delete(this.lexemes.keys().next().value!);
+        this.lexemes.set(row.word, row.lexemes);
+      }
+    }
+    return words.map((word) => ({ word, lexemes: this.lexemes.get(word) ?? [] }));
   }
 
   /** The cached frequencies; stale ones serve while fresh ones load, so only the first search waits. */

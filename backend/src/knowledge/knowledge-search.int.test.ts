@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as hnswRecall from '../../database/migrations/vector/v0003-hnsw-recall.ts';
+import * as hnswInsertSpeed from '../../database/migrations/vector/v0004-hnsw-insert-speed.ts';
 import { bearer, createTestApp, type TestApp } from '../../test/test-app.ts';
 import { drivers } from '../../test/test-database.ts';
 import { EmbeddingModels } from './embedding-models.ts';
@@ -53,6 +53,31 @@ describe.each(drivers)('knowledge search at scale (%s)', (driver) => {
     expect(none.json()).toEqual({ results: [], hasMore: false });
   });
 
+  it('fills the page with keyword matches above the threshold when better-ranked matches fall below it', async () => {
+    const reader = (await t.runtime.users.create({ email: `threshold-${driver}@example.test` }, { userId: null, ip: null })).user.id;
+    const filler = Array.from({ length: 120 }, (_, i) => `word${i}x`).join(' ');
+    // Ranked first by text rank (the word five times), but far from the query's vector.
+    for (let i = 0; i < 4; i++)
+      await t.runtime.knowledge.create(reader, {
+        bytes: Buffer.from(`Beacon ${i}: beacon beacon beacon beacon. ${filler} ${i}`),
+        title: `Noisy ${i}`,
+      });
+    for (let i = 0; i < 3; i++)
+      await t.runtime.knowledge.create(reader, { bytes: Buffer.from(`The beacon glows ${i}.`), title: `Plain ${i}` });
+    await t.runtime.knowledge.idle();
+    const keyword = (limit: number, threshold: number) =>
+      t.runtime.knowledgeSearch.search(reader, { query: 'beacon', limit, threshold, mode: 'keyword' });
+    // At threshold 0 the noisy chunks (similarity about 0.13) rank above the plain ones (about 0.58).
+    expect((await keyword(4, 0)).results.map((r) => r.title.split(' ')[0])).toEqual(['Noisy', 'Noisy', 'Noisy', 'Noisy']);
+    const two = await keyword(2, 0.3);
+    expect(two.results.map((r) => r.title.split(' ')[0])).toEqual(['Plain', 'Plain']);
+    expect(two.hasMore).toBe(true);
+    const three = await keyword(3, 0.3);
+    expect(three.results).toHaveLength(3);
+    expect(three.results.every((r) => r.similarity >= 0.3)).toBe(true);
+    expect(three.hasMore).toBe(false);
+  });
+
   it('keeps to documents created within dateRange', async () => {
     const old = await add('Archive', 'An archived note on the lighthouse beam.');
     await t.runtime.knowledge.idle();
@@ -70,7 +95,7 @@ describe.each(drivers)('knowledge search at scale (%s)', (driver) => {
     await t.runtime.knowledge.delete(t.userId, old);
   });
 
-  it('builds the HNSW index with the parameters that reach recall 0.95, on new models and on upgrade', async () => {
+  it('builds the HNSW index with the parameters chosen for recall and insert speed, on new models and on upgrade', async () => {
     const model = (await t.runtime.knowledge.models.active())!.model;
     const options = async () =>
       (
@@ -78,12 +103,12 @@ describe.each(drivers)('knowledge search at scale (%s)', (driver) => {
           reloptions: string[] | null;
         }>`select reloptions from pg_class where relname = ${EmbeddingModels.indexName(model)}`.execute(t.runtime.database.db)
       ).rows[0]?.reloptions;
-    expect(await options()).toEqual(['m=32', 'ef_construction=64']);
+    expect(await options()).toEqual(['m=16', 'ef_construction=64']);
     const db = t.runtime.database.db as unknown as Kysely<unknown>;
-    await hnswRecall.down(db);
-    expect(await options()).toBeNull();
-    await hnswRecall.up(db);
+    await hnswInsertSpeed.down(db);
     expect(await options()).toEqual(['m=32', 'ef_construction=64']);
+    await hnswInsertSpeed.up(db);
+    expect(await options()).toEqual(['m=16', 'ef_construction=64']);
     const { results } = await t.runtime.knowledgeSearch.search(t.userId, { query: 'lighthouse', limit: 3, threshold: 0, mode: 'vector' });
     expect(results).toHaveLength(3);
   });

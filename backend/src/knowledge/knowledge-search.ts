@@ -56,7 +56,9 @@ interface Row {
   source: string | null;
   metadata: JsonValue;
   similarity: number | string | null;
-  rank?: number | string;
+  rank: number | string | null;
+  /** Which ranked list the row came from. */
+  list: 'vector' | 'keyword';
 }
 
 /** What every result carries, from a chunk `c` and its document `d`. */
@@ -66,10 +68,11 @@ const resultColumns = sql.raw(
 
 /**
  * The HNSW candidate list of every search, at least: with the index's parameters
- * (embedding-models.ts) 300 found 0.96 of the exact nearest ten at 10k and 20k chunks
- * (bench/knowledge.bench.ts); at 340 the planner already prefers an exact scan at 20k.
+ * (embedding-models.ts) 200 found 0.987 or more of the exact nearest ten on real prose at 2k, 5k,
+ * 10k and 20k chunks on both databases (300 found 0.992 or more, for a vector search about a
+ * third slower; bench/knowledge.bench.ts).
  */
-const minEfSearch = 300;
+const minEfSearch = 200;
 
 /** Reciprocal rank fusion's constant: ranks deep in either list still count, but little. */
 const rrfK = 60;
@@ -80,7 +83,8 @@ const rrfK = 60;
  * inside the nearest-neighbour scan; on pgvector ≥ 0.8 the scan is iterative, so filtered queries
  * still fill `limit`, and below that it over-fetches. Keyword matches are ranked among a bounded
  * set of candidates found by the query's rarer words (keyword-candidates.ts), so neither mode's
- * cost grows with the number of chunks a common word matches.
+ * cost grows with the number of chunks a common word matches. The threshold applies before each
+ * list's limit, so a page holds `limit` passages whenever that many above it match.
  */
 export class KnowledgeSearch {
   private iterative: Promise<boolean> | undefined;
@@ -113,54 +117,61 @@ export class KnowledgeSearch {
     const words = keywordQuery(query.query);
     const candidateWords = query.mode === 'vector' || !words ? [] : await this.candidates.words(keywordWords(query.query));
 
-    const rows = await this.database.transaction(async (tx) => {
-      if (query.mode !== 'keyword') {
-        await sql`select set_config('hnsw.ef_search', ${String(Math.min(1000, Math.max(minEfSearch, pool * (iterative ? 4 : 10))))}, true)`.execute(
-          tx,
-        );
-        if (iterative) await sql`select set_config('hnsw.iterative_scan', 'relaxed_order', true)`.execute(tx);
-      }
-      const vectorRows =
-        query.mode === 'keyword'
-          ? []
-          : (
-              await sql<Row>`
-                select ${resultColumns},
-                       1 - (${embedding} <=> ${queryVector}) as similarity
-                  from kb_embeddings e
-                  join kb_chunks c on c.id = e.chunk_id
-                  join kb_documents d on d.id = c.document_id and d.active_version = c.version
-                 where e.model = ${model.model} and e.user_id = ${userId} and ${filters}
-                 order by ${embedding} <=> ${queryVector}
-                 limit ${pool}`.execute(tx)
-            ).rows;
-      const keywordRows =
-        query.mode === 'vector' || !words || candidateWords.length === 0
-          ? []
-          : // Ranks a bounded set of candidates (keyword-candidates.ts), and reads the vector
-            // distance only of the chunks ranked into the pool.
-            (
-              await sql<Row>`
-                select ${resultColumns}, 1 - (${embedding} <=> ${queryVector}) as similarity, ranked.rank
-                  from (select k.id, ts_rank_cd(k.tsv, k.query, 1) as rank
-                          from (select c.id, c.tsv, q.query
-                                  from to_tsquery('english', ${words}) as q(query),
-                                       to_tsquery('english', ${candidateWords.join(' | ')}) as found(query),
-                                       kb_chunks c
-                                  join kb_documents d on d.id = c.document_id and d.active_version = c.version
-                                 where c.user_id = ${userId} and c.tsv @@ found.query and ${filters}
-                                 limit ${this.candidates.rankLimit}) as k
-                         order by rank desc, k.id
-                         limit ${pool}) as ranked
-                  join kb_chunks c on c.id = ranked.id
-                  join kb_documents d on d.id = c.document_id
-                  left join kb_embeddings e on e.chunk_id = c.id and e.model = ${model.model}
-                 order by ranked.rank desc, c.id`.execute(tx)
-            ).rows;
-      return { vectorRows, keywordRows };
-    });
+    // One statement for both lists: on the embedded database every statement is a turn at the
+    // only connection, waiting behind whatever holds it.
+    const lists: RawBuilder<Row>[] = [];
+    if (query.mode !== 'keyword')
+      lists.push(sql<Row>`
+        (select ${resultColumns}, 1 - (${embedding} <=> ${queryVector}) as similarity, null::real as rank, 'vector' as list
+           from kb_embeddings e
+           join kb_chunks c on c.id = e.chunk_id
+           join kb_documents d on d.id = c.document_id and d.active_version = c.version
+          where e.model = ${model.model} and e.user_id = ${userId} and ${filters}
+          order by ${embedding} <=> ${queryVector}
+          limit ${pool})`);
+    if (query.mode !== 'vector' && words && candidateWords.length > 0)
+      // Ranks a bounded set of candidates (keyword-candidates.ts), then reads their vectors in rank
+      // order only until the pool is full of chunks above the threshold: the subquery's own order
+      // keeps it from being flattened, so the join below runs lazily under the limit.
+      lists.push(sql<Row>`
+        (select ${resultColumns}, coalesce(1 - (${embedding} <=> ${queryVector}), 0) as similarity, ranked.rank, 'keyword' as list
+           from (select k.id, ts_rank_cd(k.tsv, k.query, 1) as rank
+                   from (select c.id, c.tsv, q.query
+                           from to_tsquery('english', ${words}) as q(query),
+                                to_tsquery('english', ${candidateWords.join(' | ')}) as found(query),
+                                kb_chunks c
+                           join kb_documents d on d.id = c.document_id and d.active_version = c.version
+                          where c.user_id = ${userId} and c.tsv @@ found.query and ${filters}
+                          limit ${this.candidates.rankLimit}) as k
+                  order by rank desc, k.id) as ranked
+           join kb_chunks c on c.id = ranked.id
+           join kb_documents d on d.id = c.document_id
+           left join kb_embeddings e on e.chunk_id = c.id and e.model = ${model.model}
+          where coalesce(1 - (${embedding} <=> ${queryVector}), 0) >= ${query.threshold}
+          order by ranked.rank desc, ranked.id
+          limit ${pool})`);
+    const settings = [
+      // The chunks a search reads are in memory (the embedded database) or mostly so: priced as
+      // such, the planner finds keyword candidates through the GIN index instead of reading every
+      // chunk's text vector (a scan of 10-16 ms at 20k chunks).
+      sql`set_config('random_page_cost', '1.1', true)`,
+    ];
+    if (query.mode !== 'keyword') {
+      settings.push(sql`set_config('hnsw.ef_search', ${String(Math.min(1000, Math.max(minEfSearch, pool * (iterative ? 4 : 10))))}, true)`);
+      // pgvector below 0.8 has no hnsw.iterative_scan, and its prefix is reserved: not named there.
+      if (iterative) settings.push(sql`set_config('hnsw.iterative_scan', 'relaxed_order', true)`);
+    }
+    const rows =
+      lists.length === 0
+        ? []
+        : await this.database.transaction(async (tx) => {
+            await sql`select ${sql.join(settings)}`.execute(tx);
+            return (await sql<Row>`${sql.join(lists, sql` union all `)}`.execute(tx)).rows;
+          });
+    const vectorRows = rows.filter((r) => r.list === 'vector');
+    const keywordRows = rows.filter((r) => r.list === 'keyword');
 
-    const matches = fuse(query.mode, rows.vectorRows, rows.keywordRows).filter((r) => r.similarity >= query.threshold);
+    const matches = fuse(query.mode, vectorRows, keywordRows).filter((r) => r.similarity >= query.threshold);
     return { results: matches.slice(0, query.limit), hasMore: matches.length > query.limit };
   }
 
