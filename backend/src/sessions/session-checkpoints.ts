@@ -47,12 +47,22 @@ export class SessionCheckpoints {
       version: session.version,
       counters: { messages: session.message_count, toolCalls: session.tool_call_count, errors: session.error_count },
     };
+    // Unnamed checkpoints past retention go in the same statement: it reads the table as it was,
+    // so the new checkpoint's seq is the highest there plus one.
+    const nextSeq = sql<number>`(select coalesce(max(seq), 0) + 1 from session_checkpoints where session_id = ${session.id})`;
     const row = await tx
+      .with('pruned', (db) =>
+        db
+          .deleteFrom('session_checkpoints')
+          .where('session_id', '=', session.id)
+          .where('name', 'is', null)
+          .where('seq', '<=', sql<number>`${nextSeq} - ${this.deps.retention}`),
+      )
       .insertInto('session_checkpoints')
       .values({
         session_id: session.id,
         user_id: session.user_id,
-        seq: sql<number>`(select coalesce(max(seq), 0) + 1 from session_checkpoints where session_id = ${session.id})`,
+        seq: nextSeq,
         reason,
         name: name ?? null,
         step,
@@ -61,14 +71,6 @@ export class SessionCheckpoints {
       })
       .returningAll()
       .executeTakeFirstOrThrow();
-    if (row.seq > this.deps.retention) {
-      await tx
-        .deleteFrom('session_checkpoints')
-        .where('session_id', '=', session.id)
-        .where('name', 'is', null)
-        .where('seq', '<=', row.seq - this.deps.retention)
-        .execute();
-    }
     const announced: AgentryEvent[] = [
       ...events,
       { type: 'session.checkpoint', data: { sessionId: session.id, checkpointId: row.id, step: row.step } },

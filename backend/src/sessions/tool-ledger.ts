@@ -1,5 +1,5 @@
-import { sql, type Selectable } from 'kysely';
-import { toJsonText, type Executor, type PostgresDatabase, type ToolCallsTable } from '../database/index.ts';
+import { sql, type QueryCreator, type Selectable } from 'kysely';
+import { toJsonText, type DatabaseSchema, type Executor, type PostgresDatabase, type ToolCallsTable } from '../database/index.ts';
 import type { ReportedError } from '../errors.ts';
 import { LeaseLost, type TurnLeases } from './turn-leases.ts';
 
@@ -42,24 +42,25 @@ export class ToolLedger {
 
   async record(tx: Executor, entries: readonly NewLedgerEntry[]): Promise<LedgerEntry[]> {
     if (entries.length === 0) return [];
-    return tx
-      .insertInto('tool_calls')
-      .values(
-        entries.map((e) => ({
-          idempotency_key: idempotencyKey(e),
-          session_id: e.sessionId,
-          turn_id: e.turnId,
-          user_id: e.userId,
-          step: e.step,
-          call_index: e.callIndex,
-          call_id: e.callId,
-          tool: e.tool,
-          input: toJsonText(e.input ?? null),
-          idempotent: e.idempotent,
-        })),
-      )
-      .returningAll()
-      .execute();
+    return this.insert(tx, entries).returningAll().execute();
+  }
+
+  /** The insert `record` makes, to run as part of a larger statement (a step's answer). */
+  insert(db: QueryCreator<DatabaseSchema>, entries: readonly NewLedgerEntry[]) {
+    return db.insertInto('tool_calls').values(
+      entries.map((e) => ({
+        idempotency_key: idempotencyKey(e),
+        session_id: e.sessionId,
+        turn_id: e.turnId,
+        user_id: e.userId,
+        step: e.step,
+        call_index: e.callIndex,
+        call_id: e.callId,
+        tool: e.tool,
+        input: toJsonText(e.input ?? null),
+        idempotent: e.idempotent,
+      })),
+    );
   }
 
   async forStep(turnId: string, step: number): Promise<LedgerEntry[]> {
@@ -73,19 +74,25 @@ export class ToolLedger {
   }
 
   /**
-   * Marks the call as begun, in `tx`, which renewed the turn's lease first (holding the turn's
-   * row until it commits). Only from the status it was read in: of two executions racing for one
-   * call, the second finds it changed and stops.
+   * Marks the call as begun, in `tx`, in one statement that renews the turn's lease first (the
+   * session's row, then the turn's, held until `tx` commits), if `token` still holds the turn.
+   * Only from the status it was read in: of two executions racing for one call, the second finds
+   * it changed and stops.
    */
-  async begin(tx: Executor, entry: LedgerEntry): Promise<void> {
+  async begin(tx: Executor, entry: LedgerEntry, token: string, leases: TurnLeases): Promise<void> {
     const row = await tx
+      .with('lease', (db) => leases.renewal(db, entry.turn_id, token))
       .updateTable('tool_calls')
       .set({ status: 'started', attempts: sql<number>`attempts + 1` })
       .where('id', '=', entry.id)
       .where('status', '=', entry.status)
-      .returning('id')
+      .where((eb) => eb.exists(eb.selectFrom('lease').select('lease.id')))
+      .returning('tool_calls.id')
       .executeTakeFirst();
-    if (!row) throw new LeaseLost(`The call ${entry.idempotency_key} was taken up by another execution.`);
+    if (!row)
+      throw new LeaseLost(
+        `The call ${entry.idempotency_key} was taken up by another execution, or its turn is no longer held by ${token}.`,
+      );
   }
 
   /**
