@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Executor, PostgresDatabase } from '../database/index.ts';
-import type { EventStore, NewEvent, Notification } from './event-store.ts';
+import type { ChangeExpressions, EventStore, NewEvent, Notification } from './event-store.ts';
 import type { StoredEvent } from './event-types.ts';
 
 export type EventListener = (event: StoredEvent) => void;
@@ -15,10 +15,17 @@ export interface EventBus {
   /** Appends the events, in order, to the caller's transaction; returns their ids. */
   publish(executor: Executor, ...events: NewEvent[]): Promise<number[]>;
   /**
-   * Records and publishes events that report progress rather than a change (text deltas) in one
-   * statement of their own, committed when it resolves.
+   * As `publish`, with `after` the change they report made by the same statement (see
+   * ChangeExpressions): no ids when it changed nothing, and then nothing was recorded.
    */
-  publishAlone(...events: NewEvent[]): Promise<void>;
+  publishWith(executor: Executor, events: NewEvent[], options: { after?: ChangeExpressions }): Promise<number[]>;
+  /**
+   * Records and publishes events in one statement of their own, committed when it resolves:
+   * events that report progress rather than a change (text deltas), or, with `after`, the change
+   * they report, made by the same statement (see ChangeExpressions). False when it changed nothing:
+   * then nothing was recorded.
+   */
+  publishAlone(events: NewEvent[], options?: { after?: ChangeExpressions }): Promise<boolean>;
   subscribe(listener: EventListener): () => void;
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -165,11 +172,17 @@ export class PumpedEventBus implements EventBus {
   }
 
   async publish(executor: Executor, ...events: NewEvent[]): Promise<number[]> {
+    return this.publishWith(executor, events, {});
+  }
+
+  async publishWith(executor: Executor, events: NewEvent[], options: { after?: ChangeExpressions }): Promise<number[]> {
     if (events.length === 0) return [];
     const { store, doorbell, database } = this.deps;
     let published = this.published.get(executor);
     // One ring per transaction: with its first append.
-    const stored = await store.appendStored(executor, events, published || !doorbell.notification ? {} : { notify: doorbell.notification });
+    const notify = published || !doorbell.notification ? {} : { notify: doorbell.notification };
+    const stored = await store.appendStored(executor, events, { ...options, ...notify });
+    if (stored.length === 0) return [];
     if (!published) {
       const committed: StoredEvent[] = [];
       published = committed;
@@ -180,9 +193,11 @@ export class PumpedEventBus implements EventBus {
     return stored.map((event) => event.id);
   }
 
-  async publishAlone(...events: NewEvent[]): Promise<void> {
+  async publishAlone(events: NewEvent[], options: { after?: ChangeExpressions } = {}): Promise<boolean> {
     const { notification } = this.deps.doorbell;
-    this.pump.deliver(await this.deps.store.appendAlone(events, notification ? { notify: notification } : {}));
+    const stored = await this.deps.store.appendAlone(events, { ...options, ...(notification ? { notify: notification } : {}) });
+    this.pump.deliver(stored);
+    return stored.length > 0;
   }
 
   subscribe(listener: EventListener): () => void {

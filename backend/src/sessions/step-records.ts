@@ -3,10 +3,10 @@ import { toJsonText, type DatabaseSchema, type Executor, type PostgresDatabase }
 import type { ReportedError } from '../errors.ts';
 import type { AgentryEvent, EventBus } from '../events/index.ts';
 import { redactArguments } from '../redaction/index.ts';
-import { publishSessionEvents } from './session-events.ts';
+import { sessionTopic } from './session-events.ts';
 import type { SessionProgress, StepCounts } from './session-progress.ts';
 import type { ToolLedger, LedgerEntry, ToolOutcome } from './tool-ledger.ts';
-import type { TurnLeases } from './turn-leases.ts';
+import { LeaseLost, type TurnLeases } from './turn-leases.ts';
 import type { HeldTurn } from './turn-store.ts';
 import { toMessageView, type MessageView, type RecordedToolCall } from './turn-transcript.ts';
 
@@ -156,13 +156,20 @@ export class StepRecords {
     return this.deps.ledger.forStep(turn.turnId, step);
   }
 
-  /** Marks the call `started`, with its `tool.started` event: from here its effect may have happened. */
+  /**
+   * Marks the call `started`, with its `tool.started` event, in one statement that renews the
+   * lease: from here its effect may have happened.
+   */
   async beginCall(turn: HeldTurn, entry: LedgerEntry): Promise<void> {
-    await this.deps.database.transaction(async (tx) => {
-      await this.deps.ledger.begin(tx, entry, turn.token, this.deps.leases);
-      const event: AgentryEvent = { type: 'tool.started', data: { ...toolLabel(turn, entry), arguments: redactArguments(entry.input) } };
-      await publishSessionEvents(this.deps.bus, tx, { session: turn.session, events: [event] });
+    const event: AgentryEvent = { type: 'tool.started', data: { ...toolLabel(turn, entry), arguments: redactArguments(entry.input) } };
+    const { session } = turn;
+    const begun = await this.deps.bus.publishAlone([{ userId: session.user_id, topic: sessionTopic(session.id), event }], {
+      after: this.deps.ledger.beginning(entry, turn.token, this.deps.leases),
     });
+    if (!begun)
+      throw new LeaseLost(
+        `The call ${entry.idempotency_key} was taken up by another execution, or its turn is no longer held by ${turn.token}.`,
+      );
   }
 
   /** Records the call's result in the ledger, before the step's results are (see ToolLedger.complete). */

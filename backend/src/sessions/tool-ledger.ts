@@ -1,6 +1,7 @@
 import { sql, type QueryCreator, type Selectable } from 'kysely';
 import { toJsonText, type DatabaseSchema, type Executor, type PostgresDatabase, type ToolCallsTable } from '../database/index.ts';
 import type { ReportedError } from '../errors.ts';
+import type { ChangeExpressions } from '../events/index.ts';
 import { LeaseLost, type TurnLeases } from './turn-leases.ts';
 
 export type LedgerEntry = Selectable<ToolCallsTable>;
@@ -74,25 +75,21 @@ export class ToolLedger {
   }
 
   /**
-   * Marks the call as begun, in `tx`, in one statement that renews the turn's lease first (the
-   * session's row, then the turn's, held until `tx` commits), if `token` still holds the turn.
-   * Only from the status it was read in: of two executions racing for one call, the second finds
-   * it changed and stops.
+   * Marks the call as begun, as the change of a statement that also records its event (see
+   * StepRecords.beginCall): the turn's lease renewed first (the session's row, then the turn's),
+   * if `token` still holds the turn, then the call, only from the status it was read in: of two
+   * executions racing for one call, the second finds it changed and stops.
    */
-  async begin(tx: Executor, entry: LedgerEntry, token: string, leases: TurnLeases): Promise<void> {
-    const row = await tx
-      .with('lease', (db) => leases.renewal(db, entry.turn_id, token))
-      .updateTable('tool_calls')
-      .set({ status: 'started', attempts: sql<number>`attempts + 1` })
-      .where('id', '=', entry.id)
-      .where('status', '=', entry.status)
-      .where((eb) => eb.exists(eb.selectFrom('lease').select('lease.id')))
-      .returning('tool_calls.id')
-      .executeTakeFirst();
-    if (!row)
-      throw new LeaseLost(
-        `The call ${entry.idempotency_key} was taken up by another execution, or its turn is no longer held by ${token}.`,
-      );
+  beginning(entry: LedgerEntry, token: string, leases: TurnLeases): ChangeExpressions {
+    return [
+      ...leases.renewalExpressions(entry.turn_id, token),
+      [
+        'call',
+        sql`update tool_calls set status = 'started', attempts = attempts + 1
+            where id = ${entry.id} and status = ${entry.status} and exists (select 1 from lease)
+            returning id`,
+      ],
+    ];
   }
 
   /**

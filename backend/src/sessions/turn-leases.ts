@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type QueryCreator, type Selectable } from 'kysely';
 import type { DatabaseSchema, Executor, PostgresDatabase, SessionStatus, TurnsTable } from '../database/index.ts';
+import type { ChangeExpressions } from '../events/index.ts';
 import type { LeaseFence, UpdatedSession } from './session-progress.ts';
 
 export type TurnRow = Selectable<TurnsTable>;
@@ -67,6 +68,26 @@ export class TurnLeases {
       .where('turns.lease_owner', '=', token)
       .where('turns.status', '=', 'running')
       .returning(['turns.id', 'turns.cancel_requested', 'session.status']);
+  }
+
+  /**
+   * The renewal as the first parts of a statement that publishes what it fences (see
+   * ChangeExpressions): `session` locks the session row, then `lease` renews the turn's lease and
+   * returns a row only if the lease is still this token's.
+   */
+  renewalExpressions(turnId: string, token: string): ChangeExpressions {
+    return [
+      [
+        'session',
+        sql`select id, status from agent_sessions where id = (select session_id from turns where id = ${turnId}) for no key update`,
+      ],
+      [
+        'lease',
+        sql`update turns set lease_expires_at = ${this.expiry()} from session
+            where session.id = turns.session_id and turns.id = ${turnId} and turns.lease_owner = ${token} and turns.status = 'running'
+            returning turns.id`,
+      ],
+    ];
   }
 
   /**

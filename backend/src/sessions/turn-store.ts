@@ -216,6 +216,6 @@ export class TurnStore {
   /** Publishes an event that reports progress rather than a change (a delta): in a statement of its own. */
   async announce(turn: Pick<HeldTurn, 'session'>, event: AgentryEvent): Promise<void> {
     const { session } = turn;
-    await this.deps.bus.publishAlone({ userId: session.user_id, topic: sessionTopic(session.id), event });
+    await this.deps.bus.publishAlone([{ userId: session.user_id, topic: sessionTopic(session.id), event }]);
   }
 }
