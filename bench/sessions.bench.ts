@@ -44,11 +44,14 @@ async function benchDriver(target: DatabaseTarget, dataDir: string, record: (res
     );
 
     // A one-step turn of local:offline, end to end, minus the model call the message records; in
-    // conversations of ten turns, since every step reads its conversation's history.
+    // conversations of ten turns, since every step reads its conversation's history. An agent's
+    // session: a template's run ends (completed) once the offline responder has walked its steps.
+    const { agent: chatty } = await post<{ agent: { id: string } }>('/v1/agents', { name: 'Chatty', model: 'local:offline' });
+    const chat = () => post<{ session: { conversationId: string } }>('/v1/sessions', { agentId: chatty.id });
     const overheads: number[] = [];
-    let session = (await start()).session;
+    let session = (await chat()).session;
     for (let i = 0; i < 300; i++) {
-      if (i > 0 && i % 10 === 0) session = (await start()).session;
+      if (i > 0 && i % 10 === 0) session = (await chat()).session;
       const t0 = performance.now();
       const { message } = await post<{ message: { latencyMs: number } }>(`/v1/conversations/${session.conversationId}/messages?wait=true`, {
         content: `Note number ${i}, nothing to look up.`,
@@ -103,7 +106,7 @@ async function benchDriver(target: DatabaseTarget, dataDir: string, record: (res
     });
 
     // 100 sessions, 10 turns each, all started together.
-    const sessions = await Promise.all(Array.from({ length: 100 }, () => start()));
+    const sessions = await Promise.all(Array.from({ length: 100 }, () => chat()));
     let inFlight = 0;
     let peak = 0;
     const t0 = performance.now();

@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { Executor, PostgresDatabase } from '../database/index.ts';
-import type { EventStore, NewEvent } from './event-store.ts';
+import type { ChangeExpressions, EventStore, NewEvent, Notification } from './event-store.ts';
 import type { StoredEvent } from './event-types.ts';
 
 export type EventListener = (event: StoredEvent) => void;
@@ -13,6 +14,18 @@ export type EventListener = (event: StoredEvent) => void;
 export interface EventBus {
   /** Appends the events, in order, to the caller's transaction; returns their ids. */
   publish(executor: Executor, ...events: NewEvent[]): Promise<number[]>;
+  /**
+   * As `publish`, with `after` the change they report made by the same statement (see
+   * ChangeExpressions): no ids when it changed nothing, and then nothing was recorded.
+   */
+  publishWith(executor: Executor, events: NewEvent[], options: { after?: ChangeExpressions }): Promise<number[]>;
+  /**
+   * Records and publishes events in one statement of their own, committed when it resolves:
+   * events that report progress rather than a change (text deltas), or, with `after`, the change
+   * they report, made by the same statement (see ChangeExpressions). False when it changed nothing:
+   * then nothing was recorded.
+   */
+  publishAlone(events: NewEvent[], options?: { after?: ChangeExpressions }): Promise<boolean>;
   subscribe(listener: EventListener): () => void;
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -66,6 +79,22 @@ class EventPump {
       });
   }
 
+  /**
+   * Events this process committed, as it stored them: delivered at once when they follow the last
+   * id delivered, with no read back. Anything else (a gap left by another instance's events or by
+   * a rolled-back append, a read in progress) is left to a read, which delivers them in order.
+   */
+  deliver(events: readonly StoredEvent[]): void {
+    if (this.reading) {
+      this.again = true;
+      return;
+    }
+    const fresh = events.filter((event) => event.id > this.lastId).sort((a, b) => a.id - b.id);
+    if (fresh.length === 0) return;
+    if (!fresh.every((event, index) => event.id === this.lastId + 1 + index)) return this.wake();
+    for (const event of fresh) this.emit(event);
+  }
+
   /** Resolves when the read in progress, if any, is done (shutdown, tests). */
   async idle(): Promise<void> {
     while (this.reading) await this.reading;
@@ -74,84 +103,101 @@ class EventPump {
   private async drain(): Promise<void> {
     for (;;) {
       const events = await this.store.readAfter(this.lastId, pageSize);
-      for (const event of events) {
-        this.lastId = event.id;
-        for (const listener of this.listeners) {
-          try {
-            listener(event);
-          } catch (error) {
-            this.onError(error as Error);
-          }
-        }
-      }
+      for (const event of events) this.emit(event);
       if (events.length < pageSize) return;
+    }
+  }
+
+  private emit(event: StoredEvent): void {
+    this.lastId = event.id;
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.onError(error as Error);
+      }
     }
   }
 }
 
 /**
- * How a bus learns that events committed. Two implementations, one per deployment shape; the pump
- * that reads and delivers the rows is the same for both.
+ * How the instances that did not publish events learn that they committed. Two implementations,
+ * one per deployment shape; the pump that reads and delivers the rows is the same for both, and a
+ * publishing process hands its own committed events to its pump without reading them back.
  */
 interface Doorbell {
-  /** Called in the publishing transaction. */
-  ring(executor: Executor, wake: () => void): Promise<void>;
+  /** The NOTIFY each publishing transaction sends (PostgreSQL folds repeats), if any. */
+  readonly notification: Notification | undefined;
   start(wake: () => void): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** The embedded shape: this process owns the database, so a commit wakes the pump directly. */
-export function inProcessDoorbell(database: PostgresDatabase): Doorbell {
-  return {
-    ring: async (executor, wake) => database.afterCommit(executor, wake),
-    start: async () => undefined,
-    stop: async () => undefined,
-  };
+/** The embedded shape: this process owns the database, so nobody else publishes. */
+export function inProcessDoorbell(): Doorbell {
+  return { notification: undefined, start: async () => undefined, stop: async () => undefined };
 }
 
 const doorbellChannel = 'agentry_events';
 
 /**
- * Several instances on one PostgreSQL: a publishing transaction sends NOTIFY without a payload
- * (PostgreSQL folds repeats, so one per transaction) and every instance's pump reads the new rows.
+ * Several instances on one PostgreSQL: a publishing transaction sends NOTIFY with its instance's
+ * name and every other instance's pump reads the new rows (its own were delivered at commit).
  * After the listening connection is lost and restored, the pump catches up from the last id it
  * delivered, so nothing is skipped.
  */
 export function notifyDoorbell(database: PostgresDatabase): Doorbell {
+  const self = randomUUID();
   let unlisten: (() => Promise<void>) | undefined;
   return {
-    ring: (executor) => database.notify(doorbellChannel, '', executor),
+    notification: { channel: doorbellChannel, payload: self },
     async start(wake) {
-      unlisten = await database.listen(doorbellChannel, wake, wake);
+      unlisten = await database.listen(doorbellChannel, (payload) => payload !== self && wake(), wake);
       wake(); // anything committed between reading the latest id and LISTEN
     },
     stop: async () => unlisten?.(),
   };
 }
 
-/** The bus: events go into the log in the publishing transaction; the doorbell wakes the pump. */
+/** The bus: events go into the log in the publishing transaction; at commit they reach this process's pump, and the doorbell the others'. */
 export class PumpedEventBus implements EventBus {
   private readonly pump: EventPump;
   private readonly wake = () => this.pump.wake();
-  /** Transactions whose commit already rings the doorbell. */
-  private readonly rung = new WeakSet<Executor>();
+  /** What each open transaction published so far, delivered when it commits. */
+  private readonly published = new WeakMap<Executor, StoredEvent[]>();
 
   constructor(
-    private readonly store: EventStore,
-    private readonly doorbell: Doorbell,
-    onError: (error: Error) => void,
+    private readonly deps: { store: EventStore; doorbell: Doorbell; database: PostgresDatabase; onError: (error: Error) => void },
   ) {
-    this.pump = new EventPump(store, onError);
+    this.pump = new EventPump(deps.store, deps.onError);
   }
 
   async publish(executor: Executor, ...events: NewEvent[]): Promise<number[]> {
-    const ids = await this.store.append(executor, events);
-    // One ring per transaction: the pump reads every row the transaction added.
-    if (!this.rung.has(executor)) {
-      this.rung.add(executor);
-      await this.doorbell.ring(executor, this.wake);
+    return this.publishWith(executor, events, {});
+  }
+
+  async publishWith(executor: Executor, events: NewEvent[], options: { after?: ChangeExpressions }): Promise<number[]> {
+    if (events.length === 0) return [];
+    const { store, doorbell, database } = this.deps;
+    let published = this.published.get(executor);
+    // One ring per transaction: with its first append.
+    const notify = published || !doorbell.notification ? {} : { notify: doorbell.notification };
+    const stored = await store.appendStored(executor, events, { ...options, ...notify });
+    if (stored.length === 0) return [];
+    if (!published) {
+      const committed: StoredEvent[] = [];
+      published = committed;
+      this.published.set(executor, committed);
+      database.afterCommit(executor, () => this.pump.deliver(committed));
     }
-    return ids;
+    published.push(...stored);
+    return stored.map((event) => event.id);
+  }
+
+  async publishAlone(events: NewEvent[], options: { after?: ChangeExpressions } = {}): Promise<boolean> {
+    const { notification } = this.deps.doorbell;
+    const stored = await this.deps.store.appendAlone(events, { ...options, ...(notification ? { notify: notification } : {}) });
+    this.pump.deliver(stored);
+    return stored.length > 0;
   }
 
   subscribe(listener: EventListener): () => void {
@@ -160,11 +206,11 @@ export class PumpedEventBus implements EventBus {
 
   async start(): Promise<void> {
     await this.pump.start();
-    await this.doorbell.start(this.wake);
+    await this.deps.doorbell.start(this.wake);
   }
 
   async stop(): Promise<void> {
-    await this.doorbell.stop();
+    await this.deps.doorbell.stop();
     await this.pump.idle();
   }
 }

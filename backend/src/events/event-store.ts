@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type OperationNodeSource } from 'kysely';
 import { toJsonText, type EventRow, type Executor, type PostgresDatabase } from '../database/index.ts';
 import { eventDataSchemas, type AgentryEvent, type EventType, type StoredEvent } from './event-types.ts';
 
@@ -45,10 +45,20 @@ export async function removeTopicEvents(executor: Executor, topics: ReadonlyArra
     .execute();
 }
 
-export class EventStore {
-  /** Transactions that already hold the commit-order lock. */
-  private readonly locked = new WeakSet<Executor>();
+/**
+ * A change that events report, made in the statement that records them: named common table
+ * expressions, each one statement (a later one may read an earlier one by name), the last of
+ * which decides: the events are recorded only if it returns a row.
+ */
+export type ChangeExpressions = ReadonlyArray<readonly [name: string, query: OperationNodeSource]>;
 
+/** A NOTIFY sent with an append, delivered when its transaction commits. */
+export interface Notification {
+  channel: string;
+  payload: string;
+}
+
+export class EventStore {
   constructor(private readonly database: PostgresDatabase) {}
 
   /**
@@ -57,23 +67,78 @@ export class EventStore {
    * schema.
    */
   async append(executor: Executor, events: readonly NewEvent[]): Promise<number[]> {
+    return (await this.appendStored(executor, events)).map((event) => event.id);
+  }
+
+  /**
+   * As `append`, returning the events as they were stored. `notify` is a NOTIFY sent in the same
+   * statement (delivered when the transaction commits); `after`, the change they report, made by
+   * the same statement (see ChangeExpressions): no events when it changed nothing.
+   */
+  async appendStored(
+    executor: Executor,
+    events: readonly NewEvent[],
+    options: { notify?: Notification; after?: ChangeExpressions } = {},
+  ): Promise<StoredEvent[]> {
     // Outside a transaction the lock would be released before the insert: no ordering at all.
     if (!executor.isTransaction) throw new Error('Events are appended inside the transaction of the change they report.');
+    return this.insert(executor, events, options.notify, options.after);
+  }
+
+  /**
+   * Records events in a statement of their own, which commits on its own, in commit order like
+   * every other append: events that report progress rather than a change (text deltas), or, with
+   * `after`, the change they report made by the same statement. Returns no events when `after`
+   * changed nothing.
+   */
+  async appendAlone(
+    events: readonly NewEvent[],
+    options: { notify?: Notification; after?: ChangeExpressions } = {},
+  ): Promise<StoredEvent[]> {
+    return this.insert(this.database.db, events, options.notify, options.after);
+  }
+
+  /**
+   * One statement: the commit-order lock, the rows (ids taken in the order given, after the lock)
+   * and the doorbell's NOTIFY. The lock is re-entrant, so a transaction that appends twice takes
+   * it twice at no cost; outside a transaction the statement's own transaction holds it until
+   * the rows are visible.
+   */
+  private async insert(
+    executor: Executor,
+    events: readonly NewEvent[],
+    notify: Notification | undefined,
+    after?: ChangeExpressions,
+  ): Promise<StoredEvent[]> {
     if (events.length === 0) return [];
-    const rows = events.map(({ userId, topic, event }) => ({
-      user_id: userId,
-      topic,
-      type: event.type,
-      data: toJsonText(eventDataSchemas[event.type].parse(event.data)),
-    }));
-    // The lock is held until the transaction ends: take it once per transaction.
-    if (!this.locked.has(executor)) {
-      await sql`select pg_advisory_xact_lock(${commitOrderLock})`.execute(executor);
-      this.locked.add(executor);
-    }
-    const inserted = await executor.insertInto('events').values(rows).returning('id').execute();
+    const rows = events.map(({ userId, topic, event }, index) => {
+      const data = toJsonText(eventDataSchemas[event.type].parse(event.data));
+      return { userId, topic, type: event.type, data, index };
+    });
+    const values = sql.join(
+      rows.map((r) => sql`(${r.userId}::uuid, ${r.topic}::text, ${r.type}::text, ${r.data}::jsonb, ${r.index}::int)`),
+    );
+    const bell = notify ? sql`, (select pg_notify(${notify.channel}, ${notify.payload}) from commit_order) as bell` : sql``;
+    // The change first, then the lock, only if it changed something: a statement that waited for
+    // a row lock while holding the commit-order lock could deadlock with one that holds the row.
+    const change = after ? sql`${sql.join(after.map(([name, query]) => sql`${sql.id(name)} as (${query})`))},` : sql``;
+    const changed = after ? sql` where exists (select 1 from ${sql.id(after.at(-1)![0])})` : sql``;
+    const { rows: inserted } = await sql<{ id: string; at: Date }>`
+      with ${change} commit_order as materialized (select pg_advisory_xact_lock(${commitOrderLock})${changed})
+      insert into events (user_id, topic, type, data)
+      select v.user_id, v.topic, v.type, v.data from commit_order${bell}, (values ${values}) as v(user_id, topic, type, data, index)
+      order by v.index
+      returning id, at`.execute(executor);
     // A multi-row insert takes its ids in the order of its rows.
-    return inserted.map((row) => Number(row.id)).sort((a, b) => a - b);
+    const ordered = inserted.map((row) => ({ id: Number(row.id), at: row.at })).sort((a, b) => a.id - b.id);
+    return rows.map((row, i) => ({
+      id: ordered[i]!.id,
+      at: ordered[i]!.at,
+      userId: row.userId,
+      topic: row.topic,
+      type: row.type,
+      data: JSON.parse(row.data) as unknown,
+    })) as StoredEvent[];
   }
 
   /** The newest id, or 0. */

@@ -25,8 +25,8 @@ export function createEventSystem(
   options: { retentionDays: number; onError: (error: Error) => void },
 ): EventSystem {
   const store = new EventStore(database);
-  const doorbell = database.capabilities.inProcessNotify ? inProcessDoorbell(database) : notifyDoorbell(database);
-  const bus = new PumpedEventBus(store, doorbell, options.onError);
+  const doorbell = database.capabilities.inProcessNotify ? inProcessDoorbell() : notifyDoorbell(database);
+  const bus = new PumpedEventBus({ store, doorbell, database, onError: options.onError });
   const fanout = new EventFanout(bus, store);
   const topics = new TopicRegistry();
   registerUserTopics(topics);

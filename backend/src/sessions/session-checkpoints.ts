@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { toJsonText, type CheckpointReason, type Executor, type PostgresDatabase } from '../database/index.ts';
 import { AppError } from '../errors.ts';
@@ -34,47 +35,53 @@ export class SessionCheckpoints {
 
   /**
    * Records the session's state as a checkpoint and announces it after the change's own events,
-   * in one insert; prunes unnamed ones past retention. Runs inside the change's transaction.
+   * in one statement that also prunes unnamed ones past retention. Runs inside the change's
+   * transaction; returns the checkpoint's id.
    */
   async record(
     tx: Executor,
     options: { session: SessionRow; reason: CheckpointReason; name?: string | undefined; step?: number; events?: AgentryEvent[] },
-  ): Promise<CheckpointView> {
+  ): Promise<string> {
     const { session, reason, name, step = 0, events = [] } = options;
+    const id = randomUUID(); // chosen here: the event that announces it goes in the same statement
     const state = {
       status: session.status,
       context: session.context,
       version: session.version,
       counters: { messages: session.message_count, toolCalls: session.tool_call_count, errors: session.error_count },
     };
-    const row = await tx
+    // The statement reads the table as it was: the new checkpoint's seq is the highest there plus one.
+    const nextSeq = sql<number>`(select coalesce(max(seq), 0) + 1 from session_checkpoints where session_id = ${session.id})`;
+    const { db } = this.deps.database;
+    const pruned = db
+      .deleteFrom('session_checkpoints')
+      .where('session_id', '=', session.id)
+      .where('name', 'is', null)
+      .where('seq', '<=', sql<number>`${nextSeq} - ${this.deps.retention}`);
+    const checkpoint = db
       .insertInto('session_checkpoints')
       .values({
+        id,
         session_id: session.id,
         user_id: session.user_id,
-        seq: sql<number>`(select coalesce(max(seq), 0) + 1 from session_checkpoints where session_id = ${session.id})`,
+        seq: nextSeq,
         reason,
         name: name ?? null,
         step,
         message_seq: sql<string>`(select coalesce(max(seq), 0) from messages where session_id = ${session.id})`,
-        state: state,
+        state,
       })
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    if (row.seq > this.deps.retention) {
-      await tx
-        .deleteFrom('session_checkpoints')
-        .where('session_id', '=', session.id)
-        .where('name', 'is', null)
-        .where('seq', '<=', row.seq - this.deps.retention)
-        .execute();
-    }
-    const announced: AgentryEvent[] = [
-      ...events,
-      { type: 'session.checkpoint', data: { sessionId: session.id, checkpointId: row.id, step: row.step } },
-    ];
-    await publishSessionEvents(this.deps.bus, tx, { session, events: announced });
-    return toCheckpointView(row);
+      .returning('id');
+    const announced: AgentryEvent[] = [...events, { type: 'session.checkpoint', data: { sessionId: session.id, checkpointId: id, step } }];
+    await publishSessionEvents(this.deps.bus, tx, {
+      session,
+      events: announced,
+      after: [
+        ['pruned', pruned],
+        ['checkpoint', checkpoint],
+      ],
+    });
+    return id;
   }
 
   /** Takes a checkpoint on request, optionally named (named ones outlive retention). */
@@ -89,7 +96,9 @@ export class SessionCheckpoints {
         .forUpdate()
         .executeTakeFirst();
       if (!row) throw new AppError('SESSION_NOT_FOUND');
-      return this.record(tx, { session: row, reason: 'manual', name });
+      const checkpointId = await this.record(tx, { session: row, reason: 'manual', name });
+      const checkpoint = await tx.selectFrom('session_checkpoints').selectAll().where('id', '=', checkpointId).executeTakeFirstOrThrow();
+      return toCheckpointView(checkpoint);
     });
   }
 

@@ -1,5 +1,5 @@
 import type { Executor } from '../database/index.ts';
-import type { AgentryEvent, EventBus } from '../events/index.ts';
+import type { AgentryEvent, ChangeExpressions, EventBus } from '../events/index.ts';
 
 /** The topic a session's events go out on; its owner may subscribe. */
 export const sessionTopic = (sessionId: string) => `session:${sessionId}`;
@@ -11,8 +11,9 @@ export const sessionTopic = (sessionId: string) => `session:${sessionId}`;
 export async function publishSessionEvents(
   bus: EventBus,
   tx: Executor,
-  options: { session: { id: string; user_id: string }; events: readonly AgentryEvent[] },
+  options: { session: { id: string; user_id: string }; events: readonly AgentryEvent[]; after?: ChangeExpressions },
 ): Promise<void> {
-  const { session, events } = options;
-  await bus.publish(tx, ...events.map((event) => ({ userId: session.user_id, topic: sessionTopic(session.id), event })));
+  const { session, events, after } = options;
+  const published = events.map((event) => ({ userId: session.user_id, topic: sessionTopic(session.id), event }));
+  await bus.publishWith(tx, published, after ? { after } : {});
 }

@@ -1,10 +1,41 @@
-import { sql, type UpdateObject } from 'kysely';
+import { sql, type QueryCreator, type UpdateObject } from 'kysely';
 import type { DatabaseSchema, Executor, SessionStatus } from '../database/index.ts';
 import { AppError, type ReportedError } from '../errors.ts';
 import type { AgentryEvent, EventBus } from '../events/index.ts';
 import type { SessionCheckpoints } from './session-checkpoints.ts';
 import { publishSessionEvents } from './session-events.ts';
+import type { SessionRow } from './session-row.ts';
 import { systemEdge, type SystemCause } from './session-status.ts';
+
+/** The session row as a step's update left it, with the status it had before. */
+export type UpdatedSession = SessionRow & { previous_status: SessionStatus };
+
+/** What countStep did: the session as updated, and whether the step completed it. */
+export interface CountedStep {
+  session: UpdatedSession;
+  justCompleted: boolean;
+}
+
+/**
+ * Renews a turn's lease in the statement that makes a session write (see TurnLeases.fence): one
+ * round trip for both, the session row locked first. Throws LeaseLost when the lease is another's.
+ */
+export interface LeaseFence {
+  renewWith(tx: Executor, update: (db: QueryCreator<DatabaseSchema>) => SessionUpdateQuery): Promise<UpdatedSession | undefined>;
+}
+
+/** The session update a fence wraps. */
+export type SessionUpdateQuery = ReturnType<typeof sessionUpdate>;
+
+/** A step's update of its session: its counts, and whether it completes the session. */
+export interface StepUpdate {
+  sessionId: string;
+  counts: StepCounts;
+  complete?: boolean;
+  requireRunning?: boolean;
+  /** The turn's lease, renewed in the same statement. */
+  fence?: LeaseFence | undefined;
+}
 
 /** What one step of a turn adds to its session's counters. */
 export interface StepCounts {
@@ -34,52 +65,65 @@ export class SessionProgress {
    * (Tool results are recorded whatever the status: the calls ran.) With `complete`, the step is
    * the session's last: the agent finished the template's steps.
    */
-  async recordStep(
-    tx: Executor,
-    options: {
-      sessionId: string;
-      step: number;
-      counts: StepCounts;
-      checkpoint?: boolean;
-      complete?: boolean;
-      requireRunning?: boolean;
-      events?: AgentryEvent[];
-    },
-  ): Promise<void> {
-    const { sessionId, step, counts } = options;
+  async recordStep(tx: Executor, options: StepUpdate & { step: number; checkpoint?: boolean; events?: AgentryEvent[] }): Promise<void> {
+    const counted = await this.countStep(tx, options);
+    await this.announceStep(tx, { ...options, counted });
+  }
+
+  /**
+   * The first half of recordStep, the first write of a step's transaction: the step's counts
+   * added to the session row (locked first, the order of every session write), and with `fence`
+   * the turn's lease renewed in the same statement, refused with LeaseLost (nothing written) once
+   * the lease is another's. Returns the session as updated, for announceStep.
+   */
+  async countStep(tx: Executor, options: StepUpdate): Promise<CountedStep> {
+    const { sessionId, counts, fence } = options;
     const completes = options.complete === true;
     // Only a session still on the edge completes; one the user paused or ended keeps its status.
     const finished = systemEdge('steps-finished');
     const onEdge = sql`agent_sessions.status in (${sql.join(finished.from)})`;
-    const row = await updateSession(tx, {
+    const set: UpdateObject<DatabaseSchema, 'agent_sessions'> = {
+      message_count: sql`message_count + ${counts.messages}`,
+      tool_call_count: sql`tool_call_count + ${counts.toolCalls}`,
+      error_count: sql`error_count + ${counts.errors}`,
+      input_tokens: sql`input_tokens + ${counts.inputTokens}`,
+      output_tokens: sql`output_tokens + ${counts.outputTokens}`,
+      cost_usd: sql`cost_usd + ${counts.costUsd}`,
+      ...(counts.costEstimated ? { cost_estimated: true } : {}),
+      ...(completes
+        ? {
+            status: sql`case when ${onEdge} then ${finished.to} else agent_sessions.status end`,
+            completed_at: sql`case when ${onEdge} then now() else completed_at end`,
+          }
+        : {}),
+    };
+    const update = {
       sessionId,
-      set: {
-        message_count: sql`message_count + ${counts.messages}`,
-        tool_call_count: sql`tool_call_count + ${counts.toolCalls}`,
-        error_count: sql`error_count + ${counts.errors}`,
-        input_tokens: sql`input_tokens + ${counts.inputTokens}`,
-        output_tokens: sql`output_tokens + ${counts.outputTokens}`,
-        cost_usd: sql`cost_usd + ${counts.costUsd}`,
-        ...(counts.costEstimated ? { cost_estimated: true } : {}),
-        ...(completes
-          ? {
-              status: sql`case when ${onEdge} then ${finished.to} else agent_sessions.status end`,
-              completed_at: sql`case when ${onEdge} then now() else completed_at end`,
-            }
-          : {}),
-      },
-      onlyFrom: options.requireRunning === false ? undefined : ['running'],
-    });
+      set,
+      onlyFrom: options.requireRunning === false ? undefined : (['running'] as SessionStatus[]),
+    };
+    const row = fence ? await fence.renewWith(tx, (db) => sessionUpdate(db, update)) : await sessionUpdate(tx, update).executeTakeFirst();
     if (!row) throw new AppError('SESSION_NOT_RUNNING', 'The session stopped running during the turn.');
+    return { session: row, justCompleted: completes && finished.from.includes(row.previous_status) };
+  }
+
+  /**
+   * The second half of recordStep, the last write of a step's transaction: the checkpoint (unless
+   * `checkpoint` is false) and the step's events, with the status change a completing step made.
+   */
+  async announceStep(tx: Executor, options: { counted: CountedStep; step: number; checkpoint?: boolean; events?: AgentryEvent[] }) {
+    const { counted, step } = options;
+    const { session, justCompleted } = counted;
     const events = [...(options.events ?? [])];
-    const justCompleted = completes && finished.from.includes(row.previous_status);
-    if (justCompleted)
+    if (justCompleted) {
+      const { to } = systemEdge('steps-finished');
       events.push({
         type: 'session.status_changed',
-        data: { sessionId, from: row.previous_status, to: finished.to, reason: "the agent finished the template's steps" },
+        data: { sessionId: session.id, from: session.previous_status, to, reason: "the agent finished the template's steps" },
       });
-    if (options.checkpoint === false) await publishSessionEvents(this.deps.bus, tx, { session: row, events });
-    else await this.deps.checkpoints.record(tx, { session: row, reason: justCompleted ? 'status' : 'step', step, events });
+    }
+    if (options.checkpoint === false) await publishSessionEvents(this.deps.bus, tx, { session, events });
+    else await this.deps.checkpoints.record(tx, { session, reason: justCompleted ? 'status' : 'step', step, events });
   }
 
   /**
@@ -133,14 +177,14 @@ export class SessionProgress {
 
 /**
  * Updates the session row (bumping its version and activity), only from the statuses `onlyFrom`
- * lists when given, returning it with the status it had (or undefined when no row qualified).
+ * lists when given, returning it with the status it had (or no row when none qualified).
  */
-async function updateSession(
-  tx: Executor,
+function sessionUpdate(
+  db: QueryCreator<DatabaseSchema>,
   options: { sessionId: string; set: UpdateObject<DatabaseSchema, 'agent_sessions'>; onlyFrom?: SessionStatus[] | undefined },
 ) {
   const { sessionId, set, onlyFrom } = options;
-  let update = tx
+  let update = db
     .with('previous', (db) =>
       db.selectFrom('agent_sessions').select('status as previous_status').where('id', '=', sessionId).forNoKeyUpdate(),
     )
@@ -149,5 +193,10 @@ async function updateSession(
     .set({ ...set, version: sql`version + 1`, last_active_at: sql`now()` })
     .where('agent_sessions.id', '=', sessionId);
   if (onlyFrom) update = update.where('previous.previous_status', 'in', onlyFrom);
-  return update.returningAll('agent_sessions').returning('previous.previous_status').executeTakeFirst();
+  return update.returningAll('agent_sessions').returning('previous.previous_status');
+}
+
+/** Updates the session row (see sessionUpdate), in one statement. */
+async function updateSession(tx: Executor, options: Parameters<typeof sessionUpdate>[1]) {
+  return sessionUpdate(tx, options).executeTakeFirst();
 }

@@ -1,12 +1,13 @@
-import { toJsonText, type Executor, type PostgresDatabase } from '../database/index.ts';
+import type { QueryCreator } from 'kysely';
+import { toJsonText, type DatabaseSchema, type Executor, type PostgresDatabase } from '../database/index.ts';
 import type { ReportedError } from '../errors.ts';
 import type { AgentryEvent, EventBus } from '../events/index.ts';
 import { messageTokenCount } from '../providers/index.ts';
 import { redactArguments } from '../redaction/index.ts';
-import { publishSessionEvents } from './session-events.ts';
+import { sessionTopic } from './session-events.ts';
 import type { SessionProgress, StepCounts } from './session-progress.ts';
 import type { ToolLedger, LedgerEntry, ToolOutcome } from './tool-ledger.ts';
-import type { TurnLeases } from './turn-leases.ts';
+import { LeaseLost, type TurnLeases } from './turn-leases.ts';
 import type { HeldTurn } from './turn-store.ts';
 import { toMessageView, type MessageView, type RecordedToolCall } from './turn-transcript.ts';
 
@@ -43,6 +44,16 @@ export interface UnrecordedModelCall {
   costEstimated?: boolean | undefined;
 }
 
+/** One model call as its record says: what it cost whether or not it succeeded. */
+export interface ModelCallRecord {
+  step: number;
+  usage: ModelUsage;
+  cost: number | null;
+  costEstimated?: boolean | undefined;
+  latencyMs: number;
+  error: ReportedError | null;
+}
+
 /** A tool call of a step with what it returned. */
 export type CallResult = { entry: LedgerEntry } & ToolOutcome;
 
@@ -68,9 +79,10 @@ export class StepRecords {
   constructor(private readonly deps: StepRecordsDeps) {}
 
   /**
-   * The model's answer in one transaction: the assistant message, its model-call record, its tool
-   * calls in the ledger (`pending`) and the session's counters; when it calls no tools, the step's
-   * checkpoint. `idempotent` says, per tool name, whether a call may run again after a crash.
+   * The model's answer in one transaction: the session's counters (with the lease renewed in the
+   * same statement), then the assistant message with its model-call record and its tool calls in
+   * the ledger (`pending`) in one statement, then the step's events (and, when it calls no tools,
+   * its checkpoint). `idempotent` says, per tool name, whether a call may run again after a crash.
    */
   async recordAnswer(
     turn: HeldTurn,
@@ -78,9 +90,35 @@ export class StepRecords {
   ): Promise<MessageView> {
     const { session, turnId, conversationId } = turn;
     const { step, answer } = options;
+    const { inputTokens, outputTokens } = answer.usage;
+    const entries = answer.calls.map((call, callIndex) => ({
+      sessionId: session.id,
+      turnId,
+      userId: session.user_id,
+      step,
+      callIndex,
+      callId: call.callId,
+      tool: call.tool,
+      input: call.input,
+      idempotent: options.idempotent(call.tool),
+    }));
     return this.deps.database.transaction(async (tx) => {
-      await this.deps.leases.renew(tx, turnId, turn.token);
-      const assistant = await tx
+      const counted = await this.deps.progress.countStep(tx, {
+        sessionId: session.id,
+        counts: { ...noStepCounts, messages: 1, inputTokens, outputTokens, costUsd: answer.cost ?? 0, costEstimated: answer.costEstimated },
+        fence: this.deps.leases.fence(turnId, turn.token),
+      });
+      const withCall = tx.with('model_call', (db) =>
+        db.insertInto('model_calls').values(this.modelCallRow(turn, { ...answer, step, error: null })),
+      );
+      // The same statement's parts: the CTEs add nothing to what the message insert may refer to.
+      const writes =
+        entries.length === 0
+          ? withCall
+          : (withCall.with('ledger', (db) =>
+              this.deps.ledger.insert(db as unknown as QueryCreator<DatabaseSchema>, entries),
+            ) as unknown as typeof withCall);
+      const assistant = await writes
         .insertInto('messages')
         .values({
           conversation_id: conversationId,
@@ -94,8 +132,8 @@ export class StepRecords {
           // Serialised here: the driver would send a JS array as a PostgreSQL array, not JSON.
           tool_calls: toJsonText(answer.calls),
           model: session.model,
-          input_tokens: answer.usage.inputTokens,
-          output_tokens: answer.usage.outputTokens,
+          input_tokens: inputTokens,
+          output_tokens: outputTokens,
           cost_usd: answer.cost,
           cost_estimated: answer.costEstimated,
           latency_ms: answer.latencyMs,
@@ -103,26 +141,9 @@ export class StepRecords {
         })
         .returningAll()
         .executeTakeFirstOrThrow();
-      await this.recordModelCall(turn, { ...answer, step, error: null }, tx);
-      await this.deps.ledger.record(
-        tx,
-        answer.calls.map((call, callIndex) => ({
-          sessionId: session.id,
-          turnId,
-          userId: session.user_id,
-          step,
-          callIndex,
-          callId: call.callId,
-          tool: call.tool,
-          input: call.input,
-          idempotent: options.idempotent(call.tool),
-        })),
-      );
-      const { inputTokens, outputTokens } = answer.usage;
-      await this.deps.progress.recordStep(tx, {
-        sessionId: session.id,
+      await this.deps.progress.announceStep(tx, {
+        counted,
         step,
-        counts: { ...noStepCounts, messages: 1, inputTokens, outputTokens, costUsd: answer.cost ?? 0, costEstimated: answer.costEstimated },
         checkpoint: answer.calls.length === 0,
         events: [
           { type: 'message.completed', data: { sessionId: session.id, messageId: assistant.id, role: 'assistant', text: answer.text } },
@@ -137,14 +158,20 @@ export class StepRecords {
     return this.deps.ledger.forStep(turn.turnId, step);
   }
 
-  /** Marks the call `started`, with its `tool.started` event: from here its effect may have happened. */
+  /**
+   * Marks the call `started`, with its `tool.started` event, in one statement that renews the
+   * lease: from here its effect may have happened.
+   */
   async beginCall(turn: HeldTurn, entry: LedgerEntry): Promise<void> {
-    await this.deps.database.transaction(async (tx) => {
-      await this.deps.leases.renew(tx, turn.turnId, turn.token);
-      await this.deps.ledger.begin(tx, entry);
-      const event: AgentryEvent = { type: 'tool.started', data: { ...toolLabel(turn, entry), arguments: redactArguments(entry.input) } };
-      await publishSessionEvents(this.deps.bus, tx, { session: turn.session, events: [event] });
+    const event: AgentryEvent = { type: 'tool.started', data: { ...toolLabel(turn, entry), arguments: redactArguments(entry.input) } };
+    const { session } = turn;
+    const begun = await this.deps.bus.publishAlone([{ userId: session.user_id, topic: sessionTopic(session.id), event }], {
+      after: this.deps.ledger.beginning(entry, turn.token, this.deps.leases),
     });
+    if (!begun)
+      throw new LeaseLost(
+        `The call ${entry.idempotency_key} was taken up by another execution, or its turn is no longer held by ${turn.token}.`,
+      );
   }
 
   /** Records the call's result in the ledger, before the step's results are (see ToolLedger.complete). */
@@ -161,8 +188,18 @@ export class StepRecords {
     const { session, turnId, conversationId } = turn;
     const { step, results } = options;
     await this.deps.database.transaction(async (tx) => {
-      await this.deps.leases.renew(tx, turnId, turn.token);
-      if (results.length === 0) return; // calls recorded by an older version, without a ledger
+      if (results.length === 0) {
+        await this.deps.leases.renew(tx, turnId, turn.token);
+        return; // calls recorded by an older version, without a ledger
+      }
+      const errors = results.filter((r) => r.isError).length;
+      const counted = await this.deps.progress.countStep(tx, {
+        sessionId: session.id,
+        counts: { ...noStepCounts, messages: results.length, toolCalls: results.length, errors },
+        requireRunning: false,
+        complete: options.complete,
+        fence: this.deps.leases.fence(turnId, turn.token),
+      });
       await tx
         .insertInto('messages')
         .values(
@@ -186,16 +223,7 @@ export class StepRecords {
           ? { type: 'tool.failed', data: { ...toolLabel(turn, entry), durationMs, error: value as ReportedError } }
           : { type: 'tool.completed', data: { ...toolLabel(turn, entry), durationMs, result: value } },
       );
-      const errors = results.filter((r) => r.isError).length;
-      const counts = { ...noStepCounts, messages: results.length, toolCalls: results.length, errors };
-      await this.deps.progress.recordStep(tx, {
-        sessionId: session.id,
-        step,
-        counts,
-        requireRunning: false,
-        complete: options.complete,
-        events,
-      });
+      await this.deps.progress.announceStep(tx, { counted, step, events });
     });
   }
 
@@ -203,35 +231,25 @@ export class StepRecords {
    * Records one model call: what it cost whether or not it succeeded. In `executor` when it goes
    * with other writes (a step, a turn's end), else on its own (a shutdown leaves the turn to resume).
    */
-  async recordModelCall(
-    turn: HeldTurn,
-    call: {
-      step: number;
-      usage: ModelUsage;
-      cost: number | null;
-      costEstimated?: boolean | undefined;
-      latencyMs: number;
-      error: ReportedError | null;
-    },
-    executor: Executor = this.deps.database.db,
-  ): Promise<void> {
+  async recordModelCall(turn: HeldTurn, call: ModelCallRecord, executor: Executor = this.deps.database.db): Promise<void> {
+    await executor.insertInto('model_calls').values(this.modelCallRow(turn, call)).execute();
+  }
+
+  private modelCallRow(turn: HeldTurn, call: ModelCallRecord) {
     const { session } = turn;
-    await executor
-      .insertInto('model_calls')
-      .values({
-        user_id: session.user_id,
-        session_id: session.id,
-        turn_id: turn.turnId,
-        step: call.step,
-        model: session.model,
-        input_tokens: call.usage.inputTokens,
-        output_tokens: call.usage.outputTokens,
-        cost_usd: call.cost,
-        cost_estimated: call.costEstimated ?? false,
-        latency_ms: call.latencyMs,
-        error: call.error,
-      })
-      .execute();
+    return {
+      user_id: session.user_id,
+      session_id: session.id,
+      turn_id: turn.turnId,
+      step: call.step,
+      model: session.model,
+      input_tokens: call.usage.inputTokens,
+      output_tokens: call.usage.outputTokens,
+      cost_usd: call.cost,
+      cost_estimated: call.costEstimated ?? false,
+      latency_ms: call.latencyMs,
+      error: call.error,
+    };
   }
 
   /** What a cancelled model call had streamed, kept as its step's assistant message. */

@@ -1,6 +1,7 @@
-import { sql, type Selectable } from 'kysely';
-import { toJsonText, type Executor, type PostgresDatabase, type ToolCallsTable } from '../database/index.ts';
+import { sql, type QueryCreator, type Selectable } from 'kysely';
+import { toJsonText, type DatabaseSchema, type Executor, type PostgresDatabase, type ToolCallsTable } from '../database/index.ts';
 import type { ReportedError } from '../errors.ts';
+import type { ChangeExpressions } from '../events/index.ts';
 import { LeaseLost, type TurnLeases } from './turn-leases.ts';
 
 export type LedgerEntry = Selectable<ToolCallsTable>;
@@ -42,24 +43,25 @@ export class ToolLedger {
 
   async record(tx: Executor, entries: readonly NewLedgerEntry[]): Promise<LedgerEntry[]> {
     if (entries.length === 0) return [];
-    return tx
-      .insertInto('tool_calls')
-      .values(
-        entries.map((e) => ({
-          idempotency_key: idempotencyKey(e),
-          session_id: e.sessionId,
-          turn_id: e.turnId,
-          user_id: e.userId,
-          step: e.step,
-          call_index: e.callIndex,
-          call_id: e.callId,
-          tool: e.tool,
-          input: toJsonText(e.input ?? null),
-          idempotent: e.idempotent,
-        })),
-      )
-      .returningAll()
-      .execute();
+    return this.insert(tx, entries).returningAll().execute();
+  }
+
+  /** The insert `record` makes, to run as part of a larger statement (a step's answer). */
+  insert(db: QueryCreator<DatabaseSchema>, entries: readonly NewLedgerEntry[]) {
+    return db.insertInto('tool_calls').values(
+      entries.map((e) => ({
+        idempotency_key: idempotencyKey(e),
+        session_id: e.sessionId,
+        turn_id: e.turnId,
+        user_id: e.userId,
+        step: e.step,
+        call_index: e.callIndex,
+        call_id: e.callId,
+        tool: e.tool,
+        input: toJsonText(e.input ?? null),
+        idempotent: e.idempotent,
+      })),
+    );
   }
 
   async forStep(turnId: string, step: number): Promise<LedgerEntry[]> {
@@ -73,19 +75,21 @@ export class ToolLedger {
   }
 
   /**
-   * Marks the call as begun, in `tx`, which renewed the turn's lease first (holding the turn's
-   * row until it commits). Only from the status it was read in: of two executions racing for one
-   * call, the second finds it changed and stops.
+   * Marks the call as begun, as the change of a statement that also records its event (see
+   * StepRecords.beginCall): the turn's lease renewed first (the session's row, then the turn's),
+   * if `token` still holds the turn, then the call, only from the status it was read in: of two
+   * executions racing for one call, the second finds it changed and stops.
    */
-  async begin(tx: Executor, entry: LedgerEntry): Promise<void> {
-    const row = await tx
-      .updateTable('tool_calls')
-      .set({ status: 'started', attempts: sql<number>`attempts + 1` })
-      .where('id', '=', entry.id)
-      .where('status', '=', entry.status)
-      .returning('id')
-      .executeTakeFirst();
-    if (!row) throw new LeaseLost(`The call ${entry.idempotency_key} was taken up by another execution.`);
+  beginning(entry: LedgerEntry, token: string, leases: TurnLeases): ChangeExpressions {
+    return [
+      ...leases.renewalExpressions(entry.turn_id, token),
+      [
+        'call',
+        sql`update tool_calls set status = 'started', attempts = attempts + 1
+            where id = ${entry.id} and status = ${entry.status} and exists (select 1 from lease)
+            returning id`,
+      ],
+    ];
   }
 
   /**

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { sql, type Selectable } from 'kysely';
-import type { Executor, PostgresDatabase, SessionStatus, TurnsTable } from '../database/index.ts';
+import { sql, type QueryCreator, type Selectable } from 'kysely';
+import type { DatabaseSchema, Executor, PostgresDatabase, SessionStatus, TurnsTable } from '../database/index.ts';
+import type { ChangeExpressions } from '../events/index.ts';
+import type { LeaseFence, UpdatedSession } from './session-progress.ts';
 
 export type TurnRow = Selectable<TurnsTable>;
 
@@ -40,7 +42,17 @@ export class TurnLeases {
    * step never deadlocks with a status change or a delete.
    */
   async renew(executor: Executor, turnId: string, token: string): Promise<{ cancelRequested: boolean; sessionStatus: SessionStatus }> {
-    const row = await executor
+    const row = await this.renewal(executor, turnId, token).executeTakeFirst();
+    if (!row) throw new LeaseLost(`The turn ${turnId} is no longer held by ${token}.`);
+    return { cancelRequested: row.cancel_requested, sessionStatus: row.status };
+  }
+
+  /**
+   * The statement `renew` runs, to run as part of a larger one (a write it fences): the session
+   * row locked first, then the turn's lease renewed; no row when the lease is another's.
+   */
+  renewal(db: QueryCreator<DatabaseSchema>, turnId: string, token: string) {
+    return db
       .with('session', (db) =>
         db
           .selectFrom('agent_sessions')
@@ -55,10 +67,57 @@ export class TurnLeases {
       .where('turns.id', '=', turnId)
       .where('turns.lease_owner', '=', token)
       .where('turns.status', '=', 'running')
-      .returning(['turns.cancel_requested', 'session.status'])
-      .executeTakeFirst();
-    if (!row) throw new LeaseLost(`The turn ${turnId} is no longer held by ${token}.`);
-    return { cancelRequested: row.cancel_requested, sessionStatus: row.status };
+      .returning(['turns.id', 'turns.cancel_requested', 'session.status']);
+  }
+
+  /**
+   * The renewal as the first parts of a statement that publishes what it fences (see
+   * ChangeExpressions): `session` locks the session row, then `lease` renews the turn's lease and
+   * returns a row only if the lease is still this token's.
+   */
+  renewalExpressions(turnId: string, token: string): ChangeExpressions {
+    return [
+      [
+        'session',
+        sql`select id, status from agent_sessions where id = (select session_id from turns where id = ${turnId}) for no key update`,
+      ],
+      [
+        'lease',
+        sql`update turns set lease_expires_at = ${this.expiry()} from session
+            where session.id = turns.session_id and turns.id = ${turnId} and turns.lease_owner = ${token} and turns.status = 'running'
+            returning turns.id`,
+      ],
+    ];
+  }
+
+  /**
+   * A fence for one session write of the turn (see SessionProgress.countStep): the session update
+   * runs as the statement's first part, locking the session row, and the lease is renewed on the
+   * turn's row after it, in the same statement. Refused with LeaseLost when the lease is another's
+   * (the caller's transaction rolls back, the session update with it); undefined when the lease is
+   * held but the update wrote no row (the session is not in a status it may be written from).
+   */
+  fence(turnId: string, token: string): LeaseFence {
+    return {
+      renewWith: async (tx, update) => {
+        const row = await tx
+          .with('session', (db) => update(db))
+          .updateTable('turns')
+          .from('session')
+          .set({ lease_expires_at: this.expiry() })
+          .whereRef('session.id', '=', 'turns.session_id')
+          .where('turns.id', '=', turnId)
+          .where('turns.lease_owner', '=', token)
+          .where('turns.status', '=', 'running')
+          .returningAll('session')
+          .executeTakeFirst();
+        if (row) return row as UpdatedSession;
+        const turn = await tx.selectFrom('turns').select(['lease_owner', 'status']).where('id', '=', turnId).executeTakeFirst();
+        if (turn?.lease_owner !== token || turn.status !== 'running')
+          throw new LeaseLost(`The turn ${turnId} is no longer held by ${token}.`);
+        return undefined;
+      },
+    };
   }
 
   /**

@@ -1,11 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { PostgresDatabase, SessionStatus } from '../database/index.ts';
 import { AppError, type ReportedError } from '../errors.ts';
 import type { AgentryEvent, EventBus } from '../events/index.ts';
 import { messageTokenCount } from '../providers/index.ts';
-import { publishSessionEvents } from './session-events.ts';
+import { publishSessionEvents, sessionTopic } from './session-events.ts';
 import type { SessionProgress } from './session-progress.ts';
-import { lockSession, type SessionRow } from './session-row.ts';
+import type { SessionRow } from './session-row.ts';
 import { ApprovalRules } from './approval-rules.ts';
 import { noStepCounts, StepRecords, type UnrecordedModelCall } from './step-records.ts';
 import { ToolApprovals } from './tool-approvals.ts';
@@ -78,24 +79,25 @@ export class TurnStore {
     session: SessionRow;
     conversationId: string;
     content: string;
-  }): Promise<{ turn: TurnRow; token: string; messageId: string }> {
+  }): Promise<{ turn: Pick<TurnRow, 'id' | 'conversation_id'>; token: string; messageId: string }> {
     const { userId, session, conversationId, content } = options;
     const token = this.leases.newToken();
+    const turn = { id: randomUUID(), conversation_id: conversationId };
     try {
       return await this.deps.database.transaction(async (tx) => {
-        const turn = await tx
-          .insertInto('turns')
-          .values({
-            session_id: session.id,
-            conversation_id: conversationId,
-            user_id: userId,
-            status: 'running',
-            lease_owner: token,
-            lease_expires_at: this.leases.expiry(),
-          })
-          .returningAll()
-          .executeTakeFirstOrThrow();
+        // The turn and its message in one statement.
         const message = await tx
+          .with('turn', (db) =>
+            db.insertInto('turns').values({
+              id: turn.id,
+              session_id: session.id,
+              conversation_id: conversationId,
+              user_id: userId,
+              status: 'running',
+              lease_owner: token,
+              lease_expires_at: this.leases.expiry(),
+            }),
+          )
           .insertInto('messages')
           .values({
             conversation_id: conversationId,
@@ -182,11 +184,12 @@ export class TurnStore {
     const { status, error, interrupted } = options;
     let message = options.last;
     await this.deps.database.transaction(async (tx) => {
-      // The session row first (the order of every session write), then the lease: an execution
-      // that lost it records nothing.
-      await lockSession(tx, session.id);
+      // The session row first (the order of every session write), then the lease, in one
+      // statement: an execution that lost it records nothing.
       const ended = await tx
+        .with('session', (db) => db.selectFrom('agent_sessions').select('id').where('id', '=', session.id).forNoKeyUpdate())
         .updateTable('turns')
+        .from('session')
         .set({
           status,
           error: error ?? null,
@@ -195,9 +198,10 @@ export class TurnStore {
           lease_owner: null,
           lease_expires_at: null,
         })
-        .where('id', '=', turnId)
-        .where('lease_owner', '=', turn.token)
-        .returning('id')
+        .whereRef('turns.session_id', '=', 'session.id')
+        .where('turns.id', '=', turnId)
+        .where('turns.lease_owner', '=', turn.token)
+        .returning('turns.id')
         .executeTakeFirst();
       if (!ended) return;
       const events: AgentryEvent[] = [];
@@ -226,8 +230,9 @@ export class TurnStore {
     return message;
   }
 
-  /** Publishes an event that reports progress rather than a change (a delta): in a transaction of its own. */
+  /** Publishes an event that reports progress rather than a change (a delta): in a statement of its own. */
   async announce(turn: Pick<HeldTurn, 'session'>, event: AgentryEvent): Promise<void> {
-    await this.deps.database.transaction((tx) => publishSessionEvents(this.deps.bus, tx, { session: turn.session, events: [event] }));
+    const { session } = turn;
+    await this.deps.bus.publishAlone([{ userId: session.user_id, topic: sessionTopic(session.id), event }]);
   }
 }

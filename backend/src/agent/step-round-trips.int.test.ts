@@ -1,0 +1,64 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeChatCompletions, type FakeChatCompletions } from '../../test/fake-chat-completions.ts';
+import { countQueries, type CountedQuery } from '../../test/query-counter.ts';
+import { bearer, createTestApp, type TestApp } from '../../test/test-app.ts';
+import { drivers } from '../../test/test-database.ts';
+
+/**
+ * What a turn costs in round trips to the database, each statement counted (BEGIN and COMMIT
+ * too): a step's writes are folded into few statements, and a change that adds one fails here.
+ * The difference between a turn of four tool calls and one of a single call is three steps that
+ * each call a tool, so the figure per step holds whatever the turn's start and end cost.
+ */
+describe.each(drivers)('round trips of a turn on %s', (driver) => {
+  // A step that calls one tool: the lease at the boundary, the history, the answer (with its
+  // model call and ledger entry), the step's calls read back, the call's begin and result, and
+  // the tool results with the checkpoint: 14 (it was 30 before the writes were folded).
+  const perToolStep = 15;
+  // One user message, a step with one tool call, a step that answers, the turn's end: 36 (66 on
+  // PGlite and 73 on PostgreSQL before).
+  const perTurn = 37;
+  let t: TestApp;
+  let fake: FakeChatCompletions;
+  let counter: ReturnType<typeof countQueries>;
+  beforeAll(async () => {
+    fake = await startFakeChatCompletions();
+    t = await createTestApp(driver, {
+      MODEL_ENDPOINTS: `fake=${fake.url}`,
+      CUSTOM_TOOLS: 'backend/test/fixtures/effect-counter-tool.ts',
+      SESSION_MAX_STEPS: '10',
+    });
+    counter = countQueries();
+  });
+  afterAll(async () => {
+    counter.restore();
+    await t.close();
+    await fake.close();
+  });
+
+  const call = (method: 'POST', url: string, payload: unknown) =>
+    t.app.inject({ method, url, headers: bearer(t.userToken), payload: payload as object });
+
+  /** The statements of one turn whose model calls `tools` tools, one per step, then answers in one piece. */
+  async function turnOf(tools: number): Promise<CountedQuery[]> {
+    const agent = (await call('POST', '/v1/agents', { name: 'Counted', model: 'fake:counted' })).json().agent;
+    const session = (await call('POST', '/v1/sessions', { agentId: agent.id })).json().session;
+    for (let i = 1; i <= tools; i++)
+      fake.replies.push({ kind: 'tool-call', name: 'apply_effect', arguments: { label: `call ${i}` }, id: `call_${i}` });
+    fake.replies.push({ kind: 'text', text: 'Done.' });
+    counter.start();
+    const response = await call('POST', `/v1/conversations/${session.conversationId}/messages?wait=true`, { content: 'Go.' });
+    const statements = counter.stop();
+    expect(response.json().turn.status).toBe('completed');
+    return statements;
+  }
+
+  const listing = (statements: CountedQuery[]) => statements.map((s) => s.text.replace(/\s+/g, ' ').slice(0, 120)).join('\n');
+
+  it('records a step that calls a tool in a bounded number of statements', async () => {
+    const one = await turnOf(1);
+    const four = await turnOf(4);
+    expect(one.length, listing(one)).toBeLessThanOrEqual(perTurn);
+    expect((four.length - one.length) / 3, listing(four)).toBeLessThanOrEqual(perToolStep);
+  });
+});
