@@ -1,4 +1,4 @@
-export { AgentService, type AgentView, type AgentInput } from './agent-service.ts';
+export { AgentService, type AgentView, type AgentInput, type AgentApprovalRule } from './agent-service.ts';
 export { agentSlugPattern, agentSlugMaxLength } from './agent-slug.ts';
 export { SessionService, type NewSession, type SessionListQuery } from './session-service.ts';
 export { sessionTopic } from './session-events.ts';
