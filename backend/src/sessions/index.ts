@@ -16,5 +16,12 @@ export { type ModelCallSpan, type ToolCallSpan, type TurnTimeline } from './turn
 export { type EndStatus, type ToolDecision } from './unattended-turns.ts';
 export { LeaseLost, type TurnRow } from './turn-leases.ts';
 export { type LedgerEntry, type ToolOutcome } from './tool-ledger.ts';
-export { ToolApprovals, approvalsTopic, type ApprovalRow, type ApprovalVerdict } from './tool-approvals.ts';
+export {
+  ToolApprovals,
+  approvalsTopic,
+  type ApprovalRow,
+  type ApprovalVerdict,
+  type ApprovalWait,
+  type ApprovalWaitListener,
+} from './tool-approvals.ts';
 export { ApprovalRules, type ApprovalRuleView } from './approval-rules.ts';
