@@ -28,7 +28,7 @@ import { AgentService, removeFinishedSessions, SessionService } from './sessions
 import { completeSessionToolName, loadLibrary, PromptEngine, TemplateMatcher, TemplateService, TemplateStore } from './templates/index.ts';
 import type { AppServices } from './server/index.ts';
 import { toolSet } from './tools/index.ts';
-import { createTriggerSystem, type TriggerWorker } from './triggers/index.ts';
+import { approvalWaitNotifier, createTriggerSystem, NotificationService, type TriggerWorker } from './triggers/index.ts';
 
 export const version: string = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
   .version;
@@ -138,6 +138,8 @@ export async function createRuntime(
   const customTools = await loadCustomTools(config.sessions.customTools, ['knowledge_search', completeSessionToolName]);
   const checkModel = (id: string) => void languageModels.resolve(id);
   const agents = new AgentService({ database, checkModel, checkTemplate: async (userId, id) => void (await templates.get(userId, id)) });
+  // Made before the sessions: an unattended run waiting for approval notifies its user.
+  const notifications = new NotificationService({ database, bus: events.bus });
   const sessions = new SessionService({
     database,
     bus: events.bus,
@@ -149,6 +151,7 @@ export async function createRuntime(
     checkpointRetention: config.sessions.checkpointRetention,
     customTools: [...customTools.keys()],
     leases: { instanceId: `${os.hostname()}:${process.pid}`, ttlMs: config.sessions.leaseTtlMs },
+    onApprovalWait: approvalWaitNotifier(notifications),
   });
   events.topics.register('session', async (userId, topics) => {
     const owned = await sessions.ownedAmong(
@@ -185,6 +188,7 @@ export async function createRuntime(
     }),
   });
   const triggerSystem = createTriggerSystem({
+    notifications,
     database,
     bus: events.bus,
     users,

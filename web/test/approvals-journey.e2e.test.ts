@@ -47,6 +47,15 @@ describe('the console: approving tool calls', { timeout: 90_000 }, () => {
     await event.waitFor({ timeout: 20_000 });
     await expect.poll(() => page.locator('.approval-badge .count').getAttribute('data-count')).toBe('1');
     expect(await sessionStatus(page)).toBe('running');
+    // The chat says what the turn waits for, also when the page is opened anew meanwhile.
+    const turnState = page.locator('.turn-state');
+    await expect.poll(() => turnState.textContent()).toBe('The agent waits for your approval of a tool call.');
+    await page.reload();
+    await event.waitFor();
+    await expect.poll(() => turnState.textContent()).toBe('The agent waits for your approval of a tool call.');
+    // A message meanwhile would be refused (APPROVAL_PENDING): the composer does not offer to send one.
+    await page.getByLabel('Message', { exact: true }).fill('Are you done?');
+    expect(await page.getByRole('button', { name: 'Send' }).isDisabled()).toBe(true);
     await event.getByRole('button', { name: 'Approve', exact: true }).click();
 
     // Then the invitation: its recipients shown, its subject edited before it goes.

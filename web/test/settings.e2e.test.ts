@@ -169,6 +169,12 @@ describe('the settings page: profile, tokens, agents and templates', () => {
     await model.selectOption('__other__');
     await form.getByLabel('Model id').fill('gpt-4o');
     await form.getByLabel('Tools').fill('knowledge_search');
+    // The agent's approval rules: Slack's tools wait for the user; deleting anything is never offered.
+    await form.getByRole('button', { name: 'Add rule' }).click();
+    await form.getByLabel('Rule 1 tool').fill('slack__*');
+    await form.getByRole('button', { name: 'Add rule' }).click();
+    await form.getByLabel('Rule 2 tool').fill('*__delete_*');
+    await form.getByLabel('Rule 2 decision').selectOption('deny');
     await form.getByRole('button', { name: 'Create agent' }).click();
     await expect.poll(() => form.getByRole('alert').textContent()).toMatch(/model.*provider:model/);
 
@@ -178,10 +184,9 @@ describe('the settings page: profile, tokens, agents and templates', () => {
     await item.waitFor();
     const list = async () =>
       (
-        await h.call<{ agents: Array<{ name: string; model: string | null; tools: string[] | null; instructions: string }> }>(
-          'GET',
-          '/v1/agents',
-        )
+        await h.call<{
+          agents: Array<{ name: string; model: string | null; tools: string[] | null; instructions: string; approvalRules: unknown }>;
+        }>('GET', '/v1/agents')
       ).body.agents;
     expect(await list()).toContainEqual(
       expect.objectContaining({
@@ -189,8 +194,13 @@ describe('the settings page: profile, tokens, agents and templates', () => {
         model: 'local:offline',
         tools: ['knowledge_search'],
         instructions: 'Answer from the knowledge base.',
+        approvalRules: [
+          { tool: 'slack__*', decision: 'ask' },
+          { tool: '*__delete_*', decision: 'deny' },
+        ],
       }),
     );
+    await expect.poll(() => item.textContent()).toContain('Approval rules: slack__* ask, *__delete_* deny');
 
     await item.getByRole('button', { name: 'Delete Researcher' }).click();
     await expect.poll(() => item.count()).toBe(0);

@@ -1,6 +1,6 @@
-import type { PostgresDatabase } from '../database/index.ts';
-import type { AgentsTable } from '../database/index.ts';
+import { toJsonText, type AgentsTable, type PostgresDatabase } from '../database/index.ts';
 import { AppError } from '../errors.ts';
+import type { ApprovalDecision } from '../tools/index.ts';
 import type { Selectable } from 'kysely';
 import { freeAgentSlug, slugFromName } from './agent-slug.ts';
 
@@ -17,9 +17,17 @@ export interface AgentView {
   templateId: string | null;
   /** Null: every tool the session is offered. */
   tools: string[] | null;
+  /** The agent's level of the approval policy: below the administrator's, above the user's. */
+  approvalRules: AgentApprovalRule[];
   isDefault: boolean;
   createdAt: string;
   updatedAt: string;
+}
+
+/** One of an agent's approval rules: a tool name or `*` pattern, and what its calls get. */
+export interface AgentApprovalRule {
+  tool: string;
+  decision: ApprovalDecision;
 }
 
 export interface AgentInput {
@@ -30,6 +38,11 @@ export interface AgentInput {
   model?: string | null | undefined;
   templateId?: string | null | undefined;
   tools?: string[] | null | undefined;
+  /**
+   * On create, absent: none. On update, absent: unchanged, so a client that does not know the
+   * field never drops a `deny` the agent's owner set.
+   */
+  approvalRules?: AgentApprovalRule[] | undefined;
 }
 
 export interface AgentServiceDeps {
@@ -49,6 +62,7 @@ function toView(row: AgentRow): AgentView {
     model: row.model,
     templateId: row.template_id,
     tools: row.tools,
+    approvalRules: row.approval_rules.map((rule) => ({ tool: rule.tool, decision: rule.decision })),
     isDefault: row.is_default,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
@@ -56,8 +70,8 @@ function toView(row: AgentRow): AgentView {
 }
 
 /**
- * A user's agents: a name, instructions, a model, an optional template and an optional tool
- * allow-list. Every user has a default agent, made on first use, which follows the configured
+ * A user's agents: a name, instructions, a model, an optional template, an optional tool
+ * allow-list and their approval rules. Every user has a default agent, made on first use, which follows the configured
  * default model.
  */
 export class AgentService {
@@ -131,6 +145,7 @@ export class AgentService {
           model: input.model ?? null,
           template_id: input.templateId ?? null,
           tools: input.tools ?? null,
+          approval_rules: toJsonText(input.approvalRules ?? []),
         })
         .returningAll()
         .executeTakeFirstOrThrow(),
@@ -151,6 +166,7 @@ export class AgentService {
           model: input.model ?? null,
           template_id: input.templateId ?? null,
           tools: input.tools ?? null,
+          ...(input.approvalRules ? { approval_rules: toJsonText(input.approvalRules) } : {}),
           updated_at: new Date(),
         })
         .where('id', '=', id)

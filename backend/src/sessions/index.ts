@@ -1,4 +1,4 @@
-export { AgentService, type AgentView, type AgentInput } from './agent-service.ts';
+export { AgentService, type AgentView, type AgentInput, type AgentApprovalRule } from './agent-service.ts';
 export { agentSlugPattern, agentSlugMaxLength } from './agent-slug.ts';
 export { SessionService, type NewSession, type SessionListQuery } from './session-service.ts';
 export { sessionTopic } from './session-events.ts';
@@ -16,5 +16,12 @@ export { type ModelCallSpan, type ToolCallSpan, type TurnTimeline } from './turn
 export { type EndStatus, type ToolDecision } from './unattended-turns.ts';
 export { LeaseLost, type TurnRow } from './turn-leases.ts';
 export { type LedgerEntry, type ToolOutcome } from './tool-ledger.ts';
-export { ToolApprovals, approvalsTopic, type ApprovalRow, type ApprovalVerdict } from './tool-approvals.ts';
+export {
+  ToolApprovals,
+  approvalsTopic,
+  type ApprovalRow,
+  type ApprovalVerdict,
+  type ApprovalWait,
+  type ApprovalWaitListener,
+} from './tool-approvals.ts';
 export { ApprovalRules, type ApprovalRuleView } from './approval-rules.ts';

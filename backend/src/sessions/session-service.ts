@@ -13,6 +13,7 @@ import { findSession } from './session-row.ts';
 import { SessionSetup } from './session-setup.ts';
 import { assertTransition } from './session-status.ts';
 import { toSessionView, type SessionView } from './session-view.ts';
+import type { ApprovalWaitListener } from './tool-approvals.ts';
 import { TurnLeases } from './turn-leases.ts';
 import { TurnStore } from './turn-store.ts';
 import { endUnattendedTurn } from './unattended-turns.ts';
@@ -61,6 +62,8 @@ export interface SessionServiceDeps {
   customTools: readonly string[];
   /** Turn leases: `instanceId` names this instance in them; `ttlMs` is how long one lasts unrenewed. */
   leases: { instanceId: string; ttlMs: number };
+  /** Told when an unattended session's turn starts waiting for approvals, in that transaction (see ToolApprovals.wait). */
+  onApprovalWait?: ApprovalWaitListener | undefined;
 }
 
 /**

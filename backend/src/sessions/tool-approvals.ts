@@ -23,10 +23,26 @@ export type ApprovalVerdict =
 /** What the model reads as the result of a call that did not run. */
 const notRunCodes = { denied: 'TOOL_DENIED', expired: 'APPROVAL_EXPIRED', dropped: 'APPROVAL_DROPPED' } as const;
 
+/** A turn of an unattended session that now waits for the user's approval of `tools`. */
+export interface ApprovalWait {
+  sessionId: string;
+  userId: string;
+  turnId: string;
+  tools: string[];
+}
+
+/**
+ * Told when a turn of an unattended session (one a trigger started, with no one watching) starts
+ * waiting for approvals, inside the transaction that makes it wait: whatever it writes (the user's
+ * notification) exists exactly when the wait does. The triggers area supplies it.
+ */
+export type ApprovalWaitListener = (tx: Executor, wait: ApprovalWait) => Promise<void>;
+
 export interface ToolApprovalsDeps {
   database: PostgresDatabase;
   bus: EventBus;
   leases: TurnLeases;
+  onApprovalWait?: ApprovalWaitListener | undefined;
 }
 
 /**
@@ -100,7 +116,8 @@ export class ToolApprovals {
   /**
    * The turn waits for its calls' decisions, holding nothing: `waiting`. Unless every call was
    * decided meanwhile (`decided`: the execution goes on), or the session stopped running
-   * (`stopped`: the turn ends). Fenced by the lease.
+   * (`stopped`: the turn ends). Fenced by the lease. An unattended session's wait is told to
+   * `onApprovalWait` in the same transaction.
    */
   async wait(turn: HeldTurn): Promise<'waiting' | 'decided' | 'stopped'> {
     return this.deps.database.transaction(async (tx) => {
@@ -112,6 +129,22 @@ export class ToolApprovals {
         .set({ status: 'awaiting_approval', lease_owner: null, lease_expires_at: null })
         .where('id', '=', turn.turnId)
         .execute();
+      const { session } = turn;
+      if (session.unattended && this.deps.onApprovalWait) {
+        const asked = await tx
+          .selectFrom('tool_approvals')
+          .select('tool')
+          .where('turn_id', '=', turn.turnId)
+          .where('status', '=', 'pending')
+          .orderBy('created_at')
+          .execute();
+        await this.deps.onApprovalWait(tx, {
+          sessionId: session.id,
+          userId: session.user_id,
+          turnId: turn.turnId,
+          tools: asked.map((a) => a.tool),
+        });
+      }
       return 'waiting';
     });
   }

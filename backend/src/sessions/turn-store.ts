@@ -9,7 +9,7 @@ import type { SessionProgress } from './session-progress.ts';
 import type { SessionRow } from './session-row.ts';
 import { ApprovalRules } from './approval-rules.ts';
 import { noStepCounts, StepRecords, type UnrecordedModelCall } from './step-records.ts';
-import { ToolApprovals } from './tool-approvals.ts';
+import { ToolApprovals, type ApprovalWaitListener } from './tool-approvals.ts';
 import { ToolLedger } from './tool-ledger.ts';
 import { TurnLeases, type TurnRow } from './turn-leases.ts';
 import { TurnTranscript, type MessageView } from './turn-transcript.ts';
@@ -31,6 +31,8 @@ export interface TurnStoreDeps {
   /** Names this instance in lease tokens. */
   instanceId: string;
   leaseTtlMs: number;
+  /** Told when an unattended session's turn starts waiting for approvals (see ToolApprovals.wait). */
+  onApprovalWait?: ApprovalWaitListener | undefined;
 }
 
 /**

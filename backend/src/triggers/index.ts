@@ -1,6 +1,7 @@
 export { createTriggerSystem, type TriggerSystem, type TriggerSystemDeps } from './trigger-system.ts';
 export { TriggerService, type TriggerView, type RunView } from './trigger-service.ts';
 export { TriggerWorker } from './trigger-worker.ts';
+export { approvalWaitNotifier } from './approval-wait-notifier.ts';
 export {
   NotificationService,
   notificationsTopic,

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Executor, PostgresDatabase } from '../database/index.ts';
 import { AppError } from '../errors.ts';
 import type { EventBus } from '../events/index.ts';
@@ -95,6 +96,9 @@ export class NotificationService {
         title: input.title.slice(0, maxTitle),
         body: (input.body ?? '').slice(0, maxBody),
         data,
+        // Not now(), the transaction's start: two notifications of one change (a run failed, then
+        // its trigger paused) keep the order they were made in, newest first.
+        created_at: sql<Date>`clock_timestamp()`,
       })
       .returningAll()
       .executeTakeFirst();

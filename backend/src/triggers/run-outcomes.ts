@@ -50,7 +50,7 @@ export class RunOutcomes {
       .select(['f.id', 'f.user_id', 'f.session_id', 't.status', 't.error'])
       .where('f.status', '=', 'started')
       .where('f.outcome', 'is', null)
-      .where('t.status', 'not in', ['running', 'suspended'])
+      .where('t.status', 'not in', ['running', 'suspended', 'awaiting_approval'])
       .limit(100)
       .execute();
     let recorded = 0;

@@ -32,6 +32,8 @@ export interface TriggerSystemDeps {
   reach: (point: 'firing-claimed') => void;
   /** The clock schedules are read against (tests inject one). */
   now?: (() => number) | undefined;
+  /** Shared with what notifies outside the area (an unattended run waiting for approval); made here when absent. */
+  notifications?: NotificationService | undefined;
   /** Starts runs; the session launcher unless a test counts them. */
   launcher?: RunLauncher | undefined;
   onError: (error: unknown, context: string) => void;
@@ -52,7 +54,7 @@ const lateAfterMs = 60_000;
 export function createTriggerSystem(deps: TriggerSystemDeps): TriggerSystem {
   const now = deps.now ?? Date.now;
   const { database, bus, settings, onError } = deps;
-  const notifications = new NotificationService({ database, bus });
+  const notifications = deps.notifications ?? new NotificationService({ database, bus });
   const launcher = deps.launcher ?? sessionRunLauncher(deps);
   const secrets = new WebhookSecrets({ vault: deps.vault, graceMs: settings.secretGraceMs });
   const outcomes = new RunOutcomes({ database, notifications, launcher, onError });

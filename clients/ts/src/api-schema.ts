@@ -294,6 +294,11 @@ export interface paths {
           content: {
             'application/json': {
               agents: {
+                approvalRules: {
+                  /** @enum {string} */
+                  decision: 'allow' | 'ask' | 'deny';
+                  tool: string;
+                }[];
                 createdAt: string;
                 /** Format: uuid */
                 id: string;
@@ -323,6 +328,12 @@ export interface paths {
       requestBody: {
         content: {
           'application/json': {
+            /** @description The agent's approval rules: allow, ask or deny for the tools a name or pattern matches (the most specific wins). They override the tools' defaults, never an administrator's deny or locked ask. On change, absent: kept */
+            approvalRules?: {
+              /** @enum {string} */
+              decision: 'allow' | 'ask' | 'deny';
+              tool: string;
+            }[];
             instructions?: string;
             /** @description provider:model; null or absent follows the configured default */
             model?: string | null;
@@ -345,6 +356,11 @@ export interface paths {
           content: {
             'application/json': {
               agent: {
+                approvalRules: {
+                  /** @enum {string} */
+                  decision: 'allow' | 'ask' | 'deny';
+                  tool: string;
+                }[];
                 createdAt: string;
                 /** Format: uuid */
                 id: string;
@@ -395,6 +411,11 @@ export interface paths {
           content: {
             'application/json': {
               agent: {
+                approvalRules: {
+                  /** @enum {string} */
+                  decision: 'allow' | 'ask' | 'deny';
+                  tool: string;
+                }[];
                 createdAt: string;
                 /** Format: uuid */
                 id: string;
@@ -425,6 +446,12 @@ export interface paths {
       requestBody: {
         content: {
           'application/json': {
+            /** @description The agent's approval rules: allow, ask or deny for the tools a name or pattern matches (the most specific wins). They override the tools' defaults, never an administrator's deny or locked ask. On change, absent: kept */
+            approvalRules?: {
+              /** @enum {string} */
+              decision: 'allow' | 'ask' | 'deny';
+              tool: string;
+            }[];
             instructions?: string;
             /** @description provider:model; null or absent follows the configured default */
             model?: string | null;
@@ -447,6 +474,11 @@ export interface paths {
           content: {
             'application/json': {
               agent: {
+                approvalRules: {
+                  /** @enum {string} */
+                  decision: 'allow' | 'ask' | 'deny';
+                  tool: string;
+                }[];
                 createdAt: string;
                 /** Format: uuid */
                 id: string;

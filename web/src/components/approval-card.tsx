@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.ts';
 import type { Approval } from '../api-shapes.ts';
 import { formatJson } from '../format.ts';
@@ -175,11 +175,25 @@ export function ApprovalCard({ approval, integration, onDecided }: { approval: A
  * The session's calls awaiting approval, read again whenever `version` changes (the chat bumps it
  * on the session's approval events: it owns the session's stream, and where it starts).
  */
-export function ApprovalCards({ sessionId, version, names }: { sessionId: string; version: number; names?: (provider: string) => string }) {
+export function ApprovalCards({
+  sessionId,
+  version,
+  names,
+  onPending,
+}: {
+  sessionId: string;
+  version: number;
+  names?: (provider: string) => string;
+  /** Told how many calls wait, each time the list is read: the chat's status line says so. */
+  onPending?: (count: number) => void;
+}) {
   const pending = useResource(
     (signal) => api('GET', '/v1/approvals', { query: { sessionId }, signal }).then((r) => r.approvals),
     [sessionId, version],
   );
+  useEffect(() => {
+    if (pending.data) onPending?.(pending.data.length);
+  }, [pending.data]);
   if (!pending.data?.length) return <ErrorNote error={pending.error} />;
   return (
     <section class="stack" aria-label="Awaiting your approval">

@@ -82,6 +82,8 @@ export function SessionChat({
   const [since, setSince] = useState<number | undefined | 'pending'>('pending');
   const [syncError, setSyncError] = useState<unknown>();
   const [approvals, setApprovals] = useState(0);
+  // Calls of this session awaiting the user's approval: its turn waits for them, not for the agent.
+  const [waiting, setWaiting] = useState(0);
   const title = session.data ? sessionTitle(session.data, names) : 'Chat';
   useTitle(title);
 
@@ -92,7 +94,9 @@ export function SessionChat({
     if (!loaded || since !== 'pending') return;
     const controller = new AbortController();
     const messages = transcript.data ?? [];
-    setTurn((current) => ({ ...current, running: session.data?.activeTurn?.status === 'running' }));
+    // A turn awaiting approval is under way too: it goes on once its calls are decided.
+    const active = session.data?.activeTurn?.status;
+    setTurn((current) => ({ ...current, running: active === 'running' || active === 'awaiting_approval' }));
     syncPoint(sessionId, messages, controller.signal).then(setSince, (error: unknown) => {
       if (controller.signal.aborted) return;
       setSyncError(error);
@@ -203,13 +207,20 @@ export function SessionChat({
         <ResolvePanel sessionId={sessionId} lastError={current.lastError} onResolved={() => session.reload()} />
       )}
       {transcript.data && <ChatTranscript messages={transcript.data} turn={turn} />}
-      <ApprovalCards sessionId={sessionId} version={approvals} names={(provider) => providerName(integrations.data, provider)} />
+      <ApprovalCards
+        sessionId={sessionId}
+        version={approvals}
+        names={(provider) => providerName(integrations.data, provider)}
+        onPending={setWaiting}
+      />
       <p class="turn-state muted" role="status" aria-live="polite">
-        {turn.running
-          ? 'The agent is working…'
-          : turn.ended
-            ? `The last turn ended: ${turn.ended.error?.message ?? turn.ended.status.replace('_', ' ')}.`
-            : ''}
+        {waiting > 0 && current.status === 'running'
+          ? `The agent waits for your approval of ${waiting === 1 ? 'a tool call' : `${waiting} tool calls`}.`
+          : turn.running
+            ? 'The agent is working…'
+            : turn.ended
+              ? `The last turn ended: ${turn.ended.error?.message ?? turn.ended.status.replace('_', ' ')}.`
+              : ''}
       </p>
       {current.status === 'paused' && <p class="muted">The session is paused. Resume it to continue.</p>}
       {(current.status === 'completed' || current.status === 'failed') && (

@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { api } from '../api.ts';
 import type { Agent } from '../api-shapes.ts';
 import { useAction, useResource } from '../hooks.ts';
+import { AgentApprovalRules, type AgentApprovalRule } from './agent-approval-rules.tsx';
 import { ModelPicker } from './model-picker.tsx';
 import { ActionButton, Empty, ErrorNote, Loading } from './ui.tsx';
 
@@ -39,6 +40,9 @@ export function SettingsAgents() {
                   </h3>
                   <p class="muted">
                     Model: {agent.model ?? 'the server default'} · Tools: {agent.tools ? agent.tools.join(', ') || 'none' : 'all offered'}
+                    {agent.approvalRules.length > 0
+                      ? ` · Approval rules: ${agent.approvalRules.map((r) => `${r.tool} ${r.decision}`).join(', ')}`
+                      : null}
                   </p>
                 </div>
                 <div class="row">
@@ -94,6 +98,7 @@ function AgentForm({ agent, onSaved, onCancel }: { agent?: Agent; onSaved: (agen
   const [instructions, setInstructions] = useState(agent?.instructions ?? '');
   const [model, setModel] = useState(agent?.model ?? '');
   const [tools, setTools] = useState(agent?.tools?.join(', ') ?? '');
+  const [approvalRules, setApprovalRules] = useState<AgentApprovalRule[]>(agent?.approvalRules ?? []);
   const { busy, error, run } = useAction();
 
   const save = async (event: Event) => {
@@ -104,6 +109,7 @@ function AgentForm({ agent, onSaved, onCancel }: { agent?: Agent; onSaved: (agen
       model: model.trim() || null,
       templateId: agent?.templateId ?? null,
       tools: tools.trim() ? toolList(tools) : null,
+      approvalRules,
     };
     await run(async () => {
       const answer = agent
@@ -146,6 +152,7 @@ function AgentForm({ agent, onSaved, onCancel }: { agent?: Agent; onSaved: (agen
           tool. Leave empty to allow every tool.
         </p>
       </div>
+      <AgentApprovalRules id={id} rules={approvalRules} onChange={setApprovalRules} />
       <div class="row">
         <button type="submit" class="primary" disabled={busy || name.trim() === ''}>
           {busy ? 'Saving…' : agent ? 'Save agent' : 'Create agent'}

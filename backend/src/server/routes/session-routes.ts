@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { agentSlugMaxLength, agentSlugPattern, sessionStatuses, type AgentService, type SessionService } from '../../sessions/index.ts';
+import { approvalPatternMaxLength, isApprovalPattern } from '../../tools/index.ts';
 import { principalOf } from '../auth.ts';
 import { idParams } from './schemas.ts';
 
@@ -12,6 +13,25 @@ const toolName = z
   .regex(
     /^[A-Za-z0-9_-]{1,64}$|^[a-z][a-z0-9-]{0,39}__([A-Za-z0-9_-]{1,64}|\*)$|^\*__\*$/,
     'must be a tool name, provider__* (every tool of a provider) or *__* (every integration tool)',
+  );
+/** At most this many rules per agent: a policy, not a list of every tool. */
+const maxAgentApprovalRules = 100;
+const approvalDecision = z.enum(['allow', 'ask', 'deny']);
+const agentApprovalRules = z
+  .array(
+    z.strictObject({
+      tool: z
+        .string()
+        .max(approvalPatternMaxLength)
+        .refine(isApprovalPattern, 'must be a tool name or a pattern with *, e.g. gmail__send_*, slack__* or *__delete_*'),
+      decision: approvalDecision,
+    }),
+  )
+  .max(maxAgentApprovalRules)
+  .refine((rules) => new Set(rules.map((r) => r.tool)).size === rules.length, 'each tool or pattern may have one rule')
+  .describe(
+    "The agent's approval rules: allow, ask or deny for the tools a name or pattern matches (the most specific wins). " +
+      "They override the tools' defaults, never an administrator's deny or locked ask. On change, absent: kept",
   );
 const agentBody = z.strictObject({
   name: z.string().trim().min(1).max(200),
@@ -30,6 +50,7 @@ const agentBody = z.strictObject({
     .nullable()
     .optional()
     .describe('An allow-list of tool names; null or absent allows every tool the session is offered'),
+  approvalRules: agentApprovalRules.optional(),
 });
 const agentSchema = z.object({
   id: z.uuid(),
@@ -39,6 +60,7 @@ const agentSchema = z.object({
   model: z.string().nullable(),
   templateId: z.string().nullable(),
   tools: z.array(z.string()).nullable(),
+  approvalRules: z.array(z.object({ tool: z.string(), decision: approvalDecision })),
   isDefault: z.boolean(),
   createdAt: z.string(),
   updatedAt: z.string(),
