@@ -188,6 +188,7 @@ export async function createRuntime(
     templates,
     runner,
     vault,
+    integrationTools,
     settings: config.triggers,
     instanceId: `${os.hostname()}:${process.pid}`,
     reach: faultInjector(config.sessions.killAt),

@@ -105,6 +105,8 @@ export class TriggerService {
           name: definition.name,
           version: sql<number>`version + 1`,
           next_fire_at: this.firstFireAt(definition, new Date(this.deps.now())),
+          // Another tool or answer shape lists other items: the next poll sets a new baseline.
+          ...(pollSource(definition) !== pollSource(current.definition as unknown as TriggerDefinition) ? { watermark: null } : {}),
           updated_at: sql`now()`,
         })
         .where('id', '=', id)
@@ -145,6 +147,8 @@ export class TriggerService {
         status: 'active',
         paused_reason: null,
         consecutive_failures: 0,
+        // A poll's failures in a row, too.
+        watermark: sql`case when watermark is null then null else watermark || '{"failures":0}'::jsonb end`,
         next_fire_at: this.firstFireAt(current.definition as unknown as TriggerDefinition, new Date(this.deps.now())),
         updated_at: sql`now()`,
       })
@@ -277,6 +281,12 @@ export class TriggerService {
       updatedAt: row.updated_at.toISOString(),
     };
   }
+}
+
+/** What decides which items a poll lists. */
+function pollSource(definition: TriggerDefinition): string {
+  const poll = definition.integration;
+  return poll ? JSON.stringify([poll.tool, poll.arguments, poll.itemsPath, poll.idPath]) : '';
 }
 
 function toRunView(row: {

@@ -7,6 +7,7 @@ import type { CredentialVault } from '../integrations/index.ts';
 import type { AgentService, SessionService } from '../sessions/index.ts';
 import type { TemplateService } from '../templates/index.ts';
 import { FiringStarter } from './firing-starter.ts';
+import { IntegrationPoller, type PollTools } from './integration-poller.ts';
 import { NotificationService } from './notification-service.ts';
 import { RunOutcomes } from './run-outcomes.ts';
 import { sessionRunLauncher, type RunLauncher } from './run-launcher.ts';
@@ -25,6 +26,8 @@ export interface TriggerSystemDeps {
   templates: TemplateService;
   runner: AgentRunner;
   vault: CredentialVault;
+  /** Connector tools called as a trigger's owner (integration-event polls). */
+  integrationTools: PollTools;
   settings: Config['triggers'];
   /** Names this instance in firing leases. */
   instanceId: string;
@@ -68,6 +71,7 @@ export function createTriggerSystem(deps: TriggerSystemDeps): TriggerSystem {
   });
   const worker = new TriggerWorker({
     sweep: new ScheduleSweep({ database, now, lateAfterMs }),
+    poller: new IntegrationPoller({ database, tools: deps.integrationTools, notifications, now, onError }),
     starter,
     outcomes,
     bus,
