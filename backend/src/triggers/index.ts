@@ -10,6 +10,7 @@ export {
 } from './notification-service.ts';
 export {
   triggerInputSchema,
+  scheduleSchema,
   triggerKinds,
   missedRunPolicies,
   overlapPolicies,

@@ -11,7 +11,8 @@ const variableName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be 
 /** Variables from a payload: template variable → `$.path.to[0].value`. */
 const mapping = z.record(variableName, payloadPathSchema).refine((m) => Object.keys(m).length <= 50, 'at most 50 mapped variables');
 
-const scheduleSchema = z.union([
+/** When a schedule fires: a cron expression or an interval, in a time zone. */
+export const scheduleSchema = z.union([
   z.strictObject({
     cron: z.string().trim().min(9).max(120).describe('Five fields (minute hour day month weekday), or six with seconds first'),
     timezone: z.string().max(64).optional().describe("An IANA time zone; the user's when absent"),

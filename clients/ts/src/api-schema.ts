@@ -4951,6 +4951,61 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/triggers/schedule-preview': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** A schedule's next five fire instants, before it is saved (in its time zone, else yours) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            schedule:
+              | {
+                  /** @description Five fields (minute hour day month weekday), or six with seconds first */
+                  cron: string;
+                  /** @description An IANA time zone; the user's when absent */
+                  timezone?: string;
+                }
+              | {
+                  everySeconds: number;
+                  timezone?: string;
+                };
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              timezone: string;
+              upcoming: string[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/turns/{id}/timeline': {
     parameters: {
       query?: never;
