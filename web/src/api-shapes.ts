@@ -36,3 +36,8 @@ export type DocumentStatus = KnowledgeDocument['status'];
 export type SearchResult = Answer<'POST', '/v1/knowledge/search'>['results'][number];
 
 export type ApiToken = Answer<'GET', '/v1/tokens'>['tokens'][number];
+
+export type Trigger = Answer<'GET', '/v1/triggers'>['triggers'][number];
+export type TriggerInput = Trigger['definition'];
+export type TriggerRun = Answer<'GET', '/v1/triggers/{id}/runs'>['runs'][number];
+export type Notification = Answer<'GET', '/v1/notifications'>['notifications'][number];
