@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Executor, PostgresDatabase } from '../database/index.ts';
 import { AppError } from '../errors.ts';
 import type { EventBus } from '../events/index.ts';
@@ -95,6 +96,8 @@ export class NotificationService {
         title: input.title.slice(0, maxTitle),
         body: (input.body ?? '').slice(0, maxBody),
         data,
+        // The time of the insert, not of its transaction: two told in one transaction list in order.
+        created_at: sql<Date>`clock_timestamp()`,
       })
       .returningAll()
       .executeTakeFirst();
