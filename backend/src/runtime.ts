@@ -189,6 +189,7 @@ export async function createRuntime(
     runner,
     vault,
     integrationTools,
+    publicUrl: config.publicUrl,
     settings: config.triggers,
     instanceId: `${os.hostname()}:${process.pid}`,
     reach: faultInjector(config.sessions.killAt),

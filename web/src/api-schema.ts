@@ -3913,6 +3913,36 @@ export interface paths {
                   agentId?: string;
                   /** @default 86400 */
                   catchUpWindowSeconds: number;
+                  /** @description Also tell the run's end through a connected integration (Slack or email) */
+                  deliver?:
+                    | {
+                        /** @description A channel id or #name */
+                        channel: string;
+                        /**
+                         * @description Which run ends are delivered
+                         * @default [
+                         *       "completed",
+                         *       "failed"
+                         *     ]
+                         */
+                        on: ('completed' | 'failed')[];
+                        /** @enum {string} */
+                        via: 'slack';
+                      }
+                    | {
+                        /**
+                         * @description Which run ends are delivered
+                         * @default [
+                         *       "completed",
+                         *       "failed"
+                         *     ]
+                         */
+                        on: ('completed' | 'failed')[];
+                        /** Format: email */
+                        to: string;
+                        /** @enum {string} */
+                        via: 'email';
+                      };
                   integration?: {
                     /** @default {} */
                     arguments: {
@@ -4016,6 +4046,36 @@ export interface paths {
             agentId?: string;
             /** @default 86400 */
             catchUpWindowSeconds?: number;
+            /** @description Also tell the run's end through a connected integration (Slack or email) */
+            deliver?:
+              | {
+                  /** @description A channel id or #name */
+                  channel: string;
+                  /**
+                   * @description Which run ends are delivered
+                   * @default [
+                   *       "completed",
+                   *       "failed"
+                   *     ]
+                   */
+                  on?: ('completed' | 'failed')[];
+                  /** @enum {string} */
+                  via: 'slack';
+                }
+              | {
+                  /**
+                   * @description Which run ends are delivered
+                   * @default [
+                   *       "completed",
+                   *       "failed"
+                   *     ]
+                   */
+                  on?: ('completed' | 'failed')[];
+                  /** Format: email */
+                  to: string;
+                  /** @enum {string} */
+                  via: 'email';
+                };
             integration?: {
               /** @default {} */
               arguments?: {
@@ -4101,6 +4161,36 @@ export interface paths {
                   agentId?: string;
                   /** @default 86400 */
                   catchUpWindowSeconds: number;
+                  /** @description Also tell the run's end through a connected integration (Slack or email) */
+                  deliver?:
+                    | {
+                        /** @description A channel id or #name */
+                        channel: string;
+                        /**
+                         * @description Which run ends are delivered
+                         * @default [
+                         *       "completed",
+                         *       "failed"
+                         *     ]
+                         */
+                        on: ('completed' | 'failed')[];
+                        /** @enum {string} */
+                        via: 'slack';
+                      }
+                    | {
+                        /**
+                         * @description Which run ends are delivered
+                         * @default [
+                         *       "completed",
+                         *       "failed"
+                         *     ]
+                         */
+                        on: ('completed' | 'failed')[];
+                        /** Format: email */
+                        to: string;
+                        /** @enum {string} */
+                        via: 'email';
+                      };
                   integration?: {
                     /** @default {} */
                     arguments: {
@@ -4228,6 +4318,36 @@ export interface paths {
                   agentId?: string;
                   /** @default 86400 */
                   catchUpWindowSeconds: number;
+                  /** @description Also tell the run's end through a connected integration (Slack or email) */
+                  deliver?:
+                    | {
+                        /** @description A channel id or #name */
+                        channel: string;
+                        /**
+                         * @description Which run ends are delivered
+                         * @default [
+                         *       "completed",
+                         *       "failed"
+                         *     ]
+                         */
+                        on: ('completed' | 'failed')[];
+                        /** @enum {string} */
+                        via: 'slack';
+                      }
+                    | {
+                        /**
+                         * @description Which run ends are delivered
+                         * @default [
+                         *       "completed",
+                         *       "failed"
+                         *     ]
+                         */
+                        on: ('completed' | 'failed')[];
+                        /** Format: email */
+                        to: string;
+                        /** @enum {string} */
+                        via: 'email';
+                      };
                   integration?: {
                     /** @default {} */
                     arguments: {
@@ -4332,6 +4452,36 @@ export interface paths {
             agentId?: string;
             /** @default 86400 */
             catchUpWindowSeconds?: number;
+            /** @description Also tell the run's end through a connected integration (Slack or email) */
+            deliver?:
+              | {
+                  /** @description A channel id or #name */
+                  channel: string;
+                  /**
+                   * @description Which run ends are delivered
+                   * @default [
+                   *       "completed",
+                   *       "failed"
+                   *     ]
+                   */
+                  on?: ('completed' | 'failed')[];
+                  /** @enum {string} */
+                  via: 'slack';
+                }
+              | {
+                  /**
+                   * @description Which run ends are delivered
+                   * @default [
+                   *       "completed",
+                   *       "failed"
+                   *     ]
+                   */
+                  on?: ('completed' | 'failed')[];
+                  /** Format: email */
+                  to: string;
+                  /** @enum {string} */
+                  via: 'email';
+                };
             integration?: {
               /** @default {} */
               arguments?: {
@@ -4416,6 +4566,36 @@ export interface paths {
                   agentId?: string;
                   /** @default 86400 */
                   catchUpWindowSeconds: number;
+                  /** @description Also tell the run's end through a connected integration (Slack or email) */
+                  deliver?:
+                    | {
+                        /** @description A channel id or #name */
+                        channel: string;
+                        /**
+                         * @description Which run ends are delivered
+                         * @default [
+                         *       "completed",
+                         *       "failed"
+                         *     ]
+                         */
+                        on: ('completed' | 'failed')[];
+                        /** @enum {string} */
+                        via: 'slack';
+                      }
+                    | {
+                        /**
+                         * @description Which run ends are delivered
+                         * @default [
+                         *       "completed",
+                         *       "failed"
+                         *     ]
+                         */
+                        on: ('completed' | 'failed')[];
+                        /** Format: email */
+                        to: string;
+                        /** @enum {string} */
+                        via: 'email';
+                      };
                   integration?: {
                     /** @default {} */
                     arguments: {
@@ -4625,6 +4805,36 @@ export interface paths {
                   agentId?: string;
                   /** @default 86400 */
                   catchUpWindowSeconds: number;
+                  /** @description Also tell the run's end through a connected integration (Slack or email) */
+                  deliver?:
+                    | {
+                        /** @description A channel id or #name */
+                        channel: string;
+                        /**
+                         * @description Which run ends are delivered
+                         * @default [
+                         *       "completed",
+                         *       "failed"
+                         *     ]
+                         */
+                        on: ('completed' | 'failed')[];
+                        /** @enum {string} */
+                        via: 'slack';
+                      }
+                    | {
+                        /**
+                         * @description Which run ends are delivered
+                         * @default [
+                         *       "completed",
+                         *       "failed"
+                         *     ]
+                         */
+                        on: ('completed' | 'failed')[];
+                        /** Format: email */
+                        to: string;
+                        /** @enum {string} */
+                        via: 'email';
+                      };
                   integration?: {
                     /** @default {} */
                     arguments: {
@@ -4754,6 +4964,36 @@ export interface paths {
                   agentId?: string;
                   /** @default 86400 */
                   catchUpWindowSeconds: number;
+                  /** @description Also tell the run's end through a connected integration (Slack or email) */
+                  deliver?:
+                    | {
+                        /** @description A channel id or #name */
+                        channel: string;
+                        /**
+                         * @description Which run ends are delivered
+                         * @default [
+                         *       "completed",
+                         *       "failed"
+                         *     ]
+                         */
+                        on: ('completed' | 'failed')[];
+                        /** @enum {string} */
+                        via: 'slack';
+                      }
+                    | {
+                        /**
+                         * @description Which run ends are delivered
+                         * @default [
+                         *       "completed",
+                         *       "failed"
+                         *     ]
+                         */
+                        on: ('completed' | 'failed')[];
+                        /** Format: email */
+                        to: string;
+                        /** @enum {string} */
+                        via: 'email';
+                      };
                   integration?: {
                     /** @default {} */
                     arguments: {

@@ -11,7 +11,9 @@ export type AuditAction =
   | 'integration.connected'
   | 'integration.disconnected'
   | 'integration.refreshed'
-  | 'credentials.rotated';
+  | 'credentials.rotated'
+  | 'trigger.delivered'
+  | 'trigger.delivery_failed';
 
 export interface AuditEntry {
   action: AuditAction;

@@ -9,6 +9,7 @@ import type { TemplateService } from '../templates/index.ts';
 import { FiringStarter } from './firing-starter.ts';
 import { IntegrationPoller, type PollTools } from './integration-poller.ts';
 import { NotificationService } from './notification-service.ts';
+import { RunDelivery } from './run-delivery.ts';
 import { RunOutcomes } from './run-outcomes.ts';
 import { sessionRunLauncher, type RunLauncher } from './run-launcher.ts';
 import { ScheduleSweep } from './schedule-sweep.ts';
@@ -28,6 +29,8 @@ export interface TriggerSystemDeps {
   vault: CredentialVault;
   /** Connector tools called as a trigger's owner (integration-event polls). */
   integrationTools: PollTools;
+  /** Where the console is: deliveries link to the run's session there. */
+  publicUrl?: string | undefined;
   settings: Config['triggers'];
   /** Names this instance in firing leases. */
   instanceId: string;
@@ -58,11 +61,13 @@ export function createTriggerSystem(deps: TriggerSystemDeps): TriggerSystem {
   const notifications = new NotificationService({ database, bus });
   const launcher = deps.launcher ?? sessionRunLauncher(deps);
   const secrets = new WebhookSecrets({ vault: deps.vault, graceMs: settings.secretGraceMs });
-  const outcomes = new RunOutcomes({ database, notifications, launcher, onError });
+  const delivery = new RunDelivery({ database, tools: deps.integrationTools, publicUrl: deps.publicUrl, onError });
+  const outcomes = new RunOutcomes({ database, notifications, launcher, delivery, onError });
   const starter = new FiringStarter({
     database,
     launcher,
     notifications,
+    delivery,
     instanceId: deps.instanceId,
     leaseTtlMs: settings.leaseTtlMs,
     maxInFlight: settings.maxInFlight,
