@@ -96,7 +96,7 @@ describe('the console: triggers and notifications', { timeout: 90_000 }, () => {
     expect(await history.locator('tbody td').nth(1).textContent()).toBe('webhook');
 
     await secret.getByRole('button', { name: 'I have copied it' }).click();
-    expect(await hook.getByRole('region', { name: 'Webhook secret' }).count()).toBe(0);
+    await expect.poll(() => hook.getByRole('region', { name: 'Webhook secret' }).count()).toBe(0);
     await page.reload();
     await card(page, 'Inbound hook').waitFor();
     expect(await page.getByLabel('Secret').count()).toBe(0);

@@ -50,6 +50,8 @@ export function TriggerForm({
   });
   const [poll, setPoll] = useState<PollValues>({ tool: 'gmail__list_unread', itemsPath: '$.messages', idPath: '$.id', everyMinutes: '5' });
   const [overlap, setOverlap] = useState<'skip' | 'queue_one' | 'allow'>('skip');
+  const [deliverVia, setDeliverVia] = useState<'' | 'slack' | 'email'>('');
+  const [deliverTo, setDeliverTo] = useState('');
   const { busy, error, run } = useAction();
 
   const pickTemplate = (id: string) => {
@@ -71,6 +73,8 @@ export function TriggerForm({
           templateId: template.id,
           variables: toVariables(template.variables, values),
           overlap,
+          ...(deliverVia === 'slack' ? { deliver: { via: 'slack' as const, channel: deliverTo.trim() } } : {}),
+          ...(deliverVia === 'email' ? { deliver: { via: 'email' as const, to: deliverTo.trim() } } : {}),
           ...(kind === 'schedule' ? { schedule: toSchedule(schedule) } : {}),
           ...(kind === 'webhook' ? { webhook: {} } : {}),
           ...(kind === 'integration'
@@ -164,6 +168,30 @@ export function TriggerForm({
           <option value="allow">Run it anyway</option>
         </select>
       </div>
+      <div class="field">
+        <label for="trigger-deliver">Also tell me when a run ends</label>
+        <select id="trigger-deliver" value={deliverVia} onChange={(e) => setDeliverVia(e.currentTarget.value as typeof deliverVia)}>
+          <option value="">Here only</option>
+          <option value="slack">In a Slack channel</option>
+          <option value="email">By email</option>
+        </select>
+        <span class="hint">Sent through your connected integration, with the run's answer and a link to its session.</span>
+      </div>
+      {deliverVia && (
+        <div class="field">
+          <label for="trigger-deliver-to">{deliverVia === 'slack' ? 'Channel' : 'Email address'}</label>
+          <input
+            id="trigger-deliver-to"
+            required
+            type="text"
+            inputMode={deliverVia === 'email' ? 'email' : 'text'}
+            autocomplete={deliverVia === 'email' ? 'email' : 'off'}
+            placeholder={deliverVia === 'slack' ? '#general' : 'you@example.com'}
+            value={deliverTo}
+            onInput={(e) => setDeliverTo(e.currentTarget.value)}
+          />
+        </div>
+      )}
       <ErrorNote error={error} />
       <div class="row">
         <button type="submit" class="primary" disabled={busy || !template}>
