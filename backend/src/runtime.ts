@@ -197,6 +197,8 @@ export async function createRuntime(
     templates,
     runner,
     vault,
+    integrationTools,
+    publicUrl: config.publicUrl,
     settings: config.triggers,
     instanceId: `${os.hostname()}:${process.pid}`,
     reach: faultInjector(config.sessions.killAt),

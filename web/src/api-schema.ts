@@ -4226,6 +4226,36 @@ export interface paths {
                   agentId?: string;
                   /** @default 86400 */
                   catchUpWindowSeconds: number;
+                  /** @description Also tell the run's end through a connected integration (Slack or email) */
+                  deliver?:
+                    | {
+                        /** @description A channel id or #name */
+                        channel: string;
+                        /**
+                         * @description Which run ends are delivered
+                         * @default [
+                         *       "completed",
+                         *       "failed"
+                         *     ]
+                         */
+                        on: ('completed' | 'failed')[];
+                        /** @enum {string} */
+                        via: 'slack';
+                      }
+                    | {
+                        /**
+                         * @description Which run ends are delivered
+                         * @default [
+                         *       "completed",
+                         *       "failed"
+                         *     ]
+                         */
+                        on: ('completed' | 'failed')[];
+                        /** Format: email */
+                        to: string;
+                        /** @enum {string} */
+                        via: 'email';
+                      };
                   integration?: {
                     /** @default {} */
                     arguments: {
@@ -4329,6 +4359,36 @@ export interface paths {
             agentId?: string;
             /** @default 86400 */
             catchUpWindowSeconds?: number;
+            /** @description Also tell the run's end through a connected integration (Slack or email) */
+            deliver?:
+              | {
+                  /** @description A channel id or #name */
+                  channel: string;
+                  /**
+                   * @description Which run ends are delivered
+                   * @default [
+                   *       "completed",
+                   *       "failed"
+                   *     ]
+                   */
+                  on?: ('completed' | 'failed')[];
+                  /** @enum {string} */
+                  via: 'slack';
+                }
+              | {
+                  /**
+                   * @description Which run ends are delivered
+                   * @default [
+                   *       "completed",
+                   *       "failed"
+                   *     ]
+                   */
+                  on?: ('completed' | 'failed')[];
+                  /** Format: email */
+                  to: string;
+                  /** @enum {string} */
+                  via: 'email';
+                };
             integration?: {
               /** @default {} */
               arguments?: {
@@ -4414,6 +4474,36 @@ export interface paths {
                   agentId?: string;
                   /** @default 86400 */
                   catchUpWindowSeconds: number;
+                  /** @description Also tell the run's end through a connected integration (Slack or email) */
+                  deliver?:
+                    | {
+                        /** @description A channel id or #name */
+                        channel: string;
+                        /**
+                         * @description Which run ends are delivered
+                         * @default [
+                         *       "completed",
+                         *       "failed"
+                         *     ]
+                         */
+                        on: ('completed' | 'failed')[];
+                        /** @enum {string} */
+                        via: 'slack';
+                      }
+                    | {
+                        /**
+                         * @description Which run ends are delivered
+                         * @default [
+                         *       "completed",
+                         *       "failed"
+                         *     ]
+                         */
+                        on: ('completed' | 'failed')[];
+                        /** Format: email */
+                        to: string;
+                        /** @enum {string} */
+                        via: 'email';
+                      };
                   integration?: {
                     /** @default {} */
                     arguments: {
@@ -4541,6 +4631,36 @@ export interface paths {
                   agentId?: string;
                   /** @default 86400 */
                   catchUpWindowSeconds: number;
+                  /** @description Also tell the run's end through a connected integration (Slack or email) */
+                  deliver?:
+                    | {
+                        /** @description A channel id or #name */
+                        channel: string;
+                        /**
+                         * @description Which run ends are delivered
+                         * @default [
+                         *       "completed",
+                         *       "failed"
+                         *     ]
+                         */
+                        on: ('completed' | 'failed')[];
+                        /** @enum {string} */
+                        via: 'slack';
+                      }
+                    | {
+                        /**
+                         * @description Which run ends are delivered
+                         * @default [
+                         *       "completed",
+                         *       "failed"
+                         *     ]
+                         */
+                        on: ('completed' | 'failed')[];
+                        /** Format: email */
+                        to: string;
+                        /** @enum {string} */
+                        via: 'email';
+                      };
                   integration?: {
                     /** @default {} */
                     arguments: {
@@ -4645,6 +4765,36 @@ export interface paths {
             agentId?: string;
             /** @default 86400 */
             catchUpWindowSeconds?: number;
+            /** @description Also tell the run's end through a connected integration (Slack or email) */
+            deliver?:
+              | {
+                  /** @description A channel id or #name */
+                  channel: string;
+                  /**
+                   * @description Which run ends are delivered
+                   * @default [
+                   *       "completed",
+                   *       "failed"
+                   *     ]
+                   */
+                  on?: ('completed' | 'failed')[];
+                  /** @enum {string} */
+                  via: 'slack';
+                }
+              | {
+                  /**
+                   * @description Which run ends are delivered
+                   * @default [
+                   *       "completed",
+                   *       "failed"
+                   *     ]
+                   */
+                  on?: ('completed' | 'failed')[];
+                  /** Format: email */
+                  to: string;
+                  /** @enum {string} */
+                  via: 'email';
+                };
             integration?: {
               /** @default {} */
               arguments?: {
@@ -4729,6 +4879,36 @@ export interface paths {
                   agentId?: string;
                   /** @default 86400 */
                   catchUpWindowSeconds: number;
+                  /** @description Also tell the run's end through a connected integration (Slack or email) */
+                  deliver?:
+                    | {
+                        /** @description A channel id or #name */
+                        channel: string;
+                        /**
+                         * @description Which run ends are delivered
+                         * @default [
+                         *       "completed",
+                         *       "failed"
+                         *     ]
+                         */
+                        on: ('completed' | 'failed')[];
+                        /** @enum {string} */
+                        via: 'slack';
+                      }
+                    | {
+                        /**
+                         * @description Which run ends are delivered
+                         * @default [
+                         *       "completed",
+                         *       "failed"
+                         *     ]
+                         */
+                        on: ('completed' | 'failed')[];
+                        /** Format: email */
+                        to: string;
+                        /** @enum {string} */
+                        via: 'email';
+                      };
                   integration?: {
                     /** @default {} */
                     arguments: {
@@ -4938,6 +5118,36 @@ export interface paths {
                   agentId?: string;
                   /** @default 86400 */
                   catchUpWindowSeconds: number;
+                  /** @description Also tell the run's end through a connected integration (Slack or email) */
+                  deliver?:
+                    | {
+                        /** @description A channel id or #name */
+                        channel: string;
+                        /**
+                         * @description Which run ends are delivered
+                         * @default [
+                         *       "completed",
+                         *       "failed"
+                         *     ]
+                         */
+                        on: ('completed' | 'failed')[];
+                        /** @enum {string} */
+                        via: 'slack';
+                      }
+                    | {
+                        /**
+                         * @description Which run ends are delivered
+                         * @default [
+                         *       "completed",
+                         *       "failed"
+                         *     ]
+                         */
+                        on: ('completed' | 'failed')[];
+                        /** Format: email */
+                        to: string;
+                        /** @enum {string} */
+                        via: 'email';
+                      };
                   integration?: {
                     /** @default {} */
                     arguments: {
@@ -5067,6 +5277,36 @@ export interface paths {
                   agentId?: string;
                   /** @default 86400 */
                   catchUpWindowSeconds: number;
+                  /** @description Also tell the run's end through a connected integration (Slack or email) */
+                  deliver?:
+                    | {
+                        /** @description A channel id or #name */
+                        channel: string;
+                        /**
+                         * @description Which run ends are delivered
+                         * @default [
+                         *       "completed",
+                         *       "failed"
+                         *     ]
+                         */
+                        on: ('completed' | 'failed')[];
+                        /** @enum {string} */
+                        via: 'slack';
+                      }
+                    | {
+                        /**
+                         * @description Which run ends are delivered
+                         * @default [
+                         *       "completed",
+                         *       "failed"
+                         *     ]
+                         */
+                        on: ('completed' | 'failed')[];
+                        /** Format: email */
+                        to: string;
+                        /** @enum {string} */
+                        via: 'email';
+                      };
                   integration?: {
                     /** @default {} */
                     arguments: {
@@ -5253,6 +5493,61 @@ export interface paths {
             'application/json': {
               previousValidUntil: string;
               secret: string;
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/triggers/schedule-preview': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** A schedule's next five fire instants, before it is saved (in its time zone, else yours) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            schedule:
+              | {
+                  /** @description Five fields (minute hour day month weekday), or six with seconds first */
+                  cron: string;
+                  /** @description An IANA time zone; the user's when absent */
+                  timezone?: string;
+                }
+              | {
+                  everySeconds: number;
+                  timezone?: string;
+                };
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              timezone: string;
+              upcoming: string[];
             };
           };
         };

@@ -39,3 +39,7 @@ export type ApiToken = Answer<'GET', '/v1/tokens'>['tokens'][number];
 
 export type Approval = Answer<'GET', '/v1/approvals'>['approvals'][number];
 export type ApprovalRule = Answer<'GET', '/v1/approval-rules'>['rules'][number];
+export type Trigger = Answer<'GET', '/v1/triggers'>['triggers'][number];
+export type TriggerInput = Trigger['definition'];
+export type TriggerRun = Answer<'GET', '/v1/triggers/{id}/runs'>['runs'][number];
+export type Notification = Answer<'GET', '/v1/notifications'>['notifications'][number];

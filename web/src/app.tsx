@@ -13,6 +13,7 @@ import { IntegrationsPage } from './pages/integrations-page.tsx';
 import { KnowledgePage } from './pages/knowledge-page.tsx';
 import { SessionsPage } from './pages/sessions-page.tsx';
 import { SignInPage } from './pages/sign-in-page.tsx';
+import { TriggersPage } from './pages/triggers-page.tsx';
 
 // Settings carries the YAML editor: loaded when first opened, not with the console.
 const SettingsPage = lazy(() => import('./pages/settings-page.tsx').then((module) => module.SettingsPage));
@@ -74,6 +75,7 @@ export function App() {
                 <Route path="/chat" component={ChatPage} />
                 <Route path="/chat/:sessionId" component={ChatPage} />
                 <Route path="/sessions" component={SessionsPage} />
+                <Route path="/triggers" component={TriggersPage} />
                 <Route path="/integrations" component={IntegrationsPage} />
                 <Route path="/knowledge" component={KnowledgePage} />
                 <Route path="/settings" component={SettingsPage} />

@@ -14,7 +14,9 @@ export type AuditAction =
   | 'credentials.rotated'
   | 'tool.approval_decided'
   | 'approval_rule.created'
-  | 'approval_rule.removed';
+  | 'approval_rule.removed'
+  | 'trigger.delivered'
+  | 'trigger.delivery_failed';
 
 export interface AuditEntry {
   action: AuditAction;

@@ -43,6 +43,7 @@ describe.each(drivers)('authentication on %s', (driver) => {
       'GET /sessions',
       'GET /settings',
       'GET /sign-in',
+      'GET /triggers',
       'GET /v1/oauth/callback',
       'GET /v1/ws',
       'POST /v1/console/sign-in',

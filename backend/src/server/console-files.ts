@@ -16,6 +16,7 @@ export const consolePages = [
   '/chat',
   '/chat/:sessionId',
   '/sessions',
+  '/triggers',
   '/integrations',
   '/knowledge',
   '/settings',

@@ -3,6 +3,7 @@ import { sql, type Selectable } from 'kysely';
 import type { Executor, PostgresDatabase, TriggerFiringsTable } from '../database/index.ts';
 import { isAppError, type ReportedError } from '../errors.ts';
 import type { NotificationService } from './notification-service.ts';
+import type { RunDelivery } from './run-delivery.ts';
 import type { RunLauncher } from './run-launcher.ts';
 import { recordOutcome } from './run-outcomes.ts';
 import type { TriggerDefinition } from './trigger-definition.ts';
@@ -21,6 +22,8 @@ export interface FiringStarterDeps {
   database: PostgresDatabase;
   launcher: RunLauncher;
   notifications: NotificationService;
+  /** Tells a run that could not start through the integration its trigger names. */
+  delivery?: RunDelivery | undefined;
   /** Names this instance in lease tokens. */
   instanceId: string;
   /** How long a claimed firing is held before another instance may start it. */
@@ -184,11 +187,12 @@ export class FiringStarter {
       const reported: ReportedError = isAppError(error)
         ? { code: error.code, message: error.message }
         : { code: 'INTERNAL', message: 'The run could not be started.' };
-      await this.deps.database
+      const recorded = await this.deps.database
         .transaction((tx) =>
           recordOutcome(tx, this.deps.notifications, { firingId: firing.id, outcome: 'failed', error: reported, final: 'failed' }),
         )
         .catch((cause: unknown) => this.deps.onError(cause, 'could not record a triggered run that failed to start'));
+      if (recorded) await this.deps.delivery?.deliver(firing.id);
     }
   }
 }

@@ -11,6 +11,7 @@ export {
 } from './notification-service.ts';
 export {
   triggerInputSchema,
+  scheduleSchema,
   triggerKinds,
   missedRunPolicies,
   overlapPolicies,

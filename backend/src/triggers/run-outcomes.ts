@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Executor, PostgresDatabase } from '../database/index.ts';
 import type { ReportedError } from '../errors.ts';
 import type { NotificationService } from './notification-service.ts';
+import type { RunDelivery } from './run-delivery.ts';
 import type { RunLauncher } from './run-launcher.ts';
 import type { TriggerDefinition } from './trigger-definition.ts';
 
@@ -12,6 +13,8 @@ export interface RunOutcomesDeps {
   database: PostgresDatabase;
   notifications: NotificationService;
   launcher: RunLauncher;
+  /** Tells a run's end through the integration its trigger names, after the end is recorded. */
+  delivery?: RunDelivery | undefined;
   onError: (error: unknown, context: string) => void;
 }
 
@@ -61,7 +64,10 @@ export class RunOutcomes {
         const done = await this.deps.database.transaction((tx) =>
           recordOutcome(tx, this.deps.notifications, { firingId: run.id, outcome: run.status as RunOutcome, error, answer }),
         );
-        if (done) recorded += 1;
+        if (done) {
+          recorded += 1;
+          await this.deps.delivery?.deliver(run.id, answer);
+        }
       } catch (error) {
         this.deps.onError(error, 'could not record the outcome of a triggered run');
       }

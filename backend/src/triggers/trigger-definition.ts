@@ -11,7 +11,8 @@ const variableName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be 
 /** Variables from a payload: template variable → `$.path.to[0].value`. */
 const mapping = z.record(variableName, payloadPathSchema).refine((m) => Object.keys(m).length <= 50, 'at most 50 mapped variables');
 
-const scheduleSchema = z.union([
+/** When a schedule fires: a cron expression or an interval, in a time zone. */
+export const scheduleSchema = z.union([
   z.strictObject({
     cron: z.string().trim().min(9).max(120).describe('Five fields (minute hour day month weekday), or six with seconds first'),
     timezone: z.string().max(64).optional().describe("An IANA time zone; the user's when absent"),
@@ -38,6 +39,19 @@ const integrationSchema = z.strictObject({
   mapping: mapping.default({}),
 });
 
+/** The run ends a delivery is sent for. */
+export const deliveryEvents = ['completed', 'failed'] as const;
+const on = z.array(z.enum(deliveryEvents)).min(1).max(2).default(['completed', 'failed']).describe('Which run ends are delivered');
+
+/**
+ * Where a run's end is also told, besides the console: a message in a chat channel or an email,
+ * sent by the system through the owner's connection (agreed to by saving the trigger), audited.
+ */
+export const deliverySchema = z.discriminatedUnion('via', [
+  z.strictObject({ via: z.literal('slack'), channel: z.string().trim().min(1).max(200).describe('A channel id or #name'), on }),
+  z.strictObject({ via: z.literal('email'), to: z.email().max(320), on }),
+]);
+
 /**
  * A trigger as its owner writes it: what it starts (a template or an agent, with variables), when
  * (one kind's settings) and its policies. Saving it again makes a new version; runs keep theirs.
@@ -51,6 +65,7 @@ export const triggerInputSchema = z.strictObject({
   schedule: scheduleSchema.optional(),
   webhook: z.strictObject({ mapping: mapping.default({}) }).optional(),
   integration: integrationSchema.optional(),
+  deliver: deliverySchema.optional().describe("Also tell the run's end through a connected integration (Slack or email)"),
   missedRuns: z.enum(missedRunPolicies).default('run_once'),
   catchUpWindowSeconds: z
     .number()

@@ -29,6 +29,21 @@ describe('trigger routes', () => {
     throw new Error(`the run of trigger ${triggerId} did not finish within 20 s`);
   }
 
+  it("previews a schedule's next five fire instants before it is saved, and refuses one that does not parse", async () => {
+    const london = await call('POST', '/v1/triggers/schedule-preview', { schedule: { cron: '30 1 * * *', timezone: 'Europe/London' } });
+    expect(london.status).toBe(200);
+    expect(london.json.timezone).toBe('Europe/London');
+    const instants = (london.json.upcoming as string[]).map((at) => new Date(at));
+    expect(instants).toHaveLength(5);
+    expect(instants.every((at, i) => at.getUTCMinutes() === 30 && (i === 0 || at > instants[i - 1]!))).toBe(true);
+    const mine = await call('POST', '/v1/triggers/schedule-preview', { schedule: { everySeconds: 3600 } });
+    expect(mine.json.timezone).toBe('UTC');
+    expect(Date.parse(mine.json.upcoming[1]) - Date.parse(mine.json.upcoming[0])).toBe(3_600_000);
+    const bad = await call('POST', '/v1/triggers/schedule-preview', { schedule: { cron: '61 * * * * *' } });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.code).toBe('VALIDATION_FAILED');
+  });
+
   it('creates a schedule, fires it now, runs it unattended to the end and tells the user', async () => {
     const created = await call('POST', '/v1/triggers', {
       name: 'Morning research',

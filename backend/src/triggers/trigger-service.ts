@@ -5,7 +5,10 @@ import { AppError } from '../errors.ts';
 import type { AgentService } from '../sessions/index.ts';
 import type { PromptUser, TemplateService } from '../templates/index.ts';
 import { scheduleOf } from './schedule-sweep.ts';
-import { triggerInputSchema, type TriggerDefinition, type TriggerInput } from './trigger-definition.ts';
+import { Schedule, type ScheduleSpec } from './schedule.ts';
+import { scheduleSchema, triggerInputSchema, type TriggerDefinition, type TriggerInput } from './trigger-definition.ts';
+
+type ScheduleInput = NonNullable<TriggerInput['schedule']>;
 import type { WebhookSecrets } from './webhook-secrets.ts';
 
 export interface TriggerView {
@@ -105,6 +108,8 @@ export class TriggerService {
           name: definition.name,
           version: sql<number>`version + 1`,
           next_fire_at: this.firstFireAt(definition, new Date(this.deps.now())),
+          // Another tool or answer shape lists other items: the next poll sets a new baseline.
+          ...(pollSource(definition) !== pollSource(current.definition as unknown as TriggerDefinition) ? { watermark: null } : {}),
           updated_at: sql`now()`,
         })
         .where('id', '=', id)
@@ -145,6 +150,8 @@ export class TriggerService {
         status: 'active',
         paused_reason: null,
         consecutive_failures: 0,
+        // A poll's failures in a row, too.
+        watermark: sql`case when watermark is null then null else watermark || '{"failures":0}'::jsonb end`,
         next_fire_at: this.firstFireAt(current.definition as unknown as TriggerDefinition, new Date(this.deps.now())),
         updated_at: sql`now()`,
       })
@@ -186,6 +193,19 @@ export class TriggerService {
     const shown = rows.slice(0, page.limit);
     const last = shown.at(-1);
     return { runs: shown.map(toRunView), nextCursor: rows.length > page.limit && last ? encodeCursor(last.fired_at, last.id) : null };
+  }
+
+  /**
+   * A schedule's next five fire instants from now, before it is saved (the console's schedule
+   * helper): read in the given zone, else the user's, exactly as the saved trigger would fire.
+   */
+  previewSchedule(user: PromptUser, schedule: ScheduleInput): { timezone: string; upcoming: string[] } {
+    const parsed = scheduleSchema.safeParse(schedule);
+    if (!parsed.success) throw new AppError('VALIDATION_FAILED', parsed.error.issues.map((issue) => issue.message).join('; '));
+    const timezone = parsed.data.timezone ?? user.timezone;
+    const now = new Date(this.deps.now());
+    const upcoming = new Schedule({ ...parsed.data, timezone } as ScheduleSpec, now).upcoming(now, 5);
+    return { timezone, upcoming: upcoming.map((at) => at.toISOString()) };
   }
 
   /** A new webhook secret, shown once; the old one is still accepted for the grace period. */
@@ -277,6 +297,12 @@ export class TriggerService {
       updatedAt: row.updated_at.toISOString(),
     };
   }
+}
+
+/** What decides which items a poll lists. */
+function pollSource(definition: TriggerDefinition): string {
+  const poll = definition.integration;
+  return poll ? JSON.stringify([poll.tool, poll.arguments, poll.itemsPath, poll.idPath]) : '';
 }
 
 function toRunView(row: {

@@ -7,7 +7,9 @@ import type { CredentialVault } from '../integrations/index.ts';
 import type { AgentService, SessionService } from '../sessions/index.ts';
 import type { TemplateService } from '../templates/index.ts';
 import { FiringStarter } from './firing-starter.ts';
+import { IntegrationPoller, type PollTools } from './integration-poller.ts';
 import { NotificationService } from './notification-service.ts';
+import { RunDelivery } from './run-delivery.ts';
 import { RunOutcomes } from './run-outcomes.ts';
 import { sessionRunLauncher, type RunLauncher } from './run-launcher.ts';
 import { ScheduleSweep } from './schedule-sweep.ts';
@@ -25,6 +27,10 @@ export interface TriggerSystemDeps {
   templates: TemplateService;
   runner: AgentRunner;
   vault: CredentialVault;
+  /** Connector tools called as a trigger's owner (integration-event polls). */
+  integrationTools: PollTools;
+  /** Where the console is: deliveries link to the run's session there. */
+  publicUrl?: string | undefined;
   settings: Config['triggers'];
   /** Names this instance in firing leases. */
   instanceId: string;
@@ -57,11 +63,13 @@ export function createTriggerSystem(deps: TriggerSystemDeps): TriggerSystem {
   const notifications = deps.notifications ?? new NotificationService({ database, bus });
   const launcher = deps.launcher ?? sessionRunLauncher(deps);
   const secrets = new WebhookSecrets({ vault: deps.vault, graceMs: settings.secretGraceMs });
-  const outcomes = new RunOutcomes({ database, notifications, launcher, onError });
+  const delivery = new RunDelivery({ database, tools: deps.integrationTools, publicUrl: deps.publicUrl, onError });
+  const outcomes = new RunOutcomes({ database, notifications, launcher, delivery, onError });
   const starter = new FiringStarter({
     database,
     launcher,
     notifications,
+    delivery,
     instanceId: deps.instanceId,
     leaseTtlMs: settings.leaseTtlMs,
     maxInFlight: settings.maxInFlight,
@@ -70,6 +78,7 @@ export function createTriggerSystem(deps: TriggerSystemDeps): TriggerSystem {
   });
   const worker = new TriggerWorker({
     sweep: new ScheduleSweep({ database, now, lateAfterMs }),
+    poller: new IntegrationPoller({ database, tools: deps.integrationTools, notifications, now, onError }),
     starter,
     outcomes,
     bus,

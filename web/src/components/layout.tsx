@@ -5,12 +5,14 @@ import { useLiveState } from '../hooks.ts';
 import type { Me } from '../api-shapes.ts';
 import { ApprovalBadge } from './approval-badge.tsx';
 import { ModelHealthBanner } from './model-health-banner.tsx';
+import { NotificationsMenu } from './notifications-menu.tsx';
 import { ActionButton } from './ui.tsx';
 
 const pages = [
   { href: '/agents', label: 'Agents' },
   { href: '/chat', label: 'Chat' },
   { href: '/sessions', label: 'Sessions' },
+  { href: '/triggers', label: 'Triggers' },
   { href: '/integrations', label: 'Integrations' },
   { href: '/knowledge', label: 'Knowledge' },
   { href: '/settings', label: 'Settings' },
@@ -60,6 +62,7 @@ export function Layout({ user, onSignOut, children }: { user: Me; onSignOut: () 
           <span class={`live live-${liveState}`} role="status" aria-live="polite" title="Live updates">
             {liveLabels[liveState]}
           </span>
+          <NotificationsMenu />
           <span class="who" title={user.email}>
             {user.name || user.email}
           </span>

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { NotificationService, TriggerService, WebhookReceiver } from '../../triggers/index.ts';
-import { triggerInputSchema } from '../../triggers/index.ts';
+import { scheduleSchema, triggerInputSchema } from '../../triggers/index.ts';
 import { principalOf } from '../auth.ts';
 import type { AuthFailureLimiter } from '../credential-check.ts';
 import { AppError } from '../../errors.ts';
@@ -69,6 +69,18 @@ export const triggerRoutes: FastifyPluginAsyncZod<{ triggers: TriggerService }> 
       },
     },
     async (request, reply) => reply.code(201).send(await triggers.create(userOf(request), request.body)),
+  );
+  app.post(
+    '/v1/triggers/schedule-preview',
+    {
+      schema: {
+        tags,
+        summary: "A schedule's next five fire instants, before it is saved (in its time zone, else yours)",
+        body: z.strictObject({ schedule: scheduleSchema }),
+        response: { 200: z.object({ timezone: z.string(), upcoming: z.array(z.string()) }) },
+      },
+    },
+    async (request) => triggers.previewSchedule(userOf(request), request.body.schedule),
   );
   app.get('/v1/triggers/:id', { schema: { tags, summary: 'One trigger', params: idParams, response: { 200: one } } }, async (request) => ({
     trigger: await triggers.get(userOf(request).id, request.params.id),
