@@ -11,12 +11,13 @@ import { drivers } from '../../test/test-database.ts';
  * each call a tool, so the figure per step holds whatever the turn's start and end cost.
  */
 describe.each(drivers)('round trips of a turn on %s', (driver) => {
-  // A step that calls one tool: the lease at the boundary, the history, the answer (with its
-  // model call and ledger entry), the step's calls read back, the call's begin and result, and
-  // the tool results with the checkpoint: 14 (it was 30 before the writes were folded).
-  const perToolStep = 15;
+  // A step that calls one tool: the history, the answer (with its model call and ledger entry,
+  // which it returns), the call's begin and result, and the tool results with the checkpoint,
+  // whose lease renewal is the next boundary's check: 12.3 (30 before the writes were folded, 14.3
+  // before the ledger rows came back with the answer and the boundary took the renewal's reading).
+  const perToolStep = 13;
   // One user message, a step with one tool call, a step that answers, the turn's end: 36 (66 on
-  // PGlite and 73 on PostgreSQL before).
+  // PGlite and 73 on PostgreSQL before; 38 with the approval policy's reads).
   const perTurn = 37;
   let t: TestApp;
   let fake: FakeChatCompletions;

@@ -28,6 +28,8 @@ export interface StepCallsOptions {
    * wait while the step's other calls run.
    */
   ask?: ((entries: readonly LedgerEntry[]) => Promise<readonly LedgerEntry[]>) | undefined;
+  /** The step's calls as the write of its answer just returned them: not read again. */
+  recorded?: readonly LedgerEntry[] | undefined;
 }
 
 /**
@@ -42,7 +44,7 @@ export async function runStepCalls(
 ): Promise<{ results: CallResult[]; awaiting: boolean } | { unknown: LedgerEntry }> {
   const { turn, turns, reach } = options;
   const results: CallResult[] = [];
-  const entries = await turns.steps.callsOf(turn, options.step);
+  const entries = options.recorded ?? (await turns.steps.callsOf(turn, options.step));
   const asked = new Set((options.ask ? await options.ask(entries) : []).map((e) => e.id));
   let awaiting = false;
   for (const entry of entries) {

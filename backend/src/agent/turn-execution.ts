@@ -10,6 +10,7 @@ import {
   type MessageView,
   type SessionContextStore,
   type SessionRow,
+  type TurnState,
   type TurnStore,
 } from '../sessions/index.ts';
 import { completeSessionToolName } from '../templates/index.ts';
@@ -90,6 +91,8 @@ export class TurnExecution implements CallingTurn {
   private readonly context: TurnContext;
   /** The session's approval policy, read once per execution (a decision starts a new one). */
   private policy: Promise<SessionApprovalPolicy> | undefined;
+  /** What the step's last write read while renewing the lease: the next boundary's check, already made. */
+  private renewed: TurnState | undefined;
 
   constructor(
     private readonly deps: TurnExecutionDeps,
@@ -206,16 +209,17 @@ export class TurnExecution implements CallingTurn {
       trace,
     });
     const idempotent = (tool: string) => tools.get(tool)?.idempotent ?? true; // a refusal has no effect to repeat
-    this.last = await this.deps.turns.steps.recordAnswer(this, { step, answer, idempotent }).catch((error: unknown) => {
+    const recorded = await this.deps.turns.steps.recordAnswer(this, { step, answer, idempotent }).catch((error: unknown) => {
       // The answer was not recorded (the session stopped running, the lease or the database was
       // lost): what the call cost is still recorded with the turn's end, where that can be.
       throw new InterruptedModelCall(error, { ...answer, step, text: '' });
     });
+    this.last = recorded.message;
     if (answer.calls.length === 0) {
       this.deps.reach('after-checkpoint');
       return await this.finish('completed');
     }
-    return await this.runCalls(step, tools, trace);
+    return await this.runCalls(step, tools, trace, recorded.calls);
   }
 
   /**
@@ -259,7 +263,11 @@ export class TurnExecution implements CallingTurn {
    * it must stop here (a cancel, or a session no longer running); throws on shutdown.
    */
   private async boundary(): Promise<TurnOutcome | undefined> {
-    const state = await this.deps.turns.renew(this);
+    // The write that ended the last step renewed the lease and read this under the session's lock,
+    // just now: asking again would cost a round trip and tell nothing newer. The heartbeat and the
+    // next step's fenced write still hear a cancel or a pause that comes later.
+    const state = this.renewed ?? (await this.deps.turns.renew(this));
+    this.renewed = undefined;
     if (state.cancelRequested) this.stopper.abort(stopReasons.cancel);
     if (this.stopper.signal.aborted) throw this.stopper.signal.reason;
     if (this.shutdown.signal.aborted) throw this.shutdown.signal.reason;
@@ -273,7 +281,12 @@ export class TurnExecution implements CallingTurn {
    * The rest of a step whose answer is recorded: its calls, then their results. Returns the turn's
    * end when the step ends it (a call whose outcome is unknown, or the agent completing the session).
    */
-  private async runCalls(step: number, tools: ReadonlyMap<string, ToolDefinition>, trace: StepTrace): Promise<TurnOutcome | undefined> {
+  private async runCalls(
+    step: number,
+    tools: ReadonlyMap<string, ToolDefinition>,
+    trace: StepTrace,
+    recorded?: readonly LedgerEntry[],
+  ): Promise<TurnOutcome | undefined> {
     const { turns, reach, approvals } = this.deps;
     const policy = await this.policyNow();
     const ask = async (entries: readonly LedgerEntry[]) => {
@@ -283,7 +296,7 @@ export class TurnExecution implements CallingTurn {
       await turns.approvals.request(this, { entries: asked, schemas, expiresInMs: approvals.timeoutMs });
       return asked;
     };
-    let ran = await runStepCalls({ turn: this, step, tools, turns, reach, trace, ask });
+    let ran = await runStepCalls({ turn: this, step, tools, turns, reach, trace, ask, recorded });
     // Calls awaiting approval: the turn waits, holding nothing, unless they were decided meanwhile.
     while ('awaiting' in ran && ran.awaiting) {
       const state = await turns.approvals.wait(this);
@@ -294,7 +307,7 @@ export class TurnExecution implements CallingTurn {
     }
     if ('unknown' in ran) return this.suspend(ran.unknown);
     const complete = ran.results.some((r) => r.entry.tool === completeSessionToolName && !r.isError);
-    await turns.steps.recordToolResults(this, { step, results: ran.results, complete });
+    this.renewed = await turns.steps.recordToolResults(this, { step, results: ran.results, complete });
     reach('after-checkpoint');
     return complete ? this.finish('completed') : undefined;
   }

@@ -10,7 +10,7 @@ export { sanitizeContext, contextLimits, type DroppedContext } from './context-s
 export { removeFinishedSessions } from './session-retention.ts';
 export { TurnStore, type HeldTurn } from './turn-store.ts';
 export { SessionContextStore, type ConversationSummary } from './session-context.ts';
-export { type ModelAnswer, type ModelUsage, type UnrecordedModelCall, type CallResult } from './step-records.ts';
+export { type ModelAnswer, type ModelUsage, type UnrecordedModelCall, type CallResult, type TurnState } from './step-records.ts';
 export { type MessageView, type MessageRow, type RecordedToolCall } from './turn-transcript.ts';
 export { type ModelCallSpan, type ToolCallSpan, type TurnTimeline } from './turn-timeline.ts';
 export { type EndStatus, type ToolDecision } from './unattended-turns.ts';

@@ -14,6 +14,8 @@ export type UpdatedSession = SessionRow & { previous_status: SessionStatus };
 export interface CountedStep {
   session: UpdatedSession;
   justCompleted: boolean;
+  /** With a fence: whether a cancel of the turn was asked for, as the renewal read it under the lock. */
+  cancelRequested?: boolean | undefined;
 }
 
 /**
@@ -21,7 +23,10 @@ export interface CountedStep {
  * round trip for both, the session row locked first. Throws LeaseLost when the lease is another's.
  */
 export interface LeaseFence {
-  renewWith(tx: Executor, update: (db: QueryCreator<DatabaseSchema>) => SessionUpdateQuery): Promise<UpdatedSession | undefined>;
+  renewWith(
+    tx: Executor,
+    update: (db: QueryCreator<DatabaseSchema>) => SessionUpdateQuery,
+  ): Promise<{ session: UpdatedSession; cancelRequested: boolean } | undefined>;
 }
 
 /** The session update a fence wraps. */
@@ -102,9 +107,14 @@ export class SessionProgress {
       set,
       onlyFrom: options.requireRunning === false ? undefined : (['running'] as SessionStatus[]),
     };
-    const row = fence ? await fence.renewWith(tx, (db) => sessionUpdate(db, update)) : await sessionUpdate(tx, update).executeTakeFirst();
+    const fenced = fence ? await fence.renewWith(tx, (db) => sessionUpdate(db, update)) : undefined;
+    const row = fence ? fenced?.session : await sessionUpdate(tx, update).executeTakeFirst();
     if (!row) throw new AppError('SESSION_NOT_RUNNING', 'The session stopped running during the turn.');
-    return { session: row, justCompleted: completes && finished.from.includes(row.previous_status) };
+    return {
+      session: row,
+      justCompleted: completes && finished.from.includes(row.previous_status),
+      cancelRequested: fenced?.cancelRequested,
+    };
   }
 
   /**

@@ -1,12 +1,12 @@
-import type { QueryCreator } from 'kysely';
-import { toJsonText, type DatabaseSchema, type Executor, type PostgresDatabase } from '../database/index.ts';
+import { sql, type QueryCreator } from 'kysely';
+import { toJsonText, type SessionStatus, type DatabaseSchema, type Executor, type PostgresDatabase } from '../database/index.ts';
 import type { ReportedError } from '../errors.ts';
 import type { AgentryEvent, EventBus } from '../events/index.ts';
 import { messageTokenCount } from '../providers/index.ts';
 import { redactArguments } from '../redaction/index.ts';
 import { sessionTopic } from './session-events.ts';
 import type { SessionProgress, StepCounts } from './session-progress.ts';
-import type { ToolLedger, LedgerEntry, ToolOutcome } from './tool-ledger.ts';
+import { ledgerEntryFromJson, type ToolLedger, type LedgerEntry, type LedgerEntryJson, type ToolOutcome } from './tool-ledger.ts';
 import { LeaseLost, type TurnLeases } from './turn-leases.ts';
 import type { HeldTurn } from './turn-store.ts';
 import { toMessageView, type MessageView, type RecordedToolCall } from './turn-transcript.ts';
@@ -54,6 +54,12 @@ export interface ModelCallRecord {
   error: ReportedError | null;
 }
 
+/** What a turn must react to between steps: a cancel asked for on any instance, and its session's status. */
+export interface TurnState {
+  cancelRequested: boolean;
+  sessionStatus: SessionStatus;
+}
+
 /** A tool call of a step with what it returned. */
 export type CallResult = { entry: LedgerEntry } & ToolOutcome;
 
@@ -87,7 +93,7 @@ export class StepRecords {
   async recordAnswer(
     turn: HeldTurn,
     options: { step: number; answer: ModelAnswer; idempotent: (tool: string) => boolean },
-  ): Promise<MessageView> {
+  ): Promise<{ message: MessageView; calls: LedgerEntry[] }> {
     const { session, turnId, conversationId } = turn;
     const { step, answer } = options;
     const { inputTokens, outputTokens } = answer.usage;
@@ -116,9 +122,14 @@ export class StepRecords {
         entries.length === 0
           ? withCall
           : (withCall.with('ledger', (db) =>
-              this.deps.ledger.insert(db as unknown as QueryCreator<DatabaseSchema>, entries),
+              this.deps.ledger.insert(db as unknown as QueryCreator<DatabaseSchema>, entries).returningAll(),
             ) as unknown as typeof withCall);
-      const assistant = await writes
+      // The calls as recorded come back with the message, so the step runs them without reading them again.
+      const ledgerRows =
+        entries.length === 0
+          ? sql<LedgerEntryJson[] | null>`null::json`
+          : sql<LedgerEntryJson[] | null>`(select json_agg(ledger order by ledger.call_index) from ledger)`;
+      const row = await writes
         .insertInto('messages')
         .values({
           conversation_id: conversationId,
@@ -140,7 +151,9 @@ export class StepRecords {
           token_count: messageTokenCount({ text: answer.text, calls: answer.calls }),
         })
         .returningAll()
+        .returning(ledgerRows.as('recorded_calls'))
         .executeTakeFirstOrThrow();
+      const { recorded_calls: recorded, ...assistant } = row;
       await this.deps.progress.announceStep(tx, {
         counted,
         step,
@@ -149,11 +162,11 @@ export class StepRecords {
           { type: 'message.completed', data: { sessionId: session.id, messageId: assistant.id, role: 'assistant', text: answer.text } },
         ],
       });
-      return toMessageView(assistant);
+      return { message: toMessageView(assistant), calls: (recorded ?? []).map(ledgerEntryFromJson) };
     });
   }
 
-  /** The step's recorded tool calls, in the order the model asked for them. */
+  /** The step's recorded tool calls, in the order the model asked for them (recordAnswer returns them too). */
   async callsOf(turn: Pick<HeldTurn, 'turnId'>, step: number): Promise<LedgerEntry[]> {
     return this.deps.ledger.forStep(turn.turnId, step);
   }
@@ -182,16 +195,16 @@ export class StepRecords {
   /**
    * The step's second transaction: its tool results as messages, the session's counters, the
    * checkpoint and the tool events. Recorded whatever the session's status now: the calls ran.
-   * With `complete`, the agent completed the session.
+   * With `complete`, the agent completed the session. Returns what the renewal in it read under
+   * the session's lock (a cancel asked for, the session's status), as the lease check between
+   * steps would: the loop takes it for that check instead of asking again at once.
    */
-  async recordToolResults(turn: HeldTurn, options: { step: number; results: CallResult[]; complete: boolean }): Promise<void> {
+  async recordToolResults(turn: HeldTurn, options: { step: number; results: CallResult[]; complete: boolean }): Promise<TurnState> {
     const { session, turnId, conversationId } = turn;
     const { step, results } = options;
-    await this.deps.database.transaction(async (tx) => {
-      if (results.length === 0) {
-        await this.deps.leases.renew(tx, turnId, turn.token);
-        return; // calls recorded by an older version, without a ledger
-      }
+    return this.deps.database.transaction(async (tx): Promise<TurnState> => {
+      // Calls recorded by an older version, without a ledger: only the lease is renewed.
+      if (results.length === 0) return this.deps.leases.renew(tx, turnId, turn.token);
       const errors = results.filter((r) => r.isError).length;
       const counted = await this.deps.progress.countStep(tx, {
         sessionId: session.id,
@@ -224,6 +237,7 @@ export class StepRecords {
           : { type: 'tool.completed', data: { ...toolLabel(turn, entry), durationMs, result: value } },
       );
       await this.deps.progress.announceStep(tx, { counted, step, events });
+      return { cancelRequested: counted.cancelRequested ?? false, sessionStatus: counted.session.status };
     });
   }
 

@@ -6,6 +6,14 @@ import { LeaseLost, type TurnLeases } from './turn-leases.ts';
 
 export type LedgerEntry = Selectable<ToolCallsTable>;
 
+/** A ledger row as `json_agg` gives it: its timestamps as text. */
+export type LedgerEntryJson = Omit<LedgerEntry, 'created_at' | 'finished_at'> & { created_at: string; finished_at: string | null };
+
+/** A ledger row read back from JSON (a statement that returns the rows it wrote beside its own), as a select would give it. */
+export function ledgerEntryFromJson(row: LedgerEntryJson): LedgerEntry {
+  return { ...row, created_at: new Date(row.created_at), finished_at: row.finished_at === null ? null : new Date(row.finished_at) };
+}
+
 export interface NewLedgerEntry {
   sessionId: string;
   turnId: string;

@@ -110,8 +110,12 @@ export class TurnLeases {
           .where('turns.lease_owner', '=', token)
           .where('turns.status', '=', 'running')
           .returningAll('session')
+          .returning('turns.cancel_requested as turn_cancel_requested')
           .executeTakeFirst();
-        if (row) return row as UpdatedSession;
+        if (row) {
+          const { turn_cancel_requested: cancelRequested, ...session } = row;
+          return { session: session as UpdatedSession, cancelRequested };
+        }
         const turn = await tx.selectFrom('turns').select(['lease_owner', 'status']).where('id', '=', turnId).executeTakeFirst();
         if (turn?.lease_owner !== token || turn.status !== 'running')
           throw new LeaseLost(`The turn ${turnId} is no longer held by ${token}.`);
