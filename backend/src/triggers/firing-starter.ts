@@ -1,22 +1,11 @@
-import { randomUUID } from 'node:crypto';
-import { sql, type Selectable } from 'kysely';
-import type { Executor, PostgresDatabase, TriggerFiringsTable } from '../database/index.ts';
+import { sql } from 'kysely';
+import type { PostgresDatabase } from '../database/index.ts';
 import { isAppError, type ReportedError } from '../errors.ts';
 import type { NotificationService } from './notification-service.ts';
 import type { RunDelivery } from './run-delivery.ts';
 import type { RunLauncher } from './run-launcher.ts';
 import { recordOutcome } from './run-outcomes.ts';
-import type { TriggerDefinition } from './trigger-definition.ts';
-
-type FiringRow = Selectable<TriggerFiringsTable>;
-
-/** A firing this instance decided to start, under its lease token. */
-interface Claimed {
-  firing: FiringRow;
-  token: string;
-  name: string;
-  definition: TriggerDefinition;
-}
+import { claimFirings, type Claimed } from './firing-claims.ts';
 
 export interface FiringStarterDeps {
   database: PostgresDatabase;
@@ -37,16 +26,17 @@ export interface FiringStarterDeps {
 
 /** Attempts at starting one firing before it fails for good (a server error each time). */
 const maxAttempts = 5;
-/** Firings decided before their runs are started together. */
+/** Runs this instance starts at once; each holds a few database round trips at a time. */
 const parallel = 16;
 
 /**
- * Starts firings, exactly once across instances and crashes. A firing is taken with `FOR UPDATE
- * SKIP LOCKED`; under a per-trigger advisory lock the overlap policy and the user's in-flight limit
- * decide whether it starts, waits (queued, or pending until a run ends) or is skipped; one that
- * starts is leased (`starting`) before its run is launched. If the instance dies there, the lease
- * expires and any instance launches it again, and the launcher finds what was already made: the
- * run starts once.
+ * Starts firings, exactly once across instances and crashes. Firings are decided in batches (see
+ * `claimFirings`): under the owning users' advisory locks the overlap policy and the in-flight
+ * limit decide whether each starts, waits (queued, or pending until a run ends) or is skipped;
+ * those that start are leased (`starting`) before their runs are launched. If the instance dies
+ * there, the lease expires and any instance launches it again, and the launcher finds what was
+ * already made: the run starts once. Up to `parallel` launches go at once, and a freed slot is
+ * filled by the next batch without waiting for the slowest launch.
  */
 export class FiringStarter {
   constructor(private readonly deps: FiringStarterDeps) {}
@@ -54,109 +44,23 @@ export class FiringStarter {
   /** Starts every firing that may start now; returns how many runs it launched. */
   async startDue(): Promise<number> {
     const looked = new Set<string>();
+    const going = new Set<Promise<void>>();
     let launched = 0;
     for (;;) {
-      const batch: Claimed[] = [];
-      while (batch.length < parallel) {
-        const next = await this.decideNext(looked);
-        if (next === undefined) break;
-        if (next) batch.push(next);
+      const { claimed, passed, found } = await this.deps.database.transaction((tx) =>
+        claimFirings(tx, { ...this.deps, limit: parallel - going.size, looked }),
+      );
+      for (const id of passed) looked.add(id);
+      for (const one of claimed) {
+        const launch: Promise<void> = this.launch(one).finally(() => going.delete(launch));
+        going.add(launch);
       }
-      if (batch.length === 0) return launched;
-      await Promise.all(batch.map((claimed) => this.launch(claimed)));
-      launched += batch.length;
+      launched += claimed.length;
+      if (!found) break;
+      if (going.size >= parallel) await Promise.race(going);
     }
-  }
-
-  /** One firing decided: claimed to start, `null` when it waits or was skipped, undefined when none is left. */
-  private decideNext(looked: Set<string>): Promise<Claimed | null | undefined> {
-    return this.deps.database.transaction(async (tx) => {
-      let select = tx
-        .selectFrom('trigger_firings')
-        .selectAll()
-        .where((eb) =>
-          eb.or([
-            eb('status', 'in', ['pending', 'queued']),
-            eb.and([eb('status', '=', 'starting'), eb('lease_expires_at', '<', sql<Date>`now()`)]),
-          ]),
-        );
-      if (looked.size > 0) select = select.where('id', 'not in', [...looked]);
-      const firing = await select.orderBy('fired_at').limit(1).forUpdate().skipLocked().executeTakeFirst();
-      if (!firing) return undefined;
-      looked.add(firing.id);
-      await sql`select pg_advisory_xact_lock(hashtext(${`trigger:${firing.trigger_id}`}))`.execute(tx);
-      const trigger = await tx
-        .selectFrom('triggers as t')
-        .innerJoin('trigger_versions as v', 'v.trigger_id', 't.id')
-        .select(['t.status', 't.name', 'v.definition'])
-        .where('t.id', '=', firing.trigger_id)
-        .where('v.version', '=', firing.trigger_version)
-        .executeTakeFirst();
-      if (!trigger) return null;
-      const definition = trigger.definition as unknown as TriggerDefinition;
-      // Decided before a crash: launch again (the launcher finds what was made).
-      if (firing.status !== 'starting') {
-        if (trigger.status === 'paused' && firing.source !== 'manual') {
-          await this.skip(tx, firing.id, 'The trigger was paused before this run started.');
-          return null;
-        }
-        const wait = await this.mustWait(tx, firing, definition);
-        if (wait) return null;
-      }
-      const token = `${this.deps.instanceId}/${randomUUID().slice(0, 8)}`;
-      const claimed = await tx
-        .updateTable('trigger_firings')
-        .set({
-          status: 'starting',
-          lease_owner: token,
-          lease_expires_at: sql<Date>`now() + make_interval(secs => ${this.deps.leaseTtlMs / 1000}::double precision)`,
-          attempts: sql<number>`attempts + 1`,
-        })
-        .where('id', '=', firing.id)
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      return { firing: claimed, token, name: trigger.name, definition };
-    });
-  }
-
-  /** The overlap policy and the in-flight limit: true when the firing does not start now (it waits or was skipped). */
-  private async mustWait(tx: Executor, firing: FiringRow, definition: TriggerDefinition): Promise<boolean> {
-    const counts = await tx
-      .selectFrom('trigger_firings')
-      .select((eb) => [
-        eb.fn.countAll<string>().as('user'),
-        eb.fn.countAll<string>().filterWhere('trigger_id', '=', firing.trigger_id).as('trigger'),
-      ])
-      .where('user_id', '=', firing.user_id)
-      .where('id', '!=', firing.id)
-      .where((eb) => eb.or([eb('status', '=', 'starting'), eb.and([eb('status', '=', 'started'), eb('outcome', 'is', null)])]))
-      .executeTakeFirstOrThrow();
-    if (Number(counts.trigger) > 0 && definition.overlap !== 'allow') {
-      if (definition.overlap === 'skip' || firing.status === 'queued') {
-        if (definition.overlap === 'skip') await this.skip(tx, firing.id, 'The previous run was still going.');
-        return true;
-      }
-      const queued = await tx
-        .selectFrom('trigger_firings')
-        .select('id')
-        .where('trigger_id', '=', firing.trigger_id)
-        .where('status', '=', 'queued')
-        .where('id', '!=', firing.id)
-        .executeTakeFirst();
-      if (queued) await this.skip(tx, firing.id, 'The previous run was still going, and one run already waits for it.');
-      else await tx.updateTable('trigger_firings').set({ status: 'queued' }).where('id', '=', firing.id).execute();
-      return true;
-    }
-    return Number(counts.user) >= this.deps.maxInFlight;
-  }
-
-  private async skip(tx: Executor, firingId: string, message: string): Promise<void> {
-    await recordOutcome(tx, this.deps.notifications, {
-      firingId,
-      outcome: 'skipped',
-      error: { code: 'RUN_SKIPPED', message },
-      final: 'skipped',
-    });
+    await Promise.all(going);
+    return launched;
   }
 
   /** Launches a claimed firing's run and records it started; a refusal fails the firing for good. */

@@ -22,12 +22,20 @@ const research = (name: string, extra: Partial<TriggerInput> = {}): TriggerInput
   ...extra,
 });
 
-function system(app: TestApp, clock: { now: number }, database = app.runtime.database, maxInFlight = 10) {
+/** `hold` lets a test keep a launch from finishing (a slow session start). */
+function system(
+  app: TestApp,
+  clock: { now: number },
+  database = app.runtime.database,
+  maxInFlight = 10,
+  hold: (launchIndex: number) => Promise<void> = async () => undefined,
+) {
   const launched: string[] = [];
   const { sessions, users } = app.runtime;
   const launcher: RunLauncher = {
     async launch(request) {
       launched.push(request.firingId);
+      await hold(launched.length - 1);
       const owner = await users.get(request.userId);
       const { session } = await sessions.create(
         { id: owner.id, name: owner.name, timezone: owner.timezone },
@@ -244,5 +252,36 @@ describe('trigger firing on PostgreSQL with two instances', () => {
       .execute();
     expect(sessions).toHaveLength(20);
     expect(sessions.every((s) => s.unattended)).toBe(true);
+  });
+
+  it('keeps starting runs while one session start is slow', async () => {
+    let release = () => {};
+    const slow = new Promise<void>((resolve) => (release = resolve));
+    const a = system(app, clock, app.runtime.database, 100, (index) => (index === 0 ? slow : Promise.resolve()));
+    const { trigger } = await a.triggers.create(user, research('busy', { overlap: 'allow' }));
+    for (let i = 0; i < 20; i++) await a.triggers.fireNow(app.userId, trigger.id);
+    const tick = a.worker.tick();
+    const started = async () => (await firings(app, trigger.id)).filter((f) => f.status === 'started').length;
+    // The other 19 start while the first is held (not only those claimed beside it).
+    await expect.poll(started, { timeout: 10_000, interval: 50 }).toBe(19);
+    release();
+    await tick;
+    expect(await started()).toBe(20);
+    expect(a.launched).toHaveLength(20);
+    await a.triggers.delete(app.userId, trigger.id);
+  });
+
+  it("holds a user's in-flight limit across two instances starting at once", async () => {
+    // The runs of the cases before have ended.
+    await app.runtime.database.db.updateTable('trigger_firings').set({ outcome: 'completed' }).where('outcome', 'is', null).execute();
+    const a = system(app, clock, app.runtime.database, 3);
+    const b = system(app, clock, second, 3);
+    const { trigger } = await a.triggers.create(user, research('limited twice', { overlap: 'allow' }));
+    for (let i = 0; i < 10; i++) await a.triggers.fireNow(app.userId, trigger.id);
+    await Promise.all([a.worker.tick(), b.worker.tick()]);
+    const statuses = (await firings(app, trigger.id)).map((f) => f.status);
+    expect(statuses.filter((s) => s === 'started')).toHaveLength(3);
+    expect(statuses.filter((s) => s === 'pending')).toHaveLength(7);
+    await a.triggers.delete(app.userId, trigger.id);
   });
 });
