@@ -124,7 +124,7 @@ export class AgentService {
     await db
       .insertInto('agents')
       .values({ user_id: userId, name: 'Assistant', slug, is_default: true, model: null })
-      .onConflict((oc) => oc.column('user_id').where('is_default', '=', true).doNothing())
+      .onConflict((oc) => oc.doNothing()) // another start made it (the default, or the same slug) meanwhile
       .execute();
     return toView(
       await db.selectFrom('agents').selectAll().where('user_id', '=', userId).where('is_default', '=', true).executeTakeFirstOrThrow(),

@@ -222,13 +222,6 @@ export class TriggerService {
       throw new AppError('VALIDATION_FAILED', issues.map((i) => `${i.path}: ${i.message}`).join('; '), { details: { issues } });
     }
     const definition = parsed.data;
-    for (const kind of ['schedule', 'webhook', 'integration'] as const) {
-      if ((kind === definition.kind) !== (definition[kind] !== undefined))
-        throw new AppError(
-          'VALIDATION_FAILED',
-          kind === definition.kind ? `A ${kind} trigger needs its "${kind}" settings.` : `"${kind}" settings belong to a ${kind} trigger.`,
-        );
-    }
     if (!definition.templateId && !definition.agentId)
       throw new AppError('VALIDATION_FAILED', 'A trigger starts a template or an agent: give templateId or agentId.');
     if (definition.agentId) await this.deps.agents.get(user.id, definition.agentId);
@@ -237,6 +230,14 @@ export class TriggerService {
       const template = await this.deps.templates.get(user.id, definition.templateId);
       definition.templateId = template.id;
       known = new Set(template.variables.map((variable) => variable.name));
+    }
+    // After the ownership checks: another user's template or agent answers 404 whatever else is wrong.
+    for (const kind of ['schedule', 'webhook', 'integration'] as const) {
+      if ((kind === definition.kind) !== (definition[kind] !== undefined))
+        throw new AppError(
+          'VALIDATION_FAILED',
+          kind === definition.kind ? `A ${kind} trigger needs its "${kind}" settings.` : `"${kind}" settings belong to a ${kind} trigger.`,
+        );
     }
     const mapping = { ...definition.webhook?.mapping, ...definition.integration?.mapping };
     const unknown = [...Object.keys(mapping), ...Object.keys(definition.variables)].filter((name) => !known.has(name));
