@@ -7,6 +7,7 @@ import { AppError } from '../errors.ts';
 import { databaseCapabilities, type DatabaseCapabilities } from './database-capabilities.ts';
 import { NotificationListener, type NotificationHandler } from './notification-listener.ts';
 import { startPgliteHost, type PgliteHost } from './pglite-launcher.ts';
+import { prepareStatements, StatementNames } from './prepared-statements.ts';
 import type { DatabaseSchema } from './schema.ts';
 
 export type DatabaseTarget = { driver: 'postgres'; url: string } | { driver: 'pglite'; dataDir: string };
@@ -51,6 +52,7 @@ export class PostgresDatabase {
   private readonly listener: NotificationListener;
   private readonly commitCallbacks = new WeakMap<Transaction<DatabaseSchema>, (() => void)[]>();
   private closing: Promise<void> | undefined;
+  private readonly statementNames = new StatementNames();
 
   private constructor(
     readonly driver: DatabaseDriver,
@@ -76,6 +78,7 @@ export class PostgresDatabase {
       return client;
     }, onBackgroundError);
     pool.on('connect', (client) => this.listener.attach(client));
+    pool.on('connect', (client) => prepareStatements(client, this.statementNames));
     this.db = new Kysely<DatabaseSchema>({
       dialect: new PostgresDialect({
         pool: {
@@ -190,7 +193,12 @@ export class PostgresDatabase {
    * `pg_dump` on PATH, which must match the server's major version.
    */
   async dump(file: string): Promise<void> {
-    if (this.host) return this.host.dump(file);
+    if (this.host) {
+      // pg_dump shares the embedded database's one session, and leaves it without prepared statements.
+      await this.host.dump(file);
+      this.statementNames.forgetAll();
+      return;
+    }
     // The password travels in the environment, not in arguments other local users can read.
     const url = new URL(this.connectionConfig.connectionString ?? '');
     const password = decodeURIComponent(url.password);

@@ -83,6 +83,8 @@ export const eventDataSchemas = {
     status: z.enum(['completed', 'failed', 'cancelled', 'step_limit']),
     steps: z.number().int().nonnegative(),
     error: reportedError.optional(),
+    /** A trigger started the session: its run's outcome may follow from this end. */
+    triggered: z.literal(true).optional(),
   }),
   'tool.started': z.object({ ...sessionTool, arguments: z.unknown().optional() }),
   'tool.completed': z.object({ ...sessionTool, durationMs: z.number().nonnegative(), result: z.unknown().optional() }),

@@ -225,7 +225,14 @@ export class TurnStore {
       });
       events.push({
         type: 'turn.ended',
-        data: { sessionId: session.id, turnId, status, steps: message?.step ?? 0, ...(error ? { error } : {}) },
+        data: {
+          sessionId: session.id,
+          turnId,
+          status,
+          steps: message?.step ?? 0,
+          ...(error ? { error } : {}),
+          ...(session.trigger_firing_id ? { triggered: true as const } : {}),
+        },
       });
       await publishSessionEvents(this.deps.bus, tx, { session, events });
     });

@@ -42,12 +42,20 @@ export async function endUnattendedTurn(
     })
     .where('id', '=', turnId);
   update = 'status' in expected ? update.where('status', '=', expected.status) : update.where('lease_owner', '=', expected.leaseOwner);
-  const row = await update.returning(['session_id', 'steps', 'error']).executeTakeFirst();
+  const triggered = sql<boolean>`exists (select 1 from agent_sessions s where s.id = turns.session_id and s.trigger_firing_id is not null)`;
+  const row = await update.returning(['session_id', 'steps', 'error', triggered.as('triggered')]).executeTakeFirst();
   if (!row) return undefined;
   const { error } = row;
   return {
     type: 'turn.ended',
-    data: { sessionId: row.session_id, turnId, status: end.status, steps: row.steps, ...(error ? { error } : {}) },
+    data: {
+      sessionId: row.session_id,
+      turnId,
+      status: end.status,
+      steps: row.steps,
+      ...(error ? { error } : {}),
+      ...(row.triggered ? { triggered: true as const } : {}),
+    },
   };
 }
 

@@ -16,7 +16,7 @@ export interface TriggerWorkerDeps {
 
 /**
  * The background side of triggers on one instance: every tick (and whenever woken, by a webhook
- * delivery, a fire-now or a run that ended) it turns due schedules and polls into firings, starts
+ * delivery, a fire-now or a triggered run's turn that ended) it turns due schedules and polls into firings, starts
  * the firings that may start, and records the runs that ended. Every instance runs one; the
  * database decides who does what, so any number of them fire each firing once.
  */
@@ -33,7 +33,8 @@ export class TriggerWorker {
   start(): void {
     this.stopped = false;
     this.unsubscribe = this.deps.bus.subscribe((event) => {
-      if (event.type === 'turn.ended') this.wake();
+      // Other sessions' turns end far more often, and nothing here waits for them.
+      if (event.type === 'turn.ended' && event.data.triggered) this.wake();
     });
     this.timer = setInterval(() => this.wake(), this.deps.tickMs);
     this.timer.unref();
