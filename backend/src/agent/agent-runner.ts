@@ -173,8 +173,7 @@ export class AgentRunner {
   ): Promise<{ turnId: string; messageId: string; done: Promise<TurnOutcome> }> {
     const attached = await this.deps.sessions.sessionOfConversation(user.id, conversationId);
     await this.spend.check(user.id);
-    const sessionId = attached ?? (await this.startSession(user, conversationId));
-    const session = await this.deps.turns.session(sessionId);
+    const session = attached ?? (await this.deps.turns.session(await this.startSession(user, conversationId)));
     if (!session) throw new AppError('SESSION_NOT_FOUND');
     if (session.status !== 'running')
       throw new AppError(
@@ -263,7 +262,7 @@ export class AgentRunner {
       return (await this.deps.sessions.create(user, { conversationId })).session.id;
     } catch (error) {
       if (!isAppError(error) || error.code !== 'CONVERSATION_IN_USE') throw error;
-      return (await this.deps.sessions.sessionOfConversation(user.id, conversationId))!;
+      return (await this.deps.sessions.sessionOfConversation(user.id, conversationId))!.id;
     }
   }
 

@@ -12,13 +12,16 @@ const input = z.strictObject({
  * Offered to every template session, whatever the agent's allow-list: it ends the run, it reaches
  * nothing outside.
  */
+/** Made once: converting the schema is not free, and templates' sessions offer the tool at every step. */
+const inputSchema = z.toJSONSchema(input, { io: 'input' }) as Record<string, unknown>;
+
 export function completeSessionTool(): ToolDefinition<z.output<typeof input>, { completed: true; summary: string }> {
   const parse = (raw: unknown) => input.parse(raw);
   return {
     name: completeSessionToolName,
     description:
       'Ends this run once every step of the template is done: the session is marked completed. Give a short summary of what was done.',
-    inputSchema: z.toJSONSchema(input, { io: 'input' }) as Record<string, unknown>,
+    inputSchema,
     idempotent: true, // its effect is the step's own transaction
     parse,
     execute: async (raw) => ({ completed: true, summary: parse(raw).summary }),

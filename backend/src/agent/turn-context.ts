@@ -14,6 +14,13 @@ export interface TurnContextDeps {
   prices: ModelPrices;
 }
 
+/**
+ * Token counts of system texts with their tool definitions, shared by all turns: a session's turns
+ * repeat the same ones, and counting is what costs (the texts are the keys). The oldest go first.
+ */
+const fixedCounts = new Map<string, number>();
+const fixedCountsKept = 128;
+
 /** The summary's share of the output reserve: it is short, and written rarely. */
 const maxSummaryTokens = 1024;
 
@@ -26,7 +33,6 @@ const maxSummaryTokens = 1024;
 export class TurnContext {
   private context: Record<string, unknown>;
   private fitter: Promise<ContextFitter> | undefined;
-  private fixed: { key: string; tokens: number } | undefined;
 
   constructor(
     private readonly deps: TurnContextDeps,
@@ -86,13 +92,16 @@ export class TurnContext {
     });
   }
 
-  /** Tokens of the system text and the tool definitions: counted when either changes, not every step. */
+  /** Tokens of the system text and the tool definitions: counted when either changes, not every step or turn. */
   private fixedTokens(system: string, tools: ReadonlyMap<string, ToolDefinition>): number {
-    const key = `${[...tools.keys()].join(',')}\n${system}`;
-    if (this.fixed?.key !== key) {
-      const definitions = JSON.stringify([...tools.values()].map((t) => [t.name, t.description, t.inputSchema]));
-      this.fixed = { key, tokens: tokenCount(system) + tokenCount(definitions) };
+    const definitions = JSON.stringify([...tools.values()].map((t) => [t.name, t.description, t.inputSchema]));
+    const key = `${system}\n${definitions}`;
+    let tokens = fixedCounts.get(key);
+    if (tokens === undefined) {
+      tokens = tokenCount(system) + tokenCount(definitions);
+      if (fixedCounts.size >= fixedCountsKept) fixedCounts.delete(fixedCounts.keys().next().value!);
+      fixedCounts.set(key, tokens);
     }
-    return this.fixed.tokens;
+    return tokens;
   }
 }

@@ -7,6 +7,8 @@ const input = z.strictObject({
   limit: z.number().int().min(1).max(20).default(5).describe('How many passages to return'),
   tags: z.array(z.string().max(100)).max(20).optional().describe('Only documents carrying all of these tags'),
 });
+/** Made once: every step of every session offers the tool, and converting the schema is not free. */
+const inputSchema = z.toJSONSchema(input, { io: 'input' }) as Record<string, unknown>;
 
 /**
  * `knowledge_search`, bound to the calling user: the model sees passages from that user's
@@ -23,7 +25,7 @@ export function knowledgeSearchTool(
     idempotent: true, // it only reads
     description:
       "Search the user's knowledge base (their uploaded documents) and return the most relevant passages, each with the title and id of its document for citing.",
-    inputSchema: z.toJSONSchema(input, { io: 'input' }) as Record<string, unknown>,
+    inputSchema,
     parse,
     async execute(raw) {
       const { query, limit, tags } = parse(raw);

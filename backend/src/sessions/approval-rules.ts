@@ -1,4 +1,5 @@
 import { recordAudit } from '../accounts/index.ts';
+import { sql } from 'kysely';
 import type { PostgresDatabase } from '../database/index.ts';
 import { AppError } from '../errors.ts';
 import type { ApprovalRule } from '../tools/index.ts';
@@ -23,19 +24,18 @@ export class ApprovalRules {
 
   /** The agent's and the user's rules for a session of `userId` with `agentId` (null: none). */
   async forSession(session: { user_id: string; agent_id: string | null }): Promise<{ agent: ApprovalRule[]; user: ApprovalRule[] }> {
-    const { db } = this.database;
-    const [agent, user] = await Promise.all([
-      session.agent_id
-        ? db.selectFrom('agents').select('approval_rules').where('id', '=', session.agent_id).executeTakeFirst()
-        : Promise.resolve(undefined),
-      db
-        .selectFrom('tool_approval_rules')
-        .select(['tool', 'decision'])
-        .where('user_id', '=', session.user_id)
-        .where((eb) => (session.agent_id ? eb('agent_id', '=', session.agent_id) : eb('agent_id', 'is', null)))
-        .execute(),
-    ]);
-    return { agent: agent?.approval_rules ?? [], user };
+    const { user_id: userId, agent_id: agentId } = session;
+    const ofAgent = agentId ? sql`r.agent_id = ${agentId}` : sql`r.agent_id is null`;
+    const row = await this.database.db
+      .selectNoFrom([
+        agentId
+          ? sql<ApprovalRule[] | null>`(select approval_rules from agents where id = ${agentId})`.as('agent')
+          : sql<null>`null`.as('agent'),
+        sql<ApprovalRule[]>`coalesce((select json_agg(json_build_object('tool', r.tool, 'decision', r.decision))
+          from tool_approval_rules r where r.user_id = ${userId} and ${ofAgent}), '[]'::json)`.as('user'),
+      ])
+      .executeTakeFirstOrThrow();
+    return { agent: row.agent ?? [], user: row.user };
   }
 
   /** The user's rules, newest first. */

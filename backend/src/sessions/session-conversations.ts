@@ -1,6 +1,6 @@
 import type { Executor, PostgresDatabase } from '../database/index.ts';
 import { AppError } from '../errors.ts';
-import { findSession } from './session-row.ts';
+import { findSession, type SessionRow } from './session-row.ts';
 
 export interface ConversationView {
   id: string;
@@ -47,18 +47,21 @@ export class SessionConversations {
   }
 
   /**
-   * The session a conversation of the user's belongs to (null until its first message starts one),
-   * or 404 CONVERSATION_NOT_FOUND.
+   * The session a conversation of the user's belongs to, as its row (null until its first message
+   * starts one), or 404 CONVERSATION_NOT_FOUND: one query, on every message a user sends.
    */
-  async sessionOf(options: { userId: string; conversationId: string }): Promise<string | null> {
+  async sessionOf(options: { userId: string; conversationId: string }): Promise<SessionRow | null> {
     const row = await this.database.db
-      .selectFrom('conversations')
-      .select('session_id')
-      .where('id', '=', options.conversationId)
-      .where('user_id', '=', options.userId)
+      .selectFrom('conversations as c')
+      .leftJoin('agent_sessions as s', 's.id', 'c.session_id')
+      .selectAll('s')
+      .select('c.session_id as attached_to')
+      .where('c.id', '=', options.conversationId)
+      .where('c.user_id', '=', options.userId)
       .executeTakeFirst();
     if (!row) throw new AppError('CONVERSATION_NOT_FOUND');
-    return row.session_id;
+    const { attached_to: attachedTo, ...session } = row;
+    return attachedTo === null ? null : (session as SessionRow);
   }
 
   /**

@@ -9,7 +9,7 @@ import { SessionCheckpoints, type CheckpointView } from './session-checkpoints.t
 import { SessionContextStore } from './session-context.ts';
 import { firstConversation, SessionConversations, type ConversationView } from './session-conversations.ts';
 import { SessionProgress } from './session-progress.ts';
-import { findSession } from './session-row.ts';
+import { findSession, type SessionRow } from './session-row.ts';
 import { SessionSetup } from './session-setup.ts';
 import { assertTransition } from './session-status.ts';
 import { toSessionView, type SessionView } from './session-view.ts';
@@ -291,7 +291,7 @@ export class SessionService {
   }
 
   /** The session a conversation of the user's belongs to, null before its first message; 404 if it is not theirs. */
-  async sessionOfConversation(userId: string, conversationId: string): Promise<string | null> {
+  async sessionOfConversation(userId: string, conversationId: string): Promise<SessionRow | null> {
     return this.conversationStore.sessionOf({ userId, conversationId });
   }
 
