@@ -72,7 +72,19 @@ export function createLanguageModels(settings: LanguageModelSettings): LanguageM
   const google = settings.google && providers.google ? googleProvider(settings.google) : undefined;
   const endpoints = new Map(settings.endpoints.map((endpoint) => [endpoint.name, endpointProvider(endpoint)]));
 
+  // Models hold only their configuration: one per id serves every turn (bounded: ids come from sessions).
+  const resolved = new Map<string, LanguageModelV3>();
   function resolve(id: string): LanguageModelV3 {
+    let model = resolved.get(id);
+    if (!model) {
+      model = build(id);
+      if (resolved.size >= 256) resolved.delete(resolved.keys().next().value!);
+      resolved.set(id, model);
+    }
+    return model;
+  }
+
+  function build(id: string): LanguageModelV3 {
     const problem = modelIdProblem(id, providers);
     const parsed = parseModelId(id);
     if (problem || !parsed) {

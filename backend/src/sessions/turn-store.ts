@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import type { PostgresDatabase, SessionStatus } from '../database/index.ts';
+import { toJsonText, type PostgresDatabase, type SessionStatus } from '../database/index.ts';
 import { AppError, type ReportedError } from '../errors.ts';
-import type { AgentryEvent, EventBus } from '../events/index.ts';
+import type { AgentryEvent, ChangeExpressions, EventBus } from '../events/index.ts';
 import { messageTokenCount } from '../providers/index.ts';
 import { publishSessionEvents, sessionTopic } from './session-events.ts';
 import type { SessionProgress } from './session-progress.ts';
 import type { SessionRow } from './session-row.ts';
 import { ApprovalRules } from './approval-rules.ts';
-import { noStepCounts, StepRecords, type UnrecordedModelCall } from './step-records.ts';
+import { StepRecords, type UnrecordedModelCall } from './step-records.ts';
 import { ToolApprovals, type ApprovalWaitListener } from './tool-approvals.ts';
 import { ToolLedger } from './tool-ledger.ts';
 import { TurnLeases, type TurnRow } from './turn-leases.ts';
@@ -73,8 +73,10 @@ export class TurnStore {
   }
 
   /**
-   * Starts a turn with the user's message, leased to a new token. The turn goes first: the unique
-   * index on unfinished turns is what refuses a second one, with 409 SESSION_BUSY.
+   * Starts a turn with the user's message, leased to a new token, in one statement with the
+   * session's count and the message's event: the session row first (the order of every session
+   * write; only a running session takes a turn), then the turn, whose unique index on unfinished
+   * turns refuses a second one with 409 SESSION_BUSY, then the message.
    */
   async open(options: {
     userId: string;
@@ -85,42 +87,33 @@ export class TurnStore {
     const { userId, session, conversationId, content } = options;
     const token = this.leases.newToken();
     const turn = { id: randomUUID(), conversation_id: conversationId };
+    const messageId = randomUUID(); // chosen here: its event goes in the same statement
+    const started: ChangeExpressions = [
+      [
+        'session',
+        sql`update agent_sessions set message_count = message_count + 1, version = version + 1, last_active_at = now()
+            where id = ${session.id} and status = 'running' returning id`,
+      ],
+      [
+        'turn',
+        sql`insert into turns (id, session_id, conversation_id, user_id, status, lease_owner, lease_expires_at)
+            select ${turn.id}::uuid, session.id, ${conversationId}::uuid, ${userId}::uuid, 'running', ${token}, ${this.leases.expiry()} from session
+            returning id`,
+      ],
+      [
+        'message',
+        sql`insert into messages (id, conversation_id, session_id, user_id, turn_id, role, content, token_count)
+            select ${messageId}::uuid, ${conversationId}::uuid, ${session.id}::uuid, ${userId}::uuid, turn.id, 'user', ${content}, ${messageTokenCount({ text: content })}::int from turn
+            returning id`,
+      ],
+    ];
+    const event: AgentryEvent = { type: 'message.completed', data: { sessionId: session.id, messageId, role: 'user', text: content } };
     try {
-      return await this.deps.database.transaction(async (tx) => {
-        // The turn and its message in one statement.
-        const message = await tx
-          .with('turn', (db) =>
-            db.insertInto('turns').values({
-              id: turn.id,
-              session_id: session.id,
-              conversation_id: conversationId,
-              user_id: userId,
-              status: 'running',
-              lease_owner: token,
-              lease_expires_at: this.leases.expiry(),
-            }),
-          )
-          .insertInto('messages')
-          .values({
-            conversation_id: conversationId,
-            session_id: session.id,
-            user_id: userId,
-            turn_id: turn.id,
-            role: 'user',
-            content,
-            token_count: messageTokenCount({ text: content }),
-          })
-          .returning('id')
-          .executeTakeFirstOrThrow();
-        await this.deps.progress.recordStep(tx, {
-          sessionId: session.id,
-          step: 0,
-          counts: { ...noStepCounts, messages: 1 },
-          checkpoint: false,
-          events: [{ type: 'message.completed', data: { sessionId: session.id, messageId: message.id, role: 'user', text: content } }],
-        });
-        return { turn, token, messageId: message.id };
+      const opened = await this.deps.bus.publishAlone([{ userId: session.user_id, topic: sessionTopic(session.id), event }], {
+        after: started,
       });
+      if (!opened) throw new AppError('SESSION_NOT_RUNNING', 'The session stopped running.');
+      return { turn, token, messageId };
     } catch (error) {
       if ((error as { constraint?: string }).constraint === 'turns_one_unfinished_idx') throw new AppError('SESSION_BUSY');
       throw error;
@@ -185,27 +178,29 @@ export class TurnStore {
     const { session, turnId } = turn;
     const { status, error, interrupted } = options;
     let message = options.last;
+    const ended = (last: MessageView | null): AgentryEvent => ({
+      type: 'turn.ended',
+      data: {
+        sessionId: session.id,
+        turnId,
+        status,
+        steps: last?.step ?? 0,
+        ...(error ? { error } : {}),
+        ...(session.trigger_firing_id ? { triggered: true as const } : {}),
+      },
+    });
+    const [lock, end] = this.endExpressions(turn, { status, error, steps: options.last?.step ?? 0 });
+    // How most turns end (no model call interrupted, no failure to count on the session): one statement.
+    if (!interrupted && !(status === 'failed' && error)) {
+      await this.deps.bus.publishAlone([{ userId: session.user_id, topic: sessionTopic(session.id), event: ended(message) }], {
+        after: [lock, end],
+      });
+      return message;
+    }
     await this.deps.database.transaction(async (tx) => {
-      // The session row first (the order of every session write), then the lease, in one
-      // statement: an execution that lost it records nothing.
-      const ended = await tx
-        .with('session', (db) => db.selectFrom('agent_sessions').select('id').where('id', '=', session.id).forNoKeyUpdate())
-        .updateTable('turns')
-        .from('session')
-        .set({
-          status,
-          error: error ?? null,
-          finished_at: sql<Date>`now()`,
-          steps: options.last?.step ?? 0,
-          lease_owner: null,
-          lease_expires_at: null,
-        })
-        .whereRef('turns.session_id', '=', 'session.id')
-        .where('turns.id', '=', turnId)
-        .where('turns.lease_owner', '=', turn.token)
-        .returning('turns.id')
-        .executeTakeFirst();
-      if (!ended) return;
+      const { rows } =
+        await sql`with ${sql.id(lock[0])} as (${lock[1]}), ${sql.id(end[0])} as (${end[1]}) select id from ${sql.id(end[0])}`.execute(tx);
+      if (rows.length === 0) return;
       const events: AgentryEvent[] = [];
       if (interrupted) {
         const callError = error ?? { code: 'CANCELLED', message: 'The turn was cancelled during the model call.' };
@@ -223,20 +218,31 @@ export class TurnStore {
         messages: events.length,
         error: status === 'failed' ? error : undefined,
       });
-      events.push({
-        type: 'turn.ended',
-        data: {
-          sessionId: session.id,
-          turnId,
-          status,
-          steps: message?.step ?? 0,
-          ...(error ? { error } : {}),
-          ...(session.trigger_firing_id ? { triggered: true as const } : {}),
-        },
-      });
+      events.push(ended(message));
       await publishSessionEvents(this.deps.bus, tx, { session, events });
     });
     return message;
+  }
+
+  /**
+   * The turn's end as the first parts of a statement: the session row locked first (the order of
+   * every session write), then the turn's row, only while this execution holds its lease: an
+   * execution that lost it records nothing.
+   */
+  private endExpressions(
+    turn: HeldTurn,
+    end: { status: EndStatus; error: ReportedError | undefined; steps: number },
+  ): [ChangeExpressions[number], ChangeExpressions[number]] {
+    return [
+      ['session', sql`select id from agent_sessions where id = ${turn.session.id} for no key update`],
+      [
+        'ended',
+        sql`update turns set status = ${end.status}, error = ${end.error ? toJsonText(end.error) : null}::jsonb, finished_at = now(),
+              steps = ${end.steps}::int, lease_owner = null, lease_expires_at = null
+            from session where turns.session_id = session.id and turns.id = ${turn.turnId} and turns.lease_owner = ${turn.token}
+            returning turns.id`,
+      ],
+    ];
   }
 
   /** Publishes an event that reports progress rather than a change (a delta): in a statement of its own. */
