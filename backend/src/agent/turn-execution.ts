@@ -91,7 +91,11 @@ export class TurnExecution implements CallingTurn {
   private readonly context: TurnContext;
   /** The session's approval policy, read once per execution (a decision starts a new one). */
   private policy: Promise<SessionApprovalPolicy> | undefined;
-  /** What the step's last write read while renewing the lease: the next boundary's check, already made. */
+  /**
+   * What the step's last write read while renewing the lease: the next boundary's check, already
+   * made. A turn just opened starts with it too: the statement that opened it took the lease, and
+   * only a running session takes a turn.
+   */
   private renewed: TurnState | undefined;
 
   constructor(
@@ -103,6 +107,7 @@ export class TurnExecution implements CallingTurn {
     this.session = start.session;
     this.token = start.token;
     this.resumed = start.resumed;
+    if (!start.resumed) this.renewed = { cancelRequested: false, sessionStatus: 'running' };
     this.trace = deps.tracer.turn({
       turnId: this.turnId,
       sessionId: this.session.id,
