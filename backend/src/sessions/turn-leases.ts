@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { sql, type QueryCreator, type Selectable } from 'kysely';
+import { sql, type OperationNodeSource, type QueryCreator, type Selectable } from 'kysely';
 import type { DatabaseSchema, Executor, PostgresDatabase, SessionStatus, TurnsTable } from '../database/index.ts';
 import type { ChangeExpressions } from '../events/index.ts';
 import type { LeaseFence, UpdatedSession } from './session-progress.ts';
@@ -76,18 +76,40 @@ export class TurnLeases {
    * returns a row only if the lease is still this token's.
    */
   renewalExpressions(turnId: string, token: string): ChangeExpressions {
+    return this.fenceExpressions(
+      turnId,
+      token,
+      sql`select id, status from agent_sessions where id = (select session_id from turns where id = ${turnId}) for no key update`,
+    );
+  }
+
+  /**
+   * A session write of the turn and the lease's renewal, as the first parts of a statement (see
+   * fence, and ChangeExpressions): `session` is the write, which must lock the session row and
+   * return it (its `id` at least), then `lease` renews the turn's lease, returning the turn's
+   * `id` and `cancel_requested`, only if `session` returned its row and the lease is still this
+   * token's. Later parts that select from `lease` write nothing otherwise.
+   */
+  fenceExpressions(turnId: string, token: string, session: OperationNodeSource): ChangeExpressions {
     return [
-      [
-        'session',
-        sql`select id, status from agent_sessions where id = (select session_id from turns where id = ${turnId}) for no key update`,
-      ],
+      ['session', session],
       [
         'lease',
         sql`update turns set lease_expires_at = ${this.expiry()} from session
             where session.id = turns.session_id and turns.id = ${turnId} and turns.lease_owner = ${token} and turns.status = 'running'
-            returning turns.id`,
+            returning turns.id, turns.cancel_requested`,
       ],
     ];
+  }
+
+  /**
+   * Why a fenced write wrote nothing, read after it (a rare path): throws LeaseLost when the
+   * lease is another's or the turn no longer runs; returns when the lease is held (then the
+   * session was not in a status it may be written from).
+   */
+  async assertHeld(executor: Executor, turnId: string, token: string): Promise<void> {
+    const turn = await executor.selectFrom('turns').select(['lease_owner', 'status']).where('id', '=', turnId).executeTakeFirst();
+    if (turn?.lease_owner !== token || turn.status !== 'running') throw new LeaseLost(`The turn ${turnId} is no longer held by ${token}.`);
   }
 
   /**
@@ -116,11 +138,11 @@ export class TurnLeases {
           const { turn_cancel_requested: cancelRequested, ...session } = row;
           return { session: session as UpdatedSession, cancelRequested };
         }
-        const turn = await tx.selectFrom('turns').select(['lease_owner', 'status']).where('id', '=', turnId).executeTakeFirst();
-        if (turn?.lease_owner !== token || turn.status !== 'running')
-          throw new LeaseLost(`The turn ${turnId} is no longer held by ${token}.`);
+        await this.assertHeld(tx, turnId, token);
         return undefined;
       },
+      expressions: (update) => this.fenceExpressions(turnId, token, update(this.database.db)),
+      assertHeld: () => this.assertHeld(this.database.db, turnId, token),
     };
   }
 
