@@ -1,5 +1,5 @@
 import { sql, type Expression, type QueryCreator, type UpdateObject } from 'kysely';
-import type { DatabaseSchema, Executor, SessionStatus } from '../database/index.ts';
+import type { DatabaseSchema, Executor, PostgresDatabase, SessionStatus } from '../database/index.ts';
 import { AppError, type ReportedError } from '../errors.ts';
 import type { AgentryEvent, ChangeExpressions, EventBus, ReturnedExpressions } from '../events/index.ts';
 import { checkpointStateOf, type SessionCheckpoints } from './session-checkpoints.ts';
@@ -28,11 +28,12 @@ export interface LeaseFence {
     update: (db: QueryCreator<DatabaseSchema>) => SessionUpdateQuery,
   ): Promise<{ session: UpdatedSession; cancelRequested: boolean } | undefined>;
   /**
-   * The same as the first parts of a larger statement (see ChangeExpressions): `session` the
-   * update, then `lease` the renewal, a row (the turn's `id` and `cancel_requested`) only if both
-   * wrote. Parts after them that select from `lease` write nothing otherwise.
+   * The renewal as the first parts of a larger statement (see TurnLeases.renewalExpressions):
+   * `session` locks the session row, then `lease` renews the lease, a row only if it is still
+   * held and the session in one of `onlyFrom`. Parts after them that select from `lease` (the
+   * session's own update too) write nothing otherwise.
    */
-  expressions(update: (db: QueryCreator<DatabaseSchema>) => SessionUpdateQuery): ChangeExpressions;
+  expressions(options: { onlyFrom?: readonly SessionStatus[] | undefined }): ChangeExpressions;
   /** After a statement of `expressions` wrote nothing: throws LeaseLost if the lease is why. */
   assertHeld(): Promise<void>;
 }
@@ -68,7 +69,7 @@ export interface StepCounts {
  * (the system edges of the table in session-status.ts), each guarded in the statement that makes it.
  */
 export class SessionProgress {
-  constructor(private readonly deps: { bus: EventBus; checkpoints: SessionCheckpoints }) {}
+  constructor(private readonly deps: { database: PostgresDatabase; bus: EventBus; checkpoints: SessionCheckpoints }) {}
 
   /**
    * Adds a step's counts to the session, checkpoints it and publishes the step's events, last,
@@ -105,12 +106,13 @@ export class SessionProgress {
 
   /**
    * A step of a turn as recordStep records it, in one statement that commits on its own (see
-   * ChangeExpressions): the session's counts (its row locked first), the lease renewed by `fence`,
-   * the step's own `writes` (each selecting from `lease`: written only if both were), the
-   * checkpoint with `checkpoint` (its state the session's as updated, its messages up to
-   * `messageSeq` at least, for what `writes` inserted), then the events. Returns what `returning`
-   * asks; with nothing written, throws LeaseLost or SESSION_NOT_RUNNING as countStep does. Not for
-   * a step that completes the session: recordStep announces its status change.
+   * ChangeExpressions): the session row locked, the lease renewed by `fence` (only if still held
+   * and the session in a status the step may be written from), then, each only if the renewal
+   * was, the session's counts (`counted`), the step's own `writes` (each selecting from `lease`),
+   * the checkpoint with `checkpoint` (its state the session's as `counted` left it, its messages up
+   * to `messageSeq` at least, for what `writes` inserted), then the events. Returns what
+   * `returning` asks; with nothing written, throws LeaseLost or SESSION_NOT_RUNNING as countStep
+   * does. Not for a step that completes the session: recordStep announces its status change.
    */
   async recordStepAlone<R extends Record<string, unknown>>(
     options: Omit<StepUpdate, 'complete' | 'fence'> & {
@@ -131,7 +133,7 @@ export class SessionProgress {
           userId,
           reason: 'step',
           step,
-          state: checkpointStateOf('session'),
+          state: checkpointStateOf('counted'),
           messageSeq: sql<string>`greatest((select coalesce(max(seq), 0) from messages where session_id = ${sessionId}), ${options.messageSeq ?? null})`,
           from: 'lease',
         })
@@ -140,7 +142,13 @@ export class SessionProgress {
     const returned = await this.deps.bus.publishAlone<R>(
       events.map((event) => ({ userId, topic: sessionTopic(sessionId), event })),
       {
-        after: [...fence.expressions((db) => stepSessionUpdate(db, options)), ...options.writes, ...(checkpoint?.after ?? [])],
+        after: [
+          ...fence.expressions({ onlyFrom: stepStatuses(options) }),
+          // Runs whatever the other parts find, like every data-modifying part: fenced by the lease too.
+          ['counted', stepSessionUpdate(this.deps.database.db, options).where(sql<boolean>`exists (select 1 from lease)`)],
+          ...options.writes,
+          ...(checkpoint?.after ?? []),
+        ],
         returning: options.returning,
       },
     );
@@ -243,7 +251,12 @@ export function stepSessionUpdate(db: QueryCreator<DatabaseSchema>, options: Omi
         }
       : {}),
   };
-  return sessionUpdate(db, { sessionId, set, onlyFrom: options.requireRunning === false ? undefined : ['running'] });
+  return sessionUpdate(db, { sessionId, set, onlyFrom: stepStatuses(options) });
+}
+
+/** The statuses a step's session may be in for the step to be written. */
+function stepStatuses(options: Pick<StepUpdate, 'requireRunning'>): SessionStatus[] | undefined {
+  return options.requireRunning === false ? undefined : ['running'];
 }
 
 /**

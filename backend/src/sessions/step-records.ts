@@ -245,7 +245,7 @@ export class StepRecords {
         events,
         returning: {
           cancel_requested: sql<boolean>`(select cancel_requested from lease)`,
-          status: sql<SessionStatus>`(select status from session)`,
+          status: sql<SessionStatus>`(select status from counted)`,
         },
       });
       return { cancelRequested: state.cancel_requested, sessionStatus: state.status };

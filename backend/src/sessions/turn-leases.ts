@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { sql, type OperationNodeSource, type QueryCreator, type Selectable } from 'kysely';
+import { sql, type QueryCreator, type Selectable } from 'kysely';
 import type { DatabaseSchema, Executor, PostgresDatabase, SessionStatus, TurnsTable } from '../database/index.ts';
 import type { ChangeExpressions } from '../events/index.ts';
 import type { LeaseFence, UpdatedSession } from './session-progress.ts';
@@ -72,31 +72,24 @@ export class TurnLeases {
 
   /**
    * The renewal as the first parts of a statement that publishes what it fences (see
-   * ChangeExpressions): `session` locks the session row, then `lease` renews the turn's lease and
-   * returns a row only if the lease is still this token's.
+   * ChangeExpressions): `session` locks the session row (returning its `id` and `status`), then
+   * `lease` renews the turn's lease and returns a row (the turn's `id` and `cancel_requested`)
+   * only if the lease is still this token's and, with `onlyFrom`, the session in one of those
+   * statuses. The parts after them write only if `lease` returned its row (they select from it):
+   * data-modifying parts of one statement all run, so a session update among them is fenced too.
    */
-  renewalExpressions(turnId: string, token: string): ChangeExpressions {
-    return this.fenceExpressions(
-      turnId,
-      token,
-      sql`select id, status from agent_sessions where id = (select session_id from turns where id = ${turnId}) for no key update`,
-    );
-  }
-
-  /**
-   * A session write of the turn and the lease's renewal, as the first parts of a statement (see
-   * fence, and ChangeExpressions): `session` is the write, which must lock the session row and
-   * return it (its `id` at least), then `lease` renews the turn's lease, returning the turn's
-   * `id` and `cancel_requested`, only if `session` returned its row and the lease is still this
-   * token's. Later parts that select from `lease` write nothing otherwise.
-   */
-  fenceExpressions(turnId: string, token: string, session: OperationNodeSource): ChangeExpressions {
+  renewalExpressions(turnId: string, token: string, options: { onlyFrom?: readonly SessionStatus[] | undefined } = {}): ChangeExpressions {
+    const { onlyFrom } = options;
+    const status = onlyFrom ? sql` and session.status in (${sql.join(onlyFrom)})` : sql``;
     return [
-      ['session', session],
+      [
+        'session',
+        sql`select id, status from agent_sessions where id = (select session_id from turns where id = ${turnId}) for no key update`,
+      ],
       [
         'lease',
         sql`update turns set lease_expires_at = ${this.expiry()} from session
-            where session.id = turns.session_id and turns.id = ${turnId} and turns.lease_owner = ${token} and turns.status = 'running'
+            where session.id = turns.session_id and turns.id = ${turnId} and turns.lease_owner = ${token} and turns.status = 'running'${status}
             returning turns.id, turns.cancel_requested`,
       ],
     ];
@@ -141,7 +134,7 @@ export class TurnLeases {
         await this.assertHeld(tx, turnId, token);
         return undefined;
       },
-      expressions: (update) => this.fenceExpressions(turnId, token, update(this.database.db)),
+      expressions: (options) => this.renewalExpressions(turnId, token, options),
       assertHeld: () => this.assertHeld(this.database.db, turnId, token),
     };
   }
