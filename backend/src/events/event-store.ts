@@ -95,8 +95,9 @@ export class EventStore {
    * Records events in a statement of their own, which commits on its own, in commit order like
    * every other append: events that report progress rather than a change (text deltas), or, with
    * `after`, the change they report made by the same statement. Returns no events when `after`
-   * changed nothing; else with them what `returning` asks of the change (read in the statement's
-   * own snapshot, so it sees what the change wrote), or undefined without it.
+   * changed nothing; else with them what `returning` asks of the change (read from its parts'
+   * rows: the statement's snapshot of the tables does not hold what it wrote), or undefined
+   * without it.
    */
   async appendAlone<R extends Record<string, unknown> = Record<string, never>>(
     events: readonly NewEvent[],
