@@ -13,12 +13,15 @@ import { drivers } from '../../test/test-database.ts';
 describe.each(drivers)('round trips of a turn on %s', (driver) => {
   // A step that calls one tool: the history, the answer (with its model call and ledger entry,
   // which it returns), the call's begin and result, and the tool results with the checkpoint,
-  // whose lease renewal is the next boundary's check: 12.3 (30 before the writes were folded, 14.3
-  // before the ledger rows came back with the answer and the boundary took the renewal's reading).
-  const perToolStep = 13;
-  // One user message, a step with one tool call, a step that answers, the turn's end: 36 (66 on
-  // PGlite and 73 on PostgreSQL before; 38 with the approval policy's reads).
-  const perTurn = 37;
+  // whose lease renewal is the next boundary's check, each one statement: 5, measured as 4.3 (the
+  // first turn of the app reads its integrations' tools once more). 12.3 before the answer and the
+  // results were each one statement, 30 before the writes were folded, 14.3 before the ledger
+  // rows came back with the answer and the boundary took the renewal's reading.
+  const perToolStep = 5;
+  // One user message, a step with one tool call, a step that answers, the turn's end: 24 (36 before
+  // the answer and the results were each one statement; 66 on PGlite and 73 on PostgreSQL before
+  // the writes were folded).
+  const perTurn = 24;
   let t: TestApp;
   let fake: FakeChatCompletions;
   let counter: ReturnType<typeof countQueries>;

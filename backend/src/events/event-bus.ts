@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Executor, PostgresDatabase } from '../database/index.ts';
-import type { ChangeExpressions, EventStore, NewEvent, Notification } from './event-store.ts';
+import type { ChangeExpressions, EventStore, NewEvent, Notification, ReturnedExpressions } from './event-store.ts';
 import type { StoredEvent } from './event-types.ts';
 
 export type EventListener = (event: StoredEvent) => void;
@@ -22,10 +22,14 @@ export interface EventBus {
   /**
    * Records and publishes events in one statement of their own, committed when it resolves:
    * events that report progress rather than a change (text deltas), or, with `after`, the change
-   * they report, made by the same statement (see ChangeExpressions). False when it changed nothing:
-   * then nothing was recorded.
+   * they report, made by the same statement (see ChangeExpressions). Undefined when it changed
+   * nothing: then nothing was recorded. Else what `returning` asks of the change (an empty object
+   * without it).
    */
-  publishAlone(events: NewEvent[], options?: { after?: ChangeExpressions }): Promise<boolean>;
+  publishAlone<R extends Record<string, unknown> = Record<string, never>>(
+    events: NewEvent[],
+    options?: { after?: ChangeExpressions; returning?: ReturnedExpressions<R> },
+  ): Promise<R | undefined>;
   subscribe(listener: EventListener): () => void;
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -193,11 +197,14 @@ export class PumpedEventBus implements EventBus {
     return stored.map((event) => event.id);
   }
 
-  async publishAlone(events: NewEvent[], options: { after?: ChangeExpressions } = {}): Promise<boolean> {
+  async publishAlone<R extends Record<string, unknown> = Record<string, never>>(
+    events: NewEvent[],
+    options: { after?: ChangeExpressions; returning?: ReturnedExpressions<R> } = {},
+  ): Promise<R | undefined> {
     const { notification } = this.deps.doorbell;
-    const stored = await this.deps.store.appendAlone(events, { ...options, ...(notification ? { notify: notification } : {}) });
-    this.pump.deliver(stored);
-    return stored.length > 0;
+    const stored = await this.deps.store.appendAlone<R>(events, { ...options, ...(notification ? { notify: notification } : {}) });
+    this.pump.deliver(stored.events);
+    return stored.events.length > 0 ? (stored.returned ?? ({} as R)) : undefined;
   }
 
   subscribe(listener: EventListener): () => void {

@@ -1,4 +1,4 @@
-import { sql, type OperationNodeSource } from 'kysely';
+import { sql, type Expression, type OperationNodeSource } from 'kysely';
 import { toJsonText, type EventRow, type Executor, type PostgresDatabase } from '../database/index.ts';
 import { eventDataSchemas, type AgentryEvent, type EventType, type StoredEvent } from './event-types.ts';
 
@@ -52,6 +52,12 @@ export async function removeTopicEvents(executor: Executor, topics: ReadonlyArra
  */
 export type ChangeExpressions = ReadonlyArray<readonly [name: string, query: OperationNodeSource]>;
 
+/**
+ * What a statement that records a change returns of it beside its events: each a scalar
+ * expression (typically a subquery of a ChangeExpressions part, such as the rows it wrote), by name.
+ */
+export type ReturnedExpressions<R> = { readonly [K in keyof R]: Expression<R[K]> };
+
 /** A NOTIFY sent with an append, delivered when its transaction commits. */
 export interface Notification {
   channel: string;
@@ -89,13 +95,15 @@ export class EventStore {
    * Records events in a statement of their own, which commits on its own, in commit order like
    * every other append: events that report progress rather than a change (text deltas), or, with
    * `after`, the change they report made by the same statement. Returns no events when `after`
-   * changed nothing.
+   * changed nothing; else with them what `returning` asks of the change (read from its parts'
+   * rows: the statement's snapshot of the tables does not hold what it wrote), or undefined
+   * without it.
    */
-  async appendAlone(
+  async appendAlone<R extends Record<string, unknown> = Record<string, never>>(
     events: readonly NewEvent[],
-    options: { notify?: Notification; after?: ChangeExpressions } = {},
-  ): Promise<StoredEvent[]> {
-    return this.insert(this.database.db, events, options.notify, options.after);
+    options: { notify?: Notification; after?: ChangeExpressions; returning?: ReturnedExpressions<R> } = {},
+  ): Promise<{ events: StoredEvent[]; returned: R | undefined }> {
+    return this.insertReturning(this.database.db, events, options);
   }
 
   /**
@@ -110,7 +118,16 @@ export class EventStore {
     notify: Notification | undefined,
     after?: ChangeExpressions,
   ): Promise<StoredEvent[]> {
-    if (events.length === 0) return [];
+    return (await this.insertReturning(executor, events, { notify, after })).events;
+  }
+
+  private async insertReturning<R extends Record<string, unknown>>(
+    executor: Executor,
+    events: readonly NewEvent[],
+    options: { notify?: Notification | undefined; after?: ChangeExpressions | undefined; returning?: ReturnedExpressions<R> | undefined },
+  ): Promise<{ events: StoredEvent[]; returned: R | undefined }> {
+    const { notify, after, returning } = options;
+    if (events.length === 0) return { events: [], returned: undefined };
     const rows = events.map(({ userId, topic, event }, index) => {
       const data = toJsonText(eventDataSchemas[event.type].parse(event.data));
       return { userId, topic, type: event.type, data, index };
@@ -123,15 +140,19 @@ export class EventStore {
     // a row lock while holding the commit-order lock could deadlock with one that holds the row.
     const change = after ? sql`${sql.join(after.map(([name, query]) => sql`${sql.id(name)} as (${query})`))},` : sql``;
     const changed = after ? sql` where exists (select 1 from ${sql.id(after.at(-1)![0])})` : sql``;
-    const { rows: inserted } = await sql<{ id: string; at: Date }>`
+    // Uncorrelated: evaluated once, whatever the number of events.
+    const extra = Object.entries(returning ?? {}).map(([name, value]) => sql`, (${value as Expression<unknown>}) as ${sql.id(name)}`);
+    const { rows: inserted } = await sql<{ id: string; at: Date } & R>`
       with ${change} commit_order as materialized (select pg_advisory_xact_lock(${commitOrderLock})${changed})
       insert into events (user_id, topic, type, data)
       select v.user_id, v.topic, v.type, v.data from commit_order${bell}, (values ${values}) as v(user_id, topic, type, data, index)
       order by v.index
-      returning id, at`.execute(executor);
+      returning id, at${extra.length === 0 ? sql`` : sql.join(extra, sql``)}`.execute(executor);
+    if (inserted.length === 0) return { events: [], returned: undefined };
+    const returned = returning ? (Object.fromEntries(Object.keys(returning).map((name) => [name, inserted[0]![name]])) as R) : undefined;
     // A multi-row insert takes its ids in the order of its rows.
     const ordered = inserted.map((row) => ({ id: Number(row.id), at: row.at })).sort((a, b) => a.id - b.id);
-    return rows.map((row, i) => ({
+    const stored = rows.map((row, i) => ({
       id: ordered[i]!.id,
       at: ordered[i]!.at,
       userId: row.userId,
@@ -139,6 +160,7 @@ export class EventStore {
       type: row.type,
       data: JSON.parse(row.data) as unknown,
     })) as StoredEvent[];
+    return { events: stored, returned };
   }
 
   /** The newest id, or 0. */

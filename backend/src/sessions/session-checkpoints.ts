@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
-import { toJsonText, type CheckpointReason, type Executor, type PostgresDatabase } from '../database/index.ts';
+import { sql, type Expression } from 'kysely';
+import { toJsonText, type CheckpointReason, type CheckpointState, type Executor, type PostgresDatabase } from '../database/index.ts';
 import { AppError } from '../errors.ts';
-import type { AgentryEvent, EventBus } from '../events/index.ts';
+import type { AgentryEvent, ChangeExpressions, EventBus } from '../events/index.ts';
+import { insertFrom } from './gated-insert.ts';
 import { firstConversation } from './session-conversations.ts';
 import { publishSessionEvents } from './session-events.ts';
 import { findSession, type SessionRow } from './session-row.ts';
@@ -43,45 +44,70 @@ export class SessionCheckpoints {
     options: { session: SessionRow; reason: CheckpointReason; name?: string | undefined; step?: number; events?: AgentryEvent[] },
   ): Promise<string> {
     const { session, reason, name, step = 0, events = [] } = options;
-    const id = randomUUID(); // chosen here: the event that announces it goes in the same statement
-    const state = {
+    const state: CheckpointState = {
       status: session.status,
       context: session.context,
       version: session.version,
       counters: { messages: session.message_count, toolCalls: session.tool_call_count, errors: session.error_count },
     };
+    const { id, after, event } = this.recording({ sessionId: session.id, userId: session.user_id, reason, name, step, state });
+    await publishSessionEvents(this.deps.bus, tx, { session, events: [...events, event], after });
+    return id;
+  }
+
+  /**
+   * A checkpoint as parts of the statement that publishes its event (see ChangeExpressions):
+   * `pruned` removes unnamed ones past retention, then `checkpoint` records it; `event` announces
+   * it, after the change's own events. `state` may be SQL (the row a session update of the same
+   * statement returns), and `messageSeq` how far the messages went when the same statement
+   * inserts some (by default the highest `seq` the table held). With `from`, both write only if
+   * that part of the statement returned a row (see insertFrom).
+   */
+  recording(options: {
+    sessionId: string;
+    userId: string;
+    reason: CheckpointReason;
+    name?: string | undefined;
+    step: number;
+    state: CheckpointState | Expression<CheckpointState>;
+    messageSeq?: Expression<string>;
+    from?: string;
+  }): { id: string; after: ChangeExpressions; event: AgentryEvent } {
+    const { sessionId, step, from } = options;
+    const id = randomUUID(); // chosen here: the event that announces it goes in the same statement
     // The statement reads the table as it was: the new checkpoint's seq is the highest there plus one.
-    const nextSeq = sql<number>`(select coalesce(max(seq), 0) + 1 from session_checkpoints where session_id = ${session.id})`;
+    const nextSeq = sql<number>`(select coalesce(max(seq), 0) + 1 from session_checkpoints where session_id = ${sessionId})`;
     const { db } = this.deps.database;
-    const pruned = db
+    let pruned = db
       .deleteFrom('session_checkpoints')
-      .where('session_id', '=', session.id)
+      .where('session_id', '=', sessionId)
       .where('name', 'is', null)
       .where('seq', '<=', sql<number>`${nextSeq} - ${this.deps.retention}`);
-    const checkpoint = db
-      .insertInto('session_checkpoints')
-      .values({
+    if (from) pruned = pruned.where(sql<boolean>`exists (select 1 from ${sql.table(from)})`);
+    const checkpoint = insertFrom(
+      db,
+      'session_checkpoints',
+      {
         id,
-        session_id: session.id,
-        user_id: session.user_id,
+        session_id: sessionId,
+        user_id: options.userId,
         seq: nextSeq,
-        reason,
-        name: name ?? null,
+        reason: options.reason,
+        name: options.name ?? null,
         step,
-        message_seq: sql<string>`(select coalesce(max(seq), 0) from messages where session_id = ${session.id})`,
-        state,
-      })
-      .returning('id');
-    const announced: AgentryEvent[] = [...events, { type: 'session.checkpoint', data: { sessionId: session.id, checkpointId: id, step } }];
-    await publishSessionEvents(this.deps.bus, tx, {
-      session,
-      events: announced,
+        message_seq: options.messageSeq ?? sql<string>`(select coalesce(max(seq), 0) from messages where session_id = ${sessionId})`,
+        state: options.state,
+      },
+      { from },
+    ).returning('id');
+    return {
+      id,
       after: [
         ['pruned', pruned],
         ['checkpoint', checkpoint],
       ],
-    });
-    return id;
+      event: { type: 'session.checkpoint', data: { sessionId, checkpointId: id, step } },
+    };
   }
 
   /** Takes a checkpoint on request, optionally named (named ones outlive retention). */
@@ -203,6 +229,17 @@ export class SessionCheckpoints {
       return toSessionView(row, await firstConversation(tx, id));
     });
   }
+}
+
+/**
+ * A checkpoint's state (see SessionCheckpoints.record) in SQL, from the session row that the part
+ * `part` of the same statement returns: a session update's, whose writes the statement's other
+ * parts cannot read from the table.
+ */
+export function checkpointStateOf(part: string) {
+  return sql<CheckpointState>`(select jsonb_build_object('status', s.status, 'context', s.context, 'version', s.version,
+    'counters', jsonb_build_object('messages', s.message_count, 'toolCalls', s.tool_call_count, 'errors', s.error_count))
+    from ${sql.table(part)} as s)`;
 }
 
 function toCheckpointView(row: {

@@ -1,9 +1,9 @@
-import { sql, type QueryCreator, type UpdateObject } from 'kysely';
-import type { DatabaseSchema, Executor, SessionStatus } from '../database/index.ts';
+import { sql, type Expression, type QueryCreator, type UpdateObject } from 'kysely';
+import type { DatabaseSchema, Executor, PostgresDatabase, SessionStatus } from '../database/index.ts';
 import { AppError, type ReportedError } from '../errors.ts';
-import type { AgentryEvent, EventBus } from '../events/index.ts';
-import type { SessionCheckpoints } from './session-checkpoints.ts';
-import { publishSessionEvents } from './session-events.ts';
+import type { AgentryEvent, ChangeExpressions, EventBus, ReturnedExpressions } from '../events/index.ts';
+import { checkpointStateOf, type SessionCheckpoints } from './session-checkpoints.ts';
+import { publishSessionEvents, sessionTopic } from './session-events.ts';
 import type { SessionRow } from './session-row.ts';
 import { systemEdge, type SystemCause } from './session-status.ts';
 
@@ -27,6 +27,15 @@ export interface LeaseFence {
     tx: Executor,
     update: (db: QueryCreator<DatabaseSchema>) => SessionUpdateQuery,
   ): Promise<{ session: UpdatedSession; cancelRequested: boolean } | undefined>;
+  /**
+   * The renewal as the first parts of a larger statement (see TurnLeases.renewalExpressions):
+   * `session` locks the session row, then `lease` renews the lease, a row only if it is still
+   * held and the session in one of `onlyFrom`. Parts after them that select from `lease` (the
+   * session's own update too) write nothing otherwise.
+   */
+  expressions(options: { onlyFrom?: readonly SessionStatus[] | undefined }): ChangeExpressions;
+  /** After a statement of `expressions` wrote nothing: throws LeaseLost if the lease is why. */
+  assertHeld(): Promise<void>;
 }
 
 /** The session update a fence wraps. */
@@ -60,7 +69,7 @@ export interface StepCounts {
  * (the system edges of the table in session-status.ts), each guarded in the statement that makes it.
  */
 export class SessionProgress {
-  constructor(private readonly deps: { bus: EventBus; checkpoints: SessionCheckpoints }) {}
+  constructor(private readonly deps: { database: PostgresDatabase; bus: EventBus; checkpoints: SessionCheckpoints }) {}
 
   /**
    * Adds a step's counts to the session, checkpoints it and publishes the step's events, last,
@@ -82,39 +91,70 @@ export class SessionProgress {
    * the lease is another's. Returns the session as updated, for announceStep.
    */
   async countStep(tx: Executor, options: StepUpdate): Promise<CountedStep> {
-    const { sessionId, counts, fence } = options;
+    const { fence } = options;
     const completes = options.complete === true;
-    // Only a session still on the edge completes; one the user paused or ended keeps its status.
     const finished = systemEdge('steps-finished');
-    const onEdge = sql`agent_sessions.status in (${sql.join(finished.from)})`;
-    const set: UpdateObject<DatabaseSchema, 'agent_sessions'> = {
-      message_count: sql`message_count + ${counts.messages}`,
-      tool_call_count: sql`tool_call_count + ${counts.toolCalls}`,
-      error_count: sql`error_count + ${counts.errors}`,
-      input_tokens: sql`input_tokens + ${counts.inputTokens}`,
-      output_tokens: sql`output_tokens + ${counts.outputTokens}`,
-      cost_usd: sql`cost_usd + ${counts.costUsd}`,
-      ...(counts.costEstimated ? { cost_estimated: true } : {}),
-      ...(completes
-        ? {
-            status: sql`case when ${onEdge} then ${finished.to} else agent_sessions.status end`,
-            completed_at: sql`case when ${onEdge} then now() else completed_at end`,
-          }
-        : {}),
-    };
-    const update = {
-      sessionId,
-      set,
-      onlyFrom: options.requireRunning === false ? undefined : (['running'] as SessionStatus[]),
-    };
-    const fenced = fence ? await fence.renewWith(tx, (db) => sessionUpdate(db, update)) : undefined;
-    const row = fence ? fenced?.session : await sessionUpdate(tx, update).executeTakeFirst();
+    const fenced = fence ? await fence.renewWith(tx, (db) => stepSessionUpdate(db, options)) : undefined;
+    const row = fence ? fenced?.session : await stepSessionUpdate(tx, options).executeTakeFirst();
     if (!row) throw new AppError('SESSION_NOT_RUNNING', 'The session stopped running during the turn.');
     return {
       session: row,
       justCompleted: completes && finished.from.includes(row.previous_status),
       cancelRequested: fenced?.cancelRequested,
     };
+  }
+
+  /**
+   * A step of a turn as recordStep records it, in one statement that commits on its own (see
+   * ChangeExpressions): the session row locked, the lease renewed by `fence` (only if still held
+   * and the session in a status the step may be written from), then, each only if the renewal
+   * was, the session's counts (`counted`), the step's own `writes` (each selecting from `lease`),
+   * the checkpoint with `checkpoint` (its state the session's as `counted` left it, its messages up
+   * to `messageSeq` at least, for what `writes` inserted), then the events. Returns what
+   * `returning` asks; with nothing written, throws LeaseLost or SESSION_NOT_RUNNING as countStep
+   * does. Not for a step that completes the session: recordStep announces its status change.
+   */
+  async recordStepAlone<R extends Record<string, unknown>>(
+    options: Omit<StepUpdate, 'complete' | 'fence'> & {
+      userId: string;
+      fence: LeaseFence;
+      step: number;
+      writes: ChangeExpressions;
+      checkpoint: boolean;
+      messageSeq?: Expression<string>;
+      events: AgentryEvent[];
+      returning: ReturnedExpressions<R>;
+    },
+  ): Promise<R> {
+    const { sessionId, userId, fence, step } = options;
+    const checkpoint = options.checkpoint
+      ? this.deps.checkpoints.recording({
+          sessionId,
+          userId,
+          reason: 'step',
+          step,
+          state: checkpointStateOf('counted'),
+          messageSeq: sql<string>`greatest((select coalesce(max(seq), 0) from messages where session_id = ${sessionId}), ${options.messageSeq ?? null})`,
+          from: 'lease',
+        })
+      : undefined;
+    const events = [...options.events, ...(checkpoint ? [checkpoint.event] : [])];
+    const returned = await this.deps.bus.publishAlone<R>(
+      events.map((event) => ({ userId, topic: sessionTopic(sessionId), event })),
+      {
+        after: [
+          ...fence.expressions({ onlyFrom: stepStatuses(options) }),
+          // Runs whatever the other parts find, like every data-modifying part: fenced by the lease too.
+          ['counted', stepSessionUpdate(this.deps.database.db, options).where(sql<boolean>`exists (select 1 from lease)`)],
+          ...options.writes,
+          ...(checkpoint?.after ?? []),
+        ],
+        returning: options.returning,
+      },
+    );
+    if (returned) return returned;
+    await fence.assertHeld();
+    throw new AppError('SESSION_NOT_RUNNING', 'The session stopped running during the turn.');
   }
 
   /**
@@ -183,6 +223,40 @@ export class SessionProgress {
       .where('id', '=', sessionId)
       .execute();
   }
+}
+
+/**
+ * A step's update of its session (see SessionProgress.countStep), also to run as the first part
+ * of a larger statement: locks the session row, adds the step's counts (and completes the session
+ * with `complete`), returning the row as updated with the status it had; no row when the session
+ * is not in a status the step may be written from (running, unless `requireRunning` is false).
+ */
+export function stepSessionUpdate(db: QueryCreator<DatabaseSchema>, options: Omit<StepUpdate, 'fence'>): SessionUpdateQuery {
+  const { sessionId, counts } = options;
+  // Only a session still on the edge completes; one the user paused or ended keeps its status.
+  const finished = systemEdge('steps-finished');
+  const onEdge = sql`agent_sessions.status in (${sql.join(finished.from)})`;
+  const set: UpdateObject<DatabaseSchema, 'agent_sessions'> = {
+    message_count: sql`message_count + ${counts.messages}`,
+    tool_call_count: sql`tool_call_count + ${counts.toolCalls}`,
+    error_count: sql`error_count + ${counts.errors}`,
+    input_tokens: sql`input_tokens + ${counts.inputTokens}`,
+    output_tokens: sql`output_tokens + ${counts.outputTokens}`,
+    cost_usd: sql`cost_usd + ${counts.costUsd}`,
+    ...(counts.costEstimated ? { cost_estimated: true } : {}),
+    ...(options.complete === true
+      ? {
+          status: sql`case when ${onEdge} then ${finished.to} else agent_sessions.status end`,
+          completed_at: sql`case when ${onEdge} then now() else completed_at end`,
+        }
+      : {}),
+  };
+  return sessionUpdate(db, { sessionId, set, onlyFrom: stepStatuses(options) });
+}
+
+/** The statuses a step's session may be in for the step to be written. */
+function stepStatuses(options: Pick<StepUpdate, 'requireRunning'>): SessionStatus[] | undefined {
+  return options.requireRunning === false ? undefined : ['running'];
 }
 
 /**

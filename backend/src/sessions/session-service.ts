@@ -88,7 +88,7 @@ export class SessionService {
     this.setup = new SessionSetup(deps);
     this.checkpointing = new SessionCheckpoints({ database: deps.database, bus: deps.bus, retention: deps.checkpointRetention });
     this.conversationStore = new SessionConversations(deps.database);
-    const progress = new SessionProgress({ bus: deps.bus, checkpoints: this.checkpointing });
+    const progress = new SessionProgress({ database: deps.database, bus: deps.bus, checkpoints: this.checkpointing });
     this.turns = new TurnStore({ ...deps, progress, instanceId: deps.leases.instanceId, leaseTtlMs: deps.leases.ttlMs });
     const leases = new TurnLeases(deps.database, deps.leases.instanceId, deps.leases.ttlMs);
     this.context = new SessionContextStore({ database: deps.database, checkpoints: this.checkpointing, progress, leases });

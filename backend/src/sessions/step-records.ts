@@ -1,15 +1,16 @@
-import { sql, type QueryCreator } from 'kysely';
-import { toJsonText, type SessionStatus, type DatabaseSchema, type Executor, type PostgresDatabase } from '../database/index.ts';
+import { sql } from 'kysely';
+import { toJsonText, type SessionStatus, type Executor, type PostgresDatabase } from '../database/index.ts';
 import type { ReportedError } from '../errors.ts';
-import type { AgentryEvent, EventBus } from '../events/index.ts';
+import type { AgentryEvent, ChangeExpressions, EventBus } from '../events/index.ts';
 import { messageTokenCount } from '../providers/index.ts';
 import { redactArguments } from '../redaction/index.ts';
+import { insertFrom, insertRowsFrom } from './gated-insert.ts';
 import { sessionTopic } from './session-events.ts';
 import type { SessionProgress, StepCounts } from './session-progress.ts';
 import { ledgerEntryFromJson, type ToolLedger, type LedgerEntry, type LedgerEntryJson, type ToolOutcome } from './tool-ledger.ts';
 import { LeaseLost, type TurnLeases } from './turn-leases.ts';
 import type { HeldTurn } from './turn-store.ts';
-import { toMessageView, type MessageView, type RecordedToolCall } from './turn-transcript.ts';
+import { toMessageView, type MessageRow, type MessageView, type RecordedToolCall } from './turn-transcript.ts';
 
 /** What a model call used. */
 export interface ModelUsage {
@@ -77,18 +78,20 @@ export const noStepCounts: StepCounts = { messages: 0, toolCalls: 0, errors: 0, 
 /**
  * The writes of a step, in the order DESIGN's durable-execution rules give them: the model's
  * answer with its model-call record and its calls in the ledger; each call begun, then its
- * result; then the step's tool results, counters, checkpoint and events. Each renews the turn's
- * lease in its own transaction (so an execution that lost it records nothing) and commits with
+ * result; then the step's tool results, counters, checkpoint and events. Each is one statement
+ * that renews the turn's lease (so an execution that lost it records nothing) and commits with
  * the session's counters and events.
  */
 export class StepRecords {
   constructor(private readonly deps: StepRecordsDeps) {}
 
   /**
-   * The model's answer in one transaction: the session's counters (with the lease renewed in the
-   * same statement), then the assistant message with its model-call record and its tool calls in
-   * the ledger (`pending`) in one statement, then the step's events (and, when it calls no tools,
-   * its checkpoint). `idempotent` says, per tool name, whether a call may run again after a crash.
+   * The model's answer in one statement that commits on its own (see
+   * SessionProgress.recordStepAlone): the session's counters, the lease renewed, the assistant
+   * message with its model-call record and its tool calls in the ledger (`pending`), the step's
+   * events (and, when it calls no tools, its checkpoint); nothing at all when the lease is lost or
+   * the session no longer runs. `idempotent` says, per tool name, whether a call may run again
+   * after a crash.
    */
   async recordAnswer(
     turn: HeldTurn,
@@ -108,62 +111,61 @@ export class StepRecords {
       input: call.input,
       idempotent: options.idempotent(call.tool),
     }));
-    return this.deps.database.transaction(async (tx) => {
-      const counted = await this.deps.progress.countStep(tx, {
-        sessionId: session.id,
-        counts: { ...noStepCounts, messages: 1, inputTokens, outputTokens, costUsd: answer.cost ?? 0, costEstimated: answer.costEstimated },
-        fence: this.deps.leases.fence(turnId, turn.token),
-      });
-      const withCall = tx.with('model_call', (db) =>
-        db.insertInto('model_calls').values(this.modelCallRow(turn, { ...answer, step, error: null })),
-      );
-      // The same statement's parts: the CTEs add nothing to what the message insert may refer to.
-      const writes =
-        entries.length === 0
-          ? withCall
-          : (withCall.with('ledger', (db) =>
-              this.deps.ledger.insert(db as unknown as QueryCreator<DatabaseSchema>, entries).returningAll(),
-            ) as unknown as typeof withCall);
+    const { db } = this.deps.database;
+    const from = 'lease';
+    const writes: ChangeExpressions = [
+      ['model_call', insertFrom(db, 'model_calls', this.modelCallRow(turn, { ...answer, step, error: null }), { from })],
+      ...(entries.length === 0 ? [] : insertRowsFrom(db, 'tool_calls', this.deps.ledger.rows(entries), { name: 'ledger', from })),
+      [
+        'message',
+        insertFrom(
+          db,
+          'messages',
+          {
+            conversation_id: conversationId,
+            session_id: session.id,
+            user_id: session.user_id,
+            turn_id: turnId,
+            step,
+            id: answer.messageId,
+            role: 'assistant',
+            content: answer.text,
+            // Serialised here: the driver would send a JS array as a PostgreSQL array, not JSON.
+            tool_calls: toJsonText(answer.calls),
+            model: session.model,
+            input_tokens: inputTokens,
+            output_tokens: outputTokens,
+            cost_usd: answer.cost,
+            cost_estimated: answer.costEstimated,
+            latency_ms: answer.latencyMs,
+            token_count: messageTokenCount({ text: answer.text, calls: answer.calls }),
+          },
+          { from },
+        ).returningAll(),
+      ],
+    ];
+    const recorded = await this.deps.progress.recordStepAlone<{ message: MessageJson; calls: LedgerEntryJson[] | null }>({
+      sessionId: session.id,
+      userId: session.user_id,
+      counts: { ...noStepCounts, messages: 1, inputTokens, outputTokens, costUsd: answer.cost ?? 0, costEstimated: answer.costEstimated },
+      fence: this.deps.leases.fence(turnId, turn.token),
+      step,
+      writes,
+      checkpoint: answer.calls.length === 0,
+      messageSeq: sql<string>`(select seq from message)`,
+      events: [
+        { type: 'message.completed', data: { sessionId: session.id, messageId: answer.messageId, role: 'assistant', text: answer.text } },
+      ],
       // The calls as recorded come back with the message, so the step runs them without reading them again.
-      const ledgerRows =
-        entries.length === 0
-          ? sql<LedgerEntryJson[] | null>`null::json`
-          : sql<LedgerEntryJson[] | null>`(select json_agg(ledger order by ledger.call_index) from ledger)`;
-      const row = await writes
-        .insertInto('messages')
-        .values({
-          conversation_id: conversationId,
-          session_id: session.id,
-          user_id: session.user_id,
-          turn_id: turnId,
-          step,
-          id: answer.messageId,
-          role: 'assistant',
-          content: answer.text,
-          // Serialised here: the driver would send a JS array as a PostgreSQL array, not JSON.
-          tool_calls: toJsonText(answer.calls),
-          model: session.model,
-          input_tokens: inputTokens,
-          output_tokens: outputTokens,
-          cost_usd: answer.cost,
-          cost_estimated: answer.costEstimated,
-          latency_ms: answer.latencyMs,
-          token_count: messageTokenCount({ text: answer.text, calls: answer.calls }),
-        })
-        .returningAll()
-        .returning(ledgerRows.as('recorded_calls'))
-        .executeTakeFirstOrThrow();
-      const { recorded_calls: recorded, ...assistant } = row;
-      await this.deps.progress.announceStep(tx, {
-        counted,
-        step,
-        checkpoint: answer.calls.length === 0,
-        events: [
-          { type: 'message.completed', data: { sessionId: session.id, messageId: assistant.id, role: 'assistant', text: answer.text } },
-        ],
-      });
-      return { message: toMessageView(assistant), calls: (recorded ?? []).map(ledgerEntryFromJson) };
+      returning: {
+        message: sql<MessageJson>`(select row_to_json(message) from message)`,
+        calls:
+          entries.length === 0
+            ? sql<null>`null::json`
+            : sql<LedgerEntryJson[]>`(select json_agg(ledger order by ledger.call_index) from ledger)`,
+      },
     });
+    return { message: toMessageView(messageFromJson(recorded.message)), calls: (recorded.calls ?? []).map(ledgerEntryFromJson) };
   }
 
   /** The step's recorded tool calls, in the order the model asked for them (recordAnswer returns them too). */
@@ -193,49 +195,73 @@ export class StepRecords {
   }
 
   /**
-   * The step's second transaction: its tool results as messages, the session's counters, the
+   * The step's second write, in one statement that commits on its own (see
+   * SessionProgress.recordStepAlone): its tool results as messages, the session's counters, the
    * checkpoint and the tool events. Recorded whatever the session's status now: the calls ran.
-   * With `complete`, the agent completed the session. Returns what the renewal in it read under
-   * the session's lock (a cancel asked for, the session's status), as the lease check between
-   * steps would: the loop takes it for that check instead of asking again at once.
+   * With `complete`, the agent completed the session (in a transaction, with its status change).
+   * Returns what the renewal in it read under the session's lock (a cancel asked for, the
+   * session's status), as the lease check between steps would: the loop takes it for that check
+   * instead of asking again at once.
    */
   async recordToolResults(turn: HeldTurn, options: { step: number; results: CallResult[]; complete: boolean }): Promise<TurnState> {
     const { session, turnId, conversationId } = turn;
     const { step, results } = options;
+    const counts = {
+      ...noStepCounts,
+      messages: results.length,
+      toolCalls: results.length,
+      errors: results.filter((r) => r.isError).length,
+    };
+    const messages = results.map(({ entry, isError, value }) => ({
+      conversation_id: conversationId,
+      session_id: session.id,
+      user_id: session.user_id,
+      turn_id: turnId,
+      step,
+      role: 'tool' as const,
+      tool_call_id: entry.call_id,
+      tool_name: entry.tool,
+      tool_result: toJsonText(value ?? null),
+      is_error: isError,
+      token_count: messageTokenCount({ toolName: entry.tool, result: value ?? null }),
+    }));
+    const events: AgentryEvent[] = results.map(({ entry, isError, value, durationMs }) =>
+      isError
+        ? { type: 'tool.failed', data: { ...toolLabel(turn, entry), durationMs, error: value as ReportedError } }
+        : { type: 'tool.completed', data: { ...toolLabel(turn, entry), durationMs, result: value } },
+    );
+    const fence = this.deps.leases.fence(turnId, turn.token);
+    if (results.length > 0 && !options.complete) {
+      const state = await this.deps.progress.recordStepAlone<{ cancel_requested: boolean; status: SessionStatus }>({
+        sessionId: session.id,
+        userId: session.user_id,
+        counts,
+        requireRunning: false,
+        fence,
+        step,
+        writes: insertRowsFrom(this.deps.database.db, 'messages', messages, { name: 'results', from: 'lease' }),
+        checkpoint: true,
+        messageSeq: sql<string>`(select max(seq) from results)`,
+        events,
+        returning: {
+          cancel_requested: sql<boolean>`(select cancel_requested from lease)`,
+          status: sql<SessionStatus>`(select status from counted)`,
+        },
+      });
+      return { cancelRequested: state.cancel_requested, sessionStatus: state.status };
+    }
+    // The session's last step (its status change goes with it), or calls recorded by an older version.
     return this.deps.database.transaction(async (tx): Promise<TurnState> => {
       // Calls recorded by an older version, without a ledger: only the lease is renewed.
       if (results.length === 0) return this.deps.leases.renew(tx, turnId, turn.token);
-      const errors = results.filter((r) => r.isError).length;
       const counted = await this.deps.progress.countStep(tx, {
         sessionId: session.id,
-        counts: { ...noStepCounts, messages: results.length, toolCalls: results.length, errors },
+        counts,
         requireRunning: false,
         complete: options.complete,
-        fence: this.deps.leases.fence(turnId, turn.token),
+        fence,
       });
-      await tx
-        .insertInto('messages')
-        .values(
-          results.map(({ entry, isError, value }) => ({
-            conversation_id: conversationId,
-            session_id: session.id,
-            user_id: session.user_id,
-            turn_id: turnId,
-            step,
-            role: 'tool' as const,
-            tool_call_id: entry.call_id,
-            tool_name: entry.tool,
-            tool_result: toJsonText(value ?? null),
-            is_error: isError,
-            token_count: messageTokenCount({ toolName: entry.tool, result: value ?? null }),
-          })),
-        )
-        .execute();
-      const events: AgentryEvent[] = results.map(({ entry, isError, value, durationMs }) =>
-        isError
-          ? { type: 'tool.failed', data: { ...toolLabel(turn, entry), durationMs, error: value as ReportedError } }
-          : { type: 'tool.completed', data: { ...toolLabel(turn, entry), durationMs, result: value } },
-      );
+      await tx.insertInto('messages').values(messages).execute();
       await this.deps.progress.announceStep(tx, { counted, step, events });
       return { cancelRequested: counted.cancelRequested ?? false, sessionStatus: counted.session.status };
     });
@@ -288,6 +314,13 @@ export class StepRecords {
       .executeTakeFirstOrThrow();
     return toMessageView(row);
   }
+}
+
+/** A message row as `row_to_json` gives it: its timestamp as text. */
+type MessageJson = Omit<MessageRow, 'created_at'> & { created_at: string };
+
+function messageFromJson(row: MessageJson): MessageRow {
+  return { ...row, created_at: new Date(row.created_at) };
 }
 
 /** How a tool call is named in events, whose ids are capped: a model may invent very long names. */

@@ -54,22 +54,25 @@ export class ToolLedger {
     return this.insert(tx, entries).returningAll().execute();
   }
 
-  /** The insert `record` makes, to run as part of a larger statement (a step's answer). */
+  /** The insert `record` makes. */
   insert(db: QueryCreator<DatabaseSchema>, entries: readonly NewLedgerEntry[]) {
-    return db.insertInto('tool_calls').values(
-      entries.map((e) => ({
-        idempotency_key: idempotencyKey(e),
-        session_id: e.sessionId,
-        turn_id: e.turnId,
-        user_id: e.userId,
-        step: e.step,
-        call_index: e.callIndex,
-        call_id: e.callId,
-        tool: e.tool,
-        input: toJsonText(e.input ?? null),
-        idempotent: e.idempotent,
-      })),
-    );
+    return db.insertInto('tool_calls').values(this.rows(entries));
+  }
+
+  /** The ledger's rows for new entries, to insert as part of a larger statement (a step's answer). */
+  rows(entries: readonly NewLedgerEntry[]) {
+    return entries.map((e) => ({
+      idempotency_key: idempotencyKey(e),
+      session_id: e.sessionId,
+      turn_id: e.turnId,
+      user_id: e.userId,
+      step: e.step,
+      call_index: e.callIndex,
+      call_id: e.callId,
+      tool: e.tool,
+      input: toJsonText(e.input ?? null),
+      idempotent: e.idempotent,
+    }));
   }
 
   async forStep(turnId: string, step: number): Promise<LedgerEntry[]> {

@@ -72,10 +72,15 @@ export class TurnLeases {
 
   /**
    * The renewal as the first parts of a statement that publishes what it fences (see
-   * ChangeExpressions): `session` locks the session row, then `lease` renews the turn's lease and
-   * returns a row only if the lease is still this token's.
+   * ChangeExpressions): `session` locks the session row (returning its `id` and `status`), then
+   * `lease` renews the turn's lease and returns a row (the turn's `id` and `cancel_requested`)
+   * only if the lease is still this token's and, with `onlyFrom`, the session in one of those
+   * statuses. The parts after them write only if `lease` returned its row (they select from it):
+   * data-modifying parts of one statement all run, so a session update among them is fenced too.
    */
-  renewalExpressions(turnId: string, token: string): ChangeExpressions {
+  renewalExpressions(turnId: string, token: string, options: { onlyFrom?: readonly SessionStatus[] | undefined } = {}): ChangeExpressions {
+    const { onlyFrom } = options;
+    const status = onlyFrom ? sql` and session.status in (${sql.join(onlyFrom)})` : sql``;
     return [
       [
         'session',
@@ -84,10 +89,20 @@ export class TurnLeases {
       [
         'lease',
         sql`update turns set lease_expires_at = ${this.expiry()} from session
-            where session.id = turns.session_id and turns.id = ${turnId} and turns.lease_owner = ${token} and turns.status = 'running'
-            returning turns.id`,
+            where session.id = turns.session_id and turns.id = ${turnId} and turns.lease_owner = ${token} and turns.status = 'running'${status}
+            returning turns.id, turns.cancel_requested`,
       ],
     ];
+  }
+
+  /**
+   * Why a fenced write wrote nothing, read after it (a rare path): throws LeaseLost when the
+   * lease is another's or the turn no longer runs; returns when the lease is held (then the
+   * session was not in a status it may be written from).
+   */
+  async assertHeld(executor: Executor, turnId: string, token: string): Promise<void> {
+    const turn = await executor.selectFrom('turns').select(['lease_owner', 'status']).where('id', '=', turnId).executeTakeFirst();
+    if (turn?.lease_owner !== token || turn.status !== 'running') throw new LeaseLost(`The turn ${turnId} is no longer held by ${token}.`);
   }
 
   /**
@@ -116,11 +131,11 @@ export class TurnLeases {
           const { turn_cancel_requested: cancelRequested, ...session } = row;
           return { session: session as UpdatedSession, cancelRequested };
         }
-        const turn = await tx.selectFrom('turns').select(['lease_owner', 'status']).where('id', '=', turnId).executeTakeFirst();
-        if (turn?.lease_owner !== token || turn.status !== 'running')
-          throw new LeaseLost(`The turn ${turnId} is no longer held by ${token}.`);
+        await this.assertHeld(tx, turnId, token);
         return undefined;
       },
+      expressions: (options) => this.renewalExpressions(turnId, token, options),
+      assertHeld: () => this.assertHeld(this.database.db, turnId, token),
     };
   }
 
