@@ -7,6 +7,7 @@ import {
   LeaseLost,
   type EndStatus,
   type LedgerEntry,
+  type MessageRow,
   type MessageView,
   type SessionContextStore,
   type SessionRow,
@@ -86,6 +87,8 @@ export class TurnExecution implements CallingTurn {
   private readonly shutdown = new AbortController();
   /** The turn's last recorded assistant message. */
   private last: MessageView | null = null;
+  /** The conversation as the last step read it (see historyNow). */
+  private readonly history: MessageRow[] = [];
   private readonly trace: TurnTrace;
   /** What the turn's model calls read besides the transcript, fitted to the window. */
   private readonly context: TurnContext;
@@ -201,7 +204,7 @@ export class TurnExecution implements CallingTurn {
       model,
       prices: this.deps.models.prices,
       prompt: await this.context.prompt({
-        history: await this.deps.turns.transcript.history(this.conversationId),
+        history: await this.historyNow(),
         tools,
         step,
         model,
@@ -248,6 +251,17 @@ export class TurnExecution implements CallingTurn {
       }
     }
     return { step: recorded.step };
+  }
+
+  /**
+   * The conversation so far. Only this execution writes to it while the turn runs (a second
+   * message is refused, a restore waits), and messages are never changed once written, so after
+   * the first read each step reads only what came since: its own answer, results and summaries.
+   */
+  private async historyNow(): Promise<readonly MessageRow[]> {
+    const after = this.history.at(-1)?.seq;
+    for (const row of await this.deps.turns.transcript.history(this.conversationId, after)) this.history.push(row);
+    return this.history;
   }
 
   /** The tools the session may use now, but those policy denies: asked at every step, so it sees integrations change. */

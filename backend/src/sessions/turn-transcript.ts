@@ -63,9 +63,14 @@ export class TurnTranscript {
     return { messages: shown.map(toMessageView), next: rows.length > page.limit ? Number(shown.at(-1)!.seq) : null };
   }
 
-  /** Every message of the conversation, in order: what the model reads before its next step. */
-  async history(conversationId: string): Promise<MessageRow[]> {
-    return this.database.db.selectFrom('messages').selectAll().where('conversation_id', '=', conversationId).orderBy('seq').execute();
+  /**
+   * Every message of the conversation, in order, or those after `afterSeq`: what the model reads
+   * before its next step (a turn's execution reads the whole of it once, then what came since).
+   */
+  async history(conversationId: string, afterSeq?: string): Promise<MessageRow[]> {
+    let query = this.database.db.selectFrom('messages').selectAll().where('conversation_id', '=', conversationId);
+    if (afterSeq !== undefined) query = query.where('seq', '>', afterSeq);
+    return query.orderBy('seq').execute();
   }
 
   /** The turn's last recorded answer (the step a resumed turn goes on from), if it recorded one. */
