@@ -30,11 +30,17 @@ export interface StepCallsOptions {
   ask?: ((entries: readonly LedgerEntry[]) => Promise<readonly LedgerEntry[]>) | undefined;
   /** The step's calls as the write of its answer just returned them: not read again. */
   recorded?: readonly LedgerEntry[] | undefined;
+  /**
+   * The calls (by index) whose `tool.started` went out with the answer (see
+   * StepRecords.recordAnswer): each runs without a begin or a completion of its own, its entry
+   * completed with the step's results.
+   */
+  folded?: ReadonlySet<number> | undefined;
 }
 
 /**
  * Runs the step's recorded calls in order, each under its ledger entry: `started` before it runs,
- * its result after. A completed (or skipped) call is not run again; one that may have begun runs
+ * its result after (a folded call: both with the step's own writes). A completed (or skipped) call is not run again; one that may have begun runs
  * again only if its tool is idempotent, and otherwise the step stops with that call's outcome
  * `unknown`, for the user to decide. A call awaiting approval is passed over (`awaiting`): the
  * others run meanwhile.
@@ -61,14 +67,15 @@ export async function runStepCalls(
     if (turn.shutdownSignal.aborted) throw turn.shutdownSignal.reason;
     if (turn.signal.aborted) throw turn.signal.reason;
     reach('before-tool');
-    await turns.steps.beginCall(turn, entry);
+    const folded = entry.status === 'pending' && options.folded?.has(entry.call_index) === true;
+    if (!folded) await turns.steps.beginCall(turn, entry);
     const span = options.trace.toolCall({ tool: entry.tool, callId: entry.call_id, input: () => redactArguments(entry.input) });
     const outcome = await callTool(options.tools, entry, turn.signal);
     span.end(outcome);
     reach('tool-ran');
-    await turns.steps.completeCall(turn, entry, outcome);
+    if (!folded) await turns.steps.completeCall(turn, entry, outcome);
     reach('after-tool');
-    results.push({ entry, ...outcome });
+    results.push({ entry, ...outcome, folded });
   }
   return { results, awaiting };
 }

@@ -214,7 +214,8 @@ export class TurnExecution implements CallingTurn {
       trace,
     });
     const idempotent = (tool: string) => tools.get(tool)?.idempotent ?? true; // a refusal has no effect to repeat
-    const recorded = await this.deps.turns.steps.recordAnswer(this, { step, answer, idempotent }).catch((error: unknown) => {
+    const folded = await this.foldedCalls(answer.calls, tools, idempotent);
+    const recorded = await this.deps.turns.steps.recordAnswer(this, { step, answer, idempotent, folded }).catch((error: unknown) => {
       // The answer was not recorded (the session stopped running, the lease or the database was
       // lost): what the call cost is still recorded with the turn's end, where that can be.
       throw new InterruptedModelCall(error, { ...answer, step, text: '' });
@@ -224,7 +225,22 @@ export class TurnExecution implements CallingTurn {
       this.deps.reach('after-checkpoint');
       return await this.finish('completed');
     }
-    return await this.runCalls(step, tools, trace, recorded.calls);
+    return await this.runCalls(step, tools, trace, { recorded: recorded.calls, folded });
+  }
+
+  /**
+   * The calls of a new answer that need no begin or completion of their own (see
+   * StepRecords.recordAnswer): those of idempotent tools, which may run again after a crash, when
+   * none of the step's calls waits for a person (the others' results would then wait in the ledger).
+   */
+  private async foldedCalls(
+    calls: readonly { tool: string }[],
+    tools: ReadonlyMap<string, ToolDefinition>,
+    idempotent: (tool: string) => boolean,
+  ): Promise<Set<number>> {
+    const policy = await this.policyNow();
+    if (calls.some((call) => policy.decide(call.tool, tools.get(call.tool)) === 'ask')) return new Set();
+    return new Set(calls.flatMap((call, index) => (idempotent(call.tool) ? [index] : [])));
   }
 
   /**
@@ -285,12 +301,14 @@ export class TurnExecution implements CallingTurn {
   /**
    * The rest of a step whose answer is recorded: its calls, then their results. Returns the turn's
    * end when the step ends it (a call whose outcome is unknown, or the agent completing the session).
+   * `answered`: the calls as a new answer's write returned them, and those folded into the step's
+   * writes; without it (a resumed step) they are read from the ledger and each begun on its own.
    */
   private async runCalls(
     step: number,
     tools: ReadonlyMap<string, ToolDefinition>,
     trace: StepTrace,
-    recorded?: readonly LedgerEntry[],
+    answered?: { recorded: readonly LedgerEntry[]; folded: ReadonlySet<number> },
   ): Promise<TurnOutcome | undefined> {
     const { turns, reach, approvals } = this.deps;
     const policy = await this.policyNow();
@@ -301,7 +319,7 @@ export class TurnExecution implements CallingTurn {
       await turns.approvals.request(this, { entries: asked, schemas, expiresInMs: approvals.timeoutMs });
       return asked;
     };
-    let ran = await runStepCalls({ turn: this, step, tools, turns, reach, trace, ask, recorded });
+    let ran = await runStepCalls({ turn: this, step, tools, turns, reach, trace, ask, ...answered });
     // Calls awaiting approval: the turn waits, holding nothing, unless they were decided meanwhile.
     while ('awaiting' in ran && ran.awaiting) {
       const state = await turns.approvals.wait(this);

@@ -119,19 +119,29 @@ export class ToolLedger {
           .returning('id'),
       )
       .updateTable('tool_calls')
-      .set({
-        status: 'completed',
-        result: toJsonText(outcome.value ?? null),
-        is_error: outcome.isError,
-        duration_ms: outcome.durationMs,
-        finished_at: sql<Date>`now()`,
-      })
+      .set(completedColumns(outcome))
       .where('id', '=', entry.id)
       .where('status', '=', 'started')
       .where((eb) => eb.exists(eb.selectFrom('lease').select('lease.id')))
       .returning('tool_calls.id')
       .executeTakeFirst();
     if (!row) throw new LeaseLost(`The turn ${entry.turn_id} is no longer held by ${token}.`);
+  }
+
+  /**
+   * A call run without a begin of its own (see StepRecords.recordAnswer's `folded`) completed as a
+   * part of the statement that records its step's results, gated on the part `from` (the lease's
+   * renewal) when given (a transaction that renewed the lease already needs no gate): the columns
+   * `beginning` and `complete` set between them, only from the status the call was read in.
+   */
+  completion(db: QueryCreator<DatabaseSchema>, entry: LedgerEntry, outcome: ToolOutcome, options: { from?: string | undefined } = {}) {
+    const update = db
+      .updateTable('tool_calls')
+      .set({ ...completedColumns(outcome), attempts: sql`attempts + 1` })
+      .where('id', '=', entry.id)
+      .where('status', '=', entry.status);
+    const { from } = options;
+    return (from ? update.where(sql<boolean>`exists (select 1 from ${sql.table(from)})`) : update).returning('id');
   }
 
   /**
@@ -156,4 +166,15 @@ export class ToolLedger {
       .executeTakeFirst();
     return Number(result.numUpdatedRows);
   }
+}
+
+/** What a call's completion writes in its ledger entry. */
+function completedColumns(outcome: ToolOutcome) {
+  return {
+    status: 'completed' as const,
+    result: toJsonText(outcome.value ?? null),
+    is_error: outcome.isError,
+    duration_ms: outcome.durationMs,
+    finished_at: sql<Date>`now()`,
+  };
 }
