@@ -1,4 +1,5 @@
 import type { ReportedError } from '../errors.ts';
+import type { SessionApprovalPolicy } from './approval-gate.ts';
 import type { FaultInjector } from '../fault-injection.ts';
 import type { StepTrace } from '../observability/index.ts';
 import { redactArguments } from '../redaction/index.ts';
@@ -78,6 +79,21 @@ export async function runStepCalls(
     results.push({ entry, ...outcome, folded });
   }
   return { results, awaiting };
+}
+
+/**
+ * The calls of a new answer that need no begin or completion of their own (see
+ * StepRecords.recordAnswer), by index: those of idempotent tools, which may run again after a
+ * crash, when none of the step's calls waits for a person (the others' results would then wait in
+ * the ledger, where only a completion of their own keeps them).
+ */
+export function foldedCalls(
+  calls: readonly { tool: string }[],
+  options: { tools: ReadonlyMap<string, ToolDefinition>; idempotent: (tool: string) => boolean; policy: SessionApprovalPolicy },
+): Set<number> {
+  const { tools, idempotent, policy } = options;
+  if (calls.some((call) => policy.decide(call.tool, tools.get(call.tool)) === 'ask')) return new Set();
+  return new Set(calls.flatMap((call, index) => (idempotent(call.tool) ? [index] : [])));
 }
 
 /** Runs one tool call; refusals and failures become tool errors the model reads, and the turn goes on. */

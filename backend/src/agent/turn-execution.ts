@@ -18,7 +18,7 @@ import type { ToolDefinition, ToolsFor } from '../tools/index.ts';
 import type { ApprovalGate, SessionApprovalPolicy } from './approval-gate.ts';
 import { InterruptedModelCall, runModelStep } from './model-step.ts';
 import { rememberToolName } from './remember-tool.ts';
-import { runStepCalls, type CallingTurn } from './tool-calls.ts';
+import { foldedCalls, runStepCalls, type CallingTurn } from './tool-calls.ts';
 import { TurnContext } from './turn-context.ts';
 
 export interface TurnOutcome {
@@ -214,7 +214,7 @@ export class TurnExecution implements CallingTurn {
       trace,
     });
     const idempotent = (tool: string) => tools.get(tool)?.idempotent ?? true; // a refusal has no effect to repeat
-    const folded = await this.foldedCalls(answer.calls, tools, idempotent);
+    const folded = foldedCalls(answer.calls, { tools, idempotent, policy: await this.policyNow() });
     const recorded = await this.deps.turns.steps.recordAnswer(this, { step, answer, idempotent, folded }).catch((error: unknown) => {
       // The answer was not recorded (the session stopped running, the lease or the database was
       // lost): what the call cost is still recorded with the turn's end, where that can be.
@@ -226,21 +226,6 @@ export class TurnExecution implements CallingTurn {
       return await this.finish('completed');
     }
     return await this.runCalls(step, tools, trace, { recorded: recorded.calls, folded });
-  }
-
-  /**
-   * The calls of a new answer that need no begin or completion of their own (see
-   * StepRecords.recordAnswer): those of idempotent tools, which may run again after a crash, when
-   * none of the step's calls waits for a person (the others' results would then wait in the ledger).
-   */
-  private async foldedCalls(
-    calls: readonly { tool: string }[],
-    tools: ReadonlyMap<string, ToolDefinition>,
-    idempotent: (tool: string) => boolean,
-  ): Promise<Set<number>> {
-    const policy = await this.policyNow();
-    if (calls.some((call) => policy.decide(call.tool, tools.get(call.tool)) === 'ask')) return new Set();
-    return new Set(calls.flatMap((call, index) => (idempotent(call.tool) ? [index] : [])));
   }
 
   /**
