@@ -41,9 +41,10 @@ export interface StepCallsOptions {
 
 /**
  * Runs the step's recorded calls in order, each under its ledger entry: `started` before it runs,
- * its result after (a folded call: both with the step's own writes). A completed (or skipped) call is not run again; one that may have begun runs
- * again only if its tool is idempotent, and otherwise the step stops with that call's outcome
- * `unknown`, for the user to decide. A call awaiting approval is passed over (`awaiting`): the
+ * its result after (a folded call: with the step's answer, and with its results). A completed (or
+ * skipped) call is not run again; one that may have begun runs again only if its tool is
+ * idempotent, and otherwise the step stops with that call's outcome `unknown`, for the user to
+ * decide. A call awaiting approval is passed over (`awaiting`): the
  * others run meanwhile.
  */
 export async function runStepCalls(
@@ -54,29 +55,37 @@ export async function runStepCalls(
   const entries = options.recorded ?? (await turns.steps.callsOf(turn, options.step));
   const asked = new Set((options.ask ? await options.ask(entries) : []).map((e) => e.id));
   let awaiting = false;
-  for (const entry of entries) {
-    if (entry.status === 'awaiting_approval' || asked.has(entry.id)) {
-      awaiting = true;
-      continue;
+  try {
+    for (const entry of entries) {
+      if (entry.status === 'awaiting_approval' || asked.has(entry.id)) {
+        awaiting = true;
+        continue;
+      }
+      if (entry.status === 'completed' || entry.status === 'skipped') {
+        results.push({ entry, isError: entry.is_error, value: entry.result, durationMs: entry.duration_ms ?? 0 });
+        continue;
+      }
+      if (entry.status === 'started' && !entry.idempotent) return { unknown: entry };
+      // Shutdown lets a running tool finish, but starts no other.
+      if (turn.shutdownSignal.aborted) throw turn.shutdownSignal.reason;
+      if (turn.signal.aborted) throw turn.signal.reason;
+      reach('before-tool');
+      const folded = options.folded?.has(entry.call_index) === true;
+      if (!folded) await turns.steps.beginCall(turn, entry);
+      const span = options.trace.toolCall({ tool: entry.tool, callId: entry.call_id, input: () => redactArguments(entry.input) });
+      const outcome = await callTool(options.tools, entry, turn.signal);
+      span.end(outcome);
+      reach('tool-ran');
+      if (!folded) await turns.steps.completeCall(turn, entry, outcome);
+      reach('after-tool');
+      results.push({ entry, ...outcome, folded });
     }
-    if (entry.status === 'completed' || entry.status === 'skipped') {
-      results.push({ entry, isError: entry.is_error, value: entry.result, durationMs: entry.duration_ms ?? 0 });
-      continue;
-    }
-    if (entry.status === 'started' && !entry.idempotent) return { unknown: entry };
-    // Shutdown lets a running tool finish, but starts no other.
-    if (turn.shutdownSignal.aborted) throw turn.shutdownSignal.reason;
-    if (turn.signal.aborted) throw turn.signal.reason;
-    reach('before-tool');
-    const folded = entry.status === 'pending' && options.folded?.has(entry.call_index) === true;
-    if (!folded) await turns.steps.beginCall(turn, entry);
-    const span = options.trace.toolCall({ tool: entry.tool, callId: entry.call_id, input: () => redactArguments(entry.input) });
-    const outcome = await callTool(options.tools, entry, turn.signal);
-    span.end(outcome);
-    reach('tool-ran');
-    if (!folded) await turns.steps.completeCall(turn, entry, outcome);
-    reach('after-tool');
-    results.push({ entry, ...outcome, folded });
+  } catch (thrown) {
+    // The step stopped between its calls (a cancel, a shutdown, a lost lease): the folded calls
+    // that ran keep their results in the ledger, as those begun on their own do. Where even that
+    // cannot be written, they stay `started`, and idempotent: the turn reacts to what was thrown.
+    for (const r of results) if (r.folded === true) await turns.steps.completeCall(turn, r.entry, r).catch(() => undefined);
+    throw thrown;
   }
   return { results, awaiting };
 }

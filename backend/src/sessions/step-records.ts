@@ -96,9 +96,10 @@ export class StepRecords {
    * events (and, when it calls no tools, its checkpoint); nothing at all when the lease is lost or
    * the session no longer runs. `idempotent` says, per tool name, whether a call may run again
    * after a crash. The calls `folded` names (by index) are of idempotent tools that run at once:
-   * their `tool.started` events go out here, and they then run without beginCall or completeCall,
-   * their entries completed with the step's results (recordToolResults). Nothing is lost by it: a
-   * crash before the results leaves them `pending`, and a `pending` call runs again.
+   * they are recorded `started` here, with their `tool.started` events, and then run without
+   * beginCall or completeCall, their entries completed with the step's results
+   * (recordToolResults). Nothing is lost by it: a crash before the results leaves them `started`,
+   * and a `started` call of an idempotent tool runs again.
    */
   async recordAnswer(
     turn: HeldTurn,
@@ -117,6 +118,7 @@ export class StepRecords {
       tool: call.tool,
       input: call.input,
       idempotent: options.idempotent(call.tool),
+      started: options.folded?.has(callIndex) === true,
     }));
     const { db } = this.deps.database;
     const from = 'lease';
