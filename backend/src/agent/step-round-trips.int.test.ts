@@ -18,6 +18,10 @@ describe.each(drivers)('round trips of a turn on %s', (driver) => {
   // results were each one statement, 30 before the writes were folded, 14.3 before the ledger
   // rows came back with the answer and the boundary took the renewal's reading.
   const perToolStep = 5;
+  // A step that calls an idempotent tool allowed at once: its begin and result go with the answer
+  // and the tool results (a crash between them leaves the call to run again), so 3: the history,
+  // the answer, the results (5 before).
+  const perIdempotentToolStep = 3;
   // One user message (the session read with its conversation, the turn opened with the message in
   // one statement), a step with one tool call, a step that answers, the turn's end in one
   // statement: 14 (24 while the turn's start and end were transactions, 36 before the answer and
@@ -31,7 +35,7 @@ describe.each(drivers)('round trips of a turn on %s', (driver) => {
     fake = await startFakeChatCompletions();
     t = await createTestApp(driver, {
       MODEL_ENDPOINTS: `fake=${fake.url}`,
-      CUSTOM_TOOLS: 'backend/test/fixtures/effect-counter-tool.ts',
+      CUSTOM_TOOLS: 'backend/test/fixtures/effect-counter-tool.ts,backend/test/fixtures/idempotent-effect-tool.ts',
       SESSION_MAX_STEPS: '10',
       // Every statement of the process is counted: the trigger worker's look stays out of the way.
       TRIGGER_TICK_MS: '60000',
@@ -47,12 +51,12 @@ describe.each(drivers)('round trips of a turn on %s', (driver) => {
   const call = (method: 'POST', url: string, payload: unknown) =>
     t.app.inject({ method, url, headers: bearer(t.userToken), payload: payload as object });
 
-  /** The statements of one turn whose model calls `tools` tools, one per step, then answers in one piece. */
-  async function turnOf(tools: number): Promise<CountedQuery[]> {
+  /** The statements of one turn whose model calls `tools` tools (`tool`), one per step, then answers in one piece. */
+  async function turnOf(tools: number, tool = 'apply_effect'): Promise<CountedQuery[]> {
     const agent = (await call('POST', '/v1/agents', { name: 'Counted', model: 'fake:counted' })).json().agent;
     const session = (await call('POST', '/v1/sessions', { agentId: agent.id })).json().session;
     for (let i = 1; i <= tools; i++)
-      fake.replies.push({ kind: 'tool-call', name: 'apply_effect', arguments: { label: `call ${i}` }, id: `call_${i}` });
+      fake.replies.push({ kind: 'tool-call', name: tool, arguments: { label: `call ${i}` }, id: `call_${i}` });
     fake.replies.push({ kind: 'text', text: 'Done.' });
     counter.start();
     const response = await call('POST', `/v1/conversations/${session.conversationId}/messages?wait=true`, { content: 'Go.' });
@@ -68,5 +72,12 @@ describe.each(drivers)('round trips of a turn on %s', (driver) => {
     const four = await turnOf(4);
     expect(one.length, listing(one)).toBeLessThanOrEqual(perTurn);
     expect((four.length - one.length) / 3, listing(four)).toBeLessThanOrEqual(perToolStep);
+  });
+
+  it('records a step that calls an idempotent tool in the answer and the results alone', async () => {
+    const one = await turnOf(1, 'record_effect');
+    const four = await turnOf(4, 'record_effect');
+    expect(one.length, listing(one)).toBeLessThanOrEqual(perTurn - (perToolStep - perIdempotentToolStep));
+    expect((four.length - one.length) / 3, listing(four)).toBeLessThanOrEqual(perIdempotentToolStep);
   });
 });

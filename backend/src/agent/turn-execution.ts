@@ -19,7 +19,7 @@ import type { ToolDefinition, ToolsFor } from '../tools/index.ts';
 import type { ApprovalGate, SessionApprovalPolicy } from './approval-gate.ts';
 import { InterruptedModelCall, runModelStep } from './model-step.ts';
 import { rememberToolName } from './remember-tool.ts';
-import { runStepCalls, type CallingTurn } from './tool-calls.ts';
+import { foldedCalls, runStepCalls, type CallingTurn } from './tool-calls.ts';
 import { TurnContext } from './turn-context.ts';
 
 export interface TurnOutcome {
@@ -217,7 +217,8 @@ export class TurnExecution implements CallingTurn {
       trace,
     });
     const idempotent = (tool: string) => tools.get(tool)?.idempotent ?? true; // a refusal has no effect to repeat
-    const recorded = await this.deps.turns.steps.recordAnswer(this, { step, answer, idempotent }).catch((error: unknown) => {
+    const folded = foldedCalls(answer.calls, { tools, idempotent, policy: await this.policyNow() });
+    const recorded = await this.deps.turns.steps.recordAnswer(this, { step, answer, idempotent, folded }).catch((error: unknown) => {
       // The answer was not recorded (the session stopped running, the lease or the database was
       // lost): what the call cost is still recorded with the turn's end, where that can be.
       throw new InterruptedModelCall(error, { ...answer, step, text: '' });
@@ -227,7 +228,7 @@ export class TurnExecution implements CallingTurn {
       this.deps.reach('after-checkpoint');
       return await this.finish('completed');
     }
-    return await this.runCalls(step, tools, trace, recorded.calls);
+    return await this.runCalls(step, tools, trace, { recorded: recorded.calls, folded });
   }
 
   /**
@@ -299,12 +300,14 @@ export class TurnExecution implements CallingTurn {
   /**
    * The rest of a step whose answer is recorded: its calls, then their results. Returns the turn's
    * end when the step ends it (a call whose outcome is unknown, or the agent completing the session).
+   * `answered`: the calls as a new answer's write returned them, and those folded into the step's
+   * writes; without it (a resumed step) they are read from the ledger and each begun on its own.
    */
   private async runCalls(
     step: number,
     tools: ReadonlyMap<string, ToolDefinition>,
     trace: StepTrace,
-    recorded?: readonly LedgerEntry[],
+    answered?: { recorded: readonly LedgerEntry[]; folded: ReadonlySet<number> },
   ): Promise<TurnOutcome | undefined> {
     const { turns, reach, approvals } = this.deps;
     const policy = await this.policyNow();
@@ -315,7 +318,7 @@ export class TurnExecution implements CallingTurn {
       await turns.approvals.request(this, { entries: asked, schemas, expiresInMs: approvals.timeoutMs });
       return asked;
     };
-    let ran = await runStepCalls({ turn: this, step, tools, turns, reach, trace, ask, recorded });
+    let ran = await runStepCalls({ turn: this, step, tools, turns, reach, trace, ask, ...answered });
     // Calls awaiting approval: the turn waits, holding nothing, unless they were decided meanwhile.
     while ('awaiting' in ran && ran.awaiting) {
       const state = await turns.approvals.wait(this);

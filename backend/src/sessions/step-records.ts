@@ -61,8 +61,12 @@ export interface TurnState {
   sessionStatus: SessionStatus;
 }
 
-/** A tool call of a step with what it returned. */
-export type CallResult = { entry: LedgerEntry } & ToolOutcome;
+/**
+ * A tool call of a step with what it returned. `folded`: the call ran without a begin or a
+ * completion of its own (see StepRecords.recordAnswer), so its ledger entry is completed with the
+ * step's results.
+ */
+export type CallResult = { entry: LedgerEntry; folded?: boolean | undefined } & ToolOutcome;
 
 export interface StepRecordsDeps {
   database: PostgresDatabase;
@@ -91,11 +95,15 @@ export class StepRecords {
    * message with its model-call record and its tool calls in the ledger (`pending`), the step's
    * events (and, when it calls no tools, its checkpoint); nothing at all when the lease is lost or
    * the session no longer runs. `idempotent` says, per tool name, whether a call may run again
-   * after a crash.
+   * after a crash. The calls `folded` names (by index) are of idempotent tools that run at once:
+   * they are recorded `started` here, with their `tool.started` events, and then run without
+   * beginCall or completeCall, their entries completed with the step's results
+   * (recordToolResults). Nothing is lost by it: a crash before the results leaves them `started`,
+   * and a `started` call of an idempotent tool runs again.
    */
   async recordAnswer(
     turn: HeldTurn,
-    options: { step: number; answer: ModelAnswer; idempotent: (tool: string) => boolean },
+    options: { step: number; answer: ModelAnswer; idempotent: (tool: string) => boolean; folded?: ReadonlySet<number> | undefined },
   ): Promise<{ message: MessageView; calls: LedgerEntry[] }> {
     const { session, turnId, conversationId } = turn;
     const { step, answer } = options;
@@ -110,6 +118,7 @@ export class StepRecords {
       tool: call.tool,
       input: call.input,
       idempotent: options.idempotent(call.tool),
+      started: options.folded?.has(callIndex) === true,
     }));
     const { db } = this.deps.database;
     const from = 'lease';
@@ -155,6 +164,9 @@ export class StepRecords {
       messageSeq: sql<string>`(select seq from message)`,
       events: [
         { type: 'message.completed', data: { sessionId: session.id, messageId: answer.messageId, role: 'assistant', text: answer.text } },
+        ...answer.calls
+          .filter((_, callIndex) => options.folded?.has(callIndex) === true)
+          .map((call) => startedEvent(turn, { call_id: call.callId, tool: call.tool, input: call.input ?? null })),
       ],
       // The calls as recorded come back with the message, so the step runs them without reading them again.
       returning: {
@@ -178,7 +190,7 @@ export class StepRecords {
    * lease: from here its effect may have happened.
    */
   async beginCall(turn: HeldTurn, entry: LedgerEntry): Promise<void> {
-    const event: AgentryEvent = { type: 'tool.started', data: { ...toolLabel(turn, entry), arguments: redactArguments(entry.input) } };
+    const event = startedEvent(turn, entry);
     const { session } = turn;
     const begun = await this.deps.bus.publishAlone([{ userId: session.user_id, topic: sessionTopic(session.id), event }], {
       after: this.deps.ledger.beginning(entry, turn.token, this.deps.leases),
@@ -201,7 +213,7 @@ export class StepRecords {
    * With `complete`, the agent completed the session (in a transaction, with its status change).
    * Returns what the renewal in it read under the session's lock (a cancel asked for, the
    * session's status), as the lease check between steps would: the loop takes it for that check
-   * instead of asking again at once.
+   * instead of asking again at once. The ledger entries of folded calls are completed with them.
    */
   async recordToolResults(turn: HeldTurn, options: { step: number; results: CallResult[]; complete: boolean }): Promise<TurnState> {
     const { session, turnId, conversationId } = turn;
@@ -230,6 +242,8 @@ export class StepRecords {
         ? { type: 'tool.failed', data: { ...toolLabel(turn, entry), durationMs, error: value as ReportedError } }
         : { type: 'tool.completed', data: { ...toolLabel(turn, entry), durationMs, result: value } },
     );
+    const { db } = this.deps.database;
+    const folded = results.filter((r) => r.folded === true);
     const fence = this.deps.leases.fence(turnId, turn.token);
     if (results.length > 0 && !options.complete) {
       const state = await this.deps.progress.recordStepAlone<{ cancel_requested: boolean; status: SessionStatus }>({
@@ -239,7 +253,10 @@ export class StepRecords {
         requireRunning: false,
         fence,
         step,
-        writes: insertRowsFrom(this.deps.database.db, 'messages', messages, { name: 'results', from: 'lease' }),
+        writes: [
+          ...folded.map((r, i) => [`completed_${i}`, this.deps.ledger.completion(db, r.entry, r, { from: 'lease' })] as const),
+          ...insertRowsFrom(db, 'messages', messages, { name: 'results', from: 'lease' }),
+        ],
         checkpoint: true,
         messageSeq: sql<string>`(select max(seq) from results)`,
         events,
@@ -261,6 +278,7 @@ export class StepRecords {
         complete: options.complete,
         fence,
       });
+      for (const r of folded) await this.deps.ledger.completion(tx, r.entry, r).execute();
       await tx.insertInto('messages').values(messages).execute();
       await this.deps.progress.announceStep(tx, { counted, step, events });
       return { cancelRequested: counted.cancelRequested ?? false, sessionStatus: counted.session.status };
@@ -324,6 +342,11 @@ function messageFromJson(row: MessageJson): MessageRow {
 }
 
 /** How a tool call is named in events, whose ids are capped: a model may invent very long names. */
-function toolLabel(turn: Pick<HeldTurn, 'session'>, entry: LedgerEntry) {
+function toolLabel(turn: Pick<HeldTurn, 'session'>, entry: Pick<LedgerEntry, 'call_id' | 'tool'>) {
   return { sessionId: turn.session.id, callId: entry.call_id.slice(0, 200), tool: entry.tool.slice(0, 200) };
+}
+
+/** A call's `tool.started` event: its arguments redacted. */
+function startedEvent(turn: Pick<HeldTurn, 'session'>, entry: Pick<LedgerEntry, 'call_id' | 'tool'> & { input: unknown }): AgentryEvent {
+  return { type: 'tool.started', data: { ...toolLabel(turn, entry), arguments: redactArguments(entry.input) } };
 }

@@ -24,6 +24,11 @@ export interface NewLedgerEntry {
   tool: string;
   input: unknown;
   idempotent: boolean;
+  /**
+   * Recorded `started` (its first attempt) rather than `pending`: a call of an idempotent tool
+   * that runs at once, begun with the answer that asks for it (see StepRecords.recordAnswer).
+   */
+  started?: boolean | undefined;
 }
 
 export interface ToolOutcome {
@@ -41,7 +46,10 @@ export const idempotencyKey = (entry: { sessionId: string; turnId: string; step:
  * for them; each is marked `started` just before it runs and `completed` with its result just
  * after, before the step's checkpoint. So after a crash: `completed` is never run again (its
  * result is used), `pending` never began and runs, and `started` may or may not have had its
- * effect: it runs again only if its tool is idempotent, otherwise the user decides.
+ * effect: it runs again only if its tool is idempotent, otherwise the user decides. A call of an
+ * idempotent tool that runs at once is therefore recorded `started` with the answer and completed
+ * with the step's results: it runs again after a crash either way, so no write of its own need be
+ * durable before it runs or before the results are.
  *
  * Every write after the first is fenced by the turn's lease: an execution that lost its lease
  * records nothing, and a call is begun by one execution only.
@@ -72,6 +80,7 @@ export class ToolLedger {
       tool: e.tool,
       input: toJsonText(e.input ?? null),
       idempotent: e.idempotent,
+      ...(e.started === true ? { status: 'started' as const, attempts: 1 } : {}),
     }));
   }
 
@@ -119,19 +128,24 @@ export class ToolLedger {
           .returning('id'),
       )
       .updateTable('tool_calls')
-      .set({
-        status: 'completed',
-        result: toJsonText(outcome.value ?? null),
-        is_error: outcome.isError,
-        duration_ms: outcome.durationMs,
-        finished_at: sql<Date>`now()`,
-      })
+      .set(completedColumns(outcome))
       .where('id', '=', entry.id)
       .where('status', '=', 'started')
       .where((eb) => eb.exists(eb.selectFrom('lease').select('lease.id')))
       .returning('tool_calls.id')
       .executeTakeFirst();
     if (!row) throw new LeaseLost(`The turn ${entry.turn_id} is no longer held by ${token}.`);
+  }
+
+  /**
+   * The result of a call begun with its step's answer (see NewLedgerEntry.started), as `complete`
+   * records it, but as a part of the statement that records the step's results, gated on the part
+   * `from` (the lease's renewal) when given (a transaction that renewed the lease needs no gate).
+   */
+  completion(db: QueryCreator<DatabaseSchema>, entry: LedgerEntry, outcome: ToolOutcome, options: { from?: string | undefined } = {}) {
+    const update = db.updateTable('tool_calls').set(completedColumns(outcome)).where('id', '=', entry.id).where('status', '=', 'started');
+    const { from } = options;
+    return (from ? update.where(sql<boolean>`exists (select 1 from ${sql.table(from)})`) : update).returning('id');
   }
 
   /**
@@ -156,4 +170,15 @@ export class ToolLedger {
       .executeTakeFirst();
     return Number(result.numUpdatedRows);
   }
+}
+
+/** What a call's completion writes in its ledger entry. */
+function completedColumns(outcome: ToolOutcome) {
+  return {
+    status: 'completed' as const,
+    result: toJsonText(outcome.value ?? null),
+    is_error: outcome.isError,
+    duration_ms: outcome.durationMs,
+    finished_at: sql<Date>`now()`,
+  };
 }
