@@ -11,23 +11,23 @@ import { drivers } from '../../test/test-database.ts';
  * each call a tool, so the figure per step holds whatever the turn's start and end cost.
  */
 describe.each(drivers)('round trips of a turn on %s', (driver) => {
-  // A step that calls one tool: the history, the answer (with its model call and ledger entry,
-  // which it returns), the call's begin and result, and the tool results with the checkpoint,
-  // whose lease renewal is the next boundary's check, each one statement: 5, measured as 4.3 (the
-  // first turn of the app reads its integrations' tools once more). 12.3 before the answer and the
-  // results were each one statement, 30 before the writes were folded, 14.3 before the ledger
-  // rows came back with the answer and the boundary took the renewal's reading.
-  const perToolStep = 5;
+  // A step that calls one tool: the answer (with its model call and ledger entry, which it
+  // returns), the call's begin and result, and the tool results with the checkpoint, whose lease
+  // renewal is the next boundary's check, each one statement; the history is read once per turn,
+  // then kept from the rows the writes return: 4, measured as 3.3 (the first turn of the app reads
+  // its integrations' tools once more). 5 while each step read the history, 12.3 before the answer
+  // and the results were each one statement, 30 before the writes were folded.
+  const perToolStep = 4;
   // A step that calls an idempotent tool allowed at once: its begin and result go with the answer
-  // and the tool results (a crash between them leaves the call to run again), so 3: the history,
-  // the answer, the results (5 before).
-  const perIdempotentToolStep = 3;
+  // and the tool results (a crash between them leaves the call to run again), so 2: the answer
+  // and the results (3 while each step read the history, 5 before).
+  const perIdempotentToolStep = 2;
   // One user message (the session read with its conversation, the turn opened with the message in
   // one statement), a step with one tool call, a step that answers, the turn's end in one
-  // statement: 14 (24 while the turn's start and end were transactions, 36 before the answer and
-  // the results were each one statement; 66 on PGlite and 73 on PostgreSQL before the writes were
-  // folded).
-  const perTurn = 14;
+  // statement: 13 (14 while each step read the history, 24 while the turn's start and end were
+  // transactions, 36 before the answer and the results were each one statement; 66 on PGlite and
+  // 73 on PostgreSQL before the writes were folded).
+  const perTurn = 13;
   let t: TestApp;
   let fake: FakeChatCompletions;
   let counter: ReturnType<typeof countQueries>;

@@ -31,6 +31,8 @@ const maxSummaryTokens = 1024;
  * (the remember tool hands it the new one) and the token counts of what does not change per step.
  */
 export class TurnContext {
+  /** Summaries this turn's context has written to the conversation. */
+  summaries = 0;
   private context: Record<string, unknown>;
   private fitter: Promise<ContextFitter> | undefined;
 
@@ -78,6 +80,7 @@ export class TurnContext {
           older,
         );
         await this.deps.sessionContext.recordSummary(this.turn, { ...summary, step: options.step });
+        this.summaries += 1;
         return summary.text;
       },
     );

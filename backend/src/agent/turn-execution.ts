@@ -7,7 +7,6 @@ import {
   LeaseLost,
   type EndStatus,
   type LedgerEntry,
-  type MessageRow,
   type MessageView,
   type SessionContextStore,
   type SessionRow,
@@ -20,6 +19,7 @@ import type { ApprovalGate, SessionApprovalPolicy } from './approval-gate.ts';
 import { InterruptedModelCall, runModelStep } from './model-step.ts';
 import { rememberToolName } from './remember-tool.ts';
 import { foldedCalls, runStepCalls, type CallingTurn } from './tool-calls.ts';
+import { ConversationHistory } from './conversation-history.ts';
 import { TurnContext } from './turn-context.ts';
 
 export interface TurnOutcome {
@@ -87,18 +87,14 @@ export class TurnExecution implements CallingTurn {
   private readonly shutdown = new AbortController();
   /** The turn's last recorded assistant message. */
   private last: MessageView | null = null;
-  /** The conversation as the last step read it (see historyNow). */
-  private readonly history: MessageRow[] = [];
+  /** The conversation, read once and then kept up to date with what the execution writes. */
+  private readonly history: ConversationHistory;
   private readonly trace: TurnTrace;
   /** What the turn's model calls read besides the transcript, fitted to the window. */
   private readonly context: TurnContext;
   /** The session's approval policy, read once per execution (a decision starts a new one). */
   private policy: Promise<SessionApprovalPolicy> | undefined;
-  /**
-   * What the step's last write read while renewing the lease: the next boundary's check, already
-   * made. A turn just opened starts with it too: the statement that opened it took the lease, and
-   * only a running session takes a turn.
-   */
+  /** What the last write read renewing the lease (or the turn's opening, just done): the next boundary's check. */
   private renewed: TurnState | undefined;
 
   constructor(
@@ -119,6 +115,7 @@ export class TurnExecution implements CallingTurn {
       resumed: this.resumed,
     });
     this.context = new TurnContext({ ...deps, prices: deps.models.prices }, this);
+    this.history = new ConversationHistory(deps.turns.transcript, this.conversationId, this.context);
     this.done = this.run().then((outcome) => {
       this.trace.end(outcome);
       return outcome;
@@ -204,7 +201,7 @@ export class TurnExecution implements CallingTurn {
       model,
       prices: this.deps.models.prices,
       prompt: await this.context.prompt({
-        history: await this.historyNow(),
+        history: await this.history.now(),
         tools,
         step,
         model,
@@ -224,6 +221,7 @@ export class TurnExecution implements CallingTurn {
       throw new InterruptedModelCall(error, { ...answer, step, text: '' });
     });
     this.last = recorded.message;
+    this.history.written([recorded.row]);
     if (answer.calls.length === 0) {
       this.deps.reach('after-checkpoint');
       return await this.finish('completed');
@@ -252,17 +250,6 @@ export class TurnExecution implements CallingTurn {
       }
     }
     return { step: recorded.step };
-  }
-
-  /**
-   * The conversation so far. Only this execution writes to it while the turn runs (a second
-   * message is refused, a restore waits), and messages are never changed once written, so after
-   * the first read each step reads only what came since: its own answer, results and summaries.
-   */
-  private async historyNow(): Promise<readonly MessageRow[]> {
-    const after = this.history.at(-1)?.seq;
-    for (const row of await this.deps.turns.transcript.history(this.conversationId, after)) this.history.push(row);
-    return this.history;
   }
 
   /** The tools the session may use now, but those policy denies: asked at every step, so it sees integrations change. */
@@ -329,7 +316,9 @@ export class TurnExecution implements CallingTurn {
     }
     if ('unknown' in ran) return this.suspend(ran.unknown);
     const complete = ran.results.some((r) => r.entry.tool === completeSessionToolName && !r.isError);
-    this.renewed = await turns.steps.recordToolResults(this, { step, results: ran.results, complete });
+    const { messages, ...state } = await turns.steps.recordToolResults(this, { step, results: ran.results, complete });
+    this.renewed = state;
+    this.history.written(messages);
     reach('after-checkpoint');
     return complete ? this.finish('completed') : undefined;
   }

@@ -83,10 +83,13 @@ describe.each(drivers)('the fence of a step written in one statement on %s', (dr
   it('writes a step and its checkpoint with the session as the same statement left it', async () => {
     const turn = await heldTurn();
     const before = await written(turn);
-    const { calls } = await steps().recordAnswer(turn, { step: 1, answer: answer(1), idempotent: () => true });
+    const { calls, row } = await steps().recordAnswer(turn, { step: 1, answer: answer(1), idempotent: () => true });
     const result = { entry: calls[0]!, isError: false, value: { ok: true }, durationMs: 3 };
-    const state = await steps().recordToolResults(turn, { step: 1, results: [result], complete: false });
+    const { messages, ...state } = await steps().recordToolResults(turn, { step: 1, results: [result], complete: false });
     expect(state).toEqual({ cancelRequested: false, sessionStatus: 'running' });
+    // The rows the writes return are the rows as stored: the turn's next step reads no history.
+    const stored = await db().selectFrom('messages').selectAll().where('turn_id', '=', turn.turnId).orderBy('seq').execute();
+    expect([row, ...messages!]).toEqual(stored.slice(-2));
     const after = await written(turn);
     expect(after.events.slice(before.events.length)).toEqual(['message.completed', 'tool.completed', 'session.checkpoint']);
     expect({

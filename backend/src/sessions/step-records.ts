@@ -104,7 +104,7 @@ export class StepRecords {
   async recordAnswer(
     turn: HeldTurn,
     options: { step: number; answer: ModelAnswer; idempotent: (tool: string) => boolean; folded?: ReadonlySet<number> | undefined },
-  ): Promise<{ message: MessageView; calls: LedgerEntry[] }> {
+  ): Promise<{ message: MessageView; row: MessageRow; calls: LedgerEntry[] }> {
     const { session, turnId, conversationId } = turn;
     const { step, answer } = options;
     const { inputTokens, outputTokens } = answer.usage;
@@ -170,14 +170,15 @@ export class StepRecords {
       ],
       // The calls as recorded come back with the message, so the step runs them without reading them again.
       returning: {
-        message: sql<MessageJson>`(select row_to_json(message) from message)`,
+        message: sql<MessageJson>`(select ${messageJson('m')} from message m)`,
         calls:
           entries.length === 0
             ? sql<null>`null::json`
             : sql<LedgerEntryJson[]>`(select json_agg(ledger order by ledger.call_index) from ledger)`,
       },
     });
-    return { message: toMessageView(messageFromJson(recorded.message)), calls: (recorded.calls ?? []).map(ledgerEntryFromJson) };
+    const row = messageFromJson(recorded.message);
+    return { message: toMessageView(row), row, calls: (recorded.calls ?? []).map(ledgerEntryFromJson) };
   }
 
   /** The step's recorded tool calls, in the order the model asked for them (recordAnswer returns them too). */
@@ -215,7 +216,10 @@ export class StepRecords {
    * session's status), as the lease check between steps would: the loop takes it for that check
    * instead of asking again at once. The ledger entries of folded calls are completed with them.
    */
-  async recordToolResults(turn: HeldTurn, options: { step: number; results: CallResult[]; complete: boolean }): Promise<TurnState> {
+  async recordToolResults(
+    turn: HeldTurn,
+    options: { step: number; results: CallResult[]; complete: boolean },
+  ): Promise<TurnState & { messages?: MessageRow[] | undefined }> {
     const { session, turnId, conversationId } = turn;
     const { step, results } = options;
     const counts = {
@@ -246,26 +250,29 @@ export class StepRecords {
     const folded = results.filter((r) => r.folded === true);
     const fence = this.deps.leases.fence(turnId, turn.token);
     if (results.length > 0 && !options.complete) {
-      const state = await this.deps.progress.recordStepAlone<{ cancel_requested: boolean; status: SessionStatus }>({
-        sessionId: session.id,
-        userId: session.user_id,
-        counts,
-        requireRunning: false,
-        fence,
-        step,
-        writes: [
-          ...folded.map((r, i) => [`completed_${i}`, this.deps.ledger.completion(db, r.entry, r, { from: 'lease' })] as const),
-          ...insertRowsFrom(db, 'messages', messages, { name: 'results', from: 'lease' }),
-        ],
-        checkpoint: true,
-        messageSeq: sql<string>`(select max(seq) from results)`,
-        events,
-        returning: {
-          cancel_requested: sql<boolean>`(select cancel_requested from lease)`,
-          status: sql<SessionStatus>`(select status from counted)`,
+      const state = await this.deps.progress.recordStepAlone<{ cancel_requested: boolean; status: SessionStatus; messages: MessageJson[] }>(
+        {
+          sessionId: session.id,
+          userId: session.user_id,
+          counts,
+          requireRunning: false,
+          fence,
+          step,
+          writes: [
+            ...folded.map((r, i) => [`completed_${i}`, this.deps.ledger.completion(db, r.entry, r, { from: 'lease' })] as const),
+            ...insertRowsFrom(db, 'messages', messages, { name: 'results', from: 'lease' }),
+          ],
+          checkpoint: true,
+          messageSeq: sql<string>`(select max(seq) from results)`,
+          events,
+          returning: {
+            cancel_requested: sql<boolean>`(select cancel_requested from lease)`,
+            status: sql<SessionStatus>`(select status from counted)`,
+            messages: sql<MessageJson[]>`(select json_agg(${messageJson('m')} order by m.seq) from results m)`,
+          },
         },
-      });
-      return { cancelRequested: state.cancel_requested, sessionStatus: state.status };
+      );
+      return { cancelRequested: state.cancel_requested, sessionStatus: state.status, messages: state.messages.map(messageFromJson) };
     }
     // The session's last step (its status change goes with it), or calls recorded by an older version.
     return this.deps.database.transaction(async (tx): Promise<TurnState> => {
@@ -334,7 +341,16 @@ export class StepRecords {
   }
 }
 
-/** A message row as `row_to_json` gives it: its timestamp as text. */
+/**
+ * A message row `m` as JSON, with its bigints and numerics as the text a read of the table gives
+ * (schema.ts: they arrive as strings; JSON would make numbers of them, and drop a numeric's scale).
+ */
+function messageJson(alias: string) {
+  const m = sql.table(alias);
+  return sql`to_jsonb(${m}) || jsonb_build_object('seq', ${m}.seq::text, 'cost_usd', ${m}.cost_usd::text, 'summary_through', ${m}.summary_through::text)`;
+}
+
+/** A message row as messageJson gives it: its timestamp as text. */
 type MessageJson = Omit<MessageRow, 'created_at'> & { created_at: string };
 
 function messageFromJson(row: MessageJson): MessageRow {
