@@ -180,6 +180,9 @@ export class AgentRunner {
         'SESSION_NOT_RUNNING',
         `The session is ${session.status}${session.status === 'paused' ? ': resume it first' : ''}.`,
       );
+    // The approval policy the turn's first step needs, read while the turn opens: two round trips at once.
+    const policy = this.gate.policyFor(session);
+    policy.catch(() => undefined); // a turn that does not open never asks for it
     const { turn, token, messageId } = await this.deps.turns
       .open({ userId: user.id, session, conversationId, content })
       .catch(async (error: unknown) => {
@@ -187,7 +190,7 @@ export class AgentRunner {
           throw new AppError('APPROVAL_PENDING');
         throw error;
       });
-    const done = this.execute({ session, turn, token, resumed: false });
+    const done = this.execute({ session, turn, token, resumed: false, policy });
     return { turnId: turn.id, messageId, done };
   }
 

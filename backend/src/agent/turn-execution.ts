@@ -61,6 +61,8 @@ export interface TurnStart {
   token: string;
   /** Taken over (after a crash, a handover or a decision) rather than just started: it may have recorded steps. */
   resumed: boolean;
+  /** The session's approval policy, when its read was started already (beside the turn's opening). */
+  policy?: Promise<SessionApprovalPolicy> | undefined;
 }
 
 /** Why an execution was stopped from outside its loop. */
@@ -106,6 +108,7 @@ export class TurnExecution implements CallingTurn {
     this.session = start.session;
     this.token = start.token;
     this.resumed = start.resumed;
+    this.policy = start.policy;
     if (!start.resumed) this.renewed = { cancelRequested: false, sessionStatus: 'running' };
     this.trace = deps.tracer.turn({
       turnId: this.turnId,
@@ -270,9 +273,8 @@ export class TurnExecution implements CallingTurn {
    * it must stop here (a cancel, or a session no longer running); throws on shutdown.
    */
   private async boundary(): Promise<TurnOutcome | undefined> {
-    // The write that ended the last step renewed the lease and read this under the session's lock,
-    // just now: asking again would cost a round trip and tell nothing newer. The heartbeat and the
-    // next step's fenced write still hear a cancel or a pause that comes later.
+    // The last step's write renewed the lease and read this under the session's lock just now: asking
+    // again tells nothing newer. The heartbeat and the next fenced write hear what comes later.
     const state = this.renewed ?? (await this.deps.turns.renew(this));
     this.renewed = undefined;
     if (state.cancelRequested) this.stopper.abort(stopReasons.cancel);
