@@ -5,10 +5,10 @@ import { AppError, type ReportedError } from '../errors.ts';
 import type { AgentryEvent, ChangeExpressions, EventBus } from '../events/index.ts';
 import { messageTokenCount } from '../providers/index.ts';
 import { publishSessionEvents, sessionTopic } from './session-events.ts';
-import type { SessionProgress } from './session-progress.ts';
+import { stepSessionUpdate, type SessionProgress } from './session-progress.ts';
 import type { SessionRow } from './session-row.ts';
 import { ApprovalRules } from './approval-rules.ts';
-import { StepRecords, type UnrecordedModelCall } from './step-records.ts';
+import { noStepCounts, StepRecords, type UnrecordedModelCall } from './step-records.ts';
 import { ToolApprovals, type ApprovalWaitListener } from './tool-approvals.ts';
 import { ToolLedger } from './tool-ledger.ts';
 import { TurnLeases, type TurnRow } from './turn-leases.ts';
@@ -89,11 +89,7 @@ export class TurnStore {
     const turn = { id: randomUUID(), conversation_id: conversationId };
     const messageId = randomUUID(); // chosen here: its event goes in the same statement
     const started: ChangeExpressions = [
-      [
-        'session',
-        sql`update agent_sessions set message_count = message_count + 1, version = version + 1, last_active_at = now()
-            where id = ${session.id} and status = 'running' returning id`,
-      ],
+      ['session', stepSessionUpdate(this.deps.database.db, { sessionId: session.id, counts: { ...noStepCounts, messages: 1 } })],
       [
         'turn',
         sql`insert into turns (id, session_id, conversation_id, user_id, status, lease_owner, lease_expires_at)
