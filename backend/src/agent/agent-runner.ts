@@ -2,7 +2,16 @@ import { AppError, isAppError } from '../errors.ts';
 import type { FaultInjector } from '../fault-injection.ts';
 import type { TurnTracer } from '../observability/index.ts';
 import type { ContextWindows, LanguageModels } from '../providers/index.ts';
-import type { ApprovalRow, MessageView, SessionService, ToolDecision, TurnRow, TurnStore, TurnTimeline } from '../sessions/index.ts';
+import type {
+  ApprovalRow,
+  MessageView,
+  SessionRow,
+  SessionService,
+  ToolDecision,
+  TurnRow,
+  TurnStore,
+  TurnTimeline,
+} from '../sessions/index.ts';
 import type { PromptUser } from '../templates/index.ts';
 import type { ToolsFor } from '../tools/index.ts';
 import { ApprovalGate, type ApprovalSettings } from './approval-gate.ts';
@@ -74,9 +83,14 @@ export interface ApprovalDecisionInput {
  * One unfinished turn per session, across instances (a unique index): a message sent while one
  * runs is refused with 409 SESSION_BUSY, and the client sends it again when it ends.
  */
+/** Conversations whose session an instance remembers (a few hundred bytes each). */
+const attachedKept = 10_000;
+
 export class AgentRunner {
   /** The executions on this instance, by session. */
   private readonly executions = new Map<string, TurnExecution>();
+  /** Conversations' sessions, as their first message here found them (see send); the oldest go first. */
+  private readonly attached = new Map<string, Pick<SessionRow, 'id' | 'user_id' | 'agent_id'>>();
   private readonly recovery: TurnRecovery;
   private readonly spend: SpendLimit;
   private readonly executionDeps: TurnExecutionDeps;
@@ -165,14 +179,24 @@ export class AgentRunner {
   /**
    * Stores the user's message and starts the turn; `done` settles when the turn ends. The first
    * message of a conversation that has no session yet starts one with the user's default agent.
+   * A conversation's session never changes once it has one: after its first message here, the
+   * turn opens at once, without reading the session first (the opening returns its row); if it
+   * cannot (the session stopped running or is gone), the read says why.
    */
   async send(
     user: PromptUser,
     conversationId: string,
     content: string,
   ): Promise<{ turnId: string; messageId: string; done: Promise<TurnOutcome> }> {
+    const known = this.attached.get(conversationId);
+    if (known?.user_id === user.id) {
+      const opened = await this.open(user, known, conversationId, content).catch((error: unknown) => {
+        if (isAppError(error) && error.code === 'SESSION_NOT_RUNNING') return undefined;
+        throw error;
+      });
+      if (opened) return opened;
+    }
     const attached = await this.deps.sessions.sessionOfConversation(user.id, conversationId);
-    await this.spend.check(user.id);
     const session = attached ?? (await this.deps.turns.session(await this.startSession(user, conversationId)));
     if (!session) throw new AppError('SESSION_NOT_FOUND');
     if (session.status !== 'running')
@@ -180,17 +204,29 @@ export class AgentRunner {
         'SESSION_NOT_RUNNING',
         `The session is ${session.status}${session.status === 'paused' ? ': resume it first' : ''}.`,
       );
+    if (this.attached.size >= attachedKept) this.attached.delete(this.attached.keys().next().value!);
+    this.attached.set(conversationId, { id: session.id, user_id: session.user_id, agent_id: session.agent_id });
+    return this.open(user, session, conversationId, content);
+  }
+
+  /** Opens the turn in `session` (SESSION_NOT_RUNNING if it is not) and starts executing it. */
+  private async open(
+    user: PromptUser,
+    session: Pick<SessionRow, 'id' | 'user_id' | 'agent_id'>,
+    conversationId: string,
+    content: string,
+  ): Promise<{ turnId: string; messageId: string; done: Promise<TurnOutcome> }> {
+    await this.spend.check(user.id);
     // The approval policy the turn's first step needs, read while the turn opens: two round trips at once.
     const policy = this.gate.policyFor(session);
     policy.catch(() => undefined); // a turn that does not open never asks for it
-    const { turn, token, messageId } = await this.deps.turns
-      .open({ userId: user.id, session, conversationId, content })
-      .catch(async (error: unknown) => {
-        if (isAppError(error) && error.code === 'SESSION_BUSY' && (await this.deps.turns.approvals.waiting(session.id)))
-          throw new AppError('APPROVAL_PENDING');
-        throw error;
-      });
-    const done = this.execute({ session, turn, token, resumed: false, policy });
+    const opened = await this.deps.turns.open({ userId: user.id, session, conversationId, content }).catch(async (error: unknown) => {
+      if (isAppError(error) && error.code === 'SESSION_BUSY' && (await this.deps.turns.approvals.waiting(session.id)))
+        throw new AppError('APPROVAL_PENDING');
+      throw error;
+    });
+    const { turn, token, messageId } = opened;
+    const done = this.execute({ session: opened.session, turn, token, resumed: false, policy });
     return { turnId: turn.id, messageId, done };
   }
 

@@ -36,7 +36,7 @@ export class ApprovalGate {
     private readonly settings: ApprovalSettings,
   ) {}
 
-  async policyFor(session: SessionRow): Promise<SessionApprovalPolicy> {
+  async policyFor(session: Pick<SessionRow, 'user_id' | 'agent_id'>): Promise<SessionApprovalPolicy> {
     const { agent, user } = await this.turns.approvalRules.forSession(session);
     return new SessionApprovalPolicy({ administrator: this.settings.administrator, agent, user });
   }

@@ -51,10 +51,14 @@ describe.each(drivers)('round trips of a turn on %s', (driver) => {
   const call = (method: 'POST', url: string, payload: unknown) =>
     t.app.inject({ method, url, headers: bearer(t.userToken), payload: payload as object });
 
-  /** The statements of one turn whose model calls `tools` tools (`tool`), one per step, then answers in one piece. */
-  async function turnOf(tools: number, tool = 'apply_effect'): Promise<CountedQuery[]> {
+  async function newSession(): Promise<{ conversationId: string }> {
     const agent = (await call('POST', '/v1/agents', { name: 'Counted', model: 'fake:counted' })).json().agent;
-    const session = (await call('POST', '/v1/sessions', { agentId: agent.id })).json().session;
+    return (await call('POST', '/v1/sessions', { agentId: agent.id })).json().session;
+  }
+
+  /** The statements of one turn whose model calls `tools` tools (`tool`), one per step, then answers in one piece. */
+  async function turnOf(tools: number, tool = 'apply_effect', conversationId?: string): Promise<CountedQuery[]> {
+    const session = conversationId ? { conversationId } : await newSession();
     for (let i = 1; i <= tools; i++)
       fake.replies.push({ kind: 'tool-call', name: tool, arguments: { label: `call ${i}` }, id: `call_${i}` });
     fake.replies.push({ kind: 'text', text: 'Done.' });
@@ -72,6 +76,14 @@ describe.each(drivers)('round trips of a turn on %s', (driver) => {
     const four = await turnOf(4);
     expect(one.length, listing(one)).toBeLessThanOrEqual(perTurn);
     expect((four.length - one.length) / 3, listing(four)).toBeLessThanOrEqual(perToolStep);
+  });
+
+  it("opens a conversation's next turn without reading its session first", async () => {
+    const { conversationId } = await newSession();
+    const first = await turnOf(1, 'apply_effect', conversationId);
+    const next = await turnOf(1, 'apply_effect', conversationId);
+    expect(next.length, listing(next)).toBe(first.length - 1);
+    expect(listing(next)).not.toMatch(/from "conversations"/);
   });
 
   it('records a step that calls an idempotent tool in the answer and the results alone', async () => {

@@ -29,11 +29,11 @@ describe.each(drivers)('storing chunks on %s', (driver) => {
   };
 
   /** A document as processing holds it: claimed under `owner`'s lease. */
-  const leased = async (owner: string, title: string): Promise<LeasedDocument> => {
+  const leased = async (owner: string, title: string, userId = t.userId): Promise<LeasedDocument> => {
     const row = await t.runtime.database.db
       .insertInto('kb_documents')
       .values({
-        user_id: t.userId,
+        user_id: userId,
         title,
         content_type: 'text/plain',
         size_bytes: 0,
@@ -49,7 +49,7 @@ describe.each(drivers)('storing chunks on %s', (driver) => {
       })
       .returning(['id', 'version'])
       .executeTakeFirstOrThrow();
-    return { id: row.id, userId: t.userId, version: row.version };
+    return { id: row.id, userId, version: row.version };
   };
 
   const batchOf = async (document: LeasedDocument, count: number): Promise<ChunkBatch> => {
@@ -61,16 +61,13 @@ describe.each(drivers)('storing chunks on %s', (driver) => {
     return { document, chunks, models, vectors };
   };
 
-  it("writes two users' documents uploaded together in shared statements, each searchable once completed", async () => {
+  it("completes two users' documents uploaded together, each searchable once completed", async () => {
     const other = await t.runtime.users.create({ email: 'shared-statements@example.test' }, { userId: null, ip: null });
     const [first, second] = await Promise.all([
       t.runtime.knowledge.create(t.userId, { bytes: Buffer.from(paragraphs('lighthouse', 200)), chunkSize: 50, overlap: 0 }),
       t.runtime.knowledge.create(other.user.id, { bytes: Buffer.from(paragraphs('orchard', 200)), chunkSize: 50, overlap: 0 }),
     ]);
     await t.runtime.knowledge.idle();
-    const ids = [first.document.id, second.document.id];
-    const shared = [...(await writers(ids)).values()].filter((documents) => documents.size === 2);
-    expect(shared.length).toBeGreaterThan(0);
     for (const [userId, id] of [
       [t.userId, first.document.id],
       [other.user.id, second.document.id],
@@ -91,6 +88,21 @@ describe.each(drivers)('storing chunks on %s', (driver) => {
       mode: 'hybrid',
     });
     expect(found.results.map((r) => r.documentId)).toEqual([second.document.id, second.document.id, second.document.id]);
+  });
+
+  it("writes two users' documents queued together in shared statements", async () => {
+    const owner = 'writer-shared';
+    const other = await t.runtime.users.create({ email: 'writer-shared@example.test' }, { userId: null, ip: null });
+    const writer = new ChunkWriter({ database: t.runtime.database, leaseOwner: owner, leaseMs: 60_000, targetMs: 60_000 });
+    const mine = await leased(owner, 'mine');
+    const theirs = await leased(owner, 'theirs', other.user.id);
+    const [filler, first, second] = await Promise.all([batchOf(await leased(owner, 'filler'), 1), batchOf(mine, 3), batchOf(theirs, 3)]);
+    // Queued while the filler's statement runs, so the two share the next one.
+    const written = writer.write(filler);
+    expect(await Promise.all([writer.write(first), writer.write(second)])).toEqual([true, true]);
+    expect(await written).toBe(true);
+    const shared = [...(await writers([mine.id, theirs.id])).values()].filter((documents) => documents.size === 2);
+    expect(shared.length).toBeGreaterThan(0);
   });
 
   it('sizes each statement by its time budget and its row cap', async () => {

@@ -1,4 +1,4 @@
-import type { Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { AgentSessionsTable, Executor } from '../database/index.ts';
 import { AppError } from '../errors.ts';
 
@@ -26,4 +26,31 @@ export async function findSession(executor: Executor, key: { userId: string; id:
  */
 export async function lockSession(tx: Executor, sessionId: string): Promise<void> {
   await tx.selectFrom('agent_sessions').select('id').where('id', '=', sessionId).forNoKeyUpdate().execute();
+}
+
+/**
+ * A session row `s` of a statement's part as JSON, with its bigints and numeric as the text a read
+ * of the table gives (they arrive as strings; JSON would make numbers of them): see sessionFromJson.
+ */
+export function sessionJson(alias: string) {
+  const s = sql.table(alias);
+  return sql<SessionJson>`(to_jsonb(${s}) - 'previous_status') || jsonb_build_object('input_tokens', ${s}.input_tokens::text,
+    'output_tokens', ${s}.output_tokens::text, 'cost_usd', ${s}.cost_usd::text)`;
+}
+
+/** A session row as sessionJson gives it: its timestamps as text. */
+export type SessionJson = Omit<SessionRow, 'started_at' | 'last_active_at' | 'completed_at'> & {
+  started_at: string;
+  last_active_at: string;
+  completed_at: string | null;
+};
+
+/** The row as a read of the table gives it. */
+export function sessionFromJson(row: SessionJson): SessionRow {
+  return {
+    ...row,
+    started_at: new Date(row.started_at),
+    last_active_at: new Date(row.last_active_at),
+    completed_at: row.completed_at === null ? null : new Date(row.completed_at),
+  };
 }

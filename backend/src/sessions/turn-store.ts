@@ -6,7 +6,7 @@ import type { AgentryEvent, ChangeExpressions, EventBus } from '../events/index.
 import { messageTokenCount } from '../providers/index.ts';
 import { publishSessionEvents, sessionTopic } from './session-events.ts';
 import { stepSessionUpdate, type SessionProgress } from './session-progress.ts';
-import type { SessionRow } from './session-row.ts';
+import { sessionFromJson, sessionJson, type SessionJson, type SessionRow } from './session-row.ts';
 import { ApprovalRules } from './approval-rules.ts';
 import { noStepCounts, StepRecords, type UnrecordedModelCall } from './step-records.ts';
 import { ToolApprovals, type ApprovalWaitListener } from './tool-approvals.ts';
@@ -75,15 +75,16 @@ export class TurnStore {
   /**
    * Starts a turn with the user's message, leased to a new token, in one statement with the
    * session's count and the message's event: the session row first (the order of every session
-   * write; only a running session takes a turn), then the turn, whose unique index on unfinished
-   * turns refuses a second one with 409 SESSION_BUSY, then the message.
+   * write; only a running session takes a turn, else SESSION_NOT_RUNNING), then the turn, whose
+   * unique index on unfinished turns refuses a second one with 409 SESSION_BUSY, then the message.
+   * Returns the session's row as the statement left it.
    */
   async open(options: {
     userId: string;
-    session: SessionRow;
+    session: Pick<SessionRow, 'id' | 'user_id'>;
     conversationId: string;
     content: string;
-  }): Promise<{ turn: Pick<TurnRow, 'id' | 'conversation_id'>; token: string; messageId: string }> {
+  }): Promise<{ turn: Pick<TurnRow, 'id' | 'conversation_id'>; token: string; messageId: string; session: SessionRow }> {
     const { userId, session, conversationId, content } = options;
     const token = this.leases.newToken();
     const turn = { id: randomUUID(), conversation_id: conversationId };
@@ -105,11 +106,12 @@ export class TurnStore {
     ];
     const event: AgentryEvent = { type: 'message.completed', data: { sessionId: session.id, messageId, role: 'user', text: content } };
     try {
-      const opened = await this.deps.bus.publishAlone([{ userId: session.user_id, topic: sessionTopic(session.id), event }], {
-        after: started,
-      });
-      if (!opened) throw new AppError('SESSION_NOT_RUNNING', 'The session stopped running.');
-      return { turn, token, messageId };
+      const opened = await this.deps.bus.publishAlone<{ session: SessionJson }>(
+        [{ userId: session.user_id, topic: sessionTopic(session.id), event }],
+        { after: started, returning: { session: sql<SessionJson>`(select ${sessionJson('s')} from session s)` } },
+      );
+      if (!opened) throw new AppError('SESSION_NOT_RUNNING', 'The session is not running.');
+      return { turn, token, messageId, session: sessionFromJson(opened.session) };
     } catch (error) {
       if ((error as { constraint?: string }).constraint === 'turns_one_unfinished_idx') throw new AppError('SESSION_BUSY');
       throw error;
