@@ -62,6 +62,9 @@ export interface ApprovalDecisionInput {
   always?: boolean | undefined;
 }
 
+/** Conversations whose session an instance remembers (a few hundred bytes each). */
+const attachedKept = 10_000;
+
 /**
  * Runs turns durably. A turn is a user message, then steps of one model call plus the tool calls
  * it asks for, until the model answers without tools, the agent completes the session, or the
@@ -83,9 +86,6 @@ export interface ApprovalDecisionInput {
  * One unfinished turn per session, across instances (a unique index): a message sent while one
  * runs is refused with 409 SESSION_BUSY, and the client sends it again when it ends.
  */
-/** Conversations whose session an instance remembers (a few hundred bytes each). */
-const attachedKept = 10_000;
-
 export class AgentRunner {
   /** The executions on this instance, by session. */
   private readonly executions = new Map<string, TurnExecution>();
@@ -190,6 +190,7 @@ export class AgentRunner {
   ): Promise<{ turnId: string; messageId: string; done: Promise<TurnOutcome> }> {
     const known = this.attached.get(conversationId);
     if (known?.user_id === user.id) {
+      await this.spend.check(user.id);
       const opened = await this.open(user, known, conversationId, content).catch((error: unknown) => {
         if (isAppError(error) && error.code === 'SESSION_NOT_RUNNING') return undefined;
         throw error;
@@ -197,6 +198,8 @@ export class AgentRunner {
       if (opened) return opened;
     }
     const attached = await this.deps.sessions.sessionOfConversation(user.id, conversationId);
+    // Before anything is written: a user over the spend limit starts no session either.
+    await this.spend.check(user.id);
     const session = attached ?? (await this.deps.turns.session(await this.startSession(user, conversationId)));
     if (!session) throw new AppError('SESSION_NOT_FOUND');
     if (session.status !== 'running')
@@ -216,7 +219,6 @@ export class AgentRunner {
     conversationId: string,
     content: string,
   ): Promise<{ turnId: string; messageId: string; done: Promise<TurnOutcome> }> {
-    await this.spend.check(user.id);
     // The approval policy the turn's first step needs, read while the turn opens: two round trips at once.
     const policy = this.gate.policyFor(session);
     policy.catch(() => undefined); // a turn that does not open never asks for it
