@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeChatCompletions, type FakeChatCompletions } from '../../test/fake-chat-completions.ts';
 import { idempotentRuns, whileRunning } from '../../test/fixtures/idempotent-effect-tool.ts';
+import { openHeldTurn } from '../../test/held-turn.ts';
 import { bearer, createTestApp, type TestApp } from '../../test/test-app.ts';
 import { drivers } from '../../test/test-database.ts';
 import type { HeldTurn, ModelAnswer } from '../sessions/index.ts';
@@ -122,18 +123,7 @@ describe.each(drivers)('folded calls of idempotent tools on %s', (driver) => {
   });
 
   describe('a step that mixes folded calls and calls begun on their own', () => {
-    /** A turn opened as the runner opens one, held by the token it got. */
-    async function heldTurn(): Promise<HeldTurn> {
-      const created = await newSession();
-      const session = await db().selectFrom('agent_sessions').selectAll().where('id', '=', created.id).executeTakeFirstOrThrow();
-      const { turn, token } = await t.runtime.sessions.turns.open({
-        userId: session.user_id,
-        session,
-        conversationId: created.conversationId,
-        content: 'Go.',
-      });
-      return { turnId: turn.id, token, session, conversationId: created.conversationId };
-    }
+    const heldTurn = async (): Promise<HeldTurn> => openHeldTurn(t, await newSession());
 
     const answer: ModelAnswer = {
       messageId: '',

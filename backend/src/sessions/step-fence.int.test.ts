@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeChatCompletions, type FakeChatCompletions } from '../../test/fake-chat-completions.ts';
+import { openHeldTurn } from '../../test/held-turn.ts';
 import { bearer, createTestApp, type TestApp } from '../../test/test-app.ts';
 import { drivers } from '../../test/test-database.ts';
 import type { ModelAnswer } from './step-records.ts';
@@ -27,19 +28,11 @@ describe.each(drivers)('the fence of a step written in one statement on %s', (dr
   const db = () => t.runtime.database.db;
   const steps = () => t.runtime.sessions.turns.steps;
 
-  /** A turn opened as the runner opens one, held by the token it got. */
+  /** A turn opened as the runner opens one, in a new session. */
   async function heldTurn(): Promise<HeldTurn> {
     const call = (url: string, payload: object) => t.app.inject({ method: 'POST', url, headers: bearer(t.userToken), payload });
     const agent = (await call('/v1/agents', { name: 'Fenced', model: 'fake:fenced' })).json().agent;
-    const created = (await call('/v1/sessions', { agentId: agent.id })).json().session;
-    const session = await db().selectFrom('agent_sessions').selectAll().where('id', '=', created.id).executeTakeFirstOrThrow();
-    const { turn, token } = await t.runtime.sessions.turns.open({
-      userId: session.user_id,
-      session,
-      conversationId: created.conversationId,
-      content: 'Go.',
-    });
-    return { turnId: turn.id, token, session, conversationId: created.conversationId };
+    return openHeldTurn(t, (await call('/v1/sessions', { agentId: agent.id })).json().session);
   }
 
   const answer = (calls: number): ModelAnswer => ({
