@@ -172,6 +172,9 @@ describe('the console: gallery, chat and sessions, in a real browser', { timeout
   it('keeps working across a server restart: the socket reconnects and resumes, so nothing is lost on screen', async () => {
     await page.goto(`/chat/${sessionId}`);
     await expect.poll(() => page.locator('.live').textContent()).toBe('Live');
+    // The page has loaded the transcript and found where its stream starts: what is tested is the
+    // socket's resume, not a page whose first requests the closing server refused.
+    await page.waitForLoadState('networkidle');
     await h.restart();
     // Sent while the page is still reconnecting: the page catches up from its last event id.
     const { body } = await h.call<{ session: { conversationId: string } }>('GET', `/v1/sessions/${sessionId}`);

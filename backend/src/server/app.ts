@@ -141,6 +141,11 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   app.addHook('preClose', async () => {
     shuttingDown = true;
   });
+  // Answers sent during shutdown close their connection: a kept-alive connection that was busy when
+  // the server began closing would otherwise hold the process open for its whole keep-alive timeout.
+  app.addHook('onSend', async (_request, reply) => {
+    if (shuttingDown) reply.header('connection', 'close');
+  });
   // A route that declares no body takes none: a body sent anyway is a client mistake to report.
   // Path and query values must be storable text, like every string in a JSON body.
   app.addHook('preValidation', async (request) => {
