@@ -97,6 +97,21 @@ describe('DeltaCoalescer', () => {
     expect(sent.map((d) => d.text).join('')).toBe(chunks.join(''));
   });
 
+  it('hands back the text still waiting instead of sending it, at its offset, once the earlier deltas are stored', async () => {
+    const { deltas, sent, clock } = coalescer();
+    deltas.push('The answer');
+    clock.now += 5;
+    deltas.push(' is 42.');
+    const rest = await deltas.rest();
+    expect(sent).toEqual([{ offset: 0, text: 'The answer' }]);
+    expect(rest).toEqual({ offset: 10, text: ' is 42.' });
+    expect(rebuild([...sent, rest!])).toBe('The answer is 42.');
+    // Taken: draining sends nothing more, and nothing is left.
+    await deltas.drain();
+    expect(sent).toHaveLength(1);
+    expect(await deltas.rest()).toBeUndefined();
+  });
+
   it('drain resolves at once with nothing to send, and sends no empty delta', async () => {
     const { deltas, sent } = coalescer();
     await deltas.drain();

@@ -28,6 +28,21 @@ export class DeltaCoalescer {
     if (this.failure !== undefined) throw this.failure;
   }
 
+  /**
+   * Resolves once every delta sent so far is stored (rejecting with the first failure) and hands
+   * back what is still waiting instead of sending it, for the caller's next write to carry: the
+   * text's end then costs no statement of its own. Nothing is left waiting after it.
+   */
+  async rest(): Promise<{ offset: number; text: string } | undefined> {
+    await this.sending;
+    if (this.failure !== undefined) throw this.failure;
+    if (!this.pending) return undefined;
+    const rest = { offset: this.offset, text: this.pending };
+    this.offset += this.pending.length;
+    this.pending = '';
+    return rest;
+  }
+
   private flush(now: number): void {
     const text = this.pending;
     const offset = this.offset;

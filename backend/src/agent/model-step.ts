@@ -67,7 +67,8 @@ export interface ModelStepOptions {
 
 /**
  * One model call, streamed: text goes out as deltas (coalesced, under the message id chosen
- * before the call, which the recorded answer keeps), tool calls are collected. A call that fails
+ * before the call, which the recorded answer keeps; the last one goes with the answer's record),
+ * tool calls are collected. A call that fails
  * or is cancelled throws an InterruptedModelCall carrying what it had written.
  */
 export async function runModelStep(options: ModelStepOptions): Promise<ModelAnswer> {
@@ -101,6 +102,7 @@ export async function runModelStep(options: ModelStepOptions): Promise<ModelAnsw
       else if (part.type === 'error') throw part.error;
     }
     const usage = await result.usage;
+    const lastDelta = await deltas.rest();
     const cost = options.prices.costOf(session.model, usage);
     span.end({
       inputTokens: usage.inputTokens ?? 0,
@@ -116,6 +118,7 @@ export async function runModelStep(options: ModelStepOptions): Promise<ModelAnsw
       cost: cost.costUsd,
       costEstimated: cost.estimated,
       latencyMs: Math.round(performance.now() - started),
+      ...(lastDelta ? { lastDelta } : {}),
     };
   } catch (error) {
     span.fail(error);

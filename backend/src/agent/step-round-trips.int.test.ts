@@ -23,8 +23,9 @@ describe.each(drivers)('round trips of a turn on %s', (driver) => {
   // and the results (3 while each step read the history, 5 before).
   const perIdempotentToolStep = 2;
   // One user message (the session read with its conversation, the turn opened with the message in
-  // one statement), a step with one tool call, a step that answers, the turn's end in one
-  // statement: 13 (14 while each step read the history, 24 while the turn's start and end were
+  // one statement), a step with one tool call, a step that answers (its first delta, then its
+  // record with the text's last delta), the turn's end in one statement: 13 (14 while the last
+  // delta was a statement of its own, 14 while each step read the history, 24 while the turn's start and end were
   // transactions, 36 before the answer and the results were each one statement; 66 on PGlite and
   // 73 on PostgreSQL before the writes were folded).
   const perTurn = 13;
@@ -56,12 +57,13 @@ describe.each(drivers)('round trips of a turn on %s', (driver) => {
     return (await call('POST', '/v1/sessions', { agentId: agent.id })).json().session;
   }
 
-  /** The statements of one turn whose model calls `tools` tools (`tool`), one per step, then answers in one piece. */
+  /** The statements of one turn whose model calls `tools` tools (`tool`), one per step, then answers. */
   async function turnOf(tools: number, tool = 'apply_effect', conversationId?: string): Promise<CountedQuery[]> {
     const session = conversationId ? { conversationId } : await newSession();
     for (let i = 1; i <= tools; i++)
       fake.replies.push({ kind: 'tool-call', name: tool, arguments: { label: `call ${i}` }, id: `call_${i}` });
-    fake.replies.push({ kind: 'text', text: 'Done.' });
+    // The answer streams in pieces, as a model's does: its first delta goes out at once, the rest with its record.
+    fake.replies.push({ kind: 'text', text: 'Done: every call went through.', pieceLength: 4 });
     counter.start();
     const response = await call('POST', `/v1/conversations/${session.conversationId}/messages?wait=true`, { content: 'Go.' });
     const statements = counter.stop();

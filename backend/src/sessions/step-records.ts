@@ -29,6 +29,8 @@ export interface ModelAnswer {
   /** The cost was counted at the default price: the model has no price. */
   costEstimated: boolean;
   latencyMs: number;
+  /** The streamed text's end, not yet sent as a delta: the answer's record sends it, before `message.completed`. */
+  lastDelta?: { offset: number; text: string };
 }
 
 /**
@@ -163,6 +165,9 @@ export class StepRecords {
       checkpoint: answer.calls.length === 0,
       messageSeq: sql<string>`(select seq from message)`,
       events: [
+        ...(answer.lastDelta
+          ? [{ type: 'message.delta' as const, data: { sessionId: session.id, messageId: answer.messageId, ...answer.lastDelta } }]
+          : []),
         { type: 'message.completed', data: { sessionId: session.id, messageId: answer.messageId, role: 'assistant', text: answer.text } },
         ...answer.calls
           .filter((_, callIndex) => options.folded?.has(callIndex) === true)
