@@ -73,6 +73,15 @@ describe.each(drivers)('round trips of a turn on %s', (driver) => {
 
   const listing = (statements: CountedQuery[]) => statements.map((s) => s.text.replace(/\s+/g, ' ').slice(0, 120)).join('\n');
 
+  it('creates a session in two statements: the agent read, then the session, its conversation, checkpoint and events', async () => {
+    const agent = (await call('POST', '/v1/agents', { name: 'Counted', model: 'fake:counted' })).json().agent;
+    counter.start();
+    const response = await call('POST', '/v1/sessions', { agentId: agent.id });
+    const statements = counter.stop();
+    expect(response.statusCode).toBe(201);
+    expect(statements.length, listing(statements)).toBe(2);
+  });
+
   it('records a step that calls a tool in a bounded number of statements', async () => {
     const one = await turnOf(1);
     const four = await turnOf(4);

@@ -1,6 +1,7 @@
 export { AgentService, type AgentView, type AgentInput, type AgentApprovalRule } from './agent-service.ts';
 export { agentSlugPattern, agentSlugMaxLength } from './agent-slug.ts';
-export { SessionService, type NewSession, type SessionListQuery } from './session-service.ts';
+export { type NewSession } from './session-creation.ts';
+export { SessionService, type SessionListQuery } from './session-service.ts';
 export { sessionTopic } from './session-events.ts';
 export { type SessionView } from './session-view.ts';
 export { type SessionRow } from './session-row.ts';

@@ -65,20 +65,11 @@ export class SessionConversations {
   }
 
   /**
-   * Links a new session's first conversation, inside its creating transaction: the one the caller
-   * named (if it is the user's and no session has it: 404 CONVERSATION_NOT_FOUND or 409
-   * CONVERSATION_IN_USE otherwise) or a new one.
+   * Gives a new session, inside its creating transaction, the conversation the caller named: 404
+   * CONVERSATION_NOT_FOUND unless it is the user's, 409 CONVERSATION_IN_USE if a session has it.
    */
-  async attach(tx: Executor, options: { userId: string; sessionId: string; conversationId?: string | undefined }): Promise<string> {
+  async attach(tx: Executor, options: { userId: string; sessionId: string; conversationId: string }): Promise<string> {
     const { userId, sessionId, conversationId } = options;
-    if (!conversationId) {
-      const row = await tx
-        .insertInto('conversations')
-        .values({ user_id: userId, session_id: sessionId })
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      return row.id;
-    }
     const claimed = await tx
       .updateTable('conversations')
       .set({ session_id: sessionId })

@@ -4,8 +4,9 @@ import { AppError } from '../errors.ts';
 import type { AgentryEvent, EventBus } from '../events/index.ts';
 import type { PromptUser, TemplateService } from '../templates/index.ts';
 import type { AgentService } from './agent-service.ts';
-import { sanitizeContext, type DroppedContext } from './context-sanitizer.ts';
+import type { DroppedContext } from './context-sanitizer.ts';
 import { SessionCheckpoints, type CheckpointView } from './session-checkpoints.ts';
+import { SessionCreation, type NewSession } from './session-creation.ts';
 import { SessionContextStore } from './session-context.ts';
 import { firstConversation, SessionConversations, type ConversationView } from './session-conversations.ts';
 import { SessionProgress } from './session-progress.ts';
@@ -23,20 +24,6 @@ export interface ToolUse {
   tool: string;
   calls: number;
   errors: number;
-}
-
-export interface NewSession {
-  agentId?: string | undefined;
-  templateId?: string | undefined;
-  templateVersion?: number | undefined;
-  variables?: Record<string, unknown> | undefined;
-  context?: Record<string, unknown> | undefined;
-  conversationId?: string | undefined;
-  /**
-   * The trigger firing starting this session: the session is marked unattended, and a firing
-   * starts at most one session (a unique column), so a start retried after a crash finds it.
-   */
-  triggerFiringId?: string | undefined;
 }
 
 export interface SessionListQuery {
@@ -68,15 +55,15 @@ export interface SessionServiceDeps {
 
 /**
  * Sessions: created from an agent and/or a template, with the template's prompt rendered once and
- * kept (session-setup.ts), so the session runs the version it started with. Every change is one
- * transaction with its checkpoint (session-checkpoints.ts) and its events; writers race through an
+ * kept (session-setup.ts, session-creation.ts), so the session runs the version it started with.
+ * Every change is one transaction or statement with its checkpoint (session-checkpoints.ts) and its events; writers race through an
  * optimistic lock (`version`), and the loser is told (409 SESSION_LOCKED) rather than overwriting.
  * Status changes follow the table in session-status.ts. Conversations live in
  * session-conversations.ts, and turns (what the agent loop records) behind `turns`
  * (turn-store.ts); this class is the area's one entry point for them all.
  */
 export class SessionService {
-  private readonly setup: SessionSetup;
+  private readonly creation: SessionCreation;
   private readonly checkpointing: SessionCheckpoints;
   private readonly conversationStore: SessionConversations;
   /** The session's turns: the port the agent loop writes and reads them through. */
@@ -85,45 +72,24 @@ export class SessionService {
   readonly context: SessionContextStore;
 
   constructor(private readonly deps: SessionServiceDeps) {
-    this.setup = new SessionSetup(deps);
     this.checkpointing = new SessionCheckpoints({ database: deps.database, bus: deps.bus, retention: deps.checkpointRetention });
     this.conversationStore = new SessionConversations(deps.database);
+    this.creation = new SessionCreation({
+      database: deps.database,
+      bus: deps.bus,
+      setup: new SessionSetup(deps),
+      checkpoints: this.checkpointing,
+      conversations: this.conversationStore,
+    });
     const progress = new SessionProgress({ database: deps.database, bus: deps.bus, checkpoints: this.checkpointing });
     this.turns = new TurnStore({ ...deps, progress, instanceId: deps.leases.instanceId, leaseTtlMs: deps.leases.ttlMs });
     const leases = new TurnLeases(deps.database, deps.leases.instanceId, deps.leases.ttlMs);
     this.context = new SessionContextStore({ database: deps.database, checkpoints: this.checkpointing, progress, leases });
   }
 
-  async create(user: PromptUser, input: NewSession): Promise<{ session: SessionView; dropped: DroppedContext[] }> {
-    const { agent, columns } = await this.setup.render(user, input);
-    const { context, dropped } = sanitizeContext(input.context ?? {});
-    const session = await this.deps.database.transaction(async (tx) => {
-      const row = await tx
-        .insertInto('agent_sessions')
-        .values({
-          user_id: user.id,
-          agent_id: agent.id,
-          status: 'running',
-          context: context,
-          ...columns,
-          variables: columns.variables,
-          ...(input.triggerFiringId ? { unattended: true, trigger_firing_id: input.triggerFiringId } : {}),
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      const conversationId = await this.conversationStore.attach(tx, {
-        userId: user.id,
-        sessionId: row.id,
-        conversationId: input.conversationId,
-      });
-      await this.checkpointing.record(tx, {
-        session: row,
-        reason: 'created',
-        events: [{ type: 'session.status_changed', data: { sessionId: row.id, from: null, to: 'running' } }],
-      });
-      return toSessionView(row, conversationId);
-    });
-    return { session, dropped };
+  /** Creates a session from an agent and/or a template (see SessionCreation). */
+  create(user: PromptUser, input: NewSession): Promise<{ session: SessionView; dropped: DroppedContext[] }> {
+    return this.creation.create(user, input);
   }
 
   /**
