@@ -62,9 +62,6 @@ export interface ApprovalDecisionInput {
   always?: boolean | undefined;
 }
 
-/** Conversations whose session an instance remembers (a few hundred bytes each). */
-const attachedKept = 10_000;
-
 /**
  * Runs turns durably. A turn is a user message, then steps of one model call plus the tool calls
  * it asks for, until the model answers without tools, the agent completes the session, or the
@@ -89,8 +86,6 @@ const attachedKept = 10_000;
 export class AgentRunner {
   /** The executions on this instance, by session. */
   private readonly executions = new Map<string, TurnExecution>();
-  /** Conversations' sessions, as their first message here found them (see send); the oldest go first. */
-  private readonly attached = new Map<string, Pick<SessionRow, 'id' | 'user_id' | 'agent_id'>>();
   private readonly recovery: TurnRecovery;
   private readonly spend: SpendLimit;
   private readonly executionDeps: TurnExecutionDeps;
@@ -179,16 +174,16 @@ export class AgentRunner {
   /**
    * Stores the user's message and starts the turn; `done` settles when the turn ends. The first
    * message of a conversation that has no session yet starts one with the user's default agent.
-   * A conversation's session never changes once it has one: after its first message here, the
-   * turn opens at once, without reading the session first (the opening returns its row); if it
-   * cannot (the session stopped running or is gone), the read says why.
+   * A conversation's session never changes once it has one: once this instance created or read
+   * it, the turn opens at once, without reading the session first (the opening returns its row);
+   * if it cannot (the session stopped running or is gone), the read says why.
    */
   async send(
     user: PromptUser,
     conversationId: string,
     content: string,
   ): Promise<{ turnId: string; messageId: string; done: Promise<TurnOutcome> }> {
-    const known = this.attached.get(conversationId);
+    const known = this.deps.sessions.knownSessionOf(conversationId);
     if (known?.user_id === user.id) {
       await this.spend.check(user.id);
       const opened = await this.open(user, known, conversationId, content).catch((error: unknown) => {
@@ -207,8 +202,6 @@ export class AgentRunner {
         'SESSION_NOT_RUNNING',
         `The session is ${session.status}${session.status === 'paused' ? ': resume it first' : ''}.`,
       );
-    if (this.attached.size >= attachedKept) this.attached.delete(this.attached.keys().next().value!);
-    this.attached.set(conversationId, { id: session.id, user_id: session.user_id, agent_id: session.agent_id });
     return this.open(user, session, conversationId, content);
   }
 

@@ -10,12 +10,33 @@ export interface ConversationView {
   createdAt: string;
 }
 
+/** A conversation's session as this instance knows it: which session, whose, of which agent. */
+export type KnownSession = Pick<SessionRow, 'id' | 'user_id' | 'agent_id'>;
+
+/** Conversations whose session an instance remembers (a few hundred bytes each). */
+const knownKept = 10_000;
+
 /**
  * A session's conversations: threads of messages within it. A conversation may exist before its
  * session (a console chat started without one) and is taken by the first session that names it.
+ * Once taken it is never given to another, so the instance remembers the sessions it created or
+ * read for conversations (the oldest forgotten first): a turn can open without reading it again.
  */
 export class SessionConversations {
+  private readonly known = new Map<string, KnownSession>();
+
   constructor(private readonly database: PostgresDatabase) {}
+
+  /** The session this instance created or found for the conversation, if it remembers it: its status is not known. */
+  knownSession(conversationId: string): KnownSession | undefined {
+    return this.known.get(conversationId);
+  }
+
+  remember(conversationId: string, session: KnownSession): void {
+    if (this.known.has(conversationId)) return;
+    if (this.known.size >= knownKept) this.known.delete(this.known.keys().next().value!);
+    this.known.set(conversationId, { id: session.id, user_id: session.user_id, agent_id: session.agent_id });
+  }
 
   /**
    * Adds a conversation to one of the user's sessions, or (with no session) starts one of its
@@ -61,7 +82,9 @@ export class SessionConversations {
       .executeTakeFirst();
     if (!row) throw new AppError('CONVERSATION_NOT_FOUND');
     const { attached_to: attachedTo, ...session } = row;
-    return attachedTo === null ? null : (session as SessionRow);
+    if (attachedTo === null) return null;
+    this.remember(options.conversationId, session as SessionRow);
+    return session as SessionRow;
   }
 
   /**

@@ -21,6 +21,9 @@ export interface NewSession extends SetupRequest {
   triggerFiringId?: string | undefined;
 }
 
+/** A new session's row, its id chosen before it is written. */
+type NewSessionRow = Insertable<AgentSessionsTable> & { id: string; agent_id: string };
+
 export interface SessionCreationDeps {
   database: PostgresDatabase;
   bus: EventBus;
@@ -41,7 +44,7 @@ export class SessionCreation {
   async create(user: PromptUser, input: NewSession): Promise<{ session: SessionView; dropped: DroppedContext[] }> {
     const { agent, columns } = await this.deps.setup.render(user, input);
     const { context, dropped } = sanitizeContext(input.context ?? {});
-    const values: Insertable<AgentSessionsTable> & { id: string } = {
+    const values: NewSessionRow = {
       id: randomUUID(), // chosen here: the events that announce it go in the same statement
       user_id: user.id,
       agent_id: agent.id,
@@ -56,7 +59,7 @@ export class SessionCreation {
   }
 
   /** The session, a new conversation, the checkpoint and the events: one statement. */
-  private async alone(values: Insertable<AgentSessionsTable> & { id: string }, created: AgentryEvent): Promise<SessionView> {
+  private async alone(values: NewSessionRow, created: AgentryEvent): Promise<SessionView> {
     const { db } = this.deps.database;
     const conversationId = randomUUID();
     const checkpoint = this.deps.checkpoints.recording({
@@ -83,20 +86,19 @@ export class SessionCreation {
       },
     );
     // The insert writes or throws (a trigger firing's second start: its unique column).
+    this.deps.conversations.remember(conversationId, values);
     return toSessionView(sessionFromJson(returned!.session), conversationId);
   }
 
   /** The session, claiming the user's conversation: a transaction, as the claim may be refused. */
-  private async claiming(
-    values: Insertable<AgentSessionsTable> & { id: string },
-    conversationId: string,
-    created: AgentryEvent,
-  ): Promise<SessionView> {
-    return this.deps.database.transaction(async (tx) => {
+  private async claiming(values: NewSessionRow, conversationId: string, created: AgentryEvent): Promise<SessionView> {
+    const session = await this.deps.database.transaction(async (tx) => {
       const row = await tx.insertInto('agent_sessions').values(values).returningAll().executeTakeFirstOrThrow();
       const attached = await this.deps.conversations.attach(tx, { userId: row.user_id, sessionId: row.id, conversationId });
       await this.deps.checkpoints.record(tx, { session: row, reason: 'created', events: [created] });
       return toSessionView(row, attached);
     });
+    this.deps.conversations.remember(conversationId, values);
+    return session;
   }
 }

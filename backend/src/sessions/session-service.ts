@@ -8,7 +8,7 @@ import type { DroppedContext } from './context-sanitizer.ts';
 import { SessionCheckpoints, type CheckpointView } from './session-checkpoints.ts';
 import { SessionCreation, type NewSession } from './session-creation.ts';
 import { SessionContextStore } from './session-context.ts';
-import { firstConversation, SessionConversations, type ConversationView } from './session-conversations.ts';
+import { firstConversation, SessionConversations, type ConversationView, type KnownSession } from './session-conversations.ts';
 import { SessionProgress } from './session-progress.ts';
 import { findSession, type SessionRow } from './session-row.ts';
 import { SessionSetup } from './session-setup.ts';
@@ -254,6 +254,11 @@ export class SessionService {
    */
   async addConversation(userId: string, sessionId: string | null, title = ''): Promise<ConversationView> {
     return this.conversationStore.add({ userId, sessionId, title });
+  }
+
+  /** The session this instance created or found for a conversation, if it remembers it (see SessionConversations). */
+  knownSessionOf(conversationId: string): KnownSession | undefined {
+    return this.conversationStore.knownSession(conversationId);
   }
 
   /** The session a conversation of the user's belongs to, null before its first message; 404 if it is not theirs. */
