@@ -220,9 +220,11 @@ export class AgentRunner {
         throw new AppError('APPROVAL_PENDING');
       throw error;
     });
-    const { turn, token, messageId } = opened;
-    const done = this.execute({ session: opened.session, turn, token, resumed: false, policy });
-    return { turnId: turn.id, messageId, done };
+    const { turn, token, message } = opened;
+    // The session's first message: its conversation holds nothing else, so the turn need not read it.
+    const conversation = opened.session.message_count === 1 ? [message] : undefined;
+    const done = this.execute({ session: opened.session, turn, token, resumed: false, policy, conversation });
+    return { turnId: turn.id, messageId: message.id, done };
   }
 
   /**

@@ -17,7 +17,14 @@ export class ConversationHistory {
     private readonly transcript: { history(conversationId: string, afterSeq?: string): Promise<MessageRow[]> },
     private readonly conversationId: string,
     private readonly context: { readonly summaries: number },
-  ) {}
+    /** The whole conversation, when the caller knows it: then it is not read until something else writes. */
+    known?: readonly MessageRow[],
+  ) {
+    if (known) {
+      this.rows.push(...known);
+      this.current = true;
+    }
+  }
 
   /** Every message of the conversation, in order. */
   async now(): Promise<readonly MessageRow[]> {

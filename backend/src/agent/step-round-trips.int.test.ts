@@ -23,13 +23,14 @@ describe.each(drivers)('round trips of a turn on %s', (driver) => {
   // and the results (3 while each step read the history, 5 before).
   const perIdempotentToolStep = 2;
   // One user message (the turn opened with the message in one statement; the session, created
-  // here, is not read), a step with one tool call, a step that answers (its first delta, then its
-  // record with the text's last delta), the turn's end in one statement: 12 (13 while the first
-  // message read the session with its conversation, 14 while the last delta was a statement of
+  // here, is not read, nor is the conversation, which holds that message alone), a step with one
+  // tool call, a step that answers (its first delta, then its record with the text's last delta),
+  // the turn's end in one statement: 11 (12 while a first turn read its conversation, 13 while
+  // the first message read the session with its conversation, 14 while the last delta was a statement of
   // its own, 14 while each step read the history, 24 while the turn's start and end were
   // transactions, 36 before the answer and the results were each one statement; 66 on PGlite and
   // 73 on PostgreSQL before the writes were folded).
-  const perTurn = 12;
+  const perTurn = 11;
   let t: TestApp;
   let fake: FakeChatCompletions;
   let counter: ReturnType<typeof countQueries>;
@@ -90,13 +91,15 @@ describe.each(drivers)('round trips of a turn on %s', (driver) => {
     expect((four.length - one.length) / 3, listing(four)).toBeLessThanOrEqual(perToolStep);
   });
 
-  it('opens the turns of a session it created without reading the session first', async () => {
+  it('opens the turns of a session it created without reading the session, and its first turn without reading the conversation', async () => {
     const { conversationId } = await newSession();
     const first = await turnOf(1, 'apply_effect', conversationId);
     const next = await turnOf(1, 'apply_effect', conversationId);
     expect(listing(first)).not.toMatch(/from "conversations"/);
     expect(listing(next)).not.toMatch(/from "conversations"/);
-    expect(next.length, listing(next)).toBe(first.length);
+    // The first message is all the conversation holds; the next turn reads what the first wrote.
+    expect(listing(first)).not.toMatch(/from "messages"/);
+    expect(next.length, listing(next)).toBe(first.length + 1);
   });
 
   it('records a step that calls an idempotent tool in the answer and the results alone', async () => {

@@ -7,6 +7,7 @@ import {
   LeaseLost,
   type EndStatus,
   type LedgerEntry,
+  type MessageRow,
   type MessageView,
   type SessionContextStore,
   type SessionRow,
@@ -63,6 +64,8 @@ export interface TurnStart {
   resumed: boolean;
   /** The session's approval policy, when its read was started already (beside the turn's opening). */
   policy?: Promise<SessionApprovalPolicy> | undefined;
+  /** The whole conversation, when the opening knows it without a read (a session's first message). */
+  conversation?: readonly MessageRow[] | undefined;
 }
 
 /** Why an execution was stopped from outside its loop. */
@@ -80,7 +83,6 @@ export class TurnExecution implements CallingTurn {
   readonly conversationId: string;
   readonly session: SessionRow;
   readonly token: string;
-  /** Taken over rather than just started: it may have recorded steps. */
   readonly resumed: boolean;
   readonly done: Promise<TurnOutcome>;
   /** Aborts everything, tool calls included: a cancel, or a lost lease. */
@@ -89,7 +91,6 @@ export class TurnExecution implements CallingTurn {
   private readonly shutdown = new AbortController();
   /** The turn's last recorded assistant message. */
   private last: MessageView | null = null;
-  /** The conversation, read once and then kept up to date with what the execution writes. */
   private readonly history: ConversationHistory;
   private readonly trace: TurnTrace;
   /** What the turn's model calls read besides the transcript, fitted to the window. */
@@ -103,12 +104,8 @@ export class TurnExecution implements CallingTurn {
     private readonly deps: TurnExecutionDeps,
     start: TurnStart,
   ) {
-    this.turnId = start.turn.id;
-    this.conversationId = start.turn.conversation_id;
-    this.session = start.session;
-    this.token = start.token;
-    this.resumed = start.resumed;
-    this.policy = start.policy;
+    ({ session: this.session, token: this.token, resumed: this.resumed, policy: this.policy } = start);
+    ({ id: this.turnId, conversation_id: this.conversationId } = start.turn);
     if (!start.resumed) this.renewed = { cancelRequested: false, sessionStatus: 'running' };
     this.trace = deps.tracer.turn({
       turnId: this.turnId,
@@ -118,7 +115,7 @@ export class TurnExecution implements CallingTurn {
       resumed: this.resumed,
     });
     this.context = new TurnContext({ ...deps, prices: deps.models.prices }, this);
-    this.history = new ConversationHistory(deps.turns.transcript, this.conversationId, this.context);
+    this.history = new ConversationHistory(deps.turns.transcript, this.conversationId, this.context, start.conversation);
     this.done = this.run().then((outcome) => {
       this.trace.end(outcome);
       return outcome;
@@ -366,9 +363,8 @@ export class TurnExecution implements CallingTurn {
       return letGo;
     }
     if (isAppError(error) && (error.code === 'DATABASE_UNAVAILABLE' || error.code === 'DATABASE_BUSY')) {
-      // The database is out of reach: nothing more can be recorded here. The lease is given up
-      // as soon as the database answers (or lapses), and an instance (this one too) resumes the
-      // turn from what was recorded.
+      // Nothing more can be recorded here: the lease is given up as soon as the database answers
+      // (or lapses), and an instance (this one too) resumes the turn from what was recorded.
       this.deps.onError(error, `turn ${turnId} left for recovery`);
       this.deps.releaseWhenReachable(this);
       return letGo;

@@ -8,6 +8,7 @@ import { insertFrom, insertRowsFrom } from './gated-insert.ts';
 import { sessionTopic } from './session-events.ts';
 import type { SessionProgress, StepCounts } from './session-progress.ts';
 import { ledgerEntryFromJson, type ToolLedger, type LedgerEntry, type LedgerEntryJson, type ToolOutcome } from './tool-ledger.ts';
+import { messageFromJson, messageJson, type MessageJson } from './message-json.ts';
 import { LeaseLost, type TurnLeases } from './turn-leases.ts';
 import type { HeldTurn } from './turn-store.ts';
 import { toMessageView, type MessageRow, type MessageView, type RecordedToolCall } from './turn-transcript.ts';
@@ -344,22 +345,6 @@ export class StepRecords {
       .executeTakeFirstOrThrow();
     return toMessageView(row);
   }
-}
-
-/**
- * A message row `m` as JSON, with its bigints and numerics as the text a read of the table gives
- * (schema.ts: they arrive as strings; JSON would make numbers of them, and drop a numeric's scale).
- */
-function messageJson(alias: string) {
-  const m = sql.table(alias);
-  return sql`to_jsonb(${m}) || jsonb_build_object('seq', ${m}.seq::text, 'cost_usd', ${m}.cost_usd::text, 'summary_through', ${m}.summary_through::text)`;
-}
-
-/** A message row as messageJson gives it: its timestamp as text. */
-type MessageJson = Omit<MessageRow, 'created_at'> & { created_at: string };
-
-function messageFromJson(row: MessageJson): MessageRow {
-  return { ...row, created_at: new Date(row.created_at) };
 }
 
 /** How a tool call is named in events, whose ids are capped: a model may invent very long names. */

@@ -4,6 +4,7 @@ import { toJsonText, type PostgresDatabase, type SessionStatus } from '../databa
 import { AppError, type ReportedError } from '../errors.ts';
 import type { AgentryEvent, ChangeExpressions, EventBus } from '../events/index.ts';
 import { messageTokenCount } from '../providers/index.ts';
+import { messageFromJson, messageJson, type MessageJson } from './message-json.ts';
 import { publishSessionEvents, sessionTopic } from './session-events.ts';
 import { stepSessionUpdate, type SessionProgress } from './session-progress.ts';
 import { sessionFromJson, sessionJson, type SessionJson, type SessionRow } from './session-row.ts';
@@ -12,7 +13,7 @@ import { noStepCounts, StepRecords, type UnrecordedModelCall } from './step-reco
 import { ToolApprovals, type ApprovalWaitListener } from './tool-approvals.ts';
 import { ToolLedger } from './tool-ledger.ts';
 import { TurnLeases, type TurnRow } from './turn-leases.ts';
-import { TurnTranscript, type MessageView } from './turn-transcript.ts';
+import { TurnTranscript, type MessageRow, type MessageView } from './turn-transcript.ts';
 import { UnattendedTurns, type EndStatus } from './unattended-turns.ts';
 
 /** One execution's hold on a turn: every write the store makes for it is fenced by its lease. */
@@ -77,14 +78,14 @@ export class TurnStore {
    * session's count and the message's event: the session row first (the order of every session
    * write; only a running session takes a turn, else SESSION_NOT_RUNNING), then the turn, whose
    * unique index on unfinished turns refuses a second one with 409 SESSION_BUSY, then the message.
-   * Returns the session's row as the statement left it.
+   * Returns the session's row as the statement left it, and the message's.
    */
   async open(options: {
     userId: string;
     session: Pick<SessionRow, 'id' | 'user_id'>;
     conversationId: string;
     content: string;
-  }): Promise<{ turn: Pick<TurnRow, 'id' | 'conversation_id'>; token: string; messageId: string; session: SessionRow }> {
+  }): Promise<{ turn: Pick<TurnRow, 'id' | 'conversation_id'>; token: string; message: MessageRow; session: SessionRow }> {
     const { userId, session, conversationId, content } = options;
     const token = this.leases.newToken();
     const turn = { id: randomUUID(), conversation_id: conversationId };
@@ -101,17 +102,23 @@ export class TurnStore {
         'message',
         sql`insert into messages (id, conversation_id, session_id, user_id, turn_id, role, content, token_count)
             select ${messageId}::uuid, ${conversationId}::uuid, ${session.id}::uuid, ${userId}::uuid, turn.id, 'user', ${content}, ${messageTokenCount({ text: content })}::int from turn
-            returning id`,
+            returning *`,
       ],
     ];
     const event: AgentryEvent = { type: 'message.completed', data: { sessionId: session.id, messageId, role: 'user', text: content } };
     try {
-      const opened = await this.deps.bus.publishAlone<{ session: SessionJson }>(
+      const opened = await this.deps.bus.publishAlone<{ session: SessionJson; message: MessageJson }>(
         [{ userId: session.user_id, topic: sessionTopic(session.id), event }],
-        { after: started, returning: { session: sql<SessionJson>`(select ${sessionJson('s')} from session s)` } },
+        {
+          after: started,
+          returning: {
+            session: sql<SessionJson>`(select ${sessionJson('s')} from session s)`,
+            message: sql<MessageJson>`(select ${messageJson('m')} from message m)`,
+          },
+        },
       );
       if (!opened) throw new AppError('SESSION_NOT_RUNNING', 'The session is not running.');
-      return { turn, token, messageId, session: sessionFromJson(opened.session) };
+      return { turn, token, message: messageFromJson(opened.message), session: sessionFromJson(opened.session) };
     } catch (error) {
       if ((error as { constraint?: string }).constraint === 'turns_one_unfinished_idx') throw new AppError('SESSION_BUSY');
       throw error;
