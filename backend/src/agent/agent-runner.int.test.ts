@@ -93,12 +93,12 @@ describe.each(drivers)('the agent loop on %s (local:offline and a model server o
       expect.arrayContaining(['message.completed', 'tool.started', 'tool.completed', 'message.delta', 'session.checkpoint']),
     );
     expect(kinds.indexOf('tool.started')).toBeLessThan(kinds.indexOf('tool.completed'));
-    // The streamed deltas add up to the stored answer.
+    // The streamed deltas add up to the stored answer (one, sent with it, when it streamed whole within the first window).
     const deltas = socket
       .events()
       .filter((e) => e.event === 'message.delta' && (e.data as { messageId: string }).messageId === message.id)
       .map((e) => e.data as { offset: number; text: string });
-    expect(deltas.length).toBeGreaterThan(1);
+    expect(deltas.length).toBeGreaterThan(0);
     expect(deltas.map((d) => d.text).join('')).toBe(message.content);
     socket.ws.close();
   });

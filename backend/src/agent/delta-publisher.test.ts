@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { DeltaCoalescer } from './delta-publisher.ts';
 
 /** A coalescer on a hand-moved clock, recording every delta it sends. */
-function coalescer(options: { intervalMs?: number; maxChars?: number; send?: (offset: number, text: string) => Promise<void> } = {}) {
+function coalescer(
+  options: {
+    intervalMs?: number;
+    maxChars?: number;
+    firstWordsAfterMs?: number;
+    send?: (offset: number, text: string) => Promise<void>;
+  } = {},
+) {
   const clock = { now: 1_000 };
   const sent: Array<{ offset: number; text: string }> = [];
   const send =
@@ -15,6 +22,8 @@ function coalescer(options: { intervalMs?: number; maxChars?: number; send?: (of
     maxChars: options.maxChars ?? 400,
     now: () => clock.now,
   });
+  // A model's first words usually come after the first window: then they go out at once.
+  clock.now += options.firstWordsAfterMs ?? 100;
   return { deltas, sent, clock };
 }
 
@@ -110,6 +119,26 @@ describe('DeltaCoalescer', () => {
     await deltas.drain();
     expect(sent).toHaveLength(1);
     expect(await deltas.rest()).toBeUndefined();
+  });
+
+  it('sends no delta for a reply streamed whole within the first window: it all goes with the answer', async () => {
+    const { deltas, sent, clock } = coalescer({ firstWordsAfterMs: 5 });
+    deltas.push('Quick ');
+    clock.now += 5;
+    deltas.push('answer.');
+    await settled();
+    expect(sent).toEqual([]);
+    expect(await deltas.rest()).toEqual({ offset: 0, text: 'Quick answer.' });
+  });
+
+  it('sends what waits once the window ends, even when the model pauses after it', async () => {
+    const sent: Array<{ offset: number; text: string }> = [];
+    const deltas = new DeltaCoalescer(async (offset, text) => void sent.push({ offset, text }), { intervalMs: 30, maxChars: 400 });
+    deltas.push('Let me think');
+    expect(sent).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect(sent).toEqual([{ offset: 0, text: 'Let me think' }]);
+    await deltas.drain();
   });
 
   it('drain resolves at once with nothing to send, and sends no empty delta', async () => {
