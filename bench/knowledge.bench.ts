@@ -8,7 +8,7 @@ import { hashingEmbedding, localHashingDimensions } from '../backend/src/provide
 import { startPostgresCluster, type PostgresCluster } from '../backend/test/postgres-cluster.ts';
 import { startBenchApp, type BenchApp } from './bench-app.ts';
 import { createDatabase, type Bench } from './harness.ts';
-import { benchLarge, type LargeSet } from './knowledge-large.ts';
+import { benchLarge, sizeSharedBuffers, type LargeSet } from './knowledge-large.ts';
 import {
   buildIndex,
   dropIndex,
@@ -35,7 +35,7 @@ import { zipfText } from './synthetic-text.ts';
  * 50k on PostgreSQL; past the prose available, chunks recombined from its sentences fill up, and the row says so),
  * `--load-seconds N` (default 60), `--searches-only` (stop after the search rows and recall), `--large` (also the 250k sets on
  * PostgreSQL: 1536-dimension synthetic vectors, and local:hashing on recombined prose; `--large-set openai|hashing` runs one,
- * `--large-size N` changes their size; see knowledge-large.ts),
+ * `--large-size N` changes their size, `--shared-buffers SIZE` the server's shared_buffers for them (default 4GB); see knowledge-large.ts),
  * `--explain` (print the plans of three queries' searches), `--hnsw M,EF` (build the index with m = M and ef_construction = EF instead of the product's, to compare).
  */
 
@@ -242,11 +242,13 @@ const bench: Bench = async ({ record, options }) => {
     }
     if (options.get('large')) {
       const sets = String(options.get('large-set') ?? 'openai,hashing').split(',') as LargeSet[];
+      if (sets.some((set) => set !== 'openai' && set !== 'hashing')) throw new Error('--large-set: openai, hashing or both');
+      cluster ??= await startPostgresCluster();
+      const server = await sizeSharedBuffers(cluster, String(options.get('shared-buffers') ?? '4GB'));
       for (const set of sets) {
-        if (set !== 'openai' && set !== 'hashing') throw new Error(`--large-set: openai or hashing, not ${String(set)}`);
-        cluster ??= await startPostgresCluster();
         const url = await createDatabase(cluster.url, `agentry_bench_knowledge_large_${set}`);
-        await benchLarge(set, url, dataDir, prose, { size: Number(options.get('large-size') ?? 250_000), loadSeconds, explain }, record);
+        const size = Number(options.get('large-size') ?? 250_000);
+        await benchLarge(set, url, dataDir, prose, { size, loadSeconds, explain, server }, record);
       }
     }
   } finally {
