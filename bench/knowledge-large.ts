@@ -32,12 +32,13 @@ import { clusteredVectors, zipfText } from './synthetic-text.ts';
  *   synthetic Zipf text; vectors come from `clusteredVectors` (parameters in the build row's note).
  *   Queries are embedded by a local server that speaks OpenAI's embeddings API (the hashing
  *   embedding at 1536 dimensions), so the product's own search answers them. Rows: search p95 per
- *   mode, 1,000 searches a minute from 20 clients.
+ *   mode, the query's embedding alone (what of a search is not the database), 1,000 searches a
+ *   minute from 20 clients.
  * - `hashing`: `local:hashing` (384 dimensions), chunks of prose sentences recombined from across
  *   node_modules' prose, embedded in the bench by the product's own embedding function, so queries
  *   (word runs of prose paragraphs) embed the same way. Rows: search p95 per mode, ingestion
  *   through the whole pipeline into the 250k index in place, and searches while a 2,000-chunk
- *   document is ingested.
+ *   document is ingested; then ingestion again with the HNSW index dropped, to show its share.
  *
  * The server gets `shared_buffers` of 4GB for these sets (ALTER SYSTEM and a restart of the bench's
  * own cluster): the 1536 set's HNSW index is about 2 GB (one vector a page), and in PostgreSQL's
