@@ -279,7 +279,8 @@ export async function explainSearches(runtime: Runtime, userId: string, query: s
                     ...compiled,
                     sql: `explain (analyze, buffers) ${compiled.sql}`,
                   });
-                  console.log(plan.rows.map((r) => r['QUERY PLAN']).join('\n'));
+                  // The query's vector is thousands of characters on every line that names it.
+                  console.log(plan.rows.map((r) => r['QUERY PLAN'].replace(/'\[[^\]']*\]'::vector/g, "'[…]'::vector")).join('\n'));
                 }
                 return inner.executeQuery(compiled);
               };

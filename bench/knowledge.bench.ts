@@ -8,7 +8,7 @@ import { hashingEmbedding, localHashingDimensions } from '../backend/src/provide
 import { startPostgresCluster, type PostgresCluster } from '../backend/test/postgres-cluster.ts';
 import { startBenchApp, type BenchApp } from './bench-app.ts';
 import { createDatabase, type Bench } from './harness.ts';
-import { benchLarge } from './knowledge-large.ts';
+import { benchLarge, sizeSharedBuffers, type LargeSet } from './knowledge-large.ts';
 import {
   buildIndex,
   dropIndex,
@@ -22,8 +22,8 @@ import {
   type Query,
   type Recorder,
 } from './knowledge-rows.ts';
-import { buildProseCorpus, readProse, type ProseFile } from './prose-corpus.ts';
-import { random, zipfText } from './synthetic-text.ts';
+import { buildProseCorpus, proseText, readProse, recombinedProse, type ProseFile } from './prose-corpus.ts';
+import { zipfText } from './synthetic-text.ts';
 
 /*
  * The knowledge base with local:hashing on both drivers, on real English prose (prose-corpus.ts):
@@ -33,7 +33,9 @@ import { random, zipfText } from './synthetic-text.ts';
  *
  * Options: `--driver pglite|postgres` (default both), `--size N` (chunks; default 20k on PGlite,
  * 50k on PostgreSQL; past the prose available, chunks recombined from its sentences fill up, and the row says so),
- * `--load-seconds N` (default 60), `--searches-only` (stop after the search rows and recall), `--large` (also the 250k × 1536 synthetic set on PostgreSQL),
+ * `--load-seconds N` (default 60), `--searches-only` (stop after the search rows and recall), `--large` (also the 250k sets on
+ * PostgreSQL: 1536-dimension synthetic vectors, and local:hashing on recombined prose; `--large-set openai|hashing` runs one,
+ * `--large-size N` changes their size, `--shared-buffers SIZE` the server's shared_buffers for them (default 4GB); see knowledge-large.ts),
  * `--explain` (print the plans of three queries' searches), `--hnsw M,EF` (build the index with m = M and ef_construction = EF instead of the product's, to compare).
  */
 
@@ -102,29 +104,6 @@ function filesOf(count: number, label: string, chunk: () => string): ProseFile[]
     name: `${label} ${i}`,
     paragraphs: Array.from({ length: Math.min(100, count - i * 100) }, chunk),
   }));
-}
-
-/**
- * For what the prose cannot fill: chunks of three to six sentences drawn from across the prose, so
- * the filler reads like the rest (English words, documentation's topics) and each chunk is new. Zipf
- * text of made-up words would sit apart from every prose query, an island HNSW's greedy search
- * has no gradient into, which is not what a knowledge base of documents looks like.
- */
-function recombinedProse(prose: ProseFile[], seed: number): () => string {
-  const rand = random(seed);
-  const sentences = prose.flatMap((file) => file.paragraphs.flatMap((p) => p.split('. '))).filter((s) => s.length > 20);
-  return () => Array.from({ length: 3 + Math.floor(rand() * 4) }, () => sentences[Math.floor(rand() * sentences.length)]).join('. ');
-}
-
-/** Prose paragraphs joined into Markdown of about `chars` characters, from paragraph `offset` on (wrapping). */
-function proseText(paragraphs: string[], offset: number, chars: number): string {
-  const parts: string[] = [];
-  for (let i = offset, length = 0; length < chars; i++) {
-    const paragraph = paragraphs[i % paragraphs.length]!;
-    parts.push(paragraph);
-    length += paragraph.length + 2;
-  }
-  return parts.join('\n\n');
 }
 
 const targets = {
@@ -262,9 +241,15 @@ const bench: Bench = async ({ record, options }) => {
       }
     }
     if (options.get('large')) {
+      const sets = String(options.get('large-set') ?? 'openai,hashing').split(',') as LargeSet[];
+      if (sets.some((set) => set !== 'openai' && set !== 'hashing')) throw new Error('--large-set: openai, hashing or both');
       cluster ??= await startPostgresCluster();
-      const url = await createDatabase(cluster.url, 'agentry_bench_knowledge_large');
-      await benchLarge(url, dataDir, { size: Number(options.get('large-size') ?? 250_000), loadSeconds }, record);
+      const server = await sizeSharedBuffers(cluster, String(options.get('shared-buffers') ?? '4GB'));
+      for (const set of sets) {
+        const url = await createDatabase(cluster.url, `agentry_bench_knowledge_large_${set}`);
+        const size = Number(options.get('large-size') ?? 250_000);
+        await benchLarge(set, url, dataDir, prose, { size, loadSeconds, explain, server }, record);
+      }
     }
   } finally {
     await cluster?.stop();

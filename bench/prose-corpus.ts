@@ -151,3 +151,26 @@ export function buildProseCorpus(all: ProseFile[], options: { size: number; quer
   }
   return { files, chunks, queries };
 }
+
+/**
+ * For what the prose cannot fill: chunks of three to six sentences drawn from across the prose, so
+ * the filler reads like the rest (English words, documentation's topics) and each chunk is new. Zipf
+ * text of made-up words would sit apart from every prose query, an island HNSW's greedy search
+ * has no gradient into, which is not what a knowledge base of documents looks like.
+ */
+export function recombinedProse(prose: ProseFile[], seed: number): () => string {
+  const rand = random(seed);
+  const sentences = prose.flatMap((file) => file.paragraphs.flatMap((p) => p.split('. '))).filter((s) => s.length > 20);
+  return () => Array.from({ length: 3 + Math.floor(rand() * 4) }, () => sentences[Math.floor(rand() * sentences.length)]).join('. ');
+}
+
+/** Prose paragraphs joined into Markdown of about `chars` characters, from paragraph `offset` on (wrapping). */
+export function proseText(paragraphs: string[], offset: number, chars: number): string {
+  const parts: string[] = [];
+  for (let i = offset, length = 0; length < chars; i++) {
+    const paragraph = paragraphs[i % paragraphs.length]!;
+    parts.push(paragraph);
+    length += paragraph.length + 2;
+  }
+  return parts.join('\n\n');
+}
