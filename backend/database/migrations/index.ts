@@ -15,6 +15,7 @@ import * as estimatedCosts from './0013-estimated-costs.ts';
 import * as approvals from './0014-approvals.ts';
 import * as contextWindow from './0015-context-window.ts';
 import * as triggers from './0016-triggers.ts';
+import * as keywordIndexFastupdate from './0017-keyword-index-fastupdate.ts';
 import * as vectorExtension from './vector/v0001-vector-extension.ts';
 import * as knowledgeEmbeddings from './vector/v0002-knowledge-embeddings.ts';
 import * as hnswRecall from './vector/v0003-hnsw-recall.ts';
@@ -48,6 +49,7 @@ export const coreMigrations: Record<string, Migration> = {
   '0014-approvals': approvals,
   '0015-context-window': contextWindow,
   '0016-triggers': triggers,
+  '0017-keyword-index-fastupdate': keywordIndexFastupdate,
 };
 
 export const vectorMigrations: Record<string, Migration> = {

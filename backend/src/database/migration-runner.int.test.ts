@@ -87,6 +87,13 @@ describe.each(drivers)('migrations on %s', (driver) => {
     expect(await executed()).toEqual(before);
   });
 
+  it('leaves the keyword index without a pending list, which every keyword search would read whole during an ingest', async () => {
+    const { rows } = await sql<{
+      reloptions: string[] | null;
+    }>`select reloptions from pg_class where relname = 'kb_chunks_tsv_idx'`.execute(test.database.db);
+    expect(rows[0]?.reloptions).toEqual(['fastupdate=off']);
+  });
+
   it('refuses an unknown --to name', async () => {
     await expect(runner.down('9999-nope')).rejects.toThrow(/No migration is named/);
   });
