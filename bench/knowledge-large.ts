@@ -13,6 +13,7 @@ import {
   dropIndex,
   explainSearches,
   figure,
+  indexRecall,
   ingestionRow,
   loadRow,
   searchDuringIngestRows,
@@ -246,6 +247,11 @@ async function benchHashingSet(
     // Word runs of prose paragraphs: their sentences are somewhere in the recombined chunks.
     const queries: Query[] = buildProseCorpus(prose, { size: 20_000, queryCount: 200, seed: 42 }).queries.map((q) => ({ text: q.text }));
     await searchRows(app.runtime, app.userId, queries, { driver, corpus: label, targets: {} }, record);
+    // Real words: recall is measured here too, as at every size the prose sets reach.
+    const recall = await indexRecall(app.runtime, app.userId, queries.slice(0, 100), { name: model, dimensions: localHashingDimensions });
+    record(
+      figure({ name: `HNSW recall@10 vs exact scan, ${label}, prose queries`, driver, target: '≥ 0.95' }, recall.toFixed(3), { n: 100 }),
+    );
     if (options.explain) await explainSearches(app.runtime, app.userId, queries[0]!.text);
 
     const paragraphs = prose.flatMap((file) => file.paragraphs);
