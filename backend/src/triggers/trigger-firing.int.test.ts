@@ -62,6 +62,17 @@ function system(
   return { ...triggers, launched };
 }
 
+/**
+ * Fires a trigger `times` times by hand, a few milliseconds apart: the embedded database's clock
+ * counts milliseconds, and firings of one instant have no order among themselves.
+ */
+async function fireInOrder(triggers: { fireNow(userId: string, id: string): Promise<unknown> }, userId: string, id: string, times: number) {
+  for (let i = 0; i < times; i++) {
+    if (i > 0) await new Promise((resolve) => setTimeout(resolve, 3));
+    await triggers.fireNow(userId, id);
+  }
+}
+
 async function firings(app: TestApp, triggerId: string) {
   return app.runtime.database.db
     .selectFrom('trigger_firings')
@@ -155,7 +166,7 @@ describe('trigger firing (PGlite, injected clock)', () => {
     for (const overlap of ['skip', 'queue_one', 'allow'] as const) {
       const { trigger } = await triggers.create(user, research(`overlap ${overlap}`, { overlap, missedRuns: 'skip' }));
       made[overlap] = trigger.id;
-      for (let i = 0; i < 3; i++) await triggers.fireNow(app.userId, trigger.id);
+      await fireInOrder(triggers, app.userId, trigger.id, 3);
     }
     await worker.tick();
     expect(await outcome(made.skip!)).toEqual(['started/-', 'skipped/skipped', 'skipped/skipped']);
@@ -178,7 +189,7 @@ describe('trigger firing (PGlite, injected clock)', () => {
   it("holds a user's runs past the in-flight limit until one ends", async () => {
     const { triggers, worker, launched } = system(app, clock, app.runtime.database, 2);
     const { trigger } = await triggers.create(user, research('limited', { overlap: 'allow' }));
-    for (let i = 0; i < 3; i++) await triggers.fireNow(app.userId, trigger.id);
+    await fireInOrder(triggers, app.userId, trigger.id, 3);
     await worker.tick();
     expect((await firings(app, trigger.id)).map((f) => f.status)).toEqual(['started', 'started', 'pending']);
     await app.runtime.database.db.updateTable('trigger_firings').set({ outcome: 'completed' }).where('status', '=', 'started').execute();
