@@ -84,7 +84,7 @@ describe('the server process on the embedded default', () => {
     // Leave one migration unapplied, as an upgrade to a release with a new migration would.
     const down = runEntry('cli', ['migrate', 'down'], env);
     expect((await down.exited).code).toBe(0);
-    expect(down.output()).toMatch(/reverted v0004-hnsw-insert-speed/);
+    expect(down.output()).toMatch(/reverted v0005-hnsw-recall-at-scale/);
 
     server = await startServer(env);
     expect(server.output()).not.toMatch(/Admin token/);

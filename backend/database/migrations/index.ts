@@ -20,6 +20,7 @@ import * as vectorExtension from './vector/v0001-vector-extension.ts';
 import * as knowledgeEmbeddings from './vector/v0002-knowledge-embeddings.ts';
 import * as hnswRecall from './vector/v0003-hnsw-recall.ts';
 import * as hnswInsertSpeed from './vector/v0004-hnsw-insert-speed.ts';
+import * as hnswRecallAtScale from './vector/v0005-hnsw-recall-at-scale.ts';
 
 /*
  * Every migration, listed explicitly so they load the same way under any runner or bundler.
@@ -57,4 +58,5 @@ export const vectorMigrations: Record<string, Migration> = {
   'v0002-knowledge-embeddings': knowledgeEmbeddings,
   'v0003-hnsw-recall': hnswRecall,
   'v0004-hnsw-insert-speed': hnswInsertSpeed,
+  'v0005-hnsw-recall-at-scale': hnswRecallAtScale,
 };

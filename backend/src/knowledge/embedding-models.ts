@@ -10,8 +10,8 @@ export interface EmbeddingModel {
 }
 
 /** The HNSW graph's links per node and its build-time candidate list (see `EmbeddingModels.createIndex`). */
-export const hnswM = 16;
-export const hnswEfConstruction = 64;
+export const hnswM = 20;
+export const hnswEfConstruction = 200;
 
 /** A pgvector literal: `[0.1,0.2,…]`. */
 export function vectorLiteral(vector: number[]): string {
@@ -33,12 +33,14 @@ export class EmbeddingModels {
   }
 
   /**
-   * Creates a model's HNSW index unless it exists, with pgvector's default graph (`m = 16`,
-   * `ef_construction = 64`) or another `graph` (to compare, in bench/). On 20k chunks of real
-   * prose it finds 0.99 of the exact nearest ten at ef_search 300 on both databases, as many as
-   * `m = 32` did, and inserting a vector costs about a quarter as much (7 against 26 ms on the
-   * embedded database), which is what bounds ingestion there. Only near-identical synthetic
-   * vectors lose recall with it. `model` must have passed `modelIdPattern`.
+   * Creates a model's HNSW index unless it exists, with `m = 20, ef_construction = 200` or another
+   * `graph` (to compare, in bench/). pgvector's default graph (`m = 16, ef_construction = 64`)
+   * found 0.99 of the exact nearest ten at 20k chunks of real prose but only 0.83 at 250k chunks
+   * recombined from its sentences, and no ef_search brought it to 0.95 (0.91 at 800): the graph
+   * was the limit. At 250k this one finds 0.97 at ef_search 300, for inserts about 2.5 times as
+   * costly (8.4 against 3.4 ms on PostgreSQL); `m = 32, ef_construction = 128` found 0.96 with
+   * inserts of 12.7 ms and slower searches (bench/knowledge-large.ts). `model` must have passed
+   * `modelIdPattern`.
    */
   static async createIndex(
     executor: Executor,

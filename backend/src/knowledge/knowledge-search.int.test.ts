@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as hnswInsertSpeed from '../../database/migrations/vector/v0004-hnsw-insert-speed.ts';
+import * as hnswRecallAtScale from '../../database/migrations/vector/v0005-hnsw-recall-at-scale.ts';
 import { bearer, createTestApp, type TestApp } from '../../test/test-app.ts';
 import { drivers } from '../../test/test-database.ts';
 import { EmbeddingModels } from './embedding-models.ts';
@@ -103,12 +103,12 @@ describe.each(drivers)('knowledge search at scale (%s)', (driver) => {
           reloptions: string[] | null;
         }>`select reloptions from pg_class where relname = ${EmbeddingModels.indexName(model)}`.execute(t.runtime.database.db)
       ).rows[0]?.reloptions;
-    expect(await options()).toEqual(['m=16', 'ef_construction=64']);
+    expect(await options()).toEqual(['m=20', 'ef_construction=200']);
     const db = t.runtime.database.db as unknown as Kysely<unknown>;
-    await hnswInsertSpeed.down(db);
-    expect(await options()).toEqual(['m=32', 'ef_construction=64']);
-    await hnswInsertSpeed.up(db);
+    await hnswRecallAtScale.down(db);
     expect(await options()).toEqual(['m=16', 'ef_construction=64']);
+    await hnswRecallAtScale.up(db);
+    expect(await options()).toEqual(['m=20', 'ef_construction=200']);
     const { results } = await t.runtime.knowledgeSearch.search(t.userId, { query: 'lighthouse', limit: 3, threshold: 0, mode: 'vector' });
     expect(results).toHaveLength(3);
   });

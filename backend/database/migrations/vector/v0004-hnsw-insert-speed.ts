@@ -16,7 +16,8 @@ export async function down(db: Kysely<unknown>): Promise<void> {
   await rebuild(db, sql`set (m = 32, ef_construction = 64)`);
 }
 
-async function rebuild(db: Kysely<unknown>, change: ReturnType<typeof sql>): Promise<void> {
+/** Sets `change` on every embedding model's HNSW index and rebuilds the index with it. */
+export async function rebuild(db: Kysely<unknown>, change: ReturnType<typeof sql>): Promise<void> {
   const { rows } = await sql<{ name: string }>`
     select indexname as name from pg_indexes
      where schemaname = current_schema() and tablename = 'kb_embeddings' and indexname like 'kb\\_embeddings\\_hnsw\\_%'`.execute(db);
