@@ -54,6 +54,12 @@ import { clusteredVectors, zipfText } from './synthetic-text.ts';
 
 export type LargeSet = 'openai' | 'hashing';
 
+/** Another HNSW graph than the product's (`--hnsw M,EF`), to compare. */
+type Graph = { m: number; efConstruction: number };
+
+/** What the build row says of the graph. */
+const graphNote = (graph: Graph | undefined) => (graph ? `; m = ${graph.m}, ef_construction = ${graph.efConstruction}` : '');
+
 /** Streams `rows` (tab-separated lines) into `table (columns)` with psql's \copy … from pstdin. */
 async function copy(url: string, table: string, columns: string, rows: Iterable<string>): Promise<void> {
   const psql = spawn('psql', [url, '-v', 'ON_ERROR_STOP=1', '-q', '-c', `\\copy ${table} (${columns}) from pstdin`], {
@@ -97,7 +103,14 @@ const vectorText = (vector: ArrayLike<number>) => `[${Array.from(vector, (x) => 
 async function loadSet(
   app: BenchApp,
   url: string,
-  set: { model: string; dimensions: number; size: number; chunk: () => string; embed: (content: string) => ArrayLike<number> },
+  set: {
+    model: string;
+    dimensions: number;
+    size: number;
+    chunk: () => string;
+    embed: (content: string) => ArrayLike<number>;
+    graph: Graph | undefined;
+  },
 ): Promise<{ loadSeconds: number; buildSeconds: number }> {
   const db = app.database.db;
   await dropIndex(app.database, set.model);
@@ -145,7 +158,7 @@ async function loadSet(
     })(),
   );
   const loadSeconds = (performance.now() - t0) / 1000;
-  const buildSeconds = await buildIndex(app.database, set.model, set.dimensions, { maintenanceWorkMem: '3GB' });
+  const buildSeconds = await buildIndex(app.database, set.model, set.dimensions, { maintenanceWorkMem: '3GB', graph: set.graph });
   await sql`analyze kb_documents, kb_chunks, kb_embeddings`.execute(db);
   return { loadSeconds, buildSeconds };
 }
@@ -155,7 +168,7 @@ const settings = { RATE_LIMIT_KNOWLEDGE_SEARCH: '1000000' };
 async function benchOpenAiSet(
   url: string,
   dataDir: string,
-  options: { size: number; loadSeconds: number; explain: boolean; server: string },
+  options: { size: number; loadSeconds: number; explain: boolean; server: string; graph?: Graph | undefined },
   record: Recorder,
 ): Promise<void> {
   const driver = 'postgres';
@@ -179,11 +192,12 @@ async function benchOpenAiSet(
       size: options.size,
       chunk: text.chunk,
       embed: () => vectors.next(),
+      graph: options.graph,
     });
     record(
       figure(
         { name: `HNSW index build, ${label}`, driver },
-        `${buildSeconds.toFixed(0)} s with maintenance_work_mem 3GB (COPY ${loadSeconds.toFixed(0)} s); vectors: ${vectors.describe}; ${options.server}`,
+        `${buildSeconds.toFixed(0)} s with maintenance_work_mem 3GB (COPY ${loadSeconds.toFixed(0)} s); vectors: ${vectors.describe}; ${options.server}${graphNote(options.graph)}`,
         { p50: buildSeconds * 1000 },
       ),
     );
@@ -221,7 +235,7 @@ async function benchHashingSet(
   url: string,
   dataDir: string,
   prose: ProseFile[],
-  options: { size: number; explain: boolean; server: string },
+  options: { size: number; explain: boolean; server: string; graph?: Graph | undefined },
   record: Recorder,
 ): Promise<void> {
   const driver = 'postgres';
@@ -236,11 +250,12 @@ async function benchHashingSet(
       size: options.size,
       chunk: recombinedProse(prose, 17),
       embed: (content) => hashingEmbedding(content),
+      graph: options.graph,
     });
     record(
       figure(
         { name: `HNSW index build, ${label}`, driver },
-        `${buildSeconds.toFixed(0)} s with maintenance_work_mem 3GB (rows and local:hashing vectors computed and COPYed in ${loadSeconds.toFixed(0)} s); ${options.server}`,
+        `${buildSeconds.toFixed(0)} s with maintenance_work_mem 3GB (rows and local:hashing vectors computed and COPYed in ${loadSeconds.toFixed(0)} s); ${options.server}${graphNote(options.graph)}`,
         { p50: buildSeconds * 1000 },
       ),
     );
@@ -281,7 +296,7 @@ export async function benchLarge(
   url: string,
   dataDir: string,
   prose: ProseFile[],
-  options: { size: number; loadSeconds: number; explain: boolean; server: string },
+  options: { size: number; loadSeconds: number; explain: boolean; server: string; graph?: Graph | undefined },
   record: Recorder,
 ): Promise<void> {
   if (set === 'openai') await benchOpenAiSet(url, dataDir, options, record);

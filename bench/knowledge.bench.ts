@@ -36,7 +36,7 @@ import { zipfText } from './synthetic-text.ts';
  * `--load-seconds N` (default 60), `--searches-only` (stop after the search rows and recall), `--large` (also the 250k sets on
  * PostgreSQL: 1536-dimension synthetic vectors, and local:hashing on recombined prose; `--large-set openai|hashing` runs one,
  * `--large-size N` changes their size, `--shared-buffers SIZE` the server's shared_buffers for them (default 4GB); see knowledge-large.ts),
- * `--explain` (print the plans of three queries' searches), `--hnsw M,EF` (build the index with m = M and ef_construction = EF instead of the product's, to compare).
+ * `--explain` (print the plans of three queries' searches), `--hnsw M,EF` (build the index with m = M and ef_construction = EF instead of the product's, to compare; in the `--large` sets too).
  */
 
 const model = 'local:hashing';
@@ -248,7 +248,7 @@ const bench: Bench = async ({ record, options }) => {
       for (const set of sets) {
         const url = await createDatabase(cluster.url, `agentry_bench_knowledge_large_${set}`);
         const size = Number(options.get('large-size') ?? 250_000);
-        await benchLarge(set, url, dataDir, prose, { size, loadSeconds, explain, server }, record);
+        await benchLarge(set, url, dataDir, prose, { size, loadSeconds, explain, server, graph }, record);
       }
     }
   } finally {
