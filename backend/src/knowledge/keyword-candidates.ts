@@ -26,13 +26,25 @@ interface Frequencies {
 }
 
 /**
+ * The words a keyword search finds its candidates by. Chunks holding all of `all` come first (when
+ * it is not empty), then chunks holding any of `any`, until the rank limit.
+ */
+export interface CandidateWords {
+  any: string[];
+  all: string[];
+}
+
+/**
  * Picks the words a keyword search looks matches up by, rarer words first: the words whose
  * matches together stay within `budget` chunks, and always the rarest. The other (commoner) words
  * still count in the rank of every chunk found; a chunk holding only common words is not found.
  * The rarer words are the ones that tell documents apart, so this keeps the best matches while
- * bounding the work. Frequencies come from PostgreSQL's own statistics on `kb_chunks.tsv`
- * (pg_stats), kept fresh by ANALYZE (planner-statistics.ts on the embedded database,
- * autovacuum on a server).
+ * bounding the work. When even the rarest word matches more than the budget, the chunks holding
+ * it together with the next rarer words are looked up first (`all`): otherwise the candidates
+ * would be whichever of its matches the table stores first, and the chunks holding every word of
+ * the query, the best matches, could be left out. Frequencies come from PostgreSQL's own
+ * statistics on `kb_chunks.tsv` (pg_stats), kept fresh by ANALYZE (planner-statistics.ts on the
+ * embedded database, autovacuum on a server).
  */
 export class KeywordCandidates {
   private frequencies: { at: number; value: Promise<Frequencies> } | undefined;
@@ -49,11 +61,11 @@ export class KeywordCandidates {
     this.rankLimit = 2 * budget;
   }
 
-  /** The subset of `words` to find candidates by; empty when none of them can match (stop words only). */
-  async words(words: string[]): Promise<string[]> {
+  /** The words of `words` to find candidates by; `any` is empty when none of them can match (stop words only). */
+  async words(words: string[]): Promise<CandidateWords> {
     const frequencies = await this.current();
-    const rows = await this.lexemesOf(words);
-    return pickRarest(
+    const rows = await this.lexemesOf([...new Set(words)]);
+    return pickCandidateWords(
       rows
         .filter((r) => r.lexemes.length > 0)
         .map((r) => ({ word: r.word, share: Math.max(...r.lexemes.map((l) => share(frequencies, l))) })),
@@ -114,14 +126,29 @@ function share(frequencies: Frequencies, lexeme: string): number {
   return frequencies.byLexeme.get(lexeme) ?? frequencies.unlisted;
 }
 
-/** Rarest first, while the shares add up to at most `budget` (and always the rarest). */
-export function pickRarest(words: Array<{ word: string; share: number }>, budget: number): string[] {
-  const picked: string[] = [];
+/**
+ * `any`: rarest first, while the shares add up to at most `budget` (and always the rarest).
+ * `all`, when the rarest alone is over the budget: rarest first, until the chunks holding all of
+ * them are expected within the budget (taking the words as independent) or the words run out;
+ * at least two words, as one would find what `any` finds.
+ */
+export function pickCandidateWords(words: Array<{ word: string; share: number }>, budget: number): CandidateWords {
+  const rarest = [...words].sort((a, b) => a.share - b.share);
+  const any: string[] = [];
   let total = 0;
-  for (const { word, share } of [...words].sort((a, b) => a.share - b.share)) {
-    if (picked.length > 0 && total + share > budget) break;
-    picked.push(word);
+  for (const { word, share } of rarest) {
+    if (any.length > 0 && total + share > budget) break;
+    any.push(word);
     total += share;
   }
-  return picked;
+  const all: string[] = [];
+  if (total > budget && rarest.length > 1) {
+    let together = 1;
+    for (const { word, share } of rarest) {
+      all.push(word);
+      together *= share;
+      if (all.length > 1 && together <= budget) break;
+    }
+  }
+  return { any, all };
 }

@@ -38,6 +38,25 @@ describe.each(drivers)('knowledge search at scale (%s)', (driver) => {
     expect(results.map((r) => r.title).sort()).toEqual(['Coast', 'Keeper', 'Lamp', 'Zeppelin']);
   });
 
+  it('finds the chunks holding every word of a query whose every word matches too much, wherever they are stored', async () => {
+    const reader = (await t.runtime.users.create({ email: `common-words-${driver}@example.test` }, { userId: null, ip: null })).user.id;
+    // Stored first: thirty chunks with one of the two words each. Stored last: the one with both.
+    for (let i = 0; i < 30; i++)
+      await t.runtime.knowledge.create(reader, {
+        bytes: Buffer.from(i % 2 ? `The harbour ${i} was quiet.` : `The ledger ${i} was closed.`),
+        title: `One word ${i}`,
+      });
+    await t.runtime.knowledge.create(reader, { bytes: Buffer.from('The harbour ledger lists every ship.'), title: 'Both words' });
+    await t.runtime.knowledge.idle();
+    await sql`analyze kb_documents, kb_chunks`.execute(t.runtime.database.db);
+    // A budget of 2 (4 ranked) where each word matches 16 chunks: only the chunks holding both can be ranked first.
+    const bounded = new KnowledgeSearch(t.runtime.database, t.runtime.knowledge, { candidateBudget: 2 });
+    const { results } = await bounded.search(reader, { query: 'harbour ledger', limit: 5, threshold: 0, mode: 'keyword' });
+    expect(results[0]?.title).toBe('Both words');
+    // The candidates are filled up with chunks holding either word.
+    expect(results).toHaveLength(4);
+  });
+
   it('says whether more passages match than the limit returned', async () => {
     for (const mode of ['keyword', 'hybrid', 'vector'] as const) {
       const two = await search({ query: 'lighthouse', mode, limit: 2 });

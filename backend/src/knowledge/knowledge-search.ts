@@ -2,7 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { JsonValue, PostgresDatabase } from '../database/index.ts';
 import { AppError } from '../errors.ts';
 import { vectorLiteral } from './embedding-models.ts';
-import { KeywordCandidates } from './keyword-candidates.ts';
+import { KeywordCandidates, type CandidateWords } from './keyword-candidates.ts';
 import type { KnowledgeBase } from './knowledge-base.ts';
 
 export type SearchMode = 'hybrid' | 'vector' | 'keyword';
@@ -115,7 +115,7 @@ export class KnowledgeSearch {
     const pool = query.mode === 'hybrid' ? Math.max(query.limit * 4, 40) : query.limit + 1;
     const iterative = await (this.iterative ??= this.supportsIterativeScan());
     const words = keywordQuery(query.query);
-    const candidateWords = query.mode === 'vector' || !words ? [] : await this.candidates.words(keywordWords(query.query));
+    const candidateWords = query.mode === 'vector' || !words ? undefined : await this.candidates.words(keywordWords(query.query));
 
     // One statement for both lists: on the embedded database every statement is a turn at the
     // only connection, waiting behind whatever holds it.
@@ -129,20 +129,15 @@ export class KnowledgeSearch {
           where e.model = ${model.model} and e.user_id = ${userId} and ${filters}
           order by ${embedding} <=> ${queryVector}
           limit ${pool})`);
-    if (query.mode !== 'vector' && words && candidateWords.length > 0)
+    if (words && candidateWords && candidateWords.any.length > 0)
       // Ranks a bounded set of candidates (keyword-candidates.ts), then reads their vectors in rank
       // order only until the pool is full of chunks above the threshold: the subquery's own order
       // keeps it from being flattened, so the join below runs lazily under the limit.
       lists.push(sql<Row>`
         (select ${resultColumns}, coalesce(1 - (${embedding} <=> ${queryVector}), 0) as similarity, ranked.rank, 'keyword' as list
-           from (select k.id, ts_rank_cd(k.tsv, k.query, 1) as rank
-                   from (select c.id, c.tsv, q.query
-                           from to_tsquery('english', ${words}) as q(query),
-                                to_tsquery('english', ${candidateWords.join(' | ')}) as found(query),
-                                kb_chunks c
-                           join kb_documents d on d.id = c.document_id and d.active_version = c.version
-                          where c.user_id = ${userId} and c.tsv @@ found.query and ${filters}
-                          limit ${this.candidates.rankLimit}) as k
+           from (select k.id, ts_rank_cd(k.tsv, q.query, 1) as rank
+                   from (${this.candidateChunks(userId, filters, candidateWords)} limit ${this.candidates.rankLimit}) as k,
+                        to_tsquery('english', ${words}) as q(query)
                   order by rank desc, k.id) as ranked
            join kb_chunks c on c.id = ranked.id
            join kb_documents d on d.id = c.document_id
@@ -173,6 +168,22 @@ export class KnowledgeSearch {
 
     const matches = fuse(query.mode, vectorRows, keywordRows).filter((r) => r.similarity >= query.threshold);
     return { results: matches.slice(0, query.limit), hasMore: matches.length > query.limit };
+  }
+
+  /**
+   * Chunks holding all of `words.all`, then (a branch PostgreSQL starts only if the limit is not
+   * reached yet) chunks holding any of `words.any`.
+   */
+  private candidateChunks(userId: string, filters: RawBuilder<boolean>, words: CandidateWords): RawBuilder<unknown> {
+    const holding = (match: RawBuilder<boolean>) =>
+      sql`select c.id, c.tsv
+            from kb_chunks c
+            join kb_documents d on d.id = c.document_id and d.active_version = c.version
+           where c.user_id = ${userId} and ${match} and ${filters}`;
+    const any = sql<boolean>`c.tsv @@ to_tsquery('english', ${words.any.join(' | ')})`;
+    if (words.all.length === 0) return holding(any);
+    const all = sql<boolean>`c.tsv @@ to_tsquery('english', ${words.all.join(' & ')})`;
+    return sql`(${holding(all)}) union all (${holding(sql<boolean>`${any} and not ${all}`)})`;
   }
 
   private filters(userId: string, filters: SearchQuery['filters']): RawBuilder<boolean> {
