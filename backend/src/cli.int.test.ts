@@ -6,6 +6,7 @@ import { runEntry } from '../test/server-process.ts';
 import { PostgresDatabase } from './database/index.ts';
 import { CredentialVault } from './integrations/index.ts';
 import { parseKeyring } from './secret-key.ts';
+import { WebhookSecrets } from './triggers/webhook-secrets.ts';
 
 /** The `agentry` CLI as an operator runs it, on an embedded data directory. */
 describe('the agentry CLI', () => {
@@ -82,7 +83,7 @@ describe('the agentry CLI', () => {
     expect(again).toMatchObject({ code: 1, output: expect.stringMatching(/RESTORE_REFUSED: The target database already holds/) });
   }, 120_000);
 
-  it('rotates the key: a new key goes first in the keyring and every credential is re-encrypted under it', async () => {
+  it('rotates the key: a new key goes first in the keyring and every credential and webhook secret is re-encrypted under it', async () => {
     const keyFile = path.join(dataDir, 'secret.key');
     const before = fs.readFileSync(keyFile, 'utf8').trim();
     const open = () =>
@@ -109,13 +110,33 @@ describe('the agentry CLI', () => {
         credentials_key_id: sealed.keyId,
       })
       .execute();
+    // A webhook trigger's secret, and the previous one, whose grace period is over.
+    const triggerId = '00000000-0000-4000-8000-000000000002';
+    const oldVault = new CredentialVault(parseKeyring(before));
+    const secret = oldVault.seal({ userId, connectionId: `webhook:${triggerId}` }, { apiKey: 'whsec_still-valid' });
+    const expired = oldVault.seal({ userId, connectionId: `webhook:${triggerId}` }, { apiKey: 'whsec_expired' });
+    await database.db
+      .insertInto('triggers')
+      .values({
+        id: triggerId,
+        user_id: userId,
+        name: 'Deploys',
+        kind: 'webhook',
+        secret: secret.sealed,
+        secret_key_id: secret.keyId,
+        previous_secret: expired.sealed,
+        previous_secret_key_id: expired.keyId,
+        previous_secret_expires_at: new Date(Date.now() - 1000),
+      })
+      .execute();
     await database.close();
 
     const rotated = await cli(['keys', 'rotate']);
     expect(rotated).toMatchObject({
       code: 0,
-      output: expect.stringMatching(/Re-encrypted 1 credential record under the key "k-[0-9a-f]{8}"/),
+      output: expect.stringMatching(/Re-encrypted 1 credential record and 1 webhook secret under the key "k-[0-9a-f]{8}"/),
     });
+    expect(rotated.output).toMatch(/Records per key: k-[0-9a-f]{8} 2\. /);
     const after = fs.readFileSync(keyFile, 'utf8').trim();
     expect(after.endsWith(`,${before}`)).toBe(true);
     expect(fs.statSync(keyFile).mode & 0o777).toBe(0o600);
@@ -123,7 +144,12 @@ describe('the agentry CLI', () => {
 
     database = await open();
     const row = await database.db.selectFrom('integration_connections').selectAll().executeTakeFirstOrThrow();
+    const trigger = await database.db.selectFrom('triggers').selectAll().where('id', '=', triggerId).executeTakeFirstOrThrow();
     await database.close();
+    // The new key alone opens the webhook secret: the old one may be removed from the keyring.
+    const newKeyOnly = new CredentialVault(parseKeyring(after.split(',')[0]!));
+    expect(new WebhookSecrets({ vault: newKeyOnly, graceMs: 0 }).valid(trigger, Date.now())).toEqual(['whsec_still-valid']);
+    expect(trigger).toMatchObject({ secret_key_id: keyring.current.id, previous_secret: null, previous_secret_key_id: null });
     expect(row.credentials_key_id).toBe(keyring.current.id);
     expect(
       new CredentialVault(keyring).open(
@@ -133,7 +159,7 @@ describe('the agentry CLI', () => {
     ).toEqual({ accessToken: 'still-readable' });
     expect(await cli(['keys', 'rotate'], { AGENTRY_SECRET_KEY: after })).toMatchObject({
       code: 0,
-      output: expect.stringMatching(/Re-encrypted 0 credential records/),
+      output: expect.stringMatching(/Re-encrypted 0 credential records and 0 webhook secrets/),
     });
     expect((await cli(['keys', 'generate'])).output).toMatch(/^k\d{8}:[A-Za-z0-9_-]{43}$/m);
   }, 120_000);

@@ -17,6 +17,7 @@ import { recordAudit } from './accounts/index.ts';
 import { CredentialVault, rotateCredentials } from './integrations/index.ts';
 import { generateKeyEntry, parseKeyring, resolveSecretKey, secretKeyFile } from './secret-key.ts';
 import { removeFinishedSessions } from './sessions/index.ts';
+import { rotateWebhookSecrets } from './triggers/index.ts';
 
 const usage = `Usage: agentry <command>
 
@@ -31,7 +32,7 @@ const usage = `Usage: agentry <command>
   restore FILE                     load a backup into an empty database (embedded or DATABASE_URL)
   sessions cleanup [--days N]      remove completed and failed sessions inactive N days
                                    (default SESSION_RETENTION_DAYS), with their events
-  keys rotate                      re-encrypt stored credentials under the keyring's first key
+  keys rotate                      re-encrypt stored credentials and webhook secrets under the keyring's first key
                                    (embedded, without AGENTRY_SECRET_KEY: adds a new key first)
   keys generate                    print a new key entry (id:key) to put first in AGENTRY_SECRET_KEY
 ${kbUsage}
@@ -152,24 +153,37 @@ async function keys(config: Config, args: string[], print: Print): Promise<void>
   // so records under them remain readable until rewritten below (and if this is interrupted).
   const keyring = config.secretKey ? current : `${generateKeyEntry()},${current}`;
   const vault = new CredentialVault(parseKeyring(keyring));
-  const { rewritten, unreadable, byKey } = await withDatabase(config, async (database) => {
+  const { credentials, webhooks } = await withDatabase(config, async (database) => {
     if (!config.secretKey) {
       const file = secretKeyFile(config);
       fs.writeFileSync(`${file}.new`, `${keyring}\n`, { mode: 0o600 });
       fs.renameSync(`${file}.new`, file);
       print(`Added the key "${vault.currentKeyId}" to ${file}.`);
     }
-    const result = await rotateCredentials(database, vault);
+    const credentials = await rotateCredentials(database, vault);
+    const webhooks = await rotateWebhookSecrets(database, vault);
     await recordAudit(database.db, {
       action: 'credentials.rotated',
-      details: { keyId: vault.currentKeyId, rewritten: result.rewritten, unreadable: result.unreadable },
+      details: {
+        keyId: vault.currentKeyId,
+        rewritten: credentials.rewritten,
+        unreadable: credentials.unreadable,
+        webhookSecretsRewritten: webhooks.rewritten,
+        webhookSecretsUnreadable: webhooks.unreadable,
+      },
     });
-    return result;
+    return { credentials, webhooks };
   });
-  print(`Re-encrypted ${rewritten} credential record${rewritten === 1 ? '' : 's'} under the key "${vault.currentKeyId}".`);
+  const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  print(
+    `Re-encrypted ${plural(credentials.rewritten, 'credential record')} and ${plural(webhooks.rewritten, 'webhook secret')} under the key "${vault.currentKeyId}".`,
+  );
+  const unreadable = credentials.unreadable + webhooks.unreadable;
+  const byKey = { ...credentials.byKey };
+  for (const [id, count] of Object.entries(webhooks.byKey)) byKey[id] = (byKey[id] ?? 0) + count;
   if (unreadable > 0)
     print(
-      `${unreadable} record${unreadable === 1 ? ' is' : 's are'} under a key not in the keyring, or damaged: left as they are; their users must connect again.`,
+      `${unreadable} record${unreadable === 1 ? ' is' : 's are'} under a key not in the keyring, or damaged: left as they are; their users must connect the integration again, or rotate the trigger's webhook secret.`,
     );
   print(
     `Records per key: ${

@@ -20,4 +20,5 @@ export {
 } from './trigger-definition.ts';
 export { Schedule, isTimeZone, type ScheduleSpec } from './schedule.ts';
 export { type RunLauncher, type LaunchRequest } from './run-launcher.ts';
+export { rotateWebhookSecrets } from './webhook-secrets.ts';
 export { WebhookReceiver, signatureToleranceMs, type Delivery, type DeliveryHeaders } from './webhook-receiver.ts';

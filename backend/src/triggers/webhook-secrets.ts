@@ -72,3 +72,72 @@ export class WebhookSecrets {
 }
 
 const owner = (userId: string, triggerId: string) => ({ userId, connectionId: `webhook:${triggerId}` });
+
+/**
+ * Re-seals every webhook secret not under the keyring's current key (part of `agentry keys
+ * rotate`: a secret left under a key later removed could not be opened, and every delivery to its
+ * trigger would be refused). A row at a time under its lock, so a rotation through the API
+ * interleaves safely; a previous secret past its grace period is dropped, not re-sealed. Secrets
+ * that cannot be opened are counted and left as they are. `byKey`: the secrets still valid, by key.
+ */
+export async function rotateWebhookSecrets(
+  database: PostgresDatabase,
+  vault: CredentialVault,
+): Promise<{ rewritten: number; unreadable: number; byKey: Record<string, number> }> {
+  const current = vault.currentKeyId;
+  let rewritten = 0;
+  let unreadable = 0;
+  for (let after = ''; ;) {
+    const batch = await database.db
+      .selectFrom('triggers')
+      .select('id')
+      .where((eb) => eb.or([eb('secret_key_id', '<>', current), eb('previous_secret_key_id', '<>', current)]))
+      .$if(after !== '', (q) => q.where('id', '>', after))
+      .orderBy('id')
+      .limit(100)
+      .execute();
+    if (batch.length === 0) break;
+    after = batch.at(-1)!.id;
+    for (const { id } of batch) {
+      await database.transaction(async (tx) => {
+        const row = await tx.selectFrom('triggers').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+        if (!row) return;
+        const reseal = (sealed: Buffer | null, keyId: string | null): SealedRecord | null => {
+          if (!sealed || !keyId) return null;
+          if (keyId === current) return { keyId, sealed };
+          const who = owner(row.user_id, row.id);
+          return vault.seal(who, vault.open(who, { keyId, sealed: Buffer.from(sealed) }));
+        };
+        const previousValid = row.previous_secret_expires_at !== null && row.previous_secret_expires_at.getTime() > Date.now();
+        let secret: SealedRecord | null;
+        let previous: SealedRecord | null;
+        try {
+          secret = reseal(row.secret, row.secret_key_id);
+          previous = previousValid ? reseal(row.previous_secret, row.previous_secret_key_id) : null;
+        } catch {
+          unreadable += 1;
+          return;
+        }
+        await tx
+          .updateTable('triggers')
+          .set({
+            secret: secret?.sealed ?? null,
+            secret_key_id: secret?.keyId ?? null,
+            previous_secret: previous?.sealed ?? null,
+            previous_secret_key_id: previous?.keyId ?? null,
+            previous_secret_expires_at: previous ? row.previous_secret_expires_at : null,
+          })
+          .where('id', '=', id)
+          .execute();
+        rewritten += 1;
+      });
+    }
+  }
+  const { rows } = await sql<{ key_id: string; count: string }>`
+    select key_id, count(*) as count
+      from (select secret_key_id as key_id from triggers where secret is not null
+            union all
+            select previous_secret_key_id from triggers where previous_secret is not null and previous_secret_expires_at > now()) as secrets
+     group by key_id`.execute(database.db);
+  return { rewritten, unreadable, byKey: Object.fromEntries(rows.map((r) => [r.key_id, Number(r.count)])) };
+}
