@@ -54,6 +54,28 @@ describe('loadConfig', () => {
     expect([hops('x', 0), hops('x', 1)]).toEqual([true, false]);
   });
 
+  it('reads comma-separated settings item by item, spaces and empty items aside, and names the one with a bad item', () => {
+    const cwd = emptyDir();
+    const config = loadConfig(
+      {
+        CUSTOM_TOOL_APPROVALS: ' report_*=ask, ,wipe=deny,send_fax=ask! ',
+        FAULT_INJECTION_KILL_AT: 'after-tool, ',
+        OUTBOUND_ALLOWED_HOSTS: '10.0.0.0/8 ,mail.internal',
+      },
+      cwd,
+    );
+    expect(config.approvals.customTools).toEqual([
+      { tool: 'report_*', decision: 'ask', locked: false },
+      { tool: 'wipe', decision: 'deny', locked: false },
+      { tool: 'send_fax', decision: 'ask', locked: true },
+    ]);
+    expect(config.sessions.killAt).toEqual(['after-tool']);
+    expect(config.integrations.outboundAllowList).toEqual(['10.0.0.0/8', 'mail.internal']);
+    expect(() => loadConfig({ CUSTOM_TOOL_APPROVALS: 'wipe=deny,shred=maybe' }, cwd)).toThrow(/CUSTOM_TOOL_APPROVALS/);
+    expect(() => loadConfig({ FAULT_INJECTION_KILL_AT: 'after-tool,never' }, cwd)).toThrow(/FAULT_INJECTION_KILL_AT/);
+    expect(() => loadConfig({ OUTBOUND_ALLOWED_HOSTS: 'not a host!' }, cwd)).toThrow(/OUTBOUND_ALLOWED_HOSTS/);
+  });
+
   it('takes <endpoint>:<model> embedding models of MODEL_ENDPOINTS, with the endpoint and its key', () => {
     const config = loadConfig(
       {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { commaItems, commaList } from './value-schemas.ts';
 
 /** `24h`, `30m`, `90s`, `2d` or a number of seconds, as milliseconds; `0` is none. */
 const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
@@ -21,28 +22,18 @@ export const approvalSettings = {
     .describe(
       'How long a tool call waits for the user to approve it (24h, 30m, 90s, or seconds) before it is denied as expired and the turn goes on; 0 waits for ever.',
     ),
-  CUSTOM_TOOL_APPROVALS: z
-    .string()
-    .default('')
-    .refine(
-      (value) =>
-        value
-          .split(',')
-          .map((v) => v.trim())
-          .filter(Boolean)
-          .every((v) => customToolRule.test(v)),
-      'must be comma-separated name=decision pairs (report_*=ask, wipe=deny, send_fax=ask! for an ask no agent or user can loosen)',
-    )
-    .describe(
-      "The administrator's approval rules for custom tools: comma-separated name=allow|ask|ask!|deny (ask!: locked, no agent or user rule loosens it). Integration tools take theirs from the catalogue.",
-    ),
+  CUSTOM_TOOL_APPROVALS: commaList(
+    (v) => customToolRule.test(v),
+    'must be comma-separated name=decision pairs (report_*=ask, wipe=deny, send_fax=ask! for an ask no agent or user can loosen)',
+  ).describe(
+    "The administrator's approval rules for custom tools: comma-separated name=allow|ask|ask!|deny (ask!: locked, no agent or user rule loosens it). Integration tools take theirs from the catalogue.",
+  ),
 } as const;
 
 /** The administrator's rules of CUSTOM_TOOL_APPROVALS, parsed. */
 export function customToolApprovals(value: string): Array<{ tool: string; decision: 'allow' | 'ask' | 'deny'; locked: boolean }> {
-  return value
-    .split(',')
-    .map((v) => customToolRule.exec(v.trim()))
+  return commaItems(value)
+    .map((v) => customToolRule.exec(v))
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => ({ tool: m[1]!, decision: m[2] === 'ask!' ? 'ask' : (m[2] as 'allow' | 'ask' | 'deny'), locked: m[2] === 'ask!' }));
 }

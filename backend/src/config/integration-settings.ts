@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isAllowListEntry } from '../integrations/index.ts';
-import { bool, int } from './value-schemas.ts';
+import { bool, commaList, int } from './value-schemas.ts';
 
 /** Integrations (MCP servers behind OAuth) and the hosts outbound requests may reach. */
 export const integrationSettings = {
@@ -13,21 +13,9 @@ export const integrationSettings = {
   INTEGRATIONS_ALLOW_USER_MCP_URLS: bool
     .default(false)
     .describe("Let users connect MCP servers by URL (the catalogue's `url: user` entries); each URL passes the outbound-request guard."),
-  OUTBOUND_ALLOWED_HOSTS: z
-    .string()
-    .default('')
-    .refine(
-      (text) =>
-        text
-          .split(',')
-          .map((e) => e.trim())
-          .filter(Boolean)
-          .every(isAllowListEntry),
-      'must list addresses, CIDR ranges or host names',
-    )
-    .describe(
-      'Comma-separated addresses, CIDR ranges or host names that outbound requests may reach although they are loopback, private or link-local (refused otherwise).',
-    ),
+  OUTBOUND_ALLOWED_HOSTS: commaList(isAllowListEntry, 'must list addresses, CIDR ranges or host names').describe(
+    'Comma-separated addresses, CIDR ranges or host names that outbound requests may reach although they are loopback, private or link-local (refused otherwise).',
+  ),
   INTEGRATIONS_TIMEOUT_MS: int(100, 600_000)
     .default(30_000)
     .describe('How long connecting to an MCP server, and each request to it (a tool call, a listing, a ping), may take.'),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { modelIdPattern } from '../providers/index.ts';
 import { endpointList } from './endpoint-list.ts';
-import { int } from './value-schemas.ts';
+import { commaItems, int } from './value-schemas.ts';
 
 /** Language models: the default one, the OpenAI settings and named OpenAI-compatible endpoints. */
 export const modelSettings = {
@@ -67,10 +67,7 @@ export const modelSettings = {
     .default('')
     .transform((text, ctx) => {
       const windows = new Map<string, number>();
-      for (const entry of text
-        .split(',')
-        .map((e) => e.trim())
-        .filter(Boolean)) {
+      for (const entry of commaItems(text)) {
         // The last `=`: a model id may hold colons, never an equals sign.
         const separator = entry.lastIndexOf('=');
         const model = entry.slice(0, Math.max(separator, 0)).trim();

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { faultPoints } from '../fault-injection.ts';
-import { int } from './value-schemas.ts';
+import { commaList, int } from './value-schemas.ts';
 
 /** Sessions and their turns: steps, spend, checkpoints, leases, recovery, retention, crash tests. */
 export const sessionSettings = {
@@ -35,19 +35,10 @@ export const sessionSettings = {
     .describe(
       'Completed and failed sessions inactive this long are removed, with their conversations, checkpoints, ledger and events; 0 keeps them.',
     ),
-  FAULT_INJECTION_KILL_AT: z
-    .string()
-    .default('')
-    .refine(
-      (value) =>
-        value
-          .split(',')
-          .map((v) => v.trim())
-          .filter(Boolean)
-          .every((v) => (faultPoints as readonly string[]).includes(v)),
-      `must list fault points among ${faultPoints.join(', ')}`,
-    )
-    .describe(
-      `For crash tests only, off by default: the process kills itself (SIGKILL) on reaching any listed point of a turn (${faultPoints.join(', ')}).`,
-    ),
+  FAULT_INJECTION_KILL_AT: commaList(
+    (v) => (faultPoints as readonly string[]).includes(v),
+    `must list fault points among ${faultPoints.join(', ')}`,
+  ).describe(
+    `For crash tests only, off by default: the process kills itself (SIGKILL) on reaching any listed point of a turn (${faultPoints.join(', ')}).`,
+  ),
 } as const;

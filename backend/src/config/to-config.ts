@@ -5,6 +5,7 @@ import { loadCatalogue } from '../integrations/index.ts';
 import { loadModelPrices, type ContextWindowSettings, type LanguageModelSettings } from '../providers/index.ts';
 import { customToolApprovals } from './approval-settings.ts';
 import type { Settings } from './settings.ts';
+import { commaItems } from './value-schemas.ts';
 
 /** The typed configuration every service receives: settings grouped by the part that uses them, paths resolved. */
 export type Config = ReturnType<typeof toConfig>;
@@ -102,9 +103,7 @@ export function toConfig(raw: Settings, cwd: string, env: NodeJS.ProcessEnv) {
       attempts: raw.INTEGRATIONS_MAX_RETRIES + 1,
       maxResponseBytes: raw.INTEGRATIONS_MAX_RESPONSE_BYTES,
       healthIntervalMs: raw.INTEGRATIONS_HEALTH_INTERVAL_MS,
-      outboundAllowList: raw.OUTBOUND_ALLOWED_HOSTS.split(',')
-        .map((e) => e.trim())
-        .filter(Boolean),
+      outboundAllowList: commaItems(raw.OUTBOUND_ALLOWED_HOSTS),
     },
     templates: {
       promptCacheMaxEntries: raw.PROMPT_CACHE_MAX_ENTRIES,
@@ -117,9 +116,7 @@ export function toConfig(raw: Settings, cwd: string, env: NodeJS.ProcessEnv) {
       recoveryIntervalMs: raw.SESSION_RECOVERY_INTERVAL_MS,
       maxRecoveries: raw.SESSION_MAX_RECOVERIES,
       retentionDays: raw.SESSION_RETENTION_DAYS,
-      killAt: raw.FAULT_INJECTION_KILL_AT.split(',')
-        .map((v) => v.trim())
-        .filter(Boolean) as FaultPoint[],
+      killAt: commaItems(raw.FAULT_INJECTION_KILL_AT) as FaultPoint[],
       maxSteps: raw.SESSION_MAX_STEPS,
       contextWindows: {
         configured: raw.MODEL_CONTEXT_WINDOWS,
@@ -127,10 +124,7 @@ export function toConfig(raw: Settings, cwd: string, env: NodeJS.ProcessEnv) {
         outputReserve: raw.MODEL_OUTPUT_RESERVE,
       } satisfies ContextWindowSettings,
       spendLimitMonthlyUsd: raw.SPEND_LIMIT_MONTHLY_USD,
-      customTools: raw.CUSTOM_TOOLS.split(',')
-        .map((file) => file.trim())
-        .filter(Boolean)
-        .map((file) => path.resolve(cwd, file)),
+      customTools: commaItems(raw.CUSTOM_TOOLS).map((file) => path.resolve(cwd, file)),
     },
     triggers: {
       tickMs: raw.TRIGGER_TICK_MS,
@@ -188,8 +182,5 @@ function parseTrustProxy(value: string): boolean | string[] | ((address: string,
     const hops = Number(value);
     return (_address, hop) => hop < hops;
   }
-  return value
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
+  return commaItems(value);
 }

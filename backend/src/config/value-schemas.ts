@@ -15,3 +15,18 @@ export const int = (min: number, max: number) => z.coerce.number().int().min(min
 
 /** A rate limit, in requests per minute. */
 export const perMinute = int(1, 1_000_000);
+
+/** The items of a comma-separated setting, trimmed, empty ones dropped. */
+export function commaItems(text: string): string[] {
+  return text
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
+/** A comma-separated list (empty by default) whose every item passes `valid`. */
+export const commaList = (valid: (item: string) => boolean, message: string) =>
+  z
+    .string()
+    .default('')
+    .refine((text) => commaItems(text).every(valid), message);
