@@ -130,19 +130,34 @@ describe('integration-event triggers (PGlite, sandbox mailbox)', () => {
     expect(second.launched.map((l) => l.variables['topic'])).toEqual(['Harbour closures']);
   });
 
-  it('pauses a trigger whose polls keep failing, and tells its owner why', async () => {
+  it('refuses to save a poll of a tool that is not connected', async () => {
+    await expect(
+      instance().triggers.create(user, inbox({ name: 'No such tool', integration: { tool: 'github__list_issues', everySeconds: 60 } })),
+    ).rejects.toMatchObject({ code: 'INTEGRATION_DISCONNECTED', message: expect.stringContaining('github__list_issues') });
+  });
+
+  // Last: it disconnects the sample integration.
+  it('pauses a trigger whose polls keep failing once its integration is disconnected, and tells its owner why', async () => {
     const system = instance();
-    const { trigger } = await system.triggers.create(
-      user,
-      inbox({ name: 'Gone tool', pauseAfterFailures: 2, integration: { tool: 'github__list_issues', everySeconds: 60 } }),
-    );
+    const { trigger } = await system.triggers.create(user, inbox({ name: 'Gone tool', pauseAfterFailures: 2 }));
+    const { id: connectionId } = await app.runtime.database.db
+      .selectFrom('integration_connections')
+      .select('id')
+      .where('user_id', '=', app.userId)
+      .executeTakeFirstOrThrow();
+    const disconnected = await app.app.inject({
+      method: 'DELETE',
+      url: `/v1/integrations/${connectionId}`,
+      headers: bearer(app.userToken),
+    });
+    expect(disconnected.statusCode).toBe(200);
     await system.worker.tick();
     expect((await system.triggers.get(app.userId, trigger.id)).status).toBe('active');
     clock.now += 61_000;
     await system.worker.tick();
     const paused = await system.triggers.get(app.userId, trigger.id);
     expect(paused.status).toBe('paused');
-    expect(paused.pausedReason).toContain('github__list_issues');
+    expect(paused.pausedReason).toContain('gmail__list_unread');
     const { notifications } = await system.notifications.list(app.userId, { limit: 10 });
     expect(notifications[0]).toMatchObject({ kind: 'trigger_paused', title: '"Gone tool" paused itself' });
   });

@@ -3,7 +3,7 @@ import type { PostgresDatabase } from '../database/index.ts';
 import { isAppError } from '../errors.ts';
 import { isToolError } from '../tools/index.ts';
 import type { PollTools } from './integration-poller.ts';
-import type { TriggerDefinition } from './trigger-definition.ts';
+import { deliveryTools, type TriggerDefinition } from './trigger-definition.ts';
 
 export interface RunDeliveryDeps {
   database: PostgresDatabase;
@@ -52,10 +52,11 @@ export class RunDelivery {
     const cut = detail.length > maxAnswerChars ? `${detail.slice(0, maxAnswerChars)}…` : detail;
     const link = run.session_id ? `${this.deps.publicUrl ?? ''}/chat/${run.session_id}` : undefined;
     const text = [cut, link ? `Open the session: ${link}` : ''].filter(Boolean).join('\n\n');
-    const [toolName, input] =
+    const toolName = deliveryTools[deliver.via];
+    const input =
       deliver.via === 'slack'
-        ? ['slack__post_message', { channel: deliver.channel, text: `*${title}*\n${text}` }]
-        : ['gmail__send_email', { to: [deliver.to], subject: title, body: text }];
+        ? { channel: deliver.channel, text: `*${title}*\n${text}` }
+        : { to: [deliver.to], subject: title, body: text };
 
     const audit = { actorUserId: run.user_id, targetType: 'trigger', targetId: run.trigger_id };
     const details = { firingId, via: deliver.via, tool: toolName, outcome, ...(run.session_id ? { sessionId: run.session_id } : {}) };

@@ -39,6 +39,9 @@ const integrationSchema = z.strictObject({
   mapping: mapping.default({}),
 });
 
+/** The tool each way of delivering a run's end sends through. */
+export const deliveryTools = { slack: 'slack__post_message', email: 'gmail__send_email' } as const;
+
 /** The run ends a delivery is sent for. */
 export const deliveryEvents = ['completed', 'failed'] as const;
 const on = z.array(z.enum(deliveryEvents)).min(1).max(2).default(['completed', 'failed']).describe('Which run ends are delivered');

@@ -101,4 +101,25 @@ describe('trigger deliveries (PGlite, sandbox)', () => {
     expect(bad.status).toBe(400);
     expect(bad.json.error.code).toBe('VALIDATION_FAILED');
   });
+
+  it('refuses a delivery through an integration its owner has not connected', async () => {
+    const refused = await app.app.inject({
+      method: 'POST',
+      url: '/v1/triggers',
+      headers: bearer(app.adminToken),
+      payload: {
+        name: 'Unsent',
+        kind: 'webhook',
+        templateId: 'research-summary',
+        webhook: {},
+        deliver: { via: 'slack', channel: '#general' },
+      },
+    });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().error).toMatchObject({
+      code: 'INTEGRATION_DISCONNECTED',
+      message: expect.stringContaining('slack__post_message'),
+    });
+    expect(await app.runtime.database.db.selectFrom('triggers').select('id').where('name', '=', 'Unsent').execute()).toEqual([]);
+  });
 });

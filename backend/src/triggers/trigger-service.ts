@@ -6,7 +6,8 @@ import type { AgentService } from '../sessions/index.ts';
 import type { PromptUser, TemplateService } from '../templates/index.ts';
 import { scheduleOf } from './schedule-sweep.ts';
 import { Schedule, type ScheduleSpec } from './schedule.ts';
-import { scheduleSchema, triggerInputSchema, type TriggerDefinition, type TriggerInput } from './trigger-definition.ts';
+import type { PollTools } from './integration-poller.ts';
+import { deliveryTools, scheduleSchema, triggerInputSchema, type TriggerDefinition, type TriggerInput } from './trigger-definition.ts';
 
 type ScheduleInput = NonNullable<TriggerInput['schedule']>;
 import type { WebhookSecrets } from './webhook-secrets.ts';
@@ -48,6 +49,8 @@ export interface TriggerServiceDeps {
   templates: TemplateService;
   agents: AgentService;
   secrets: WebhookSecrets;
+  /** The user's connected integrations' tools, which polls and deliveries call. */
+  tools: PollTools;
   now: () => number;
   /** Asks the worker to look now (a fire-now, a delivery). */
   wake: () => void;
@@ -56,7 +59,7 @@ export interface TriggerServiceDeps {
 /**
  * A user's triggers: saved (each save a new version; runs keep the version they fired with),
  * checked when saved (the template or agent exists, mapped variables are the template's, the
- * schedule parses in its zone), paused, resumed, fired now and deleted, with their run history.
+ * schedule parses in its zone, the tools it polls or delivers through are connected), paused, resumed, fired now and deleted, with their run history.
  */
 export class TriggerService {
   constructor(private readonly deps: TriggerServiceDeps) {}
@@ -248,6 +251,16 @@ export class TriggerService {
     if (definition.schedule) {
       definition.schedule.timezone ??= user.timezone;
       scheduleOf(definition, new Date(this.deps.now()));
+    }
+    // Else the first poll or delivery would fail, long after the save.
+    for (const name of [definition.integration?.tool, definition.deliver && deliveryTools[definition.deliver.via]]) {
+      if (!name) continue;
+      const [tool] = await this.deps.tools.forSession(user.id, [name]);
+      if (tool?.name !== name)
+        throw new AppError(
+          'INTEGRATION_DISCONNECTED',
+          `${name} is not among your connected integrations' tools: connect its integration first.`,
+        );
     }
     return definition;
   }

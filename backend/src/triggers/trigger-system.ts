@@ -90,6 +90,7 @@ export function createTriggerSystem(deps: TriggerSystemDeps): TriggerSystem {
     templates: deps.templates,
     agents: deps.agents,
     secrets,
+    tools: deps.integrationTools,
     now,
     wake: () => worker.wake(),
   });
