@@ -59,7 +59,8 @@ export interface TriggerServiceDeps {
 /**
  * A user's triggers: saved (each save a new version; runs keep the version they fired with),
  * checked when saved (the template or agent exists, mapped variables are the template's, the
- * schedule parses in its zone, the tools it polls or delivers through are connected), paused, resumed, fired now and deleted, with their run history.
+ * schedule parses in its zone, the tools it polls or delivers through are connected), paused,
+ * resumed, fired now and deleted, with their run history.
  */
 export class TriggerService {
   constructor(private readonly deps: TriggerServiceDeps) {}
