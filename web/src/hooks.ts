@@ -12,7 +12,9 @@ export interface Resource<T> {
 
 /**
  * Data loaded from the API for as long as the component shows it: loaded again when `deps`
- * change, and a load the component no longer needs is aborted (its answer is ignored).
+ * change, and a load the component no longer needs is aborted (its answer is ignored). A load that
+ * failed is tried again when the live connection comes back: one refused by a server that was
+ * restarting recovers without reloading the page.
  */
 export function useResource<T>(load: (signal: AbortSignal) => Promise<T>, deps: unknown[]): Resource<T> {
   const [state, setState] = useState<{ data: T | undefined; error: unknown; loading: boolean }>({
@@ -32,6 +34,9 @@ export function useResource<T>(load: (signal: AbortSignal) => Promise<T>, deps: 
     // The caller names what the load depends on.
   }, [...deps, generation]);
   const reload = useCallback(() => setGeneration((g) => g + 1), []);
+  const failed = useRef(false);
+  failed.current = state.error !== undefined;
+  useEffect(() => live.onState((now) => now === 'live' && failed.current && reload()), []);
   const set = useCallback(
     (update: (data: T | undefined) => T | undefined) => setState((previous) => ({ ...previous, data: update(previous.data) })),
     [],

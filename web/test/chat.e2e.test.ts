@@ -188,6 +188,24 @@ describe('the console: gallery, chat and sessions, in a real browser', { timeout
     await expect.poll(() => page.locator('.message-assistant .markdown').last().textContent()).toContain('Quarterly numbers');
   });
 
+  it('loads what a restarting server refused once the socket is back, without a reload', async () => {
+    // The page's read of its session meets a server that is shutting down.
+    const sessionUrl = `**/v1/sessions/${sessionId}`;
+    await page.route(sessionUrl, (route) =>
+      route.fulfill({
+        status: 503,
+        contentType: 'application/json',
+        body: JSON.stringify({ error: { code: 'SHUTTING_DOWN', message: 'The server is shutting down; retry in a moment.' } }),
+      }),
+    );
+    await page.goto(`/chat/${sessionId}`);
+    await expect.poll(() => page.locator('.error-note').textContent()).toContain('shutting down');
+    await page.unroute(sessionUrl);
+    await h.restart();
+    await expect.poll(() => page.locator('.message-assistant').count(), { timeout: 20_000 }).toBeGreaterThan(0);
+    expect(await page.locator('.error-note').count()).toBe(0);
+  });
+
   it('resumes a turn the server was stopped in the middle of, and the page shows it finish', async () => {
     const agent = await h.call<{ agent: { id: string } }>('POST', '/v1/agents', { name: 'Slow writer', model: 'fake:slow' });
     const { body } = await h.call<{ session: { id: string } }>('POST', '/v1/sessions', { agentId: agent.body.agent.id });
