@@ -64,11 +64,14 @@ export class KeywordCandidates {
   /** The words of `words` to find candidates by; `any` is empty when none of them can match (stop words only). */
   async words(words: string[]): Promise<CandidateWords> {
     const frequencies = await this.current();
-    const rows = await this.lexemesOf([...new Set(words)]);
+    // One word per set of lexemes: "reports" and "report" match the same chunks.
+    const byLexemes = new Map<string, { word: string; lexemes: string[] }>();
+    for (const row of await this.lexemesOf(words)) {
+      const key = row.lexemes.join(' ');
+      if (row.lexemes.length > 0 && !byLexemes.has(key)) byLexemes.set(key, row);
+    }
     return pickCandidateWords(
-      rows
-        .filter((r) => r.lexemes.length > 0)
-        .map((r) => ({ word: r.word, share: Math.max(...r.lexemes.map((l) => share(frequencies, l))) })),
+      [...byLexemes.values()].map((r) => ({ word: r.word, share: Math.max(...r.lexemes.map((l) => share(frequencies, l))) })),
       this.budget / Math.max(1, frequencies.chunks),
     );
   }

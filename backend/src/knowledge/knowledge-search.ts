@@ -150,6 +150,9 @@ export class KnowledgeSearch {
       // such, the planner finds keyword candidates through the GIN index instead of reading every
       // chunk's text vector (a scan of 10-16 ms at 20k chunks).
       sql`set_config('random_page_cost', '1.1', true)`,
+      // Keyword candidates are taken from the branches of a `union all` in order (candidateChunks),
+      // which a parallel plan would interleave; one user's search gains little from workers anyway.
+      sql`set_config('max_parallel_workers_per_gather', '0', true)`,
     ];
     if (query.mode !== 'keyword') {
       settings.push(sql`set_config('hnsw.ef_search', ${String(Math.min(1000, Math.max(minEfSearch, pool * (iterative ? 4 : 10))))}, true)`);
