@@ -78,7 +78,8 @@ const owner = (userId: string, triggerId: string) => ({ userId, connectionId: `w
  * rotate`: a secret left under a key later removed could not be opened, and every delivery to its
  * trigger would be refused). A row at a time under its lock, so a rotation through the API
  * interleaves safely; a previous secret past its grace period is dropped, not re-sealed. Secrets
- * that cannot be opened are counted and left as they are. `byKey`: the secrets still valid, by key.
+ * that cannot be opened are counted and left as they are. `rewritten` counts secrets re-sealed;
+ * `byKey`: the secrets still valid, by key.
  */
 export async function rotateWebhookSecrets(
   database: PostgresDatabase,
@@ -102,22 +103,23 @@ export async function rotateWebhookSecrets(
       await database.transaction(async (tx) => {
         const row = await tx.selectFrom('triggers').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
         if (!row) return;
+        // Each secret on its own: one that cannot be opened stays as it is (and its key in use).
         const reseal = (sealed: Buffer | null, keyId: string | null): SealedRecord | null => {
           if (!sealed || !keyId) return null;
           if (keyId === current) return { keyId, sealed };
           const who = owner(row.user_id, row.id);
-          return vault.seal(who, vault.open(who, { keyId, sealed: Buffer.from(sealed) }));
+          try {
+            const record = vault.seal(who, vault.open(who, { keyId, sealed: Buffer.from(sealed) }));
+            rewritten += 1;
+            return record;
+          } catch {
+            unreadable += 1;
+            return { keyId, sealed };
+          }
         };
         const previousValid = row.previous_secret_expires_at !== null && row.previous_secret_expires_at.getTime() > Date.now();
-        let secret: SealedRecord | null;
-        let previous: SealedRecord | null;
-        try {
-          secret = reseal(row.secret, row.secret_key_id);
-          previous = previousValid ? reseal(row.previous_secret, row.previous_secret_key_id) : null;
-        } catch {
-          unreadable += 1;
-          return;
-        }
+        const secret = reseal(row.secret, row.secret_key_id);
+        const previous = previousValid ? reseal(row.previous_secret, row.previous_secret_key_id) : null;
         await tx
           .updateTable('triggers')
           .set({
@@ -129,7 +131,6 @@ export async function rotateWebhookSecrets(
           })
           .where('id', '=', id)
           .execute();
-        rewritten += 1;
       });
     }
   }
